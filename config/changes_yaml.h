@@ -1,0 +1,28 @@
+/*
+ * changes_yaml.h - loading the change register (contract section 2) from
+ * YAML with libyaml.
+ *
+ * Errors name the file, the line, the change (its id, or its position
+ * "#N" when it has none) and the key, e.g.
+ *   "changes.yaml:14: change CHG-0412: key 'end': end is before start"
+ */
+#ifndef SW_CHANGES_YAML_H
+#define SW_CHANGES_YAML_H
+
+#include <stddef.h>
+
+#include "changes.h"
+
+/*
+ * Loads every change in the YAML file at `path` into `reg` (which should
+ * be empty). Returns 0, SW_EIO when the file cannot be read, or SW_ECONFIG
+ * with the message in `err`. On error `reg` may hold the changes read
+ * before the error; the caller discards it.
+ */
+int changes_load_yaml(const char *path, changes_t *reg, char *err, size_t errlen);
+
+/* The same, from a buffer; `name` is used in messages in place of a path. */
+int changes_load_yaml_buf(const char *name, const char *buf, size_t len, changes_t *reg,
+                          char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * lineproto.h - the ingest parser: one line of InfluxDB line protocol in,
+ * one traffic sample out (contract section 1).
+ *
+ *   dsp_traffic,user=<id>,dir=<north|south>[,class=<c>] <fields> <timestamp>
+ *
+ * lp_parse() works in place on the caller's bytes: it allocates nothing, and
+ * the strings in the sample point into the line itself. Only when a tag value
+ * carries line-protocol escapes (\, \= \space \\) is the unescaped text
+ * written to the caller's scratch buffer, and the sample points there.
+ * Either way the sample is valid only while the line and scratch are.
+ *
+ * DESIGN: pure function of its arguments; safe to call from any thread as
+ * long as each thread passes its own scratch buffer.
+ */
+#ifndef SW_LINEPROTO_H
+#define SW_LINEPROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A byte slice; not NUL-terminated. */
+typedef struct {
+    const char *p;
+    uint32_t len;
+} sw_str_t;
+
+enum { LP_SOUTH = 0, LP_NORTH = 1 };
+
+/* Bits of lp_sample_t.fields: which known fields the line carried. */
+enum {
+    LP_F_COUNT = 1u << 0,
+    LP_F_DELIVERED = 1u << 1,
+    LP_F_REJECTED = 1u << 2,
+    LP_F_BACKLOG = 1u << 3,
+};
+
+typedef struct {
+    sw_str_t user;    /* tag user, unescaped, never empty */
+    sw_str_t cls;     /* tag class, unescaped; "all" when the tag is absent */
+    int dir;          /* LP_SOUTH or LP_NORTH */
+    unsigned fields;  /* LP_F_* bits present */
+    double count;     /* each known field is 0 when absent, never negative */
+    double delivered;
+    double rejected;
+    double backlog;
+    int64_t ts;       /* nanoseconds since the Unix epoch */
+} lp_sample_t;
+
+/*
+ * Outcomes of lp_parse(). LP_OK is a sample; the LP_SKIP_* outcomes are not
+ * errors (ignored by contract, SKIP_MEASUREMENT is counted); every LP_BAD_*
+ * is bad input, to be counted and reported with the line.
+ * X(name, counted-as-bad, message)
+ */
+#define LP_RESULTS(X)                                                    \
+    X(OK,               0, "ok")                                         \
+    X(SKIP_BLANK,       0, "blank line or comment")                      \
+    X(SKIP_MEASUREMENT, 0, "other measurement")                          \
+    X(BAD_SYNTAX,       1, "malformed line")                             \
+    X(BAD_NO_USER,      1, "missing or empty user tag")                  \
+    X(BAD_NO_DIR,       1, "missing dir tag")                            \
+    X(BAD_DIR,          1, "unknown dir (want north or south)")          \
+    X(BAD_NO_FIELD,     1, "no known field (count, delivered, rejected, backlog)") \
+    X(BAD_FIELD_VALUE,  1, "field value is not a finite number")         \
+    X(BAD_NEGATIVE,     1, "negative count")                             \
+    X(BAD_TIMESTAMP,    1, "missing or malformed timestamp")             \
+    X(BAD_TOO_LONG,     1, "line longer than the scratch buffer")
+
+typedef enum {
+#define LP_ENUM(name, bad, msg) LP_##name,
+    LP_RESULTS(LP_ENUM)
+#undef LP_ENUM
+    LP_NRESULTS
+} lp_result_t;
+
+/* The message for a result (static string). */
+const char *lp_result_str(lp_result_t r);
+/* Non-zero when the result is bad input (LP_BAD_*). */
+int lp_result_is_bad(lp_result_t r);
+
+/*
+ * Parses one line (without its newline; a trailing '\r' is tolerated) of
+ * `len` bytes. `ts_mult` converts the timestamp's unit to nanoseconds
+ * (1 for the line-protocol default of ns, 1000 for us, 1000000 for ms,
+ * 1000000000 for s). `scratch` must hold at least `len` bytes; it is used
+ * only when tag values carry escapes.
+ * On LP_OK `*out` is filled; on any other result `*out` is unspecified.
+ */
+lp_result_t lp_parse(const char *line, size_t len, int64_t ts_mult,
+                     lp_sample_t *out, char *scratch, size_t scratch_cap);
+
+#endif

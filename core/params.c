@@ -1,0 +1,58 @@
+/*
+ * params.c - the built-in defaults. Each value has a one-line reason; the
+ * same values, with the same reasons, are in config/stormwatch.yaml.
+ */
+#include "params.h"
+
+#define S(x) ((int64_t)((x) * (double)SW_NS_PER_S))
+
+void detect_params_defaults(detect_params_t *p)
+{
+    *p = (detect_params_t){
+        .base_tau = S(1800),          /* 30 min: follows growth, ignores bursts */
+        .base_warmup = S(600),        /* 10 min: enough samples for a stable mean */
+        .base_dispersion = 0.01,      /* counts are noisier than Poisson */
+
+        .storm_ratio_fire = 3.5,      /* harmless bursts reach 3x */
+        .storm_z_fire = 6.0,          /* about one false sample in a billion */
+        .storm_min_excess = 1.0,      /* ignore storms of less than 1 msg/s */
+        .storm_ratio_clear = 2.0,     /* hysteresis: well below the fire ratio */
+        .storm_for = S(5),            /* two consecutive samples at 5 s */
+        .storm_hold = S(30),          /* don't resolve on one quiet sample */
+
+        .blocked_window = S(30),      /* several samples at 1-10 s cadence */
+        .blocked_ratio_fire = 0.3,    /* deliveries under 30% of what is queued */
+        .blocked_ratio_clear = 0.8,   /* most of the queue is flowing again */
+        .blocked_min_backlog = 50,    /* a few waiting messages are normal */
+        .blocked_for = S(5),
+        .blocked_hold = S(60),        /* the backlog drains for a while */
+
+        .silence_max_fraction = 0.05, /* under 5% of expected is silence */
+        .silence_min_expected = 5,    /* P(0 msgs | 5 expected) < 1% per sample */
+        .silence_for = S(5),
+        .silence_hold = S(30),
+
+        .limit_south_rate = 0,
+        .limit_north_rate = 0,
+    };
+}
+
+void corr_params_defaults(corr_params_t *p)
+{
+    *p = (corr_params_t){
+        .early = S(900),     /* declarations are often a few minutes off */
+        .late = S(1800),     /* effects may outlast the declared window */
+        .proximity = S(1800),/* an onset near the start is the likely cause */
+        .min_score = 0.3,    /* weaker fits are reported as undeclared */
+    };
+}
+
+void ingest_params_defaults(ingest_params_t *p)
+{
+    *p = (ingest_params_t){
+        .lateness = S(30),     /* contract default */
+        .ts_mult = 1,          /* line-protocol default: nanoseconds */
+        .stall_after = S(30),  /* three missed samples at a 10 s cadence */
+        .idle_after = S(60),   /* a series with no sample for 1 min carried nothing */
+    };
+}

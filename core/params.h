@@ -1,0 +1,70 @@
+/*
+ * params.h - every tunable number of the detectors, the baseline, the
+ * reorder stage and the correlator, with its built-in default.
+ *
+ * params_defaults() is the single source of the defaults; the documented
+ * config/stormwatch.yaml shows exactly the same values (a test checks it).
+ * Durations are nanoseconds of event time; rates are messages per second.
+ */
+#ifndef SW_PARAMS_H
+#define SW_PARAMS_H
+
+#include <stdint.h>
+
+#define SW_NS_PER_S INT64_C(1000000000)
+
+/* Per-series / per-User detection settings; a User may override any of them. */
+typedef struct {
+    /* baseline: learned expected rate of each series */
+    int64_t base_tau;          /* time constant of the learned mean and spread */
+    int64_t base_warmup;       /* history a series needs before it may alert */
+    double base_dispersion;    /* least overdispersion phi in var = mu + phi*mu^2 */
+
+    /* storm: a series' rate far above its baseline */
+    double storm_ratio_fire;   /* fire when rate > ratio x baseline ... */
+    double storm_z_fire;       /* ... and the count is this many sd above expected */
+    double storm_min_excess;   /* ... and exceeds the baseline by at least this rate */
+    double storm_ratio_clear;  /* resolve once the rate is below ratio x baseline */
+    int64_t storm_for;         /* condition must hold this long before firing */
+    int64_t storm_hold;        /* and be clear this long before resolving */
+
+    /* blocked_route: northbound deliveries stall while the backlog grows */
+    int64_t blocked_window;    /* span over which deliveries and queueing are summed */
+    double blocked_ratio_fire; /* fire when delivered < ratio x queued over the window */
+    double blocked_ratio_clear;/* resolve when delivered >= ratio x queued */
+    double blocked_min_backlog;/* and the backlog is at least this many messages */
+    int64_t blocked_for;
+    int64_t blocked_hold;
+
+    /* silence: a direction that normally carries traffic falls to about zero */
+    double silence_max_fraction; /* "about zero": below this fraction of expected */
+    double silence_min_expected; /* only for series expecting this many msgs per sample */
+    int64_t silence_for;
+    int64_t silence_hold;
+
+    /* fixed per-User limits (SEC Anomaly Detection Thresholds); 0 = none */
+    double limit_south_rate;
+    double limit_north_rate;
+} detect_params_t;
+
+/* Correlation of alerts with declared changes. */
+typedef struct {
+    int64_t early;        /* an onset this long before a change's start still fits */
+    int64_t late;         /* an onset this long after a change's end still fits */
+    int64_t proximity;    /* onsets closer than this to the start score higher */
+    double min_score;     /* a change below this score explains nothing */
+} corr_params_t;
+
+/* Ingest-side settings. */
+typedef struct {
+    int64_t lateness;     /* out-of-order samples are reordered within this */
+    int64_t ts_mult;      /* nanoseconds per timestamp unit (1 = ns) */
+    int64_t stall_after;  /* no sample at all for this long: feed_stalled */
+    int64_t idle_after;   /* a series silent this long (feed alive) counts as zero */
+} ingest_params_t;
+
+void detect_params_defaults(detect_params_t *p);
+void corr_params_defaults(corr_params_t *p);
+void ingest_params_defaults(ingest_params_t *p);
+
+#endif

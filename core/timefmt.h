@@ -1,0 +1,35 @@
+/*
+ * timefmt.h - RFC 3339 times <-> nanoseconds since the Unix epoch (UTC),
+ * and human durations ("30s", "5m", "1h30m") <-> nanoseconds.
+ * Pure functions, no locale or time-zone state: safe from any thread.
+ */
+#ifndef SW_TIMEFMT_H
+#define SW_TIMEFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Room for the longest string tf_format() writes, with its NUL. */
+#define TF_BUFLEN 32
+
+/*
+ * Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" (a space or 't' may
+ * stand for 'T', 'z' for 'Z'). Returns 0 and sets *ns, or SW_EPARSE
+ * (nothing written) when the text is not a valid RFC 3339 date-time.
+ */
+int tf_parse_rfc3339(const char *s, int64_t *ns);
+
+/*
+ * Writes `ns` as "YYYY-MM-DDTHH:MM:SSZ", with ".mmm" before the Z when the
+ * time has a non-zero millisecond part. Returns the length written.
+ */
+size_t tf_format(int64_t ns, char buf[TF_BUFLEN]);
+
+/*
+ * Parses a duration: a sequence of <number><unit> with units ns, us, ms, s,
+ * m, h, d (e.g. "90s", "1h30m", "0.5s"), or a bare number of seconds.
+ * Returns 0 and sets *ns, or SW_EPARSE for anything else or a negative value.
+ */
+int tf_parse_duration(const char *s, int64_t *ns);
+
+#endif
