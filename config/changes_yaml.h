@@ -15,9 +15,17 @@
 
 /*
  * Loads every change in the YAML file at `path` into `reg` (which should
- * be empty). Returns 0, SW_EIO when the file cannot be read, or SW_ECONFIG
- * with the message in `err`. On error `reg` may hold the changes read
- * before the error; the caller discards it.
+ * be empty). An empty file, `changes:` or `changes: []` is an empty
+ * register. Returns 0; SW_EIO with "PATH: reason" when the file cannot be
+ * read; SW_ECONFIG with one of
+ *   "PATH:LINE: change ID: key 'KEY': what is wrong"   (ID, or #N when the
+ *                                                       change has no id)
+ *   "PATH:LINE: change #N: expected a mapping, got ..."
+ *   "PATH:LINE: key 'changes': what is wrong"
+ *   "PATH:LINE: what is wrong"                          (YAML syntax, shape)
+ * or SW_ENOMEM with "PATH: out of memory"; the message goes into `err`
+ * (errlen bytes, truncated to fit; err may be NULL). On error `reg` may
+ * hold the changes read before the error; the caller discards it.
  */
 int changes_load_yaml(const char *path, changes_t *reg, char *err, size_t errlen);
 

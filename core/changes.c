@@ -53,7 +53,7 @@ static char *dup_opt(const char *s, int *failed)
 
 int changes_add(changes_t *reg, const change_t *c)
 {
-    if (!reg || !c || !c->id || !c->user || c->end < c->start)
+    if (!reg || !c || !c->id || !c->user || c->end < c->start || (c->affects & ~CHG_BOTH))
         return SW_EINVAL;
     if (changes_find(reg, c->id))
         return SW_EEXISTS;

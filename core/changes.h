@@ -42,9 +42,10 @@ changes_t *changes_create(void);
 void changes_destroy(changes_t *reg);
 
 /*
- * Adds a copy of `c` (every string duplicated; NULL strings stay NULL).
- * Returns SW_EINVAL when id or user is missing or end < start, SW_EEXISTS
- * when the id is already in the register, SW_ENOMEM when out of memory.
+ * Adds a copy of `c` (every string duplicated; NULL strings stay NULL;
+ * affects 0 becomes CHG_BOTH). Returns SW_EINVAL when id or user is missing,
+ * end < start or affects has bits other than CHG_BOTH's, SW_EEXISTS when
+ * the id is already in the register, SW_ENOMEM when out of memory.
  * On error the register is unchanged.
  */
 int changes_add(changes_t *reg, const change_t *c);

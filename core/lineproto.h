@@ -83,9 +83,38 @@ int lp_result_is_bad(lp_result_t r);
  * Parses one line (without its newline; a trailing '\r' is tolerated) of
  * `len` bytes. `ts_mult` converts the timestamp's unit to nanoseconds
  * (1 for the line-protocol default of ns, 1000 for us, 1000000 for ms,
- * 1000000000 for s). `scratch` must hold at least `len` bytes; it is used
- * only when tag values carry escapes.
+ * 1000000000 for s); it must be at least 1. `scratch` must hold at least
+ * `len` bytes (else LP_BAD_TOO_LONG, whatever the line); it is written only
+ * when tag values carry escapes.
  * On LP_OK `*out` is filled; on any other result `*out` is unspecified.
+ *
+ * Syntax is InfluxDB 2.x's: leading spaces are skipped; a line that is then
+ * empty or starts with '#' is LP_SKIP_BLANK. One or more spaces separate the
+ * sections, and trailing spaces are allowed. Escapes: \, and \space in the
+ * measurement; \, \= \space in keys and tag values, plus \\ for a backslash
+ * (as the InfluxDB docs state); a backslash before anything else is itself.
+ * Measurement, keys and tag values must be valid UTF-8 without control
+ * characters; string values must be valid UTF-8 without NUL. Numbers are
+ * decimal: -?digits[.digits][e[+-]digits], integers with an optional i
+ * (int64) or u (uint64) suffix; every field is checked, known or not.
+ * The timestamp is required, -?digits, and must land in InfluxDB's range
+ * [INT64_MIN + 2, INT64_MAX - 1] ns after scaling; so INT64_MIN and
+ * INT64_MAX never come out of here and are free as sentinels.
+ *
+ * Which fault is reported, first match wins:
+ *   1. LP_BAD_TOO_LONG.
+ *   2. LP_SKIP_BLANK; LP_SKIP_MEASUREMENT as soon as a measurement other than
+ *      dsp_traffic is read (the rest of that line is not looked at).
+ *   3. The line does not read as line protocol with a timestamp, in line
+ *      order: LP_BAD_SYNTAX (incl. an empty tag value other than user, a
+ *      repeated user, dir, class or known field, text after the timestamp),
+ *      or LP_BAD_TIMESTAMP (missing, not an integer, out of range).
+ *   4. The sample makes no sense: LP_BAD_NO_USER (absent or empty),
+ *      LP_BAD_NO_DIR, LP_BAD_DIR, then the first faulty field in line order:
+ *      LP_BAD_FIELD_VALUE (a known field holding a string or boolean; any
+ *      field holding NaN, an infinity, a number out of range, or a float
+ *      longer than 64 bytes) or LP_BAD_NEGATIVE (a known field below 0;
+ *      -0 is 0), then LP_BAD_NO_FIELD.
  */
 lp_result_t lp_parse(const char *line, size_t len, int64_t ts_mult,
                      lp_sample_t *out, char *scratch, size_t scratch_cap);

@@ -20,15 +20,16 @@ void detect_params_defaults(detect_params_t *p)
         .storm_for = S(5),            /* two consecutive samples at 5 s */
         .storm_hold = S(30),          /* don't resolve on one quiet sample */
 
-        .blocked_window = S(30),      /* several samples at 1-10 s cadence */
-        .blocked_ratio_fire = 0.3,    /* deliveries under 30% of what is queued */
+        .blocked_window = S(10),      /* two samples at 5 s, one at 10 s: quick */
+        .blocked_ratio_fire = 0.5,    /* deliveries under half of what is queued */
         .blocked_ratio_clear = 0.8,   /* most of the queue is flowing again */
-        .blocked_min_backlog = 50,    /* a few waiting messages are normal */
+        .blocked_min_backlog = 20,    /* a few waiting messages are normal */
         .blocked_for = S(5),
         .blocked_hold = S(60),        /* the backlog drains for a while */
 
         .silence_max_fraction = 0.05, /* under 5% of expected is silence */
-        .silence_min_expected = 5,    /* P(0 msgs | 5 expected) < 1% per sample */
+        .silence_max_p = 1e-6,        /* about one false silence per User a year at 5 s */
+        .silence_clear_fraction = 0.5,/* hysteresis: half the usual traffic is back */
         .silence_for = S(5),
         .silence_hold = S(30),
 

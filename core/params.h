@@ -38,7 +38,8 @@ typedef struct {
 
     /* silence: a direction that normally carries traffic falls to about zero */
     double silence_max_fraction; /* "about zero": below this fraction of expected */
-    double silence_min_expected; /* only for series expecting this many msgs per sample */
+    double silence_max_p;        /* fire once so little traffic has this probability or less */
+    double silence_clear_fraction; /* resolve once traffic is back above this fraction */
     int64_t silence_for;
     int64_t silence_hold;
 

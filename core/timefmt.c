@@ -7,7 +7,6 @@
 
 #include <ctype.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
@@ -114,7 +113,21 @@ int tf_parse_rfc3339(const char *s, int64_t *ns)
     if (*p != '\0')
         return SW_EPARSE;
     int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - off;
-    *ns = secs * NS_PER_S + frac;
+    /*
+     * int64 nanoseconds span 1677-09-21 to 2262-04-11; beyond, the result
+     * would overflow. Before the epoch, (secs + 1) * NS_PER_S + (frac -
+     * NS_PER_S) is the same value with no intermediate below INT64_MIN.
+     */
+    if (secs >= 0) {
+        if (secs > (INT64_MAX - frac) / NS_PER_S)
+            return SW_ERANGE;
+        *ns = secs * NS_PER_S + frac;
+    } else {
+        if (secs + 1 < INT64_MIN / NS_PER_S ||
+            (secs + 1) * NS_PER_S < INT64_MIN + (NS_PER_S - frac))
+            return SW_ERANGE;
+        *ns = (secs + 1) * NS_PER_S + (frac - NS_PER_S);
+    }
     return SW_OK;
 }
 
@@ -144,6 +157,33 @@ size_t tf_format(int64_t ns, char buf[TF_BUFLEN])
     return n < 0 ? 0 : (size_t)n;
 }
 
+/*
+ * Reads a plain decimal number ("90", "1.5", ".5") at *p, without strtod():
+ * strtod() would also take hex, exponents and "inf", and its decimal point
+ * follows the locale. Returns -1 when there is no digit at all.
+ */
+static int decimal(const char **p, double *v)
+{
+    const char *q = *p;
+    double ip = 0, fp = 0, scale = 1;
+    int ndig = 0;
+    for (; isdigit((unsigned char)*q); q++, ndig++)
+        ip = ip * 10 + (*q - '0');
+    if (*q == '.') {
+        for (q++; isdigit((unsigned char)*q); q++, ndig++) {
+            if (scale < 1e18) { /* digits past 1e-18 change nothing */
+                fp = fp * 10 + (*q - '0');
+                scale *= 10;
+            }
+        }
+    }
+    if (ndig == 0)
+        return -1;
+    *v = ip + fp / scale;
+    *p = q;
+    return 0;
+}
+
 int tf_parse_duration(const char *s, int64_t *ns)
 {
     static const struct {
@@ -158,14 +198,10 @@ int tf_parse_duration(const char *s, int64_t *ns)
     double total = 0;
     const char *p = s;
     while (*p) {
-        char *end;
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            return SW_EPARSE;
         const char *num = p;
-        double v = strtod(p, &end);
-        if (end == p)
+        double v;
+        if (decimal(&p, &v) < 0)
             return SW_EPARSE;
-        p = end;
         if (*p == '\0' && num == s) {
             total = v * 1e9; /* a bare number: seconds */
             break;
@@ -182,7 +218,7 @@ int tf_parse_duration(const char *s, int64_t *ns)
         total += v * mult;
         p += ulen;
     }
-    if (total < 0 || total > 9.2e18)
+    if (!(total >= 0 && total <= 9.2e18)) /* also false for NaN */
         return SW_EPARSE;
     *ns = (int64_t)(total + 0.5);
     return SW_OK;

@@ -14,8 +14,10 @@
 
 /*
  * Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" (a space or 't' may
- * stand for 'T', 'z' for 'Z'). Returns 0 and sets *ns, or SW_EPARSE
- * (nothing written) when the text is not a valid RFC 3339 date-time.
+ * stand for 'T', 'z' for 'Z'). Returns 0 and sets *ns, SW_EPARSE when the
+ * text is not a valid RFC 3339 date-time, or SW_ERANGE when it is valid but
+ * outside what int64 nanoseconds can hold (1677-09-21 to 2262-04-11); on
+ * error nothing is written. A leap second (:60) folds into the next second.
  */
 int tf_parse_rfc3339(const char *s, int64_t *ns);
 
@@ -28,7 +30,9 @@ size_t tf_format(int64_t ns, char buf[TF_BUFLEN]);
 /*
  * Parses a duration: a sequence of <number><unit> with units ns, us, ms, s,
  * m, h, d (e.g. "90s", "1h30m", "0.5s"), or a bare number of seconds.
- * Returns 0 and sets *ns, or SW_EPARSE for anything else or a negative value.
+ * Numbers are plain decimals (no sign, exponent or hex), read the same in
+ * every locale. Returns 0 and sets *ns (rounded to the nearest ns), or
+ * SW_EPARSE for anything else, a negative value or one beyond int64 ns.
  */
 int tf_parse_duration(const char *s, int64_t *ns);
 

@@ -1,0 +1,656 @@
+/*
+ * config.c - loads and validates the YAML configuration (see config.h).
+ *
+ * The whole file is read into memory and loaded with libyaml's document API,
+ * so every node keeps its position (marks) for messages. The accepted keys
+ * are data: each section lists its fields (name, type, where the value goes,
+ * what range it must lie in) and its subsections, and one walker checks any
+ * mapping against its section. Nothing is guessed: an unknown key, a
+ * duplicate key or a value of the wrong kind is an error naming the file,
+ * line, column and dotted key, because a typo in a threshold must not pass
+ * silently.
+ *
+ * The load goes into a private cfg_t that replaces the caller's only once
+ * everything has been checked, so a failed load (or reload) changes nothing.
+ * Per-User overrides (`users:`) are applied after the rest of the file, so a
+ * User inherits the file's global settings wherever `users:` appears.
+ *
+ * DESIGN: no shared state; any thread may load a configuration.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "err.h"
+#include "timefmt.h"
+
+/* Reordering holds samples back this long at most: longer is a mistake. */
+#define MAX_LATENESS (600 * SW_NS_PER_S)
+/* Keys and subsections of one section, at most (the last slot is `users`). */
+#define MAX_ENTRIES 16
+
+typedef enum { F_NUMBER, F_DURATION, F_PRECISION } ftype_t;
+
+/* Ranges a value must lie in. */
+typedef enum {
+    R_NONNEG,    /* >= 0 (durations always are) */
+    R_POSITIVE,  /* > 0 */
+    R_FRACTION,  /* 0 <= x <= 1 */
+    R_LATENESS,  /* 0 <= x <= MAX_LATENESS */
+} range_t;
+
+/* Which params struct a section writes into. */
+typedef enum { T_INGEST, T_DETECT, T_CORR, T_COUNT } target_t;
+
+typedef struct {
+    const char *key;
+    ftype_t type;
+    size_t off;     /* offset of the field in the section's target struct */
+    range_t range;
+} field_t;
+
+typedef struct section section_t;
+struct section {
+    const char *key;
+    target_t target;
+    const field_t *fields;          /* terminated by a NULL key; may be NULL */
+    const section_t *const *subs;   /* terminated by NULL; may be NULL */
+    /* Hysteresis: field `less` must be strictly below field `greater`. */
+    const char *less, *greater;
+    int has_users;                  /* the top level: also accepts `users:` */
+};
+
+#define DF(k, t, f, r) { k, t, offsetof(detect_params_t, f), r }
+#define IF(k, t, f, r) { k, t, offsetof(ingest_params_t, f), r }
+#define CF(k, t, f, r) { k, t, offsetof(corr_params_t, f), r }
+
+static const field_t input_fields[] = {
+    IF("lateness", F_DURATION, lateness, R_LATENESS),
+    IF("timestamp_precision", F_PRECISION, ts_mult, R_POSITIVE),
+    { 0 },
+};
+static const field_t feed_fields[] = {
+    IF("stall_after", F_DURATION, stall_after, R_POSITIVE),
+    IF("idle_after", F_DURATION, idle_after, R_POSITIVE),
+    { 0 },
+};
+static const field_t baseline_fields[] = {
+    DF("tau", F_DURATION, base_tau, R_POSITIVE),
+    DF("warmup", F_DURATION, base_warmup, R_NONNEG),
+    DF("dispersion", F_NUMBER, base_dispersion, R_NONNEG),
+    { 0 },
+};
+static const field_t storm_fields[] = {
+    DF("ratio_fire", F_NUMBER, storm_ratio_fire, R_POSITIVE),
+    DF("z_fire", F_NUMBER, storm_z_fire, R_NONNEG),
+    DF("min_excess_rate", F_NUMBER, storm_min_excess, R_NONNEG),
+    DF("ratio_clear", F_NUMBER, storm_ratio_clear, R_POSITIVE),
+    DF("for", F_DURATION, storm_for, R_NONNEG),
+    DF("hold", F_DURATION, storm_hold, R_NONNEG),
+    { 0 },
+};
+static const field_t blocked_fields[] = {
+    DF("window", F_DURATION, blocked_window, R_POSITIVE),
+    DF("delivery_ratio_fire", F_NUMBER, blocked_ratio_fire, R_FRACTION),
+    DF("delivery_ratio_clear", F_NUMBER, blocked_ratio_clear, R_FRACTION),
+    DF("min_backlog", F_NUMBER, blocked_min_backlog, R_NONNEG),
+    DF("for", F_DURATION, blocked_for, R_NONNEG),
+    DF("hold", F_DURATION, blocked_hold, R_NONNEG),
+    { 0 },
+};
+static const field_t silence_fields[] = {
+    DF("max_fraction", F_NUMBER, silence_max_fraction, R_FRACTION),
+    DF("max_p", F_NUMBER, silence_max_p, R_FRACTION),
+    DF("clear_fraction", F_NUMBER, silence_clear_fraction, R_FRACTION),
+    DF("for", F_DURATION, silence_for, R_NONNEG),
+    DF("hold", F_DURATION, silence_hold, R_NONNEG),
+    { 0 },
+};
+static const field_t limit_fields[] = {
+    DF("south_rate", F_NUMBER, limit_south_rate, R_NONNEG),
+    DF("north_rate", F_NUMBER, limit_north_rate, R_NONNEG),
+    { 0 },
+};
+static const field_t corr_fields[] = {
+    CF("early", F_DURATION, early, R_NONNEG),
+    CF("late", F_DURATION, late, R_NONNEG),
+    CF("proximity", F_DURATION, proximity, R_POSITIVE),
+    CF("min_score", F_NUMBER, min_score, R_FRACTION),
+    { 0 },
+};
+
+static const section_t sec_input = { .key = "input", .target = T_INGEST, .fields = input_fields };
+static const section_t sec_feed = { .key = "feed", .target = T_INGEST, .fields = feed_fields };
+static const section_t sec_baseline = { .key = "baseline", .target = T_DETECT,
+                                        .fields = baseline_fields };
+static const section_t sec_storm = { .key = "storm", .target = T_DETECT, .fields = storm_fields,
+                                     .less = "ratio_clear", .greater = "ratio_fire" };
+static const section_t sec_blocked = { .key = "blocked_route", .target = T_DETECT,
+                                       .fields = blocked_fields,
+                                       .less = "delivery_ratio_fire",
+                                       .greater = "delivery_ratio_clear" };
+static const section_t sec_silence = { .key = "silence", .target = T_DETECT,
+                                       .fields = silence_fields, .less = "max_fraction",
+                                       .greater = "clear_fraction" };
+static const section_t *const detector_subs[] = { &sec_storm, &sec_blocked, &sec_silence, NULL };
+static const section_t sec_detectors = { .key = "detectors", .target = T_DETECT,
+                                         .subs = detector_subs };
+static const section_t sec_limits = { .key = "limits", .target = T_DETECT, .fields = limit_fields };
+static const section_t sec_corr = { .key = "correlation", .target = T_CORR, .fields = corr_fields };
+
+static const section_t *const top_subs[] = { &sec_input, &sec_feed, &sec_baseline, &sec_detectors,
+                                             &sec_limits, &sec_corr, NULL };
+static const section_t sec_top = { .key = "", .subs = top_subs, .has_users = 1 };
+
+/* What a User may override: the detection settings only. */
+static const section_t *const user_subs[] = { &sec_baseline, &sec_detectors, &sec_limits, NULL };
+static const section_t sec_user = { .key = "", .subs = user_subs };
+
+/* State of one load. */
+typedef struct {
+    const char *path;
+    yaml_document_t doc;   /* the document being read */
+    char *err;
+    size_t errlen;
+} loader_t;
+
+static void put_err(loader_t *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put_err(loader_t *L, const char *fmt, ...)
+{
+    if (!L->err || L->errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(L->err, L->errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* "PATH:LINE:COL: KEY: message" at `node`; KEY is left out when empty. */
+static int fail(loader_t *L, const yaml_node_t *node, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(loader_t *L, const yaml_node_t *node, const char *key, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    put_err(L, "%s:%lu:%lu: %s%s%s", L->path, (unsigned long)node->start_mark.line + 1,
+            (unsigned long)node->start_mark.column + 1, key, *key ? ": " : "", msg);
+    return SW_ECONFIG;
+}
+
+static int out_of_memory(loader_t *L)
+{
+    put_err(L, "%s: %s", L->path, sw_strerror(SW_ENOMEM));
+    return SW_ENOMEM;
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+/* A plain `~`, `null` or nothing: YAML's null, here "no settings". */
+static int is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    const char *s = scalar(n);
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+           !strcmp(s, "NULL");
+}
+
+/* How a node reads in "got ..." messages: 'text', an empty value, a mapping or a sequence. */
+static const char *describe(const yaml_node_t *n, char *buf, size_t len)
+{
+    if (n->type == YAML_MAPPING_NODE)
+        return "a mapping";
+    if (n->type == YAML_SEQUENCE_NODE)
+        return "a sequence";
+    if (!*scalar(n))
+        return "an empty value";
+    snprintf(buf, len, "'%s'", scalar(n));
+    return buf;
+}
+
+/* A decimal number as YAML writes one: [+-]digits[.digits][e[+-]digits]. */
+static int parse_number(const char *s, double *v)
+{
+    const char *p = s;
+    size_t nd = 0;
+    if (*p == '+' || *p == '-')
+        p++;
+    for (; *p >= '0' && *p <= '9'; p++)
+        nd++;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            nd++;
+    if (nd == 0)
+        return -1;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return -1;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    if (*p)
+        return -1;
+    char *end;
+    double d = strtod(s, &end);
+    if (*end || !isfinite(d))
+        return -1;
+    *v = d;
+    return 0;
+}
+
+/* Checks `v` (a number, or a duration in seconds) against `r`. */
+static const char *range_problem(range_t r, double v)
+{
+    switch (r) {
+    case R_NONNEG:
+        return v < 0 ? "must not be negative" : NULL;
+    case R_POSITIVE:
+        return v <= 0 ? "must be greater than 0" : NULL;
+    case R_FRACTION:
+        return v < 0 || v > 1 ? "must be between 0 and 1" : NULL;
+    case R_LATENESS:
+        return v > (double)(MAX_LATENESS / SW_NS_PER_S) ? "must be at most 10m" : NULL;
+    }
+    return NULL;
+}
+
+/* Parses the value of field `f` at node `v` into `dst`. */
+static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const char *key,
+                      void *dst)
+{
+    static const struct {
+        const char *name;
+        int64_t mult;
+    } precisions[] = { { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", SW_NS_PER_S } };
+    char got[256];
+    const char *what = f->type == F_NUMBER     ? "a number"
+                       : f->type == F_DURATION ? "a duration (e.g. 30s, 5m, 1h30m)"
+                                               : "one of ns, us, ms, s";
+    if (v->type != YAML_SCALAR_NODE)
+        return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
+    const char *s = scalar(v);
+    const char *problem = NULL;
+    switch (f->type) {
+    case F_NUMBER: {
+        double d;
+        if (parse_number(s, &d) < 0)
+            return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
+        if ((problem = range_problem(f->range, d)) != NULL)
+            break;
+        *(double *)dst = d;
+        return 0;
+    }
+    case F_DURATION: {
+        int64_t ns;
+        if (tf_parse_duration(s, &ns) < 0) {
+            if (s[0] == '-' && tf_parse_duration(s + 1, &ns) == 0)
+                return fail(L, v, key, "must not be negative");
+            return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
+        }
+        if ((problem = range_problem(f->range, (double)ns / (double)SW_NS_PER_S)) != NULL)
+            break;
+        *(int64_t *)dst = ns;
+        return 0;
+    }
+    case F_PRECISION:
+        for (size_t i = 0; i < sizeof(precisions) / sizeof(precisions[0]); i++) {
+            if (strcmp(s, precisions[i].name) == 0) {
+                *(int64_t *)dst = precisions[i].mult;
+                return 0;
+            }
+        }
+        return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
+    }
+    return fail(L, v, key, "%s", problem ? problem : "invalid value");
+}
+
+/* "a.b" + "c" -> "a.b.c" (truncated to the buffer; only used in messages). */
+static void join_key(char *buf, size_t len, const char *parent, const char *key)
+{
+    snprintf(buf, len, "%s%s%s", parent, *parent ? "." : "", key);
+}
+
+/* Appends ", word" (or "word" first) to the string in buf, within len bytes. */
+static void append_word(char *buf, size_t len, const char *word)
+{
+    size_t n = strlen(buf);
+    if (n < len)
+        snprintf(buf + n, len - n, "%s%s", n ? ", " : "", word);
+}
+
+/* The keys of `sec`, for "expected one of ..." messages. */
+static void list_keys(const section_t *sec, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    for (const field_t *f = sec->fields; f && f->key; f++)
+        append_word(buf, len, f->key);
+    for (const section_t *const *s = sec->subs; s && *s; s++)
+        append_word(buf, len, (*s)->key);
+    if (sec->has_users)
+        append_word(buf, len, "users");
+}
+
+static const field_t *find_field(const section_t *sec, const char *key, size_t *idx)
+{
+    for (size_t i = 0; sec->fields && sec->fields[i].key; i++) {
+        if (strcmp(sec->fields[i].key, key) == 0) {
+            *idx = i;
+            return &sec->fields[i];
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Checks the hysteresis rule of `sec` (less < greater) once its mapping has
+ * been read; the message goes to whichever of the two keys this mapping set.
+ */
+static int check_order(loader_t *L, const section_t *sec, const char *path, void *base,
+                       yaml_node_t *const *values, const yaml_node_t *map)
+{
+    size_t lo = 0, hi = 0;
+    const field_t *flo = find_field(sec, sec->less, &lo);
+    const field_t *fhi = find_field(sec, sec->greater, &hi);
+    double vlo = *(const double *)((const char *)base + flo->off);
+    double vhi = *(const double *)((const char *)base + fhi->off);
+    if (vlo < vhi)
+        return 0;
+    char key[512];
+    if (values[hi] || !values[lo]) {
+        join_key(key, sizeof(key), path, fhi->key);
+        return fail(L, values[hi] ? values[hi] : map, key, "must be greater than %s (%g)",
+                    flo->key, vlo);
+    }
+    join_key(key, sizeof(key), path, flo->key);
+    return fail(L, values[lo], key, "must be less than %s (%g)", fhi->key, vhi);
+}
+
+/*
+ * Reads mapping `map` (at dotted key `path`) as section `sec`, writing into
+ * targets[sec->target]. The top level's `users:` value is not read here but
+ * handed back in *users, to be read once the global settings are final.
+ */
+static int load_section(loader_t *L, const section_t *sec, const char *path, yaml_node_t *map,
+                        void *const targets[T_COUNT], yaml_node_t **users)
+{
+    char got[256];
+    if (is_null(map))
+        return 0;
+    if (map->type != YAML_MAPPING_NODE) {
+        if (!*path)
+            return fail(L, map, "", "expected a mapping at the top level, got %s",
+                        describe(map, got, sizeof(got)));
+        return fail(L, map, path, "expected a mapping, got %s", describe(map, got, sizeof(got)));
+    }
+    /* Where each field, subsection and `users` was first seen (keys and values). */
+    yaml_node_t *keys[MAX_ENTRIES] = { 0 }, *values[MAX_ENTRIES] = { 0 };
+    size_t nfields = 0;
+    while (sec->fields && sec->fields[nfields].key)
+        nfields++;
+    const size_t users_slot = MAX_ENTRIES - 1;
+
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+         pr++) {
+        yaml_node_t *k = yaml_document_get_node(&L->doc, pr->key);
+        yaml_node_t *v = yaml_document_get_node(&L->doc, pr->value);
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(L, k, path, "expected a key name, got %s", describe(k, got, sizeof(got)));
+        char key[512];
+        join_key(key, sizeof(key), path, scalar(k));
+
+        size_t slot = 0;
+        const field_t *f = find_field(sec, scalar(k), &slot);
+        const section_t *sub = NULL;
+        if (!f) {
+            for (size_t i = 0; sec->subs && sec->subs[i]; i++) {
+                if (strcmp(sec->subs[i]->key, scalar(k)) == 0) {
+                    sub = sec->subs[i];
+                    slot = nfields + i;
+                }
+            }
+        }
+        if (!f && !sub) {
+            if (!(sec->has_users && strcmp(scalar(k), "users") == 0)) {
+                char expected[256];
+                list_keys(sec, expected, sizeof(expected));
+                return fail(L, k, key, "unknown key (expected one of: %s)", expected);
+            }
+            slot = users_slot;
+        }
+        if (keys[slot])
+            return fail(L, k, key, "duplicate key (first at line %lu)",
+                        (unsigned long)keys[slot]->start_mark.line + 1);
+        keys[slot] = k;
+        values[slot] = v;
+
+        int rc = 0;
+        if (f)
+            rc = load_field(L, f, v, key, (char *)targets[sec->target] + f->off);
+        else if (sub)
+            rc = load_section(L, sub, key, v, targets, NULL);
+        else
+            *users = v;
+        if (rc < 0)
+            return rc;
+    }
+    if (sec->less)
+        return check_order(L, sec, path, targets[sec->target], values, map);
+    return 0;
+}
+
+/* Reads the `users:` mapping into cfg->users, each User starting from cfg->detect. */
+static int load_users(loader_t *L, yaml_node_t *map, cfg_t *cfg)
+{
+    char got[256];
+    if (is_null(map))
+        return 0;
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(L, map, "users", "expected a mapping of user ids, got %s",
+                    describe(map, got, sizeof(got)));
+    size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+    if (n == 0)
+        return 0;
+    cfg->users = calloc(n, sizeof(cfg_user_t));
+    if (!cfg->users)
+        return out_of_memory(L);
+
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+         pr++) {
+        yaml_node_t *k = yaml_document_get_node(&L->doc, pr->key);
+        yaml_node_t *v = yaml_document_get_node(&L->doc, pr->value);
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(L, k, "users", "expected a user id, got %s",
+                        describe(k, got, sizeof(got)));
+        if (!*scalar(k))
+            return fail(L, k, "users", "empty user id");
+        char key[512];
+        join_key(key, sizeof(key), "users", scalar(k));
+        for (size_t i = 0; i < cfg->n_users; i++) {
+            if (strcmp(cfg->users[i].user, scalar(k)) == 0) {
+                const yaml_node_t *first = yaml_document_get_node(
+                    &L->doc, map->data.mapping.pairs.start[i].key);
+                return fail(L, k, key, "duplicate user (first at line %lu)",
+                            (unsigned long)first->start_mark.line + 1);
+            }
+        }
+        cfg_user_t *u = &cfg->users[cfg->n_users];
+        u->user = strdup(scalar(k));
+        if (!u->user)
+            return out_of_memory(L);
+        u->detect = cfg->detect;
+        cfg->n_users++;
+        void *const targets[T_COUNT] = { [T_DETECT] = &u->detect };
+        int rc = load_section(L, &sec_user, key, v, targets, NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Reads the whole file at `path` into a new NUL-terminated buffer. */
+static int read_file(loader_t *L, unsigned char **buf, size_t *len)
+{
+    FILE *fp = fopen(L->path, "rb");
+    if (!fp) {
+        put_err(L, "%s: %s", L->path, strerror(errno));
+        return SW_EIO;
+    }
+    size_t cap = 4096, n = 0;
+    unsigned char *b = malloc(cap);
+    int rc = b ? 0 : SW_ENOMEM;
+    while (rc == 0) {
+        if (n + 1 == cap) {
+            unsigned char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                rc = SW_ENOMEM;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t got = fread(b + n, 1, cap - 1 - n, fp);
+        n += got;
+        if (got == 0) {
+            if (ferror(fp)) {
+                put_err(L, "%s: %s", L->path, strerror(errno));
+                rc = SW_EIO;
+            }
+            break;
+        }
+    }
+    fclose(fp);
+    if (rc < 0) {
+        free(b);
+        return rc == SW_ENOMEM ? out_of_memory(L) : rc;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+/* Turns a libyaml parser error into our message. */
+static int yaml_fail(loader_t *L, const yaml_parser_t *p)
+{
+    if (p->error == YAML_MEMORY_ERROR)
+        return out_of_memory(L);
+    if (p->error == YAML_READER_ERROR) {
+        put_err(L, "%s: invalid YAML: %s at byte %lu", L->path, p->problem,
+                (unsigned long)p->problem_offset);
+        return SW_ECONFIG;
+    }
+    char ctx[128] = "";
+    if (p->context)
+        snprintf(ctx, sizeof(ctx), " (%s at line %lu)", p->context,
+                 (unsigned long)p->context_mark.line + 1);
+    put_err(L, "%s:%lu:%lu: invalid YAML: %s%s", L->path, (unsigned long)p->problem_mark.line + 1,
+            (unsigned long)p->problem_mark.column + 1, p->problem ? p->problem : "syntax error",
+            ctx);
+    return SW_ECONFIG;
+}
+
+void cfg_defaults(cfg_t *cfg)
+{
+    ingest_params_defaults(&cfg->ingest);
+    detect_params_defaults(&cfg->detect);
+    corr_params_defaults(&cfg->corr);
+    cfg->users = NULL;
+    cfg->n_users = 0;
+}
+
+/* Loads the document held by `parser` into `cfg` (already the defaults). */
+static int load_document(loader_t *L, yaml_parser_t *parser, cfg_t *cfg)
+{
+    if (!yaml_parser_load(parser, &L->doc))
+        return yaml_fail(L, parser);
+    int rc = 0;
+    yaml_node_t *root = yaml_document_get_root_node(&L->doc);
+    if (root) {
+        yaml_node_t *users = NULL;
+        void *const targets[T_COUNT] = { &cfg->ingest, &cfg->detect, &cfg->corr };
+        rc = load_section(L, &sec_top, "", root, targets, &users);
+        if (rc == 0 && users)
+            rc = load_users(L, users, cfg);
+    }
+    yaml_document_delete(&L->doc);
+    if (rc < 0)
+        return rc;
+    /* One document per file: a second one would be silently ignored. */
+    if (!yaml_parser_load(parser, &L->doc))
+        return yaml_fail(L, parser);
+    root = yaml_document_get_root_node(&L->doc);
+    if (root)
+        rc = fail(L, root, "", "expected a single YAML document, found another");
+    yaml_document_delete(&L->doc);
+    return rc;
+}
+
+int cfg_load(const char *path, cfg_t *cfg, char *err, size_t errlen)
+{
+    loader_t L = { .path = path, .err = err, .errlen = errlen };
+    if (err && errlen)
+        err[0] = '\0';
+    if (!path || !cfg) {
+        put_err(&L, "%s", sw_strerror(SW_EINVAL));
+        return SW_EINVAL;
+    }
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = read_file(&L, &buf, &len);
+    if (rc < 0)
+        return rc;
+
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        free(buf);
+        return out_of_memory(&L);
+    }
+    yaml_parser_set_input_string(&parser, buf, len);
+    cfg_t next;
+    cfg_defaults(&next);
+    rc = load_document(&L, &parser, &next);
+    yaml_parser_delete(&parser);
+    free(buf);
+    if (rc < 0) {
+        cfg_free(&next);
+        return rc;
+    }
+    *cfg = next;
+    return 0;
+}
+
+void cfg_free(cfg_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->n_users; i++)
+        free(cfg->users[i].user);
+    free(cfg->users);
+    cfg->users = NULL;
+    cfg->n_users = 0;
+}
+
+const detect_params_t *cfg_detect_for(const cfg_t *cfg, const char *user, size_t len)
+{
+    for (size_t i = 0; user && i < cfg->n_users; i++) {
+        const char *id = cfg->users[i].user;
+        if (strlen(id) == len && memcmp(id, user, len) == 0)
+            return &cfg->users[i].detect;
+    }
+    return &cfg->detect;
+}

@@ -1,0 +1,200 @@
+/*
+ * alert.c - names of alert kinds and the JSON line of an alert (alert.h).
+ */
+#include "alert.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+static const struct {
+    const char *name, *severity;
+} kinds[] = {
+#define ALERT_ROW(k, name, sev) { name, sev },
+    ALERT_KINDS(ALERT_ROW)
+#undef ALERT_ROW
+};
+
+const char *alert_kind_name(alert_kind_t k)
+{
+    return k < ALERT_NKINDS ? kinds[k].name : "unknown";
+}
+
+const char *alert_severity(alert_kind_t k)
+{
+    return k < ALERT_NKINDS ? kinds[k].severity : "warning";
+}
+
+const char *alert_dir_name(int dir)
+{
+    return dir == ALERT_DIR_NORTH ? "north" : dir == ALERT_DIR_SOUTH ? "south" : "both";
+}
+
+const char *corr_type_name(corr_type_t c)
+{
+    switch (c) {
+    case CORR_DECLARED: return "declared";
+    case CORR_MAINTENANCE: return "maintenance";
+    default: return "undeclared";
+    }
+}
+
+/* A bounded string builder: counts what it would write past the end. */
+typedef struct {
+    char *buf;
+    size_t cap, len;
+} out_t;
+
+static void put(out_t *o, const char *s, size_t n)
+{
+    if (o->len < o->cap) {
+        size_t room = o->cap - o->len;
+        memcpy(o->buf + o->len, s, n < room ? n : room);
+    }
+    o->len += n;
+}
+
+static void puts_(out_t *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3))) static void putf(out_t *o, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* A JSON string, escaped; NULL becomes null. */
+static void put_str(out_t *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s) {
+        puts_(o, "null");
+        return;
+    }
+    put(o, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': puts_(o, "\\\""); break;
+        case '\\': puts_(o, "\\\\"); break;
+        case '\n': puts_(o, "\\n"); break;
+        case '\r': puts_(o, "\\r"); break;
+        case '\t': puts_(o, "\\t"); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f) {
+                char e[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
+                put(o, e, 6);
+            } else {
+                put(o, (const char *)p, 1);
+            }
+        }
+    }
+    put(o, "\"", 1);
+}
+
+static void put_time(out_t *o, int64_t ns)
+{
+    char b[TF_BUFLEN];
+    size_t n = tf_format(ns, b);
+    put(o, "\"", 1);
+    put(o, b, n);
+    put(o, "\"", 1);
+}
+
+static void put_summary(out_t *o, const alert_t *a)
+{
+    char s[512];
+    const char *d = a->dir == ALERT_DIR_NORTH ? "northbound" : "southbound";
+    const char *what = a->dir == ALERT_DIR_NORTH ? "messages for" : "requests from";
+    switch (a->kind) {
+    case ALERT_STORM:
+        snprintf(s, sizeof(s), "%s %s %s (class %s) at %.1f/s, %.1fx the usual %.1f/s", d, what,
+                 a->user, a->cls, a->value, a->baseline > 0 ? a->value / a->baseline : 0.0,
+                 a->baseline);
+        break;
+    case ALERT_BLOCKED:
+        snprintf(s, sizeof(s), "%s deliveries to %s at %.1f/s against %.1f/s queued; backlog %.0f%s",
+                 d, a->user, a->value, a->baseline, a->backlog > 0 ? a->backlog : 0.0,
+                 a->firing ? " and rising" : "");
+        break;
+    case ALERT_SILENCE:
+        snprintf(s, sizeof(s), "%s traffic %s %s fell to %.1f/s against %.1f/s expected", d,
+                 a->dir == ALERT_DIR_NORTH ? "for" : "from", a->user, a->value, a->baseline);
+        break;
+    case ALERT_FEED:
+        snprintf(s, sizeof(s), "no samples from the feed");
+        break;
+    case ALERT_LIMIT:
+        snprintf(s, sizeof(s), "%s %s %s at %.1f/s, over the fixed limit of %.1f/s", d, what,
+                 a->user, a->value, a->limit);
+        break;
+    default:
+        s[0] = '\0';
+    }
+    put_str(o, s);
+}
+
+size_t alert_format_json(const alert_t *a, char *buf, size_t cap)
+{
+    out_t o = { buf, cap, 0 };
+    puts_(&o, "{\"status\":");
+    put_str(&o, a->firing ? "firing" : "resolved");
+    puts_(&o, ",\"alert\":");
+    put_str(&o, alert_kind_name(a->kind));
+    puts_(&o, ",\"severity\":");
+    put_str(&o, alert_severity(a->kind));
+    puts_(&o, ",\"user\":");
+    put_str(&o, a->user);
+    puts_(&o, ",\"dir\":");
+    put_str(&o, alert_dir_name(a->dir));
+    puts_(&o, ",\"class\":");
+    put_str(&o, a->cls);
+    puts_(&o, ",\"starts_at\":");
+    put_time(&o, a->starts_at);
+    puts_(&o, ",\"detected_at\":");
+    put_time(&o, a->detected_at);
+    puts_(&o, ",\"ends_at\":");
+    if (a->firing)
+        puts_(&o, "null");
+    else
+        put_time(&o, a->ends_at);
+    putf(&o, ",\"value\":%.2f,\"baseline\":%.2f,\"backlog\":", a->value, a->baseline);
+    if (a->backlog < 0)
+        puts_(&o, "null");
+    else
+        putf(&o, "%.0f", a->backlog);
+    puts_(&o, ",\"summary\":");
+    put_summary(&o, a);
+    puts_(&o, ",\"correlation\":");
+    put_str(&o, corr_type_name(a->corr));
+    puts_(&o, ",\"change\":");
+    if (a->change) {
+        puts_(&o, "{\"id\":");
+        put_str(&o, a->change->id);
+        puts_(&o, ",\"title\":");
+        put_str(&o, a->change->title);
+        puts_(&o, ",\"kind\":");
+        put_str(&o, a->change->kind);
+        putf(&o, ",\"score\":%.2f}", a->score);
+    } else {
+        puts_(&o, "null");
+    }
+    puts_(&o, ",\"impacted_users\":[");
+    for (size_t i = 0; i < a->n_impacted; i++) {
+        if (i)
+            put(&o, ",", 1);
+        put_str(&o, a->impacted[i]);
+    }
+    puts_(&o, "]}\n");
+    if (cap)
+        buf[o.len < cap ? o.len : cap - 1] = '\0';
+    return o.len;
+}

@@ -1,0 +1,63 @@
+/*
+ * alert.h - an alert transition and its JSON line (contract section 3).
+ *
+ * DESIGN: plain data; formatting writes into the caller's buffer and
+ * allocates nothing, so the alert stage can format on any thread.
+ */
+#ifndef SW_ALERT_H
+#define SW_ALERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "changes.h"
+
+/* X(kind, name, severity) */
+#define ALERT_KINDS(X)                                 \
+    X(STORM, "storm", "critical")                      \
+    X(BLOCKED, "blocked_route", "critical")            \
+    X(SILENCE, "silence", "warning")                   \
+    X(FEED, "feed_stalled", "critical")                \
+    X(LIMIT, "limit_exceeded", "warning")
+
+typedef enum {
+#define ALERT_ENUM(k, name, sev) ALERT_##k,
+    ALERT_KINDS(ALERT_ENUM)
+#undef ALERT_ENUM
+    ALERT_NKINDS
+} alert_kind_t;
+
+typedef enum { CORR_UNDECLARED, CORR_DECLARED, CORR_MAINTENANCE } corr_type_t;
+
+enum { ALERT_DIR_SOUTH = 0, ALERT_DIR_NORTH = 1, ALERT_DIR_BOTH = 2 };
+
+typedef struct {
+    alert_kind_t kind;
+    int firing;                /* 1 firing, 0 resolved */
+    const char *user;          /* NUL-terminated; "*" for the whole feed */
+    int dir;                   /* ALERT_DIR_* */
+    const char *cls;           /* "all" for a User's whole direction */
+    int64_t starts_at, detected_at, ends_at; /* ns; ends_at ignored while firing */
+    double value, baseline;    /* msgs/s */
+    double backlog;            /* < 0: not applicable (written as null) */
+    double limit;              /* the fixed limit for limit_exceeded */
+    corr_type_t corr;
+    const change_t *change;    /* NULL when undeclared */
+    double score;
+    const char *const *impacted; /* User ids, n_impacted of them */
+    size_t n_impacted;
+} alert_t;
+
+const char *alert_kind_name(alert_kind_t k);
+const char *alert_severity(alert_kind_t k);
+const char *alert_dir_name(int dir);
+const char *corr_type_name(corr_type_t c);
+
+/*
+ * Writes the alert as one JSON line (with its '\n') into buf. Returns the
+ * length, or the length it needs (>= cap) when buf is too small, like
+ * snprintf; buf is then truncated but NUL-terminated when cap > 0.
+ */
+size_t alert_format_json(const alert_t *a, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * correlate.h - which declared change best explains an alert.
+ *
+ * Each change of the alert's User is scored in [0,1] as the product of
+ *   time      how well the onset falls in the change window (1 inside,
+ *             falling linearly to 0 over `early` before the start and
+ *             `late` after the end), times (1+p)/2 where p decays with the
+ *             time from the start to the onset over `proximity`;
+ *   direction 1 when the change `affects` the alert's direction, else
+ *             CORR_WRONG_DIR;
+ *   kind      how plausibly a change of that kind causes that alert
+ *             (the table in correlate.c, e.g. firewall -> blocked_route).
+ * The best change of the User at or above min_score wins ("declared");
+ * failing that the best DCC-led change ("maintenance"); else "undeclared".
+ * Another User's change is never considered.
+ *
+ * DESIGN: reads an immutable register; no state of its own.
+ */
+#ifndef SW_CORRELATE_H
+#define SW_CORRELATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alert.h"
+#include "changes.h"
+#include "params.h"
+
+/* The direction factor of a change that does not affect the alert's direction. */
+#define CORR_WRONG_DIR 0.25
+
+typedef struct {
+    corr_type_t type;
+    const change_t *change; /* NULL when undeclared */
+    double score;
+} corr_result_t;
+
+/* The score in [0,1] of change `c` for an alert of `kind` in direction
+ * `dir` (ALERT_DIR_*) with onset `onset` (ns). */
+double corr_score(const change_t *c, const corr_params_t *p, alert_kind_t kind, int dir,
+                  int64_t onset);
+
+/* The best explanation of the alert among the changes in `reg` (may be NULL). */
+corr_result_t corr_best(const changes_t *reg, const corr_params_t *p, const char *user,
+                        alert_kind_t kind, int dir, int64_t onset);
+
+/* How plausibly a change of free-text `kind` causes an alert of `alert`. */
+double corr_kind_affinity(const char *kind, alert_kind_t alert, int dir);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * engine.h - detection in event time: samples in, alert transitions out.
+ *
+ * The engine parses lines, interns series, puts samples back in order,
+ * learns baselines, runs the detectors (storm per series; blocked_route,
+ * silence and fixed limits per User and direction; feed_stalled for the
+ * whole feed), correlates each alert with the change register and hands
+ * every transition to the caller's emit function, in event-time order.
+ *
+ * Time is the samples' own: the engine's clock advances with the data, so
+ * the same input always gives the same transitions, whatever the machine
+ * or the speed of reading.
+ *
+ * DESIGN: one engine is owned by one thread. It performs no I/O; emit is
+ * called synchronously from engine_feed_line() and engine_finish().
+ * Allocation happens only when a new series, User or alert appears or a
+ * buffer grows, never per sample.
+ */
+#ifndef SW_ENGINE_H
+#define SW_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alert.h"
+#include "changes.h"
+#include "lineproto.h"
+#include "params.h"
+
+typedef struct {
+    ingest_params_t ingest;
+    corr_params_t corr;
+    /* the detection settings of a User; called once per new User */
+    const detect_params_t *(*detect_for)(void *ctx, const char *user, size_t len);
+    void *detect_ctx;
+    /* receives each alert transition; the alert is valid during the call */
+    void (*emit)(void *ctx, const alert_t *a);
+    void *emit_ctx;
+} engine_opts_t;
+
+typedef struct {
+    uint64_t lines;        /* lines offered */
+    uint64_t samples;      /* samples accepted into detection */
+    uint64_t bad;          /* bad lines (sum of by_result over LP_BAD_*) */
+    uint64_t skipped;      /* other measurements */
+    uint64_t duplicates;   /* repeated (series, timestamp) */
+    uint64_t late;         /* older than the allowed lateness */
+    uint64_t nomem;        /* dropped: out of memory */
+    uint64_t by_result[LP_NRESULTS];
+    uint64_t firing;       /* firing transitions emitted */
+    uint64_t resolved;     /* resolved transitions emitted */
+    uint64_t feed_stalls;
+    uint64_t idle_zeroes;  /* intervals filled with zero for silent series */
+} engine_stats_t;
+
+typedef struct engine engine_t;
+
+/* A new engine, or NULL when out of memory. `reg` (may be NULL) is not
+ * owned and must outlive the engine or be replaced first. */
+engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg);
+/* Frees the engine; engine_destroy(NULL) is a no-op. Alerts still firing
+ * are not resolved: nothing is falsely resolved on the way out. */
+void engine_destroy(engine_t *e);
+
+/* Replaces the change register used for alerts raised from now on. */
+void engine_set_changes(engine_t *e, const changes_t *reg);
+
+/* Parses and ingests one line (without its newline). Returns the parse
+ * outcome; bad lines are counted in the stats and skipped. */
+lp_result_t engine_feed_line(engine_t *e, const char *line, size_t len);
+
+/* Counts a bad line found outside the parser (e.g. too long to read). */
+void engine_count_bad(engine_t *e, lp_result_t res);
+
+/* End of input: releases every buffered sample and closes open buckets. */
+void engine_finish(engine_t *e);
+
+const engine_stats_t *engine_stats(const engine_t *e);
+size_t engine_nseries(const engine_t *e);
+size_t engine_nusers(const engine_t *e);
+
+#endif

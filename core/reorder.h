@@ -1,0 +1,56 @@
+/*
+ * reorder.h - puts samples back in event-time order within an allowed
+ * lateness, and tells late ones apart.
+ *
+ * Records enter in arrival order. Those that arrive in order (the common
+ * case) go to a FIFO at O(1); those that arrive out of order go to a
+ * binary heap. A record is released once the watermark, the newest event
+ * time seen minus the lateness, has passed it; releases come out sorted by
+ * (ts, arrival sequence), so the order is deterministic for a given input.
+ * A record older than the watermark on arrival is late: the caller counts
+ * and drops it.
+ *
+ * DESIGN: one owner thread (the shard). Grows by doubling; the only
+ * allocation is on growth, never per record.
+ */
+#ifndef SW_REORDER_H
+#define SW_REORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A sample reduced to what detection needs: fixed size, no pointers. */
+typedef struct {
+    int64_t ts;        /* event time, ns */
+    uint32_t series;   /* index in the series table */
+    uint32_t seq;      /* arrival sequence (wraps; compared by difference) */
+    double count, delivered, rejected, backlog;
+    uint32_t fields;   /* LP_F_* bits */
+    uint32_t pad_;
+} rec_t;
+
+typedef struct reorder reorder_t;
+
+reorder_t *reorder_create(int64_t lateness_ns);
+void reorder_destroy(reorder_t *r);
+
+/*
+ * Offers a record. Returns 0 when buffered, 1 when it is late (older than
+ * the watermark: not buffered), SW_ENOMEM when the buffer cannot grow (not
+ * buffered).
+ */
+int reorder_push(reorder_t *r, const rec_t *rec);
+
+/*
+ * Takes the next record that is ready: older than the watermark, or any
+ * record at all when `drain` is set (end of input). Returns 1 and fills
+ * *out, or 0 when none is ready.
+ */
+int reorder_pop(reorder_t *r, rec_t *out, int drain);
+
+/* The newest event time offered so far (INT64_MIN before the first). */
+int64_t reorder_max_ts(const reorder_t *r);
+/* Records buffered. */
+size_t reorder_depth(const reorder_t *r);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * series.h - interning of Users and series, and the state each carries.
+ *
+ * A series is one (user, dir, class) stream of samples. Each User has, per
+ * direction, one aggregate ("class all") that sums its series: blocked
+ * routes and silences are judged there, storms per series.
+ *
+ * The table maps the strings of a sample to dense indices with one
+ * open-addressing lookup; strings are copied once into an arena. Indices
+ * are stable for the life of the table, pointers are not (arrays grow).
+ *
+ * DESIGN: owned by one thread (a shard); nothing here is shared.
+ */
+#ifndef SW_SERIES_H
+#define SW_SERIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "baseline.h"
+#include "lifecycle.h"
+#include "params.h"
+#include "window.h"
+
+typedef struct {
+    uint32_t user;          /* index in the user table */
+    uint32_t agg;           /* index of the User's aggregate for this dir */
+    const char *cls;        /* class, NUL-terminated, in the arena */
+    uint32_t hash;          /* low bits of the key hash */
+    uint16_t cls_len;
+    uint8_t dir;            /* LP_SOUTH or LP_NORTH */
+    uint8_t seen;           /* has a previous sample: intervals are known */
+    int64_t last_ts;        /* event time of the last sample */
+    uint32_t epoch;         /* feed epoch of the last sample */
+    uint32_t alert;         /* active storm alert slot + 1, 0 when none */
+    double rate;            /* msgs/s over the last interval */
+    double backlog;         /* last backlog gauge */
+    base_t base;
+    life_t storm;
+} series_t;
+
+/* A User's direction: the sum of its series. */
+typedef struct {
+    uint32_t user;
+    uint8_t dir;
+    uint8_t dirty;          /* has samples in the open bucket */
+    int64_t bucket_ts;      /* event time of the open bucket */
+    /* sums over the open bucket */
+    double obs;             /* messages counted */
+    double expected;        /* messages the baselines expected */
+    double var_extra;       /* sum of phi*mu^2 of the series: the overdispersion */
+    double silence_logp;    /* log-probability of the current near-silent run */
+    double delivered;
+    double base_rate;       /* sum of the series' expected rates */
+    double rate;            /* observed msgs/s over the bucket */
+    int64_t bucket_dt;      /* longest series interval in the bucket */
+    double backlog;         /* current total backlog: sum of latest gauges */
+    double prev_backlog;    /* the total when the previous bucket closed */
+    int64_t low_since;      /* first bucket of the current low-delivery run */
+    win_t win;              /* recent buckets: queued, delivered, backlog */
+    life_t blocked, silence, limit;
+    uint32_t blocked_alert, silence_alert, limit_alert; /* slot + 1 */
+} agg_t;
+
+typedef struct {
+    const char *name;       /* NUL-terminated, in the arena */
+    uint32_t len;
+    uint32_t hash;
+    uint32_t agg[2];        /* aggregate per direction */
+    const detect_params_t *params;
+} user_t;
+
+typedef struct series_table series_table_t;
+
+series_table_t *st_create(void);
+void st_destroy(series_table_t *t);
+
+/*
+ * The index of series (user, dir, cls), created when new; a new User gets
+ * its aggregates and params from `params_for(ctx, user, len)`.
+ * Returns the index (>= 0) or SW_ENOMEM (the table is unchanged).
+ */
+int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, const char *cls,
+                  size_t clen,
+                  const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),
+                  void *ctx);
+
+series_t *st_series(series_table_t *t, uint32_t i);
+agg_t *st_agg(series_table_t *t, uint32_t i);
+user_t *st_user(series_table_t *t, uint32_t i);
+size_t st_nseries(const series_table_t *t);
+size_t st_nusers(const series_table_t *t);
+size_t st_naggs(const series_table_t *t);
+/* Re-reads every User's params (after a config reload). */
+void st_rebind(series_table_t *t,
+               const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),
+               void *ctx);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * window.c - sliding event-time window with running sums (window.h).
+ */
+#include "window.h"
+
+#include <string.h>
+
+static void win_evict(win_t *w)
+{
+    for (int i = 0; i < WIN_NV; i++)
+        w->sum[i] -= w->v[w->head][i];
+    w->head = (uint8_t)((w->head + 1) % WIN_CAP);
+    w->n--;
+    if (w->n == 0) /* recentre the sums: no drift from rounding */
+        memset(w->sum, 0, sizeof(w->sum));
+}
+
+void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns)
+{
+    if (w->n == WIN_CAP)
+        win_evict(w);
+    unsigned slot = (w->head + w->n) % WIN_CAP;
+    w->ts[slot] = ts;
+    for (int i = 0; i < WIN_NV; i++) {
+        w->v[slot][i] = v[i];
+        w->sum[i] += v[i];
+    }
+    w->n++;
+    while (w->n > 1 && w->ts[w->head] <= ts - span_ns)
+        win_evict(w);
+}
+
+double win_first(const win_t *w, int i)
+{
+    return w->n ? w->v[w->head][i] : 0;
+}
+
+double win_last(const win_t *w, int i)
+{
+    return w->n ? w->v[(w->head + w->n - 1) % WIN_CAP][i] : 0;
+}
+
+int64_t win_span_ns(const win_t *w)
+{
+    return w->n ? w->ts[(w->head + w->n - 1) % WIN_CAP] - w->ts[w->head] : 0;
+}
+
+void win_clear(win_t *w)
+{
+    memset(w, 0, sizeof(*w));
+}

@@ -1,0 +1,44 @@
+/*
+ * window.h - a sliding window over event time with O(1) work per sample.
+ *
+ * Holds the last samples that fall within `span` ns of the newest, each
+ * with WIN_NV values, and keeps running sums of every value so a query
+ * costs nothing. Capacity is fixed (WIN_CAP samples): when samples arrive
+ * faster than WIN_CAP per span, the oldest are evicted early and the
+ * window is shorter than asked; win_span_ns() tells the span it covers.
+ *
+ * DESIGN: value type embedded in detector state; one owner thread.
+ */
+#ifndef SW_WINDOW_H
+#define SW_WINDOW_H
+
+#include <stdint.h>
+
+#define WIN_CAP 16
+#define WIN_NV 4
+
+typedef struct {
+    int64_t ts[WIN_CAP];
+    double v[WIN_CAP][WIN_NV];
+    double sum[WIN_NV];
+    uint8_t head;  /* index of the oldest sample */
+    uint8_t n;     /* samples held */
+} win_t;
+
+/* Adds a sample at `ts` (not older than the newest) and evicts samples
+ * at or before ts - span_ns (their intervals lie outside the span). */
+void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns);
+
+static inline double win_sum(const win_t *w, int i)
+{
+    return w->sum[i];
+}
+
+/* The value i of the oldest / newest sample held (0 when empty). */
+double win_first(const win_t *w, int i);
+double win_last(const win_t *w, int i);
+/* Time between the oldest and newest sample held. */
+int64_t win_span_ns(const win_t *w);
+void win_clear(win_t *w);
+
+#endif

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what stormwatch needs to build and test on Debian 12, as root.
+# Safe to run again: apt-get skips what is already installed.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config   # toolchain
+  libzmq3-dev                        # ZeroMQ: live ingest and alert PUB
+  libjemalloc-dev                    # allocator, and its stats for our metrics
+  libyaml-dev                        # config file and change register
+  libcmocka-dev                      # unit tests
+  zlib1g-dev                         # gzip recordings
+  python3                            # scores ../shared/scenarios when present
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,684 @@
+/*
+ * test_changes.c - the change register (core/changes) and its YAML loader
+ * (config/changes_yaml): contract section 2.
+ *
+ * Allocation failures are injected when the test is linked with
+ *   -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+ * (the wrappers below then see every allocation of the code under test);
+ * without those flags the allocation-failure tests are skipped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "changes.h"
+#include "changes_yaml.h"
+#include "err.h"
+#include "timefmt.h"
+
+/* ---- allocation-failure injection (active only with --wrap) ---- */
+
+void *__real_malloc(size_t n) __attribute__((weak));
+void *__real_calloc(size_t n, size_t size) __attribute__((weak));
+void *__real_realloc(void *p, size_t n) __attribute__((weak));
+char *__real_strdup(const char *s) __attribute__((weak));
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+/*
+ * volatile: the compiler takes malloc() for the C library's, which touches
+ * no variable of ours, and would fold the probe below to "not wrapped".
+ */
+static volatile long alloc_count;        /* allocations seen since the last reset */
+static volatile long alloc_fail_at = -1; /* the index of the one to fail; -1: none */
+
+static int alloc_fails(void)
+{
+    return alloc_count++ == alloc_fail_at;
+}
+void *__wrap_malloc(size_t n)
+{
+    return alloc_fails() ? NULL : __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return alloc_fails() ? NULL : __real_calloc(n, size);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+char *__wrap_strdup(const char *s)
+{
+    return alloc_fails() ? NULL : __real_strdup(s);
+}
+
+/* Non-zero when the wrappers are linked in. */
+static int alloc_injection(void)
+{
+    long before = alloc_count;
+    void *volatile p = malloc(1);
+    free(p);
+    return alloc_count != before;
+}
+
+/* ---- helpers ---- */
+
+#define S INT64_C(1000000000)
+
+static changes_t *load(const char *yaml, int want_rc, char *err, size_t errlen)
+{
+    changes_t *reg = changes_create();
+    assert_non_null(reg);
+    int rc = changes_load_yaml_buf("changes.yaml", yaml, strlen(yaml), reg, err, errlen);
+    if (rc != want_rc)
+        print_error("rc %d, want %d; message: %s\n", rc, want_rc, err);
+    assert_int_equal(rc, want_rc);
+    return reg;
+}
+
+static changes_t *load_ok(const char *yaml)
+{
+    char err[512];
+    changes_t *reg = load(yaml, 0, err, sizeof(err));
+    assert_string_equal(err, "");
+    return reg;
+}
+
+static int64_t t(const char *s)
+{
+    int64_t ns;
+    assert_int_equal(tf_parse_rfc3339(s, &ns), 0);
+    return ns;
+}
+
+static change_t mk(const char *id, const char *user)
+{
+    return (change_t){ .id = (char *)id, .user = (char *)user, .start = 10 * S, .end = 20 * S };
+}
+
+/* ---- the register ---- */
+
+static void test_register_add_find(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    assert_non_null(reg);
+    assert_int_equal(changes_count(reg), 0);
+    assert_null(changes_get(reg, 0));
+    assert_null(changes_find(reg, "CHG-1"));
+
+    char id[] = "CHG-1", user[] = "90-B3-D5-1F-30-01-00-0A", title[] = "Firewall";
+    change_t c = mk(id, user);
+    c.title = title;
+    c.affects = CHG_NORTH;
+    c.line = 7;
+    assert_int_equal(changes_add(reg, &c), 0);
+    /* The register holds copies: changing the caller's strings changes nothing. */
+    id[0] = user[0] = title[0] = 'X';
+    const change_t *got = changes_find(reg, "CHG-1");
+    assert_non_null(got);
+    assert_ptr_equal(got, changes_get(reg, 0));
+    assert_string_equal(got->id, "CHG-1");
+    assert_string_equal(got->user, "90-B3-D5-1F-30-01-00-0A");
+    assert_string_equal(got->title, "Firewall");
+    assert_null(got->kind);
+    assert_null(got->expected);
+    assert_null(got->contact);
+    assert_true(got->start == 10 * S && got->end == 20 * S);
+    assert_int_equal(got->affects, CHG_NORTH);
+    assert_int_equal(got->line, 7);
+    assert_null(changes_find(reg, "XHG-1"));
+    assert_null(changes_find(reg, NULL));
+    assert_null(changes_find(NULL, "CHG-1"));
+    assert_int_equal(changes_count(NULL), 0);
+    changes_destroy(reg);
+    changes_destroy(NULL);
+}
+
+static void test_register_defaults_and_dcc(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    change_t c = mk("MAINT-1", CHG_DCC_USER);
+    c.end = c.start; /* an instant is a valid window */
+    assert_int_equal(changes_add(reg, &c), 0);
+    const change_t *got = changes_get(reg, 0);
+    assert_int_equal(got->affects, CHG_BOTH);
+    assert_true(change_is_dcc(got));
+    c = mk("CHG-2", "DCCX");
+    assert_int_equal(changes_add(reg, &c), 0);
+    assert_false(change_is_dcc(changes_get(reg, 1)));
+    assert_false(change_is_dcc(NULL));
+    changes_destroy(reg);
+}
+
+static void test_register_duplicate_and_invalid(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    change_t c = mk("CHG-1", "U1");
+    assert_int_equal(changes_add(reg, &c), 0);
+    c.user = "U2";
+    assert_int_equal(changes_add(reg, &c), SW_EEXISTS);
+    assert_int_equal(changes_count(reg), 1);
+    assert_string_equal(changes_get(reg, 0)->user, "U1");
+
+    change_t bad = mk(NULL, "U1");
+    assert_int_equal(changes_add(reg, &bad), SW_EINVAL);
+    bad = mk("CHG-9", NULL);
+    assert_int_equal(changes_add(reg, &bad), SW_EINVAL);
+    bad = mk("CHG-9", "U1");
+    bad.end = bad.start - 1;
+    assert_int_equal(changes_add(reg, &bad), SW_EINVAL);
+    bad = mk("CHG-9", "U1");
+    bad.affects = 4;
+    assert_int_equal(changes_add(reg, &bad), SW_EINVAL);
+    assert_int_equal(changes_add(reg, NULL), SW_EINVAL);
+    assert_int_equal(changes_add(NULL, &c), SW_EINVAL);
+    assert_int_equal(changes_count(reg), 1);
+    changes_destroy(reg);
+}
+
+static void test_register_remove(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    const char *ids[] = { "A", "B", "C", "D" };
+    for (size_t i = 0; i < 4; i++) {
+        change_t c = mk(ids[i], "U");
+        c.title = "t";
+        assert_int_equal(changes_add(reg, &c), 0);
+    }
+    assert_int_equal(changes_remove(reg, "B"), 0);
+    assert_int_equal(changes_remove(reg, "B"), SW_ENOTFOUND);
+    assert_int_equal(changes_remove(reg, "Z"), SW_ENOTFOUND);
+    assert_int_equal(changes_remove(reg, NULL), SW_ENOTFOUND);
+    assert_int_equal(changes_remove(NULL, "A"), SW_ENOTFOUND);
+    /* Insertion order is kept around the hole. */
+    assert_int_equal(changes_count(reg), 3);
+    assert_string_equal(changes_get(reg, 0)->id, "A");
+    assert_string_equal(changes_get(reg, 1)->id, "C");
+    assert_string_equal(changes_get(reg, 2)->id, "D");
+    assert_null(changes_find(reg, "B"));
+    /* The id is free again. */
+    change_t c = mk("B", "U");
+    assert_int_equal(changes_add(reg, &c), 0);
+    assert_string_equal(changes_get(reg, 3)->id, "B");
+    assert_int_equal(changes_remove(reg, "D"), 0); /* the last one */
+    assert_int_equal(changes_remove(reg, "A"), 0); /* the first one */
+    assert_int_equal(changes_count(reg), 2);
+    assert_string_equal(changes_get(reg, 0)->id, "C");
+    changes_destroy(reg);
+}
+
+static void test_register_growth(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    char id[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof(id), "CHG-%04d", i);
+        change_t c = mk(id, "U");
+        assert_int_equal(changes_add(reg, &c), 0);
+    }
+    assert_int_equal(changes_count(reg), 100);
+    for (int i = 0; i < 100; i++) {
+        snprintf(id, sizeof(id), "CHG-%04d", i);
+        assert_ptr_equal(changes_find(reg, id), changes_get(reg, (size_t)i));
+    }
+    changes_destroy(reg);
+}
+
+static void test_register_alloc_failure(void **state)
+{
+    (void)state;
+    if (!alloc_injection())
+        skip();
+    changes_t *reg = changes_create();
+    change_t c = mk("CHG-1", "U1");
+    c.title = "title";
+    c.kind = "kind";
+    c.expected = "expected";
+    c.contact = "contact";
+    /* Every allocation of an add fails in turn; the register stays as it was. */
+    for (long k = 0;; k++) {
+        alloc_count = 0;
+        alloc_fail_at = k;
+        int rc = changes_add(reg, &c);
+        alloc_fail_at = -1;
+        if (alloc_count <= k) {
+            assert_int_equal(rc, 0);
+            assert_true(k >= 6); /* six strings (and the array, kept once grown) */
+            break;
+        }
+        assert_int_equal(rc, SW_ENOMEM);
+        assert_int_equal(changes_count(reg), 0);
+    }
+    assert_int_equal(changes_count(reg), 1);
+    assert_string_equal(changes_get(reg, 0)->contact, "contact");
+    alloc_count = 0;
+    alloc_fail_at = 0;
+    assert_null(changes_create());
+    alloc_fail_at = -1;
+    changes_destroy(reg);
+}
+
+/* ---- the YAML loader ---- */
+
+static const char contract_example[] =
+    "changes:\n"
+    "  - id: CHG-0412                       # unique, required\n"
+    "    user: 90-B3-D5-1F-30-01-00-0A      # the User making the change\n"
+    "    title: Firewall rule update at the User's gateway\n"
+    "    kind: firewall                     # free text\n"
+    "    start: 2019-09-12T09:00:00Z        # RFC 3339, required\n"
+    "    end: 2019-09-12T11:00:00Z          # RFC 3339, required, not before start\n"
+    "    affects: [north]                   # north, south or both; default both\n"
+    "    expected: no change in traffic volumes expected   # optional free text\n"
+    "    contact: ops@example.org           # optional\n";
+
+static void check_contract_change(const changes_t *reg)
+{
+    assert_int_equal(changes_count(reg), 1);
+    const change_t *c = changes_find(reg, "CHG-0412");
+    assert_non_null(c);
+    assert_string_equal(c->user, "90-B3-D5-1F-30-01-00-0A");
+    assert_string_equal(c->title, "Firewall rule update at the User's gateway");
+    assert_string_equal(c->kind, "firewall");
+    assert_true(c->start == INT64_C(1568278800) * S);
+    assert_true(c->end == INT64_C(1568286000) * S);
+    assert_int_equal(c->affects, CHG_NORTH);
+    assert_string_equal(c->expected, "no change in traffic volumes expected");
+    assert_string_equal(c->contact, "ops@example.org");
+    assert_int_equal(c->line, 2);
+    assert_false(change_is_dcc(c));
+}
+
+static void test_yaml_contract_example(void **state)
+{
+    (void)state;
+    changes_t *reg = load_ok(contract_example);
+    check_contract_change(reg);
+    changes_destroy(reg);
+}
+
+static void test_yaml_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sw_changes_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, contract_example, sizeof(contract_example) - 1),
+                     (ssize_t)sizeof(contract_example) - 1);
+    close(fd);
+    changes_t *reg = changes_create();
+    char err[512] = "x";
+    assert_int_equal(changes_load_yaml(path, reg, err, sizeof(err)), 0);
+    assert_string_equal(err, "");
+    check_contract_change(reg);
+    changes_destroy(reg);
+    unlink(path);
+
+    /* A file that cannot be read: SW_EIO naming the path and the reason. */
+    reg = changes_create();
+    assert_int_equal(changes_load_yaml(path, reg, err, sizeof(err)), SW_EIO);
+    char want[600];
+    snprintf(want, sizeof(want), "%s: No such file or directory", path);
+    assert_string_equal(err, want);
+    assert_int_equal(changes_load_yaml("/tmp", reg, err, sizeof(err)), SW_EIO);
+    assert_string_equal(err, "/tmp: Is a directory");
+    assert_int_equal(changes_count(reg), 0);
+    changes_destroy(reg);
+}
+
+static void test_yaml_several_and_dcc(void **state)
+{
+    (void)state;
+    changes_t *reg = load_ok("# a register\n"
+                             "changes:\n"
+                             "  - id: MAINT-7\n"
+                             "    user: DCC\n"
+                             "    kind: maintenance\n"
+                             "    start: \"2019-09-12T06:20:30Z\"\n"
+                             "    end: '2019-09-12T07:40:30+01:00'\n"
+                             "  - {id: CHG-2, user: U2, start: 2019-09-12 06:00:00.5Z,\n"
+                             "     end: 2019-09-12T06:00:00.5Z}\n");
+    assert_int_equal(changes_count(reg), 2);
+    const change_t *m = changes_get(reg, 0);
+    assert_string_equal(m->id, "MAINT-7");
+    assert_true(change_is_dcc(m));
+    assert_true(m->end - m->start == 20 * 60 * S);
+    assert_int_equal(m->affects, CHG_BOTH);
+    assert_null(m->title);
+    assert_null(m->expected);
+    assert_null(m->contact);
+    assert_int_equal(m->line, 3);
+    const change_t *c = changes_get(reg, 1);
+    assert_string_equal(c->id, "CHG-2");
+    assert_true(c->start == c->end);
+    assert_true(c->start == t("2019-09-12T06:00:00Z") + S / 2);
+    assert_int_equal(c->line, 8);
+    changes_destroy(reg);
+}
+
+static void test_yaml_affects(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        unsigned want;
+    } cases[] = {
+        { "    affects: north\n", CHG_NORTH },
+        { "    affects: south\n", CHG_SOUTH },
+        { "    affects: both\n", CHG_BOTH },
+        { "    affects: North\n", CHG_NORTH },
+        { "    affects: [north]\n", CHG_NORTH },
+        { "    affects: [south]\n", CHG_SOUTH },
+        { "    affects: [both]\n", CHG_BOTH },
+        { "    affects: [north, south]\n", CHG_BOTH },
+        { "    affects: [south, north]\n", CHG_BOTH },
+        { "    affects: [north, north]\n", CHG_NORTH },
+        { "    affects:\n      - south\n", CHG_SOUTH },
+        { "    affects:\n", CHG_BOTH },
+        { "    affects: ~\n", CHG_BOTH },
+        { "", CHG_BOTH },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml),
+                 "changes:\n  - id: C\n    user: U\n%s"
+                 "    start: 2019-09-12T09:00:00Z\n    end: 2019-09-12T10:00:00Z\n",
+                 cases[i].line);
+        changes_t *reg = load_ok(yaml);
+        assert_int_equal(changes_get(reg, 0)->affects, cases[i].want);
+        changes_destroy(reg);
+    }
+}
+
+static void test_yaml_empty_registers(void **state)
+{
+    (void)state;
+    static const char *const empty[] = {
+        "",
+        "# nothing declared yet\n",
+        "---\n",
+        "changes: []\n",
+        "changes:\n",
+        "changes: ~\n",
+        "version: 2\nchanges: []\n",
+    };
+    for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+        changes_t *reg = load_ok(empty[i]);
+        assert_int_equal(changes_count(reg), 0);
+        changes_destroy(reg);
+    }
+    changes_t *reg = changes_create();
+    assert_int_equal(changes_load_yaml_buf("x", NULL, 0, reg, NULL, 0), 0);
+    changes_destroy(reg);
+}
+
+static void test_yaml_unknown_keys_ignored(void **state)
+{
+    (void)state;
+    changes_t *reg = load_ok("version: 3\n"
+                             "meta:\n"
+                             "  owner: {team: ops, ids: [1, 2, {x: y}]}\n"
+                             "changes:\n"
+                             "  - ticket: INC-9\n"
+                             "    id: CHG-1\n"
+                             "    notes:\n"
+                             "      - {id: NOT-THIS, start: bad, end: bad}\n"
+                             "      - [user, title]\n"
+                             "    approvals: {by: {name: X, user: Y}, when: yesterday}\n"
+                             "    user: U1\n"
+                             "    risk: [low, {start: also not this}]\n"
+                             "    start: 2019-09-12T09:00:00Z\n"
+                             "    end: 2019-09-12T10:00:00Z\n"
+                             "    ? [a, complex, key]\n"
+                             "    : ignored too\n"
+                             "    title: after the unknown keys\n"
+                             "trailer: {changes: not this either}\n");
+    assert_int_equal(changes_count(reg), 1);
+    const change_t *c = changes_get(reg, 0);
+    assert_string_equal(c->id, "CHG-1");
+    assert_string_equal(c->user, "U1");
+    assert_string_equal(c->title, "after the unknown keys");
+    assert_true(c->start == t("2019-09-12T09:00:00Z"));
+    changes_destroy(reg);
+}
+
+/* Every error, pinned: the YAML and the exact message. */
+static const struct {
+    const char *yaml;
+    const char *msg;
+} yaml_errors[] = {
+    { "changes:\n"
+      "  - id: CHG-0412\n"
+      "    user: U1\n"
+      "    start: 2019-09-12T11:00:00Z\n"
+      "    end: 2019-09-12T09:00:00Z\n",
+      "changes.yaml:5: change CHG-0412: key 'end': end is before start" },
+    { "changes:\n"
+      "  - {id: A, user: U, start: 2019-09-12T09:00:00Z, end: 2019-09-12T09:00:00Z}\n"
+      "  - {id: B, user: U, start: 2019-09-12T09:00:00Z, end: 2019-09-12T09:00:00Z}\n"
+      "  - user: U\n"
+      "    start: 2019-09-12T09:00:00Z\n"
+      "    end: 2019-09-12T10:00:00Z\n",
+      "changes.yaml:4: change #3: key 'id': missing required key" },
+    { "changes:\n  - id: C1\n    start: 2019-09-12T09:00:00Z\n    end: 2019-09-12T10:00:00Z\n",
+      "changes.yaml:2: change C1: key 'user': missing required key" },
+    { "changes:\n  - id: C1\n    user: U\n    end: 2019-09-12T10:00:00Z\n",
+      "changes.yaml:2: change C1: key 'start': missing required key" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T10:00:00Z\n",
+      "changes.yaml:2: change C1: key 'end': missing required key" },
+    { "changes:\n  - id:\n    user: U\n",
+      "changes.yaml:2: change #1: key 'id': missing value" },
+    { "changes:\n  - id: ''\n    user: U\n",
+      "changes.yaml:2: change #1: key 'id': missing value" },
+    { "changes:\n  - id: {a: b}\n    user: U\n",
+      "changes.yaml:2: change #1: key 'id': expected text, got a mapping" },
+    { "changes:\n  - id: C1\n    user: ~\n",
+      "changes.yaml:3: change C1: key 'user': missing value" },
+    { "changes:\n  - id: C1\n    user: [U1, U2]\n",
+      "changes.yaml:3: change C1: key 'user': expected text, got a sequence" },
+    { "changes:\n  - id: C1\n    user: U\n    title: {text: x}\n",
+      "changes.yaml:4: change C1: key 'title': expected text, got a mapping" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-02-29T09:00:00Z\n",
+      "changes.yaml:4: change C1: key 'start': bad date '2019-02-29T09:00:00Z' "
+      "(expected RFC 3339, e.g. 2019-09-12T09:00:00Z)" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+      "    end: 2019-09-12\n",
+      "changes.yaml:5: change C1: key 'end': bad date '2019-09-12' "
+      "(expected RFC 3339, e.g. 2019-09-12T09:00:00Z)" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-13-01T09:00:00Z\n",
+      "changes.yaml:4: change C1: key 'start': bad date '2019-13-01T09:00:00Z' "
+      "(expected RFC 3339, e.g. 2019-09-12T09:00:00Z)" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+      "    end: 9999-12-31T00:00:00Z\n",
+      "changes.yaml:5: change C1: key 'end': date '9999-12-31T00:00:00Z' out of range "
+      "(1677-09-21 to 2262-04-11)" },
+    { "changes:\n"
+      "  - {id: C1, user: U, start: 2019-09-12T09:00:00Z, end: 2019-09-12T09:00:00Z}\n"
+      "  - id: C1\n"
+      "    user: V\n",
+      "changes.yaml:3: change C1: key 'id': duplicate id (first at line 2)" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+      "    start: 2019-09-12T10:00:00Z\n",
+      "changes.yaml:5: change C1: key 'start': duplicate key (first at line 4)" },
+    { "changes:\n  - user: U\n    user: V\n",
+      "changes.yaml:3: change #1: key 'user': duplicate key (first at line 2)" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+      "    end: 2019-09-12T10:00:00Z\n    affects: east\n",
+      "changes.yaml:6: change C1: key 'affects': expected north, south or both, got 'east'" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+      "    end: 2019-09-12T10:00:00Z\n    affects:\n      - north\n      - up\n",
+      "changes.yaml:8: change C1: key 'affects': expected north, south or both, got 'up'" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+      "    end: 2019-09-12T10:00:00Z\n    affects: []\n",
+      "changes.yaml:6: change C1: key 'affects': expected north, south or both, "
+      "got an empty list" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+      "    end: 2019-09-12T10:00:00Z\n    affects: {north: yes}\n",
+      "changes.yaml:6: change C1: key 'affects': expected north, south or both, got a mapping" },
+    { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+      "    end: 2019-09-12T10:00:00Z\n    contact: [a, b]\n",
+      "changes.yaml:6: change C1: key 'contact': expected text, got a sequence" },
+    { "changes:\n  - just text\n",
+      "changes.yaml:2: change #1: expected a mapping, got 'just text'" },
+    { "changes:\n  - [a, b]\n",
+      "changes.yaml:2: change #1: expected a mapping, got a sequence" },
+    { "changes: {id: C1}\n",
+      "changes.yaml:1: key 'changes': expected a sequence of changes, got a mapping" },
+    { "changes: none\n",
+      "changes.yaml:1: key 'changes': expected a sequence of changes, got 'none'" },
+    { "- id: C1\n",
+      "changes.yaml:1: expected a mapping with the key 'changes', got a sequence" },
+    { "just text\n",
+      "changes.yaml:1: expected a mapping with the key 'changes', got 'just text'" },
+    { "version: 2\nchange: []\n",
+      "changes.yaml:1: key 'changes': missing required key" },
+    { "changes: []\nchanges: []\n",
+      "changes.yaml:2: key 'changes': duplicate key (first at line 1)" },
+    { "changes:\n  - id: C1\n    user: [U\n",
+      "changes.yaml:4: invalid YAML: did not find expected ',' or ']' "
+      "(while parsing a flow sequence at line 3)" },
+    { "changes:\n  - id: C1\n   user: U\n",
+      "changes.yaml:3: invalid YAML: did not find expected '-' indicator "
+      "(while parsing a block collection at line 2)" },
+    { "changes:\n  - id: *nowhere\n",
+      "changes.yaml:2: invalid YAML: found undefined alias" },
+    { "changes: []\n---\nchanges: []\n",
+      "changes.yaml:3: expected a single YAML document, found another" },
+    { "changes:\n  - id: \xff\n",
+      "changes.yaml: invalid YAML: invalid leading UTF-8 octet at byte 17" },
+};
+
+static void test_yaml_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(yaml_errors) / sizeof(yaml_errors[0]); i++) {
+        char err[512];
+        changes_t *reg = load(yaml_errors[i].yaml, SW_ECONFIG, err, sizeof(err));
+        if (strcmp(err, yaml_errors[i].msg) != 0)
+            print_error("case %zu:\n got: %s\nwant: %s\n", i, err, yaml_errors[i].msg);
+        assert_string_equal(err, yaml_errors[i].msg);
+        changes_destroy(reg);
+    }
+}
+
+static void test_yaml_error_keeps_earlier_changes(void **state)
+{
+    (void)state;
+    char err[512];
+    changes_t *reg = load("changes:\n"
+                          "  - {id: A, user: U, start: 2019-09-12T09:00:00Z, "
+                          "end: 2019-09-12T09:00:00Z}\n"
+                          "  - {id: B, user: U, start: 2019-09-12T09:00:00Z, end: nope}\n",
+                          SW_ECONFIG, err, sizeof(err));
+    assert_string_equal(err, "changes.yaml:3: change B: key 'end': bad date 'nope' "
+                             "(expected RFC 3339, e.g. 2019-09-12T09:00:00Z)");
+    /* As documented: what was read before the error stays; the caller discards it. */
+    assert_int_equal(changes_count(reg), 1);
+    changes_destroy(reg);
+
+    /* An id already in the register (added by the API: no line). */
+    reg = changes_create();
+    change_t c = mk("A", "U");
+    assert_int_equal(changes_add(reg, &c), 0);
+    const char *yaml = "changes:\n  - {id: A, user: U}\n";
+    assert_int_equal(changes_load_yaml_buf("changes.yaml", yaml, strlen(yaml), reg, err,
+                                           sizeof(err)),
+                     SW_ECONFIG);
+    assert_string_equal(err, "changes.yaml:2: change A: key 'id': duplicate id "
+                             "(already in the register)");
+    changes_destroy(reg);
+}
+
+static void test_yaml_message_buffer(void **state)
+{
+    (void)state;
+    const char *yaml = "changes:\n  - id: C1\n";
+    changes_t *reg = changes_create();
+    /* No buffer at all is fine; a short one is truncated and terminated. */
+    assert_int_equal(changes_load_yaml_buf("changes.yaml", yaml, strlen(yaml), reg, NULL, 0),
+                     SW_ECONFIG);
+    char err[16];
+    assert_int_equal(changes_load_yaml_buf("changes.yaml", yaml, strlen(yaml), reg, err,
+                                           sizeof(err)),
+                     SW_ECONFIG);
+    assert_string_equal(err, "changes.yaml:2:");
+    assert_int_equal(changes_load_yaml_buf("x", yaml, strlen(yaml), NULL, err, sizeof(err)),
+                     SW_EINVAL);
+    assert_int_equal(changes_load_yaml(NULL, reg, err, sizeof(err)), SW_EINVAL);
+    changes_destroy(reg);
+}
+
+static void test_yaml_alloc_failure(void **state)
+{
+    (void)state;
+    if (!alloc_injection())
+        skip();
+    char path[] = "/tmp/sw_changes_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *yaml = "changes:\n"
+                       "  - {id: A, user: U, title: T, kind: K, expected: E, contact: C,\n"
+                       "     start: 2019-09-12T09:00:00Z, end: 2019-09-12T09:00:00Z}\n"
+                       "  - {id: B, user: U, start: 2019-09-12T09:00:00Z,"
+                       " end: 2019-09-12T09:00:00Z}\n";
+    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    char want[600];
+    snprintf(want, sizeof(want), "%s: out of memory", path);
+    for (long k = 0;; k++) {
+        changes_t *reg = changes_create();
+        char err[512];
+        alloc_count = 0;
+        alloc_fail_at = k;
+        int rc = changes_load_yaml(path, reg, err, sizeof(err));
+        alloc_fail_at = -1;
+        if (alloc_count <= k) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(changes_count(reg), 2);
+            changes_destroy(reg);
+            break;
+        }
+        assert_int_equal(rc, SW_ENOMEM);
+        assert_string_equal(err, want);
+        changes_destroy(reg);
+    }
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_register_add_find),
+        cmocka_unit_test(test_register_defaults_and_dcc),
+        cmocka_unit_test(test_register_duplicate_and_invalid),
+        cmocka_unit_test(test_register_remove),
+        cmocka_unit_test(test_register_growth),
+        cmocka_unit_test(test_register_alloc_failure),
+        cmocka_unit_test(test_yaml_contract_example),
+        cmocka_unit_test(test_yaml_file),
+        cmocka_unit_test(test_yaml_several_and_dcc),
+        cmocka_unit_test(test_yaml_affects),
+        cmocka_unit_test(test_yaml_empty_registers),
+        cmocka_unit_test(test_yaml_unknown_keys_ignored),
+        cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_yaml_error_keeps_earlier_changes),
+        cmocka_unit_test(test_yaml_message_buffer),
+        cmocka_unit_test(test_yaml_alloc_failure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

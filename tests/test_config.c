@@ -1,0 +1,737 @@
+/*
+ * test_config.c - loading and validating the YAML configuration (config/config).
+ *
+ * The documented example config/stormwatch.yaml is found under
+ * $SW_SOURCE_DIR (set by ctest), else the current directory. Error messages
+ * are pinned exactly; they start with the path of a temporary file, written
+ * "FILE" in the tables below.
+ *
+ * Allocation failures are injected when the test is linked with
+ *   -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+ * (the wrappers below then see every allocation of the code under test);
+ * without those flags the allocation-failure test is skipped.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "err.h"
+
+/* ---- allocation-failure injection (active only with --wrap) ---- */
+
+void *__real_malloc(size_t n) __attribute__((weak));
+void *__real_calloc(size_t n, size_t size) __attribute__((weak));
+void *__real_realloc(void *p, size_t n) __attribute__((weak));
+char *__real_strdup(const char *s) __attribute__((weak));
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+/*
+ * volatile: the compiler takes malloc() for the C library's, which touches
+ * no variable of ours, and would fold the probe below to "not wrapped".
+ */
+static volatile long alloc_count;        /* allocations seen since the last reset */
+static volatile long alloc_fail_at = -1; /* the index of the one to fail; -1: none */
+
+static int alloc_fails(void)
+{
+    return alloc_count++ == alloc_fail_at;
+}
+void *__wrap_malloc(size_t n)
+{
+    return alloc_fails() ? NULL : __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return alloc_fails() ? NULL : __real_calloc(n, size);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+char *__wrap_strdup(const char *s)
+{
+    return alloc_fails() ? NULL : __real_strdup(s);
+}
+
+/* Non-zero when the wrappers are linked in. */
+static int alloc_injection(void)
+{
+    long before = alloc_count;
+    void *volatile p = malloc(1);
+    free(p);
+    return alloc_count != before;
+}
+
+/* ---- helpers ---- */
+
+#define S INT64_C(1000000000)
+
+/* Writes `text` to a new temporary file; its path goes to `path` (24 bytes). */
+static void write_tmp(char path[24], const char *text, size_t len)
+{
+    strcpy(path, "/tmp/sw_config_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+/* Loads `yaml` from a temporary file into `cfg`; returns the result. */
+static int load_text(const char *yaml, cfg_t *cfg, char *err, size_t errlen, char path[24])
+{
+    write_tmp(path, yaml, strlen(yaml));
+    int rc = cfg_load(path, cfg, err, errlen);
+    unlink(path);
+    return rc;
+}
+
+static void load_ok(const char *yaml, cfg_t *cfg)
+{
+    char err[512], path[24];
+    int rc = load_text(yaml, cfg, err, sizeof(err), path);
+    if (rc != 0)
+        print_error("cfg_load: %d: %s\n", rc, err);
+    assert_int_equal(rc, 0);
+    assert_string_equal(err, "");
+}
+
+static void assert_defaults(const cfg_t *cfg)
+{
+    cfg_t def;
+    cfg_defaults(&def);
+    assert_memory_equal(&cfg->ingest, &def.ingest, sizeof(def.ingest));
+    assert_memory_equal(&cfg->detect, &def.detect, sizeof(def.detect));
+    assert_memory_equal(&cfg->corr, &def.corr, sizeof(def.corr));
+    assert_int_equal(cfg->n_users, 0);
+    assert_null(cfg->users);
+}
+
+/* Reads a whole text file under $SW_SOURCE_DIR (or "."); the caller frees it. */
+static char *read_source(const char *rel, char *path, size_t pathlen)
+{
+    const char *dir = getenv("SW_SOURCE_DIR");
+    snprintf(path, pathlen, "%s/%s", dir && *dir ? dir : ".", rel);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        print_error("cannot open %s (set SW_SOURCE_DIR to the source root)\n", path);
+    assert_non_null(fp);
+    char *buf = calloc(1, 1 << 16);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 16) - 1, fp);
+    assert_true(n > 0 && n < (1 << 16) - 1);
+    fclose(fp);
+    return buf;
+}
+
+/* ---- the documented example ---- */
+
+static void test_example_is_defaults(void **state)
+{
+    (void)state;
+    char path[1024], err[512] = "x";
+    free(read_source("config/stormwatch.yaml", path, sizeof(path)));
+    cfg_t cfg;
+    memset(&cfg, 0xa5, sizeof(cfg));
+    assert_int_equal(cfg_load(path, &cfg, err, sizeof(err)), 0);
+    assert_string_equal(err, "");
+    assert_defaults(&cfg);
+    cfg_free(&cfg);
+}
+
+static void test_example_lists_every_key(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {
+        "input:", "lateness:", "timestamp_precision:", "feed:", "stall_after:", "idle_after:",
+        "baseline:", "tau:", "warmup:", "dispersion:", "detectors:", "storm:", "ratio_fire:",
+        "z_fire:", "min_excess_rate:", "ratio_clear:", "blocked_route:", "window:",
+        "delivery_ratio_fire:", "delivery_ratio_clear:", "min_backlog:", "silence:",
+        "max_fraction:", "max_p:", "clear_fraction:", "limits:", "south_rate:", "north_rate:",
+        "correlation:", "early:", "late:", "proximity:", "min_score:", "users:",
+    };
+    char path[1024];
+    char *text = read_source("config/stormwatch.yaml", path, sizeof(path));
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (!strstr(text, keys[i]))
+            print_error("config/stormwatch.yaml does not show %s\n", keys[i]);
+        assert_non_null(strstr(text, keys[i]));
+    }
+    /* for: and hold: in each of the three detectors. */
+    size_t nfor = 0, nhold = 0;
+    for (const char *p = text; (p = strstr(p, " for: ")) != NULL; p++)
+        nfor++;
+    for (const char *p = text; (p = strstr(p, " hold: ")) != NULL; p++)
+        nhold++;
+    assert_int_equal(nfor, 3);
+    assert_int_equal(nhold, 3);
+    free(text);
+}
+
+/* The commented users: example, uncommented, is a valid override. */
+static void test_example_users_block(void **state)
+{
+    (void)state;
+    char path[1024];
+    char *text = read_source("config/stormwatch.yaml", path, sizeof(path));
+    char *block = strstr(text, "# users:");
+    assert_non_null(block);
+    /* Drop "# " from the start of every line of the block. */
+    char *out = block;
+    for (char *in = block; *in;) {
+        if (in[0] == '#' && in[1] == ' ')
+            in += 2;
+        while (*in && *in != '\n')
+            *out++ = *in++;
+        if (*in)
+            *out++ = *in++;
+    }
+    *out = '\0';
+    cfg_t cfg;
+    load_ok(text, &cfg);
+    free(text);
+    assert_int_equal(cfg.n_users, 1);
+    const char *id = "90-B3-D5-1F-30-01-00-0A";
+    const detect_params_t *d = cfg_detect_for(&cfg, id, strlen(id));
+    assert_ptr_equal(d, &cfg.users[0].detect);
+    assert_true(d->storm_ratio_fire == 5);
+    assert_true(d->limit_south_rate == 200);
+    detect_params_t want;
+    detect_params_defaults(&want);
+    want.storm_ratio_fire = 5;
+    want.limit_south_rate = 200;
+    assert_memory_equal(d, &want, sizeof(want));
+    cfg_free(&cfg);
+}
+
+/* ---- loading ---- */
+
+static void test_defaults_and_empty_files(void **state)
+{
+    (void)state;
+    cfg_t cfg;
+    cfg_defaults(&cfg);
+    assert_defaults(&cfg);
+    assert_ptr_equal(cfg_detect_for(&cfg, "U", 1), &cfg.detect);
+    cfg_free(&cfg);
+    cfg_free(&cfg); /* twice is harmless */
+    cfg_free(NULL);
+
+    static const char *const empty[] = {
+        "",
+        "# only a comment\n",
+        "---\n",
+        "~\n",
+        "input:\nfeed: ~\nbaseline: {}\ndetectors:\n  storm:\nlimits:\ncorrelation:\nusers:\n",
+        "users: {}\n",
+    };
+    for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
+        memset(&cfg, 0xa5, sizeof(cfg));
+        load_ok(empty[i], &cfg);
+        assert_defaults(&cfg);
+        cfg_free(&cfg);
+    }
+}
+
+static void test_every_key(void **state)
+{
+    (void)state;
+    cfg_t cfg;
+    load_ok("input:\n"
+            "  lateness: 1m30s\n"
+            "  timestamp_precision: ms\n"
+            "feed:\n"
+            "  stall_after: 45\n"
+            "  idle_after: 2m\n"
+            "baseline:\n"
+            "  tau: 1h\n"
+            "  warmup: 0s\n"
+            "  dispersion: 0.02\n"
+            "detectors:\n"
+            "  storm:\n"
+            "    ratio_fire: 4\n"
+            "    z_fire: 8.5\n"
+            "    min_excess_rate: 2.5\n"
+            "    ratio_clear: 1.5\n"
+            "    for: 10s\n"
+            "    hold: 1m\n"
+            "  blocked_route:\n"
+            "    window: 1m\n"
+            "    delivery_ratio_fire: 0.2\n"
+            "    delivery_ratio_clear: 0.9\n"
+            "    min_backlog: 100\n"
+            "    for: 15s\n"
+            "    hold: 2m\n"
+            "  silence:\n"
+            "    max_fraction: 0.1\n"
+            "    max_p: 0.001\n"
+            "    clear_fraction: 0.7\n"
+            "    for: 20s\n"
+            "    hold: 45s\n"
+            "limits:\n"
+            "  south_rate: 150\n"
+            "  north_rate: \"1e3\"\n"
+            "correlation:\n"
+            "  early: 10m\n"
+            "  late: 1h\n"
+            "  proximity: 20m\n"
+            "  min_score: 0.5\n",
+            &cfg);
+    assert_true(cfg.ingest.lateness == 90 * S);
+    assert_true(cfg.ingest.ts_mult == 1000000);
+    assert_true(cfg.ingest.stall_after == 45 * S);
+    assert_true(cfg.ingest.idle_after == 120 * S);
+    const detect_params_t *d = &cfg.detect;
+    assert_true(d->base_tau == 3600 * S);
+    assert_true(d->base_warmup == 0);
+    assert_true(d->base_dispersion == 0.02);
+    assert_true(d->storm_ratio_fire == 4);
+    assert_true(d->storm_z_fire == 8.5);
+    assert_true(d->storm_min_excess == 2.5);
+    assert_true(d->storm_ratio_clear == 1.5);
+    assert_true(d->storm_for == 10 * S);
+    assert_true(d->storm_hold == 60 * S);
+    assert_true(d->blocked_window == 60 * S);
+    assert_true(d->blocked_ratio_fire == 0.2);
+    assert_true(d->blocked_ratio_clear == 0.9);
+    assert_true(d->blocked_min_backlog == 100);
+    assert_true(d->blocked_for == 15 * S);
+    assert_true(d->blocked_hold == 120 * S);
+    assert_true(d->silence_max_fraction == 0.1);
+    assert_true(d->silence_max_p == 0.001);
+    assert_true(d->silence_clear_fraction == 0.7);
+    assert_true(d->silence_for == 20 * S);
+    assert_true(d->silence_hold == 45 * S);
+    assert_true(d->limit_south_rate == 150);
+    assert_true(d->limit_north_rate == 1000);
+    assert_true(cfg.corr.early == 600 * S);
+    assert_true(cfg.corr.late == 3600 * S);
+    assert_true(cfg.corr.proximity == 1200 * S);
+    assert_true(cfg.corr.min_score == 0.5);
+    assert_int_equal(cfg.n_users, 0);
+
+    /*
+     * Every field of the params structs was set: none still holds its
+     * default. A field added to params.h without a key here fails this.
+     */
+    cfg_t def;
+    cfg_defaults(&def);
+    const struct {
+        const void *got, *def;
+        size_t size;
+    } parts[] = {
+        { &cfg.ingest, &def.ingest, sizeof(def.ingest) },
+        { &cfg.detect, &def.detect, sizeof(def.detect) },
+        { &cfg.corr, &def.corr, sizeof(def.corr) },
+    };
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        assert_int_equal(parts[i].size % 8, 0); /* all fields are 8-byte numbers */
+        for (size_t off = 0; off < parts[i].size; off += 8) {
+            if (memcmp((const char *)parts[i].got + off, (const char *)parts[i].def + off, 8) == 0)
+                print_error("params struct %zu: the field at offset %zu was not set\n", i, off);
+            assert_memory_not_equal((const char *)parts[i].got + off,
+                                    (const char *)parts[i].def + off, 8);
+        }
+    }
+    cfg_free(&cfg);
+}
+
+static void test_partial_keeps_defaults(void **state)
+{
+    (void)state;
+    cfg_t cfg, want;
+    load_ok("detectors: {storm: {z_fire: 7}}\n", &cfg);
+    cfg_defaults(&want);
+    want.detect.storm_z_fire = 7;
+    assert_memory_equal(&cfg.detect, &want.detect, sizeof(want.detect));
+    assert_memory_equal(&cfg.ingest, &want.ingest, sizeof(want.ingest));
+    assert_memory_equal(&cfg.corr, &want.corr, sizeof(want.corr));
+    cfg_free(&cfg);
+}
+
+static void test_timestamp_precisions(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        int64_t mult;
+    } cases[] = { { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 } };
+    for (size_t i = 0; i < 4; i++) {
+        char yaml[64];
+        snprintf(yaml, sizeof(yaml), "input: {timestamp_precision: %s}\n", cases[i].name);
+        cfg_t cfg;
+        load_ok(yaml, &cfg);
+        assert_true(cfg.ingest.ts_mult == cases[i].mult);
+        cfg_free(&cfg);
+    }
+}
+
+static void test_bounds_accepted(void **state)
+{
+    (void)state;
+    cfg_t cfg;
+    load_ok("input: {lateness: 10m}\n"
+            "detectors:\n"
+            "  blocked_route: {delivery_ratio_fire: 0, delivery_ratio_clear: 1}\n"
+            "  silence: {max_fraction: 0, clear_fraction: 1, max_p: 0, for: 0, hold: 0}\n"
+            "correlation: {min_score: 0, early: 0s, late: 0}\n",
+            &cfg);
+    assert_true(cfg.ingest.lateness == 600 * S);
+    assert_true(cfg.detect.blocked_ratio_fire == 0);
+    assert_true(cfg.detect.blocked_ratio_clear == 1);
+    assert_true(cfg.detect.silence_max_fraction == 0);
+    assert_true(cfg.detect.silence_clear_fraction == 1);
+    assert_true(cfg.corr.min_score == 0);
+    cfg_free(&cfg);
+}
+
+static void test_users_inherit(void **state)
+{
+    (void)state;
+    cfg_t cfg;
+    /* users: comes first, yet inherits the global settings that follow it. */
+    load_ok("users:\n"
+            "  \"90-B3-D5-1F-30-01-00-0A\":\n"
+            "    detectors: {storm: {ratio_fire: 5}}\n"
+            "    limits: {south_rate: 200}\n"
+            "  U2:\n"
+            "  U3:\n"
+            "    baseline: {warmup: 1m}\n"
+            "    detectors:\n"
+            "      blocked_route: {min_backlog: 10}\n"
+            "      silence: {hold: 1m}\n"
+            "detectors:\n"
+            "  storm: {ratio_clear: 3, z_fire: 4}\n"
+            "limits: {north_rate: 50}\n"
+            "correlation: {min_score: 0.4}\n",
+            &cfg);
+    assert_int_equal(cfg.n_users, 3);
+    detect_params_t global;
+    detect_params_defaults(&global);
+    global.storm_ratio_clear = 3;
+    global.storm_z_fire = 4;
+    global.limit_north_rate = 50;
+    assert_memory_equal(&cfg.detect, &global, sizeof(global));
+
+    /* In file order. */
+    assert_string_equal(cfg.users[0].user, "90-B3-D5-1F-30-01-00-0A");
+    assert_string_equal(cfg.users[1].user, "U2");
+    assert_string_equal(cfg.users[2].user, "U3");
+
+    detect_params_t want = global;
+    want.storm_ratio_fire = 5;
+    want.limit_south_rate = 200;
+    assert_memory_equal(&cfg.users[0].detect, &want, sizeof(want));
+    assert_memory_equal(&cfg.users[1].detect, &global, sizeof(global));
+    want = global;
+    want.base_warmup = 60 * S;
+    want.blocked_min_backlog = 10;
+    want.silence_hold = 60 * S;
+    assert_memory_equal(&cfg.users[2].detect, &want, sizeof(want));
+
+    /* Look-up by (pointer, length): no NUL needed, no prefix match. */
+    const char *line = "U3,dir=north";
+    assert_ptr_equal(cfg_detect_for(&cfg, line, 2), &cfg.users[2].detect);
+    assert_ptr_equal(cfg_detect_for(&cfg, line, 1), &cfg.detect);
+    assert_ptr_equal(cfg_detect_for(&cfg, "U2", 2), &cfg.users[1].detect);
+    assert_ptr_equal(cfg_detect_for(&cfg, "U", 1), &cfg.detect);
+    assert_ptr_equal(cfg_detect_for(&cfg, "U22", 3), &cfg.detect);
+    assert_ptr_equal(cfg_detect_for(&cfg, NULL, 0), &cfg.detect);
+    assert_true(cfg.corr.min_score == 0.4);
+    cfg_free(&cfg);
+    assert_null(cfg.users);
+    assert_int_equal(cfg.n_users, 0);
+}
+
+static void test_users_aliases(void **state)
+{
+    (void)state;
+    cfg_t cfg;
+    load_ok("users:\n"
+            "  A: &big {limits: {south_rate: 500}}\n"
+            "  B: *big\n",
+            &cfg);
+    assert_int_equal(cfg.n_users, 2);
+    assert_true(cfg.users[0].detect.limit_south_rate == 500);
+    assert_true(cfg.users[1].detect.limit_south_rate == 500);
+    cfg_free(&cfg);
+}
+
+static void test_reload_replaces(void **state)
+{
+    (void)state;
+    cfg_t a, b;
+    load_ok("users: {A: {limits: {south_rate: 1}}}\n", &a);
+    b = a;
+    /* A reload into another cfg_t; the first stays valid until freed. */
+    load_ok("users: {B: {limits: {south_rate: 2}}}\n", &b);
+    assert_string_equal(a.users[0].user, "A");
+    assert_string_equal(b.users[0].user, "B");
+    cfg_free(&a);
+    cfg_free(&b);
+}
+
+/* ---- errors ---- */
+
+static const struct {
+    const char *yaml;
+    const char *msg; /* "FILE" stands for the path */
+} config_errors[] = {
+    /* Unknown keys, with what was expected. */
+    { "input:\n  latenes: 30s\n",
+      "FILE:2:3: input.latenes: unknown key (expected one of: lateness, timestamp_precision)" },
+    { "inputs: {}\n",
+      "FILE:1:1: inputs: unknown key (expected one of: input, feed, baseline, detectors, "
+      "limits, correlation, users)" },
+    { "detectors:\n  storms: {}\n",
+      "FILE:2:3: detectors.storms: unknown key (expected one of: storm, blocked_route, "
+      "silence)" },
+    { "detectors:\n  storm:\n    ratio_fires: 4\n",
+      "FILE:3:5: detectors.storm.ratio_fires: unknown key (expected one of: ratio_fire, "
+      "z_fire, min_excess_rate, ratio_clear, for, hold)" },
+    { "users:\n  U1:\n    correlation: {}\n",
+      "FILE:3:5: users.U1.correlation: unknown key (expected one of: baseline, detectors, "
+      "limits)" },
+    { "users:\n  U1:\n    users: {}\n",
+      "FILE:3:5: users.U1.users: unknown key (expected one of: baseline, detectors, limits)" },
+    /* Numbers. */
+    { "detectors:\n  storm:\n    ratio_fire: x\n",
+      "FILE:3:17: detectors.storm.ratio_fire: expected a number, got 'x'" },
+    { "detectors:\n  storm:\n    ratio_fire: {a: 1}\n",
+      "FILE:3:17: detectors.storm.ratio_fire: expected a number, got a mapping" },
+    { "detectors: {storm: {z_fire: [6]}}\n",
+      "FILE:1:29: detectors.storm.z_fire: expected a number, got a sequence" },
+    { "detectors: {storm: {z_fire: .inf}}\n",
+      "FILE:1:29: detectors.storm.z_fire: expected a number, got '.inf'" },
+    { "detectors: {storm: {z_fire: 1e999}}\n",
+      "FILE:1:29: detectors.storm.z_fire: expected a number, got '1e999'" },
+    { "detectors: {storm: {z_fire: 0x10}}\n",
+      "FILE:1:29: detectors.storm.z_fire: expected a number, got '0x10'" },
+    { "detectors: {storm: {z_fire: true}}\n",
+      "FILE:1:29: detectors.storm.z_fire: expected a number, got 'true'" },
+    { "detectors: {storm: {z_fire: }}\n",
+      "FILE:1:29: detectors.storm.z_fire: expected a number, got an empty value" },
+    { "detectors: {storm: {z_fire: -1}}\n",
+      "FILE:1:29: detectors.storm.z_fire: must not be negative" },
+    { "limits:\n  south_rate: -1\n",
+      "FILE:2:15: limits.south_rate: must not be negative" },
+    { "baseline:\n  dispersion: -0.5\n",
+      "FILE:2:15: baseline.dispersion: must not be negative" },
+    { "detectors:\n  storm:\n    ratio_clear: 0\n",
+      "FILE:3:18: detectors.storm.ratio_clear: must be greater than 0" },
+    { "detectors:\n  blocked_route:\n    delivery_ratio_clear: 1.5\n",
+      "FILE:3:27: detectors.blocked_route.delivery_ratio_clear: must be between 0 and 1" },
+    { "detectors:\n  silence:\n    max_fraction: -0.1\n",
+      "FILE:3:19: detectors.silence.max_fraction: must be between 0 and 1" },
+    { "correlation:\n  min_score: 2\n",
+      "FILE:2:14: correlation.min_score: must be between 0 and 1" },
+    /* Hysteresis: fire and clear thresholds in the right order. */
+    { "detectors:\n  storm:\n    ratio_fire: 1.5\n",
+      "FILE:3:17: detectors.storm.ratio_fire: must be greater than ratio_clear (2)" },
+    { "detectors:\n  storm:\n    ratio_clear: 4\n",
+      "FILE:3:18: detectors.storm.ratio_clear: must be less than ratio_fire (3.5)" },
+    { "detectors:\n  storm:\n    ratio_clear: 2.5\n    ratio_fire: 2.5\n",
+      "FILE:4:17: detectors.storm.ratio_fire: must be greater than ratio_clear (2.5)" },
+    { "detectors:\n  blocked_route:\n    delivery_ratio_fire: 0.9\n",
+      "FILE:3:26: detectors.blocked_route.delivery_ratio_fire: must be less than "
+      "delivery_ratio_clear (0.8)" },
+    { "detectors:\n  blocked_route:\n"
+      "    delivery_ratio_fire: 0.4\n    delivery_ratio_clear: 0.4\n",
+      "FILE:4:27: detectors.blocked_route.delivery_ratio_clear: must be greater than "
+      "delivery_ratio_fire (0.4)" },
+    { "detectors:\n  silence: {clear_fraction: 0.1, max_fraction: 0.2}\n",
+      "FILE:2:29: detectors.silence.clear_fraction: must be greater than max_fraction (0.2)" },
+    { "detectors:\n  silence: {max_p: 2}\n",
+      "FILE:2:20: detectors.silence.max_p: must be between 0 and 1" },
+    /* ... also against inherited settings, wherever users: appears. */
+    { "users:\n  U1:\n    detectors: {storm: {ratio_fire: 2.5}}\n"
+      "detectors: {storm: {ratio_clear: 3, ratio_fire: 6}}\n",
+      "FILE:3:37: users.U1.detectors.storm.ratio_fire: must be greater than ratio_clear (3)" },
+    /* Durations. */
+    { "feed:\n  stall_after: soon\n",
+      "FILE:2:16: feed.stall_after: expected a duration (e.g. 30s, 5m, 1h30m), got 'soon'" },
+    { "feed:\n  stall_after: [30s]\n",
+      "FILE:2:16: feed.stall_after: expected a duration (e.g. 30s, 5m, 1h30m), got a "
+      "sequence" },
+    { "detectors: {storm: {for: -5s}}\n",
+      "FILE:1:26: detectors.storm.for: must not be negative" },
+    { "feed:\n  stall_after: 0s\n",
+      "FILE:2:16: feed.stall_after: must be greater than 0" },
+    { "baseline: {tau: 0}\n",
+      "FILE:1:17: baseline.tau: must be greater than 0" },
+    { "detectors: {blocked_route: {window: 0ms}}\n",
+      "FILE:1:37: detectors.blocked_route.window: must be greater than 0" },
+    { "correlation: {proximity: 0m}\n",
+      "FILE:1:26: correlation.proximity: must be greater than 0" },
+    { "input:\n  lateness: 11m\n",
+      "FILE:2:13: input.lateness: must be at most 10m" },
+    { "input:\n  lateness: 600.001\n",
+      "FILE:2:13: input.lateness: must be at most 10m" },
+    /* Enumerations. */
+    { "input:\n  timestamp_precision: sec\n",
+      "FILE:2:24: input.timestamp_precision: expected one of ns, us, ms, s, got 'sec'" },
+    /* Duplicates. */
+    { "input:\n  lateness: 1s\n  lateness: 2s\n",
+      "FILE:3:3: input.lateness: duplicate key (first at line 2)" },
+    { "feed: {}\nfeed: {}\n",
+      "FILE:2:1: feed: duplicate key (first at line 1)" },
+    { "users: {}\ninput: {}\nusers: {}\n",
+      "FILE:3:1: users: duplicate key (first at line 1)" },
+    { "detectors:\n  storm: {for: 1s}\n  storm: {hold: 1s}\n",
+      "FILE:3:3: detectors.storm: duplicate key (first at line 2)" },
+    { "users:\n  U1: {}\n  U2: {}\n  U1: {}\n",
+      "FILE:4:3: users.U1: duplicate user (first at line 2)" },
+    /* Shapes. */
+    { "detectors: 5\n",
+      "FILE:1:12: detectors: expected a mapping, got '5'" },
+    { "detectors:\n  storm: [1, 2]\n",
+      "FILE:2:10: detectors.storm: expected a mapping, got a sequence" },
+    { "- a\n- b\n",
+      "FILE:1:1: expected a mapping at the top level, got a sequence" },
+    { "hello\n",
+      "FILE:1:1: expected a mapping at the top level, got 'hello'" },
+    { "? [a]\n: 1\n",
+      "FILE:1:3: expected a key name, got a sequence" },
+    { "users: [a]\n",
+      "FILE:1:8: users: expected a mapping of user ids, got a sequence" },
+    { "users:\n  \"\": {}\n",
+      "FILE:2:3: users: empty user id" },
+    { "users:\n  ? [a]\n  : {}\n",
+      "FILE:2:5: users: expected a user id, got a sequence" },
+    { "users:\n  U1: 5\n",
+      "FILE:2:7: users.U1: expected a mapping, got '5'" },
+    { "users:\n  U1:\n    limits: {south_rate: lots}\n",
+      "FILE:3:26: users.U1.limits.south_rate: expected a number, got 'lots'" },
+    /* YAML itself. */
+    { "input:\n  lateness: [1s\n",
+      "FILE:3:1: invalid YAML: did not find expected ',' or ']' "
+      "(while parsing a flow sequence at line 2)" },
+    { "input:\n  lateness: 1s\n stall_after: 1s\n",
+      "FILE:3:2: invalid YAML: did not find expected key "
+      "(while parsing a block mapping at line 1)" },
+    { "input: *nowhere\n",
+      "FILE:1:8: invalid YAML: found undefined alias" },
+    { "input: {}\n---\nfeed: {}\n",
+      "FILE:3:1: expected a single YAML document, found another" },
+    { "input: {}\n---\nfeed: [\n",
+      "FILE:4:1: invalid YAML: did not find expected node content "
+      "(while parsing a flow node at line 4)" },
+    { "input: \xff\n",
+      "FILE: invalid YAML: invalid leading UTF-8 octet at byte 7" },
+};
+
+static void test_errors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(config_errors) / sizeof(config_errors[0]); i++) {
+        cfg_t cfg, before;
+        /* Filled with a pattern: a failed load must leave every byte as it was. */
+        memset(&cfg, 0xa5, sizeof(cfg));
+        memcpy(&before, &cfg, sizeof(cfg));
+        char err[512], path[24], want[600];
+        int rc = load_text(config_errors[i].yaml, &cfg, err, sizeof(err), path);
+        assert_memory_equal(config_errors[i].msg, "FILE", 4);
+        snprintf(want, sizeof(want), "%s%s", path, config_errors[i].msg + 4);
+        if (rc != SW_ECONFIG || strcmp(err, want) != 0)
+            print_error("case %zu: rc %d\n got: %s\nwant: %s\n", i, rc, err, want);
+        assert_int_equal(rc, SW_ECONFIG);
+        assert_string_equal(err, want);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+    }
+}
+
+static void test_io_errors(void **state)
+{
+    (void)state;
+    cfg_t cfg, before;
+    memset(&cfg, 0xa5, sizeof(cfg));
+    memcpy(&before, &cfg, sizeof(cfg));
+    char err[512];
+    assert_int_equal(cfg_load("/nonexistent/stormwatch.yaml", &cfg, err, sizeof(err)), SW_EIO);
+    assert_string_equal(err, "/nonexistent/stormwatch.yaml: No such file or directory");
+    assert_int_equal(cfg_load("/tmp", &cfg, err, sizeof(err)), SW_EIO);
+    assert_string_equal(err, "/tmp: Is a directory");
+    assert_memory_equal(&cfg, &before, sizeof(cfg));
+    assert_int_equal(cfg_load(NULL, &cfg, err, sizeof(err)), SW_EINVAL);
+    assert_int_equal(cfg_load("/tmp/x", NULL, err, sizeof(err)), SW_EINVAL);
+}
+
+static void test_message_buffer(void **state)
+{
+    (void)state;
+    cfg_t cfg;
+    char path[24], err[8];
+    /* No buffer at all is fine; a short one is truncated and terminated. */
+    assert_int_equal(load_text("input: {lateness: x}\n", &cfg, NULL, 0, path), SW_ECONFIG);
+    assert_int_equal(load_text("input: {lateness: x}\n", &cfg, err, sizeof(err), path),
+                     SW_ECONFIG);
+    assert_string_equal(err, "/tmp/sw");
+}
+
+static void test_alloc_failure(void **state)
+{
+    (void)state;
+    if (!alloc_injection())
+        skip();
+    char path[24];
+    const char *yaml = "detectors: {storm: {z_fire: 7}}\n"
+                       "users:\n"
+                       "  A: {limits: {south_rate: 1}}\n"
+                       "  B: {limits: {south_rate: 2}}\n";
+    write_tmp(path, yaml, strlen(yaml));
+    char want[64];
+    snprintf(want, sizeof(want), "%s: out of memory", path);
+    for (long k = 0;; k++) {
+        cfg_t cfg, before;
+        memset(&cfg, 0xa5, sizeof(cfg));
+        memcpy(&before, &cfg, sizeof(cfg));
+        char err[512];
+        alloc_count = 0;
+        alloc_fail_at = k;
+        int rc = cfg_load(path, &cfg, err, sizeof(err));
+        alloc_fail_at = -1;
+        if (alloc_count <= k) {
+            assert_int_equal(rc, 0);
+            assert_true(k >= 4); /* buffer, users array, two ids */
+            assert_int_equal(cfg.n_users, 2);
+            cfg_free(&cfg);
+            break;
+        }
+        assert_int_equal(rc, SW_ENOMEM);
+        assert_string_equal(err, want);
+        assert_memory_equal(&cfg, &before, sizeof(cfg));
+    }
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_example_is_defaults),
+        cmocka_unit_test(test_example_lists_every_key),
+        cmocka_unit_test(test_example_users_block),
+        cmocka_unit_test(test_defaults_and_empty_files),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_partial_keeps_defaults),
+        cmocka_unit_test(test_timestamp_precisions),
+        cmocka_unit_test(test_bounds_accepted),
+        cmocka_unit_test(test_users_inherit),
+        cmocka_unit_test(test_users_aliases),
+        cmocka_unit_test(test_reload_replaces),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_io_errors),
+        cmocka_unit_test(test_message_buffer),
+        cmocka_unit_test(test_alloc_failure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
