@@ -1,0 +1,246 @@
+/*
+ * test_e2e.c - end to end on the project's own simulator: traffic and a
+ * change register are generated in memory with known incidents, replayed
+ * through the engine exactly as `stormwatch replay` does, and the alerts
+ * are checked against the truth: every incident found on the right User
+ * and direction with the right change, nothing else firing, and the same
+ * input giving the same output byte for byte.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "changes_yaml.h"
+#include "engine.h"
+#include "sim.h"
+
+#define S INT64_C(1000000000)
+#define EARLY (60 * S)   /* an alert may come this long before the onset ... */
+#define LATE (300 * S)   /* ... or this long after the end (the scorer's rule) */
+#define MAXA 256
+
+typedef struct {
+    char line[MAXA][2048];
+    alert_t a[MAXA];
+    char user[MAXA][SIM_ID_LEN + 8];
+    char change[MAXA][SIM_ID_LEN];
+    int n;
+    size_t bytes;
+    char *all;       /* every alert line, concatenated */
+    size_t all_cap;
+} sink_t;
+
+static void collect(void *ctx, const alert_t *a)
+{
+    sink_t *s = ctx;
+    char buf[2048];
+    size_t n = alert_format_json(a, buf, sizeof(buf));
+    assert_true(n < sizeof(buf));
+    if (s->bytes + n + 1 > s->all_cap) {
+        s->all_cap = (s->bytes + n + 1) * 2;
+        s->all = realloc(s->all, s->all_cap);
+        assert_non_null(s->all);
+    }
+    memcpy(s->all + s->bytes, buf, n + 1);
+    s->bytes += n;
+    if (s->n >= MAXA)
+        return;
+    snprintf(s->line[s->n], sizeof(s->line[0]), "%s", buf);
+    s->a[s->n] = *a;
+    snprintf(s->user[s->n], sizeof(s->user[0]), "%s", a->user);
+    snprintf(s->change[s->n], sizeof(s->change[0]), "%s", a->change ? a->change->id : "");
+    s->n++;
+}
+
+/* Generates the scenario and replays it line by line through an engine. */
+static void replay(const sim_opts_t *o, sink_t *sink, engine_stats_t *stats)
+{
+    char *traffic = NULL, *changes = NULL;
+    size_t tlen = 0, clen = 0;
+    FILE *tf = open_memstream(&traffic, &tlen), *cf = open_memstream(&changes, &clen);
+    assert_non_null(tf);
+    assert_non_null(cf);
+    assert_int_equal(sim_write(o, tf, cf, NULL), 0);
+    fclose(tf);
+    fclose(cf);
+
+    changes_t *reg = changes_create();
+    char err[512];
+    int rc = changes_load_yaml_buf("sim-changes.yaml", changes, clen, reg, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("change register: %s", err);
+
+    engine_opts_t eo = { .emit = collect, .emit_ctx = sink };
+    ingest_params_defaults(&eo.ingest);
+    corr_params_defaults(&eo.corr);
+    engine_t *e = engine_create(&eo, reg);
+    assert_non_null(e);
+    for (char *p = traffic, *end = traffic + tlen; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        engine_feed_line(e, p, len);
+        p += len + 1;
+    }
+    engine_finish(e);
+    if (stats)
+        *stats = *engine_stats(e);
+    engine_destroy(e);
+    changes_destroy(reg);
+    free(traffic);
+    free(changes);
+}
+
+static alert_kind_t expected_kind(sim_kind_t k)
+{
+    switch (k) {
+    case SIM_BLOCKED:
+    case SIM_DEGRADED: return ALERT_BLOCKED;
+    case SIM_STORM_NORTH:
+    case SIM_STORM_SOUTH: return ALERT_STORM;
+    case SIM_SILENCE_NORTH:
+    case SIM_SILENCE_SOUTH: return ALERT_SILENCE;
+    case SIM_FEED_GAP: return ALERT_FEED;
+    default: return ALERT_NKINDS;
+    }
+}
+
+static int expected_dir(sim_kind_t k)
+{
+    switch (k) {
+    case SIM_BLOCKED:
+    case SIM_DEGRADED:
+    case SIM_STORM_NORTH:
+    case SIM_SILENCE_NORTH: return ALERT_DIR_NORTH;
+    case SIM_FEED_GAP: return ALERT_DIR_BOTH;
+    default: return ALERT_DIR_SOUTH;
+    }
+}
+
+/* Checks the alerts of a run against the incidents it was built with. */
+static void check_against_truth(const sim_opts_t *o, const sink_t *s)
+{
+    char uid[SIM_ID_LEN], cid[SIM_ID_LEN];
+    int explained[MAXA] = { 0 };
+    for (size_t k = 0; k < o->n_incidents; k++) {
+        const sim_incident_t *inc = &o->incidents[k];
+        int64_t onset = sim_sample_time(o, inc->at);
+        int64_t end = sim_sample_time(o, inc->at + inc->duration);
+        alert_kind_t want = expected_kind(inc->kind);
+        if (inc->kind == SIM_FEED_GAP)
+            snprintf(uid, sizeof(uid), "*");
+        else
+            sim_user_id(o, inc->user, uid);
+        const char *chg = sim_change_id(o, k, cid);
+        /* every alert on this User (or the maintenance change) in the window is explained */
+        int found = -1;
+        for (int i = 0; i < s->n; i++) {
+            if (!s->a[i].firing || s->a[i].detected_at < onset - EARLY ||
+                s->a[i].detected_at > end + LATE)
+                continue;
+            if (inc->declare == SIM_MAINTENANCE && chg && strcmp(s->change[i], chg) == 0)
+                explained[i] = 1;
+            if (inc->kind == SIM_BURST || inc->declare == SIM_MAINTENANCE)
+                continue;
+            if (strcmp(s->user[i], uid) != 0)
+                continue;
+            explained[i] = 1;
+            if (found < 0 && s->a[i].kind == want && s->a[i].dir == expected_dir(inc->kind))
+                found = i;
+        }
+        if (inc->kind == SIM_BURST || inc->declare == SIM_MAINTENANCE)
+            continue;
+        if (found < 0)
+            fail_msg("incident %zu (%s on %s) was not detected", k, sim_kind_name(inc->kind), uid);
+        if (inc->kind != SIM_FEED_GAP) {
+            if (inc->declare == SIM_DECLARED) {
+                if (strcmp(s->change[found], chg) != 0)
+                    fail_msg("incident %zu: alert names change '%s', want %s", k,
+                             s->change[found], chg);
+                assert_int_equal(s->a[found].corr, CORR_DECLARED);
+            } else {
+                if (s->change[found][0])
+                    fail_msg("incident %zu is undeclared but the alert names %s", k,
+                             s->change[found]);
+            }
+        }
+    }
+    for (int i = 0; i < s->n; i++)
+        if (s->a[i].firing && !explained[i])
+            fail_msg("unexpected alert: %s", s->line[i]);
+}
+
+static void run_preset(const char *name, uint64_t seed)
+{
+    sim_opts_t o;
+    sim_incident_t inc[SIM_PRESET_MAX];
+    sim_opts_defaults(&o);
+    o.seed = seed;
+    assert_int_equal(sim_preset(name, &o, inc), 0);
+    sink_t *s = calloc(1, sizeof(*s));
+    assert_non_null(s);
+    engine_stats_t st;
+    replay(&o, s, &st);
+    check_against_truth(&o, s);
+    assert_int_equal(st.bad, (uint64_t)o.n_malformed);
+    free(s->all);
+    free(s);
+}
+
+static void test_firewall(void **state)
+{
+    (void)state;
+    run_preset("firewall", 1);
+    run_preset("firewall", 7);
+}
+
+static void test_mdm(void **state)
+{
+    (void)state;
+    run_preset("mdm", 1);
+    run_preset("mdm", 7);
+}
+
+static void test_mixed(void **state)
+{
+    (void)state;
+    run_preset("mixed", 1);
+    run_preset("mixed", 3);
+}
+
+static void test_same_input_same_output(void **state)
+{
+    (void)state;
+    sim_opts_t o;
+    sim_incident_t inc[SIM_PRESET_MAX];
+    sim_opts_defaults(&o);
+    assert_int_equal(sim_preset("mixed", &o, inc), 0);
+    sink_t *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+    assert_non_null(a);
+    assert_non_null(b);
+    replay(&o, a, NULL);
+    replay(&o, b, NULL);
+    assert_true(a->bytes > 0);
+    assert_int_equal(a->bytes, b->bytes);
+    assert_memory_equal(a->all, b->all, a->bytes);
+    free(a->all);
+    free(b->all);
+    free(a);
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_firewall),
+        cmocka_unit_test(test_mdm),
+        cmocka_unit_test(test_mixed),
+        cmocka_unit_test(test_same_input_same_output),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
