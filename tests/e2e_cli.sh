@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# End-to-end checks of the stormwatch command line, on simulator data:
+# help and exit codes, error messages that name file, line and key, bad
+# lines reported with their line numbers, the summary, identical output
+# from a file, a .gz and standard input, and per-User config overrides.
+#   tests/e2e_cli.sh STORMWATCH WORKDIR
+set -u
+sw=$1 work=$2
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+fails=0 passes=0
+ok() { passes=$((passes + 1)); }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+expect_status() { # want cmd...
+  local want=$1; shift
+  "$@" >out.txt 2>err.txt; local got=$?
+  [ "$got" -eq "$want" ] && ok || bad "'$*' exited $got, want $want: $(head -c 300 err.txt)"
+}
+expect_grep() { # file pattern what
+  grep -q -- "$2" "$1" && ok || bad "$3: no '$2' in $1: $(head -c 400 "$1")"
+}
+
+# help and usage
+expect_status 0 "$sw" --help;            expect_grep out.txt "replay" "top help"
+expect_status 0 "$sw" replay --help;     expect_grep out.txt "usage: stormwatch replay" "replay help"
+expect_status 0 "$sw" help replay;       expect_grep out.txt "--changes FILE" "help replay"
+expect_status 0 "$sw" simulate --help;   expect_grep out.txt "usage: stormwatch simulate" "simulate help"
+expect_status 0 "$sw" --version;         expect_grep out.txt "stormwatch " "version"
+expect_status 2 "$sw";                   expect_grep err.txt "usage" "no command"
+expect_status 2 "$sw" frobnicate;        expect_grep err.txt "unknown command 'frobnicate'" "bad command"
+expect_status 2 "$sw" replay;            expect_grep err.txt "no INPUT" "no input"
+expect_status 2 "$sw" replay --bogus x;  expect_grep err.txt "usage" "bad option"
+expect_status 2 "$sw" replay missing.lp; expect_grep err.txt "missing.lp: No such file" "missing input"
+
+# a recording with every quirk, and its change register
+"$sw" simulate --scenario mixed --quirks --out sim >/dev/null 2>&1 || bad "simulate failed"
+lines=$(wc -l <sim/traffic.lp)
+
+expect_status 0 "$sw" replay --changes sim/changes.yaml sim/traffic.lp
+cp out.txt alerts1.jsonl
+[ -s alerts1.jsonl ] && ok || bad "no alerts from the mixed scenario"
+expect_grep err.txt "sim/traffic.lp:[0-9]*: negative count: dsp_traffic" "bad line with file:line"
+expect_grep err.txt "sim/traffic.lp:[0-9]*: unknown dir" "bad dir reported"
+expect_grep err.txt "replay: $lines lines, .* 6 bad, [1-9][0-9]* duplicates" "summary counts"
+expect_grep err.txt "M samples/s" "summary speed"
+grep -q '"status":"firing"' alerts1.jsonl && ok || bad "no firing line"
+grep -q '"correlation":"declared"' alerts1.jsonl && ok || bad "no declared correlation"
+
+# same input, same output: again, from .gz, from stdin, in two files
+expect_status 0 "$sw" replay --changes sim/changes.yaml sim/traffic.lp
+cmp -s out.txt alerts1.jsonl && ok || bad "second replay differs"
+gzip -c sim/traffic.lp >sim/traffic.lp.gz
+expect_status 0 "$sw" replay --changes sim/changes.yaml sim/traffic.lp.gz
+cmp -s out.txt alerts1.jsonl && ok || bad ".gz replay differs"
+"$sw" replay --quiet --changes sim/changes.yaml - <sim/traffic.lp >out.txt 2>err.txt
+cmp -s out.txt alerts1.jsonl && ok || bad "stdin replay differs"
+half=$((lines / 2))
+head -n "$half" sim/traffic.lp >a.lp; tail -n +"$((half + 1))" sim/traffic.lp >b.lp
+"$sw" replay --quiet --changes sim/changes.yaml a.lp b.lp >out.txt 2>err.txt
+cmp -s out.txt alerts1.jsonl && ok || bad "replay of the recording split in two files differs"
+
+# more than ten bad lines: the first ten in full, then a count
+{ head -n 2000 sim/traffic.lp; for i in $(seq 1 15); do echo "dsp_traffic,user=U,dir=up count=1i 1"; done; } >many.lp
+expect_status 0 "$sw" replay many.lp
+[ "$(grep -c 'many.lp:[0-9]*: unknown dir' err.txt)" -eq 10 ] && ok || bad "want 10 bad lines shown"
+expect_grep err.txt "5 more bad lines not shown" "bad line count"
+
+# a 2 MB line is skipped, the lines after it are read
+head -n 200 sim/traffic.lp >short.lp
+"$sw" replay short.lp >/dev/null 2>err.txt
+samples=$(sed -n 's/^replay: [0-9]* lines, \([0-9]*\) samples.*/\1/p' err.txt)
+{ head -n 100 sim/traffic.lp; head -c 2000000 /dev/zero | tr '\0' x; echo; sed -n 101,200p sim/traffic.lp; } >long.lp
+expect_status 0 "$sw" replay long.lp
+expect_grep err.txt "long.lp:101: line longer than" "over-long line reported"
+expect_grep err.txt "replay: 201 lines, $samples samples, 1 bad" "lines after the long one read"
+
+# configuration errors name file, line, column and key; exit 2
+printf 'detectors:\n  storm:\n    ratio_fire: lots\n' >bad.yaml
+expect_status 2 "$sw" replay --config bad.yaml sim/traffic.lp
+expect_grep err.txt "bad.yaml:3:17: detectors.storm.ratio_fire: expected a number, got 'lots'" "config error"
+printf 'changes:\n  - id: CHG-1\n    user: U\n    start: 2024-03-12T06:00:00Z\n    end: 2024-03-11T06:00:00Z\n' >badchg.yaml
+expect_status 2 "$sw" replay --changes badchg.yaml sim/traffic.lp
+expect_grep err.txt "badchg.yaml:5: change CHG-1: key 'end': end is before start" "change error"
+expect_status 2 "$sw" replay --config nope.yaml sim/traffic.lp
+expect_grep err.txt "nope.yaml" "missing config named"
+
+# the documented config gives exactly the defaults' output
+expect_status 0 "$sw" replay --quiet --config "$SW_SOURCE_DIR/config/stormwatch.yaml" \
+  --changes sim/changes.yaml sim/traffic.lp
+cmp -s out.txt alerts1.jsonl && ok || bad "config/stormwatch.yaml is not the defaults"
+
+# a per-User fixed limit (Anomaly Detection Threshold) applies to that User only
+user=$(grep -m1 -o 'user=[^,]*' sim/traffic.lp | cut -d= -f2)
+printf 'users:\n  "%s":\n    limits:\n      south_rate: 0.01\n' "$user" >limit.yaml
+expect_status 0 "$sw" replay --quiet --config limit.yaml sim/traffic.lp
+grep '"alert":"limit_exceeded"' out.txt | grep -q "\"user\":\"$user\"" && ok || bad "no limit alert for $user"
+[ "$(grep '"alert":"limit_exceeded"' out.txt | grep -vc "\"user\":\"$user\"")" -eq 0 ] && ok || bad "limit alert for another User"
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
