@@ -3,7 +3,8 @@
  */
 #include "alert.h"
 
-#include <stdarg.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,13 +62,16 @@ static void puts_(out_t *o, const char *s)
     put(o, s, strlen(s));
 }
 
-__attribute__((format(printf, 2, 3))) static void putf(out_t *o, const char *fmt, ...)
+/* A JSON number with `decimals` places; null when it is not finite (JSON
+ * has no NaN or infinity). The buffer holds any double's %f form. */
+static void put_num(out_t *o, double x, int decimals)
 {
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
+    char tmp[DBL_MAX_10_EXP + 32];
+    if (!isfinite(x)) {
+        puts_(o, "null");
+        return;
+    }
+    int n = snprintf(tmp, sizeof(tmp), "%.*f", decimals, x);
     if (n > 0)
         put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
@@ -166,11 +170,15 @@ size_t alert_format_json(const alert_t *a, char *buf, size_t cap)
         puts_(&o, "null");
     else
         put_time(&o, a->ends_at);
-    putf(&o, ",\"value\":%.2f,\"baseline\":%.2f,\"backlog\":", a->value, a->baseline);
+    puts_(&o, ",\"value\":");
+    put_num(&o, a->value, 2);
+    puts_(&o, ",\"baseline\":");
+    put_num(&o, a->baseline, 2);
+    puts_(&o, ",\"backlog\":");
     if (a->backlog < 0)
         puts_(&o, "null");
     else
-        putf(&o, "%.0f", a->backlog);
+        put_num(&o, a->backlog, 0);
     puts_(&o, ",\"summary\":");
     put_summary(&o, a);
     puts_(&o, ",\"correlation\":");
@@ -183,7 +191,9 @@ size_t alert_format_json(const alert_t *a, char *buf, size_t cap)
         put_str(&o, a->change->title);
         puts_(&o, ",\"kind\":");
         put_str(&o, a->change->kind);
-        putf(&o, ",\"score\":%.2f}", a->score);
+        puts_(&o, ",\"score\":");
+        put_num(&o, a->score, 2);
+        puts_(&o, "}");
     } else {
         puts_(&o, "null");
     }

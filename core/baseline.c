@@ -22,12 +22,15 @@ void base_learn(base_t *b, double count, int64_t dt_ns, int64_t tau_ns)
     b->rate += w * (rate - b->rate);
     if (mu > 0) {
         double resid = count - mu;
+        /* an unbiased estimate of phi from one count: negative ones must
+         * stay in the average to cancel the positive ones; only the
+         * learned value is kept at or above zero */
         double phi_obs = (resid * resid - mu) / (mu * mu);
-        if (phi_obs < 0)
-            phi_obs = 0;
         if (phi_obs > 4) /* one wild sample must not blow the spread up */
             phi_obs = 4;
         b->phi += (float)(w * (phi_obs - b->phi));
+        if (b->phi < 0)
+            b->phi = 0;
     }
     b->age += dt_ns;
 }

@@ -5,14 +5,17 @@
 
 #include <string.h>
 
+/* Drops the oldest sample and recomputes the sums from those left: at
+ * most WIN_CAP additions, and no rounding error survives an outlier (a
+ * running subtraction of 1e17 would wipe out the small values beside it). */
 static void win_evict(win_t *w)
 {
-    for (int i = 0; i < WIN_NV; i++)
-        w->sum[i] -= w->v[w->head][i];
     w->head = (uint8_t)((w->head + 1) % WIN_CAP);
     w->n--;
-    if (w->n == 0) /* recentre the sums: no drift from rounding */
-        memset(w->sum, 0, sizeof(w->sum));
+    memset(w->sum, 0, sizeof(w->sum));
+    for (unsigned k = 0; k < w->n; k++)
+        for (int i = 0; i < WIN_NV; i++)
+            w->sum[i] += w->v[(w->head + k) % WIN_CAP][i];
 }
 
 void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns)

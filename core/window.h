@@ -2,8 +2,8 @@
  * window.h - a sliding window over event time with O(1) work per sample.
  *
  * Holds the last samples that fall within `span` ns of the newest, each
- * with WIN_NV values, and keeps running sums of every value so a query
- * costs nothing. Capacity is fixed (WIN_CAP samples): when samples arrive
+ * with WIN_NV values, and keeps the sums of every value so a query costs
+ * nothing (an eviction re-adds the at most WIN_CAP samples left). Capacity is fixed (WIN_CAP samples): when samples arrive
  * faster than WIN_CAP per span, the oldest are evicted early and the
  * window is shorter than asked; win_span_ns() tells the span it covers.
  *
