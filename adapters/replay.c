@@ -19,13 +19,14 @@
 #include "engine.h"
 #include "err.h"
 #include "input.h"
+#include "statefile.h"
 
 #define BAD_SHOWN 10          /* bad lines reported in full; the rest are counted */
 #define BAD_EXCERPT 120       /* bytes of a bad line shown */
 #define PROGRESS_EVERY_S 5.0  /* seconds between progress lines */
 
 static const char usage[] =
-    "usage: stormwatch replay [--config FILE] [--changes FILE] [--quiet] INPUT...\n"
+    "usage: stormwatch replay [--config FILE] [--changes FILE] [--state FILE] [--quiet] INPUT...\n"
     "\n"
     "Replays recorded DSP traffic (line protocol; '-' is standard input, a name\n"
     "ending in .gz is decompressed) through the detectors in event time, as fast\n"
@@ -34,11 +35,13 @@ static const char usage[] =
     "\n"
     "  -c, --config FILE    detection settings (YAML); built-in defaults otherwise\n"
     "  -C, --changes FILE   declared changes (YAML change register) to correlate with\n"
+    "  -s, --state FILE     load learned baselines from FILE first (when it exists)\n"
+    "                       and save them there at the end, atomically\n"
     "  -q, --quiet          no progress or summary, only bad-line reports\n"
     "  -h, --help           this help\n"
     "\n"
     "Exit status: 0 when it ran (with or without alerts), 1 on a read or write\n"
-    "error, 2 on bad usage, configuration or change register.\n";
+    "error, 2 on bad usage, configuration, change register or state file.\n";
 
 typedef struct {
     FILE *out;
@@ -150,16 +153,18 @@ int replay_main(int argc, char **argv)
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
+        { "state", required_argument, NULL, 's' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *changes_path = NULL;
+    const char *config_path = NULL, *changes_path = NULL, *state_path = NULL;
     run_t run = { 0 };
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:C:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:C:s:qh", opts, NULL)) != -1) {
         switch (c) {
+        case 's': state_path = optarg; break;
         case 'c': config_path = optarg; break;
         case 'C': changes_path = optarg; break;
         case 'q': run.quiet = 1; break;
@@ -208,6 +213,20 @@ int replay_main(int argc, char **argv)
         return 1;
     }
 
+    if (state_path) {
+        int rc = statefile_load(state_path, e, err, sizeof(err));
+        if (rc < 0) {
+            fprintf(stderr, "stormwatch replay: state refused: %s\n", err);
+            engine_destroy(e);
+            changes_destroy(reg);
+            cfg_free(&cfg);
+            return 2;
+        }
+        if (!run.quiet)
+            fprintf(stderr, rc == 1 ? "replay: %s: no state yet, learning from scratch\n"
+                                    : "replay: %s: learned state loaded\n", state_path);
+    }
+
     run.t0 = now_s();
     run.next_progress = run.t0 + PROGRESS_EVERY_S;
     int status = 0;
@@ -219,6 +238,10 @@ int replay_main(int argc, char **argv)
         status = 1;
     }
     double elapsed = now_s() - run.t0;
+    if (state_path && statefile_save(state_path, e, err, sizeof(err)) < 0) {
+        fprintf(stderr, "stormwatch replay: saving state: %s\n", err);
+        status = 1;
+    }
 
     const engine_stats_t *st = engine_stats(e);
     if (st->bad > BAD_SHOWN)

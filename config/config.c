@@ -84,6 +84,10 @@ static const field_t baseline_fields[] = {
     DF("tau", F_DURATION, base_tau, R_POSITIVE),
     DF("warmup", F_DURATION, base_warmup, R_NONNEG),
     DF("dispersion", F_NUMBER, base_dispersion, R_NONNEG),
+    DF("daily_tolerance", F_DURATION, daily_tolerance, R_NONNEG),
+    DF("daily_weight", F_NUMBER, daily_weight, R_FRACTION),
+    DF("daily_outlier_weight", F_NUMBER, daily_outlier_weight, R_FRACTION),
+    DF("daily_outlier_ratio", F_NUMBER, daily_outlier_ratio, R_POSITIVE),
     { 0 },
 };
 static const field_t storm_fields[] = {

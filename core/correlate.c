@@ -43,6 +43,8 @@ double corr_kind_affinity(const char *kind, alert_kind_t alert, int dir)
             return affinity[i].blocked;
         case ALERT_SILENCE:
             return affinity[i].silence;
+        case ALERT_FEED: /* only the DSP's own work stops the whole feed */
+            return strcasecmp(kind, "maintenance") == 0 ? 1.0 : KIND_UNKNOWN;
         default:
             return KIND_UNKNOWN;
         }
@@ -63,7 +65,7 @@ double corr_score(const change_t *c, const corr_params_t *p, alert_kind_t kind, 
     if (fit <= 0)
         return 0.0;
     double since_start = onset > c->start ? (double)(onset - c->start) : 0.0;
-    double prox = p->proximity > 0 ? exp(-since_start / (double)p->proximity) : 0.0;
+    double prox = p->proximity > 0 ? exp(-since_start / (double)p->proximity) : 1.0;
     double time = fit * (1.0 + prox) / 2.0;
     unsigned want = dir == ALERT_DIR_NORTH ? CHG_NORTH : dir == ALERT_DIR_SOUTH ? CHG_SOUTH : CHG_BOTH;
     double dirf = (c->affects & want) ? 1.0 : CORR_WRONG_DIR;

@@ -12,6 +12,7 @@
 #include "engine.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 #include "err.h"
 #include "reorder.h"
 #include "series.h"
+#include "state.h"
 
 #define SCRATCH_LEN (64 * 1024)
 #define IDX_NONE UINT32_MAX
@@ -304,11 +306,16 @@ static void series_update(engine_t *e, uint32_t si, const rec_t *r)
     double count = r->count;
     s->rate = count * SW_NS_PER_S / (double)dt;
 
-    /* storm: this series' rate far above what it normally carries */
+    /* what this series normally carries over the interval at this time of
+     * day: the highest nearby rate judges storms, the lowest silences */
     int warm = s->base.age >= p->base_warmup;
-    double mu = base_expect(&s->base, dt);
+    double base_rate, lo_rate;
+    base_expect_range(&s->base, r->ts - dt / 2, p->daily_tolerance + dt / 2, &base_rate, &lo_rate);
+    double secs = (double)dt / SW_NS_PER_S;
+    double mu = base_rate * secs, mu_lo = lo_rate * secs;
+
+    /* storm: this series' rate far above what it normally carries */
     double sd = base_sd(&s->base, mu, p->base_dispersion);
-    double base_rate = s->base.rate;
     int hot = warm && s->rate > p->storm_ratio_fire * base_rate &&
               count - mu > p->storm_z_fire * sd && s->rate - base_rate > p->storm_min_excess;
     int cool = !warm || s->rate < p->storm_ratio_clear * base_rate;
@@ -320,9 +327,14 @@ static void series_update(engine_t *e, uint32_t si, const rec_t *r)
         a.backlog = g->backlog;
     drive(e, &s->storm, &s->alert, r->ts, hot, cool, p->storm_for, p->storm_hold, &a, INT64_MAX);
 
-    /* learn, unless this series or its User's direction is anomalous */
-    if (!life_active(&s->storm) && !life_active(&g->silence))
-        base_learn(&s->base, count, dt, p->base_tau);
+    /* learn; while this series or its User's direction is anomalous, only
+     * as much as baseline.h allows */
+    base_cfg_t bc = { .tau = p->base_tau, .day_weight = p->daily_weight,
+                      .outlier_weight = p->daily_outlier_weight,
+                      .outlier_ratio = p->daily_outlier_ratio,
+                      .outlier_slack = p->storm_min_excess };
+    base_learn(&s->base, &bc, count, dt, r->ts,
+               life_active(&s->storm) || life_active(&g->silence));
 
     /* add to the User's open bucket */
     if (!g->dirty) {
@@ -344,11 +356,11 @@ static void series_update(engine_t *e, uint32_t si, const rec_t *r)
     }
     if (warm) {
         g->obs += count;
-        g->expected += mu;
+        g->expected += mu_lo;
         double phi = s->base.phi > p->base_dispersion ? s->base.phi : p->base_dispersion;
-        g->var_extra += phi * mu * mu;
+        g->var_extra += phi * mu_lo * mu_lo;
         g->delivered += r->delivered;
-        g->base_rate += base_rate;
+        g->base_rate += lo_rate;
     } else if (s->dir == LP_NORTH) {
         /* not yet judged for silence, but its deliveries count for blocked routes */
         g->obs += count;
@@ -473,6 +485,20 @@ lp_result_t engine_feed_line(engine_t *e, const char *line, size_t len)
     }
     release(e, 0);
     return res;
+}
+
+int engine_state_save(engine_t *e, unsigned char **buf, size_t *len)
+{
+    return state_encode(e->st, buf, len);
+}
+
+int engine_state_load(engine_t *e, const unsigned char *buf, size_t len, char *err, size_t errlen)
+{
+    if (e->stats.lines) {
+        snprintf(err, errlen, "state must be loaded before any sample");
+        return SW_EINVAL;
+    }
+    return state_decode(e->st, buf, len, e->o.detect_for, e->o.detect_ctx, err, errlen);
 }
 
 void engine_count_bad(engine_t *e, lp_result_t res)

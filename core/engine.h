@@ -69,6 +69,19 @@ void engine_set_changes(engine_t *e, const changes_t *reg);
  * outcome; bad lines are counted in the stats and skipped. */
 lp_result_t engine_feed_line(engine_t *e, const char *line, size_t len);
 
+/*
+ * Learned baselines as bytes (state.h): a new buffer in *buf that the
+ * caller frees. Returns 0 or SW_ENOMEM.
+ */
+int engine_state_save(engine_t *e, unsigned char **buf, size_t *len);
+
+/*
+ * Loads baselines saved by engine_state_save(), before any sample is fed.
+ * Returns 0, SW_EPARSE with the reason in err (nothing loaded), SW_ENOMEM,
+ * or SW_EINVAL when samples were already fed.
+ */
+int engine_state_load(engine_t *e, const unsigned char *buf, size_t len, char *err, size_t errlen);
+
 /* Counts a bad line found outside the parser (e.g. too long to read). */
 void engine_count_bad(engine_t *e, lp_result_t res);
 

@@ -711,5 +711,7 @@ lp_result_t lp_parse(const char *line, size_t len, int64_t ts_mult,
         out->cls.p = "all";
         out->cls.len = 3;
     }
+    if (out->user.len > LP_MAX_ID || out->cls.len > LP_MAX_ID)
+        return LP_BAD_ID_TOO_LONG;
     return LP_OK;
 }

@@ -27,6 +27,10 @@ typedef struct {
 
 enum { LP_SOUTH = 0, LP_NORTH = 1 };
 
+/* The longest user or class id accepted (after unescaping): ids are short
+ * (an EUI-64 is 23 bytes); a longer one is bad input, not a new series. */
+#define LP_MAX_ID 256
+
 /* Bits of lp_sample_t.fields: which known fields the line carried. */
 enum {
     LP_F_COUNT = 1u << 0,
@@ -65,7 +69,8 @@ typedef struct {
     X(BAD_FIELD_VALUE,  1, "field value is not a finite number")         \
     X(BAD_NEGATIVE,     1, "negative count")                             \
     X(BAD_TIMESTAMP,    1, "missing or malformed timestamp")             \
-    X(BAD_TOO_LONG,     1, "line longer than the scratch buffer")
+    X(BAD_TOO_LONG,     1, "line longer than the scratch buffer")       \
+    X(BAD_ID_TOO_LONG,  1, "user or class longer than 256 bytes")
 
 typedef enum {
 #define LP_ENUM(name, bad, msg) LP_##name,
@@ -115,6 +120,7 @@ int lp_result_is_bad(lp_result_t r);
  *      field holding NaN, an infinity, a number out of range, or a float
  *      longer than 64 bytes) or LP_BAD_NEGATIVE (a known field below 0;
  *      -0 is 0), then LP_BAD_NO_FIELD.
+ *   5. LP_BAD_ID_TOO_LONG: the user or class is over LP_MAX_ID bytes.
  */
 lp_result_t lp_parse(const char *line, size_t len, int64_t ts_mult,
                      lp_sample_t *out, char *scratch, size_t scratch_cap);

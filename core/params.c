@@ -12,6 +12,10 @@ void detect_params_defaults(detect_params_t *p)
         .base_tau = S(1800),          /* 30 min: follows growth, ignores bursts */
         .base_warmup = S(600),        /* 10 min: enough samples for a stable mean */
         .base_dispersion = 0.01,      /* counts are noisier than Poisson */
+        .daily_tolerance = S(450),    /* batches start within 7.5 min of yesterday's time */
+        .daily_weight = 0.5,          /* yesterday weighs as much as all days before it */
+        .daily_outlier_weight = 0.05, /* an incident must not become tomorrow's normal */
+        .daily_outlier_ratio = 3.0,   /* a day 3x off its usual rate is an outlier */
 
         .storm_ratio_fire = 3.5,      /* harmless bursts reach 3x */
         .storm_z_fire = 6.0,          /* about one false sample in a billion */

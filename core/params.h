@@ -19,6 +19,10 @@ typedef struct {
     int64_t base_tau;          /* time constant of the learned mean and spread */
     int64_t base_warmup;       /* history a series needs before it may alert */
     double base_dispersion;    /* least overdispersion phi in var = mu + phi*mu^2 */
+    int64_t daily_tolerance;   /* a daily pattern may shift by this much from day to day */
+    double daily_weight;       /* weight of a new day in the daily profile */
+    double daily_outlier_weight; /* weight of a day far off the profile */
+    double daily_outlier_ratio;  /* "far off": beyond this ratio either way */
 
     /* storm: a series' rate far above its baseline */
     double storm_ratio_fire;   /* fire when rate > ratio x baseline ... */

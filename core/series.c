@@ -182,7 +182,7 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
                 return s.idx - 1;
         }
     }
-    if (clen > UINT16_MAX || ulen > UINT32_MAX / 2)
+    if (clen > UINT16_MAX || ulen > UINT32_MAX / 2 || dir < 0 || dir > 1)
         return SW_EINVAL;
     if (index_reserve(&t->series_ix, t->nseries) < 0 ||
         grow((void **)&t->series, &t->series_cap, t->nseries, sizeof(series_t)) < 0)
@@ -202,6 +202,7 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
         .dir = (uint8_t)dir,
         .hash = hash,
     };
+    base_init(&t->series[si].base);
     index_put(&t->series_ix, hash, si);
     return si;
 }

@@ -78,7 +78,8 @@ void st_destroy(series_table_t *t);
 /*
  * The index of series (user, dir, cls), created when new; a new User gets
  * its aggregates and params from `params_for(ctx, user, len)`.
- * Returns the index (>= 0) or SW_ENOMEM (the table is unchanged).
+ * Returns the index (>= 0), SW_EINVAL for a bad dir or a class over 65535
+ * bytes, or SW_ENOMEM (no series is added; a new User may remain).
  */
 int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, const char *cls,
                   size_t clen,

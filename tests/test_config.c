@@ -257,6 +257,10 @@ static void test_every_key(void **state)
             "  tau: 1h\n"
             "  warmup: 0s\n"
             "  dispersion: 0.02\n"
+            "  daily_tolerance: 10m\n"
+            "  daily_weight: 0.25\n"
+            "  daily_outlier_weight: 0.1\n"
+            "  daily_outlier_ratio: 4\n"
             "detectors:\n"
             "  storm:\n"
             "    ratio_fire: 4\n"
@@ -295,6 +299,10 @@ static void test_every_key(void **state)
     assert_true(d->base_tau == 3600 * S);
     assert_true(d->base_warmup == 0);
     assert_true(d->base_dispersion == 0.02);
+    assert_true(d->daily_tolerance == 600 * S);
+    assert_true(d->daily_weight == 0.25);
+    assert_true(d->daily_outlier_weight == 0.1);
+    assert_true(d->daily_outlier_ratio == 4);
     assert_true(d->storm_ratio_fire == 4);
     assert_true(d->storm_z_fire == 8.5);
     assert_true(d->storm_min_excess == 2.5);

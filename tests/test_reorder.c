@@ -1,0 +1,346 @@
+/*
+ * test_reorder.c - tests of the event-time reorder buffer (core/reorder.h).
+ *
+ * Records carry an arrival id in `series` so the tests can check the order
+ * of release: sorted by event time, ties in arrival order, never before the
+ * watermark (newest event time minus lateness) has passed them unless
+ * draining. Late records are refused with 1. Growth is exercised past the
+ * initial FIFO (1024) and heap (256) capacities, including a FIFO that has
+ * wrapped when it grows. Every buffer is destroyed at the end of its test.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+
+#include "reorder.h"
+
+#define SEC INT64_C(1000000000)
+
+static int push(reorder_t *r, int64_t ts, uint32_t id)
+{
+    rec_t rec = { .ts = ts, .series = id, .count = (double)id, .seq = 0xdeadbeefu };
+    return reorder_push(r, &rec);
+}
+
+/* Pops every ready record into ts/ids (room for `max`); returns how many. */
+static size_t pop_all(reorder_t *r, int drain, int64_t *ts, uint32_t *ids, size_t max)
+{
+    size_t n = 0;
+    rec_t out;
+    while (reorder_pop(r, &out, drain)) {
+        assert_true(n < max);
+        assert_true(out.count == (double)out.series); /* payload travels intact */
+        ts[n] = out.ts;
+        ids[n] = out.series;
+        n++;
+    }
+    return n;
+}
+
+static void test_create_destroy(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(30 * SEC);
+    assert_non_null(r);
+    assert_true(reorder_max_ts(r) == INT64_MIN);
+    assert_int_equal(reorder_depth(r), 0);
+    rec_t out;
+    assert_int_equal(reorder_pop(r, &out, 0), 0);
+    assert_int_equal(reorder_pop(r, &out, 1), 0);
+    reorder_destroy(r);
+    reorder_destroy(NULL);
+}
+
+/* In-order records come out in order, each once the watermark passes it. */
+static void test_in_order_passthrough(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(30 * SEC);
+    int64_t ts[64];
+    uint32_t ids[64];
+    size_t got = 0;
+    for (uint32_t i = 0; i < 50; i++) {
+        assert_int_equal(push(r, (int64_t)i * 10 * SEC, i), 0);
+        assert_true(reorder_max_ts(r) == (int64_t)i * 10 * SEC);
+        got += pop_all(r, 0, ts + got, ids + got, 64 - got);
+        /* released: everything at or before i*10 - 30 s */
+        size_t want = i >= 3 ? i - 2 : 0;
+        assert_int_equal(got, want);
+        assert_int_equal(reorder_depth(r), i + 1 - want);
+    }
+    got += pop_all(r, 1, ts + got, ids + got, 64 - got);
+    assert_int_equal(got, 50);
+    for (uint32_t i = 0; i < 50; i++) {
+        assert_int_equal(ids[i], i);
+        assert_true(ts[i] == (int64_t)i * 10 * SEC);
+    }
+    assert_int_equal(reorder_depth(r), 0);
+    reorder_destroy(r);
+}
+
+/* Watermark: a record is held until max_ts - lateness reaches it. */
+static void test_watermark(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(10 * SEC);
+    rec_t out;
+    assert_int_equal(push(r, 100 * SEC, 1), 0);
+    assert_int_equal(reorder_pop(r, &out, 0), 0);
+    assert_int_equal(push(r, 109 * SEC, 2), 0);
+    assert_int_equal(reorder_pop(r, &out, 0), 0); /* watermark 99 s < 100 s */
+    assert_int_equal(push(r, 110 * SEC, 3), 0);
+    assert_int_equal(reorder_pop(r, &out, 0), 1); /* watermark 100 s: released */
+    assert_int_equal(out.series, 1);
+    assert_true(out.ts == 100 * SEC);
+    assert_int_equal(reorder_pop(r, &out, 0), 0);
+    assert_int_equal(reorder_depth(r), 2);
+    reorder_destroy(r);
+}
+
+/* Zero lateness releases a record as soon as it is the newest. */
+static void test_zero_lateness(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(0);
+    rec_t out;
+    assert_int_equal(push(r, 5 * SEC, 1), 0);
+    assert_int_equal(reorder_pop(r, &out, 0), 1);
+    assert_int_equal(out.series, 1);
+    assert_int_equal(push(r, 5 * SEC, 2), 0); /* same time: not late */
+    assert_int_equal(push(r, 4 * SEC, 3), 1); /* older: late */
+    assert_int_equal(reorder_pop(r, &out, 0), 1);
+    assert_int_equal(out.series, 2);
+    reorder_destroy(r);
+}
+
+/* Swapped pairs come out sorted. */
+static void test_swapped_pairs_sorted(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(60 * SEC);
+    int64_t ts[64];
+    uint32_t ids[64];
+    size_t got = 0;
+    for (uint32_t i = 0; i < 40; i += 2) {
+        assert_int_equal(push(r, (int64_t)(i + 1) * SEC, i + 1), 0);
+        assert_int_equal(push(r, (int64_t)i * SEC, i), 0);
+        got += pop_all(r, 0, ts + got, ids + got, 64 - got);
+    }
+    got += pop_all(r, 1, ts + got, ids + got, 64 - got);
+    assert_int_equal(got, 40);
+    for (uint32_t i = 0; i < 40; i++) {
+        assert_int_equal(ids[i], i);
+        assert_true(ts[i] == (int64_t)i * SEC);
+    }
+    reorder_destroy(r);
+}
+
+/* Equal times leave in arrival order, whether they sat in FIFO or heap. */
+static void test_ties_keep_arrival_order(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(60 * SEC);
+    int64_t ts[16];
+    uint32_t ids[16];
+    assert_int_equal(push(r, 10 * SEC, 0), 0); /* FIFO */
+    assert_int_equal(push(r, 10 * SEC, 1), 0); /* FIFO, same ts */
+    assert_int_equal(push(r, 20 * SEC, 2), 0); /* FIFO */
+    assert_int_equal(push(r, 10 * SEC, 3), 0); /* heap, ties with 0 and 1 */
+    assert_int_equal(push(r, 15 * SEC, 4), 0); /* heap */
+    assert_int_equal(push(r, 10 * SEC, 5), 0); /* heap, ties again */
+    assert_int_equal(push(r, 20 * SEC, 6), 0); /* FIFO, ties with 2 */
+    assert_int_equal(push(r, 15 * SEC, 7), 0); /* heap, ties with 4 */
+    assert_int_equal(reorder_depth(r), 8);
+    size_t got = pop_all(r, 1, ts, ids, 16);
+    assert_int_equal(got, 8);
+    static const uint32_t want[] = { 0, 1, 3, 5, 4, 7, 2, 6 };
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(ids[i], want[i]);
+    reorder_destroy(r);
+}
+
+/* Records older than the watermark are late: refused with 1, not buffered. */
+static void test_late_rejected(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(5 * SEC);
+    assert_int_equal(push(r, 100 * SEC, 0), 0);
+    assert_int_equal(push(r, 95 * SEC - 1, 1), 1); /* 1 ns before the watermark */
+    assert_int_equal(reorder_depth(r), 1);
+    assert_int_equal(push(r, 95 * SEC, 2), 0); /* exactly at the watermark: accepted */
+    assert_int_equal(reorder_depth(r), 2);
+    assert_true(reorder_max_ts(r) == 100 * SEC); /* a late or old record does not move it */
+
+    /* after a drain everything older than the last release is late */
+    int64_t ts[4];
+    uint32_t ids[4];
+    assert_int_equal(pop_all(r, 1, ts, ids, 4), 2);
+    assert_int_equal(ids[0], 2);
+    assert_int_equal(ids[1], 0);
+    assert_int_equal(push(r, 99 * SEC, 3), 1);
+    assert_int_equal(reorder_depth(r), 0);
+    assert_int_equal(push(r, 100 * SEC, 4), 0); /* same time as the last release */
+    assert_int_equal(pop_all(r, 1, ts, ids, 4), 1);
+    reorder_destroy(r);
+}
+
+/* Drain releases everything, sorted, whatever the watermark. */
+static void test_drain_releases_all(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(3600 * SEC);
+    static const int64_t order[] = { 50, 10, 40, 20, 30, 60, 55, 5 };
+    for (uint32_t i = 0; i < 8; i++)
+        assert_int_equal(push(r, order[i] * SEC, (uint32_t)order[i]), 0);
+    rec_t out;
+    assert_int_equal(reorder_pop(r, &out, 0), 0);
+    assert_int_equal(reorder_depth(r), 8);
+    int64_t ts[8];
+    uint32_t ids[8];
+    assert_int_equal(pop_all(r, 1, ts, ids, 8), 8);
+    for (size_t i = 1; i < 8; i++)
+        assert_true(ts[i - 1] < ts[i]);
+    assert_true(ts[0] == 5 * SEC);
+    assert_true(ts[7] == 60 * SEC);
+    assert_int_equal(reorder_depth(r), 0);
+    reorder_destroy(r);
+}
+
+/*
+ * Thousands of records with bounded jitter, popped as they become ready:
+ * none is late, all come out once, sorted by (ts, arrival).
+ */
+static void test_growth_interleaved_stays_sorted(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    const int64_t lateness = 1000 * SEC;
+    reorder_t *r = reorder_create(lateness);
+    int64_t *ts = malloc(N * sizeof(*ts));
+    uint32_t *ids = malloc(N * sizeof(*ids));
+    int64_t *in_ts = malloc(N * sizeof(*in_ts));
+    assert_non_null(ts);
+    assert_non_null(ids);
+    assert_non_null(in_ts);
+    uint64_t s = 12345;
+    size_t got = 0, max_depth = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        s = s * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+        int64_t jitter = (int64_t)((s >> 33) % 500); /* 0..499 s back */
+        in_ts[i] = ((int64_t)i * 10 - jitter) * SEC;
+        assert_int_equal(push(r, in_ts[i], i), 0);
+        if (reorder_depth(r) > max_depth)
+            max_depth = reorder_depth(r);
+        if (i % 7 == 0)
+            got += pop_all(r, 0, ts + got, ids + got, N - got);
+    }
+    assert_true(max_depth > 90); /* about lateness / cadence records held */
+    got += pop_all(r, 1, ts + got, ids + got, N - got);
+    assert_int_equal(got, N);
+    char *seen = calloc(N, 1);
+    assert_non_null(seen);
+    for (size_t k = 0; k < N; k++) {
+        if (k) {
+            assert_true(ts[k - 1] <= ts[k]);
+            if (ts[k - 1] == ts[k])
+                assert_true(ids[k - 1] < ids[k]);
+        }
+        assert_true(ids[k] < N);
+        assert_false(seen[ids[k]]);
+        seen[ids[k]] = 1;
+        assert_true(in_ts[ids[k]] == ts[k]);
+    }
+    free(seen);
+    free(in_ts);
+    free(ts);
+    free(ids);
+    reorder_destroy(r);
+}
+
+/* The FIFO grows while wrapped, and the heap grows past 256. */
+static void test_growth_wrapped_fifo_and_big_heap(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    reorder_t *r = reorder_create(INT64_C(1) << 60);
+    int64_t *ts = malloc(N * sizeof(*ts));
+    uint32_t *ids = malloc(N * sizeof(*ids));
+    assert_non_null(ts);
+    assert_non_null(ids);
+    uint32_t id = 0;
+    /* fill most of the first FIFO, drain part of it so the head moves */
+    for (; id < 1000; id++)
+        assert_int_equal(push(r, (int64_t)id * SEC, id), 0);
+    rec_t out;
+    for (uint32_t k = 0; k < 600; k++) {
+        assert_int_equal(reorder_pop(r, &out, 1), 1);
+        assert_int_equal(out.series, k);
+    }
+    /* now wrap and grow: 2500 more in order */
+    for (; id < 3500; id++)
+        assert_int_equal(push(r, (int64_t)id * SEC, id), 0);
+    /* and 1500 stragglers into the heap, newest first (worst case), all
+     * after the last release (599 s) so none is late */
+    for (uint32_t k = 0; k < 1500; k++, id++)
+        assert_int_equal(push(r, 3450 * SEC - (int64_t)k * (SEC * 19 / 10) - 1, id), 0);
+    assert_int_equal(reorder_depth(r), 400 + 2500 + 1500);
+    size_t got = pop_all(r, 1, ts, ids, N);
+    assert_int_equal(got, 4400);
+    for (size_t k = 1; k < got; k++)
+        assert_true(ts[k - 1] < ts[k]);
+    /* the in-order ones are all there, in order */
+    uint32_t next = 600;
+    for (size_t k = 0; k < got; k++) {
+        if (ids[k] < 3500) {
+            assert_int_equal(ids[k], next);
+            next++;
+        }
+    }
+    assert_int_equal(next, 3500);
+    free(ts);
+    free(ids);
+    reorder_destroy(r);
+}
+
+/* The caller's seq is ignored; arrival sequence is the buffer's own. */
+static void test_seq_assigned_by_buffer(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(60 * SEC);
+    rec_t a = { .ts = 10 * SEC, .series = 1, .seq = 100 };
+    rec_t b = { .ts = 20 * SEC, .series = 2, .seq = 0 };
+    rec_t c = { .ts = 10 * SEC, .series = 3, .seq = 0 }; /* lower seq, later arrival */
+    assert_int_equal(reorder_push(r, &a), 0);
+    assert_int_equal(reorder_push(r, &b), 0);
+    assert_int_equal(reorder_push(r, &c), 0);
+    rec_t out;
+    assert_int_equal(reorder_pop(r, &out, 1), 1);
+    assert_int_equal(out.series, 1);
+    assert_int_equal(reorder_pop(r, &out, 1), 1);
+    assert_int_equal(out.series, 3);
+    assert_int_equal(reorder_pop(r, &out, 1), 1);
+    assert_int_equal(out.series, 2);
+    reorder_destroy(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_destroy),
+        cmocka_unit_test(test_in_order_passthrough),
+        cmocka_unit_test(test_watermark),
+        cmocka_unit_test(test_zero_lateness),
+        cmocka_unit_test(test_swapped_pairs_sorted),
+        cmocka_unit_test(test_ties_keep_arrival_order),
+        cmocka_unit_test(test_late_rejected),
+        cmocka_unit_test(test_drain_releases_all),
+        cmocka_unit_test(test_growth_interleaved_stays_sorted),
+        cmocka_unit_test(test_growth_wrapped_fifo_and_big_heap),
+        cmocka_unit_test(test_seq_assigned_by_buffer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
