@@ -111,9 +111,15 @@ static const field_t blocked_fields[] = {
 static const field_t silence_fields[] = {
     DF("max_fraction", F_NUMBER, silence_max_fraction, R_FRACTION),
     DF("max_p", F_NUMBER, silence_max_p, R_FRACTION),
+    DF("min_samples", F_NUMBER, silence_min_samples, R_NONNEG),
     DF("clear_fraction", F_NUMBER, silence_clear_fraction, R_FRACTION),
     DF("for", F_DURATION, silence_for, R_NONNEG),
     DF("hold", F_DURATION, silence_hold, R_NONNEG),
+    { 0 },
+};
+static const field_t blast_fields[] = {
+    DF("z", F_NUMBER, blast_z, R_NONNEG),
+    DF("min_increase", F_NUMBER, blast_min_increase, R_NONNEG),
     { 0 },
 };
 static const field_t limit_fields[] = {
@@ -142,7 +148,10 @@ static const section_t sec_blocked = { .key = "blocked_route", .target = T_DETEC
 static const section_t sec_silence = { .key = "silence", .target = T_DETECT,
                                        .fields = silence_fields, .less = "max_fraction",
                                        .greater = "clear_fraction" };
-static const section_t *const detector_subs[] = { &sec_storm, &sec_blocked, &sec_silence, NULL };
+static const section_t sec_blast = { .key = "blast_radius", .target = T_DETECT,
+                                     .fields = blast_fields };
+static const section_t *const detector_subs[] = { &sec_storm, &sec_blocked, &sec_silence,
+                                                  &sec_blast, NULL };
 static const section_t sec_detectors = { .key = "detectors", .target = T_DETECT,
                                          .subs = detector_subs };
 static const section_t sec_limits = { .key = "limits", .target = T_DETECT, .fields = limit_fields };

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blast.h"
 #include "correlate.h"
 #include "err.h"
 #include "reorder.h"
@@ -32,6 +33,9 @@ enum { W_QUEUED, W_DELIVERED, W_BACKLOG0, W_SECONDS };
 /* An alert that has fired and not yet resolved. */
 typedef struct {
     alert_t a;        /* as emitted on firing; strings point into the series table */
+    blast_list_t imp; /* storms: the other Users impacted so far */
+    uint32_t user;    /* index of the alert's User; IDX_NONE for the feed */
+    int64_t since;    /* storms: impact counts from samples after this */
     uint32_t next_free;
     uint8_t used;
 } active_t;
@@ -50,6 +54,7 @@ struct engine {
     size_t ndirty, dirty_cap;
     active_t *active;
     size_t nactive, active_cap;
+    size_t nstorms;        /* storms firing now: blast radius being tracked */
     uint32_t free_head;    /* free list of active slots (+1; 0 = empty) */
 };
 
@@ -97,6 +102,8 @@ void engine_destroy(engine_t *e)
     reorder_destroy(e->ro);
     free(e->scratch);
     free(e->dirty);
+    for (size_t i = 0; i < e->nactive; i++)
+        blast_free(&e->active[i].imp);
     free(e->active);
     free(e);
 }
@@ -123,37 +130,75 @@ size_t engine_nusers(const engine_t *e)
 
 /* ---- alert transitions ------------------------------------------------ */
 
-/* Fires alert `a` (onset in a->starts_at): correlates it, emits it and
- * returns its active slot + 1, or 0 when out of memory (still emitted). */
-static uint32_t alert_fire(engine_t *e, alert_t *a)
+/* A free active slot, or IDX_NONE when out of memory. */
+static uint32_t slot_take(engine_t *e)
+{
+    if (e->free_head) {
+        uint32_t slot = e->free_head - 1;
+        e->free_head = e->active[slot].next_free;
+        return slot;
+    }
+    if (e->nactive == e->active_cap) {
+        size_t cap = e->active_cap ? e->active_cap * 2 : 64;
+        active_t *v = realloc(e->active, cap * sizeof(*v));
+        if (!v)
+            return IDX_NONE;
+        e->active = v;
+        e->active_cap = cap;
+    }
+    e->active[e->nactive] = (active_t){ 0 };
+    return (uint32_t)e->nactive++;
+}
+
+/* Is User `ui`'s northbound direction impacted since `since`? */
+static int user_impacted(engine_t *e, uint32_t ui, int64_t since)
+{
+    const user_t *u = st_user(e->st, ui);
+    const detect_params_t *p = u->params;
+    const agg_t *g = st_agg(e->st, u->agg[LP_NORTH]);
+    return blast_impacted(&g->bt, since, p->base_warmup, p->blast_z, p->blast_min_increase);
+}
+
+/* Lists in `l` every other User impacted since the storm's onset. */
+static void blast_scan(engine_t *e, blast_list_t *l, uint32_t storm_user, int64_t since)
+{
+    size_t n = st_nusers(e->st);
+    for (uint32_t ui = 0; ui < n; ui++)
+        if (ui != storm_user && user_impacted(e, ui, since) &&
+            blast_add(l, ui, st_user(e->st, ui)->name) < 0)
+            e->stats.nomem++;
+}
+
+/* Fires alert `a` of User `ui` (onset in a->starts_at): correlates it,
+ * lists a storm's impacted Users (from their samples after `since`, the
+ * start of the storm's first interval), emits it and returns its active
+ * slot + 1, or 0 when out of memory (it is still emitted). */
+static uint32_t alert_fire(engine_t *e, alert_t *a, uint32_t ui, int64_t since)
 {
     corr_result_t c = corr_best(e->reg, &e->o.corr, a->user, a->kind, a->dir, a->starts_at);
     a->corr = c.type;
     a->change = c.change;
     a->score = c.score;
     a->firing = 1;
+    uint32_t slot = slot_take(e);
+    if (slot == IDX_NONE)
+        e->stats.nomem++;
+    active_t *ac = slot == IDX_NONE ? NULL : &e->active[slot];
+    if (ac) {
+        ac->user = ui;
+        ac->used = 1;
+        if (a->kind == ALERT_STORM) {
+            ac->since = since;
+            blast_scan(e, &ac->imp, ui, since);
+            e->nstorms++;
+        }
+        a->impacted = ac->imp.names;
+        a->n_impacted = ac->imp.n;
+        ac->a = *a;
+    }
     e->stats.firing++;
     e->o.emit(e->o.emit_ctx, a);
-
-    uint32_t slot;
-    if (e->free_head) {
-        slot = e->free_head - 1;
-        e->free_head = e->active[slot].next_free;
-    } else {
-        if (e->nactive == e->active_cap) {
-            size_t cap = e->active_cap ? e->active_cap * 2 : 64;
-            active_t *v = realloc(e->active, cap * sizeof(*v));
-            if (!v) {
-                e->stats.nomem++;
-                return 0;
-            }
-            e->active = v;
-            e->active_cap = cap;
-        }
-        slot = (uint32_t)e->nactive++;
-    }
-    e->active[slot] = (active_t){ .a = *a, .used = 1 };
-    return slot + 1;
+    return ac ? slot + 1 : 0;
 }
 
 /* Resolves the alert in `*slot` (slot + 1) at `ends_at`, emits it and
@@ -167,27 +212,33 @@ static void alert_resolve(engine_t *e, uint32_t *slot, int64_t ends_at)
     alert_t a = ac->a;
     a.firing = 0;
     a.ends_at = ends_at;
+    a.impacted = ac->imp.names;
+    a.n_impacted = ac->imp.n;
     if (a.change && a.change != changes_find(e->reg, a.change->id))
         a.change = changes_find(e->reg, a.change->id);
     if (!a.change)
         a.corr = CORR_UNDECLARED;
     e->stats.resolved++;
     e->o.emit(e->o.emit_ctx, &a);
+    if (a.kind == ALERT_STORM)
+        e->nstorms--;
+    blast_free(&ac->imp);
     ac->used = 0;
     ac->next_free = e->free_head;
     e->free_head = *slot;
     *slot = 0;
 }
 
-/* Steps lifecycle `l` and fires or resolves the alert template `a`. */
+/* Steps lifecycle `l` and fires or resolves the alert template `a` of User ui. */
 static void drive(engine_t *e, life_t *l, uint32_t *slot, int64_t ts, int hot, int cool,
-                  int64_t for_ns, int64_t hold_ns, alert_t *a, int64_t onset_hint)
+                  int64_t for_ns, int64_t hold_ns, alert_t *a, uint32_t ui, int64_t onset_hint,
+                  int64_t lead)
 {
     switch (life_step(l, ts, hot, cool, for_ns, hold_ns)) {
     case LIFE_FIRE:
         a->starts_at = onset_hint < l->onset ? onset_hint : l->onset;
         a->detected_at = ts;
-        *slot = alert_fire(e, a);
+        *slot = alert_fire(e, a, ui, a->starts_at - lead);
         break;
     case LIFE_RESOLVE:
         alert_resolve(e, slot, l->since);
@@ -198,6 +249,20 @@ static void drive(engine_t *e, life_t *l, uint32_t *slot, int64_t ts, int hot, i
 }
 
 /* ---- per-User buckets --------------------------------------------------- */
+
+/* Adds User ui to the impacted list of every firing storm of another User
+ * that it shows impact since. */
+static void blast_update(engine_t *e, uint32_t ui)
+{
+    for (size_t i = 0; i < e->nactive; i++) {
+        active_t *ac = &e->active[i];
+        if (!ac->used || ac->a.kind != ALERT_STORM || ac->user == ui)
+            continue;
+        if (user_impacted(e, ui, ac->since) &&
+            blast_add(&ac->imp, ui, st_user(e->st, ui)->name) < 0)
+            e->stats.nomem++;
+    }
+}
 
 /* Judges a User's direction over its closed bucket. */
 static void agg_close(engine_t *e, agg_t *g)
@@ -219,16 +284,20 @@ static void agg_close(engine_t *e, agg_t *g)
     if (quiet) {
         double phi = g->var_extra / (g->expected * g->expected);
         g->silence_logp += base_log_cdf(g->obs, g->expected, phi);
+        if (g->silence_run++ == 0)
+            g->silence_since = ts;
     } else {
         g->silence_logp = 0;
+        g->silence_run = 0;
     }
-    int hot = quiet && g->silence_logp <= log(p->silence_max_p);
+    int hot = quiet && g->silence_logp <= log(p->silence_max_p) &&
+              g->silence_run >= p->silence_min_samples;
     int cool = g->obs >= p->silence_clear_fraction * g->expected;
     a.kind = ALERT_SILENCE;
     a.value = g->obs / secs;
     a.baseline = g->expected / secs;
     drive(e, &g->silence, &g->silence_alert, ts, hot, cool, p->silence_for, p->silence_hold, &a,
-          INT64_MAX);
+          g->user, quiet ? g->silence_since : INT64_MAX, 0);
 
     /* fixed per-User limit (Anomaly Detection Threshold) */
     double limit = g->dir == LP_NORTH ? p->limit_north_rate : p->limit_south_rate;
@@ -239,7 +308,7 @@ static void agg_close(engine_t *e, agg_t *g)
         a.baseline = g->base_rate;
         a.limit = limit;
         drive(e, &g->limit, &g->limit_alert, ts, limit > 0 && rate > limit,
-              limit <= 0 || rate <= limit, p->storm_for, p->storm_hold, &a, INT64_MAX);
+              limit <= 0 || rate <= limit, p->storm_for, p->storm_hold, &a, g->user, INT64_MAX, 0);
     }
 
     if (g->dir != LP_NORTH)
@@ -265,7 +334,14 @@ static void agg_close(engine_t *e, agg_t *g)
     a.baseline = wsecs > 0 ? q / wsecs : 0;
     a.backlog = g->backlog;
     drive(e, &g->blocked, &g->blocked_alert, ts, hot, cool, p->blocked_for, p->blocked_hold, &a,
-          g->low_since ? g->low_since : INT64_MAX);
+          g->user, g->low_since ? g->low_since : INT64_MAX, 0);
+
+    /* blast radius: this User's backlog against its usual level, learnt
+     * only while no storm is on and it is not alerting itself */
+    blast_observe(&g->bt, ts, g->backlog, g->bucket_dt, p->base_tau,
+                  e->nstorms == 0 && !life_active(&g->blocked) && !life_active(&g->silence));
+    if (e->nstorms)
+        blast_update(e, g->user);
 }
 
 static void close_buckets(engine_t *e)
@@ -325,7 +401,8 @@ static void series_update(engine_t *e, uint32_t si, const rec_t *r)
     };
     if (s->dir == LP_NORTH)
         a.backlog = g->backlog;
-    drive(e, &s->storm, &s->alert, r->ts, hot, cool, p->storm_for, p->storm_hold, &a, INT64_MAX);
+    drive(e, &s->storm, &s->alert, r->ts, hot, cool, p->storm_for, p->storm_hold, &a, s->user,
+          INT64_MAX, dt);
 
     /* learn; while this series or its User's direction is anomalous, only
      * as much as baseline.h allows */

@@ -33,9 +33,13 @@ void detect_params_defaults(detect_params_t *p)
 
         .silence_max_fraction = 0.05, /* under 5% of expected is silence */
         .silence_max_p = 1e-6,        /* about one false silence per User a year at 5 s */
+        .silence_min_samples = 3,     /* one or two empty samples are a producer's hiccup */
         .silence_clear_fraction = 0.5,/* hysteresis: half the usual traffic is back */
-        .silence_for = S(5),
+        .silence_for = 0,             /* the probability already asks for evidence */
         .silence_hold = S(30),
+
+        .blast_z = 2.5,               /* strong for a mean of several backlogs */
+        .blast_min_increase = 1.5,    /* more than one extra message waiting */
 
         .limit_south_rate = 0,
         .limit_north_rate = 0,

@@ -43,9 +43,15 @@ typedef struct {
     /* silence: a direction that normally carries traffic falls to about zero */
     double silence_max_fraction; /* "about zero": below this fraction of expected */
     double silence_max_p;        /* fire once so little traffic has this probability or less */
+    double silence_min_samples;  /* ... over at least this many consecutive samples */
     double silence_clear_fraction; /* resolve once traffic is back above this fraction */
     int64_t silence_for;
     int64_t silence_hold;
+
+    /* blast radius: this User counts as impacted by another's storm when
+     * its backlog since the storm's onset stands out from its usual level */
+    double blast_z;            /* by this many standard errors */
+    double blast_min_increase; /* and by at least this many messages */
 
     /* fixed per-User limits (SEC Anomaly Detection Thresholds); 0 = none */
     double limit_south_rate;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "baseline.h"
+#include "blast.h"
 #include "lifecycle.h"
 #include "params.h"
 #include "window.h"
@@ -50,6 +51,8 @@ typedef struct {
     double expected;        /* messages the baselines expected */
     double var_extra;       /* sum of phi*mu^2 of the series: the overdispersion */
     double silence_logp;    /* log-probability of the current near-silent run */
+    uint32_t silence_run;   /* buckets in that run */
+    int64_t silence_since;  /* event time of its first bucket */
     double delivered;
     double base_rate;       /* sum of the series' expected rates */
     double rate;            /* observed msgs/s over the bucket */
@@ -58,6 +61,7 @@ typedef struct {
     double prev_backlog;    /* the total when the previous bucket closed */
     int64_t low_since;      /* first bucket of the current low-delivery run */
     win_t win;              /* recent buckets: queued, delivered, backlog */
+    blast_track_t bt;       /* northbound backlog: usual level, recent values */
     life_t blocked, silence, limit;
     uint32_t blocked_alert, silence_alert, limit_alert; /* slot + 1 */
 } agg_t;

@@ -279,9 +279,13 @@ static void test_every_key(void **state)
             "  silence:\n"
             "    max_fraction: 0.1\n"
             "    max_p: 0.001\n"
+            "    min_samples: 5\n"
             "    clear_fraction: 0.7\n"
             "    for: 20s\n"
             "    hold: 45s\n"
+            "  blast_radius:\n"
+            "    z: 3.5\n"
+            "    min_increase: 4\n"
             "limits:\n"
             "  south_rate: 150\n"
             "  north_rate: \"1e3\"\n"
@@ -317,9 +321,12 @@ static void test_every_key(void **state)
     assert_true(d->blocked_hold == 120 * S);
     assert_true(d->silence_max_fraction == 0.1);
     assert_true(d->silence_max_p == 0.001);
+    assert_true(d->silence_min_samples == 5);
     assert_true(d->silence_clear_fraction == 0.7);
     assert_true(d->silence_for == 20 * S);
     assert_true(d->silence_hold == 45 * S);
+    assert_true(d->blast_z == 3.5);
+    assert_true(d->blast_min_increase == 4);
     assert_true(d->limit_south_rate == 150);
     assert_true(d->limit_north_rate == 1000);
     assert_true(cfg.corr.early == 600 * S);
@@ -503,7 +510,7 @@ static const struct {
       "limits, correlation, users)" },
     { "detectors:\n  storms: {}\n",
       "FILE:2:3: detectors.storms: unknown key (expected one of: storm, blocked_route, "
-      "silence)" },
+      "silence, blast_radius)" },
     { "detectors:\n  storm:\n    ratio_fires: 4\n",
       "FILE:3:5: detectors.storm.ratio_fires: unknown key (expected one of: ratio_fire, "
       "z_fire, min_excess_rate, ratio_clear, for, hold)" },

@@ -1,0 +1,84 @@
+/*
+ * blast.c - blast radius evidence and lists (blast.h).
+ */
+#include "blast.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "err.h"
+
+void blast_observe(blast_track_t *t, int64_t ts, double backlog, int64_t dt_ns, int64_t tau_ns,
+                   int learn)
+{
+    unsigned slot = (t->head + t->n) % BLAST_HIST;
+    if (t->n == BLAST_HIST)
+        t->head = (uint8_t)((t->head + 1) % BLAST_HIST);
+    else
+        t->n++;
+    t->ts[slot] = ts;
+    t->backlog[slot] = (float)backlog;
+    if (!learn || dt_ns <= 0)
+        return;
+    double w = (double)dt_ns / ((double)tau_ns + (double)dt_ns);
+    double ww = (double)dt_ns / ((double)t->learnt + (double)dt_ns);
+    if (ww > w)
+        w = ww;
+    double d = backlog - t->mean;
+    t->mean += (float)(w * d);
+    t->var = (float)((1 - w) * (t->var + w * d * d));
+    t->learnt += dt_ns;
+}
+
+int blast_impacted(const blast_track_t *t, int64_t since, int64_t min_learnt, double z,
+                   double min_increase)
+{
+    if (t->learnt < min_learnt)
+        return 0;
+    double sum = 0;
+    int n = 0;
+    for (unsigned k = 0; k < t->n; k++) {
+        unsigned i = (t->head + k) % BLAST_HIST;
+        if (t->ts[i] > since) {
+            sum += t->backlog[i];
+            n++;
+        }
+    }
+    if (!n)
+        return 0;
+    double sd = sqrt(t->var);
+    if (sd < 1)
+        sd = 1;
+    double excess = sum / n - t->mean;
+    return excess >= min_increase && excess >= z * sd / sqrt((double)n);
+}
+
+int blast_add(blast_list_t *l, uint32_t u, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->users[i] == u)
+            return 0;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        uint32_t *us = realloc(l->users, cap * sizeof(*us));
+        if (!us)
+            return SW_ENOMEM;
+        l->users = us;
+        const char **ns = realloc(l->names, cap * sizeof(*ns));
+        if (!ns)
+            return SW_ENOMEM;
+        l->names = ns;
+        l->cap = cap;
+    }
+    l->users[l->n] = u;
+    l->names[l->n] = name;
+    l->n++;
+    return 1;
+}
+
+void blast_free(blast_list_t *l)
+{
+    free(l->users);
+    free(l->names);
+    *l = (blast_list_t){ 0 };
+}
