@@ -945,6 +945,8 @@ static int cmp_tuser(const void *a, const void *b)
     return x->idx - y->idx;
 }
 
+#define SIM_SLOW_HELD 4.0 /* messages held back per interval while slowed (x1-2) */
+
 /* Delivers queue c: up to cap_frac x count during an outage; a share
  * slow_frac (< 1) of what is pending while the DSP is slowed by another
  * User's storm, so the backlog settles at a plateau instead of growing;
@@ -959,7 +961,12 @@ static void deliver(tuser_t *u, int c, int64_t count, double mean, double cap_fr
     int64_t d = pending - (lag < pending ? lag : pending);
     double cap;
     if (slow_frac < 1 && cap_frac >= 1) {
-        cap = slow_frac * (double)pending + rng_u01(&u->rng);
+        /* a share of what is pending, less a few messages held back by
+         * the slowed DSP: the backlog settles at ~15% of the queue + ~6 */
+        cap = slow_frac * (double)pending - SIM_SLOW_HELD * (1 + rng_u01(&u->rng)) +
+              rng_u01(&u->rng);
+        if (cap < 0)
+            cap = 0;
     } else if (cap_frac >= 1) {
         double m = (double)count > mean ? (double)count : mean;
         cap = SIM_DRAIN_FACTOR * (m > 1 ? m : 1);

@@ -97,6 +97,7 @@ static const field_t storm_fields[] = {
     DF("ratio_clear", F_NUMBER, storm_ratio_clear, R_POSITIVE),
     DF("for", F_DURATION, storm_for, R_NONNEG),
     DF("hold", F_DURATION, storm_hold, R_NONNEG),
+    DF("burst_ratio", F_NUMBER, storm_burst_ratio, R_POSITIVE),
     { 0 },
 };
 static const field_t blocked_fields[] = {

@@ -390,10 +390,13 @@ static void series_update(engine_t *e, uint32_t si, const rec_t *r)
     double secs = (double)dt / SW_NS_PER_S;
     double mu = base_rate * secs, mu_lo = lo_rate * secs;
 
-    /* storm: this series' rate far above what it normally carries */
-    double sd = base_sd(&s->base, mu, p->base_dispersion);
+    /* storm: this series' rate far above what it normally carries, and
+     * significantly above what a harmless burst would give: a noisy count
+     * of a small User must not pass the ratio by chance */
+    double mu_burst = p->storm_burst_ratio * mu;
+    double sd = base_sd(&s->base, mu_burst, p->base_dispersion);
     int hot = warm && s->rate > p->storm_ratio_fire * base_rate &&
-              count - mu > p->storm_z_fire * sd && s->rate - base_rate > p->storm_min_excess;
+              count - mu_burst > p->storm_z_fire * sd && s->rate - base_rate > p->storm_min_excess;
     int cool = !warm || s->rate < p->storm_ratio_clear * base_rate;
     alert_t a = {
         .kind = ALERT_STORM, .user = u->name, .dir = s->dir, .cls = s->cls,

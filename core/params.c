@@ -18,7 +18,8 @@ void detect_params_defaults(detect_params_t *p)
         .daily_outlier_ratio = 3.0,   /* a day 3x off its usual rate is an outlier */
 
         .storm_ratio_fire = 3.5,      /* harmless bursts reach 3x */
-        .storm_z_fire = 6.0,          /* about one false sample in a billion */
+        .storm_burst_ratio = 3.0,     /* short harmless bursts reach 3x */
+        .storm_z_fire = 2.5,          /* a 3x burst passes in 0.6% of samples, two in a row 4e-5 */
         .storm_min_excess = 1.0,      /* ignore storms of less than 1 msg/s */
         .storm_ratio_clear = 2.0,     /* hysteresis: well below the fire ratio */
         .storm_for = S(5),            /* two consecutive samples at 5 s */

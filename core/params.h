@@ -26,7 +26,8 @@ typedef struct {
 
     /* storm: a series' rate far above its baseline */
     double storm_ratio_fire;   /* fire when rate > ratio x baseline ... */
-    double storm_z_fire;       /* ... and the count is this many sd above expected */
+    double storm_burst_ratio;  /* harmless bursts reach this ratio ... */
+    double storm_z_fire;       /* ... and the count must be this many sd above such a burst */
     double storm_min_excess;   /* ... and exceeds the baseline by at least this rate */
     double storm_ratio_clear;  /* resolve once the rate is below ratio x baseline */
     int64_t storm_for;         /* condition must hold this long before firing */

@@ -265,6 +265,7 @@ static void test_every_key(void **state)
             "  storm:\n"
             "    ratio_fire: 4\n"
             "    z_fire: 8.5\n"
+            "    burst_ratio: 2.5\n"
             "    min_excess_rate: 2.5\n"
             "    ratio_clear: 1.5\n"
             "    for: 10s\n"
@@ -309,6 +310,7 @@ static void test_every_key(void **state)
     assert_true(d->daily_outlier_ratio == 4);
     assert_true(d->storm_ratio_fire == 4);
     assert_true(d->storm_z_fire == 8.5);
+    assert_true(d->storm_burst_ratio == 2.5);
     assert_true(d->storm_min_excess == 2.5);
     assert_true(d->storm_ratio_clear == 1.5);
     assert_true(d->storm_for == 10 * S);
@@ -513,7 +515,7 @@ static const struct {
       "silence, blast_radius)" },
     { "detectors:\n  storm:\n    ratio_fires: 4\n",
       "FILE:3:5: detectors.storm.ratio_fires: unknown key (expected one of: ratio_fire, "
-      "z_fire, min_excess_rate, ratio_clear, for, hold)" },
+      "z_fire, min_excess_rate, ratio_clear, for, hold, burst_ratio)" },
     { "users:\n  U1:\n    correlation: {}\n",
       "FILE:3:5: users.U1.correlation: unknown key (expected one of: baseline, detectors, "
       "limits)" },
