@@ -218,6 +218,8 @@ int state_decode(series_table_t *t, const unsigned char *buf, size_t len,
                  const detect_params_t *(*params_for)(void *, const char *, size_t), void *ctx,
                  char *err, size_t errlen)
 {
+    if (!t || !buf || !params_for)
+        return SW_EINVAL;
     if (len < HEADER_LEN + 4 || memcmp(buf, magic, sizeof(magic)) != 0)
         return fail(err, errlen, "not a stormwatch state file");
     uint32_t want = (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 |

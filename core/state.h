@@ -39,7 +39,8 @@ int state_encode(series_table_t *t, unsigned char **buf, size_t *len);
  * Decodes `len` bytes into `t`, interning each series with `params_for`
  * and giving it the saved baseline. Returns 0, or SW_EPARSE with a
  * sentence in `err` (nothing is loaded: the table is only touched once the
- * whole buffer has been checked), or SW_ENOMEM.
+ * whole buffer has been checked), SW_ENOMEM, or SW_EINVAL for a missing
+ * argument.
  */
 int state_decode(series_table_t *t, const unsigned char *buf, size_t len,
                  const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +329,51 @@ static void test_blast_radius(void **state)
     }
 }
 
+/* Thresholds scale with the User: a x4 flood of the largest User and a
+ * full stop of a ~1.5 msg/s User are both caught within two samples, while
+ * a x3 burst of 20 s on the largest raises nothing. */
+static void test_thresholds_scale(void **state)
+{
+    (void)state;
+    sim_opts_t o;
+    sim_opts_defaults(&o);
+    o.n_users = 24;
+    int big = 0, small = 0;
+    for (int i = 0; i < o.n_users; i++) {
+        if (sim_user_rate(&o, i) > sim_user_rate(&o, big))
+            big = i;
+        if (fabs(sim_user_rate(&o, i) - 1.5) < fabs(sim_user_rate(&o, small) - 1.5))
+            small = i;
+    }
+    assert_true(sim_user_rate(&o, big) > 100);
+    assert_true(sim_user_rate(&o, small) < 3);
+    const int64_t MIN = 60 * S;
+    sim_incident_t inc[] = {
+        { .kind = SIM_STORM_SOUTH, .user = big, .at = 60 * MIN, .duration = 10 * MIN,
+          .magnitude = 4 },
+        { .kind = SIM_SILENCE_SOUTH, .user = small, .at = 90 * MIN, .duration = 10 * MIN },
+        { .kind = SIM_BURST, .user = big, .at = 120 * MIN, .duration = 20 * S, .magnitude = 3 },
+    };
+    o.incidents = inc;
+    o.n_incidents = sizeof(inc) / sizeof(inc[0]);
+    sink_t *s = calloc(1, sizeof(*s));
+    assert_non_null(s);
+    run_opts(&o, s); /* found, and nothing else: not the burst */
+    for (size_t k = 0; k < 2; k++) {
+        int64_t onset = sim_sample_time(&o, inc[k].at), first = INT64_MAX;
+        for (int i = 0; i < s->n; i++)
+            if (s->a[i].firing && s->a[i].detected_at >= onset - 60 * S &&
+                s->a[i].detected_at < first)
+                first = s->a[i].detected_at;
+        /* detected by the second sample after the onset sample: within two
+         * intervals of the onset, plus the User's sub-second offset */
+        if (first > onset + 2 * o.interval_ns + S)
+            fail_msg("incident %zu detected %.1f s after onset", k, (double)(first - onset) / S);
+    }
+    free(s->all);
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_daily_patterns),
         cmocka_unit_test(test_overdispersed),
         cmocka_unit_test(test_blast_radius),
+        cmocka_unit_test(test_thresholds_scale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

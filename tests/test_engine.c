@@ -488,6 +488,115 @@ static void test_same_input_same_output(void **state)
     free(out[1]);
 }
 
+/* One series at 10 s for `days` days: 20 msg/s, x6 from 01:00 to 02:00
+ * every night, an optional x6 jump at 13:00-13:10 of the last day, and a
+ * growth factor per day (onboarding). */
+static void daily_run(fx_t *f, int days, int jump, double growth_per_day)
+{
+    char line[256];
+    for (int64_t t = 0; t < days * 86400 * S; t += 10 * S) {
+        int64_t sod = (t / S) % 86400, day = t / (86400 * S);
+        double rate = 20 * (1 + growth_per_day * (double)t / (86400.0 * S));
+        if (sod >= 3600 && sod < 7200)
+            rate *= 6;
+        if (jump && day == days - 1 && sod >= 13 * 3600 && sod < 13 * 3600 + 600)
+            rate *= 6;
+        int n = snprintf(line, sizeof(line),
+                         "dsp_traffic,user=A,dir=south,class=request count=%ldi %" PRId64,
+                         noisy(f, rate * 10), T0 + t);
+        engine_feed_line(f->e, line, (size_t)n);
+    }
+    engine_finish(f->e);
+}
+
+/* Alerts of a kind firing at or after `from`. */
+static int firing_since(const sink_t *s, alert_kind_t k, int64_t from)
+{
+    int n = 0;
+    for (int i = 0; i < s->n; i++)
+        n += s->a[i].kind == k && s->a[i].firing && s->a[i].detected_at >= from;
+    return n;
+}
+
+static void test_daily_batch_learnt_same_jump_at_noon_is_storm(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(NULL);
+    daily_run(f, 2, 1, 0);
+    int64_t day2 = T0 + 86400 * S;
+    /* day one: the new batch is a storm; day two: it is the normal */
+    assert_true(firing_since(&f->sink, ALERT_STORM, T0) >= 1);
+    assert_int_equal(firing_since(&f->sink, ALERT_STORM, day2), 1);
+    for (int i = 0; i < f->sink.n; i++) {
+        const alert_t *a = &f->sink.a[i];
+        if (a->firing && a->detected_at >= day2) {
+            assert_int_equal(a->kind, ALERT_STORM);
+            assert_true(a->starts_at == day2 + 13 * 3600 * S);
+            assert_true(a->detected_at <= a->starts_at + 20 * S); /* two samples */
+        }
+    }
+    assert_int_equal(firing_since(&f->sink, ALERT_SILENCE, T0), 0); /* batch end is no silence */
+    fx_free(f);
+}
+
+static void test_onboarding_growth_is_not_a_storm(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(NULL);
+    daily_run(f, 3, 0, 1.0); /* x3 over two days, on top of the nightly batch */
+    assert_int_equal(firing_since(&f->sink, ALERT_STORM, T0 + 86400 * S), 0);
+    assert_int_equal(firing_since(&f->sink, ALERT_SILENCE, T0), 0);
+    fx_free(f);
+}
+
+static void north_storm_shape(int64_t t, double *s, double *n, double *d)
+{
+    (void)s;
+    (void)d;
+    if (t >= ONSET && t < ONSET + 5 * 60 * S)
+        *n *= 6;
+}
+
+static void test_competing_changes(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    /* User A declared two changes; direction and kind decide. User B's
+     * change starts right at the onset and must never be blamed. */
+    change_t south = { .id = "CHG-S", .user = "A", .kind = "headend", .title = "release",
+                       .start = T0 + ONSET - 40 * 60 * S, .end = T0 + ONSET + 3600 * S,
+                       .affects = CHG_SOUTH };
+    change_t north = { .id = "CHG-N", .user = "A", .kind = "firmware", .title = "roll-out",
+                       .start = T0 + ONSET - 12 * 60 * S, .end = T0 + ONSET + 3600 * S,
+                       .affects = CHG_NORTH };
+    change_t other = { .id = "CHG-B", .user = "B", .kind = "firmware",
+                       .start = T0 + ONSET - 60 * S, .end = T0 + ONSET + 3600 * S,
+                       .affects = CHG_NORTH };
+    assert_int_equal(changes_add(reg, &south), 0);
+    assert_int_equal(changes_add(reg, &north), 0);
+    assert_int_equal(changes_add(reg, &other), 0);
+    fx_t *f = fx_new(reg);
+    run(f, 45, north_storm_shape);
+    assert_true(count_kind(&f->sink, ALERT_STORM, 1) >= 1);
+    assert_int_equal(f->sink.a[0].kind, ALERT_STORM);
+    assert_string_equal(f->sink.change[0], "CHG-N");
+    fx_free(f);
+    changes_destroy(reg);
+
+    /* declared four minutes late, a change still explains the incident */
+    reg = changes_create();
+    change_t late = { .id = "CHG-L", .user = "A", .kind = "firmware",
+                      .start = T0 + ONSET + 4 * 60 * S, .end = T0 + ONSET + 3600 * S,
+                      .affects = CHG_NORTH };
+    assert_int_equal(changes_add(reg, &late), 0);
+    f = fx_new(reg);
+    run(f, 45, north_storm_shape);
+    assert_string_equal(f->sink.change[0], "CHG-L");
+    assert_int_equal(f->sink.a[0].corr, CORR_DECLARED);
+    fx_free(f);
+    changes_destroy(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,6 +615,9 @@ int main(void)
         cmocka_unit_test(test_fixed_limit),
         cmocka_unit_test(test_declared_change_is_named),
         cmocka_unit_test(test_same_input_same_output),
+        cmocka_unit_test(test_daily_batch_learnt_same_jump_at_noon_is_storm),
+        cmocka_unit_test(test_onboarding_growth_is_not_a_storm),
+        cmocka_unit_test(test_competing_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
