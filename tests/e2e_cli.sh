@@ -95,5 +95,18 @@ expect_status 0 "$sw" replay --quiet --config limit.yaml sim/traffic.lp
 grep '"alert":"limit_exceeded"' out.txt | grep -q "\"user\":\"$user\"" && ok || bad "no limit alert for $user"
 [ "$(grep '"alert":"limit_exceeded"' out.txt | grep -vc "\"user\":\"$user\"")" -eq 0 ] && ok || bad "limit alert for another User"
 
+# learned state: created on the first run, loaded on the next, a corrupt one refused
+rm -f state.bin
+expect_status 0 "$sw" replay --state state.bin sim/traffic.lp
+expect_grep err.txt "no state yet, learning from scratch" "first run without state"
+[ -s state.bin ] && ok || bad "no state file written"
+ls state.bin.tmp.* >/dev/null 2>&1 && bad "temporary state file left behind" || ok
+expect_status 0 "$sw" replay --state state.bin sim/traffic.lp
+expect_grep err.txt "learned state loaded" "state loaded"
+printf 'garbage' >state.bin
+expect_status 2 "$sw" replay --state state.bin sim/traffic.lp
+expect_grep err.txt "state refused: state.bin: not a stormwatch state file" "corrupt state refused"
+[ ! -s out.txt ] && ok || bad "alerts written despite a refused state"
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
