@@ -29,7 +29,7 @@ enum { LP_SOUTH = 0, LP_NORTH = 1 };
 
 /* The longest user or class id accepted (after unescaping): ids are short
  * (an EUI-64 is 23 bytes); a longer one is bad input, not a new series. */
-#define LP_MAX_ID 256
+#define LP_MAX_ID 64
 
 /* Bits of lp_sample_t.fields: which known fields the line carried. */
 enum {
@@ -70,7 +70,7 @@ typedef struct {
     X(BAD_NEGATIVE,     1, "negative count")                             \
     X(BAD_TIMESTAMP,    1, "missing or malformed timestamp")             \
     X(BAD_TOO_LONG,     1, "line longer than the scratch buffer")       \
-    X(BAD_ID_TOO_LONG,  1, "user or class longer than 256 bytes")
+    X(BAD_ID_TOO_LONG,  1, "user or class longer than 64 bytes")
 
 typedef enum {
 #define LP_ENUM(name, bad, msg) LP_##name,

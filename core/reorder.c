@@ -130,7 +130,7 @@ int reorder_pop(reorder_t *r, rec_t *out, int drain)
     const rec_t *next = f && (!h || rec_before(f, h)) ? f : h;
     if (!next)
         return 0;
-    if (!drain && next->ts > r->max_ts - r->lateness)
+    if (!drain && next->ts >= r->max_ts - r->lateness)
         return 0;
     if (next == f) {
         *out = *f;

@@ -4,8 +4,8 @@
  *
  * Records enter in arrival order. Those that arrive in order (the common
  * case) go to a FIFO at O(1); those that arrive out of order go to a
- * binary heap. A record is released once the watermark, the newest event
- * time seen minus the lateness, has passed it; releases come out sorted by
+ * binary heap. A record is released once it is older than the watermark
+ * (the newest event time seen minus the lateness); releases come out sorted by
  * (ts, arrival sequence), so the order is deterministic for a given input.
  * A record older than the watermark on arrival is late: the caller counts
  * and drops it.
@@ -19,14 +19,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A sample reduced to what detection needs: fixed size, no pointers. */
+/* What the router hands a shard: a sample reduced to what detection
+ * needs, or a control record. Fixed size and self-contained (the User and
+ * class are copied in), so it can cross threads through a ring. */
+enum {
+    REC_SAMPLE, /* a sample */
+    REC_TICK,   /* every record before ts has been delivered */
+    REC_STALL,  /* the feed has been quiet since aux: feed_stalled fires at ts */
+    REC_GAP,    /* the feed resumes at ts after a gap since aux */
+};
+
 typedef struct {
     int64_t ts;        /* event time, ns */
-    uint32_t series;   /* index in the series table */
-    uint32_t seq;      /* arrival sequence (wraps; compared by difference) */
+    int64_t aux;       /* REC_STALL, REC_GAP: event time of the last sample before the gap */
     double count, delivered, rejected, backlog;
+    uint32_t seq;      /* arrival sequence (wraps; compared by difference) */
     uint32_t fields;   /* LP_F_* bits */
-    uint32_t pad_;
+    uint8_t type;      /* REC_* */
+    uint8_t dir;       /* LP_SOUTH or LP_NORTH */
+    uint8_t ulen, clen;/* lengths of the User and class in key[] */
+    char key[2 * 64];  /* the User, then the class: 2 x LP_MAX_ID */
 } rec_t;
 
 typedef struct reorder reorder_t;

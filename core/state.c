@@ -77,18 +77,21 @@ static void w_f32(wbuf_t *w, float f)
     w_u(w, v, 4);
 }
 
-int state_encode(series_table_t *t, unsigned char **buf, size_t *len)
+int state_encode(series_table_t *const *tables, size_t ntables, unsigned char **buf, size_t *len)
 {
     wbuf_t w = { 0 };
-    size_t n = st_nseries(t), kept = 0;
-    for (size_t i = 0; i < n; i++)
-        kept += st_series(t, (uint32_t)i)->base.age > 0;
+    size_t kept = 0;
+    for (size_t k = 0; k < ntables; k++)
+        for (size_t i = 0, n = st_nseries(tables[k]); i < n; i++)
+            kept += st_series(tables[k], (uint32_t)i)->base.age > 0;
     w_bytes(&w, magic, sizeof(magic));
     w_u(&w, STATE_VERSION, 4);
     w_u(&w, BASE_BINS, 4);
     w_u(&w, (uint64_t)BASE_BIN_NS, 8);
     w_u(&w, kept, 8);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t tk = 0; tk < ntables; tk++)
+    for (size_t i = 0, n = st_nseries(tables[tk]); i < n; i++) {
+        series_table_t *t = tables[tk];
         const series_t *s = st_series(t, (uint32_t)i);
         if (s->base.age <= 0)
             continue;
@@ -181,16 +184,20 @@ static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ul
     if (!r_need(r, 2))
         return "truncated";
     *ulen = (size_t)r_u(r, 2);
-    if (*ulen == 0 || !r_need(r, *ulen + 3))
-        return *ulen ? "truncated" : "empty user id";
+    if (*ulen == 0 || *ulen > LP_MAX_ID)
+        return *ulen ? "user id too long" : "empty user id";
+    if (!r_need(r, *ulen + 3))
+        return "truncated";
     *user = r->p + r->pos;
     r->pos += *ulen;
     *dir = (int)r_u(r, 1);
     if (*dir != LP_SOUTH && *dir != LP_NORTH)
         return "bad direction";
     *clen = (size_t)r_u(r, 2);
-    if (*clen == 0 || !r_need(r, *clen + STATE_SERIES_FIXED - 5))
-        return *clen ? "truncated" : "empty class";
+    if (*clen == 0 || *clen > LP_MAX_ID)
+        return *clen ? "class too long" : "empty class";
+    if (!r_need(r, *clen + STATE_SERIES_FIXED - 5))
+        return "truncated";
     *cls = r->p + r->pos;
     r->pos += *clen;
     base_init(b);
@@ -214,11 +221,12 @@ static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ul
     return ok ? NULL : "value out of range";
 }
 
-int state_decode(series_table_t *t, const unsigned char *buf, size_t len,
+int state_decode(series_table_t *(*table_for)(void *, const char *, size_t),
+                 const unsigned char *buf, size_t len,
                  const detect_params_t *(*params_for)(void *, const char *, size_t), void *ctx,
                  char *err, size_t errlen)
 {
-    if (!t || !buf || !params_for)
+    if (!table_for || !buf || !params_for)
         return SW_EINVAL;
     if (len < HEADER_LEN + 4 || memcmp(buf, magic, sizeof(magic)) != 0)
         return fail(err, errlen, "not a stormwatch state file");
@@ -254,6 +262,7 @@ int state_decode(series_table_t *t, const unsigned char *buf, size_t len,
     r.pos = start;
     for (uint64_t i = 0; i < count; i++) {
         read_series(&r, &user, &ulen, &dir, &cls, &clen, &b);
+        series_table_t *t = table_for(ctx, (const char *)user, ulen);
         int64_t si = st_intern(t, (const char *)user, ulen, dir, (const char *)cls, clen,
                                params_for, ctx);
         if (si < 0)

@@ -30,19 +30,22 @@
 #define STATE_SERIES_FIXED (2 + 1 + 2 + 8 + 4 + 8 + 8 + 16 + 4 * BASE_BINS + BASE_BINS)
 
 /*
- * Encodes every series of `t` that has learnt something into a new buffer
+ * Encodes every series of the `ntables` tables that has learnt something
+ * into a new buffer
  * (*buf, *len; the caller frees it). Returns 0 or SW_ENOMEM.
  */
-int state_encode(series_table_t *t, unsigned char **buf, size_t *len);
+int state_encode(series_table_t *const *tables, size_t ntables, unsigned char **buf, size_t *len);
 
 /*
- * Decodes `len` bytes into `t`, interning each series with `params_for`
- * and giving it the saved baseline. Returns 0, or SW_EPARSE with a
+ * Decodes `len` bytes, interning each series into the table
+ * `table_for(ctx, user)` names (the shard that owns the User) with
+ * `params_for(ctx, ...)`, and giving it the saved baseline. Returns 0, or SW_EPARSE with a
  * sentence in `err` (nothing is loaded: the table is only touched once the
  * whole buffer has been checked), SW_ENOMEM, or SW_EINVAL for a missing
  * argument.
  */
-int state_decode(series_table_t *t, const unsigned char *buf, size_t len,
+int state_decode(series_table_t *(*table_for)(void *ctx, const char *user, size_t len),
+                 const unsigned char *buf, size_t len,
                  const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),
                  void *ctx, char *err, size_t errlen);
 

@@ -60,7 +60,8 @@ static void collect(void *ctx, const alert_t *a)
 }
 
 /* Generates the scenario and replays it line by line through an engine. */
-static void replay(const sim_opts_t *o, sink_t *sink, engine_stats_t *stats)
+static void replay_sharded(const sim_opts_t *o, unsigned nshards, sink_t *sink,
+                           engine_stats_t *stats)
 {
     char *traffic = NULL, *changes = NULL;
     size_t tlen = 0, clen = 0;
@@ -77,7 +78,7 @@ static void replay(const sim_opts_t *o, sink_t *sink, engine_stats_t *stats)
     if (rc != 0)
         fail_msg("change register: %s", err);
 
-    engine_opts_t eo = { .emit = collect, .emit_ctx = sink };
+    engine_opts_t eo = { .emit = collect, .emit_ctx = sink, .nshards = nshards };
     ingest_params_defaults(&eo.ingest);
     corr_params_defaults(&eo.corr);
     engine_t *e = engine_create(&eo, reg);
@@ -95,6 +96,11 @@ static void replay(const sim_opts_t *o, sink_t *sink, engine_stats_t *stats)
     changes_destroy(reg);
     free(traffic);
     free(changes);
+}
+
+static void replay(const sim_opts_t *o, sink_t *sink, engine_stats_t *stats)
+{
+    replay_sharded(o, 1, sink, stats);
 }
 
 static alert_kind_t expected_kind(sim_kind_t k)
@@ -374,6 +380,31 @@ static void test_thresholds_scale(void **state)
     free(s);
 }
 
+/* Users spread over several shards: the same alert lines, byte for byte. */
+static void test_shards_same_output(void **state)
+{
+    (void)state;
+    const char *presets[] = { "mixed", "daily" };
+    for (size_t k = 0; k < 2; k++) {
+        sim_opts_t o;
+        sim_incident_t inc[SIM_PRESET_MAX];
+        sim_opts_defaults(&o);
+        assert_int_equal(sim_preset(presets[k], &o, inc), 0);
+        sink_t *one = calloc(1, sizeof(*one)), *many = calloc(1, sizeof(*many));
+        assert_non_null(one);
+        assert_non_null(many);
+        replay_sharded(&o, 1, one, NULL);
+        replay_sharded(&o, 4, many, NULL);
+        assert_true(one->bytes > 0);
+        if (one->bytes != many->bytes || memcmp(one->all, many->all, one->bytes) != 0)
+            fail_msg("%s: 4 shards differ from 1:\n%s\n---\n%s", presets[k], one->all, many->all);
+        free(one->all);
+        free(many->all);
+        free(one);
+        free(many);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +416,7 @@ int main(void)
         cmocka_unit_test(test_overdispersed),
         cmocka_unit_test(test_blast_radius),
         cmocka_unit_test(test_thresholds_scale),
+        cmocka_unit_test(test_shards_same_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,7 @@
 
 static int push(reorder_t *r, int64_t ts, uint32_t id)
 {
-    rec_t rec = { .ts = ts, .series = id, .count = (double)id, .seq = 0xdeadbeefu };
+    rec_t rec = { .ts = ts, .aux = id, .count = (double)id, .seq = 0xdeadbeefu };
     return reorder_push(r, &rec);
 }
 
@@ -33,9 +33,9 @@ static size_t pop_all(reorder_t *r, int drain, int64_t *ts, uint32_t *ids, size_
     rec_t out;
     while (reorder_pop(r, &out, drain)) {
         assert_true(n < max);
-        assert_true(out.count == (double)out.series); /* payload travels intact */
+        assert_true(out.count == (double)out.aux); /* payload travels intact */
         ts[n] = out.ts;
-        ids[n] = out.series;
+        ids[n] = out.aux;
         n++;
     }
     return n;
@@ -67,8 +67,8 @@ static void test_in_order_passthrough(void **state)
         assert_int_equal(push(r, (int64_t)i * 10 * SEC, i), 0);
         assert_true(reorder_max_ts(r) == (int64_t)i * 10 * SEC);
         got += pop_all(r, 0, ts + got, ids + got, 64 - got);
-        /* released: everything at or before i*10 - 30 s */
-        size_t want = i >= 3 ? i - 2 : 0;
+        /* released: everything strictly before i*10 - 30 s */
+        size_t want = i >= 4 ? i - 3 : 0;
         assert_int_equal(got, want);
         assert_int_equal(reorder_depth(r), i + 1 - want);
     }
@@ -82,7 +82,7 @@ static void test_in_order_passthrough(void **state)
     reorder_destroy(r);
 }
 
-/* Watermark: a record is held until max_ts - lateness reaches it. */
+/* Watermark: a record is held until max_ts - lateness passes it. */
 static void test_watermark(void **state)
 {
     (void)state;
@@ -93,27 +93,32 @@ static void test_watermark(void **state)
     assert_int_equal(push(r, 109 * SEC, 2), 0);
     assert_int_equal(reorder_pop(r, &out, 0), 0); /* watermark 99 s < 100 s */
     assert_int_equal(push(r, 110 * SEC, 3), 0);
-    assert_int_equal(reorder_pop(r, &out, 0), 1); /* watermark 100 s: released */
-    assert_int_equal(out.series, 1);
+    assert_int_equal(reorder_pop(r, &out, 0), 0); /* watermark 100 s: not yet past */
+    assert_int_equal(push(r, 110 * SEC + 1, 4), 0);
+    assert_int_equal(reorder_pop(r, &out, 0), 1); /* watermark past 100 s: released */
+    assert_int_equal(out.aux, 1);
     assert_true(out.ts == 100 * SEC);
     assert_int_equal(reorder_pop(r, &out, 0), 0);
-    assert_int_equal(reorder_depth(r), 2);
+    assert_int_equal(reorder_depth(r), 3);
     reorder_destroy(r);
 }
 
-/* Zero lateness releases a record as soon as it is the newest. */
+/* Zero lateness releases a record as soon as a newer one arrives. */
 static void test_zero_lateness(void **state)
 {
     (void)state;
     reorder_t *r = reorder_create(0);
     rec_t out;
     assert_int_equal(push(r, 5 * SEC, 1), 0);
+    assert_int_equal(reorder_pop(r, &out, 0), 0); /* more at 5 s may come */
+    assert_int_equal(push(r, 5 * SEC, 2), 0);     /* same time: not late */
+    assert_int_equal(push(r, 4 * SEC, 3), 1);     /* older: late */
+    assert_int_equal(push(r, 6 * SEC, 4), 0);
     assert_int_equal(reorder_pop(r, &out, 0), 1);
-    assert_int_equal(out.series, 1);
-    assert_int_equal(push(r, 5 * SEC, 2), 0); /* same time: not late */
-    assert_int_equal(push(r, 4 * SEC, 3), 1); /* older: late */
+    assert_int_equal(out.aux, 1);
     assert_int_equal(reorder_pop(r, &out, 0), 1);
-    assert_int_equal(out.series, 2);
+    assert_int_equal(out.aux, 2);
+    assert_int_equal(reorder_pop(r, &out, 0), 0);
     reorder_destroy(r);
 }
 
@@ -278,7 +283,7 @@ static void test_growth_wrapped_fifo_and_big_heap(void **state)
     rec_t out;
     for (uint32_t k = 0; k < 600; k++) {
         assert_int_equal(reorder_pop(r, &out, 1), 1);
-        assert_int_equal(out.series, k);
+        assert_int_equal(out.aux, k);
     }
     /* now wrap and grow: 2500 more in order */
     for (; id < 3500; id++)
@@ -311,19 +316,19 @@ static void test_seq_assigned_by_buffer(void **state)
 {
     (void)state;
     reorder_t *r = reorder_create(60 * SEC);
-    rec_t a = { .ts = 10 * SEC, .series = 1, .seq = 100 };
-    rec_t b = { .ts = 20 * SEC, .series = 2, .seq = 0 };
-    rec_t c = { .ts = 10 * SEC, .series = 3, .seq = 0 }; /* lower seq, later arrival */
+    rec_t a = { .ts = 10 * SEC, .aux = 1, .seq = 100 };
+    rec_t b = { .ts = 20 * SEC, .aux = 2, .seq = 0 };
+    rec_t c = { .ts = 10 * SEC, .aux = 3, .seq = 0 }; /* lower seq, later arrival */
     assert_int_equal(reorder_push(r, &a), 0);
     assert_int_equal(reorder_push(r, &b), 0);
     assert_int_equal(reorder_push(r, &c), 0);
     rec_t out;
     assert_int_equal(reorder_pop(r, &out, 1), 1);
-    assert_int_equal(out.series, 1);
+    assert_int_equal(out.aux, 1);
     assert_int_equal(reorder_pop(r, &out, 1), 1);
-    assert_int_equal(out.series, 3);
+    assert_int_equal(out.aux, 3);
     assert_int_equal(reorder_pop(r, &out, 1), 1);
-    assert_int_equal(out.series, 2);
+    assert_int_equal(out.aux, 2);
     reorder_destroy(r);
 }
 

@@ -1,0 +1,429 @@
+/*
+ * alerts.c - the alert stage (alerts.h).
+ */
+#include "alerts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blast.h"
+#include "correlate.h"
+#include "err.h"
+#include "hash.h"
+
+/* An event waiting to be released, with its shard. */
+typedef struct {
+    event_t ev;
+    unsigned shard;
+} held_t;
+
+/* The events of one shard not yet released, oldest first (they arrive in
+ * event-time order): a growable ring. */
+typedef struct {
+    held_t *v;
+    size_t head, n, cap;  /* cap is a power of two */
+    int64_t progress;     /* every event below this has arrived */
+} queue_t;
+
+/* An alert that has fired and not yet resolved. */
+typedef struct {
+    alert_t a;            /* as emitted on firing; strings point below */
+    char user[LP_MAX_ID + 1], cls[LP_MAX_ID + 1];
+    blast_list_t imp;     /* storms: the other Users impacted so far */
+    int64_t since;        /* storms: impact counts from samples after this */
+    unsigned shard;
+    uint32_t id;
+} active_t;
+
+/* A User's northbound backlog as the alert stage knows it. */
+typedef struct {
+    char *name;
+    uint64_t hash;
+    blast_track_t bt;
+} buser_t;
+
+struct alerts {
+    alerts_opts_t o;
+    const changes_t *reg;
+    alerts_stats_t stats;
+    queue_t *q;           /* per shard */
+    held_t *group;        /* events of one event time, being ordered */
+    size_t ngroup, group_cap;
+    size_t nheld;
+    active_t **active;    /* in firing order */
+    size_t nactive, active_cap;
+    size_t nstorms;
+    buser_t *users;
+    size_t nusers, users_cap;
+    uint32_t *uix;        /* open-addressing index of users (+1) */
+    size_t uix_cap;
+};
+
+alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg)
+{
+    alerts_t *as = calloc(1, sizeof(*as));
+    if (!as)
+        return NULL;
+    as->o = *o;
+    as->reg = reg;
+    as->q = calloc(o->nshards ? o->nshards : 1, sizeof(queue_t));
+    if (!as->q) {
+        free(as);
+        return NULL;
+    }
+    for (unsigned i = 0; i < o->nshards; i++)
+        as->q[i].progress = INT64_MIN;
+    return as;
+}
+
+void alerts_destroy(alerts_t *as)
+{
+    if (!as)
+        return;
+    for (size_t i = 0; i < as->nactive; i++) {
+        blast_free(&as->active[i]->imp);
+        free(as->active[i]);
+    }
+    for (size_t i = 0; i < as->nusers; i++)
+        free(as->users[i].name);
+    free(as->active);
+    free(as->users);
+    free(as->uix);
+    for (unsigned i = 0; i < as->o.nshards; i++)
+        free(as->q[i].v);
+    free(as->q);
+    free(as->group);
+    free(as);
+}
+
+void alerts_set_changes(alerts_t *as, const changes_t *reg)
+{
+    as->reg = reg;
+}
+
+void alerts_rebind(alerts_t *as, const detect_params_t *(*detect_for)(void *, const char *, size_t),
+                   void *ctx)
+{
+    as->o.detect_for = detect_for;
+    as->o.detect_ctx = ctx;
+}
+
+const alerts_stats_t *alerts_stats(const alerts_t *as)
+{
+    return &as->stats;
+}
+
+void alerts_each_firing(const alerts_t *as, void (*fn)(void *, const alert_t *), void *ctx)
+{
+    for (size_t i = 0; i < as->nactive; i++)
+        fn(ctx, &as->active[i]->a);
+}
+
+/* ---- the order of events ------------------------------------------------ */
+
+static int ev_before(const event_t *a, const event_t *b)
+{
+    if (a->at != b->at)
+        return a->at < b->at;
+    if (a->type != b->type)
+        return a->type < b->type;
+    int c = strcmp(a->user, b->user);
+    if (c)
+        return c < 0;
+    if (a->dir != b->dir)
+        return a->dir < b->dir;
+    c = strcmp(a->cls, b->cls);
+    if (c)
+        return c < 0;
+    return a->kind < b->kind;
+}
+
+static int q_push(queue_t *q, const event_t *ev, unsigned shard)
+{
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 256;
+        held_t *v = malloc(cap * sizeof(*v));
+        if (!v)
+            return SW_ENOMEM;
+        for (size_t i = 0; i < q->n; i++)
+            v[i] = q->v[(q->head + i) & (q->cap - 1)];
+        free(q->v);
+        q->v = v;
+        q->cap = cap;
+        q->head = 0;
+    }
+    q->v[(q->head + q->n) & (q->cap - 1)] = (held_t){ *ev, shard };
+    q->n++;
+    return SW_OK;
+}
+
+static const held_t *q_front(const queue_t *q)
+{
+    return q->n ? &q->v[q->head] : NULL;
+}
+
+static void q_drop(queue_t *q)
+{
+    q->head = (q->head + 1) & (q->cap - 1);
+    q->n--;
+}
+
+/* ---- Users for the blast radius ----------------------------------------- */
+
+/* The User named `name`, added when new; NULL when out of memory. */
+static buser_t *buser(alerts_t *as, const char *name)
+{
+    uint64_t h = sw_hash(name, strlen(name), 0x424c53ULL);
+    if (as->uix_cap) {
+        for (size_t j = h & (as->uix_cap - 1);; j = (j + 1) & (as->uix_cap - 1)) {
+            uint32_t k = as->uix[j];
+            if (!k)
+                break;
+            if (as->users[k - 1].hash == h && strcmp(as->users[k - 1].name, name) == 0)
+                return &as->users[k - 1];
+        }
+    }
+    if ((as->nusers + 1) * 2 > as->uix_cap) {
+        size_t cap = as->uix_cap ? as->uix_cap * 2 : 64;
+        uint32_t *ix = calloc(cap, sizeof(*ix));
+        if (!ix)
+            return NULL;
+        for (size_t i = 0; i < as->nusers; i++) {
+            size_t j = as->users[i].hash & (cap - 1);
+            while (ix[j])
+                j = (j + 1) & (cap - 1);
+            ix[j] = (uint32_t)i + 1;
+        }
+        free(as->uix);
+        as->uix = ix;
+        as->uix_cap = cap;
+    }
+    if (as->nusers == as->users_cap) {
+        size_t cap = as->users_cap ? as->users_cap * 2 : 64;
+        buser_t *v = realloc(as->users, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        as->users = v;
+        as->users_cap = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return NULL;
+    buser_t *u = &as->users[as->nusers];
+    *u = (buser_t){ .name = copy, .hash = h };
+    size_t j = h & (as->uix_cap - 1);
+    while (as->uix[j])
+        j = (j + 1) & (as->uix_cap - 1);
+    as->uix[j] = (uint32_t)++as->nusers;
+    return u;
+}
+
+static int user_impacted(alerts_t *as, const buser_t *u, int64_t since)
+{
+    const detect_params_t *p = as->o.detect_for(as->o.detect_ctx, u->name, strlen(u->name));
+    return blast_impacted(&u->bt, since, p->base_warmup, p->blast_z, p->blast_min_increase);
+}
+
+static void add_impacted(alerts_t *as, active_t *ac, size_t ui)
+{
+    if (blast_add(&ac->imp, (uint32_t)ui, as->users[ui].name) < 0)
+        as->stats.nomem++;
+}
+
+/* A User's northbound bucket: learn its usual backlog, and list it under
+ * every storm of another User it shows impact from. */
+static void on_summary(alerts_t *as, const event_t *ev)
+{
+    buser_t *u = buser(as, ev->user);
+    if (!u) {
+        as->stats.nomem++;
+        return;
+    }
+    const detect_params_t *p = as->o.detect_for(as->o.detect_ctx, ev->user, strlen(ev->user));
+    blast_observe(&u->bt, ev->at, ev->backlog, ev->dt, p->base_tau,
+                  as->nstorms == 0 && !ev->alerting);
+    if (!as->nstorms)
+        return;
+    size_t ui = (size_t)(u - as->users);
+    for (size_t i = 0; i < as->nactive; i++) {
+        active_t *ac = as->active[i];
+        if (ac->a.kind == ALERT_STORM && strcmp(ac->user, u->name) != 0 &&
+            user_impacted(as, u, ac->since))
+            add_impacted(as, ac, ui);
+    }
+}
+
+/* ---- transitions -------------------------------------------------------- */
+
+static void fill_alert(alert_t *a, const event_t *ev)
+{
+    *a = (alert_t){
+        .kind = (alert_kind_t)ev->kind, .user = ev->user, .dir = ev->dir, .cls = ev->cls,
+        .starts_at = ev->starts_at, .detected_at = ev->detected_at, .ends_at = ev->ends_at,
+        .value = ev->value, .baseline = ev->baseline, .backlog = ev->backlog, .limit = ev->limit,
+    };
+}
+
+static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
+{
+    alert_t a;
+    fill_alert(&a, ev);
+    a.firing = 1;
+    corr_result_t c = corr_best(as->reg, &as->o.corr, a.user, a.kind, a.dir, a.starts_at);
+    a.corr = c.type;
+    a.change = c.change;
+    a.score = c.score;
+
+    active_t *ac = calloc(1, sizeof(*ac));
+    if (ac && as->nactive == as->active_cap) {
+        size_t cap = as->active_cap ? as->active_cap * 2 : 32;
+        active_t **v = realloc(as->active, cap * sizeof(*v));
+        if (v) {
+            as->active = v;
+            as->active_cap = cap;
+        } else {
+            free(ac);
+            ac = NULL;
+        }
+    }
+    if (ac) {
+        memcpy(ac->user, ev->user, sizeof(ac->user));
+        memcpy(ac->cls, ev->cls, sizeof(ac->cls));
+        ac->shard = shard;
+        ac->id = ev->id;
+        ac->since = ev->since;
+        if (a.kind == ALERT_STORM) {
+            for (size_t i = 0; i < as->nusers; i++)
+                if (strcmp(as->users[i].name, ev->user) != 0 &&
+                    user_impacted(as, &as->users[i], ev->since))
+                    add_impacted(as, ac, i);
+            as->nstorms++;
+        }
+        a.user = ac->user;
+        a.cls = ac->cls;
+        a.impacted = ac->imp.names;
+        a.n_impacted = ac->imp.n;
+        ac->a = a;
+        as->active[as->nactive++] = ac;
+        as->stats.firing_now++;
+    } else {
+        as->stats.nomem++;
+    }
+    as->stats.firing++;
+    as->o.emit(as->o.emit_ctx, &a);
+}
+
+static void on_resolve(alerts_t *as, unsigned shard, const event_t *ev)
+{
+    for (size_t i = 0; i < as->nactive; i++) {
+        active_t *ac = as->active[i];
+        if (ac->shard != shard || ac->id != ev->id)
+            continue;
+        alert_t a = ac->a;
+        a.firing = 0;
+        a.ends_at = ev->ends_at;
+        a.impacted = ac->imp.names;
+        a.n_impacted = ac->imp.n;
+        /* the change named may have been withdrawn from a newer register */
+        if (a.change)
+            a.change = changes_find(as->reg, a.change->id);
+        if (!a.change)
+            a.corr = CORR_UNDECLARED;
+        as->stats.resolved++;
+        as->o.emit(as->o.emit_ctx, &a);
+        if (a.kind == ALERT_STORM)
+            as->nstorms--;
+        blast_free(&ac->imp);
+        free(ac);
+        memmove(&as->active[i], &as->active[i + 1], (as->nactive - i - 1) * sizeof(*as->active));
+        as->nactive--;
+        as->stats.firing_now--;
+        return;
+    }
+}
+
+static void handle(alerts_t *as, const held_t *h)
+{
+    switch ((event_type_t)h->ev.type) {
+    case EV_SUMMARY: on_summary(as, &h->ev); break;
+    case EV_FIRE: on_fire(as, h->shard, &h->ev); break;
+    case EV_RESOLVE: on_resolve(as, h->shard, &h->ev); break;
+    case EV_PROGRESS: break;
+    }
+}
+
+/*
+ * Releases the held events older than `low`: merges the shards' queues by
+ * event time, and orders the events of one event time by the full key,
+ * so the result does not depend on which shard sent what.
+ */
+static void release(alerts_t *as, int64_t low)
+{
+    for (;;) {
+        int64_t at = INT64_MAX;
+        for (unsigned i = 0; i < as->o.nshards; i++) {
+            const held_t *h = q_front(&as->q[i]);
+            if (h && h->ev.at < at)
+                at = h->ev.at;
+        }
+        if (at == INT64_MAX || at >= low)
+            break;
+        as->ngroup = 0;
+        for (unsigned i = 0; i < as->o.nshards; i++) {
+            queue_t *q = &as->q[i];
+            for (const held_t *h; (h = q_front(q)) && h->ev.at == at; q_drop(q)) {
+                if (as->ngroup == as->group_cap) {
+                    size_t cap = as->group_cap ? as->group_cap * 2 : 16;
+                    held_t *v = realloc(as->group, cap * sizeof(*v));
+                    if (!v) {
+                        as->stats.nomem++;
+                        continue;
+                    }
+                    as->group = v;
+                    as->group_cap = cap;
+                }
+                as->group[as->ngroup++] = *h;
+                as->nheld--;
+            }
+        }
+        /* insertion sort: a group is nearly always one or two events */
+        for (size_t i = 1; i < as->ngroup; i++) {
+            held_t x = as->group[i];
+            size_t j = i;
+            for (; j > 0 && ev_before(&x.ev, &as->group[j - 1].ev); j--)
+                as->group[j] = as->group[j - 1];
+            as->group[j] = x;
+        }
+        for (size_t i = 0; i < as->ngroup; i++)
+            handle(as, &as->group[i]);
+    }
+    as->stats.held = as->nheld;
+}
+
+void alerts_event(alerts_t *as, unsigned shard, const event_t *ev)
+{
+    if (shard >= as->o.nshards)
+        return;
+    queue_t *q = &as->q[shard];
+    if (ev->type == EV_PROGRESS) {
+        if (ev->at > q->progress)
+            q->progress = ev->at;
+        int64_t low = INT64_MAX;
+        for (unsigned i = 0; i < as->o.nshards; i++)
+            if (as->q[i].progress < low)
+                low = as->q[i].progress;
+        release(as, low);
+        return;
+    }
+    if (q_push(q, ev, shard) < 0)
+        as->stats.nomem++;
+    else
+        as->nheld++;
+    as->stats.held = as->nheld;
+}
+
+void alerts_flush(alerts_t *as)
+{
+    release(as, INT64_MAX);
+}

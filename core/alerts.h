@@ -1,0 +1,62 @@
+/*
+ * alerts.h - the alert stage: merges the shards' events into one stream
+ * in event-time order, correlates each alert with the change register,
+ * works out the blast radius of storms, keeps the alerts that are firing
+ * and hands every transition to the sinks.
+ *
+ * Order: events are held until every shard has reported progress past
+ * them, then released sorted by (event time, kind of event, User,
+ * direction, class, alert kind) - a key that does not depend on which
+ * shard a User lives in, so one shard or many give the same lines.
+ *
+ * DESIGN: owned by one thread (the alert thread of the daemon, or the
+ * caller in replay). The change register is read-only here and may be
+ * replaced between calls (alerts_set_changes).
+ */
+#ifndef SW_ALERTS_H
+#define SW_ALERTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alert.h"
+#include "changes.h"
+#include "event.h"
+#include "params.h"
+
+typedef struct {
+    corr_params_t corr;
+    unsigned nshards;
+    const detect_params_t *(*detect_for)(void *ctx, const char *user, size_t len);
+    void *detect_ctx;
+    /* receives each transition in order; the alert is valid during the call */
+    void (*emit)(void *ctx, const alert_t *a);
+    void *emit_ctx;
+} alerts_opts_t;
+
+typedef struct {
+    uint64_t firing, resolved, nomem;
+    uint64_t firing_now;     /* alerts firing at present */
+    uint64_t held;           /* events waiting for the shards' progress */
+} alerts_stats_t;
+
+typedef struct alerts alerts_t;
+
+alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg);
+void alerts_destroy(alerts_t *as);
+void alerts_set_changes(alerts_t *as, const changes_t *reg);
+void alerts_rebind(alerts_t *as, const detect_params_t *(*detect_for)(void *, const char *, size_t),
+                   void *ctx);
+
+/* Takes one event of shard `shard`; events of one shard come in order. */
+void alerts_event(alerts_t *as, unsigned shard, const event_t *ev);
+
+/* End of input: releases every event held. */
+void alerts_flush(alerts_t *as);
+
+const alerts_stats_t *alerts_stats(const alerts_t *as);
+
+/* Calls fn for each alert firing now, in the order they fired. */
+void alerts_each_firing(const alerts_t *as, void (*fn)(void *ctx, const alert_t *a), void *ctx);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * event.h - what a shard tells the alert stage: alert transitions, the
+ * northbound backlog of each User bucket (for the blast radius), and its
+ * progress in event time. Fixed size and self-contained, so it can cross
+ * threads through a ring.
+ */
+#ifndef SW_EVENT_H
+#define SW_EVENT_H
+
+#include <stdint.h>
+
+#include "alert.h"
+#include "lineproto.h"
+
+typedef enum {
+    EV_SUMMARY,  /* a User's northbound bucket closed: its backlog */
+    EV_RESOLVE,  /* an alert ended */
+    EV_FIRE,     /* an alert started */
+    EV_PROGRESS, /* every event of this shard with `at` below this is sent */
+} event_type_t;
+
+typedef struct {
+    int64_t at;          /* event time of the decision: the order of output */
+    int64_t starts_at, detected_at, ends_at;
+    int64_t since;       /* storms: impact counts from samples after this */
+    int64_t dt;          /* summaries: the bucket's interval, ns */
+    double value, baseline, backlog, limit;
+    uint32_t id;         /* the alert, unique within its shard */
+    uint8_t type;        /* event_type_t */
+    uint8_t kind;        /* alert_kind_t */
+    uint8_t dir;         /* ALERT_DIR_* */
+    uint8_t alerting;    /* summaries: the User's direction is alerting */
+    char user[LP_MAX_ID + 1];
+    char cls[LP_MAX_ID + 1];
+} event_t;
+
+#endif

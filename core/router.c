@@ -1,0 +1,177 @@
+/*
+ * router.c - parse, order, detect a stalled feed, route (router.h).
+ */
+#include "router.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "hash.h"
+
+#define SCRATCH_LEN (64 * 1024)
+/* Ticks go out when the watermark has moved this much: often enough for
+ * prompt alerts, rarely enough to cost nothing. */
+#define TICK_EVERY (SW_NS_PER_S / 2)
+
+struct router {
+    router_opts_t o;
+    reorder_t *ro;
+    router_stats_t stats;
+    char *scratch;
+    int64_t max_ts;       /* newest event time seen */
+    int64_t last_tick;    /* event time of the last tick sent */
+    int stalled;          /* router_stall() has told the shards */
+};
+
+unsigned router_shard_of(const char *user, size_t len, unsigned nshards)
+{
+    return nshards <= 1 ? 0 : (unsigned)(sw_hash(user, len, 0x53484152ULL) % nshards);
+}
+
+router_t *router_create(const router_opts_t *o)
+{
+    router_t *rt = calloc(1, sizeof(*rt));
+    if (!rt)
+        return NULL;
+    rt->o = *o;
+    if (rt->o.nshards == 0)
+        rt->o.nshards = 1;
+    rt->ro = reorder_create(o->ingest.lateness);
+    rt->scratch = malloc(SCRATCH_LEN);
+    rt->max_ts = rt->last_tick = INT64_MIN;
+    if (!rt->ro || !rt->scratch) {
+        router_destroy(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+void router_destroy(router_t *rt)
+{
+    if (!rt)
+        return;
+    reorder_destroy(rt->ro);
+    free(rt->scratch);
+    free(rt);
+}
+
+const router_stats_t *router_stats(const router_t *rt)
+{
+    return &rt->stats;
+}
+
+size_t router_depth(const router_t *rt)
+{
+    return reorder_depth(rt->ro);
+}
+
+static void broadcast(router_t *rt, const rec_t *r)
+{
+    for (unsigned i = 0; i < rt->o.nshards; i++)
+        rt->o.deliver(rt->o.ctx, i, r);
+}
+
+static void route(router_t *rt, const rec_t *r)
+{
+    rt->o.deliver(rt->o.ctx, router_shard_of(r->key, r->ulen, rt->o.nshards), r);
+}
+
+/* Delivers what is ready (all with `drain`), then a tick when the
+ * watermark moved enough. */
+static void release(router_t *rt, int drain)
+{
+    rec_t r;
+    while (reorder_pop(rt->ro, &r, drain))
+        route(rt, &r);
+    if (rt->max_ts == INT64_MIN)
+        return;
+    int64_t w = drain ? rt->max_ts + 1 : rt->max_ts - rt->o.ingest.lateness;
+    if (rt->last_tick == INT64_MIN || w - rt->last_tick >= TICK_EVERY ||
+        (drain && w > rt->last_tick)) {
+        rec_t tick = { .type = REC_TICK, .ts = w };
+        broadcast(rt, &tick);
+        rt->last_tick = w;
+    }
+}
+
+static void stall(router_t *rt)
+{
+    release(rt, 1);
+    rec_t st = { .type = REC_STALL, .ts = rt->max_ts + rt->o.ingest.stall_after,
+                 .aux = rt->max_ts };
+    broadcast(rt, &st);
+    rt->stalled = 1;
+    rt->stats.feed_stalls++;
+}
+
+void router_stall(router_t *rt)
+{
+    if (!rt->stalled && rt->max_ts != INT64_MIN)
+        stall(rt);
+}
+
+void router_count_bad(router_t *rt, lp_result_t res)
+{
+    rt->stats.lines++;
+    rt->stats.by_result[res]++;
+    if (lp_result_is_bad(res))
+        rt->stats.bad++;
+}
+
+lp_result_t router_feed_line(router_t *rt, const char *line, size_t len)
+{
+    lp_sample_t smp;
+    rt->stats.lines++;
+    rt->stats.bytes += len + 1;
+    lp_result_t res = lp_parse(line, len, rt->o.ingest.ts_mult, &smp, rt->scratch, SCRATCH_LEN);
+    rt->stats.by_result[res]++;
+    if (res != LP_OK) {
+        if (lp_result_is_bad(res))
+            rt->stats.bad++;
+        else if (res == LP_SKIP_MEASUREMENT)
+            rt->stats.skipped++;
+        return res;
+    }
+    rec_t r = {
+        .type = REC_SAMPLE, .ts = smp.ts, .count = smp.count, .delivered = smp.delivered,
+        .rejected = smp.rejected, .backlog = smp.backlog, .fields = smp.fields,
+        .dir = (uint8_t)smp.dir, .ulen = (uint8_t)smp.user.len, .clen = (uint8_t)smp.cls.len,
+    };
+    memcpy(r.key, smp.user.p, smp.user.len);
+    memcpy(r.key + smp.user.len, smp.cls.p, smp.cls.len);
+
+    /* the whole feed was quiet for longer than the stall time: in event
+     * time this shows when it resumes */
+    if (rt->max_ts != INT64_MIN && smp.ts - rt->max_ts > rt->o.ingest.stall_after) {
+        if (!rt->stalled)
+            stall(rt);
+        rec_t gap = { .type = REC_GAP, .ts = smp.ts, .aux = rt->max_ts };
+        broadcast(rt, &gap);
+        rt->stalled = 0;
+        rt->last_tick = smp.ts;
+    }
+    if (rt->stalled && smp.ts > rt->max_ts) {
+        /* live: the wall clock had fired the stall, data is back within the
+         * stall time of event time: no gap, only a late start */
+        rec_t gap = { .type = REC_GAP, .ts = smp.ts, .aux = rt->max_ts };
+        broadcast(rt, &gap);
+        rt->stalled = 0;
+    }
+    int rc = reorder_push(rt->ro, &r);
+    if (rc == 1)
+        rt->stats.late++;
+    else if (rc < 0)
+        rt->stats.nomem++;
+    else
+        rt->stats.records++;
+    if (smp.ts > rt->max_ts)
+        rt->max_ts = smp.ts;
+    release(rt, 0);
+    return res;
+}
+
+void router_finish(router_t *rt)
+{
+    release(rt, 1);
+}

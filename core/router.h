@@ -1,0 +1,75 @@
+/*
+ * router.h - the ingest side of the pipeline: parses lines, puts samples
+ * back in event-time order within the allowed lateness (dropping and
+ * counting late ones), notices a feed that stalled, and routes each
+ * sample to the shard that owns its User (hash of the User id).
+ *
+ * Every shard also receives the control records it needs to move on in
+ * event time when it has no samples of its own (REC_TICK), and to hear of
+ * a stalled feed (REC_STALL, REC_GAP), so a shard's decisions depend only
+ * on its Users' samples, never on how Users are spread.
+ *
+ * DESIGN: one router per ingest thread; deliver() is called synchronously
+ * with records for one shard at a time, in event-time order per shard.
+ */
+#ifndef SW_ROUTER_H
+#define SW_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lineproto.h"
+#include "params.h"
+#include "reorder.h"
+
+typedef struct {
+    ingest_params_t ingest;
+    unsigned nshards;
+    /* hands record r to shard `shard`; returns 0, or non-zero when the
+     * shard cannot take it now (the router then stops and retries later) */
+    void (*deliver)(void *ctx, unsigned shard, const rec_t *r);
+    void *ctx;
+} router_opts_t;
+
+typedef struct {
+    uint64_t lines;        /* lines offered */
+    uint64_t bytes;        /* bytes of lines offered */
+    uint64_t records;      /* samples accepted for ordering */
+    uint64_t bad;          /* bad lines */
+    uint64_t skipped;      /* other measurements */
+    uint64_t late;         /* older than the allowed lateness */
+    uint64_t nomem;
+    uint64_t feed_stalls;
+    uint64_t by_result[LP_NRESULTS];
+} router_stats_t;
+
+typedef struct router router_t;
+
+router_t *router_create(const router_opts_t *o);
+void router_destroy(router_t *rt);
+
+/* Parses and routes one line (without its newline). Returns the outcome;
+ * bad lines are counted and skipped. */
+lp_result_t router_feed_line(router_t *rt, const char *line, size_t len);
+
+/* Counts a bad line found outside the parser (e.g. too long to read). */
+void router_count_bad(router_t *rt, lp_result_t res);
+
+/*
+ * The wall clock says nothing arrived for the stall time (live mode):
+ * delivers every buffered sample and tells the shards the feed stalled,
+ * once per stall. Replay never calls it: there the stall is seen when the
+ * feed resumes, with the same result.
+ */
+void router_stall(router_t *rt);
+
+/* End of input: delivers every buffered sample and a final tick. */
+void router_finish(router_t *rt);
+
+/* The shard that owns `user`. */
+unsigned router_shard_of(const char *user, size_t len, unsigned nshards);
+
+const router_stats_t *router_stats(const router_t *rt);
+size_t router_depth(const router_t *rt);
+
+#endif

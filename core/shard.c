@@ -1,0 +1,432 @@
+/*
+ * shard.c - per-shard detection (shard.h).
+ *
+ * A sample goes through clock_advance (close the buckets before it, fill
+ * silent series with zeroes at fixed grid times) and series_update (the
+ * series' storm detector and baseline, then its share of the User's bucket
+ * for that timestamp). A bucket, the sum of a User's series in one
+ * direction at one timestamp, is judged when time moves past it
+ * (agg_close: silence, blocked_route, fixed limits).
+ */
+#include "shard.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+/* The window's value columns for a User's northbound buckets; W_BACKLOG0
+ * is the backlog before the bucket, so the oldest tells where it started. */
+enum { W_QUEUED, W_DELIVERED, W_BACKLOG0, W_SECONDS };
+
+struct shard {
+    shard_opts_t o;
+    series_table_t *st;
+    shard_stats_t stats;
+    int64_t now;           /* event time up to which records were seen */
+    int64_t next_sweep;    /* grid time of the next idle sweep */
+    uint32_t epoch;        /* bumped by a feed gap: intervals restart */
+    uint32_t next_id;      /* alert ids */
+    int stalled;           /* feed_stalled has fired and not resolved */
+    uint32_t *dirty;       /* aggregates with an open bucket */
+    size_t ndirty, dirty_cap;
+};
+
+shard_t *shard_create(const shard_opts_t *o)
+{
+    shard_t *sh = calloc(1, sizeof(*sh));
+    if (!sh)
+        return NULL;
+    sh->o = *o;
+    sh->st = st_create();
+    sh->now = INT64_MIN;
+    sh->next_sweep = INT64_MIN;
+    if (!sh->st) {
+        free(sh);
+        return NULL;
+    }
+    return sh;
+}
+
+void shard_destroy(shard_t *sh)
+{
+    if (!sh)
+        return;
+    st_destroy(sh->st);
+    free(sh->dirty);
+    free(sh);
+}
+
+const shard_stats_t *shard_stats(const shard_t *sh)
+{
+    return &sh->stats;
+}
+
+series_table_t *shard_table(shard_t *sh)
+{
+    return sh->st;
+}
+
+void shard_rebind(shard_t *sh, const detect_params_t *(*detect_for)(void *, const char *, size_t),
+                  void *ctx)
+{
+    sh->o.detect_for = detect_for;
+    sh->o.detect_ctx = ctx;
+    st_rebind(sh->st, detect_for, ctx);
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+/* Copies a NUL-terminated id of at most LP_MAX_ID bytes into dst. */
+static void copy_id(char dst[LP_MAX_ID + 1], const char *src)
+{
+    size_t n = strnlen(src, LP_MAX_ID);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+static void ev_names(event_t *ev, const char *user, const char *cls)
+{
+    copy_id(ev->user, user);
+    copy_id(ev->cls, cls);
+}
+
+/* A template for an alert of User `u` on `cls` in direction `dir`. */
+static event_t ev_alert(alert_kind_t kind, const user_t *u, int dir, const char *cls)
+{
+    event_t ev = { .kind = (uint8_t)kind, .dir = (uint8_t)dir, .backlog = -1 };
+    ev_names(&ev, u->name, cls);
+    return ev;
+}
+
+/* Steps lifecycle `l` with the verdict at `ts`; fires or resolves the
+ * alert described by `ev`, whose id lives in *id (0 when none).
+ * onset_hint: an earlier onset the detector knows of; lead: how far before
+ * the onset a storm's impact may be seen. */
+static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, int hot, int cool,
+                  int64_t for_ns, int64_t hold_ns, event_t *ev, int64_t onset_hint, int64_t lead)
+{
+    switch (life_step(l, ts, hot, cool, for_ns, hold_ns)) {
+    case LIFE_FIRE:
+        if (++sh->next_id == 0)
+            sh->next_id = 1;
+        *id = sh->next_id;
+        ev->type = EV_FIRE;
+        ev->id = *id;
+        ev->at = ev->detected_at = ts;
+        ev->starts_at = onset_hint < l->onset ? onset_hint : l->onset;
+        ev->since = ev->starts_at - lead;
+        sh->o.emit(sh->o.emit_ctx, ev);
+        break;
+    case LIFE_RESOLVE:
+        if (*id) {
+            ev->type = EV_RESOLVE;
+            ev->id = *id;
+            ev->at = ts;
+            ev->ends_at = l->since;
+            sh->o.emit(sh->o.emit_ctx, ev);
+            *id = 0;
+        }
+        break;
+    case LIFE_NONE:
+        break;
+    }
+}
+
+/* ---- per-User buckets --------------------------------------------------- */
+
+/* Judges a User's direction over its closed bucket. */
+static void agg_close(shard_t *sh, agg_t *g)
+{
+    const user_t *u = st_user(sh->st, g->user);
+    const detect_params_t *p = u->params;
+    int64_t ts = g->bucket_ts;
+    double secs = (double)g->bucket_dt / SW_NS_PER_S;
+    g->dirty = 0;
+    if (secs <= 0)
+        return;
+
+    /* silence: a direction that normally carries traffic falls to ~zero,
+     * for long enough that the baseline makes so little very unlikely */
+    int quiet = g->expected > 0 && g->obs <= p->silence_max_fraction * g->expected;
+    if (quiet) {
+        double phi = g->var_extra / (g->expected * g->expected);
+        g->silence_logp += base_log_cdf(g->obs, g->expected, phi);
+        if (g->silence_run++ == 0)
+            g->silence_since = ts;
+    } else {
+        g->silence_logp = 0;
+        g->silence_run = 0;
+    }
+    int hot = quiet && g->silence_logp <= log(p->silence_max_p) &&
+              g->silence_run >= p->silence_min_samples;
+    int cool = g->obs >= p->silence_clear_fraction * g->expected;
+    event_t ev = ev_alert(ALERT_SILENCE, u, g->dir, "all");
+    ev.value = g->obs / secs;
+    ev.baseline = g->expected / secs;
+    drive(sh, &g->silence, &g->silence_alert, ts, hot, cool, p->silence_for, p->silence_hold, &ev,
+          quiet ? g->silence_since : INT64_MAX, 0);
+
+    /* fixed per-User limit (Anomaly Detection Threshold) */
+    double limit = g->dir == LP_NORTH ? p->limit_north_rate : p->limit_south_rate;
+    if (limit > 0 || g->limit_alert) {
+        double rate = g->obs / secs;
+        ev = ev_alert(ALERT_LIMIT, u, g->dir, "all");
+        ev.value = rate;
+        ev.baseline = g->base_rate;
+        ev.limit = limit;
+        drive(sh, &g->limit, &g->limit_alert, ts, limit > 0 && rate > limit,
+              limit <= 0 || rate <= limit, p->storm_for, p->storm_hold, &ev, INT64_MAX, 0);
+    }
+
+    if (g->dir != LP_NORTH)
+        return;
+    /* blocked_route: deliveries stall while the backlog grows */
+    double v[WIN_NV] = { [W_QUEUED] = g->obs, [W_DELIVERED] = g->delivered,
+                         [W_BACKLOG0] = g->prev_backlog, [W_SECONDS] = secs };
+    g->prev_backlog = g->backlog;
+    win_push(&g->win, ts, v, p->blocked_window);
+    double q = win_sum(&g->win, W_QUEUED), d = win_sum(&g->win, W_DELIVERED);
+    double wsecs = win_sum(&g->win, W_SECONDS);
+    if (g->delivered < p->blocked_ratio_fire * g->obs) {
+        if (!g->low_since)
+            g->low_since = ts;
+    } else {
+        g->low_since = 0;
+    }
+    hot = q > 0 && d < p->blocked_ratio_fire * q && g->backlog >= p->blocked_min_backlog &&
+          g->backlog > win_first(&g->win, W_BACKLOG0);
+    cool = d >= p->blocked_ratio_clear * q || g->backlog < p->blocked_min_backlog;
+    ev = ev_alert(ALERT_BLOCKED, u, g->dir, "all");
+    ev.value = wsecs > 0 ? d / wsecs : 0;
+    ev.baseline = wsecs > 0 ? q / wsecs : 0;
+    ev.backlog = g->backlog;
+    drive(sh, &g->blocked, &g->blocked_alert, ts, hot, cool, p->blocked_for, p->blocked_hold, &ev,
+          g->low_since ? g->low_since : INT64_MAX, 0);
+
+    /* the bucket's backlog, for the alert stage's blast radius */
+    event_t sum = { .type = EV_SUMMARY, .at = ts, .dt = g->bucket_dt, .backlog = g->backlog,
+                    .dir = ALERT_DIR_NORTH,
+                    .alerting = life_active(&g->blocked) || life_active(&g->silence) };
+    ev_names(&sum, u->name, "all");
+    sh->o.emit(sh->o.emit_ctx, &sum);
+}
+
+static void close_buckets(shard_t *sh)
+{
+    for (size_t i = 0; i < sh->ndirty; i++)
+        agg_close(sh, st_agg(sh->st, sh->dirty[i]));
+    sh->ndirty = 0;
+}
+
+/* ---- per-series update -------------------------------------------------- */
+
+static void series_update(shard_t *sh, uint32_t si, const rec_t *r)
+{
+    series_t *s = st_series(sh->st, si);
+    agg_t *g = st_agg(sh->st, s->agg);
+    const user_t *u = st_user(sh->st, s->user);
+    const detect_params_t *p = u->params;
+
+    if (s->seen && r->ts == s->last_ts) {
+        sh->stats.duplicates++;
+        return;
+    }
+    sh->stats.samples++;
+    if (r->fields & LP_F_BACKLOG) {
+        g->backlog += r->backlog - s->backlog;
+        s->backlog = r->backlog;
+    }
+    if (!s->seen || s->epoch != sh->epoch) {
+        /* the first sample, or the first after a feed gap: its interval is
+         * unknown, so it only anchors the next one */
+        s->seen = 1;
+        s->epoch = sh->epoch;
+        s->last_ts = r->ts;
+        return;
+    }
+    int64_t dt = r->ts - s->last_ts;
+    s->last_ts = r->ts;
+    double count = r->count;
+    s->rate = count * SW_NS_PER_S / (double)dt;
+
+    /* what this series normally carries over the interval at this time of
+     * day: the highest nearby rate judges storms, the lowest silences */
+    int warm = s->base.age >= p->base_warmup;
+    double base_rate, lo_rate;
+    base_expect_range(&s->base, r->ts - dt / 2, p->daily_tolerance + dt / 2, &base_rate, &lo_rate);
+    double secs = (double)dt / SW_NS_PER_S;
+    double mu = base_rate * secs, mu_lo = lo_rate * secs;
+
+    /* storm: this series' rate far above what it normally carries, and
+     * significantly above what a harmless burst would give: a noisy count
+     * of a small User must not pass the ratio by chance */
+    double mu_burst = p->storm_burst_ratio * mu;
+    double sd = base_sd(&s->base, mu_burst, p->base_dispersion);
+    int hot = warm && s->rate > p->storm_ratio_fire * base_rate &&
+              count - mu_burst > p->storm_z_fire * sd && s->rate - base_rate > p->storm_min_excess;
+    int cool = !warm || s->rate < p->storm_ratio_clear * base_rate;
+    event_t ev = ev_alert(ALERT_STORM, u, s->dir, s->cls);
+    ev.value = s->rate;
+    ev.baseline = base_rate;
+    if (s->dir == LP_NORTH)
+        ev.backlog = g->backlog;
+    drive(sh, &s->storm, &s->alert, r->ts, hot, cool, p->storm_for, p->storm_hold, &ev, INT64_MAX,
+          dt);
+
+    /* learn; while this series or its User's direction is anomalous, only
+     * as much as baseline.h allows */
+    base_cfg_t bc = { .tau = p->base_tau, .day_weight = p->daily_weight,
+                      .outlier_weight = p->daily_outlier_weight,
+                      .outlier_ratio = p->daily_outlier_ratio,
+                      .outlier_slack = p->storm_min_excess };
+    base_learn(&s->base, &bc, count, dt, r->ts,
+               life_active(&s->storm) || life_active(&g->silence));
+
+    /* add to the User's open bucket */
+    if (!g->dirty) {
+        if (sh->ndirty == sh->dirty_cap) {
+            size_t cap = sh->dirty_cap ? sh->dirty_cap * 2 : 64;
+            uint32_t *v = realloc(sh->dirty, cap * sizeof(*v));
+            if (!v) {
+                sh->stats.nomem++;
+                return;
+            }
+            sh->dirty = v;
+            sh->dirty_cap = cap;
+        }
+        sh->dirty[sh->ndirty++] = s->agg;
+        g->dirty = 1;
+        g->bucket_ts = r->ts;
+        g->obs = g->expected = g->delivered = g->base_rate = g->var_extra = 0;
+        g->bucket_dt = 0;
+    }
+    if (warm) {
+        g->obs += count;
+        g->expected += mu_lo;
+        double phi = s->base.phi > p->base_dispersion ? s->base.phi : p->base_dispersion;
+        g->var_extra += phi * mu_lo * mu_lo;
+        g->delivered += r->delivered;
+        g->base_rate += lo_rate;
+    } else if (s->dir == LP_NORTH) {
+        /* not yet judged for silence, but its deliveries count for blocked routes */
+        g->obs += count;
+        g->expected += count;
+        g->delivered += r->delivered;
+    }
+    if (dt > g->bucket_dt)
+        g->bucket_dt = dt;
+}
+
+/* ---- the clock ---------------------------------------------------------- */
+
+/* The first idle-sweep grid time after t: sweeps fall on multiples of
+ * idle_after/2 of event time, whatever the records that trigger them, so
+ * every layout of Users over shards fills the same zeroes. */
+static int64_t sweep_after(const shard_t *sh, int64_t t)
+{
+    int64_t step = sh->o.ingest.idle_after / 2;
+    if (step <= 0)
+        return INT64_MAX;
+    int64_t q = t / step;
+    if (t % step < 0)
+        q--;
+    return (q + 1) * step;
+}
+
+/* Fills series that have said nothing for idle_after with a zero sample
+ * at grid time g: a series with no sample in an interval carried none. */
+static void idle_sweep(shard_t *sh, int64_t g)
+{
+    int64_t idle = sh->o.ingest.idle_after;
+    size_t n = st_nseries(sh->st);
+    for (size_t i = 0; i < n; i++) {
+        series_t *s = st_series(sh->st, (uint32_t)i);
+        if (!s->seen || s->epoch != sh->epoch || g - s->last_ts <= idle)
+            continue;
+        rec_t zero = { .ts = g, .fields = LP_F_COUNT };
+        sh->stats.idle_zeroes++;
+        sh->stats.samples--; /* not a sample read */
+        series_update(sh, (uint32_t)i, &zero);
+    }
+}
+
+/* Every record before event time t has been seen: close the buckets and
+ * run the sweeps that fall before t. */
+static void clock_advance(shard_t *sh, int64_t t)
+{
+    if (sh->now == INT64_MIN) {
+        sh->now = t;
+        sh->next_sweep = sweep_after(sh, t);
+        return;
+    }
+    if (t <= sh->now)
+        return;
+    close_buckets(sh);
+    while (sh->next_sweep < t) {
+        idle_sweep(sh, sh->next_sweep);
+        close_buckets(sh);
+        sh->next_sweep = sweep_after(sh, sh->next_sweep);
+    }
+    sh->now = t;
+}
+
+static void progress(shard_t *sh, int64_t at)
+{
+    event_t ev = { .type = EV_PROGRESS, .at = at };
+    sh->o.emit(sh->o.emit_ctx, &ev);
+}
+
+/* The feed alert's event: fired when the stall is seen, resolved at the gap's end. */
+static void feed_event(shard_t *sh, int type, int64_t at, int64_t last)
+{
+    event_t ev = { .type = (uint8_t)type, .kind = ALERT_FEED, .dir = ALERT_DIR_BOTH,
+                   .id = UINT32_MAX, .at = at, .starts_at = last,
+                   .detected_at = last + sh->o.ingest.stall_after, .ends_at = at, .backlog = -1 };
+    ev_names(&ev, "*", "all");
+    sh->o.emit(sh->o.emit_ctx, &ev);
+}
+
+void shard_record(shard_t *sh, const rec_t *r)
+{
+    switch (r->type) {
+    case REC_SAMPLE: {
+        clock_advance(sh, r->ts);
+        int64_t si = st_intern(sh->st, r->key, r->ulen, r->dir, r->key + r->ulen, r->clen,
+                               sh->o.detect_for, sh->o.detect_ctx);
+        if (si < 0) {
+            sh->stats.nomem++;
+            return;
+        }
+        series_update(sh, (uint32_t)si, r);
+        break;
+    }
+    case REC_TICK: /* every record before r->ts has been delivered */
+        if (sh->now != INT64_MIN)
+            clock_advance(sh, r->ts);
+        progress(sh, r->ts);
+        break;
+    case REC_STALL: /* nothing since r->aux: feed_stalled at r->ts */
+        close_buckets(sh);
+        if (sh->o.feed_owner && !sh->stalled)
+            feed_event(sh, EV_FIRE, r->ts, r->aux);
+        sh->stalled = 1;
+        progress(sh, r->ts + 1);
+        break;
+    case REC_GAP: /* the feed stalled after r->aux and resumed at r->ts */
+        close_buckets(sh);
+        if (sh->o.feed_owner) {
+            if (!sh->stalled)
+                feed_event(sh, EV_FIRE, r->aux + sh->o.ingest.stall_after, r->aux);
+            feed_event(sh, EV_RESOLVE, r->ts, r->aux);
+        }
+        sh->stalled = 0;
+        sh->epoch++; /* every series restarts its interval after the gap */
+        sh->now = r->ts;
+        sh->next_sweep = sweep_after(sh, r->ts);
+        progress(sh, r->ts);
+        break;
+    }
+}
