@@ -5,17 +5,21 @@
  * adapters/main.c calls sim_main() with argv[0] = "simulate". The options
  * are parsed by hand (no getopt: no global state), applied over a preset
  * when --scenario names one, checked by sim_validate(), and sim_write()
- * writes the documents to DIR (--out) or the traffic to standard output.
+ * writes the documents to DIR (--out), and the traffic to standard output
+ * or, with --publish, to a ZeroMQ socket through sim_zmq.c.
  */
 #include "sim.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "err.h"
 #include "params.h"
+#include "sim_zmq.h"
 #include "timefmt.h"
 
 #define MIN_S 60
@@ -166,8 +170,8 @@ static const char usage_text[] =
     "usage: stormwatch simulate [options]\n"
     "\n"
     "Writes simulated DSP traffic (line protocol), the matching change register\n"
-    "(YAML) and the truth (JSON, as read by score.py). The same options give the\n"
-    "same bytes.\n"
+    "(YAML) and the truth (JSON, as read by score.py), or sends the traffic over\n"
+    "ZeroMQ as the DSP would. The same options give the same bytes.\n"
     "\n"
     "  --scenario NAME    start from a preset (below); the other options override it\n"
     "  --users N          number of Users (default 12)\n"
@@ -200,6 +204,26 @@ static const char usage_text[] =
     "                     (default: the traffic alone, to standard output)\n"
     "  -h, --help         show this help\n"
     "\n"
+    "Publishing (the traffic sent is byte for byte what standard output would get):\n"
+    "  --publish ENDPOINT send the traffic on a ZeroMQ PUSH socket instead of standard\n"
+    "                     output: tcp://127.0.0.1:5557 connects there (to a `stormwatch\n"
+    "                     run --ingest`), bind:tcp://127.0.0.1:5557 binds and waits for\n"
+    "                     a receiver to connect. With --out the files are written too,\n"
+    "                     traffic.lp holding exactly the bytes sent\n"
+    "  --speed X          send by event time, X times real time: 1 = real time, 60 = a\n"
+    "                     minute of traffic a second; max = as fast as the receiver\n"
+    "                     takes it (default)\n"
+    "  --batch N          lines per message, whole lines only (default 1000); fewer when\n"
+    "                     --speed waits, as the lines due are sent before waiting\n"
+    "  --hwm N            send high-water mark, in messages (default 1000; 0: none).\n"
+    "                     When it is reached the simulator waits: nothing is dropped\n"
+    "  --linger D         at the end, wait up to D for queued messages to be delivered\n"
+    "                     (default 10s; 0: drop them); exit status 1 if some were not\n"
+    "  The end report (standard error) gives lines, messages, bytes, seconds, lines/s.\n"
+    "\n"
+    "Exit status: 0; 1 when a file could not be written or the traffic not sent;\n"
+    "2 for bad usage.\n"
+    "\n"
     "Scenarios (Users of incidents are chosen by traffic rank for the seed):\n"
     "  firewall  12 Users, 3 h at 5 s: a declared firewall change blocks one User's\n"
     "            deliveries for 34 min; its backlog climbs, then drains\n"
@@ -214,11 +238,14 @@ static const char usage_text[] =
     "Examples:\n"
     "  stormwatch simulate --scenario mixed --out /tmp/mixed\n"
     "  stormwatch simulate --users 1000 --hours 24 --seed 7 > /tmp/load.lp\n"
-    "  stormwatch simulate --users 5 --hours 2 --incident storm-north:3:1h:10m:declared\n";
+    "  stormwatch simulate --users 5 --hours 2 --incident storm-north:3:1h:10m:declared\n"
+    "  stormwatch simulate --scenario firewall --publish tcp://127.0.0.1:5557 --speed 60\n"
+    "  stormwatch simulate --scenario mixed --out /tmp/mixed --publish bind:tcp://127.0.0.1:5557\n";
 
 typedef struct {
     const char *scenario, *out, *users, *hours, *interval, *seed, *start, *learn;
     const char *bursts, *noop, *daily, *dispersion;
+    const char *publish, *speed, *batch, *hwm, *linger;
     int batches, ramp, quirks;
     const char **incident;
     size_t n_incident;
@@ -327,6 +354,9 @@ static int parse_args(int argc, char **argv, cli_t *c)
         { "daily", offsetof(cli_t, daily), 0 },       { "dispersion", offsetof(cli_t, dispersion), 0 },
         { "batches", offsetof(cli_t, batches), 1 },   { "ramp", offsetof(cli_t, ramp), 1 },
         { "quirks", offsetof(cli_t, quirks), 1 },
+        { "publish", offsetof(cli_t, publish), 0 },   { "speed", offsetof(cli_t, speed), 0 },
+        { "batch", offsetof(cli_t, batch), 0 },       { "hwm", offsetof(cli_t, hwm), 0 },
+        { "linger", offsetof(cli_t, linger), 0 },
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -444,6 +474,51 @@ static int build_opts(const cli_t *c, sim_opts_t *o, sim_incident_t *inc)
     return 0;
 }
 
+#define BIND_PREFIX "bind:"
+#define SPEED_MAX 1e9 /* a billion times real time: a 30-year run in a second */
+#define BATCH_MAX 1000000
+
+/* Checks the publishing options; they need --publish. */
+static int build_pub_opts(const cli_t *c, sim_pub_opts_t *po)
+{
+    double v;
+    int64_t ns;
+    sim_pub_opts_defaults(po);
+    if (!c->publish) {
+        const char *name = c->speed ? "speed" : c->batch ? "batch" : c->hwm ? "hwm" : c->linger ? "linger" : NULL;
+        return name ? usage_error("--%s needs --publish%s", name, "") : 0;
+    }
+    po->endpoint = c->publish;
+    if (!strncmp(po->endpoint, BIND_PREFIX, strlen(BIND_PREFIX))) {
+        po->endpoint += strlen(BIND_PREFIX);
+        po->bind = 1;
+    }
+    if (!*po->endpoint)
+        return usage_error("bad --publish '%s' (want e.g. tcp://127.0.0.1:5557 or bind:tcp://127.0.0.1:5557)%s",
+                           c->publish, "");
+    if (c->speed && strcmp(c->speed, "max") != 0) {
+        if (parse_num(c->speed, 1e-6, SPEED_MAX, &v) || v <= 0)
+            return usage_error("bad --speed '%s' (a number above 0, e.g. 60, or max)%s", c->speed, "");
+        po->speed = v;
+    }
+    if (c->batch) {
+        if (parse_num(c->batch, 1, BATCH_MAX, &v) || v != (int)v)
+            return usage_error("bad --batch '%s' (1 to 1000000 lines)%s", c->batch, "");
+        po->batch = (int)v;
+    }
+    if (c->hwm) {
+        if (parse_num(c->hwm, 0, INT_MAX, &v) || v != (int)v)
+            return usage_error("bad --hwm '%s' (a number of messages; 0: none)%s", c->hwm, "");
+        po->hwm = (int)v;
+    }
+    if (c->linger) {
+        if (tf_parse_duration(c->linger, &ns) || ns / 1000000 > INT_MAX)
+            return usage_error("bad --linger '%s' (a duration such as 10s)%s", c->linger, "");
+        po->linger_ns = ns;
+    }
+    return 0;
+}
+
 static FILE *open_in(const char *dir, const char *name, char *path, size_t len)
 {
     snprintf(path, len, "%s/%s", dir, name);
@@ -458,12 +533,81 @@ static int close_ok(FILE *f)
     return f ? fclose(f) == 0 : 1;
 }
 
+/* The files of --out, and their names for messages. */
+typedef struct {
+    FILE *traffic, *changes, *truth;
+    char pt[4096], pc[4096], pj[4096];
+} outdir_t;
+
+/* Creates DIR and opens its three files; returns 0, or 1 after a message
+ * (then whatever was opened is still to be closed by outdir_close()). */
+static int outdir_open(const char *dir, outdir_t *d)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "stormwatch simulate: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    d->traffic = open_in(dir, "traffic.lp", d->pt, sizeof d->pt);
+    d->changes = d->traffic ? open_in(dir, "changes.yaml", d->pc, sizeof d->pc) : NULL;
+    d->truth = d->changes ? open_in(dir, "truth.json", d->pj, sizeof d->pj) : NULL;
+    return d->truth ? 0 : 1;
+}
+
+/* Closes the files; returns rc, or 1 when one could not be finished. Says
+ * what was written when all went well. */
+static int outdir_close(const char *dir, outdir_t *d, int rc)
+{
+    if (!close_ok(d->traffic) || !close_ok(d->changes) || !close_ok(d->truth)) {
+        fprintf(stderr, "stormwatch simulate: cannot finish writing in %s\n", dir);
+        rc = 1;
+    }
+    if (rc == 0)
+        fprintf(stderr, "stormwatch simulate: wrote %s, %s, %s\n", d->pt, d->pc, d->pj);
+    return rc;
+}
+
+/* --publish: the traffic goes to the socket (and to DIR/traffic.lp with
+ * --out), the other documents to DIR. Returns the exit status. */
+static int publish(const cli_t *c, const sim_opts_t *o, const sim_pub_opts_t *po)
+{
+    outdir_t d = { 0 };
+    sim_pub_t *pub = NULL;
+    char msg[400];
+    int rc = c->out ? outdir_open(c->out, &d) : 0;
+    if (rc == 0 && sim_pub_create(po, d.traffic, stderr, &pub, msg, sizeof msg)) {
+        fprintf(stderr, "stormwatch simulate: %s\n", msg);
+        rc = 1;
+    }
+    if (rc == 0) {
+        int w = sim_write(o, sim_pub_stream(pub), d.changes, d.truth);
+        int f = sim_pub_finish(pub, msg, sizeof msg);
+        if (f)
+            fprintf(stderr, "stormwatch simulate: %s\n", msg);
+        else if (w)
+            fprintf(stderr, "stormwatch simulate: %s\n", sw_strerror(w));
+        rc = w || f;
+        sim_pub_stats_t st;
+        sim_pub_stats(pub, &st);
+        fprintf(stderr,
+                "stormwatch simulate: published to %s: %" PRIu64 " lines, %" PRIu64 " messages, %" PRIu64
+                " bytes, %.3f s, %.0f lines/s\n",
+                po->endpoint, st.lines, st.messages, st.bytes, st.seconds,
+                st.seconds > 0 ? (double)st.lines / st.seconds : 0.0);
+        if (st.stalls)
+            fprintf(stderr, "stormwatch simulate: waits for the receiver: %" PRIu64 ", %.3f s in all\n",
+                    st.stalls, st.stall_seconds);
+    }
+    sim_pub_destroy(pub);
+    return c->out ? outdir_close(c->out, &d, rc) : rc;
+}
+
 int sim_main(int argc, char **argv)
 {
     cli_t c = { 0 };
     c.incident = calloc((size_t)argc + 1, sizeof *c.incident);
     sim_incident_t *inc = calloc((size_t)argc + SIM_PRESET_MAX, sizeof *inc);
     sim_opts_t o;
+    sim_pub_opts_t po;
     int rc = 1;
     if (!c.incident || !inc) {
         fputs("stormwatch simulate: out of memory\n", stderr);
@@ -474,35 +618,26 @@ int sim_main(int argc, char **argv)
         rc = rc < 0 ? 0 : rc;
         goto done;
     }
-    if ((rc = build_opts(&c, &o, inc)) != 0)
+    if ((rc = build_opts(&c, &o, inc)) != 0 || (rc = build_pub_opts(&c, &po)) != 0)
         goto done;
-    if (!c.out) {
+    if (c.publish) {
+        rc = publish(&c, &o, &po);
+    } else if (!c.out) {
         int w = sim_write(&o, stdout, NULL, NULL);
         rc = w || fflush(stdout) ? 1 : 0;
         if (rc)
             fprintf(stderr, "stormwatch simulate: %s\n", w ? sw_strerror(w) : "cannot write standard output");
-        goto done;
+    } else {
+        outdir_t d = { 0 };
+        rc = outdir_open(c.out, &d);
+        if (rc == 0) {
+            int w = sim_write(&o, d.traffic, d.changes, d.truth);
+            if (w)
+                fprintf(stderr, "stormwatch simulate: %s\n", sw_strerror(w));
+            rc = w != 0;
+        }
+        rc = outdir_close(c.out, &d, rc);
     }
-    if (mkdir(c.out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "stormwatch simulate: cannot create %s: %s\n", c.out, strerror(errno));
-        goto done;
-    }
-    char pt[4096], pc[4096], pj[4096];
-    FILE *ft = open_in(c.out, "traffic.lp", pt, sizeof pt);
-    FILE *fc = ft ? open_in(c.out, "changes.yaml", pc, sizeof pc) : NULL;
-    FILE *fj = fc ? open_in(c.out, "truth.json", pj, sizeof pj) : NULL;
-    if (fj) {
-        int w = sim_write(&o, ft, fc, fj);
-        if (w)
-            fprintf(stderr, "stormwatch simulate: %s\n", sw_strerror(w));
-        rc = w != 0;
-    }
-    if (!close_ok(ft) || !close_ok(fc) || !close_ok(fj)) {
-        fprintf(stderr, "stormwatch simulate: cannot finish writing in %s\n", c.out);
-        rc = 1;
-    }
-    if (rc == 0)
-        fprintf(stderr, "stormwatch simulate: wrote %s, %s, %s\n", pt, pc, pj);
 done:
     free(c.incident);
     free(inc);
