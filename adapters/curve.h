@@ -1,0 +1,79 @@
+/*
+ * curve.h - optional CurveZMQ on the ingest sockets: traffic is encrypted,
+ * and only producers whose public key is on an allowed list can feed the
+ * daemon.
+ *
+ * The server's key pair comes from two files and the allowed producers'
+ * public keys from a third. Keys are Z85 text (40 characters for 32 bytes),
+ * as zmq_curve_keypair() writes them and curve_keygen() saves them. In every
+ * key file a line holds one key, optionally followed by blanks and a '#'
+ * comment; blank lines and lines starting with '#' are skipped (a Z85 key
+ * never starts with '#': its first character encodes at most 0xffffffff /
+ * 85^4, which is '%'). A key file of the server holds exactly one key.
+ * Anything else is an error naming the file and line, never quoting the
+ * line (it may be a secret).
+ *
+ * Authorisation is the ZeroMQ Authentication Protocol (ZAP, RFC 27): a
+ * handler thread answers the context's handshakes on
+ * inproc://zeromq.zap.01, 200 for an allowed key and 400 for any other key
+ * or mechanism. One handler serves a whole context: every CURVE server
+ * socket of it is checked against the same list.
+ *
+ * Order matters, because libzmq accepts every client key when no ZAP handler
+ * is bound: curve_auth_start() before the first curve_server_setup() socket
+ * binds, and curve_auth_stop() only after those sockets are closed (and
+ * before zmq_ctx_term()).
+ *
+ * DESIGN: the handler thread owns its two sockets and the key list, which is
+ * read-only once the thread starts (pthread_create orders the writes before
+ * it). The only shared data are the two counters, written by the handler,
+ * read by anyone. curve_auth_stop() wakes the handler through an inproc
+ * PAIR socket and joins it; the handler waits on nothing else.
+ */
+#ifndef SW_CURVE_H
+#define SW_CURVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct curve_auth curve_auth_t;
+
+/*
+ * Loads the allowed producer keys from `allowed_keys_file` (at least one)
+ * and starts the ZAP handler on `zmq_ctx`. Returns NULL with a message in
+ * err: "FILE:LINE: reason" for a bad key, "FILE: reason" for an unreadable
+ * or empty file, the endpoint for a context that already has a handler, or
+ * that this libzmq has no CURVE. Stop it with curve_auth_stop().
+ */
+curve_auth_t *curve_auth_start(void *zmq_ctx, const char *allowed_keys_file, char *err,
+                               size_t errlen);
+
+/* Stops the handler thread, closes its sockets and frees everything.
+ * curve_auth_stop(NULL) is a no-op. */
+void curve_auth_stop(curve_auth_t *a);
+
+/* Handshakes accepted and refused so far (any thread may ask). */
+uint64_t curve_auth_accepted(const curve_auth_t *a);
+uint64_t curve_auth_refused(const curve_auth_t *a);
+
+/*
+ * Makes `socket` a CURVE server with the key pair from `secret_key_file` and
+ * `public_key_file` (NULL: derived from the secret key). Call it before
+ * bind/connect. The public key must belong to the secret key. Returns 0, or
+ * SW_ECONFIG (no CURVE in libzmq), SW_EIO (unreadable file), SW_EPARSE (bad
+ * key, mismatched pair) or SW_EINVAL (socket refused the options), with
+ * "FILE[:LINE]: reason" in err. On error the socket may have some options set
+ * and should be closed.
+ */
+int curve_server_setup(void *socket, const char *secret_key_file, const char *public_key_file,
+                       char *err, size_t errlen);
+
+/*
+ * Generates a key pair and saves it as DIR/NAME.key (the secret, mode 0600)
+ * and DIR/NAME.pub, each one Z85 key and a newline. Never overwrites: an
+ * existing file is SW_EEXISTS and nothing is written. 0, or SW_EINVAL (bad
+ * name), SW_EEXISTS, SW_EIO or SW_ECONFIG with the path in err.
+ */
+int curve_keygen(const char *dir, const char *name, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,408 @@
+/*
+ * test_curve.c - tests of CurveZMQ on ingest (adapters/curve.h), with real
+ * sockets over tcp://127.0.0.1: a PULL server with the server keys and the
+ * ZAP handler, a PUSH producer whose key is allowed (its messages arrive,
+ * carrying its key as User-Id) and one whose key is not (nothing of it
+ * arrives, and the refusal is counted). Key files with faults must be
+ * refused with the file and line named. Every receive has a timeout.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "curve.h"
+#include "err.h"
+
+typedef struct {
+    char dir[64];
+    char path[PATH_MAX];
+} tmp_t;
+
+static void tmp_make(tmp_t *t)
+{
+    snprintf(t->dir, sizeof(t->dir), "/tmp/sw_curve_XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+}
+
+/* DIR/NAME, in a buffer reused by the next call. */
+static const char *at(tmp_t *t, const char *name)
+{
+    snprintf(t->path, sizeof(t->path), "%s/%s", t->dir, name);
+    return t->path;
+}
+
+static void tmp_remove(tmp_t *t)
+{
+    DIR *d = opendir(t->dir);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            unlink(at(t, de->d_name));
+    closedir(d);
+    assert_int_equal(rmdir(t->dir), 0);
+}
+
+static void write_text(tmp_t *t, const char *name, const char *text)
+{
+    FILE *f = fopen(at(t, name), "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The one Z85 key of a file written by curve_keygen(). */
+static void read_key(tmp_t *t, const char *name, char key[41])
+{
+    FILE *f = fopen(at(t, name), "r");
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%40s", key), 1);
+    fclose(f);
+    assert_int_equal(strlen(key), 40);
+}
+
+static void keygen(tmp_t *t, const char *name)
+{
+    char err[256];
+    int rc = curve_keygen(t->dir, name, err, sizeof(err));
+    if (rc != SW_OK)
+        fail_msg("keygen %s: %s", name, err);
+}
+
+static void set_int(void *sock, int opt, int v)
+{
+    assert_int_equal(zmq_setsockopt(sock, opt, &v, sizeof(v)), 0);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A PUSH producer with the key pair NAME.key/NAME.pub, connected to the
+ * CURVE server with public key `server_pub` at `endpoint`. */
+static void *producer(void *ctx, tmp_t *t, const char *name, const char *server_pub,
+                      const char *endpoint)
+{
+    char pub[41], sec[41], file[64];
+    snprintf(file, sizeof(file), "%s.pub", name);
+    read_key(t, file, pub);
+    snprintf(file, sizeof(file), "%s.key", name);
+    read_key(t, file, sec);
+    void *s = zmq_socket(ctx, ZMQ_PUSH);
+    assert_non_null(s);
+    set_int(s, ZMQ_LINGER, 0);
+    set_int(s, ZMQ_SNDTIMEO, 1000);
+    assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_pub, 40), 0);
+    assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 40), 0);
+    assert_int_equal(zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40), 0);
+    assert_int_equal(zmq_connect(s, endpoint), 0);
+    return s;
+}
+
+static void test_allowed_delivers_unknown_refused(void **state)
+{
+    (void)state;
+    tmp_t t;
+    tmp_make(&t);
+    keygen(&t, "server");
+    keygen(&t, "good");
+    keygen(&t, "intruder");
+    char good[41], server_pub[41], allowed[256];
+    read_key(&t, "good.pub", good);
+    read_key(&t, "server.pub", server_pub);
+    snprintf(allowed, sizeof(allowed),
+             "# producers allowed to feed stormwatch\n\n   %s   # the DSP exporter\n%s\n", good,
+             good);
+    write_text(&t, "allowed", allowed);
+
+    void *ctx = zmq_ctx_new();
+    char err[512];
+    curve_auth_t *auth = curve_auth_start(ctx, at(&t, "allowed"), err, sizeof(err));
+    if (!auth)
+        fail_msg("%s", err);
+    void *pull = zmq_socket(ctx, ZMQ_PULL);
+    set_int(pull, ZMQ_LINGER, 0);
+    char sec_file[PATH_MAX], pub_file[PATH_MAX];
+    snprintf(sec_file, sizeof(sec_file), "%s", at(&t, "server.key"));
+    snprintf(pub_file, sizeof(pub_file), "%s", at(&t, "server.pub"));
+    assert_int_equal(curve_server_setup(pull, sec_file, pub_file, err, sizeof(err)), SW_OK);
+    assert_int_equal(zmq_bind(pull, "tcp://127.0.0.1:*"), 0);
+    char ep[128];
+    size_t eplen = sizeof(ep);
+    assert_int_equal(zmq_getsockopt(pull, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
+
+    /* the intruder first: its message would be the first to arrive */
+    void *bad = producer(ctx, &t, "intruder", server_pub, ep);
+    assert_int_equal(zmq_send(bad, "evil", 4, 0), 4);
+    void *ok = producer(ctx, &t, "good", server_pub, ep);
+    assert_int_equal(zmq_send(ok, "dsp_traffic,user=A,dir=north count=1i 1", 39, 0), 39);
+
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    set_int(pull, ZMQ_RCVTIMEO, 3000);
+    assert_int_equal(zmq_msg_recv(&m, pull, 0), 39);
+    assert_memory_equal(zmq_msg_data(&m), "dsp_traffic,user=A,dir=north count=1i 1", 39);
+    const char *uid = zmq_msg_gets(&m, "User-Id");
+    assert_non_null(uid);
+    assert_string_equal(uid, good); /* the ZAP reply names the producer */
+    zmq_msg_close(&m);
+
+    /* nothing of the intruder, however long it retries */
+    char buf[16];
+    set_int(pull, ZMQ_RCVTIMEO, 500);
+    assert_int_equal(zmq_recv(pull, buf, sizeof(buf), 0), -1);
+    assert_int_equal(zmq_errno(), EAGAIN);
+    int64_t deadline = now_ms() + 3000;
+    while (curve_auth_refused(auth) == 0 && now_ms() < deadline)
+        usleep(10000);
+    assert_true(curve_auth_refused(auth) >= 1);
+    assert_int_equal(curve_auth_accepted(auth), 1);
+
+    zmq_close(bad);
+    zmq_close(ok);
+    zmq_close(pull);
+    curve_auth_stop(auth);
+    assert_int_equal(zmq_ctx_term(ctx), 0);
+    tmp_remove(&t);
+}
+
+/* A producer without CURVE at all never gets through either. */
+static void test_plain_client_refused(void **state)
+{
+    (void)state;
+    tmp_t t;
+    tmp_make(&t);
+    keygen(&t, "server");
+    keygen(&t, "good");
+    char good[41], allowed[64];
+    read_key(&t, "good.pub", good);
+    snprintf(allowed, sizeof(allowed), "%s\n", good);
+    write_text(&t, "allowed", allowed);
+
+    void *ctx = zmq_ctx_new();
+    char err[512];
+    curve_auth_t *auth = curve_auth_start(ctx, at(&t, "allowed"), err, sizeof(err));
+    assert_non_null(auth);
+    void *pull = zmq_socket(ctx, ZMQ_PULL);
+    set_int(pull, ZMQ_LINGER, 0);
+    assert_int_equal(curve_server_setup(pull, at(&t, "server.key"), NULL, err, sizeof(err)), SW_OK);
+    assert_int_equal(zmq_bind(pull, "tcp://127.0.0.1:*"), 0);
+    char ep[128];
+    size_t eplen = sizeof(ep);
+    assert_int_equal(zmq_getsockopt(pull, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
+
+    void *plain = zmq_socket(ctx, ZMQ_PUSH);
+    set_int(plain, ZMQ_LINGER, 0);
+    set_int(plain, ZMQ_SNDTIMEO, 1000);
+    assert_int_equal(zmq_connect(plain, ep), 0);
+    assert_int_equal(zmq_send(plain, "evil", 4, 0), 4);
+    char buf[16];
+    set_int(pull, ZMQ_RCVTIMEO, 500);
+    assert_int_equal(zmq_recv(pull, buf, sizeof(buf), 0), -1);
+    assert_int_equal(zmq_errno(), EAGAIN);
+    assert_int_equal(curve_auth_accepted(auth), 0);
+
+    zmq_close(plain);
+    zmq_close(pull);
+    curve_auth_stop(auth);
+    assert_int_equal(zmq_ctx_term(ctx), 0);
+    tmp_remove(&t);
+}
+
+/* Starts a handler on `file` expecting failure; returns the message. */
+static const char *auth_error(tmp_t *t, const char *file, char *err, size_t errlen)
+{
+    void *ctx = zmq_ctx_new();
+    curve_auth_t *a = curve_auth_start(ctx, at(t, file), err, errlen);
+    curve_auth_stop(a);
+    assert_int_equal(zmq_ctx_term(ctx), 0);
+    assert_null(a);
+    return err;
+}
+
+static void test_bad_allowed_files(void **state)
+{
+    (void)state;
+    tmp_t t;
+    tmp_make(&t);
+    keygen(&t, "good");
+    char good[41], text[512], err[512], want[PATH_MAX + 128];
+    read_key(&t, "good.pub", good);
+
+    snprintf(text, sizeof(text), "# producers\n%s\nnot-a-key\n", good);
+    write_text(&t, "short", text);
+    snprintf(want, sizeof(want), "%s/short:3: not a CURVE key: expected 40 Z85 characters, found 9",
+             t.dir);
+    assert_string_equal(auth_error(&t, "short", err, sizeof(err)), want);
+
+    snprintf(text, sizeof(text), "\n  %.39s\"\n", good); /* '"' is not Z85 */
+    write_text(&t, "badchar", text);
+    snprintf(want, sizeof(want), "%s/badchar:2: not a CURVE key: column 42 is not a Z85 character",
+             t.dir);
+    assert_string_equal(auth_error(&t, "badchar", err, sizeof(err)), want);
+
+    write_text(&t, "range", "%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%%\n");
+    snprintf(want, sizeof(want), "%s/range:1: not a CURVE key: a 5-character group is out of range",
+             t.dir);
+    assert_string_equal(auth_error(&t, "range", err, sizeof(err)), want);
+
+    snprintf(text, sizeof(text), "%s producer-a\n", good);
+    write_text(&t, "trailing", text);
+    snprintf(want, sizeof(want),
+             "%s/trailing:1: unexpected text after the key (a comment starts with '#')", t.dir);
+    assert_string_equal(auth_error(&t, "trailing", err, sizeof(err)), want);
+
+    write_text(&t, "empty", "# nobody yet\n\n");
+    snprintf(want, sizeof(want), "%s/empty: no key in the file", t.dir);
+    assert_string_equal(auth_error(&t, "empty", err, sizeof(err)), want);
+
+    snprintf(want, sizeof(want), "%s/missing: No such file or directory", t.dir);
+    assert_string_equal(auth_error(&t, "missing", err, sizeof(err)), want);
+    tmp_remove(&t);
+}
+
+static void test_bad_server_keys(void **state)
+{
+    (void)state;
+    tmp_t t;
+    tmp_make(&t);
+    keygen(&t, "server");
+    keygen(&t, "other");
+    char sec[41], other_pub[41], text[256], err[512], want[2 * PATH_MAX];
+    read_key(&t, "server.key", sec);
+    read_key(&t, "other.pub", other_pub);
+    void *ctx = zmq_ctx_new();
+    void *s = zmq_socket(ctx, ZMQ_PULL);
+    set_int(s, ZMQ_LINGER, 0);
+    char sk[PATH_MAX];
+    snprintf(sk, sizeof(sk), "%s", at(&t, "server.key"));
+
+    /* a public key that is not the secret key's */
+    assert_int_equal(curve_server_setup(s, sk, at(&t, "other.pub"), err, sizeof(err)), SW_EPARSE);
+    snprintf(want, sizeof(want), "%s/other.pub: not the public key of %s", t.dir, sk);
+    assert_string_equal(err, want);
+
+    snprintf(text, sizeof(text), "# server\n%s\n%s\n", sec, sec);
+    write_text(&t, "two.key", text);
+    assert_int_equal(curve_server_setup(s, at(&t, "two.key"), NULL, err, sizeof(err)), SW_EPARSE);
+    snprintf(want, sizeof(want), "%s/two.key:3: a second key (this file holds one)", t.dir);
+    assert_string_equal(err, want);
+
+    snprintf(text, sizeof(text), "%.30s\n", sec);
+    write_text(&t, "cut.key", text);
+    assert_int_equal(curve_server_setup(s, at(&t, "cut.key"), NULL, err, sizeof(err)), SW_EPARSE);
+    snprintf(want, sizeof(want),
+             "%s/cut.key:1: not a CURVE key: expected 40 Z85 characters, found 30", t.dir);
+    assert_string_equal(err, want);
+    assert_null(strstr(err, text)); /* the secret is never quoted */
+
+    assert_int_equal(curve_server_setup(s, at(&t, "none.key"), NULL, err, sizeof(err)), SW_EIO);
+    snprintf(want, sizeof(want), "%s/none.key: No such file or directory", t.dir);
+    assert_string_equal(err, want);
+
+    assert_int_equal(curve_server_setup(NULL, sk, NULL, err, sizeof(err)), SW_EINVAL);
+    assert_int_equal(curve_server_setup(s, sk, NULL, err, sizeof(err)), SW_OK);
+    int server = 0;
+    size_t len = sizeof(server);
+    assert_int_equal(zmq_getsockopt(s, ZMQ_CURVE_SERVER, &server, &len), 0);
+    assert_int_equal(server, 1);
+
+    zmq_close(s);
+    assert_int_equal(zmq_ctx_term(ctx), 0);
+    tmp_remove(&t);
+}
+
+/* One handler per context: a second one is refused, naming the endpoint. */
+static void test_one_handler_per_context(void **state)
+{
+    (void)state;
+    tmp_t t;
+    tmp_make(&t);
+    keygen(&t, "good");
+    void *ctx = zmq_ctx_new();
+    char err[512];
+    char file[PATH_MAX];
+    snprintf(file, sizeof(file), "%s", at(&t, "good.pub"));
+    curve_auth_t *a = curve_auth_start(ctx, file, err, sizeof(err));
+    assert_non_null(a);
+    assert_null(curve_auth_start(ctx, file, err, sizeof(err)));
+    assert_string_equal(err, "inproc://zeromq.zap.01: Address already in use "
+                             "(this context has a ZAP handler already)");
+    curve_auth_stop(a);
+    curve_auth_stop(NULL);
+    /* stopped: the endpoint is free again */
+    a = curve_auth_start(ctx, file, err, sizeof(err));
+    assert_non_null(a);
+    curve_auth_stop(a);
+    assert_int_equal(zmq_ctx_term(ctx), 0);
+    tmp_remove(&t);
+}
+
+static void test_keygen(void **state)
+{
+    (void)state;
+    tmp_t t;
+    tmp_make(&t);
+    keygen(&t, "daemon");
+    struct stat st;
+    assert_int_equal(stat(at(&t, "daemon.key"), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_size, 41);
+    assert_int_equal(stat(at(&t, "daemon.pub"), &st), 0);
+    assert_int_equal(st.st_size, 41);
+
+    char sec[41], pub[41], derived[41];
+    read_key(&t, "daemon.key", sec);
+    read_key(&t, "daemon.pub", pub);
+    assert_int_equal(zmq_curve_public(derived, sec), 0);
+    assert_string_equal(derived, pub);
+
+    char err[512], want[PATH_MAX + 64];
+    assert_int_equal(curve_keygen(t.dir, "daemon", err, sizeof(err)), SW_EEXISTS);
+    snprintf(want, sizeof(want), "%s/daemon.key: File exists", t.dir);
+    assert_string_equal(err, want);
+    char again[41];
+    read_key(&t, "daemon.key", again);
+    assert_string_equal(again, sec); /* untouched */
+
+    /* a stray .pub blocks the pair and leaves no .key behind */
+    write_text(&t, "stray.pub", "x\n");
+    assert_int_equal(curve_keygen(t.dir, "stray", err, sizeof(err)), SW_EEXISTS);
+    assert_int_equal(stat(at(&t, "stray.key"), &st), -1);
+
+    assert_int_equal(curve_keygen(t.dir, "a/b", err, sizeof(err)), SW_EINVAL);
+    assert_int_equal(curve_keygen(t.dir, "", err, sizeof(err)), SW_EINVAL);
+    assert_int_equal(curve_keygen(t.dir, "..", err, sizeof(err)), SW_EINVAL);
+    assert_int_equal(curve_keygen("/nonexistent/dir", "k", err, sizeof(err)), SW_EIO);
+    assert_string_equal(err, "/nonexistent/dir/k.key: No such file or directory");
+    tmp_remove(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_allowed_delivers_unknown_refused),
+        cmocka_unit_test(test_plain_client_refused),
+        cmocka_unit_test(test_bad_allowed_files),
+        cmocka_unit_test(test_bad_server_keys),
+        cmocka_unit_test(test_one_handler_per_context),
+        cmocka_unit_test(test_keygen),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
