@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon.h"
 #include "replay.h"
 #include "sim.h"
 
@@ -21,6 +22,7 @@ static const char usage[] =
     "change that explains it.\n"
     "\n"
     "commands:\n"
+    "  run        the live detector: ZeroMQ ingest, alert lines as they happen\n"
     "  replay     detect in recorded traffic and print alert lines\n"
     "  simulate   generate realistic traffic, a change register and the truth\n"
     "  help CMD   the options of a command\n"
@@ -32,6 +34,7 @@ static const struct {
     const char *name;
     int (*main)(int argc, char **argv);
 } commands[] = {
+    { "run", run_main },
     { "replay", replay_main },
     { "simulate", sim_main },
 };

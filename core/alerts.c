@@ -30,6 +30,8 @@ typedef struct {
 typedef struct {
     alert_t a;            /* as emitted on firing; strings point below */
     char user[LP_MAX_ID + 1], cls[LP_MAX_ID + 1];
+    char *change_id;      /* the change named on firing (its own copy: the
+                             register may be replaced while it fires) */
     blast_list_t imp;     /* storms: the other Users impacted so far */
     int64_t since;        /* storms: impact counts from samples after this */
     unsigned shard;
@@ -83,6 +85,7 @@ void alerts_destroy(alerts_t *as)
         return;
     for (size_t i = 0; i < as->nactive; i++) {
         blast_free(&as->active[i]->imp);
+        free(as->active[i]->change_id);
         free(as->active[i]);
     }
     for (size_t i = 0; i < as->nusers; i++)
@@ -293,6 +296,8 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
         ac->shard = shard;
         ac->id = ev->id;
         ac->since = ev->since;
+        if (a.change && !(ac->change_id = strdup(a.change->id)))
+            as->stats.nomem++;
         if (a.kind == ALERT_STORM) {
             for (size_t i = 0; i < as->nusers; i++)
                 if (strcmp(as->users[i].name, ev->user) != 0 &&
@@ -326,8 +331,7 @@ static void on_resolve(alerts_t *as, unsigned shard, const event_t *ev)
         a.impacted = ac->imp.names;
         a.n_impacted = ac->imp.n;
         /* the change named may have been withdrawn from a newer register */
-        if (a.change)
-            a.change = changes_find(as->reg, a.change->id);
+        a.change = ac->change_id ? changes_find(as->reg, ac->change_id) : NULL;
         if (!a.change)
             a.corr = CORR_UNDECLARED;
         as->stats.resolved++;
@@ -335,6 +339,7 @@ static void on_resolve(alerts_t *as, unsigned shard, const event_t *ev)
         if (a.kind == ALERT_STORM)
             as->nstorms--;
         blast_free(&ac->imp);
+        free(ac->change_id);
         free(ac);
         memmove(&as->active[i], &as->active[i + 1], (as->nactive - i - 1) * sizeof(*as->active));
         as->nactive--;

@@ -56,7 +56,8 @@ void alerts_flush(alerts_t *as);
 
 const alerts_stats_t *alerts_stats(const alerts_t *as);
 
-/* Calls fn for each alert firing now, in the order they fired. */
+/* Calls fn for each alert firing now, in the order they fired. Its
+ * change is valid only while the register it was found in is. */
 void alerts_each_firing(const alerts_t *as, void (*fn)(void *ctx, const alert_t *a), void *ctx);
 
 #endif

@@ -1,0 +1,945 @@
+/*
+ * daemon.c - `stormwatch run`: the live detector (contract section 5).
+ *
+ * Threads and what joins them:
+ *
+ *   ingest (1)  ZeroMQ PULL/SUB sockets -> router: parse, order, route
+ *        |      one SPSC ring of records per shard
+ *   shard (N)   shard_record(): series, baselines, detectors
+ *        |      one SPSC ring of events per shard
+ *   alerts (1)  alerts_event(): merge, correlate, blast radius -> sinks
+ *   main        signals, reloads, the periodic log line, state on exit
+ *
+ * DESIGN: each ring has exactly one producer and one consumer thread.
+ * Stopping flows down the pipeline: the ingest thread stops reading,
+ * drains its router and raises ingest_done (release); a shard exits once
+ * it has seen ingest_done (acquire) and an empty ring, then raises its
+ * done flag; the alert thread exits once every shard is done and every
+ * event ring empty, after releasing all held events. Nothing is resolved
+ * on the way out. A reload is handed over through atomic pointers: the
+ * main thread publishes a new config or register and a generation; each
+ * consuming thread switches between two bursts and acknowledges; the main
+ * thread frees the old one only when every consumer has acknowledged.
+ * A full ring makes its producer wait (counted), so ZeroMQ's high-water
+ * mark pushes back on the DSP; or, when so configured, drop (counted).
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "alerts.h"
+#include "changes_yaml.h"
+#include "config.h"
+#include "curve.h"
+#include "err.h"
+#include "log.h"
+#include "record.h"
+#include "ring.h"
+#include "router.h"
+#include "shard.h"
+#include "sink_zmq.h"
+#include "state.h"
+#include "statefile.h"
+
+#define MAX_INGEST 16
+#define BATCH 64               /* records or events moved per ring call */
+#define POLL_MS 100            /* ingest wakes this often to check the clock */
+#define MSGS_PER_ROUND 64      /* messages read before flushing batches */
+#define IDLE_MIN_NS 20000      /* idle consumers back off from 20 us ... */
+#define IDLE_MAX_NS 2000000    /* ... to 2 ms */
+
+static const char usage[] =
+    "usage: stormwatch run [--config FILE] [--changes FILE] [--state FILE]\n"
+    "                      [--ingest ENDPOINT]... [--alerts FILE] [--pub ENDPOINT]\n"
+    "                      [--shards N] [--record FILE] [options]\n"
+    "\n"
+    "Runs the detector live on the DSP's counter feed over ZeroMQ and writes alert\n"
+    "lines as they happen. Runs in the foreground and logs to standard error.\n"
+    "\n"
+    "  -c, --config FILE      detection settings (YAML); built-in defaults otherwise\n"
+    "  -C, --changes FILE     declared changes (YAML); SIGHUP reloads it and the config\n"
+    "  -s, --state FILE       load learned baselines at start, save them on exit\n"
+    "  -i, --ingest ENDPOINT  receive samples (repeatable):\n"
+    "                           tcp://127.0.0.1:5557          bind a PULL socket\n"
+    "                           connect:tcp://HOST:PORT       connect a PULL socket\n"
+    "                           sub:tcp://HOST:PORT[#TOPIC]   connect a SUB socket\n"
+    "  -a, --alerts FILE      append alert lines to FILE ('-': standard output, the\n"
+    "                         default when no other sink is given)\n"
+    "      --pub ENDPOINT     publish alerts on a ZeroMQ PUB socket (topic: the kind)\n"
+    "      --shards N         detection threads (default: cores - 1, at least 1)\n"
+    "      --ring-size N      records per shard ring (default 65536)\n"
+    "      --drop-when-full   drop samples when a shard is behind (counted), instead\n"
+    "                         of pausing ingest so ZeroMQ pushes back on producers\n"
+    "      --record FILE      record what was ingested as line protocol\n"
+    "      --record-max BYTES rotate the recording at this size (default 1 GiB)\n"
+    "      --record-gzip      gzip the recording\n"
+    "      --curve-secret FILE, --curve-public FILE\n"
+    "                         CurveZMQ server key pair (Z85 files) for ingest sockets\n"
+    "      --curve-allow FILE producer public keys allowed to connect (with curve)\n"
+    "      --stats-every SECS a log line of rates, rings and drops (default 10; 0: off)\n"
+    "      --log-level LEVEL  error, warn, info (default) or debug\n"
+    "  -h, --help             this help\n"
+    "\n"
+    "SIGTERM or SIGINT drains what was received, writes the remaining alert lines,\n"
+    "saves state and exits 0. SIGHUP reloads the config file and the change register;\n"
+    "a bad new one is refused and the old one kept.\n"
+    "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad usage,\n"
+    "configuration, change register or state file.\n";
+
+typedef struct {
+    const char *config, *changes, *state, *alerts, *pub, *record;
+    const char *curve_secret, *curve_public, *curve_allow;
+    const char *ingest[MAX_INGEST];
+    size_t ningest;
+    unsigned nshards;
+    size_t ring_size;
+    int drop_when_full, record_gzip;
+    uint64_t record_max;
+    double stats_every;
+} run_opts_t;
+
+typedef struct daemon daemon_t;
+
+typedef struct {
+    daemon_t *d;
+    unsigned index;
+    shard_t *shard;
+    ring_t *in, *out;
+    pthread_t tid;
+    atomic_int done;
+    atomic_uint cfg_ack;          /* config generation this shard uses */
+    atomic_uint_fast64_t in_waits, in_drops, out_waits;
+    rec_t batch[BATCH];           /* ingest side: records waiting to be pushed */
+    size_t nbatch;
+} shard_thr_t;
+
+struct daemon {
+    run_opts_t o;
+    cfg_t *cfg;                   /* in use by shards and alerts */
+    _Atomic(cfg_t *) next_cfg;    /* published by main, taken by consumers */
+    atomic_uint cfg_gen;
+    atomic_uint alerts_cfg_ack;
+    changes_t *reg;
+    _Atomic(changes_t *) next_reg;
+    _Atomic(changes_t *) old_reg; /* handed back by the alert thread to free */
+    void *zctx;
+    void *socks[MAX_INGEST];
+    size_t nsocks;
+    curve_auth_t *auth;
+    router_t *router;
+    shard_thr_t *sh;
+    unsigned nshards;
+    alerts_t *as;
+    FILE *alerts_out;
+    sink_zmq_t *pub;
+    record_t *rec;
+    char *line_buf;
+    size_t line_cap;
+    pthread_t ingest_tid, alerts_tid;
+    atomic_int stop, ingest_done, alerts_done;
+    atomic_uint_fast64_t msgs, lines, bytes, alerts_out_n, write_errors;
+    atomic_uint_fast64_t router_bad, router_late, router_stalls;
+};
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void nap(long *ns)
+{
+    struct timespec ts = { 0, *ns };
+    nanosleep(&ts, NULL);
+    *ns = *ns * 2 > IDLE_MAX_NS ? IDLE_MAX_NS : *ns * 2;
+}
+
+static const detect_params_t *detect_for(void *ctx, const char *user, size_t len)
+{
+    return cfg_detect_for(ctx, user, len);
+}
+
+/* ---- ingest thread ------------------------------------------------------ */
+
+/* Pushes shard i's batch, waiting while its ring is full (or dropping). */
+static void push_batch(daemon_t *d, shard_thr_t *s)
+{
+    size_t done = 0;
+    long idle = IDLE_MIN_NS;
+    while (done < s->nbatch) {
+        done += ring_push_spsc(s->in, s->batch + done, s->nbatch - done);
+        if (done == s->nbatch)
+            break;
+        if (d->o.drop_when_full) {
+            /* counted for the stats thread: relaxed, it only reads a total */
+            atomic_fetch_add_explicit(&s->in_drops, s->nbatch - done, memory_order_relaxed);
+            break;
+        }
+        atomic_fetch_add_explicit(&s->in_waits, 1, memory_order_relaxed);
+        nap(&idle);
+    }
+    s->nbatch = 0;
+}
+
+static void deliver(void *ctx, unsigned shard, const rec_t *r)
+{
+    daemon_t *d = ctx;
+    shard_thr_t *s = &d->sh[shard];
+    s->batch[s->nbatch++] = *r;
+    if (s->nbatch == BATCH)
+        push_batch(d, s);
+}
+
+static void flush_batches(daemon_t *d)
+{
+    for (unsigned i = 0; i < d->nshards; i++)
+        if (d->sh[i].nbatch)
+            push_batch(d, &d->sh[i]);
+}
+
+/* Feeds one message's bytes, line by line, to the router. */
+static void feed_message(daemon_t *d, const char *data, size_t len)
+{
+    if (d->rec && record_write(d->rec, data, len) < 0)
+        atomic_fetch_add_explicit(&d->write_errors, 1, memory_order_relaxed);
+    const char *p = data, *end = data + len;
+    uint64_t n = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        lp_result_t res = router_feed_line(d->router, p, l);
+        if (lp_result_is_bad(res)) {
+            uint64_t bad = atomic_fetch_add_explicit(&d->router_bad, 1, memory_order_relaxed);
+            if (bad < 10) { /* a sample of what is wrong, not a flood */
+                char shown[512];
+                sw_log(LOG_WARN, "bad line (%s): %s", lp_result_str(res),
+                       log_escape(shown, sizeof(shown), p, l, 120));
+            }
+        }
+        n++;
+        p += l + 1;
+    }
+    atomic_fetch_add_explicit(&d->lines, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->bytes, len, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->msgs, 1, memory_order_relaxed);
+}
+
+static void *ingest_main(void *arg)
+{
+    daemon_t *d = arg;
+    zmq_pollitem_t items[MAX_INGEST];
+    for (size_t i = 0; i < d->nsocks; i++)
+        items[i] = (zmq_pollitem_t){ .socket = d->socks[i], .events = ZMQ_POLLIN };
+    double stall_s = (double)d->cfg->ingest.stall_after / SW_NS_PER_S;
+    double last_data = mono_s();
+    int seen_data = 0;
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    /* stop is read relaxed: it only needs to be seen eventually */
+    while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
+        int rc = zmq_poll(items, (int)d->nsocks, POLL_MS);
+        if (rc < 0 && zmq_errno() != EINTR)
+            break;
+        for (size_t i = 0; rc > 0 && i < d->nsocks; i++) {
+            for (int k = 0; k < MSGS_PER_ROUND; k++) {
+                if (zmq_msg_recv(&msg, d->socks[i], ZMQ_DONTWAIT) < 0)
+                    break;
+                /* a multipart message: the first frames are topics, the
+                 * last carries the lines */
+                if (zmq_msg_more(&msg))
+                    continue;
+                feed_message(d, zmq_msg_data(&msg), zmq_msg_size(&msg));
+                last_data = mono_s();
+                seen_data = 1;
+            }
+        }
+        if (seen_data && mono_s() - last_data >= stall_s) {
+            router_stall(d->router); /* once per stall: the router knows */
+        }
+        flush_batches(d);
+        const router_stats_t *rs = router_stats(d->router);
+        atomic_store_explicit(&d->router_late, rs->late, memory_order_relaxed);
+        atomic_store_explicit(&d->router_stalls, rs->feed_stalls, memory_order_relaxed);
+    }
+    /* take what already arrived: read until the sockets are quiet */
+    for (int quiet = 0; !quiet;) {
+        quiet = 1;
+        if (zmq_poll(items, (int)d->nsocks, POLL_MS) <= 0)
+            break;
+        for (size_t i = 0; i < d->nsocks; i++) {
+            while (zmq_msg_recv(&msg, d->socks[i], ZMQ_DONTWAIT) >= 0) {
+                quiet = 0;
+                if (!zmq_msg_more(&msg))
+                    feed_message(d, zmq_msg_data(&msg), zmq_msg_size(&msg));
+            }
+        }
+        flush_batches(d);
+    }
+    zmq_msg_close(&msg);
+    router_finish(d->router);
+    flush_batches(d);
+    /* pairs with the acquire load in shard_main: every record pushed
+     * above is visible to a shard that sees ingest_done */
+    atomic_store_explicit(&d->ingest_done, 1, memory_order_release);
+    return NULL;
+}
+
+/* ---- shard threads ------------------------------------------------------ */
+
+static void shard_emit(void *ctx, const event_t *ev)
+{
+    shard_thr_t *s = ctx;
+    long idle = IDLE_MIN_NS;
+    while (ring_push_spsc(s->out, ev, 1) == 0) {
+        atomic_fetch_add_explicit(&s->out_waits, 1, memory_order_relaxed);
+        nap(&idle);
+    }
+}
+
+/* Switches to a newly published config between two bursts. */
+static void shard_take_config(shard_thr_t *s)
+{
+    daemon_t *d = s->d;
+    unsigned gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
+    if (gen == atomic_load_explicit(&s->cfg_ack, memory_order_relaxed))
+        return;
+    /* the acquire above pairs with the release in main's publish: next_cfg is complete */
+    cfg_t *c = atomic_load_explicit(&d->next_cfg, memory_order_acquire);
+    if (c)
+        shard_rebind(s->shard, detect_for, c);
+    /* pairs with main's acquire: this shard no longer reads the old config */
+    atomic_store_explicit(&s->cfg_ack, gen, memory_order_release);
+}
+
+static void *shard_main(void *arg)
+{
+    shard_thr_t *s = arg;
+    daemon_t *d = s->d;
+    rec_t buf[BATCH];
+    long idle = IDLE_MIN_NS;
+    for (;;) {
+        shard_take_config(s);
+        size_t n = ring_pop_spsc(s->in, buf, BATCH);
+        if (n == 0) {
+            /* acquire pairs with ingest's release: after seeing done, a
+             * last pop sees every record it pushed */
+            if (atomic_load_explicit(&d->ingest_done, memory_order_acquire)) {
+                n = ring_pop_spsc(s->in, buf, BATCH);
+                if (n == 0)
+                    break;
+            } else {
+                nap(&idle);
+                continue;
+            }
+        }
+        idle = IDLE_MIN_NS;
+        for (size_t i = 0; i < n; i++)
+            shard_record(s->shard, &buf[i]);
+    }
+    /* pairs with the acquire in alerts_main: all events pushed are visible */
+    atomic_store_explicit(&s->done, 1, memory_order_release);
+    return NULL;
+}
+
+/* ---- alert thread ------------------------------------------------------- */
+
+static void alert_emit(void *ctx, const alert_t *a)
+{
+    daemon_t *d = ctx;
+    size_t n = alert_format_json(a, d->line_buf, d->line_cap);
+    if (n >= d->line_cap) {
+        char *b = realloc(d->line_buf, n + 1);
+        if (!b) {
+            atomic_fetch_add_explicit(&d->write_errors, 1, memory_order_relaxed);
+            return;
+        }
+        d->line_buf = b;
+        d->line_cap = n + 1;
+        n = alert_format_json(a, d->line_buf, d->line_cap);
+    }
+    if (d->alerts_out && fwrite(d->line_buf, 1, n, d->alerts_out) != n)
+        atomic_fetch_add_explicit(&d->write_errors, 1, memory_order_relaxed);
+    if (d->pub)
+        sink_zmq_send(d->pub, alert_kind_name(a->kind), d->line_buf, n);
+    atomic_fetch_add_explicit(&d->alerts_out_n, 1, memory_order_relaxed);
+}
+
+static void alerts_take_updates(daemon_t *d)
+{
+    /* acquire pairs with main's release exchange: the register is complete */
+    changes_t *reg = atomic_exchange_explicit(&d->next_reg, NULL, memory_order_acq_rel);
+    if (reg) {
+        alerts_set_changes(d->as, reg);
+        changes_t *old = d->reg;
+        d->reg = reg;
+        /* handed back for main to free: release pairs with its acquire */
+        atomic_store_explicit(&d->old_reg, old, memory_order_release);
+    }
+    unsigned gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
+    if (gen != atomic_load_explicit(&d->alerts_cfg_ack, memory_order_relaxed)) {
+        cfg_t *c = atomic_load_explicit(&d->next_cfg, memory_order_acquire);
+        if (c)
+            alerts_rebind(d->as, detect_for, c);
+        atomic_store_explicit(&d->alerts_cfg_ack, gen, memory_order_release);
+    }
+}
+
+static void *alerts_main(void *arg)
+{
+    daemon_t *d = arg;
+    event_t buf[BATCH];
+    long idle = IDLE_MIN_NS;
+    for (;;) {
+        alerts_take_updates(d);
+        size_t got = 0;
+        for (unsigned i = 0; i < d->nshards; i++) {
+            size_t n = ring_pop_spsc(d->sh[i].out, buf, BATCH);
+            for (size_t k = 0; k < n; k++)
+                alerts_event(d->as, i, &buf[k]);
+            got += n;
+        }
+        if (got) {
+            idle = IDLE_MIN_NS;
+            continue;
+        }
+        if (d->alerts_out)
+            fflush(d->alerts_out);
+        int all_done = 1;
+        for (unsigned i = 0; i < d->nshards; i++)
+            all_done &= atomic_load_explicit(&d->sh[i].done, memory_order_acquire) &&
+                        ring_depth(d->sh[i].out) == 0;
+        if (all_done)
+            break;
+        nap(&idle);
+    }
+    alerts_flush(d->as);
+    if (d->alerts_out)
+        fflush(d->alerts_out);
+    atomic_store_explicit(&d->alerts_done, 1, memory_order_release);
+    return NULL;
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static int open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen)
+{
+    int type = ZMQ_PULL, do_bind = 1;
+    const char *ep = spec;
+    char topic[256] = "";
+    if (strncmp(spec, "connect:", 8) == 0) {
+        ep = spec + 8;
+        do_bind = 0;
+    } else if (strncmp(spec, "bind:", 5) == 0) {
+        ep = spec + 5;
+    } else if (strncmp(spec, "sub:", 4) == 0) {
+        ep = spec + 4;
+        type = ZMQ_SUB;
+        do_bind = 0;
+    }
+    char endpoint[512];
+    snprintf(endpoint, sizeof(endpoint), "%s", ep);
+    char *hash = type == ZMQ_SUB ? strchr(endpoint, '#') : NULL;
+    if (hash) {
+        snprintf(topic, sizeof(topic), "%s", hash + 1);
+        *hash = '\0';
+    }
+    void *s = zmq_socket(d->zctx, type);
+    if (!s) {
+        snprintf(err, errlen, "%s: %s", spec, zmq_strerror(zmq_errno()));
+        return SW_EIO;
+    }
+    int hwm = 1000, linger = 0;
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    if (type == ZMQ_SUB)
+        zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
+    if (d->o.curve_secret &&
+        curve_server_setup(s, d->o.curve_secret, d->o.curve_public, err, errlen) < 0) {
+        zmq_close(s);
+        return SW_ECONFIG;
+    }
+    int rc = do_bind ? zmq_bind(s, endpoint) : zmq_connect(s, endpoint);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: %s", spec, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return SW_EIO;
+    }
+    d->socks[d->nsocks++] = s;
+    sw_log(LOG_INFO, "ingest: %s %s %s%s%s", type == ZMQ_SUB ? "SUB" : "PULL",
+           do_bind ? "bound at" : "connected to", endpoint, topic[0] ? " topic " : "", topic);
+    return SW_OK;
+}
+
+static cfg_t *load_config(const char *path, char *err, size_t errlen)
+{
+    cfg_t *c = calloc(1, sizeof(*c));
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    cfg_defaults(c);
+    if (path && cfg_load(path, c, err, errlen) < 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static changes_t *load_changes(const char *path, char *err, size_t errlen)
+{
+    changes_t *reg = changes_create();
+    if (!reg) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (path && changes_load_yaml(path, reg, err, errlen) < 0) {
+        changes_destroy(reg);
+        return NULL;
+    }
+    return reg;
+}
+
+static series_table_t *table_for(void *ctx, const char *user, size_t len)
+{
+    daemon_t *d = ctx;
+    return shard_table(d->sh[router_shard_of(user, len, d->nshards)].shard);
+}
+
+static const detect_params_t *params_for(void *ctx, const char *user, size_t len)
+{
+    daemon_t *d = ctx;
+    return cfg_detect_for(d->cfg, user, len);
+}
+
+static int state_load(daemon_t *d, char *err, size_t errlen)
+{
+    FILE *f = fopen(d->o.state, "rb");
+    if (!f) {
+        if (errno == ENOENT) {
+            sw_log(LOG_INFO, "state: %s: none yet, learning from scratch", d->o.state);
+            return SW_OK;
+        }
+        snprintf(err, errlen, "%s: %s", d->o.state, strerror(errno));
+        return SW_EIO;
+    }
+    unsigned char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    unsigned char chunk[65536];
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (len + n > cap) {
+            cap = (len + n) * 2;
+            unsigned char *b = realloc(buf, cap);
+            if (!b) {
+                free(buf);
+                fclose(f);
+                snprintf(err, errlen, "%s: out of memory", d->o.state);
+                return SW_ENOMEM;
+            }
+            buf = b;
+        }
+        memcpy(buf + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    char why[256];
+    int rc = state_decode(table_for, buf ? buf : chunk, len, params_for, d, why, sizeof(why));
+    free(buf);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: %s", d->o.state, why);
+        return rc;
+    }
+    sw_log(LOG_INFO, "state: %s: learned baselines loaded", d->o.state);
+    return SW_OK;
+}
+
+/* Saves the shards' baselines atomically, like statefile_save(). */
+static int state_save(daemon_t *d)
+{
+    series_table_t **t = calloc(d->nshards, sizeof(*t));
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (!t)
+        return SW_ENOMEM;
+    for (unsigned i = 0; i < d->nshards; i++)
+        t[i] = shard_table(d->sh[i].shard);
+    int rc = state_encode(t, d->nshards, &buf, &len);
+    free(t);
+    if (rc < 0)
+        return rc;
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", d->o.state, (int)getpid());
+    FILE *f = fopen(tmp, "wb");
+    rc = SW_EIO;
+    if (f && fwrite(buf, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0) {
+        fclose(f);
+        f = NULL;
+        if (rename(tmp, d->o.state) == 0)
+            rc = SW_OK;
+    }
+    if (f)
+        fclose(f);
+    if (rc < 0) {
+        sw_log(LOG_ERROR, "state: %s: cannot save: %s", d->o.state, strerror(errno));
+        unlink(tmp);
+    } else {
+        sw_log(LOG_INFO, "state: %s: saved (%zu bytes)", d->o.state, len);
+    }
+    free(buf);
+    return rc;
+}
+
+/* SIGHUP: loads the config and the register; publishes them if good. */
+static void reload(daemon_t *d)
+{
+    char err[512];
+    cfg_t *c = load_config(d->o.config, err, sizeof(err));
+    if (!c) {
+        sw_log(LOG_ERROR, "reload refused, old config kept: %s", err);
+        return;
+    }
+    changes_t *reg = load_changes(d->o.changes, err, sizeof(err));
+    if (!reg) {
+        sw_log(LOG_ERROR, "reload refused, old change register kept: %s", err);
+        cfg_free(c);
+        free(c);
+        return;
+    }
+    /* the register: the alert thread swaps it in and hands the old back */
+    changes_t *pending = atomic_exchange_explicit(&d->next_reg, reg, memory_order_acq_rel);
+    changes_destroy(pending); /* never taken: superseded */
+    /* the config: publish, then wait until every consumer has switched */
+    atomic_store_explicit(&d->next_cfg, c, memory_order_release);
+    unsigned gen = atomic_fetch_add_explicit(&d->cfg_gen, 1, memory_order_acq_rel) + 1;
+    for (int tries = 0; tries < 5000; tries++) {
+        int all = atomic_load_explicit(&d->alerts_cfg_ack, memory_order_acquire) == gen ||
+                  atomic_load_explicit(&d->alerts_done, memory_order_acquire);
+        for (unsigned i = 0; i < d->nshards; i++)
+            all &= atomic_load_explicit(&d->sh[i].cfg_ack, memory_order_acquire) == gen ||
+                   atomic_load_explicit(&d->sh[i].done, memory_order_acquire);
+        if (all) {
+            cfg_free(d->cfg);
+            free(d->cfg);
+            d->cfg = c;
+            sw_log(LOG_INFO, "reloaded %s and %s", d->o.config ? d->o.config : "(defaults)",
+                   d->o.changes ? d->o.changes : "(no change register)");
+            return;
+        }
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    sw_log(LOG_WARN, "reload: a thread did not switch in 5 s; old config kept in memory");
+}
+
+static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
+{
+    uint64_t lines = atomic_load_explicit(&d->lines, memory_order_relaxed);
+    char rings[256] = "";
+    size_t off = 0;
+    uint64_t waits = 0, drops = 0;
+    for (unsigned i = 0; i < d->nshards && off < sizeof(rings) - 32; i++) {
+        off += (size_t)snprintf(rings + off, sizeof(rings) - off, "%s%zu", i ? "," : "",
+                                ring_depth(d->sh[i].in));
+        waits += atomic_load_explicit(&d->sh[i].in_waits, memory_order_relaxed);
+        drops += atomic_load_explicit(&d->sh[i].in_drops, memory_order_relaxed);
+    }
+    sw_log(LOG_INFO,
+           "stats: %.0f lines/s, %" PRIu64 " lines, %" PRIu64 " msgs, %" PRIu64 " bad, %" PRIu64
+           " late, ring depth [%s], full-ring waits %" PRIu64 ", dropped %" PRIu64
+           ", alerts %" PRIu64 ", write errors %" PRIu64,
+           dt > 0 ? (double)(lines - *last_lines) / dt : 0.0, lines,
+           atomic_load_explicit(&d->msgs, memory_order_relaxed),
+           atomic_load_explicit(&d->router_bad, memory_order_relaxed),
+           atomic_load_explicit(&d->router_late, memory_order_relaxed), rings, waits, drops,
+           atomic_load_explicit(&d->alerts_out_n, memory_order_relaxed),
+           atomic_load_explicit(&d->write_errors, memory_order_relaxed));
+    *last_lines = lines;
+}
+
+static int parse_args(int argc, char **argv, run_opts_t *o)
+{
+    enum { O_PUB = 256, O_SHARDS, O_RING, O_DROP, O_RECORD, O_RECMAX, O_RECGZ, O_CSEC, O_CPUB,
+           O_CALLOW, O_STATS, O_LOG, O_AM, O_HTTP };
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "changes", required_argument, NULL, 'C' },
+        { "state", required_argument, NULL, 's' },
+        { "ingest", required_argument, NULL, 'i' },
+        { "alerts", required_argument, NULL, 'a' },
+        { "pub", required_argument, NULL, O_PUB },
+        { "shards", required_argument, NULL, O_SHARDS },
+        { "ring-size", required_argument, NULL, O_RING },
+        { "drop-when-full", no_argument, NULL, O_DROP },
+        { "record", required_argument, NULL, O_RECORD },
+        { "record-max", required_argument, NULL, O_RECMAX },
+        { "record-gzip", no_argument, NULL, O_RECGZ },
+        { "curve-secret", required_argument, NULL, O_CSEC },
+        { "curve-public", required_argument, NULL, O_CPUB },
+        { "curve-allow", required_argument, NULL, O_CALLOW },
+        { "stats-every", required_argument, NULL, O_STATS },
+        { "log-level", required_argument, NULL, O_LOG },
+        { "alertmanager", required_argument, NULL, O_AM },
+        { "http", required_argument, NULL, O_HTTP },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    *o = (run_opts_t){ .nshards = cores > 1 ? (unsigned)(cores - 1) : 1, .ring_size = 65536,
+                       .record_max = UINT64_C(1) << 30, .stats_every = 10 };
+    int c;
+    char *end;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:C:s:i:a:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->config = optarg; break;
+        case 'C': o->changes = optarg; break;
+        case 's': o->state = optarg; break;
+        case 'i':
+            if (o->ningest == MAX_INGEST) {
+                fprintf(stderr, "stormwatch run: at most %d --ingest endpoints\n", MAX_INGEST);
+                return 2;
+            }
+            o->ingest[o->ningest++] = optarg;
+            break;
+        case 'a': o->alerts = optarg; break;
+        case O_PUB: o->pub = optarg; break;
+        case O_SHARDS:
+            o->nshards = (unsigned)strtoul(optarg, &end, 10);
+            if (*end || o->nshards < 1 || o->nshards > 256) {
+                fprintf(stderr, "stormwatch run: --shards: want 1 to 256, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_RING:
+            o->ring_size = strtoul(optarg, &end, 10);
+            if (*end || o->ring_size < 64) {
+                fprintf(stderr, "stormwatch run: --ring-size: want 64 or more, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_DROP: o->drop_when_full = 1; break;
+        case O_RECORD: o->record = optarg; break;
+        case O_RECMAX:
+            o->record_max = strtoull(optarg, &end, 10);
+            if (*end) {
+                fprintf(stderr, "stormwatch run: --record-max: not a number: '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_RECGZ: o->record_gzip = 1; break;
+        case O_CSEC: o->curve_secret = optarg; break;
+        case O_CPUB: o->curve_public = optarg; break;
+        case O_CALLOW: o->curve_allow = optarg; break;
+        case O_STATS:
+            o->stats_every = strtod(optarg, &end);
+            if (*end || o->stats_every < 0) {
+                fprintf(stderr, "stormwatch run: --stats-every: want seconds, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_LOG:
+            if (log_set_level(optarg) < 0) {
+                fprintf(stderr, "stormwatch run: --log-level: want error, warn, info or debug\n");
+                return 2;
+            }
+            break;
+        case O_AM:
+        case O_HTTP:
+            fprintf(stderr, "stormwatch run: --%s is not available in this version yet\n",
+                    c == O_AM ? "alertmanager" : "http");
+            return 2;
+        case 'h': fputs(usage, stdout); return -1;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "stormwatch run: unexpected argument '%s'\n%s", argv[optind], usage);
+        return 2;
+    }
+    if (o->ningest == 0) {
+        fprintf(stderr, "stormwatch run: no --ingest endpoint given\n%s", usage);
+        return 2;
+    }
+    if (!!o->curve_secret != !!o->curve_public || (o->curve_allow && !o->curve_secret)) {
+        fprintf(stderr, "stormwatch run: CurveZMQ needs --curve-secret and --curve-public "
+                        "(and --curve-allow for the allowed producers)\n");
+        return 2;
+    }
+    if (!o->alerts && !o->pub)
+        o->alerts = "-";
+    return 0;
+}
+
+static void teardown(daemon_t *d)
+{
+    for (unsigned i = 0; d->sh && i < d->nshards; i++) {
+        shard_destroy(d->sh[i].shard);
+        ring_destroy(d->sh[i].in);
+        ring_destroy(d->sh[i].out);
+    }
+    free(d->sh);
+    router_destroy(d->router);
+    alerts_destroy(d->as);
+    for (size_t i = 0; i < d->nsocks; i++)
+        zmq_close(d->socks[i]);
+    sink_zmq_destroy(d->pub);
+    curve_auth_stop(d->auth);
+    if (d->zctx)
+        zmq_ctx_term(d->zctx);
+    record_close(d->rec);
+    if (d->alerts_out && d->alerts_out != stdout)
+        fclose(d->alerts_out);
+    changes_destroy(d->reg);
+    changes_destroy(atomic_load(&d->next_reg));
+    changes_destroy(atomic_load(&d->old_reg));
+    if (d->cfg) {
+        cfg_free(d->cfg);
+        free(d->cfg);
+    }
+    free(d->line_buf);
+}
+
+static int setup(daemon_t *d, char *err, size_t errlen)
+{
+    if (!(d->cfg = load_config(d->o.config, err, errlen)))
+        return SW_ECONFIG;
+    if (!(d->reg = load_changes(d->o.changes, err, errlen)))
+        return SW_ECONFIG;
+    d->nshards = d->o.nshards;
+    d->sh = calloc(d->nshards, sizeof(*d->sh));
+    if (!d->sh)
+        return SW_ENOMEM;
+    for (unsigned i = 0; i < d->nshards; i++) {
+        shard_thr_t *s = &d->sh[i];
+        s->d = d;
+        s->index = i;
+        shard_opts_t so = { .ingest = d->cfg->ingest, .detect_for = detect_for,
+                            .detect_ctx = d->cfg, .emit = shard_emit, .emit_ctx = s,
+                            .feed_owner = i == 0 };
+        s->shard = shard_create(&so);
+        s->in = ring_create(d->o.ring_size, sizeof(rec_t));
+        s->out = ring_create(d->o.ring_size / 4, sizeof(event_t));
+        if (!s->shard || !s->in || !s->out)
+            return SW_ENOMEM;
+    }
+    router_opts_t ro = { .ingest = d->cfg->ingest, .nshards = d->nshards, .deliver = deliver,
+                         .ctx = d };
+    alerts_opts_t ao = { .corr = d->cfg->corr, .nshards = d->nshards, .detect_for = detect_for,
+                         .detect_ctx = d->cfg, .emit = alert_emit, .emit_ctx = d };
+    d->router = router_create(&ro);
+    d->as = alerts_create(&ao, d->reg);
+    if (!d->router || !d->as)
+        return SW_ENOMEM;
+    if (d->o.state && state_load(d, err, errlen) < 0)
+        return SW_ECONFIG;
+
+    if (d->o.alerts) {
+        d->alerts_out = strcmp(d->o.alerts, "-") == 0 ? stdout : fopen(d->o.alerts, "a");
+        if (!d->alerts_out) {
+            snprintf(err, errlen, "%s: %s", d->o.alerts, strerror(errno));
+            return SW_EIO;
+        }
+    }
+    if (!(d->zctx = zmq_ctx_new())) {
+        snprintf(err, errlen, "ZeroMQ context: %s", zmq_strerror(zmq_errno()));
+        return SW_EIO;
+    }
+    if (d->o.curve_allow && !(d->auth = curve_auth_start(d->zctx, d->o.curve_allow, err, errlen)))
+        return SW_ECONFIG;
+    for (size_t i = 0; i < d->o.ningest; i++) {
+        int rc = open_ingest(d, d->o.ingest[i], err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    if (d->o.pub && !(d->pub = sink_zmq_create(d->zctx, d->o.pub, err, errlen)))
+        return SW_EIO;
+    if (d->o.record &&
+        !(d->rec = record_open(d->o.record, d->o.record_max, d->o.record_gzip, err, errlen)))
+        return SW_EIO;
+    return SW_OK;
+}
+
+int run_main(int argc, char **argv)
+{
+    static daemon_t d; /* large; one per process */
+    memset(&d, 0, sizeof(d));
+    int rc = parse_args(argc, argv, &d.o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    char err[1024] = "";
+    rc = setup(&d, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "stormwatch run: %s\n", err[0] ? err : sw_strerror(rc));
+        teardown(&d);
+        return rc == SW_ECONFIG || rc == SW_EIO ? 2 : 1;
+    }
+
+    /* signals go to the main thread only: block them before any thread starts */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    for (unsigned i = 0; i < d.nshards; i++)
+        pthread_create(&d.sh[i].tid, NULL, shard_main, &d.sh[i]);
+    pthread_create(&d.alerts_tid, NULL, alerts_main, &d);
+    pthread_create(&d.ingest_tid, NULL, ingest_main, &d);
+    sw_log(LOG_INFO, "running: %u shard%s, %zu ingest endpoint%s, alerts to %s%s%s", d.nshards,
+           d.nshards == 1 ? "" : "s", d.nsocks, d.nsocks == 1 ? "" : "s",
+           d.o.alerts ? (strcmp(d.o.alerts, "-") ? d.o.alerts : "standard output") : "PUB only",
+           d.o.pub ? " and PUB " : "", d.o.pub ? d.o.pub : "");
+
+    double next_stats = mono_s() + d.o.stats_every, last = mono_s();
+    uint64_t last_lines = 0;
+    for (;;) {
+        struct timespec to = { 0, 200000000 };
+        int sig = sigtimedwait(&sigs, NULL, &to);
+        if (sig == SIGTERM || sig == SIGINT) {
+            sw_log(LOG_INFO, "%s: draining and stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        if (sig == SIGHUP)
+            reload(&d);
+        changes_t *old = atomic_exchange_explicit(&d.old_reg, NULL, memory_order_acq_rel);
+        changes_destroy(old);
+        if (d.o.stats_every > 0 && mono_s() >= next_stats) {
+            double now = mono_s();
+            log_stats(&d, now - last, &last_lines);
+            last = now;
+            next_stats = now + d.o.stats_every;
+        }
+    }
+    /* stop reading; the pipeline drains behind it */
+    atomic_store_explicit(&d.stop, 1, memory_order_relaxed);
+    pthread_join(d.ingest_tid, NULL);
+    for (unsigned i = 0; i < d.nshards; i++)
+        pthread_join(d.sh[i].tid, NULL);
+    pthread_join(d.alerts_tid, NULL);
+    int status = 0;
+    if (d.o.state && state_save(&d) < 0)
+        status = 1;
+    log_stats(&d, mono_s() - last, &last_lines);
+    if (d.rec) {
+        record_flush(d.rec);
+        const record_stats_t *rs = record_stats(d.rec);
+        if (rs->write_errors)
+            sw_log(LOG_WARN, "record: %" PRIu64 " write errors, %" PRIu64 " bytes dropped",
+                   rs->write_errors, rs->dropped_bytes);
+    }
+    sw_log(LOG_INFO, "stopped");
+    teardown(&d);
+    return status;
+}

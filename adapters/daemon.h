@@ -1,0 +1,11 @@
+/*
+ * daemon.h - `stormwatch run`: the live detector (contract section 5).
+ */
+#ifndef SW_DAEMON_H
+#define SW_DAEMON_H
+
+/* Runs the daemon; argv[0] is "run". Returns the exit status: 0 after a
+ * clean stop, 1 on a runtime failure, 2 on bad usage or configuration. */
+int run_main(int argc, char **argv);
+
+#endif
