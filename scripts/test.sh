@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine (as root) and runs the whole test suite
 # twice: a release build with warnings as errors, then the same tests under
-# AddressSanitizer and UndefinedBehaviorSanitizer. Scores the shared example
+# AddressSanitizer and UndefinedBehaviorSanitizer; then the threaded tests
+# under ThreadSanitizer. Scores the shared example
 # scenarios too when ../shared is beside the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,12 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSTORMWATCH_WERROR=ON -DSTORM
 cmake --build build-asan -j"$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== ThreadSanitizer build, the threaded tests (ring, ZeroMQ peers, the daemon)"
+cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTORMWATCH_WERROR=ON -DSTORMWATCH_TSAN=ON >/dev/null
+cmake --build build-tsan -j"$jobs" >/dev/null
+TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
+  ctest --test-dir build-tsan --output-on-failure -L threads
 
 echo "== shared example scenarios (when present)"
 scripts/score-shared.sh build

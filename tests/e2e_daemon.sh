@@ -20,11 +20,25 @@ ep=tcp://127.0.0.1:$port
 "$sw" replay --quiet --changes sim/changes.yaml sim/traffic.lp >replay.jsonl 2>/dev/null
 [ -s replay.jsonl ] && ok || bad "replay gave no alerts"
 
-"$sw" run --ingest "$ep" --changes sim/changes.yaml --alerts live.jsonl --shards 3 \
-  --record rec.lp --state state.bin --stats-every 1 2>daemon.log &
+cp "$SW_SOURCE_DIR/config/stormwatch.yaml" live.yaml
+cp sim/changes.yaml live-changes.yaml
+"$sw" run --ingest "$ep" --config live.yaml --changes live-changes.yaml --alerts live.jsonl \
+  --shards 3 --record rec.lp --state state.bin --stats-every 1 2>daemon.log &
 pid=$!
 sleep 0.5
 kill -0 $pid 2>/dev/null && ok || bad "daemon did not start: $(cat daemon.log)"
+
+# SIGHUP with a broken config: refused, the old one kept, the daemon goes on
+printf 'detectors: [\n' >live.yaml
+kill -HUP $pid
+for _ in $(seq 1 50); do grep -q "reload refused" daemon.log && break; sleep 0.1; done
+grep -q "reload refused, old config kept: live.yaml:" daemon.log && ok || bad "bad reload: $(tail -3 daemon.log)"
+kill -0 $pid 2>/dev/null && ok || bad "daemon died on a bad reload"
+# SIGHUP with good files: reloaded
+cp "$SW_SOURCE_DIR/config/stormwatch.yaml" live.yaml
+kill -HUP $pid
+for _ in $(seq 1 50); do grep -q "reloaded live.yaml" daemon.log && break; sleep 0.1; done
+grep -q "reloaded live.yaml and live-changes.yaml" daemon.log && ok || bad "good reload: $(tail -3 daemon.log)"
 
 "$sw" simulate --scenario mixed --quirks --publish "$ep" 2>pub.log || bad "publish: $(cat pub.log)"
 # wait until the daemon has read every line (its stats line counts them)
