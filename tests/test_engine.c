@@ -24,6 +24,7 @@
 typedef struct {
     alert_t a[MAXALERTS];
     char user[MAXALERTS][64], cls[MAXALERTS][32], change[MAXALERTS][32];
+    char json[MAXALERTS][1024]; /* the line, formatted while the alert is valid */
     int n;
 } sink_t;
 
@@ -36,6 +37,7 @@ static void collect(void *ctx, const alert_t *a)
     snprintf(s->user[s->n], 64, "%s", a->user);
     snprintf(s->cls[s->n], 32, "%s", a->cls);
     snprintf(s->change[s->n], 32, "%s", a->change ? a->change->id : "");
+    alert_format_json(a, s->json[s->n], sizeof(s->json[0]));
     s->n++;
 }
 
@@ -364,8 +366,8 @@ static void test_duplicates_and_disorder_change_nothing(void **state)
     assert_int_equal(messy->sink.n, clean->sink.n);
     for (int i = 0; i < clean->sink.n; i++) {
         char a[1024], b[1024];
-        alert_format_json(&clean->sink.a[i], a, sizeof(a));
-        alert_format_json(&messy->sink.a[i], b, sizeof(b));
+        snprintf(a, sizeof(a), "%s", clean->sink.json[i]);
+        snprintf(b, sizeof(b), "%s", messy->sink.json[i]);
         assert_string_equal(a, b);
     }
     const engine_stats_t *st = engine_stats(messy->e);
@@ -479,7 +481,7 @@ static void test_same_input_same_output(void **state)
         size_t len = 0;
         out[k] = calloc(1, 1 << 16);
         for (int i = 0; i < f->sink.n; i++)
-            len += alert_format_json(&f->sink.a[i], out[k] + len, (1 << 16) - len);
+            len += (size_t)snprintf(out[k] + len, (1 << 16) - len, "%s", f->sink.json[i]);
         fx_free(f);
     }
     assert_true(strlen(out[0]) > 0);
