@@ -37,6 +37,7 @@ typedef struct {
 
 struct curve_auth {
     void *ctrl;        /* our end of the stop signal (caller's thread) */
+    char ctrl_ep[64];  /* where it is bound */
     pthread_t thread;
     /* owned by the handler thread once started */
     void *rep, *ctrl_peer;
@@ -293,8 +294,7 @@ curve_auth_t *curve_auth_start(void *zmq_ctx, const char *allowed_keys_file, cha
             a->keys[u++] = a->keys[i];
     a->nkeys = u;
 
-    char ctrl_ep[64];
-    snprintf(ctrl_ep, sizeof(ctrl_ep), "inproc://stormwatch-curve-stop-%p", (void *)a);
+    snprintf(a->ctrl_ep, sizeof(a->ctrl_ep), "inproc://stormwatch-curve-stop-%p", (void *)a);
     a->rep = socket_nolinger(zmq_ctx, ZMQ_REP);
     a->ctrl = socket_nolinger(zmq_ctx, ZMQ_PAIR);
     a->ctrl_peer = socket_nolinger(zmq_ctx, ZMQ_PAIR);
@@ -308,8 +308,8 @@ curve_auth_t *curve_auth_start(void *zmq_ctx, const char *allowed_keys_file, cha
                  e == EADDRINUSE ? " (this context has a ZAP handler already)" : "");
         goto fail;
     }
-    if (zmq_bind(a->ctrl, ctrl_ep) < 0 || zmq_connect(a->ctrl_peer, ctrl_ep) < 0) {
-        snprintf(err, errlen, "%s: %s", ctrl_ep, zmq_strerror(zmq_errno()));
+    if (zmq_bind(a->ctrl, a->ctrl_ep) < 0 || zmq_connect(a->ctrl_peer, a->ctrl_ep) < 0) {
+        snprintf(err, errlen, "%s: %s", a->ctrl_ep, zmq_strerror(zmq_errno()));
         goto fail;
     }
     /* the handler takes no signals: they belong to the daemon's own threads */
@@ -325,10 +325,15 @@ curve_auth_t *curve_auth_start(void *zmq_ctx, const char *allowed_keys_file, cha
     }
     return a;
 fail:
-    if (a->rep)
+    /* unbind first: a closed socket lets go of its endpoint only later */
+    if (a->rep) {
+        zmq_unbind(a->rep, ZAP_ENDPOINT);
         zmq_close(a->rep);
-    if (a->ctrl)
+    }
+    if (a->ctrl) {
+        zmq_unbind(a->ctrl, a->ctrl_ep);
         zmq_close(a->ctrl);
+    }
     if (a->ctrl_peer)
         zmq_close(a->ctrl_peer);
     free_keys(a->keys, a->nkeys);
@@ -344,6 +349,7 @@ void curve_auth_stop(curve_auth_t *a)
      * seen ETERM and is leaving by itself */
     zmq_send(a->ctrl, "", 0, 0);
     pthread_join(a->thread, NULL);
+    zmq_unbind(a->ctrl, a->ctrl_ep); /* at once, unlike the close: the address may be reused */
     zmq_close(a->ctrl);
     free_keys(a->keys, a->nkeys);
     free(a);

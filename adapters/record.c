@@ -7,8 +7,9 @@
  *
  * Gzip files go through zlib's gz layer on a file descriptor we open
  * ourselves (O_EXCL: never someone else's file) and keep a duplicate of.
- * record_flush() makes a sync flush and notes where it ended: the file
- * offset, the line protocol written and its CRC-32. When a write fails the
+ * A sync flush, at least once a second of writing and at record_flush(),
+ * notes where it ended: the file offset, the line protocol written and its
+ * CRC-32. When a write fails the
  * stream cannot be continued, so the file is trimmed back to that point and
  * sealed there: after a sync flush the deflate stream is byte-aligned, so an
  * empty final stored block and the gzip trailer (CRC-32 and length of what
@@ -34,6 +35,7 @@
 #include "err.h"
 
 #define RETRY_NS INT64_C(1000000000)  /* after a failure, try again at most once a second */
+#define SYNC_NS INT64_C(1000000000)   /* gzip: a sync flush a second bounds what a failure loses */
 #define GZ_BUFFER (128u * 1024)       /* zlib's buffers: a few messages per deflate call */
 #define SEQ_DIGITS 6                  /* FILE.000001: name order = creation order */
 #define SEQ_MAX_DIGITS 9              /* longer digit runs in a name are not ours */
@@ -58,6 +60,7 @@ struct record {
     uint64_t sync_bytes;
     uLong sync_crc, crc;
     uint64_t pending;    /* bytes in zlib's hands since that point */
+    int64_t synced_at;   /* monotonic time of that point (or of the opening) */
 
     int failed;          /* waiting for retry_at before the next attempt */
     int64_t retry_at;
@@ -183,6 +186,7 @@ static int file_open(record_t *r, const char **why)
     r->sync_bytes = 0;
     r->sync_crc = r->crc = crc32(0, Z_NULL, 0);
     r->pending = 0;
+    r->synced_at = mono_ns();
     r->st.files++;
     return SW_OK;
 }
@@ -311,6 +315,32 @@ static const char *gz_why(gzFile gz)
     return sep ? sep + 2 : msg;
 }
 
+/*
+ * A sync flush: everything written so far reaches the file as whole deflate
+ * blocks, and the point is noted for gz_salvage(). On failure the file is
+ * salvaged and closed; 0 or SW_EIO.
+ */
+static int gz_sync(record_t *r)
+{
+    if (gzflush(r->gz, Z_SYNC_FLUSH) != Z_OK) {
+        fail(r, r->cur, gz_why(r->gz));
+        file_abandon(r);
+        return SW_EIO;
+    }
+    if (!r->direct) {
+        off_t off = lseek(r->fd, 0, SEEK_CUR); /* shared with zlib's duplicate */
+        if (off >= 0) {
+            r->sync_off = off;
+            r->sync_bytes = r->file_bytes;
+            r->sync_crc = r->crc;
+        }
+    }
+    r->synced_at = mono_ns();
+    r->st.bytes += r->pending;
+    r->pending = 0;
+    return SW_OK;
+}
+
 record_t *record_open(const char *path, uint64_t max_bytes, int gzip, char *err, size_t errlen)
 {
     if (!path || !*path) {
@@ -397,6 +427,8 @@ int record_write(record_t *r, const char *data, size_t len)
     }
     r->file_bytes += n;
     r->st.messages++;
+    if (r->gz && mono_ns() - r->synced_at >= SYNC_NS)
+        return gz_sync(r); /* the caller may never flush: bound the loss ourselves */
     return SW_OK;
 }
 
@@ -404,24 +436,7 @@ int record_flush(record_t *r)
 {
     if (!r)
         return SW_EINVAL;
-    if (!r->gz)
-        return SW_OK;
-    if (gzflush(r->gz, Z_SYNC_FLUSH) != Z_OK) {
-        fail(r, r->cur, gz_why(r->gz));
-        file_abandon(r);
-        return SW_EIO;
-    }
-    if (!r->direct) {
-        off_t off = lseek(r->fd, 0, SEEK_CUR); /* shared with zlib's duplicate */
-        if (off >= 0) {
-            r->sync_off = off;
-            r->sync_bytes = r->file_bytes;
-            r->sync_crc = r->crc;
-        }
-    }
-    r->st.bytes += r->pending;
-    r->pending = 0;
-    return SW_OK;
+    return r->gz ? gz_sync(r) : SW_OK;
 }
 
 void record_close(record_t *r)

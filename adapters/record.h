@@ -57,16 +57,19 @@ record_t *record_open(const char *path, uint64_t max_bytes, int gzip, char *err,
 /*
  * Records one ZeroMQ message: `len` bytes of complete newline-separated
  * lines; a '\n' is appended when the last one lacks it, and an empty message
- * writes nothing. Returns 0 when recorded, SW_EIO when the data were dropped
- * (an error now or a retry not yet due; see record_stats()), SW_EINVAL for a
- * NULL recorder. The caller need not act on an error: it is already counted.
+ * writes nothing. Returns 0 when recorded, SW_EIO when data were dropped
+ * (an error now, a retry not yet due, or a failed gzip flush losing what was
+ * buffered; see record_stats()), SW_EINVAL for a NULL recorder. The caller
+ * need not act on an error: it is already counted in the statistics.
  */
 int record_write(record_t *r, const char *data, size_t len);
 
 /*
  * Hands buffered data to the OS: for gzip a sync flush, after which
  * everything written so far is readable from the file; for plain files a
- * no-op (every write goes straight to the OS). Call it about once a second.
+ * no-op (every write goes straight to the OS). record_write() does it by
+ * itself when a second has passed since the last one, so a failure loses at
+ * most about a second of gzip'd data; call it too when the input goes idle.
  * 0, or SW_EIO (counted; the buffered data are dropped).
  */
 int record_flush(record_t *r);

@@ -620,6 +620,55 @@ static void test_full_gzip_nothing_flushed(void **state)
     free(dir);
 }
 
+/* A caller that never flushes: the recorder syncs by itself once a second
+ * of writing has passed, so a later failure keeps all but the last second. */
+static void test_gzip_syncs_itself(void **state)
+{
+    (void)state;
+    signal(SIGXFSZ, SIG_IGN);
+    char *dir = make_tmpdir(), *path = join(dir, "rec");
+    static char a[2000], b[2000], c[4000], ab[4000];
+    make_noise(a, sizeof(a), 8);
+    make_noise(b, sizeof(b), 9);
+    make_noise(c, sizeof(c), 10);
+    char err[256];
+    record_t *r = record_open(path, 0, 1, err, sizeof(err));
+    assert_non_null(r);
+    const record_stats_t *st = record_stats(r);
+    assert_int_equal(record_write(r, a, sizeof(a)), SW_OK);
+    assert_int_equal(st->bytes, 0); /* still in zlib's buffer */
+    sleep_ms(1100);
+    assert_int_equal(record_write(r, b, sizeof(b)), SW_OK);
+    assert_int_equal(st->bytes, sizeof(a) + sizeof(b)); /* synced without being asked */
+
+    char *f1 = join(dir, "rec.000001.gz");
+    struct stat sb;
+    assert_int_equal(stat(f1, &sb), 0);
+    struct rlimit old = limit_file_size((rlim_t)sb.st_size + 20);
+    int rc1 = record_write(r, c, sizeof(c));
+    sleep_ms(1100);
+    int rc2 = record_write(r, c, sizeof(c)); /* its sync fails */
+    setrlimit(RLIMIT_FSIZE, &old);
+    assert_int_equal(rc1, SW_OK);
+    assert_int_equal(rc2, SW_EIO);
+    assert_int_equal(st->bytes, sizeof(a) + sizeof(b));
+    assert_int_equal(st->dropped_bytes, 2 * sizeof(c));
+    record_close(r);
+
+    memcpy(ab, a, sizeof(a));
+    memcpy(ab + sizeof(a), b, sizeof(b));
+    char *data;
+    size_t len;
+    assert_true(gunzip_whole(f1, &data, &len));
+    assert_int_equal(len, sizeof(ab));
+    assert_memory_equal(data, ab, sizeof(ab));
+    free(data);
+    free(f1);
+    free(path);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_full_mid_message_plain),
         cmocka_unit_test(test_full_gzip_sealed),
         cmocka_unit_test(test_full_gzip_nothing_flushed),
+        cmocka_unit_test(test_gzip_syncs_itself),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
