@@ -15,6 +15,12 @@
  * Per-User overrides (`users:`) are applied after the rest of the file, so a
  * User inherits the file's global settings wherever `users:` appears.
  *
+ * The `run:` section (the daemon's command line as a file) adds kinds of
+ * value the detection settings don't need: strings, copied into the cfg_t,
+ * a list of endpoints, byte sizes, whole numbers, booleans and the log
+ * level. A section may also carry a check of how its keys go together (the
+ * hysteresis of a detector, the CurveZMQ key pair).
+ *
  * DESIGN: no shared state; any thread may load a configuration.
  */
 #include "config.h"
@@ -25,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "err.h"
@@ -33,9 +40,21 @@
 /* Reordering holds samples back this long at most: longer is a mistake. */
 #define MAX_LATENESS (600 * SW_NS_PER_S)
 /* Keys and subsections of one section, at most (the last slot is `users`). */
-#define MAX_ENTRIES 16
+#define MAX_ENTRIES 24
 
-typedef enum { F_NUMBER, F_DURATION, F_PRECISION } ftype_t;
+/* The kinds of value, and what each writes at its offset. */
+typedef enum {
+    F_NUMBER,    /* double */
+    F_DURATION,  /* int64_t nanoseconds */
+    F_PRECISION, /* int64_t: nanoseconds per timestamp unit */
+    F_COUNT,     /* size_t: a whole number */
+    F_SIZE,      /* uint64_t bytes: a whole number, optionally with a unit (1GiB) */
+    F_BOOL,      /* bool */
+    F_LOG_LEVEL, /* cfg_log_level_t */
+    F_PATH,      /* char *, allocated: a file name; YAML's null leaves it unset */
+    F_ENDPOINT,  /* char *, allocated: a ZeroMQ endpoint; null leaves it unset */
+    F_ENDPOINTS, /* char **, allocated, from a sequence; the count (size_t) at count_off */
+} ftype_t;
 
 /* Ranges a value must lie in. */
 typedef enum {
@@ -43,32 +62,54 @@ typedef enum {
     R_POSITIVE,  /* > 0 */
     R_FRACTION,  /* 0 <= x <= 1 */
     R_LATENESS,  /* 0 <= x <= MAX_LATENESS */
+    R_SHARDS,    /* 0 <= x <= CFG_MAX_SHARDS */
+    R_RING,      /* CFG_MIN_RING_SIZE <= x <= CFG_MAX_RING_SIZE */
+    R_ANY,       /* no range: not a number, or any value of its type */
 } range_t;
 
-/* Which params struct a section writes into. */
-typedef enum { T_INGEST, T_DETECT, T_CORR, T_COUNT } target_t;
+/* Which struct a section writes into. */
+typedef enum { T_INGEST, T_DETECT, T_CORR, T_RUN, T_COUNT } target_t;
 
 typedef struct {
     const char *key;
     ftype_t type;
-    size_t off;     /* offset of the field in the section's target struct */
+    size_t off;       /* offset of the field in the section's target struct */
     range_t range;
+    size_t count_off; /* F_ENDPOINTS: offset of the count */
 } field_t;
 
+typedef struct loader loader_t;
 typedef struct section section_t;
+
+/*
+ * A rule on how the keys of a section go together, checked once its mapping
+ * has been read: `base` is the section's target struct, values[i] the value
+ * node of field i (NULL when the mapping did not set it), `map` the mapping.
+ * 0, or the error of fail().
+ */
+typedef int (*check_fn)(loader_t *L, const section_t *sec, const char *path, const void *base,
+                        yaml_node_t *const *values, const yaml_node_t *map);
+
 struct section {
     const char *key;
     target_t target;
     const field_t *fields;          /* terminated by a NULL key; may be NULL */
     const section_t *const *subs;   /* terminated by NULL; may be NULL */
-    /* Hysteresis: field `less` must be strictly below field `greater`. */
+    check_fn check;                 /* may be NULL */
+    /* For check_order (hysteresis): field `less` must be strictly below `greater`. */
     const char *less, *greater;
     int has_users;                  /* the top level: also accepts `users:` */
 };
 
+static int check_order(loader_t *L, const section_t *sec, const char *path, const void *base,
+                       yaml_node_t *const *values, const yaml_node_t *map);
+static int check_curve(loader_t *L, const section_t *sec, const char *path, const void *base,
+                       yaml_node_t *const *values, const yaml_node_t *map);
+
 #define DF(k, t, f, r) { k, t, offsetof(detect_params_t, f), r }
 #define IF(k, t, f, r) { k, t, offsetof(ingest_params_t, f), r }
 #define CF(k, t, f, r) { k, t, offsetof(corr_params_t, f), r }
+#define RF(k, t, f, r) { k, t, offsetof(run_cfg_t, f), r }
 
 static const field_t input_fields[] = {
     IF("lateness", F_DURATION, lateness, R_LATENESS),
@@ -136,19 +177,49 @@ static const field_t corr_fields[] = {
     { 0 },
 };
 
+/* Defaults of `run:` that are not zero, false or unset: those of the daemon's flags. */
+#define DEFAULT_RECORD_MAX (UINT64_C(1) << 30)     /* 1 GiB */
+#define DEFAULT_RING_SIZE ((size_t)65536)
+#define DEFAULT_STATS_EVERY (10 * SW_NS_PER_S)
+#define DEFAULT_LOG_LEVEL CFG_LOG_INFO
+
+static const field_t run_fields[] = {
+    { "ingest", F_ENDPOINTS, offsetof(run_cfg_t, ingest), R_ANY, offsetof(run_cfg_t, n_ingest) },
+    RF("alerts", F_PATH, alerts, R_ANY),
+    RF("pub", F_ENDPOINT, pub, R_ANY),
+    RF("changes", F_PATH, changes, R_ANY),
+    RF("state", F_PATH, state, R_ANY),
+    RF("record", F_PATH, record, R_ANY),
+    RF("record_max", F_SIZE, record_max, R_ANY),
+    RF("record_gzip", F_BOOL, record_gzip, R_ANY),
+    RF("shards", F_COUNT, shards, R_SHARDS),
+    RF("ring_size", F_COUNT, ring_size, R_RING),
+    RF("drop_when_full", F_BOOL, drop_when_full, R_ANY),
+    RF("stats_every", F_DURATION, stats_every, R_NONNEG),
+    RF("log_level", F_LOG_LEVEL, log_level, R_ANY),
+    { 0 },
+};
+static const field_t curve_fields[] = {
+    RF("secret_key", F_PATH, curve.secret_key, R_ANY),
+    RF("public_key", F_PATH, curve.public_key, R_ANY),
+    RF("allowed_keys", F_PATH, curve.allowed_keys, R_ANY),
+    { 0 },
+};
+
 static const section_t sec_input = { .key = "input", .target = T_INGEST, .fields = input_fields };
 static const section_t sec_feed = { .key = "feed", .target = T_INGEST, .fields = feed_fields };
 static const section_t sec_baseline = { .key = "baseline", .target = T_DETECT,
                                         .fields = baseline_fields };
 static const section_t sec_storm = { .key = "storm", .target = T_DETECT, .fields = storm_fields,
-                                     .less = "ratio_clear", .greater = "ratio_fire" };
+                                     .check = check_order, .less = "ratio_clear",
+                                     .greater = "ratio_fire" };
 static const section_t sec_blocked = { .key = "blocked_route", .target = T_DETECT,
-                                       .fields = blocked_fields,
+                                       .fields = blocked_fields, .check = check_order,
                                        .less = "delivery_ratio_fire",
                                        .greater = "delivery_ratio_clear" };
 static const section_t sec_silence = { .key = "silence", .target = T_DETECT,
-                                       .fields = silence_fields, .less = "max_fraction",
-                                       .greater = "clear_fraction" };
+                                       .fields = silence_fields, .check = check_order,
+                                       .less = "max_fraction", .greater = "clear_fraction" };
 static const section_t sec_blast = { .key = "blast_radius", .target = T_DETECT,
                                      .fields = blast_fields };
 static const section_t *const detector_subs[] = { &sec_storm, &sec_blocked, &sec_silence,
@@ -157,22 +228,27 @@ static const section_t sec_detectors = { .key = "detectors", .target = T_DETECT,
                                          .subs = detector_subs };
 static const section_t sec_limits = { .key = "limits", .target = T_DETECT, .fields = limit_fields };
 static const section_t sec_corr = { .key = "correlation", .target = T_CORR, .fields = corr_fields };
+static const section_t sec_curve = { .key = "curve", .target = T_RUN, .fields = curve_fields,
+                                     .check = check_curve };
+static const section_t *const run_subs[] = { &sec_curve, NULL };
+static const section_t sec_run = { .key = "run", .target = T_RUN, .fields = run_fields,
+                                   .subs = run_subs };
 
 static const section_t *const top_subs[] = { &sec_input, &sec_feed, &sec_baseline, &sec_detectors,
-                                             &sec_limits, &sec_corr, NULL };
+                                             &sec_limits, &sec_corr, &sec_run, NULL };
 static const section_t sec_top = { .key = "", .subs = top_subs, .has_users = 1 };
 
-/* What a User may override: the detection settings only. */
+/* What a User may override: the detection settings only (not run:). */
 static const section_t *const user_subs[] = { &sec_baseline, &sec_detectors, &sec_limits, NULL };
 static const section_t sec_user = { .key = "", .subs = user_subs };
 
 /* State of one load. */
-typedef struct {
+struct loader {
     const char *path;
     yaml_document_t doc;   /* the document being read */
     char *err;
     size_t errlen;
-} loader_t;
+};
 
 static void put_err(loader_t *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void put_err(loader_t *L, const char *fmt, ...)
@@ -267,8 +343,79 @@ static int parse_number(const char *s, double *v)
     return 0;
 }
 
-/* Checks `v` (a number, or a duration in seconds) against `r`. */
-static const char *range_problem(range_t r, double v)
+/* A whole number as YAML writes one: [+-]digits. */
+static int parse_integer(const char *s, double *v)
+{
+    const char *p = s + (*s == '+' || *s == '-');
+    if (!*p || strspn(p, "0123456789") != strlen(p))
+        return -1;
+    return parse_number(s, v);
+}
+
+/*
+ * A size in bytes: digits, then optionally a blank and a unit, B or
+ * 1000-based kB (KB), MB, GB, TB or 1024-based KiB, MiB, GiB, TiB. 0, -1 when
+ * the text is not a size, -2 when it is one but beyond 64 bits.
+ */
+static int parse_size(const char *s, uint64_t *bytes)
+{
+    static const struct {
+        const char *unit;
+        uint64_t mult;
+    } units[] = {
+        { "", 1 },
+        { "B", 1 },
+        { "kB", UINT64_C(1000) },
+        { "KB", UINT64_C(1000) },
+        { "MB", UINT64_C(1000000) },
+        { "GB", UINT64_C(1000000000) },
+        { "TB", UINT64_C(1000000000000) },
+        { "KiB", UINT64_C(1) << 10 },
+        { "MiB", UINT64_C(1) << 20 },
+        { "GiB", UINT64_C(1) << 30 },
+        { "TiB", UINT64_C(1) << 40 },
+    };
+    const char *p = s;
+    uint64_t v = 0;
+    int big = 0;
+    if (!(*p >= '0' && *p <= '9'))
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            big = 1;
+        else
+            v = v * 10 + d;
+    }
+    if (*p == ' ' && *++p == '\0')
+        return -1; /* a blank, then no unit */
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(p, units[i].unit) != 0)
+            continue;
+        if (big || v > UINT64_MAX / units[i].mult)
+            return -2;
+        *bytes = v * units[i].mult;
+        return 0;
+    }
+    return -1;
+}
+
+/* YAML 1.1's booleans, in any case: true/false, yes/no, on/off. 0, or -1. */
+static int parse_bool(const char *s, bool *b)
+{
+    static const char *const yes[] = { "true", "yes", "on" };
+    static const char *const no[] = { "false", "no", "off" };
+    for (size_t i = 0; i < 3; i++) {
+        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+            *b = strcasecmp(s, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Checks `v` (a number, or a duration in seconds) against `r`; NULL when it fits. */
+static const char *range_problem(range_t r, double v, char *buf, size_t len)
 {
     switch (r) {
     case R_NONNEG:
@@ -279,22 +426,120 @@ static const char *range_problem(range_t r, double v)
         return v < 0 || v > 1 ? "must be between 0 and 1" : NULL;
     case R_LATENESS:
         return v > (double)(MAX_LATENESS / SW_NS_PER_S) ? "must be at most 10m" : NULL;
+    case R_SHARDS:
+        if (v >= 0 && v <= CFG_MAX_SHARDS)
+            return NULL;
+        snprintf(buf, len, "must be between 0 and %d", CFG_MAX_SHARDS);
+        return buf;
+    case R_RING:
+        if (v >= CFG_MIN_RING_SIZE && v <= (double)CFG_MAX_RING_SIZE)
+            return NULL;
+        if (v < CFG_MIN_RING_SIZE)
+            snprintf(buf, len, "must be at least %d", CFG_MIN_RING_SIZE);
+        else
+            snprintf(buf, len, "must be at most %zu", (size_t)CFG_MAX_RING_SIZE);
+        return buf;
+    case R_ANY:
+        return NULL;
     }
     return NULL;
 }
 
-/* Parses the value of field `f` at node `v` into `dst`. */
+/*
+ * Copies the string at node `v` into *dst (freeing what was there); `what`
+ * names what was expected, for the message. On error *dst is unchanged.
+ */
+static int load_string(loader_t *L, const yaml_node_t *v, const char *key, const char *what,
+                       char **dst)
+{
+    char got[256];
+    if (v->type != YAML_SCALAR_NODE || !*scalar(v))
+        return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
+    if (strlen(scalar(v)) != v->data.scalar.length)
+        return fail(L, v, key, "must not contain a NUL character");
+    char *copy = strdup(scalar(v));
+    if (!copy)
+        return out_of_memory(L);
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+/*
+ * Reads the sequence `seq` of endpoints into a new array at *list, counted in
+ * *n (both still empty). The array is in place before the first copy and *n
+ * counts the copies made, so on error cfg_free() releases what was read.
+ */
+static int load_endpoints(loader_t *L, const yaml_node_t *seq, const char *key, char ***list,
+                          size_t *n)
+{
+    static const char what[] = "an endpoint string";
+    char got[256];
+    if (is_null(seq))
+        return 0;
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return fail(L, seq, key, "expected a sequence of endpoint strings, got %s",
+                    describe(seq, got, sizeof(got)));
+    const yaml_node_item_t *items = seq->data.sequence.items.start;
+    size_t count = (size_t)(seq->data.sequence.items.top - items);
+    if (count == 0)
+        return 0;
+    if (count > CFG_MAX_INGEST)
+        return fail(L, seq, key, "at most %d endpoints, got %zu", CFG_MAX_INGEST, count);
+    *list = calloc(count, sizeof(char *));
+    if (!*list)
+        return out_of_memory(L);
+    for (size_t i = 0; i < count; i++) {
+        const yaml_node_t *item = yaml_document_get_node(&L->doc, items[i]);
+        char ikey[544]; /* key (< 512) and "[index]" */
+        snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
+        if (is_null(item)) /* not "unset" here: a list has no holes */
+            return fail(L, item, ikey, "expected %s, got %s", what,
+                        describe(item, got, sizeof(got)));
+        for (size_t j = 0; item->type == YAML_SCALAR_NODE && j < *n; j++) {
+            if (strcmp((*list)[j], scalar(item)) == 0) {
+                const yaml_node_t *first = yaml_document_get_node(&L->doc, items[j]);
+                return fail(L, item, ikey, "duplicate endpoint (first at line %lu)",
+                            (unsigned long)first->start_mark.line + 1);
+            }
+        }
+        int rc = load_string(L, item, ikey, what, &(*list)[i]);
+        if (rc < 0)
+            return rc;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* Parses the value of field `f` at node `v` into its place in `base`. */
 static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const char *key,
-                      void *dst)
+                      void *base)
 {
     static const struct {
         const char *name;
         int64_t mult;
     } precisions[] = { { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", SW_NS_PER_S } };
-    char got[256];
-    const char *what = f->type == F_NUMBER     ? "a number"
-                       : f->type == F_DURATION ? "a duration (e.g. 30s, 5m, 1h30m)"
-                                               : "one of ns, us, ms, s";
+    /* Indexed by cfg_log_level_t. */
+    static const char *const levels[] = { "error", "warn", "info", "debug" };
+    void *dst = (char *)base + f->off;
+    char got[256], buf[128];
+    const char *what = NULL;
+    switch (f->type) {
+    case F_NUMBER: what = "a number"; break;
+    case F_DURATION: what = "a duration (e.g. 30s, 5m, 1h30m)"; break;
+    case F_PRECISION: what = "one of ns, us, ms, s"; break;
+    case F_COUNT: what = "an integer"; break;
+    case F_SIZE: what = "a size in bytes (e.g. 1048576, 512MiB, 1GiB, 100MB)"; break;
+    case F_BOOL: what = "true or false (or yes/no, on/off)"; break;
+    case F_LOG_LEVEL: what = "one of error, warn, info, debug"; break;
+    case F_PATH: what = "a path"; break;
+    case F_ENDPOINT: what = "an endpoint string"; break;
+    case F_ENDPOINTS:
+        return load_endpoints(L, v, key, (char ***)dst,
+                              (size_t *)(void *)((char *)base + f->count_off));
+    }
+    if ((f->type == F_PATH || f->type == F_ENDPOINT) && is_null(v))
+        return 0; /* unset, as by default */
     if (v->type != YAML_SCALAR_NODE)
         return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
     const char *s = scalar(v);
@@ -303,9 +548,9 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
     case F_NUMBER: {
         double d;
         if (parse_number(s, &d) < 0)
-            return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
-        if ((problem = range_problem(f->range, d)) != NULL)
             break;
+        if ((problem = range_problem(f->range, d, buf, sizeof(buf))) != NULL)
+            return fail(L, v, key, "%s", problem);
         *(double *)dst = d;
         return 0;
     }
@@ -314,10 +559,11 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
         if (tf_parse_duration(s, &ns) < 0) {
             if (s[0] == '-' && tf_parse_duration(s + 1, &ns) == 0)
                 return fail(L, v, key, "must not be negative");
-            return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
-        }
-        if ((problem = range_problem(f->range, (double)ns / (double)SW_NS_PER_S)) != NULL)
             break;
+        }
+        problem = range_problem(f->range, (double)ns / (double)SW_NS_PER_S, buf, sizeof(buf));
+        if (problem)
+            return fail(L, v, key, "%s", problem);
         *(int64_t *)dst = ns;
         return 0;
     }
@@ -328,9 +574,47 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
                 return 0;
             }
         }
-        return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
+        break;
+    case F_COUNT: {
+        double d;
+        if (parse_integer(s, &d) < 0)
+            break;
+        if ((problem = range_problem(f->range, d, buf, sizeof(buf))) != NULL)
+            return fail(L, v, key, "%s", problem);
+        *(size_t *)dst = (size_t)d;
+        return 0;
     }
-    return fail(L, v, key, "%s", problem ? problem : "invalid value");
+    case F_SIZE: {
+        uint64_t bytes;
+        int rc = parse_size(s, &bytes);
+        if (rc == -1 && s[0] == '-' && parse_size(s + 1, &bytes) != -1)
+            return fail(L, v, key, "must not be negative");
+        if (rc == -2)
+            return fail(L, v, key, "must be less than 16EiB");
+        if (rc < 0)
+            break;
+        *(uint64_t *)dst = bytes;
+        return 0;
+    }
+    case F_BOOL:
+        if (parse_bool(s, (bool *)dst) < 0)
+            break;
+        return 0;
+    case F_LOG_LEVEL:
+        for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+            if (strcmp(s, levels[i]) == 0) {
+                *(cfg_log_level_t *)dst = (cfg_log_level_t)i;
+                return 0;
+            }
+        }
+        break;
+    case F_PATH:
+    case F_ENDPOINT:
+        return load_string(L, v, key, what, (char **)dst);
+    case F_ENDPOINTS:
+        break; /* read above */
+    }
+    return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
 }
 
 /* "a.b" + "c" -> "a.b.c" (truncated to the buffer; only used in messages). */
@@ -374,7 +658,7 @@ static const field_t *find_field(const section_t *sec, const char *key, size_t *
  * Checks the hysteresis rule of `sec` (less < greater) once its mapping has
  * been read; the message goes to whichever of the two keys this mapping set.
  */
-static int check_order(loader_t *L, const section_t *sec, const char *path, void *base,
+static int check_order(loader_t *L, const section_t *sec, const char *path, const void *base,
                        yaml_node_t *const *values, const yaml_node_t *map)
 {
     size_t lo = 0, hi = 0;
@@ -392,6 +676,34 @@ static int check_order(loader_t *L, const section_t *sec, const char *path, void
     }
     join_key(key, sizeof(key), path, flo->key);
     return fail(L, values[lo], key, "must be less than %s (%g)", fhi->key, vhi);
+}
+
+/*
+ * The CurveZMQ rule: the server's secret and public key go together, and an
+ * allowed-keys list needs them. A missing key is named at the mapping.
+ */
+static int check_curve(loader_t *L, const section_t *sec, const char *path, const void *base,
+                       yaml_node_t *const *values, const yaml_node_t *map)
+{
+    const run_cfg_t *run = base;
+    const char *missing = NULL;
+    char key[512];
+    if (run->curve.secret_key && !run->curve.public_key)
+        missing = "public_key";
+    else if (run->curve.public_key && !run->curve.secret_key)
+        missing = "secret_key";
+    if (missing) {
+        join_key(key, sizeof(key), path, missing);
+        return fail(L, map, key, "missing: secret_key and public_key go together");
+    }
+    size_t allowed = 0;
+    if (run->curve.allowed_keys && !run->curve.secret_key &&
+        find_field(sec, "allowed_keys", &allowed)) {
+        join_key(key, sizeof(key), path, "allowed_keys");
+        return fail(L, values[allowed] ? values[allowed] : map, key,
+                    "needs secret_key and public_key (the server's key pair)");
+    }
+    return 0;
 }
 
 /*
@@ -454,7 +766,7 @@ static int load_section(loader_t *L, const section_t *sec, const char *path, yam
 
         int rc = 0;
         if (f)
-            rc = load_field(L, f, v, key, (char *)targets[sec->target] + f->off);
+            rc = load_field(L, f, v, key, targets[sec->target]);
         else if (sub)
             rc = load_section(L, sub, key, v, targets, NULL);
         else
@@ -462,8 +774,8 @@ static int load_section(loader_t *L, const section_t *sec, const char *path, yam
         if (rc < 0)
             return rc;
     }
-    if (sec->less)
-        return check_order(L, sec, path, targets[sec->target], values, map);
+    if (sec->check)
+        return sec->check(L, sec, path, targets[sec->target], values, map);
     return 0;
 }
 
@@ -583,6 +895,8 @@ void cfg_defaults(cfg_t *cfg)
     ingest_params_defaults(&cfg->ingest);
     detect_params_defaults(&cfg->detect);
     corr_params_defaults(&cfg->corr);
+    cfg->run = (run_cfg_t){ .record_max = DEFAULT_RECORD_MAX, .ring_size = DEFAULT_RING_SIZE,
+                            .stats_every = DEFAULT_STATS_EVERY, .log_level = DEFAULT_LOG_LEVEL };
     cfg->users = NULL;
     cfg->n_users = 0;
 }
@@ -596,7 +910,7 @@ static int load_document(loader_t *L, yaml_parser_t *parser, cfg_t *cfg)
     yaml_node_t *root = yaml_document_get_root_node(&L->doc);
     if (root) {
         yaml_node_t *users = NULL;
-        void *const targets[T_COUNT] = { &cfg->ingest, &cfg->detect, &cfg->corr };
+        void *const targets[T_COUNT] = { &cfg->ingest, &cfg->detect, &cfg->corr, &cfg->run };
         rc = load_section(L, &sec_top, "", root, targets, &users);
         if (rc == 0 && users)
             rc = load_users(L, users, cfg);
@@ -657,6 +971,19 @@ void cfg_free(cfg_t *cfg)
     free(cfg->users);
     cfg->users = NULL;
     cfg->n_users = 0;
+
+    run_cfg_t *r = &cfg->run;
+    for (size_t i = 0; i < r->n_ingest; i++)
+        free(r->ingest[i]);
+    free(r->ingest);
+    r->ingest = NULL;
+    r->n_ingest = 0;
+    char **strings[] = { &r->alerts, &r->pub, &r->changes, &r->state, &r->record,
+                         &r->curve.secret_key, &r->curve.public_key, &r->curve.allowed_keys };
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        free(*strings[i]);
+        *strings[i] = NULL;
+    }
 }
 
 const detect_params_t *cfg_detect_for(const cfg_t *cfg, const char *user, size_t len)

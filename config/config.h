@@ -5,15 +5,57 @@
  * built-in default. Errors name the file, line, column and key, e.g.
  *   "stormwatch.yaml:12:5: detectors.storm.ratio_fire: expected a number, got 'x'"
  *
+ * The `run:` section holds what `stormwatch run` otherwise takes on its
+ * command line (a flag overrides the file). It is meant to be read once, at
+ * start: sockets, threads and files cannot follow a reload.
+ *
  * DESIGN: a cfg_t is built once, by one thread, then only read. A reload
  * builds a new one and swaps it in; a failed load leaves nothing behind.
  */
 #ifndef SW_CONFIG_H
 #define SW_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "params.h"
+
+/* Limits of the `run:` settings, shared with the daemon's flags. */
+#define CFG_MAX_INGEST 16        /* endpoints in run.ingest */
+#define CFG_MAX_SHARDS 256       /* run.shards */
+#define CFG_MIN_RING_SIZE 64     /* run.ring_size: room for a burst of records */
+#define CFG_MAX_RING_SIZE ((size_t)1 << 30) /* run.ring_size: tens of GiB a shard; more is a typo */
+
+/* Log levels, in the order of log_level_t (adapters/log.h, which config/ cannot see). */
+typedef enum { CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG } cfg_log_level_t;
+
+/*
+ * What `stormwatch run` takes on its command line. Every string is owned by
+ * the cfg_t (freed by cfg_free()); NULL means not set. Paths are used as
+ * given, relative to the daemon's working directory, as on the command line.
+ */
+typedef struct {
+    char **ingest;           /* endpoints to receive samples on, in file order */
+    size_t n_ingest;         /* 0..CFG_MAX_INGEST; ingest is NULL when 0 */
+    char *alerts;            /* file to append alert lines to; "-": standard output */
+    char *pub;               /* ZeroMQ PUB endpoint for alerts */
+    char *changes;           /* declared changes (YAML) */
+    char *state;             /* learned baselines, loaded at start and saved on exit */
+    char *record;            /* record what was ingested, as line protocol */
+    uint64_t record_max;     /* rotate the recording at this many bytes; 0: never */
+    bool record_gzip;        /* gzip the recording */
+    size_t shards;           /* detection threads, 0..CFG_MAX_SHARDS; 0: cores - 1, at least 1 */
+    size_t ring_size;        /* records per shard ring, CFG_MIN_RING_SIZE..CFG_MAX_RING_SIZE */
+    bool drop_when_full;     /* drop (counted) rather than pause ingest when a shard is behind */
+    struct {
+        char *secret_key;    /* server key pair (Z85 files): both or neither */
+        char *public_key;
+        char *allowed_keys;  /* producer keys allowed to connect; needs the key pair */
+    } curve;
+    int64_t stats_every;     /* a log line of rates, rings and drops this often (ns); 0: off */
+    cfg_log_level_t log_level;
+} run_cfg_t;
 
 /* Settings for one User that differ from the defaults. */
 typedef struct {
@@ -25,11 +67,15 @@ typedef struct {
     ingest_params_t ingest;
     detect_params_t detect;  /* defaults for every User */
     corr_params_t corr;
+    run_cfg_t run;           /* the daemon's settings (`run:`) */
     cfg_user_t *users;       /* per-User overrides, in file order */
     size_t n_users;
 } cfg_t;
 
-/* Fills `cfg` with the built-in defaults and no per-User overrides. */
+/*
+ * Fills `cfg` with the built-in defaults: no per-User overrides and no
+ * strings set, so nothing to free.
+ */
 void cfg_defaults(cfg_t *cfg);
 
 /*
@@ -39,7 +85,7 @@ void cfg_defaults(cfg_t *cfg);
  * start from the file's global settings wherever they appear in the file.
  * Returns 0, or SW_EIO with "PATH: reason" when the file cannot be read,
  * SW_ECONFIG with "PATH:LINE:COL: KEY: what is wrong" (KEY dotted, e.g.
- * detectors.storm.ratio_fire, or users.<id>.limits.south_rate) for a bad
+ * detectors.storm.ratio_fire, users.<id>.limits.south_rate, run.ingest[2]) for a bad
  * file, SW_ENOMEM with "PATH: out of memory", SW_EINVAL for NULL arguments.
  * The message goes into `err` (errlen bytes, truncated to fit; err may be
  * NULL). On error `cfg` is left untouched and nothing stays allocated.
@@ -49,7 +95,8 @@ int cfg_load(const char *path, cfg_t *cfg, char *err, size_t errlen);
 
 /*
  * Releases what cfg_load() allocated and leaves `cfg` with no per-User
- * overrides; cfg_free(NULL) is a no-op, and so is freeing twice.
+ * overrides and every run string NULL (the other settings stay);
+ * cfg_free(NULL) is a no-op, and so is freeing twice.
  */
 void cfg_free(cfg_t *cfg);
 

@@ -106,6 +106,40 @@ static void load_ok(const char *yaml, cfg_t *cfg)
     assert_string_equal(err, "");
 }
 
+/* Both NULL, or equal strings. */
+static void assert_same_string(const char *got, const char *want)
+{
+    if (want)
+        assert_string_equal(got, want);
+    else
+        assert_null(got);
+}
+
+/* Field by field: the padding of a run_cfg_t is not compared. */
+static void assert_run_equal(const run_cfg_t *got, const run_cfg_t *want)
+{
+    assert_int_equal(got->n_ingest, want->n_ingest);
+    if (want->n_ingest == 0)
+        assert_null(got->ingest);
+    for (size_t i = 0; i < want->n_ingest; i++)
+        assert_string_equal(got->ingest[i], want->ingest[i]);
+    assert_same_string(got->alerts, want->alerts);
+    assert_same_string(got->pub, want->pub);
+    assert_same_string(got->changes, want->changes);
+    assert_same_string(got->state, want->state);
+    assert_same_string(got->record, want->record);
+    assert_true(got->record_max == want->record_max);
+    assert_int_equal(got->record_gzip, want->record_gzip);
+    assert_int_equal(got->shards, want->shards);
+    assert_int_equal(got->ring_size, want->ring_size);
+    assert_int_equal(got->drop_when_full, want->drop_when_full);
+    assert_same_string(got->curve.secret_key, want->curve.secret_key);
+    assert_same_string(got->curve.public_key, want->curve.public_key);
+    assert_same_string(got->curve.allowed_keys, want->curve.allowed_keys);
+    assert_true(got->stats_every == want->stats_every);
+    assert_int_equal(got->log_level, want->log_level);
+}
+
 static void assert_defaults(const cfg_t *cfg)
 {
     cfg_t def;
@@ -113,6 +147,7 @@ static void assert_defaults(const cfg_t *cfg)
     assert_memory_equal(&cfg->ingest, &def.ingest, sizeof(def.ingest));
     assert_memory_equal(&cfg->detect, &def.detect, sizeof(def.detect));
     assert_memory_equal(&cfg->corr, &def.corr, sizeof(def.corr));
+    assert_run_equal(&cfg->run, &def.run);
     assert_int_equal(cfg->n_users, 0);
     assert_null(cfg->users);
 }
@@ -158,7 +193,10 @@ static void test_example_lists_every_key(void **state)
         "z_fire:", "min_excess_rate:", "ratio_clear:", "blocked_route:", "window:",
         "delivery_ratio_fire:", "delivery_ratio_clear:", "min_backlog:", "silence:",
         "max_fraction:", "max_p:", "clear_fraction:", "limits:", "south_rate:", "north_rate:",
-        "correlation:", "early:", "late:", "proximity:", "min_score:", "users:",
+        "correlation:", "early:", "late:", "proximity:", "min_score:", "run:", "ingest:",
+        "alerts:", "pub:", "changes:", "state:", "record:", "record_max:", "record_gzip:",
+        "shards:", "ring_size:", "drop_when_full:", "stats_every:", "log_level:", "curve:",
+        "secret_key:", "public_key:", "allowed_keys:", "users:",
     };
     char path[1024];
     char *text = read_source("config/stormwatch.yaml", path, sizeof(path));
@@ -214,6 +252,35 @@ static void test_example_users_block(void **state)
     cfg_free(&cfg);
 }
 
+/* The commented run.ingest examples are valid endpoints, comments and all. */
+static void test_example_ingest_block(void **state)
+{
+    (void)state;
+    char path[1024], yaml[1024] = "run:\n  ingest:\n";
+    char *text = read_source("config/stormwatch.yaml", path, sizeof(path));
+    const char *p = strstr(text, "\n  # ingest:\n");
+    assert_non_null(p);
+    p = strchr(p + 1, '\n') + 1;
+    /* Each "  #   - ENDPOINT  # comment" line becomes "    - ENDPOINT  # comment". */
+    size_t n = 0;
+    for (; strncmp(p, "  #   - ", 8) == 0; n++) {
+        const char *eol = strchr(p, '\n');
+        assert_non_null(eol);
+        size_t len = strlen(yaml);
+        snprintf(yaml + len, sizeof(yaml) - len, "    %.*s\n", (int)(eol - p - 4), p + 4);
+        p = eol + 1;
+    }
+    free(text);
+    assert_int_equal(n, 3);
+    cfg_t cfg;
+    load_ok(yaml, &cfg);
+    assert_int_equal(cfg.run.n_ingest, 3);
+    assert_string_equal(cfg.run.ingest[0], "tcp://127.0.0.1:5557");
+    assert_string_equal(cfg.run.ingest[1], "connect:tcp://dsp.example:5557");
+    assert_string_equal(cfg.run.ingest[2], "sub:tcp://127.0.0.1:6000#dsp_traffic");
+    cfg_free(&cfg);
+}
+
 /* ---- loading ---- */
 
 static void test_defaults_and_empty_files(void **state)
@@ -234,6 +301,10 @@ static void test_defaults_and_empty_files(void **state)
         "~\n",
         "input:\nfeed: ~\nbaseline: {}\ndetectors:\n  storm:\nlimits:\ncorrelation:\nusers:\n",
         "users: {}\n",
+        "run:\n",
+        "run: {ingest: [], curve: {}}\n",
+        "run:\n  ingest: ~\n  alerts: ~\n  pub: null\n  changes:\n  state: ~\n  record: ~\n"
+        "  curve: {secret_key: ~, public_key: ~, allowed_keys: ~}\n",
     };
     for (size_t i = 0; i < sizeof(empty) / sizeof(empty[0]); i++) {
         memset(&cfg, 0xa5, sizeof(cfg));
@@ -294,7 +365,27 @@ static void test_every_key(void **state)
             "  early: 10m\n"
             "  late: 1h\n"
             "  proximity: 20m\n"
-            "  min_score: 0.5\n",
+            "  min_score: 0.5\n"
+            "run:\n"
+            "  ingest:\n"
+            "    - tcp://127.0.0.1:5557\n"
+            "    - \"sub:tcp://127.0.0.1:6000#dsp_traffic\"\n"
+            "  alerts: /var/log/stormwatch/alerts.jsonl\n"
+            "  pub: tcp://*:5560\n"
+            "  changes: /etc/stormwatch/changes.yaml\n"
+            "  state: /var/lib/stormwatch/state.bin\n"
+            "  record: /var/lib/stormwatch/rec/ingest.lp\n"
+            "  record_max: 512MiB\n"
+            "  record_gzip: true\n"
+            "  shards: 4\n"
+            "  ring_size: 1024\n"
+            "  drop_when_full: yes\n"
+            "  stats_every: 1m\n"
+            "  log_level: debug\n"
+            "  curve:\n"
+            "    secret_key: keys/server.key\n"
+            "    public_key: keys/server.pub\n"
+            "    allowed_keys: keys/producers.pub\n",
             &cfg);
     assert_true(cfg.ingest.lateness == 90 * S);
     assert_true(cfg.ingest.ts_mult == 1000000);
@@ -335,6 +426,25 @@ static void test_every_key(void **state)
     assert_true(cfg.corr.late == 3600 * S);
     assert_true(cfg.corr.proximity == 1200 * S);
     assert_true(cfg.corr.min_score == 0.5);
+    const run_cfg_t *r = &cfg.run;
+    assert_int_equal(r->n_ingest, 2);
+    assert_string_equal(r->ingest[0], "tcp://127.0.0.1:5557");
+    assert_string_equal(r->ingest[1], "sub:tcp://127.0.0.1:6000#dsp_traffic");
+    assert_string_equal(r->alerts, "/var/log/stormwatch/alerts.jsonl");
+    assert_string_equal(r->pub, "tcp://*:5560");
+    assert_string_equal(r->changes, "/etc/stormwatch/changes.yaml");
+    assert_string_equal(r->state, "/var/lib/stormwatch/state.bin");
+    assert_string_equal(r->record, "/var/lib/stormwatch/rec/ingest.lp");
+    assert_true(r->record_max == UINT64_C(512) << 20);
+    assert_true(r->record_gzip);
+    assert_int_equal(r->shards, 4);
+    assert_int_equal(r->ring_size, 1024);
+    assert_true(r->drop_when_full);
+    assert_true(r->stats_every == 60 * S);
+    assert_int_equal(r->log_level, CFG_LOG_DEBUG);
+    assert_string_equal(r->curve.secret_key, "keys/server.key");
+    assert_string_equal(r->curve.public_key, "keys/server.pub");
+    assert_string_equal(r->curve.allowed_keys, "keys/producers.pub");
     assert_int_equal(cfg.n_users, 0);
 
     /*
@@ -360,6 +470,137 @@ static void test_every_key(void **state)
                                     (const char *)parts[i].def + off, 8);
         }
     }
+    /*
+     * run_cfg_t mixes types, so its fields are checked one by one above; this
+     * catches (on LP64) most fields added to it without a key and a check here.
+     */
+    if (sizeof(void *) == 8) {
+        if (sizeof(run_cfg_t) != 136)
+            print_error("run_cfg_t changed size: set its new field above\n");
+        assert_int_equal(sizeof(run_cfg_t), 136);
+    }
+    cfg_free(&cfg);
+}
+
+/* The forms each kind of run: value takes, and the edges of its range. */
+static void test_run_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint64_t bytes;
+    } sizes[] = {
+        { "0", 0 },
+        { "1", 1 },
+        { "1048576", 1048576 },
+        { "100B", 100 },
+        { "1kB", 1000 },
+        { "2KB", 2000 },
+        { "100MB", 100000000 },
+        { "3GB", UINT64_C(3000000000) },
+        { "2TB", UINT64_C(2000000000000) },
+        { "1KiB", 1024 },
+        { "512MiB", UINT64_C(512) << 20 },
+        { "1GiB", UINT64_C(1) << 30 },
+        { "1 GiB", UINT64_C(1) << 30 },
+        { "4TiB", UINT64_C(4) << 40 },
+        { "\"64MiB\"", UINT64_C(64) << 20 },
+        { "18446744073709551615", UINT64_MAX },
+        { "16777215TiB", UINT64_C(16777215) << 40 },
+    };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char yaml[96];
+        snprintf(yaml, sizeof(yaml), "run: {record_max: %s}\n", sizes[i].text);
+        cfg_t cfg;
+        load_ok(yaml, &cfg);
+        if (cfg.run.record_max != sizes[i].bytes)
+            print_error("record_max: %s\n", sizes[i].text);
+        assert_true(cfg.run.record_max == sizes[i].bytes);
+        cfg_free(&cfg);
+    }
+
+    static const struct {
+        const char *text;
+        bool value;
+    } bools[] = {
+        { "true", true }, { "True", true }, { "TRUE", true }, { "yes", true },
+        { "Yes", true },  { "on", true },   { "ON", true },   { "false", false },
+        { "False", false }, { "no", false }, { "NO", false }, { "off", false },
+        { "Off", false },
+    };
+    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+        char yaml[96];
+        snprintf(yaml, sizeof(yaml), "run: {record_gzip: %s, drop_when_full: %s}\n",
+                 bools[i].text, bools[i].text);
+        cfg_t cfg;
+        load_ok(yaml, &cfg);
+        assert_int_equal(cfg.run.record_gzip, bools[i].value);
+        assert_int_equal(cfg.run.drop_when_full, bools[i].value);
+        cfg_free(&cfg);
+    }
+
+    static const char *const levels[] = { "error", "warn", "info", "debug" };
+    for (size_t i = 0; i < 4; i++) {
+        char yaml[64];
+        snprintf(yaml, sizeof(yaml), "run: {log_level: %s}\n", levels[i]);
+        cfg_t cfg;
+        load_ok(yaml, &cfg);
+        assert_int_equal(cfg.run.log_level, (cfg_log_level_t)i);
+        cfg_free(&cfg);
+    }
+
+    cfg_t cfg;
+    load_ok("run: {shards: 0, ring_size: 64, stats_every: 0, alerts: \"-\"}\n", &cfg);
+    assert_int_equal(cfg.run.shards, 0);
+    assert_int_equal(cfg.run.ring_size, CFG_MIN_RING_SIZE);
+    assert_true(cfg.run.stats_every == 0);
+    assert_string_equal(cfg.run.alerts, "-");
+    cfg_free(&cfg);
+    load_ok("run: {shards: 256, ring_size: 1073741824, alerts: -, stats_every: 0.5s}\n", &cfg);
+    assert_int_equal(cfg.run.shards, CFG_MAX_SHARDS);
+    assert_int_equal(cfg.run.ring_size, CFG_MAX_RING_SIZE);
+    assert_string_equal(cfg.run.alerts, "-");
+    assert_true(cfg.run.stats_every == S / 2);
+    cfg_free(&cfg);
+
+    /* A key pair alone (any producer with the server key may connect), in either order. */
+    load_ok("run:\n  curve:\n    public_key: s.pub\n    secret_key: s.key\n", &cfg);
+    assert_string_equal(cfg.run.curve.secret_key, "s.key");
+    assert_string_equal(cfg.run.curve.public_key, "s.pub");
+    assert_null(cfg.run.curve.allowed_keys);
+    cfg_free(&cfg);
+
+    /* The run: section may come anywhere, and leaves the detection settings alone. */
+    load_ok("run: {ingest: [\"tcp://127.0.0.1:5557\"], shards: 2}\n"
+            "detectors: {storm: {z_fire: 7}}\n",
+            &cfg);
+    assert_int_equal(cfg.run.n_ingest, 1);
+    assert_int_equal(cfg.run.shards, 2);
+    assert_true(cfg.detect.storm_z_fire == 7);
+    cfg_free(&cfg);
+}
+
+/* cfg_free() releases the run strings and leaves them NULL; twice is harmless. */
+static void test_run_free(void **state)
+{
+    (void)state;
+    cfg_t cfg;
+    load_ok("run:\n  ingest: [a, b]\n  alerts: x\n  pub: y\n  changes: c\n  state: s\n"
+            "  record: r\n  ring_size: 128\n"
+            "  curve: {secret_key: k, public_key: p, allowed_keys: l}\n",
+            &cfg);
+    cfg_free(&cfg);
+    assert_null(cfg.run.ingest);
+    assert_int_equal(cfg.run.n_ingest, 0);
+    assert_null(cfg.run.alerts);
+    assert_null(cfg.run.pub);
+    assert_null(cfg.run.changes);
+    assert_null(cfg.run.state);
+    assert_null(cfg.run.record);
+    assert_null(cfg.run.curve.secret_key);
+    assert_null(cfg.run.curve.public_key);
+    assert_null(cfg.run.curve.allowed_keys);
+    assert_int_equal(cfg.run.ring_size, 128); /* the numbers stay */
     cfg_free(&cfg);
 }
 
@@ -509,7 +750,7 @@ static const struct {
       "FILE:2:3: input.latenes: unknown key (expected one of: lateness, timestamp_precision)" },
     { "inputs: {}\n",
       "FILE:1:1: inputs: unknown key (expected one of: input, feed, baseline, detectors, "
-      "limits, correlation, users)" },
+      "limits, correlation, run, users)" },
     { "detectors:\n  storms: {}\n",
       "FILE:2:3: detectors.storms: unknown key (expected one of: storm, blocked_route, "
       "silence, blast_radius)" },
@@ -521,6 +762,18 @@ static const struct {
       "limits)" },
     { "users:\n  U1:\n    users: {}\n",
       "FILE:3:5: users.U1.users: unknown key (expected one of: baseline, detectors, limits)" },
+    { "run:\n  shard: 2\n",
+      "FILE:2:3: run.shard: unknown key (expected one of: ingest, alerts, pub, changes, state, "
+      "record, record_max, record_gzip, shards, ring_size, drop_when_full, stats_every, "
+      "log_level, curve)" },
+    { "run:\n  curve: {secret: a}\n",
+      "FILE:2:11: run.curve.secret: unknown key (expected one of: secret_key, public_key, "
+      "allowed_keys)" },
+    /* ... and a User overrides detection settings only, never the daemon's. */
+    { "users:\n  U1:\n    run: {shards: 2}\n",
+      "FILE:3:5: users.U1.run: unknown key (expected one of: baseline, detectors, limits)" },
+    { "users:\n  U1: {shards: 2}\n",
+      "FILE:2:8: users.U1.shards: unknown key (expected one of: baseline, detectors, limits)" },
     /* Numbers. */
     { "detectors:\n  storm:\n    ratio_fire: x\n",
       "FILE:3:17: detectors.storm.ratio_fire: expected a number, got 'x'" },
@@ -629,6 +882,108 @@ static const struct {
       "FILE:2:7: users.U1: expected a mapping, got '5'" },
     { "users:\n  U1:\n    limits: {south_rate: lots}\n",
       "FILE:3:26: users.U1.limits.south_rate: expected a number, got 'lots'" },
+    /* run: the daemon's settings. */
+    { "run: [a]\n",
+      "FILE:1:6: run: expected a mapping, got a sequence" },
+    { "run:\n  ingest: tcp://127.0.0.1:5557\n",
+      "FILE:2:11: run.ingest: expected a sequence of endpoint strings, got "
+      "'tcp://127.0.0.1:5557'" },
+    { "run:\n  ingest: {a: 1}\n",
+      "FILE:2:11: run.ingest: expected a sequence of endpoint strings, got a mapping" },
+    { "run:\n  ingest:\n    - tcp://127.0.0.1:5557\n    - tcp://127.0.0.1:5558\n"
+      "    - {bind: tcp://127.0.0.1:5559}\n",
+      "FILE:5:7: run.ingest[2]: expected an endpoint string, got a mapping" },
+    { "run: {ingest: [a, [b]]}\n",
+      "FILE:1:19: run.ingest[1]: expected an endpoint string, got a sequence" },
+    { "run: {ingest: [a, \"\"]}\n",
+      "FILE:1:19: run.ingest[1]: expected an endpoint string, got an empty value" },
+    { "run:\n  ingest:\n    -\n",
+      "FILE:3:6: run.ingest[0]: expected an endpoint string, got an empty value" },
+    { "run:\n  ingest:\n    - a\n    - ~\n",
+      "FILE:4:7: run.ingest[1]: expected an endpoint string, got '~'" },
+    { "run: {ingest: [a, b, a]}\n",
+      "FILE:1:22: run.ingest[2]: duplicate endpoint (first at line 1)" },
+    { "run: {ingest: [\"a\\0b\"]}\n",
+      "FILE:1:16: run.ingest[0]: must not contain a NUL character" },
+    { "run: {ingest: [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q]}\n",
+      "FILE:1:15: run.ingest: at most 16 endpoints, got 17" },
+    { "run:\n  alerts: [a]\n",
+      "FILE:2:11: run.alerts: expected a path, got a sequence" },
+    { "run:\n  state: \"\"\n",
+      "FILE:2:10: run.state: expected a path, got an empty value" },
+    { "run:\n  pub: {tcp: 1}\n",
+      "FILE:2:8: run.pub: expected an endpoint string, got a mapping" },
+    { "run:\n  record_max: lots\n",
+      "FILE:2:15: run.record_max: expected a size in bytes (e.g. 1048576, 512MiB, 1GiB, "
+      "100MB), got 'lots'" },
+    { "run: {record_max: 1.5GiB}\n",
+      "FILE:1:19: run.record_max: expected a size in bytes (e.g. 1048576, 512MiB, 1GiB, "
+      "100MB), got '1.5GiB'" },
+    { "run: {record_max: 1gib}\n",
+      "FILE:1:19: run.record_max: expected a size in bytes (e.g. 1048576, 512MiB, 1GiB, "
+      "100MB), got '1gib'" },
+    { "run: {record_max: \"1 \"}\n",
+      "FILE:1:19: run.record_max: expected a size in bytes (e.g. 1048576, 512MiB, 1GiB, "
+      "100MB), got '1 '" },
+    { "run: {record_max: -1MiB}\n",
+      "FILE:1:19: run.record_max: must not be negative" },
+    { "run: {record_max: 16777216TiB}\n",
+      "FILE:1:19: run.record_max: must be less than 16EiB" },
+    { "run: {record_max: 18446744073709551616}\n",
+      "FILE:1:19: run.record_max: must be less than 16EiB" },
+    { "run:\n  record_gzip: maybe\n",
+      "FILE:2:16: run.record_gzip: expected true or false (or yes/no, on/off), got 'maybe'" },
+    { "run: {drop_when_full: 1}\n",
+      "FILE:1:23: run.drop_when_full: expected true or false (or yes/no, on/off), got '1'" },
+    { "run: {drop_when_full: }\n",
+      "FILE:1:23: run.drop_when_full: expected true or false (or yes/no, on/off), got an "
+      "empty value" },
+    { "run:\n  shards: 257\n",
+      "FILE:2:11: run.shards: must be between 0 and 256" },
+    { "run: {shards: -1}\n",
+      "FILE:1:15: run.shards: must be between 0 and 256" },
+    { "run: {shards: 99999999999999999999999}\n",
+      "FILE:1:15: run.shards: must be between 0 and 256" },
+    { "run: {shards: 2.5}\n",
+      "FILE:1:15: run.shards: expected an integer, got '2.5'" },
+    { "run: {shards: auto}\n",
+      "FILE:1:15: run.shards: expected an integer, got 'auto'" },
+    { "run: {ring_size: 63}\n",
+      "FILE:1:18: run.ring_size: must be at least 64" },
+    { "run: {ring_size: 1073741825}\n",
+      "FILE:1:18: run.ring_size: must be at most 1073741824" },
+    { "run: {ring_size: 64k}\n",
+      "FILE:1:18: run.ring_size: expected an integer, got '64k'" },
+    { "run: {stats_every: -10s}\n",
+      "FILE:1:20: run.stats_every: must not be negative" },
+    { "run: {stats_every: often}\n",
+      "FILE:1:20: run.stats_every: expected a duration (e.g. 30s, 5m, 1h30m), got 'often'" },
+    { "run:\n  log_level: loud\n",
+      "FILE:2:14: run.log_level: expected one of error, warn, info, debug, got 'loud'" },
+    { "run: {log_level: INFO}\n",
+      "FILE:1:18: run.log_level: expected one of error, warn, info, debug, got 'INFO'" },
+    { "run: {shards: 1, shards: 2}\n",
+      "FILE:1:18: run.shards: duplicate key (first at line 1)" },
+    { "run: {curve: 5}\n",
+      "FILE:1:14: run.curve: expected a mapping, got '5'" },
+    /* The CurveZMQ key pair goes together, and allowed_keys needs it. */
+    { "run:\n  curve:\n    secret_key: s.key\n",
+      "FILE:3:5: run.curve.public_key: missing: secret_key and public_key go together" },
+    { "run:\n  curve: {public_key: s.pub, allowed_keys: p.pub}\n",
+      "FILE:2:10: run.curve.secret_key: missing: secret_key and public_key go together" },
+    { "run:\n  curve:\n    secret_key: ~\n    public_key: s.pub\n",
+      "FILE:3:5: run.curve.secret_key: missing: secret_key and public_key go together" },
+    { "run:\n  curve:\n    allowed_keys: p.pub\n",
+      "FILE:3:19: run.curve.allowed_keys: needs secret_key and public_key (the server's key "
+      "pair)" },
+    { "run:\n  curve: {secret_key: [a]}\n",
+      "FILE:2:23: run.curve.secret_key: expected a path, got a sequence" },
+    /* A failure late in run: frees the strings read before it. */
+    { "run:\n  ingest: [a, b]\n  alerts: x\n  pub: y\n  curve: {secret_key: k, public_key: p}\n"
+      "  log_level: loud\n",
+      "FILE:6:14: run.log_level: expected one of error, warn, info, debug, got 'loud'" },
+    { "run: {alerts: x, curve: {secret_key: k, allowed_keys: l}}\n",
+      "FILE:1:25: run.curve.public_key: missing: secret_key and public_key go together" },
     /* YAML itself. */
     { "input:\n  lateness: [1s\n",
       "FILE:3:1: invalid YAML: did not find expected ',' or ']' "
@@ -695,16 +1050,15 @@ static void test_message_buffer(void **state)
     assert_string_equal(err, "/tmp/sw");
 }
 
-static void test_alloc_failure(void **state)
+/*
+ * Fails each allocation of loading `yaml` in turn: every failure is
+ * SW_ENOMEM with its message and leaves `cfg` as it was (and, under ASan,
+ * nothing allocated). Returns how many allocations a full load makes; the
+ * loaded cfg_t goes to *loaded, for the caller to check and free.
+ */
+static long alloc_failure_pass(const char *yaml, cfg_t *loaded)
 {
-    (void)state;
-    if (!alloc_injection())
-        skip();
     char path[24];
-    const char *yaml = "detectors: {storm: {z_fire: 7}}\n"
-                       "users:\n"
-                       "  A: {limits: {south_rate: 1}}\n"
-                       "  B: {limits: {south_rate: 2}}\n";
     write_tmp(path, yaml, strlen(yaml));
     char want[64];
     snprintf(want, sizeof(want), "%s: out of memory", path);
@@ -719,16 +1073,55 @@ static void test_alloc_failure(void **state)
         alloc_fail_at = -1;
         if (alloc_count <= k) {
             assert_int_equal(rc, 0);
-            assert_true(k >= 4); /* buffer, users array, two ids */
-            assert_int_equal(cfg.n_users, 2);
-            cfg_free(&cfg);
-            break;
+            *loaded = cfg;
+            unlink(path);
+            return k;
         }
         assert_int_equal(rc, SW_ENOMEM);
         assert_string_equal(err, want);
         assert_memory_equal(&cfg, &before, sizeof(cfg));
     }
-    unlink(path);
+}
+
+static void test_alloc_failure(void **state)
+{
+    (void)state;
+    if (!alloc_injection())
+        skip();
+    cfg_t cfg;
+    long n = alloc_failure_pass("detectors: {storm: {z_fire: 7}}\n"
+                                "users:\n"
+                                "  A: {limits: {south_rate: 1}}\n"
+                                "  B: {limits: {south_rate: 2}}\n",
+                                &cfg);
+    assert_true(n >= 4); /* buffer, users array, two ids */
+    assert_int_equal(cfg.n_users, 2);
+    cfg_free(&cfg);
+}
+
+static void test_alloc_failure_run(void **state)
+{
+    (void)state;
+    if (!alloc_injection())
+        skip();
+    cfg_t cfg;
+    long n = alloc_failure_pass("run:\n"
+                                "  ingest: [tcp://127.0.0.1:5557, tcp://127.0.0.1:5558]\n"
+                                "  alerts: alerts.jsonl\n"
+                                "  pub: tcp://*:5560\n"
+                                "  changes: changes.yaml\n"
+                                "  state: state.bin\n"
+                                "  record: rec/ingest.lp\n"
+                                "  curve: {secret_key: k, public_key: p, allowed_keys: l}\n"
+                                "users:\n"
+                                "  A: {limits: {south_rate: 1}}\n",
+                                &cfg);
+    assert_true(n >= 13); /* buffer, ingest array, 2 endpoints, 8 strings, users array, id */
+    assert_int_equal(cfg.run.n_ingest, 2);
+    assert_string_equal(cfg.run.ingest[1], "tcp://127.0.0.1:5558");
+    assert_string_equal(cfg.run.curve.allowed_keys, "l");
+    assert_int_equal(cfg.n_users, 1);
+    cfg_free(&cfg);
 }
 
 int main(void)
@@ -737,8 +1130,11 @@ int main(void)
         cmocka_unit_test(test_example_is_defaults),
         cmocka_unit_test(test_example_lists_every_key),
         cmocka_unit_test(test_example_users_block),
+        cmocka_unit_test(test_example_ingest_block),
         cmocka_unit_test(test_defaults_and_empty_files),
         cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_run_values),
+        cmocka_unit_test(test_run_free),
         cmocka_unit_test(test_partial_keeps_defaults),
         cmocka_unit_test(test_timestamp_precisions),
         cmocka_unit_test(test_bounds_accepted),
@@ -749,6 +1145,7 @@ int main(void)
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_message_buffer),
         cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_alloc_failure_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
