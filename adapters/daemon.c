@@ -66,6 +66,7 @@ static const char usage[] =
     "\n"
     "Runs the detector live on the DSP's counter feed over ZeroMQ and writes alert\n"
     "lines as they happen. Runs in the foreground and logs to standard error.\n"
+    "Every flag overrides the same setting of the config file's run: section.\n"
     "\n"
     "  -c, --config FILE      detection settings (YAML); built-in defaults otherwise\n"
     "  -C, --changes FILE     declared changes (YAML); SIGHUP reloads it and the config\n"
@@ -86,7 +87,8 @@ static const char usage[] =
     "      --record-gzip      gzip the recording\n"
     "      --curve-secret FILE, --curve-public FILE\n"
     "                         CurveZMQ server key pair (Z85 files) for ingest sockets\n"
-    "      --curve-allow FILE producer public keys allowed to connect (with curve)\n"
+    "      --curve-allow FILE producer public keys allowed to connect (all three\n"
+    "                         curve options go together)\n"
     "      --stats-every SECS a log line of rates, rings and drops (default 10; 0: off)\n"
     "      --log-level LEVEL  error, warn, info (default) or debug\n"
     "  -h, --help             this help\n"
@@ -105,8 +107,11 @@ typedef struct {
     unsigned nshards;
     size_t ring_size;
     int drop_when_full, record_gzip;
-    uint64_t record_max;
-    double stats_every;
+    uint64_t record_max;          /* UINT64_MAX: not given */
+    double stats_every;           /* < 0: not given */
+    int log_level_given;
+    char *owned[16];              /* strings taken from the config file */
+    size_t nowned;
 } run_opts_t;
 
 typedef struct daemon daemon_t;
@@ -212,8 +217,8 @@ static void flush_batches(daemon_t *d)
 /* Feeds one message's bytes, line by line, to the router. */
 static void feed_message(daemon_t *d, const char *data, size_t len)
 {
-    if (d->rec && record_write(d->rec, data, len) < 0)
-        atomic_fetch_add_explicit(&d->write_errors, 1, memory_order_relaxed);
+    if (d->rec)
+        record_write(d->rec, data, len); /* failures are counted by the recorder */
     const char *p = data, *end = data + len;
     uint64_t n = 0;
     while (p < end) {
@@ -694,9 +699,8 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    *o = (run_opts_t){ .nshards = cores > 1 ? (unsigned)(cores - 1) : 1, .ring_size = 65536,
-                       .record_max = UINT64_C(1) << 30, .stats_every = 10 };
+    /* zero, NULL or the markers below: not given, the config file decides */
+    *o = (run_opts_t){ .record_max = UINT64_MAX, .stats_every = -1 };
     int c;
     char *end;
     optind = 1;
@@ -723,7 +727,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
             break;
         case O_RING:
             o->ring_size = strtoul(optarg, &end, 10);
-            if (*end || o->ring_size < 64) {
+            if (*end || o->ring_size < CFG_MIN_RING_SIZE || o->ring_size > CFG_MAX_RING_SIZE) {
                 fprintf(stderr, "stormwatch run: --ring-size: want 64 or more, got '%s'\n", optarg);
                 return 2;
             }
@@ -753,6 +757,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
                 fprintf(stderr, "stormwatch run: --log-level: want error, warn, info or debug\n");
                 return 2;
             }
+            o->log_level_given = 1;
             break;
         case O_AM:
         case O_HTTP:
@@ -767,13 +772,71 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         fprintf(stderr, "stormwatch run: unexpected argument '%s'\n%s", argv[optind], usage);
         return 2;
     }
+    return 0;
+}
+
+/* Keeps a copy of a config string the daemon needs after a reload. */
+static const char *own(run_opts_t *o, const char *s)
+{
+    if (!s || o->nowned == sizeof(o->owned) / sizeof(o->owned[0]))
+        return NULL;
+    return o->owned[o->nowned++] = strdup(s);
+}
+
+/*
+ * Fills what the command line did not give from the config file's `run:`
+ * section, then checks the whole. Returns 0, or 2 with a message.
+ */
+static int merge_run_config(run_opts_t *o, const cfg_t *c)
+{
+    const run_cfg_t *r = &c->run;
+    if (o->ningest == 0)
+        for (size_t i = 0; i < r->n_ingest && o->ningest < MAX_INGEST; i++)
+            o->ingest[o->ningest++] = own(o, r->ingest[i]);
+    if (!o->alerts)
+        o->alerts = own(o, r->alerts);
+    if (!o->pub)
+        o->pub = own(o, r->pub);
+    if (!o->changes)
+        o->changes = own(o, r->changes);
+    if (!o->state)
+        o->state = own(o, r->state);
+    if (!o->record)
+        o->record = own(o, r->record);
+    if (o->record_max == UINT64_MAX)
+        o->record_max = r->record_max;
+    o->record_gzip |= r->record_gzip;
+    o->drop_when_full |= r->drop_when_full;
+    if (!o->nshards)
+        o->nshards = (unsigned)r->shards;
+    if (!o->nshards) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        o->nshards = cores > 1 ? (unsigned)(cores - 1) : 1;
+    }
+    if (!o->ring_size)
+        o->ring_size = r->ring_size;
+    if (o->stats_every < 0)
+        o->stats_every = (double)r->stats_every / SW_NS_PER_S;
+    if (!o->curve_secret)
+        o->curve_secret = own(o, r->curve.secret_key);
+    if (!o->curve_public)
+        o->curve_public = own(o, r->curve.public_key);
+    if (!o->curve_allow)
+        o->curve_allow = own(o, r->curve.allowed_keys);
+    if (!o->log_level_given) {
+        static const char *const levels[] = { "error", "warn", "info", "debug" };
+        log_set_level(levels[r->log_level]);
+    }
     if (o->ningest == 0) {
-        fprintf(stderr, "stormwatch run: no --ingest endpoint given\n%s", usage);
+        fprintf(stderr, "stormwatch run: no --ingest endpoint given (nor run.ingest in a config)\n");
         return 2;
     }
-    if (!!o->curve_secret != !!o->curve_public || (o->curve_allow && !o->curve_secret)) {
-        fprintf(stderr, "stormwatch run: CurveZMQ needs --curve-secret and --curve-public "
-                        "(and --curve-allow for the allowed producers)\n");
+    if ((o->curve_secret || o->curve_public || o->curve_allow) &&
+        !(o->curve_secret && o->curve_public && o->curve_allow)) {
+        /* without the allow list libzmq admits any client key: encrypted,
+         * but nobody kept out - not what an operator asking for curve wants */
+        fprintf(stderr, "stormwatch run: CurveZMQ needs the secret key, the public key and the "
+                        "allowed keys together\n");
         return 2;
     }
     if (!o->alerts && !o->pub)
@@ -808,12 +871,16 @@ static void teardown(daemon_t *d)
         free(d->cfg);
     }
     free(d->line_buf);
+    for (size_t i = 0; i < d->o.nowned; i++)
+        free(d->o.owned[i]);
 }
 
 static int setup(daemon_t *d, char *err, size_t errlen)
 {
     if (!(d->cfg = load_config(d->o.config, err, errlen)))
         return SW_ECONFIG;
+    if (merge_run_config(&d->o, d->cfg))
+        return SW_EINVAL;
     if (!(d->reg = load_changes(d->o.changes, err, errlen)))
         return SW_ECONFIG;
     d->nshards = d->o.nshards;
@@ -880,9 +947,10 @@ int run_main(int argc, char **argv)
     char err[1024] = "";
     rc = setup(&d, err, sizeof(err));
     if (rc < 0) {
-        fprintf(stderr, "stormwatch run: %s\n", err[0] ? err : sw_strerror(rc));
+        if (rc != SW_EINVAL) /* SW_EINVAL: merge_run_config has said why */
+            fprintf(stderr, "stormwatch run: %s\n", err[0] ? err : sw_strerror(rc));
         teardown(&d);
-        return rc == SW_ECONFIG || rc == SW_EIO ? 2 : 1;
+        return rc == SW_ECONFIG || rc == SW_EIO || rc == SW_EINVAL ? 2 : 1;
     }
 
     /* signals go to the main thread only: block them before any thread starts */

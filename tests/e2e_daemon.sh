@@ -64,6 +64,29 @@ ls rec.lp* >/dev/null 2>&1 && ok || bad "no recording"
 "$sw" replay --quiet --changes sim/changes.yaml rec.lp* >rec.jsonl 2>/dev/null
 cmp -s rec.jsonl replay.jsonl && ok || bad "recording replays differently"
 
+# from the config file alone; the feed stall is timed on the wall clock
+port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >run.yaml <<YAML
+feed:
+  stall_after: 6s
+run:
+  ingest: [tcp://127.0.0.1:$port2]
+  alerts: live2.jsonl
+  shards: 2
+  stats_every: 0
+YAML
+"$sw" run --config run.yaml 2>daemon2.log &
+pid2=$!
+sleep 0.5
+"$sw" simulate --users 12 --hours 1 --publish tcp://127.0.0.1:$port2 2>pub2.log || bad "publish: $(cat pub2.log)"
+for _ in $(seq 1 120); do grep -q '"alert":"feed_stalled"' live2.jsonl 2>/dev/null && break; sleep 0.1; done
+[ "$(grep -c '"status":"firing","alert":"feed_stalled"' live2.jsonl)" -eq 1 ] && ok || bad "want one feed_stalled from the wall clock: $(tail -3 daemon2.log)"
+grep -q "PULL bound at tcp://127.0.0.1:$port2" daemon2.log && ok || bad "run.ingest not used"
+kill -TERM $pid2
+wait $pid2
+[ $? -eq 0 ] && ok || bad "config-only daemon did not exit 0"
+grep -q '"status":"resolved","alert":"feed_stalled"' live2.jsonl && bad "feed_stalled falsely resolved on exit" || ok
+
 # a bad config is refused before anything starts
 printf 'detectors:\n  storm: {ratio_fire: x}\n' >bad.yaml
 "$sw" run --ingest "$ep" --config bad.yaml >out.txt 2>err.txt
