@@ -131,7 +131,9 @@ typedef struct {
 
 struct daemon {
     run_opts_t o;
-    cfg_t *cfg;                   /* in use by shards and alerts */
+    ingest_params_t ingest;       /* fixed at start: a reload does not change ingest */
+    cfg_t *cfg;                   /* owned by main; shards and alerts read the copy
+                                     handed to them, never this pointer */
     _Atomic(cfg_t *) next_cfg;    /* published by main, taken by consumers */
     atomic_uint cfg_gen;
     atomic_uint alerts_cfg_ack;
@@ -247,7 +249,7 @@ static void *ingest_main(void *arg)
     zmq_pollitem_t items[MAX_INGEST];
     for (size_t i = 0; i < d->nsocks; i++)
         items[i] = (zmq_pollitem_t){ .socket = d->socks[i], .events = ZMQ_POLLIN };
-    double stall_s = (double)d->cfg->ingest.stall_after / SW_NS_PER_S;
+    double stall_s = (double)d->ingest.stall_after / SW_NS_PER_S;
     double last_data = mono_s();
     int seen_data = 0;
     zmq_msg_t msg;
@@ -881,6 +883,7 @@ static int setup(daemon_t *d, char *err, size_t errlen)
         return SW_ECONFIG;
     if (merge_run_config(&d->o, d->cfg))
         return SW_EINVAL;
+    d->ingest = d->cfg->ingest;
     if (!(d->reg = load_changes(d->o.changes, err, errlen)))
         return SW_ECONFIG;
     d->nshards = d->o.nshards;
