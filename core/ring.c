@@ -23,10 +23,11 @@
  *   - 0 <= write_idx - read_idx <= cap, at all times.
  *   - Slots read_idx .. write_idx - 1 hold records in push order; the
  *     others are free.
- *   - read_cache is a value read_idx once had, so it is <= read_idx: the
+ *   - read_cache is a value read_idx once had, never ahead of it, so the
  *     producer's free-space estimate cap - (write_idx - read_cache) is never
- *     more than the truth. Likewise write_cache <= write_idx, so the
- *     consumer's count of records is never more than the truth.
+ *     more than the truth. Likewise write_cache never runs ahead of
+ *     write_idx, so the consumer's count of records is never more than the
+ *     truth. A stale copy costs a reload, never a lost or torn record.
  *   - Each side reloads the other's index (touching the other's cache line)
  *     only when its cached copy cannot satisfy the whole request.
  *
@@ -39,6 +40,8 @@
  *     reads of those slots happen before the producer overwrites them
  *     (write-after-read; x86 gives this for free, Arm and POWER do not).
  *   - An index's owner loads it relaxed: only that thread stores it.
+ *   - ring_depth() loads read_idx (acquire) before write_idx, which keeps
+ *     the difference from going negative; see there.
  */
 #include "ring.h"
 

@@ -43,7 +43,8 @@
  * The allocation-failure test asks for more memory than exists. The
  * sanitizers abort on such a request unless told to return NULL, as libc
  * does; these hooks (read by the sanitizer runtimes, unused otherwise) say
- * so for this test program only.
+ * so for this test program only. ASan still prints one "failed to
+ * allocate" warning for it: that line is expected.
  */
 const char *__asan_default_options(void);
 const char *__tsan_default_options(void);
