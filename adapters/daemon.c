@@ -39,6 +39,8 @@
 #include <zmq.h>
 
 #include "alerts.h"
+#include "changes_api.h"
+#include "http.h"
 #include "changes_yaml.h"
 #include "config.h"
 #include "curve.h"
@@ -51,6 +53,10 @@
 #include "sink_zmq.h"
 #include "state.h"
 #include "statefile.h"
+
+#ifndef SW_BUILD_VERSION
+#define SW_BUILD_VERSION "dev"
+#endif
 
 #define MAX_INGEST 16
 #define BATCH 64               /* records or events moved per ring call */
@@ -93,6 +99,11 @@ static const char usage[] =
     "      --curve-allow FILE producer public keys allowed to connect (all three\n"
     "                         curve options go together)\n"
     "      --stats-every SECS a log line of rates, rings and drops (default 10; 0: off)\n"
+    "      --http ADDR:PORT   serve /metrics, /healthz, /readyz, /api/v1/alerts and\n"
+    "                         /api/v1/changes there (e.g. 127.0.0.1:9110)\n"
+    "      --http-token-file FILE  bearer token for the API's writes (none: refused)\n"
+    "      --changes-journal FILE  where changes declared over the API persist\n"
+    "                         (default stormwatch-changes.journal)\n"
     "      --log-level LEVEL  error, warn, info (default) or debug\n"
     "  -h, --help             this help\n"
     "\n"
@@ -105,6 +116,7 @@ static const char usage[] =
 typedef struct {
     const char *config, *changes, *state, *alerts, *pub, *record;
     const char *curve_secret, *curve_public, *curve_allow;
+    const char *http, *http_token_file, *journal;
     const char *ingest[MAX_INGEST];
     size_t ningest;
     unsigned nshards;
@@ -128,6 +140,8 @@ typedef struct {
     atomic_int done;
     atomic_uint cfg_ack;          /* config generation this shard uses */
     atomic_uint_fast64_t in_waits, in_drops, out_waits;
+    /* published by the shard thread after each burst, for the metrics */
+    atomic_uint_fast64_t samples, duplicates, series;
     rec_t batch[BATCH];           /* ingest side: records waiting to be pushed */
     size_t nbatch;
 } shard_thr_t;
@@ -140,7 +154,13 @@ struct daemon {
     _Atomic(cfg_t *) next_cfg;    /* published by main, taken by consumers */
     atomic_uint cfg_gen;
     atomic_uint alerts_cfg_ack;
-    changes_t *reg;
+    changes_t *reg;               /* in use by the alert thread */
+    changes_t *file_reg;          /* the YAML register; guarded by reg_lock */
+    changes_api_t *api;           /* changes declared over HTTP (journalled) */
+    http_t *http;
+    char *token;
+    pthread_mutex_t reg_lock;     /* building a merged register: main and HTTP */
+    atomic_int running;
     _Atomic(changes_t *) next_reg;
     _Atomic(changes_t *) old_reg; /* handed back by the alert thread to free */
     void *zctx;
@@ -157,8 +177,14 @@ struct daemon {
     char *line_buf;
     size_t line_cap;
     pthread_t ingest_tid, alerts_tid;
+    uint64_t transitions, snap_transitions; /* alert thread only */
     atomic_int stop, ingest_done, alerts_done;
     atomic_uint_fast64_t msgs, lines, bytes, alerts_out_n, write_errors;
+    atomic_uint_fast64_t bad_by_result[LP_NRESULTS];
+    atomic_uint_fast64_t firing_by_kind[ALERT_NKINDS]; /* alerts firing now */
+    atomic_uint_fast64_t changes_n;                    /* size of the register in use */
+    pthread_mutex_t snap_lock;    /* guards alerts_snapshot (not the hot path) */
+    char *alerts_snapshot;        /* JSON array of the alerts firing now */
     atomic_uint_fast64_t router_bad, router_late, router_stalls;
 };
 
@@ -231,6 +257,7 @@ static void feed_message(daemon_t *d, const char *data, size_t len)
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
         lp_result_t res = router_feed_line(d->router, p, l);
         if (lp_result_is_bad(res)) {
+            atomic_fetch_add_explicit(&d->bad_by_result[res], 1, memory_order_relaxed);
             uint64_t bad = atomic_fetch_add_explicit(&d->router_bad, 1, memory_order_relaxed);
             if (bad < 10) { /* a sample of what is wrong, not a flood */
                 char shown[512];
@@ -357,6 +384,11 @@ static void *shard_main(void *arg)
         idle = IDLE_MIN_NS;
         for (size_t i = 0; i < n; i++)
             shard_record(s->shard, &buf[i]);
+        /* for the metrics: relaxed, readers only want a recent total */
+        const shard_stats_t *st = shard_stats(s->shard);
+        atomic_store_explicit(&s->samples, st->samples, memory_order_relaxed);
+        atomic_store_explicit(&s->duplicates, st->duplicates, memory_order_relaxed);
+        atomic_store_explicit(&s->series, st_nseries(shard_table(s->shard)), memory_order_relaxed);
     }
     /* pairs with the acquire in alerts_main: all events pushed are visible */
     atomic_store_explicit(&s->done, 1, memory_order_release);
@@ -384,6 +416,52 @@ static void alert_emit(void *ctx, const alert_t *a)
     if (d->pub)
         sink_zmq_send(d->pub, alert_kind_name(a->kind), d->line_buf, n);
     atomic_fetch_add_explicit(&d->alerts_out_n, 1, memory_order_relaxed);
+    if (a->kind < ALERT_NKINDS) {
+        if (a->firing)
+            atomic_fetch_add_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+        else
+            atomic_fetch_sub_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+    }
+    d->transitions++;
+}
+
+/* Appends one firing alert's line to the snapshot being built. */
+static void snap_one(void *ctx, const alert_t *a)
+{
+    char **s = ctx;
+    char line[8192];
+    size_t n = alert_format_json(a, line, sizeof(line));
+    if (n >= sizeof(line) || !*s)
+        return;
+    line[n - 1] = '\0'; /* no newline inside the array */
+    size_t len = strlen(*s);
+    char *b = realloc(*s, len + n + 2);
+    if (!b)
+        return;
+    snprintf(b + len, n + 2, "%s%s", len > 1 ? "," : "", line);
+    *s = b;
+}
+
+/* Rebuilds the JSON array of firing alerts the HTTP API serves. */
+static void refresh_snapshot(daemon_t *d)
+{
+    char *s = strdup("[");
+    alerts_each_firing(d->as, snap_one, &s);
+    if (!s)
+        return;
+    size_t len = strlen(s);
+    char *b = realloc(s, len + 2);
+    if (!b) {
+        free(s);
+        return;
+    }
+    b[len] = ']';
+    b[len + 1] = '\0';
+    pthread_mutex_lock(&d->snap_lock);
+    char *old = d->alerts_snapshot;
+    d->alerts_snapshot = b;
+    pthread_mutex_unlock(&d->snap_lock);
+    free(old);
 }
 
 static void alerts_take_updates(daemon_t *d)
@@ -392,6 +470,7 @@ static void alerts_take_updates(daemon_t *d)
     changes_t *reg = atomic_exchange_explicit(&d->next_reg, NULL, memory_order_acq_rel);
     if (reg) {
         alerts_set_changes(d->as, reg);
+        atomic_store_explicit(&d->changes_n, changes_count(reg), memory_order_relaxed);
         changes_t *old = d->reg;
         d->reg = reg;
         /* handed back for main to free: release pairs with its acquire */
@@ -422,6 +501,10 @@ static void *alerts_main(void *arg)
         }
         if (got) {
             idle = ALERTS_IDLE_NS;
+            if (d->transitions != d->snap_transitions) {
+                refresh_snapshot(d);
+                d->snap_transitions = d->transitions;
+            }
             continue;
         }
         if (d->alerts_out)
@@ -435,10 +518,110 @@ static void *alerts_main(void *arg)
         nap(&idle);
     }
     alerts_flush(d->as);
+    refresh_snapshot(d);
     if (d->alerts_out)
         fflush(d->alerts_out);
     atomic_store_explicit(&d->alerts_done, 1, memory_order_release);
     return NULL;
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+/* jemalloc's control interface, when the program is linked with it (not in
+ * sanitizer builds): weak, so the metrics simply leave those lines out. */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+static void metric(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+/*
+ * The daemon's own metrics in the Prometheus text exposition format. Any
+ * thread may call it: it reads only atomics, ring depths and snapshots.
+ */
+void daemon_write_metrics(void *ctx, FILE *out)
+{
+    daemon_t *d = ctx;
+    metric(out, "stormwatch_ingest_messages_total", "counter", "ZeroMQ messages received.");
+    fprintf(out, "stormwatch_ingest_messages_total %" PRIu64 "\n", (uint64_t)LOAD(d->msgs));
+    metric(out, "stormwatch_ingest_lines_total", "counter", "Lines received.");
+    fprintf(out, "stormwatch_ingest_lines_total %" PRIu64 "\n", (uint64_t)LOAD(d->lines));
+    metric(out, "stormwatch_ingest_bytes_total", "counter", "Bytes of line protocol received.");
+    fprintf(out, "stormwatch_ingest_bytes_total %" PRIu64 "\n", (uint64_t)LOAD(d->bytes));
+    metric(out, "stormwatch_ingest_bad_lines_total", "counter", "Bad lines, by reason.");
+    for (int r = 0; r < LP_NRESULTS; r++)
+        if (lp_result_is_bad((lp_result_t)r))
+            fprintf(out, "stormwatch_ingest_bad_lines_total{reason=\"%s\"} %" PRIu64 "\n",
+                    lp_result_str((lp_result_t)r), (uint64_t)LOAD(d->bad_by_result[r]));
+    metric(out, "stormwatch_ingest_late_total", "counter",
+           "Samples older than the allowed lateness, dropped.");
+    fprintf(out, "stormwatch_ingest_late_total %" PRIu64 "\n", (uint64_t)LOAD(d->router_late));
+    metric(out, "stormwatch_feed_stalls_total", "counter", "Times the whole feed stalled.");
+    fprintf(out, "stormwatch_feed_stalls_total %" PRIu64 "\n", (uint64_t)LOAD(d->router_stalls));
+    uint64_t samples = 0, dups = 0, series = 0;
+    for (unsigned i = 0; i < d->nshards; i++) {
+        samples += LOAD(d->sh[i].samples);
+        dups += LOAD(d->sh[i].duplicates);
+        series += LOAD(d->sh[i].series);
+    }
+    metric(out, "stormwatch_samples_total", "counter", "Samples accepted into detection.");
+    fprintf(out, "stormwatch_samples_total %" PRIu64 "\n", samples);
+    metric(out, "stormwatch_duplicates_total", "counter", "Repeated samples, dropped.");
+    fprintf(out, "stormwatch_duplicates_total %" PRIu64 "\n", dups);
+    metric(out, "stormwatch_series", "gauge", "Series tracked.");
+    fprintf(out, "stormwatch_series %" PRIu64 "\n", series);
+    metric(out, "stormwatch_ring_depth", "gauge", "Records waiting in each shard's ring.");
+    for (unsigned i = 0; i < d->nshards; i++)
+        fprintf(out, "stormwatch_ring_depth{shard=\"%u\"} %zu\n", i, ring_depth(d->sh[i].in));
+    metric(out, "stormwatch_ring_full_waits_total", "counter",
+           "Times ingest waited for room in a shard's ring.");
+    for (unsigned i = 0; i < d->nshards; i++)
+        fprintf(out, "stormwatch_ring_full_waits_total{shard=\"%u\"} %" PRIu64 "\n", i,
+                (uint64_t)LOAD(d->sh[i].in_waits));
+    metric(out, "stormwatch_ring_drops_total", "counter",
+           "Samples dropped because a shard's ring was full (drop_when_full).");
+    for (unsigned i = 0; i < d->nshards; i++)
+        fprintf(out, "stormwatch_ring_drops_total{shard=\"%u\"} %" PRIu64 "\n", i,
+                (uint64_t)LOAD(d->sh[i].in_drops));
+    metric(out, "stormwatch_alerts_firing", "gauge", "Alerts firing now, by kind.");
+    for (int k = 0; k < ALERT_NKINDS; k++)
+        fprintf(out, "stormwatch_alerts_firing{alert=\"%s\"} %" PRIu64 "\n",
+                alert_kind_name((alert_kind_t)k), (uint64_t)LOAD(d->firing_by_kind[k]));
+    metric(out, "stormwatch_alert_lines_total", "counter", "Alert transitions written.");
+    fprintf(out, "stormwatch_alert_lines_total %" PRIu64 "\n", (uint64_t)LOAD(d->alerts_out_n));
+    metric(out, "stormwatch_sink_errors_total", "counter", "Alert lines that could not be written.");
+    fprintf(out, "stormwatch_sink_errors_total{sink=\"jsonl\"} %" PRIu64 "\n",
+            (uint64_t)LOAD(d->write_errors));
+    metric(out, "stormwatch_changes", "gauge", "Declared changes in the register in use.");
+    fprintf(out, "stormwatch_changes %" PRIu64 "\n", (uint64_t)LOAD(d->changes_n));
+    if (mallctl) {
+        uint64_t epoch = 1;
+        size_t sz = sizeof(epoch), allocated = 0, resident = 0, len = sizeof(size_t);
+        mallctl("epoch", &epoch, &sz, &epoch, sz);
+        if (mallctl("stats.allocated", &allocated, &len, NULL, 0) == 0 &&
+            mallctl("stats.resident", &resident, &len, NULL, 0) == 0) {
+            metric(out, "stormwatch_jemalloc_allocated_bytes", "gauge", "Bytes allocated (jemalloc).");
+            fprintf(out, "stormwatch_jemalloc_allocated_bytes %zu\n", allocated);
+            metric(out, "stormwatch_jemalloc_resident_bytes", "gauge", "Bytes resident (jemalloc).");
+            fprintf(out, "stormwatch_jemalloc_resident_bytes %zu\n", resident);
+        }
+    }
+    metric(out, "stormwatch_build_info", "gauge", "The build, as labels; always 1.");
+    fprintf(out, "stormwatch_build_info{version=\"%s\"} 1\n", SW_BUILD_VERSION);
+}
+
+/* The alerts firing now, as a JSON array (malloc'd), for the HTTP API. */
+char *daemon_alerts_json(void *ctx)
+{
+    daemon_t *d = ctx;
+    pthread_mutex_lock(&d->snap_lock);
+    char *s = strdup(d->alerts_snapshot ? d->alerts_snapshot : "[]");
+    pthread_mutex_unlock(&d->snap_lock);
+    return s;
 }
 
 /* ---- set-up ------------------------------------------------------------- */
@@ -519,6 +702,106 @@ static changes_t *load_changes(const char *path, char *err, size_t errlen)
         return NULL;
     }
     return reg;
+}
+
+/*
+ * The register the alert stage uses: the YAML file's changes and those
+ * declared over the API (a file change wins over an API change of the same
+ * id). Call with reg_lock held. NULL when out of memory.
+ */
+static changes_t *merged_register(daemon_t *d)
+{
+    changes_t *reg = changes_create(), *api = d->api ? changes_create() : NULL;
+    if (!reg || (d->api && (!api || changes_api_snapshot(d->api, api) < 0))) {
+        changes_destroy(reg);
+        changes_destroy(api);
+        return NULL;
+    }
+    for (size_t i = 0; i < changes_count(d->file_reg); i++)
+        changes_add(reg, changes_get(d->file_reg, i));
+    for (size_t i = 0; i < changes_count(api); i++)
+        if (changes_add(reg, changes_get(api, i)) == SW_EEXISTS)
+            sw_log(LOG_WARN, "change %s is in the file and the API: the file's is used",
+                   changes_get(api, i)->id);
+    changes_destroy(api);
+    return reg;
+}
+
+/* Hands a new merged register to the alert thread. */
+static void publish_register(daemon_t *d)
+{
+    pthread_mutex_lock(&d->reg_lock);
+    changes_t *reg = merged_register(d);
+    pthread_mutex_unlock(&d->reg_lock);
+    if (!reg) {
+        sw_log(LOG_ERROR, "out of memory building the change register; the old one stays");
+        return;
+    }
+    changes_t *pending = atomic_exchange_explicit(&d->next_reg, reg, memory_order_acq_rel);
+    changes_destroy(pending); /* never taken: superseded */
+}
+
+/* HTTP thread: a change was declared or withdrawn (already journalled). */
+static void on_api_changes(void *ctx)
+{
+    publish_register(ctx);
+}
+
+static int is_ready(void *ctx)
+{
+    daemon_t *d = ctx;
+    return atomic_load_explicit(&d->running, memory_order_acquire);
+}
+
+static void http_metrics(void *ctx, FILE *out)
+{
+    daemon_t *d = ctx;
+    daemon_write_metrics(d, out);
+    if (d->http)
+        http_metrics_write(d->http, out);
+    if (d->api)
+        changes_api_metrics_write(d->api, out);
+}
+
+static void http_log(void *ctx, const char *msg)
+{
+    (void)ctx;
+    sw_log(LOG_WARN, "http: %s", msg);
+}
+
+/* Reads the bearer token: the first line of the file, trimmed. */
+static char *read_token(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char buf[512];
+    if (!f || !fgets(buf, sizeof(buf), f)) {
+        snprintf(err, errlen, "%s: %s", path, f ? "empty token file" : strerror(errno));
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (strlen(buf) < 16) {
+        snprintf(err, errlen, "%s: the token must be at least 16 characters", path);
+        return NULL;
+    }
+    return strdup(buf);
+}
+
+static int start_http(daemon_t *d, char *err, size_t errlen)
+{
+    if (d->o.http_token_file && !(d->token = read_token(d->o.http_token_file, err, errlen)))
+        return SW_ECONFIG;
+    http_opts_t ho = { .addr = d->o.http, .token = d->token, .changes = d->api,
+                       .metrics = http_metrics, .ready = is_ready,
+                       .alerts_json = daemon_alerts_json, .changes_updated = on_api_changes,
+                       .log = http_log, .ctx = d };
+    if (!(d->http = http_start(&ho, err, errlen)))
+        return SW_EIO;
+    sw_log(LOG_INFO, "http: serving on %s (port %u)%s", d->o.http, http_port(d->http),
+           d->token ? "" : "; API writes refused (no token)");
+    return SW_OK;
 }
 
 static series_table_t *table_for(void *ctx, const char *user, size_t len)
@@ -626,9 +909,13 @@ static void reload(daemon_t *d)
         free(c);
         return;
     }
-    /* the register: the alert thread swaps it in and hands the old back */
-    changes_t *pending = atomic_exchange_explicit(&d->next_reg, reg, memory_order_acq_rel);
-    changes_destroy(pending); /* never taken: superseded */
+    /* the register: the file's changes merged with the API's; the alert
+     * thread swaps it in and hands the old one back */
+    pthread_mutex_lock(&d->reg_lock);
+    changes_destroy(d->file_reg);
+    d->file_reg = reg;
+    pthread_mutex_unlock(&d->reg_lock);
+    publish_register(d);
     /* the config: publish, then wait until every consumer has switched */
     atomic_store_explicit(&d->next_cfg, c, memory_order_release);
     unsigned gen = atomic_fetch_add_explicit(&d->cfg_gen, 1, memory_order_acq_rel) + 1;
@@ -680,7 +967,7 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
 static int parse_args(int argc, char **argv, run_opts_t *o)
 {
     enum { O_PUB = 256, O_SHARDS, O_RING, O_DROP, O_RECORD, O_RECMAX, O_RECGZ, O_CSEC, O_CPUB,
-           O_CALLOW, O_STATS, O_LOG, O_AM, O_HTTP };
+           O_CALLOW, O_STATS, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
@@ -701,6 +988,8 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         { "log-level", required_argument, NULL, O_LOG },
         { "alertmanager", required_argument, NULL, O_AM },
         { "http", required_argument, NULL, O_HTTP },
+        { "http-token-file", required_argument, NULL, O_TOKEN },
+        { "changes-journal", required_argument, NULL, O_JOURNAL },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -765,10 +1054,11 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
             o->log_level_given = 1;
             break;
         case O_AM:
-        case O_HTTP:
-            fprintf(stderr, "stormwatch run: --%s is not available in this version yet\n",
-                    c == O_AM ? "alertmanager" : "http");
+            fprintf(stderr, "stormwatch run: --alertmanager is not available in this version yet\n");
             return 2;
+        case O_HTTP: o->http = optarg; break;
+        case O_TOKEN: o->http_token_file = optarg; break;
+        case O_JOURNAL: o->journal = optarg; break;
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
         }
@@ -851,6 +1141,8 @@ static int merge_run_config(run_opts_t *o, const cfg_t *c)
 
 static void teardown(daemon_t *d)
 {
+    http_stop(d->http); /* first: its threads read everything below */
+    d->http = NULL;
     for (unsigned i = 0; d->sh && i < d->nshards; i++) {
         shard_destroy(d->sh[i].shard);
         ring_destroy(d->sh[i].in);
@@ -868,7 +1160,11 @@ static void teardown(daemon_t *d)
     record_close(d->rec);
     if (d->alerts_out && d->alerts_out != stdout)
         fclose(d->alerts_out);
+    changes_api_close(d->api);
+    free(d->token);
     changes_destroy(d->reg);
+    changes_destroy(d->file_reg);
+    pthread_mutex_destroy(&d->reg_lock);
     changes_destroy(atomic_load(&d->next_reg));
     changes_destroy(atomic_load(&d->old_reg));
     if (d->cfg) {
@@ -876,6 +1172,8 @@ static void teardown(daemon_t *d)
         free(d->cfg);
     }
     free(d->line_buf);
+    free(d->alerts_snapshot);
+    pthread_mutex_destroy(&d->snap_lock);
     for (size_t i = 0; i < d->o.nowned; i++)
         free(d->o.owned[i]);
 }
@@ -887,8 +1185,16 @@ static int setup(daemon_t *d, char *err, size_t errlen)
     if (merge_run_config(&d->o, d->cfg))
         return SW_EINVAL;
     d->ingest = d->cfg->ingest;
-    if (!(d->reg = load_changes(d->o.changes, err, errlen)))
+    if (!(d->file_reg = load_changes(d->o.changes, err, errlen)))
         return SW_ECONFIG;
+    if (d->o.http || d->o.journal) {
+        const char *journal = d->o.journal ? d->o.journal : "stormwatch-changes.journal";
+        if (changes_api_open(journal, NULL, &d->api, err, errlen) < 0)
+            return SW_ECONFIG;
+    }
+    if (!(d->reg = merged_register(d)))
+        return SW_ENOMEM;
+    atomic_store_explicit(&d->changes_n, changes_count(d->reg), memory_order_relaxed);
     d->nshards = d->o.nshards;
     d->sh = calloc(d->nshards, sizeof(*d->sh));
     if (!d->sh)
@@ -940,6 +1246,11 @@ static int setup(daemon_t *d, char *err, size_t errlen)
     if (d->o.record &&
         !(d->rec = record_open(d->o.record, d->o.record_max, d->o.record_gzip, err, errlen)))
         return SW_EIO;
+    if (d->o.http) {
+        int rc = start_http(d, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
     return SW_OK;
 }
 
@@ -947,6 +1258,9 @@ int run_main(int argc, char **argv)
 {
     static daemon_t d; /* large; one per process */
     memset(&d, 0, sizeof(d));
+    pthread_mutex_init(&d.snap_lock, NULL);
+    pthread_mutex_init(&d.reg_lock, NULL);
+    d.alerts_snapshot = strdup("[]");
     int rc = parse_args(argc, argv, &d.o);
     if (rc)
         return rc < 0 ? 0 : rc;
@@ -971,6 +1285,7 @@ int run_main(int argc, char **argv)
         pthread_create(&d.sh[i].tid, NULL, shard_main, &d.sh[i]);
     pthread_create(&d.alerts_tid, NULL, alerts_main, &d);
     pthread_create(&d.ingest_tid, NULL, ingest_main, &d);
+    atomic_store_explicit(&d.running, 1, memory_order_release);
     sw_log(LOG_INFO, "running: %u shard%s, %zu ingest endpoint%s, alerts to %s%s%s", d.nshards,
            d.nshards == 1 ? "" : "s", d.nsocks, d.nsocks == 1 ? "" : "s",
            d.o.alerts ? (strcmp(d.o.alerts, "-") ? d.o.alerts : "standard output") : "PUB only",
@@ -997,6 +1312,7 @@ int run_main(int argc, char **argv)
         }
     }
     /* stop reading; the pipeline drains behind it */
+    atomic_store_explicit(&d.running, 0, memory_order_release);
     atomic_store_explicit(&d.stop, 1, memory_order_relaxed);
     pthread_join(d.ingest_tid, NULL);
     for (unsigned i = 0; i < d.nshards; i++)

@@ -8,4 +8,11 @@
  * clean stop, 1 on a runtime failure, 2 on bad usage or configuration. */
 int run_main(int argc, char **argv);
 
+#include <stdio.h>
+
+/* The daemon's metrics in Prometheus text format, and its firing alerts as
+ * a JSON array (malloc'd): safe from any thread (the HTTP server's). */
+void daemon_write_metrics(void *daemon, FILE *out);
+char *daemon_alerts_json(void *daemon);
+
 #endif

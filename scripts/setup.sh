@@ -6,6 +6,12 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config   # toolchain
   libzmq3-dev                        # ZeroMQ: live ingest and alert PUB
+  libcurl4-openssl-dev               # Alertmanager API client
+  libmicrohttpd-dev                  # HTTP API: /metrics, /healthz, changes
+  libjansson-dev                     # JSON of the change API
+  prometheus-alertmanager            # a real Alertmanager for the sink's tests
+  prometheus                         # promtool checks our /metrics in the tests
+  curl                               # the HTTP API's tests and examples
   libjemalloc-dev                    # allocator, and its stats for our metrics
   libyaml-dev                        # config file and change register
   libcmocka-dev                      # unit tests
