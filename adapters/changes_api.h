@@ -1,0 +1,130 @@
+/*
+ * changes_api.h - changes declared at runtime (through the HTTP API), kept
+ * durable in a journal file so that a declared change survives a restart
+ * and a crash.
+ *
+ * A change is declared as one JSON object with the fields of the YAML
+ * register (contract section 2) and validated exactly as the YAML loader
+ * validates it; it is withdrawn by id. Every operation is appended to the
+ * journal as one JSON line and fsync'ed before the call returns success.
+ * Opening replays the journal; the daemon merges a snapshot of the declared
+ * changes into the register it builds from the YAML file.
+ *
+ * Journal format (JSON Lines, one object per line, UTF-8):
+ *   {"stormwatch_changes_journal":1}                           first line
+ *   {"op":"declare","at":"<RFC 3339>","change":{<the change>}}
+ *   {"op":"withdraw","at":"<RFC 3339>","id":"<id>"}
+ * `at` is the wall-clock time of the operation; the change holds the fields
+ * of the register with dates in UTC, to the nanosecond when needed.
+ * A last line without its newline is what a crash mid-append leaves: it was
+ * never acknowledged, so opening drops it (counted in `torn`) and truncates
+ * the file there. Anything else that does not replay (bad JSON, an unknown
+ * op, a change that fails validation, a duplicate declare, a withdraw of an
+ * unknown id) is corruption: opening refuses with "PATH:LINE: reason".
+ * When more than `compact_after` changes have been withdrawn since the last
+ * rewrite, the journal is rewritten atomically (temporary file, fsync,
+ * rename, fsync of the directory) with one declare line per live change.
+ *
+ * DESIGN: every function is thread-safe: one mutex guards the changes and
+ * the journal, held across the fsync of a write (declares are rare; a
+ * reader waits for at most one fsync). The journal file is locked (flock)
+ * while open, so two daemons cannot append to the same journal.
+ */
+#ifndef SW_CHANGES_API_H
+#define SW_CHANGES_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "changes.h"
+
+/* Defaults of changes_api_opts_t, used for fields left 0. */
+#define CHANGES_API_COMPACT_AFTER 256  /* withdrawn changes before a rewrite: a
+                                          few KiB of dead lines, rewritten rarely */
+#define CHANGES_API_MAX_CHANGES 10000  /* far above any real schedule of change;
+                                          a runaway client cannot exhaust memory */
+
+typedef struct changes_api changes_api_t;
+
+typedef struct {
+    size_t compact_after; /* rewrite the journal past this many withdrawn changes */
+    size_t max_changes;   /* declared changes held at once; more: SW_EFULL */
+} changes_api_opts_t;
+
+typedef struct {
+    uint64_t declared;          /* successful declares since open */
+    uint64_t withdrawn;         /* successful withdrawals since open */
+    uint64_t refused;           /* declares refused: invalid, duplicate or full */
+    uint64_t replayed;          /* journal operations replayed at open */
+    uint64_t torn;              /* torn last lines dropped at open (0 or 1) */
+    uint64_t compactions;       /* journal rewrites */
+    uint64_t compaction_errors; /* rewrites that failed (the old journal stays) */
+    uint64_t journal_errors;    /* appends that failed (the operation failed too) */
+    size_t live;                /* changes declared now */
+} changes_api_stats_t;
+
+/*
+ * Opens (creating it when absent) the journal at `path` and replays it into
+ * `*out`. `o` may be NULL for the defaults. Returns 0; SW_EIO with
+ * "PATH: reason" when the file cannot be opened, read, repaired or locked
+ * (another process holds it); SW_ECONFIG with "PATH:LINE: reason" when the
+ * journal is corrupt; SW_ENOMEM. On error nothing is left open and *out is
+ * NULL. A torn last line is not an error: see changes_api_stats().torn.
+ */
+int changes_api_open(const char *path, const changes_api_opts_t *o, changes_api_t **out,
+                     char *err, size_t errlen);
+/* Closes the journal and frees everything. changes_api_close(NULL) is a no-op. */
+void changes_api_close(changes_api_t *api);
+
+/*
+ * Declares the change in `json` (len bytes): one JSON object with the keys
+ * id, user, title, kind, start, end, affects (a word or an array of words),
+ * expected and contact; other keys are ignored. Returns 0 once the change is
+ * in the journal and on disk; SW_ECONFIG when the body is invalid, with a
+ * message naming the field ("missing field 'id'", "field 'start': bad date
+ * '...' (expected RFC 3339, ...)", "field 'end': end is before start",
+ * "body is not a JSON object", "body is not valid JSON: ..."); SW_EEXISTS
+ * when the id is already declared; SW_EFULL past max_changes; SW_EIO when
+ * the journal cannot be written (the change is then not declared);
+ * SW_ENOMEM. On error nothing is modified. err may be NULL.
+ */
+int changes_api_declare(changes_api_t *api, const char *json, size_t len, char *err,
+                        size_t errlen);
+/*
+ * The same, and on success sets *stored to the change as stored (a JSON
+ * object like the items of changes_api_list_json()); the caller frees it.
+ * On error *stored is NULL.
+ */
+int changes_api_declare_ex(changes_api_t *api, const char *json, size_t len, char **stored,
+                           char *err, size_t errlen);
+
+/* Withdraws the change with this id: 0 once on disk, SW_ENOTFOUND, SW_EIO
+ * (then still declared) or SW_ENOMEM. */
+int changes_api_withdraw(changes_api_t *api, const char *id);
+
+/*
+ * Adds a copy of every declared change to `out`, in the order declared.
+ * Returns 0; SW_EEXISTS when an id is already in `out` (e.g. also in the
+ * YAML file); SW_ENOMEM. On error `out` is unchanged.
+ */
+int changes_api_snapshot(changes_api_t *api, changes_t *out);
+
+/*
+ * The declared changes as a JSON array, in the order declared, each object
+ * with id, user, title, kind, start, end (RFC 3339, UTC), affects ("north",
+ * "south" or "both"), expected, contact (null when absent) and declared_at.
+ * Returns malloc'd text the caller frees, or NULL when out of memory.
+ */
+char *changes_api_list_json(changes_api_t *api);
+/* One declared change as a JSON object (malloc'd), or NULL when there is no
+ * change with this id (or out of memory: *found tells them apart; may be NULL). */
+char *changes_api_get_json(changes_api_t *api, const char *id, int *found);
+
+/* A consistent copy of the counters. */
+void changes_api_stats(changes_api_t *api, changes_api_stats_t *out);
+/* Writes the counters in Prometheus text exposition format (HELP and TYPE
+ * lines, metric names stormwatch_changes_api_*). */
+void changes_api_metrics_write(changes_api_t *api, FILE *out);
+
+#endif

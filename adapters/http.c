@@ -1,0 +1,697 @@
+/*
+ * http.c - the HTTP server on libmicrohttpd (see http.h for the routes).
+ *
+ * libmicrohttpd calls handle() several times per request: once when the
+ * headers are in (the request is routed and authorised then, and refused
+ * at once when it cannot succeed, so an unauthorised or oversized body is
+ * never read), once per piece of body (buffered up to max_body), and once
+ * at the end (the request is served). A reply queued before the body is
+ * read makes libmicrohttpd discard the body and close the connection.
+ *
+ * DESIGN: handle() runs on libmicrohttpd's threads, several at once; the
+ * per-request state lives in the connection (req_t), the server's own
+ * state is read-only once started, except the counters, which are
+ * atomics used with relaxed order (statistics; nothing is ordered by them).
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "err.h"
+
+#define MAX_CONNECTIONS 64 /* a scraper, probes, an operator: far fewer at once */
+#define IDLE_TIMEOUT_S 15  /* a connection idle this long is closed (slow clients) */
+#define MAX_TLS_FILE (1024 * 1024)
+#define CHANGES_PATH "/api/v1/changes"
+#define CHANGE_PREFIX "/api/v1/changes/"
+#define JSON_TYPE "application/json"
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define TEXT_TYPE "text/plain; charset=utf-8"
+
+enum { R_NONE, R_METRICS, R_HEALTHZ, R_READYZ, R_ALERTS, R_CHANGES, R_CHANGE };
+
+struct http {
+    http_opts_t o;            /* strings point into the copies below */
+    char *addr, *token;
+    size_t token_len;
+    char *tls_cert, *tls_key; /* file contents (PEM) */
+    struct MHD_Daemon *mhd;
+    atomic_int running;       /* set once started: MHD logs then go to o.log */
+    char start_err[512];      /* MHD's last message while starting */
+    atomic_uint_fast64_t requests[5], auth_failures, too_large, dropped;
+};
+
+/* One request, from its headers to its end. */
+typedef struct {
+    int route;
+    const char *id;    /* R_CHANGE: the id in the URL (libmicrohttpd's copy) */
+    char *body;
+    size_t len, cap;
+} req_t;
+
+static void put_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void put_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void count(atomic_uint_fast64_t *c)
+{
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+/*
+ * Queues `body` (len bytes, malloc'd: freed by libmicrohttpd, or here on
+ * failure) with `status` and `type`; `hdr`/`val` add one more header.
+ */
+static enum MHD_Result reply(http_t *h, struct MHD_Connection *c, unsigned status,
+                             const char *type, char *body, size_t len, const char *hdr,
+                             const char *val)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                        body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(body);
+        count(&h->dropped);
+        return MHD_NO;
+    }
+    if (type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (hdr)
+        MHD_add_response_header(resp, hdr, val);
+    enum MHD_Result ok = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    if (ok != MHD_YES) {
+        count(&h->dropped);
+        return MHD_NO;
+    }
+    if (status >= 100 && status < 600)
+        count(&h->requests[status / 100 - 1]);
+    if (status == MHD_HTTP_UNAUTHORIZED || status == MHD_HTTP_FORBIDDEN)
+        count(&h->auth_failures);
+    return MHD_YES;
+}
+
+static enum MHD_Result reply_text(http_t *h, struct MHD_Connection *c, unsigned status,
+                                  const char *text)
+{
+    char *body = strdup(text);
+    if (!body) {
+        count(&h->dropped);
+        return MHD_NO;
+    }
+    return reply(h, c, status, TEXT_TYPE, body, strlen(body), NULL, NULL);
+}
+
+static enum MHD_Result reply_json(http_t *h, struct MHD_Connection *c, unsigned status,
+                                  char *json, const char *hdr, const char *val)
+{
+    if (!json) {
+        count(&h->dropped);
+        return MHD_NO;
+    }
+    return reply(h, c, status, JSON_TYPE, json, strlen(json), hdr, val);
+}
+
+/* {"error": msg}, with one optional extra header. */
+static enum MHD_Result reply_error_hdr(http_t *h, struct MHD_Connection *c, unsigned status,
+                                       const char *msg, const char *hdr, const char *val)
+{
+    json_t *o = json_pack("{s:s}", "error", msg);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s)
+        s = strdup("{\"error\":\"out of memory\"}");
+    return reply_json(h, c, status, s, hdr, val);
+}
+
+static enum MHD_Result reply_error(http_t *h, struct MHD_Connection *c, unsigned status,
+                                   const char *msg)
+{
+    return reply_error_hdr(h, c, status, msg, NULL, NULL);
+}
+
+/* ---- routing and authorisation -------------------------------------------- */
+
+static int route_of(const char *url, const char **id)
+{
+    static const struct {
+        const char *path;
+        int route;
+    } exact[] = {
+        { "/metrics", R_METRICS }, { "/healthz", R_HEALTHZ }, { "/readyz", R_READYZ },
+        { "/api/v1/alerts", R_ALERTS }, { CHANGES_PATH, R_CHANGES },
+    };
+    *id = NULL;
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (strcmp(url, exact[i].path) == 0)
+            return exact[i].route;
+    if (strncmp(url, CHANGE_PREFIX, strlen(CHANGE_PREFIX)) == 0 &&
+        url[strlen(CHANGE_PREFIX)]) {
+        *id = url + strlen(CHANGE_PREFIX);
+        return R_CHANGE;
+    }
+    return R_NONE;
+}
+
+/* The methods a route answers, for the Allow header of a 405. */
+static const char *allowed(int route)
+{
+    return route == R_CHANGES ? "GET, HEAD, POST" : route == R_CHANGE ? "GET, HEAD, DELETE"
+                                                                      : "GET, HEAD";
+}
+
+static int method_ok(int route, const char *m)
+{
+    if (!strcmp(m, MHD_HTTP_METHOD_GET) || !strcmp(m, MHD_HTTP_METHOD_HEAD))
+        return 1;
+    return (route == R_CHANGES && !strcmp(m, MHD_HTTP_METHOD_POST)) ||
+           (route == R_CHANGE && !strcmp(m, MHD_HTTP_METHOD_DELETE));
+}
+
+/* Equal in a time that depends on the configured token's length only. */
+static int token_equal(const char *given, size_t glen, const char *token, size_t tlen)
+{
+    volatile unsigned char diff = glen != tlen;
+    for (size_t i = 0; i < tlen; i++)
+        diff |= (unsigned char)(i < glen ? given[i] : 0) ^ (unsigned char)token[i];
+    return diff == 0;
+}
+
+/* 0 when the request carries the token, else the status to answer. */
+static unsigned authorise(const http_t *h, struct MHD_Connection *c)
+{
+    if (!h->token)
+        return MHD_HTTP_FORBIDDEN;
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!v || strncasecmp(v, "Bearer ", 7) != 0)
+        return MHD_HTTP_UNAUTHORIZED;
+    v += 7;
+    while (*v == ' ')
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n == 0)
+        return MHD_HTTP_UNAUTHORIZED;
+    return token_equal(v, n, h->token, h->token_len) ? 0 : MHD_HTTP_FORBIDDEN;
+}
+
+/* ---- serving ------------------------------------------------------------------ */
+
+static enum MHD_Result serve_metrics(http_t *h, struct MHD_Connection *c)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    if (h->o.metrics)
+        h->o.metrics(h->o.ctx, f);
+    else
+        http_metrics_write(h, f);
+    if (fclose(f) != 0 || !buf) {
+        free(buf);
+        return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+    return reply(h, c, MHD_HTTP_OK, METRICS_TYPE, buf, len, NULL, NULL);
+}
+
+/* The path of a change, its id percent-encoded, for the Location header. */
+static void change_location(const char *id, char *buf, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = (size_t)snprintf(buf, len, "%s", CHANGE_PREFIX);
+    for (const unsigned char *p = (const unsigned char *)id; *p && o + 4 < len; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            buf[o++] = (char)*p;
+        } else {
+            buf[o++] = '%';
+            buf[o++] = hex[*p >> 4];
+            buf[o++] = hex[*p & 15];
+        }
+    }
+    buf[o < len ? o : len - 1] = '\0';
+}
+
+static enum MHD_Result serve_declare(http_t *h, struct MHD_Connection *c, req_t *r)
+{
+    char err[512], *stored = NULL;
+    int rc = changes_api_declare_ex(h->o.changes, r->body, r->len, &stored, err, sizeof(err));
+    switch (rc) {
+    case 0: break;
+    case SW_ECONFIG: return reply_error(h, c, MHD_HTTP_BAD_REQUEST, err);
+    case SW_EEXISTS: return reply_error(h, c, MHD_HTTP_CONFLICT, err);
+    case SW_EFULL: return reply_error(h, c, MHD_HTTP_INSUFFICIENT_STORAGE, err);
+    case SW_EIO:
+        if (h->o.log)
+            h->o.log(h->o.ctx, err);
+        return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                           "the change could not be stored (journal write failed)");
+    default: return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, sw_strerror(rc));
+    }
+    if (h->o.changes_updated)
+        h->o.changes_updated(h->o.ctx);
+    /* the id as stored, from the stored JSON: the Location of the new change */
+    char where[1024] = "";
+    json_t *o = json_loads(stored, 0, NULL);
+    if (o && json_is_string(json_object_get(o, "id")))
+        change_location(json_string_value(json_object_get(o, "id")), where, sizeof(where));
+    json_decref(o);
+    return reply_json(h, c, MHD_HTTP_CREATED, stored, where[0] ? MHD_HTTP_HEADER_LOCATION : NULL,
+                      where);
+}
+
+static enum MHD_Result serve_withdraw(http_t *h, struct MHD_Connection *c, req_t *r)
+{
+    char msg[512];
+    int rc = changes_api_withdraw(h->o.changes, r->id);
+    if (rc == SW_ENOTFOUND) {
+        snprintf(msg, sizeof(msg), "no declared change with id '%.200s'", r->id);
+        return reply_error(h, c, MHD_HTTP_NOT_FOUND, msg);
+    }
+    if (rc < 0) {
+        if (h->o.log) {
+            snprintf(msg, sizeof(msg), "withdraw '%.200s': %s", r->id, sw_strerror(rc));
+            h->o.log(h->o.ctx, msg);
+        }
+        return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                           rc == SW_EIO ? "the withdrawal could not be stored (journal write "
+                                          "failed)" : sw_strerror(rc));
+    }
+    if (h->o.changes_updated)
+        h->o.changes_updated(h->o.ctx);
+    return reply(h, c, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, NULL, NULL);
+}
+
+static enum MHD_Result serve_get_change(http_t *h, struct MHD_Connection *c, req_t *r)
+{
+    int found;
+    char *s = changes_api_get_json(h->o.changes, r->id, &found);
+    if (s)
+        return reply_json(h, c, MHD_HTTP_OK, s, NULL, NULL);
+    if (!found) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "no declared change with id '%.200s'", r->id);
+        return reply_error(h, c, MHD_HTTP_NOT_FOUND, msg);
+    }
+    return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+}
+
+/* Serves a request whose body (if any) has been read. */
+static enum MHD_Result serve(http_t *h, struct MHD_Connection *c, req_t *r, const char *method)
+{
+    int get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    switch (r->route) {
+    case R_METRICS: return serve_metrics(h, c);
+    case R_HEALTHZ: return reply_text(h, c, MHD_HTTP_OK, "ok\n");
+    case R_READYZ:
+        if (!h->o.ready || h->o.ready(h->o.ctx))
+            return reply_text(h, c, MHD_HTTP_OK, "ready\n");
+        return reply_text(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
+    case R_ALERTS: {
+        char *s = h->o.alerts_json ? h->o.alerts_json(h->o.ctx) : NULL;
+        if (!s)
+            return reply_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "alerts are not available");
+        return reply_json(h, c, MHD_HTTP_OK, s, NULL, NULL);
+    }
+    default: break;
+    }
+    if (!h->o.changes)
+        return reply_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "the change API is not enabled");
+    if (r->route == R_CHANGES && get) {
+        char *s = changes_api_list_json(h->o.changes);
+        if (!s)
+            return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return reply_json(h, c, MHD_HTTP_OK, s, NULL, NULL);
+    }
+    if (r->route == R_CHANGES)
+        return serve_declare(h, c, r);
+    if (get)
+        return serve_get_change(h, c, r);
+    return serve_withdraw(h, c, r);
+}
+
+/*
+ * The first call of a request: route it, and refuse now what cannot
+ * succeed. Returns a queued reply's result, or sets *r for the rest.
+ */
+static enum MHD_Result begin(http_t *h, struct MHD_Connection *c, const char *url,
+                             const char *method, void **con_cls)
+{
+    const char *id;
+    int route = route_of(url, &id);
+    if (route == R_NONE)
+        return reply_error(h, c, MHD_HTTP_NOT_FOUND, "not found");
+    if (!method_ok(route, method))
+        return reply_error_hdr(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
+                               MHD_HTTP_HEADER_ALLOW, allowed(route));
+    int is_write = strcmp(method, MHD_HTTP_METHOD_POST) == 0 ||
+                   strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
+    if (is_write) {
+        unsigned refuse = authorise(h, c);
+        if (refuse == MHD_HTTP_UNAUTHORIZED)
+            return reply_error_hdr(h, c, refuse, "missing bearer token",
+                                   MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"stormwatch\"");
+        if (refuse)
+            return reply_error(h, c, refuse,
+                               h->token ? "wrong token" : "writes are disabled (no API token)");
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
+        count(&h->too_large);
+        char msg[128];
+        snprintf(msg, sizeof(msg), "request body larger than %zu bytes", h->o.max_body);
+        return reply_error(h, c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+    }
+    req_t *r = calloc(1, sizeof(*r));
+    if (!r) {
+        count(&h->dropped);
+        return MHD_NO;
+    }
+    r->route = route;
+    r->id = id;
+    *con_cls = r;
+    return MHD_YES;
+}
+
+/* Buffers a piece of body; MHD_NO (the connection is closed) past max_body. */
+static enum MHD_Result take_body(http_t *h, req_t *r, const char *data, size_t n)
+{
+    if (n > h->o.max_body - r->len) {
+        count(&h->too_large);
+        count(&h->dropped);
+        return MHD_NO;
+    }
+    if (r->len + n > r->cap) {
+        size_t cap = r->cap ? r->cap : 1024;
+        while (cap < r->len + n)
+            cap *= 2;
+        char *b = realloc(r->body, cap);
+        if (!b) {
+            count(&h->dropped);
+            return MHD_NO;
+        }
+        r->body = b;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    return MHD_YES;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    http_t *h = cls;
+    req_t *r = *con_cls;
+    if (!r)
+        return begin(h, c, url, method, con_cls);
+    if (*upload_size) {
+        enum MHD_Result ok = take_body(h, r, upload, *upload_size);
+        *upload_size = 0;
+        return ok;
+    }
+    return serve(h, c, r, method);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)c;
+    (void)why;
+    req_t *r = *con_cls;
+    if (r) {
+        free(r->body);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+/* libmicrohttpd's messages: kept while starting (for http_start's error),
+ * then passed to o.log. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    http_t *h = cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (!atomic_load_explicit(&h->running, memory_order_relaxed))
+        snprintf(h->start_err, sizeof(h->start_err), "%s", msg);
+    else if (h->o.log)
+        h->o.log(h->o.ctx, msg);
+}
+
+/* ---- start and stop ---------------------------------------------------------- */
+
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, uint16_t *port_out,
+                      char *err, size_t errlen)
+{
+    char host[256];
+    const char *port;
+    const char *colon = strrchr(addr, ':');
+    if (addr[0] == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':' || (size_t)(close - addr - 1) >= sizeof(host))
+            goto bad;
+        memcpy(host, addr + 1, (size_t)(close - addr - 1));
+        host[close - addr - 1] = '\0';
+        port = close + 2;
+    } else if (colon) {
+        if ((size_t)(colon - addr) >= sizeof(host))
+            goto bad;
+        memcpy(host, addr, (size_t)(colon - addr));
+        host[colon - addr] = '\0';
+        port = colon + 1;
+    } else {
+        host[0] = '\0';
+        port = addr;
+    }
+    if (!host[0])
+        snprintf(host, sizeof(host), "127.0.0.1");
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(port, &end, 10);
+    if (!*port || *end || errno || p > 65535 || *port == '-' || *port == '+')
+        goto bad;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
+    int gai = getaddrinfo(host, NULL, &hints, &res);
+    if (gai != 0) {
+        put_err(err, errlen, "--http %s: %s", addr, gai_strerror(gai));
+        return SW_ECONFIG;
+    }
+    *port_out = (uint16_t)p;
+    memset(ss, 0, sizeof(*ss));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)p);
+    else
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)p);
+    return 0;
+bad:
+    put_err(err, errlen, "--http %s: expected ADDR:PORT, [ADDR]:PORT or PORT", addr);
+    return SW_ECONFIG;
+}
+
+/* The contents of a small file, NUL-terminated, or NULL with a message. */
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        put_err(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_TLS_FILE + 1);
+    size_t n = buf ? fread(buf, 1, MAX_TLS_FILE + 1, f) : 0;
+    int bad = !buf || ferror(f) || n > MAX_TLS_FILE || n == 0;
+    if (bad)
+        put_err(err, errlen, "%s: %s", path,
+                !buf ? sw_strerror(SW_ENOMEM) : ferror(f) ? strerror(errno)
+                : n == 0 ? "empty file" : "larger than 1 MiB");
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static void free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+void http_stop(http_t *h)
+{
+    if (!h)
+        return;
+    if (h->mhd)
+        MHD_stop_daemon(h->mhd);
+    free(h->addr);
+    free_secret(h->token);
+    free(h->tls_cert);
+    free_secret(h->tls_key);
+    free(h);
+}
+
+http_t *http_start(const http_opts_t *o, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!o || !o->addr) {
+        put_err(err, errlen, "http: no address given");
+        return NULL;
+    }
+    if (!o->tls_cert != !o->tls_key) {
+        put_err(err, errlen, "http: TLS needs both a certificate and a key file");
+        return NULL;
+    }
+    http_t *h = calloc(1, sizeof(*h));
+    if (!h || !(h->addr = strdup(o->addr)) ||
+        (o->token && o->token[0] && !(h->token = strdup(o->token)))) {
+        put_err(err, errlen, "http: %s", sw_strerror(SW_ENOMEM));
+        http_stop(h);
+        return NULL;
+    }
+    h->o = *o;
+    h->o.addr = h->addr;
+    h->o.token = h->token;
+    h->o.tls_cert = h->o.tls_key = NULL;
+    h->token_len = h->token ? strlen(h->token) : 0;
+    if (!h->o.max_body)
+        h->o.max_body = HTTP_MAX_BODY;
+    if (!h->o.threads)
+        h->o.threads = HTTP_THREADS;
+
+    struct sockaddr_storage ss;
+    uint16_t port;
+    if (parse_addr(o->addr, &ss, &port, err, errlen) < 0) {
+        http_stop(h);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (o->tls_cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            put_err(err, errlen, "http: this libmicrohttpd has no TLS support");
+            http_stop(h);
+            return NULL;
+        }
+        if (!(h->tls_cert = read_file(o->tls_cert, err, errlen)) ||
+            !(h->tls_key = read_file(o->tls_key, err, errlen))) {
+            http_stop(h);
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    struct MHD_OptionItem opts[10];
+    size_t n = 0;
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, h };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS, NULL };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, NULL };
+    if (h->o.threads > 1)
+        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+                                             (intptr_t)h->o.threads, NULL };
+    if (h->tls_cert) {
+        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert };
+        opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key };
+    }
+    opts[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+    /* MHD_OPTION_SOCK_ADDR carries the port; this one is only for messages */
+    h->mhd = MHD_start_daemon(flags, port, NULL, NULL, handle, h, MHD_OPTION_ARRAY, opts,
+                              MHD_OPTION_END);
+    if (!h->mhd) {
+        const char *why = h->start_err[0] ? h->start_err : "libmicrohttpd refused to start";
+        if (o->tls_cert)
+            put_err(err, errlen, "http: cannot serve on %s: %s (certificate %s, key %s)",
+                    o->addr, why, o->tls_cert, o->tls_key);
+        else
+            put_err(err, errlen, "http: cannot serve on %s: %s", o->addr, why);
+        http_stop(h);
+        return NULL;
+    }
+    atomic_store_explicit(&h->running, 1, memory_order_relaxed);
+    return h;
+}
+
+unsigned http_port(const http_t *h)
+{
+    if (!h || !h->mhd)
+        return 0;
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : 0;
+}
+
+void http_stats(const http_t *h, http_stats_t *out)
+{
+    *out = (http_stats_t){ 0 };
+    if (!h)
+        return;
+    /* the const is only the handle's: counting goes on while reading */
+    http_t *m = (http_t *)h;
+    for (int i = 0; i < 5; i++)
+        out->requests[i] = atomic_load_explicit(&m->requests[i], memory_order_relaxed);
+    out->auth_failures = atomic_load_explicit(&m->auth_failures, memory_order_relaxed);
+    out->too_large = atomic_load_explicit(&m->too_large, memory_order_relaxed);
+    out->dropped = atomic_load_explicit(&m->dropped, memory_order_relaxed);
+}
+
+void http_metrics_write(const http_t *h, FILE *out)
+{
+    http_stats_t s;
+    http_stats(h, &s);
+    fputs("# HELP stormwatch_http_requests_total HTTP requests answered, by status class.\n"
+          "# TYPE stormwatch_http_requests_total counter\n", out);
+    for (int i = 0; i < 5; i++)
+        fprintf(out, "stormwatch_http_requests_total{code=\"%dxx\"} %llu\n", i + 1,
+                (unsigned long long)s.requests[i]);
+    fprintf(out,
+            "# HELP stormwatch_http_auth_failures_total API writes refused for a missing or "
+            "wrong token.\n"
+            "# TYPE stormwatch_http_auth_failures_total counter\n"
+            "stormwatch_http_auth_failures_total %llu\n"
+            "# HELP stormwatch_http_body_too_large_total Request bodies refused for their size.\n"
+            "# TYPE stormwatch_http_body_too_large_total counter\n"
+            "stormwatch_http_body_too_large_total %llu\n"
+            "# HELP stormwatch_http_requests_dropped_total Requests ended without an answer.\n"
+            "# TYPE stormwatch_http_requests_dropped_total counter\n"
+            "stormwatch_http_requests_dropped_total %llu\n",
+            (unsigned long long)s.auth_failures, (unsigned long long)s.too_large,
+            (unsigned long long)s.dropped);
+}

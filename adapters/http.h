@@ -1,0 +1,91 @@
+/*
+ * http.h - the daemon's HTTP server (libmicrohttpd): metrics, health and
+ * the API through which changes are declared at runtime.
+ *
+ *   GET  /metrics                  Prometheus text exposition (the daemon's callback)
+ *   GET  /healthz                  200 "ok": the process answers
+ *   GET  /readyz                   200 "ready" or 503 "not ready" (callback)
+ *   GET  /api/v1/alerts            JSON from the daemon's callback
+ *   GET  /api/v1/changes           the changes declared through the API (JSON array)
+ *   POST /api/v1/changes           declare one change (JSON object): 201 with the
+ *                                  change as stored; 400 {"error": "..."} naming the
+ *                                  field; 409 duplicate id; 507 register full
+ *   GET  /api/v1/changes/{id}      one declared change: 200 or 404
+ *   DELETE /api/v1/changes/{id}    withdraw: 204, or 404
+ *
+ * HEAD is answered wherever GET is. Another path is 404; another method
+ * on a known path 405 (with Allow). POST and DELETE need
+ * "Authorization: Bearer TOKEN": 401 without credentials, 403 with a wrong
+ * token (compared in constant time) or when no token is configured (writes
+ * are then disabled). A body larger than max_body is refused with 413
+ * before it is read, when its Content-Length says so; a chunked body that
+ * grows past it is cut off by closing the connection. Errors are JSON
+ * objects {"error": "..."}.
+ *
+ * DESIGN: libmicrohttpd runs its own threads (a pool of `threads`), and the
+ * callbacks are called from them, possibly at the same time: the daemon's
+ * callbacks must be thread-safe, and changes_api_t is. Counters are atomic
+ * (relaxed: they are statistics, read as a snapshot).
+ */
+#ifndef SW_HTTP_H
+#define SW_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "changes_api.h"
+
+#define HTTP_MAX_BODY (64 * 1024) /* a change is a few hundred bytes */
+#define HTTP_THREADS 2            /* /healthz answers while /metrics is written */
+
+typedef struct http http_t;
+
+typedef struct {
+    /* "ADDR:PORT", "[IPv6]:PORT", or "PORT" alone for 127.0.0.1:PORT. ADDR
+     * may be a host name. Port 0 takes a free port: see http_port(). */
+    const char *addr;
+    const char *token;      /* bearer token for writes; NULL or "": writes refused */
+    size_t max_body;        /* request body limit; 0: HTTP_MAX_BODY */
+    unsigned threads;       /* 0: HTTP_THREADS */
+    const char *tls_cert;   /* PEM certificate (chain) file: HTTPS, with tls_key */
+    const char *tls_key;    /* PEM private key file */
+    changes_api_t *changes; /* NULL: the change routes answer 503 */
+    /* Writes the Prometheus text exposition to out. NULL: the server's own
+     * counters only (see http_metrics_write()). */
+    void (*metrics)(void *ctx, FILE *out);
+    /* Non-zero when ready for traffic. NULL: always ready. */
+    int (*ready)(void *ctx);
+    /* The current alerts as JSON, malloc'd (freed here); NULL: 503. */
+    char *(*alerts_json)(void *ctx);
+    /* Called after each successful declare or withdraw, before the reply. */
+    void (*changes_updated)(void *ctx);
+    /* libmicrohttpd's error messages once running (one line, no newline). */
+    void (*log)(void *ctx, const char *msg);
+    void *ctx;
+} http_opts_t;
+
+typedef struct {
+    uint64_t requests[5];  /* answered, by status class: [0] 1xx ... [4] 5xx */
+    uint64_t auth_failures;/* 401 and 403 */
+    uint64_t too_large;    /* bodies refused for their size: 413, or cut off */
+    uint64_t dropped;      /* requests ended without an answer (cut off, or failed) */
+} http_stats_t;
+
+/*
+ * Starts serving. Strings in `o` are copied; `o->changes` must outlive the
+ * server. Returns NULL with a message in err (a bad address, a port in use,
+ * an unreadable TLS file, TLS not supported by this libmicrohttpd).
+ */
+http_t *http_start(const http_opts_t *o, char *err, size_t errlen);
+/* Stops serving (waits for the server's threads) and frees everything.
+ * http_stop(NULL) is a no-op. */
+void http_stop(http_t *h);
+/* The port listened on (useful with port 0), or 0. */
+unsigned http_port(const http_t *h);
+/* A snapshot of the counters. */
+void http_stats(const http_t *h, http_stats_t *out);
+/* Writes the counters in Prometheus text format (stormwatch_http_*). */
+void http_metrics_write(const http_t *h, FILE *out);
+
+#endif

@@ -1,0 +1,1616 @@
+/*
+ * test_http.c - the HTTP server (adapters/http) and the runtime change API
+ * with its journal (adapters/changes_api), driven by a real HTTP client
+ * (libcurl) against a server on a free port of 127.0.0.1.
+ *
+ * Every request has a timeout, so a server that stops answering fails the
+ * test instead of hanging it. /metrics is checked by `promtool check
+ * metrics` when /usr/bin/promtool exists, HTTPS when openssl can make a
+ * certificate; otherwise those tests are skipped.
+ *
+ * Allocation failures are injected into jansson (json_set_alloc_funcs)
+ * always, and into our own code when the test is linked with
+ *   -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "changes.h"
+#include "changes_api.h"
+#include "err.h"
+#include "http.h"
+#include "timefmt.h"
+
+/* ---- allocation-failure injection ---- */
+
+void *__real_malloc(size_t n) __attribute__((weak));
+void *__real_calloc(size_t n, size_t size) __attribute__((weak));
+void *__real_realloc(void *p, size_t n) __attribute__((weak));
+char *__real_strdup(const char *s) __attribute__((weak));
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+static volatile long alloc_count;        /* allocations seen since the last reset */
+static volatile long alloc_fail_at = -1; /* the index of the one to fail; -1: none */
+
+static int alloc_fails(void)
+{
+    return alloc_count++ == alloc_fail_at;
+}
+void *__wrap_malloc(size_t n)
+{
+    return alloc_fails() ? NULL : __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return alloc_fails() ? NULL : __real_calloc(n, size);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    return alloc_fails() ? NULL : __real_realloc(p, n);
+}
+char *__wrap_strdup(const char *s)
+{
+    return alloc_fails() ? NULL : __real_strdup(s);
+}
+
+/* jansson's allocations go through the same counter. */
+static void *json_counted_malloc(size_t n)
+{
+    return alloc_fails() ? NULL : malloc(n);
+}
+
+static void alloc_reset(long fail_at)
+{
+    alloc_count = 0;
+    alloc_fail_at = fail_at;
+}
+
+/* ---- fixture: a journal in a temporary directory, a server on it ---- */
+
+#define TOKEN "s3cret-T0ken_for-tests"
+#define AUTH "Authorization: Bearer " TOKEN
+
+typedef struct {
+    char dir[64];
+    char journal[128];
+    changes_api_t *api;
+    _Atomic(http_t *) h;
+    unsigned port;
+    int tls;
+    atomic_int updated;    /* changes_updated calls */
+    atomic_int ready;      /* what /readyz reports */
+    atomic_int alerts_off; /* the alerts callback returns NULL */
+} fx_t;
+
+static void metrics_sample(void *ctx, FILE *out);
+
+static void on_updated(void *ctx)
+{
+    fx_t *f = ctx;
+    atomic_fetch_add(&f->updated, 1);
+}
+
+static int is_ready(void *ctx)
+{
+    fx_t *f = ctx;
+    return atomic_load(&f->ready);
+}
+
+static const char alerts_body[] =
+    "[{\"status\":\"firing\",\"alert\":\"blocked_route\",\"severity\":\"critical\","
+    "\"user\":\"90-B3-D5-1F-30-01-00-0A\",\"dir\":\"north\",\"class\":\"all\"}]";
+
+static char *alerts_now(void *ctx)
+{
+    fx_t *f = ctx;
+    return atomic_load(&f->alerts_off) ? NULL : strdup(alerts_body);
+}
+
+static http_opts_t fx_opts(fx_t *f)
+{
+    return (http_opts_t){ .addr = "127.0.0.1:0", .token = TOKEN, .changes = f->api,
+                          .metrics = metrics_sample, .ready = is_ready,
+                          .alerts_json = alerts_now, .changes_updated = on_updated, .ctx = f };
+}
+
+static void fx_start_http(fx_t *f, const http_opts_t *o)
+{
+    char err[512] = "";
+    http_t *h = http_start(o, err, sizeof(err));
+    if (!h)
+        fail_msg("http_start: %s", err);
+    atomic_store(&f->h, h);
+    f->port = http_port(h);
+    assert_true(f->port > 0);
+}
+
+static int fx_setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/sw_test_http.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->journal, sizeof(f->journal), "%s/changes.journal", f->dir);
+    atomic_store(&f->ready, 1);
+    char err[512] = "";
+    int rc = changes_api_open(f->journal, NULL, &f->api, err, sizeof(err));
+    if (rc)
+        fail_msg("changes_api_open: %s", err);
+    http_opts_t o = fx_opts(f);
+    fx_start_http(f, &o);
+    *state = f;
+    return 0;
+}
+
+static void rm_rf(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    char path[512];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static int fx_teardown(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    changes_api_close(f->api);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Closes and reopens the journal (a restart of the daemon's change API). */
+static changes_api_stats_t fx_reopen(fx_t *f)
+{
+    char err[512] = "";
+    http_stop(atomic_load(&f->h));
+    atomic_store(&f->h, NULL);
+    changes_api_close(f->api);
+    f->api = NULL;
+    int rc = changes_api_open(f->journal, NULL, &f->api, err, sizeof(err));
+    if (rc)
+        fail_msg("reopen: %s", err);
+    http_opts_t o = fx_opts(f);
+    fx_start_http(f, &o);
+    changes_api_stats_t s;
+    changes_api_stats(f->api, &s);
+    return s;
+}
+
+/* ---- the HTTP client ---- */
+
+typedef struct {
+    long status;
+    CURLcode curl;
+    char *body;
+    size_t len;
+    char ctype[128], location[512], allow[64], www_auth[128];
+} resp_t;
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    resp_t *r = arg;
+    char *b = realloc(r->body, r->len + size * n + 1);
+    if (!b)
+        return 0;
+    memcpy(b + r->len, p, size * n);
+    r->body = b;
+    r->len += size * n;
+    r->body[r->len] = '\0';
+    return size * n;
+}
+
+static void header_value(const char *line, size_t n, const char *name, char *out, size_t cap)
+{
+    size_t k = strlen(name);
+    if (n <= k || strncasecmp(line, name, k) != 0)
+        return;
+    line += k;
+    n -= k;
+    while (n && *line == ' ') {
+        line++;
+        n--;
+    }
+    while (n && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+        n--;
+    snprintf(out, cap, "%.*s", (int)n, line);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    resp_t *r = arg;
+    header_value(p, size * n, "Content-Type:", r->ctype, sizeof(r->ctype));
+    header_value(p, size * n, "Location:", r->location, sizeof(r->location));
+    header_value(p, size * n, "Allow:", r->allow, sizeof(r->allow));
+    header_value(p, size * n, "WWW-Authenticate:", r->www_auth, sizeof(r->www_auth));
+    return size * n;
+}
+
+typedef struct {
+    const char *method;  /* "GET" when NULL */
+    const char *path;
+    const char *header;  /* one extra header line, e.g. AUTH */
+    const char *header2;
+    const char *body;
+    size_t len;          /* strlen(body) when 0 */
+    const char *cainfo;  /* HTTPS with this CA file */
+} req_t;
+
+static resp_t request(const fx_t *f, req_t q)
+{
+    resp_t r = { 0 };
+    char url[1024];
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%u%s", q.cainfo ? "https" : "http", f->port,
+             q.path);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    struct curl_slist *hdrs = NULL;
+    if (q.header)
+        hdrs = curl_slist_append(hdrs, q.header);
+    if (q.header2)
+        hdrs = curl_slist_append(hdrs, q.header2);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    if (q.cainfo)
+        curl_easy_setopt(c, CURLOPT_CAINFO, q.cainfo);
+    const char *m = q.method ? q.method : "GET";
+    if (q.body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, q.body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(q.len ? q.len : strlen(q.body)));
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    }
+    if (!strcmp(m, "HEAD"))
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(m, "GET") != 0 && !(q.body && !strcmp(m, "POST")))
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, m);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    r.curl = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    if (!r.body)
+        r.body = calloc(1, 1);
+    return r;
+}
+
+static void resp_free(resp_t *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+/* GET path: the status, and the body into *body when given (caller frees). */
+static long get(const fx_t *f, const char *path, char **body)
+{
+    resp_t r = request(f, (req_t){ .path = path });
+    assert_int_equal(r.curl, CURLE_OK);
+    if (body)
+        *body = r.body;
+    else
+        resp_free(&r);
+    return r.status;
+}
+
+static resp_t post_change(const fx_t *f, const char *json)
+{
+    return request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
+                               .body = json });
+}
+
+/* The "error" of a JSON error body (static storage; "" when none). */
+static const char *error_of(const resp_t *r)
+{
+    static char msg[1024];
+    msg[0] = '\0';
+    json_t *o = json_loads(r->body, 0, NULL);
+    if (json_is_string(json_object_get(o, "error")))
+        snprintf(msg, sizeof(msg), "%s", json_string_value(json_object_get(o, "error")));
+    json_decref(o);
+    return msg;
+}
+
+static json_t *list_changes(const fx_t *f)
+{
+    char *body;
+    assert_int_equal(get(f, "/api/v1/changes", &body), 200);
+    json_t *arr = json_loads(body, 0, NULL);
+    free(body);
+    assert_true(json_is_array(arr));
+    return arr;
+}
+
+static size_t count_changes(const fx_t *f)
+{
+    json_t *arr = list_changes(f);
+    size_t n = json_array_size(arr);
+    json_decref(arr);
+    return n;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    buf[n] = '\0';
+    fclose(fp);
+    if (len)
+        *len = (size_t)n;
+    return buf;
+}
+
+static void spit(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static int count_lines(const char *path)
+{
+    char *s = slurp(path, NULL);
+    int n = 0;
+    for (char *p = s; *p; p++)
+        n += *p == '\n';
+    free(s);
+    return n;
+}
+
+static int64_t t(const char *s)
+{
+    int64_t ns;
+    assert_int_equal(tf_parse_rfc3339(s, &ns), 0);
+    return ns;
+}
+
+static const char good_change[] =
+    "{\"id\":\"CHG-0412\",\"user\":\"90-B3-D5-1F-30-01-00-0A\","
+    "\"title\":\"Firewall rule update at the User's gateway\",\"kind\":\"firewall\","
+    "\"start\":\"2019-09-12T09:00:00Z\",\"end\":\"2019-09-12T11:00:00Z\","
+    "\"affects\":[\"north\"],\"expected\":\"no change in traffic volumes expected\","
+    "\"contact\":\"ops@example.org\"}";
+
+/* A minimal valid change with this id. */
+static char *change_with_id(const char *id)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "user", "DCC", "start",
+                          "2019-09-12T09:00:00Z", "end", "2019-09-12T10:00:00Z");
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* ---- plain routes ---- */
+
+static void test_health_and_ready(void **state)
+{
+    fx_t *f = *state;
+    char *body;
+    assert_int_equal(get(f, "/healthz", &body), 200);
+    assert_string_equal(body, "ok\n");
+    free(body);
+    assert_int_equal(get(f, "/readyz", &body), 200);
+    assert_string_equal(body, "ready\n");
+    free(body);
+    atomic_store(&f->ready, 0);
+    assert_int_equal(get(f, "/readyz", &body), 503);
+    assert_string_equal(body, "not ready\n");
+    free(body);
+    atomic_store(&f->ready, 1);
+
+    resp_t r = request(f, (req_t){ .method = "HEAD", .path = "/healthz" });
+    assert_int_equal(r.curl, CURLE_OK);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, 0);
+    resp_free(&r);
+}
+
+static void test_not_found_and_wrong_method(void **state)
+{
+    fx_t *f = *state;
+    static const char *const missing[] = {
+        "/", "/nope", "/api/v1", "/api/v1/changes/", "/metrics/x", "/api/v1/changesX",
+    };
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        resp_t r = request(f, (req_t){ .path = missing[i] });
+        if (r.status != 404)
+            fail_msg("GET %s: %ld, want 404", missing[i], r.status);
+        assert_string_equal(error_of(&r), "not found");
+        assert_string_equal(r.ctype, "application/json");
+        resp_free(&r);
+    }
+    static const struct {
+        const char *method, *path, *allow;
+    } wrong[] = {
+        { "PUT", "/api/v1/changes", "GET, HEAD, POST" },
+        { "DELETE", "/api/v1/changes", "GET, HEAD, POST" },
+        { "POST", "/api/v1/changes/CHG-1", "GET, HEAD, DELETE" },
+        { "POST", "/metrics", "GET, HEAD" },
+        { "DELETE", "/healthz", "GET, HEAD" },
+        { "PATCH", "/api/v1/alerts", "GET, HEAD" },
+    };
+    for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+        resp_t r = request(f, (req_t){ .method = wrong[i].method, .path = wrong[i].path,
+                                       .header = AUTH });
+        if (r.status != 405)
+            fail_msg("%s %s: %ld, want 405", wrong[i].method, wrong[i].path, r.status);
+        assert_string_equal(r.allow, wrong[i].allow);
+        assert_string_equal(error_of(&r), "method not allowed");
+        resp_free(&r);
+    }
+    /* a query string does not change the route */
+    assert_int_equal(get(f, "/healthz?verbose=1", NULL), 200);
+}
+
+static void test_alerts(void **state)
+{
+    fx_t *f = *state;
+    resp_t r = request(f, (req_t){ .path = "/api/v1/alerts" });
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "application/json");
+    assert_string_equal(r.body, alerts_body);
+    resp_free(&r);
+    atomic_store(&f->alerts_off, 1);
+    r = request(f, (req_t){ .path = "/api/v1/alerts" });
+    assert_int_equal(r.status, 503);
+    assert_string_equal(error_of(&r), "alerts are not available");
+    resp_free(&r);
+}
+
+/* ---- /metrics ---- */
+
+/* What the daemon's metrics look like (names, labels, a histogram), then
+ * the server's and the change API's own counters. */
+static void metrics_sample(void *ctx, FILE *out)
+{
+    fx_t *f = ctx;
+    fputs("# HELP stormwatch_ingest_lines_total Line-protocol lines read from the feed.\n"
+          "# TYPE stormwatch_ingest_lines_total counter\n"
+          "stormwatch_ingest_lines_total 1843221\n"
+          "# HELP stormwatch_ingest_bad_lines_total Lines skipped as bad input, by reason.\n"
+          "# TYPE stormwatch_ingest_bad_lines_total counter\n"
+          "stormwatch_ingest_bad_lines_total{reason=\"malformed\"} 3\n"
+          "stormwatch_ingest_bad_lines_total{reason=\"late\"} 12\n"
+          "stormwatch_ingest_bad_lines_total{reason=\"duplicate\"} 0\n"
+          "# HELP stormwatch_ring_depth Records waiting in a shard's ring.\n"
+          "# TYPE stormwatch_ring_depth gauge\n"
+          "stormwatch_ring_depth{shard=\"0\"} 17\n"
+          "stormwatch_ring_depth{shard=\"1\"} 0\n"
+          "# HELP stormwatch_series Series tracked, by direction.\n"
+          "# TYPE stormwatch_series gauge\n"
+          "stormwatch_series{dir=\"north\"} 2048\n"
+          "stormwatch_series{dir=\"south\"} 2048\n"
+          "# HELP stormwatch_alerts_firing Alerts firing now, by kind.\n"
+          "# TYPE stormwatch_alerts_firing gauge\n"
+          "stormwatch_alerts_firing{alert=\"storm\"} 1\n"
+          "stormwatch_alerts_firing{alert=\"blocked_route\"} 1\n"
+          "stormwatch_alerts_firing{alert=\"silence\"} 0\n"
+          "stormwatch_alerts_firing{alert=\"feed_stalled\"} 0\n"
+          "# HELP stormwatch_alerts_total Alert lines written, by kind and status.\n"
+          "# TYPE stormwatch_alerts_total counter\n"
+          "stormwatch_alerts_total{alert=\"storm\",status=\"firing\"} 4\n"
+          "stormwatch_alerts_total{alert=\"storm\",status=\"resolved\"} 3\n"
+          "stormwatch_alerts_total{alert=\"blocked_route\",status=\"firing\"} 1\n"
+          "# HELP stormwatch_detection_delay_seconds Event time from onset to detection.\n"
+          "# TYPE stormwatch_detection_delay_seconds histogram\n"
+          "stormwatch_detection_delay_seconds_bucket{le=\"10\"} 1\n"
+          "stormwatch_detection_delay_seconds_bucket{le=\"30\"} 3\n"
+          "stormwatch_detection_delay_seconds_bucket{le=\"60\"} 4\n"
+          "stormwatch_detection_delay_seconds_bucket{le=\"120\"} 5\n"
+          "stormwatch_detection_delay_seconds_bucket{le=\"+Inf\"} 5\n"
+          "stormwatch_detection_delay_seconds_sum 187.5\n"
+          "stormwatch_detection_delay_seconds_count 5\n"
+          "# HELP stormwatch_feed_last_sample_timestamp_seconds Event time of the newest "
+          "sample.\n"
+          "# TYPE stormwatch_feed_last_sample_timestamp_seconds gauge\n"
+          "stormwatch_feed_last_sample_timestamp_seconds 1.568278805e+09\n",
+          out);
+    http_metrics_write(atomic_load(&f->h), out);
+    changes_api_metrics_write(f->api, out);
+}
+
+static int have_promtool(void)
+{
+    return access("/usr/bin/promtool", X_OK) == 0;
+}
+
+static void test_metrics(void **state)
+{
+    fx_t *f = *state;
+    /* some traffic first, so the counters are not all zero */
+    resp_t p = post_change(f, good_change);
+    assert_int_equal(p.status, 201);
+    resp_free(&p);
+    assert_int_equal(get(f, "/nope", NULL), 404);
+
+    resp_t r = request(f, (req_t){ .path = "/metrics" });
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.ctype, "text/plain; version=0.0.4; charset=utf-8");
+    assert_non_null(strstr(r.body, "stormwatch_ingest_lines_total 1843221\n"));
+    assert_non_null(strstr(r.body, "stormwatch_http_requests_total{code=\"2xx\"} "));
+    assert_non_null(strstr(r.body, "stormwatch_http_requests_total{code=\"4xx\"} 1\n"));
+    assert_non_null(strstr(r.body, "stormwatch_changes_api_declared_total 1\n"));
+    assert_non_null(strstr(r.body, "stormwatch_changes_api_declared_changes 1\n"));
+    if (!have_promtool()) {
+        resp_free(&r);
+        skip();
+    }
+    char path[256], cmd[512], out[4096] = "";
+    snprintf(path, sizeof(path), "%s/metrics.txt", f->dir);
+    spit(path, r.body);
+    resp_free(&r);
+    snprintf(cmd, sizeof(cmd), "timeout 60 /usr/bin/promtool check metrics < %s 2>&1", path);
+    FILE *pp = popen(cmd, "r");
+    assert_non_null(pp);
+    size_t n = fread(out, 1, sizeof(out) - 1, pp);
+    out[n] = '\0';
+    int st = pclose(pp);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || n)
+        fail_msg("promtool check metrics: status %d, output:\n%s", st, out);
+}
+
+static void test_metrics_default(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.metrics = NULL;
+    fx_start_http(f, &o);
+    char *body;
+    assert_int_equal(get(f, "/metrics", &body), 200);
+    assert_non_null(strstr(body, "# TYPE stormwatch_http_requests_total counter\n"));
+    free(body);
+}
+
+/* ---- declaring ---- */
+
+static void test_declare_good(void **state)
+{
+    fx_t *f = *state;
+    resp_t r = post_change(f, good_change);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(r.ctype, "application/json");
+    assert_string_equal(r.location, "/api/v1/changes/CHG-0412");
+    assert_int_equal(atomic_load(&f->updated), 1);
+    json_t *o = json_loads(r.body, 0, NULL);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "id")), "CHG-0412");
+    assert_string_equal(json_string_value(json_object_get(o, "user")), "90-B3-D5-1F-30-01-00-0A");
+    assert_string_equal(json_string_value(json_object_get(o, "kind")), "firewall");
+    assert_string_equal(json_string_value(json_object_get(o, "start")), "2019-09-12T09:00:00Z");
+    assert_string_equal(json_string_value(json_object_get(o, "end")), "2019-09-12T11:00:00Z");
+    assert_string_equal(json_string_value(json_object_get(o, "affects")), "north");
+    assert_string_equal(json_string_value(json_object_get(o, "contact")), "ops@example.org");
+    int64_t declared;
+    assert_int_equal(tf_parse_rfc3339(json_string_value(json_object_get(o, "declared_at")),
+                                      &declared), 0);
+    resp_free(&r);
+
+    /* listed, and the same object from GET /api/v1/changes/{id} */
+    json_t *arr = list_changes(f);
+    assert_int_equal(json_array_size(arr), 1);
+    assert_true(json_equal(json_array_get(arr, 0), o));
+    json_decref(arr);
+    char *body;
+    assert_int_equal(get(f, "/api/v1/changes/CHG-0412", &body), 200);
+    json_t *one = json_loads(body, 0, NULL);
+    free(body);
+    assert_true(json_equal(one, o));
+    json_decref(one);
+    json_decref(o);
+
+    /* in a snapshot, as the correlator will see it */
+    changes_t *reg = changes_create();
+    assert_int_equal(changes_api_snapshot(f->api, reg), 0);
+    assert_int_equal(changes_count(reg), 1);
+    const change_t *c = changes_find(reg, "CHG-0412");
+    assert_non_null(c);
+    assert_string_equal(c->title, "Firewall rule update at the User's gateway");
+    assert_string_equal(c->expected, "no change in traffic volumes expected");
+    assert_true(c->start == t("2019-09-12T09:00:00Z") && c->end == t("2019-09-12T11:00:00Z"));
+    assert_int_equal(c->affects, CHG_NORTH);
+    assert_int_equal(c->line, 0);
+    changes_destroy(reg);
+
+    /* on disk: the header and one declare line */
+    assert_int_equal(count_lines(f->journal), 2);
+}
+
+static void test_declare_normalises(void **state)
+{
+    fx_t *f = *state;
+    static const struct {
+        const char *json, *affects, *start, *end;
+    } cases[] = {
+        /* offsets become UTC; affects as in YAML, any case; absent is both */
+        { "{\"id\":\"A\",\"user\":\"U1\",\"start\":\"2019-09-12T10:00:00+01:00\","
+          "\"end\":\"2019-09-12t10:30:00.250z\"}", "both", "2019-09-12T09:00:00Z",
+          "2019-09-12T10:30:00.250Z" },
+        { "{\"id\":\"B\",\"user\":\"U1\",\"start\":\"2019-09-12T09:00:00Z\","
+          "\"end\":\"2019-09-12T09:00:00Z\",\"affects\":\"SOUTH\"}", "south",
+          "2019-09-12T09:00:00Z", "2019-09-12T09:00:00Z" },
+        { "{\"id\":\"C\",\"user\":\"U1\",\"start\":\"2019-09-12T09:00:00.000000002Z\","
+          "\"end\":\"2019-09-12T09:00:00.000001Z\",\"affects\":[\"north\",\"south\"]}",
+          "both", "2019-09-12T09:00:00.000000002Z", "2019-09-12T09:00:00.000001Z" },
+        { "{\"id\":\"D\",\"user\":\"U1\",\"start\":\"2019-09-12T09:00:00Z\","
+          "\"end\":\"2019-09-12T09:00:01Z\",\"affects\":null,\"title\":null,\"kind\":\"\","
+          "\"ticket\":{\"system\":\"jira\"},\"tags\":[1,2]}", "both", "2019-09-12T09:00:00Z",
+          "2019-09-12T09:00:01Z" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        resp_t r = post_change(f, cases[i].json);
+        if (r.status != 201)
+            fail_msg("case %zu: %ld %s", i, r.status, r.body);
+        json_t *o = json_loads(r.body, 0, NULL);
+        assert_string_equal(json_string_value(json_object_get(o, "affects")), cases[i].affects);
+        assert_string_equal(json_string_value(json_object_get(o, "start")), cases[i].start);
+        assert_string_equal(json_string_value(json_object_get(o, "end")), cases[i].end);
+        /* optional fields absent, null or empty are null; unknown keys dropped */
+        if (i == 3) {
+            assert_true(json_is_null(json_object_get(o, "title")));
+            assert_true(json_is_null(json_object_get(o, "kind")));
+            assert_null(json_object_get(o, "ticket"));
+        }
+        json_decref(o);
+        resp_free(&r);
+    }
+    /* the nanoseconds survive the journal */
+    changes_api_stats_t s = fx_reopen(f);
+    assert_int_equal(s.replayed, 4);
+    changes_t *reg = changes_create();
+    assert_int_equal(changes_api_snapshot(f->api, reg), 0);
+    const change_t *c = changes_find(reg, "C");
+    assert_true(c->start == t("2019-09-12T09:00:00Z") + 2);
+    assert_true(c->end == t("2019-09-12T09:00:00Z") + 1000);
+    assert_int_equal(changes_find(reg, "A")->end, t("2019-09-12T10:30:00.25Z"));
+    changes_destroy(reg);
+}
+
+static void test_declare_invalid(void **state)
+{
+    fx_t *f = *state;
+    static const struct {
+        const char *json, *error; /* error: the start of the message */
+    } cases[] = {
+        { "{\"id\":\"X\"", "body is not valid JSON: " },
+        { "", "body is not valid JSON: " },
+        { "{\"id\":\"X\"} {}", "body is not valid JSON: " },
+        { "{\"id\":\"X\",\"id\":\"Y\"}", "body is not valid JSON: duplicate object key" },
+        { "[1,2]", "body is not a JSON object" },
+        { "\"CHG-1\"", "body is not a JSON object" },
+        { "{}", "missing field 'id'" },
+        { "{\"user\":\"U\",\"start\":\"bad\",\"end\":\"bad\"}", "missing field 'id'" },
+        { "{\"id\":null,\"user\":\"U\"}", "field 'id': missing value" },
+        { "{\"id\":\"\",\"user\":\"U\"}", "field 'id': missing value" },
+        { "{\"id\":412,\"user\":\"U\"}", "field 'id': expected text, got a number" },
+        { "{\"id\":\"X\",\"start\":\"2019-09-12T09:00:00Z\"}", "missing field 'user'" },
+        { "{\"id\":\"X\",\"user\":[\"U\"]}", "field 'user': expected text, got an array" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"title\":{}}", "field 'title': expected text, got an "
+          "object" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"end\":\"2019-09-12T09:00:00Z\"}",
+          "missing field 'start'" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\"}",
+          "missing field 'end'" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"yesterday\",\"end\":\"2019-09-12T09:00:00Z\"}",
+          "field 'start': bad date 'yesterday' (expected RFC 3339, e.g. 2019-09-12T09:00:00Z)" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-09-12\",\"end\":\"2019-09-12T09:00:00Z\"}",
+          "field 'start': bad date '2019-09-12'" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-02-30T09:00:00Z\",\"end\":\"x\"}",
+          "field 'start': bad date '2019-02-30T09:00:00Z'" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\",\"end\":1568278800}",
+          "field 'end': expected text, got a number" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\","
+          "\"end\":\"2300-01-01T00:00:00Z\"}",
+          "field 'end': date '2300-01-01T00:00:00Z' out of range (1677-09-21 to 2262-04-11)" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-09-12T11:00:00Z\","
+          "\"end\":\"2019-09-12T09:00:00Z\"}", "field 'end': end is before start" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-09-12T10:00:00+01:00\","
+          "\"end\":\"2019-09-12T08:59:59Z\"}", "field 'end': end is before start" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\","
+          "\"end\":\"2019-09-12T10:00:00Z\",\"affects\":\"up\"}",
+          "field 'affects': expected north, south or both, got 'up'" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\","
+          "\"end\":\"2019-09-12T10:00:00Z\",\"affects\":[]}",
+          "field 'affects': expected north, south or both, got an empty list" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\","
+          "\"end\":\"2019-09-12T10:00:00Z\",\"affects\":[\"north\",3]}",
+          "field 'affects': expected north, south or both, got a number" },
+        { "{\"id\":\"X\",\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\","
+          "\"end\":\"2019-09-12T10:00:00Z\",\"contact\":true}",
+          "field 'contact': expected text, got a boolean" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        resp_t r = post_change(f, cases[i].json);
+        const char *e = error_of(&r);
+        if (r.status != 400 || strncmp(e, cases[i].error, strlen(cases[i].error)) != 0)
+            fail_msg("case %zu %s: %ld %s, want 400 starting \"%s\"", i, cases[i].json,
+                     r.status, r.body, cases[i].error);
+        assert_string_equal(r.ctype, "application/json");
+        resp_free(&r);
+    }
+    /* nothing declared, nothing written, nobody told */
+    assert_int_equal(count_changes(f), 0);
+    assert_int_equal(count_lines(f->journal), 1);
+    assert_int_equal(atomic_load(&f->updated), 0);
+    changes_api_stats_t s;
+    changes_api_stats(f->api, &s);
+    assert_int_equal(s.refused, sizeof(cases) / sizeof(cases[0]));
+
+    /* the direct call gives the same message, and takes a NULL err */
+    char err[512];
+    assert_int_equal(changes_api_declare(f->api, "[]", 2, err, sizeof(err)), SW_ECONFIG);
+    assert_string_equal(err, "body is not a JSON object");
+    assert_int_equal(changes_api_declare(f->api, "{}", 2, NULL, 0), SW_ECONFIG);
+    assert_int_equal(changes_api_declare(f->api, "{}", 2, err, 4), SW_ECONFIG);
+    assert_string_equal(err, "mis");
+}
+
+static void test_declare_duplicate(void **state)
+{
+    fx_t *f = *state;
+    resp_t r = post_change(f, good_change);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    r = post_change(f, good_change);
+    assert_int_equal(r.status, 409);
+    assert_string_equal(error_of(&r), "field 'id': 'CHG-0412' is already declared");
+    resp_free(&r);
+    assert_int_equal(count_changes(f), 1);
+    assert_int_equal(count_lines(f->journal), 2);
+    assert_int_equal(atomic_load(&f->updated), 1);
+}
+
+/* ---- authorisation ---- */
+
+static void test_auth(void **state)
+{
+    fx_t *f = *state;
+    static const struct {
+        const char *header;
+        long status;
+    } cases[] = {
+        { NULL, 401 },
+        { "Authorization: Basic dXNlcjpwYXNz", 401 },
+        { "Authorization: Bearer", 401 },
+        { "Authorization: Bearer    ", 401 },
+        { "Authorization: Bearer wrong", 403 },
+        { "Authorization: Bearer s3cret-T0ken_for-test", 403 },   /* a prefix */
+        { "Authorization: Bearer " TOKEN "x", 403 },             /* longer */
+        { "Authorization: Bearer S3CRET-T0KEN_FOR-TESTS", 403 }, /* case matters */
+        { "Authorization: Bearer s3cret-T0ken_for-tests\t", 0 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int del = 0; del < 2; del++) {
+            resp_t r = request(f, (req_t){ .method = del ? "DELETE" : "POST",
+                                           .path = del ? "/api/v1/changes/CHG-0412"
+                                                       : "/api/v1/changes",
+                                           .header = cases[i].header,
+                                           .body = del ? NULL : good_change });
+            long want = cases[i].status ? cases[i].status : del ? 204 : 201;
+            if (r.status != want)
+                fail_msg("case %zu %s: %ld, want %ld", i, del ? "DELETE" : "POST", r.status,
+                         want);
+            if (want == 401) {
+                assert_string_equal(r.www_auth, "Bearer realm=\"stormwatch\"");
+                assert_string_equal(error_of(&r), "missing bearer token");
+            }
+            if (want == 403)
+                assert_string_equal(error_of(&r), "wrong token");
+            resp_free(&r);
+        }
+    }
+    /* any case of the scheme, spaces around the token */
+    resp_t r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes",
+                                   .header = "Authorization: bearer   " TOKEN "  ",
+                                   .body = good_change });
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    /* reads need no token */
+    assert_int_equal(get(f, "/api/v1/changes", NULL), 200);
+    http_stats_t s;
+    http_stats(atomic_load(&f->h), &s);
+    assert_int_equal(s.auth_failures, 2 * 8);
+    assert_int_equal(atomic_load(&f->updated), 3);
+}
+
+static void test_no_token_disables_writes(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.token = "";
+    fx_start_http(f, &o);
+    resp_t r = post_change(f, good_change);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(error_of(&r), "writes are disabled (no API token)");
+    resp_free(&r);
+    r = request(f, (req_t){ .method = "DELETE", .path = "/api/v1/changes/X" });
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    assert_int_equal(count_changes(f), 0);
+}
+
+static void test_no_change_api(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.changes = NULL;
+    fx_start_http(f, &o);
+    resp_t r = request(f, (req_t){ .path = "/api/v1/changes" });
+    assert_int_equal(r.status, 503);
+    assert_string_equal(error_of(&r), "the change API is not enabled");
+    resp_free(&r);
+    r = post_change(f, good_change);
+    assert_int_equal(r.status, 503);
+    resp_free(&r);
+    assert_int_equal(get(f, "/healthz", NULL), 200);
+}
+
+/* ---- body size ---- */
+
+/* A valid change padded with an ignored key to exactly `size` bytes. */
+static char *padded_change(size_t size)
+{
+    const char *head = "{\"id\":\"BIG\",\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\","
+                       "\"end\":\"2019-09-12T10:00:00Z\",\"pad\":\"";
+    char *s = malloc(size + 1);
+    assert_non_null(s);
+    size_t h = strlen(head);
+    assert_true(size > h + 2);
+    memcpy(s, head, h);
+    memset(s + h, 'x', size - h - 2);
+    memcpy(s + size - 2, "\"}", 3);
+    return s;
+}
+
+static void test_body_limit(void **state)
+{
+    fx_t *f = *state;
+    /* one byte over: refused from its Content-Length, before it is read */
+    char *big = padded_change(HTTP_MAX_BODY + 1);
+    resp_t r = post_change(f, big);
+    assert_int_equal(r.status, 413);
+    assert_string_equal(error_of(&r), "request body larger than 65536 bytes");
+    resp_free(&r);
+    free(big);
+    /* far over (curl then asks "Expect: 100-continue" and is refused first) */
+    big = padded_change(4 * 1024 * 1024);
+    r = post_change(f, big);
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    /* and without Expect: the whole body in flight while the answer comes */
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
+                            .header2 = "Expect:", .body = big });
+    if (r.curl == CURLE_OK)
+        assert_int_equal(r.status, 413);
+    resp_free(&r);
+    free(big);
+    /* chunked, with no length to refuse it by: cut off once past the limit */
+    big = padded_change(HTTP_MAX_BODY + 4096);
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
+                            .header2 = "Transfer-Encoding: chunked", .body = big });
+    assert_true(r.curl != CURLE_OK || r.status == 413);
+    resp_free(&r);
+    free(big);
+    http_stats_t s;
+    http_stats(atomic_load(&f->h), &s);
+    assert_int_equal(s.too_large, 4);
+    /* exactly at the limit is fine, chunked or not */
+    big = padded_change(HTTP_MAX_BODY);
+    r = post_change(f, big);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    assert_int_equal(changes_api_withdraw(f->api, "BIG"), 0);
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
+                            .header2 = "Transfer-Encoding: chunked", .body = big });
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    free(big);
+    /* the server still answers */
+    assert_int_equal(get(f, "/healthz", NULL), 200);
+    assert_int_equal(count_changes(f), 1);
+}
+
+static void test_body_limit_configured(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.max_body = 200;
+    fx_start_http(f, &o);
+    resp_t r = post_change(f, good_change); /* 300-odd bytes */
+    assert_int_equal(r.status, 413);
+    assert_string_equal(error_of(&r), "request body larger than 200 bytes");
+    resp_free(&r);
+    char *small = change_with_id("S");
+    r = post_change(f, small);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    free(small);
+}
+
+/* ---- withdrawing ---- */
+
+static void test_withdraw(void **state)
+{
+    fx_t *f = *state;
+    resp_t r = post_change(f, good_change);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    r = request(f, (req_t){ .method = "DELETE", .path = "/api/v1/changes/CHG-0412",
+                            .header = AUTH });
+    assert_int_equal(r.status, 204);
+    assert_int_equal(r.len, 0);
+    resp_free(&r);
+    assert_int_equal(atomic_load(&f->updated), 2);
+    r = request(f, (req_t){ .method = "DELETE", .path = "/api/v1/changes/CHG-0412",
+                            .header = AUTH });
+    assert_int_equal(r.status, 404);
+    assert_string_equal(error_of(&r), "no declared change with id 'CHG-0412'");
+    resp_free(&r);
+    assert_int_equal(get(f, "/api/v1/changes/CHG-0412", NULL), 404);
+    assert_int_equal(count_changes(f), 0);
+    assert_int_equal(atomic_load(&f->updated), 2);
+    changes_t *reg = changes_create();
+    assert_int_equal(changes_api_snapshot(f->api, reg), 0);
+    assert_int_equal(changes_count(reg), 0);
+    changes_destroy(reg);
+    assert_int_equal(changes_api_withdraw(f->api, "CHG-0412"), SW_ENOTFOUND);
+    /* the id may be declared again */
+    r = post_change(f, good_change);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    assert_int_equal(count_lines(f->journal), 4);
+}
+
+static void test_ids_in_urls(void **state)
+{
+    fx_t *f = *state;
+    char *c = change_with_id("FSC 2019/09 #7");
+    resp_t r = post_change(f, c);
+    free(c);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(r.location, "/api/v1/changes/FSC%202019%2F09%20%237");
+    resp_free(&r);
+    char *body;
+    assert_int_equal(get(f, "/api/v1/changes/FSC%202019%2F09%20%237", &body), 200);
+    json_t *o = json_loads(body, 0, NULL);
+    free(body);
+    assert_string_equal(json_string_value(json_object_get(o, "id")), "FSC 2019/09 #7");
+    json_decref(o);
+    r = request(f, (req_t){ .method = "DELETE", .path = "/api/v1/changes/FSC%202019%2F09%20%237",
+                            .header = AUTH });
+    assert_int_equal(r.status, 204);
+    resp_free(&r);
+    assert_int_equal(count_changes(f), 0);
+}
+
+/* ---- the journal: restarts, crashes, corruption ---- */
+
+static void test_restart_keeps_changes(void **state)
+{
+    fx_t *f = *state;
+    char *a = change_with_id("A"), *b = change_with_id("B"), *c = change_with_id("C");
+    resp_t r;
+    r = post_change(f, a), assert_int_equal(r.status, 201), resp_free(&r);
+    r = post_change(f, good_change), assert_int_equal(r.status, 201), resp_free(&r);
+    r = post_change(f, b), assert_int_equal(r.status, 201), resp_free(&r);
+    r = request(f, (req_t){ .method = "DELETE", .path = "/api/v1/changes/A", .header = AUTH });
+    assert_int_equal(r.status, 204);
+    resp_free(&r);
+    json_t *before = list_changes(f);
+
+    changes_api_stats_t s = fx_reopen(f);
+    assert_int_equal(s.replayed, 4);
+    assert_int_equal(s.torn, 0);
+    assert_int_equal(s.live, 2);
+    json_t *after = list_changes(f);
+    assert_true(json_equal(before, after)); /* declared_at included */
+    json_decref(before);
+    json_decref(after);
+    /* the reopened journal takes new operations */
+    r = post_change(f, c), assert_int_equal(r.status, 201), resp_free(&r);
+    r = post_change(f, b), assert_int_equal(r.status, 409), resp_free(&r);
+    s = fx_reopen(f);
+    assert_int_equal(s.live, 3);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void test_torn_tail(void **state)
+{
+    fx_t *f = *state;
+    char *a = change_with_id("A"), *b = change_with_id("B"), *c = change_with_id("C");
+    assert_int_equal(changes_api_declare(f->api, a, strlen(a), NULL, 0), 0);
+    assert_int_equal(changes_api_declare(f->api, b, strlen(b), NULL, 0), 0);
+    http_stop(atomic_load(&f->h));
+    atomic_store(&f->h, NULL);
+    changes_api_close(f->api);
+    f->api = NULL;
+
+    /* a crash mid-append: B's line is cut short, its newline lost */
+    size_t len;
+    char *text = slurp(f->journal, &len);
+    assert_int_equal(truncate(f->journal, (off_t)(len - 17)), 0);
+    char *nl = strrchr(text, '\n');
+    *nl = '\0';
+    size_t b_start = (size_t)(strrchr(text, '\n') - text) + 1;
+    free(text);
+
+    char err[512] = "";
+    int rc = changes_api_open(f->journal, NULL, &f->api, err, sizeof(err));
+    if (rc)
+        fail_msg("open after a crash: %s", err);
+    changes_api_stats_t s;
+    changes_api_stats(f->api, &s);
+    assert_int_equal(s.torn, 1);
+    assert_int_equal(s.live, 1);
+    /* the torn line is gone from the file, so the next append starts clean */
+    size_t len2;
+    text = slurp(f->journal, &len2);
+    assert_int_equal(len2, b_start);
+    assert_int_equal(text[len2 - 1], '\n');
+    free(text);
+    http_opts_t o = fx_opts(f);
+    fx_start_http(f, &o);
+    assert_int_equal(get(f, "/api/v1/changes/A", NULL), 200);
+    assert_int_equal(get(f, "/api/v1/changes/B", NULL), 404);
+    resp_t r = post_change(f, c);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    s = fx_reopen(f);
+    assert_int_equal(s.torn, 0);
+    assert_int_equal(s.live, 2);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void test_torn_header(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    atomic_store(&f->h, NULL);
+    changes_api_close(f->api);
+    f->api = NULL;
+    /* a crash while the journal was being created */
+    spit(f->journal, "{\"stormwatch_chan");
+    char err[512] = "";
+    assert_int_equal(changes_api_open(f->journal, NULL, &f->api, err, sizeof(err)), 0);
+    changes_api_stats_t s;
+    changes_api_stats(f->api, &s);
+    assert_int_equal(s.torn, 1);
+    char *text = slurp(f->journal, NULL);
+    assert_string_equal(text, "{\"stormwatch_changes_journal\":1}\n");
+    free(text);
+    /* an empty file too is a new journal */
+    changes_api_close(f->api);
+    f->api = NULL;
+    spit(f->journal, "");
+    assert_int_equal(changes_api_open(f->journal, NULL, &f->api, err, sizeof(err)), 0);
+    assert_int_equal(count_lines(f->journal), 1);
+}
+
+/* Opens a journal holding `text`: the return code, the message in err. */
+static int open_text(fx_t *f, const char *text, char *err, size_t errlen)
+{
+    http_stop(atomic_load(&f->h));
+    atomic_store(&f->h, NULL);
+    changes_api_close(f->api);
+    f->api = NULL;
+    spit(f->journal, text);
+    return changes_api_open(f->journal, NULL, &f->api, err, errlen);
+}
+
+static void test_corrupt_journal(void **state)
+{
+    fx_t *f = *state;
+#define HDR "{\"stormwatch_changes_journal\":1}\n"
+#define DECL(id, start, end)                                                        \
+    "{\"op\":\"declare\",\"at\":\"2019-09-01T00:00:00Z\",\"change\":{\"id\":\"" id \
+    "\",\"user\":\"U\",\"start\":\"" start "\",\"end\":\"" end "\"}}\n"
+    static const struct {
+        const char *text;
+        const char *error; /* after "PATH:" */
+    } cases[] = {
+        { HDR DECL("A", "2019-09-12T09:00:00Z", "2019-09-12T10:00:00Z") "{\"op\":\"decl\n"
+          DECL("B", "2019-09-12T09:00:00Z", "2019-09-12T10:00:00Z"),
+          "3: not a JSON line: " },
+        { HDR "{\"op\":\"withdraw\",\"at\":\"2019-09-01T00:00:00Z\",\"id\":\"X\"}\n",
+          "2: withdraw: id 'X' is not declared" },
+        { HDR DECL("A", "2019-09-12T11:00:00Z", "2019-09-12T10:00:00Z"),
+          "2: declare: field 'end': end is before start" },
+        { HDR DECL("A", "2019-09-12T09:00:00Z", "2019-09-12T10:00:00Z")
+          DECL("A", "2019-09-12T09:00:00Z", "2019-09-12T10:00:00Z"),
+          "3: declare: id 'A' is already declared" },
+        { HDR "{\"op\":\"rename\"}\n", "2: unknown operation 'rename'" },
+        { HDR "[]\n", "2: unknown operation (no 'op')" },
+        { HDR "{\"op\":\"declare\",\"at\":\"soon\",\"change\":{}}\n",
+          "2: declare: 'at' is not an RFC 3339 date" },
+        { HDR "{\"op\":\"declare\",\"at\":\"2019-09-01T00:00:00Z\"}\n",
+          "2: declare: missing field 'change'" },
+        { "{\"stormwatch_changes_journal\":2}\n", "1: journal version 2, this program reads "
+          "version 1" },
+        { "changes:\n  - id: CHG-1\n", "1: not a stormwatch change journal" },
+        /* a stranger without a newline is not mistaken for a torn header */
+        { "hello", "1: not a stormwatch change journal" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[512] = "", want[512];
+        int rc = open_text(f, cases[i].text, err, sizeof(err));
+        snprintf(want, sizeof(want), "%s:%s", f->journal, cases[i].error);
+        if (rc != SW_ECONFIG || strncmp(err, want, strlen(want)) != 0)
+            fail_msg("case %zu: rc %d, \"%s\", want \"%s...\"", i, rc, err, want);
+        assert_null(f->api);
+        /* refused means untouched */
+        char *text = slurp(f->journal, NULL);
+        assert_string_equal(text, cases[i].text);
+        free(text);
+    }
+    /* blank lines are harmless */
+    char err[512] = "";
+    assert_int_equal(open_text(f, HDR "\n" DECL("A", "2019-09-12T09:00:00Z",
+                                                 "2019-09-12T10:00:00Z") "  \n", err,
+                               sizeof(err)), 0);
+    changes_api_stats_t s;
+    changes_api_stats(f->api, &s);
+    assert_int_equal(s.live, 1);
+#undef HDR
+#undef DECL
+}
+
+static void test_open_errors(void **state)
+{
+    fx_t *f = *state;
+    char err[512] = "", path[256];
+    changes_api_t *other = (changes_api_t *)1;
+    /* one journal, one writer */
+    assert_int_equal(changes_api_open(f->journal, NULL, &other, err, sizeof(err)), SW_EIO);
+    assert_null(other);
+    snprintf(path, sizeof(path), "%s: in use by another process (locked)", f->journal);
+    assert_string_equal(err, path);
+    snprintf(path, sizeof(path), "%s/no/such/dir/journal", f->dir);
+    assert_int_equal(changes_api_open(path, NULL, &other, err, sizeof(err)), SW_EIO);
+    assert_non_null(strstr(err, "No such file or directory"));
+    assert_int_equal(changes_api_open(NULL, NULL, &other, err, sizeof(err)), SW_EINVAL);
+    changes_api_close(NULL);
+    http_stop(NULL);
+}
+
+static void test_compaction(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    atomic_store(&f->h, NULL);
+    changes_api_close(f->api);
+    char err[512] = "";
+    changes_api_opts_t o = { .compact_after = 4 };
+    assert_int_equal(changes_api_open(f->journal, &o, &f->api, err, sizeof(err)), 0);
+    char id[16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(id, sizeof(id), "C%02d", i);
+        char *c = change_with_id(id);
+        assert_int_equal(changes_api_declare(f->api, c, strlen(c), NULL, 0), 0);
+        free(c);
+    }
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof(id), "C%02d", i);
+        assert_int_equal(changes_api_withdraw(f->api, id), 0);
+    }
+    changes_api_stats_t s;
+    changes_api_stats(f->api, &s);
+    assert_int_equal(s.compactions, 2);
+    assert_int_equal(s.compaction_errors, 0);
+    /* rewritten at the 5th withdrawal (7 live) and the 10th (2 live) */
+    assert_int_equal(count_lines(f->journal), 1 + 2);
+    char *before = changes_api_list_json(f->api);
+    char tmp[256];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", f->journal);
+    assert_int_equal(access(tmp, F_OK), -1);
+
+    /* the lock moved to the new file with the journal */
+    changes_api_t *other = NULL;
+    assert_int_equal(changes_api_open(f->journal, NULL, &other, err, sizeof(err)), SW_EIO);
+
+    changes_api_close(f->api);
+    assert_int_equal(changes_api_open(f->journal, &o, &f->api, err, sizeof(err)), 0);
+    char *after = changes_api_list_json(f->api);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    changes_api_stats(f->api, &s);
+    assert_int_equal(s.replayed, 2);
+}
+
+static void test_snapshot_conflict(void **state)
+{
+    fx_t *f = *state;
+    char *a = change_with_id("A"), *b = change_with_id("B");
+    assert_int_equal(changes_api_declare(f->api, a, strlen(a), NULL, 0), 0);
+    assert_int_equal(changes_api_declare(f->api, b, strlen(b), NULL, 0), 0);
+    free(a);
+    free(b);
+    changes_t *reg = changes_create();
+    change_t yaml = { .id = "B", .user = "U", .start = 0, .end = 1, .line = 3 };
+    assert_int_equal(changes_add(reg, &yaml), 0);
+    assert_int_equal(changes_api_snapshot(f->api, reg), SW_EEXISTS);
+    assert_int_equal(changes_count(reg), 1);
+    assert_int_equal(changes_get(reg, 0)->line, 3);
+    changes_destroy(reg);
+}
+
+static void test_full(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    changes_api_close(f->api);
+    char err[512] = "";
+    changes_api_opts_t o = { .max_changes = 2 };
+    assert_int_equal(changes_api_open(f->journal, &o, &f->api, err, sizeof(err)), 0);
+    http_opts_t ho = fx_opts(f);
+    fx_start_http(f, &ho);
+    char *a = change_with_id("A"), *b = change_with_id("B"), *c = change_with_id("C");
+    resp_t r;
+    r = post_change(f, a), assert_int_equal(r.status, 201), resp_free(&r);
+    r = post_change(f, b), assert_int_equal(r.status, 201), resp_free(&r);
+    r = post_change(f, c);
+    assert_int_equal(r.status, 507);
+    assert_string_equal(error_of(&r), "the register is full (2 declared changes)");
+    resp_free(&r);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* A declare that cannot be written leaves neither memory nor file changed. */
+static void test_journal_write_failure(void **state)
+{
+    fx_t *f = *state;
+    char *a = change_with_id("A"), *b = change_with_id("B");
+    assert_int_equal(changes_api_declare(f->api, a, strlen(a), NULL, 0), 0);
+    size_t before;
+    free(slurp(f->journal, &before));
+
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*oldsig)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = before + 20; /* room for part of a line: a short write */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    char err[512] = "";
+    int rc = changes_api_declare(f->api, b, strlen(b), err, sizeof(err));
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, oldsig);
+    assert_int_equal(rc, SW_EIO);
+    assert_non_null(strstr(err, "cannot write the journal: File too large"));
+
+    size_t after;
+    free(slurp(f->journal, &after));
+    assert_int_equal(after, before);
+    assert_int_equal(count_changes(f), 1);
+    changes_api_stats_t s;
+    changes_api_stats(f->api, &s);
+    assert_int_equal(s.journal_errors, 1);
+    /* the journal goes on */
+    assert_int_equal(changes_api_declare(f->api, b, strlen(b), NULL, 0), 0);
+    s = fx_reopen(f);
+    assert_int_equal(s.live, 2);
+    assert_int_equal(s.torn, 0);
+    free(a);
+    free(b);
+}
+
+static void test_alloc_failure(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h)); /* only this thread allocates from here */
+    atomic_store(&f->h, NULL);
+    json_set_alloc_funcs(json_counted_malloc, free);
+    char err[512];
+    size_t lines = (size_t)count_lines(f->journal);
+    int rc = -1;
+    long n;
+    for (n = 0; n < 500 && rc != 0; n++) {
+        alloc_reset(n);
+        char *stored = NULL;
+        rc = changes_api_declare_ex(f->api, good_change, strlen(good_change), &stored, err,
+                                    sizeof(err));
+        alloc_reset(-1);
+        if (rc != 0) {
+            /* jansson reports some failed allocations while parsing as a
+             * syntax error: the body is valid, so that is one too */
+            if (rc != SW_ENOMEM && !(rc == SW_ECONFIG && strstr(err, "not valid JSON")))
+                fail_msg("allocation %ld failed: rc %d (%s)", n, rc, err);
+            assert_null(stored);
+            assert_int_equal(count_lines(f->journal), lines);
+            char *list = changes_api_list_json(f->api);
+            assert_string_equal(list, "[]");
+            free(list);
+        }
+        free(stored);
+    }
+    assert_int_equal(rc, 0);
+    assert_true(n > 5);
+    /* readers report out of memory as NULL */
+    for (n = 0; n < 500; n++) {
+        alloc_reset(n);
+        char *list = changes_api_list_json(f->api);
+        alloc_reset(-1);
+        if (list) {
+            assert_non_null(strstr(list, "CHG-0412"));
+            free(list);
+            break;
+        }
+    }
+    assert_true(n > 0 && n < 500);
+    /* withdraw, snapshot: SW_ENOMEM and unchanged, until they succeed */
+    for (n = 0, rc = -1; n < 500 && rc != 0; n++) {
+        changes_t *reg = changes_create();
+        alloc_reset(n);
+        rc = changes_api_snapshot(f->api, reg);
+        alloc_reset(-1);
+        assert_true(rc == 0 || rc == SW_ENOMEM);
+        assert_int_equal(changes_count(reg), rc == 0 ? 1 : 0);
+        changes_destroy(reg);
+    }
+    assert_int_equal(rc, 0);
+    for (n = 0, rc = -1; n < 500 && rc != 0; n++) {
+        alloc_reset(n);
+        rc = changes_api_withdraw(f->api, "CHG-0412");
+        alloc_reset(-1);
+        assert_true(rc == 0 || rc == SW_ENOMEM);
+        assert_int_equal(count_lines(f->journal), lines + 1 + (rc == 0));
+    }
+    assert_int_equal(rc, 0);
+    json_set_alloc_funcs(malloc, free);
+}
+
+/* Several clients declaring at once: every one stored, none lost. */
+#define WRITERS 4
+#define PER_WRITER 25
+
+typedef struct {
+    fx_t *f;
+    int index, created;
+} writer_t;
+
+static void *writer_main(void *arg)
+{
+    writer_t *w = arg;
+    for (int i = 0; i < PER_WRITER; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "W%d-%02d", w->index, i);
+        char *c = change_with_id(id);
+        resp_t r = post_change(w->f, c);
+        w->created += r.status == 201;
+        resp_free(&r);
+        free(c);
+    }
+    return NULL;
+}
+
+static void test_concurrent_writers(void **state)
+{
+    fx_t *f = *state;
+    pthread_t tid[WRITERS];
+    writer_t w[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        w[i] = (writer_t){ .f = f, .index = i };
+        assert_int_equal(pthread_create(&tid[i], NULL, writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join(tid[i], NULL);
+        assert_int_equal(w[i].created, PER_WRITER);
+    }
+    assert_int_equal(count_changes(f), WRITERS * PER_WRITER);
+    assert_int_equal(atomic_load(&f->updated), WRITERS * PER_WRITER);
+    changes_api_stats_t s = fx_reopen(f);
+    assert_int_equal(s.live, WRITERS * PER_WRITER);
+}
+
+/* ---- starting ---- */
+
+static void test_start_errors(void **state)
+{
+    fx_t *f = *state;
+    static const struct {
+        const char *addr, *error;
+    } cases[] = {
+        { "127.0.0.1:http", "--http 127.0.0.1:http: expected ADDR:PORT, [ADDR]:PORT or PORT" },
+        { "127.0.0.1:70000", "--http 127.0.0.1:70000: expected" },
+        { "127.0.0.1:", "--http 127.0.0.1:: expected" },
+        { "[::1:80", "--http [::1:80: expected" },
+    };
+    char err[512];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        http_opts_t o = fx_opts(f);
+        o.addr = cases[i].addr;
+        http_t *h = http_start(&o, err, sizeof(err));
+        if (h || strncmp(err, cases[i].error, strlen(cases[i].error)) != 0)
+            fail_msg("%s: \"%s\", want \"%s...\"", cases[i].addr, err, cases[i].error);
+    }
+    /* the port is taken */
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", f->port);
+    http_opts_t o = fx_opts(f);
+    o.addr = addr;
+    assert_null(http_start(&o, err, sizeof(err)));
+    assert_non_null(strstr(err, "cannot serve on 127.0.0.1:"));
+    /* "PORT" alone is 127.0.0.1:PORT: taken too */
+    snprintf(addr, sizeof(addr), "%u", f->port);
+    assert_null(http_start(&o, err, sizeof(err)));
+    o = fx_opts(f);
+    o.tls_cert = "/nonexistent/cert.pem";
+    assert_null(http_start(&o, err, sizeof(err)));
+    assert_string_equal(err, "http: TLS needs both a certificate and a key file");
+    o.tls_key = "/nonexistent/key.pem";
+    assert_null(http_start(&o, err, sizeof(err)));
+    assert_string_equal(err, "/nonexistent/cert.pem: No such file or directory");
+    o = fx_opts(f);
+    o.addr = NULL;
+    assert_null(http_start(&o, err, sizeof(err)));
+    /* one thread, IPv6 loopback when the machine has it */
+    o = fx_opts(f);
+    o.addr = "[::1]:0";
+    o.threads = 1;
+    http_t *h = http_start(&o, err, sizeof(err));
+    if (h) {
+        assert_true(http_port(h) > 0);
+        http_stop(h);
+    }
+}
+
+static void test_stats(void **state)
+{
+    fx_t *f = *state;
+    assert_int_equal(get(f, "/healthz", NULL), 200);
+    assert_int_equal(get(f, "/healthz", NULL), 200);
+    assert_int_equal(get(f, "/nope", NULL), 404);
+    atomic_store(&f->alerts_off, 1);
+    assert_int_equal(get(f, "/api/v1/alerts", NULL), 503);
+    http_stats_t s;
+    http_stats(atomic_load(&f->h), &s);
+    assert_int_equal(s.requests[0], 0);
+    assert_int_equal(s.requests[1], 2);
+    assert_int_equal(s.requests[2], 0);
+    assert_int_equal(s.requests[3], 1);
+    assert_int_equal(s.requests[4], 1);
+    assert_int_equal(s.dropped, 0);
+}
+
+/* ---- TLS ---- */
+
+static void test_tls(void **state)
+{
+    fx_t *f = *state;
+    char cert[256], key[256], cmd[1024];
+    snprintf(cert, sizeof(cert), "%s/cert.pem", f->dir);
+    snprintf(key, sizeof(key), "%s/key.pem", f->dir);
+    snprintf(cmd, sizeof(cmd),
+             "timeout 60 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+             "-nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+             "-keyout %s -out %s >/dev/null 2>&1", key, cert);
+    if (system(cmd) != 0)
+        skip(); /* no openssl here */
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.tls_cert = cert;
+    o.tls_key = key;
+    char err[512] = "";
+    http_t *h = http_start(&o, err, sizeof(err));
+    if (!h && strstr(err, "no TLS support"))
+        skip();
+    if (!h)
+        fail_msg("https: %s", err);
+    atomic_store(&f->h, h);
+    f->port = http_port(h);
+    resp_t r = request(f, (req_t){ .path = "/healthz", .cainfo = cert });
+    assert_int_equal(r.curl, CURLE_OK);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "ok\n");
+    resp_free(&r);
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
+                            .body = good_change, .cainfo = cert });
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    /* plain HTTP to the TLS port gets no answer */
+    r = request(f, (req_t){ .path = "/healthz" });
+    assert_true(r.curl != CURLE_OK || r.status != 200);
+    resp_free(&r);
+    /* a key that does not parse */
+    http_stop(h);
+    atomic_store(&f->h, NULL);
+    spit(key, "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+    assert_null(http_start(&o, err, sizeof(err)));
+    assert_non_null(strstr(err, "cannot serve on 127.0.0.1:0"));
+}
+
+int main(void)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        return 1;
+#define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_health_and_ready),
+        T(test_not_found_and_wrong_method),
+        T(test_alerts),
+        T(test_metrics),
+        T(test_metrics_default),
+        T(test_declare_good),
+        T(test_declare_normalises),
+        T(test_declare_invalid),
+        T(test_declare_duplicate),
+        T(test_auth),
+        T(test_no_token_disables_writes),
+        T(test_no_change_api),
+        T(test_body_limit),
+        T(test_body_limit_configured),
+        T(test_withdraw),
+        T(test_ids_in_urls),
+        T(test_restart_keeps_changes),
+        T(test_torn_tail),
+        T(test_torn_header),
+        T(test_corrupt_journal),
+        T(test_open_errors),
+        T(test_compaction),
+        T(test_snapshot_conflict),
+        T(test_full),
+        T(test_journal_write_failure),
+        T(test_alloc_failure),
+        T(test_concurrent_writers),
+        T(test_start_errors),
+        T(test_stats),
+        T(test_tls),
+    };
+#undef T
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
