@@ -50,6 +50,7 @@
 #include "ring.h"
 #include "router.h"
 #include "shard.h"
+#include "sink_am.h"
 #include "sink_zmq.h"
 #include "state.h"
 #include "statefile.h"
@@ -87,6 +88,10 @@ static const char usage[] =
     "  -a, --alerts FILE      append alert lines to FILE ('-': standard output, the\n"
     "                         default when no other sink is given)\n"
     "      --pub ENDPOINT     publish alerts on a ZeroMQ PUB socket (topic: the kind)\n"
+    "      --alertmanager URL send alerts to the Alertmanager at URL (API v2), e.g.\n"
+    "                         http://127.0.0.1:9093; repeatable: each gets every alert\n"
+    "      --alertmanager-queue FILE  where alerts not yet delivered persist (default\n"
+    "                         stormwatch-alertmanager.queue)\n"
     "      --shards N         detection threads (default: cores - 1, at least 1)\n"
     "      --ring-size N      records per shard ring (default 65536)\n"
     "      --drop-when-full   drop samples when a shard is behind (counted), instead\n"
@@ -117,6 +122,9 @@ typedef struct {
     const char *config, *changes, *state, *alerts, *pub, *record;
     const char *curve_secret, *curve_public, *curve_allow;
     const char *http, *http_token_file, *journal;
+    const char *am[MAX_INGEST];   /* Alertmanager base URLs */
+    size_t nam;
+    const char *am_queue;
     const char *ingest[MAX_INGEST];
     size_t ningest;
     unsigned nshards;
@@ -157,7 +165,7 @@ struct daemon {
     changes_t *reg;               /* in use by the alert thread */
     changes_t *file_reg;          /* the YAML register; guarded by reg_lock */
     changes_api_t *api;           /* changes declared over HTTP (journalled) */
-    http_t *http;
+    _Atomic(http_t *) http;       /* set once started; server threads read it */
     char *token;
     pthread_mutex_t reg_lock;     /* building a merged register: main and HTTP */
     atomic_int running;
@@ -173,6 +181,7 @@ struct daemon {
     alerts_t *as;
     FILE *alerts_out;
     sink_zmq_t *pub;
+    sink_am_t *am;
     record_t *rec;
     char *line_buf;
     size_t line_cap;
@@ -415,6 +424,8 @@ static void alert_emit(void *ctx, const alert_t *a)
         atomic_fetch_add_explicit(&d->write_errors, 1, memory_order_relaxed);
     if (d->pub)
         sink_zmq_send(d->pub, alert_kind_name(a->kind), d->line_buf, n);
+    if (d->am)
+        sink_am_send(d->am, a); /* queued; its own thread delivers */
     atomic_fetch_add_explicit(&d->alerts_out_n, 1, memory_order_relaxed);
     if (a->kind < ALERT_NKINDS) {
         if (a->firing)
@@ -596,6 +607,18 @@ void daemon_write_metrics(void *ctx, FILE *out)
     metric(out, "stormwatch_sink_errors_total", "counter", "Alert lines that could not be written.");
     fprintf(out, "stormwatch_sink_errors_total{sink=\"jsonl\"} %" PRIu64 "\n",
             (uint64_t)LOAD(d->write_errors));
+    if (d->am) {
+        sink_am_stats_t as;
+        sink_am_stats(d->am, &as);
+        metric(out, "stormwatch_alertmanager_queue", "gauge", "Alerts waiting for an Alertmanager.");
+        fprintf(out, "stormwatch_alertmanager_queue %zu\n", as.pending);
+        metric(out, "stormwatch_alertmanager_sent_total", "counter", "Alerts an Alertmanager accepted.");
+        fprintf(out, "stormwatch_alertmanager_sent_total %" PRIu64 "\n", as.sent);
+        metric(out, "stormwatch_alertmanager_failed_total", "counter", "Posts that failed (retried).");
+        fprintf(out, "stormwatch_alertmanager_failed_total %" PRIu64 "\n", as.failed);
+        metric(out, "stormwatch_alertmanager_dropped_total", "counter", "Alerts dropped unsent.");
+        fprintf(out, "stormwatch_alertmanager_dropped_total %" PRIu64 "\n", as.dropped);
+    }
     metric(out, "stormwatch_changes", "gauge", "Declared changes in the register in use.");
     fprintf(out, "stormwatch_changes %" PRIu64 "\n", (uint64_t)LOAD(d->changes_n));
     if (mallctl) {
@@ -757,8 +780,9 @@ static void http_metrics(void *ctx, FILE *out)
 {
     daemon_t *d = ctx;
     daemon_write_metrics(d, out);
-    if (d->http)
-        http_metrics_write(d->http, out);
+    http_t *h = atomic_load_explicit(&d->http, memory_order_acquire);
+    if (h)
+        http_metrics_write(h, out);
     if (d->api)
         changes_api_metrics_write(d->api, out);
 }
@@ -797,9 +821,12 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
                        .metrics = http_metrics, .ready = is_ready,
                        .alerts_json = daemon_alerts_json, .changes_updated = on_api_changes,
                        .log = http_log, .ctx = d };
-    if (!(d->http = http_start(&ho, err, errlen)))
+    http_t *h = http_start(&ho, err, errlen);
+    if (!h)
         return SW_EIO;
-    sw_log(LOG_INFO, "http: serving on %s (port %u)%s", d->o.http, http_port(d->http),
+    /* pairs with the acquire in http_metrics */
+    atomic_store_explicit(&d->http, h, memory_order_release);
+    sw_log(LOG_INFO, "http: serving on %s (port %u)%s", d->o.http, http_port(h),
            d->token ? "" : "; API writes refused (no token)");
     return SW_OK;
 }
@@ -967,7 +994,7 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
 static int parse_args(int argc, char **argv, run_opts_t *o)
 {
     enum { O_PUB = 256, O_SHARDS, O_RING, O_DROP, O_RECORD, O_RECMAX, O_RECGZ, O_CSEC, O_CPUB,
-           O_CALLOW, O_STATS, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL };
+           O_CALLOW, O_STATS, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
@@ -990,6 +1017,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         { "http", required_argument, NULL, O_HTTP },
         { "http-token-file", required_argument, NULL, O_TOKEN },
         { "changes-journal", required_argument, NULL, O_JOURNAL },
+        { "alertmanager-queue", required_argument, NULL, O_AMQ },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -1054,8 +1082,13 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
             o->log_level_given = 1;
             break;
         case O_AM:
-            fprintf(stderr, "stormwatch run: --alertmanager is not available in this version yet\n");
-            return 2;
+            if (o->nam == MAX_INGEST) {
+                fprintf(stderr, "stormwatch run: at most %d --alertmanager URLs\n", MAX_INGEST);
+                return 2;
+            }
+            o->am[o->nam++] = optarg;
+            break;
+        case O_AMQ: o->am_queue = optarg; break;
         case O_HTTP: o->http = optarg; break;
         case O_TOKEN: o->http_token_file = optarg; break;
         case O_JOURNAL: o->journal = optarg; break;
@@ -1134,15 +1167,15 @@ static int merge_run_config(run_opts_t *o, const cfg_t *c)
                         "allowed keys together\n");
         return 2;
     }
-    if (!o->alerts && !o->pub)
+    if (!o->alerts && !o->pub && !o->nam)
         o->alerts = "-";
     return 0;
 }
 
 static void teardown(daemon_t *d)
 {
-    http_stop(d->http); /* first: its threads read everything below */
-    d->http = NULL;
+    http_stop(atomic_load(&d->http)); /* first: its threads read everything below */
+    atomic_store(&d->http, NULL);
     for (unsigned i = 0; d->sh && i < d->nshards; i++) {
         shard_destroy(d->sh[i].shard);
         ring_destroy(d->sh[i].in);
@@ -1154,6 +1187,7 @@ static void teardown(daemon_t *d)
     for (size_t i = 0; i < d->nsocks; i++)
         zmq_close(d->socks[i]);
     sink_zmq_destroy(d->pub);
+    sink_am_destroy(d->am); /* delivers what it can in a short grace, persists the rest */
     curve_auth_stop(d->auth);
     if (d->zctx)
         zmq_ctx_term(d->zctx);
@@ -1243,6 +1277,13 @@ static int setup(daemon_t *d, char *err, size_t errlen)
     }
     if (d->o.pub && !(d->pub = sink_zmq_create(d->zctx, d->o.pub, err, errlen)))
         return SW_EIO;
+    if (d->o.nam) {
+        sink_am_opts_t amo = { .urls = d->o.am, .nurls = d->o.nam,
+                               .queue_path = d->o.am_queue ? d->o.am_queue
+                                                           : "stormwatch-alertmanager.queue" };
+        if (!(d->am = sink_am_create(&amo, err, errlen)))
+            return SW_ECONFIG;
+    }
     if (d->o.record &&
         !(d->rec = record_open(d->o.record, d->o.record_max, d->o.record_gzip, err, errlen)))
         return SW_EIO;
