@@ -107,6 +107,7 @@ static const char usage[] =
     "      --http ADDR:PORT   serve /metrics, /healthz, /readyz, /api/v1/alerts and\n"
     "                         /api/v1/changes there (e.g. 127.0.0.1:9110)\n"
     "      --http-token-file FILE  bearer token for the API's writes (none: refused)\n"
+    "      --http-tls-cert FILE, --http-tls-key FILE  serve HTTPS (PEM files)\n"
     "      --changes-journal FILE  where changes declared over the API persist\n"
     "                         (default stormwatch-changes.journal)\n"
     "      --log-level LEVEL  error, warn, info (default) or debug\n"
@@ -121,7 +122,7 @@ static const char usage[] =
 typedef struct {
     const char *config, *changes, *state, *alerts, *pub, *record;
     const char *curve_secret, *curve_public, *curve_allow;
-    const char *http, *http_token_file, *journal;
+    const char *http, *http_token_file, *journal, *tls_cert, *tls_key;
     const char *am[MAX_INGEST];   /* Alertmanager base URLs */
     size_t nam;
     const char *am_queue;
@@ -133,7 +134,7 @@ typedef struct {
     uint64_t record_max;          /* UINT64_MAX: not given */
     double stats_every;           /* < 0: not given */
     int log_level_given;
-    char *owned[16];              /* strings taken from the config file */
+    char *owned[48];              /* strings taken from the config file */
     size_t nowned;
 } run_opts_t;
 
@@ -818,6 +819,7 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
     if (d->o.http_token_file && !(d->token = read_token(d->o.http_token_file, err, errlen)))
         return SW_ECONFIG;
     http_opts_t ho = { .addr = d->o.http, .token = d->token, .changes = d->api,
+                       .tls_cert = d->o.tls_cert, .tls_key = d->o.tls_key,
                        .metrics = http_metrics, .ready = is_ready,
                        .alerts_json = daemon_alerts_json, .changes_updated = on_api_changes,
                        .log = http_log, .ctx = d };
@@ -994,7 +996,7 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
 static int parse_args(int argc, char **argv, run_opts_t *o)
 {
     enum { O_PUB = 256, O_SHARDS, O_RING, O_DROP, O_RECORD, O_RECMAX, O_RECGZ, O_CSEC, O_CPUB,
-           O_CALLOW, O_STATS, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ };
+           O_CALLOW, O_STATS, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT, O_KEY };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
@@ -1018,6 +1020,8 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         { "http-token-file", required_argument, NULL, O_TOKEN },
         { "changes-journal", required_argument, NULL, O_JOURNAL },
         { "alertmanager-queue", required_argument, NULL, O_AMQ },
+        { "http-tls-cert", required_argument, NULL, O_CERT },
+        { "http-tls-key", required_argument, NULL, O_KEY },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -1089,6 +1093,8 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
             o->am[o->nam++] = optarg;
             break;
         case O_AMQ: o->am_queue = optarg; break;
+        case O_CERT: o->tls_cert = optarg; break;
+        case O_KEY: o->tls_key = optarg; break;
         case O_HTTP: o->http = optarg; break;
         case O_TOKEN: o->http_token_file = optarg; break;
         case O_JOURNAL: o->journal = optarg; break;
@@ -1145,6 +1151,25 @@ static int merge_run_config(run_opts_t *o, const cfg_t *c)
         o->ring_size = r->ring_size;
     if (o->stats_every < 0)
         o->stats_every = (double)r->stats_every / SW_NS_PER_S;
+    if (o->nam == 0)
+        for (size_t i = 0; i < r->n_alertmanager && o->nam < MAX_INGEST; i++)
+            o->am[o->nam++] = own(o, r->alertmanager[i]);
+    if (!o->am_queue)
+        o->am_queue = own(o, r->alertmanager_queue);
+    if (!o->http)
+        o->http = own(o, r->http);
+    if (!o->http_token_file)
+        o->http_token_file = own(o, r->http_token_file);
+    if (!o->tls_cert)
+        o->tls_cert = own(o, r->http_tls_cert);
+    if (!o->tls_key)
+        o->tls_key = own(o, r->http_tls_key);
+    if (!o->journal)
+        o->journal = own(o, r->changes_journal);
+    if (!!o->tls_cert != !!o->tls_key) {
+        fprintf(stderr, "stormwatch run: HTTPS needs both the certificate and the key\n");
+        return 2;
+    }
     if (!o->curve_secret)
         o->curve_secret = own(o, r->curve.secret_key);
     if (!o->curve_public)

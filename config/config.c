@@ -197,6 +197,14 @@ static const field_t run_fields[] = {
     RF("drop_when_full", F_BOOL, drop_when_full, R_ANY),
     RF("stats_every", F_DURATION, stats_every, R_NONNEG),
     RF("log_level", F_LOG_LEVEL, log_level, R_ANY),
+    { "alertmanager", F_ENDPOINTS, offsetof(run_cfg_t, alertmanager), R_ANY,
+      offsetof(run_cfg_t, n_alertmanager) },
+    RF("alertmanager_queue", F_PATH, alertmanager_queue, R_ANY),
+    RF("http", F_ENDPOINT, http, R_ANY),
+    RF("http_token_file", F_PATH, http_token_file, R_ANY),
+    RF("http_tls_cert", F_PATH, http_tls_cert, R_ANY),
+    RF("http_tls_key", F_PATH, http_tls_key, R_ANY),
+    RF("changes_journal", F_PATH, changes_journal, R_ANY),
     { 0 },
 };
 static const field_t curve_fields[] = {
@@ -978,8 +986,15 @@ void cfg_free(cfg_t *cfg)
     free(r->ingest);
     r->ingest = NULL;
     r->n_ingest = 0;
+    for (size_t i = 0; i < r->n_alertmanager; i++)
+        free(r->alertmanager[i]);
+    free(r->alertmanager);
+    r->alertmanager = NULL;
+    r->n_alertmanager = 0;
     char **strings[] = { &r->alerts, &r->pub, &r->changes, &r->state, &r->record,
-                         &r->curve.secret_key, &r->curve.public_key, &r->curve.allowed_keys };
+                         &r->curve.secret_key, &r->curve.public_key, &r->curve.allowed_keys,
+                         &r->alertmanager_queue, &r->http, &r->http_token_file,
+                         &r->http_tls_cert, &r->http_tls_key, &r->changes_journal };
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         free(*strings[i]);
         *strings[i] = NULL;

@@ -48,6 +48,14 @@ typedef struct {
     size_t shards;           /* detection threads, 0..CFG_MAX_SHARDS; 0: cores - 1, at least 1 */
     size_t ring_size;        /* records per shard ring, CFG_MIN_RING_SIZE..CFG_MAX_RING_SIZE */
     bool drop_when_full;     /* drop (counted) rather than pause ingest when a shard is behind */
+    char **alertmanager;     /* Alertmanager base URLs, each gets every alert */
+    size_t n_alertmanager;   /* 0..CFG_MAX_INGEST */
+    char *alertmanager_queue;/* where alerts not yet delivered persist */
+    char *http;              /* ADDR:PORT of the HTTP API; unset: none */
+    char *http_token_file;   /* bearer token for the API's writes */
+    char *http_tls_cert;     /* HTTPS: certificate and key (PEM) */
+    char *http_tls_key;
+    char *changes_journal;   /* where changes declared over the API persist */
     struct {
         char *secret_key;    /* server key pair (Z85 files): both or neither */
         char *public_key;

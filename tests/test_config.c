@@ -382,6 +382,13 @@ static void test_every_key(void **state)
             "  drop_when_full: yes\n"
             "  stats_every: 1m\n"
             "  log_level: debug\n"
+            "  alertmanager: [http://127.0.0.1:9093, http://127.0.0.1:9094]\n"
+            "  alertmanager_queue: /var/lib/stormwatch/am.queue\n"
+            "  http: 127.0.0.1:9110\n"
+            "  http_token_file: /etc/stormwatch/token\n"
+            "  http_tls_cert: /etc/stormwatch/cert.pem\n"
+            "  http_tls_key: /etc/stormwatch/key.pem\n"
+            "  changes_journal: /var/lib/stormwatch/changes.journal\n"
             "  curve:\n"
             "    secret_key: keys/server.key\n"
             "    public_key: keys/server.pub\n"
@@ -442,6 +449,14 @@ static void test_every_key(void **state)
     assert_true(r->drop_when_full);
     assert_true(r->stats_every == 60 * S);
     assert_int_equal(r->log_level, CFG_LOG_DEBUG);
+    assert_int_equal(r->n_alertmanager, 2);
+    assert_string_equal(r->alertmanager[1], "http://127.0.0.1:9094");
+    assert_string_equal(r->alertmanager_queue, "/var/lib/stormwatch/am.queue");
+    assert_string_equal(r->http, "127.0.0.1:9110");
+    assert_string_equal(r->http_token_file, "/etc/stormwatch/token");
+    assert_string_equal(r->http_tls_cert, "/etc/stormwatch/cert.pem");
+    assert_string_equal(r->http_tls_key, "/etc/stormwatch/key.pem");
+    assert_string_equal(r->changes_journal, "/var/lib/stormwatch/changes.journal");
     assert_string_equal(r->curve.secret_key, "keys/server.key");
     assert_string_equal(r->curve.public_key, "keys/server.pub");
     assert_string_equal(r->curve.allowed_keys, "keys/producers.pub");
@@ -475,9 +490,9 @@ static void test_every_key(void **state)
      * catches (on LP64) most fields added to it without a key and a check here.
      */
     if (sizeof(void *) == 8) {
-        if (sizeof(run_cfg_t) != 136)
+        if (sizeof(run_cfg_t) != 200)
             print_error("run_cfg_t changed size: set its new field above\n");
-        assert_int_equal(sizeof(run_cfg_t), 136);
+        assert_int_equal(sizeof(run_cfg_t), 200);
     }
     cfg_free(&cfg);
 }
@@ -765,7 +780,8 @@ static const struct {
     { "run:\n  shard: 2\n",
       "FILE:2:3: run.shard: unknown key (expected one of: ingest, alerts, pub, changes, state, "
       "record, record_max, record_gzip, shards, ring_size, drop_when_full, stats_every, "
-      "log_level, curve)" },
+      "log_level, alertmanager, alertmanager_queue, http, http_token_file, http_tls_cert, "
+      "http_tls_key, changes_journal, curve)" },
     { "run:\n  curve: {secret: a}\n",
       "FILE:2:11: run.curve.secret: unknown key (expected one of: secret_key, public_key, "
       "allowed_keys)" },
