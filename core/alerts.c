@@ -119,8 +119,16 @@ const alerts_stats_t *alerts_stats(const alerts_t *as)
 
 void alerts_each_firing(const alerts_t *as, void (*fn)(void *, const alert_t *), void *ctx)
 {
-    for (size_t i = 0; i < as->nactive; i++)
-        fn(ctx, &as->active[i]->a);
+    for (size_t i = 0; i < as->nactive; i++) {
+        const active_t *ac = as->active[i];
+        /* the impacted list may have grown (and moved), and the register
+         * may have been replaced since the alert fired */
+        alert_t a = ac->a;
+        a.impacted = ac->imp.names;
+        a.n_impacted = ac->imp.n;
+        a.change = ac->change_id ? changes_find(as->reg, ac->change_id) : NULL;
+        fn(ctx, &a);
+    }
 }
 
 /* ---- the order of events ------------------------------------------------ */

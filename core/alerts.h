@@ -56,8 +56,9 @@ void alerts_flush(alerts_t *as);
 
 const alerts_stats_t *alerts_stats(const alerts_t *as);
 
-/* Calls fn for each alert firing now, in the order they fired. Its
- * change is valid only while the register it was found in is. */
+/* Calls fn for each alert firing now, in the order they fired, with its
+ * impacted Users so far and its change as found in the current register.
+ * The alert is valid during the call only. */
 void alerts_each_firing(const alerts_t *as, void (*fn)(void *ctx, const alert_t *a), void *ctx);
 
 #endif
