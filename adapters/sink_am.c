@@ -96,7 +96,7 @@ struct sink_am {
     size_t nt;
     CURLM *multi;
     struct curl_slist *hdrs;
-    int curl_inited, mu_inited, started;
+    int curl_inited, mu_inited;
     pthread_t thread;
     pthread_mutex_t mu;
     /* under mu */
@@ -756,15 +756,15 @@ static void finish_post(sink_am_t *s, target_t *t, CURLcode cc, long code, int64
     log_escape(body, sizeof(body), t->resp, t->resp_len, RESP_KEEP);
     if (ok || refused) {
         size_t n = kind == POST_QUEUE ? q_pop_upto(t, t->post_seq) : t->post_n;
-        if (refused)
+        if (refused) {
             sw_log(LOG_ERROR, "%s: Alertmanager refused %zu alerts: HTTP %ld: %s", t->base, n,
                    code, body);
-        if (refused)
             s->st.rejected += n;
-        else if (kind == POST_QUEUE)
+        } else if (kind == POST_QUEUE) {
             s->st.sent += n;
-        else
+        } else {
             s->st.resent += n;
+        }
         if (kind == POST_QUEUE)
             s->dirty = 1;
         if (t->failing) {
@@ -1025,9 +1025,9 @@ sink_am_t *sink_am_create(const sink_am_opts_t *o, char *err, size_t errlen)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    s->started = pthread_create(&s->thread, NULL, sender_main, s) == 0;
+    int started = pthread_create(&s->thread, NULL, sender_main, s) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (s->started)
+    if (started)
         return s;
     rc = SW_ENOMEM;
 fail:

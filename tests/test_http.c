@@ -51,12 +51,14 @@ void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
 char *__wrap_strdup(const char *s);
 
-static volatile long alloc_count;        /* allocations seen since the last reset */
-static volatile long alloc_fail_at = -1; /* the index of the one to fail; -1: none */
+/* Atomics: the server's threads allocate too. Relaxed: only the count matters. */
+static _Atomic long alloc_count;        /* allocations seen since the last reset */
+static _Atomic long alloc_fail_at = -1; /* the index of the one to fail; -1: none */
 
 static int alloc_fails(void)
 {
-    return alloc_count++ == alloc_fail_at;
+    return atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed) ==
+           atomic_load_explicit(&alloc_fail_at, memory_order_relaxed);
 }
 void *__wrap_malloc(size_t n)
 {
