@@ -193,6 +193,7 @@ struct daemon {
     atomic_uint_fast64_t bad_by_result[LP_NRESULTS];
     atomic_uint_fast64_t firing_by_kind[ALERT_NKINDS]; /* alerts firing now */
     atomic_uint_fast64_t changes_n;                    /* size of the register in use */
+    atomic_uint_fast64_t pub_sent, pub_dropped;        /* mirrored by the alert thread */
     pthread_mutex_t snap_lock;    /* guards alerts_snapshot (not the hot path) */
     char *alerts_snapshot;        /* JSON array of the alerts firing now */
     atomic_uint_fast64_t router_bad, router_late, router_stalls;
@@ -423,8 +424,12 @@ static void alert_emit(void *ctx, const alert_t *a)
     }
     if (d->alerts_out && fwrite(d->line_buf, 1, n, d->alerts_out) != n)
         atomic_fetch_add_explicit(&d->write_errors, 1, memory_order_relaxed);
-    if (d->pub)
+    if (d->pub) {
         sink_zmq_send(d->pub, alert_kind_name(a->kind), d->line_buf, n);
+        const sink_zmq_stats_t *ps = sink_zmq_stats(d->pub); /* this thread's own */
+        atomic_store_explicit(&d->pub_sent, ps->sent, memory_order_relaxed);
+        atomic_store_explicit(&d->pub_dropped, ps->dropped + ps->errors, memory_order_relaxed);
+    }
     if (d->am)
         sink_am_send(d->am, a); /* queued; its own thread delivers */
     atomic_fetch_add_explicit(&d->alerts_out_n, 1, memory_order_relaxed);
@@ -619,6 +624,13 @@ void daemon_write_metrics(void *ctx, FILE *out)
         fprintf(out, "stormwatch_alertmanager_failed_total %" PRIu64 "\n", as.failed);
         metric(out, "stormwatch_alertmanager_dropped_total", "counter", "Alerts dropped unsent.");
         fprintf(out, "stormwatch_alertmanager_dropped_total %" PRIu64 "\n", as.dropped);
+    }
+    if (d->pub) {
+        metric(out, "stormwatch_pub_sent_total", "counter", "Alerts published on the PUB socket.");
+        fprintf(out, "stormwatch_pub_sent_total %" PRIu64 "\n", (uint64_t)LOAD(d->pub_sent));
+        metric(out, "stormwatch_pub_dropped_total", "counter",
+               "Alerts the PUB socket refused (a subscriber's queue full, or an error).");
+        fprintf(out, "stormwatch_pub_dropped_total %" PRIu64 "\n", (uint64_t)LOAD(d->pub_dropped));
     }
     metric(out, "stormwatch_changes", "gauge", "Declared changes in the register in use.");
     fprintf(out, "stormwatch_changes %" PRIu64 "\n", (uint64_t)LOAD(d->changes_n));
