@@ -14,6 +14,7 @@ bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ing=tcp://127.0.0.1:$(freeport)
 hport=$(freeport)
+pub=tcp://127.0.0.1:$(freeport)
 api=http://127.0.0.1:$hport
 token=stormwatch-test-token-0123456789
 echo "$token" >token
@@ -24,7 +25,7 @@ user=$(python3 -c 'import json; print(json.load(open("sim/truth.json"))["inciden
 
 start() {
   "$sw" run --ingest "$ing" --http "127.0.0.1:$hport" --http-token-file token \
-    --changes-journal changes.journal --alerts live.jsonl --stats-every 0 2>>daemon.log &
+    --changes-journal changes.journal --alerts live.jsonl --pub "$pub" --stats-every 0 2>>daemon.log &
   pid=$!
   for _ in $(seq 1 50); do curl -s "$api/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
   bad "daemon did not answer: $(tail -3 daemon.log)"
@@ -61,6 +62,10 @@ curl -s "$api/metrics" >metrics.txt
 promtool check metrics <metrics.txt >promtool.txt 2>&1 && ok || bad "promtool: $(head -5 promtool.txt)"
 grep -q '^stormwatch_ingest_lines_total [1-9]' metrics.txt && ok || bad "no ingest count in metrics"
 grep -q '^stormwatch_changes 1' metrics.txt && ok || bad "change register size: $(grep stormwatch_changes metrics.txt)"
+grep -q '^stormwatch_pub_sent_total [1-9]' metrics.txt && ok || bad "PUB sink not counted: $(grep pub_ metrics.txt)"
+# the blocked route fired and resolved: two lines, nothing firing now
+grep -q '^stormwatch_alert_lines_total 2' metrics.txt && ok || bad "alert lines: $(grep alert_lines metrics.txt)"
+grep -q '^stormwatch_alerts_firing{alert="blocked_route"} 0' metrics.txt && ok || bad "firing gauge: $(grep alerts_firing metrics.txt)"
 
 # a declared change survives a restart and a crash
 kill -TERM $pid; wait $pid
