@@ -13,6 +13,7 @@
  * DESIGN: no shared state; the caller owns the register being filled.
  */
 #include "changes_yaml.h"
+#include "yamlnode.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -84,33 +85,6 @@ static int out_of_memory(loader_t *L)
     return SW_ENOMEM;
 }
 
-static const char *scalar(const yaml_node_t *n)
-{
-    return (const char *)n->data.scalar.value;
-}
-
-/* A plain `~`, `null` or nothing: YAML's null. */
-static int is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    const char *s = scalar(n);
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
-}
-
-/* How a node reads in "got ..." messages: 'text', an empty value, a mapping or a sequence. */
-static const char *describe(const yaml_node_t *n, char *buf, size_t len)
-{
-    if (n->type == YAML_MAPPING_NODE)
-        return "a mapping";
-    if (n->type == YAML_SEQUENCE_NODE)
-        return "a sequence";
-    if (!*scalar(n))
-        return "an empty value";
-    snprintf(buf, len, "'%s'", scalar(n));
-    return buf;
-}
 
 /*
  * The text of key k: NULL in *out when absent or null. Required keys must
@@ -127,13 +101,13 @@ static int text(loader_t *L, const item_t *it, int k, int required, const char *
         return 0;
     }
     if (v->type != YAML_SCALAR_NODE)
-        return fail_key(L, it, k, v, "expected text, got %s", describe(v, got, sizeof(got)));
-    if (is_null(v) || !*scalar(v)) {
+        return fail_key(L, it, k, v, "expected text, got %s", yn_describe(v, got, sizeof(got)));
+    if (yn_is_null(v) || !*yn_scalar(v)) {
         if (required)
             return fail_key(L, it, k, v, "missing value");
         return 0;
     }
-    *out = scalar(v);
+    *out = yn_scalar(v);
     return 0;
 }
 
@@ -162,13 +136,13 @@ static int affects_word(loader_t *L, const item_t *it, const yaml_node_t *v, uns
     } words[] = { { "north", CHG_NORTH }, { "south", CHG_SOUTH }, { "both", CHG_BOTH } };
     char got[256];
     for (size_t i = 0; v->type == YAML_SCALAR_NODE && i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strcasecmp(scalar(v), words[i].word) == 0) {
+        if (strcasecmp(yn_scalar(v), words[i].word) == 0) {
             *bits |= words[i].bits;
             return 0;
         }
     }
     return fail_key(L, it, K_AFFECTS, v, "expected north, south or both, got %s",
-                    describe(v, got, sizeof(got)));
+                    yn_describe(v, got, sizeof(got)));
 }
 
 /* `affects`: a word or a sequence of words; absent or null means both. */
@@ -176,7 +150,7 @@ static int affects(loader_t *L, const item_t *it, unsigned *bits)
 {
     const yaml_node_t *v = it->value[K_AFFECTS];
     *bits = 0;
-    if (!v || is_null(v)) {
+    if (!v || yn_is_null(v)) {
         *bits = CHG_BOTH;
         return 0;
     }
@@ -200,7 +174,7 @@ static int load_change(loader_t *L, changes_t *reg, size_t pos, const yaml_node_
     snprintf(it.label, sizeof(it.label), "#%zu", pos);
     if (map->type != YAML_MAPPING_NODE) {
         put_err(L, "%s:%lu: change %s: expected a mapping, got %s", L->name, line_of(map),
-                it.label, describe(map, got, sizeof(got)));
+                it.label, yn_describe(map, got, sizeof(got)));
         return SW_ECONFIG;
     }
 
@@ -213,7 +187,7 @@ static int load_change(loader_t *L, changes_t *reg, size_t pos, const yaml_node_
         if (k->type != YAML_SCALAR_NODE)
             continue; /* not a key of ours: ignored like any unknown key */
         for (int i = 0; i < K_COUNT; i++) {
-            if (strcmp(scalar(k), key_names[i]) != 0)
+            if (strcmp(yn_scalar(k), key_names[i]) != 0)
                 continue;
             if (it.key[i]) {
                 if (!dup_key) {
@@ -227,13 +201,14 @@ static int load_change(loader_t *L, changes_t *reg, size_t pos, const yaml_node_
         }
     }
     const yaml_node_t *idv = it.value[K_ID];
-    if (idv && idv->type == YAML_SCALAR_NODE && !is_null(idv) && *scalar(idv))
-        snprintf(it.label, sizeof(it.label), "%s", scalar(idv));
+    if (idv && idv->type == YAML_SCALAR_NODE && !yn_is_null(idv) && *yn_scalar(idv))
+        snprintf(it.label, sizeof(it.label), "%s", yn_scalar(idv));
     if (dup_key)
         return fail_key(L, &it, dup, dup_key, "duplicate key (first at line %lu)",
                         line_of(it.key[dup]));
 
-    const char *id, *user, *title, *kind, *expected, *contact;
+    const char *id = NULL, *user = NULL, *title = NULL, *kind = NULL, *expected = NULL,
+               *contact = NULL;
     change_t c = { .line = (int)line_of(map) };
     int rc = text(L, &it, K_ID, 1, &id);
     if (rc == 0) {
@@ -283,18 +258,18 @@ static int load_change(loader_t *L, changes_t *reg, size_t pos, const yaml_node_
 static int load_root(loader_t *L, const yaml_node_t *root, changes_t *reg)
 {
     char got[256];
-    if (!root || is_null(root))
+    if (!root || yn_is_null(root))
         return 0; /* an empty file: an empty register */
     if (root->type != YAML_MAPPING_NODE) {
         put_err(L, "%s:%lu: expected a mapping with the key 'changes', got %s", L->name,
-                line_of(root), describe(root, got, sizeof(got)));
+                line_of(root), yn_describe(root, got, sizeof(got)));
         return SW_ECONFIG;
     }
     const yaml_node_t *key = NULL, *list = NULL;
     for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
          pr < root->data.mapping.pairs.top; pr++) {
         const yaml_node_t *k = yaml_document_get_node(L->doc, pr->key);
-        if (k->type != YAML_SCALAR_NODE || strcmp(scalar(k), "changes") != 0)
+        if (k->type != YAML_SCALAR_NODE || strcmp(yn_scalar(k), "changes") != 0)
             continue; /* other top-level keys are kept and ignored */
         if (key) {
             put_err(L, "%s:%lu: key 'changes': duplicate key (first at line %lu)", L->name,
@@ -308,11 +283,11 @@ static int load_root(loader_t *L, const yaml_node_t *root, changes_t *reg)
         put_err(L, "%s:%lu: key 'changes': missing required key", L->name, line_of(root));
         return SW_ECONFIG;
     }
-    if (is_null(list))
+    if (yn_is_null(list))
         return 0;
     if (list->type != YAML_SEQUENCE_NODE) {
         put_err(L, "%s:%lu: key 'changes': expected a sequence of changes, got %s", L->name,
-                line_of(list), describe(list, got, sizeof(got)));
+                line_of(list), yn_describe(list, got, sizeof(got)));
         return SW_ECONFIG;
     }
     size_t pos = 1;

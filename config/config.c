@@ -24,6 +24,7 @@
  * DESIGN: no shared state; any thread may load a configuration.
  */
 #include "config.h"
+#include "yamlnode.h"
 
 #include <errno.h>
 #include <math.h>
@@ -290,33 +291,6 @@ static int out_of_memory(loader_t *L)
     return SW_ENOMEM;
 }
 
-static const char *scalar(const yaml_node_t *n)
-{
-    return (const char *)n->data.scalar.value;
-}
-
-/* A plain `~`, `null` or nothing: YAML's null, here "no settings". */
-static int is_null(const yaml_node_t *n)
-{
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    const char *s = scalar(n);
-    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-           !strcmp(s, "NULL");
-}
-
-/* How a node reads in "got ..." messages: 'text', an empty value, a mapping or a sequence. */
-static const char *describe(const yaml_node_t *n, char *buf, size_t len)
-{
-    if (n->type == YAML_MAPPING_NODE)
-        return "a mapping";
-    if (n->type == YAML_SEQUENCE_NODE)
-        return "a sequence";
-    if (!*scalar(n))
-        return "an empty value";
-    snprintf(buf, len, "'%s'", scalar(n));
-    return buf;
-}
 
 /* A decimal number as YAML writes one: [+-]digits[.digits][e[+-]digits]. */
 static int parse_number(const char *s, double *v)
@@ -461,11 +435,11 @@ static int load_string(loader_t *L, const yaml_node_t *v, const char *key, const
                        char **dst)
 {
     char got[256];
-    if (v->type != YAML_SCALAR_NODE || !*scalar(v))
-        return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
-    if (strlen(scalar(v)) != v->data.scalar.length)
+    if (v->type != YAML_SCALAR_NODE || !*yn_scalar(v))
+        return fail(L, v, key, "expected %s, got %s", what, yn_describe(v, got, sizeof(got)));
+    if (strlen(yn_scalar(v)) != v->data.scalar.length)
         return fail(L, v, key, "must not contain a NUL character");
-    char *copy = strdup(scalar(v));
+    char *copy = strdup(yn_scalar(v));
     if (!copy)
         return out_of_memory(L);
     free(*dst);
@@ -483,11 +457,11 @@ static int load_endpoints(loader_t *L, const yaml_node_t *seq, const char *key, 
 {
     static const char what[] = "an endpoint string";
     char got[256];
-    if (is_null(seq))
+    if (yn_is_null(seq))
         return 0;
     if (seq->type != YAML_SEQUENCE_NODE)
         return fail(L, seq, key, "expected a sequence of endpoint strings, got %s",
-                    describe(seq, got, sizeof(got)));
+                    yn_describe(seq, got, sizeof(got)));
     const yaml_node_item_t *items = seq->data.sequence.items.start;
     size_t count = (size_t)(seq->data.sequence.items.top - items);
     if (count == 0)
@@ -501,11 +475,11 @@ static int load_endpoints(loader_t *L, const yaml_node_t *seq, const char *key, 
         const yaml_node_t *item = yaml_document_get_node(&L->doc, items[i]);
         char ikey[544]; /* key (< 512) and "[index]" */
         snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
-        if (is_null(item)) /* not "unset" here: a list has no holes */
+        if (yn_is_null(item)) /* not "unset" here: a list has no holes */
             return fail(L, item, ikey, "expected %s, got %s", what,
-                        describe(item, got, sizeof(got)));
+                        yn_describe(item, got, sizeof(got)));
         for (size_t j = 0; item->type == YAML_SCALAR_NODE && j < *n; j++) {
-            if (strcmp((*list)[j], scalar(item)) == 0) {
+            if (strcmp((*list)[j], yn_scalar(item)) == 0) {
                 const yaml_node_t *first = yaml_document_get_node(&L->doc, items[j]);
                 return fail(L, item, ikey, "duplicate endpoint (first at line %lu)",
                             (unsigned long)first->start_mark.line + 1);
@@ -546,11 +520,11 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
         return load_endpoints(L, v, key, (char ***)dst,
                               (size_t *)(void *)((char *)base + f->count_off));
     }
-    if ((f->type == F_PATH || f->type == F_ENDPOINT) && is_null(v))
+    if ((f->type == F_PATH || f->type == F_ENDPOINT) && yn_is_null(v))
         return 0; /* unset, as by default */
     if (v->type != YAML_SCALAR_NODE)
-        return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
-    const char *s = scalar(v);
+        return fail(L, v, key, "expected %s, got %s", what, yn_describe(v, got, sizeof(got)));
+    const char *s = yn_scalar(v);
     const char *problem = NULL;
     switch (f->type) {
     case F_NUMBER: {
@@ -622,7 +596,7 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
     case F_ENDPOINTS:
         break; /* read above */
     }
-    return fail(L, v, key, "expected %s, got %s", what, describe(v, got, sizeof(got)));
+    return fail(L, v, key, "expected %s, got %s", what, yn_describe(v, got, sizeof(got)));
 }
 
 /* "a.b" + "c" -> "a.b.c" (truncated to the buffer; only used in messages). */
@@ -723,13 +697,13 @@ static int load_section(loader_t *L, const section_t *sec, const char *path, yam
                         void *const targets[T_COUNT], yaml_node_t **users)
 {
     char got[256];
-    if (is_null(map))
+    if (yn_is_null(map))
         return 0;
     if (map->type != YAML_MAPPING_NODE) {
         if (!*path)
             return fail(L, map, "", "expected a mapping at the top level, got %s",
-                        describe(map, got, sizeof(got)));
-        return fail(L, map, path, "expected a mapping, got %s", describe(map, got, sizeof(got)));
+                        yn_describe(map, got, sizeof(got)));
+        return fail(L, map, path, "expected a mapping, got %s", yn_describe(map, got, sizeof(got)));
     }
     /* Where each field, subsection and `users` was first seen (keys and values). */
     yaml_node_t *keys[MAX_ENTRIES] = { 0 }, *values[MAX_ENTRIES] = { 0 };
@@ -743,23 +717,23 @@ static int load_section(loader_t *L, const section_t *sec, const char *path, yam
         yaml_node_t *k = yaml_document_get_node(&L->doc, pr->key);
         yaml_node_t *v = yaml_document_get_node(&L->doc, pr->value);
         if (k->type != YAML_SCALAR_NODE)
-            return fail(L, k, path, "expected a key name, got %s", describe(k, got, sizeof(got)));
+            return fail(L, k, path, "expected a key name, got %s", yn_describe(k, got, sizeof(got)));
         char key[512];
-        join_key(key, sizeof(key), path, scalar(k));
+        join_key(key, sizeof(key), path, yn_scalar(k));
 
         size_t slot = 0;
-        const field_t *f = find_field(sec, scalar(k), &slot);
+        const field_t *f = find_field(sec, yn_scalar(k), &slot);
         const section_t *sub = NULL;
         if (!f) {
             for (size_t i = 0; sec->subs && sec->subs[i]; i++) {
-                if (strcmp(sec->subs[i]->key, scalar(k)) == 0) {
+                if (strcmp(sec->subs[i]->key, yn_scalar(k)) == 0) {
                     sub = sec->subs[i];
                     slot = nfields + i;
                 }
             }
         }
         if (!f && !sub) {
-            if (!(sec->has_users && strcmp(scalar(k), "users") == 0)) {
+            if (!(sec->has_users && strcmp(yn_scalar(k), "users") == 0)) {
                 char expected[256];
                 list_keys(sec, expected, sizeof(expected));
                 return fail(L, k, key, "unknown key (expected one of: %s)", expected);
@@ -791,11 +765,11 @@ static int load_section(loader_t *L, const section_t *sec, const char *path, yam
 static int load_users(loader_t *L, yaml_node_t *map, cfg_t *cfg)
 {
     char got[256];
-    if (is_null(map))
+    if (yn_is_null(map))
         return 0;
     if (map->type != YAML_MAPPING_NODE)
         return fail(L, map, "users", "expected a mapping of user ids, got %s",
-                    describe(map, got, sizeof(got)));
+                    yn_describe(map, got, sizeof(got)));
     size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
     if (n == 0)
         return 0;
@@ -809,13 +783,13 @@ static int load_users(loader_t *L, yaml_node_t *map, cfg_t *cfg)
         yaml_node_t *v = yaml_document_get_node(&L->doc, pr->value);
         if (k->type != YAML_SCALAR_NODE)
             return fail(L, k, "users", "expected a user id, got %s",
-                        describe(k, got, sizeof(got)));
-        if (!*scalar(k))
+                        yn_describe(k, got, sizeof(got)));
+        if (!*yn_scalar(k))
             return fail(L, k, "users", "empty user id");
         char key[512];
-        join_key(key, sizeof(key), "users", scalar(k));
+        join_key(key, sizeof(key), "users", yn_scalar(k));
         for (size_t i = 0; i < cfg->n_users; i++) {
-            if (strcmp(cfg->users[i].user, scalar(k)) == 0) {
+            if (strcmp(cfg->users[i].user, yn_scalar(k)) == 0) {
                 const yaml_node_t *first = yaml_document_get_node(
                     &L->doc, map->data.mapping.pairs.start[i].key);
                 return fail(L, k, key, "duplicate user (first at line %lu)",
@@ -823,7 +797,7 @@ static int load_users(loader_t *L, yaml_node_t *map, cfg_t *cfg)
             }
         }
         cfg_user_t *u = &cfg->users[cfg->n_users];
-        u->user = strdup(scalar(k));
+        u->user = strdup(yn_scalar(k));
         if (!u->user)
             return out_of_memory(L);
         u->detect = cfg->detect;
