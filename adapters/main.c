@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "err.h"
+
+#include "curve.h"
 #include "daemon.h"
 #include "replay.h"
 #include "sim.h"
@@ -25,10 +28,36 @@ static const char usage[] =
     "  run        the live detector: ZeroMQ ingest, alert lines as they happen\n"
     "  replay     detect in recorded traffic and print alert lines\n"
     "  simulate   generate realistic traffic, a change register and the truth\n"
+    "  keygen     write a CurveZMQ key pair for encrypted, authorised ingest\n"
     "  help CMD   the options of a command\n"
     "\n"
     "  -h, --help     this help\n"
     "  -V, --version  print the version\n";
+
+/* `stormwatch keygen DIR NAME`: a CurveZMQ key pair for the daemon or a producer. */
+static int keygen_main(int argc, char **argv)
+{
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        printf("usage: stormwatch keygen DIR NAME\n\n"
+               "Writes a CurveZMQ key pair: DIR/NAME.key (the secret, mode 0600) and\n"
+               "DIR/NAME.pub (Z85). Never overwrites an existing file. The daemon takes\n"
+               "its pair with --curve-secret/--curve-public; producers' .pub files go,\n"
+               "one key a line, into the --curve-allow file.\n");
+        return 0;
+    }
+    if (argc != 3) {
+        fprintf(stderr, "usage: stormwatch keygen DIR NAME\n");
+        return 2;
+    }
+    char err[512];
+    int rc = curve_keygen(argv[1], argv[2], err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "stormwatch keygen: %s\n", err);
+        return rc == SW_EIO ? 1 : 2;
+    }
+    printf("wrote %s/%s.key and %s/%s.pub\n", argv[1], argv[2], argv[1], argv[2]);
+    return 0;
+}
 
 static const struct {
     const char *name;
@@ -37,6 +66,7 @@ static const struct {
     { "run", run_main },
     { "replay", replay_main },
     { "simulate", sim_main },
+    { "keygen", keygen_main },
 };
 
 static int run_command(const char *name, int argc, char **argv)

@@ -108,5 +108,14 @@ expect_status 2 "$sw" replay --state state.bin sim/traffic.lp
 expect_grep err.txt "state refused: state.bin: not a stormwatch state file" "corrupt state refused"
 [ ! -s out.txt ] && ok || bad "alerts written despite a refused state"
 
+# CurveZMQ keys: written once, never overwritten
+mkdir -p keys
+expect_status 0 "$sw" keygen keys server
+[ -s keys/server.key ] && [ -s keys/server.pub ] && ok || bad "no key pair written"
+[ "$(stat -c %a keys/server.key)" = 600 ] && ok || bad "secret key not 0600"
+expect_status 2 "$sw" keygen keys server
+expect_grep err.txt "keys/server" "keygen overwrite refused with the path"
+expect_status 2 "$sw" keygen keys
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
