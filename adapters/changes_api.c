@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fileio.h"
 #include "timefmt.h"
 
 #define NS_PER_S INT64_C(1000000000)
@@ -425,35 +426,6 @@ static void remove_at(changes_api_t *api, size_t i)
 
 /* ---- the journal file ----------------------------------------------------- */
 
-/* fsync of the directory holding path, so a created or renamed entry lasts. */
-static int sync_dir(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return -1;
-    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (dfd < 0)
-        return -1;
-    int rc = fsync(dfd);
-    close(dfd);
-    return rc;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        buf += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 /*
  * Appends `line` and makes it durable: 0, or SW_EIO with a message. On
  * failure the file is cut back to its previous size, so that it matches
@@ -472,7 +444,7 @@ static int journal_append(changes_api_t *api, const char *line, char *err, size_
         api->st.journal_errors++;
         return SW_EIO;
     }
-    if (write_all(api->fd, line, strlen(line)) == 0 && fdatasync(api->fd) == 0)
+    if (fio_write_all(api->fd, line, strlen(line)) == 0 && fdatasync(api->fd) == 0)
         return 0;
     int e = errno;
     api->st.journal_errors++;
@@ -504,17 +476,17 @@ static int compact(changes_api_t *api)
         if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
             rc = SW_EIO;
     }
-    if (rc == 0 && write_all(fd, header_line, strlen(header_line)) < 0)
+    if (rc == 0 && fio_write_all(fd, header_line, strlen(header_line)) < 0)
         rc = SW_EIO;
     for (size_t i = 0; rc == 0 && i < api->n; i++)
-        if (write_all(fd, lines[i], strlen(lines[i])) < 0)
+        if (fio_write_all(fd, lines[i], strlen(lines[i])) < 0)
             rc = SW_EIO;
     if (rc == 0 && (fsync(fd) < 0 || rename(tmp, api->path) < 0))
         rc = SW_EIO;
     if (rc == 0) {
         /* renamed: the new file is the journal, whatever the directory
          * fsync says (both files hold the same live changes) */
-        sync_dir(api->path);
+        fio_sync_dir(api->path);
         close(api->fd);
         api->fd = fd;
         api->dead = 0;
@@ -791,8 +763,8 @@ int changes_api_open(const char *path, const changes_api_opts_t *o, changes_api_
     }
     if (good == 0) {
         /* new (or torn before its header was whole): start it, durably */
-        if (write_all(api->fd, header_line, strlen(header_line)) < 0 || fsync(api->fd) < 0 ||
-            sync_dir(path) < 0)
+        if (fio_write_all(api->fd, header_line, strlen(header_line)) < 0 || fsync(api->fd) < 0 ||
+            fio_sync_dir(path) < 0)
             return open_fail(api, SW_EIO, err, errlen, strerror(errno));
     }
     maybe_compact(api);

@@ -45,6 +45,7 @@
 #include "config.h"
 #include "curve.h"
 #include "err.h"
+#include "fileio.h"
 #include "log.h"
 #include "record.h"
 #include "ring.h"
@@ -859,36 +860,20 @@ static const detect_params_t *params_for(void *ctx, const char *user, size_t len
 
 static int state_load(daemon_t *d, char *err, size_t errlen)
 {
-    FILE *f = fopen(d->o.state, "rb");
-    if (!f) {
-        if (errno == ENOENT) {
-            sw_log(LOG_INFO, "state: %s: none yet, learning from scratch", d->o.state);
-            return SW_OK;
-        }
-        snprintf(err, errlen, "%s: %s", d->o.state, strerror(errno));
+    unsigned char *buf;
+    size_t len;
+    int rc = fio_read(d->o.state, STATE_MAX_BYTES, &buf, &len);
+    if (rc == 1) {
+        sw_log(LOG_INFO, "state: %s: none yet, learning from scratch", d->o.state);
+        return SW_OK;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: %s", d->o.state,
+                 errno == EINVAL ? "not a regular file" : strerror(errno));
         return SW_EIO;
     }
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    unsigned char chunk[65536];
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + n > cap) {
-            cap = (len + n) * 2;
-            unsigned char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                snprintf(err, errlen, "%s: out of memory", d->o.state);
-                return SW_ENOMEM;
-            }
-            buf = b;
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
     char why[256];
-    int rc = state_decode(table_for, buf ? buf : chunk, len, params_for, d, why, sizeof(why));
+    rc = state_decode(table_for, buf, len, params_for, d, why, sizeof(why));
     free(buf);
     if (rc < 0) {
         snprintf(err, errlen, "%s: %s", d->o.state, why);
@@ -898,7 +883,7 @@ static int state_load(daemon_t *d, char *err, size_t errlen)
     return SW_OK;
 }
 
-/* Saves the shards' baselines atomically, like statefile_save(). */
+/* Saves the shards' baselines atomically (fio_replace). */
 static int state_save(daemon_t *d)
 {
     series_table_t **t = calloc(d->nshards, sizeof(*t));
@@ -912,26 +897,13 @@ static int state_save(daemon_t *d)
     free(t);
     if (rc < 0)
         return rc;
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", d->o.state, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
-    rc = SW_EIO;
-    if (f && fwrite(buf, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0) {
-        fclose(f);
-        f = NULL;
-        if (rename(tmp, d->o.state) == 0)
-            rc = SW_OK;
-    }
-    if (f)
-        fclose(f);
-    if (rc < 0) {
+    rc = fio_replace(d->o.state, buf, len);
+    if (rc < 0)
         sw_log(LOG_ERROR, "state: %s: cannot save: %s", d->o.state, strerror(errno));
-        unlink(tmp);
-    } else {
+    else
         sw_log(LOG_INFO, "state: %s: saved (%zu bytes)", d->o.state, len);
-    }
     free(buf);
-    return rc;
+    return rc < 0 ? SW_EIO : SW_OK;
 }
 
 /* SIGHUP: loads the config and the register; publishes them if good. */

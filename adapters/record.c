@@ -33,6 +33,7 @@
 #include <zlib.h>
 
 #include "err.h"
+#include "fileio.h"
 
 #define RETRY_NS INT64_C(1000000000)  /* after a failure, try again at most once a second */
 #define SYNC_NS INT64_C(1000000000)   /* gzip: a sync flush a second bounds what a failure loses */
@@ -93,20 +94,6 @@ static void drop(record_t *r, uint64_t n)
 {
     r->st.dropped_bytes += n;
     r->st.dropped_messages++;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* The highest number among the files already recorded under `base`. */
@@ -417,7 +404,7 @@ int record_write(record_t *r, const char *data, size_t len)
             r->crc = crc32_z(r->crc, (const Bytef *)"\n", 1);
         r->pending += n;
     } else {
-        if (write_all(r->fd, data, len) < 0 || (newline && write_all(r->fd, "\n", 1) < 0)) {
+        if (fio_write_all(r->fd, data, len) < 0 || (newline && fio_write_all(r->fd, "\n", 1) < 0)) {
             fail(r, r->cur, strerror(errno));
             file_abandon(r);
             drop(r, n);

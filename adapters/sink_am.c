@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fileio.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -431,33 +432,6 @@ int sink_am_send(sink_am_t *s, const alert_t *a)
 
 /* ---- the queue file ---- */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static void fsync_dir(const char *path)
-{
-    char *dir = strdup(path);
-    if (!dir)
-        return;
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    free(dir);
-}
-
 /* Writes buf (len bytes) to `path` atomically, or removes the file when buf
  * is NULL. 0, or -1 with errno set; on error the old file is untouched. */
 static int file_replace(const char *path, const char *buf, size_t len)
@@ -465,34 +439,10 @@ static int file_replace(const char *path, const char *buf, size_t len)
     if (!buf) {
         if (unlink(path) < 0 && errno != ENOENT)
             return -1;
-        fsync_dir(path);
+        fio_sync_dir(path);
         return 0;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) {
-        errno = ENOMEM;
-        return -1;
-    }
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp), rc = -1;
-    if (fd >= 0) {
-        if (write_all(fd, buf, len) == 0 && fsync(fd) == 0 && close(fd) == 0) {
-            fd = -1;
-            if (rename(tmp, path) == 0) {
-                fsync_dir(path);
-                rc = 0;
-            }
-        }
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        if (rc < 0)
-            unlink(tmp);
-        errno = e;
-    }
-    free(tmp);
-    return rc;
+    return fio_replace(path, buf, len);
 }
 
 /* Under mu: the file's new content (NULL: remove it, nothing is pending),

@@ -11,6 +11,9 @@
 
 #include "engine.h"
 
+/* State files larger than this are refused before they are read. */
+#define STATE_MAX_BYTES (UINT64_C(16) << 30)
+
 /*
  * Loads `path` into the engine. A missing file is not an error (a first
  * run): returns 1. Returns 0 when loaded, or SW_EIO / SW_EPARSE with
