@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "allocfail.h"
+
 #include "changes.h"
 #include "changes_yaml.h"
 #include "err.h"
@@ -25,51 +27,6 @@
 
 /* ---- allocation-failure injection (active only with --wrap) ---- */
 
-void *__real_malloc(size_t n) __attribute__((weak));
-void *__real_calloc(size_t n, size_t size) __attribute__((weak));
-void *__real_realloc(void *p, size_t n) __attribute__((weak));
-char *__real_strdup(const char *s) __attribute__((weak));
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-
-/*
- * volatile: the compiler takes malloc() for the C library's, which touches
- * no variable of ours, and would fold the probe below to "not wrapped".
- */
-static volatile long alloc_count;        /* allocations seen since the last reset */
-static volatile long alloc_fail_at = -1; /* the index of the one to fail; -1: none */
-
-static int alloc_fails(void)
-{
-    return alloc_count++ == alloc_fail_at;
-}
-void *__wrap_malloc(size_t n)
-{
-    return alloc_fails() ? NULL : __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    return alloc_fails() ? NULL : __real_realloc(p, n);
-}
-char *__wrap_strdup(const char *s)
-{
-    return alloc_fails() ? NULL : __real_strdup(s);
-}
-
-/* Non-zero when the wrappers are linked in. */
-static int alloc_injection(void)
-{
-    long before = alloc_count;
-    void *volatile p = malloc(1);
-    free(p);
-    return alloc_count != before;
-}
 
 /* ---- helpers ---- */
 
@@ -242,7 +199,7 @@ static void test_register_growth(void **state)
 static void test_register_alloc_failure(void **state)
 {
     (void)state;
-    if (!alloc_injection())
+    if (!allocfail_active())
         skip();
     changes_t *reg = changes_create();
     change_t c = mk("CHG-1", "U1");
@@ -252,11 +209,10 @@ static void test_register_alloc_failure(void **state)
     c.contact = "contact";
     /* Every allocation of an add fails in turn; the register stays as it was. */
     for (long k = 0;; k++) {
-        alloc_count = 0;
-        alloc_fail_at = k;
+        allocfail_reset(k);
         int rc = changes_add(reg, &c);
-        alloc_fail_at = -1;
-        if (alloc_count <= k) {
+        allocfail_disarm();
+        if (allocfail_count() <= k) {
             assert_int_equal(rc, 0);
             assert_true(k >= 6); /* six strings (and the array, kept once grown) */
             break;
@@ -266,10 +222,9 @@ static void test_register_alloc_failure(void **state)
     }
     assert_int_equal(changes_count(reg), 1);
     assert_string_equal(changes_get(reg, 0)->contact, "contact");
-    alloc_count = 0;
-    alloc_fail_at = 0;
+    allocfail_reset(0);
     assert_null(changes_create());
-    alloc_fail_at = -1;
+    allocfail_disarm();
     changes_destroy(reg);
 }
 
@@ -626,7 +581,7 @@ static void test_yaml_message_buffer(void **state)
 static void test_yaml_alloc_failure(void **state)
 {
     (void)state;
-    if (!alloc_injection())
+    if (!allocfail_active())
         skip();
     char path[] = "/tmp/sw_changes_XXXXXX";
     int fd = mkstemp(path);
@@ -643,11 +598,10 @@ static void test_yaml_alloc_failure(void **state)
     for (long k = 0;; k++) {
         changes_t *reg = changes_create();
         char err[512];
-        alloc_count = 0;
-        alloc_fail_at = k;
+        allocfail_reset(k);
         int rc = changes_load_yaml(path, reg, err, sizeof(err));
-        alloc_fail_at = -1;
-        if (alloc_count <= k) {
+        allocfail_disarm();
+        if (allocfail_count() <= k) {
             assert_int_equal(rc, 0);
             assert_int_equal(changes_count(reg), 2);
             changes_destroy(reg);

@@ -22,56 +22,13 @@
 
 #include <cmocka.h>
 
+#include "allocfail.h"
+
 #include "config.h"
 #include "err.h"
 
 /* ---- allocation-failure injection (active only with --wrap) ---- */
 
-void *__real_malloc(size_t n) __attribute__((weak));
-void *__real_calloc(size_t n, size_t size) __attribute__((weak));
-void *__real_realloc(void *p, size_t n) __attribute__((weak));
-char *__real_strdup(const char *s) __attribute__((weak));
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-
-/*
- * volatile: the compiler takes malloc() for the C library's, which touches
- * no variable of ours, and would fold the probe below to "not wrapped".
- */
-static volatile long alloc_count;        /* allocations seen since the last reset */
-static volatile long alloc_fail_at = -1; /* the index of the one to fail; -1: none */
-
-static int alloc_fails(void)
-{
-    return alloc_count++ == alloc_fail_at;
-}
-void *__wrap_malloc(size_t n)
-{
-    return alloc_fails() ? NULL : __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    return alloc_fails() ? NULL : __real_realloc(p, n);
-}
-char *__wrap_strdup(const char *s)
-{
-    return alloc_fails() ? NULL : __real_strdup(s);
-}
-
-/* Non-zero when the wrappers are linked in. */
-static int alloc_injection(void)
-{
-    long before = alloc_count;
-    void *volatile p = malloc(1);
-    free(p);
-    return alloc_count != before;
-}
 
 /* ---- helpers ---- */
 
@@ -1083,11 +1040,10 @@ static long alloc_failure_pass(const char *yaml, cfg_t *loaded)
         memset(&cfg, 0xa5, sizeof(cfg));
         memcpy(&before, &cfg, sizeof(cfg));
         char err[512];
-        alloc_count = 0;
-        alloc_fail_at = k;
+        allocfail_reset(k);
         int rc = cfg_load(path, &cfg, err, sizeof(err));
-        alloc_fail_at = -1;
-        if (alloc_count <= k) {
+        allocfail_disarm();
+        if (allocfail_count() <= k) {
             assert_int_equal(rc, 0);
             *loaded = cfg;
             unlink(path);
@@ -1102,7 +1058,7 @@ static long alloc_failure_pass(const char *yaml, cfg_t *loaded)
 static void test_alloc_failure(void **state)
 {
     (void)state;
-    if (!alloc_injection())
+    if (!allocfail_active())
         skip();
     cfg_t cfg;
     long n = alloc_failure_pass("detectors: {storm: {z_fire: 7}}\n"
@@ -1118,7 +1074,7 @@ static void test_alloc_failure(void **state)
 static void test_alloc_failure_run(void **state)
 {
     (void)state;
-    if (!alloc_injection())
+    if (!allocfail_active())
         skip();
     cfg_t cfg;
     long n = alloc_failure_pass("run:\n"

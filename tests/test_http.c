@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "allocfail.h"
 #include <curl/curl.h>
 #include <jansson.h>
 
@@ -42,51 +44,10 @@
 
 /* ---- allocation-failure injection ---- */
 
-void *__real_malloc(size_t n) __attribute__((weak));
-void *__real_calloc(size_t n, size_t size) __attribute__((weak));
-void *__real_realloc(void *p, size_t n) __attribute__((weak));
-char *__real_strdup(const char *s) __attribute__((weak));
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t n);
-char *__wrap_strdup(const char *s);
-
-/* Atomics: the server's threads allocate too. Relaxed: only the count matters. */
-static _Atomic long alloc_count;        /* allocations seen since the last reset */
-static _Atomic long alloc_fail_at = -1; /* the index of the one to fail; -1: none */
-
-static int alloc_fails(void)
-{
-    return atomic_fetch_add_explicit(&alloc_count, 1, memory_order_relaxed) ==
-           atomic_load_explicit(&alloc_fail_at, memory_order_relaxed);
-}
-void *__wrap_malloc(size_t n)
-{
-    return alloc_fails() ? NULL : __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t size)
-{
-    return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    return alloc_fails() ? NULL : __real_realloc(p, n);
-}
-char *__wrap_strdup(const char *s)
-{
-    return alloc_fails() ? NULL : __real_strdup(s);
-}
-
 /* jansson's allocations go through the same counter. */
 static void *json_counted_malloc(size_t n)
 {
-    return alloc_fails() ? NULL : malloc(n);
-}
-
-static void alloc_reset(long fail_at)
-{
-    alloc_count = 0;
-    alloc_fail_at = fail_at;
+    return allocfail_next() ? NULL : malloc(n);
 }
 
 /* ---- fixture: a journal in a temporary directory, a server on it ---- */
@@ -1360,11 +1321,11 @@ static void test_alloc_failure(void **state)
     int rc = -1;
     long n;
     for (n = 0; n < 500 && rc != 0; n++) {
-        alloc_reset(n);
+        allocfail_reset(n);
         char *stored = NULL;
         rc = changes_api_declare_ex(f->api, good_change, strlen(good_change), &stored, err,
                                     sizeof(err));
-        alloc_reset(-1);
+        allocfail_reset(-1);
         if (rc != 0) {
             /* jansson reports some failed allocations while parsing as a
              * syntax error: the body is valid, so that is one too */
@@ -1382,9 +1343,9 @@ static void test_alloc_failure(void **state)
     assert_true(n > 5);
     /* readers report out of memory as NULL */
     for (n = 0; n < 500; n++) {
-        alloc_reset(n);
+        allocfail_reset(n);
         char *list = changes_api_list_json(f->api);
-        alloc_reset(-1);
+        allocfail_reset(-1);
         if (list) {
             assert_non_null(strstr(list, "CHG-0412"));
             free(list);
@@ -1395,18 +1356,18 @@ static void test_alloc_failure(void **state)
     /* withdraw, snapshot: SW_ENOMEM and unchanged, until they succeed */
     for (n = 0, rc = -1; n < 500 && rc != 0; n++) {
         changes_t *reg = changes_create();
-        alloc_reset(n);
+        allocfail_reset(n);
         rc = changes_api_snapshot(f->api, reg);
-        alloc_reset(-1);
+        allocfail_reset(-1);
         assert_true(rc == 0 || rc == SW_ENOMEM);
         assert_int_equal(changes_count(reg), rc == 0 ? 1 : 0);
         changes_destroy(reg);
     }
     assert_int_equal(rc, 0);
     for (n = 0, rc = -1; n < 500 && rc != 0; n++) {
-        alloc_reset(n);
+        allocfail_reset(n);
         rc = changes_api_withdraw(f->api, "CHG-0412");
-        alloc_reset(-1);
+        allocfail_reset(-1);
         assert_true(rc == 0 || rc == SW_ENOMEM);
         assert_int_equal(count_lines(f->journal), lines + 1 + (rc == 0));
     }
