@@ -305,17 +305,9 @@ static int yaml_fail(loader_t *L, const yaml_parser_t *p)
 {
     if (p->error == YAML_MEMORY_ERROR)
         return out_of_memory(L);
-    if (p->error == YAML_READER_ERROR) {
-        put_err(L, "%s: invalid YAML: %s at byte %lu", L->name, p->problem,
-                (unsigned long)p->problem_offset);
-        return SW_ECONFIG;
-    }
-    char ctx[128] = "";
-    if (p->context)
-        snprintf(ctx, sizeof(ctx), " (%s at line %lu)", p->context,
-                 (unsigned long)p->context_mark.line + 1);
-    put_err(L, "%s:%lu: invalid YAML: %s%s", L->name, (unsigned long)p->problem_mark.line + 1,
-            p->problem ? p->problem : "syntax error", ctx);
+    char msg[1024];
+    yn_parser_message(p, L->name, 0, msg, sizeof(msg)); /* changes name lines, not columns */
+    put_err(L, "%s", msg);
     return SW_ECONFIG;
 }
 

@@ -857,18 +857,9 @@ static int yaml_fail(loader_t *L, const yaml_parser_t *p)
 {
     if (p->error == YAML_MEMORY_ERROR)
         return out_of_memory(L);
-    if (p->error == YAML_READER_ERROR) {
-        put_err(L, "%s: invalid YAML: %s at byte %lu", L->path, p->problem,
-                (unsigned long)p->problem_offset);
-        return SW_ECONFIG;
-    }
-    char ctx[128] = "";
-    if (p->context)
-        snprintf(ctx, sizeof(ctx), " (%s at line %lu)", p->context,
-                 (unsigned long)p->context_mark.line + 1);
-    put_err(L, "%s:%lu:%lu: invalid YAML: %s%s", L->path, (unsigned long)p->problem_mark.line + 1,
-            (unsigned long)p->problem_mark.column + 1, p->problem ? p->problem : "syntax error",
-            ctx);
+    char msg[1024];
+    yn_parser_message(p, L->path, 1, msg, sizeof(msg));
+    put_err(L, "%s", msg);
     return SW_ECONFIG;
 }
 

@@ -15,6 +15,25 @@ int yn_is_null(const yaml_node_t *n)
            !strcmp(s, "NULL");
 }
 
+void yn_parser_message(const yaml_parser_t *p, const char *name, int column, char *buf,
+                       size_t len)
+{
+    if (p->error == YAML_READER_ERROR) {
+        snprintf(buf, len, "%s: invalid YAML: %s at byte %lu", name, p->problem,
+                 (unsigned long)p->problem_offset);
+        return;
+    }
+    char ctx[128] = "", col[32] = "";
+    if (p->context)
+        snprintf(ctx, sizeof(ctx), " (%s at line %lu)", p->context,
+                 (unsigned long)p->context_mark.line + 1);
+    if (column)
+        snprintf(col, sizeof(col), ":%lu", (unsigned long)p->problem_mark.column + 1);
+    snprintf(buf, len, "%s:%lu%s: invalid YAML: %s%s", name,
+             (unsigned long)p->problem_mark.line + 1, col,
+             p->problem ? p->problem : "syntax error", ctx);
+}
+
 const char *yn_describe(const yaml_node_t *n, char *buf, size_t len)
 {
     if (n->type == YAML_MAPPING_NODE)

@@ -22,4 +22,10 @@ int yn_is_null(const yaml_node_t *n);
  * empty value, a mapping or a sequence. */
 const char *yn_describe(const yaml_node_t *n, char *buf, size_t len);
 
+/* A libyaml parser error as "NAME:LINE[:COL]: invalid YAML: problem
+ * (context at line N)" (column when `column` is set), or "NAME: invalid
+ * YAML: problem at byte N" for an encoding error, into buf. */
+void yn_parser_message(const yaml_parser_t *p, const char *name, int column, char *buf,
+                       size_t len);
+
 #endif
