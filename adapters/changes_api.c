@@ -62,17 +62,6 @@ struct changes_api {
     changes_api_stats_t st;
 };
 
-static void put_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void put_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static int64_t now_ns(void)
 {
@@ -142,19 +131,19 @@ static int text(parse_t *P, int k, int required, const char **out)
     *out = NULL;
     if (!v) {
         if (required) {
-            put_err(P->err, P->errlen, "missing field '%s'", key_names[k]);
+            sw_errf(P->err, P->errlen, "missing field '%s'", key_names[k]);
             return SW_ECONFIG;
         }
         return 0;
     }
     if (!json_is_null(v) && !json_is_string(v)) {
-        put_err(P->err, P->errlen, "field '%s': expected text, got %s", key_names[k],
+        sw_errf(P->err, P->errlen, "field '%s': expected text, got %s", key_names[k],
                 describe(v, got, sizeof(got)));
         return SW_ECONFIG;
     }
     if (json_is_null(v) || json_string_length(v) == 0) {
         if (required) {
-            put_err(P->err, P->errlen, "field '%s': missing value", key_names[k]);
+            sw_errf(P->err, P->errlen, "field '%s': missing value", key_names[k]);
             return SW_ECONFIG;
         }
         return 0;
@@ -171,12 +160,12 @@ static int date(parse_t *P, int k, int64_t *ns)
         return rc;
     rc = tf_parse_rfc3339(s, ns);
     if (rc == SW_ERANGE) {
-        put_err(P->err, P->errlen, "field '%s': date '%.*s' out of range (1677-09-21 to "
+        sw_errf(P->err, P->errlen, "field '%s': date '%.*s' out of range (1677-09-21 to "
                 "2262-04-11)", key_names[k], SHOWN_MAX, s);
         return SW_ECONFIG;
     }
     if (rc < 0) {
-        put_err(P->err, P->errlen, "field '%s': bad date '%.*s' (expected RFC 3339, e.g. "
+        sw_errf(P->err, P->errlen, "field '%s': bad date '%.*s' (expected RFC 3339, e.g. "
                 "2019-09-12T09:00:00Z)", key_names[k], SHOWN_MAX, s);
         return SW_ECONFIG;
     }
@@ -196,7 +185,7 @@ static int affects_one(parse_t *P, const json_t *v, unsigned *bits)
             return 0;
         }
     }
-    put_err(P->err, P->errlen, "field 'affects': expected north, south or both, got %s",
+    sw_errf(P->err, P->errlen, "field 'affects': expected north, south or both, got %s",
             describe(v, got, sizeof(got)));
     return SW_ECONFIG;
 }
@@ -213,7 +202,7 @@ static int affects(parse_t *P, unsigned *bits)
     if (!json_is_array(v))
         return affects_one(P, v, bits);
     if (json_array_size(v) == 0) {
-        put_err(P->err, P->errlen,
+        sw_errf(P->err, P->errlen,
                 "field 'affects': expected north, south or both, got an empty list");
         return SW_ECONFIG;
     }
@@ -237,7 +226,7 @@ static int parse_change(const json_t *obj, change_t *c, char *err, size_t errlen
     const char *s[K_COUNT] = { 0 };
     *c = (change_t){ 0 };
     if (!json_is_object(obj)) {
-        put_err(err, errlen, "body is not a JSON object");
+        sw_errf(err, errlen, "body is not a JSON object");
         return SW_ECONFIG;
     }
     int rc = text(&P, K_ID, 1, &s[K_ID]);
@@ -252,7 +241,7 @@ static int parse_change(const json_t *obj, change_t *c, char *err, size_t errlen
     if (rc == 0)
         rc = date(&P, K_END, &c->end);
     if (rc == 0 && c->end < c->start) {
-        put_err(err, errlen, "field 'end': end is before start");
+        sw_errf(err, errlen, "field 'end': end is before start");
         rc = SW_ECONFIG;
     }
     if (rc == 0)
@@ -283,10 +272,10 @@ static int load_json(const char *buf, size_t len, json_t **out, char *err, size_
     /* jansson reports a failed allocation as out_of_memory, or (when its
      * lexer cannot even start) with no message at all */
     if (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0') {
-        put_err(err, errlen, "%s", sw_strerror(SW_ENOMEM));
+        sw_errf(err, errlen, "%s", sw_strerror(SW_ENOMEM));
         return SW_ENOMEM;
     }
-    put_err(err, errlen, "body is not valid JSON: %s (line %d, column %d)", je.text, je.line,
+    sw_errf(err, errlen, "body is not valid JSON: %s (line %d, column %d)", je.text, je.line,
             je.column);
     return SW_ECONFIG;
 }
@@ -434,13 +423,13 @@ static void remove_at(changes_api_t *api, size_t i)
 static int journal_append(changes_api_t *api, const char *line, char *err, size_t errlen)
 {
     if (api->broken) {
-        put_err(err, errlen, "%s: journal unusable since an earlier write error; restart to "
+        sw_errf(err, errlen, "%s: journal unusable since an earlier write error; restart to "
                 "replay it", api->path);
         return SW_EIO;
     }
     struct stat sb;
     if (fstat(api->fd, &sb) < 0) {
-        put_err(err, errlen, "%s: %s", api->path, strerror(errno));
+        sw_errf(err, errlen, "%s: %s", api->path, strerror(errno));
         api->st.journal_errors++;
         return SW_EIO;
     }
@@ -450,7 +439,7 @@ static int journal_append(changes_api_t *api, const char *line, char *err, size_
     api->st.journal_errors++;
     if (ftruncate(api->fd, sb.st_size) < 0 || fsync(api->fd) < 0)
         api->broken = 1;
-    put_err(err, errlen, "%s: cannot write the journal: %s", api->path, strerror(e));
+    sw_errf(err, errlen, "%s: cannot write the journal: %s", api->path, strerror(e));
     return SW_EIO;
 }
 
@@ -535,23 +524,23 @@ static int replay_declare(replay_t *R, unsigned long lineno, const json_t *op)
     const json_t *at_v = json_object_get(op, "at");
     int64_t at;
     if (!json_is_string(at_v) || tf_parse_rfc3339(json_string_value(at_v), &at) < 0) {
-        put_err(R->err, R->errlen, "%s:%lu: declare: 'at' is not an RFC 3339 date", api->path,
+        sw_errf(R->err, R->errlen, "%s:%lu: declare: 'at' is not an RFC 3339 date", api->path,
                 lineno);
         return SW_ECONFIG;
     }
     change_t c;
     if (parse_change(json_object_get(op, "change"), &c, why, sizeof(why)) < 0) {
-        put_err(R->err, R->errlen, "%s:%lu: declare: %s", api->path, lineno,
+        sw_errf(R->err, R->errlen, "%s:%lu: declare: %s", api->path, lineno,
                 json_object_get(op, "change") ? why : "missing field 'change'");
         return SW_ECONFIG;
     }
     if (find(api, c.id) >= 0) {
-        put_err(R->err, R->errlen, "%s:%lu: declare: id '%s' is already declared", api->path,
+        sw_errf(R->err, R->errlen, "%s:%lu: declare: id '%s' is already declared", api->path,
                 lineno, c.id);
         return SW_ECONFIG;
     }
     if (reserve(api) < 0 || decl_fill(&api->v[api->n], &c, at) < 0) {
-        put_err(R->err, R->errlen, "%s: %s", api->path, sw_strerror(SW_ENOMEM));
+        sw_errf(R->err, R->errlen, "%s: %s", api->path, sw_strerror(SW_ENOMEM));
         return SW_ENOMEM;
     }
     api->n++;
@@ -563,12 +552,12 @@ static int replay_withdraw(replay_t *R, unsigned long lineno, const json_t *op)
     changes_api_t *api = R->api;
     const json_t *id = json_object_get(op, "id");
     if (!json_is_string(id)) {
-        put_err(R->err, R->errlen, "%s:%lu: withdraw: missing field 'id'", api->path, lineno);
+        sw_errf(R->err, R->errlen, "%s:%lu: withdraw: missing field 'id'", api->path, lineno);
         return SW_ECONFIG;
     }
     ssize_t i = find(api, json_string_value(id));
     if (i < 0) {
-        put_err(R->err, R->errlen, "%s:%lu: withdraw: id '%s' is not declared", api->path,
+        sw_errf(R->err, R->errlen, "%s:%lu: withdraw: id '%s' is not declared", api->path,
                 lineno, json_string_value(id));
         return SW_ECONFIG;
     }
@@ -586,17 +575,17 @@ static int replay_line(replay_t *R, unsigned long lineno, const char *s, size_t 
     json_t *op;
     int rc = load_json(s, len, &op, why, sizeof(why));
     if (rc == SW_ENOMEM) {
-        put_err(R->err, R->errlen, "%s: %s", api->path, why);
+        sw_errf(R->err, R->errlen, "%s: %s", api->path, why);
         return rc;
     }
     if (!R->header_seen) {
         const json_t *v = rc == 0 ? json_object_get(op, JOURNAL_MAGIC) : NULL;
         if (!json_is_integer(v))
-            put_err(R->err, R->errlen, "%s:%lu: not a stormwatch change journal (the first "
+            sw_errf(R->err, R->errlen, "%s:%lu: not a stormwatch change journal (the first "
                     "line should be %.*s)", api->path, lineno, (int)strlen(header_line) - 1,
                     header_line);
         else if (json_integer_value(v) != JOURNAL_VERSION)
-            put_err(R->err, R->errlen, "%s:%lu: journal version %lld, this program reads "
+            sw_errf(R->err, R->errlen, "%s:%lu: journal version %lld, this program reads "
                     "version %d", api->path, lineno, (long long)json_integer_value(v),
                     JOURNAL_VERSION);
         else
@@ -606,7 +595,7 @@ static int replay_line(replay_t *R, unsigned long lineno, const char *s, size_t 
     }
     if (rc < 0) {
         /* "body is not valid JSON: ..." reads oddly here: say "not JSON" */
-        put_err(R->err, R->errlen, "%s:%lu: not a JSON line: %s", api->path, lineno,
+        sw_errf(R->err, R->errlen, "%s:%lu: not a JSON line: %s", api->path, lineno,
                 why + strlen("body is not valid JSON: "));
         return SW_ECONFIG;
     }
@@ -616,7 +605,7 @@ static int replay_line(replay_t *R, unsigned long lineno, const char *s, size_t 
     } else if (name && strcmp(name, "withdraw") == 0) {
         rc = replay_withdraw(R, lineno, op);
     } else {
-        put_err(R->err, R->errlen, "%s:%lu: unknown operation %s%s%s", api->path, lineno,
+        sw_errf(R->err, R->errlen, "%s:%lu: unknown operation %s%s%s", api->path, lineno,
                 name ? "'" : "", name ? name : "(no 'op')", name ? "'" : "");
         rc = SW_ECONFIG;
     }
@@ -648,7 +637,7 @@ static int replay(changes_api_t *api, const char *buf, size_t size, size_t *good
             size_t rest = size - pos;
             if (!R.header_seen &&
                 (rest >= strlen(header_line) || memcmp(buf + pos, header_line, rest) != 0)) {
-                put_err(err, errlen, "%s:%lu: not a stormwatch change journal", api->path,
+                sw_errf(err, errlen, "%s:%lu: not a stormwatch change journal", api->path,
                         lineno);
                 return SW_ECONFIG;
             }
@@ -709,7 +698,7 @@ void changes_api_close(changes_api_t *api)
 static int open_fail(changes_api_t *api, int rc, char *err, size_t errlen, const char *what)
 {
     if (what)
-        put_err(err, errlen, "%s: %s", api->path, what);
+        sw_errf(err, errlen, "%s: %s", api->path, what);
     changes_api_close(api);
     return rc;
 }
@@ -720,14 +709,14 @@ int changes_api_open(const char *path, const changes_api_opts_t *o, changes_api_
     if (err && errlen)
         err[0] = '\0';
     if (!out || !path || !*path) {
-        put_err(err, errlen, "%s", sw_strerror(SW_EINVAL));
+        sw_errf(err, errlen, "%s", sw_strerror(SW_EINVAL));
         return SW_EINVAL;
     }
     *out = NULL;
     changes_api_t *api = calloc(1, sizeof(*api));
     if (!api || !(api->path = strdup(path))) {
         free(api);
-        put_err(err, errlen, "%s: %s", path, sw_strerror(SW_ENOMEM));
+        sw_errf(err, errlen, "%s: %s", path, sw_strerror(SW_ENOMEM));
         return SW_ENOMEM;
     }
     api->fd = -1;
@@ -788,7 +777,7 @@ int changes_api_declare_ex(changes_api_t *api, const char *json, size_t len, cha
     if (stored)
         *stored = NULL;
     if (!api || (!json && len)) {
-        put_err(err, errlen, "%s", sw_strerror(SW_EINVAL));
+        sw_errf(err, errlen, "%s", sw_strerror(SW_EINVAL));
         return SW_EINVAL;
     }
     /* parse, validate and render outside the lock */
@@ -813,20 +802,20 @@ int changes_api_declare_ex(changes_api_t *api, const char *json, size_t len, cha
         free(line);
         free(out);
         json_decref(root);
-        put_err(err, errlen, "%s", sw_strerror(SW_ENOMEM));
+        sw_errf(err, errlen, "%s", sw_strerror(SW_ENOMEM));
         return SW_ENOMEM;
     }
     json_decref(root); /* c's strings are now d's copies */
 
     pthread_mutex_lock(&api->mu);
     if (find(api, d.c.id) >= 0) {
-        put_err(err, errlen, "field 'id': '%.*s' is already declared", SHOWN_MAX, d.c.id);
+        sw_errf(err, errlen, "field 'id': '%.*s' is already declared", SHOWN_MAX, d.c.id);
         rc = SW_EEXISTS;
     } else if (api->n >= api->o.max_changes) {
-        put_err(err, errlen, "the register is full (%zu declared changes)", api->n);
+        sw_errf(err, errlen, "the register is full (%zu declared changes)", api->n);
         rc = SW_EFULL;
     } else if (reserve(api) < 0) {
-        put_err(err, errlen, "%s", sw_strerror(SW_ENOMEM));
+        sw_errf(err, errlen, "%s", sw_strerror(SW_ENOMEM));
         rc = SW_ENOMEM;
     } else {
         rc = journal_append(api, line, err, errlen);

@@ -60,17 +60,6 @@ typedef struct {
     size_t len, cap;
 } req_t;
 
-static void put_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void put_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void count(atomic_uint_fast64_t *c)
 {
@@ -505,7 +494,7 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, uint16_t *p
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res;
     int gai = getaddrinfo(host, NULL, &hints, &res);
     if (gai != 0) {
-        put_err(err, errlen, "--http %s: %s", addr, gai_strerror(gai));
+        sw_errf(err, errlen, "--http %s: %s", addr, gai_strerror(gai));
         return SW_ECONFIG;
     }
     *port_out = (uint16_t)p;
@@ -518,7 +507,7 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, uint16_t *p
         ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)p);
     return 0;
 bad:
-    put_err(err, errlen, "--http %s: expected ADDR:PORT, [ADDR]:PORT or PORT", addr);
+    sw_errf(err, errlen, "--http %s: expected ADDR:PORT, [ADDR]:PORT or PORT", addr);
     return SW_ECONFIG;
 }
 
@@ -527,14 +516,14 @@ static char *read_file(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        put_err(err, errlen, "%s: %s", path, strerror(errno));
+        sw_errf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     char *buf = malloc(MAX_TLS_FILE + 1);
     size_t n = buf ? fread(buf, 1, MAX_TLS_FILE + 1, f) : 0;
     int bad = !buf || ferror(f) || n > MAX_TLS_FILE || n == 0;
     if (bad)
-        put_err(err, errlen, "%s: %s", path,
+        sw_errf(err, errlen, "%s: %s", path,
                 !buf ? sw_strerror(SW_ENOMEM) : ferror(f) ? strerror(errno)
                 : n == 0 ? "empty file" : "larger than 1 MiB");
     fclose(f);
@@ -572,17 +561,17 @@ http_t *http_start(const http_opts_t *o, char *err, size_t errlen)
     if (err && errlen)
         err[0] = '\0';
     if (!o || !o->addr) {
-        put_err(err, errlen, "http: no address given");
+        sw_errf(err, errlen, "http: no address given");
         return NULL;
     }
     if (!o->tls_cert != !o->tls_key) {
-        put_err(err, errlen, "http: TLS needs both a certificate and a key file");
+        sw_errf(err, errlen, "http: TLS needs both a certificate and a key file");
         return NULL;
     }
     http_t *h = calloc(1, sizeof(*h));
     if (!h || !(h->addr = strdup(o->addr)) ||
         (o->token && o->token[0] && !(h->token = strdup(o->token)))) {
-        put_err(err, errlen, "http: %s", sw_strerror(SW_ENOMEM));
+        sw_errf(err, errlen, "http: %s", sw_strerror(SW_ENOMEM));
         http_stop(h);
         return NULL;
     }
@@ -607,7 +596,7 @@ http_t *http_start(const http_opts_t *o, char *err, size_t errlen)
         flags |= MHD_USE_IPv6;
     if (o->tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-            put_err(err, errlen, "http: this libmicrohttpd has no TLS support");
+            sw_errf(err, errlen, "http: this libmicrohttpd has no TLS support");
             http_stop(h);
             return NULL;
         }
@@ -639,10 +628,10 @@ http_t *http_start(const http_opts_t *o, char *err, size_t errlen)
     if (!h->mhd) {
         const char *why = h->start_err[0] ? h->start_err : "libmicrohttpd refused to start";
         if (o->tls_cert)
-            put_err(err, errlen, "http: cannot serve on %s: %s (certificate %s, key %s)",
+            sw_errf(err, errlen, "http: cannot serve on %s: %s (certificate %s, key %s)",
                     o->addr, why, o->tls_cert, o->tls_key);
         else
-            put_err(err, errlen, "http: cannot serve on %s: %s", o->addr, why);
+            sw_errf(err, errlen, "http: cannot serve on %s: %s", o->addr, why);
         http_stop(h);
         return NULL;
     }

@@ -4,6 +4,9 @@
  */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #define SW_ERR_MSG(name, msg) msg,
 #define SW_ERR_NAME(name, msg) "SW_E" #name,
 static const char *const messages[] = { SW_ERRORS(SW_ERR_MSG) };
@@ -32,4 +35,14 @@ const char *sw_errname(int rc)
         return "SW_OK";
     int i = err_index(rc);
     return i < 0 ? "SW_E?" : names[i];
+}
+
+void sw_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }

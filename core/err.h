@@ -35,4 +35,11 @@ const char *sw_strerror(int rc);
 /* The symbolic name for code `rc`, e.g. "SW_ENOMEM" (static; never NULL). */
 const char *sw_errname(int rc);
 
+#include <stddef.h>
+
+/* Writes a printf-style message into err (errlen bytes, NUL-terminated);
+ * does nothing when err is NULL or errlen 0. */
+__attribute__((format(printf, 3, 4))) void sw_errf(char *err, size_t errlen, const char *fmt,
+                                                   ...);
+
 #endif
