@@ -345,42 +345,18 @@ static const char header_line[] = "{\"" JOURNAL_MAGIC "\":1}\n";
 
 /* ---- the in-memory set -------------------------------------------------- */
 
-static char *dup_opt(const char *s, int *failed)
-{
-    if (!s)
-        return NULL;
-    char *d = strdup(s);
-    if (!d)
-        *failed = 1;
-    return d;
-}
-
 static void decl_free(decl_t *d)
 {
-    free(d->c.id);
-    free(d->c.user);
-    free(d->c.title);
-    free(d->c.kind);
-    free(d->c.expected);
-    free(d->c.contact);
+    change_free_strings(&d->c);
 }
 
 /* A copy of c owning its strings: 0, or SW_ENOMEM with nothing allocated. */
 static int decl_fill(decl_t *d, const change_t *c, int64_t at)
 {
-    int failed = 0;
-    *d = (decl_t){ .c = *c, .declared_at = at };
-    d->c.line = 0;
-    d->c.id = dup_opt(c->id, &failed);
-    d->c.user = dup_opt(c->user, &failed);
-    d->c.title = dup_opt(c->title, &failed);
-    d->c.kind = dup_opt(c->kind, &failed);
-    d->c.expected = dup_opt(c->expected, &failed);
-    d->c.contact = dup_opt(c->contact, &failed);
-    if (failed) {
-        decl_free(d);
+    *d = (decl_t){ .declared_at = at };
+    if (change_copy(&d->c, c) < 0)
         return SW_ENOMEM;
-    }
+    d->c.line = 0;
     return 0;
 }
 

@@ -20,7 +20,7 @@ changes_t *changes_create(void)
     return calloc(1, sizeof(changes_t));
 }
 
-static void change_free_strings(change_t *c)
+void change_free_strings(change_t *c)
 {
     free(c->id);
     free(c->user);
@@ -65,21 +65,29 @@ int changes_add(changes_t *reg, const change_t *c)
         reg->v = v;
         reg->cap = cap;
     }
-    int failed = 0;
-    change_t copy = *c;
-    copy.id = dup_opt(c->id, &failed);
-    copy.user = dup_opt(c->user, &failed);
-    copy.title = dup_opt(c->title, &failed);
-    copy.kind = dup_opt(c->kind, &failed);
-    copy.expected = dup_opt(c->expected, &failed);
-    copy.contact = dup_opt(c->contact, &failed);
+    change_t copy;
+    if (change_copy(&copy, c) < 0)
+        return SW_ENOMEM;
     if (!copy.affects)
         copy.affects = CHG_BOTH;
+    reg->v[reg->n++] = copy;
+    return SW_OK;
+}
+
+int change_copy(change_t *dst, const change_t *src)
+{
+    int failed = 0;
+    *dst = *src;
+    dst->id = dup_opt(src->id, &failed);
+    dst->user = dup_opt(src->user, &failed);
+    dst->title = dup_opt(src->title, &failed);
+    dst->kind = dup_opt(src->kind, &failed);
+    dst->expected = dup_opt(src->expected, &failed);
+    dst->contact = dup_opt(src->contact, &failed);
     if (failed) {
-        change_free_strings(&copy);
+        change_free_strings(dst);
         return SW_ENOMEM;
     }
-    reg->v[reg->n++] = copy;
     return SW_OK;
 }
 

@@ -56,6 +56,12 @@ size_t changes_count(const changes_t *reg);
 const change_t *changes_get(const changes_t *reg, size_t i);
 /* The change with this id, or NULL. */
 const change_t *changes_find(const changes_t *reg, const char *id);
+/* A copy of src in dst owning copies of its strings: 0, or SW_ENOMEM with
+ * nothing allocated. Free it with change_free_strings(). */
+int change_copy(change_t *dst, const change_t *src);
+/* Frees the strings of a change made by change_copy(). */
+void change_free_strings(change_t *c);
+
 /* Non-zero when the change is DCC-led (user "DCC"). */
 int change_is_dcc(const change_t *c);
 
