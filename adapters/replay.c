@@ -18,15 +18,21 @@
 #include "config.h"
 #include "engine.h"
 #include "err.h"
+#include "fileio.h"
 #include "input.h"
+#include "report.h"
 #include "statefile.h"
+#include "timefmt.h"
 
 #define BAD_SHOWN 10          /* bad lines reported in full; the rest are counted */
 #define BAD_EXCERPT 120       /* bytes of a bad line shown */
 #define PROGRESS_EVERY_S 5.0  /* seconds between progress lines */
+#define LP_SCRATCH (64 * 1024) /* unescaping room for one line, as the router has */
 
 static const char usage[] =
-    "usage: stormwatch replay [--config FILE] [--changes FILE] [--state FILE] [--quiet] INPUT...\n"
+    "usage: stormwatch replay [--config FILE] [--changes FILE] [--state FILE] [--quiet]\n"
+    "                         [--report FILE.html] [--summary FILE.md] [--with-alerts FILE]\n"
+    "                         [--from TIME] [--to TIME] [--user ID] INPUT...\n"
     "\n"
     "Replays recorded DSP traffic (line protocol; '-' is standard input, a name\n"
     "ending in .gz is decompressed) through the detectors in event time, as fast\n"
@@ -38,6 +44,17 @@ static const char usage[] =
     "  -s, --state FILE     load learned baselines from FILE first (when it exists)\n"
     "                       and save them there at the end, atomically\n"
     "  -q, --quiet          no progress or summary, only bad-line reports\n"
+    "\n"
+    "Post-incident report (reads the INPUT files a second time, so not '-'):\n"
+    "  -r, --report FILE    write a self-contained HTML report: timeline, a chart per\n"
+    "                       incident, the system view and a summary\n"
+    "  -m, --summary FILE   write a Markdown summary of the incidents, for tickets\n"
+    "  -a, --with-alerts FILE  take the alerts from FILE (alert lines, e.g. the daemon's\n"
+    "                       --alerts file) instead of detecting them again; nothing\n"
+    "                       is written to standard output\n"
+    "      --from TIME      report only incidents still going at TIME (RFC 3339) ...\n"
+    "      --to TIME        ... or starting by TIME\n"
+    "      --user ID        report only this User's incidents\n"
     "  -h, --help           this help\n"
     "\n"
     "Exit status: 0 when it ran (with or without alerts), 1 on a read or write\n"
@@ -48,6 +65,8 @@ typedef struct {
     int write_failed;
     char *buf;
     size_t cap;
+    report_t *report;      /* also takes every alert line, when reporting */
+    int report_failed;
 } sink_t;
 
 static void emit_jsonl(void *ctx, const alert_t *a)
@@ -67,6 +86,8 @@ static void emit_jsonl(void *ctx, const alert_t *a)
     }
     if (fwrite(s->buf, 1, n, s->out) != n)
         s->write_failed = 1;
+    if (s->report && report_add_alert_json(s->report, s->buf, n, NULL, 0) < 0)
+        s->report_failed = 1;
 }
 
 static const detect_params_t *detect_for(void *ctx, const char *user, size_t len)
@@ -148,97 +169,137 @@ static int replay_file(engine_t *e, const char *path, run_t *run)
     return status;
 }
 
-int replay_main(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct {
+    const char *config, *changes, *state;
+    const char *report, *summary, *with_alerts;
+    report_filter_t filter;
+    char **inputs;
+    int ninputs;
+} args_t;
+
+static int parse_time(const char *opt, const char *s, int64_t *ns)
 {
+    if (tf_parse_rfc3339(s, ns) == 0)
+        return 0;
+    fprintf(stderr, "stormwatch replay: --%s %s: want an RFC 3339 time such as "
+                    "2019-09-12T09:00:00Z\n", opt, s);
+    return -1;
+}
+
+/* Parses the command line: 0, 1 after --help, or 2 on bad usage (reported). */
+static int parse_args(int argc, char **argv, args_t *a, run_t *run)
+{
+    enum { OPT_FROM = 256, OPT_TO, OPT_USER };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
         { "state", required_argument, NULL, 's' },
         { "quiet", no_argument, NULL, 'q' },
+        { "report", required_argument, NULL, 'r' },
+        { "summary", required_argument, NULL, 'm' },
+        { "with-alerts", required_argument, NULL, 'a' },
+        { "from", required_argument, NULL, OPT_FROM },
+        { "to", required_argument, NULL, OPT_TO },
+        { "user", required_argument, NULL, OPT_USER },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *config_path = NULL, *changes_path = NULL, *state_path = NULL;
-    run_t run = { 0 };
-    int c;
+    *a = (args_t){ .filter = { .from = INT64_MIN, .to = INT64_MAX } };
+    int c, filtered = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:C:s:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:C:s:qr:m:a:h", opts, NULL)) != -1) {
         switch (c) {
-        case 's': state_path = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'C': changes_path = optarg; break;
-        case 'q': run.quiet = 1; break;
-        case 'h': fputs(usage, stdout); return 0;
+        case 's': a->state = optarg; break;
+        case 'c': a->config = optarg; break;
+        case 'C': a->changes = optarg; break;
+        case 'q': run->quiet = 1; break;
+        case 'r': a->report = optarg; break;
+        case 'm': a->summary = optarg; break;
+        case 'a': a->with_alerts = optarg; break;
+        case OPT_FROM:
+            if (parse_time("from", optarg, &a->filter.from) < 0)
+                return 2;
+            filtered = 1;
+            break;
+        case OPT_TO:
+            if (parse_time("to", optarg, &a->filter.to) < 0)
+                return 2;
+            filtered = 1;
+            break;
+        case OPT_USER: a->filter.user = optarg; filtered = 1; break;
+        case 'h': fputs(usage, stdout); return 1;
         default: fputs(usage, stderr); return 2;
         }
     }
-    if (optind >= argc) {
-        fprintf(stderr, "stormwatch replay: no INPUT given\n%s", usage);
+    a->inputs = argv + optind;
+    a->ninputs = argc - optind;
+    const char *why = NULL;
+    int reporting = a->report || a->summary;
+    if (a->ninputs <= 0)
+        why = "no INPUT given";
+    else if (!reporting && (a->with_alerts || filtered))
+        why = "--with-alerts, --from, --to and --user shape a report: add --report or --summary";
+    else if (a->with_alerts && a->state)
+        why = "--state has no use with --with-alerts (nothing is learned)";
+    else if (a->filter.from > a->filter.to)
+        why = "--from is after --to";
+    for (int i = 0; !why && reporting && i < a->ninputs; i++)
+        if (!strcmp(a->inputs[i], "-"))
+            why = "a report reads its INPUT twice: give files, not '-'";
+    if (why) {
+        fprintf(stderr, "stormwatch replay: %s\n%s", why, usage);
         return 2;
     }
+    return 0;
+}
 
+/* Runs detection over every input, alert lines to standard output. */
+static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, report_t *rep,
+                  run_t *run)
+{
     char err[512];
-    cfg_t cfg;
-    cfg_defaults(&cfg);
-    if (config_path && cfg_load(config_path, &cfg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "stormwatch replay: %s\n", err);
-        return 2;
-    }
-    changes_t *reg = changes_create();
-    if (!reg) {
-        fprintf(stderr, "stormwatch replay: out of memory\n");
-        cfg_free(&cfg);
-        return 1;
-    }
-    if (changes_path && changes_load_yaml(changes_path, reg, err, sizeof(err)) < 0) {
-        fprintf(stderr, "stormwatch replay: %s\n", err);
-        changes_destroy(reg);
-        cfg_free(&cfg);
-        return 2;
-    }
-
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-    sink_t sink = { .out = stdout };
+    sink_t sink = { .out = stdout, .report = rep };
     engine_opts_t eo = {
-        .ingest = cfg.ingest, .corr = cfg.corr,
-        .detect_for = detect_for, .detect_ctx = &cfg,
+        .ingest = cfg->ingest, .corr = cfg->corr,
+        .detect_for = detect_for, .detect_ctx = (void *)cfg,
         .emit = emit_jsonl, .emit_ctx = &sink,
     };
     engine_t *e = engine_create(&eo, reg);
     if (!e) {
         fprintf(stderr, "stormwatch replay: out of memory\n");
-        changes_destroy(reg);
-        cfg_free(&cfg);
         return 1;
     }
-
-    if (state_path) {
-        int rc = statefile_load(state_path, e, err, sizeof(err));
+    if (a->state) {
+        int rc = statefile_load(a->state, e, err, sizeof(err));
         if (rc < 0) {
             fprintf(stderr, "stormwatch replay: state refused: %s\n", err);
             engine_destroy(e);
-            changes_destroy(reg);
-            cfg_free(&cfg);
             return 2;
         }
-        if (!run.quiet)
+        if (!run->quiet)
             fprintf(stderr, rc == 1 ? "replay: %s: no state yet, learning from scratch\n"
-                                    : "replay: %s: learned state loaded\n", state_path);
+                                    : "replay: %s: learned state loaded\n", a->state);
     }
 
-    run.t0 = now_s();
-    run.next_progress = run.t0 + PROGRESS_EVERY_S;
+    run->t0 = now_s();
+    run->next_progress = run->t0 + PROGRESS_EVERY_S;
     int status = 0;
-    for (int i = optind; i < argc && status == 0; i++)
-        status = replay_file(e, argv[i], &run);
+    for (int i = 0; i < a->ninputs && status == 0; i++)
+        status = replay_file(e, a->inputs[i], run);
     engine_finish(e);
     if (fflush(stdout) != 0 || sink.write_failed) {
         fprintf(stderr, "stormwatch replay: writing alerts: %s\n", strerror(errno));
         status = 1;
     }
-    double elapsed = now_s() - run.t0;
-    if (state_path && statefile_save(state_path, e, err, sizeof(err)) < 0) {
+    if (sink.report_failed) {
+        fprintf(stderr, "stormwatch replay: out of memory collecting alerts for the report\n");
+        status = 1;
+    }
+    double elapsed = now_s() - run->t0;
+    if (a->state && statefile_save(a->state, e, err, sizeof(err)) < 0) {
         fprintf(stderr, "stormwatch replay: saving state: %s\n", err);
         status = 1;
     }
@@ -247,7 +308,7 @@ int replay_main(int argc, char **argv)
     if (st->bad > BAD_SHOWN)
         fprintf(stderr, "stormwatch replay: %" PRIu64 " more bad lines not shown\n",
                 st->bad - BAD_SHOWN);
-    if (!run.quiet) {
+    if (!run->quiet) {
         fprintf(stderr,
                 "replay: %" PRIu64 " lines, %" PRIu64 " samples, %" PRIu64 " bad, %" PRIu64
                 " duplicates, %" PRIu64 " late, %" PRIu64 " other measurements, %zu series, %zu users\n"
@@ -260,6 +321,174 @@ int replay_main(int argc, char **argv)
     }
     free(sink.buf);
     engine_destroy(e);
+    return status;
+}
+
+/* Reads alert lines from `path` into the report; bad lines are reported and skipped. */
+static int read_alerts(report_t *rep, const char *path)
+{
+    reader_t *r = reader_open(path);
+    if (!r) {
+        fprintf(stderr, "stormwatch replay: %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    const char *line;
+    size_t len;
+    int rc;
+    uint64_t bad = 0;
+    char err[256];
+    while ((rc = reader_next(r, &line, &len)) > 0) {
+        if (len == 0)
+            continue;
+        if (rc == 2 || report_add_alert_json(rep, line, len, err, sizeof(err)) < 0) {
+            if (++bad <= BAD_SHOWN)
+                fprintf(stderr, "%s:%" PRIu64 ": not an alert line: %s\n", path,
+                        reader_lineno(r), rc == 2 ? "too long" : err);
+        }
+    }
+    int status = 0;
+    if (rc < 0) {
+        fprintf(stderr, "stormwatch replay: %s: line %" PRIu64 ": read error: %s\n", path,
+                reader_lineno(r) + 1, reader_error(r));
+        status = 1;
+    }
+    if (bad > BAD_SHOWN)
+        fprintf(stderr, "stormwatch replay: %s: %" PRIu64 " more bad alert lines not shown\n",
+                path, bad - BAD_SHOWN);
+    reader_close(r);
+    return status;
+}
+
+/* The report's second pass: every sample of every input into the charts. */
+static int report_pass(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *run)
+{
+    char *scratch = malloc(LP_SCRATCH);
+    if (!scratch) {
+        fprintf(stderr, "stormwatch replay: out of memory\n");
+        return 1;
+    }
+    int status = 0;
+    double t0 = now_s(), next = t0 + PROGRESS_EVERY_S;
+    for (int i = 0; i < a->ninputs && status == 0; i++) {
+        reader_t *r = reader_open(a->inputs[i]);
+        if (!r) {
+            fprintf(stderr, "stormwatch replay: %s: %s\n", a->inputs[i], strerror(errno));
+            status = 2;
+            break;
+        }
+        const char *line;
+        size_t len;
+        int rc;
+        uint64_t n = 0;
+        while ((rc = reader_next(r, &line, &len)) > 0) {
+            lp_sample_t smp;
+            if (rc == 1 && lp_parse(line, len, cfg->ingest.ts_mult, &smp, scratch, LP_SCRATCH) ==
+                               LP_OK)
+                report_add_sample(rep, &smp);
+            if (!run->quiet && (++n & 0xffff) == 0 && now_s() >= next) {
+                uint64_t size = reader_file_size(r);
+                fprintf(stderr, "report: %s: %.1f M lines", a->inputs[i], n / 1e6);
+                if (size)
+                    fprintf(stderr, ", %.0f%%", 100.0 * reader_file_pos(r) / size);
+                fputc('\n', stderr);
+                next = now_s() + PROGRESS_EVERY_S;
+            }
+        }
+        if (rc < 0) {
+            fprintf(stderr, "stormwatch replay: %s: line %" PRIu64 ": read error: %s\n",
+                    a->inputs[i], reader_lineno(r) + 1, reader_error(r));
+            status = 1;
+        }
+        reader_close(r);
+    }
+    free(scratch);
+    return status;
+}
+
+/* Renders into memory, then replaces `path` atomically. */
+static int write_out(const char *path, const report_t *rep, const report_meta_t *meta,
+                     int (*render)(const report_t *, FILE *, const report_meta_t *))
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        fprintf(stderr, "stormwatch replay: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    int bad = render(rep, f, meta);
+    if (fclose(f) != 0 || bad < 0) {
+        fprintf(stderr, "stormwatch replay: %s: out of memory rendering\n", path);
+        free(buf);
+        return 1;
+    }
+    int rc = fio_replace(path, buf, len);
+    if (rc < 0)
+        fprintf(stderr, "stormwatch replay: %s: %s\n", path, strerror(errno));
+    free(buf);
+    return rc < 0 ? 1 : 0;
+}
+
+static int make_report(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *run)
+{
+    int n = report_prepare(rep);
+    if (n < 0) {
+        fprintf(stderr, "stormwatch replay: out of memory preparing the report\n");
+        return 1;
+    }
+    int status = report_pass(rep, a, cfg, run);
+    if (status)
+        return status;
+    report_meta_t meta = {
+        .inputs = (const char *const *)a->inputs, .ninputs = (size_t)a->ninputs,
+        .alerts_source = a->with_alerts ? a->with_alerts : "detected in this replay",
+        .changes_source = a->changes,
+    };
+    if (a->report && (status = write_out(a->report, rep, &meta, report_write_html)))
+        return status;
+    if (a->summary && (status = write_out(a->summary, rep, &meta, report_write_markdown)))
+        return status;
+    if (!run->quiet)
+        fprintf(stderr, "replay: report of %d incident%s written%s%s%s%s\n", n,
+                n == 1 ? "" : "s", a->report ? " to " : "", a->report ? a->report : "",
+                a->summary ? ", summary to " : "", a->summary ? a->summary : "");
+    return 0;
+}
+
+int replay_main(int argc, char **argv)
+{
+    args_t a;
+    run_t run = { 0 };
+    int rc = parse_args(argc, argv, &a, &run);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+
+    char err[512];
+    cfg_t cfg;
+    cfg_defaults(&cfg);
+    if (a.config && cfg_load(a.config, &cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "stormwatch replay: %s\n", err);
+        return 2;
+    }
+    changes_t *reg = changes_create();
+    report_t *rep = NULL;
+    int status = 0;
+    if (!reg) {
+        fprintf(stderr, "stormwatch replay: out of memory\n");
+        status = 1;
+    } else if (a.changes && changes_load_yaml(a.changes, reg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "stormwatch replay: %s\n", err);
+        status = 2;
+    } else if ((a.report || a.summary) &&
+               !(rep = report_create(&a.filter, reg, &cfg.detect))) {
+        fprintf(stderr, "stormwatch replay: out of memory\n");
+        status = 1;
+    }
+    if (!status)
+        status = a.with_alerts ? read_alerts(rep, a.with_alerts) : detect(&a, &cfg, reg, rep, &run);
+    if (!status && rep)
+        status = make_report(rep, &a, &cfg, &run);
+    report_destroy(rep);
     changes_destroy(reg);
     cfg_free(&cfg);
     return status;
