@@ -6,11 +6,9 @@
 # once it is back.
 #   tests/e2e_alertmanager.sh STORMWATCH WORKDIR
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 sw=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 am_bin=$(command -v prometheus-alertmanager || echo /usr/bin/prometheus-alertmanager)
 amport=$(freeport)

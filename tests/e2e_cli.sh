@@ -5,19 +5,9 @@
 # from a file, a .gz and standard input, and per-User config overrides.
 #   tests/e2e_cli.sh STORMWATCH WORKDIR
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 sw=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect_status() { # want cmd...
-  local want=$1; shift
-  "$@" >out.txt 2>err.txt; local got=$?
-  [ "$got" -eq "$want" ] && ok || bad "'$*' exited $got, want $want: $(head -c 300 err.txt)"
-}
-expect_grep() { # file pattern what
-  grep -q -- "$2" "$1" && ok || bad "$3: no '$2' in $1: $(head -c 400 "$1")"
-}
 
 # help and usage
 expect_status 0 "$sw" --help;            expect_grep out.txt "replay" "top help"

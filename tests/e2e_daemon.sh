@@ -6,11 +6,9 @@
 # lines; a bad config is refused with exit 2.
 #   tests/e2e_daemon.sh STORMWATCH WORKDIR
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 sw=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 # a free TCP port on loopback
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -6,11 +6,9 @@
 # and a declared change survives a restart and a kill -9.
 #   tests/e2e_http.sh STORMWATCH WORKDIR
 set -u
+. "$(dirname "$0")/lib_e2e.sh"
 sw=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ing=tcp://127.0.0.1:$(freeport)
 hport=$(freeport)

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# End-to-end checks of the post-incident report (stormwatch replay --report)
+# on simulator data: the report made while detecting and from an alerts
+# file agree, filters, the Markdown summary, usage errors, a bad alerts
+# line, and the page itself in headless Chromium (tests/report_browser.py:
+# DOM, console, a screenshot kept in the work folder).
+#   tests/e2e_report.sh STORMWATCH WORKDIR
+set -u
+. "$(dirname "$0")/lib_e2e.sh"
+sw=$1 work=$2
+here=$(cd "$(dirname "$0")" && pwd)
+chromium=${CHROMIUM:-/usr/bin/chromium}
+rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
+count() { grep -o -- "$2" "$1" | wc -l; }
+
+# four incidents: a declared blocked route, an undeclared request storm, a
+# silence under DCC maintenance and a declared alert storm
+"$sw" simulate --users 8 --hours 4 --interval 10 --seed 3 \
+  --incident blocked:2:2h:25m:declared --incident storm-south:5:2h40m:12m \
+  --incident silence-north:3:3h10m:15m:maintenance --incident storm-north:6:3h30m:8m:declared \
+  --out sim >/dev/null 2>&1 || bad "simulate failed"
+ids=$(grep -o 'CHG-[0-9]*' sim/changes.yaml | sort -u | paste -sd, -)
+
+# the report while detecting; stdout still carries the alert lines
+expect_status 0 "$sw" replay --changes sim/changes.yaml --report r.html --summary s.md sim/traffic.lp
+cp out.txt alerts.jsonl
+expect_grep err.txt "report of 4 incidents written to r.html" "report progress line"
+"$sw" replay -q --changes sim/changes.yaml sim/traffic.lp >plain.jsonl 2>/dev/null
+cmp -s alerts.jsonl plain.jsonl && ok || bad "--report changed the alert lines"
+firing=$(grep -c '"status":"firing"' alerts.jsonl)
+[ "$firing" -eq 4 ] && ok || bad "want 4 incidents detected, got $firing"
+[ "$(count r.html '<tr class="alert"')" -eq 4 ] && ok || bad "want 4 timeline rows"
+[ "$(count r.html '<section class="incident"')" -eq 4 ] && ok || bad "want 4 incident charts"
+size=$(stat -c %s r.html)
+[ "$size" -lt 2000000 ] && ok || bad "report is $size bytes"
+grep -Eq 'https?://' r.html && bad "the report refers to the network" || ok
+mode=$(stat -c %a r.html)
+[ "$mode" != 600 ] && ok || bad "report kept the temporary file's mode 600"
+
+# the summary: a row per incident with its change and timings
+[ "$(grep -c '^| [0-9]' s.md)" -eq 4 ] && ok || bad "want 4 summary rows: $(cat s.md)"
+expect_grep s.md "| blocked_route | .* | north | CHG-[0-9]* (declared) | 10 min 00 s after |" "blocked route row"
+expect_grep s.md "| storm | .* | south/request | \*\*undeclared\*\* |" "undeclared storm row"
+expect_grep s.md "(maintenance)" "maintenance row"
+
+# the same report from the alerts file, without detecting again
+expect_status 0 "$sw" replay --changes sim/changes.yaml --with-alerts alerts.jsonl --report r2.html sim/traffic.lp
+[ ! -s out.txt ] && ok || bad "--with-alerts wrote to standard output"
+# identical but for the line that names where the alerts came from
+same_but_source() { sed 's/Alerts: [^;]*;/Alerts: -;/' "$1"; }
+diff <(same_but_source r.html) <(same_but_source r2.html) >/dev/null && ok ||
+  bad "the report from the alerts file differs from the detecting one"
+expect_grep r2.html "Alerts: alerts.jsonl" "alerts source"
+
+# filters
+user=$(grep '"alert":"blocked_route"' alerts.jsonl | head -1 | sed 's/.*"user":"\([^"]*\)".*/\1/')
+expect_status 0 "$sw" replay -q --changes sim/changes.yaml --with-alerts alerts.jsonl --user "$user" --report ru.html sim/traffic.lp
+[ "$(count ru.html '<tr class="alert"')" -eq 1 ] && ok || bad "--user kept other Users"
+expect_grep ru.html "data-kind=\"blocked_route\" data-user=\"$user\"" "--user row"
+expect_status 0 "$sw" replay -q --with-alerts alerts.jsonl --from 2024-03-12T09:05:00Z \
+  --to 2024-03-12T09:20:00Z --summary rf.md sim/traffic.lp
+[ "$(grep -c '^| [0-9]' rf.md)" -eq 1 ] && ok || bad "--from/--to: want only the silence: $(cat rf.md)"
+expect_grep rf.md "| silence |" "--from/--to row"
+
+# a bad line in the alerts file is reported with its line number and skipped
+{ head -2 alerts.jsonl; echo '{"status":"maybe"}'; tail -n +3 alerts.jsonl; } >mixed.jsonl
+expect_status 0 "$sw" replay -q --with-alerts mixed.jsonl --report rb.html sim/traffic.lp
+expect_grep err.txt "mixed.jsonl:3: not an alert line: key status" "bad alert line"
+[ "$(count rb.html '<tr class="alert"')" -eq 4 ] && ok || bad "a bad alert line lost good ones"
+
+# usage errors
+expect_status 2 "$sw" replay --with-alerts alerts.jsonl sim/traffic.lp
+expect_grep err.txt "add --report or --summary" "--with-alerts alone"
+expect_status 2 "$sw" replay --report x.html - <sim/traffic.lp
+expect_grep err.txt "reads its INPUT twice" "report from stdin"
+expect_status 2 "$sw" replay --report x.html --from yesterday sim/traffic.lp
+expect_grep err.txt "--from yesterday: want an RFC 3339 time" "bad --from"
+expect_status 2 "$sw" replay --with-alerts missing.jsonl --report x.html sim/traffic.lp
+expect_grep err.txt "missing.jsonl: No such file" "missing alerts file"
+expect_status 1 "$sw" replay -q --report no/such/dir/r.html sim/traffic.lp
+expect_grep err.txt "no/such/dir/r.html" "unwritable report"
+
+# the page in a real browser: DOM, console, screenshot (kept here)
+if [ ! -x "$chromium" ]; then
+  bad "no Chromium at $chromium: install the chromium package (scripts/setup.sh does)"
+else
+  python3 "$here/report_browser.py" --chromium "$chromium" --report r.html --alerts alerts.jsonl \
+    --changes-ids "$ids" --screenshot report.png && ok || bad "browser check of r.html"
+  # the README's picture: the blocked route alone, a page that fits a screen
+  grep "\"user\":\"$user\"" alerts.jsonl >ru-alerts.jsonl
+  python3 "$here/report_browser.py" --chromium "$chromium" --report ru.html \
+    --alerts ru-alerts.jsonl --screenshot report-blocked.png \
+    && ok || bad "browser check of the filtered report"
+fi
+
+echo "e2e_report: $passes passed, $fails failed"
+[ "$fails" -eq 0 ]
