@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "changes_yaml.h"
 #include "config.h"
@@ -423,6 +424,10 @@ static int write_out(const char *path, const report_t *rep, const report_meta_t 
         return 1;
     }
     int rc = fio_replace(path, buf, len);
+    mode_t mask = umask(0);
+    umask(mask);
+    if (rc == 0) /* a report is for sharing: the usual mode, not the temporary file's 0600 */
+        rc = chmod(path, 0666 & ~mask);
     if (rc < 0)
         fprintf(stderr, "stormwatch replay: %s: %s\n", path, strerror(errno));
     free(buf);

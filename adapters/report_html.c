@@ -346,7 +346,7 @@ static void incident_chart(FILE *f, const report_t *r, const rep_incident_t *in)
     }
     ymax = nice_max(ymax * 1.05);
     scale_t s = { in->t0, in->t1, ymax };
-    int show_backlog = bmax > 0 || !strcmp(in->kind, "blocked_route");
+    int show_backlog = !strcmp(in->kind, "blocked_route"); /* elsewhere it is noise near 0 */
     bmax = nice_max(bmax * 1.05);
 
     fprintf(f, "<svg class=\"chart\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">", CW, CH);
@@ -572,11 +572,15 @@ static void system_view(FILE *f, const report_t *r)
         return;
     }
     double w = (double)r->sys_width / NS_S, ymax = 0;
-    for (size_t k = 0; k < r->sys_n; k++)
+    size_t k0 = 0; /* the first bucket with traffic: the ones before are room for late samples */
+    while (k0 + 1 < r->sys_n && r->sys[k0][0] + r->sys[k0][1] <= 0)
+        k0++;
+    for (size_t k = k0; k < r->sys_n; k++)
         for (int d = 0; d < 2; d++)
             ymax = fmax(ymax, r->sys[k][d] / w);
     ymax = nice_max(ymax * 1.05);
-    scale_t s = { r->sys_origin, r->sys_origin + (int64_t)r->sys_n * r->sys_width, ymax };
+    scale_t s = { r->sys_origin + (int64_t)k0 * r->sys_width,
+                  r->sys_origin + (int64_t)r->sys_n * r->sys_width, ymax };
     fprintf(f, "<p class=\"meta\">Total traffic per direction, %s per point; storms shaded with "
                "their number.</p>",
             span_text(r->sys_width, (char[48]){ 0 }, 48));
@@ -593,8 +597,9 @@ static void system_view(FILE *f, const report_t *r)
     time_axis(f, &s);
     for (int d = 0; d < 2; d++) {
         fprintf(f, "<path class=\"%s\" d=\"", d == LP_NORTH ? "north" : "south");
-        for (size_t k = 0; k < r->sys_n; k++)
-            fprintf(f, "%c%.1f %.1f", k ? 'L' : 'M', sx(&s, r->sys_origin + (int64_t)k * r->sys_width + r->sys_width / 2),
+        for (size_t k = k0; k < r->sys_n; k++)
+            fprintf(f, "%c%.1f %.1f", k > k0 ? 'L' : 'M',
+                    sx(&s, r->sys_origin + (int64_t)k * r->sys_width + r->sys_width / 2),
                     sy(r->sys[k][d] / w, ymax));
         fputs("\"/>", f);
     }

@@ -12,6 +12,7 @@ packages=(
   prometheus-alertmanager            # a real Alertmanager for the sink's tests
   prometheus                         # promtool checks our /metrics in the tests
   curl                               # the HTTP API's tests and examples
+  chromium                           # renders the HTML report in its browser test
   libjemalloc-dev                    # allocator, and its stats for our metrics
   libyaml-dev                        # config file and change register
   libcmocka-dev                      # unit tests
