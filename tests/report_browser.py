@@ -23,7 +23,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe
          "--disable-sync", "--disable-default-apps", "--disable-breakpad",
          "--disable-domain-reliability", "--mute-audio", "--hide-scrollbars",
          "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost"]
-WIDTH, MAX_HEIGHT, TIMEOUT = 1280, 16000, 60
+WIDTH, MAX_HEIGHT, TIMEOUT = 1280, 32000, 60
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
         "meta", "source", "track", "wbr"}
 KEY = ("kind", "user", "dir", "class", "starts")
