@@ -107,6 +107,18 @@ void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, i
     b->age += dt_ns;
 }
 
+/*
+ * Whether absolute bin n may be judged by its profile: it has history, and
+ * that history is not just bin n itself. A bin learnt once, from earlier
+ * today, would otherwise make an incident its own expectation within the
+ * same day (a first-day storm would resolve itself a bin after it began).
+ */
+static int profile_usable(const base_t *b, int64_t n)
+{
+    uint8_t d = b->days[day_bin(n)];
+    return d > 1 || (d == 1 && !(n < b->bin && n > b->bin - BASE_BINS));
+}
+
 void base_expect_range(const base_t *b, int64_t ts, int64_t tol_ns, double *hi, double *lo)
 {
     if (tol_ns < 0)
@@ -117,7 +129,7 @@ void base_expect_range(const base_t *b, int64_t ts, int64_t tol_ns, double *hi, 
     double h = 0, l = INFINITY;
     for (int64_t n = first; n <= last; n++) {
         int i = day_bin(n);
-        double v = b->days[i] ? b->prof[i] : b->rate;
+        double v = profile_usable(b, n) ? b->prof[i] : b->rate;
         if (v > h)
             h = v;
         if (v < l)
@@ -129,7 +141,7 @@ void base_expect_range(const base_t *b, int64_t ts, int64_t tol_ns, double *hi, 
 
 int base_has_profile(const base_t *b, int64_t ts)
 {
-    return b->days[day_bin(abs_bin(ts))] != 0;
+    return profile_usable(b, abs_bin(ts));
 }
 
 #define CDF_MAX_TERMS 100000

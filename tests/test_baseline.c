@@ -385,6 +385,31 @@ static void test_first_day_learns_anomalous_pattern(void **state)
 }
 
 /*
+ * A storm on a bin's first day is learnt for tomorrow, but must not become
+ * its own expectation today: an hour at 10x after hours at 10/s keeps the
+ * envelope at the level for the whole hour, in every bin of the storm.
+ */
+static void test_first_day_storm_not_expected_same_day(void **state)
+{
+    (void)state;
+    base_cfg_t cfg = cfg_tau(1800 * SEC);
+    base_t b;
+    base_init(&b);
+    int64_t ts = bin_start(0, 40);
+    for (int k = 0; k < 4 * 360; k++) /* 4 h at 10/s */
+        base_learn(&b, &cfg, 100, 10 * SEC, ts += 10 * SEC, 0);
+    for (int k = 0; k < 360; k++) { /* 1 h at 100/s, alerting */
+        base_learn(&b, &cfg, 1000, 10 * SEC, ts += 10 * SEC, 1);
+        double hi, lo;
+        base_expect_range(&b, ts, 450 * SEC, &hi, &lo); /* the default tolerance */
+        assert_true(hi < 12.0);
+    }
+    /* the next day the same time is expected at the storm's rate */
+    base_learn(&b, &cfg, 100, 10 * SEC, bin_start(1, 0), 0);
+    assert_near(expect_mid(&b, 1, 57), 100.0, 1e-3);
+}
+
+/*
  * BUG (core/baseline.c, fold(): the first-day fallback to all_count /
  * all_secs, and the multiplicative outlier test against a zero profile):
  * a silence on a bin's first day is learnt as that bin's normal (profile 0),
@@ -560,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_bins_without_history_use_level),
         cmocka_unit_test(test_daily_profile_later_days),
         cmocka_unit_test(test_first_day_learns_anomalous_pattern),
+        cmocka_unit_test(test_first_day_storm_not_expected_same_day),
         cmocka_unit_test(test_BUG_first_day_silence_not_learnt_as_normal),
         cmocka_unit_test(test_phi_learned_from_overdispersed_counts),
         cmocka_unit_test(test_phi_near_zero_on_poisson_counts),
