@@ -165,6 +165,8 @@ static int read_alert(json_t *o, rep_incident_t *in, int *firing, char *err, siz
         in->ends = INT64_MAX;
     else if (in->ends == INT64_MAX)
         return sw_errf(err, errlen, "key ends_at: a resolved alert needs one"), -1;
+    if (in->detected < in->starts || in->ends < in->starts)
+        return sw_errf(err, errlen, "keys detected_at and ends_at: not before starts_at"), -1;
     const char *st = json_string_value(json_object_get(o, "starts_at"));
     snprintf(in->starts_text, sizeof(in->starts_text), "%s", st);
     in->kind = dup_str(o, "alert");
@@ -289,7 +291,8 @@ int report_prepare(report_t *r)
             incident_free(&r->inc[i]);
     }
     r->ninc = kept;
-    qsort(r->inc, r->ninc, sizeof(*r->inc), by_onset);
+    if (r->ninc)
+        qsort(r->inc, r->ninc, sizeof(*r->inc), by_onset);
     r->storms = calloc(r->ninc + 1, sizeof(uint32_t));
     r->active = calloc(r->ninc + 1, sizeof(uint32_t));
     r->wild = calloc(r->ninc + 1, sizeof(uint32_t));
@@ -373,7 +376,8 @@ static void fill_band(const report_t *r, rep_incident_t *in)
 /* Learns the band from `count` messages at `ts`, in REP_LEARN_NS steps. */
 static void learn(const report_t *r, rep_incident_t *in, double count, int64_t ts)
 {
-    int64_t step = ts - ts % REP_LEARN_NS; /* start of the step holding ts */
+    /* the step a count belongs to: (k W, (k+1) W] -> k W, as it covers the time before ts */
+    int64_t step = (ts - 1) - (ts - 1) % REP_LEARN_NS;
     if (!in->learning) {
         in->learning = 1;
         in->learn_end = step;

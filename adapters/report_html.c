@@ -435,7 +435,9 @@ static void timeline(FILE *f, const report_t *r)
         fputs("\" data-change=\"", f);
         esc(f, in->change_id ? in->change_id : "");
         fprintf(f, "\"><td><a href=\"#incident-%zu\">%zu</a></td>", i + 1, i + 1);
-        fprintf(f, "<td class=\"k-%s\">", in->kind);
+        fputs("<td class=\"k-", f);
+        esc(f, in->kind);
+        fputs("\">", f);
         esc(f, in->kind);
         fputs("</td>", f);
         td(f, "id", in->user);
@@ -510,7 +512,9 @@ static void incidents(FILE *f, const report_t *r)
         char b[TF_BUFLEN], d[48];
         fprintf(f, "<section class=\"incident\" id=\"incident-%zu\"", i + 1);
         data_attrs(f, in);
-        fprintf(f, "><h3>%zu. <span class=\"k-%s\">", i + 1, in->kind);
+        fprintf(f, "><h3>%zu. <span class=\"k-", i + 1);
+        esc(f, in->kind);
+        fputs("\">", f);
         esc(f, in->kind);
         fputs("</span> ", f);
         esc(f, in->user);
@@ -720,20 +724,26 @@ int report_write_markdown(const report_t *r, FILE *f, const report_meta_t *m)
 {
     char b[TF_BUFLEN], b2[TF_BUFLEN], d[48];
     fputs("## stormwatch incident summary\n\nRecording: ", f);
-    for (size_t i = 0; i < m->ninputs; i++)
-        fprintf(f, "%s`%s`", i ? ", " : "", m->inputs[i]);
+    for (size_t i = 0; i < m->ninputs; i++) {
+        fputs(i ? ", " : "", f);
+        md_esc(f, m->inputs[i]);
+    }
     if (r->samples)
         fprintf(f, " (%s to %s UTC)", when(r->first_ts, b), when(r->last_ts, b2));
-    fprintf(f, ". Alerts: %s. Changes: %s. %zu incident%s.\n\n", m->alerts_source,
-            m->changes_source ? m->changes_source : "none given", r->ninc,
-            r->ninc == 1 ? "" : "s");
+    fputs(". Alerts: ", f);
+    md_esc(f, m->alerts_source);
+    fputs(". Changes: ", f);
+    md_esc(f, m->changes_source ? m->changes_source : "none given");
+    fprintf(f, ". %zu incident%s.\n\n", r->ninc, r->ninc == 1 ? "" : "s");
     fputs("| # | onset (UTC) | alert | User | series | change | onset vs change start | "
           "detection took | duration |\n|---|---|---|---|---|---|---|---|---|\n",
           f);
     for (size_t i = 0; i < r->ninc; i++) {
         const rep_incident_t *in = &r->inc[i];
         const change_t *c = change_of(r, in);
-        fprintf(f, "| %zu | %s | %s | ", i + 1, when(in->starts, b), in->kind);
+        fprintf(f, "| %zu | %s | ", i + 1, when(in->starts, b));
+        md_esc(f, in->kind);
+        fputs(" | ", f);
         md_esc(f, in->user);
         fprintf(f, " | %s", dir_name(in->dir));
         if (strcmp(in->cls, "all")) {

@@ -1,0 +1,604 @@
+/*
+ * test_report.c - the post-incident report (adapters/report.c, report_html.c):
+ * alert lines paired into incidents, bad lines refused, the filters, the
+ * charts read from the recording (rate spread over sample intervals, the
+ * backlog as the sum of the latest gauges, the baseline band that does not
+ * learn from the incident), the system view, the storms' top Users, and
+ * the HTML / Markdown output (self-contained, escaped).
+ *
+ * The tests look inside the report through report_int.h. Unless said
+ * otherwise an incident runs from S to S + 600 s; its chart then spans
+ * [S - 1200 s, S + 1800 s) (the context is 1200 s at least on each side):
+ * 3000 s in 480 columns of 6.25 s, each of 4 sub-buckets of 1.5625 s.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "changes.h"
+#include "params.h"
+#include "report.h"
+#include "report_int.h"
+#include "testutil.h"
+#include "timefmt.h"
+
+#define S (INT64_C(1568635200) * SEC) /* 2019-09-16T12:00:00Z */
+#define MIN (60 * SEC)
+#define SUB_NS (INT64_C(1562500000)) /* 3000 s / (480 * 4) */
+#define COL_NS (4 * SUB_NS)          /* 6.25 s */
+
+/* ---- helpers ---- */
+
+static report_t *new_report(int64_t from, int64_t to, const char *user, const changes_t *reg)
+{
+    report_filter_t f = { .from = from, .to = to, .user = user };
+    detect_params_t p;
+    detect_params_defaults(&p);
+    report_t *r = report_create(&f, reg, &p);
+    assert_non_null(r);
+    return r;
+}
+
+static report_t *new_report_all(void)
+{
+    return new_report(INT64_MIN, INT64_MAX, NULL, NULL);
+}
+
+/* An alert line; zero fields take defaults: a storm on south/all, detected
+ * 30 s after onset; firing when ends is 0, else resolved. */
+typedef struct {
+    const char *status, *kind, *user, *dir, *cls, *summary;
+    const char *change; /* raw JSON object, or NULL */
+    int64_t starts, detected, ends;
+} al_t;
+
+static int add_alert(report_t *r, al_t a, char *err, size_t errlen)
+{
+    char st[TF_BUFLEN], de[TF_BUFLEN], en[TF_BUFLEN + 2] = "null", line[1024];
+    tf_format(a.starts, st);
+    tf_format(a.detected ? a.detected : a.starts + 30 * SEC, de);
+    if (a.ends) {
+        char b[TF_BUFLEN];
+        tf_format(a.ends, b);
+        snprintf(en, sizeof(en), "\"%s\"", b);
+    }
+    int n = snprintf(line, sizeof(line),
+                     "{\"status\":\"%s\",\"alert\":\"%s\",\"severity\":\"warning\",\"user\":\"%s\","
+                     "\"dir\":\"%s\",\"class\":\"%s\",\"starts_at\":\"%s\",\"detected_at\":\"%s\","
+                     "\"ends_at\":%s,\"value\":120.5,\"baseline\":10.0,\"backlog\":0,"
+                     "\"summary\":\"%s\",\"correlation\":\"%s\",\"change\":%s,"
+                     "\"impacted_users\":[\"V1\",\"V2\"]}",
+                     a.status ? a.status : a.ends ? "resolved" : "firing",
+                     a.kind ? a.kind : "storm", a.user ? a.user : "U1", a.dir ? a.dir : "south",
+                     a.cls ? a.cls : "all", st, de, en, a.summary ? a.summary : "a storm",
+                     a.change ? "declared" : "undeclared", a.change ? a.change : "null");
+    assert_true(n > 0 && (size_t)n < sizeof(line));
+    return report_add_alert_json(r, line, (size_t)n, err, errlen);
+}
+
+static void add_ok(report_t *r, al_t a)
+{
+    char err[256] = "";
+    if (add_alert(r, a, err, sizeof(err)) != 0)
+        fail_msg("alert refused: %s", err);
+}
+
+/* One sample of series (user, dir, cls) at ts. */
+static void sample(report_t *r, const char *user, int dir, const char *cls, int64_t ts,
+                   double count)
+{
+    lp_sample_t s = { .user = { user, (uint32_t)strlen(user) },
+                      .cls = { cls, (uint32_t)strlen(cls) },
+                      .dir = dir, .fields = LP_F_COUNT, .count = count, .ts = ts };
+    report_add_sample(r, &s);
+}
+
+static void gauge_sample(report_t *r, const char *user, int dir, const char *cls, int64_t ts,
+                         double backlog)
+{
+    lp_sample_t s = { .user = { user, (uint32_t)strlen(user) },
+                      .cls = { cls, (uint32_t)strlen(cls) },
+                      .dir = dir, .fields = LP_F_COUNT | LP_F_BACKLOG, .backlog = backlog,
+                      .ts = ts };
+    report_add_sample(r, &s);
+}
+
+/* The observed rate of chart column c, as report_html.c computes it. */
+static int col_rate(const rep_incident_t *in, size_t c, double *lo, double *hi)
+{
+    double w = (double)(in->t1 - in->t0) / (REP_COLS * REP_SUB) / 1e9;
+    int any = 0;
+    for (size_t k = c * REP_SUB; k < (c + 1) * REP_SUB; k++) {
+        if (!in->subseen[k])
+            continue;
+        double v = in->sub[k] / w;
+        *lo = any ? fmin(*lo, v) : v;
+        *hi = any ? fmax(*hi, v) : v;
+        any = 1;
+    }
+    return any;
+}
+
+/* Asserts that columns [c0, c1] of the chart all show `rate` msg/s. */
+static void assert_cols_rate(const rep_incident_t *in, size_t c0, size_t c1, double rate)
+{
+    for (size_t c = c0; c <= c1; c++) {
+        double lo = NAN, hi = NAN;
+        if (!col_rate(in, c, &lo, &hi))
+            fail_msg("column %zu has no data", c);
+        if (fabs(lo - rate) > 1e-6 || fabs(hi - rate) > 1e-6)
+            fail_msg("column %zu: rate %.9g..%.9g, want %g", c, lo, hi, rate);
+    }
+}
+
+static size_t col_of(const rep_incident_t *in, int64_t t)
+{
+    return (size_t)((t - in->t0) / COL_NS);
+}
+
+/* The incident of `user` with class `cls` (after report_prepare). */
+static rep_incident_t *incident(report_t *r, const char *user, const char *cls)
+{
+    for (size_t i = 0; i < r->ninc; i++)
+        if (!strcmp(r->inc[i].user, user) && !strcmp(r->inc[i].cls, cls))
+            return &r->inc[i];
+    fail_msg("no incident of %s/%s", user, cls);
+    return NULL;
+}
+
+static char *render(const report_t *r, int markdown)
+{
+    static const char *const inputs[] = { "rec.lp" };
+    report_meta_t m = { inputs, 1, "alerts.jsonl", NULL };
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    int rc = markdown ? report_write_markdown(r, f, &m) : report_write_html(r, f, &m);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(rc, 0);
+    return buf;
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* ---- 1. pairing ---- */
+
+static void test_pairing(void **state)
+{
+    (void)state;
+    report_t *r = new_report_all();
+    add_ok(r, (al_t){ .user = "U1", .starts = S });                       /* firing */
+    add_ok(r, (al_t){ .user = "U1", .starts = S, .ends = S + 600 * SEC }); /* its resolution */
+    assert_int_equal(r->ninc, 1);
+    assert_true(r->inc[0].starts == S);
+    assert_true(r->inc[0].detected == S + 30 * SEC);
+    assert_true(r->inc[0].ends == S + 600 * SEC);
+
+    /* resolved without a firing line: opens a closed incident */
+    add_ok(r, (al_t){ .user = "U2", .starts = S + MIN, .ends = S + 5 * MIN });
+    assert_int_equal(r->ninc, 2);
+    assert_true(r->inc[1].ends == S + 5 * MIN);
+
+    /* never resolved; a resolution of another series (class) does not close it */
+    add_ok(r, (al_t){ .user = "U3", .cls = "req", .starts = S + 2 * MIN });
+    add_ok(r, (al_t){ .user = "U3", .cls = "rsp", .starts = S + 2 * MIN, .ends = S + 9 * MIN });
+    assert_int_equal(r->ninc, 4);
+    assert_true(r->inc[2].ends == INT64_MAX);
+    assert_string_equal(r->inc[2].cls, "req");
+
+    /* same alert for two Users: two incidents */
+    add_ok(r, (al_t){ .user = "U4", .starts = S + 3 * MIN });
+    add_ok(r, (al_t){ .user = "U5", .starts = S + 3 * MIN });
+    add_ok(r, (al_t){ .user = "U5", .starts = S + 3 * MIN, .ends = S + 4 * MIN });
+    assert_int_equal(r->ninc, 6);
+    assert_true(r->inc[4].ends == INT64_MAX); /* U4 still firing */
+    assert_true(r->inc[5].ends == S + 4 * MIN);
+    assert_string_equal(r->inc[5].starts_text, "2019-09-16T12:03:00Z");
+    assert_int_equal(r->inc[5].nimpacted, 2);
+    assert_int_equal(report_prepare(r), 6);
+    report_destroy(r);
+}
+
+/* ---- 2. bad lines ---- */
+
+static void expect_refused(report_t *r, const char *line, const char *want)
+{
+    char err[256] = "";
+    assert_int_equal(report_add_alert_json(r, line, strlen(line), err, sizeof(err)), -1);
+    if (!strstr(err, want))
+        fail_msg("%s: message \"%s\" does not mention \"%s\"", line, err, want);
+    assert_int_equal(r->ninc, 0);
+}
+
+static void test_bad_lines(void **state)
+{
+    (void)state;
+    report_t *r = new_report_all();
+    char err[256] = "";
+    assert_int_equal(add_alert(r, (al_t){ .status = "maybe", .starts = S }, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "status"));
+    assert_int_equal(add_alert(r, (al_t){ .dir = "east", .starts = S }, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "dir"));
+    /* resolved with ends_at null */
+    assert_int_equal(add_alert(r, (al_t){ .status = "resolved", .starts = S }, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "ends_at"));
+    assert_int_equal(r->ninc, 0);
+
+    expect_refused(r,
+                   "{\"status\":\"firing\",\"alert\":\"storm\",\"user\":\"U1\",\"dir\":\"south\","
+                   "\"class\":\"all\",\"starts_at\":\"yesterday\",\"detected_at\":"
+                   "\"2019-09-16T12:00:00Z\",\"ends_at\":null,\"correlation\":\"undeclared\"}",
+                   "starts_at");
+    expect_refused(r,
+                   "{\"status\":\"firing\",\"alert\":\"storm\",\"dir\":\"south\",\"class\":\"all\","
+                   "\"starts_at\":\"2019-09-16T12:00:00Z\",\"detected_at\":"
+                   "\"2019-09-16T12:00:00Z\",\"ends_at\":null,\"correlation\":\"undeclared\"}",
+                   "user");
+    /* an end or a detection before the onset would make a chart of no width */
+    assert_int_equal(add_alert(r, (al_t){ .starts = S, .ends = S - 2400 * SEC }, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "ends_at"));
+    assert_int_equal(add_alert(r, (al_t){ .starts = S, .detected = S - 2400 * SEC }, err,
+                               sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "detected_at"));
+    assert_int_equal(r->ninc, 0);
+    expect_refused(r, "{\"status\":\"firing\",", "not JSON");
+    expect_refused(r, "[1,2,3]", "object");
+    /* err may be NULL (as replay passes it) */
+    assert_int_equal(report_add_alert_json(r, "[]", 2, NULL, 0), -1);
+    assert_int_equal(r->ninc, 0);
+    /* the report still works: a good line after the bad ones is the only incident */
+    add_ok(r, (al_t){ .user = "U1", .starts = S });
+    assert_int_equal(report_prepare(r), 1);
+    report_destroy(r);
+}
+
+/* ---- 3. filters ---- */
+
+static void test_filters(void **state)
+{
+    (void)state;
+    /* window [S, S + 1 h] */
+    report_t *r = new_report(S, S + 60 * MIN, NULL, NULL);
+    add_ok(r, (al_t){ .user = "late", .starts = S + 30 * MIN, .ends = S + 90 * MIN }); /* kept */
+    add_ok(r, (al_t){ .user = "before", .starts = S - 120 * MIN, .ends = S - 1 * SEC });
+    add_ok(r, (al_t){ .user = "after", .starts = S + 61 * MIN, .ends = S + 70 * MIN });
+    add_ok(r, (al_t){ .user = "span", .starts = S - 60 * MIN, .ends = S + 120 * MIN }); /* kept */
+    add_ok(r, (al_t){ .user = "edge", .starts = S - 10 * MIN, .ends = S });  /* ends at from: kept */
+    add_ok(r, (al_t){ .user = "firing", .starts = S - 180 * MIN });         /* still firing: kept */
+    assert_int_equal(r->ninc, 6);
+    assert_int_equal(report_prepare(r), 4);
+    /* sorted by onset: firing (S-3h), span (S-1h), edge (S-10m), late (S+30m) */
+    assert_string_equal(r->inc[0].user, "firing");
+    assert_string_equal(r->inc[1].user, "span");
+    assert_string_equal(r->inc[2].user, "edge");
+    assert_string_equal(r->inc[3].user, "late");
+    report_destroy(r);
+
+    r = new_report(INT64_MIN, INT64_MAX, "U2", NULL);
+    add_ok(r, (al_t){ .user = "U1", .starts = S });
+    add_ok(r, (al_t){ .user = "U2", .starts = S + 20 * MIN });
+    add_ok(r, (al_t){ .user = "U2", .kind = "silence", .starts = S + 10 * MIN });
+    add_ok(r, (al_t){ .user = "U3", .starts = S + 5 * MIN });
+    assert_int_equal(report_prepare(r), 2);
+    assert_string_equal(r->inc[0].kind, "silence"); /* S + 10 min first */
+    assert_string_equal(r->inc[1].kind, "storm");
+    assert_string_equal(r->inc[1].user, "U2");
+    report_destroy(r);
+}
+
+/* ---- 4. rate charts ---- */
+
+static void test_rate_chart(void **state)
+{
+    (void)state;
+    report_t *r = new_report_all();
+    add_ok(r, (al_t){ .user = "U1", .cls = "a", .starts = S, .ends = S + 600 * SEC });
+    add_ok(r, (al_t){ .user = "U1", .kind = "silence", .starts = S, .ends = S + 600 * SEC });
+    add_ok(r, (al_t){ .user = "U3", .starts = S, .ends = S + 600 * SEC });
+    assert_int_equal(report_prepare(r), 3);
+    rep_incident_t *a = incident(r, "U1", "a");
+    /* window: 600 s incident, context max(300 s, 1200 s) each side */
+    assert_true(a->t0 == S - 1200 * SEC);
+    assert_true(a->t1 == S + 1800 * SEC);
+    assert_true((a->t1 - a->t0) / (REP_COLS * REP_SUB) == SUB_NS);
+
+    /* U1 south: class a 100 and class b 50 every 10 s over the whole chart;
+     * the other direction and another User send far more */
+    for (int64_t t = S - 1300 * SEC; t <= S + 1900 * SEC; t += 10 * SEC) {
+        sample(r, "U1", LP_SOUTH, "a", t, 100);
+        sample(r, "U1", LP_SOUTH, "b", t, 50);
+        sample(r, "U1", LP_NORTH, "a", t, 5000);
+        sample(r, "U2", LP_SOUTH, "a", t, 7000);
+    }
+    /* U3: 100 per 10 s, but one sample 60 s after the previous carries 600 */
+    for (int64_t t = S - 1300 * SEC; t <= S + 1900 * SEC; t += 10 * SEC) {
+        if (t > S && t < S + 60 * SEC)
+            continue;
+        sample(r, "U3", LP_SOUTH, "all", t, t == S + 60 * SEC ? 600 : 100);
+    }
+    a = incident(r, "U1", "a");
+    rep_incident_t *all = incident(r, "U1", "all"), *gap = incident(r, "U3", "all");
+    assert_cols_rate(a, 0, REP_COLS - 1, 10.0);   /* 100 / 10 s: class a only */
+    assert_cols_rate(all, 0, REP_COLS - 1, 15.0); /* (100 + 50) / 10 s: every class */
+    /* the 600 over (S, S + 60 s] is 10/s in each column of the gap:
+     * columns 192 (S = t0 + 1200 s = 192 x 6.25 s) to 200 (S + 56.25 s) */
+    assert_int_equal(col_of(gap, S), 192);
+    assert_cols_rate(gap, 192, 200, 10.0);
+    assert_cols_rate(gap, 0, REP_COLS - 1, 10.0);
+    /* and the messages in those 9 columns: 9 x 6.25 s x 10/s = 562.5 */
+    double sum = 0;
+    for (size_t k = 192 * REP_SUB; k < 201 * REP_SUB; k++)
+        sum += gap->sub[k];
+    assert_near(sum, 562.5, 1e-6);
+    report_destroy(r);
+}
+
+/* ---- 5. backlog ---- */
+
+static void test_backlog(void **state)
+{
+    (void)state;
+    report_t *r = new_report_all();
+    add_ok(r, (al_t){ .kind = "blocked_route", .user = "U4", .dir = "north", .starts = S,
+                      .ends = S + 600 * SEC });
+    assert_int_equal(report_prepare(r), 1);
+    rep_incident_t *in = &r->inc[0];
+    gauge_sample(r, "U4", LP_NORTH, "a", S + 100 * SEC, 100);
+    gauge_sample(r, "U4", LP_NORTH, "b", S + 100 * SEC, 50);
+    gauge_sample(r, "U4", LP_SOUTH, "a", S + 100 * SEC, 9999); /* other direction */
+    gauge_sample(r, "U9", LP_NORTH, "a", S + 100 * SEC, 8888); /* other User */
+    gauge_sample(r, "U4", LP_NORTH, "a", S + 130 * SEC, 300);
+    /* S + 100 s: column (1200 + 100) / 6.25 = 208; S + 130 s: 1330 / 6.25 = 212.8 -> 212 */
+    size_t c1 = col_of(in, S + 100 * SEC), c2 = col_of(in, S + 130 * SEC);
+    assert_int_equal(c1, 208);
+    assert_int_equal(c2, 212);
+    assert_near(in->cols[c1].backlog, 150.0, 1e-9); /* 100 + 50 */
+    assert_near(in->cols[c2].backlog, 350.0, 1e-9); /* 300 + 50 */
+    assert_true(isnan(in->cols[c1 + 1].backlog));   /* no gauge there */
+    assert_near(in->backlog_total, 350.0, 1e-9);
+    report_destroy(r);
+}
+
+/* ---- 6. baseline band ---- */
+
+static void test_band(void **state)
+{
+    (void)state;
+    detect_params_t p;
+    detect_params_defaults(&p);
+    assert_true(p.base_warmup <= 4 * 3600 * SEC); /* 4 h of history is enough */
+    report_t *r = new_report_all();
+    add_ok(r, (al_t){ .user = "U5", .dir = "north", .starts = S, .ends = S + 600 * SEC });
+    assert_int_equal(report_prepare(r), 1);
+    /* 10/s for 4 h before, a 10x storm (1000 per 10 s) during the incident */
+    for (int64_t t = S - 4 * 3600 * SEC; t <= S + 1900 * SEC; t += 10 * SEC)
+        sample(r, "U5", LP_NORTH, "all", t, t > S && t <= S + 600 * SEC ? 1000 : 100);
+    rep_incident_t *in = &r->inc[0];
+    /* steady 600 per 60 s step: phi stays at the floor 0.01, so
+     * sd = sqrt(600 + 0.01 x 600^2) / 60 = sqrt(4200) / 60 = 1.0801 msg/s and
+     * the band is 10 +- 2 x 1.0801 = [7.8398, 12.1602] */
+    double sd = sqrt(600 + 0.01 * 600 * 600) / 60;
+    for (size_t c = 0; c < col_of(in, S); c++) {
+        if (isnan(in->cols[c].band_hi) || isnan(in->cols[c].band_lo))
+            fail_msg("column %zu: no band", c);
+        assert_near(in->cols[c].band_hi, 10 + 2 * sd, 1e-3);
+        assert_near(in->cols[c].band_lo, 10 - 2 * sd, 1e-3);
+    }
+    /* inside the incident the band still expects 10/s, not the storm's 100/s */
+    for (size_t c = col_of(in, S); c < col_of(in, S + 600 * SEC); c++) {
+        if (isnan(in->cols[c].band_hi) || isnan(in->cols[c].band_lo))
+            fail_msg("column %zu: no band", c);
+        assert_true(in->cols[c].band_lo <= 10 && 10 <= in->cols[c].band_hi);
+        if (in->cols[c].band_hi > 20)
+            fail_msg("column %zu: band_hi %g learnt the storm", c, in->cols[c].band_hi);
+    }
+    /* after it, back to the band of before: neither the storm's last sample
+     * (it ends a 60 s step exactly) nor its profile bin is learnt as normal */
+    for (size_t c = col_of(in, S + 700 * SEC); c < col_of(in, S + 1800 * SEC); c++) {
+        if (fabs(in->cols[c].band_hi - (10 + 2 * sd)) > 0.05 ||
+            fabs(in->cols[c].band_lo - (10 - 2 * sd)) > 0.05)
+            fail_msg("column %zu after the storm: band [%g, %g]", c, in->cols[c].band_lo,
+                     in->cols[c].band_hi);
+    }
+    /* the observed rate does show the storm: 1000 / 10 s */
+    assert_cols_rate(in, col_of(in, S + 10 * SEC), col_of(in, S + 590 * SEC), 100.0);
+    report_destroy(r);
+}
+
+/* ---- 7. system view ---- */
+
+static void test_system_view(void **state)
+{
+    (void)state;
+    report_t *r = new_report_all();
+    add_ok(r, (al_t){ .user = "Z", .starts = S }); /* a User without traffic */
+    assert_int_equal(report_prepare(r), 1);
+    /* 1500 samples 10 s apart per direction: south (i % 7) + 1, north 3 */
+    double south = 0, north = 0;
+    for (int i = 0; i < 1500; i++) {
+        int64_t t = S + i * 10 * SEC;
+        sample(r, "A", LP_SOUTH, "all", t, i % 7 + 1);
+        sample(r, "B", LP_NORTH, "all", t, 3);
+        south += i % 7 + 1;
+        north += 3;
+        if (i == 0) { /* origin 4 buckets before the first sample; it lands in bucket 4 */
+            assert_true(r->sys_origin == S - 40 * SEC);
+            assert_near(r->sys[4][LP_SOUTH], 1, 0);
+        }
+    }
+    /* south: 1500 = 214 x 7 + 2 -> 214 x 28 + 1 + 2 = 5995; north 1500 x 3 = 4500 */
+    assert_near(south, 5995, 0);
+    assert_near(north, 4500, 0);
+    /* the last sample at origin + 14990 s + 40 s needs bucket 1503 of 10 s > 960:
+     * width doubled once to 20 s, last bucket 15030 / 20 = 751 */
+    assert_true(r->sys_width == 20 * SEC);
+    assert_int_equal(r->sys_n, 752);
+    double s_sum = 0, n_sum = 0;
+    for (size_t k = 0; k < REP_SYS_COLS; k++) {
+        s_sum += r->sys[k][LP_SOUTH];
+        n_sum += r->sys[k][LP_NORTH];
+    }
+    assert_near(s_sum, 5995, 0);
+    assert_near(n_sum, 4500, 0);
+    /* bucket 2 = [S, S + 20 s): samples 0 and 1 */
+    assert_near(r->sys[2][LP_SOUTH], 1 + 2, 0);
+    assert_near(r->sys[2][LP_NORTH], 3 + 3, 0);
+    assert_true(r->samples == 3000);
+    report_destroy(r);
+}
+
+/* ---- 8. storm top Users ---- */
+
+static void test_storm_shares(void **state)
+{
+    (void)state;
+    report_t *r = new_report_all();
+    add_ok(r, (al_t){ .user = "A", .dir = "south", .starts = S, .ends = S + 600 * SEC });
+    assert_int_equal(report_prepare(r), 1);
+    for (int64_t t = S - 100 * SEC; t <= S + 700 * SEC; t += 10 * SEC) {
+        sample(r, "A", LP_SOUTH, "all", t, 30);
+        sample(r, "B", LP_SOUTH, "all", t, 10);
+        sample(r, "C", LP_NORTH, "all", t, 1000); /* northbound: not this storm's */
+    }
+    /* the span [S, S + 600 s] holds 61 samples per User: A 61 x 30 = 1830,
+     * B 61 x 10 = 610, total 2440 */
+    rep_incident_t *in = &r->inc[0];
+    assert_near(in->share_total, 2440, 0);
+    double a = -1, b = -1;
+    for (uint32_t u = 0; u < in->share_cap; u++) {
+        if (!(in->share[u] > 0))
+            continue;
+        const char *name = rep_user_name(r, u);
+        if (!strcmp(name, "A"))
+            a = in->share[u];
+        else if (!strcmp(name, "B"))
+            b = in->share[u];
+        else
+            fail_msg("User %s has a share", name);
+    }
+    assert_near(a, 1830, 0);
+    assert_near(b, 610, 0);
+    char *html = render(r, 0);
+    assert_non_null(strstr(html, "A 75%, B 25%")); /* 1830 / 2440, 610 / 2440 */
+    free(html);
+    report_destroy(r);
+}
+
+/* ---- 9. HTML and Markdown ---- */
+
+static void test_html_markdown(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    assert_non_null(reg);
+    change_t c = { .id = "CHG-1", .user = "U1", .title = "firewall rule", .kind = "firewall",
+                   .start = S - 30 * MIN, .end = S + 30 * MIN };
+    assert_int_equal(changes_add(reg, &c), 0);
+    change_t other = { .id = "CHG-2", .user = "U7", .start = S - 30 * MIN, .end = S };
+    assert_int_equal(changes_add(reg, &other), 0);
+
+    report_t *r = new_report(INT64_MIN, INT64_MAX, NULL, reg);
+    add_ok(r, (al_t){ .user = "U1", .starts = S, .ends = S + 600 * SEC,
+                      .change = "{\"id\":\"CHG-1\",\"title\":\"firewall rule\","
+                                "\"kind\":\"firewall\",\"score\":0.9}" });
+    add_ok(r, (al_t){ .user = "<script>&\\\"x", .starts = S + MIN,
+                      .summary = "rate <script>alert(1)</script> & \\\"more\\\"" });
+    add_ok(r, (al_t){ .user = "pipe|user", .cls = "c|d", .starts = S + 2 * MIN });
+    add_ok(r, (al_t){ .user = "U9", .kind = "x\\\"><script>k|d", .starts = S + 3 * MIN });
+    assert_int_equal(report_prepare(r), 4);
+    for (int64_t t = S - 1300 * SEC; t <= S + 1900 * SEC; t += 10 * SEC)
+        sample(r, "U1", LP_SOUTH, "all", t, 100);
+
+    char *html = render(r, 0);
+    assert_non_null(strstr(html, "<meta http-equiv=\"Content-Security-Policy\" "
+                                 "content=\"default-src 'none'"));
+    assert_int_equal(count_of(html, "<tr class=\"alert\""), 4);
+    assert_int_equal(count_of(html, "<section class=\"incident\""), 4);
+    assert_non_null(strstr(html, "class=\"k-x&quot;&gt;&lt;script&gt;k|d\""));
+    /* one change window, on U1's chart: CHG-2 is another User's */
+    assert_int_equal(count_of(html, "<rect class=\"change-window\""), 1);
+    const char *rect = strstr(html, "<rect class=\"change-window\"");
+    const char *rect_end = strchr(rect, '>');
+    const char *attr = strstr(rect, " data-change=\"CHG-1\"");
+    assert_true(attr && attr < rect_end);
+    assert_non_null(strstr(html, "&lt;script&gt;&amp;&quot;x"));
+    assert_non_null(strstr(html, "rate &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;more"));
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "http://"));
+    assert_null(strstr(html, "https://"));
+    assert_non_null(strstr(html, "4 incidents"));
+    free(html);
+
+    char *md = render(r, 1);
+    /* rows: the header and one per incident start with "| " */
+    size_t rows = 0;
+    for (const char *l = md; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        rows += !strncmp(l, "| ", 2);
+    assert_int_equal(rows, 1 + 4);
+    assert_non_null(strstr(md, "| x\"><script>k\\|d |"));
+    assert_non_null(strstr(md, "| pipe\\|user | south/c\\|d | **undeclared** |"));
+    /* onset S is 30 min after CHG-1's start; detected 30 s after onset; lasted 600 s */
+    assert_non_null(strstr(md, "| 1 | 2019-09-16 12:00:00 | storm | U1 | south | CHG-1 (declared)"
+                               " | 30 min 00 s after | 30.0 s | 10 min 00 s |\n"));
+    free(md);
+    report_destroy(r);
+    changes_destroy(reg);
+}
+
+/* ---- 10. NULL and empty ---- */
+
+static void test_empty(void **state)
+{
+    (void)state;
+    report_destroy(NULL);
+    report_t *r = new_report_all();
+    assert_int_equal(report_prepare(r), 0);
+    char *html = render(r, 0);
+    assert_non_null(strstr(html, "; 0 incidents"));
+    assert_non_null(strstr(html, "</html>"));
+    assert_int_equal(count_of(html, "<tr class=\"alert\""), 0);
+    assert_int_equal(count_of(html, "<section class=\"incident\""), 0);
+    assert_non_null(strstr(html, "No traffic in the recording"));
+    free(html);
+    char *md = render(r, 1);
+    assert_non_null(strstr(md, "0 incidents."));
+    assert_non_null(strstr(md, "|---|"));
+    assert_null(strstr(md, "| 1 |"));
+    free(md);
+    report_destroy(r);
+
+    /* a report destroyed before report_prepare frees its alerts */
+    r = new_report_all();
+    add_ok(r, (al_t){ .user = "U1", .starts = S });
+    report_destroy(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pairing),      cmocka_unit_test(test_bad_lines),
+        cmocka_unit_test(test_filters),      cmocka_unit_test(test_rate_chart),
+        cmocka_unit_test(test_backlog),      cmocka_unit_test(test_band),
+        cmocka_unit_test(test_system_view),  cmocka_unit_test(test_storm_shares),
+        cmocka_unit_test(test_html_markdown), cmocka_unit_test(test_empty),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
