@@ -20,6 +20,7 @@
  * any number of threads may parse at once, each with its own scratch buffer.
  */
 #include "lineproto.h"
+#include "lineproto_int.h"
 
 #include <float.h>
 #include <math.h>
@@ -643,6 +644,15 @@ static void take_tag(sw_str_t *dst, const tagval_t *tv, char **scratch)
 
 lp_result_t lp_parse(const char *line, size_t len, int64_t ts_mult,
                      lp_sample_t *out, char *scratch, size_t scratch_cap)
+{
+    if (len > scratch_cap || len > UINT32_MAX)
+        return LP_BAD_TOO_LONG;
+    lp_result_t r = lp_parse_fast(line, len, ts_mult, out);
+    return r != LP_FAST_UNSURE ? r : lp_parse_strict(line, len, ts_mult, out, scratch, scratch_cap);
+}
+
+lp_result_t lp_parse_strict(const char *line, size_t len, int64_t ts_mult,
+                            lp_sample_t *out, char *scratch, size_t scratch_cap)
 {
     const unsigned char *s = (const unsigned char *)line;
     size_t n = len, i = 0;

@@ -125,4 +125,13 @@ int lp_result_is_bad(lp_result_t r);
 lp_result_t lp_parse(const char *line, size_t len, int64_t ts_mult,
                      lp_sample_t *out, char *scratch, size_t scratch_cap);
 
+/*
+ * The same verdict as lp_parse(), always by the full parser: lp_parse()
+ * first tries a fast path for lines of the common shape (plain ASCII ids,
+ * integer fields) and falls back to this. For tests that hold the two to
+ * the same answers.
+ */
+lp_result_t lp_parse_strict(const char *line, size_t len, int64_t ts_mult,
+                            lp_sample_t *out, char *scratch, size_t scratch_cap);
+
 #endif

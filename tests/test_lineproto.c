@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "lineproto.h"
+#include "lineproto_int.h"
 
 #define NS 1
 #define SEC INT64_C(1000000000)
@@ -680,6 +681,111 @@ static void test_result_strings(void **state)
     assert_false(lp_result_is_bad(LP_SKIP_MEASUREMENT));
 }
 
+/* ---- the fast path agrees with the full parser ---- */
+
+static uint64_t fp_rng(uint64_t *st)
+{
+    uint64_t z = (*st += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static unsigned fast_taken; /* lines the fast path answered itself */
+
+static void assert_same(const char *line, size_t len, int64_t mult)
+{
+    static char sa[4096], sb[4096];
+    lp_sample_t a, b;
+    fast_taken += lp_parse_fast(line, len, mult, &a) != LP_FAST_UNSURE;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    lp_result_t ra = lp_parse(line, len, mult, &a, sa, sizeof sa);
+    lp_result_t rb = lp_parse_strict(line, len, mult, &b, sb, sizeof sb);
+    if (ra != rb)
+        fail_msg("'%.*s': lp_parse %s, full parser %s", (int)len, line, lp_result_str(ra),
+                 lp_result_str(rb));
+    if (ra != LP_OK)
+        return;
+    if (a.dir != b.dir || a.fields != b.fields || a.ts != b.ts || a.count != b.count ||
+        a.delivered != b.delivered || a.rejected != b.rejected || a.backlog != b.backlog ||
+        a.user.len != b.user.len || memcmp(a.user.p, b.user.p, a.user.len) ||
+        a.cls.len != b.cls.len || memcmp(a.cls.p, b.cls.p, a.cls.len))
+        fail_msg("'%.*s': samples differ", (int)len, line);
+}
+
+/*
+ * lp_parse() takes a fast path for lines of the common shape and the full
+ * parser otherwise: the two must agree on every line. Well-formed lines in
+ * many shapes (tag order, classes, extra tags and fields, suffixes, spaces,
+ * CR, 16 to 300 bytes, timestamps of every length) and 200000 mutations of
+ * them (bytes replaced, inserted or removed, drawn from the delimiters,
+ * escapes, quotes, digits, signs, control and high bytes).
+ */
+static void test_fast_path_agrees(void **state)
+{
+    (void)state;
+    static const char *const tags[] = { "user=90-B3-D5-1F-30-01-00-0A", "dir=north", "dir=south",
+                                        "class=alert", "class=request", "region=north-west",
+                                        "user=U", "class=" };
+    static const char *const fields[] = { "count=120i", "count=7", "delivered=118i",
+                                          "backlog=2i", "rejected=0u", "latency=5i",
+                                          "count=1.5", "count=-3i", "backlog=999999999999999999i",
+                                          "delivered=1234567890123456789i" };
+    static const char *const stamps[] = { "1568278800000000000", "1", "0", "12345678",
+                                          "9223372036854775806", "9223372036854775807",
+                                          "123456789012345678901", "-5", "" };
+    static const char pool[] = ",= \\\"0123456789iu.-eE\r\t\x01\x7f\x80\xc3\xa9xyz#";
+    uint64_t st = 42;
+    char line[512], mut[520];
+    for (int k = 0; k < 20000; k++) {
+        size_t n = (size_t)snprintf(line, sizeof line, "dsp_traffic");
+        /* mostly a proper tag set (user, dir, maybe class and another), in any order */
+        const char *set[4];
+        int nt = 0;
+        set[nt++] = tags[fp_rng(&st) % 16 ? 0 : 6];
+        set[nt++] = tags[1 + fp_rng(&st) % 2];
+        if (fp_rng(&st) % 2)
+            set[nt++] = tags[3 + fp_rng(&st) % 2];
+        if (fp_rng(&st) % 4 == 0)
+            set[nt++] = tags[5 + fp_rng(&st) % 3];
+        for (int t = nt - 1; t > 0; t--) {
+            int u = (int)(fp_rng(&st) % (uint64_t)(t + 1));
+            const char *x = set[t];
+            set[t] = set[u];
+            set[u] = x;
+        }
+        if (fp_rng(&st) % 20 == 0) /* sometimes a tag missing or repeated */
+            set[fp_rng(&st) % (uint64_t)nt] = tags[fp_rng(&st) % (sizeof tags / sizeof *tags)];
+        for (int t = 0; t < nt; t++)
+            n += (size_t)snprintf(line + n, sizeof line - n, ",%s", set[t]);
+        int nf = 1 + (int)(fp_rng(&st) % 3);
+        for (int f = 0; f < nf; f++)
+            n += (size_t)snprintf(line + n, sizeof line - n, "%c%s", f ? ',' : ' ',
+                                  fields[fp_rng(&st) % (fp_rng(&st) % 4 ? 6 : 10)]);
+        n += (size_t)snprintf(line + n, sizeof line - n, "%s%s%s",
+                              fp_rng(&st) % 8 ? " " : "   ",
+                              stamps[fp_rng(&st) % 4 ? 0 : fp_rng(&st) % 9],
+                              fp_rng(&st) % 10 ? "" : fp_rng(&st) % 2 ? "  " : "\r");
+        int64_t mult = fp_rng(&st) % 10 ? 1 : 1000000000;
+        assert_same(line, n, mult);
+        for (int m = 0; m < 10; m++) {
+            memcpy(mut, line, n);
+            size_t len = n, at = fp_rng(&st) % n;
+            char c = pool[fp_rng(&st) % (sizeof pool - 1)];
+            switch (fp_rng(&st) % 3) {
+            case 0: mut[at] = c; break;
+            case 1: memmove(mut + at + 1, mut + at, len - at); mut[at] = c; len++; break;
+            default: memmove(mut + at, mut + at + 1, len - at - 1); len--; break;
+            }
+            assert_same(mut, len, mult);
+        }
+    }
+    /* both paths were exercised (most mutations send a line to the full parser) */
+    if (fast_taken < 10000 || fast_taken > 150000)
+        fail_msg("the fast path took %u of 220000 lines", fast_taken);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -706,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_too_long),
         cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_result_strings),
+        cmocka_unit_test(test_fast_path_agrees),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
