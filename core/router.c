@@ -133,11 +133,21 @@ lp_result_t router_feed_line(router_t *rt, const char *line, size_t len)
             rt->stats.skipped++;
         return res;
     }
-    rec_t r = {
-        .type = REC_SAMPLE, .ts = smp.ts, .count = smp.count, .delivered = smp.delivered,
-        .rejected = smp.rejected, .backlog = smp.backlog, .fields = smp.fields,
-        .dir = (uint8_t)smp.dir, .ulen = (uint8_t)smp.user.len, .clen = (uint8_t)smp.cls.len,
-    };
+    /* every field set but the unused tail of key[], which nobody reads:
+     * zeroing all 192 bytes of every record showed in the profile */
+    rec_t r;
+    r.type = REC_SAMPLE;
+    r.ts = smp.ts;
+    r.aux = 0;
+    r.count = smp.count;
+    r.delivered = smp.delivered;
+    r.rejected = smp.rejected;
+    r.backlog = smp.backlog;
+    r.seq = 0;
+    r.fields = smp.fields;
+    r.dir = (uint8_t)smp.dir;
+    r.ulen = (uint8_t)smp.user.len;
+    r.clen = (uint8_t)smp.cls.len;
     memcpy(r.key, smp.user.p, smp.user.len);
     memcpy(r.key + smp.user.len, smp.cls.p, smp.cls.len);
 

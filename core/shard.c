@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "err.h"
@@ -93,20 +94,28 @@ static void ev_names(event_t *ev, const char *user, const char *cls)
     copy_id(ev->cls, cls);
 }
 
-/* A template for an alert of User `u` on `cls` in direction `dir`. */
-static event_t ev_alert(alert_kind_t kind, const user_t *u, int dir, const char *cls)
+/* A template for an alert of kind `kind` in direction `dir`; drive() names
+ * the User and class only when it emits, not for every sample. */
+static event_t ev_alert(alert_kind_t kind, int dir)
 {
-    event_t ev = { .kind = (uint8_t)kind, .dir = (uint8_t)dir, .backlog = -1 };
-    ev_names(&ev, u->name, cls);
+    event_t ev;
+    memset(&ev, 0, offsetof(event_t, user)); /* the names: emit_named() */
+    ev.kind = (uint8_t)kind;
+    ev.dir = (uint8_t)dir;
+    ev.backlog = -1;
     return ev;
 }
 
-/* Steps lifecycle `l` with the verdict at `ts`; fires or resolves the
- * alert described by `ev`, whose id lives in *id (0 when none).
- * onset_hint: an earlier onset the detector knows of; lead: how far before
- * the onset a storm's impact may be seen. */
+/* Emits `ev` (a template from ev_alert()) for User `u` and class `cls`. */
+static void emit_named(shard_t *sh, event_t *ev, const user_t *u, const char *cls)
+{
+    ev_names(ev, u->name, cls);
+    sh->o.emit(sh->o.emit_ctx, ev);
+}
+
 static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, int hot, int cool,
-                  int64_t for_ns, int64_t hold_ns, event_t *ev, int64_t onset_hint, int64_t lead)
+                  int64_t for_ns, int64_t hold_ns, event_t *ev, const user_t *u, const char *cls,
+                  int64_t onset_hint, int64_t lead)
 {
     switch (life_step(l, ts, hot, cool, for_ns, hold_ns)) {
     case LIFE_FIRE:
@@ -118,7 +127,7 @@ static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, int hot, int
         ev->at = ev->detected_at = ts;
         ev->starts_at = onset_hint < l->onset ? onset_hint : l->onset;
         ev->since = ev->starts_at - lead;
-        sh->o.emit(sh->o.emit_ctx, ev);
+        emit_named(sh, ev, u, cls);
         break;
     case LIFE_RESOLVE:
         if (*id) {
@@ -126,7 +135,7 @@ static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, int hot, int
             ev->id = *id;
             ev->at = ts;
             ev->ends_at = l->since;
-            sh->o.emit(sh->o.emit_ctx, ev);
+            emit_named(sh, ev, u, cls);
             *id = 0;
         }
         break;
@@ -163,22 +172,22 @@ static void agg_close(shard_t *sh, agg_t *g)
     int hot = quiet && g->silence_logp <= log(p->silence_max_p) &&
               g->silence_run >= p->silence_min_samples;
     int cool = g->obs >= p->silence_clear_fraction * g->expected;
-    event_t ev = ev_alert(ALERT_SILENCE, u, g->dir, "all");
+    event_t ev = ev_alert(ALERT_SILENCE, g->dir);
     ev.value = g->obs / secs;
     ev.baseline = g->expected / secs;
-    drive(sh, &g->silence, &g->silence_alert, ts, hot, cool, p->silence_for, p->silence_hold, &ev,
-          quiet ? g->silence_since : INT64_MAX, 0);
+    drive(sh, &g->silence, &g->silence_alert, ts, hot, cool, p->silence_for, p->silence_hold, &ev, u,
+          "all", quiet ? g->silence_since : INT64_MAX, 0);
 
     /* fixed per-User limit (Anomaly Detection Threshold) */
     double limit = g->dir == LP_NORTH ? p->limit_north_rate : p->limit_south_rate;
     if (limit > 0 || g->limit_alert) {
         double rate = g->obs / secs;
-        ev = ev_alert(ALERT_LIMIT, u, g->dir, "all");
+        ev = ev_alert(ALERT_LIMIT, g->dir);
         ev.value = rate;
         ev.baseline = g->base_rate;
         ev.limit = limit;
         drive(sh, &g->limit, &g->limit_alert, ts, limit > 0 && rate > limit,
-              limit <= 0 || rate <= limit, p->storm_for, p->storm_hold, &ev, INT64_MAX, 0);
+              limit <= 0 || rate <= limit, p->storm_for, p->storm_hold, &ev, u, "all", INT64_MAX, 0);
     }
 
     if (g->dir != LP_NORTH)
@@ -199,12 +208,12 @@ static void agg_close(shard_t *sh, agg_t *g)
     hot = q > 0 && d < p->blocked_ratio_fire * q && g->backlog >= p->blocked_min_backlog &&
           g->backlog > win_first(&g->win, W_BACKLOG0);
     cool = d >= p->blocked_ratio_clear * q || g->backlog < p->blocked_min_backlog;
-    ev = ev_alert(ALERT_BLOCKED, u, g->dir, "all");
+    ev = ev_alert(ALERT_BLOCKED, g->dir);
     ev.value = wsecs > 0 ? d / wsecs : 0;
     ev.baseline = wsecs > 0 ? q / wsecs : 0;
     ev.backlog = g->backlog;
-    drive(sh, &g->blocked, &g->blocked_alert, ts, hot, cool, p->blocked_for, p->blocked_hold, &ev,
-          g->low_since ? g->low_since : INT64_MAX, 0);
+    drive(sh, &g->blocked, &g->blocked_alert, ts, hot, cool, p->blocked_for, p->blocked_hold, &ev, u,
+          "all", g->low_since ? g->low_since : INT64_MAX, 0);
 
     /* the bucket's backlog, for the alert stage's blast radius */
     event_t sum = { .type = EV_SUMMARY, .at = ts, .dt = g->bucket_dt, .backlog = g->backlog,
@@ -268,13 +277,13 @@ static void series_update(shard_t *sh, uint32_t si, const rec_t *r)
     int hot = warm && s->rate > p->storm_ratio_fire * base_rate &&
               count - mu_burst > p->storm_z_fire * sd && s->rate - base_rate > p->storm_min_excess;
     int cool = !warm || s->rate < p->storm_ratio_clear * base_rate;
-    event_t ev = ev_alert(ALERT_STORM, u, s->dir, s->cls);
+    event_t ev = ev_alert(ALERT_STORM, s->dir);
     ev.value = s->rate;
     ev.baseline = base_rate;
     if (s->dir == LP_NORTH)
         ev.backlog = g->backlog;
-    drive(sh, &s->storm, &s->alert, r->ts, hot, cool, p->storm_for, p->storm_hold, &ev, INT64_MAX,
-          dt);
+    drive(sh, &s->storm, &s->alert, r->ts, hot, cool, p->storm_for, p->storm_hold, &ev, u, s->cls,
+          INT64_MAX, dt);
 
     /* learn; while this series or its User's direction is anomalous, only
      * as much as baseline.h allows */
