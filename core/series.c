@@ -144,8 +144,7 @@ static int64_t user_intern(series_table_t *t, const char *name, size_t len, uint
         }
     }
     if (index_reserve(&t->users_ix, t->nusers) < 0 ||
-        grow((void **)&t->users, &t->users_cap, t->nusers, sizeof(user_t)) < 0 ||
-        grow((void **)&t->aggs, &t->aggs_cap, t->naggs + 1, sizeof(agg_t)) < 0)
+        grow((void **)&t->users, &t->users_cap, t->nusers, sizeof(user_t)) < 0)
         return SW_ENOMEM;
     const char *copy = arena_dup(t, name, len);
     if (!copy)
@@ -154,12 +153,22 @@ static int64_t user_intern(series_table_t *t, const char *name, size_t len, uint
     user_t *u = &t->users[ui];
     *u = (user_t){ .name = copy, .len = (uint32_t)len, .hash = hash };
     u->params = params_for(ctx, copy, len);
-    for (int d = 0; d < 2; d++) {
-        u->agg[d] = (uint32_t)t->naggs;
-        t->aggs[t->naggs++] = (agg_t){ .user = ui, .dir = (uint8_t)d };
-    }
+    u->agg[0] = u->agg[1] = ST_NO_AGG; /* made with the direction's first series */
     index_put(&t->users_ix, hash, ui);
     return ui;
+}
+
+/* The aggregate of User ui in direction dir, made when it has none yet. */
+static int64_t agg_of(series_table_t *t, uint32_t ui, int dir)
+{
+    user_t *u = &t->users[ui];
+    if (u->agg[dir] != ST_NO_AGG)
+        return u->agg[dir];
+    if (grow((void **)&t->aggs, &t->aggs_cap, t->naggs, sizeof(agg_t)) < 0)
+        return SW_ENOMEM;
+    u->agg[dir] = (uint32_t)t->naggs;
+    t->aggs[t->naggs++] = (agg_t){ .user = ui, .dir = (uint8_t)dir };
+    return u->agg[dir];
 }
 
 int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, const char *cls,
@@ -190,13 +199,16 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
     int64_t ui = user_intern(t, user, ulen, (uint32_t)uh, params_for, ctx);
     if (ui < 0)
         return ui;
+    int64_t ai = agg_of(t, (uint32_t)ui, dir);
+    if (ai < 0)
+        return ai;
     const char *ccopy = arena_dup(t, cls, clen);
     if (!ccopy)
         return SW_ENOMEM;
     uint32_t si = (uint32_t)t->nseries++;
     t->series[si] = (series_t){
         .user = (uint32_t)ui,
-        .agg = t->users[ui].agg[dir],
+        .agg = (uint32_t)ai,
         .cls = ccopy,
         .cls_len = (uint16_t)clen,
         .dir = (uint8_t)dir,

@@ -70,9 +70,13 @@ typedef struct {
     const char *name;       /* NUL-terminated, in the arena */
     uint32_t len;
     uint32_t hash;
-    uint32_t agg[2];        /* aggregate per direction */
+    uint32_t agg[2];        /* aggregate per direction; ST_NO_AGG before its first series */
     const detect_params_t *params;
 } user_t;
+
+/* user_t.agg of a direction the User has no series in yet (made on demand,
+ * so a User seen in one direction carries one aggregate, not two). */
+#define ST_NO_AGG UINT32_MAX
 
 typedef struct series_table series_table_t;
 

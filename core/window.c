@@ -25,8 +25,8 @@ void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns)
     unsigned slot = (w->head + w->n) % WIN_CAP;
     w->ts[slot] = ts;
     for (int i = 0; i < WIN_NV; i++) {
-        w->v[slot][i] = v[i];
-        w->sum[i] += v[i];
+        w->v[slot][i] = (float)v[i];
+        w->sum[i] += w->v[slot][i]; /* what is stored, so evictions agree with it */
     }
     w->n++;
     while (w->n > 1 && w->ts[w->head] <= ts - span_ns)

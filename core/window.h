@@ -19,7 +19,7 @@
 
 typedef struct {
     int64_t ts[WIN_CAP];
-    double v[WIN_CAP][WIN_NV];
+    float v[WIN_CAP][WIN_NV]; /* counts, gauges and seconds: exact enough in a float */
     double sum[WIN_NV];
     uint8_t head;  /* index of the oldest sample */
     uint8_t n;     /* samples held */
