@@ -257,6 +257,8 @@ awk -v lines="$lines" -v bytes="$bytes" -v runs="$runs" -v batch="$batch" -v sha
   printf "target zero loss: %s; >= 2 M samples/s (median, both measures): %s; ratio >= 0.5 (median): %s\n",
          (lost == 0 && refused == 0 ? "met" : "NOT met"), (ok_rate ? "met" : "NOT met"),
          (bm / am >= 0.5 ? "met" : "NOT met")
+  printf "ROW\tlive ingest, ZeroMQ TCP loopback, batched\tbare receive loop %.2f M lines/s\t%.2f M samples/s\t%.2f\t>= 0.5, zero loss\t%s\n",
+         am / 1e6, bm / 1e6, bm / am, (bm / am >= 0.5 && lost == 0 && refused == 0 ? "met" : "NOT met")
   if (others > 0.25)
     printf "warning: other processes kept up to %.1f CPUs busy during a run: rates are low and noisy\n", others
 }'
