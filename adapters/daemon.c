@@ -55,6 +55,7 @@
 #include "sink_zmq.h"
 #include "state.h"
 #include "statefile.h"
+#include "timefmt.h"
 
 #ifndef SW_BUILD_VERSION
 #define SW_BUILD_VERSION "dev"
@@ -105,6 +106,8 @@ static const char usage[] =
     "      --curve-allow FILE producer public keys allowed to connect (all three\n"
     "                         curve options go together)\n"
     "      --stats-every SECS a log line of rates, rings and drops (default 10; 0: off)\n"
+    "      --state-every D    save --state this often while running, e.g. 5m (default;\n"
+    "                         0: on exit only), so a crash loses little learning\n"
     "      --http ADDR:PORT   serve /metrics, /healthz, /readyz, /api/v1/alerts and\n"
     "                         /api/v1/changes there (e.g. 127.0.0.1:9110)\n"
     "      --http-token-file FILE  bearer token for the API's writes (none: refused)\n"
@@ -134,6 +137,7 @@ typedef struct {
     int drop_when_full, record_gzip;
     uint64_t record_max;          /* UINT64_MAX: not given */
     double stats_every;           /* < 0: not given */
+    int64_t state_every;          /* ns; < 0: not given */
     int log_level_given;
     char *owned[48];              /* strings taken from the config file */
     size_t nowned;
@@ -148,6 +152,7 @@ typedef struct {
     ring_t *in, *out;
     pthread_t tid;
     atomic_int done;
+    atomic_int parked;            /* stopped for a checkpoint: its table may be read */
     atomic_uint cfg_ack;          /* config generation this shard uses */
     atomic_uint_fast64_t in_waits, in_drops, out_waits;
     /* published by the shard thread after each burst, for the metrics */
@@ -198,6 +203,8 @@ struct daemon {
     pthread_mutex_t snap_lock;    /* guards alerts_snapshot (not the hot path) */
     char *alerts_snapshot;        /* JSON array of the alerts firing now */
     atomic_uint_fast64_t router_bad, router_late, router_stalls;
+    atomic_int pause_req;         /* main asks the shards to park for a checkpoint */
+    atomic_uint_fast64_t state_saves, state_failures, state_last_unix;
 };
 
 static double mono_s(void)
@@ -372,6 +379,22 @@ static void shard_take_config(shard_thr_t *s)
     atomic_store_explicit(&s->cfg_ack, gen, memory_order_release);
 }
 
+/*
+ * A checkpoint: the shard stops between bursts until main has read its
+ * table. The release store of `parked` publishes every write to the table
+ * to main (which loads it with acquire); main's release store of pause_req
+ * = 0, loaded here with acquire, orders main's reads before our next write.
+ */
+static void park(shard_thr_t *s)
+{
+    daemon_t *d = s->d;
+    long idle = IDLE_MIN_NS;
+    atomic_store_explicit(&s->parked, 1, memory_order_release);
+    while (atomic_load_explicit(&d->pause_req, memory_order_acquire))
+        nap(&idle);
+    atomic_store_explicit(&s->parked, 0, memory_order_relaxed);
+}
+
 static void *shard_main(void *arg)
 {
     shard_thr_t *s = arg;
@@ -380,6 +403,8 @@ static void *shard_main(void *arg)
     long idle = IDLE_MIN_NS;
     for (;;) {
         shard_take_config(s);
+        if (atomic_load_explicit(&d->pause_req, memory_order_acquire))
+            park(s);
         size_t n = ring_pop_spsc(s->in, buf, BATCH);
         if (n == 0) {
             /* acquire pairs with ingest's release: after seeing done, a
@@ -580,6 +605,17 @@ void daemon_write_metrics(void *ctx, FILE *out)
     fprintf(out, "stormwatch_ingest_late_total %" PRIu64 "\n", (uint64_t)LOAD(d->router_late));
     metric(out, "stormwatch_feed_stalls_total", "counter", "Times the whole feed stalled.");
     fprintf(out, "stormwatch_feed_stalls_total %" PRIu64 "\n", (uint64_t)LOAD(d->router_stalls));
+    metric(out, "stormwatch_state_saves_total", "counter",
+           "Learned state written to --state (checkpoints and exit).");
+    fprintf(out, "stormwatch_state_saves_total %" PRIu64 "\n", (uint64_t)LOAD(d->state_saves));
+    metric(out, "stormwatch_state_save_failures_total", "counter",
+           "State saves that failed (disk full, write error, a shard too slow to stop).");
+    fprintf(out, "stormwatch_state_save_failures_total %" PRIu64 "\n",
+            (uint64_t)LOAD(d->state_failures));
+    metric(out, "stormwatch_state_last_save_timestamp_seconds", "gauge",
+           "Unix time of the last good state save; 0: none yet.");
+    fprintf(out, "stormwatch_state_last_save_timestamp_seconds %" PRIu64 "\n",
+            (uint64_t)LOAD(d->state_last_unix));
     uint64_t samples = 0, dups = 0, series = 0;
     for (unsigned i = 0; i < d->nshards; i++) {
         samples += LOAD(d->sh[i].samples);
@@ -883,27 +919,90 @@ static int state_load(daemon_t *d, char *err, size_t errlen)
     return SW_OK;
 }
 
-/* Saves the shards' baselines atomically (fio_replace). */
-static int state_save(daemon_t *d)
+/* Encodes the shards' tables (the caller makes sure no shard writes them). */
+static int state_encode_all(daemon_t *d, unsigned char **buf, size_t *len)
 {
     series_table_t **t = calloc(d->nshards, sizeof(*t));
-    unsigned char *buf = NULL;
-    size_t len = 0;
     if (!t)
         return SW_ENOMEM;
     for (unsigned i = 0; i < d->nshards; i++)
         t[i] = shard_table(d->sh[i].shard);
-    int rc = state_encode(t, d->nshards, &buf, &len);
+    int rc = state_encode(t, d->nshards, buf, len);
     free(t);
-    if (rc < 0)
-        return rc;
-    rc = fio_replace(d->o.state, buf, len);
-    if (rc < 0)
-        sw_log(LOG_ERROR, "state: %s: cannot save: %s", d->o.state, strerror(errno));
-    else
-        sw_log(LOG_INFO, "state: %s: saved (%zu bytes)", d->o.state, len);
+    return rc;
+}
+
+/* Writes an encoded state atomically (fio_replace): a crash mid-write, a
+ * full disk, leave the previous file whole. Counted for the metrics. */
+static int state_write(daemon_t *d, unsigned char *buf, size_t len)
+{
+    int rc = fio_replace(d->o.state, buf, len);
     free(buf);
-    return rc < 0 ? SW_EIO : SW_OK;
+    if (rc < 0) {
+        atomic_fetch_add_explicit(&d->state_failures, 1, memory_order_relaxed);
+        sw_log(LOG_ERROR, "state: %s: cannot save: %s; the previous state is kept", d->o.state,
+               strerror(errno));
+        return SW_EIO;
+    }
+    atomic_fetch_add_explicit(&d->state_saves, 1, memory_order_relaxed);
+    atomic_store_explicit(&d->state_last_unix, (uint64_t)time(NULL), memory_order_relaxed);
+    sw_log(LOG_DEBUG, "state: %s: saved (%zu bytes)", d->o.state, len);
+    return SW_OK;
+}
+
+/* On exit, every thread joined: saves the shards' baselines. */
+static int state_save(daemon_t *d)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = state_encode_all(d, &buf, &len);
+    if (rc < 0) {
+        sw_log(LOG_ERROR, "state: %s: cannot encode: %s", d->o.state, sw_strerror(rc));
+        return rc;
+    }
+    rc = state_write(d, buf, len);
+    if (rc == SW_OK)
+        sw_log(LOG_INFO, "state: %s: saved (%zu bytes)", d->o.state, len);
+    return rc;
+}
+
+#define PARK_WAIT_S 2.0 /* a checkpoint gives up when a shard takes longer to stop */
+
+/*
+ * While running: parks every shard between bursts (ingest queues up behind
+ * them, or drops if told to), encodes their tables, lets them go, then
+ * writes the file. The pause lasts the encoding only.
+ */
+static void state_checkpoint(daemon_t *d)
+{
+    atomic_store_explicit(&d->pause_req, 1, memory_order_release);
+    double give_up = mono_s() + PARK_WAIT_S;
+    long idle = IDLE_MIN_NS;
+    for (unsigned i = 0; i < d->nshards; i++) {
+        /* acquire pairs with park()'s release (or shard_main's on exit) */
+        while (!atomic_load_explicit(&d->sh[i].parked, memory_order_acquire) &&
+               !atomic_load_explicit(&d->sh[i].done, memory_order_acquire)) {
+            if (mono_s() > give_up) {
+                atomic_store_explicit(&d->pause_req, 0, memory_order_release);
+                atomic_fetch_add_explicit(&d->state_failures, 1, memory_order_relaxed);
+                sw_log(LOG_WARN, "state: checkpoint skipped: shard %u did not stop within %.0f s",
+                       i, PARK_WAIT_S);
+                return;
+            }
+            nap(&idle);
+        }
+    }
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    int rc = state_encode_all(d, &buf, &len);
+    /* pairs with the acquire in park(): our reads come before their writes */
+    atomic_store_explicit(&d->pause_req, 0, memory_order_release);
+    if (rc < 0) {
+        atomic_fetch_add_explicit(&d->state_failures, 1, memory_order_relaxed);
+        sw_log(LOG_ERROR, "state: checkpoint: cannot encode: %s", sw_strerror(rc));
+        return;
+    }
+    state_write(d, buf, len);
 }
 
 /* SIGHUP: loads the config and the register; publishes them if good. */
@@ -980,7 +1079,7 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
 static int parse_args(int argc, char **argv, run_opts_t *o)
 {
     enum { O_PUB = 256, O_SHARDS, O_RING, O_DROP, O_RECORD, O_RECMAX, O_RECGZ, O_CSEC, O_CPUB,
-           O_CALLOW, O_STATS, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT, O_KEY };
+           O_CALLOW, O_STATS, O_STATE_EVERY, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT, O_KEY };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
@@ -998,6 +1097,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         { "curve-public", required_argument, NULL, O_CPUB },
         { "curve-allow", required_argument, NULL, O_CALLOW },
         { "stats-every", required_argument, NULL, O_STATS },
+        { "state-every", required_argument, NULL, O_STATE_EVERY },
         { "log-level", required_argument, NULL, O_LOG },
         { "alertmanager", required_argument, NULL, O_AM },
         { "http", required_argument, NULL, O_HTTP },
@@ -1010,7 +1110,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         { NULL, 0, NULL, 0 },
     };
     /* zero, NULL or the markers below: not given, the config file decides */
-    *o = (run_opts_t){ .record_max = UINT64_MAX, .stats_every = -1 };
+    *o = (run_opts_t){ .record_max = UINT64_MAX, .stats_every = -1, .state_every = -1 };
     int c;
     char *end;
     optind = 1;
@@ -1059,6 +1159,13 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
             o->stats_every = strtod(optarg, &end);
             if (*end || o->stats_every < 0) {
                 fprintf(stderr, "stormwatch run: --stats-every: want seconds, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_STATE_EVERY:
+            if (tf_parse_duration(optarg, &o->state_every) < 0) {
+                fprintf(stderr, "stormwatch run: --state-every: want a duration such as 5m, got '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -1135,6 +1242,8 @@ static int merge_run_config(run_opts_t *o, const cfg_t *c)
         o->ring_size = r->ring_size;
     if (o->stats_every < 0)
         o->stats_every = (double)r->stats_every / SW_NS_PER_S;
+    if (o->state_every < 0)
+        o->state_every = r->state_every;
     if (o->nam == 0)
         for (size_t i = 0; i < r->n_alertmanager && o->nam < MAX_INGEST; i++)
             o->am[o->nam++] = own(o, r->alertmanager[i]);
@@ -1342,6 +1451,8 @@ int run_main(int argc, char **argv)
            d.o.pub ? " and PUB " : "", d.o.pub ? d.o.pub : "");
 
     double next_stats = mono_s() + d.o.stats_every, last = mono_s();
+    double state_every = (double)d.o.state_every / SW_NS_PER_S;
+    double next_state = mono_s() + state_every;
     uint64_t last_lines = 0;
     for (;;) {
         struct timespec to = { 0, 200000000 };
@@ -1359,6 +1470,10 @@ int run_main(int argc, char **argv)
             log_stats(&d, now - last, &last_lines);
             last = now;
             next_stats = now + d.o.stats_every;
+        }
+        if (d.o.state && state_every > 0 && mono_s() >= next_state) {
+            state_checkpoint(&d);
+            next_state = mono_s() + state_every;
         }
     }
     /* stop reading; the pipeline drains behind it */

@@ -182,6 +182,7 @@ static const field_t corr_fields[] = {
 #define DEFAULT_RECORD_MAX (UINT64_C(1) << 30)     /* 1 GiB */
 #define DEFAULT_RING_SIZE ((size_t)65536)
 #define DEFAULT_STATS_EVERY (10 * SW_NS_PER_S)
+#define DEFAULT_STATE_EVERY (300 * SW_NS_PER_S)
 #define DEFAULT_LOG_LEVEL CFG_LOG_INFO
 
 static const field_t run_fields[] = {
@@ -197,6 +198,7 @@ static const field_t run_fields[] = {
     RF("ring_size", F_COUNT, ring_size, R_RING),
     RF("drop_when_full", F_BOOL, drop_when_full, R_ANY),
     RF("stats_every", F_DURATION, stats_every, R_NONNEG),
+    RF("state_every", F_DURATION, state_every, R_NONNEG),
     RF("log_level", F_LOG_LEVEL, log_level, R_ANY),
     { "alertmanager", F_ENDPOINTS, offsetof(run_cfg_t, alertmanager), R_ANY,
       offsetof(run_cfg_t, n_alertmanager) },
@@ -869,7 +871,8 @@ void cfg_defaults(cfg_t *cfg)
     detect_params_defaults(&cfg->detect);
     corr_params_defaults(&cfg->corr);
     cfg->run = (run_cfg_t){ .record_max = DEFAULT_RECORD_MAX, .ring_size = DEFAULT_RING_SIZE,
-                            .stats_every = DEFAULT_STATS_EVERY, .log_level = DEFAULT_LOG_LEVEL };
+                            .stats_every = DEFAULT_STATS_EVERY,
+                            .state_every = DEFAULT_STATE_EVERY, .log_level = DEFAULT_LOG_LEVEL };
     cfg->users = NULL;
     cfg->n_users = 0;
 }

@@ -62,6 +62,7 @@ typedef struct {
         char *allowed_keys;  /* producer keys allowed to connect; needs the key pair */
     } curve;
     int64_t stats_every;     /* a log line of rates, rings and drops this often (ns); 0: off */
+    int64_t state_every;     /* save the learned state this often while running (ns); 0: on exit only */
     cfg_log_level_t log_level;
 } run_cfg_t;
 

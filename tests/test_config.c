@@ -94,6 +94,7 @@ static void assert_run_equal(const run_cfg_t *got, const run_cfg_t *want)
     assert_same_string(got->curve.public_key, want->curve.public_key);
     assert_same_string(got->curve.allowed_keys, want->curve.allowed_keys);
     assert_true(got->stats_every == want->stats_every);
+    assert_true(got->state_every == want->state_every);
     assert_int_equal(got->log_level, want->log_level);
 }
 
@@ -152,7 +153,8 @@ static void test_example_lists_every_key(void **state)
         "max_fraction:", "max_p:", "clear_fraction:", "limits:", "south_rate:", "north_rate:",
         "correlation:", "early:", "late:", "proximity:", "min_score:", "run:", "ingest:",
         "alerts:", "pub:", "changes:", "state:", "record:", "record_max:", "record_gzip:",
-        "shards:", "ring_size:", "drop_when_full:", "stats_every:", "log_level:", "curve:",
+        "shards:", "ring_size:", "drop_when_full:", "stats_every:", "state_every:", "log_level:",
+        "curve:",
         "secret_key:", "public_key:", "allowed_keys:", "users:",
     };
     char path[1024];
@@ -338,6 +340,7 @@ static void test_every_key(void **state)
             "  ring_size: 1024\n"
             "  drop_when_full: yes\n"
             "  stats_every: 1m\n"
+            "  state_every: 90s\n"
             "  log_level: debug\n"
             "  alertmanager: [http://127.0.0.1:9093, http://127.0.0.1:9094]\n"
             "  alertmanager_queue: /var/lib/stormwatch/am.queue\n"
@@ -405,6 +408,7 @@ static void test_every_key(void **state)
     assert_int_equal(r->ring_size, 1024);
     assert_true(r->drop_when_full);
     assert_true(r->stats_every == 60 * S);
+    assert_true(r->state_every == 90 * S);
     assert_int_equal(r->log_level, CFG_LOG_DEBUG);
     assert_int_equal(r->n_alertmanager, 2);
     assert_string_equal(r->alertmanager[1], "http://127.0.0.1:9094");
@@ -447,9 +451,9 @@ static void test_every_key(void **state)
      * catches (on LP64) most fields added to it without a key and a check here.
      */
     if (sizeof(void *) == 8) {
-        if (sizeof(run_cfg_t) != 200)
+        if (sizeof(run_cfg_t) != 208)
             print_error("run_cfg_t changed size: set its new field above\n");
-        assert_int_equal(sizeof(run_cfg_t), 200);
+        assert_int_equal(sizeof(run_cfg_t), 208);
     }
     cfg_free(&cfg);
 }
@@ -737,7 +741,7 @@ static const struct {
     { "run:\n  shard: 2\n",
       "FILE:2:3: run.shard: unknown key (expected one of: ingest, alerts, pub, changes, state, "
       "record, record_max, record_gzip, shards, ring_size, drop_when_full, stats_every, "
-      "log_level, alertmanager, alertmanager_queue, http, http_token_file, http_tls_cert, "
+      "state_every, log_level, alertmanager, alertmanager_queue, http, http_token_file, http_tls_cert, "
       "http_tls_key, changes_journal, curve)" },
     { "run:\n  curve: {secret: a}\n",
       "FILE:2:11: run.curve.secret: unknown key (expected one of: secret_key, public_key, "
