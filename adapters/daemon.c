@@ -156,7 +156,7 @@ typedef struct {
     atomic_uint cfg_ack;          /* config generation this shard uses */
     atomic_uint_fast64_t in_waits, in_drops, out_waits;
     /* published by the shard thread after each burst, for the metrics */
-    atomic_uint_fast64_t samples, duplicates, series;
+    atomic_uint_fast64_t samples, duplicates, series, evicted, refused;
     rec_t batch[BATCH];           /* ingest side: records waiting to be pushed */
     size_t nbatch;
 } shard_thr_t;
@@ -426,6 +426,8 @@ static void *shard_main(void *arg)
         atomic_store_explicit(&s->samples, st->samples, memory_order_relaxed);
         atomic_store_explicit(&s->duplicates, st->duplicates, memory_order_relaxed);
         atomic_store_explicit(&s->series, st_nseries(shard_table(s->shard)), memory_order_relaxed);
+        atomic_store_explicit(&s->evicted, st->evicted, memory_order_relaxed);
+        atomic_store_explicit(&s->refused, st->refused, memory_order_relaxed);
     }
     /* pairs with the acquire in alerts_main: all events pushed are visible */
     atomic_store_explicit(&s->done, 1, memory_order_release);
@@ -616,11 +618,13 @@ void daemon_write_metrics(void *ctx, FILE *out)
            "Unix time of the last good state save; 0: none yet.");
     fprintf(out, "stormwatch_state_last_save_timestamp_seconds %" PRIu64 "\n",
             (uint64_t)LOAD(d->state_last_unix));
-    uint64_t samples = 0, dups = 0, series = 0;
+    uint64_t samples = 0, dups = 0, series = 0, evicted = 0, refused = 0;
     for (unsigned i = 0; i < d->nshards; i++) {
         samples += LOAD(d->sh[i].samples);
         dups += LOAD(d->sh[i].duplicates);
         series += LOAD(d->sh[i].series);
+        evicted += LOAD(d->sh[i].evicted);
+        refused += LOAD(d->sh[i].refused);
     }
     metric(out, "stormwatch_samples_total", "counter", "Samples accepted into detection.");
     fprintf(out, "stormwatch_samples_total %" PRIu64 "\n", samples);
@@ -628,6 +632,12 @@ void daemon_write_metrics(void *ctx, FILE *out)
     fprintf(out, "stormwatch_duplicates_total %" PRIu64 "\n", dups);
     metric(out, "stormwatch_series", "gauge", "Series tracked.");
     fprintf(out, "stormwatch_series %" PRIu64 "\n", series);
+    metric(out, "stormwatch_series_evicted_total", "counter",
+           "Series evicted to stay under feed.max_series (the least recently read, idle).");
+    fprintf(out, "stormwatch_series_evicted_total %" PRIu64 "\n", evicted);
+    metric(out, "stormwatch_series_refused_total", "counter",
+           "Samples of new series dropped at feed.max_series: every candidate was alerting.");
+    fprintf(out, "stormwatch_series_refused_total %" PRIu64 "\n", refused);
     metric(out, "stormwatch_ring_depth", "gauge", "Records waiting in each shard's ring.");
     for (unsigned i = 0; i < d->nshards; i++)
         fprintf(out, "stormwatch_ring_depth{shard=\"%u\"} %zu\n", i, ring_depth(d->sh[i].in));
@@ -1357,7 +1367,8 @@ static int setup(daemon_t *d, char *err, size_t errlen)
         s->index = i;
         shard_opts_t so = { .ingest = d->cfg->ingest, .detect_for = detect_for,
                             .detect_ctx = d->cfg, .emit = shard_emit, .emit_ctx = s,
-                            .feed_owner = i == 0 };
+                            .feed_owner = i == 0,
+                            .max_series = shard_share(d->cfg->ingest.max_series, d->nshards) };
         s->shard = shard_create(&so);
         s->in = ring_create(d->o.ring_size, sizeof(rec_t));
         s->out = ring_create(d->o.ring_size / 4, sizeof(event_t));

@@ -309,14 +309,20 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
     if (st->bad > BAD_SHOWN)
         fprintf(stderr, "stormwatch replay: %" PRIu64 " more bad lines not shown\n",
                 st->bad - BAD_SHOWN);
+    char evictions[160] = "";
+    if (st->evicted || st->refused)
+        snprintf(evictions, sizeof(evictions),
+                 "replay: feed.max_series reached: %" PRIu64 " series evicted, %" PRIu64
+                 " samples of new series refused\n", st->evicted, st->refused);
     if (!run->quiet) {
         fprintf(stderr,
                 "replay: %" PRIu64 " lines, %" PRIu64 " samples, %" PRIu64 " bad, %" PRIu64
                 " duplicates, %" PRIu64 " late, %" PRIu64 " other measurements, %zu series, %zu users\n"
+                "%s"
                 "replay: %" PRIu64 " alerts (%" PRIu64 " firing, %" PRIu64 " resolved), "
                 "%zu changes; %.3f s, %.2f M samples/s\n",
                 st->lines, st->samples, st->bad, st->duplicates, st->late, st->skipped,
-                engine_nseries(e), engine_nusers(e), st->firing + st->resolved, st->firing,
+                engine_nseries(e), engine_nusers(e), evictions, st->firing + st->resolved, st->firing,
                 st->resolved, changes_count(reg), elapsed,
                 elapsed > 0 ? st->samples / elapsed / 1e6 : 0.0);
     }

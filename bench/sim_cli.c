@@ -205,6 +205,8 @@ static const char usage_text[] =
     "  -h, --help         show this help\n"
     "\n"
     "Publishing (the traffic sent is byte for byte what standard output would get):\n"
+    "  --input FILE       publish FILE's lines (a recording, line protocol; '-' is\n"
+    "                     standard input) instead of simulated traffic\n"
     "  --publish ENDPOINT send the traffic on a ZeroMQ PUSH socket instead of standard\n"
     "                     output: tcp://127.0.0.1:5557 connects there (to a `stormwatch\n"
     "                     run --ingest`), bind:tcp://127.0.0.1:5557 binds and waits for\n"
@@ -245,7 +247,7 @@ static const char usage_text[] =
 typedef struct {
     const char *scenario, *out, *users, *hours, *interval, *seed, *start, *learn;
     const char *bursts, *noop, *daily, *dispersion;
-    const char *publish, *speed, *batch, *hwm, *linger;
+    const char *publish, *speed, *batch, *hwm, *linger, *input;
     int batches, ramp, quirks;
     const char **incident;
     size_t n_incident;
@@ -356,7 +358,7 @@ static int parse_args(int argc, char **argv, cli_t *c)
         { "quirks", offsetof(cli_t, quirks), 1 },
         { "publish", offsetof(cli_t, publish), 0 },   { "speed", offsetof(cli_t, speed), 0 },
         { "batch", offsetof(cli_t, batch), 0 },       { "hwm", offsetof(cli_t, hwm), 0 },
-        { "linger", offsetof(cli_t, linger), 0 },
+        { "linger", offsetof(cli_t, linger), 0 },     { "input", offsetof(cli_t, input), 0 },
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -485,7 +487,8 @@ static int build_pub_opts(const cli_t *c, sim_pub_opts_t *po)
     int64_t ns;
     sim_pub_opts_defaults(po);
     if (!c->publish) {
-        const char *name = c->speed ? "speed" : c->batch ? "batch" : c->hwm ? "hwm" : c->linger ? "linger" : NULL;
+        const char *name = c->speed ? "speed" : c->batch ? "batch" : c->hwm ? "hwm"
+                         : c->linger ? "linger" : c->input ? "input" : NULL;
         return name ? usage_error("--%s needs --publish%s", name, "") : 0;
     }
     po->endpoint = c->publish;
@@ -566,6 +569,31 @@ static int outdir_close(const char *dir, outdir_t *d, int rc)
     return rc;
 }
 
+/* --input: the recording's bytes, as they are, to the publisher. */
+static int copy_input(const char *path, FILE *to)
+{
+    FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!in) {
+        fprintf(stderr, "stormwatch simulate: %s: %s\n", path, strerror(errno));
+        return SW_EIO;
+    }
+    char buf[1 << 16];
+    size_t n;
+    int rc = SW_OK;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, to) != n) {
+            rc = SW_EIO;
+            break;
+        }
+    if (ferror(in)) {
+        fprintf(stderr, "stormwatch simulate: %s: read error\n", path);
+        rc = SW_EIO;
+    }
+    if (in != stdin)
+        fclose(in);
+    return rc;
+}
+
 /* --publish: the traffic goes to the socket (and to DIR/traffic.lp with
  * --out), the other documents to DIR. Returns the exit status. */
 static int publish(const cli_t *c, const sim_opts_t *o, const sim_pub_opts_t *po)
@@ -579,7 +607,8 @@ static int publish(const cli_t *c, const sim_opts_t *o, const sim_pub_opts_t *po
         rc = 1;
     }
     if (rc == 0) {
-        int w = sim_write(o, sim_pub_stream(pub), d.changes, d.truth);
+        int w = c->input ? copy_input(c->input, sim_pub_stream(pub))
+                         : sim_write(o, sim_pub_stream(pub), d.changes, d.truth);
         int f = sim_pub_finish(pub, msg, sizeof msg);
         if (f)
             fprintf(stderr, "stormwatch simulate: %s\n", msg);

@@ -120,6 +120,7 @@ static const field_t input_fields[] = {
 static const field_t feed_fields[] = {
     IF("stall_after", F_DURATION, stall_after, R_POSITIVE),
     IF("idle_after", F_DURATION, idle_after, R_POSITIVE),
+    IF("max_series", F_COUNT, max_series, R_ANY),
     { 0 },
 };
 static const field_t baseline_fields[] = {

@@ -40,7 +40,7 @@ typedef struct {
 
 /* A User's northbound backlog as the alert stage knows it. */
 typedef struct {
-    char *name;
+    char *name;           /* NULL: a free slot (the User was evicted) */
     uint64_t hash;
     blast_track_t bt;
 } buser_t;
@@ -57,7 +57,9 @@ struct alerts {
     size_t nactive, active_cap;
     size_t nstorms;
     buser_t *users;
-    size_t nusers, users_cap;
+    size_t nusers, users_cap; /* nusers: the extent, free slots included */
+    uint32_t *free_users; /* slots of evicted Users, reused first */
+    size_t nfree, free_cap;
     uint32_t *uix;        /* open-addressing index of users (+1) */
     size_t uix_cap;
 };
@@ -92,6 +94,7 @@ void alerts_destroy(alerts_t *as)
         free(as->users[i].name);
     free(as->active);
     free(as->users);
+    free(as->free_users);
     free(as->uix);
     for (unsigned i = 0; i < as->o.nshards; i++)
         free(as->q[i].v);
@@ -182,25 +185,36 @@ static void q_drop(queue_t *q)
 
 /* ---- Users for the blast radius ----------------------------------------- */
 
+/* The slot of the User named `name` in the index (its entry + 1 there), or
+ * the empty slot where it would go. */
+static size_t uix_find(const alerts_t *as, const char *name, uint64_t h)
+{
+    size_t j = h & (as->uix_cap - 1);
+    for (;; j = (j + 1) & (as->uix_cap - 1)) {
+        uint32_t k = as->uix[j];
+        if (!k || (as->users[k - 1].hash == h && strcmp(as->users[k - 1].name, name) == 0))
+            return j;
+    }
+}
+
 /* The User named `name`, added when new; NULL when out of memory. */
 static buser_t *buser(alerts_t *as, const char *name)
 {
     uint64_t h = sw_hash(name, strlen(name), 0x424c53ULL);
     if (as->uix_cap) {
-        for (size_t j = h & (as->uix_cap - 1);; j = (j + 1) & (as->uix_cap - 1)) {
-            uint32_t k = as->uix[j];
-            if (!k)
-                break;
-            if (as->users[k - 1].hash == h && strcmp(as->users[k - 1].name, name) == 0)
-                return &as->users[k - 1];
-        }
+        uint32_t k = as->uix[uix_find(as, name, h)];
+        if (k)
+            return &as->users[k - 1];
     }
-    if ((as->nusers + 1) * 2 > as->uix_cap) {
+    size_t live = as->nusers - as->nfree;
+    if ((live + 1) * 2 > as->uix_cap) {
         size_t cap = as->uix_cap ? as->uix_cap * 2 : 64;
         uint32_t *ix = calloc(cap, sizeof(*ix));
         if (!ix)
             return NULL;
         for (size_t i = 0; i < as->nusers; i++) {
+            if (!as->users[i].name)
+                continue;
             size_t j = as->users[i].hash & (cap - 1);
             while (ix[j])
                 j = (j + 1) & (cap - 1);
@@ -210,7 +224,7 @@ static buser_t *buser(alerts_t *as, const char *name)
         as->uix = ix;
         as->uix_cap = cap;
     }
-    if (as->nusers == as->users_cap) {
+    if (!as->nfree && as->nusers == as->users_cap) {
         size_t cap = as->users_cap ? as->users_cap * 2 : 64;
         buser_t *v = realloc(as->users, cap * sizeof(*v));
         if (!v)
@@ -221,13 +235,57 @@ static buser_t *buser(alerts_t *as, const char *name)
     char *copy = strdup(name);
     if (!copy)
         return NULL;
-    buser_t *u = &as->users[as->nusers];
+    size_t ui = as->nfree ? as->free_users[--as->nfree] : as->nusers++;
+    buser_t *u = &as->users[ui];
     *u = (buser_t){ .name = copy, .hash = h };
     size_t j = h & (as->uix_cap - 1);
     while (as->uix[j])
         j = (j + 1) & (as->uix_cap - 1);
-    as->uix[j] = (uint32_t)++as->nusers;
+    as->uix[j] = (uint32_t)ui + 1;
     return u;
+}
+
+/*
+ * A shard evicted User `name` (series limit): its backlog history goes
+ * too, unless a firing storm lists it as impacted (kept until then, so the
+ * names an alert prints stay valid). Memory stays bounded by the limit.
+ */
+static void on_evict(alerts_t *as, const char *name)
+{
+    if (!as->uix_cap)
+        return;
+    uint64_t h = sw_hash(name, strlen(name), 0x424c53ULL);
+    size_t j = uix_find(as, name, h);
+    uint32_t k = as->uix[j];
+    if (!k)
+        return;
+    for (size_t i = 0; i < as->nactive; i++)
+        for (size_t m = 0; m < as->active[i]->imp.n; m++)
+            if (as->active[i]->imp.users[m] == k - 1)
+                return;
+    if (as->nfree == as->free_cap) {
+        size_t cap = as->free_cap ? as->free_cap * 2 : 64;
+        uint32_t *v = realloc(as->free_users, cap * sizeof(*v));
+        if (!v) {
+            as->stats.nomem++;
+            return;
+        }
+        as->free_users = v;
+        as->free_cap = cap;
+    }
+    /* backward-shift deletion from the index */
+    size_t mask = as->uix_cap - 1;
+    for (size_t m = (j + 1) & mask; as->uix[m]; m = (m + 1) & mask) {
+        size_t home = as->users[as->uix[m] - 1].hash & mask;
+        if ((m > j && (home <= j || home > m)) || (m < j && home <= j && home > m)) {
+            as->uix[j] = as->uix[m];
+            j = m;
+        }
+    }
+    as->uix[j] = 0;
+    free(as->users[k - 1].name);
+    as->users[k - 1] = (buser_t){ .name = NULL };
+    as->free_users[as->nfree++] = k - 1;
 }
 
 static int user_impacted(alerts_t *as, const buser_t *u, int64_t since)
@@ -308,7 +366,7 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
             as->stats.nomem++;
         if (a.kind == ALERT_STORM) {
             for (size_t i = 0; i < as->nusers; i++)
-                if (strcmp(as->users[i].name, ev->user) != 0 &&
+                if (as->users[i].name && strcmp(as->users[i].name, ev->user) != 0 &&
                     user_impacted(as, &as->users[i], ev->since))
                     add_impacted(as, ac, i);
             as->nstorms++;
@@ -363,6 +421,7 @@ static void handle(alerts_t *as, const held_t *h)
     case EV_FIRE: on_fire(as, h->shard, &h->ev); break;
     case EV_RESOLVE: on_resolve(as, h->shard, &h->ev); break;
     case EV_PROGRESS: break;
+    case EV_EVICT: on_evict(as, h->ev.user); break;
     }
 }
 

@@ -84,7 +84,8 @@ engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
         e->sctx[i] = (shard_ctx_t){ e, i };
         shard_opts_t so = { .ingest = e->o.ingest, .detect_for = e->o.detect_for,
                             .detect_ctx = e->o.detect_ctx, .emit = shard_emit,
-                            .emit_ctx = &e->sctx[i], .feed_owner = i == 0 };
+                            .emit_ctx = &e->sctx[i], .feed_owner = i == 0,
+                            .max_series = shard_share(e->o.ingest.max_series, n) };
         e->shards[i] = shard_create(&so);
         if (!e->shards[i]) {
             engine_destroy(e);
@@ -129,6 +130,8 @@ const engine_stats_t *engine_stats(const engine_t *e)
         st->duplicates += ss->duplicates;
         st->idle_zeroes += ss->idle_zeroes;
         st->nomem += ss->nomem;
+        st->evicted += ss->evicted;
+        st->refused += ss->refused;
     }
     return st;
 }

@@ -52,6 +52,8 @@ typedef struct {
     uint64_t resolved;     /* resolved transitions emitted */
     uint64_t feed_stalls;
     uint64_t idle_zeroes;  /* intervals filled with zero for silent series */
+    uint64_t evicted;      /* series evicted under ingest.max_series */
+    uint64_t refused;      /* samples of new series dropped: nothing could be evicted */
 } engine_stats_t;
 
 typedef struct engine engine_t;

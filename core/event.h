@@ -17,6 +17,7 @@ typedef enum {
     EV_RESOLVE,  /* an alert ended */
     EV_FIRE,     /* an alert started */
     EV_PROGRESS, /* every event of this shard with `at` below this is sent */
+    EV_EVICT,    /* User `user` left the shard's table (series limit): forget it */
 } event_type_t;
 
 typedef struct {

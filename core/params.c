@@ -64,5 +64,7 @@ void ingest_params_defaults(ingest_params_t *p)
         .ts_mult = 1,          /* line-protocol default: nanoseconds */
         .stall_after = S(30),  /* three missed samples at a 10 s cadence */
         .idle_after = S(60),   /* a series with no sample for 1 min carried nothing */
+        .max_series = 1000000, /* about 2 GiB of detector state; a hostile feed of new
+                                  ids evicts the least recently seen instead */
     };
 }

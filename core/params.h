@@ -9,6 +9,7 @@
 #ifndef SW_PARAMS_H
 #define SW_PARAMS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SW_NS_PER_S INT64_C(1000000000)
@@ -73,6 +74,7 @@ typedef struct {
     int64_t ts_mult;      /* nanoseconds per timestamp unit (1 = ns) */
     int64_t stall_after;  /* no sample at all for this long: feed_stalled */
     int64_t idle_after;   /* a series silent this long (feed alive) counts as zero */
+    size_t max_series;    /* series held at most, all shards together; 0: no limit */
 } ingest_params_t;
 
 void detect_params_defaults(detect_params_t *p);

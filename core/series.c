@@ -3,8 +3,10 @@
  *
  * Two open-addressing hash indexes (linear probing, power-of-two size,
  * load at most 1/2) hold 32-bit hashes next to the entry index so that a
- * probe rarely touches the entry itself. Strings live in an arena of
- * 64 KiB chunks, freed all at once.
+ * probe rarely touches the entry itself. A removed entry leaves the index
+ * by backward-shift deletion (no tombstones, so probes stay short) and its
+ * slot in the array goes on a free list for the next new entry; strings
+ * are allocated one by one so that a removed entry gives its memory back.
  */
 #include "series.h"
 
@@ -13,14 +15,6 @@
 
 #include "err.h"
 #include "hash.h"
-
-#define ARENA_CHUNK (64 * 1024)
-
-typedef struct chunk {
-    struct chunk *next;
-    size_t used, cap;
-    char data[];
-} chunk_t;
 
 typedef struct {
     uint32_t hash;
@@ -32,15 +26,22 @@ typedef struct {
     size_t cap;     /* power of two */
 } index_t;
 
+/* Indices of removed entries, reused before the array grows. */
+typedef struct {
+    uint32_t *v;
+    size_t n, cap;
+} freelist_t;
+
 struct series_table {
     series_t *series;
-    size_t nseries, series_cap;
+    size_t nseries, series_cap;  /* nseries: the extent, removed slots included */
     user_t *users;
     size_t nusers, users_cap;
     agg_t *aggs;
     size_t naggs, aggs_cap;
     index_t series_ix, users_ix;
-    chunk_t *arena;
+    freelist_t free_series, free_users, free_aggs;
+    size_t live_series, live_users, live_aggs;
 };
 
 series_table_t *st_create(void)
@@ -52,35 +53,29 @@ void st_destroy(series_table_t *t)
 {
     if (!t)
         return;
-    for (chunk_t *c = t->arena, *next; c; c = next) {
-        next = c->next;
-        free(c);
-    }
+    for (size_t i = 0; i < t->nseries; i++)
+        free((char *)t->series[i].cls);
+    for (size_t i = 0; i < t->nusers; i++)
+        free((char *)t->users[i].name);
     free(t->series);
     free(t->users);
     free(t->aggs);
     free(t->series_ix.slots);
     free(t->users_ix.slots);
+    free(t->free_series.v);
+    free(t->free_users.v);
+    free(t->free_aggs.v);
     free(t);
 }
 
-/* Copies s into the arena with a NUL; NULL when out of memory. */
-static const char *arena_dup(series_table_t *t, const char *s, size_t n)
+/* A NUL-terminated copy of s[0..n); NULL when out of memory. */
+static char *dup_n(const char *s, size_t n)
 {
-    if (!t->arena || t->arena->cap - t->arena->used < n + 1) {
-        size_t cap = n + 1 > ARENA_CHUNK ? n + 1 : ARENA_CHUNK;
-        chunk_t *c = malloc(sizeof(*c) + cap);
-        if (!c)
-            return NULL;
-        c->next = t->arena;
-        c->used = 0;
-        c->cap = cap;
-        t->arena = c;
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
     }
-    char *d = t->arena->data + t->arena->used;
-    memcpy(d, s, n);
-    d[n] = '\0';
-    t->arena->used += n + 1;
     return d;
 }
 
@@ -129,6 +124,46 @@ static void index_put(index_t *ix, uint32_t hash, uint32_t idx)
     ix->slots[j] = (slot_t){ hash, idx + 1 };
 }
 
+/*
+ * Removes entry idx (hash `hash`) from the index: backward-shift deletion,
+ * so every entry stays reachable from its home slot without tombstones.
+ */
+static void index_del(index_t *ix, uint32_t hash, uint32_t idx)
+{
+    size_t mask = ix->cap - 1, j = hash & mask;
+    while (ix->slots[j].idx != idx + 1)
+        j = (j + 1) & mask;
+    for (size_t k = (j + 1) & mask;; k = (k + 1) & mask) {
+        if (!ix->slots[k].idx)
+            break;
+        size_t home = ix->slots[k].hash & mask;
+        /* move k into the hole at j unless its home lies in (j, k] */
+        if ((k > j && (home <= j || home > k)) || (k < j && home <= j && home > k)) {
+            ix->slots[j] = ix->slots[k];
+            j = k;
+        }
+    }
+    ix->slots[j] = (slot_t){ 0, 0 };
+}
+
+static int free_push(freelist_t *f, uint32_t i)
+{
+    if (grow((void **)&f->v, &f->cap, f->n, sizeof(*f->v)) < 0)
+        return SW_ENOMEM;
+    f->v[f->n++] = i;
+    return SW_OK;
+}
+
+/* A slot for a new entry: a removed one, or the end of the array (grown). */
+static int64_t take_slot(freelist_t *f, void **arr, size_t *n, size_t *cap, size_t size)
+{
+    if (f->n)
+        return f->v[--f->n];
+    if (grow(arr, cap, *n, size) < 0)
+        return SW_ENOMEM;
+    return (int64_t)(*n)++;
+}
+
 static int64_t user_intern(series_table_t *t, const char *name, size_t len, uint32_t hash,
                            const detect_params_t *(*params_for)(void *, const char *, size_t),
                            void *ctx)
@@ -143,18 +178,23 @@ static int64_t user_intern(series_table_t *t, const char *name, size_t len, uint
                 return s.idx - 1;
         }
     }
-    if (index_reserve(&t->users_ix, t->nusers) < 0 ||
-        grow((void **)&t->users, &t->users_cap, t->nusers, sizeof(user_t)) < 0)
+    if (index_reserve(&t->users_ix, t->live_users) < 0)
         return SW_ENOMEM;
-    const char *copy = arena_dup(t, name, len);
+    char *copy = dup_n(name, len);
     if (!copy)
         return SW_ENOMEM;
-    uint32_t ui = (uint32_t)t->nusers++;
+    int64_t ui = take_slot(&t->free_users, (void **)&t->users, &t->nusers, &t->users_cap,
+                           sizeof(user_t));
+    if (ui < 0) {
+        free(copy);
+        return ui;
+    }
     user_t *u = &t->users[ui];
     *u = (user_t){ .name = copy, .len = (uint32_t)len, .hash = hash };
     u->params = params_for(ctx, copy, len);
     u->agg[0] = u->agg[1] = ST_NO_AGG; /* made with the direction's first series */
-    index_put(&t->users_ix, hash, ui);
+    index_put(&t->users_ix, hash, (uint32_t)ui);
+    t->live_users++;
     return ui;
 }
 
@@ -164,59 +204,117 @@ static int64_t agg_of(series_table_t *t, uint32_t ui, int dir)
     user_t *u = &t->users[ui];
     if (u->agg[dir] != ST_NO_AGG)
         return u->agg[dir];
-    if (grow((void **)&t->aggs, &t->aggs_cap, t->naggs, sizeof(agg_t)) < 0)
-        return SW_ENOMEM;
-    u->agg[dir] = (uint32_t)t->naggs;
-    t->aggs[t->naggs++] = (agg_t){ .user = ui, .dir = (uint8_t)dir };
-    return u->agg[dir];
+    int64_t ai = take_slot(&t->free_aggs, (void **)&t->aggs, &t->naggs, &t->aggs_cap,
+                           sizeof(agg_t));
+    if (ai < 0)
+        return ai;
+    u->agg[dir] = (uint32_t)ai;
+    t->aggs[ai] = (agg_t){ .user = ui, .dir = (uint8_t)dir };
+    t->live_aggs++;
+    return ai;
+}
+
+int64_t st_lookup(const series_table_t *t, const char *user, size_t ulen, int dir,
+                  const char *cls, size_t clen, uint32_t *hash_out)
+{
+    uint64_t uh = sw_hash(user, ulen, 0x5354524dULL);
+    uint32_t hash = (uint32_t)sw_mix64(uh ^ sw_hash(cls, clen, (uint64_t)dir + 1));
+    if (hash_out)
+        *hash_out = hash;
+    if (!t->series_ix.cap)
+        return -1;
+    for (size_t j = hash & (t->series_ix.cap - 1);; j = (j + 1) & (t->series_ix.cap - 1)) {
+        slot_t s = t->series_ix.slots[j];
+        if (!s.idx)
+            return -1;
+        if (s.hash != hash)
+            continue;
+        const series_t *se = &t->series[s.idx - 1];
+        const user_t *u = &t->users[se->user];
+        if (se->dir == dir && se->cls_len == clen && u->len == ulen &&
+            memcmp(se->cls, cls, clen) == 0 && memcmp(u->name, user, ulen) == 0)
+            return s.idx - 1;
+    }
 }
 
 int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, const char *cls,
                   size_t clen, const detect_params_t *(*params_for)(void *, const char *, size_t),
                   void *ctx)
 {
-    uint64_t uh = sw_hash(user, ulen, 0x5354524dULL);
-    uint32_t hash = (uint32_t)sw_mix64(uh ^ sw_hash(cls, clen, (uint64_t)dir + 1));
-    if (t->series_ix.cap) {
-        for (size_t j = hash & (t->series_ix.cap - 1);; j = (j + 1) & (t->series_ix.cap - 1)) {
-            slot_t s = t->series_ix.slots[j];
-            if (!s.idx)
-                break;
-            if (s.hash != hash)
-                continue;
-            series_t *se = &t->series[s.idx - 1];
-            const user_t *u = &t->users[se->user];
-            if (se->dir == dir && se->cls_len == clen && u->len == ulen &&
-                memcmp(se->cls, cls, clen) == 0 && memcmp(u->name, user, ulen) == 0)
-                return s.idx - 1;
-        }
-    }
+    uint32_t hash;
+    int64_t found = st_lookup(t, user, ulen, dir, cls, clen, &hash);
+    if (found >= 0)
+        return found;
     if (clen > UINT16_MAX || ulen > UINT32_MAX / 2 || dir < 0 || dir > 1)
         return SW_EINVAL;
-    if (index_reserve(&t->series_ix, t->nseries) < 0 ||
-        grow((void **)&t->series, &t->series_cap, t->nseries, sizeof(series_t)) < 0)
+    if (index_reserve(&t->series_ix, t->live_series) < 0)
         return SW_ENOMEM;
-    int64_t ui = user_intern(t, user, ulen, (uint32_t)uh, params_for, ctx);
+    int64_t ui = user_intern(t, user, ulen, (uint32_t)sw_hash(user, ulen, 0x5354524dULL),
+                             params_for, ctx);
     if (ui < 0)
         return ui;
     int64_t ai = agg_of(t, (uint32_t)ui, dir);
     if (ai < 0)
         return ai;
-    const char *ccopy = arena_dup(t, cls, clen);
+    char *ccopy = dup_n(cls, clen);
     if (!ccopy)
         return SW_ENOMEM;
-    uint32_t si = (uint32_t)t->nseries++;
+    int64_t si = take_slot(&t->free_series, (void **)&t->series, &t->nseries, &t->series_cap,
+                           sizeof(series_t));
+    if (si < 0) {
+        free(ccopy);
+        return si;
+    }
     t->series[si] = (series_t){
         .user = (uint32_t)ui,
         .agg = (uint32_t)ai,
         .cls = ccopy,
         .cls_len = (uint16_t)clen,
         .dir = (uint8_t)dir,
+        .live = 1,
         .hash = hash,
     };
     base_init(&t->series[si].base);
-    index_put(&t->series_ix, hash, si);
+    index_put(&t->series_ix, hash, (uint32_t)si);
+    t->users[ui].nseries++;
+    t->live_series++;
     return si;
+}
+
+int st_remove(series_table_t *t, uint32_t si)
+{
+    series_t *s = &t->series[si];
+    if (!s->live)
+        return SW_EINVAL;
+    /* room on the free lists first, so that a failure changes nothing */
+    if (grow((void **)&t->free_series.v, &t->free_series.cap, t->free_series.n,
+             sizeof(uint32_t)) < 0 ||
+        grow((void **)&t->free_aggs.v, &t->free_aggs.cap, t->free_aggs.n + 1,
+             sizeof(uint32_t)) < 0 ||
+        grow((void **)&t->free_users.v, &t->free_users.cap, t->free_users.n, sizeof(uint32_t)) < 0)
+        return SW_ENOMEM;
+    uint32_t ui = s->user;
+    index_del(&t->series_ix, s->hash, si);
+    free((char *)s->cls);
+    *s = (series_t){ .cls = NULL, .live = 0 };
+    free_push(&t->free_series, si);
+    t->live_series--;
+    user_t *u = &t->users[ui];
+    if (--u->nseries > 0)
+        return SW_OK;
+    for (int d = 0; d < 2; d++) {
+        if (u->agg[d] == ST_NO_AGG)
+            continue;
+        t->aggs[u->agg[d]] = (agg_t){ .user = ST_NO_USER };
+        free_push(&t->free_aggs, u->agg[d]);
+        t->live_aggs--;
+    }
+    index_del(&t->users_ix, u->hash, ui);
+    free((char *)u->name);
+    *u = (user_t){ .name = NULL, .agg = { ST_NO_AGG, ST_NO_AGG } };
+    free_push(&t->free_users, ui);
+    t->live_users--;
+    return SW_OK;
 }
 
 series_t *st_series(series_table_t *t, uint32_t i)
@@ -236,22 +334,28 @@ user_t *st_user(series_table_t *t, uint32_t i)
 
 size_t st_nseries(const series_table_t *t)
 {
+    return t->live_series;
+}
+
+size_t st_series_extent(const series_table_t *t)
+{
     return t->nseries;
 }
 
 size_t st_nusers(const series_table_t *t)
 {
-    return t->nusers;
+    return t->live_users;
 }
 
 size_t st_naggs(const series_table_t *t)
 {
-    return t->naggs;
+    return t->live_aggs;
 }
 
 void st_rebind(series_table_t *t, const detect_params_t *(*params_for)(void *, const char *, size_t),
                void *ctx)
 {
     for (size_t i = 0; i < t->nusers; i++)
-        t->users[i].params = params_for(ctx, t->users[i].name, t->users[i].len);
+        if (t->users[i].name)
+            t->users[i].params = params_for(ctx, t->users[i].name, t->users[i].len);
 }

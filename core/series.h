@@ -6,8 +6,9 @@
  * routes and silences are judged there, storms per series.
  *
  * The table maps the strings of a sample to dense indices with one
- * open-addressing lookup; strings are copied once into an arena. Indices
- * are stable for the life of the table, pointers are not (arrays grow).
+ * open-addressing lookup; strings are copied once. Indices are stable
+ * until the entry is removed (st_remove, to bound memory; the slot is
+ * then reused), pointers are not (arrays grow).
  *
  * DESIGN: owned by one thread (a shard); nothing here is shared.
  */
@@ -31,7 +32,9 @@ typedef struct {
     uint16_t cls_len;
     uint8_t dir;            /* LP_SOUTH or LP_NORTH */
     uint8_t seen;           /* has a previous sample: intervals are known */
-    int64_t last_ts;        /* event time of the last sample */
+    uint8_t live;           /* in use; 0: a removed slot, waiting for reuse */
+    int64_t last_ts;        /* event time of the last sample (idle fills included) */
+    int64_t last_sample;    /* event time of the last sample read: for eviction */
     uint32_t epoch;         /* feed epoch of the last sample */
     uint32_t alert;         /* active storm alert slot + 1, 0 when none */
     double rate;            /* msgs/s over the last interval */
@@ -67,16 +70,19 @@ typedef struct {
 } agg_t;
 
 typedef struct {
-    const char *name;       /* NUL-terminated, in the arena */
+    const char *name;       /* NUL-terminated; NULL: a removed slot */
     uint32_t len;
     uint32_t hash;
     uint32_t agg[2];        /* aggregate per direction; ST_NO_AGG before its first series */
+    uint32_t nseries;       /* its series in the table: removed with the last */
     const detect_params_t *params;
 } user_t;
 
 /* user_t.agg of a direction the User has no series in yet (made on demand,
  * so a User seen in one direction carries one aggregate, not two). */
 #define ST_NO_AGG UINT32_MAX
+/* agg_t.user of a removed aggregate. */
+#define ST_NO_USER UINT32_MAX
 
 typedef struct series_table series_table_t;
 
@@ -94,12 +100,31 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
                   const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),
                   void *ctx);
 
+/*
+ * The index of series (user, dir, cls), or -1 when the table has none;
+ * sets *hash (when not NULL) to the key's hash. Changes nothing.
+ */
+int64_t st_lookup(const series_table_t *t, const char *user, size_t ulen, int dir,
+                  const char *cls, size_t clen, uint32_t *hash);
+
+/*
+ * Removes series si (live) and frees its strings; its User and the User's
+ * aggregates go too when it was the User's last series. Their slots are
+ * reused by later st_intern() calls. The caller makes sure nothing still
+ * refers to them (an open bucket, an alert). Returns 0, SW_EINVAL for a
+ * slot not in use, or SW_ENOMEM with nothing changed.
+ */
+int st_remove(series_table_t *t, uint32_t si);
+
 series_t *st_series(series_table_t *t, uint32_t i);
 agg_t *st_agg(series_table_t *t, uint32_t i);
 user_t *st_user(series_table_t *t, uint32_t i);
+/* Entries in use. */
 size_t st_nseries(const series_table_t *t);
 size_t st_nusers(const series_table_t *t);
 size_t st_naggs(const series_table_t *t);
+/* The slots to iterate over series: 0 .. extent-1, skipping those not live. */
+size_t st_series_extent(const series_table_t *t);
 /* Re-reads every User's params (after a config reload). */
 void st_rebind(series_table_t *t,
                const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),

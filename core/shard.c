@@ -33,6 +33,7 @@ struct shard {
     int stalled;           /* feed_stalled has fired and not resolved */
     uint32_t *dirty;       /* aggregates with an open bucket */
     size_t ndirty, dirty_cap;
+    uint64_t rng;          /* eviction's sampling: seeded, so replays repeat */
 };
 
 shard_t *shard_create(const shard_opts_t *o)
@@ -44,6 +45,7 @@ shard_t *shard_create(const shard_opts_t *o)
     sh->st = st_create();
     sh->now = INT64_MIN;
     sh->next_sweep = INT64_MIN;
+    sh->rng = UINT64_C(0x9e3779b97f4a7c15);
     if (!sh->st) {
         free(sh);
         return NULL;
@@ -350,10 +352,10 @@ static int64_t sweep_after(const shard_t *sh, int64_t t)
 static void idle_sweep(shard_t *sh, int64_t g)
 {
     int64_t idle = sh->o.ingest.idle_after;
-    size_t n = st_nseries(sh->st);
+    size_t n = st_series_extent(sh->st);
     for (size_t i = 0; i < n; i++) {
         series_t *s = st_series(sh->st, (uint32_t)i);
-        if (!s->seen || s->epoch != sh->epoch || g - s->last_ts <= idle)
+        if (!s->live || !s->seen || s->epoch != sh->epoch || g - s->last_ts <= idle)
             continue;
         rec_t zero = { .ts = g, .fields = LP_F_COUNT };
         sh->stats.idle_zeroes++;
@@ -398,18 +400,82 @@ static void feed_event(shard_t *sh, int type, int64_t at, int64_t last)
     sh->o.emit(sh->o.emit_ctx, &ev);
 }
 
+/* ---- the series limit -------------------------------------------------- */
+
+#define EVICT_SAMPLES 16 /* candidates looked at per eviction (sampled LRU, as Redis does) */
+#define EVICT_ROUNDS 4   /* rounds of candidates before giving up */
+
+/* Whether series s can go: nothing refers to it or its User's aggregate. */
+static int evictable(shard_t *sh, const series_t *s)
+{
+    if (!s->live || s->alert || life_active(&s->storm))
+        return 0;
+    const agg_t *g = st_agg(sh->st, s->agg);
+    return !g->dirty && !g->blocked_alert && !g->silence_alert && !g->limit_alert &&
+           !life_active(&g->blocked) && !life_active(&g->silence) && !life_active(&g->limit);
+}
+
+/*
+ * Makes room for a new series: among EVICT_SAMPLES series picked at random
+ * (a seeded generator, so the same input evicts the same series), removes
+ * the one read least recently that is not alerting and has no open bucket.
+ * A hostile feed of new ids thus replaces its own recent ids and the
+ * long-idle, never the series that alert. 0, or -1 when none could go.
+ */
+static int evict_one(shard_t *sh)
+{
+    size_t extent = st_series_extent(sh->st);
+    for (int round = 0; round < EVICT_ROUNDS && extent; round++) {
+        int64_t best = -1, best_ts = INT64_MAX;
+        for (int k = 0; k < EVICT_SAMPLES; k++) {
+            sh->rng ^= sh->rng << 13; /* xorshift64 */
+            sh->rng ^= sh->rng >> 7;
+            sh->rng ^= sh->rng << 17;
+            uint32_t i = (uint32_t)(sh->rng % extent);
+            const series_t *s = st_series(sh->st, i);
+            if (evictable(sh, s) && s->last_sample < best_ts) {
+                best = i;
+                best_ts = s->last_sample;
+            }
+        }
+        if (best < 0)
+            continue;
+        /* the User goes with its last series: the alert stage forgets it too */
+        const user_t *u = st_user(sh->st, st_series(sh->st, (uint32_t)best)->user);
+        int last = u->nseries == 1;
+        event_t ev = { .type = EV_EVICT, .at = sh->now, .backlog = -1 };
+        if (last)
+            ev_names(&ev, u->name, "all");
+        if (st_remove(sh->st, (uint32_t)best) == SW_OK) {
+            sh->stats.evicted++;
+            if (last)
+                sh->o.emit(sh->o.emit_ctx, &ev);
+            return 0;
+        }
+    }
+    return -1;
+}
+
 void shard_record(shard_t *sh, const rec_t *r)
 {
     switch (r->type) {
     case REC_SAMPLE: {
         clock_advance(sh, r->ts);
-        int64_t si = st_intern(sh->st, r->key, r->ulen, r->dir, r->key + r->ulen, r->clen,
-                               sh->o.detect_for, sh->o.detect_ctx);
+        const char *cls = r->key + r->ulen;
+        if (sh->o.max_series && st_nseries(sh->st) >= sh->o.max_series &&
+            st_lookup(sh->st, r->key, r->ulen, r->dir, cls, r->clen, NULL) < 0 &&
+            evict_one(sh) < 0) {
+            sh->stats.refused++;
+            return;
+        }
+        int64_t si = st_intern(sh->st, r->key, r->ulen, r->dir, cls, r->clen, sh->o.detect_for,
+                               sh->o.detect_ctx);
         if (si < 0) {
             sh->stats.nomem++;
             return;
         }
         series_update(sh, (uint32_t)si, r);
+        st_series(sh->st, (uint32_t)si)->last_sample = r->ts;
         break;
     }
     case REC_TICK: /* every record before r->ts has been delivered */

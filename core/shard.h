@@ -31,15 +31,24 @@ typedef struct {
     void (*emit)(void *ctx, const event_t *ev);
     void *emit_ctx;
     int feed_owner;    /* this shard reports feed_stalled (exactly one does) */
+    size_t max_series; /* this shard's share of ingest.max_series; 0: no limit */
 } shard_opts_t;
 
 typedef struct {
     uint64_t samples, duplicates, idle_zeroes, nomem;
+    uint64_t evicted;  /* series removed to make room under max_series */
+    uint64_t refused;  /* samples of a new series dropped: no series could be evicted */
 } shard_stats_t;
 
 typedef struct shard shard_t;
 
 shard_t *shard_create(const shard_opts_t *o);
+
+/* A shard's share of a series limit over n shards (rounded up; 0 stays 0). */
+static inline size_t shard_share(size_t max_series, unsigned n)
+{
+    return max_series ? (max_series + n - 1) / n : 0;
+}
 void shard_destroy(shard_t *sh);
 
 /* Handles one record (sample or control) from the router. */

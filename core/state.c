@@ -82,18 +82,20 @@ int state_encode(series_table_t *const *tables, size_t ntables, unsigned char **
     wbuf_t w = { 0 };
     size_t kept = 0;
     for (size_t k = 0; k < ntables; k++)
-        for (size_t i = 0, n = st_nseries(tables[k]); i < n; i++)
-            kept += st_series(tables[k], (uint32_t)i)->base.age > 0;
+        for (size_t i = 0, n = st_series_extent(tables[k]); i < n; i++) {
+            const series_t *s = st_series(tables[k], (uint32_t)i);
+            kept += s->live && s->base.age > 0;
+        }
     w_bytes(&w, magic, sizeof(magic));
     w_u(&w, STATE_VERSION, 4);
     w_u(&w, BASE_BINS, 4);
     w_u(&w, (uint64_t)BASE_BIN_NS, 8);
     w_u(&w, kept, 8);
     for (size_t tk = 0; tk < ntables; tk++)
-    for (size_t i = 0, n = st_nseries(tables[tk]); i < n; i++) {
+    for (size_t i = 0, n = st_series_extent(tables[tk]); i < n; i++) {
         series_table_t *t = tables[tk];
         const series_t *s = st_series(t, (uint32_t)i);
-        if (s->base.age <= 0)
+        if (!s->live || s->base.age <= 0)
             continue;
         const user_t *u = st_user(t, s->user);
         const base_t *b = &s->base;
