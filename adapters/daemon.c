@@ -202,7 +202,8 @@ struct daemon {
     atomic_uint_fast64_t pub_sent, pub_dropped;        /* mirrored by the alert thread */
     pthread_mutex_t snap_lock;    /* guards alerts_snapshot (not the hot path) */
     char *alerts_snapshot;        /* JSON array of the alerts firing now */
-    atomic_uint_fast64_t router_bad, router_late, router_stalls;
+    atomic_uint_fast64_t router_bad, router_late, router_stalls, router_ahead;
+    atomic_uint_fast64_t record_errors, record_dropped; /* mirrored by the ingest thread */
     atomic_int pause_req;         /* main asks the shards to park for a checkpoint */
     atomic_uint_fast64_t state_saves, state_failures, state_last_unix;
 };
@@ -327,7 +328,13 @@ static void *ingest_main(void *arg)
         flush_batches(d);
         const router_stats_t *rs = router_stats(d->router);
         atomic_store_explicit(&d->router_late, rs->late, memory_order_relaxed);
+        atomic_store_explicit(&d->router_ahead, rs->ahead, memory_order_relaxed);
         atomic_store_explicit(&d->router_stalls, rs->feed_stalls, memory_order_relaxed);
+        if (d->rec) {
+            const record_stats_t *rcs = record_stats(d->rec);
+            atomic_store_explicit(&d->record_errors, rcs->write_errors, memory_order_relaxed);
+            atomic_store_explicit(&d->record_dropped, rcs->dropped_bytes, memory_order_relaxed);
+        }
     }
     /* take what already arrived: read until the sockets are quiet */
     for (int quiet = 0; !quiet;) {
@@ -605,8 +612,21 @@ void daemon_write_metrics(void *ctx, FILE *out)
     metric(out, "stormwatch_ingest_late_total", "counter",
            "Samples older than the allowed lateness, dropped.");
     fprintf(out, "stormwatch_ingest_late_total %" PRIu64 "\n", (uint64_t)LOAD(d->router_late));
+    metric(out, "stormwatch_ahead_samples_total", "counter",
+           "Samples far ahead of the feed's time (feed.max_jump) that nothing followed: dropped.");
+    fprintf(out, "stormwatch_ahead_samples_total %" PRIu64 "\n", (uint64_t)LOAD(d->router_ahead));
     metric(out, "stormwatch_feed_stalls_total", "counter", "Times the whole feed stalled.");
     fprintf(out, "stormwatch_feed_stalls_total %" PRIu64 "\n", (uint64_t)LOAD(d->router_stalls));
+    if (d->o.record) {
+        metric(out, "stormwatch_record_write_errors_total", "counter",
+               "Recording writes that failed (disk full...): detection goes on.");
+        fprintf(out, "stormwatch_record_write_errors_total %" PRIu64 "\n",
+                (uint64_t)LOAD(d->record_errors));
+        metric(out, "stormwatch_record_dropped_bytes_total", "counter",
+               "Bytes of ingested traffic the recording lost to write errors.");
+        fprintf(out, "stormwatch_record_dropped_bytes_total %" PRIu64 "\n",
+                (uint64_t)LOAD(d->record_dropped));
+    }
     metric(out, "stormwatch_state_saves_total", "counter",
            "Learned state written to --state (checkpoints and exit).");
     fprintf(out, "stormwatch_state_saves_total %" PRIu64 "\n", (uint64_t)LOAD(d->state_saves));

@@ -317,11 +317,12 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
     if (!run->quiet) {
         fprintf(stderr,
                 "replay: %" PRIu64 " lines, %" PRIu64 " samples, %" PRIu64 " bad, %" PRIu64
-                " duplicates, %" PRIu64 " late, %" PRIu64 " other measurements, %zu series, %zu users\n"
+                " duplicates, %" PRIu64 " late, %" PRIu64 " far ahead, %" PRIu64
+                " other measurements, %zu series, %zu users\n"
                 "%s"
                 "replay: %" PRIu64 " alerts (%" PRIu64 " firing, %" PRIu64 " resolved), "
                 "%zu changes; %.3f s, %.2f M samples/s\n",
-                st->lines, st->samples, st->bad, st->duplicates, st->late, st->skipped,
+                st->lines, st->samples, st->bad, st->duplicates, st->late, st->ahead, st->skipped,
                 engine_nseries(e), engine_nusers(e), evictions, st->firing + st->resolved, st->firing,
                 st->resolved, changes_count(reg), elapsed,
                 elapsed > 0 ? st->samples / elapsed / 1e6 : 0.0);

@@ -513,6 +513,8 @@ static void system_sample(report_t *r, int dir, double count, int64_t ts)
 
 void report_add_sample(report_t *r, const lp_sample_t *s)
 {
+    if (!lp_ts_in_range(s->ts))
+        return; /* detection refuses it too */
     int64_t idx = st_intern(r->st, s->user.p, s->user.len, s->dir, s->cls.p, s->cls.len,
                             params_for, &r->params);
     if (idx < 0)

@@ -121,6 +121,7 @@ static const field_t feed_fields[] = {
     IF("stall_after", F_DURATION, stall_after, R_POSITIVE),
     IF("idle_after", F_DURATION, idle_after, R_POSITIVE),
     IF("max_series", F_COUNT, max_series, R_ANY),
+    IF("max_jump", F_DURATION, max_jump, R_POSITIVE),
     { 0 },
 };
 static const field_t baseline_fields[] = {

@@ -120,6 +120,7 @@ const engine_stats_t *engine_stats(const engine_t *e)
     const alerts_stats_t *as = alerts_stats(e->as);
     *st = (engine_stats_t){
         .lines = rs->lines, .bad = rs->bad, .skipped = rs->skipped, .late = rs->late,
+        .ahead = rs->ahead,
         .nomem = rs->nomem + as->nomem, .firing = as->firing, .resolved = as->resolved,
         .feed_stalls = rs->feed_stalls,
     };

@@ -46,6 +46,7 @@ typedef struct {
     uint64_t skipped;      /* other measurements */
     uint64_t duplicates;   /* repeated (series, timestamp) */
     uint64_t late;         /* older than the allowed lateness */
+    uint64_t ahead;        /* far ahead of the feed's time, never followed (feed.max_jump) */
     uint64_t nomem;        /* dropped: out of memory */
     uint64_t by_result[LP_NRESULTS];
     uint64_t firing;       /* firing transitions emitted */

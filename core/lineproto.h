@@ -27,6 +27,20 @@ typedef struct {
 
 enum { LP_SOUTH = 0, LP_NORTH = 1 };
 
+/*
+ * Sample times detection accepts: 1970 to 2116. Line protocol allows any
+ * int64; a smart-meter feed has no use for the rest, and keeping any two
+ * times within 2^62 ns of each other makes every difference of two of them
+ * safe from overflow downstream. Outside: bad input (LP_BAD_TIMESTAMP).
+ */
+#define LP_TS_MIN INT64_C(0)
+#define LP_TS_MAX (INT64_C(1) << 62)
+
+static inline int lp_ts_in_range(int64_t ts)
+{
+    return ts >= LP_TS_MIN && ts <= LP_TS_MAX;
+}
+
 /* The longest user or class id accepted (after unescaping): ids are short
  * (an EUI-64 is 23 bytes); a longer one is bad input, not a new series. */
 #define LP_MAX_ID 64

@@ -66,5 +66,6 @@ void ingest_params_defaults(ingest_params_t *p)
         .idle_after = S(60),   /* a series with no sample for 1 min carried nothing */
         .max_series = 1000000, /* about 2 GiB of detector state; a hostile feed of new
                                   ids evicts the least recently seen instead */
+        .max_jump = S(3600),   /* a clock an hour off is a broken producer, not traffic */
     };
 }

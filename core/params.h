@@ -75,6 +75,7 @@ typedef struct {
     int64_t stall_after;  /* no sample at all for this long: feed_stalled */
     int64_t idle_after;   /* a series silent this long (feed alive) counts as zero */
     size_t max_series;    /* series held at most, all shards together; 0: no limit */
+    int64_t max_jump;     /* a sample this far ahead of the feed's time waits to be followed */
 } ingest_params_t;
 
 void detect_params_defaults(detect_params_t *p);

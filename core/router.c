@@ -13,6 +13,10 @@
 /* Ticks go out when the watermark has moved this much: often enough for
  * prompt alerts, rarely enough to cost nothing. */
 #define TICK_EVERY (SW_NS_PER_S / 2)
+/* Samples ahead by more than ingest.max_jump that must agree before the
+ * feed's time may jump: one producer with a bad clock cannot, a feed that
+ * resumes after a long gap does at once. */
+#define JUMP_CONFIRM 32
 
 struct router {
     router_opts_t o;
@@ -22,6 +26,8 @@ struct router {
     int64_t max_ts;       /* newest event time seen */
     int64_t last_tick;    /* event time of the last tick sent */
     int stalled;          /* router_stall() has told the shards */
+    rec_t ahead[JUMP_CONFIRM]; /* samples far ahead of max_ts, held until confirmed */
+    size_t nahead;
 };
 
 unsigned router_shard_of(const char *user, size_t len, unsigned nshards)
@@ -119,12 +125,70 @@ void router_count_bad(router_t *rt, lp_result_t res)
         rt->stats.bad++;
 }
 
+/* Takes a parsed sample into event-time order. */
+static void accept(router_t *rt, rec_t *r)
+{
+    /* the whole feed was quiet for longer than the stall time: in event
+     * time this shows when it resumes */
+    if (rt->max_ts != INT64_MIN && r->ts - rt->max_ts > rt->o.ingest.stall_after) {
+        if (!rt->stalled)
+            stall(rt);
+        rec_t gap = { .type = REC_GAP, .ts = r->ts, .aux = rt->max_ts };
+        broadcast(rt, &gap);
+        rt->stalled = 0;
+        rt->last_tick = r->ts;
+    }
+    if (rt->stalled && r->ts > rt->max_ts) {
+        /* live: the wall clock had fired the stall, data is back within the
+         * stall time of event time: no gap, only a late start */
+        rec_t gap = { .type = REC_GAP, .ts = r->ts, .aux = rt->max_ts };
+        broadcast(rt, &gap);
+        rt->stalled = 0;
+    }
+    int rc = reorder_push(rt->ro, r);
+    if (rc == 1)
+        rt->stats.late++;
+    else if (rc < 0)
+        rt->stats.nomem++;
+    else
+        rt->stats.records++;
+    if (r->ts > rt->max_ts)
+        rt->max_ts = r->ts;
+    release(rt, 0);
+}
+
+/*
+ * A sample far ahead of the feed's time (a producer's clock years off, a
+ * corrupt timestamp) would move the watermark there and make every later
+ * sample late. It waits instead; JUMP_CONFIRM of them in a row mean the
+ * feed moved on (taken, in arrival order), a sample in the old time means
+ * they were wrong (dropped, counted as ahead).
+ */
+static void hold_ahead(router_t *rt, const rec_t *r)
+{
+    rt->ahead[rt->nahead++] = *r;
+    if (rt->nahead < JUMP_CONFIRM)
+        return;
+    size_t n = rt->nahead;
+    rt->nahead = 0;
+    for (size_t i = 0; i < n; i++)
+        accept(rt, &rt->ahead[i]);
+}
+
+static void drop_ahead(router_t *rt)
+{
+    rt->stats.ahead += rt->nahead;
+    rt->nahead = 0;
+}
+
 lp_result_t router_feed_line(router_t *rt, const char *line, size_t len)
 {
     lp_sample_t smp;
     rt->stats.lines++;
     rt->stats.bytes += len + 1;
     lp_result_t res = lp_parse(line, len, rt->o.ingest.ts_mult, &smp, rt->scratch, SCRATCH_LEN);
+    if (res == LP_OK && !lp_ts_in_range(smp.ts))
+        res = LP_BAD_TIMESTAMP; /* see LP_TS_MIN, LP_TS_MAX */
     rt->stats.by_result[res]++;
     if (res != LP_OK) {
         if (lp_result_is_bad(res))
@@ -151,37 +215,19 @@ lp_result_t router_feed_line(router_t *rt, const char *line, size_t len)
     memcpy(r.key, smp.user.p, smp.user.len);
     memcpy(r.key + smp.user.len, smp.cls.p, smp.cls.len);
 
-    /* the whole feed was quiet for longer than the stall time: in event
-     * time this shows when it resumes */
-    if (rt->max_ts != INT64_MIN && smp.ts - rt->max_ts > rt->o.ingest.stall_after) {
-        if (!rt->stalled)
-            stall(rt);
-        rec_t gap = { .type = REC_GAP, .ts = smp.ts, .aux = rt->max_ts };
-        broadcast(rt, &gap);
-        rt->stalled = 0;
-        rt->last_tick = smp.ts;
+    if (rt->max_ts != INT64_MIN && rt->o.ingest.max_jump > 0 &&
+        r.ts - rt->max_ts > rt->o.ingest.max_jump) {
+        hold_ahead(rt, &r);
+        return res;
     }
-    if (rt->stalled && smp.ts > rt->max_ts) {
-        /* live: the wall clock had fired the stall, data is back within the
-         * stall time of event time: no gap, only a late start */
-        rec_t gap = { .type = REC_GAP, .ts = smp.ts, .aux = rt->max_ts };
-        broadcast(rt, &gap);
-        rt->stalled = 0;
-    }
-    int rc = reorder_push(rt->ro, &r);
-    if (rc == 1)
-        rt->stats.late++;
-    else if (rc < 0)
-        rt->stats.nomem++;
-    else
-        rt->stats.records++;
-    if (smp.ts > rt->max_ts)
-        rt->max_ts = smp.ts;
-    release(rt, 0);
+    if (rt->nahead)
+        drop_ahead(rt);
+    accept(rt, &r);
     return res;
 }
 
 void router_finish(router_t *rt)
 {
+    drop_ahead(rt); /* never followed: the input ended */
     release(rt, 1);
 }

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t bad;          /* bad lines */
     uint64_t skipped;      /* other measurements */
     uint64_t late;         /* older than the allowed lateness */
+    uint64_t ahead;        /* far ahead of the feed's time and not followed: dropped */
     uint64_t nomem;
     uint64_t feed_stalls;
     uint64_t by_result[LP_NRESULTS];

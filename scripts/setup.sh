@@ -18,6 +18,7 @@ packages=(
   libcmocka-dev                      # unit tests
   zlib1g-dev                         # gzip recordings
   python3                            # scores ../shared/scenarios when present
+  python3-zmq                        # a hostile ZeroMQ producer in the fault tests
 )
 
 missing=()

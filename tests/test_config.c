@@ -147,7 +147,7 @@ static void test_example_lists_every_key(void **state)
     (void)state;
     static const char *const keys[] = {
         "input:", "lateness:", "timestamp_precision:", "feed:", "stall_after:", "idle_after:",
-        "max_series:",
+        "max_series:", "max_jump:",
         "baseline:", "tau:", "warmup:", "dispersion:", "detectors:", "storm:", "ratio_fire:",
         "z_fire:", "min_excess_rate:", "ratio_clear:", "blocked_route:", "window:",
         "delivery_ratio_fire:", "delivery_ratio_clear:", "min_backlog:", "silence:",
@@ -285,6 +285,7 @@ static void test_every_key(void **state)
             "  stall_after: 45\n"
             "  idle_after: 2m\n"
             "  max_series: 5000\n"
+            "  max_jump: 2h\n"
             "baseline:\n"
             "  tau: 1h\n"
             "  warmup: 0s\n"
@@ -361,6 +362,7 @@ static void test_every_key(void **state)
     assert_true(cfg.ingest.stall_after == 45 * S);
     assert_true(cfg.ingest.idle_after == 120 * S);
     assert_int_equal(cfg.ingest.max_series, 5000);
+    assert_true(cfg.ingest.max_jump == 7200 * S);
     const detect_params_t *d = &cfg.detect;
     assert_true(d->base_tau == 3600 * S);
     assert_true(d->base_warmup == 0);
