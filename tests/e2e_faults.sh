@@ -11,6 +11,8 @@
 #     2116, and a feed that jumps hours ahead: detection unchanged.
 #  4. a full disk while recording and saving state: clear errors, counted,
 #     and detection goes on.
+#  5. CurveZMQ ingest: a producer whose key is not allowed gets nothing in.
+#  6. the daemon runs as an unprivileged user (nobody).
 #   tests/e2e_faults.sh STORMWATCH WORKDIR
 set -u
 . "$(dirname "$0")/lib_e2e.sh"
@@ -182,6 +184,51 @@ else
     bad "detection stopped with the disk full: $(head -c 300 f.jsonl)"
   umount full
 fi
+
+# ---- 5. CurveZMQ: only allowed producers get in -----------------------------
+mkdir -p keys
+"$sw" keygen keys server >/dev/null && "$sw" keygen keys good >/dev/null &&
+  "$sw" keygen keys evil >/dev/null || bad keygen
+cp keys/good.pub allowed.txt
+ing=tcp://127.0.0.1:$(freeport)
+start k.jsonl k.log --curve-secret keys/server.key --curve-public keys/server.pub \
+  --curve-allow allowed.txt
+send_as() { # key-name lines: sends that many lines with that client key pair
+  $py - "$ing" keys/server.pub "keys/$1.pub" "keys/$1.key" "$2" <<'PY'
+import sys, zmq
+ep, server, pub, sec, n = sys.argv[1:6]
+ctx = zmq.Context()
+s = ctx.socket(zmq.PUSH)
+s.curve_serverkey = open(server, "rb").read().strip()
+s.curve_publickey = open(pub, "rb").read().strip()
+s.curve_secretkey = open(sec, "rb").read().strip()
+s.connect(ep)
+s.send(b"".join(b"dsp_traffic,user=C%d,dir=south count=1i %d\n" % (i, 1710222000000000000 + i)
+                for i in range(int(n))))
+s.close(linger=2000)
+ctx.term()
+PY
+}
+send_as evil 100
+sleep 1
+[ "$(metric "$api" stormwatch_ingest_lines_total)" = 0 ] && ok || bad "an unknown key got lines in"
+send_as good 10
+wait_for 5 ingested 10 && ok || bad "the allowed key got nothing in: $(tail -3 k.log)"
+kill -TERM "$pid"; wait "$pid"
+
+# ---- 6. an unprivileged user -------------------------------------------------
+mkdir -p nobody && chown nobody nobody
+ing=tcp://127.0.0.1:$(freeport)
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$sw" run --ingest "$ing" \
+  --http "127.0.0.1:$hport" --state nobody/st.bin --alerts nobody/n.jsonl \
+  --changes-journal nobody/changes.journal --stats-every 0 2>n.log &
+pid=$!
+pids+=($pid)
+wait_for 5 healthy "$api" && ok || bad "the daemon did not run as nobody: $(tail -3 n.log)"
+[ "$(ps -o user= -p "$pid")" = nobody ] && ok || bad "not running as nobody: $(ps -o user= -p "$pid")"
+"$sw" simulate --input a.lp --publish "$ing" 2>pub-n.log || bad "publish to the unprivileged daemon"
+kill -TERM "$pid"; wait "$pid"
+[ $? -eq 0 ] && [ -s nobody/st.bin ] && ok || bad "unprivileged stop or state save: $(tail -3 n.log)"
 
 echo "e2e_faults: $passes passed, $fails failed"
 [ "$fails" -eq 0 ]
