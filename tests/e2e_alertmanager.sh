@@ -2,8 +2,9 @@
 # The daemon with a real Alertmanager (Debian's prometheus-alertmanager) on
 # 127.0.0.1: the alerts of a published scenario arrive with their labels
 # (alertname, user, dir, class, severity, correlation, change_id) and
-# annotations; an Alertmanager that is down when they fire still gets them
-# once it is back.
+# annotations; an Alertmanager unreachable when they fire, and for a while
+# after (retried with backoff, queued, counted in /metrics, detection going
+# on), still gets them once it is back.
 #   tests/e2e_alertmanager.sh STORMWATCH WORKDIR
 set -u
 . "$(dirname "$0")/lib_e2e.sh"
@@ -13,6 +14,8 @@ freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0
 am_bin=$(command -v prometheus-alertmanager || echo /usr/bin/prometheus-alertmanager)
 amport=$(freeport)
 ing=tcp://127.0.0.1:$(freeport)
+hport=$(freeport)
+metric() { curl -s "http://127.0.0.1:$hport/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
 cat >am.yml <<YAML
 route:
   receiver: "null"
@@ -37,15 +40,23 @@ user=$(python3 -c 'import json; print(json.load(open("sim/truth.json"))["inciden
 # (The incident lasts to the end of the recording: Alertmanager lists only
 # alerts that have not ended, and these carry event times of 2024.)
 "$sw" run --ingest "$ing" --changes sim/changes.yaml --alertmanager "http://127.0.0.1:$amport" \
-  --alertmanager-queue am.queue --alerts live.jsonl --stats-every 0 2>daemon.log &
+  --alertmanager-queue am.queue --alerts live.jsonl --stats-every 0 --http "127.0.0.1:$hport" \
+  2>daemon.log &
 pid=$!
 sleep 0.5
 "$sw" simulate --users 12 --hours 2 --incident blocked:3:70m:50m:declared --publish "$ing" 2>pub.log || bad publish
 for _ in $(seq 1 100); do grep -q '"status":"firing"' live.jsonl 2>/dev/null && break; sleep 0.1; done
 grep -q '"alert":"blocked_route"' live.jsonl && ok || bad "no blocked_route alert line"
+# unreachable for 20 s: posts fail and back off (1, 2, 4, 8 s...), the alert waits in the queue
+sleep 20
+failed=$(metric stormwatch_alertmanager_failed_total)
+[ "${failed:-0}" -ge 3 ] && ok || bad "failed posts not counted or not retried: ${failed:-none}"
+[ "$(metric stormwatch_alertmanager_queue)" -ge 1 ] && ok || bad "nothing queued while unreachable"
+[ "$(metric stormwatch_alertmanager_sent_total)" = 0 ] && ok || bad "sent while unreachable?"
+curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && ok || bad "daemon unhealthy during the outage"
 start_am
 got=
-for _ in $(seq 1 150); do
+for _ in $(seq 1 250); do # up to 50 s: the next retry may be 16-32 s away
   curl -s "http://127.0.0.1:$amport/api/v2/alerts?filter=alertname%3D%22blocked_route%22" >am.json
   python3 - "$user" <<'PY' && { got=1; break; }
 import json, sys
