@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
     char *name;           /* NULL: a free slot (the User was evicted) */
     uint64_t hash;
+    int evicted;          /* evicted while a firing storm listed it: goes when that ends */
     blast_track_t bt;
 } buser_t;
 
@@ -203,8 +204,10 @@ static buser_t *buser(alerts_t *as, const char *name)
     uint64_t h = sw_hash(name, strlen(name), 0x424c53ULL);
     if (as->uix_cap) {
         uint32_t k = as->uix[uix_find(as, name, h)];
-        if (k)
+        if (k) {
+            as->users[k - 1].evicted = 0; /* back before it was forgotten */
             return &as->users[k - 1];
+        }
     }
     size_t live = as->nusers - as->nfree;
     if ((live + 1) * 2 > as->uix_cap) {
@@ -245,24 +248,19 @@ static buser_t *buser(alerts_t *as, const char *name)
     return u;
 }
 
-/*
- * A shard evicted User `name` (series limit): its backlog history goes
- * too, unless a firing storm lists it as impacted (kept until then, so the
- * names an alert prints stay valid). Memory stays bounded by the limit.
- */
-static void on_evict(alerts_t *as, const char *name)
+/* Whether a firing alert lists User ui as impacted (its name is in use). */
+static int pinned(const alerts_t *as, size_t ui)
 {
-    if (!as->uix_cap)
-        return;
-    uint64_t h = sw_hash(name, strlen(name), 0x424c53ULL);
-    size_t j = uix_find(as, name, h);
-    uint32_t k = as->uix[j];
-    if (!k)
-        return;
     for (size_t i = 0; i < as->nactive; i++)
         for (size_t m = 0; m < as->active[i]->imp.n; m++)
-            if (as->active[i]->imp.users[m] == k - 1)
-                return;
+            if (as->active[i]->imp.users[m] == ui)
+                return 1;
+    return 0;
+}
+
+/* Drops User ui: out of the index (backward-shift deletion), slot freed. */
+static void forget(alerts_t *as, size_t ui)
+{
     if (as->nfree == as->free_cap) {
         size_t cap = as->free_cap ? as->free_cap * 2 : 64;
         uint32_t *v = realloc(as->free_users, cap * sizeof(*v));
@@ -273,8 +271,7 @@ static void on_evict(alerts_t *as, const char *name)
         as->free_users = v;
         as->free_cap = cap;
     }
-    /* backward-shift deletion from the index */
-    size_t mask = as->uix_cap - 1;
+    size_t mask = as->uix_cap - 1, j = uix_find(as, as->users[ui].name, as->users[ui].hash);
     for (size_t m = (j + 1) & mask; as->uix[m]; m = (m + 1) & mask) {
         size_t home = as->users[as->uix[m] - 1].hash & mask;
         if ((m > j && (home <= j || home > m)) || (m < j && home <= j && home > m)) {
@@ -283,9 +280,28 @@ static void on_evict(alerts_t *as, const char *name)
         }
     }
     as->uix[j] = 0;
-    free(as->users[k - 1].name);
-    as->users[k - 1] = (buser_t){ .name = NULL };
-    as->free_users[as->nfree++] = k - 1;
+    free(as->users[ui].name);
+    as->users[ui] = (buser_t){ .name = NULL };
+    as->free_users[as->nfree++] = (uint32_t)ui;
+}
+
+/*
+ * A shard evicted User `name` (series limit): its backlog history goes
+ * too; when a firing storm lists it as impacted it goes when the last such
+ * storm ends (so the names an alert prints stay valid). Memory stays
+ * bounded by the limit.
+ */
+static void on_evict(alerts_t *as, const char *name)
+{
+    if (!as->uix_cap)
+        return;
+    uint32_t k = as->uix[uix_find(as, name, sw_hash(name, strlen(name), 0x424c53ULL))];
+    if (!k)
+        return;
+    if (pinned(as, k - 1))
+        as->users[k - 1].evicted = 1;
+    else
+        forget(as, k - 1);
 }
 
 static int user_impacted(alerts_t *as, const buser_t *u, int64_t since)
@@ -404,11 +420,17 @@ static void on_resolve(alerts_t *as, unsigned shard, const event_t *ev)
         as->o.emit(as->o.emit_ctx, &a);
         if (a.kind == ALERT_STORM)
             as->nstorms--;
+        memmove(&as->active[i], &as->active[i + 1], (as->nactive - i - 1) * sizeof(*as->active));
+        as->nactive--;
+        /* Users evicted while this storm listed them go now, unless another does */
+        for (size_t m = 0; m < ac->imp.n; m++) {
+            size_t ui = ac->imp.users[m];
+            if (as->users[ui].name && as->users[ui].evicted && !pinned(as, ui))
+                forget(as, ui);
+        }
         blast_free(&ac->imp);
         free(ac->change_id);
         free(ac);
-        memmove(&as->active[i], &as->active[i + 1], (as->nactive - i - 1) * sizeof(*as->active));
-        as->nactive--;
         as->stats.firing_now--;
         return;
     }

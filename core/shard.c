@@ -463,10 +463,14 @@ void shard_record(shard_t *sh, const rec_t *r)
         clock_advance(sh, r->ts);
         const char *cls = r->key + r->ulen;
         if (sh->o.max_series && st_nseries(sh->st) >= sh->o.max_series &&
-            st_lookup(sh->st, r->key, r->ulen, r->dir, cls, r->clen, NULL) < 0 &&
-            evict_one(sh) < 0) {
-            sh->stats.refused++;
-            return;
+            st_lookup(sh->st, r->key, r->ulen, r->dir, cls, r->clen, NULL) < 0) {
+            /* a loaded state or a lowered limit may leave more than one to go */
+            while (st_nseries(sh->st) >= sh->o.max_series) {
+                if (evict_one(sh) < 0) {
+                    sh->stats.refused++;
+                    return;
+                }
+            }
         }
         int64_t si = st_intern(sh->st, r->key, r->ulen, r->dir, cls, r->clen, sh->o.detect_for,
                                sh->o.detect_ctx);
