@@ -55,6 +55,7 @@
 #include "sink_zmq.h"
 #include "state.h"
 #include "statefile.h"
+#include "kafka.h"
 #include "timefmt.h"
 
 #ifndef SW_BUILD_VERSION
@@ -65,6 +66,8 @@
 #define BATCH 64               /* records or events moved per ring call */
 #define POLL_MS 100            /* ingest wakes this often to check the clock */
 #define MSGS_PER_ROUND 64      /* messages read before flushing batches */
+#define KAFKA_POLL_MS 10       /* ZeroMQ's wait when Kafka is read too */
+#define KAFKA_COMMIT_S 1.0     /* offsets of what was taken are committed this often */
 #define IDLE_MIN_NS 20000      /* idle shards back off from 20 us ... */
 #define IDLE_MAX_NS 2000000    /* ... to 2 ms */
 /* The alert thread needs no microseconds: alerts are wanted within a
@@ -105,6 +108,12 @@ static const char usage[] =
     "                         CurveZMQ server key pair (Z85 files) for ingest sockets\n"
     "      --curve-allow FILE producer public keys allowed to connect (all three\n"
     "                         curve options go together)\n"
+    "      --kafka-brokers HOST:PORT,...  read line protocol from Kafka (as well as or\n"
+    "                         instead of --ingest), in a consumer group\n"
+    "      --kafka-topic T    the topic (messages keyed by User)\n"
+    "      --kafka-group G    instances in one group share the partitions (default\n"
+    "                         stormwatch); more settings: run.kafka_properties\n"
+    "      --kafka-alerts-topic T  also produce each alert line there, keyed by User\n"
     "      --stats-every SECS a log line of rates, rings and drops (default 10; 0: off)\n"
     "      --state-every D    save --state this often while running, e.g. 5m (default;\n"
     "                         0: on exit only), so a crash loses little learning\n"
@@ -130,6 +139,9 @@ typedef struct {
     const char *am[MAX_INGEST];   /* Alertmanager base URLs */
     size_t nam;
     const char *am_queue;
+    const char *kafka_brokers, *kafka_topic, *kafka_group, *kafka_alerts_topic;
+    const char *const *kafka_props; /* "key=value", from the config file */
+    size_t nkafka_props;
     const char *ingest[MAX_INGEST];
     size_t ningest;
     unsigned nshards;
@@ -190,6 +202,14 @@ struct daemon {
     sink_zmq_t *pub;
     sink_am_t *am;
     record_t *rec;
+    kafka_in_t *kin;              /* Kafka ingest (ingest thread) */
+    kafka_out_t *kout;            /* alert lines to Kafka (alert thread) */
+    char **kprop_keys, **kprop_values;
+    size_t nkprops;
+    atomic_uint_fast64_t kafka_msgs, kafka_partitions, kafka_out_sent, kafka_out_failed;
+    /* ingest thread: per router source (Kafka partition + 1) */
+    double ksrc_seen[ROUTER_MAX_SOURCES], ksrc_assigned_at[ROUTER_MAX_SOURCES];
+    uint8_t ksrc_active[ROUTER_MAX_SOURCES];
     char *line_buf;
     size_t line_cap;
     pthread_t ingest_tid, alerts_tid;
@@ -293,6 +313,48 @@ static void feed_message(daemon_t *d, const char *data, size_t len)
     atomic_fetch_add_explicit(&d->msgs, 1, memory_order_relaxed);
 }
 
+/* Partition p is the router's source p + 1 (ZeroMQ is source 0): each
+ * partition is in order by itself, not with the others. */
+static void kafka_message(void *ctx, const char *data, size_t len, int32_t partition)
+{
+    daemon_t *d = ctx;
+    unsigned src = ((unsigned)partition + 1) % ROUTER_MAX_SOURCES;
+    d->ksrc_seen[src] = mono_s();
+    router_set_source(d->router, src);
+    feed_message(d, data, len);
+    router_set_source(d->router, 0);
+}
+
+/*
+ * Tells the router which partitions are flowing: assigned, and a message
+ * (or the assignment) within the stall time. The feed's clock then waits
+ * for the slowest of them, and a quiet one stops holding the rest back.
+ */
+static void kafka_sources(daemon_t *d, double stall_s)
+{
+    int32_t parts[ROUTER_MAX_SOURCES];
+    size_t n = kafka_in_assigned(d->kin, parts, ROUTER_MAX_SOURCES);
+    uint8_t want[ROUTER_MAX_SOURCES] = { 0 }, assigned[ROUTER_MAX_SOURCES] = { 0 };
+    double now = mono_s();
+    for (size_t i = 0; i < n; i++) {
+        unsigned src = ((unsigned)parts[i] + 1) % ROUTER_MAX_SOURCES;
+        assigned[src] = 1;
+        if (!d->ksrc_assigned_at[src])
+            d->ksrc_assigned_at[src] = now;
+        double last = d->ksrc_seen[src] > d->ksrc_assigned_at[src] ? d->ksrc_seen[src]
+                                                                    : d->ksrc_assigned_at[src];
+        want[src] = now - last < stall_s;
+    }
+    for (unsigned src = 0; src < ROUTER_MAX_SOURCES; src++) {
+        if (!assigned[src])
+            d->ksrc_assigned_at[src] = 0; /* assigned again later: a fresh start */
+        if (want[src] != d->ksrc_active[src]) {
+            router_source_active(d->router, src, want[src]);
+            d->ksrc_active[src] = want[src];
+        }
+    }
+}
+
 static void *ingest_main(void *arg)
 {
     daemon_t *d = arg;
@@ -305,10 +367,20 @@ static void *ingest_main(void *arg)
     zmq_msg_t msg;
     zmq_msg_init(&msg);
     /* stop is read relaxed: it only needs to be seen eventually */
+    double next_commit = mono_s() + KAFKA_COMMIT_S;
     while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
-        int rc = zmq_poll(items, (int)d->nsocks, POLL_MS);
+        /* with Kafka too, ZeroMQ waits less and Kafka is polled after it */
+        int rc = d->nsocks ? zmq_poll(items, (int)d->nsocks, d->kin ? KAFKA_POLL_MS : POLL_MS) : 0;
         if (rc < 0 && zmq_errno() != EINTR)
             break;
+        if (d->kin) {
+            if (kafka_in_poll(d->kin, d->nsocks ? 0 : POLL_MS, MSGS_PER_ROUND, kafka_message, d) >
+                0) {
+                last_data = mono_s();
+                seen_data = 1;
+            }
+            kafka_sources(d, stall_s);
+        }
         for (size_t i = 0; rc > 0 && i < d->nsocks; i++) {
             for (int k = 0; k < MSGS_PER_ROUND; k++) {
                 if (zmq_msg_recv(&msg, d->socks[i], ZMQ_DONTWAIT) < 0)
@@ -326,6 +398,17 @@ static void *ingest_main(void *arg)
             router_stall(d->router); /* once per stall: the router knows */
         }
         flush_batches(d);
+        if (d->kin && mono_s() >= next_commit) {
+            /* what went into the pipeline is committed: a crash re-reads at
+             * most a second of it, and repeats are dropped as duplicates */
+            kafka_in_commit(d->kin);
+            kafka_in_stats_t ks;
+            kafka_in_stats(d->kin, &ks);
+            atomic_store_explicit(&d->kafka_msgs, ks.messages, memory_order_relaxed);
+            atomic_store_explicit(&d->kafka_partitions, (uint64_t)ks.partitions,
+                                  memory_order_relaxed);
+            next_commit = mono_s() + KAFKA_COMMIT_S;
+        }
         const router_stats_t *rs = router_stats(d->router);
         atomic_store_explicit(&d->router_late, rs->late, memory_order_relaxed);
         atomic_store_explicit(&d->router_ahead, rs->ahead, memory_order_relaxed);
@@ -467,6 +550,14 @@ static void alert_emit(void *ctx, const alert_t *a)
     }
     if (d->am)
         sink_am_send(d->am, a); /* queued; its own thread delivers */
+    if (d->kout) {
+        /* the line without its newline, keyed by User */
+        kafka_out_send(d->kout, a->user, d->line_buf, n && d->line_buf[n - 1] == '\n' ? n - 1 : n);
+        uint64_t sent, failed;
+        kafka_out_counts(d->kout, &sent, &failed);
+        atomic_store_explicit(&d->kafka_out_sent, sent, memory_order_relaxed);
+        atomic_store_explicit(&d->kafka_out_failed, failed, memory_order_relaxed);
+    }
     atomic_fetch_add_explicit(&d->alerts_out_n, 1, memory_order_relaxed);
     if (a->kind < ALERT_NKINDS) {
         if (a->firing)
@@ -627,6 +718,23 @@ void daemon_write_metrics(void *ctx, FILE *out)
         fprintf(out, "stormwatch_record_dropped_bytes_total %" PRIu64 "\n",
                 (uint64_t)LOAD(d->record_dropped));
     }
+    if (d->kin) {
+        metric(out, "stormwatch_kafka_messages_total", "counter", "Kafka messages taken.");
+        fprintf(out, "stormwatch_kafka_messages_total %" PRIu64 "\n", (uint64_t)LOAD(d->kafka_msgs));
+        metric(out, "stormwatch_kafka_partitions", "gauge", "Kafka partitions assigned here.");
+        fprintf(out, "stormwatch_kafka_partitions %" PRIu64 "\n",
+                (uint64_t)LOAD(d->kafka_partitions));
+    }
+    if (d->kout) {
+        metric(out, "stormwatch_kafka_alerts_sent_total", "counter",
+               "Alert lines Kafka acknowledged.");
+        fprintf(out, "stormwatch_kafka_alerts_sent_total %" PRIu64 "\n",
+                (uint64_t)LOAD(d->kafka_out_sent));
+        metric(out, "stormwatch_kafka_alerts_failed_total", "counter",
+               "Alert lines Kafka did not take.");
+        fprintf(out, "stormwatch_kafka_alerts_failed_total %" PRIu64 "\n",
+                (uint64_t)LOAD(d->kafka_out_failed));
+    }
     metric(out, "stormwatch_state_saves_total", "counter",
            "Learned state written to --state (checkpoints and exit).");
     fprintf(out, "stormwatch_state_saves_total %" PRIu64 "\n", (uint64_t)LOAD(d->state_saves));
@@ -728,6 +836,46 @@ char *daemon_alerts_json(void *ctx)
 }
 
 /* ---- set-up ------------------------------------------------------------- */
+
+/* run.kafka_properties ("key=value") split for librdkafka; then the consumer
+ * and the alert producer. */
+static int open_kafka(daemon_t *d, char *err, size_t errlen)
+{
+    size_t n = d->o.nkafka_props;
+    d->kprop_keys = calloc(n + 1, sizeof(char *));
+    d->kprop_values = calloc(n + 1, sizeof(char *));
+    if (!d->kprop_keys || !d->kprop_values)
+        return SW_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const char *kv = d->o.kafka_props[i], *eq = strchr(kv, '=');
+        if (!eq || eq == kv) {
+            snprintf(err, errlen, "run.kafka_properties: '%s': want key=value", kv);
+            return SW_ECONFIG;
+        }
+        d->kprop_keys[i] = strndup(kv, (size_t)(eq - kv));
+        d->kprop_values[i] = strdup(eq + 1);
+        d->nkprops++;
+        if (!d->kprop_keys[i] || !d->kprop_values[i])
+            return SW_ENOMEM;
+    }
+    kafka_props_t props = { (const char *const *)d->kprop_keys,
+                            (const char *const *)d->kprop_values, d->nkprops };
+    if (d->o.kafka_topic) {
+        kafka_in_opts_t ko = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_topic,
+                               .group = d->o.kafka_group ? d->o.kafka_group : "stormwatch",
+                               .props = props };
+        if (!(d->kin = kafka_in_open(&ko, err, errlen)))
+            return SW_ECONFIG;
+        sw_log(LOG_INFO, "kafka: reading %s from %s in group %s", ko.topic, ko.brokers, ko.group);
+    }
+    if (d->o.kafka_alerts_topic) {
+        kafka_out_opts_t ko = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_alerts_topic,
+                                .props = props };
+        if (!(d->kout = kafka_out_open(&ko, err, errlen)))
+            return SW_ECONFIG;
+    }
+    return SW_OK;
+}
 
 static int open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen)
 {
@@ -1109,7 +1257,7 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
 static int parse_args(int argc, char **argv, run_opts_t *o)
 {
     enum { O_PUB = 256, O_SHARDS, O_RING, O_DROP, O_RECORD, O_RECMAX, O_RECGZ, O_CSEC, O_CPUB,
-           O_CALLOW, O_STATS, O_STATE_EVERY, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT, O_KEY };
+           O_CALLOW, O_STATS, O_STATE_EVERY, O_KBROKERS, O_KTOPIC, O_KGROUP, O_KALERTS, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT, O_KEY };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
@@ -1128,6 +1276,10 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         { "curve-allow", required_argument, NULL, O_CALLOW },
         { "stats-every", required_argument, NULL, O_STATS },
         { "state-every", required_argument, NULL, O_STATE_EVERY },
+        { "kafka-brokers", required_argument, NULL, O_KBROKERS },
+        { "kafka-topic", required_argument, NULL, O_KTOPIC },
+        { "kafka-group", required_argument, NULL, O_KGROUP },
+        { "kafka-alerts-topic", required_argument, NULL, O_KALERTS },
         { "log-level", required_argument, NULL, O_LOG },
         { "alertmanager", required_argument, NULL, O_AM },
         { "http", required_argument, NULL, O_HTTP },
@@ -1192,6 +1344,10 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
                 return 2;
             }
             break;
+        case O_KBROKERS: o->kafka_brokers = optarg; break;
+        case O_KTOPIC: o->kafka_topic = optarg; break;
+        case O_KGROUP: o->kafka_group = optarg; break;
+        case O_KALERTS: o->kafka_alerts_topic = optarg; break;
         case O_STATE_EVERY:
             if (tf_parse_duration(optarg, &o->state_every) < 0) {
                 fprintf(stderr, "stormwatch run: --state-every: want a duration such as 5m, got '%s'\n",
@@ -1303,8 +1459,27 @@ static int merge_run_config(run_opts_t *o, const cfg_t *c)
         static const char *const levels[] = { "error", "warn", "info", "debug" };
         log_set_level(levels[r->log_level]);
     }
-    if (o->ningest == 0) {
-        fprintf(stderr, "stormwatch run: no --ingest endpoint given (nor run.ingest in a config)\n");
+    if (!o->kafka_brokers)
+        o->kafka_brokers = own(o, r->kafka_brokers);
+    if (!o->kafka_topic)
+        o->kafka_topic = own(o, r->kafka_topic);
+    if (!o->kafka_group)
+        o->kafka_group = own(o, r->kafka_group);
+    if (!o->kafka_alerts_topic)
+        o->kafka_alerts_topic = own(o, r->kafka_alerts_topic);
+    o->kafka_props = (const char *const *)r->kafka_properties;
+    o->nkafka_props = r->n_kafka_properties;
+    if (o->kafka_brokers && !o->kafka_topic && !o->kafka_alerts_topic) {
+        fprintf(stderr, "stormwatch run: --kafka-brokers needs --kafka-topic or --kafka-alerts-topic\n");
+        return 2;
+    }
+    if ((o->kafka_topic || o->kafka_alerts_topic) && !o->kafka_brokers) {
+        fprintf(stderr, "stormwatch run: a Kafka topic needs --kafka-brokers\n");
+        return 2;
+    }
+    if (o->ningest == 0 && !o->kafka_topic) {
+        fprintf(stderr, "stormwatch run: no --ingest endpoint or --kafka-topic given "
+                        "(nor run.ingest or run.kafka_topic in a config)\n");
         return 2;
     }
     if ((o->curve_secret || o->curve_public || o->curve_allow) &&
@@ -1334,6 +1509,14 @@ static void teardown(daemon_t *d)
     alerts_destroy(d->as);
     for (size_t i = 0; i < d->nsocks; i++)
         zmq_close(d->socks[i]);
+    kafka_in_close(d->kin); /* commits what was taken, leaves the group */
+    kafka_out_close(d->kout, 5000);
+    for (size_t i = 0; i < d->nkprops; i++) {
+        free(d->kprop_keys[i]);
+        free(d->kprop_values[i]);
+    }
+    free(d->kprop_keys);
+    free(d->kprop_values);
     sink_zmq_destroy(d->pub);
     sink_am_destroy(d->am); /* delivers what it can in a short grace, persists the rest */
     curve_auth_stop(d->auth);
@@ -1421,6 +1604,11 @@ static int setup(daemon_t *d, char *err, size_t errlen)
         return SW_ECONFIG;
     for (size_t i = 0; i < d->o.ningest; i++) {
         int rc = open_ingest(d, d->o.ingest[i], err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    if (d->o.kafka_brokers) {
+        int rc = open_kafka(d, err, errlen);
         if (rc < 0)
             return rc;
     }

@@ -41,7 +41,7 @@
 /* Reordering holds samples back this long at most: longer is a mistake. */
 #define MAX_LATENESS (600 * SW_NS_PER_S)
 /* Keys and subsections of one section, at most (the last slot is `users`). */
-#define MAX_ENTRIES 24
+#define MAX_ENTRIES 40
 
 /* The kinds of value, and what each writes at its offset. */
 typedef enum {
@@ -210,6 +210,12 @@ static const field_t run_fields[] = {
     RF("http_tls_cert", F_PATH, http_tls_cert, R_ANY),
     RF("http_tls_key", F_PATH, http_tls_key, R_ANY),
     RF("changes_journal", F_PATH, changes_journal, R_ANY),
+    RF("kafka_brokers", F_ENDPOINT, kafka_brokers, R_ANY),
+    RF("kafka_topic", F_PATH, kafka_topic, R_ANY),
+    RF("kafka_group", F_PATH, kafka_group, R_ANY),
+    RF("kafka_alerts_topic", F_PATH, kafka_alerts_topic, R_ANY),
+    { "kafka_properties", F_ENDPOINTS, offsetof(run_cfg_t, kafka_properties), R_ANY,
+      offsetof(run_cfg_t, n_kafka_properties) },
     { 0 },
 };
 static const field_t curve_fields[] = {
@@ -738,7 +744,7 @@ static int load_section(loader_t *L, const section_t *sec, const char *path, yam
         }
         if (!f && !sub) {
             if (!(sec->has_users && strcmp(yn_scalar(k), "users") == 0)) {
-                char expected[256];
+                char expected[512];
                 list_keys(sec, expected, sizeof(expected));
                 return fail(L, k, key, "unknown key (expected one of: %s)", expected);
             }
@@ -961,10 +967,17 @@ void cfg_free(cfg_t *cfg)
     free(r->alertmanager);
     r->alertmanager = NULL;
     r->n_alertmanager = 0;
+    for (size_t i = 0; i < r->n_kafka_properties; i++)
+        free(r->kafka_properties[i]);
+    free(r->kafka_properties);
+    r->kafka_properties = NULL;
+    r->n_kafka_properties = 0;
     char **strings[] = { &r->alerts, &r->pub, &r->changes, &r->state, &r->record,
                          &r->curve.secret_key, &r->curve.public_key, &r->curve.allowed_keys,
                          &r->alertmanager_queue, &r->http, &r->http_token_file,
-                         &r->http_tls_cert, &r->http_tls_key, &r->changes_journal };
+                         &r->http_tls_cert, &r->http_tls_key, &r->changes_journal,
+                         &r->kafka_brokers, &r->kafka_topic, &r->kafka_group,
+                         &r->kafka_alerts_topic };
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         free(*strings[i]);
         *strings[i] = NULL;

@@ -61,6 +61,12 @@ typedef struct {
         char *public_key;
         char *allowed_keys;  /* producer keys allowed to connect; needs the key pair */
     } curve;
+    char *kafka_brokers;     /* Kafka ingest: bootstrap servers (host:port,...) */
+    char *kafka_topic;       /* the topic of line-protocol messages, keyed by User */
+    char *kafka_group;       /* consumer group: instances sharing the feed */
+    char *kafka_alerts_topic;/* alert lines produced here too, keyed by User */
+    char **kafka_properties; /* more librdkafka settings, "key=value" (security, SASL, TLS) */
+    size_t n_kafka_properties;
     int64_t stats_every;     /* a log line of rates, rings and drops this often (ns); 0: off */
     int64_t state_every;     /* save the learned state this often while running (ns); 0: on exit only */
     cfg_log_level_t log_level;

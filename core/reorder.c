@@ -11,6 +11,7 @@
 struct reorder {
     int64_t lateness;
     int64_t max_ts;      /* newest event time offered */
+    int64_t clock;       /* the time lateness is judged from: max_ts unless set */
     int64_t released_ts; /* newest event time released */
     uint32_t seq;
     /* FIFO of in-order records: a ring of power-of-two capacity */
@@ -27,7 +28,7 @@ reorder_t *reorder_create(int64_t lateness_ns)
     if (!r)
         return NULL;
     r->lateness = lateness_ns;
-    r->max_ts = r->released_ts = INT64_MIN;
+    r->max_ts = r->released_ts = r->clock = INT64_MIN;
     return r;
 }
 
@@ -108,7 +109,8 @@ int reorder_push(reorder_t *r, const rec_t *in)
 {
     if (r->released_ts != INT64_MIN && in->ts < r->released_ts)
         return 1;
-    if (r->max_ts != INT64_MIN && in->ts < r->max_ts - r->lateness)
+    int64_t now = r->clock != INT64_MIN ? r->clock : r->max_ts;
+    if (now != INT64_MIN && in->ts < now - r->lateness)
         return 1;
     rec_t rec = *in;
     rec.seq = r->seq++;
@@ -130,7 +132,8 @@ int reorder_pop(reorder_t *r, rec_t *out, int drain)
     const rec_t *next = f && (!h || rec_before(f, h)) ? f : h;
     if (!next)
         return 0;
-    if (!drain && next->ts >= r->max_ts - r->lateness)
+    int64_t now = r->clock != INT64_MIN ? r->clock : r->max_ts;
+    if (!drain && next->ts >= now - r->lateness)
         return 0;
     if (next == f) {
         *out = *f;
@@ -141,6 +144,11 @@ int reorder_pop(reorder_t *r, rec_t *out, int drain)
     }
     r->released_ts = out->ts;
     return 1;
+}
+
+void reorder_set_clock(reorder_t *r, int64_t ts)
+{
+    r->clock = ts;
 }
 
 int64_t reorder_max_ts(const reorder_t *r)

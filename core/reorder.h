@@ -62,6 +62,13 @@ int reorder_pop(reorder_t *r, rec_t *out, int drain);
 
 /* The newest event time offered so far (INT64_MIN before the first). */
 int64_t reorder_max_ts(const reorder_t *r);
+
+/*
+ * Judges lateness from `ts` instead of the newest time offered: the
+ * router's clock when several sources (Kafka partitions) each arrive in
+ * order but apart from each other. INT64_MIN goes back to the newest time.
+ */
+void reorder_set_clock(reorder_t *r, int64_t ts);
 /* Records buffered. */
 size_t reorder_depth(const reorder_t *r);
 

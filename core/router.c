@@ -28,6 +28,11 @@ struct router {
     int stalled;          /* router_stall() has told the shards */
     rec_t ahead[JUMP_CONFIRM]; /* samples far ahead of max_ts, held until confirmed */
     size_t nahead;
+    /* sources that each arrive in order (Kafka partitions): the newest
+     * time of each; lateness is judged from the slowest one still flowing */
+    int64_t src_max[ROUTER_MAX_SOURCES];
+    uint8_t src_active[ROUTER_MAX_SOURCES]; /* router_source_active() */
+    unsigned nsrc, cur_src, nactive;
 };
 
 unsigned router_shard_of(const char *user, size_t len, unsigned nshards)
@@ -46,6 +51,8 @@ router_t *router_create(const router_opts_t *o)
     rt->ro = reorder_create(o->ingest.lateness);
     rt->scratch = malloc(SCRATCH_LEN);
     rt->max_ts = rt->last_tick = INT64_MIN;
+    for (unsigned i = 0; i < ROUTER_MAX_SOURCES; i++)
+        rt->src_max[i] = INT64_MIN;
     if (!rt->ro || !rt->scratch) {
         router_destroy(rt);
         return NULL;
@@ -85,14 +92,30 @@ static void route(router_t *rt, const rec_t *r)
 
 /* Delivers what is ready (all with `drain`), then a tick when the
  * watermark moved enough. */
+/*
+ * The event time the feed has reached: the newest sample, unless sources
+ * were declared (router_source_active): then the slowest active source,
+ * -1 (hold everything) while one of them has sent nothing yet.
+ */
+static int64_t clock_of(const router_t *rt)
+{
+    if (!rt->nactive)
+        return rt->max_ts;
+    int64_t c = INT64_MAX;
+    for (unsigned i = 0; i < rt->nsrc; i++)
+        if (rt->src_active[i] && rt->src_max[i] < c)
+            c = rt->src_max[i] == INT64_MIN ? -1 : rt->src_max[i];
+    return c;
+}
+
 static void release(router_t *rt, int drain)
 {
     rec_t r;
     while (reorder_pop(rt->ro, &r, drain))
         route(rt, &r);
-    if (rt->max_ts == INT64_MIN)
+    if (rt->max_ts == INT64_MIN || (!drain && clock_of(rt) < 0))
         return;
-    int64_t w = drain ? rt->max_ts + 1 : rt->max_ts - rt->o.ingest.lateness;
+    int64_t w = drain ? rt->max_ts + 1 : clock_of(rt) - rt->o.ingest.lateness;
     if (rt->last_tick == INT64_MIN || w - rt->last_tick >= TICK_EVERY ||
         (drain && w > rt->last_tick)) {
         rec_t tick = { .type = REC_TICK, .ts = w };
@@ -154,6 +177,10 @@ static void accept(router_t *rt, rec_t *r)
         rt->stats.records++;
     if (r->ts > rt->max_ts)
         rt->max_ts = r->ts;
+    if (r->ts > rt->src_max[rt->cur_src])
+        rt->src_max[rt->cur_src] = r->ts;
+    if (rt->nactive)
+        reorder_set_clock(rt->ro, clock_of(rt));
     release(rt, 0);
 }
 
@@ -179,6 +206,26 @@ static void drop_ahead(router_t *rt)
 {
     rt->stats.ahead += rt->nahead;
     rt->nahead = 0;
+}
+
+void router_source_active(router_t *rt, unsigned src, int active)
+{
+    src %= ROUTER_MAX_SOURCES;
+    if (src >= rt->nsrc)
+        rt->nsrc = src + 1;
+    if (!rt->src_active[src] == !active)
+        return;
+    rt->src_active[src] = active != 0;
+    rt->nactive += active ? 1 : -1;
+    reorder_set_clock(rt->ro, rt->nactive ? clock_of(rt) : INT64_MIN);
+    release(rt, 0);
+}
+
+void router_set_source(router_t *rt, unsigned src)
+{
+    rt->cur_src = src % ROUTER_MAX_SOURCES;
+    if (rt->cur_src >= rt->nsrc)
+        rt->nsrc = rt->cur_src + 1;
 }
 
 lp_result_t router_feed_line(router_t *rt, const char *line, size_t len)

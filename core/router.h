@@ -53,6 +53,26 @@ void router_destroy(router_t *rt);
  * bad lines are counted and skipped. */
 lp_result_t router_feed_line(router_t *rt, const char *line, size_t len);
 
+/* Sources of samples that are each in order but apart from each other (Kafka partitions). */
+#define ROUTER_MAX_SOURCES 256
+
+/*
+ * The lines fed next come from source `src` (taken modulo
+ * ROUTER_MAX_SOURCES; 0 by default). Each source is in event-time order
+ * within the lateness, not with the others.
+ */
+void router_set_source(router_t *rt, unsigned src);
+
+/*
+ * Declares source `src` flowing (1) or quiet (0). Once any source is
+ * declared, the feed's clock is the slowest flowing source (nothing is
+ * released while one has sent nothing yet), so that sources read unevenly
+ * (Kafka partitions) do not make each other late; a quiet one no longer
+ * holds the others back. With none declared: the newest sample, as for a
+ * single stream.
+ */
+void router_source_active(router_t *rt, unsigned src, int active);
+
 /* Counts a bad line found outside the parser (e.g. too long to read). */
 void router_count_bad(router_t *rt, lp_result_t res);
 

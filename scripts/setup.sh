@@ -9,6 +9,7 @@ packages=(
   libcurl4-openssl-dev               # Alertmanager API client
   libmicrohttpd-dev                  # HTTP API: /metrics, /healthz, changes
   libjansson-dev                     # JSON of the change API
+  librdkafka-dev                     # Kafka ingest and alerts (its mock cluster for the tests)
   prometheus-alertmanager            # a real Alertmanager for the sink's tests
   prometheus                         # promtool checks our /metrics in the tests
   curl                               # the HTTP API's tests and examples

@@ -154,7 +154,8 @@ static void test_example_lists_every_key(void **state)
         "max_fraction:", "max_p:", "clear_fraction:", "limits:", "south_rate:", "north_rate:",
         "correlation:", "early:", "late:", "proximity:", "min_score:", "run:", "ingest:",
         "alerts:", "pub:", "changes:", "state:", "record:", "record_max:", "record_gzip:",
-        "shards:", "ring_size:", "drop_when_full:", "stats_every:", "state_every:", "log_level:",
+        "shards:", "ring_size:", "drop_when_full:", "stats_every:", "state_every:", "log_level:", "kafka_brokers:", "kafka_topic:", "kafka_group:",
+        "kafka_alerts_topic:", "kafka_properties:",
         "curve:",
         "secret_key:", "public_key:", "allowed_keys:", "users:",
     };
@@ -344,6 +345,11 @@ static void test_every_key(void **state)
             "  drop_when_full: yes\n"
             "  stats_every: 1m\n"
             "  state_every: 90s\n"
+            "  kafka_brokers: 127.0.0.1:9092,127.0.0.1:9093\n"
+            "  kafka_topic: dsp-traffic\n"
+            "  kafka_group: stormwatch-dsp\n"
+            "  kafka_alerts_topic: stormwatch-alerts\n"
+            "  kafka_properties: [security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512]\n"
             "  log_level: debug\n"
             "  alertmanager: [http://127.0.0.1:9093, http://127.0.0.1:9094]\n"
             "  alertmanager_queue: /var/lib/stormwatch/am.queue\n"
@@ -414,6 +420,12 @@ static void test_every_key(void **state)
     assert_true(r->drop_when_full);
     assert_true(r->stats_every == 60 * S);
     assert_true(r->state_every == 90 * S);
+    assert_string_equal(r->kafka_brokers, "127.0.0.1:9092,127.0.0.1:9093");
+    assert_string_equal(r->kafka_topic, "dsp-traffic");
+    assert_string_equal(r->kafka_group, "stormwatch-dsp");
+    assert_string_equal(r->kafka_alerts_topic, "stormwatch-alerts");
+    assert_int_equal(r->n_kafka_properties, 2);
+    assert_string_equal(r->kafka_properties[1], "sasl.mechanism=SCRAM-SHA-512");
     assert_int_equal(r->log_level, CFG_LOG_DEBUG);
     assert_int_equal(r->n_alertmanager, 2);
     assert_string_equal(r->alertmanager[1], "http://127.0.0.1:9094");
@@ -456,9 +468,9 @@ static void test_every_key(void **state)
      * catches (on LP64) most fields added to it without a key and a check here.
      */
     if (sizeof(void *) == 8) {
-        if (sizeof(run_cfg_t) != 208)
+        if (sizeof(run_cfg_t) != 256)
             print_error("run_cfg_t changed size: set its new field above\n");
-        assert_int_equal(sizeof(run_cfg_t), 208);
+        assert_int_equal(sizeof(run_cfg_t), 256);
     }
     cfg_free(&cfg);
 }
@@ -747,7 +759,8 @@ static const struct {
       "FILE:2:3: run.shard: unknown key (expected one of: ingest, alerts, pub, changes, state, "
       "record, record_max, record_gzip, shards, ring_size, drop_when_full, stats_every, "
       "state_every, log_level, alertmanager, alertmanager_queue, http, http_token_file, http_tls_cert, "
-      "http_tls_key, changes_journal, curve)" },
+      "http_tls_key, changes_journal, kafka_brokers, kafka_topic, kafka_group, kafka_alerts_topic, "
+      "kafka_properties, curve)" },
     { "run:\n  curve: {secret: a}\n",
       "FILE:2:11: run.curve.secret: unknown key (expected one of: secret_key, public_key, "
       "allowed_keys)" },
