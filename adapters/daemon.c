@@ -36,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <zmq.h>
 
 #include "alerts.h"
@@ -114,6 +115,8 @@ static const char usage[] =
     "      --kafka-group G    instances in one group share the partitions (default\n"
     "                         stormwatch); more settings: run.kafka_properties\n"
     "      --kafka-alerts-topic T  also produce each alert line there, keyed by User\n"
+    "      --kafka-changes-topic T  share changes declared over the API with every\n"
+    "                         instance reading T (and take theirs)\n"
     "      --stats-every SECS a log line of rates, rings and drops (default 10; 0: off)\n"
     "      --state-every D    save --state this often while running, e.g. 5m (default;\n"
     "                         0: on exit only), so a crash loses little learning\n"
@@ -140,6 +143,7 @@ typedef struct {
     size_t nam;
     const char *am_queue;
     const char *kafka_brokers, *kafka_topic, *kafka_group, *kafka_alerts_topic;
+    const char *kafka_changes_topic;
     const char *const *kafka_props; /* "key=value", from the config file */
     size_t nkafka_props;
     const char *ingest[MAX_INGEST];
@@ -204,6 +208,9 @@ struct daemon {
     record_t *rec;
     kafka_in_t *kin;              /* Kafka ingest (ingest thread) */
     kafka_out_t *kout;            /* alert lines to Kafka (alert thread) */
+    kafka_in_t *kchg_in;          /* the shared changes topic (ingest thread) */
+    kafka_out_t *kchg_out;        /* changes declared here, to it (HTTP threads) */
+    pthread_mutex_t kchg_lock;    /* guards kchg_out */
     char **kprop_keys, **kprop_values;
     size_t nkprops;
     atomic_uint_fast64_t kafka_msgs, kafka_partitions, kafka_out_sent, kafka_out_failed;
@@ -315,6 +322,8 @@ static void feed_message(daemon_t *d, const char *data, size_t len)
 
 /* Partition p is the router's source p + 1 (ZeroMQ is source 0): each
  * partition is in order by itself, not with the others. */
+static void shared_change(void *ctx, const char *data, size_t len, int32_t partition);
+
 static void kafka_message(void *ctx, const char *data, size_t len, int32_t partition)
 {
     daemon_t *d = ctx;
@@ -381,6 +390,8 @@ static void *ingest_main(void *arg)
             }
             kafka_sources(d, stall_s);
         }
+        if (d->kchg_in)
+            kafka_in_poll(d->kchg_in, 0, MSGS_PER_ROUND, shared_change, d);
         for (size_t i = 0; rc > 0 && i < d->nsocks; i++) {
             for (int k = 0; k < MSGS_PER_ROUND; k++) {
                 if (zmq_msg_recv(&msg, d->socks[i], ZMQ_DONTWAIT) < 0)
@@ -837,6 +848,8 @@ char *daemon_alerts_json(void *ctx)
 
 /* ---- set-up ------------------------------------------------------------- */
 
+static void publish_register(daemon_t *d);
+
 /* run.kafka_properties ("key=value") split for librdkafka; then the consumer
  * and the alert producer. */
 static int open_kafka(daemon_t *d, char *err, size_t errlen)
@@ -874,7 +887,74 @@ static int open_kafka(daemon_t *d, char *err, size_t errlen)
         if (!(d->kout = kafka_out_open(&ko, err, errlen)))
             return SW_ECONFIG;
     }
+    if (d->o.kafka_changes_topic) {
+        /* every instance reads the whole topic: a group of its own, never committed */
+        char group[160], host[64] = "host";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(group, sizeof(group), "stormwatch-changes-%s-%ld", host, (long)getpid());
+        kafka_in_opts_t ci = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_changes_topic,
+                               .group = group, .props = props };
+        kafka_out_opts_t co = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_changes_topic,
+                                .props = props };
+        if (!(d->kchg_in = kafka_in_open(&ci, err, errlen)) ||
+            !(d->kchg_out = kafka_out_open(&co, err, errlen)))
+            return SW_ECONFIG;
+        pthread_mutex_init(&d->kchg_lock, NULL);
+        sw_log(LOG_INFO, "kafka: sharing declared changes on %s", d->o.kafka_changes_topic);
+    }
     return SW_OK;
+}
+
+/* HTTP thread: a change declared here goes to the shared topic (keyed by its id). */
+static void share_declared(void *ctx, const char *stored)
+{
+    daemon_t *d = ctx;
+    if (!d->kchg_out || !stored)
+        return;
+    json_t *o = json_loads(stored, 0, NULL);
+    const char *id = o ? json_string_value(json_object_get(o, "id")) : NULL;
+    pthread_mutex_lock(&d->kchg_lock);
+    if (id && kafka_out_send(d->kchg_out, id, stored, strlen(stored)) < 0)
+        sw_log(LOG_WARN, "kafka: change %s not shared (queue full)", id);
+    pthread_mutex_unlock(&d->kchg_lock);
+    json_decref(o);
+}
+
+/* HTTP thread: a withdrawal goes to the shared topic as {"withdrawn": ID}. */
+static void share_withdrawn(void *ctx, const char *id)
+{
+    daemon_t *d = ctx;
+    if (!d->kchg_out)
+        return;
+    json_t *o = json_pack("{s:s}", "withdrawn", id);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    pthread_mutex_lock(&d->kchg_lock);
+    if (text && kafka_out_send(d->kchg_out, id, text, strlen(text)) < 0)
+        sw_log(LOG_WARN, "kafka: withdrawal of %s not shared (queue full)", id);
+    pthread_mutex_unlock(&d->kchg_lock);
+    free(text);
+    json_decref(o);
+}
+
+/*
+ * Ingest thread: a change shared by any instance (this one's come back
+ * too, and are already known). Declared or withdrawn here as over the API,
+ * journalled, then the register is rebuilt.
+ */
+static void shared_change(void *ctx, const char *data, size_t len, int32_t partition)
+{
+    (void)partition;
+    daemon_t *d = ctx;
+    json_t *o = json_loadb(data, len, 0, NULL);
+    const char *gone = o ? json_string_value(json_object_get(o, "withdrawn")) : NULL;
+    int rc = gone ? changes_api_withdraw(d->api, gone) : changes_api_declare(d->api, data, len, NULL, 0);
+    if (rc == SW_OK) {
+        sw_log(LOG_INFO, "kafka: shared change %s", gone ? "withdrawn" : "declared");
+        publish_register(d);
+    } else if (rc != SW_EEXISTS && rc != SW_ENOTFOUND) {
+        sw_log(LOG_WARN, "kafka: a shared change was refused: %s", sw_strerror(rc));
+    }
+    json_decref(o);
 }
 
 static int open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen)
@@ -1049,6 +1129,7 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
                        .tls_cert = d->o.tls_cert, .tls_key = d->o.tls_key,
                        .metrics = http_metrics, .ready = is_ready,
                        .alerts_json = daemon_alerts_json, .changes_updated = on_api_changes,
+                       .change_declared = share_declared, .change_withdrawn = share_withdrawn,
                        .log = http_log, .ctx = d };
     http_t *h = http_start(&ho, err, errlen);
     if (!h)
@@ -1257,7 +1338,7 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
 static int parse_args(int argc, char **argv, run_opts_t *o)
 {
     enum { O_PUB = 256, O_SHARDS, O_RING, O_DROP, O_RECORD, O_RECMAX, O_RECGZ, O_CSEC, O_CPUB,
-           O_CALLOW, O_STATS, O_STATE_EVERY, O_KBROKERS, O_KTOPIC, O_KGROUP, O_KALERTS, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT, O_KEY };
+           O_CALLOW, O_STATS, O_STATE_EVERY, O_KBROKERS, O_KTOPIC, O_KGROUP, O_KALERTS, O_KCHANGES, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT, O_KEY };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
@@ -1280,6 +1361,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         { "kafka-topic", required_argument, NULL, O_KTOPIC },
         { "kafka-group", required_argument, NULL, O_KGROUP },
         { "kafka-alerts-topic", required_argument, NULL, O_KALERTS },
+        { "kafka-changes-topic", required_argument, NULL, O_KCHANGES },
         { "log-level", required_argument, NULL, O_LOG },
         { "alertmanager", required_argument, NULL, O_AM },
         { "http", required_argument, NULL, O_HTTP },
@@ -1348,6 +1430,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         case O_KTOPIC: o->kafka_topic = optarg; break;
         case O_KGROUP: o->kafka_group = optarg; break;
         case O_KALERTS: o->kafka_alerts_topic = optarg; break;
+        case O_KCHANGES: o->kafka_changes_topic = optarg; break;
         case O_STATE_EVERY:
             if (tf_parse_duration(optarg, &o->state_every) < 0) {
                 fprintf(stderr, "stormwatch run: --state-every: want a duration such as 5m, got '%s'\n",
@@ -1467,13 +1550,20 @@ static int merge_run_config(run_opts_t *o, const cfg_t *c)
         o->kafka_group = own(o, r->kafka_group);
     if (!o->kafka_alerts_topic)
         o->kafka_alerts_topic = own(o, r->kafka_alerts_topic);
+    if (!o->kafka_changes_topic)
+        o->kafka_changes_topic = own(o, r->kafka_changes_topic);
     o->kafka_props = (const char *const *)r->kafka_properties;
     o->nkafka_props = r->n_kafka_properties;
-    if (o->kafka_brokers && !o->kafka_topic && !o->kafka_alerts_topic) {
-        fprintf(stderr, "stormwatch run: --kafka-brokers needs --kafka-topic or --kafka-alerts-topic\n");
+    if (o->kafka_brokers && !o->kafka_topic && !o->kafka_alerts_topic && !o->kafka_changes_topic) {
+        fprintf(stderr, "stormwatch run: --kafka-brokers needs a Kafka topic to read or write\n");
         return 2;
     }
-    if ((o->kafka_topic || o->kafka_alerts_topic) && !o->kafka_brokers) {
+    if (o->kafka_changes_topic && !o->http) {
+        fprintf(stderr, "stormwatch run: --kafka-changes-topic shares the change API's changes: "
+                        "it needs --http\n");
+        return 2;
+    }
+    if ((o->kafka_topic || o->kafka_alerts_topic || o->kafka_changes_topic) && !o->kafka_brokers) {
         fprintf(stderr, "stormwatch run: a Kafka topic needs --kafka-brokers\n");
         return 2;
     }
@@ -1511,6 +1601,11 @@ static void teardown(daemon_t *d)
         zmq_close(d->socks[i]);
     kafka_in_close(d->kin); /* commits what was taken, leaves the group */
     kafka_out_close(d->kout, 5000);
+    kafka_in_close(d->kchg_in);
+    if (d->kchg_out) {
+        kafka_out_close(d->kchg_out, 5000);
+        pthread_mutex_destroy(&d->kchg_lock);
+    }
     for (size_t i = 0; i < d->nkprops; i++) {
         free(d->kprop_keys[i]);
         free(d->kprop_values[i]);

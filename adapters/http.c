@@ -263,6 +263,8 @@ static enum MHD_Result serve_declare(http_t *h, struct MHD_Connection *c, req_t 
     }
     if (h->o.changes_updated)
         h->o.changes_updated(h->o.ctx);
+    if (h->o.change_declared)
+        h->o.change_declared(h->o.ctx, stored);
     /* the id as stored, from the stored JSON: the Location of the new change */
     char where[1024] = "";
     json_t *o = json_loads(stored, 0, NULL);
@@ -292,6 +294,8 @@ static enum MHD_Result serve_withdraw(http_t *h, struct MHD_Connection *c, req_t
     }
     if (h->o.changes_updated)
         h->o.changes_updated(h->o.ctx);
+    if (h->o.change_withdrawn)
+        h->o.change_withdrawn(h->o.ctx, r->id);
     return reply(h, c, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, NULL, NULL);
 }
 

@@ -60,6 +60,10 @@ typedef struct {
     char *(*alerts_json)(void *ctx);
     /* Called after each successful declare or withdraw, before the reply. */
     void (*changes_updated)(void *ctx);
+    /* Also called then, with the change as stored (JSON) or the id withdrawn:
+     * to share it with other instances. NULL: not called. */
+    void (*change_declared)(void *ctx, const char *stored_json);
+    void (*change_withdrawn)(void *ctx, const char *id);
     /* libmicrohttpd's error messages once running (one line, no newline). */
     void (*log)(void *ctx, const char *msg);
     void *ctx;

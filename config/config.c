@@ -214,6 +214,7 @@ static const field_t run_fields[] = {
     RF("kafka_topic", F_PATH, kafka_topic, R_ANY),
     RF("kafka_group", F_PATH, kafka_group, R_ANY),
     RF("kafka_alerts_topic", F_PATH, kafka_alerts_topic, R_ANY),
+    RF("kafka_changes_topic", F_PATH, kafka_changes_topic, R_ANY),
     { "kafka_properties", F_ENDPOINTS, offsetof(run_cfg_t, kafka_properties), R_ANY,
       offsetof(run_cfg_t, n_kafka_properties) },
     { 0 },
@@ -977,7 +978,7 @@ void cfg_free(cfg_t *cfg)
                          &r->alertmanager_queue, &r->http, &r->http_token_file,
                          &r->http_tls_cert, &r->http_tls_key, &r->changes_journal,
                          &r->kafka_brokers, &r->kafka_topic, &r->kafka_group,
-                         &r->kafka_alerts_topic };
+                         &r->kafka_alerts_topic, &r->kafka_changes_topic };
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         free(*strings[i]);
         *strings[i] = NULL;

@@ -6,7 +6,10 @@
 #     although the partitions arrive unevenly;
 #  2. read by two instances in one consumer group: the partitions are
 #     shared, and every incident is reported exactly once between them;
-#  3. alert lines produced to a topic, keyed by User.
+#  3. alert lines produced to a topic, keyed by User;
+#  4. a change declared over one instance's API reaches the other through
+#     the shared changes topic, and explains the incident whichever
+#     instance sees it.
 #   tests/e2e_kafka.sh STORMWATCH WORKDIR
 set -u
 . "$(dirname "$0")/lib_e2e.sh"
@@ -25,7 +28,7 @@ wait_for() { # seconds command...
 
 # the cluster lives while its stdin is open
 mkfifo ctl
-"$mock" serve traffic,traffic2,alerts 4 <ctl >boot.txt 2>mock.log &
+"$mock" serve traffic,traffic2,traffic3,alerts,changes 4 <ctl >boot.txt 2>mock.log &
 pids+=($!)
 exec 7>ctl
 wait_for 10 test -s boot.txt || bad "mock cluster did not start: $(cat mock.log)"
@@ -88,6 +91,39 @@ grep -q "assigned partitions" b.log && ok || bad "the second instance got no par
 sort a.jsonl b.jsonl >pair.jsonl
 cmp -s pair.jsonl <(sort replay.jsonl) && ok ||
   bad "the pair's alerts differ from replay's (exactly once): $(diff pair.jsonl <(sort replay.jsonl) | head -4)"
+
+# ---- 4. a change declared on one instance correlates on the other ------------
+"$sw" simulate --users 12 --hours 2 --interval 10 --incident blocked:3:70m:20m --out sim3 \
+  >/dev/null 2>&1 || bad "simulate 3"
+user=$(python3 -c 'import json; print(json.load(open("sim3/truth.json"))["incidents"][0]["user"])')
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+token=stormwatch-kafka-token-0123456789
+echo "$token" >token
+pa_port=$(freeport) pb_port=$(freeport)
+for who in a b; do
+  port=$([ $who = a ] && echo "$pa_port" || echo "$pb_port")
+  "$sw" run --kafka-brokers "$brokers" --kafka-topic traffic3 --kafka-group trio \
+    --kafka-changes-topic changes --http "127.0.0.1:$port" --http-token-file token \
+    --changes-journal "$who.journal" --alerts "c$who.jsonl" --stats-every 1 2>"c$who.log" &
+  pids+=($!)
+  eval "pc$who=\$!"
+done
+settled() { grep -q "assigned partitions \[[0-9],[0-9]\]" ca.log && grep -q "assigned partitions \[[0-9],[0-9]\]" cb.log; }
+wait_for 30 settled || bad "the second group did not settle: $(grep kafka: ca.log cb.log)"
+change='{"id":"CHG-SHARED-1","user":"'$user'","title":"Firewall change","kind":"firewall","start":"2024-03-12T07:00:00Z","end":"2024-03-12T08:00:00Z","affects":["north"]}'
+code=$(curl -s -o body.txt -w '%{http_code}' -X POST -H "Authorization: Bearer $token" -d "$change" \
+  "http://127.0.0.1:$pa_port/api/v1/changes")
+[ "$code" = 201 ] && ok || bad "declare on a: $code $(cat body.txt)"
+on_b() { curl -s "http://127.0.0.1:$pb_port/api/v1/changes" | grep -q CHG-SHARED-1; }
+wait_for 15 on_b && ok || bad "the change declared on a never reached b: $(grep kafka: cb.log)"
+"$mock" produce "$brokers" traffic3 sim3/traffic.lp 2>produce3.log || bad "produce 3"
+lines=$(grep -c . sim3/traffic.lp)
+trio_taken() { [ $(($(taken ca.log) + $(taken cb.log))) -ge "$lines" ]; }
+wait_for 60 trio_taken || bad "took $(taken ca.log) + $(taken cb.log) of $lines lines"
+kill -TERM "$pca" "$pcb"; wait "$pca" "$pcb"
+grep -h '"status":"firing","alert":"blocked_route"' ca.jsonl cb.jsonl | grep "\"user\":\"$user\"" |
+  grep -q '"id":"CHG-SHARED-1"' && ok ||
+  bad "the incident does not name the shared change: $(cat ca.jsonl cb.jsonl | head -c 400)"
 
 exec 7>&-
 echo "e2e_kafka: $passes passed, $fails failed"

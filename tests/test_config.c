@@ -155,7 +155,7 @@ static void test_example_lists_every_key(void **state)
         "correlation:", "early:", "late:", "proximity:", "min_score:", "run:", "ingest:",
         "alerts:", "pub:", "changes:", "state:", "record:", "record_max:", "record_gzip:",
         "shards:", "ring_size:", "drop_when_full:", "stats_every:", "state_every:", "log_level:", "kafka_brokers:", "kafka_topic:", "kafka_group:",
-        "kafka_alerts_topic:", "kafka_properties:",
+        "kafka_alerts_topic:", "kafka_changes_topic:", "kafka_properties:",
         "curve:",
         "secret_key:", "public_key:", "allowed_keys:", "users:",
     };
@@ -349,6 +349,7 @@ static void test_every_key(void **state)
             "  kafka_topic: dsp-traffic\n"
             "  kafka_group: stormwatch-dsp\n"
             "  kafka_alerts_topic: stormwatch-alerts\n"
+            "  kafka_changes_topic: stormwatch-changes\n"
             "  kafka_properties: [security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512]\n"
             "  log_level: debug\n"
             "  alertmanager: [http://127.0.0.1:9093, http://127.0.0.1:9094]\n"
@@ -424,6 +425,7 @@ static void test_every_key(void **state)
     assert_string_equal(r->kafka_topic, "dsp-traffic");
     assert_string_equal(r->kafka_group, "stormwatch-dsp");
     assert_string_equal(r->kafka_alerts_topic, "stormwatch-alerts");
+    assert_string_equal(r->kafka_changes_topic, "stormwatch-changes");
     assert_int_equal(r->n_kafka_properties, 2);
     assert_string_equal(r->kafka_properties[1], "sasl.mechanism=SCRAM-SHA-512");
     assert_int_equal(r->log_level, CFG_LOG_DEBUG);
@@ -468,9 +470,9 @@ static void test_every_key(void **state)
      * catches (on LP64) most fields added to it without a key and a check here.
      */
     if (sizeof(void *) == 8) {
-        if (sizeof(run_cfg_t) != 256)
+        if (sizeof(run_cfg_t) != 264)
             print_error("run_cfg_t changed size: set its new field above\n");
-        assert_int_equal(sizeof(run_cfg_t), 256);
+        assert_int_equal(sizeof(run_cfg_t), 264);
     }
     cfg_free(&cfg);
 }
@@ -760,7 +762,7 @@ static const struct {
       "record, record_max, record_gzip, shards, ring_size, drop_when_full, stats_every, "
       "state_every, log_level, alertmanager, alertmanager_queue, http, http_token_file, http_tls_cert, "
       "http_tls_key, changes_journal, kafka_brokers, kafka_topic, kafka_group, kafka_alerts_topic, "
-      "kafka_properties, curve)" },
+      "kafka_changes_topic, kafka_properties, curve)" },
     { "run:\n  curve: {secret: a}\n",
       "FILE:2:11: run.curve.secret: unknown key (expected one of: secret_key, public_key, "
       "allowed_keys)" },
