@@ -69,6 +69,7 @@
 #define MSGS_PER_ROUND 64      /* messages read before flushing batches */
 #define KAFKA_POLL_MS 10       /* ZeroMQ's wait when Kafka is read too */
 #define KAFKA_COMMIT_S 1.0     /* offsets of what was taken are committed this often */
+#define KSTATE_MAX 64          /* instances whose state is kept from the state topic */
 #define IDLE_MIN_NS 20000      /* idle shards back off from 20 us ... */
 #define IDLE_MAX_NS 2000000    /* ... to 2 ms */
 /* The alert thread needs no microseconds: alerts are wanted within a
@@ -117,6 +118,8 @@ static const char usage[] =
     "      --kafka-alerts-topic T  also produce each alert line there, keyed by User\n"
     "      --kafka-changes-topic T  share changes declared over the API with every\n"
     "                         instance reading T (and take theirs)\n"
+    "      --kafka-state-topic T  publish the learned state there at every checkpoint\n"
+    "                         and when partitions go; take the others' when they come\n"
     "      --stats-every SECS a log line of rates, rings and drops (default 10; 0: off)\n"
     "      --state-every D    save --state this often while running, e.g. 5m (default;\n"
     "                         0: on exit only), so a crash loses little learning\n"
@@ -143,7 +146,7 @@ typedef struct {
     size_t nam;
     const char *am_queue;
     const char *kafka_brokers, *kafka_topic, *kafka_group, *kafka_alerts_topic;
-    const char *kafka_changes_topic;
+    const char *kafka_changes_topic, *kafka_state_topic;
     const char *const *kafka_props; /* "key=value", from the config file */
     size_t nkafka_props;
     const char *ingest[MAX_INGEST];
@@ -209,6 +212,13 @@ struct daemon {
     kafka_in_t *kin;              /* Kafka ingest (ingest thread) */
     kafka_out_t *kout;            /* alert lines to Kafka (alert thread) */
     kafka_in_t *kchg_in;          /* the shared changes topic (ingest thread) */
+    kafka_in_t *kst_in;           /* the state topic, followed (ingest thread) */
+    kafka_out_t *kst_out;         /* our state to it (main and ingest threads) */
+    pthread_mutex_t kst_lock;     /* guards kst_out and kst[] */
+    pthread_mutex_t ckpt_lock;    /* one checkpoint or state load at a time */
+    struct { char *key; unsigned char *blob; size_t len; } kst[KSTATE_MAX];
+    size_t nkst;
+    char kst_id[160];             /* this instance's key in the state topic */
     kafka_out_t *kchg_out;        /* changes declared here, to it (HTTP threads) */
     pthread_mutex_t kchg_lock;    /* guards kchg_out */
     char **kprop_keys, **kprop_values;
@@ -322,10 +332,19 @@ static void feed_message(daemon_t *d, const char *data, size_t len)
 
 /* Partition p is the router's source p + 1 (ZeroMQ is source 0): each
  * partition is in order by itself, not with the others. */
-static void shared_change(void *ctx, const char *data, size_t len, int32_t partition);
+static void shared_change(void *ctx, const char *data, size_t len, int32_t partition,
+                          const char *key, size_t keylen);
+static void state_blob(void *ctx, const char *data, size_t len, int32_t partition,
+                       const char *key, size_t keylen);
+static int park_all(daemon_t *d);
+static void unpark_all(daemon_t *d);
+static void state_checkpoint(daemon_t *d);
 
-static void kafka_message(void *ctx, const char *data, size_t len, int32_t partition)
+static void kafka_message(void *ctx, const char *data, size_t len, int32_t partition,
+                          const char *key, size_t keylen)
 {
+    (void)key;
+    (void)keylen;
     daemon_t *d = ctx;
     unsigned src = ((unsigned)partition + 1) % ROUTER_MAX_SOURCES;
     d->ksrc_seen[src] = mono_s();
@@ -392,6 +411,8 @@ static void *ingest_main(void *arg)
         }
         if (d->kchg_in)
             kafka_in_poll(d->kchg_in, 0, MSGS_PER_ROUND, shared_change, d);
+        if (d->kst_in)
+            kafka_in_poll(d->kst_in, 0, MSGS_PER_ROUND, state_blob, d);
         for (size_t i = 0; rc > 0 && i < d->nsocks; i++) {
             for (int k = 0; k < MSGS_PER_ROUND; k++) {
                 if (zmq_msg_recv(&msg, d->socks[i], ZMQ_DONTWAIT) < 0)
@@ -848,6 +869,134 @@ char *daemon_alerts_json(void *ctx)
 
 /* ---- set-up ------------------------------------------------------------- */
 
+/* ---- learned state over Kafka -------------------------------------------- */
+
+/* state_decode() callbacks that fill only Users a shard does not hold: the
+ * state of another instance never overwrites what this one has learnt. */
+typedef struct {
+    daemon_t *d;
+    series_table_t *scratch;  /* takes the series of Users already held: dropped */
+    series_table_t *loading;  /* the Users this load brings in (as a set) */
+} kload_t;
+
+static const detect_params_t *missing_params_for(void *ctx, const char *user, size_t len);
+
+static series_table_t *missing_table_for(void *ctx, const char *user, size_t len)
+{
+    kload_t *l = ctx;
+    series_table_t *t = shard_table(l->d->sh[router_shard_of(user, len, l->d->nshards)].shard);
+    if (st_has_user(l->loading, user, len))
+        return t; /* a further series of a User this load brought in */
+    if (st_has_user(t, user, len))
+        return l->scratch; /* held before: what was learnt here stays */
+    if (st_intern(l->loading, user, len, 0, "", 0, missing_params_for, ctx) < 0)
+        return l->scratch;
+    return t;
+}
+
+static const detect_params_t *missing_params_for(void *ctx, const char *user, size_t len)
+{
+    kload_t *l = ctx;
+    return cfg_detect_for(l->d->cfg, user, len);
+}
+
+/* Ingest thread: the latest state blob of each other instance, from the state topic. */
+static void state_blob(void *ctx, const char *data, size_t len, int32_t partition,
+                       const char *key, size_t keylen)
+{
+    (void)partition;
+    daemon_t *d = ctx;
+    if (!key || (keylen == strlen(d->kst_id) && !memcmp(key, d->kst_id, keylen)))
+        return; /* our own */
+    size_t i = 0;
+    while (i < d->nkst && !(strlen(d->kst[i].key) == keylen && !memcmp(d->kst[i].key, key, keylen)))
+        i++;
+    if (i == KSTATE_MAX) {
+        sw_log(LOG_WARN, "kafka: more than %d instances in the state topic; ignored", KSTATE_MAX);
+        return;
+    }
+    unsigned char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return;
+    memcpy(copy, data, len);
+    pthread_mutex_lock(&d->kst_lock);
+    if (i == d->nkst) {
+        d->kst[i].key = strndup(key, keylen);
+        if (!d->kst[i].key) {
+            pthread_mutex_unlock(&d->kst_lock);
+            free(copy);
+            return;
+        }
+        d->nkst++;
+    }
+    free(d->kst[i].blob);
+    d->kst[i].blob = copy;
+    d->kst[i].len = len;
+    pthread_mutex_unlock(&d->kst_lock);
+}
+
+/* Our state, keyed by this instance's id (the latest is what counts). */
+static void kafka_state_publish(daemon_t *d, const unsigned char *buf, size_t len)
+{
+    pthread_mutex_lock(&d->kst_lock);
+    if (kafka_out_send(d->kst_out, d->kst_id, (const char *)buf, len) < 0)
+        sw_log(LOG_WARN, "kafka: state not published (queue full)");
+    pthread_mutex_unlock(&d->kst_lock);
+}
+
+/*
+ * Ingest thread, partitions assigned, before any of their messages: the
+ * learned state the other instances published (the last checkpoint of one
+ * that died included) fills in the Users this instance does not hold, so
+ * the partitions that moved here need no relearning.
+ */
+static void kafka_assigned(void *ctx)
+{
+    daemon_t *d = ctx;
+    if (!d->kst_in)
+        return;
+    for (int i = 0; i < 40; i++) /* catch up with the state topic (up to ~2 s) */
+        if (kafka_in_poll(d->kst_in, 50, 1000, state_blob, d) == 0 && i >= 4)
+            break;
+    kload_t l = { d, st_create(), st_create() };
+    if (!l.scratch || !l.loading) {
+        st_destroy(l.scratch);
+        st_destroy(l.loading);
+        return;
+    }
+    pthread_mutex_lock(&d->ckpt_lock);
+    if (park_all(d) == 0) {
+        size_t before = 0, after = 0;
+        for (unsigned i = 0; i < d->nshards; i++)
+            before += st_nseries(shard_table(d->sh[i].shard));
+        pthread_mutex_lock(&d->kst_lock);
+        for (size_t i = 0; i < d->nkst; i++) {
+            char why[256];
+            if (state_decode(missing_table_for, d->kst[i].blob, d->kst[i].len, missing_params_for,
+                             &l, why, sizeof(why)) < 0)
+                sw_log(LOG_WARN, "kafka: state of %s refused: %s", d->kst[i].key, why);
+        }
+        size_t nblobs = d->nkst;
+        pthread_mutex_unlock(&d->kst_lock);
+        for (unsigned i = 0; i < d->nshards; i++)
+            after += st_nseries(shard_table(d->sh[i].shard));
+        unpark_all(d);
+        sw_log(LOG_INFO, "kafka: learned state of %zu series taken from %zu other instance%s",
+               after - before, nblobs, nblobs == 1 ? "" : "s");
+    }
+    pthread_mutex_unlock(&d->ckpt_lock);
+    st_destroy(l.scratch);
+    st_destroy(l.loading);
+}
+
+/* Ingest thread, before partitions are revoked: what was learnt goes out. */
+static void kafka_revoked(void *ctx)
+{
+    daemon_t *d = ctx;
+    if (d->kst_out)
+        state_checkpoint(d);
+}
+
 static void publish_register(daemon_t *d);
 
 /* run.kafka_properties ("key=value") split for librdkafka; then the consumer
@@ -876,7 +1025,8 @@ static int open_kafka(daemon_t *d, char *err, size_t errlen)
     if (d->o.kafka_topic) {
         kafka_in_opts_t ko = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_topic,
                                .group = d->o.kafka_group ? d->o.kafka_group : "stormwatch",
-                               .props = props };
+                               .props = props, .on_assign = kafka_assigned,
+                               .on_revoke = kafka_revoked, .ctx = d };
         if (!(d->kin = kafka_in_open(&ko, err, errlen)))
             return SW_ECONFIG;
         sw_log(LOG_INFO, "kafka: reading %s from %s in group %s", ko.topic, ko.brokers, ko.group);
@@ -886,6 +1036,21 @@ static int open_kafka(daemon_t *d, char *err, size_t errlen)
                                 .props = props };
         if (!(d->kout = kafka_out_open(&ko, err, errlen)))
             return SW_ECONFIG;
+    }
+    if (d->o.kafka_state_topic) {
+        char host[64] = "host", group[200];
+        gethostname(host, sizeof(host) - 1);
+        snprintf(d->kst_id, sizeof(d->kst_id), "%s-%ld", host, (long)getpid());
+        snprintf(group, sizeof(group), "stormwatch-state-%s", d->kst_id);
+        kafka_in_opts_t si = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_state_topic,
+                               .group = group, .props = props };
+        kafka_out_opts_t so = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_state_topic,
+                                .props = props };
+        if (!(d->kst_in = kafka_in_open(&si, err, errlen)) ||
+            !(d->kst_out = kafka_out_open(&so, err, errlen)))
+            return SW_ECONFIG;
+        sw_log(LOG_INFO, "kafka: learned state moves with partitions through %s (as %s)",
+               d->o.kafka_state_topic, d->kst_id);
     }
     if (d->o.kafka_changes_topic) {
         /* every instance reads the whole topic: a group of its own, never committed */
@@ -941,9 +1106,12 @@ static void share_withdrawn(void *ctx, const char *id)
  * too, and are already known). Declared or withdrawn here as over the API,
  * journalled, then the register is rebuilt.
  */
-static void shared_change(void *ctx, const char *data, size_t len, int32_t partition)
+static void shared_change(void *ctx, const char *data, size_t len, int32_t partition,
+                          const char *key, size_t keylen)
 {
     (void)partition;
+    (void)key;
+    (void)keylen;
     daemon_t *d = ctx;
     json_t *o = json_loadb(data, len, 0, NULL);
     const char *gone = o ? json_string_value(json_object_get(o, "withdrawn")) : NULL;
@@ -1232,7 +1400,12 @@ static int state_save(daemon_t *d)
  * them, or drops if told to), encodes their tables, lets them go, then
  * writes the file. The pause lasts the encoding only.
  */
-static void state_checkpoint(daemon_t *d)
+/*
+ * Parks every shard between bursts (ingest queues up behind them, or drops
+ * if told to) so that their tables may be read or filled. 0, or -1 when a
+ * shard did not stop within PARK_WAIT_S (nothing is parked then).
+ */
+static int park_all(daemon_t *d)
 {
     atomic_store_explicit(&d->pause_req, 1, memory_order_release);
     double give_up = mono_s() + PARK_WAIT_S;
@@ -1243,25 +1416,54 @@ static void state_checkpoint(daemon_t *d)
                !atomic_load_explicit(&d->sh[i].done, memory_order_acquire)) {
             if (mono_s() > give_up) {
                 atomic_store_explicit(&d->pause_req, 0, memory_order_release);
-                atomic_fetch_add_explicit(&d->state_failures, 1, memory_order_relaxed);
-                sw_log(LOG_WARN, "state: checkpoint skipped: shard %u did not stop within %.0f s",
-                       i, PARK_WAIT_S);
-                return;
+                sw_log(LOG_WARN, "state: shard %u did not stop within %.0f s", i, PARK_WAIT_S);
+                return -1;
             }
             nap(&idle);
         }
     }
+    return 0;
+}
+
+/* Lets the shards go: pairs with the acquire in park(), so everything read
+ * or written in their tables meanwhile comes before their next write. */
+static void unpark_all(daemon_t *d)
+{
+    atomic_store_explicit(&d->pause_req, 0, memory_order_release);
+}
+
+static void kafka_state_publish(daemon_t *d, const unsigned char *buf, size_t len);
+
+/*
+ * While running (main thread, or the ingest thread before partitions are
+ * revoked): encodes the shards' tables with them parked, then writes the
+ * file and/or publishes the state to Kafka. The pause lasts the encoding.
+ */
+static void state_checkpoint(daemon_t *d)
+{
+    pthread_mutex_lock(&d->ckpt_lock);
+    if (park_all(d) < 0) {
+        pthread_mutex_unlock(&d->ckpt_lock);
+        atomic_fetch_add_explicit(&d->state_failures, 1, memory_order_relaxed);
+        sw_log(LOG_WARN, "state: checkpoint skipped");
+        return;
+    }
     unsigned char *buf = NULL;
     size_t len = 0;
     int rc = state_encode_all(d, &buf, &len);
-    /* pairs with the acquire in park(): our reads come before their writes */
-    atomic_store_explicit(&d->pause_req, 0, memory_order_release);
+    unpark_all(d);
+    pthread_mutex_unlock(&d->ckpt_lock);
     if (rc < 0) {
         atomic_fetch_add_explicit(&d->state_failures, 1, memory_order_relaxed);
         sw_log(LOG_ERROR, "state: checkpoint: cannot encode: %s", sw_strerror(rc));
         return;
     }
-    state_write(d, buf, len);
+    if (d->kst_out)
+        kafka_state_publish(d, buf, len);
+    if (d->o.state)
+        state_write(d, buf, len);
+    else
+        free(buf);
 }
 
 /* SIGHUP: loads the config and the register; publishes them if good. */
@@ -1338,7 +1540,7 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
 static int parse_args(int argc, char **argv, run_opts_t *o)
 {
     enum { O_PUB = 256, O_SHARDS, O_RING, O_DROP, O_RECORD, O_RECMAX, O_RECGZ, O_CSEC, O_CPUB,
-           O_CALLOW, O_STATS, O_STATE_EVERY, O_KBROKERS, O_KTOPIC, O_KGROUP, O_KALERTS, O_KCHANGES, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT, O_KEY };
+           O_CALLOW, O_STATS, O_STATE_EVERY, O_KBROKERS, O_KTOPIC, O_KGROUP, O_KALERTS, O_KCHANGES, O_KSTATE, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT, O_KEY };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
@@ -1362,6 +1564,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         { "kafka-group", required_argument, NULL, O_KGROUP },
         { "kafka-alerts-topic", required_argument, NULL, O_KALERTS },
         { "kafka-changes-topic", required_argument, NULL, O_KCHANGES },
+        { "kafka-state-topic", required_argument, NULL, O_KSTATE },
         { "log-level", required_argument, NULL, O_LOG },
         { "alertmanager", required_argument, NULL, O_AM },
         { "http", required_argument, NULL, O_HTTP },
@@ -1431,6 +1634,7 @@ static int parse_args(int argc, char **argv, run_opts_t *o)
         case O_KGROUP: o->kafka_group = optarg; break;
         case O_KALERTS: o->kafka_alerts_topic = optarg; break;
         case O_KCHANGES: o->kafka_changes_topic = optarg; break;
+        case O_KSTATE: o->kafka_state_topic = optarg; break;
         case O_STATE_EVERY:
             if (tf_parse_duration(optarg, &o->state_every) < 0) {
                 fprintf(stderr, "stormwatch run: --state-every: want a duration such as 5m, got '%s'\n",
@@ -1552,6 +1756,13 @@ static int merge_run_config(run_opts_t *o, const cfg_t *c)
         o->kafka_alerts_topic = own(o, r->kafka_alerts_topic);
     if (!o->kafka_changes_topic)
         o->kafka_changes_topic = own(o, r->kafka_changes_topic);
+    if (!o->kafka_state_topic)
+        o->kafka_state_topic = own(o, r->kafka_state_topic);
+    if (o->kafka_state_topic && !o->kafka_topic) {
+        fprintf(stderr, "stormwatch run: --kafka-state-topic moves state with --kafka-topic's "
+                        "partitions: it needs --kafka-topic\n");
+        return 2;
+    }
     o->kafka_props = (const char *const *)r->kafka_properties;
     o->nkafka_props = r->n_kafka_properties;
     if (o->kafka_brokers && !o->kafka_topic && !o->kafka_alerts_topic && !o->kafka_changes_topic) {
@@ -1602,6 +1813,12 @@ static void teardown(daemon_t *d)
     kafka_in_close(d->kin); /* commits what was taken, leaves the group */
     kafka_out_close(d->kout, 5000);
     kafka_in_close(d->kchg_in);
+    kafka_in_close(d->kst_in);
+    kafka_out_close(d->kst_out, 5000);
+    for (size_t i = 0; i < d->nkst; i++) {
+        free(d->kst[i].key);
+        free(d->kst[i].blob);
+    }
     if (d->kchg_out) {
         kafka_out_close(d->kchg_out, 5000);
         pthread_mutex_destroy(&d->kchg_lock);
@@ -1733,6 +1950,8 @@ int run_main(int argc, char **argv)
     memset(&d, 0, sizeof(d));
     pthread_mutex_init(&d.snap_lock, NULL);
     pthread_mutex_init(&d.reg_lock, NULL);
+    pthread_mutex_init(&d.kst_lock, NULL);
+    pthread_mutex_init(&d.ckpt_lock, NULL);
     d.alerts_snapshot = strdup("[]");
     int rc = parse_args(argc, argv, &d.o);
     if (rc)
@@ -1785,7 +2004,7 @@ int run_main(int argc, char **argv)
             last = now;
             next_stats = now + d.o.stats_every;
         }
-        if (d.o.state && state_every > 0 && mono_s() >= next_state) {
+        if ((d.o.state || d.kst_out) && state_every > 0 && mono_s() >= next_state) {
             state_checkpoint(&d);
             next_state = mono_s() + state_every;
         }

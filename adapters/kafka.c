@@ -20,6 +20,8 @@
 
 struct kafka_in {
     rd_kafka_t *rk;
+    void (*on_assign)(void *ctx), (*on_revoke)(void *ctx);
+    void *ctx;
     kafka_in_stats_t st;
     int pending;           /* messages taken since the last commit */
     int32_t assigned[MAX_ASSIGNED];
@@ -72,7 +74,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         for (int i = 0; i < parts->cnt && n + 12 < sizeof(list); i++)
             n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%d", i ? "," : "",
                                   parts->elems[i].partition);
-        sw_log(LOG_INFO, "kafka: assigned partitions [%s]", list);
+        sw_log(LOG_INFO, "kafka: %s: assigned partitions [%s]",
+               parts->cnt ? parts->elems[0].topic : "-", list);
+        if (k->on_assign) /* before any message of theirs is fetched */
+            k->on_assign(k->ctx);
         rd_kafka_assign(rk, parts);
         k->st.partitions = parts->cnt;
         k->nassigned = 0;
@@ -80,10 +85,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
             k->assigned[k->nassigned++] = parts->elems[i].partition;
     } else {
         /* what was taken is committed before the partitions go */
+        if (k->on_revoke)
+            k->on_revoke(k->ctx);
         if (k->pending)
             rd_kafka_commit(rk, NULL, 0);
         k->pending = 0;
-        sw_log(LOG_INFO, "kafka: %d partitions revoked", parts->cnt);
+        sw_log(LOG_INFO, "kafka: %s: %d partitions revoked",
+               parts->cnt ? parts->elems[0].topic : "-", parts->cnt);
         rd_kafka_assign(rk, NULL);
         k->st.partitions = 0;
         k->nassigned = 0;
@@ -107,6 +115,9 @@ kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen)
         free(k);
         return NULL;
     }
+    k->on_assign = o->on_assign;
+    k->on_revoke = o->on_revoke;
+    k->ctx = o->ctx;
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
     rd_kafka_conf_set_opaque(c, k);
     char why[512];
@@ -131,7 +142,8 @@ kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen)
 }
 
 int kafka_in_poll(kafka_in_t *k, int timeout_ms, int max,
-                  void (*on_msg)(void *ctx, const char *data, size_t len, int32_t partition),
+                  void (*on_msg)(void *ctx, const char *data, size_t len, int32_t partition,
+                                 const char *key, size_t keylen),
                   void *ctx)
 {
     int n = 0;
@@ -147,7 +159,7 @@ int kafka_in_poll(kafka_in_t *k, int timeout_ms, int max,
         } else {
             k->st.messages++;
             k->st.bytes += m->len;
-            on_msg(ctx, m->payload, m->len, m->partition);
+            on_msg(ctx, m->payload, m->len, m->partition, m->key, m->key_len);
             k->pending++;
             n++;
         }

@@ -32,6 +32,12 @@ typedef struct {
     const char *topic;     /* the ingest topic */
     const char *group;     /* group.id: instances sharing the feed */
     kafka_props_t props;
+    /* called on the polling thread, inside kafka_in_poll, when partitions
+     * are assigned (before any of their messages) and before they are
+     * revoked; NULL: not called */
+    void (*on_assign)(void *ctx);
+    void (*on_revoke)(void *ctx);
+    void *ctx;
 } kafka_in_opts_t;
 
 typedef struct {
@@ -45,11 +51,13 @@ typedef struct kafka_in kafka_in_t;
 kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen);
 
 /*
- * Waits up to timeout_ms for messages and hands each message's payload and
- * partition to on_msg, at most `max` of them. Returns the number handed over.
+ * Waits up to timeout_ms for messages and hands each message's payload,
+ * partition and key to on_msg, at most `max` of them. Returns the number
+ * handed over.
  */
 int kafka_in_poll(kafka_in_t *k, int timeout_ms, int max,
-                  void (*on_msg)(void *ctx, const char *data, size_t len, int32_t partition),
+                  void (*on_msg)(void *ctx, const char *data, size_t len, int32_t partition,
+                                 const char *key, size_t keylen),
                   void *ctx);
 
 /* The partitions assigned now (at most max of them); returns their number. */

@@ -59,9 +59,9 @@ run() { # topic instances: prints seconds from produce to the last line ingested
     local settled=1
     for l in "${logs[@]}"; do
       if [ "$n" -eq 1 ]; then
-        grep -q 'assigned partitions \[0,1,2,3\]' "$l" || settled=0
+        grep -q "$topic: assigned partitions \\[0,1,2,3\\]" "$l" || settled=0
       else
-        tail -n 3 "$l" | grep -q 'assigned partitions \[[0-9],[0-9]\]' || settled=0
+        tail -n 3 "$l" | grep -q "$topic: assigned partitions \\[[0-9],[0-9]\\]" || settled=0
       fi
     done
     [ $settled = 1 ] && break

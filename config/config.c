@@ -40,6 +40,10 @@
 
 /* Reordering holds samples back this long at most: longer is a mistake. */
 #define MAX_LATENESS (600 * SW_NS_PER_S)
+/* feed.idle_after at least: shards sweep for idle series every idle_after/2
+ * of event time, so microseconds meant millions of sweeps per second of
+ * feed (a hang); below the contract's 1 s sample interval it is a typo. */
+#define MIN_IDLE_AFTER SW_NS_PER_S
 /* Keys and subsections of one section, at most (the last slot is `users`). */
 #define MAX_ENTRIES 40
 
@@ -63,6 +67,7 @@ typedef enum {
     R_POSITIVE,  /* > 0 */
     R_FRACTION,  /* 0 <= x <= 1 */
     R_LATENESS,  /* 0 <= x <= MAX_LATENESS */
+    R_IDLE,      /* MIN_IDLE_AFTER <= x */
     R_SHARDS,    /* 0 <= x <= CFG_MAX_SHARDS */
     R_RING,      /* CFG_MIN_RING_SIZE <= x <= CFG_MAX_RING_SIZE */
     R_ANY,       /* no range: not a number, or any value of its type */
@@ -119,7 +124,7 @@ static const field_t input_fields[] = {
 };
 static const field_t feed_fields[] = {
     IF("stall_after", F_DURATION, stall_after, R_POSITIVE),
-    IF("idle_after", F_DURATION, idle_after, R_POSITIVE),
+    IF("idle_after", F_DURATION, idle_after, R_IDLE),
     IF("max_series", F_COUNT, max_series, R_ANY),
     IF("max_jump", F_DURATION, max_jump, R_POSITIVE),
     { 0 },
@@ -215,6 +220,7 @@ static const field_t run_fields[] = {
     RF("kafka_group", F_PATH, kafka_group, R_ANY),
     RF("kafka_alerts_topic", F_PATH, kafka_alerts_topic, R_ANY),
     RF("kafka_changes_topic", F_PATH, kafka_changes_topic, R_ANY),
+    RF("kafka_state_topic", F_PATH, kafka_state_topic, R_ANY),
     { "kafka_properties", F_ENDPOINTS, offsetof(run_cfg_t, kafka_properties), R_ANY,
       offsetof(run_cfg_t, n_kafka_properties) },
     { 0 },
@@ -419,6 +425,8 @@ static const char *range_problem(range_t r, double v, char *buf, size_t len)
         return v < 0 || v > 1 ? "must be between 0 and 1" : NULL;
     case R_LATENESS:
         return v > (double)(MAX_LATENESS / SW_NS_PER_S) ? "must be at most 10m" : NULL;
+    case R_IDLE:
+        return v < (double)(MIN_IDLE_AFTER / SW_NS_PER_S) ? "must be at least 1s" : NULL;
     case R_SHARDS:
         if (v >= 0 && v <= CFG_MAX_SHARDS)
             return NULL;
@@ -574,6 +582,12 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
             break;
         if ((problem = range_problem(f->range, d, buf, sizeof(buf))) != NULL)
             return fail(L, v, key, "%s", problem);
+        /* R_ANY too: the value must fit a size_t (converting one that does
+         * not is undefined behaviour) */
+        if (d < 0)
+            return fail(L, v, key, "must not be negative");
+        if (d >= (double)SIZE_MAX + 1.0)
+            return fail(L, v, key, "is too large");
         *(size_t *)dst = (size_t)d;
         return 0;
     }
@@ -978,7 +992,8 @@ void cfg_free(cfg_t *cfg)
                          &r->alertmanager_queue, &r->http, &r->http_token_file,
                          &r->http_tls_cert, &r->http_tls_key, &r->changes_journal,
                          &r->kafka_brokers, &r->kafka_topic, &r->kafka_group,
-                         &r->kafka_alerts_topic, &r->kafka_changes_topic };
+                         &r->kafka_alerts_topic, &r->kafka_changes_topic,
+                         &r->kafka_state_topic };
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         free(*strings[i]);
         *strings[i] = NULL;

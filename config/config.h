@@ -66,6 +66,7 @@ typedef struct {
     char *kafka_group;       /* consumer group: instances sharing the feed */
     char *kafka_alerts_topic;/* alert lines produced here too, keyed by User */
     char *kafka_changes_topic;/* changes declared over the API, shared by every instance */
+    char *kafka_state_topic; /* learned state, moving with the partitions */
     char **kafka_properties; /* more librdkafka settings, "key=value" (security, SASL, TLS) */
     size_t n_kafka_properties;
     int64_t stats_every;     /* a log line of rates, rings and drops this often (ns); 0: off */

@@ -214,6 +214,21 @@ static int64_t agg_of(series_table_t *t, uint32_t ui, int dir)
     return ai;
 }
 
+int st_has_user(const series_table_t *t, const char *name, size_t len)
+{
+    if (!t->users_ix.cap)
+        return 0;
+    uint32_t hash = (uint32_t)sw_hash(name, len, 0x5354524dULL);
+    for (size_t j = hash & (t->users_ix.cap - 1);; j = (j + 1) & (t->users_ix.cap - 1)) {
+        slot_t s = t->users_ix.slots[j];
+        if (!s.idx)
+            return 0;
+        const user_t *u = &t->users[s.idx - 1];
+        if (s.hash == hash && u->len == len && memcmp(u->name, name, len) == 0)
+            return 1;
+    }
+}
+
 int64_t st_lookup(const series_table_t *t, const char *user, size_t ulen, int dir,
                   const char *cls, size_t clen, uint32_t *hash_out)
 {

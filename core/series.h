@@ -100,6 +100,9 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
                   const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),
                   void *ctx);
 
+/* Non-zero when the table holds User `name` (len bytes). */
+int st_has_user(const series_table_t *t, const char *name, size_t len);
+
 /*
  * The index of series (user, dir, cls), or -1 when the table has none;
  * sets *hash (when not NULL) to the key's hash. Changes nothing.

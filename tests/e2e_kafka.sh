@@ -9,7 +9,10 @@
 #  3. alert lines produced to a topic, keyed by User;
 #  4. a change declared over one instance's API reaches the other through
 #     the shared changes topic, and explains the incident whichever
-#     instance sees it.
+#     instance sees it;
+#  5. the instance holding a User is killed (kill -9) mid-run: its
+#     partitions move to the other, which takes its learned state from the
+#     state topic and finds the storm that follows, once.
 #   tests/e2e_kafka.sh STORMWATCH WORKDIR
 set -u
 . "$(dirname "$0")/lib_e2e.sh"
@@ -28,7 +31,7 @@ wait_for() { # seconds command...
 
 # the cluster lives while its stdin is open
 mkfifo ctl
-"$mock" serve traffic,traffic2,traffic3,alerts,changes 4 <ctl >boot.txt 2>mock.log &
+"$mock" serve traffic,traffic2,traffic3,traffic5,alerts,changes,state 4 <ctl >boot.txt 2>mock.log &
 pids+=($!)
 exec 7>ctl
 wait_for 10 test -s boot.txt || bad "mock cluster did not start: $(cat mock.log)"
@@ -40,12 +43,14 @@ brokers=$(head -1 boot.txt)
 "$sw" replay -q --changes sim/changes.yaml sim/traffic.lp >replay.jsonl 2>/dev/null
 [ "$(grep -c '"status":"firing"' replay.jsonl)" -eq 3 ] && ok || bad "replay: want 3 incidents"
 "$mock" produce "$brokers" traffic sim/traffic.lp 2>produce.log && ok || bad "produce: $(cat produce.log)"
+# the group protocol at test speed: a dead member is noticed in 6 s
+printf 'run:\n  kafka_properties: [session.timeout.ms=6000, heartbeat.interval.ms=500]\n' >fast.yaml
 lines=$(grep -c . sim/traffic.lp)
 
 start() { # topic group alerts-file log [more]
   local topic=$1 group=$2 out=$3 log=$4; shift 4
-  "$sw" run --kafka-brokers "$brokers" --kafka-topic "$topic" --kafka-group "$group" \
-    --changes sim/changes.yaml --alerts "$out" --stats-every 1 "$@" 2>"$log" &
+  "$sw" run --config fast.yaml --kafka-brokers "$brokers" --kafka-topic "$topic" \
+    --kafka-group "$group" --changes sim/changes.yaml --alerts "$out" --stats-every 1 "$@" 2>"$log" &
   pid=$!
   pids+=($pid)
 }
@@ -61,7 +66,7 @@ kill -TERM "$pid"; wait "$pid"
 [ $? -eq 0 ] && ok || bad "exit: $(tail -3 one.log)"
 cmp -s replay.jsonl one.jsonl && ok || bad "one instance differs from replay: $(diff replay.jsonl one.jsonl | head -4)"
 grep -q " 0 late," one.log && ok || bad "partitions read unevenly made samples late: $(grep stats: one.log | tail -1)"
-grep -q "assigned partitions \[0,1,2,3\]" one.log && ok || bad "not all partitions: $(grep kafka: one.log)"
+grep -q "traffic: assigned partitions \[0,1,2,3\]" one.log && ok || bad "not all partitions: $(grep kafka: one.log)"
 
 # ---- 3. the alerts topic (produced by the instance above) --------------------
 "$mock" consume "$brokers" alerts 5 >alerts.tsv 2>consume.log
@@ -77,15 +82,17 @@ cmp -s alerts-topic.jsonl <(sort replay.jsonl) && ok || bad "alert messages diff
 # the scenario is produced to a fresh topic
 start traffic2 pair a.jsonl a.log
 pa=$pid
+joined_a() { grep -q "traffic2: assigned partitions" a.log; }
+wait_for 60 joined_a || bad "the first instance was never assigned: $(grep kafka: a.log)"
 start traffic2 pair b.jsonl b.log
 pb=$pid
-two_each() { grep -q "assigned partitions \[[0-9],[0-9]\]" a.log && grep -q "assigned partitions \[[0-9],[0-9]\]" b.log; }
-wait_for 30 two_each || bad "the group did not settle on two partitions each: $(grep kafka: a.log b.log)"
+two_each() { grep -q "traffic2: assigned partitions \[[0-9],[0-9]\]" a.log && grep -q "traffic2: assigned partitions \[[0-9],[0-9]\]" b.log; }
+wait_for 60 two_each || bad "the group did not settle on two partitions each: $(grep kafka: a.log b.log)"
 "$mock" produce "$brokers" traffic2 sim/traffic.lp 2>produce2.log || bad "produce: $(cat produce2.log)"
 both_taken() { [ $(($(taken a.log) + $(taken b.log))) -ge "$lines" ]; }
 wait_for 60 both_taken || bad "the pair took $(taken a.log) + $(taken b.log) of $lines lines"
 kill -TERM "$pa" "$pb"; wait "$pa" "$pb"
-grep -q "assigned partitions" b.log && ok || bad "the second instance got no partitions: $(grep kafka: b.log)"
+grep -q "traffic2: assigned partitions" b.log && ok || bad "the second instance got no partitions: $(grep kafka: b.log)"
 [ "$(taken a.log)" -gt 0 ] && [ "$(taken b.log)" -gt 0 ] && ok ||
   bad "partitions not shared: $(taken a.log) and $(taken b.log) lines"
 sort a.jsonl b.jsonl >pair.jsonl
@@ -104,12 +111,15 @@ for who in a b; do
   port=$([ $who = a ] && echo "$pa_port" || echo "$pb_port")
   "$sw" run --kafka-brokers "$brokers" --kafka-topic traffic3 --kafka-group trio \
     --kafka-changes-topic changes --http "127.0.0.1:$port" --http-token-file token \
-    --changes-journal "$who.journal" --alerts "c$who.jsonl" --stats-every 1 2>"c$who.log" &
+    --changes-journal "$who.journal" --alerts "c$who.jsonl" --stats-every 1 --config fast.yaml \
+    2>"c$who.log" &
   pids+=($!)
   eval "pc$who=\$!"
+  joined() { grep -q "traffic3: assigned partitions" ca.log; }
+  [ $who = b ] || wait_for 60 joined || bad "the first instance was never assigned: $(grep kafka: ca.log)"
 done
-settled() { grep -q "assigned partitions \[[0-9],[0-9]\]" ca.log && grep -q "assigned partitions \[[0-9],[0-9]\]" cb.log; }
-wait_for 30 settled || bad "the second group did not settle: $(grep kafka: ca.log cb.log)"
+settled() { grep -q "traffic3: assigned partitions \[[0-9],[0-9]\]" ca.log && grep -q "traffic3: assigned partitions \[[0-9],[0-9]\]" cb.log; }
+wait_for 60 settled || bad "the second group did not settle: $(grep kafka: ca.log cb.log)"
 change='{"id":"CHG-SHARED-1","user":"'$user'","title":"Firewall change","kind":"firewall","start":"2024-03-12T07:00:00Z","end":"2024-03-12T08:00:00Z","affects":["north"]}'
 code=$(curl -s -o body.txt -w '%{http_code}' -X POST -H "Authorization: Bearer $token" -d "$change" \
   "http://127.0.0.1:$pa_port/api/v1/changes")
@@ -124,6 +134,51 @@ kill -TERM "$pca" "$pcb"; wait "$pca" "$pcb"
 grep -h '"status":"firing","alert":"blocked_route"' ca.jsonl cb.jsonl | grep "\"user\":\"$user\"" |
   grep -q '"id":"CHG-SHARED-1"' && ok ||
   bad "the incident does not name the shared change: $(cat ca.jsonl cb.jsonl | head -c 400)"
+
+# ---- 5. kill -9: partitions and learned state move to the survivor -----------
+"$sw" simulate --users 8 --hours 2 --interval 10 --incident storm-north:2:1h40m:10m --out sim5 \
+  >/dev/null 2>&1 || bad "simulate 5"
+user=$(python3 -c 'import json; print(json.load(open("sim5/truth.json"))["incidents"][0]["user"])')
+split=1710228900000000000 # 07:35, five minutes before the storm
+awk -v t=$split '$NF < t' sim5/traffic.lp >a5.lp
+awk -v t=$split '$NF >= t' sim5/traffic.lp >b5.lp
+for who in a b; do
+  "$sw" run --config fast.yaml --kafka-brokers "$brokers" --kafka-topic traffic5 --kafka-group kill \
+    --kafka-state-topic state --state-every 1 --record "k$who.lp" --alerts "k$who.jsonl" \
+    --stats-every 1 2>"k$who.log" &
+  pids+=($!)
+  eval "pk$who=\$!"
+  joined() { grep -q "traffic5: assigned partitions" ka.log; }
+  [ $who = b ] || wait_for 60 joined || bad "the first instance was never assigned: $(grep kafka: ka.log)"
+done
+settled5() { grep -q "traffic5: assigned partitions \[[0-9],[0-9]\]" ka.log && grep -q "traffic5: assigned partitions \[[0-9],[0-9]\]" kb.log; }
+wait_for 60 settled5 || bad "the kill group did not settle: $(grep kafka: ka.log kb.log)"
+"$mock" produce "$brokers" traffic5 a5.lp 2>/dev/null || bad "produce a5"
+n5=$(grep -c . a5.lp)
+part_taken() { [ $(($(taken ka.log) + $(taken kb.log))) -ge "$n5" ]; }
+wait_for 30 part_taken || bad "took $(taken ka.log) + $(taken kb.log) of $n5 lines"
+sleep 2 # a checkpoint after the data: the state is in the topic
+# the User's partition: librdkafka's default partitioner for keyed messages
+# (CRC32 of the key, modulo the partitions), as the producer used
+part=$(python3 -c 'import sys, zlib; print(zlib.crc32(sys.argv[1].encode()) % 4)' "$user")
+if grep "traffic5: assigned partitions" ka.log | tail -1 | grep -q "[[,]$part[],]"; then
+  owner=$pka survivor=b
+else
+  owner=$pkb survivor=a
+fi
+kill -9 "$owner"; wait "$owner" 2>/dev/null
+moved() { grep -q "traffic5: assigned partitions \[0,1,2,3\]" "k$survivor.log"; }
+wait_for 30 moved && ok || bad "the partitions did not move to the survivor: $(grep kafka: k$survivor.log)"
+took_state() { grep -q "learned state of [1-9][0-9]* series taken from" "k$survivor.log"; }
+wait_for 5 took_state && ok ||
+  bad "no state taken over: $(grep kafka: k$survivor.log)"
+before=$(taken "k$survivor.log")
+"$mock" produce "$brokers" traffic5 b5.lp 2>/dev/null || bad "produce b5"
+rest_taken() { [ $(($(taken "k$survivor.log") - before)) -ge "$(grep -c . b5.lp)" ]; }
+wait_for 30 rest_taken || bad "the survivor took $(($(taken "k$survivor.log") - before)) of the rest"
+eval "kill -TERM \$pk$survivor; wait \$pk$survivor"
+[ "$(cat ka.jsonl kb.jsonl | grep '"status":"firing","alert":"storm"' | grep -c "\"user\":\"$user\"")" -eq 1 ] &&
+  ok || bad "the storm after the kill was not found exactly once: $(cat ka.jsonl kb.jsonl | head -c 400)"
 
 exec 7>&-
 echo "e2e_kafka: $passes passed, $fails failed"

@@ -155,7 +155,7 @@ static void test_example_lists_every_key(void **state)
         "correlation:", "early:", "late:", "proximity:", "min_score:", "run:", "ingest:",
         "alerts:", "pub:", "changes:", "state:", "record:", "record_max:", "record_gzip:",
         "shards:", "ring_size:", "drop_when_full:", "stats_every:", "state_every:", "log_level:", "kafka_brokers:", "kafka_topic:", "kafka_group:",
-        "kafka_alerts_topic:", "kafka_changes_topic:", "kafka_properties:",
+        "kafka_alerts_topic:", "kafka_changes_topic:", "kafka_state_topic:", "kafka_properties:",
         "curve:",
         "secret_key:", "public_key:", "allowed_keys:", "users:",
     };
@@ -350,6 +350,7 @@ static void test_every_key(void **state)
             "  kafka_group: stormwatch-dsp\n"
             "  kafka_alerts_topic: stormwatch-alerts\n"
             "  kafka_changes_topic: stormwatch-changes\n"
+            "  kafka_state_topic: stormwatch-state\n"
             "  kafka_properties: [security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512]\n"
             "  log_level: debug\n"
             "  alertmanager: [http://127.0.0.1:9093, http://127.0.0.1:9094]\n"
@@ -426,6 +427,7 @@ static void test_every_key(void **state)
     assert_string_equal(r->kafka_group, "stormwatch-dsp");
     assert_string_equal(r->kafka_alerts_topic, "stormwatch-alerts");
     assert_string_equal(r->kafka_changes_topic, "stormwatch-changes");
+    assert_string_equal(r->kafka_state_topic, "stormwatch-state");
     assert_int_equal(r->n_kafka_properties, 2);
     assert_string_equal(r->kafka_properties[1], "sasl.mechanism=SCRAM-SHA-512");
     assert_int_equal(r->log_level, CFG_LOG_DEBUG);
@@ -470,9 +472,9 @@ static void test_every_key(void **state)
      * catches (on LP64) most fields added to it without a key and a check here.
      */
     if (sizeof(void *) == 8) {
-        if (sizeof(run_cfg_t) != 264)
+        if (sizeof(run_cfg_t) != 272)
             print_error("run_cfg_t changed size: set its new field above\n");
-        assert_int_equal(sizeof(run_cfg_t), 264);
+        assert_int_equal(sizeof(run_cfg_t), 272);
     }
     cfg_free(&cfg);
 }
@@ -648,6 +650,47 @@ static void test_bounds_accepted(void **state)
     cfg_free(&cfg);
 }
 
+/*
+ * Found by fuzz_config: a count with no range of its own (feed.max_series)
+ * of -1 or beyond size_t was converted to size_t unchecked (undefined
+ * behaviour: -1 came out as no limit at all), and feed.idle_after: 9us made
+ * the shards sweep for idle series every 4.5 us of event time, a million
+ * sweeps between two samples (a hang). Both are refused now.
+ */
+static void test_count_and_idle_bounds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml, *msg;
+    } bad[] = {
+        { "feed: {max_series: -1}\n", ":1:20: feed.max_series: must not be negative" },
+        { "feed: {max_series: -0001}\n", ":1:20: feed.max_series: must not be negative" },
+        { "feed: {max_series: 18446744073709551616}\n",
+          ":1:20: feed.max_series: is too large" },
+        { "feed: {max_series: 99999999999999999999999}\n",
+          ":1:20: feed.max_series: is too large" },
+        { "feed: {idle_after: 9us}\n", ":1:20: feed.idle_after: must be at least 1s" },
+        { "feed: {idle_after: 999ms}\n", ":1:20: feed.idle_after: must be at least 1s" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cfg_t cfg;
+        char err[512], path[24];
+        int rc = load_text(bad[i].yaml, &cfg, err, sizeof(err), path);
+        if (rc != SW_ECONFIG || !strstr(err, bad[i].msg))
+            print_error("case %zu: rc %d\n got: %s\nwant: ...%s\n", i, rc, err, bad[i].msg);
+        assert_int_equal(rc, SW_ECONFIG);
+        assert_non_null(strstr(err, bad[i].msg));
+    }
+    cfg_t cfg;
+    load_ok("feed: {idle_after: 1s, max_series: 0}\n", &cfg);
+    assert_true(cfg.ingest.idle_after == S);
+    assert_int_equal(cfg.ingest.max_series, 0);
+    cfg_free(&cfg);
+    load_ok("feed: {max_series: 18446744073709549568}\n", &cfg); /* largest double below 2^64 */
+    assert_true(cfg.ingest.max_series == (size_t)18446744073709549568.0);
+    cfg_free(&cfg);
+}
+
 static void test_users_inherit(void **state)
 {
     (void)state;
@@ -762,7 +805,7 @@ static const struct {
       "record, record_max, record_gzip, shards, ring_size, drop_when_full, stats_every, "
       "state_every, log_level, alertmanager, alertmanager_queue, http, http_token_file, http_tls_cert, "
       "http_tls_key, changes_journal, kafka_brokers, kafka_topic, kafka_group, kafka_alerts_topic, "
-      "kafka_changes_topic, kafka_properties, curve)" },
+      "kafka_changes_topic, kafka_state_topic, kafka_properties, curve)" },
     { "run:\n  curve: {secret: a}\n",
       "FILE:2:11: run.curve.secret: unknown key (expected one of: secret_key, public_key, "
       "allowed_keys)" },
@@ -1134,6 +1177,7 @@ int main(void)
         cmocka_unit_test(test_partial_keeps_defaults),
         cmocka_unit_test(test_timestamp_precisions),
         cmocka_unit_test(test_bounds_accepted),
+        cmocka_unit_test(test_count_and_idle_bounds),
         cmocka_unit_test(test_users_inherit),
         cmocka_unit_test(test_users_aliases),
         cmocka_unit_test(test_reload_replaces),
