@@ -211,9 +211,13 @@ static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ul
     b->acc_secs = r_f32(r);
     b->all_count = r_f32(r);
     b->all_secs = r_f32(r);
+    /* age grows by every interval learnt (base_learn): one beyond the span
+     * of sample times (LP_TS_MAX, 146 years) no run can have learnt, and
+     * near INT64_MAX it would overflow as it grows */
     int ok = finite_nonneg(b->rate) && finite_nonneg(b->phi) && b->age > 0 &&
-             finite_nonneg(b->acc_count) && finite_nonneg(b->acc_secs) &&
-             finite_nonneg(b->all_count) && finite_nonneg(b->all_secs);
+             b->age <= LP_TS_MAX && finite_nonneg(b->acc_count) &&
+             finite_nonneg(b->acc_secs) && finite_nonneg(b->all_count) &&
+             finite_nonneg(b->all_secs);
     for (int k = 0; k < BASE_BINS; k++) {
         b->prof[k] = r_f32(r);
         ok = ok && finite_nonneg(b->prof[k]);

@@ -17,6 +17,7 @@ packages=(
   libjemalloc-dev                    # allocator, and its stats for our metrics
   libyaml-dev                        # config file and change register
   libcmocka-dev                      # unit tests
+  clang libclang-rt-14-dev           # libFuzzer targets (scripts/fuzz.sh)
   zlib1g-dev                         # gzip recordings
   python3                            # scores ../shared/scenarios when present
   python3-zmq                        # a hostile ZeroMQ producer in the fault tests

@@ -2,8 +2,9 @@
 # Sets up a fresh Debian 12 machine (as root) and runs the whole test suite
 # twice: a release build with warnings as errors, then the same tests under
 # AddressSanitizer and UndefinedBehaviorSanitizer; then the threaded tests
-# under ThreadSanitizer. Scores the shared example
-# scenarios too when ../shared is beside the checkout.
+# under ThreadSanitizer; then every libFuzzer target (clang) over its seed
+# corpus, crash regressions included. Scores the shared example scenarios
+# too when ../shared is beside the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -25,6 +26,9 @@ cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTORMWATCH_WERROR=ON -DSTORM
 cmake --build build-tsan -j"$jobs" >/dev/null
 TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
   ctest --test-dir build-tsan --output-on-failure -L threads
+
+echo "== libFuzzer targets over their seed corpora (clang, ASan + UBSan)"
+scripts/fuzz.sh --regress
 
 echo "== shared example scenarios (when present)"
 scripts/score-shared.sh build

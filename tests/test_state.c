@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "engine.h"
 #include "err.h"
@@ -170,6 +171,45 @@ static void test_incompatible_refused(void **state)
     free(buf);
 }
 
+/* Sets the first series' age (learnt state of User A, class request) and
+ * makes the checksum right again, so that only the value is wrong. */
+static void set_first_age(unsigned char *buf, size_t len, int64_t age)
+{
+    /* header, user "A", dir, class "request", rate, phi */
+    size_t at = 8 + 4 + 4 + 8 + 8 + 2 + 1 + 1 + 2 + 7 + 8 + 4;
+    for (int i = 0; i < 8; i++)
+        buf[at + (size_t)i] = (unsigned char)((uint64_t)age >> (8 * i));
+    uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
+    for (int i = 0; i < 4; i++)
+        buf[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+}
+
+/* Found by fuzz_state: an age near INT64_MAX was loaded, and the next
+ * interval learnt overflowed it (base_learn: age += dt). No run learns more
+ * than the span of sample times, so a larger age is refused. */
+static void test_age_out_of_range_refused(void **state)
+{
+    (void)state;
+    unsigned char *buf;
+    size_t len;
+    char err[256];
+    learnt_state(&buf, &len);
+    set_first_age(buf, len, INT64_MAX);
+    expect_refused(buf, len, "series 1 of 1: value out of range");
+    set_first_age(buf, len, LP_TS_MAX + 1);
+    expect_refused(buf, len, "value out of range");
+
+    /* the largest age allowed loads, and learning goes on from it */
+    set_first_age(buf, len, LP_TS_MAX);
+    engine_t *e = new_engine();
+    assert_int_equal(engine_state_load(e, buf, len, err, sizeof(err)), 0);
+    feed(e, 4 * 3600 * SEC, 4 * 3600 * SEC + 120 * SEC, 20);
+    engine_finish(e);
+    assert_int_equal(engine_nseries(e), 1);
+    engine_destroy(e);
+    free(buf);
+}
+
 static void test_load_after_samples_refused(void **state)
 {
     (void)state;
@@ -235,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_seeded_engine_detects_at_once),
         cmocka_unit_test(test_corruption_refused),
         cmocka_unit_test(test_incompatible_refused),
+        cmocka_unit_test(test_age_out_of_range_refused),
         cmocka_unit_test(test_load_after_samples_refused),
         cmocka_unit_test(test_state_file_atomic_save_and_load),
     };
