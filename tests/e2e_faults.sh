@@ -124,7 +124,7 @@ wait_for 60 ingested_at_least 1000000 || bad "the million lines were not ingeste
 "$sw" simulate --input sim/traffic.lp --publish "$ing" 2>pub-h.log || bad "publish good traffic"
 wait_for 20 ingested_at_least $((1000000 + $(wc -l <sim/traffic.lp))) || bad "good traffic not ingested"
 evicted_all() { [ "$(metric "$api" stormwatch_series_evicted_total)" -ge 990000 ]; }
-wait_for 20 evicted_all
+wait_for 90 evicted_all # sanitizer builds take their time
 series=$(metric "$api" stormwatch_series)
 evicted=$(metric "$api" stormwatch_series_evicted_total)
 badl=$(curl -s "$api/metrics" | awk '/^stormwatch_ingest_bad_lines_total/ { n += $NF } END { print n + 0 }')
