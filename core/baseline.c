@@ -150,9 +150,9 @@ double base_log_cdf(double k, double mu, double phi)
 {
     if (mu <= 0 || k >= mu)
         return 0.0;
-    long kmax = k < 0 ? 0 : (long)floor(k);
-    if (kmax > CDF_MAX_TERMS)
-        kmax = CDF_MAX_TERMS;
+    /* clamped as a double first: a k beyond LONG_MAX must not be converted */
+    double kf = k < 0 ? 0 : floor(k);
+    long kmax = kf > CDF_MAX_TERMS ? CDF_MAX_TERMS : (long)kf;
     double r = phi > 1e-9 ? 1.0 / phi : 0, p = phi > 1e-9 ? phi * mu / (1.0 + phi * mu) : 0;
     double term = phi > 1e-9 ? -r * log1p(phi * mu) : -mu; /* log P(X = 0) */
     double acc = term;

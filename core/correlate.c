@@ -55,16 +55,18 @@ double corr_kind_affinity(const char *kind, alert_kind_t alert, int dir)
 double corr_score(const change_t *c, const corr_params_t *p, alert_kind_t kind, int dir,
                   int64_t onset)
 {
+    /* differences in double: a change declared centuries away from the
+     * onset (any int64 times) must not overflow, only score 0 */
     double fit;
     if (onset < c->start)
-        fit = p->early > 0 ? 1.0 - (double)(c->start - onset) / (double)p->early : 0.0;
+        fit = p->early > 0 ? 1.0 - ((double)c->start - (double)onset) / (double)p->early : 0.0;
     else if (onset > c->end)
-        fit = p->late > 0 ? 1.0 - (double)(onset - c->end) / (double)p->late : 0.0;
+        fit = p->late > 0 ? 1.0 - ((double)onset - (double)c->end) / (double)p->late : 0.0;
     else
         fit = 1.0;
     if (fit <= 0)
         return 0.0;
-    double since_start = onset > c->start ? (double)(onset - c->start) : 0.0;
+    double since_start = onset > c->start ? (double)onset - (double)c->start : 0.0;
     double prox = p->proximity > 0 ? exp(-since_start / (double)p->proximity) : 1.0;
     double time = fit * (1.0 + prox) / 2.0;
     unsigned want = dir == ALERT_DIR_NORTH ? CHG_NORTH : dir == ALERT_DIR_SOUTH ? CHG_SOUTH : CHG_BOTH;

@@ -26,6 +26,7 @@ struct router {
     int64_t max_ts;       /* newest event time seen */
     int64_t last_tick;    /* event time of the last tick sent */
     int stalled;          /* router_stall() has told the shards */
+    int64_t gap_floor;    /* time of the last gap sent: older samples are late */
     rec_t ahead[JUMP_CONFIRM]; /* samples far ahead of max_ts, held until confirmed */
     size_t nahead;
     /* sources that each arrive in order (Kafka partitions): the newest
@@ -50,7 +51,7 @@ router_t *router_create(const router_opts_t *o)
         rt->o.nshards = 1;
     rt->ro = reorder_create(o->ingest.lateness);
     rt->scratch = malloc(SCRATCH_LEN);
-    rt->max_ts = rt->last_tick = INT64_MIN;
+    rt->max_ts = rt->last_tick = rt->gap_floor = INT64_MIN;
     for (unsigned i = 0; i < ROUTER_MAX_SOURCES; i++)
         rt->src_max[i] = INT64_MIN;
     if (!rt->ro || !rt->scratch) {
@@ -149,24 +150,36 @@ void router_count_bad(router_t *rt, lp_result_t res)
 }
 
 /* Takes a parsed sample into event-time order. */
+/* Sends a gap at r's time: first everything buffered (all older than r),
+ * so that every shard sees the gap after all that came before it, and
+ * later samples older than it count as late. */
+static void gap_at(router_t *rt, const rec_t *r)
+{
+    release(rt, 1);
+    rec_t gap = { .type = REC_GAP, .ts = r->ts, .aux = rt->max_ts };
+    broadcast(rt, &gap);
+    rt->gap_floor = r->ts;
+    rt->stalled = 0;
+}
+
 static void accept(router_t *rt, rec_t *r)
 {
+    if (r->ts < rt->gap_floor) {
+        rt->stats.late++; /* before a gap already announced: out of order */
+        return;
+    }
     /* the whole feed was quiet for longer than the stall time: in event
      * time this shows when it resumes */
     if (rt->max_ts != INT64_MIN && r->ts - rt->max_ts > rt->o.ingest.stall_after) {
         if (!rt->stalled)
             stall(rt);
-        rec_t gap = { .type = REC_GAP, .ts = r->ts, .aux = rt->max_ts };
-        broadcast(rt, &gap);
-        rt->stalled = 0;
+        gap_at(rt, r);
         rt->last_tick = r->ts;
     }
     if (rt->stalled && r->ts > rt->max_ts) {
         /* live: the wall clock had fired the stall, data is back within the
          * stall time of event time: no gap, only a late start */
-        rec_t gap = { .type = REC_GAP, .ts = r->ts, .aux = rt->max_ts };
-        broadcast(rt, &gap);
-        rt->stalled = 0;
+        gap_at(rt, r);
     }
     int rc = reorder_push(rt->ro, r);
     if (rc == 1)

@@ -550,6 +550,10 @@ static void test_log_cdf(void **state)
     assert_near(base_log_cdf(0, 10, 0), -10.0, 1e-9);
     assert_near(base_log_cdf(2, 10, 0), -10.0 + log(61.0), 1e-9);
     assert_near(base_log_cdf(2.9, 10, 0), -10.0 + log(61.0), 1e-9); /* k floored */
+    /* found by fuzz_ingest: a k beyond LONG_MAX was converted before the
+     * cap on terms (undefined); it must be capped first, and give <= 0 */
+    double huge = base_log_cdf(1e290, 1e300, 0.01);
+    assert_true(isfinite(huge) && huge <= 0.0);
     /* negative binomial, mu = 4, phi = 0.5 (r = 2, p = 2/3):
      * P(0) = 3^-2 = 3/27, P(1) = 4/27, P(2) = 4/27 */
     assert_near(base_log_cdf(0, 4, 0.5), log(3.0 / 27.0), 1e-9);

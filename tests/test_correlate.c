@@ -97,6 +97,22 @@ static void test_score_inside_at_start_is_one(void **state)
 }
 
 /* Inside the window scores more than the same distance outside. */
+/* Found by fuzz_changes: a change centuries from the onset overflowed the
+ * int64 difference of times; it must simply not fit. */
+static void test_far_apart_times_score_zero(void **state)
+{
+    (void)state;
+    corr_params_t p;
+    corr_params_defaults(&p);
+    change_t c = chg("PM-1700", "DCC", "maintenance", CHG_BOTH, 0, 60);
+    c.start = INT64_MIN + 2; /* 1677 */
+    c.end = c.start + 86400 * (int64_t)1000000000;
+    assert_true(corr_score(&c, &p, ALERT_FEED, ALERT_DIR_BOTH, INT64_MAX - 1) == 0.0);
+    c.start = INT64_MAX - 2 * 86400 * (int64_t)1000000000; /* 2262 */
+    c.end = INT64_MAX - 1;
+    assert_true(corr_score(&c, &p, ALERT_STORM, ALERT_DIR_NORTH, INT64_MIN + 2) == 0.0);
+}
+
 static void test_inside_beats_outside(void **state)
 {
     (void)state;
@@ -332,6 +348,7 @@ int main(void)
         cmocka_unit_test(test_kind_affinity),
         cmocka_unit_test(test_score_inside_at_start_is_one),
         cmocka_unit_test(test_inside_beats_outside),
+        cmocka_unit_test(test_far_apart_times_score_zero),
         cmocka_unit_test(test_linear_decay_to_zero),
         cmocka_unit_test(test_proximity),
         cmocka_unit_test(test_direction_mismatch),
