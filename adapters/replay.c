@@ -124,16 +124,36 @@ typedef struct {
     double t0, next_progress;
 } run_t;
 
-static int replay_file(engine_t *e, const char *path, run_t *run)
+/* Opens an input, or says why not (NULL). */
+static reader_t *open_input(const char *path)
 {
     reader_t *r = reader_open(path);
-    if (!r) {
+    if (!r)
         fprintf(stderr, "stormwatch replay: %s: %s\n", path, strerror(errno));
-        return 2;
+    return r;
+}
+
+/* Closes an input after reader_next() returned rc: 0, or 1 after a read error (reported). */
+static int close_input(reader_t *r, const char *path, int rc)
+{
+    int status = 0;
+    if (rc < 0) {
+        fprintf(stderr, "stormwatch replay: %s: line %" PRIu64 ": read error: %s\n", path,
+                reader_lineno(r) + 1, reader_error(r));
+        status = 1;
     }
+    reader_close(r);
+    return status;
+}
+
+static int replay_file(engine_t *e, const char *path, run_t *run)
+{
+    reader_t *r = open_input(path);
+    if (!r)
+        return 2;
     const char *line;
     size_t len;
-    int rc, status = 0;
+    int rc;
     uint64_t n = 0;
     while ((rc = reader_next(r, &line, &len)) > 0) {
         lp_result_t res;
@@ -161,13 +181,7 @@ static int replay_file(engine_t *e, const char *path, run_t *run)
             }
         }
     }
-    if (rc < 0) {
-        fprintf(stderr, "stormwatch replay: %s: line %" PRIu64 ": read error: %s\n", path,
-                reader_lineno(r) + 1, reader_error(r));
-        status = 1;
-    }
-    reader_close(r);
-    return status;
+    return close_input(r, path, rc);
 }
 
 /* What the command line asked for. */
@@ -335,11 +349,9 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
 /* Reads alert lines from `path` into the report; bad lines are reported and skipped. */
 static int read_alerts(report_t *rep, const char *path)
 {
-    reader_t *r = reader_open(path);
-    if (!r) {
-        fprintf(stderr, "stormwatch replay: %s: %s\n", path, strerror(errno));
+    reader_t *r = open_input(path);
+    if (!r)
         return 2;
-    }
     const char *line;
     size_t len;
     int rc;
@@ -354,17 +366,10 @@ static int read_alerts(report_t *rep, const char *path)
                         reader_lineno(r), rc == 2 ? "too long" : err);
         }
     }
-    int status = 0;
-    if (rc < 0) {
-        fprintf(stderr, "stormwatch replay: %s: line %" PRIu64 ": read error: %s\n", path,
-                reader_lineno(r) + 1, reader_error(r));
-        status = 1;
-    }
     if (bad > BAD_SHOWN)
         fprintf(stderr, "stormwatch replay: %s: %" PRIu64 " more bad alert lines not shown\n",
                 path, bad - BAD_SHOWN);
-    reader_close(r);
-    return status;
+    return close_input(r, path, rc);
 }
 
 /* The report's second pass: every sample of every input into the charts. */
@@ -378,9 +383,8 @@ static int report_pass(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *
     int status = 0;
     double t0 = now_s(), next = t0 + PROGRESS_EVERY_S;
     for (int i = 0; i < a->ninputs && status == 0; i++) {
-        reader_t *r = reader_open(a->inputs[i]);
+        reader_t *r = open_input(a->inputs[i]);
         if (!r) {
-            fprintf(stderr, "stormwatch replay: %s: %s\n", a->inputs[i], strerror(errno));
             status = 2;
             break;
         }
@@ -402,12 +406,7 @@ static int report_pass(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *
                 next = now_s() + PROGRESS_EVERY_S;
             }
         }
-        if (rc < 0) {
-            fprintf(stderr, "stormwatch replay: %s: line %" PRIu64 ": read error: %s\n",
-                    a->inputs[i], reader_lineno(r) + 1, reader_error(r));
-            status = 1;
-        }
-        reader_close(r);
+        status = close_input(r, a->inputs[i], rc);
     }
     free(scratch);
     return status;

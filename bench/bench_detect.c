@@ -87,6 +87,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bench_stats.h"
 #include <time.h>
 
 #include "event.h"
@@ -468,26 +470,7 @@ typedef struct {
     double resident, allocated;  /* bytes per series */
 } mem_t;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static double lowest(const double *v, int n)
-{
-    double b = v[0];
-    for (int i = 1; i < n; i++)
-        if (v[i] < b)
-            b = v[i];
-    return b;
-}
 
 /* "1k", "10k", "1M", or the number. */
 static const char *label_n(size_t n, char *buf, size_t len)
@@ -594,10 +577,10 @@ static int run_cell(size_t nseries, unsigned rate, size_t per_user, int runs, ui
     cell->rate = rate;
     cell->rounds = rounds;
     cell->runs = runs;
-    cell->a_best = lowest(ta, runs);
-    cell->b_best = lowest(tb, runs);
-    cell->a_med = median(ta, runs);
-    cell->b_med = median(tb, runs);
+    cell->a_best = bench_lowest(ta, runs);
+    cell->b_best = bench_lowest(tb, runs);
+    cell->a_med = bench_median(ta, runs);
+    cell->b_med = bench_median(tb, runs);
     goto out;
 nomem:
     fprintf(stderr, "bench_detect: out of memory\n");

@@ -33,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bench_stats.h"
 #include <time.h>
 
 #include "ring.h"
@@ -328,26 +330,7 @@ static double run_once(const ring_ops_t *ops, void *ring, uint64_t records, size
 
 /* ---- main ------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static double best(const double *v, int n)
-{
-    double b = v[0];
-    for (int i = 1; i < n; i++)
-        if (v[i] > b)
-            b = v[i];
-    return b;
-}
 
 /* The first two CPUs this process may run on, or -1, -1 when fewer. */
 static void pick_cpus(int cpu[2])
@@ -463,8 +446,8 @@ int main(int argc, char **argv)
 
     if (rc == 0) {
         int n = (int)runs;
-        double best_a = best(ma, n), best_b = best(mb, n);
-        double med_a = median(ma, n), med_b = median(mb, n);
+        double best_a = bench_highest(ma, n), best_b = bench_highest(mb, n);
+        double med_a = bench_median(ma, n), med_b = bench_median(mb, n);
         char where[64];
         if (cpu[0] < 0)
             snprintf(where, sizeof(where), "unpinned (fewer than 2 CPUs)");
