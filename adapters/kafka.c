@@ -10,6 +10,7 @@
 #include "kafka.h"
 
 #include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,10 @@ struct kafka_in {
 struct kafka_out {
     rd_kafka_t *rk;
     rd_kafka_topic_t *topic;
-    uint64_t sent, failed; /* updated by the delivery callback, on the owner's thread */
+    /* updated by the delivery callback, on whichever thread polls: a
+     * producer may be shared (librdkafka's produce is thread-safe); relaxed,
+     * they are only counts */
+    atomic_uint_fast64_t sent, failed;
 };
 
 /* Sets one property; 0, or -1 with "KEY: reason" in err. */
@@ -208,10 +212,11 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     (void)rk;
     kafka_out_t *k = opaque;
     if (m->err) {
-        k->failed++;
-        sw_log(LOG_WARN, "kafka: alert not delivered: %s", rd_kafka_err2str(m->err));
+        atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
+        sw_log(LOG_WARN, "kafka: message to %s not delivered: %s", rd_kafka_topic_name(m->rkt),
+               rd_kafka_err2str(m->err));
     } else {
-        k->sent++;
+        atomic_fetch_add_explicit(&k->sent, 1, memory_order_relaxed);
     }
 }
 
@@ -254,7 +259,7 @@ int kafka_out_send(kafka_out_t *k, const char *user, const char *line, size_t le
                               len, user, strlen(user), NULL);
     rd_kafka_poll(k->rk, 0); /* delivery reports */
     if (rc < 0) {
-        k->failed++;
+        atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
         return -1;
     }
     return 0;
@@ -262,8 +267,8 @@ int kafka_out_send(kafka_out_t *k, const char *user, const char *line, size_t le
 
 void kafka_out_counts(const kafka_out_t *k, uint64_t *sent, uint64_t *failed)
 {
-    *sent = k->sent;
-    *failed = k->failed;
+    *sent = atomic_load_explicit(&k->sent, memory_order_relaxed);
+    *failed = atomic_load_explicit(&k->failed, memory_order_relaxed);
 }
 
 void kafka_out_close(kafka_out_t *k, int timeout_ms)

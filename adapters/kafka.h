@@ -13,7 +13,8 @@
  * Alerts: each alert line is produced to a topic, keyed by User.
  *
  * DESIGN: a kafka_in_t belongs to the daemon's ingest thread (librdkafka's
- * own threads stay inside the library); a kafka_out_t to the alert thread.
+ * own threads stay inside the library); a kafka_out_t may be shared by
+ * threads (librdkafka's produce is thread-safe, the counts are atomic).
  */
 #ifndef SW_KAFKA_H
 #define SW_KAFKA_H

@@ -286,6 +286,18 @@ static int copy_str(json_t *dst, const char *to, json_t *src, const char *from)
     return json_object_set(dst, to, v);
 }
 
+/* The line's integer `from` as label `to` (labels are strings); nothing
+ * when absent. */
+static int copy_int(json_t *dst, const char *to, json_t *src, const char *from)
+{
+    json_t *v = json_object_get(src, from);
+    if (!json_is_integer(v))
+        return 0;
+    char b[24];
+    snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return json_object_set_new(dst, to, json_string(b));
+}
+
 static int set_time(json_t *o, const char *key, int64_t ns)
 {
     char b[TF_BUFLEN];
@@ -350,7 +362,7 @@ static int render(const sink_am_t *s, const alert_t *a, char **key, char **label
         /* each step returns -1 on failure; || stops there, in this order */
         bad = copy_str(id, "alertname", l, "alert") || copy_str(id, "user", l, "user") ||
               copy_str(id, "dir", l, "dir") || copy_str(id, "class", l, "class") ||
-              json_object_update(lab, id) || copy_str(lab, "severity", l, "severity") ||
+              copy_int(id, "partition", l, "partition") || json_object_update(lab, id) || copy_str(lab, "severity", l, "severity") ||
               copy_str(lab, "correlation", l, "correlation") ||
               copy_str(lab, "change_id", chg, "id") || copy_str(ann, "summary", l, "summary") ||
               copy_str(ann, "change_title", chg, "title") || set_impacted(ann, l) ||

@@ -134,7 +134,11 @@ static void put_summary(out_t *o, const alert_t *a)
                  a->dir == ALERT_DIR_NORTH ? "for" : "from", a->user, a->value, a->baseline);
         break;
     case ALERT_FEED:
-        snprintf(s, sizeof(s), "no samples from the feed");
+        if (a->source)
+            snprintf(s, sizeof(s), "no samples from Kafka partition %u while the others flow; "
+                     "its Users are not judged silent until it resumes", a->source - 1);
+        else
+            snprintf(s, sizeof(s), "no samples from the feed");
         break;
     case ALERT_LIMIT:
         snprintf(s, sizeof(s), "%s %s %s at %.1f/s, over the fixed limit of %.1f/s", d, what,
@@ -161,6 +165,11 @@ size_t alert_format_json(const alert_t *a, char *buf, size_t cap)
     put_str(&o, alert_dir_name(a->dir));
     puts_(&o, ",\"class\":");
     put_str(&o, a->cls);
+    if (a->source) {
+        char b[16];
+        puts_(&o, ",\"partition\":");
+        put(&o, b, (size_t)snprintf(b, sizeof(b), "%u", a->source - 1));
+    }
     puts_(&o, ",\"starts_at\":");
     put_time(&o, a->starts_at);
     puts_(&o, ",\"detected_at\":");

@@ -46,6 +46,8 @@ typedef struct {
     double score;
     const char *const *impacted; /* User ids, n_impacted of them */
     size_t n_impacted;
+    unsigned source;           /* feed_stalled of one Kafka partition: the
+                                  partition + 1 (rec_t.src); 0 otherwise */
 } alert_t;
 
 const char *alert_kind_name(alert_kind_t k);

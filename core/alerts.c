@@ -151,7 +151,9 @@ static int ev_before(const event_t *a, const event_t *b)
     c = strcmp(a->cls, b->cls);
     if (c)
         return c < 0;
-    return a->kind < b->kind;
+    if (a->kind != b->kind)
+        return a->kind < b->kind;
+    return a->src < b->src;
 }
 
 static int q_push(queue_t *q, const event_t *ev, unsigned shard)
@@ -347,6 +349,7 @@ static void fill_alert(alert_t *a, const event_t *ev)
         .kind = (alert_kind_t)ev->kind, .user = ev->user, .dir = ev->dir, .cls = ev->cls,
         .starts_at = ev->starts_at, .detected_at = ev->detected_at, .ends_at = ev->ends_at,
         .value = ev->value, .baseline = ev->baseline, .backlog = ev->backlog, .limit = ev->limit,
+        .source = ev->src,
     };
 }
 

@@ -122,7 +122,7 @@ const engine_stats_t *engine_stats(const engine_t *e)
         .lines = rs->lines, .bad = rs->bad, .skipped = rs->skipped, .late = rs->late,
         .ahead = rs->ahead,
         .nomem = rs->nomem + as->nomem, .firing = as->firing, .resolved = as->resolved,
-        .feed_stalls = rs->feed_stalls,
+        .feed_stalls = rs->feed_stalls, .source_stalls = rs->source_stalls,
     };
     memcpy(st->by_result, rs->by_result, sizeof(st->by_result));
     for (unsigned i = 0; i < e->o.nshards; i++) {
@@ -156,6 +156,21 @@ size_t engine_nusers(const engine_t *e)
 lp_result_t engine_feed_line(engine_t *e, const char *line, size_t len)
 {
     return router_feed_line(e->rt, line, len);
+}
+
+void engine_set_source(engine_t *e, unsigned src)
+{
+    router_set_source(e->rt, src);
+}
+
+void engine_source_active(engine_t *e, unsigned src, int active)
+{
+    router_source_active(e->rt, src, active);
+}
+
+void engine_source_stall(engine_t *e, unsigned src)
+{
+    router_source_stall(e->rt, src);
 }
 
 void engine_count_bad(engine_t *e, lp_result_t res)

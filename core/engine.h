@@ -52,6 +52,7 @@ typedef struct {
     uint64_t firing;       /* firing transitions emitted */
     uint64_t resolved;     /* resolved transitions emitted */
     uint64_t feed_stalls;
+    uint64_t source_stalls; /* a Kafka partition quiet while the others flowed */
     uint64_t idle_zeroes;  /* intervals filled with zero for silent series */
     uint64_t evicted;      /* series evicted under ingest.max_series */
     uint64_t refused;      /* samples of new series dropped: nothing could be evicted */
@@ -85,6 +86,17 @@ int engine_state_save(engine_t *e, unsigned char **buf, size_t *len);
  * or SW_EINVAL when samples were already fed.
  */
 int engine_state_load(engine_t *e, const unsigned char *buf, size_t len, char *err, size_t errlen);
+
+/*
+ * Sources, as the daemon's router has them (router.h): the lines fed next
+ * come from source `src` (a Kafka partition + 1; 0, the main feed, by
+ * default); a source declared flowing or quiet; a source that went quiet
+ * while the others flow. Tests drive partitions through these exactly as
+ * the daemon does, on one thread.
+ */
+void engine_set_source(engine_t *e, unsigned src);
+void engine_source_active(engine_t *e, unsigned src, int active);
+void engine_source_stall(engine_t *e, unsigned src);
 
 /* Counts a bad line found outside the parser (e.g. too long to read). */
 void engine_count_bad(engine_t *e, lp_result_t res);

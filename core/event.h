@@ -31,6 +31,7 @@ typedef struct {
     uint8_t kind;        /* alert_kind_t */
     uint8_t dir;         /* ALERT_DIR_* */
     uint8_t alerting;    /* summaries: the User's direction is alerting */
+    uint16_t src;        /* feed_stalled of one source (a Kafka partition); 0: the feed */
     char user[LP_MAX_ID + 1];
     char cls[LP_MAX_ID + 1];
 } event_t;

@@ -125,6 +125,15 @@ int reorder_push(reorder_t *r, const rec_t *in)
     return heap_push(r, &rec);
 }
 
+int reorder_push_control(reorder_t *r, const rec_t *in)
+{
+    rec_t rec = *in;
+    if (r->released_ts != INT64_MIN && rec.ts < r->released_ts)
+        rec.ts = r->released_ts;
+    rec.seq = r->seq++;
+    return heap_push(r, &rec); /* the heap takes any order; the FIFO stays sorted */
+}
+
 int reorder_pop(reorder_t *r, rec_t *out, int drain)
 {
     const rec_t *f = r->fifo_n ? &r->fifo[r->fifo_head] : NULL;

@@ -27,19 +27,33 @@ enum {
     REC_TICK,   /* every record before ts has been delivered */
     REC_STALL,  /* the feed has been quiet since aux: feed_stalled fires at ts */
     REC_GAP,    /* the feed resumes at ts after a gap since aux */
+    REC_SRC_STALL,  /* source src has been quiet since aux: its feed_stalled fires at ts */
+    REC_SRC_RESUME, /* source src resumes at ts after being quiet since aux */
 };
+
+/* Sources of samples (rec_t.src): 0 is the main feed (ZeroMQ, a file),
+ * k > 0 is Kafka partition k - 1. Each source is in event-time order by
+ * itself, not with the others. */
+#define REC_MAX_SOURCES 1024
+#define REC_SRC_OF_PARTITION(p) ((unsigned)(p) + 1)
+#define REC_PARTITION_OF_SRC(s) ((int)(s) - 1)
 
 typedef struct {
     int64_t ts;        /* event time, ns */
-    int64_t aux;       /* REC_STALL, REC_GAP: event time of the last sample before the gap */
+    int64_t aux;       /* REC_STALL, REC_GAP, REC_SRC_*: event time of the last sample
+                          before the gap */
     double count, delivered, rejected, backlog;
     uint32_t seq;      /* arrival sequence (wraps; compared by difference) */
     uint32_t fields;   /* LP_F_* bits */
     uint8_t type;      /* REC_* */
     uint8_t dir;       /* LP_SOUTH or LP_NORTH */
     uint8_t ulen, clen;/* lengths of the User and class in key[] */
+    uint16_t src;      /* the source it came from (REC_MAX_SOURCES) */
     char key[2 * 64];  /* the User, then the class: 2 x LP_MAX_ID */
 } rec_t;
+
+/* Records cross the rings by value: keep them three cache lines. */
+_Static_assert(sizeof(rec_t) == 192, "rec_t is 192 bytes");
 
 typedef struct reorder reorder_t;
 
@@ -52,6 +66,14 @@ void reorder_destroy(reorder_t *r);
  * buffered).
  */
 int reorder_push(reorder_t *r, const rec_t *rec);
+
+/*
+ * Offers a control record (REC_SRC_*) that must come out in event-time
+ * order with the samples: never late (one older than what was released is
+ * moved up to that time), and it does not move the newest time offered.
+ * Returns 0, or SW_ENOMEM when the buffer cannot grow.
+ */
+int reorder_push_control(reorder_t *r, const rec_t *rec);
 
 /*
  * Takes the next record that is ready: older than the watermark, or any

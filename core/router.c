@@ -31,9 +31,12 @@ struct router {
     size_t nahead;
     /* sources that each arrive in order (Kafka partitions): the newest
      * time of each; lateness is judged from the slowest one still flowing */
-    int64_t src_max[ROUTER_MAX_SOURCES];
-    uint8_t src_active[ROUTER_MAX_SOURCES]; /* router_source_active() */
+    int64_t src_max[REC_MAX_SOURCES];
+    uint8_t src_active[REC_MAX_SOURCES]; /* router_source_active() */
+    uint8_t src_stalled[REC_MAX_SOURCES]; /* router_source_stall(), until it resumes */
     unsigned nsrc, cur_src, nactive;
+    int64_t clock;        /* clock_of(), cached; valid while clock_ok */
+    int clock_ok;
 };
 
 unsigned router_shard_of(const char *user, size_t len, unsigned nshards)
@@ -52,7 +55,7 @@ router_t *router_create(const router_opts_t *o)
     rt->ro = reorder_create(o->ingest.lateness);
     rt->scratch = malloc(SCRATCH_LEN);
     rt->max_ts = rt->last_tick = rt->gap_floor = INT64_MIN;
-    for (unsigned i = 0; i < ROUTER_MAX_SOURCES; i++)
+    for (unsigned i = 0; i < REC_MAX_SOURCES; i++)
         rt->src_max[i] = INT64_MIN;
     if (!rt->ro || !rt->scratch) {
         router_destroy(rt);
@@ -86,9 +89,14 @@ static void broadcast(router_t *rt, const rec_t *r)
         rt->o.deliver(rt->o.ctx, i, r);
 }
 
+/* A sample to the shard of its User; a control record that went through
+ * the ordering (REC_SRC_*) to every shard. */
 static void route(router_t *rt, const rec_t *r)
 {
-    rt->o.deliver(rt->o.ctx, router_shard_of(r->key, r->ulen, rt->o.nshards), r);
+    if (r->type != REC_SAMPLE)
+        broadcast(rt, r);
+    else
+        rt->o.deliver(rt->o.ctx, router_shard_of(r->key, r->ulen, rt->o.nshards), r);
 }
 
 /* Delivers what is ready (all with `drain`), then a tick when the
@@ -98,15 +106,32 @@ static void route(router_t *rt, const rec_t *r)
  * were declared (router_source_active): then the slowest active source,
  * -1 (hold everything) while one of them has sent nothing yet.
  */
-static int64_t clock_of(const router_t *rt)
+static int64_t clock_of(router_t *rt)
 {
     if (!rt->nactive)
         return rt->max_ts;
+    if (rt->clock_ok)
+        return rt->clock;
     int64_t c = INT64_MAX;
     for (unsigned i = 0; i < rt->nsrc; i++)
         if (rt->src_active[i] && rt->src_max[i] < c)
             c = rt->src_max[i] == INT64_MIN ? -1 : rt->src_max[i];
+    rt->clock = c;
+    rt->clock_ok = 1;
     return c;
+}
+
+/* Source src's newest time is now ts: the clock moves only when src was
+ * the slowest (the scan is paid once per round of the sources, not per
+ * sample). */
+static void source_advanced(router_t *rt, unsigned src, int64_t ts)
+{
+    int64_t old = rt->src_max[src];
+    if (ts <= old)
+        return;
+    rt->src_max[src] = ts;
+    if (rt->src_active[src] && rt->clock_ok && (old == INT64_MIN || old <= rt->clock))
+        rt->clock_ok = 0;
 }
 
 static void release(router_t *rt, int drain)
@@ -162,8 +187,22 @@ static void gap_at(router_t *rt, const rec_t *r)
     rt->stalled = 0;
 }
 
+/* The first sample of a source that stalled: it resumes at the sample's
+ * time, in order with the rest. */
+static void source_resume(router_t *rt, const rec_t *r)
+{
+    unsigned src = rt->cur_src;
+    rec_t res = { .type = REC_SRC_RESUME, .ts = r->ts, .aux = rt->src_max[src],
+                  .src = (uint16_t)src };
+    if (reorder_push_control(rt->ro, &res) < 0)
+        rt->stats.nomem++;
+    rt->src_stalled[src] = 0;
+}
+
 static void accept(router_t *rt, rec_t *r)
 {
+    if (rt->src_stalled[rt->cur_src])
+        source_resume(rt, r);
     if (r->ts < rt->gap_floor) {
         rt->stats.late++; /* before a gap already announced: out of order */
         return;
@@ -190,8 +229,7 @@ static void accept(router_t *rt, rec_t *r)
         rt->stats.records++;
     if (r->ts > rt->max_ts)
         rt->max_ts = r->ts;
-    if (r->ts > rt->src_max[rt->cur_src])
-        rt->src_max[rt->cur_src] = r->ts;
+    source_advanced(rt, rt->cur_src, r->ts);
     if (rt->nactive)
         reorder_set_clock(rt->ro, clock_of(rt));
     release(rt, 0);
@@ -223,20 +261,44 @@ static void drop_ahead(router_t *rt)
 
 void router_source_active(router_t *rt, unsigned src, int active)
 {
-    src %= ROUTER_MAX_SOURCES;
+    if (src >= REC_MAX_SOURCES)
+        return;
     if (src >= rt->nsrc)
         rt->nsrc = src + 1;
     if (!rt->src_active[src] == !active)
         return;
     rt->src_active[src] = active != 0;
     rt->nactive += active ? 1 : -1;
+    rt->clock_ok = 0;
     reorder_set_clock(rt->ro, rt->nactive ? clock_of(rt) : INT64_MIN);
     release(rt, 0);
 }
 
+void router_source_stall(router_t *rt, unsigned src)
+{
+    if (src >= REC_MAX_SOURCES || rt->src_stalled[src] || rt->src_max[src] == INT64_MIN)
+        return;
+    /* in the stream at the source's last sample + the stall time, like the
+     * whole feed's: every shard sees it at the same point of event time */
+    rec_t st = { .type = REC_SRC_STALL, .ts = rt->src_max[src] + rt->o.ingest.stall_after,
+                 .aux = rt->src_max[src], .src = (uint16_t)src };
+    if (reorder_push_control(rt->ro, &st) < 0) {
+        rt->stats.nomem++;
+        return;
+    }
+    rt->src_stalled[src] = 1;
+    rt->stats.source_stalls++;
+    router_source_active(rt, src, 0);
+}
+
+int router_source_stalled(const router_t *rt, unsigned src)
+{
+    return src < REC_MAX_SOURCES && rt->src_stalled[src];
+}
+
 void router_set_source(router_t *rt, unsigned src)
 {
-    rt->cur_src = src % ROUTER_MAX_SOURCES;
+    rt->cur_src = src < REC_MAX_SOURCES ? src : 0;
     if (rt->cur_src >= rt->nsrc)
         rt->nsrc = rt->cur_src + 1;
 }
@@ -272,6 +334,7 @@ lp_result_t router_feed_line(router_t *rt, const char *line, size_t len)
     r.dir = (uint8_t)smp.dir;
     r.ulen = (uint8_t)smp.user.len;
     r.clen = (uint8_t)smp.cls.len;
+    r.src = (uint16_t)rt->cur_src;
     memcpy(r.key, smp.user.p, smp.user.len);
     memcpy(r.key + smp.user.len, smp.cls.p, smp.cls.len);
 

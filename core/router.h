@@ -41,6 +41,7 @@ typedef struct {
     uint64_t ahead;        /* far ahead of the feed's time and not followed: dropped */
     uint64_t nomem;
     uint64_t feed_stalls;
+    uint64_t source_stalls; /* one source quiet while others flowed */
     uint64_t by_result[LP_NRESULTS];
 } router_stats_t;
 
@@ -53,13 +54,10 @@ void router_destroy(router_t *rt);
  * bad lines are counted and skipped. */
 lp_result_t router_feed_line(router_t *rt, const char *line, size_t len);
 
-/* Sources of samples that are each in order but apart from each other (Kafka partitions). */
-#define ROUTER_MAX_SOURCES 256
-
 /*
- * The lines fed next come from source `src` (taken modulo
- * ROUTER_MAX_SOURCES; 0 by default). Each source is in event-time order
- * within the lateness, not with the others.
+ * The lines fed next come from source `src` (rec_t.src: 0 by default, the
+ * main feed; a source beyond REC_MAX_SOURCES counts as 0). Each source is
+ * in event-time order within the lateness, not with the others.
  */
 void router_set_source(router_t *rt, unsigned src);
 
@@ -72,6 +70,21 @@ void router_set_source(router_t *rt, unsigned src);
  * single stream.
  */
 void router_source_active(router_t *rt, unsigned src, int active);
+
+/*
+ * Source `src` has sent nothing for the stall time (on the wall clock,
+ * live) while others flow: a REC_SRC_STALL goes to every shard in
+ * event-time order, at the source's last sample + ingest.stall_after, and
+ * the source stops holding the clock back (router_source_active(src, 0)).
+ * Its first sample afterwards sends a REC_SRC_RESUME at that sample's time.
+ * Shards then report the source's own feed_stalled and do not judge its
+ * Users silent meanwhile. No-op for a source that has sent nothing yet or
+ * is already stalled.
+ */
+void router_source_stall(router_t *rt, unsigned src);
+
+/* Non-zero from router_source_stall() until the source resumes. */
+int router_source_stalled(const router_t *rt, unsigned src);
 
 /* Counts a bad line found outside the parser (e.g. too long to read). */
 void router_count_bad(router_t *rt, lp_result_t res);

@@ -75,6 +75,7 @@ typedef struct {
     uint32_t hash;
     uint32_t agg[2];        /* aggregate per direction; ST_NO_AGG before its first series */
     uint32_t nseries;       /* its series in the table: removed with the last */
+    uint16_t src;           /* source of its latest sample (rec_t.src): a Kafka partition */
     const detect_params_t *params;
 } user_t;
 

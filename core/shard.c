@@ -31,6 +31,8 @@ struct shard {
     uint32_t epoch;        /* bumped by a feed gap: intervals restart */
     uint32_t next_id;      /* alert ids */
     int stalled;           /* feed_stalled has fired and not resolved */
+    uint8_t src_stalled[REC_MAX_SOURCES]; /* sources quiet (REC_SRC_STALL) */
+    unsigned nsrc_stalled;
     uint32_t *dirty;       /* aggregates with an open bucket */
     size_t ndirty, dirty_cap;
     uint64_t rng;          /* eviction's sampling: seeded, so replays repeat */
@@ -357,6 +359,9 @@ static void idle_sweep(shard_t *sh, int64_t g)
         series_t *s = st_series(sh->st, (uint32_t)i);
         if (!s->live || !s->seen || s->epoch != sh->epoch || g - s->last_ts <= idle)
             continue;
+        /* a quiet source (Kafka partition) says nothing of its Users */
+        if (sh->nsrc_stalled && sh->src_stalled[st_user(sh->st, s->user)->src])
+            continue;
         rec_t zero = { .ts = g, .fields = LP_F_COUNT };
         sh->stats.idle_zeroes++;
         sh->stats.samples--; /* not a sample read */
@@ -390,14 +395,44 @@ static void progress(shard_t *sh, int64_t at)
     sh->o.emit(sh->o.emit_ctx, &ev);
 }
 
-/* The feed alert's event: fired when the stall is seen, resolved at the gap's end. */
-static void feed_event(shard_t *sh, int type, int64_t at, int64_t last)
+/* The feed alert's event, of the whole feed (src 0) or of one source:
+ * fired when the stall is seen, resolved at the gap's end. Each has an id
+ * of its own at the top of the range, far from the detectors' ids. */
+static void feed_event(shard_t *sh, int type, int64_t at, int64_t last, unsigned src)
 {
     event_t ev = { .type = (uint8_t)type, .kind = ALERT_FEED, .dir = ALERT_DIR_BOTH,
-                   .id = UINT32_MAX, .at = at, .starts_at = last,
-                   .detected_at = last + sh->o.ingest.stall_after, .ends_at = at, .backlog = -1 };
+                   .id = UINT32_MAX - src, .at = at, .starts_at = last,
+                   .detected_at = last + sh->o.ingest.stall_after, .ends_at = at, .backlog = -1,
+                   .src = (uint16_t)src };
     ev_names(&ev, "*", "all");
     sh->o.emit(sh->o.emit_ctx, &ev);
+}
+
+/* A source went quiet while others flow (REC_SRC_STALL) or resumed. */
+static void source_stall(shard_t *sh, const rec_t *r)
+{
+    if (r->src == 0 || r->src >= REC_MAX_SOURCES || sh->src_stalled[r->src])
+        return;
+    sh->src_stalled[r->src] = 1;
+    sh->nsrc_stalled++;
+    if (sh->o.feed_owner)
+        feed_event(sh, EV_FIRE, r->ts, r->aux, r->src);
+}
+
+static void source_resume(shard_t *sh, const rec_t *r)
+{
+    if (r->src == 0 || r->src >= REC_MAX_SOURCES || !sh->src_stalled[r->src])
+        return;
+    sh->src_stalled[r->src] = 0;
+    sh->nsrc_stalled--;
+    if (sh->o.feed_owner)
+        feed_event(sh, EV_RESOLVE, r->ts, r->aux, r->src);
+    /* its series restart their intervals, as after a gap of the whole feed */
+    for (size_t i = 0, n = st_series_extent(sh->st); i < n; i++) {
+        series_t *s = st_series(sh->st, (uint32_t)i);
+        if (s->live && st_user(sh->st, s->user)->src == r->src)
+            s->epoch = sh->epoch - 1;
+    }
 }
 
 /* ---- the series limit -------------------------------------------------- */
@@ -479,9 +514,19 @@ void shard_record(shard_t *sh, const rec_t *r)
             return;
         }
         series_update(sh, (uint32_t)si, r);
-        st_series(sh->st, (uint32_t)si)->last_sample = r->ts;
+        series_t *s = st_series(sh->st, (uint32_t)si);
+        s->last_sample = r->ts;
+        st_user(sh->st, s->user)->src = r->src;
         break;
     }
+    case REC_SRC_STALL: /* in event-time order: nothing from r->src since r->aux */
+        clock_advance(sh, r->ts);
+        source_stall(sh, r);
+        break;
+    case REC_SRC_RESUME:
+        clock_advance(sh, r->ts);
+        source_resume(sh, r);
+        break;
     case REC_TICK: /* every record before r->ts has been delivered */
         if (sh->now != INT64_MIN)
             clock_advance(sh, r->ts);
@@ -490,7 +535,7 @@ void shard_record(shard_t *sh, const rec_t *r)
     case REC_STALL: /* nothing since r->aux: feed_stalled at r->ts */
         close_buckets(sh);
         if (sh->o.feed_owner && !sh->stalled)
-            feed_event(sh, EV_FIRE, r->ts, r->aux);
+            feed_event(sh, EV_FIRE, r->ts, r->aux, 0);
         sh->stalled = 1;
         progress(sh, r->ts + 1);
         break;
@@ -498,8 +543,8 @@ void shard_record(shard_t *sh, const rec_t *r)
         close_buckets(sh);
         if (sh->o.feed_owner) {
             if (!sh->stalled)
-                feed_event(sh, EV_FIRE, r->aux + sh->o.ingest.stall_after, r->aux);
-            feed_event(sh, EV_RESOLVE, r->ts, r->aux);
+                feed_event(sh, EV_FIRE, r->aux + sh->o.ingest.stall_after, r->aux, 0);
+            feed_event(sh, EV_RESOLVE, r->ts, r->aux, 0);
         }
         sh->stalled = 0;
         sh->epoch++; /* every series restarts its interval after the gap */

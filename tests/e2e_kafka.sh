@@ -31,7 +31,7 @@ wait_for() { # seconds command...
 
 # the cluster lives while its stdin is open
 mkfifo ctl
-"$mock" serve traffic,traffic2,traffic3,traffic5,alerts,changes,state 4 <ctl >boot.txt 2>mock.log &
+"$mock" serve traffic,traffic2,traffic3,traffic5,traffic6,alerts,changes,state 4 <ctl >boot.txt 2>mock.log &
 pids+=($!)
 exec 7>ctl
 wait_for 10 test -s boot.txt || bad "mock cluster did not start: $(cat mock.log)"
@@ -186,6 +186,53 @@ wait_for 30 rest_taken || bad "the survivor took $(($(taken "k$survivor.log") - 
 eval "kill -TERM \$pk$survivor; wait \$pk$survivor"
 [ "$(cat ka.jsonl kb.jsonl | grep '"status":"firing","alert":"storm"' | grep -c "\"user\":\"$user\"")" -eq 1 ] &&
   ok || bad "the storm after the kill was not found exactly once: $(cat ka.jsonl kb.jsonl | head -c 400)"
+
+# ---- 6. a quiet partition is its own feed_stalled, its Users not silent -------
+"$sw" simulate --users 12 --hours 1 --interval 10 --out sim6 >/dev/null 2>&1 || bad "simulate 6"
+# the partition of the first User (librdkafka's partitioner: CRC32 of the
+# key), and the recording cut in two: a head produced at once, a tail paced
+# at 12x with that partition's Users quiet for its first 8 minutes (40 s)
+python3 - sim6/traffic.lp >part6.txt <<'PY'
+import re, sys, zlib
+start = split = None
+users = {}
+head, tail = open("head6.lp", "w"), open("tail6.lp", "w")
+lines = [l for l in open(sys.argv[1]) if l.startswith("dsp_traffic")]
+t0 = int(lines[0].split()[-1])
+split, gap_end, stop = t0 + 50 * 60 * 10**9, t0 + 58 * 60 * 10**9, t0 + 59 * 60 * 10**9 + 30 * 10**9
+user0 = re.search(r",user=([^, ]+)", lines[0]).group(1)
+part = zlib.crc32(user0.encode()) % 4
+for l in lines:
+    ts, u = int(l.split()[-1]), re.search(r",user=([^, ]+)", l).group(1)
+    if ts < split:
+        head.write(l)
+    elif ts < stop and not (zlib.crc32(u.encode()) % 4 == part and ts < gap_end):
+        tail.write(l)
+    if zlib.crc32(u.encode()) % 4 == part:
+        users[u] = 1
+print(part, " ".join(sorted(users)))
+PY
+read -r part6 users6 <part6.txt
+start traffic6 quiet q.jsonl q.log
+pq=$pid
+joined_q() { grep -q "traffic6: assigned partitions \[0,1,2,3\]" q.log; }
+wait_for 60 joined_q || bad "the quiet-partition instance was never assigned: $(grep kafka: q.log)"
+"$mock" produce "$brokers" traffic6 head6.lp 2>/dev/null || bad "produce head6"
+nhead=$(grep -c . head6.lp)
+head_taken() { [ "$(taken q.log)" -ge "$nhead" ]; }
+wait_for 30 head_taken || bad "took $(taken q.log) of $nhead lines"
+"$mock" produce "$brokers" traffic6 tail6.lp 12 2>/dev/null || bad "produce tail6"
+sleep 2
+kill -TERM "$pq"; wait "$pq"
+[ "$(grep -c '"status":"firing","alert":"feed_stalled".*"partition":'"$part6," q.jsonl)" -eq 1 ] && ok ||
+  bad "want one feed_stalled of partition $part6: $(cat q.jsonl | head -c 600)"
+[ "$(grep -c '"status":"resolved","alert":"feed_stalled".*"partition":'"$part6," q.jsonl)" -eq 1 ] && ok ||
+  bad "the partition's feed_stalled did not resolve when it resumed: $(grep feed_stalled q.jsonl)"
+grep '"alert":"feed_stalled"' q.jsonl | grep -qv '"partition":' && bad "the whole feed read as stalled: $(grep feed_stalled q.jsonl)" || ok
+quiet_silent=0
+for u in $users6; do grep '"alert":"silence"' q.jsonl | grep -q "\"user\":\"$u\"" && quiet_silent=1; done
+[ $quiet_silent -eq 0 ] && ok || bad "a User of the quiet partition read as silent: $(grep silence q.jsonl | head -c 400)"
+grep -q "kafka: partition $part6 quiet for" q.log && ok || bad "no log line for the quiet partition: $(grep kafka: q.log)"
 
 exec 7>&-
 echo "e2e_kafka: $passes passed, $fails failed"

@@ -7,9 +7,11 @@
  *   kafka_mock serve TOPIC[,TOPIC] PARTITIONS
  *                                       prints the bootstrap servers on a
  *                                       line, then serves until stdin closes
- *   kafka_mock produce BOOTSTRAP TOPIC FILE
+ *   kafka_mock produce BOOTSTRAP TOPIC FILE [SPEED]
  *                                       sends FILE's lines, one message per
- *                                       line, keyed by the user tag
+ *                                       line, keyed by the user tag; with
+ *                                       SPEED, paced so that event time runs
+ *                                       SPEED times as fast as the wall clock
  *   kafka_mock consume BOOTSTRAP TOPIC SECONDS
  *                                       prints "KEY<TAB>VALUE" per message
  *                                       read from the start, for SECONDS
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static rd_kafka_t *client(rd_kafka_type_t type, const char *bootstrap)
 {
@@ -78,8 +81,34 @@ static void user_of(const char *line, const char **k, size_t *klen)
     *klen = strcspn(*k, ", ");
 }
 
-static int produce(const char *bootstrap, const char *topic, const char *path)
+static double wall_s(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Waits until the line's timestamp (its last field, ns) is due at `speed`. */
+static void pace(const char *line, double speed, double *t0_wall, double *t0_event)
+{
+    const char *sp = strrchr(line, ' ');
+    if (!sp)
+        return;
+    double ev = strtod(sp + 1, NULL) / 1e9;
+    if (*t0_wall == 0) {
+        *t0_wall = wall_s();
+        *t0_event = ev;
+    }
+    double due = *t0_wall + (ev - *t0_event) / speed, now = wall_s();
+    if (due > now) {
+        struct timespec d = { (time_t)(due - now), (long)((due - now - (time_t)(due - now)) * 1e9) };
+        nanosleep(&d, NULL);
+    }
+}
+
+static int produce(const char *bootstrap, const char *topic, const char *path, double speed)
+{
+    double t0_wall = 0, t0_event = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
         perror(path);
@@ -94,6 +123,8 @@ static int produce(const char *bootstrap, const char *topic, const char *path)
         const char *k;
         size_t klen;
         user_of(line, &k, &klen);
+        if (speed > 0)
+            pace(line, speed, &t0_wall, &t0_event);
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(k, klen),
@@ -155,9 +186,9 @@ int main(int argc, char **argv)
         return consume(argv[2], argv[3], atoi(argv[4]));
     if (argc == 4 && !strcmp(argv[1], "serve"))
         return serve(argv[2], atoi(argv[3]));
-    if (argc == 5 && !strcmp(argv[1], "produce"))
-        return produce(argv[2], argv[3], argv[4]);
+    if ((argc == 5 || argc == 6) && !strcmp(argv[1], "produce"))
+        return produce(argv[2], argv[3], argv[4], argc == 6 ? atof(argv[5]) : 0);
     fprintf(stderr, "usage: kafka_mock serve TOPIC PARTITIONS | produce BOOTSTRAP TOPIC FILE"
-                    " | consume BOOTSTRAP TOPIC SECONDS\n");
+                    " [SPEED] | consume BOOTSTRAP TOPIC SECONDS\n");
     return 2;
 }

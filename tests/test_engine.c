@@ -342,6 +342,76 @@ static void test_feed_gap_is_one_feed_stalled(void **state)
     fx_free(f);
 }
 
+/*
+ * Two Kafka partitions (sources 1 and 2) with User A in the first and B in
+ * the second. B's partition goes quiet for four minutes while A's flows;
+ * `stall` says whether the daemon declares it stalled (its wall clock saw
+ * nothing for the stall time) or only stops waiting for it.
+ */
+static void run_quiet_partition(fx_t *f, int stall)
+{
+    double bla = 0, blb = 0;
+    engine_source_active(f->e, 1, 1);
+    engine_source_active(f->e, 2, 1);
+    int quiet = 0;
+    for (int64_t t = 0; t < 50 * 60 * S; t += 5 * S) {
+        engine_set_source(f->e, 1);
+        user_tick(f, "A", T0 + t, 100, 100, 1, &bla);
+        if (t == ONSET + 30 * S) { /* 30 s without a message from partition 1 */
+            if (stall)
+                engine_source_stall(f->e, 2);
+            else
+                engine_source_active(f->e, 2, 0);
+            quiet = 1;
+        }
+        if (t >= ONSET && t < ONSET + 4 * 60 * S)
+            continue;
+        engine_set_source(f->e, 2);
+        user_tick(f, "B", T0 + t + 1000000, 50, 40, 1, &blb);
+        if (quiet) { /* it flows again */
+            engine_source_active(f->e, 2, 1);
+            quiet = 0;
+        }
+    }
+    engine_finish(f->e);
+}
+
+static void test_quiet_partition_is_its_own_feed_stalled(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(NULL);
+    run_quiet_partition(f, 1);
+    /* one feed_stalled naming the partition, no silence of B */
+    assert_int_equal(f->sink.n, 2);
+    alert_t *a = &f->sink.a[0];
+    assert_int_equal(a->kind, ALERT_FEED);
+    assert_true(a->firing);
+    assert_int_equal(a->source, 2);
+    assert_string_equal(f->sink.user[0], "*");
+    int64_t last = T0 + ONSET - 5 * S + 1000000; /* B's last sample */
+    assert_true(a->starts_at == last);
+    assert_true(a->detected_at == last + 30 * S);
+    assert_non_null(strstr(f->sink.json[0], "\"class\":\"all\",\"partition\":1,"));
+    assert_non_null(strstr(f->sink.json[0], "no samples from Kafka partition 1"));
+    /* resolved when B's partition speaks again */
+    assert_false(f->sink.a[1].firing);
+    assert_int_equal(f->sink.a[1].source, 2);
+    assert_true(f->sink.a[1].ends_at == T0 + ONSET + 4 * 60 * S + 1000000);
+    assert_int_equal(engine_stats(f->e)->source_stalls, 1);
+    assert_int_equal(engine_stats(f->e)->feed_stalls, 0);
+    fx_free(f);
+}
+
+static void test_quiet_partition_not_stalled_reads_as_silence(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new(NULL);
+    run_quiet_partition(f, 0); /* what the stall prevents: B reads as silent */
+    assert_int_equal(count_kind(&f->sink, ALERT_SILENCE, 1), 2);
+    assert_int_equal(count_kind(&f->sink, ALERT_FEED, 1), 0);
+    fx_free(f);
+}
+
 static void test_duplicates_and_disorder_change_nothing(void **state)
 {
     (void)state;
@@ -1094,6 +1164,8 @@ int main(void)
         cmocka_unit_test(test_rare_series_silence_needs_evidence),
         cmocka_unit_test(test_series_that_stops_reporting_falls_silent),
         cmocka_unit_test(test_feed_gap_is_one_feed_stalled),
+        cmocka_unit_test(test_quiet_partition_is_its_own_feed_stalled),
+        cmocka_unit_test(test_quiet_partition_not_stalled_reads_as_silence),
         cmocka_unit_test(test_duplicates_and_disorder_change_nothing),
         cmocka_unit_test(test_late_sample_is_counted_and_dropped),
         cmocka_unit_test(test_bad_lines_are_counted_not_fatal),

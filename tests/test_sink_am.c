@@ -632,6 +632,45 @@ static void test_odd_inputs_accepted(void **state)
     assert_int_equal(st.rejected, 0);
 }
 
+/* Two Kafka partitions stalled at once are two alerts, told apart by
+ * their partition label; the whole feed's stall has none. */
+static void test_partition_stalls_are_separate_alerts(void **state)
+{
+    fx_t *fx = *state;
+    int port = free_port();
+    am_start(fx, &fx->am[0], port, NULL);
+    sink_am_t *s = mk_sink(fx, 0, &port, 1, NULL, 3600 * SEC, 0);
+    alert_t p1 = mk(ALERT_FEED, "*", 1, wall_ns(), 0), p3 = p1, feed = p1;
+    p1.source = 2; /* partition 1 */
+    p3.source = 4; /* partition 3 */
+    send_ok(s, p1);
+    send_ok(s, p3);
+    send_ok(s, feed);
+    int64_t deadline = mono_ms() + ARRIVE_MS;
+    json_t *arr;
+    while (json_array_size(arr = am_alerts_of(&fx->am[0], "*")) < 3) {
+        json_decref(arr);
+        if (mono_ms() > deadline)
+            fail_msg("three feed_stalled alerts not listed within %d ms", ARRIVE_MS);
+        sleep_ms(50);
+    }
+    int seen1 = 0, seen3 = 0, whole = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(arr, i, a)
+    {
+        const char *p = label(a, "partition");
+        seen1 += p && strcmp(p, "1") == 0;
+        seen3 += p && strcmp(p, "3") == 0;
+        whole += !p;
+        assert_string_equal(label(a, "alertname"), "feed_stalled");
+    }
+    json_decref(arr);
+    assert_int_equal(seen1, 1);
+    assert_int_equal(seen3, 1);
+    assert_int_equal(whole, 1);
+}
+
 /* A 400 is final: counted as rejected, the queue moves on. A 404 (a wrong
  * path) is not: the alerts wait for the URL to be fixed. */
 static void test_refused_versus_retried(void **state)
@@ -922,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_bad_options_refused),
         cmocka_unit_test_setup_teardown(test_firing_and_resolved_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_odd_inputs_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partition_stalls_are_separate_alerts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_versus_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outage_nothing_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ha_pair_each_gets_every_alert, setup, teardown),

@@ -1,0 +1,174 @@
+/*
+ * daemon_int.h - the daemon's insides, shared by its files and by nothing
+ * else: daemon.c (threads, set-up, checkpoints, reloads), daemon_cli.c
+ * (the command line and the config's run: section), daemon_metrics.c
+ * (/metrics and the alerts snapshot) and daemon_kafka.c (Kafka).
+ *
+ * DESIGN: see daemon.c for the threads and what joins them. Fields are
+ * grouped by the thread that writes them; what other threads read is an
+ * atomic, or handed over as daemon.c describes.
+ */
+#ifndef SW_DAEMON_INT_H
+#define SW_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "alerts.h"
+#include "changes_api.h"
+#include "config.h"
+#include "curve.h"
+#include "http.h"
+#include "record.h"
+#include "ring.h"
+#include "router.h"
+#include "shard.h"
+#include "sink_am.h"
+#include "sink_zmq.h"
+
+#define MAX_INGEST 16
+#define BATCH 64               /* records or events moved per ring call */
+#define POLL_MS 100            /* ingest wakes this often to check the clock */
+#define MSGS_PER_ROUND 64      /* messages read before flushing batches */
+#define IDLE_MIN_NS 20000      /* idle shards back off from 20 us ... */
+#define IDLE_MAX_NS 2000000    /* ... to 2 ms */
+
+typedef struct {
+    const char *config, *changes, *state, *alerts, *pub, *record;
+    const char *curve_secret, *curve_public, *curve_allow;
+    const char *http, *http_token_file, *journal, *tls_cert, *tls_key;
+    const char *am[MAX_INGEST];   /* Alertmanager base URLs */
+    size_t nam;
+    const char *am_queue;
+    const char *kafka_brokers, *kafka_topic, *kafka_group, *kafka_alerts_topic;
+    const char *kafka_changes_topic, *kafka_state_topic;
+    const char *const *kafka_props; /* "key=value", from the config file */
+    size_t nkafka_props;
+    const char *ingest[MAX_INGEST];
+    size_t ningest;
+    unsigned nshards;
+    size_t ring_size;
+    int drop_when_full, record_gzip;
+    uint64_t record_max;          /* UINT64_MAX: not given */
+    double stats_every;           /* < 0: not given */
+    int64_t state_every;          /* ns; < 0: not given */
+    int log_level_given;
+    char *owned[48];              /* strings taken from the config file */
+    size_t nowned;
+} run_opts_t;
+
+typedef struct daemon daemon_t;
+typedef struct dkafka dkafka_t;
+
+typedef struct {
+    daemon_t *d;
+    unsigned index;
+    shard_t *shard;
+    ring_t *in, *out;
+    pthread_t tid;
+    atomic_int done;
+    atomic_int parked;            /* stopped for a checkpoint: its table may be read */
+    atomic_uint cfg_ack;          /* config generation this shard uses */
+    atomic_uint_fast64_t in_waits, in_drops, out_waits;
+    /* published by the shard thread after each burst, for the metrics */
+    atomic_uint_fast64_t samples, duplicates, series, evicted, refused;
+    /* event time of the last tick it handled: every record older is done
+     * (release; read by the ingest thread to commit Kafka offsets) */
+    _Atomic int64_t processed;
+    atomic_uint handoffs;         /* REC_HANDOFF records handled (release) */
+    rec_t batch[BATCH];           /* ingest side: records waiting to be pushed */
+    size_t nbatch;
+} shard_thr_t;
+
+struct daemon {
+    run_opts_t o;
+    ingest_params_t ingest;       /* fixed at start: a reload does not change ingest */
+    cfg_t *cfg;                   /* owned by main; shards and alerts read the copy
+                                     handed to them, never this pointer */
+    _Atomic(cfg_t *) next_cfg;    /* published by main, taken by consumers */
+    atomic_uint cfg_gen;
+    atomic_uint alerts_cfg_ack;
+    changes_t *reg;               /* in use by the alert thread */
+    changes_t *file_reg;          /* the YAML register; guarded by reg_lock */
+    changes_api_t *api;           /* changes declared over HTTP (journalled) */
+    _Atomic(http_t *) http;       /* set once started; server threads read it */
+    char *token;
+    pthread_mutex_t reg_lock;     /* building a merged register: main and HTTP */
+    atomic_int running;
+    _Atomic(changes_t *) next_reg;
+    _Atomic(changes_t *) old_reg; /* handed back by the alert thread to free */
+    void *zctx;
+    void *socks[MAX_INGEST];
+    size_t nsocks;
+    curve_auth_t *auth;
+    router_t *router;
+    shard_thr_t *sh;
+    unsigned nshards;
+    alerts_t *as;
+    FILE *alerts_out;
+    sink_zmq_t *pub;
+    sink_am_t *am;
+    record_t *rec;
+    dkafka_t *kafka;              /* NULL without Kafka (daemon_kafka.c) */
+    pthread_mutex_t ckpt_lock;    /* one checkpoint or state load at a time */
+    char *line_buf;
+    size_t line_cap;
+    pthread_t ingest_tid, alerts_tid;
+    uint64_t transitions, snap_transitions; /* alert thread only */
+    atomic_int stop, ingest_done, alerts_done;
+    atomic_uint_fast64_t msgs, lines, bytes, alerts_out_n, write_errors;
+    atomic_uint_fast64_t bad_by_result[LP_NRESULTS];
+    atomic_uint_fast64_t firing_by_kind[ALERT_NKINDS]; /* alerts firing now */
+    atomic_uint_fast64_t changes_n;                    /* size of the register in use */
+    atomic_uint_fast64_t pub_sent, pub_dropped;        /* mirrored by the alert thread */
+    pthread_mutex_t snap_lock;    /* guards alerts_snapshot (not the hot path) */
+    char *alerts_snapshot;        /* JSON array of the alerts firing now */
+    atomic_uint_fast64_t router_bad, router_late, router_stalls, router_ahead;
+    atomic_uint_fast64_t router_source_stalls;
+    atomic_uint_fast64_t record_errors, record_dropped; /* mirrored by the ingest thread */
+    atomic_int pause_req;         /* main asks the shards to park for a checkpoint */
+    atomic_uint_fast64_t state_saves, state_failures, state_last_unix;
+};
+
+/* ---- daemon.c ----------------------------------------------------------- */
+
+double dmn_mono_s(void);
+/* Sleeps *ns and doubles it, up to IDLE_MAX_NS: a bounded back-off. */
+void dmn_nap(long *ns);
+/* Ingest thread: feeds one message's bytes, line by line, to the router. */
+void dmn_feed_message(daemon_t *d, const char *data, size_t len);
+/* Ingest thread: pushes every shard's waiting records into its ring. */
+void dmn_flush_batches(daemon_t *d);
+/*
+ * Parks every shard between bursts (ingest queues up behind them, or drops
+ * if told to) so that their tables may be read or filled by the caller.
+ * 0, or -1 when a shard did not stop in time (nothing is parked then).
+ * The caller holds ckpt_lock.
+ */
+int dmn_park_all(daemon_t *d);
+void dmn_unpark_all(daemon_t *d);
+/* Hands a new merged register (file + API) to the alert thread. */
+void dmn_publish_register(daemon_t *d);
+/* While running: the shards' tables, parked, to the state file and/or the
+ * Kafka state topic. */
+void dmn_state_checkpoint(daemon_t *d);
+
+/* ---- daemon_cli.c ------------------------------------------------------- */
+
+/* Parses run's arguments: 0, -1 after --help, or 2 with a message. */
+int dmn_parse_args(int argc, char **argv, run_opts_t *o);
+/* Fills what the command line did not give from the config's run:
+ * section and checks the whole: 0, or 2 with a message. */
+int dmn_merge_run_config(run_opts_t *o, const cfg_t *c);
+
+/* ---- daemon_metrics.c --------------------------------------------------- */
+
+/* One metric's HELP and TYPE lines. */
+void dmn_metric(FILE *out, const char *name, const char *type, const char *help);
+/* Alert thread: rebuilds the JSON array of firing alerts the API serves. */
+void dmn_refresh_snapshot(daemon_t *d);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * daemon_kafka.h - the daemon's Kafka side (daemon_kafka.c): ingest from a
+ * consumer group, the partitions as sources, the alerts topic, the shared
+ * changes topic and the learned state that moves with partitions.
+ *
+ * DESIGN: dk_poll, dk_sources and dk_commit run on the ingest thread (the
+ * consumer's rebalance callbacks with them); dk_alert on the alert thread;
+ * dk_share_* on HTTP threads; dk_publish_state on the main thread or the
+ * ingest thread, under ckpt_lock. The producers are shared (librdkafka's
+ * produce is thread-safe); everything else belongs to the ingest thread.
+ */
+#ifndef SW_DAEMON_KAFKA_H
+#define SW_DAEMON_KAFKA_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "alert.h"
+#include "daemon_int.h"
+
+/* Opens what the run options ask for (d->kafka stays NULL without
+ * --kafka-brokers). SW_OK, or SW_ECONFIG / SW_ENOMEM with a message. */
+int dk_open(daemon_t *d, char *err, size_t errlen);
+/* Commits what was taken, leaves the group, flushes the producers, frees. */
+void dk_close(daemon_t *d);
+int dk_reads_ingest(const daemon_t *d);
+
+/* Ingest thread: waits up to timeout_ms for ingest messages and feeds them
+ * to the router, then takes shared changes and state. Returns the number of
+ * ingest messages taken. */
+int dk_poll(daemon_t *d, int timeout_ms);
+/* Ingest thread, each round: which partitions flow, which went quiet. */
+void dk_sources(daemon_t *d, double stall_s);
+/* Ingest thread, every second: commits the offsets of what was taken. */
+void dk_commit(daemon_t *d);
+
+/* Alert thread: the alert line (without its newline) to the alerts topic. */
+void dk_alert(daemon_t *d, const alert_t *a, const char *line, size_t len);
+/* A checkpoint's encoded state to the state topic (when there is one). */
+int dk_has_state_topic(const daemon_t *d);
+void dk_publish_state(daemon_t *d, const unsigned char *buf, size_t len);
+
+/* HTTP threads: a change declared or withdrawn here, to the changes topic. */
+void dk_share_declared(void *daemon, const char *stored);
+void dk_share_withdrawn(void *daemon, const char *id);
+
+void dk_metrics(daemon_t *d, FILE *out);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * daemon_metrics.c - what the daemon says of itself: its metrics in the
+ * Prometheus text format (GET /metrics), and the JSON array of the alerts
+ * firing now (GET /api/v1/alerts), rebuilt by the alert thread.
+ *
+ * DESIGN: the metrics read only atomics, ring depths and the sinks' own
+ * locked counters, so any thread may write them (the HTTP server's do);
+ * the snapshot is built by the alert thread and swapped under snap_lock.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "daemon_int.h"
+#include "daemon_kafka.h"
+
+#ifndef SW_BUILD_VERSION
+#define SW_BUILD_VERSION "dev"
+#endif
+
+
+/* jemalloc's control interface, when the program is linked with it (not in
+ * sanitizer builds): weak, so the metrics simply leave those lines out. */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+void dmn_metric(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+static void metric_u64(FILE *out, const char *name, const char *type, const char *help,
+                       uint64_t v)
+{
+    dmn_metric(out, name, type, help);
+    fprintf(out, "%s %" PRIu64 "\n", name, v);
+}
+
+
+/*
+ * The daemon's own metrics in the Prometheus text exposition format. Any
+ * thread may call it: it reads only atomics, ring depths and snapshots.
+ */
+void daemon_write_metrics(void *ctx, FILE *out)
+{
+    daemon_t *d = ctx;
+    metric_u64(out, "stormwatch_ingest_messages_total", "counter",
+               "ZeroMQ messages received.",
+               LOAD(d->msgs));
+    metric_u64(out, "stormwatch_ingest_lines_total", "counter",
+               "Lines received.",
+               LOAD(d->lines));
+    metric_u64(out, "stormwatch_ingest_bytes_total", "counter",
+               "Bytes of line protocol received.",
+               LOAD(d->bytes));
+    dmn_metric(out, "stormwatch_ingest_bad_lines_total", "counter", "Bad lines, by reason.");
+    for (int r = 0; r < LP_NRESULTS; r++)
+        if (lp_result_is_bad((lp_result_t)r))
+            fprintf(out, "stormwatch_ingest_bad_lines_total{reason=\"%s\"} %" PRIu64 "\n",
+                    lp_result_str((lp_result_t)r), (uint64_t)LOAD(d->bad_by_result[r]));
+    metric_u64(out, "stormwatch_ingest_late_total", "counter",
+               "Samples older than the allowed lateness, dropped.",
+               LOAD(d->router_late));
+    metric_u64(out, "stormwatch_ahead_samples_total", "counter",
+               "Samples far ahead of the feed's time (feed.max_jump) that nothing followed: dropped.",
+               LOAD(d->router_ahead));
+    metric_u64(out, "stormwatch_feed_stalls_total", "counter",
+               "Times the whole feed stalled.",
+               LOAD(d->router_stalls));
+    if (d->o.record) {
+        metric_u64(out, "stormwatch_record_write_errors_total", "counter",
+                   "Recording writes that failed (disk full...): detection goes on.",
+                   LOAD(d->record_errors));
+        metric_u64(out, "stormwatch_record_dropped_bytes_total", "counter",
+                   "Bytes of ingested traffic the recording lost to write errors.",
+                   LOAD(d->record_dropped));
+    }
+    metric_u64(out, "stormwatch_source_stalls_total", "counter",
+               "Times one Kafka partition went quiet while the others flowed.",
+               LOAD(d->router_source_stalls));
+    if (d->kafka)
+        dk_metrics(d, out);
+    metric_u64(out, "stormwatch_state_saves_total", "counter",
+               "Learned state written to --state (checkpoints and exit).",
+               LOAD(d->state_saves));
+    metric_u64(out, "stormwatch_state_save_failures_total", "counter",
+               "State saves that failed (disk full, write error, a shard too slow to stop).",
+               LOAD(d->state_failures));
+    metric_u64(out, "stormwatch_state_last_save_timestamp_seconds", "gauge",
+               "Unix time of the last good state save; 0: none yet.",
+               LOAD(d->state_last_unix));
+    uint64_t samples = 0, dups = 0, series = 0, evicted = 0, refused = 0;
+    for (unsigned i = 0; i < d->nshards; i++) {
+        samples += LOAD(d->sh[i].samples);
+        dups += LOAD(d->sh[i].duplicates);
+        series += LOAD(d->sh[i].series);
+        evicted += LOAD(d->sh[i].evicted);
+        refused += LOAD(d->sh[i].refused);
+    }
+    metric_u64(out, "stormwatch_samples_total", "counter",
+               "Samples accepted into detection.",
+               samples);
+    metric_u64(out, "stormwatch_duplicates_total", "counter",
+               "Repeated samples, dropped.",
+               dups);
+    metric_u64(out, "stormwatch_series", "gauge",
+               "Series tracked.",
+               series);
+    metric_u64(out, "stormwatch_series_evicted_total", "counter",
+               "Series evicted to stay under feed.max_series (the least recently read, idle).",
+               evicted);
+    metric_u64(out, "stormwatch_series_refused_total", "counter",
+               "Samples of new series dropped at feed.max_series: every candidate was alerting.",
+               refused);
+    dmn_metric(out, "stormwatch_ring_depth", "gauge", "Records waiting in each shard's ring.");
+    for (unsigned i = 0; i < d->nshards; i++)
+        fprintf(out, "stormwatch_ring_depth{shard=\"%u\"} %zu\n", i, ring_depth(d->sh[i].in));
+    dmn_metric(out, "stormwatch_ring_full_waits_total", "counter",
+           "Times ingest waited for room in a shard's ring.");
+    for (unsigned i = 0; i < d->nshards; i++)
+        fprintf(out, "stormwatch_ring_full_waits_total{shard=\"%u\"} %" PRIu64 "\n", i,
+                (uint64_t)LOAD(d->sh[i].in_waits));
+    dmn_metric(out, "stormwatch_ring_drops_total", "counter",
+           "Samples dropped because a shard's ring was full (drop_when_full).");
+    for (unsigned i = 0; i < d->nshards; i++)
+        fprintf(out, "stormwatch_ring_drops_total{shard=\"%u\"} %" PRIu64 "\n", i,
+                (uint64_t)LOAD(d->sh[i].in_drops));
+    dmn_metric(out, "stormwatch_alerts_firing", "gauge", "Alerts firing now, by kind.");
+    for (int k = 0; k < ALERT_NKINDS; k++)
+        fprintf(out, "stormwatch_alerts_firing{alert=\"%s\"} %" PRIu64 "\n",
+                alert_kind_name((alert_kind_t)k), (uint64_t)LOAD(d->firing_by_kind[k]));
+    metric_u64(out, "stormwatch_alert_lines_total", "counter",
+               "Alert transitions written.",
+               LOAD(d->alerts_out_n));
+    dmn_metric(out, "stormwatch_sink_errors_total", "counter", "Alert lines that could not be written.");
+    fprintf(out, "stormwatch_sink_errors_total{sink=\"jsonl\"} %" PRIu64 "\n",
+            (uint64_t)LOAD(d->write_errors));
+    if (d->am) {
+        sink_am_stats_t as;
+        sink_am_stats(d->am, &as);
+        dmn_metric(out, "stormwatch_alertmanager_queue", "gauge", "Alerts waiting for an Alertmanager.");
+        fprintf(out, "stormwatch_alertmanager_queue %zu\n", as.pending);
+        metric_u64(out, "stormwatch_alertmanager_sent_total", "counter",
+                   "Alerts an Alertmanager accepted.",
+                   as.sent);
+        metric_u64(out, "stormwatch_alertmanager_failed_total", "counter",
+                   "Posts that failed (retried).",
+                   as.failed);
+        metric_u64(out, "stormwatch_alertmanager_dropped_total", "counter",
+                   "Alerts dropped unsent.",
+                   as.dropped);
+    }
+    if (d->pub) {
+        metric_u64(out, "stormwatch_pub_sent_total", "counter",
+                   "Alerts published on the PUB socket.",
+                   LOAD(d->pub_sent));
+        metric_u64(out, "stormwatch_pub_dropped_total", "counter",
+                   "Alerts the PUB socket refused (a subscriber's queue full, or an error).",
+                   LOAD(d->pub_dropped));
+    }
+    metric_u64(out, "stormwatch_changes", "gauge",
+               "Declared changes in the register in use.",
+               LOAD(d->changes_n));
+    if (mallctl) {
+        uint64_t epoch = 1;
+        size_t sz = sizeof(epoch), allocated = 0, resident = 0, len = sizeof(size_t);
+        mallctl("epoch", &epoch, &sz, &epoch, sz);
+        if (mallctl("stats.allocated", &allocated, &len, NULL, 0) == 0 &&
+            mallctl("stats.resident", &resident, &len, NULL, 0) == 0) {
+            dmn_metric(out, "stormwatch_jemalloc_allocated_bytes", "gauge", "Bytes allocated (jemalloc).");
+            fprintf(out, "stormwatch_jemalloc_allocated_bytes %zu\n", allocated);
+            dmn_metric(out, "stormwatch_jemalloc_resident_bytes", "gauge", "Bytes resident (jemalloc).");
+            fprintf(out, "stormwatch_jemalloc_resident_bytes %zu\n", resident);
+        }
+    }
+    dmn_metric(out, "stormwatch_build_info", "gauge", "The build, as labels; always 1.");
+    fprintf(out, "stormwatch_build_info{version=\"%s\"} 1\n", SW_BUILD_VERSION);
+}
+
+/* The alerts firing now, as a JSON array (malloc'd), for the HTTP API. */
+char *daemon_alerts_json(void *ctx)
+{
+    daemon_t *d = ctx;
+    pthread_mutex_lock(&d->snap_lock);
+    char *s = strdup(d->alerts_snapshot ? d->alerts_snapshot : "[]");
+    pthread_mutex_unlock(&d->snap_lock);
+    return s;
+}
+
+
+/* Appends one firing alert's line to the snapshot being built. */
+static void snap_one(void *ctx, const alert_t *a)
+{
+    char **s = ctx;
+    char line[8192];
+    size_t n = alert_format_json(a, line, sizeof(line));
+    if (n >= sizeof(line) || !*s)
+        return;
+    line[n - 1] = '\0'; /* no newline inside the array */
+    size_t len = strlen(*s);
+    char *b = realloc(*s, len + n + 2);
+    if (!b)
+        return;
+    snprintf(b + len, n + 2, "%s%s", len > 1 ? "," : "", line);
+    *s = b;
+}
+
+/* Rebuilds the JSON array of firing alerts the HTTP API serves. */
+void dmn_refresh_snapshot(daemon_t *d)
+{
+    char *s = strdup("[");
+    alerts_each_firing(d->as, snap_one, &s);
+    if (!s)
+        return;
+    size_t len = strlen(s);
+    char *b = realloc(s, len + 2);
+    if (!b) {
+        free(s);
+        return;
+    }
+    b[len] = ']';
+    b[len + 1] = '\0';
+    pthread_mutex_lock(&d->snap_lock);
+    char *old = d->alerts_snapshot;
+    d->alerts_snapshot = b;
+    pthread_mutex_unlock(&d->snap_lock);
+    free(old);
+}
+
