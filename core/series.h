@@ -19,7 +19,6 @@
 #include <stdint.h>
 
 #include "baseline.h"
-#include "blast.h"
 #include "lifecycle.h"
 #include "params.h"
 #include "window.h"
@@ -64,7 +63,6 @@ typedef struct {
     double prev_backlog;    /* the total when the previous bucket closed */
     int64_t low_since;      /* first bucket of the current low-delivery run */
     win_t win;              /* recent buckets: queued, delivered, backlog */
-    blast_track_t bt;       /* northbound backlog: usual level, recent values */
     life_t blocked, silence, limit;
     uint32_t blocked_alert, silence_alert, limit_alert; /* slot + 1 */
 } agg_t;
