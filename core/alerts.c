@@ -63,6 +63,7 @@ struct alerts {
     size_t nfree, free_cap;
     uint32_t *uix;        /* open-addressing index of users (+1) */
     size_t uix_cap;
+    int64_t released;     /* every event below this has been handled */
 };
 
 alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg)
@@ -79,6 +80,7 @@ alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg)
     }
     for (unsigned i = 0; i < o->nshards; i++)
         as->q[i].progress = INT64_MIN;
+    as->released = INT64_MIN;
     return as;
 }
 
@@ -353,6 +355,8 @@ static void fill_alert(alert_t *a, const event_t *ev)
     };
 }
 
+/* An alert starts (EV_FIRE: its firing line) or goes on here after it fired
+ * at another instance (EV_ADOPT: no line; opts.handover hears of it). */
 static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
 {
     alert_t a;
@@ -400,10 +404,18 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
     } else {
         as->stats.nomem++;
     }
+    if (ev->type == EV_ADOPT) {
+        as->stats.adopted++;
+        if (as->o.handover)
+            as->o.handover(as->o.emit_ctx, &a, 1);
+        return;
+    }
     as->stats.firing++;
     as->o.emit(as->o.emit_ctx, &a);
 }
 
+/* An alert ends (EV_RESOLVE: its resolved line) or goes on at another
+ * instance (EV_HANDOFF: no line; opts.handover hears of it). */
 static void on_resolve(alerts_t *as, unsigned shard, const event_t *ev)
 {
     for (size_t i = 0; i < as->nactive; i++) {
@@ -419,8 +431,15 @@ static void on_resolve(alerts_t *as, unsigned shard, const event_t *ev)
         a.change = ac->change_id ? changes_find(as->reg, ac->change_id) : NULL;
         if (!a.change)
             a.corr = CORR_UNDECLARED;
-        as->stats.resolved++;
-        as->o.emit(as->o.emit_ctx, &a);
+        if (ev->type == EV_HANDOFF) {
+            a.firing = 1;
+            as->stats.handed_off++;
+            if (as->o.handover)
+                as->o.handover(as->o.emit_ctx, &a, 0);
+        } else {
+            as->stats.resolved++;
+            as->o.emit(as->o.emit_ctx, &a);
+        }
         if (a.kind == ALERT_STORM)
             as->nstorms--;
         memmove(&as->active[i], &as->active[i + 1], (as->nactive - i - 1) * sizeof(*as->active));
@@ -443,8 +462,10 @@ static void handle(alerts_t *as, const held_t *h)
 {
     switch ((event_type_t)h->ev.type) {
     case EV_SUMMARY: on_summary(as, &h->ev); break;
-    case EV_FIRE: on_fire(as, h->shard, &h->ev); break;
-    case EV_RESOLVE: on_resolve(as, h->shard, &h->ev); break;
+    case EV_FIRE:
+    case EV_ADOPT: on_fire(as, h->shard, &h->ev); break;
+    case EV_RESOLVE:
+    case EV_HANDOFF: on_resolve(as, h->shard, &h->ev); break;
     case EV_PROGRESS: break;
     case EV_EVICT: on_evict(as, h->ev.user); break;
     }
@@ -495,6 +516,8 @@ static void release(alerts_t *as, int64_t low)
         for (size_t i = 0; i < as->ngroup; i++)
             handle(as, &as->group[i]);
     }
+    if (low > as->released)
+        as->released = low;
     as->stats.held = as->nheld;
 }
 
@@ -523,4 +546,9 @@ void alerts_event(alerts_t *as, unsigned shard, const event_t *ev)
 void alerts_flush(alerts_t *as)
 {
     release(as, INT64_MAX);
+}
+
+int64_t alerts_released(const alerts_t *as)
+{
+    return as->released;
 }

@@ -32,10 +32,16 @@ typedef struct {
     /* receives each transition in order; the alert is valid during the call */
     void (*emit)(void *ctx, const alert_t *a);
     void *emit_ctx;
+    /* an alert that goes on at another instance (adopted 0: it left, no
+     * resolved line) or came from one (1: it goes on here, no firing
+     * line), so sinks that keep firing alerts (Alertmanager) follow it;
+     * called with emit_ctx. NULL: not told. */
+    void (*handover)(void *ctx, const alert_t *a, int adopted);
 } alerts_opts_t;
 
 typedef struct {
     uint64_t firing, resolved, nomem;
+    uint64_t adopted, handed_off; /* alerts that came from / went to another instance */
     uint64_t firing_now;     /* alerts firing at present */
     uint64_t held;           /* events waiting for the shards' progress */
 } alerts_stats_t;
@@ -53,6 +59,10 @@ void alerts_event(alerts_t *as, unsigned shard, const event_t *ev);
 
 /* End of input: releases every event held. */
 void alerts_flush(alerts_t *as);
+
+/* Every event below this event time has been handled (its line written);
+ * INT64_MIN before the first release. */
+int64_t alerts_released(const alerts_t *as);
 
 const alerts_stats_t *alerts_stats(const alerts_t *as);
 

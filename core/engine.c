@@ -73,7 +73,7 @@ engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
     router_opts_t ro = { .ingest = e->o.ingest, .nshards = n, .deliver = deliver, .ctx = e };
     alerts_opts_t ao = { .corr = e->o.corr, .nshards = n, .detect_for = e->o.detect_for,
                          .detect_ctx = e->o.detect_ctx, .emit = e->o.emit,
-                         .emit_ctx = e->o.emit_ctx };
+                         .emit_ctx = e->o.emit_ctx, .handover = e->o.handover };
     e->rt = router_create(&ro);
     e->as = alerts_create(&ao, reg);
     if (!e->shards || !e->sctx || !e->rt || !e->as) {
@@ -85,7 +85,8 @@ engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
         shard_opts_t so = { .ingest = e->o.ingest, .detect_for = e->o.detect_for,
                             .detect_ctx = e->o.detect_ctx, .emit = shard_emit,
                             .emit_ctx = &e->sctx[i], .feed_owner = i == 0,
-                            .max_series = shard_share(e->o.ingest.max_series, n) };
+                            .max_series = shard_share(e->o.ingest.max_series, n),
+                            .publish = e->o.publish, .publish_ctx = e->o.publish_ctx };
         e->shards[i] = shard_create(&so);
         if (!e->shards[i]) {
             engine_destroy(e);
@@ -123,6 +124,7 @@ const engine_stats_t *engine_stats(const engine_t *e)
         .ahead = rs->ahead,
         .nomem = rs->nomem + as->nomem, .firing = as->firing, .resolved = as->resolved,
         .feed_stalls = rs->feed_stalls, .source_stalls = rs->source_stalls,
+        .handed_over = rs->handed_over, .adopted = as->adopted, .handed_off = as->handed_off,
     };
     memcpy(st->by_result, rs->by_result, sizeof(st->by_result));
     for (unsigned i = 0; i < e->o.nshards; i++) {
@@ -153,9 +155,20 @@ size_t engine_nusers(const engine_t *e)
     return n;
 }
 
+/* Users whose transitions' lines are out: their state to opts.publish. */
+static void publish_ready(engine_t *e)
+{
+    for (unsigned i = 0; i < e->o.nshards; i++)
+        if (shard_publish_pending(e->shards[i]))
+            shard_publish_ready(e->shards[i], alerts_released(e->as));
+}
+
 lp_result_t engine_feed_line(engine_t *e, const char *line, size_t len)
 {
-    return router_feed_line(e->rt, line, len);
+    lp_result_t r = router_feed_line(e->rt, line, len);
+    if (e->o.publish)
+        publish_ready(e);
+    return r;
 }
 
 void engine_set_source(engine_t *e, unsigned src)
@@ -173,6 +186,40 @@ void engine_source_stall(engine_t *e, unsigned src)
     router_source_stall(e->rt, src);
 }
 
+void engine_handoff(engine_t *e, unsigned src, int publish)
+{
+    router_handoff(e->rt, src, publish);
+}
+
+size_t engine_publish_all(engine_t *e)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < e->o.nshards; i++)
+        n += shard_publish_all(e->shards[i]);
+    return n;
+}
+
+void engine_source_assigned(engine_t *e, unsigned src)
+{
+    router_source_assigned(e->rt, src);
+}
+
+int engine_adopt(engine_t *e, const unsigned char *blob, size_t len, char *err, size_t errlen)
+{
+    state_user_t u;
+    int rc = state_decode_user(blob, len, &u, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = shard_adopt(e->shards[router_shard_of(u.user, u.ulen, e->o.nshards)], &u);
+    state_user_free(&u);
+    return rc;
+}
+
+int64_t engine_done_below(const engine_t *e)
+{
+    return router_done_below(e->rt);
+}
+
 void engine_count_bad(engine_t *e, lp_result_t res)
 {
     router_count_bad(e->rt, res);
@@ -182,6 +229,8 @@ void engine_finish(engine_t *e)
 {
     router_finish(e->rt);
     alerts_flush(e->as);
+    if (e->o.publish)
+        publish_ready(e);
 }
 
 int engine_state_save(engine_t *e, unsigned char **buf, size_t *len)

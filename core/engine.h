@@ -37,6 +37,13 @@ typedef struct {
     /* receives each alert transition; the alert is valid during the call */
     void (*emit)(void *ctx, const alert_t *a);
     void *emit_ctx;
+    /* alerts handed to or taken from another instance (alerts.h), with
+     * emit_ctx; NULL: not told */
+    void (*handover)(void *ctx, const alert_t *a, int adopted);
+    /* a User's state for another instance (shard.h); NULL: never made */
+    void (*publish)(void *ctx, const char *user, unsigned src, const unsigned char *blob,
+                    size_t len);
+    void *publish_ctx;
 } engine_opts_t;
 
 typedef struct {
@@ -56,6 +63,9 @@ typedef struct {
     uint64_t idle_zeroes;  /* intervals filled with zero for silent series */
     uint64_t evicted;      /* series evicted under ingest.max_series */
     uint64_t refused;      /* samples of new series dropped: nothing could be evicted */
+    uint64_t handed_over;  /* samples of a source handed off before they were processed */
+    uint64_t adopted;      /* alerts taken over from another instance */
+    uint64_t handed_off;   /* alerts handed to another instance */
 } engine_stats_t;
 
 typedef struct engine engine_t;
@@ -97,6 +107,24 @@ int engine_state_load(engine_t *e, const unsigned char *buf, size_t len, char *e
 void engine_set_source(engine_t *e, unsigned src);
 void engine_source_active(engine_t *e, unsigned src, int active);
 void engine_source_stall(engine_t *e, unsigned src);
+
+/*
+ * Moving Users between instances, as the daemon does when Kafka moves a
+ * partition: engine_handoff() hands over every User of source `src` (their
+ * state to opts.publish when `publish`), drops what is buffered of it and
+ * stops reading it; engine_source_assigned() reads it again; engine_adopt()
+ * takes over a User from its state blob (SW_EPARSE with the reason in err,
+ * SW_EINVAL, SW_ENOMEM). engine_done_below() is the event time below which
+ * every sample read has been processed: what an instance may commit.
+ * A User's state also goes to opts.publish once the lines of its
+ * transitions are written, so an instance that dies loses none of them.
+ */
+void engine_handoff(engine_t *e, unsigned src, int publish);
+/* Every User read from a source to opts.publish (a checkpoint). */
+size_t engine_publish_all(engine_t *e);
+void engine_source_assigned(engine_t *e, unsigned src);
+int engine_adopt(engine_t *e, const unsigned char *blob, size_t len, char *err, size_t errlen);
+int64_t engine_done_below(const engine_t *e);
 
 /* Counts a bad line found outside the parser (e.g. too long to read). */
 void engine_count_bad(engine_t *e, lp_result_t res);

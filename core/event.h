@@ -18,6 +18,8 @@ typedef enum {
     EV_FIRE,     /* an alert started */
     EV_PROGRESS, /* every event of this shard with `at` below this is sent */
     EV_EVICT,    /* User `user` left the shard's table (series limit): forget it */
+    EV_HANDOFF,  /* alert `id` goes on at another instance: drop it, write nothing */
+    EV_ADOPT,    /* an alert that fired at another instance goes on here as `id` */
 } event_type_t;
 
 typedef struct {

@@ -29,6 +29,8 @@ enum {
     REC_GAP,    /* the feed resumes at ts after a gap since aux */
     REC_SRC_STALL,  /* source src has been quiet since aux: its feed_stalled fires at ts */
     REC_SRC_RESUME, /* source src resumes at ts after being quiet since aux */
+    REC_HANDOFF,    /* source src is no longer read here: hand its Users over
+                       (aux 1: their state to opts.publish first; 0: just drop) */
 };
 
 /* Sources of samples (rec_t.src): 0 is the main feed (ZeroMQ, a file),

@@ -34,6 +34,8 @@ struct router {
     int64_t src_max[REC_MAX_SOURCES];
     uint8_t src_active[REC_MAX_SOURCES]; /* router_source_active() */
     uint8_t src_stalled[REC_MAX_SOURCES]; /* router_source_stall(), until it resumes */
+    uint8_t src_gone[REC_MAX_SOURCES];    /* router_handoff(): its records are dropped */
+    int64_t done_below;   /* every record older than this has been delivered */
     unsigned nsrc, cur_src, nactive;
     int64_t clock;        /* clock_of(), cached; valid while clock_ok */
     int clock_ok;
@@ -54,7 +56,7 @@ router_t *router_create(const router_opts_t *o)
         rt->o.nshards = 1;
     rt->ro = reorder_create(o->ingest.lateness);
     rt->scratch = malloc(SCRATCH_LEN);
-    rt->max_ts = rt->last_tick = rt->gap_floor = INT64_MIN;
+    rt->max_ts = rt->last_tick = rt->gap_floor = rt->done_below = INT64_MIN;
     for (unsigned i = 0; i < REC_MAX_SOURCES; i++)
         rt->src_max[i] = INT64_MIN;
     if (!rt->ro || !rt->scratch) {
@@ -93,6 +95,10 @@ static void broadcast(router_t *rt, const rec_t *r)
  * the ordering (REC_SRC_*) to every shard. */
 static void route(router_t *rt, const rec_t *r)
 {
+    if (rt->src_gone[r->src]) {
+        rt->stats.handed_over++; /* read again by the instance that has it now */
+        return;
+    }
     if (r->type != REC_SAMPLE)
         broadcast(rt, r);
     else
@@ -142,6 +148,8 @@ static void release(router_t *rt, int drain)
     if (rt->max_ts == INT64_MIN || (!drain && clock_of(rt) < 0))
         return;
     int64_t w = drain ? rt->max_ts + 1 : clock_of(rt) - rt->o.ingest.lateness;
+    if (w > rt->done_below)
+        rt->done_below = w;
     if (rt->last_tick == INT64_MIN || w - rt->last_tick >= TICK_EVERY ||
         (drain && w > rt->last_tick)) {
         rec_t tick = { .type = REC_TICK, .ts = w };
@@ -289,6 +297,29 @@ void router_source_stall(router_t *rt, unsigned src)
     rt->src_stalled[src] = 1;
     rt->stats.source_stalls++;
     router_source_active(rt, src, 0);
+}
+
+void router_handoff(router_t *rt, unsigned src, int publish)
+{
+    if (src == 0 || src >= REC_MAX_SOURCES)
+        return;
+    router_source_active(rt, src, 0);
+    rt->src_gone[src] = 1;
+    rt->src_stalled[src] = 0;
+    rec_t h = { .type = REC_HANDOFF, .ts = rt->done_below, .aux = publish != 0,
+                .src = (uint16_t)src };
+    broadcast(rt, &h);
+}
+
+void router_source_assigned(router_t *rt, unsigned src)
+{
+    if (src > 0 && src < REC_MAX_SOURCES)
+        rt->src_gone[src] = 0;
+}
+
+int64_t router_done_below(const router_t *rt)
+{
+    return rt->done_below;
 }
 
 int router_source_stalled(const router_t *rt, unsigned src)

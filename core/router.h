@@ -42,6 +42,7 @@ typedef struct {
     uint64_t nomem;
     uint64_t feed_stalls;
     uint64_t source_stalls; /* one source quiet while others flowed */
+    uint64_t handed_over;   /* records of a source handed off before they were delivered */
     uint64_t by_result[LP_NRESULTS];
 } router_stats_t;
 
@@ -85,6 +86,23 @@ void router_source_stall(router_t *rt, unsigned src);
 
 /* Non-zero from router_source_stall() until the source resumes. */
 int router_source_stalled(const router_t *rt, unsigned src);
+
+/*
+ * Source `src` goes to another instance (its Kafka partition was revoked):
+ * it stops holding the clock back, every shard gets a REC_HANDOFF now
+ * (after all it was given of the source, so it hands over what it
+ * processed), and the source's records still buffered here are dropped
+ * (counted: the next owner reads them from the committed offset). `publish`
+ * goes in the record: whether the Users' state is published first.
+ */
+void router_handoff(router_t *rt, unsigned src, int publish);
+
+/* Source `src` is read here (again): its records are delivered. */
+void router_source_assigned(router_t *rt, unsigned src);
+
+/* Every record older than this has been delivered to the shards (the
+ * watermark of the last release); INT64_MIN before the first. */
+int64_t router_done_below(const router_t *rt);
 
 /* Counts a bad line found outside the parser (e.g. too long to read). */
 void router_count_bad(router_t *rt, lp_result_t res);

@@ -214,19 +214,24 @@ static int64_t agg_of(series_table_t *t, uint32_t ui, int dir)
     return ai;
 }
 
-int st_has_user(const series_table_t *t, const char *name, size_t len)
+int64_t st_find_user(const series_table_t *t, const char *name, size_t len)
 {
     if (!t->users_ix.cap)
-        return 0;
+        return -1;
     uint32_t hash = (uint32_t)sw_hash(name, len, 0x5354524dULL);
     for (size_t j = hash & (t->users_ix.cap - 1);; j = (j + 1) & (t->users_ix.cap - 1)) {
         slot_t s = t->users_ix.slots[j];
         if (!s.idx)
-            return 0;
+            return -1;
         const user_t *u = &t->users[s.idx - 1];
         if (s.hash == hash && u->len == len && memcmp(u->name, name, len) == 0)
-            return 1;
+            return (int64_t)s.idx - 1;
     }
+}
+
+int st_has_user(const series_table_t *t, const char *name, size_t len)
+{
+    return st_find_user(t, name, len) >= 0;
 }
 
 int64_t st_lookup(const series_table_t *t, const char *user, size_t ulen, int dir,
@@ -355,6 +360,11 @@ size_t st_nseries(const series_table_t *t)
 size_t st_series_extent(const series_table_t *t)
 {
     return t->nseries;
+}
+
+size_t st_user_extent(const series_table_t *t)
+{
+    return t->nusers;
 }
 
 size_t st_nusers(const series_table_t *t)

@@ -101,6 +101,8 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
 
 /* Non-zero when the table holds User `name` (len bytes). */
 int st_has_user(const series_table_t *t, const char *name, size_t len);
+/* The index of User `name`, or -1 when the table has none. */
+int64_t st_find_user(const series_table_t *t, const char *name, size_t len);
 
 /*
  * The index of series (user, dir, cls), or -1 when the table has none;
@@ -127,6 +129,8 @@ size_t st_nusers(const series_table_t *t);
 size_t st_naggs(const series_table_t *t);
 /* The slots to iterate over series: 0 .. extent-1, skipping those not live. */
 size_t st_series_extent(const series_table_t *t);
+/* The same for Users: 0 .. extent-1, skipping those whose name is NULL. */
+size_t st_user_extent(const series_table_t *t);
 /* Re-reads every User's params (after a config reload). */
 void st_rebind(series_table_t *t,
                const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "state.h"
 
 /* The window's value columns for a User's northbound buckets; W_BACKLOG0
  * is the backlog before the bucket, so the oldest tells where it started. */
@@ -36,6 +37,14 @@ struct shard {
     uint32_t *dirty;       /* aggregates with an open bucket */
     size_t ndirty, dirty_cap;
     uint64_t rng;          /* eviction's sampling: seeded, so replays repeat */
+    /* the alerts out, by id (ids only grow, so appending keeps it sorted):
+     * what each fired with, for a User handed to another instance */
+    struct fire { uint32_t id; state_fire_t f; } *fires;
+    size_t nfires, fires_cap;
+    /* Users with a transition whose line may not be out yet (opts.publish):
+     * the event time of each transition */
+    struct changed { uint32_t user; int64_t at; } *changed;
+    size_t nchanged, changed_cap;
 };
 
 shard_t *shard_create(const shard_opts_t *o)
@@ -61,6 +70,8 @@ void shard_destroy(shard_t *sh)
         return;
     st_destroy(sh->st);
     free(sh->dirty);
+    free(sh->fires);
+    free(sh->changed);
     free(sh);
 }
 
@@ -117,21 +128,104 @@ static void emit_named(shard_t *sh, event_t *ev, const user_t *u, const char *cl
     sh->o.emit(sh->o.emit_ctx, ev);
 }
 
+/* ---- the alerts out ----------------------------------------------------- */
+
+static ptrdiff_t fire_find(const shard_t *sh, uint32_t id)
+{
+    size_t lo = 0, hi = sh->nfires;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (sh->fires[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < sh->nfires && sh->fires[lo].id == id ? (ptrdiff_t)lo : -1;
+}
+
+static const state_fire_t *fire_of(void *ctx, uint32_t id)
+{
+    shard_t *sh = ctx;
+    ptrdiff_t i = fire_find(sh, id);
+    return i < 0 ? NULL : &sh->fires[i].f;
+}
+
+/* Keeps what alert `id` (the newest) fired with; on failure it is only
+ * counted: the alert goes on, a handover would then leave it out. */
+static void fire_keep(shard_t *sh, uint32_t id, const event_t *ev)
+{
+    if (sh->nfires == sh->fires_cap) {
+        size_t cap = sh->fires_cap ? sh->fires_cap * 2 : 16;
+        struct fire *v = realloc(sh->fires, cap * sizeof(*v));
+        if (!v) {
+            sh->stats.nomem++;
+            return;
+        }
+        sh->fires = v;
+        sh->fires_cap = cap;
+    }
+    state_fire_t f = { .starts_at = ev->starts_at, .detected_at = ev->detected_at,
+                       .since = ev->since, .value = ev->value, .baseline = ev->baseline,
+                       .backlog = ev->backlog, .limit = ev->limit };
+    size_t i = sh->nfires;
+    while (i > 0 && sh->fires[i - 1].id > id) /* ids wrap after 4e9 alerts */
+        i--;
+    memmove(&sh->fires[i + 1], &sh->fires[i], (sh->nfires - i) * sizeof(*sh->fires));
+    sh->fires[i] = (struct fire){ id, f };
+    sh->nfires++;
+}
+
+static void fire_drop(shard_t *sh, uint32_t id)
+{
+    ptrdiff_t i = fire_find(sh, id);
+    if (i < 0)
+        return;
+    memmove(&sh->fires[i], &sh->fires[i + 1], (sh->nfires - (size_t)i - 1) * sizeof(*sh->fires));
+    sh->nfires--;
+}
+
+static uint32_t new_id(shard_t *sh)
+{
+    if (++sh->next_id == 0 || sh->next_id >= UINT32_MAX - REC_MAX_SOURCES)
+        sh->next_id = 1; /* the top of the range is the feed alerts' */
+    return sh->next_id;
+}
+
+/* User ui had a transition at `at`: its state is published once the alert
+ * stage has written the line (shard_publish_ready). */
+static void mark_changed(shard_t *sh, uint32_t ui, int64_t at)
+{
+    if (!sh->o.publish)
+        return;
+    if (sh->nchanged == sh->changed_cap) {
+        size_t cap = sh->changed_cap ? sh->changed_cap * 2 : 16;
+        struct changed *v = realloc(sh->changed, cap * sizeof(*v));
+        if (!v) {
+            sh->stats.nomem++;
+            return;
+        }
+        sh->changed = v;
+        sh->changed_cap = cap;
+    }
+    sh->changed[sh->nchanged++] = (struct changed){ ui, at };
+}
+
 static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, int hot, int cool,
-                  int64_t for_ns, int64_t hold_ns, event_t *ev, const user_t *u, const char *cls,
+                  int64_t for_ns, int64_t hold_ns, event_t *ev, uint32_t ui, const char *cls,
                   int64_t onset_hint, int64_t lead)
 {
+    const user_t *u = st_user(sh->st, ui);
     switch (life_step(l, ts, hot, cool, for_ns, hold_ns)) {
     case LIFE_FIRE:
-        if (++sh->next_id == 0)
-            sh->next_id = 1;
-        *id = sh->next_id;
+        *id = new_id(sh);
         ev->type = EV_FIRE;
         ev->id = *id;
         ev->at = ev->detected_at = ts;
         ev->starts_at = onset_hint < l->onset ? onset_hint : l->onset;
         ev->since = ev->starts_at - lead;
+        fire_keep(sh, *id, ev);
         emit_named(sh, ev, u, cls);
+        mark_changed(sh, ui, ts);
         break;
     case LIFE_RESOLVE:
         if (*id) {
@@ -140,7 +234,9 @@ static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, int hot, int
             ev->at = ts;
             ev->ends_at = l->since;
             emit_named(sh, ev, u, cls);
+            fire_drop(sh, *id);
             *id = 0;
+            mark_changed(sh, ui, ts);
         }
         break;
     case LIFE_NONE:
@@ -179,8 +275,8 @@ static void agg_close(shard_t *sh, agg_t *g)
     event_t ev = ev_alert(ALERT_SILENCE, g->dir);
     ev.value = g->obs / secs;
     ev.baseline = g->expected / secs;
-    drive(sh, &g->silence, &g->silence_alert, ts, hot, cool, p->silence_for, p->silence_hold, &ev, u,
-          "all", quiet ? g->silence_since : INT64_MAX, 0);
+    drive(sh, &g->silence, &g->silence_alert, ts, hot, cool, p->silence_for, p->silence_hold, &ev,
+          g->user, "all", quiet ? g->silence_since : INT64_MAX, 0);
 
     /* fixed per-User limit (Anomaly Detection Threshold) */
     double limit = g->dir == LP_NORTH ? p->limit_north_rate : p->limit_south_rate;
@@ -191,7 +287,8 @@ static void agg_close(shard_t *sh, agg_t *g)
         ev.baseline = g->base_rate;
         ev.limit = limit;
         drive(sh, &g->limit, &g->limit_alert, ts, limit > 0 && rate > limit,
-              limit <= 0 || rate <= limit, p->storm_for, p->storm_hold, &ev, u, "all", INT64_MAX, 0);
+              limit <= 0 || rate <= limit, p->storm_for, p->storm_hold, &ev, g->user, "all",
+              INT64_MAX, 0);
     }
 
     if (g->dir != LP_NORTH)
@@ -216,8 +313,8 @@ static void agg_close(shard_t *sh, agg_t *g)
     ev.value = wsecs > 0 ? d / wsecs : 0;
     ev.baseline = wsecs > 0 ? q / wsecs : 0;
     ev.backlog = g->backlog;
-    drive(sh, &g->blocked, &g->blocked_alert, ts, hot, cool, p->blocked_for, p->blocked_hold, &ev, u,
-          "all", g->low_since ? g->low_since : INT64_MAX, 0);
+    drive(sh, &g->blocked, &g->blocked_alert, ts, hot, cool, p->blocked_for, p->blocked_hold, &ev,
+          g->user, "all", g->low_since ? g->low_since : INT64_MAX, 0);
 
     /* the bucket's backlog, for the alert stage's blast radius */
     event_t sum = { .type = EV_SUMMARY, .at = ts, .dt = g->bucket_dt, .backlog = g->backlog,
@@ -236,6 +333,25 @@ static void close_buckets(shard_t *sh)
 
 /* ---- per-series update -------------------------------------------------- */
 
+/* Aggregate ai gets a bucket (its sums are the caller's to set): 0, or -1
+ * when out of memory (counted). */
+static int open_bucket(shard_t *sh, uint32_t ai)
+{
+    if (sh->ndirty == sh->dirty_cap) {
+        size_t cap = sh->dirty_cap ? sh->dirty_cap * 2 : 64;
+        uint32_t *v = realloc(sh->dirty, cap * sizeof(*v));
+        if (!v) {
+            sh->stats.nomem++;
+            return -1;
+        }
+        sh->dirty = v;
+        sh->dirty_cap = cap;
+    }
+    sh->dirty[sh->ndirty++] = ai;
+    st_agg(sh->st, ai)->dirty = 1;
+    return 0;
+}
+
 static void series_update(shard_t *sh, uint32_t si, const rec_t *r)
 {
     series_t *s = st_series(sh->st, si);
@@ -243,7 +359,9 @@ static void series_update(shard_t *sh, uint32_t si, const rec_t *r)
     const user_t *u = st_user(sh->st, s->user);
     const detect_params_t *p = u->params;
 
-    if (s->seen && r->ts == s->last_ts) {
+    /* the router keeps a series in order: an older time is a sample read
+     * again (a partition re-read after it moved here) */
+    if (s->seen && r->ts <= s->last_ts) {
         sh->stats.duplicates++;
         return;
     }
@@ -252,7 +370,12 @@ static void series_update(shard_t *sh, uint32_t si, const rec_t *r)
         g->backlog += r->backlog - s->backlog;
         s->backlog = r->backlog;
     }
-    if (!s->seen || s->epoch != sh->epoch) {
+    /* idle sweeps fill a quiet series within idle_after + a sweep step, so
+     * a longer interval lost samples (a User taken over after a hole): its
+     * count says nothing of that interval */
+    int64_t step = sh->o.ingest.idle_after / 2;
+    int hole = s->seen && step > 0 && r->ts - s->last_ts > sh->o.ingest.idle_after + step;
+    if (!s->seen || s->epoch != sh->epoch || hole) {
         /* the first sample, or the first after a feed gap: its interval is
          * unknown, so it only anchors the next one */
         s->seen = 1;
@@ -286,8 +409,8 @@ static void series_update(shard_t *sh, uint32_t si, const rec_t *r)
     ev.baseline = base_rate;
     if (s->dir == LP_NORTH)
         ev.backlog = g->backlog;
-    drive(sh, &s->storm, &s->alert, r->ts, hot, cool, p->storm_for, p->storm_hold, &ev, u, s->cls,
-          INT64_MAX, dt);
+    drive(sh, &s->storm, &s->alert, r->ts, hot, cool, p->storm_for, p->storm_hold, &ev, s->user,
+          s->cls, INT64_MAX, dt);
 
     /* learn; while this series or its User's direction is anomalous, only
      * as much as baseline.h allows */
@@ -300,18 +423,8 @@ static void series_update(shard_t *sh, uint32_t si, const rec_t *r)
 
     /* add to the User's open bucket */
     if (!g->dirty) {
-        if (sh->ndirty == sh->dirty_cap) {
-            size_t cap = sh->dirty_cap ? sh->dirty_cap * 2 : 64;
-            uint32_t *v = realloc(sh->dirty, cap * sizeof(*v));
-            if (!v) {
-                sh->stats.nomem++;
-                return;
-            }
-            sh->dirty = v;
-            sh->dirty_cap = cap;
-        }
-        sh->dirty[sh->ndirty++] = s->agg;
-        g->dirty = 1;
+        if (open_bucket(sh, s->agg) < 0)
+            return;
         g->bucket_ts = r->ts;
         g->obs = g->expected = g->delivered = g->base_rate = g->var_extra = 0;
         g->bucket_dt = 0;
@@ -491,6 +604,240 @@ static int evict_one(shard_t *sh)
     return -1;
 }
 
+/* User ui's state to opts.publish. */
+static void publish_user(shard_t *sh, uint32_t ui)
+{
+    const user_t *u = st_user(sh->st, ui);
+    unsigned char *blob;
+    size_t len;
+    if (state_encode_user(sh->st, ui, u->src, fire_of, sh, &blob, &len) < 0) {
+        sh->stats.nomem++;
+        return;
+    }
+    sh->o.publish(sh->o.publish_ctx, u->name, u->src, blob, len);
+    free(blob);
+}
+
+int shard_publish_pending(const shard_t *sh)
+{
+    return sh->nchanged != 0;
+}
+
+void shard_publish_ready(shard_t *sh, int64_t released)
+{
+    /* a User goes once every transition of its own is written: published
+     * earlier, a crash could leave a transition decided, published as
+     * done, and never written */
+    size_t keep = 0;
+    for (size_t i = 0; i < sh->nchanged; i++) {
+        uint32_t ui = sh->changed[i].user;
+        int ready = 1, first = 1;
+        for (size_t k = 0; k < sh->nchanged && ready; k++)
+            if (sh->changed[k].user == ui) {
+                ready = sh->changed[k].at < released;
+                first = first && k >= i;
+            }
+        if (!ready)
+            sh->changed[keep++] = sh->changed[i];
+        else if (first && st_user(sh->st, ui)->src)
+            publish_user(sh, ui);
+    }
+    sh->nchanged = keep;
+}
+
+size_t shard_publish_all(shard_t *sh)
+{
+    size_t n = 0;
+    for (size_t i = 0, ext = st_user_extent(sh->st); sh->o.publish && i < ext; i++) {
+        const user_t *u = st_user(sh->st, (uint32_t)i);
+        if (u->name && u->src) {
+            publish_user(sh, (uint32_t)i);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ---- Users moving between instances -------------------------------------- */
+
+/* Tells the alert stage that alert `id` of User u goes on elsewhere. */
+static void hand_off_alert(shard_t *sh, uint32_t *id, alert_kind_t kind, int dir,
+                           const user_t *u, const char *cls)
+{
+    if (!*id)
+        return;
+    event_t ev = ev_alert(kind, dir);
+    ev.type = EV_HANDOFF;
+    ev.id = *id;
+    ev.at = sh->now;
+    emit_named(sh, &ev, u, cls);
+    fire_drop(sh, *id);
+    *id = 0;
+}
+
+/*
+ * Removes User ui and everything that refers to it: its alerts are handed
+ * off (the alert stage drops them without a line), its open buckets
+ * dropped, its series removed, and the alert stage told to forget it.
+ */
+static void release_user(shard_t *sh, uint32_t ui)
+{
+    size_t keep = 0; /* its pending publications go with it */
+    for (size_t i = 0; i < sh->nchanged; i++)
+        if (sh->changed[i].user != ui)
+            sh->changed[keep++] = sh->changed[i];
+    sh->nchanged = keep;
+    user_t *u = st_user(sh->st, ui);
+    char name[LP_MAX_ID + 1];
+    copy_id(name, u->name);
+    for (int d = 0; d < 2; d++) {
+        if (u->agg[d] == ST_NO_AGG)
+            continue;
+        agg_t *g = st_agg(sh->st, u->agg[d]);
+        hand_off_alert(sh, &g->blocked_alert, ALERT_BLOCKED, g->dir, u, "all");
+        hand_off_alert(sh, &g->silence_alert, ALERT_SILENCE, g->dir, u, "all");
+        hand_off_alert(sh, &g->limit_alert, ALERT_LIMIT, g->dir, u, "all");
+        if (g->dirty) { /* out of the open buckets */
+            size_t k = 0;
+            for (size_t i = 0; i < sh->ndirty; i++)
+                if (sh->dirty[i] != u->agg[d])
+                    sh->dirty[k++] = sh->dirty[i];
+            sh->ndirty = k;
+            g->dirty = 0;
+        }
+    }
+    for (size_t i = 0, n = st_series_extent(sh->st); i < n; i++) {
+        series_t *s = st_series(sh->st, (uint32_t)i);
+        if (!s->live || s->user != ui)
+            continue;
+        hand_off_alert(sh, &s->alert, ALERT_STORM, s->dir, st_user(sh->st, ui), s->cls);
+        st_remove(sh->st, (uint32_t)i); /* the User goes with its last series */
+    }
+    event_t ev = { .type = EV_EVICT, .at = sh->now, .backlog = -1 };
+    ev_names(&ev, name, "all");
+    sh->o.emit(sh->o.emit_ctx, &ev);
+}
+
+size_t shard_handoff(shard_t *sh, unsigned src, int publish)
+{
+    /* the Users first, then their removal: removing frees slots */
+    size_t n = 0, cap = 0;
+    uint32_t *users = NULL;
+    for (size_t i = 0, ext = st_user_extent(sh->st); i < ext; i++) {
+        const user_t *u = st_user(sh->st, (uint32_t)i);
+        if (!u->name || u->src != src)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            uint32_t *v = realloc(users, cap * sizeof(*v));
+            if (!v) {
+                sh->stats.nomem++;
+                break;
+            }
+            users = v;
+        }
+        users[n++] = (uint32_t)i;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (publish && sh->o.publish)
+            publish_user(sh, users[k]);
+        release_user(sh, users[k]);
+    }
+    free(users);
+    /* its own feed_stalled ends here: the new owner judges it */
+    if (src < REC_MAX_SOURCES && sh->src_stalled[src]) {
+        sh->src_stalled[src] = 0;
+        sh->nsrc_stalled--;
+        if (sh->o.feed_owner)
+            feed_event(sh, EV_RESOLVE, sh->now, sh->now, src);
+    }
+    return n;
+}
+
+/* Takes an alert that fired elsewhere: a new id here, and the alert stage
+ * told to go on with it (no line). */
+static void adopt_alert(shard_t *sh, uint32_t *id, const state_fire_t *f, alert_kind_t kind,
+                        int dir, const user_t *u, const char *cls)
+{
+    event_t ev = ev_alert(kind, dir);
+    ev.type = EV_ADOPT;
+    ev.id = *id = new_id(sh);
+    ev.at = sh->now != INT64_MIN ? sh->now : f->detected_at;
+    ev.starts_at = f->starts_at;
+    ev.detected_at = f->detected_at;
+    ev.since = f->since;
+    ev.value = f->value;
+    ev.baseline = f->baseline;
+    ev.backlog = f->backlog;
+    ev.limit = f->limit;
+    fire_keep(sh, *id, &ev);
+    emit_named(sh, &ev, u, cls);
+}
+
+int shard_adopt(shard_t *sh, const state_user_t *in)
+{
+    if (!in->nseries || in->src >= REC_MAX_SOURCES)
+        return SW_EINVAL;
+    int64_t have = st_find_user(sh->st, in->user, in->ulen);
+    if (have >= 0) /* a copy here is older than the one handed over: it goes */
+        release_user(sh, (uint32_t)have);
+    uint32_t ui = 0;
+    for (size_t i = 0; i < in->nseries; i++) {
+        const state_user_series_t *b = &in->series[i];
+        int64_t si = st_intern(sh->st, in->user, in->ulen, b->dir, b->cls, b->clen,
+                               sh->o.detect_for, sh->o.detect_ctx);
+        if (si < 0)
+            return (int)si;
+        series_t *s = st_series(sh->st, (uint32_t)si);
+        ui = s->user;
+        s->base = b->base;
+        s->seen = (uint8_t)(b->seen != 0);
+        s->epoch = sh->epoch;
+        s->last_ts = s->last_sample = b->last_ts;
+        s->rate = b->rate;
+        s->backlog = b->backlog;
+        s->storm = b->storm;
+        st_agg(sh->st, s->agg)->backlog += b->backlog;
+        if (b->firing)
+            adopt_alert(sh, &s->alert, &b->fire, ALERT_STORM, s->dir, st_user(sh->st, ui),
+                        s->cls);
+    }
+    user_t *u = st_user(sh->st, ui);
+    u->src = (uint16_t)in->src;
+    for (size_t i = 0; i < in->naggs; i++) {
+        const state_user_agg_t *b = &in->agg[i];
+        if (u->agg[b->dir] == ST_NO_AGG)
+            continue; /* no series in that direction */
+        agg_t *g = st_agg(sh->st, u->agg[b->dir]);
+        g->silence_logp = b->silence_logp;
+        g->silence_run = b->silence_run;
+        g->silence_since = b->silence_since;
+        g->prev_backlog = b->prev_backlog;
+        g->low_since = b->low_since;
+        g->win = b->win;
+        if (b->open && open_bucket(sh, u->agg[b->dir]) == 0) {
+            g->bucket_ts = b->bucket_ts;
+            g->bucket_dt = b->bucket_dt;
+            g->obs = b->obs;
+            g->expected = b->expected;
+            g->var_extra = b->var_extra;
+            g->delivered = b->delivered;
+            g->base_rate = b->base_rate;
+            g->rate = b->rate;
+        }
+        g->blocked = b->life[STATE_BLOCKED];
+        g->silence = b->life[STATE_SILENCE];
+        g->limit = b->life[STATE_LIMIT];
+        static const alert_kind_t kinds[STATE_NLIVES] = { ALERT_BLOCKED, ALERT_SILENCE,
+                                                          ALERT_LIMIT };
+        uint32_t *ids[STATE_NLIVES] = { &g->blocked_alert, &g->silence_alert, &g->limit_alert };
+        for (int k = 0; k < STATE_NLIVES; k++)
+            if (b->firing[k])
+                adopt_alert(sh, ids[k], &b->fire[k], kinds[k], g->dir, u, "all");
+    }
+    return SW_OK;
+}
+
 void shard_record(shard_t *sh, const rec_t *r)
 {
     switch (r->type) {
@@ -526,6 +873,9 @@ void shard_record(shard_t *sh, const rec_t *r)
     case REC_SRC_RESUME:
         clock_advance(sh, r->ts);
         source_resume(sh, r);
+        break;
+    case REC_HANDOFF:
+        shard_handoff(sh, r->src, r->aux != 0);
         break;
     case REC_TICK: /* every record before r->ts has been delivered */
         if (sh->now != INT64_MIN)

@@ -32,6 +32,14 @@ typedef struct {
     void *emit_ctx;
     int feed_owner;    /* this shard reports feed_stalled (exactly one does) */
     size_t max_series; /* this shard's share of ingest.max_series; 0: no limit */
+    /* A User's whole state (state_encode_user), for another instance to
+     * take over: called on the shard's thread for a User read from a source
+     * (a Kafka partition) once the lines of its transitions are written
+     * (shard_publish_ready), for each User of a source handed off, and by
+     * shard_publish_all. The blob is valid during the call. NULL: never. */
+    void (*publish)(void *ctx, const char *user, unsigned src, const unsigned char *blob,
+                    size_t len);
+    void *publish_ctx;
 } shard_opts_t;
 
 typedef struct {
@@ -53,6 +61,39 @@ void shard_destroy(shard_t *sh);
 
 /* Handles one record (sample or control) from the router. */
 void shard_record(shard_t *sh, const rec_t *r);
+
+/*
+ * Hands over every User read from source `src` (its Kafka partition goes to
+ * another instance): with `publish`, each User's state goes to
+ * opts.publish first; then the User is removed, its alerts dropped without
+ * a line (EV_HANDOFF: they go on where it goes), and the source's own
+ * feed_stalled, if any, resolved. REC_HANDOFF does the same in the stream.
+ * Returns the number of Users handed over.
+ */
+size_t shard_handoff(shard_t *sh, unsigned src, int publish);
+
+/*
+ * Takes over a User handed over by another instance (or read back from the
+ * state topic): a copy held here goes first; its series, baselines,
+ * windows and lifecycles go on as they were, and each alert it had firing
+ * goes on here (EV_ADOPT: no new line). The sample times it carries make
+ * samples read again duplicates. 0, SW_EINVAL for a User with no series
+ * or a source out of range, or SW_ENOMEM (the User may be half made:
+ * its series learn afresh).
+ */
+struct state_user;
+int shard_adopt(shard_t *sh, const struct state_user *u);
+
+/*
+ * The alert stage has written every line of event time below `released`:
+ * Users whose transitions are all below it are published (opts.publish).
+ * shard_publish_pending() says whether any wait (cheap, for every burst).
+ */
+void shard_publish_ready(shard_t *sh, int64_t released);
+int shard_publish_pending(const shard_t *sh);
+
+/* Publishes every User read from a source (a checkpoint); returns how many. */
+size_t shard_publish_all(shard_t *sh);
 
 /* Re-reads every User's detection settings (after a config reload). */
 void shard_rebind(shard_t *sh, const detect_params_t *(*detect_for)(void *, const char *, size_t),

@@ -77,6 +77,47 @@ static void w_f32(wbuf_t *w, float f)
     w_u(w, v, 4);
 }
 
+/* A baseline: STATE_BASE_LEN bytes. */
+#define STATE_BASE_LEN (8 + 4 + 8 + 8 + 16 + 4 * BASE_BINS + BASE_BINS)
+
+static void w_base(wbuf_t *w, const base_t *b)
+{
+    w_f64(w, b->rate);
+    w_f32(w, b->phi);
+    w_u(w, (uint64_t)b->age, 8);
+    w_u(w, (uint64_t)b->bin, 8);
+    w_f32(w, b->acc_count);
+    w_f32(w, b->acc_secs);
+    w_f32(w, b->all_count);
+    w_f32(w, b->all_secs);
+    for (int k = 0; k < BASE_BINS; k++)
+        w_f32(w, b->prof[k]);
+    w_bytes(w, b->days, BASE_BINS);
+}
+
+/* The header both encodings share: magic, a version, the bin layout. */
+static void w_header(wbuf_t *w, const char m[8], uint32_t version)
+{
+    w_bytes(w, m, 8);
+    w_u(w, version, 4);
+    w_u(w, BASE_BINS, 4);
+    w_u(w, (uint64_t)BASE_BIN_NS, 8);
+}
+
+/* The trailer: a CRC of everything before it. 0, or SW_ENOMEM (freed). */
+static int w_finish(wbuf_t *w, unsigned char **buf, size_t *len)
+{
+    if (!w->failed)
+        w_u(w, crc32_ieee(w->p, w->len), 4);
+    if (w->failed) {
+        free(w->p);
+        return SW_ENOMEM;
+    }
+    *buf = w->p;
+    *len = w->len;
+    return SW_OK;
+}
+
 int state_encode(series_table_t *const *tables, size_t ntables, unsigned char **buf, size_t *len)
 {
     wbuf_t w = { 0 };
@@ -86,10 +127,7 @@ int state_encode(series_table_t *const *tables, size_t ntables, unsigned char **
             const series_t *s = st_series(tables[k], (uint32_t)i);
             kept += s->live && s->base.age > 0;
         }
-    w_bytes(&w, magic, sizeof(magic));
-    w_u(&w, STATE_VERSION, 4);
-    w_u(&w, BASE_BINS, 4);
-    w_u(&w, (uint64_t)BASE_BIN_NS, 8);
+    w_header(&w, magic, STATE_VERSION);
     w_u(&w, kept, 8);
     for (size_t tk = 0; tk < ntables; tk++)
     for (size_t i = 0, n = st_series_extent(tables[tk]); i < n; i++) {
@@ -98,33 +136,14 @@ int state_encode(series_table_t *const *tables, size_t ntables, unsigned char **
         if (!s->live || s->base.age <= 0)
             continue;
         const user_t *u = st_user(t, s->user);
-        const base_t *b = &s->base;
         w_u(&w, u->len, 2);
         w_bytes(&w, u->name, u->len);
         w_u(&w, s->dir, 1);
         w_u(&w, s->cls_len, 2);
         w_bytes(&w, s->cls, s->cls_len);
-        w_f64(&w, b->rate);
-        w_f32(&w, b->phi);
-        w_u(&w, (uint64_t)b->age, 8);
-        w_u(&w, (uint64_t)b->bin, 8);
-        w_f32(&w, b->acc_count);
-        w_f32(&w, b->acc_secs);
-        w_f32(&w, b->all_count);
-        w_f32(&w, b->all_secs);
-        for (int k = 0; k < BASE_BINS; k++)
-            w_f32(&w, b->prof[k]);
-        w_bytes(&w, b->days, BASE_BINS);
+        w_base(&w, &s->base);
     }
-    if (!w.failed)
-        w_u(&w, crc32_ieee(w.p, w.len), 4);
-    if (w.failed) {
-        free(w.p);
-        return SW_ENOMEM;
-    }
-    *buf = w.p;
-    *len = w.len;
-    return SW_OK;
+    return w_finish(&w, buf, len);
 }
 
 typedef struct {
@@ -179,6 +198,8 @@ static int finite_nonneg(double v)
     return isfinite(v) && v >= 0;
 }
 
+static int r_base(rbuf_t *r, base_t *b, int zero_age);
+
 /* Reads one series record at r into the out parameters; 0 or a reason. */
 static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ulen, int *dir,
                                const unsigned char **cls, size_t *clen, base_t *b)
@@ -202,6 +223,13 @@ static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ul
         return "truncated";
     *cls = r->p + r->pos;
     r->pos += *clen;
+    return r_base(r, b, 0) ? NULL : "value out of range";
+}
+
+/* Reads a baseline (STATE_BASE_LEN bytes, checked by the caller); non-zero
+ * when its values are in range (an age of 0 only when allowed). */
+static int r_base(rbuf_t *r, base_t *b, int zero_age)
+{
     base_init(b);
     b->rate = r_f64(r);
     b->phi = r_f32(r);
@@ -214,8 +242,8 @@ static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ul
     /* age grows by every interval learnt (base_learn): one beyond the span
      * of sample times (LP_TS_MAX, 146 years) no run can have learnt, and
      * near INT64_MAX it would overflow as it grows */
-    int ok = finite_nonneg(b->rate) && finite_nonneg(b->phi) && b->age > 0 &&
-             b->age <= LP_TS_MAX && finite_nonneg(b->acc_count) &&
+    int ok = finite_nonneg(b->rate) && finite_nonneg(b->phi) &&
+             (b->age > 0 || (zero_age && b->age == 0)) && b->age <= LP_TS_MAX && finite_nonneg(b->acc_count) &&
              finite_nonneg(b->acc_secs) && finite_nonneg(b->all_count) &&
              finite_nonneg(b->all_secs);
     for (int k = 0; k < BASE_BINS; k++) {
@@ -224,7 +252,7 @@ static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ul
     }
     memcpy(b->days, r->p + r->pos, BASE_BINS);
     r->pos += BASE_BINS;
-    return ok ? NULL : "value out of range";
+    return ok;
 }
 
 int state_decode(series_table_t *(*table_for)(void *, const char *, size_t),
@@ -277,4 +305,287 @@ int state_decode(series_table_t *(*table_for)(void *, const char *, size_t),
         st_series(t, (uint32_t)si)->base = b;
     }
     return SW_OK;
+}
+
+/* ---- one User's whole state --------------------------------------------- */
+
+static const char user_magic[8] = { 'S', 'W', 'U', 'S', 'E', 'R', '0', '1' };
+
+static void w_life(wbuf_t *w, const life_t *l)
+{
+    w_u(w, (uint64_t)l->onset, 8);
+    w_u(w, (uint64_t)l->since, 8);
+    w_u(w, l->state, 1);
+}
+
+/* A lifecycle and, when its alert is out (id != 0 and known), what it
+ * fired with. */
+static void w_life_fire(wbuf_t *w, const life_t *l, uint32_t id,
+                        const state_fire_t *(*fire_of)(void *, uint32_t), void *ctx)
+{
+    w_life(w, l);
+    const state_fire_t *f = id && fire_of ? fire_of(ctx, id) : NULL;
+    w_u(w, f != NULL, 1);
+    if (!f)
+        return;
+    w_u(w, (uint64_t)f->starts_at, 8);
+    w_u(w, (uint64_t)f->detected_at, 8);
+    w_u(w, (uint64_t)f->since, 8);
+    w_f64(w, f->value);
+    w_f64(w, f->baseline);
+    w_f64(w, f->backlog);
+    w_f64(w, f->limit);
+}
+
+static void w_win(wbuf_t *w, const win_t *win)
+{
+    w_u(w, win->n, 1);
+    for (unsigned k = 0; k < win->n; k++) {
+        unsigned slot = (win->head + k) % WIN_CAP;
+        w_u(w, (uint64_t)win->ts[slot], 8);
+        for (int i = 0; i < WIN_NV; i++)
+            w_f32(w, win->v[slot][i]);
+    }
+    for (int i = 0; i < WIN_NV; i++)
+        w_f64(w, win->sum[i]); /* as kept, so the sums go on exactly */
+}
+
+int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
+                      const state_fire_t *(*fire_of)(void *, uint32_t), void *ctx,
+                      unsigned char **buf, size_t *len)
+{
+    const user_t *u = st_user(t, user);
+    wbuf_t w = { 0 };
+    w_header(&w, user_magic, STATE_USER_VERSION);
+    w_u(&w, u->len, 2);
+    w_bytes(&w, u->name, u->len);
+    w_u(&w, src, 2);
+    w_u(&w, u->nseries, 2);
+    for (size_t i = 0, n = st_series_extent(t); i < n; i++) {
+        const series_t *s = st_series(t, (uint32_t)i);
+        if (!s->live || s->user != user)
+            continue;
+        w_u(&w, s->dir, 1);
+        w_u(&w, s->cls_len, 2);
+        w_bytes(&w, s->cls, s->cls_len);
+        w_base(&w, &s->base);
+        w_u(&w, s->seen, 1);
+        w_u(&w, (uint64_t)s->last_ts, 8);
+        w_f64(&w, s->rate);
+        w_f64(&w, s->backlog);
+        w_life_fire(&w, &s->storm, s->alert, fire_of, ctx);
+    }
+    int naggs = (u->agg[0] != ST_NO_AGG) + (u->agg[1] != ST_NO_AGG);
+    w_u(&w, (uint64_t)naggs, 1);
+    for (int d = 0; d < 2; d++) {
+        if (u->agg[d] == ST_NO_AGG)
+            continue;
+        const agg_t *g = st_agg(t, u->agg[d]);
+        w_u(&w, g->dir, 1);
+        w_f64(&w, g->silence_logp);
+        w_u(&w, g->silence_run, 4);
+        w_u(&w, (uint64_t)g->silence_since, 8);
+        w_f64(&w, g->prev_backlog);
+        w_u(&w, (uint64_t)g->low_since, 8);
+        w_win(&w, &g->win);
+        w_u(&w, g->dirty, 1);
+        if (g->dirty) {
+            w_u(&w, (uint64_t)g->bucket_ts, 8);
+            w_u(&w, (uint64_t)g->bucket_dt, 8);
+            w_f64(&w, g->obs);
+            w_f64(&w, g->expected);
+            w_f64(&w, g->var_extra);
+            w_f64(&w, g->delivered);
+            w_f64(&w, g->base_rate);
+            w_f64(&w, g->rate);
+        }
+        w_life_fire(&w, &g->blocked, g->blocked_alert, fire_of, ctx);
+        w_life_fire(&w, &g->silence, g->silence_alert, fire_of, ctx);
+        w_life_fire(&w, &g->limit, g->limit_alert, fire_of, ctx);
+    }
+    return w_finish(&w, buf, len);
+}
+
+/* Decoding: every read checks its room first; the first reason sticks. */
+typedef struct {
+    rbuf_t r;
+    const char *why;
+} urd_t;
+
+static int u_need(urd_t *d, size_t n)
+{
+    if (!d->why && !r_need(&d->r, n))
+        d->why = "truncated";
+    return !d->why;
+}
+
+static uint64_t u_u(urd_t *d, int bytes)
+{
+    return u_need(d, (size_t)bytes) ? r_u(&d->r, bytes) : 0;
+}
+
+static double u_f64(urd_t *d, int finite)
+{
+    double v = u_need(d, 8) ? r_f64(&d->r) : 0;
+    if (finite && !isfinite(v) && !d->why)
+        d->why = "value out of range";
+    return v;
+}
+
+static void u_life(urd_t *d, life_t *l, int *firing, state_fire_t *f)
+{
+    l->onset = (int64_t)u_u(d, 8);
+    l->since = (int64_t)u_u(d, 8);
+    l->state = (uint8_t)u_u(d, 1);
+    if (l->state > LIFE_CLEARING && !d->why)
+        d->why = "bad lifecycle state";
+    *firing = (int)u_u(d, 1);
+    if (*firing > 1 && !d->why)
+        d->why = "bad firing flag";
+    if (!*firing)
+        return;
+    f->starts_at = (int64_t)u_u(d, 8);
+    f->detected_at = (int64_t)u_u(d, 8);
+    f->since = (int64_t)u_u(d, 8);
+    f->value = u_f64(d, 1);
+    f->baseline = u_f64(d, 1);
+    f->backlog = u_f64(d, 1);
+    f->limit = u_f64(d, 1);
+    /* what fired must still be out: firing or clearing */
+    if (!life_firing(l) && !d->why)
+        d->why = "an alert out while its lifecycle is not firing";
+}
+
+static void u_win(urd_t *d, win_t *w)
+{
+    win_clear(w);
+    unsigned n = (unsigned)u_u(d, 1);
+    if (n > WIN_CAP && !d->why)
+        d->why = "window too long";
+    for (unsigned k = 0; k < n && !d->why; k++) {
+        w->ts[k] = (int64_t)u_u(d, 8);
+        for (int i = 0; i < WIN_NV; i++)
+            w->v[k][i] = u_need(d, 4) ? r_f32(&d->r) : 0;
+        if (k && w->ts[k] < w->ts[k - 1] && !d->why)
+            d->why = "window out of order";
+    }
+    w->n = (uint8_t)(d->why ? 0 : n);
+    for (int i = 0; i < WIN_NV; i++)
+        w->sum[i] = u_f64(d, 1);
+}
+
+/* Reads a string of 1..LP_MAX_ID bytes into dst (NUL-terminated). */
+static size_t u_str(urd_t *d, char dst[LP_MAX_ID + 1], const char *what)
+{
+    size_t n = (size_t)u_u(d, 2);
+    if ((n == 0 || n > LP_MAX_ID) && !d->why)
+        d->why = what;
+    if (d->why || !u_need(d, n))
+        return 0;
+    memcpy(dst, d->r.p + d->r.pos, n);
+    dst[n] = '\0';
+    d->r.pos += n;
+    return n;
+}
+
+static void u_series(urd_t *d, state_user_series_t *s)
+{
+    s->dir = (int)u_u(d, 1);
+    if (s->dir != LP_SOUTH && s->dir != LP_NORTH && !d->why)
+        d->why = "bad direction";
+    s->clen = u_str(d, s->cls, "bad class length");
+    if (u_need(d, STATE_BASE_LEN) && !r_base(&d->r, &s->base, 1))
+        d->why = "baseline value out of range";
+    s->seen = (int)u_u(d, 1);
+    s->last_ts = (int64_t)u_u(d, 8);
+    s->rate = u_f64(d, 1);
+    s->backlog = u_f64(d, 1);
+    u_life(d, &s->storm, &s->firing, &s->fire);
+}
+
+static void u_agg(urd_t *d, state_user_agg_t *g)
+{
+    g->dir = (int)u_u(d, 1);
+    if (g->dir != LP_SOUTH && g->dir != LP_NORTH && !d->why)
+        d->why = "bad direction";
+    g->silence_logp = u_f64(d, 1);
+    g->silence_run = (uint32_t)u_u(d, 4);
+    g->silence_since = (int64_t)u_u(d, 8);
+    g->prev_backlog = u_f64(d, 1);
+    g->low_since = (int64_t)u_u(d, 8);
+    u_win(d, &g->win);
+    g->open = (int)u_u(d, 1);
+    if (g->open > 1 && !d->why)
+        d->why = "bad bucket flag";
+    if (g->open) {
+        g->bucket_ts = (int64_t)u_u(d, 8);
+        g->bucket_dt = (int64_t)u_u(d, 8);
+        g->obs = u_f64(d, 1);
+        g->expected = u_f64(d, 1);
+        g->var_extra = u_f64(d, 1);
+        g->delivered = u_f64(d, 1);
+        g->base_rate = u_f64(d, 1);
+        g->rate = u_f64(d, 1);
+    }
+    for (int k = 0; k < STATE_NLIVES; k++)
+        u_life(d, &g->life[k], &g->firing[k], &g->fire[k]);
+}
+
+int state_decode_user(const unsigned char *buf, size_t len, state_user_t *out, char *err,
+                      size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (!buf || len < HEADER_LEN - 8 + 4 || memcmp(buf, user_magic, sizeof(user_magic)) != 0)
+        return fail(err, errlen, "not a stormwatch User state");
+    uint32_t want = (uint32_t)buf[len - 4] | (uint32_t)buf[len - 3] << 8 |
+                    (uint32_t)buf[len - 2] << 16 | (uint32_t)buf[len - 1] << 24;
+    if (crc32_ieee(buf, len - 4) != want)
+        return fail(err, errlen, "checksum mismatch: the User state is corrupt or truncated");
+    urd_t d = { { buf, len - 4, sizeof(user_magic) }, NULL };
+    uint32_t version = (uint32_t)u_u(&d, 4), bins = (uint32_t)u_u(&d, 4);
+    uint64_t bin_ns = u_u(&d, 8);
+    if (version != STATE_USER_VERSION)
+        return fail(err, errlen, "User state version %u, this stormwatch reads version %d",
+                    version, STATE_USER_VERSION);
+    if (bins != BASE_BINS || bin_ns != (uint64_t)BASE_BIN_NS)
+        return fail(err, errlen, "User state has %u daily bins, this stormwatch uses %d", bins,
+                    BASE_BINS);
+    out->ulen = u_str(&d, out->user, "bad user id length");
+    out->src = (unsigned)u_u(&d, 2);
+    size_t n = (size_t)u_u(&d, 2);
+    if (!d.why && (n == 0 || n > d.r.len - d.r.pos))
+        d.why = n ? "truncated" : "a User with no series";
+    if (!d.why && !(out->series = calloc(n, sizeof(*out->series))))
+        return SW_ENOMEM;
+    for (size_t i = 0; i < n && !d.why; i++) {
+        u_series(&d, &out->series[i]);
+        for (size_t k = 0; k < i && !d.why; k++)
+            if (out->series[k].dir == out->series[i].dir &&
+                strcmp(out->series[k].cls, out->series[i].cls) == 0)
+                d.why = "a series given twice";
+    }
+    out->nseries = n;
+    out->naggs = (size_t)u_u(&d, 1);
+    if (out->naggs > 2 && !d.why)
+        d.why = "more than two directions";
+    for (size_t i = 0; i < out->naggs && !d.why; i++)
+        u_agg(&d, &out->agg[i]);
+    if (!d.why && out->naggs == 2 && out->agg[0].dir == out->agg[1].dir)
+        d.why = "a direction given twice";
+    if (!d.why && d.r.pos != d.r.len)
+        d.why = "unexpected bytes at the end";
+    if (d.why) {
+        state_user_free(out);
+        return fail(err, errlen, "User state: %s", d.why);
+    }
+    return SW_OK;
+}
+
+void state_user_free(state_user_t *u)
+{
+    if (!u)
+        return;
+    free(u->series);
+    u->series = NULL;
+    u->nseries = 0;
 }

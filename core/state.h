@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lineproto.h"
 #include "series.h"
 
 #define STATE_VERSION 1
@@ -48,5 +49,80 @@ int state_decode(series_table_t *(*table_for)(void *ctx, const char *user, size_
                  const unsigned char *buf, size_t len,
                  const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),
                  void *ctx, char *err, size_t errlen);
+
+/*
+ * One User's whole detection state, so that the User can move to another
+ * instance (Kafka: its partition moved) and go on as if it had never left:
+ * every series with its baseline, the time of its last sample (so samples
+ * read again are duplicates) and its storm lifecycle; every direction's
+ * silence run, blocked-route window and lifecycles; and, for each alert
+ * firing, what it fired with. A blob has its own magic, version, the bin
+ * layout and a CRC, and is refused whole when anything is off.
+ */
+#define STATE_USER_VERSION 1
+
+/* What an alert fired with, kept so another instance can go on with it. */
+typedef struct {
+    int64_t starts_at, detected_at, since;
+    double value, baseline, backlog, limit;
+} state_fire_t;
+
+typedef struct {
+    int dir;                      /* LP_SOUTH or LP_NORTH */
+    char cls[LP_MAX_ID + 1];
+    size_t clen;
+    int seen;
+    int64_t last_ts;
+    double rate, backlog;
+    base_t base;
+    life_t storm;
+    int firing;                   /* an alert is out: fire holds it */
+    state_fire_t fire;
+} state_user_series_t;
+
+enum { STATE_BLOCKED, STATE_SILENCE, STATE_LIMIT, STATE_NLIVES };
+
+typedef struct {
+    int dir;
+    double silence_logp, prev_backlog;
+    uint32_t silence_run;
+    int64_t silence_since, low_since;
+    win_t win;
+    int open;                     /* a bucket is open: its sums follow */
+    int64_t bucket_ts, bucket_dt;
+    double obs, expected, var_extra, delivered, base_rate, rate;
+    life_t life[STATE_NLIVES];    /* blocked, silence, limit */
+    int firing[STATE_NLIVES];
+    state_fire_t fire[STATE_NLIVES];
+} state_user_agg_t;
+
+typedef struct state_user {
+    char user[LP_MAX_ID + 1];
+    size_t ulen;
+    unsigned src;                 /* the source it was read from (rec_t.src) */
+    state_user_series_t *series;  /* nseries of them (owned) */
+    size_t nseries;
+    state_user_agg_t agg[2];
+    size_t naggs;
+} state_user_t;
+
+/*
+ * Encodes User `user` of table t (read from source `src`) into a new
+ * buffer (*buf, *len; the caller frees it). fire_of(ctx, id) gives what the
+ * alert with that id fired with (NULL: it is left out, as if not firing).
+ * Returns 0 or SW_ENOMEM.
+ */
+int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
+                      const state_fire_t *(*fire_of)(void *ctx, uint32_t id), void *ctx,
+                      unsigned char **buf, size_t *len);
+
+/*
+ * Decodes a blob of state_encode_user() into *out (the caller frees it
+ * with state_user_free()). Returns 0, or SW_EPARSE with a sentence in err
+ * (nothing allocated), or SW_ENOMEM.
+ */
+int state_decode_user(const unsigned char *buf, size_t len, state_user_t *out, char *err,
+                      size_t errlen);
+void state_user_free(state_user_t *u);
 
 #endif
