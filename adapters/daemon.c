@@ -209,6 +209,9 @@ static void *ingest_main(void *arg)
             atomic_store_explicit(&d->record_dropped, rcs->dropped_bytes, memory_order_relaxed);
         }
     }
+    /* leave the Kafka group first: what it holds is handed over while the
+     * shards still run */
+    dk_leave(d);
     /* take what already arrived: read until the sockets are quiet */
     for (int quiet = 0; !quiet;) {
         quiet = 1;
@@ -299,8 +302,24 @@ static void *shard_main(void *arg)
             }
         }
         idle = IDLE_MIN_NS;
-        for (size_t i = 0; i < n; i++)
+        int64_t tick = INT64_MIN;
+        unsigned handoffs = 0;
+        for (size_t i = 0; i < n; i++) {
             shard_record(s->shard, &buf[i]);
+            if (buf[i].type == REC_TICK)
+                tick = buf[i].ts;
+            handoffs += buf[i].type == REC_HANDOFF;
+        }
+        /* release: what the shard did before is done when these are seen
+         * (the ingest thread's acquire, to commit offsets or go on after a
+         * handoff) */
+        if (tick != INT64_MIN)
+            atomic_store_explicit(&s->processed, tick, memory_order_release);
+        if (handoffs)
+            atomic_fetch_add_explicit(&s->handoffs, handoffs, memory_order_release);
+        if (shard_publish_pending(s->shard))
+            shard_publish_ready(s->shard, atomic_load_explicit(&d->alerts_released,
+                                                               memory_order_acquire));
         /* for the metrics: relaxed, readers only want a recent total */
         const shard_stats_t *st = shard_stats(s->shard);
         atomic_store_explicit(&s->samples, st->samples, memory_order_relaxed);
@@ -352,6 +371,27 @@ static void alert_emit(void *ctx, const alert_t *a)
     d->transitions++;
 }
 
+/* Alert thread: an alert goes on at another instance, or came from one.
+ * No line is written; Alertmanager hears of it from whichever holds it
+ * (the same labels and start: one alert there), and the gauge follows. */
+static void alert_handover(void *ctx, const alert_t *a, int adopted)
+{
+    daemon_t *d = ctx;
+    if (d->am) {
+        if (adopted)
+            sink_am_send(d->am, a);
+        else
+            sink_am_forget(d->am, a);
+    }
+    if (a->kind < ALERT_NKINDS) {
+        if (adopted)
+            atomic_fetch_add_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+        else
+            atomic_fetch_sub_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+    }
+    d->transitions++; /* the snapshot of firing alerts changed */
+}
+
 static void alerts_take_updates(daemon_t *d)
 {
     /* acquire pairs with main's release exchange: the register is complete */
@@ -386,6 +426,14 @@ static void *alerts_main(void *arg)
             for (size_t k = 0; k < n; k++)
                 alerts_event(d->as, i, &buf[k]);
             got += n;
+        }
+        if (got) {
+            /* the lines are written (fflush below or at the next idle):
+             * pairs with the shards' acquire before publishing states */
+            if (d->alerts_out)
+                fflush(d->alerts_out);
+            atomic_store_explicit(&d->alerts_released, alerts_released(d->as),
+                                  memory_order_release);
         }
         if (got) {
             idle = ALERTS_IDLE_NS;
@@ -722,13 +770,11 @@ void dmn_unpark_all(daemon_t *d)
     atomic_store_explicit(&d->pause_req, 0, memory_order_release);
 }
 
-
 /*
- * While running (main thread, or the ingest thread before partitions are
- * revoked): encodes the shards' tables with them parked, then writes the
- * file and/or publishes the state to Kafka. The pause lasts the encoding.
+ * While running (main thread): encodes the shards' tables with them
+ * parked, then writes the state file. The pause lasts the encoding.
  */
-void dmn_state_checkpoint(daemon_t *d)
+static void state_checkpoint(daemon_t *d)
 {
     pthread_mutex_lock(&d->ckpt_lock);
     if (dmn_park_all(d) < 0) {
@@ -747,12 +793,7 @@ void dmn_state_checkpoint(daemon_t *d)
         sw_log(LOG_ERROR, "state: checkpoint: cannot encode: %s", sw_strerror(rc));
         return;
     }
-    if (dk_has_state_topic(d))
-        dk_publish_state(d, buf, len);
-    if (d->o.state)
-        state_write(d, buf, len);
-    else
-        free(buf);
+    state_write(d, buf, len);
 }
 
 /* SIGHUP: loads the config and the register; publishes them if good. */
@@ -895,7 +936,10 @@ static int setup(daemon_t *d, char *err, size_t errlen)
         shard_opts_t so = { .ingest = d->cfg->ingest, .detect_for = detect_for,
                             .detect_ctx = d->cfg, .emit = shard_emit, .emit_ctx = s,
                             .feed_owner = i == 0,
-                            .max_series = shard_share(d->cfg->ingest.max_series, d->nshards) };
+                            .max_series = shard_share(d->cfg->ingest.max_series, d->nshards),
+                            .publish = d->o.kafka_state_topic ? dk_publish : NULL,
+                            .publish_ctx = d };
+        atomic_init(&s->processed, INT64_MIN);
         s->shard = shard_create(&so);
         s->in = ring_create(d->o.ring_size, sizeof(rec_t));
         s->out = ring_create(d->o.ring_size / 4, sizeof(event_t));
@@ -905,7 +949,8 @@ static int setup(daemon_t *d, char *err, size_t errlen)
     router_opts_t ro = { .ingest = d->cfg->ingest, .nshards = d->nshards, .deliver = deliver,
                          .ctx = d };
     alerts_opts_t ao = { .corr = d->cfg->corr, .nshards = d->nshards, .detect_for = detect_for,
-                         .detect_ctx = d->cfg, .emit = alert_emit, .emit_ctx = d };
+                         .detect_ctx = d->cfg, .emit = alert_emit, .emit_ctx = d,
+                         .handover = alert_handover };
     d->router = router_create(&ro);
     d->as = alerts_create(&ao, d->reg);
     if (!d->router || !d->as)
@@ -995,6 +1040,8 @@ int run_main(int argc, char **argv)
     double next_stats = dmn_mono_s() + d.o.stats_every, last = dmn_mono_s();
     double state_every = (double)d.o.state_every / SW_NS_PER_S;
     double next_state = dmn_mono_s() + state_every;
+    double kafka_every = (double)d.o.kafka_checkpoint / SW_NS_PER_S;
+    double next_kafka = dmn_mono_s() + kafka_every;
     uint64_t last_lines = 0;
     for (;;) {
         struct timespec to = { 0, 200000000 };
@@ -1013,9 +1060,13 @@ int run_main(int argc, char **argv)
             last = now;
             next_stats = now + d.o.stats_every;
         }
-        if ((d.o.state || dk_has_state_topic(&d)) && state_every > 0 && dmn_mono_s() >= next_state) {
-            dmn_state_checkpoint(&d);
+        if (d.o.state && state_every > 0 && dmn_mono_s() >= next_state) {
+            state_checkpoint(&d);
             next_state = dmn_mono_s() + state_every;
+        }
+        if (dk_has_state_topic(&d) && dmn_mono_s() >= next_kafka) {
+            dk_checkpoint(&d);
+            next_kafka = dmn_mono_s() + kafka_every;
         }
     }
     /* stop reading; the pipeline drains behind it */

@@ -55,8 +55,12 @@ static const char usage[] =
     "      --kafka-alerts-topic T  also produce each alert line there, keyed by User\n"
     "      --kafka-changes-topic T  share changes declared over the API with every\n"
     "                         instance reading T (and take theirs)\n"
-    "      --kafka-state-topic T  publish the learned state there at every checkpoint\n"
-    "                         and when partitions go; take the others' when they come\n"
+    "      --kafka-state-topic T  each User's state, in its partition's number: published\n"
+    "                         at checkpoints, after alert transitions and when partitions\n"
+    "                         go; read back when they come (it needs as many partitions\n"
+    "                         as --kafka-topic, compacted)\n"
+    "      --kafka-checkpoint D  with a state topic: every User's state out and offsets\n"
+    "                         committed to match this often (default 10s)\n"
     "      --stats-every SECS a log line of rates, rings and drops (default 10; 0: off)\n"
     "      --state-every D    save --state this often while running, e.g. 5m (default;\n"
     "                         0: on exit only), so a crash loses little learning\n"
@@ -78,7 +82,9 @@ static const char usage[] =
 int dmn_parse_args(int argc, char **argv, run_opts_t *o)
 {
     enum { O_PUB = 256, O_SHARDS, O_RING, O_DROP, O_RECORD, O_RECMAX, O_RECGZ, O_CSEC, O_CPUB,
-           O_CALLOW, O_STATS, O_STATE_EVERY, O_KBROKERS, O_KTOPIC, O_KGROUP, O_KALERTS, O_KCHANGES, O_KSTATE, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT, O_KEY };
+           O_CALLOW, O_STATS, O_STATE_EVERY, O_KBROKERS, O_KTOPIC, O_KGROUP, O_KALERTS,
+           O_KCHANGES, O_KSTATE, O_KCKPT, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT,
+           O_KEY };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
@@ -103,6 +109,7 @@ int dmn_parse_args(int argc, char **argv, run_opts_t *o)
         { "kafka-alerts-topic", required_argument, NULL, O_KALERTS },
         { "kafka-changes-topic", required_argument, NULL, O_KCHANGES },
         { "kafka-state-topic", required_argument, NULL, O_KSTATE },
+        { "kafka-checkpoint", required_argument, NULL, O_KCKPT },
         { "log-level", required_argument, NULL, O_LOG },
         { "alertmanager", required_argument, NULL, O_AM },
         { "http", required_argument, NULL, O_HTTP },
@@ -115,7 +122,8 @@ int dmn_parse_args(int argc, char **argv, run_opts_t *o)
         { NULL, 0, NULL, 0 },
     };
     /* zero, NULL or the markers below: not given, the config file decides */
-    *o = (run_opts_t){ .record_max = UINT64_MAX, .stats_every = -1, .state_every = -1 };
+    *o = (run_opts_t){ .record_max = UINT64_MAX, .stats_every = -1, .state_every = -1,
+                       .kafka_checkpoint = -1 };
     int c;
     char *end;
     optind = 1;
@@ -173,6 +181,13 @@ int dmn_parse_args(int argc, char **argv, run_opts_t *o)
         case O_KALERTS: o->kafka_alerts_topic = optarg; break;
         case O_KCHANGES: o->kafka_changes_topic = optarg; break;
         case O_KSTATE: o->kafka_state_topic = optarg; break;
+        case O_KCKPT:
+            if (tf_parse_duration(optarg, &o->kafka_checkpoint) < 0 || o->kafka_checkpoint <= 0) {
+                fprintf(stderr, "stormwatch run: --kafka-checkpoint: want a duration such as 10s, "
+                                "got '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case O_STATE_EVERY:
             if (tf_parse_duration(optarg, &o->state_every) < 0) {
                 fprintf(stderr, "stormwatch run: --state-every: want a duration such as 5m, got '%s'\n",
@@ -251,6 +266,8 @@ int dmn_merge_run_config(run_opts_t *o, const cfg_t *c)
         o->stats_every = (double)r->stats_every / SW_NS_PER_S;
     if (o->state_every < 0)
         o->state_every = r->state_every;
+    if (o->kafka_checkpoint < 0)
+        o->kafka_checkpoint = r->kafka_checkpoint;
     if (o->nam == 0)
         for (size_t i = 0; i < r->n_alertmanager && o->nam < MAX_INGEST; i++)
             o->am[o->nam++] = own(o, r->alertmanager[i]);

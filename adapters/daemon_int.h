@@ -55,6 +55,7 @@ typedef struct {
     uint64_t record_max;          /* UINT64_MAX: not given */
     double stats_every;           /* < 0: not given */
     int64_t state_every;          /* ns; < 0: not given */
+    int64_t kafka_checkpoint;     /* ns; < 0: not given */
     int log_level_given;
     char *owned[48];              /* strings taken from the config file */
     size_t nowned;
@@ -118,6 +119,8 @@ struct daemon {
     size_t line_cap;
     pthread_t ingest_tid, alerts_tid;
     uint64_t transitions, snap_transitions; /* alert thread only */
+    _Atomic int64_t alerts_released; /* every line below this event time is written (release:
+                                        the alert thread; acquire: shards, to publish states) */
     atomic_int stop, ingest_done, alerts_done;
     atomic_uint_fast64_t msgs, lines, bytes, alerts_out_n, write_errors;
     atomic_uint_fast64_t bad_by_result[LP_NRESULTS];
@@ -152,9 +155,6 @@ int dmn_park_all(daemon_t *d);
 void dmn_unpark_all(daemon_t *d);
 /* Hands a new merged register (file + API) to the alert thread. */
 void dmn_publish_register(daemon_t *d);
-/* While running: the shards' tables, parked, to the state file and/or the
- * Kafka state topic. */
-void dmn_state_checkpoint(daemon_t *d);
 
 /* ---- daemon_cli.c ------------------------------------------------------- */
 

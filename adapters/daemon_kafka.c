@@ -9,6 +9,24 @@
  * Users are not judged silent until it resumes. When every partition goes
  * quiet together it is the whole feed's stall, reported once.
  *
+ * Offsets: every message taken is noted with the newest sample it brought
+ * (offsets.h); a partition's offsets are committed only up to what every
+ * shard has processed (the last tick each handled), and with a state topic
+ * only up to what the last delivered checkpoint holds. A crash therefore
+ * re-reads what was in flight, and what was processed twice is dropped as
+ * duplicates (each series knows the time of its last sample).
+ *
+ * State (--kafka-state-topic): each User's whole state (state.h) keyed by
+ * User, in the state topic's partition of the same number as the User's
+ * ingest partition, so an instance that gains a partition reads only that
+ * partition back. It is published at every checkpoint (kafka_checkpoint),
+ * once the lines of a User's transitions are written, and for every User
+ * of a partition about to be revoked. On assignment the partition's
+ * states are read back and adopted before any of its messages: the User
+ * goes on where it was, its firing alerts with it, nothing relearnt and no
+ * alert fired twice. A partition revoked is handed off: its Users leave
+ * this instance, so two instances never both own one.
+ *
  * Changes declared over any instance's API are produced to the changes
  * topic (keyed by id) and every instance follows the whole topic.
  */
@@ -24,230 +42,483 @@
 #include "err.h"
 #include "kafka.h"
 #include "log.h"
+#include "offsets.h"
 #include "state.h"
 
-#define KSTATE_MAX 64          /* instances whose state is kept from the state topic */
+#define READ_STATE_MS 30000    /* a partition's states are read back within this */
+#define FLUSH_MS 10000         /* published states are delivered within this */
+#define HANDOFF_WAIT_S 30.0    /* shards finish a handoff within this */
+
+/* A state staged at a checkpoint (encoded with the shards parked, sent after). */
+typedef struct {
+    char *user;
+    unsigned src;
+    unsigned char *blob;
+    size_t len;
+} staged_t;
+
+/* A state read back from the state topic. */
+typedef struct {
+    char *user;
+    int64_t offset;
+    int32_t partition;
+    unsigned char *blob; /* NULL: a tombstone */
+    size_t len;
+} readback_t;
 
 struct dkafka {
     kafka_in_t *in;               /* ingest (ingest thread) */
     kafka_out_t *alerts;          /* alert lines (alert thread) */
     kafka_in_t *chg_in;           /* the shared changes topic (ingest thread) */
     kafka_out_t *chg_out;         /* changes declared here, to it (HTTP threads) */
-    kafka_in_t *st_in;            /* the state topic, followed (ingest thread) */
-    kafka_out_t *st_out;          /* our state to it (main and ingest threads) */
-    struct { char *key; unsigned char *blob; size_t len; } kst[KSTATE_MAX];
-    size_t nkst;                  /* ingest thread */
-    char st_id[160];              /* this instance's key in the state topic */
+    kafka_out_t *st_out;          /* User states (any thread) */
+    kafka_reader_t *st_reader;    /* User states read back (ingest thread) */
+    int st_partitions;            /* the state topic's partitions; 0: not known yet */
     char **prop_keys, **prop_values;
     size_t nprops;
     /* ingest thread: per source (partition + 1) */
     double seen[REC_MAX_SOURCES], assigned_at[REC_MAX_SOURCES];
-    uint8_t active[REC_MAX_SOURCES];
+    uint8_t active[REC_MAX_SOURCES], held[REC_MAX_SOURCES];
+    off_track_t off[REC_MAX_SOURCES];
+    unsigned handoffs_sent;       /* REC_HANDOFF broadcast so far */
+    int closing;                  /* leaving the group: the daemon stops */
     uint64_t beyond;              /* messages of partitions past REC_MAX_SOURCES */
+    readback_t *rb;               /* on_assign's states read back */
+    size_t nrb, rb_cap;
+    /* main thread, a checkpoint */
+    staged_t *stage;
+    size_t nstage, stage_cap;
+    /* with a state topic: offsets are committed below this (main -> ingest) */
+    _Atomic int64_t commit_below;
     /* mirrored for the metrics */
-    atomic_uint_fast64_t msgs, partitions, alerts_sent, alerts_failed, beyond_n;
+    atomic_uint_fast64_t msgs, partitions, alerts_sent, alerts_failed, beyond_n, commits;
+    atomic_uint_fast64_t states_out, states_failed, adopted, refused, checkpoints, ckpt_failed;
+    atomic_uint_fast64_t pending;
 };
+
+static kafka_props_t props_of(const dkafka_t *k)
+{
+    return (kafka_props_t){ (const char *const *)k->prop_keys,
+                            (const char *const *)k->prop_values, k->nprops };
+}
+
+/* Every shard has processed every record older than this (the last tick
+ * each handled; acquire pairs with the shard thread's release). */
+static int64_t processed_below(daemon_t *d)
+{
+    int64_t done = INT64_MAX;
+    for (unsigned i = 0; i < d->nshards; i++) {
+        int64_t p = atomic_load_explicit(&d->sh[i].processed, memory_order_acquire);
+        if (p < done)
+            done = p;
+    }
+    return done;
+}
 
 /* ---- ingest ------------------------------------------------------------- */
 
-static void ingest_message(void *ctx, const char *data, size_t len, int32_t partition,
-                           const char *key, size_t keylen)
+static void ingest_message(void *ctx, const kafka_msg_t *m)
 {
-    (void)key;
-    (void)keylen;
     daemon_t *d = ctx;
     dkafka_t *k = d->kafka;
-    unsigned src = REC_SRC_OF_PARTITION(partition);
-    if (partition < 0 || src >= REC_MAX_SOURCES) {
+    unsigned src = REC_SRC_OF_PARTITION(m->partition);
+    if (m->partition < 0 || src >= REC_MAX_SOURCES) {
         if (k->beyond++ == 0)
             sw_log(LOG_ERROR, "kafka: partition %d is beyond the %d this build reads; its "
-                   "messages are dropped (counted)", partition, REC_MAX_SOURCES - 1);
+                   "messages are dropped (counted)", m->partition, REC_MAX_SOURCES - 1);
         atomic_store_explicit(&k->beyond_n, k->beyond, memory_order_relaxed);
         return;
     }
     k->seen[src] = dmn_mono_s();
+    router_take_newest(d->router); /* what came before is not this message's */
     router_set_source(d->router, src);
-    dmn_feed_message(d, data, len);
+    if (m->data)
+        dmn_feed_message(d, m->data, m->len);
     router_set_source(d->router, 0);
+    if (off_taken(&k->off[src], m->offset, router_take_newest(d->router)) < 0)
+        sw_log(LOG_WARN, "kafka: out of memory noting offsets; committed later");
 }
 
 /*
- * Tells the router which partitions flow: assigned, and a message (or the
- * assignment) within the stall time. The feed's clock then waits for the
- * slowest of them, and a quiet one stops holding the rest back. A quiet
- * one is stalled on its own (its feed_stalled, its Users not silent) while
- * the others flow; when all fall quiet together, the ingest loop reports
- * the whole feed's stall instead.
+ * Tells the router which partitions flow. The feed's clock waits for the
+ * slowest partition held, so partitions read unevenly do not make each
+ * other late; one that falls quiet for the stall time while the others
+ * flow stops holding them back, and is stalled on its own (its
+ * feed_stalled, its Users not silent) until it speaks again. When all fall
+ * quiet together they keep holding the clock (the ingest loop reports the
+ * whole feed's stall): whichever speaks first must not run ahead of the rest.
  */
 void dk_sources(daemon_t *d, double stall_s)
 {
     dkafka_t *k = d->kafka;
     if (!k || !k->in)
         return;
-    int32_t parts[REC_MAX_SOURCES];
-    size_t n = kafka_in_assigned(k->in, parts, REC_MAX_SOURCES);
-    uint8_t assigned[REC_MAX_SOURCES] = { 0 };
     double now = dmn_mono_s(), newest = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned src = REC_SRC_OF_PARTITION(parts[i]);
-        if (parts[i] < 0 || src >= REC_MAX_SOURCES)
+    for (unsigned src = 1; src < REC_MAX_SOURCES; src++)
+        if (k->held[src] && k->seen[src] > newest)
+            newest = k->seen[src];
+    for (unsigned src = 1; src < REC_MAX_SOURCES; src++) {
+        if (!k->held[src])
             continue;
-        assigned[src] = 1;
         if (!k->assigned_at[src])
             k->assigned_at[src] = now;
-        if (k->seen[src] > newest)
-            newest = k->seen[src];
-    }
-    for (unsigned src = 1; src < REC_MAX_SOURCES; src++) {
-        if (!assigned[src]) {
-            k->assigned_at[src] = 0; /* assigned again later: a fresh start */
-            if (k->active[src]) {
-                router_source_active(d->router, src, 0);
-                k->active[src] = 0;
-            }
-            continue;
-        }
         double last = k->seen[src] > k->assigned_at[src] ? k->seen[src] : k->assigned_at[src];
-        int flowing = now - last < stall_s;
-        if (flowing && !k->active[src]) {
-            router_source_active(d->router, src, 1);
-        } else if (!flowing && k->active[src]) {
+        if (now - last < stall_s) {
+            if (!k->active[src])
+                router_source_active(d->router, src, 1);
+            k->active[src] = 1;
+        } else if (k->active[src] && now - newest < stall_s / 2) {
             /* the others sent within half the stall time: this one alone is quiet */
-            if (now - newest < stall_s / 2) {
-                router_source_stall(d->router, src);
+            router_source_stall(d->router, src);
+            router_source_active(d->router, src, 0);
+            k->active[src] = 0;
+            if (k->seen[src])
                 sw_log(LOG_WARN, "kafka: partition %d quiet for %.0f s while the others flow",
                        REC_PARTITION_OF_SRC(src), now - last);
-            }
-            router_source_active(d->router, src, 0);
         }
-        k->active[src] = (uint8_t)flowing;
     }
 }
 
-/* ---- learned state over Kafka -------------------------------------------- */
-
-/* state_decode() callbacks that fill only Users a shard does not hold: the
- * state of another instance never overwrites what this one has learnt. */
-typedef struct {
-    daemon_t *d;
-    series_table_t *scratch;  /* takes the series of Users already held: dropped */
-    series_table_t *loading;  /* the Users this load brings in (as a set) */
-} kload_t;
-
-static const detect_params_t *missing_params_for(void *ctx, const char *user, size_t len)
+/* Commits, for the n partitions, what is done below `done`; sync or not. */
+static void commit_parts(dkafka_t *k, const int32_t *parts, size_t n, int64_t done, int sync)
 {
-    kload_t *l = ctx;
-    return cfg_detect_for(l->d->cfg, user, len);
+    int32_t p[REC_MAX_SOURCES] = { 0 };
+    int64_t next[REC_MAX_SOURCES] = { 0 };
+    size_t m = 0;
+    uint64_t pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned src = REC_SRC_OF_PARTITION(parts[i]);
+        int64_t o = off_committable(&k->off[src], done);
+        if (o >= 0) {
+            p[m] = parts[i];
+            next[m++] = o;
+        }
+        pending += off_pending(&k->off[src]);
+    }
+    if (kafka_in_commit(k->in, p, next, m, sync) == 0 && m)
+        atomic_fetch_add_explicit(&k->commits, 1, memory_order_relaxed);
+    atomic_store_explicit(&k->pending, pending, memory_order_relaxed);
 }
 
-static series_table_t *missing_table_for(void *ctx, const char *user, size_t len)
+/* What may be committed: processed, and with a state topic also in the
+ * last checkpoint that reached Kafka. */
+static int64_t committable_below(daemon_t *d)
 {
-    kload_t *l = ctx;
-    series_table_t *t = shard_table(l->d->sh[router_shard_of(user, len, l->d->nshards)].shard);
-    if (st_has_user(l->loading, user, len))
-        return t; /* a further series of a User this load brought in */
-    if (st_has_user(t, user, len))
-        return l->scratch; /* held before: what was learnt here stays */
-    if (st_intern(l->loading, user, len, 0, "", 0, missing_params_for, ctx) < 0)
-        return l->scratch;
-    return t;
+    int64_t done = processed_below(d);
+    if (d->kafka->st_out) {
+        int64_t c = atomic_load_explicit(&d->kafka->commit_below, memory_order_acquire);
+        if (c < done)
+            done = c;
+    }
+    return done;
 }
 
-/* Ingest thread: the latest state blob of each other instance, from the state topic. */
-static void state_blob(void *ctx, const char *data, size_t len, int32_t partition,
-                       const char *key, size_t keylen)
+void dk_commit(daemon_t *d)
 {
-    (void)partition;
-    daemon_t *d = ctx;
     dkafka_t *k = d->kafka;
-    if (!key || (keylen == strlen(k->st_id) && !memcmp(key, k->st_id, keylen)))
-        return; /* our own */
-    size_t i = 0;
-    while (i < k->nkst && !(strlen(k->kst[i].key) == keylen && !memcmp(k->kst[i].key, key, keylen)))
-        i++;
-    if (i == KSTATE_MAX) {
-        sw_log(LOG_WARN, "kafka: more than %d instances in the state topic; ignored", KSTATE_MAX);
+    if (!k || !k->in)
         return;
-    }
-    unsigned char *copy = malloc(len ? len : 1);
-    if (!copy)
-        return;
-    memcpy(copy, data, len);
-    if (i == k->nkst) {
-        k->kst[i].key = strndup(key, keylen);
-        if (!k->kst[i].key) {
-            free(copy);
-            return;
-        }
-        k->nkst++;
-    }
-    free(k->kst[i].blob);
-    k->kst[i].blob = copy;
-    k->kst[i].len = len;
+    int32_t parts[REC_MAX_SOURCES];
+    size_t n = 0;
+    for (unsigned src = 1; src < REC_MAX_SOURCES; src++)
+        if (k->held[src])
+            parts[n++] = REC_PARTITION_OF_SRC(src);
+    commit_parts(k, parts, n, committable_below(d), 0);
+    kafka_in_stats_t ks;
+    kafka_in_stats(k->in, &ks);
+    atomic_store_explicit(&k->msgs, ks.messages, memory_order_relaxed);
+    atomic_store_explicit(&k->partitions, (uint64_t)ks.partitions, memory_order_relaxed);
 }
+
+/* ---- User states -------------------------------------------------------- */
 
 int dk_has_state_topic(const daemon_t *d)
 {
     return d->kafka && d->kafka->st_out;
 }
 
-/* Our state, keyed by this instance's id (the latest is what counts). */
-void dk_publish_state(daemon_t *d, const unsigned char *buf, size_t len)
+/* Sends one User's state to its partition's number in the state topic;
+ * one not sent is counted. */
+static void send_state(dkafka_t *k, const char *user, unsigned src, const unsigned char *blob,
+                       size_t len)
+{
+    int32_t part = REC_PARTITION_OF_SRC(src);
+    /* a partition past the state topic's: said once, when it was assigned */
+    if ((k->st_partitions > 0 && part >= k->st_partitions) ||
+        kafka_out_send_to(k->st_out, part, user, (const char *)blob, len) < 0)
+        atomic_fetch_add_explicit(&k->states_failed, 1, memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(&k->states_out, 1, memory_order_relaxed);
+}
+
+/* The failures so far, of sending and of delivery, to compare after. */
+static uint64_t state_failures(dkafka_t *k)
+{
+    uint64_t sent, failed;
+    kafka_out_counts(k->st_out, &sent, &failed);
+    return failed + atomic_load_explicit(&k->states_failed, memory_order_relaxed);
+}
+
+/* Waits for the states sent to be delivered: 0 when every one since
+ * `before` (state_failures()) was. */
+static int states_delivered(dkafka_t *k, uint64_t before)
+{
+    int rc = kafka_out_flush(k->st_out, FLUSH_MS);
+    return rc == 0 && state_failures(k) == before ? 0 : -1;
+}
+
+/* Shard threads (transitions, handoffs): a User's state, to the topic. */
+void dk_publish(void *ctx, const char *user, unsigned src, const unsigned char *blob, size_t len)
+{
+    daemon_t *d = ctx;
+    if (d->kafka && d->kafka->st_out)
+        send_state(d->kafka, user, src, blob, len);
+}
+
+/* Main thread, shards parked: a checkpoint's state, staged to send after. */
+static void stage_state(void *ctx, const char *user, unsigned src, const unsigned char *blob,
+                        size_t len)
+{
+    dkafka_t *k = ctx;
+    if (k->nstage == k->stage_cap) {
+        size_t cap = k->stage_cap ? k->stage_cap * 2 : 256;
+        staged_t *v = realloc(k->stage, cap * sizeof(*v));
+        if (!v)
+            goto nomem;
+        k->stage = v;
+        k->stage_cap = cap;
+    }
+    staged_t *s = &k->stage[k->nstage];
+    s->user = strdup(user);
+    s->blob = malloc(len);
+    if (!s->user || !s->blob) {
+        free(s->user);
+        free(s->blob);
+        goto nomem;
+    }
+    memcpy(s->blob, blob, len);
+    s->len = len;
+    s->src = src;
+    k->nstage++;
+    return;
+nomem:
+    atomic_fetch_add_explicit(&k->states_failed, 1, memory_order_relaxed);
+}
+
+void dk_checkpoint(daemon_t *d)
 {
     dkafka_t *k = d->kafka;
-    if (k && k->st_out && kafka_out_send(k->st_out, k->st_id, (const char *)buf, len) < 0)
-        sw_log(LOG_WARN, "kafka: state not published (queue full)");
+    if (!k || !k->st_out)
+        return;
+    pthread_mutex_lock(&d->ckpt_lock);
+    if (dmn_park_all(d) < 0) {
+        pthread_mutex_unlock(&d->ckpt_lock);
+        atomic_fetch_add_explicit(&k->ckpt_failed, 1, memory_order_relaxed);
+        sw_log(LOG_WARN, "kafka: checkpoint skipped: a shard did not stop");
+        return;
+    }
+    int64_t done = processed_below(d); /* everything older is in the tables now */
+    for (unsigned i = 0; i < d->nshards; i++)
+        shard_publish_all(d->sh[i].shard, stage_state, k);
+    dmn_unpark_all(d);
+    pthread_mutex_unlock(&d->ckpt_lock);
+
+    uint64_t before = state_failures(k);
+    for (size_t i = 0; i < k->nstage; i++) {
+        send_state(k, k->stage[i].user, k->stage[i].src, k->stage[i].blob, k->stage[i].len);
+        free(k->stage[i].user);
+        free(k->stage[i].blob);
+    }
+    size_t n = k->nstage;
+    k->nstage = 0;
+    if (states_delivered(k, before) == 0) {
+        /* release pairs with the ingest thread's acquire in committable_below */
+        atomic_store_explicit(&k->commit_below, done, memory_order_release);
+        atomic_fetch_add_explicit(&k->checkpoints, 1, memory_order_relaxed);
+        sw_log(LOG_DEBUG, "kafka: checkpoint: %zu User states", n);
+    } else {
+        atomic_fetch_add_explicit(&k->ckpt_failed, 1, memory_order_relaxed);
+        sw_log(LOG_WARN, "kafka: checkpoint of %zu User states not all delivered; offsets stay "
+               "where the last one left them", n);
+    }
+}
+
+static void readback(void *ctx, const kafka_msg_t *m)
+{
+    dkafka_t *k = ctx;
+    if (!m->key || !m->keylen)
+        return;
+    if (k->nrb == k->rb_cap) {
+        size_t cap = k->rb_cap ? k->rb_cap * 2 : 256;
+        readback_t *v = realloc(k->rb, cap * sizeof(*v));
+        if (!v)
+            return;
+        k->rb = v;
+        k->rb_cap = cap;
+    }
+    readback_t *r = &k->rb[k->nrb];
+    r->user = strndup(m->key, m->keylen);
+    r->blob = m->len ? malloc(m->len) : NULL;
+    if (!r->user || (m->len && !r->blob)) {
+        free(r->user);
+        free(r->blob);
+        return;
+    }
+    if (m->len)
+        memcpy(r->blob, m->data, m->len);
+    r->len = m->len;
+    r->offset = m->offset;
+    r->partition = m->partition;
+    k->nrb++;
+}
+
+/* By User, then newest first: the first of each User is its latest. */
+static int by_user_newest(const void *a, const void *b)
+{
+    const readback_t *x = a, *y = b;
+    int c = strcmp(x->user, y->user);
+    if (c)
+        return c;
+    return x->offset > y->offset ? -1 : x->offset < y->offset;
 }
 
 /*
- * Ingest thread, partitions assigned, before any of their messages: the
- * learned state the other instances published (the last checkpoint of one
- * that died included) fills in the Users this instance does not hold, so
- * the partitions that moved here need no relearning.
+ * Ingest thread, partitions assigned, before any of their messages: their
+ * Users' latest states, read back from the state topic, are adopted with
+ * the shards parked, so the Users go on here as they were.
  */
-static void on_assigned(void *ctx)
+static void take_states(daemon_t *d, const int32_t *parts, size_t n)
+{
+    dkafka_t *k = d->kafka;
+    if (!k->st_partitions)
+        k->st_partitions = kafka_reader_partitions(k->st_reader, READ_STATE_MS);
+    int32_t want[REC_MAX_SOURCES];
+    size_t nw = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k->st_partitions > 0 && parts[i] >= k->st_partitions) {
+            sw_log(LOG_ERROR, "kafka: the state topic %s has %d partitions: partition %d's "
+                   "Users cannot keep their state (give it as many as the ingest topic)",
+                   d->o.kafka_state_topic, k->st_partitions, parts[i]);
+            continue;
+        }
+        want[nw++] = parts[i];
+    }
+    if (!nw || k->st_partitions <= 0)
+        return;
+    double t0 = dmn_mono_s();
+    long got = kafka_reader_read(k->st_reader, want, nw, READ_STATE_MS, readback, k);
+    qsort(k->rb, k->nrb, sizeof(*k->rb), by_user_newest);
+    size_t adopted = 0, refused = 0;
+    pthread_mutex_lock(&d->ckpt_lock);
+    int parked = dmn_park_all(d) == 0;
+    for (size_t i = 0; parked && i < k->nrb; i++) {
+        readback_t *r = &k->rb[i];
+        if ((i && strcmp(r->user, k->rb[i - 1].user) == 0) || !r->blob)
+            continue; /* an older state, or the User was deleted */
+        state_user_t u;
+        char why[256];
+        int rc = state_decode_user(r->blob, r->len, &u, why, sizeof(why));
+        if (rc == SW_OK) {
+            u.src = REC_SRC_OF_PARTITION(r->partition); /* read from there now */
+            rc = shard_adopt(d->sh[router_shard_of(u.user, u.ulen, d->nshards)].shard, &u);
+            snprintf(why, sizeof(why), "%s", sw_strerror(rc));
+            state_user_free(&u);
+        }
+        if (rc == SW_OK) {
+            adopted++;
+        } else {
+            if (refused++ < 10)
+                sw_log(LOG_WARN, "kafka: %s[%d] offset %" PRId64 ": the state of %s refused: %s",
+                       d->o.kafka_state_topic, r->partition, r->offset, r->user, why);
+        }
+    }
+    if (parked)
+        dmn_unpark_all(d);
+    pthread_mutex_unlock(&d->ckpt_lock);
+    for (size_t i = 0; i < k->nrb; i++) {
+        free(k->rb[i].user);
+        free(k->rb[i].blob);
+    }
+    k->nrb = 0;
+    atomic_fetch_add_explicit(&k->adopted, adopted, memory_order_relaxed);
+    atomic_fetch_add_explicit(&k->refused, refused, memory_order_relaxed);
+    if (!parked)
+        sw_log(LOG_ERROR, "kafka: a shard did not stop: the states read back were not taken");
+    else
+        sw_log(LOG_INFO, "kafka: took the state of %zu Users (%ld states read in %.1f s)%s",
+               adopted, got, dmn_mono_s() - t0, got < 0 ? "; not all could be read" : "");
+}
+
+static void on_assigned(void *ctx, const int32_t *parts, size_t n)
 {
     daemon_t *d = ctx;
     dkafka_t *k = d->kafka;
-    if (!k->st_in)
-        return;
-    for (int i = 0; i < 40; i++) /* catch up with the state topic (up to ~2 s) */
-        if (kafka_in_poll(k->st_in, 50, 1000, state_blob, d) == 0 && i >= 4)
-            break;
-    kload_t l = { d, st_create(), st_create() };
-    if (!l.scratch || !l.loading) {
-        st_destroy(l.scratch);
-        st_destroy(l.loading);
-        return;
+    if (k->st_reader)
+        take_states(d, parts, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned src = REC_SRC_OF_PARTITION(parts[i]);
+        if (parts[i] < 0 || src >= REC_MAX_SOURCES)
+            continue;
+        router_source_assigned(d->router, src);
+        off_reset(&k->off[src]);
+        k->held[src] = 1;
+        k->seen[src] = k->assigned_at[src] = 0;
     }
-    pthread_mutex_lock(&d->ckpt_lock);
-    if (dmn_park_all(d) == 0) {
-        size_t before = 0, after = 0;
-        for (unsigned i = 0; i < d->nshards; i++)
-            before += st_nseries(shard_table(d->sh[i].shard));
-        for (size_t i = 0; i < k->nkst; i++) {
-            char why[256];
-            if (state_decode(missing_table_for, k->kst[i].blob, k->kst[i].len, missing_params_for,
-                             &l, why, sizeof(why)) < 0)
-                sw_log(LOG_WARN, "kafka: state of %s refused: %s", k->kst[i].key, why);
-        }
-        for (unsigned i = 0; i < d->nshards; i++)
-            after += st_nseries(shard_table(d->sh[i].shard));
-        dmn_unpark_all(d);
-        sw_log(LOG_INFO, "kafka: learned state of %zu series taken from %zu other instance%s",
-               after - before, k->nkst, k->nkst == 1 ? "" : "s");
-    }
-    pthread_mutex_unlock(&d->ckpt_lock);
-    st_destroy(l.scratch);
-    st_destroy(l.loading);
 }
 
-/* Ingest thread, before partitions are revoked: what was learnt goes out. */
-static void on_revoked(void *ctx)
+/*
+ * Ingest thread, partitions about to go (or gone: `lost`): each shard hands
+ * their Users over after everything it was given of them, their states
+ * published first (unless lost: the new owner may have newer ones); then
+ * what was processed is committed, so the next owner reads the rest. When
+ * the daemon stops without a state topic, its Users stay for --state.
+ */
+static void on_revoked(void *ctx, const int32_t *parts, size_t n, int lost)
 {
     daemon_t *d = ctx;
-    if (d->kafka->st_out)
-        dmn_state_checkpoint(d);
+    dkafka_t *k = d->kafka;
+    int publish = !lost && k->st_out;
+    int keep = k->closing && !k->st_out;
+    uint64_t before = publish ? state_failures(k) : 0;
+    for (size_t i = 0; i < n && !keep; i++) {
+        unsigned src = REC_SRC_OF_PARTITION(parts[i]);
+        if (parts[i] < 0 || src >= REC_MAX_SOURCES)
+            continue;
+        router_handoff(d->router, src, publish);
+        k->handoffs_sent++;
+    }
+    dmn_flush_batches(d);
+    /* acquire pairs with the shard thread's release after the handoff */
+    double give_up = dmn_mono_s() + HANDOFF_WAIT_S;
+    long idle = IDLE_MIN_NS;
+    for (unsigned i = 0; i < d->nshards && !keep; i++)
+        while (atomic_load_explicit(&d->sh[i].handoffs, memory_order_acquire) < k->handoffs_sent &&
+               dmn_mono_s() < give_up)
+            dmn_nap(&idle);
+    int delivered = 0;
+    if (publish) {
+        delivered = states_delivered(k, before) == 0;
+        if (!delivered)
+            sw_log(LOG_WARN, "kafka: not every state of the partitions revoked was delivered");
+    }
+    if (!lost) {
+        /* handed off: all that was delivered to the shards is processed; its
+         * state is out when delivered, else only the last checkpoint holds */
+        int64_t done = keep ? processed_below(d) : router_done_below(d->router);
+        if (k->st_out && !delivered) {
+            int64_t c = atomic_load_explicit(&k->commit_below, memory_order_acquire);
+            done = c < done ? c : done;
+        }
+        commit_parts(k, parts, n, done, 1);
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned src = REC_SRC_OF_PARTITION(parts[i]);
+        if (parts[i] < 0 || src >= REC_MAX_SOURCES)
+            continue;
+        off_reset(&k->off[src]);
+        k->held[src] = k->active[src] = 0;
+        k->assigned_at[src] = 0;
+    }
 }
 
 /* ---- shared changes ----------------------------------------------------- */
@@ -283,16 +554,15 @@ void dk_share_withdrawn(void *ctx, const char *id)
  * too, and are already known). Declared or withdrawn here as over the API,
  * journalled, then the register is rebuilt.
  */
-static void shared_change(void *ctx, const char *data, size_t len, int32_t partition,
-                          const char *key, size_t keylen)
+static void shared_change(void *ctx, const kafka_msg_t *m)
 {
-    (void)partition;
-    (void)key;
-    (void)keylen;
     daemon_t *d = ctx;
-    json_t *o = json_loadb(data, len, 0, NULL);
+    if (!m->data)
+        return;
+    json_t *o = json_loadb(m->data, m->len, 0, NULL);
     const char *gone = o ? json_string_value(json_object_get(o, "withdrawn")) : NULL;
-    int rc = gone ? changes_api_withdraw(d->api, gone) : changes_api_declare(d->api, data, len, NULL, 0);
+    int rc = gone ? changes_api_withdraw(d->api, gone)
+                  : changes_api_declare(d->api, m->data, m->len, NULL, 0);
     if (rc == SW_OK) {
         sw_log(LOG_INFO, "kafka: shared change %s", gone ? "withdrawn" : "declared");
         dmn_publish_register(d);
@@ -317,23 +587,18 @@ int dk_poll(daemon_t *d, int timeout_ms)
         n = kafka_in_poll(k->in, timeout_ms, MSGS_PER_ROUND, ingest_message, d);
     if (k->chg_in)
         kafka_in_poll(k->chg_in, 0, MSGS_PER_ROUND, shared_change, d);
-    if (k->st_in)
-        kafka_in_poll(k->st_in, 0, MSGS_PER_ROUND, state_blob, d);
     return n;
 }
 
-void dk_commit(daemon_t *d)
+void dk_leave(daemon_t *d)
 {
     dkafka_t *k = d->kafka;
     if (!k || !k->in)
         return;
-    /* what went into the pipeline is committed: a crash re-reads at most a
-     * second of it, and repeats are dropped as duplicates */
-    kafka_in_commit(k->in);
-    kafka_in_stats_t ks;
-    kafka_in_stats(k->in, &ks);
-    atomic_store_explicit(&k->msgs, ks.messages, memory_order_relaxed);
-    atomic_store_explicit(&k->partitions, (uint64_t)ks.partitions, memory_order_relaxed);
+    k->closing = 1;
+    kafka_in_close(k->in); /* on_revoked runs in here for what is held */
+    k->in = NULL;
+    sw_log(LOG_INFO, "kafka: left the group");
 }
 
 /* ---- alerts ------------------------------------------------------------- */
@@ -352,27 +617,47 @@ void dk_alert(daemon_t *d, const alert_t *a, const char *line, size_t len)
 
 /* ---- metrics ------------------------------------------------------------ */
 
-#define LOAD(x) ((uint64_t)atomic_load_explicit(&(x), memory_order_relaxed))
+static void metric(FILE *out, const char *name, const char *type, const char *help,
+                   atomic_uint_fast64_t *v)
+{
+    dmn_metric(out, name, type, help);
+    fprintf(out, "%s %" PRIu64 "\n", name,
+            (uint64_t)atomic_load_explicit(v, memory_order_relaxed));
+}
 
 void dk_metrics(daemon_t *d, FILE *out)
 {
     dkafka_t *k = d->kafka;
-    if (k->in) {
-        dmn_metric(out, "stormwatch_kafka_messages_total", "counter", "Kafka messages taken.");
-        fprintf(out, "stormwatch_kafka_messages_total %" PRIu64 "\n", LOAD(k->msgs));
-        dmn_metric(out, "stormwatch_kafka_partitions", "gauge", "Kafka partitions assigned here.");
-        fprintf(out, "stormwatch_kafka_partitions %" PRIu64 "\n", LOAD(k->partitions));
-        dmn_metric(out, "stormwatch_kafka_beyond_partitions_total", "counter",
-                   "Messages of partitions beyond those this build reads, dropped.");
-        fprintf(out, "stormwatch_kafka_beyond_partitions_total %" PRIu64 "\n", LOAD(k->beyond_n));
+    if (k->in || k->closing) {
+        metric(out, "stormwatch_kafka_messages_total", "counter", "Kafka messages taken.",
+               &k->msgs);
+        metric(out, "stormwatch_kafka_partitions", "gauge", "Kafka partitions assigned here.",
+               &k->partitions);
+        metric(out, "stormwatch_kafka_beyond_partitions_total", "counter",
+               "Messages of partitions beyond those this build reads, dropped.", &k->beyond_n);
+        metric(out, "stormwatch_kafka_commits_total", "counter",
+               "Offset commits of what was processed.", &k->commits);
+        metric(out, "stormwatch_kafka_uncommitted_runs", "gauge",
+               "Runs of messages taken and not yet committable (100 ms of event time each).",
+               &k->pending);
+    }
+    if (k->st_out) {
+        metric(out, "stormwatch_kafka_states_published_total", "counter",
+               "User states produced to the state topic.", &k->states_out);
+        metric(out, "stormwatch_kafka_states_adopted_total", "counter",
+               "Users taken over from states read back.", &k->adopted);
+        metric(out, "stormwatch_kafka_states_refused_total", "counter",
+               "States read back that could not be taken (corrupt, other version).", &k->refused);
+        metric(out, "stormwatch_kafka_checkpoints_total", "counter",
+               "Checkpoints delivered (every User's state; offsets may follow).", &k->checkpoints);
+        metric(out, "stormwatch_kafka_checkpoint_failures_total", "counter",
+               "Checkpoints not delivered whole (offsets stayed behind).", &k->ckpt_failed);
     }
     if (k->alerts) {
-        dmn_metric(out, "stormwatch_kafka_alerts_sent_total", "counter",
-                   "Alert lines Kafka acknowledged.");
-        fprintf(out, "stormwatch_kafka_alerts_sent_total %" PRIu64 "\n", LOAD(k->alerts_sent));
-        dmn_metric(out, "stormwatch_kafka_alerts_failed_total", "counter",
-                   "Alert lines Kafka did not take.");
-        fprintf(out, "stormwatch_kafka_alerts_failed_total %" PRIu64 "\n", LOAD(k->alerts_failed));
+        metric(out, "stormwatch_kafka_alerts_sent_total", "counter",
+               "Alert lines Kafka acknowledged.", &k->alerts_sent);
+        metric(out, "stormwatch_kafka_alerts_failed_total", "counter",
+               "Alert lines Kafka did not take.", &k->alerts_failed);
     }
 }
 
@@ -402,23 +687,11 @@ static int split_props(daemon_t *d, char *err, size_t errlen)
     return SW_OK;
 }
 
-/* A consumer that reads the whole of `topic` in a group of its own (never
- * committed) and a producer to it. */
-static int open_follower(daemon_t *d, const char *topic, const char *what, kafka_in_t **in,
-                         kafka_out_t **out, char *err, size_t errlen)
+static int open_out(daemon_t *d, const char *topic, kafka_out_t **out, char *err, size_t errlen)
 {
-    dkafka_t *k = d->kafka;
-    kafka_props_t props = { (const char *const *)k->prop_keys,
-                            (const char *const *)k->prop_values, k->nprops };
-    char host[64] = "host", group[200];
-    gethostname(host, sizeof(host) - 1);
-    snprintf(group, sizeof(group), "stormwatch-%s-%s-%ld", what, host, (long)getpid());
-    kafka_in_opts_t ci = { .brokers = d->o.kafka_brokers, .topic = topic, .group = group,
-                           .props = props };
-    kafka_out_opts_t co = { .brokers = d->o.kafka_brokers, .topic = topic, .props = props };
-    if (!(*in = kafka_in_open(&ci, err, errlen)) || !(*out = kafka_out_open(&co, err, errlen)))
-        return SW_ECONFIG;
-    return SW_OK;
+    kafka_out_opts_t o = { .brokers = d->o.kafka_brokers, .topic = topic,
+                           .props = props_of(d->kafka) };
+    return (*out = kafka_out_open(&o, err, errlen)) ? SW_OK : SW_ECONFIG;
 }
 
 int dk_open(daemon_t *d, char *err, size_t errlen)
@@ -428,12 +701,38 @@ int dk_open(daemon_t *d, char *err, size_t errlen)
     dkafka_t *k = d->kafka = calloc(1, sizeof(*d->kafka));
     if (!k)
         return SW_ENOMEM;
+    for (unsigned i = 0; i < REC_MAX_SOURCES; i++)
+        off_init(&k->off[i]);
+    atomic_store_explicit(&k->commit_below, INT64_MIN, memory_order_relaxed);
     int rc = split_props(d, err, errlen);
     if (rc < 0)
         return rc;
-    kafka_props_t props = { (const char *const *)k->prop_keys,
-                            (const char *const *)k->prop_values, k->nprops };
-    if (d->o.kafka_topic) {
+    kafka_props_t props = props_of(k);
+    if (d->o.kafka_alerts_topic && (rc = open_out(d, d->o.kafka_alerts_topic, &k->alerts, err,
+                                                  errlen)) < 0)
+        return rc;
+    if (d->o.kafka_state_topic) {
+        if ((rc = open_out(d, d->o.kafka_state_topic, &k->st_out, err, errlen)) < 0)
+            return rc;
+        if (!(k->st_reader = kafka_reader_open(d->o.kafka_brokers, d->o.kafka_state_topic, &props,
+                                               err, errlen)))
+            return SW_ECONFIG;
+        sw_log(LOG_INFO, "kafka: User states move with partitions through %s",
+               d->o.kafka_state_topic);
+    }
+    if (d->o.kafka_changes_topic) {
+        /* every instance reads the whole topic: a group of its own, never committed */
+        char host[64] = "host", group[200];
+        gethostname(host, sizeof(host) - 1);
+        snprintf(group, sizeof(group), "stormwatch-changes-%s-%ld", host, (long)getpid());
+        kafka_in_opts_t ci = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_changes_topic,
+                               .group = group, .props = props };
+        if (!(k->chg_in = kafka_in_open(&ci, err, errlen)) ||
+            (rc = open_out(d, d->o.kafka_changes_topic, &k->chg_out, err, errlen)) < 0)
+            return rc < 0 ? rc : SW_ECONFIG;
+        sw_log(LOG_INFO, "kafka: sharing declared changes on %s", d->o.kafka_changes_topic);
+    }
+    if (d->o.kafka_topic) { /* last: the group may assign at once */
         kafka_in_opts_t ko = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_topic,
                                .group = d->o.kafka_group ? d->o.kafka_group : "stormwatch",
                                .props = props, .on_assign = on_assigned,
@@ -441,28 +740,6 @@ int dk_open(daemon_t *d, char *err, size_t errlen)
         if (!(k->in = kafka_in_open(&ko, err, errlen)))
             return SW_ECONFIG;
         sw_log(LOG_INFO, "kafka: reading %s from %s in group %s", ko.topic, ko.brokers, ko.group);
-    }
-    if (d->o.kafka_alerts_topic) {
-        kafka_out_opts_t ko = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_alerts_topic,
-                                .props = props };
-        if (!(k->alerts = kafka_out_open(&ko, err, errlen)))
-            return SW_ECONFIG;
-    }
-    if (d->o.kafka_state_topic) {
-        char host[64] = "host";
-        gethostname(host, sizeof(host) - 1);
-        snprintf(k->st_id, sizeof(k->st_id), "%s-%ld", host, (long)getpid());
-        if ((rc = open_follower(d, d->o.kafka_state_topic, "state", &k->st_in, &k->st_out, err,
-                                errlen)) < 0)
-            return rc;
-        sw_log(LOG_INFO, "kafka: learned state moves with partitions through %s (as %s)",
-               d->o.kafka_state_topic, k->st_id);
-    }
-    if (d->o.kafka_changes_topic) {
-        if ((rc = open_follower(d, d->o.kafka_changes_topic, "changes", &k->chg_in, &k->chg_out,
-                                err, errlen)) < 0)
-            return rc;
-        sw_log(LOG_INFO, "kafka: sharing declared changes on %s", d->o.kafka_changes_topic);
     }
     return SW_OK;
 }
@@ -472,22 +749,22 @@ void dk_close(daemon_t *d)
     dkafka_t *k = d->kafka;
     if (!k)
         return;
-    kafka_in_close(k->in); /* commits what was taken, leaves the group */
+    kafka_in_close(k->in); /* set-up failed before the daemon ran: nothing held */
     kafka_out_close(k->alerts, 5000);
     kafka_in_close(k->chg_in);
     kafka_out_close(k->chg_out, 5000);
-    kafka_in_close(k->st_in);
-    kafka_out_close(k->st_out, 5000);
-    for (size_t i = 0; i < k->nkst; i++) {
-        free(k->kst[i].key);
-        free(k->kst[i].blob);
-    }
+    kafka_out_close(k->st_out, FLUSH_MS);
+    kafka_reader_close(k->st_reader);
+    for (unsigned i = 0; i < REC_MAX_SOURCES; i++)
+        off_free(&k->off[i]);
     for (size_t i = 0; i < k->nprops; i++) {
         free(k->prop_keys[i]);
         free(k->prop_values[i]);
     }
     free(k->prop_keys);
     free(k->prop_values);
+    free(k->rb);
+    free(k->stage);
     free(k);
     d->kafka = NULL;
 }

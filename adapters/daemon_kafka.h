@@ -5,8 +5,8 @@
  *
  * DESIGN: dk_poll, dk_sources and dk_commit run on the ingest thread (the
  * consumer's rebalance callbacks with them); dk_alert on the alert thread;
- * dk_share_* on HTTP threads; dk_publish_state on the main thread or the
- * ingest thread, under ckpt_lock. The producers are shared (librdkafka's
+ * dk_share_* on HTTP threads; dk_checkpoint on the main thread; dk_publish
+ * on shard threads. The producers are shared (librdkafka's
  * produce is thread-safe); everything else belongs to the ingest thread.
  */
 #ifndef SW_DAEMON_KAFKA_H
@@ -36,9 +36,17 @@ void dk_commit(daemon_t *d);
 
 /* Alert thread: the alert line (without its newline) to the alerts topic. */
 void dk_alert(daemon_t *d, const alert_t *a, const char *line, size_t len);
-/* A checkpoint's encoded state to the state topic (when there is one). */
+/* Ingest thread, the daemon stopping: leaves the group, handing over what
+ * it holds (with a state topic) and committing what was processed. */
+void dk_leave(daemon_t *d);
+
+/* With a state topic: every User's state out, then offsets may follow
+ * (main thread, every kafka_checkpoint). */
 int dk_has_state_topic(const daemon_t *d);
-void dk_publish_state(daemon_t *d, const unsigned char *buf, size_t len);
+void dk_checkpoint(daemon_t *d);
+/* Shard threads: a User's state to the state topic (shard_opts_t.publish). */
+void dk_publish(void *daemon, const char *user, unsigned src, const unsigned char *blob,
+                size_t len);
 
 /* HTTP threads: a change declared or withdrawn here, to the changes topic. */
 void dk_share_declared(void *daemon, const char *stored);

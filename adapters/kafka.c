@@ -1,11 +1,11 @@
 /*
- * kafka.c - the Kafka ingest consumer and alert producer (kafka.h).
+ * kafka.c - the Kafka consumer, partition reader and producer (kafka.h).
  *
- * A thin layer over librdkafka's high-level consumer: cooperative-sticky
- * assignment is left to the library's defaults, rebalances are only
- * counted and logged here (assignment goes through rd_kafka_assign in the
- * callback, the library's documented pattern), and offsets are stored and
- * committed by the daemon after it has taken the messages.
+ * A thin layer over librdkafka: the high-level consumer with the
+ * rebalance callback its documentation describes (incremental assign and
+ * unassign under the cooperative protocol, whole assignments under the
+ * eager one), explicit offset commits, and a plain assign-and-read
+ * consumer for reading partitions back.
  */
 #include "kafka.h"
 
@@ -14,19 +14,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
 #define MAX_ASSIGNED 1024
+#define SEND_TRIES 100         /* a full queue is waited on 50 ms at a time, 5 s in all */
 
 struct kafka_in {
     rd_kafka_t *rk;
-    void (*on_assign)(void *ctx), (*on_revoke)(void *ctx);
+    char *topic;
+    void (*on_assign)(void *ctx, const int32_t *parts, size_t n);
+    void (*on_revoke)(void *ctx, const int32_t *parts, size_t n, int lost);
     void *ctx;
     kafka_in_stats_t st;
-    int pending;           /* messages taken since the last commit */
     int32_t assigned[MAX_ASSIGNED];
     size_t nassigned;
+};
+
+struct kafka_reader {
+    rd_kafka_t *rk;
+    char *topic;
 };
 
 struct kafka_out {
@@ -38,6 +46,13 @@ struct kafka_out {
     atomic_uint_fast64_t sent, failed;
 };
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* Sets one property; 0, or -1 with "KEY: reason" in err. */
 static int set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size_t errlen)
 {
@@ -48,16 +63,39 @@ static int set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size
     return -1;
 }
 
-static rd_kafka_conf_t *base_conf(const char *brokers, const kafka_props_t *p, char *err,
-                                  size_t errlen)
+/* librdkafka's own log lines (syslog levels) into ours. A setting meant
+ * for consumers given to a producer (run.kafka_properties serve both)
+ * is not worth a warning. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    log_level_t l = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO
+                                                                                : LOG_DEBUG;
+    if (strcmp(fac, "CONFWARN") == 0)
+        l = LOG_DEBUG;
+    sw_log(l, "kafka: librdkafka %s: %s", fac, buf);
+}
+
+/* The bootstrap servers, `defaults` (key, value, ... NULL) unless the
+ * operator's properties set them, then the operator's properties. */
+static rd_kafka_conf_t *base_conf(const char *brokers, const kafka_props_t *p,
+                                  const char *const *defaults, char *err, size_t errlen)
 {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     if (!c) {
         snprintf(err, errlen, "kafka: out of memory");
         return NULL;
     }
+    rd_kafka_conf_set_log_cb(c, on_log);
     if (set(c, "bootstrap.servers", brokers, err, errlen) < 0)
         goto fail;
+    for (size_t i = 0; defaults && defaults[i]; i += 2) {
+        int given = 0;
+        for (size_t k = 0; k < p->n && !given; k++)
+            given = strcmp(p->keys[k], defaults[i]) == 0;
+        if (!given && set(c, defaults[i], defaults[i + 1], err, errlen) < 0)
+            goto fail;
+    }
     for (size_t i = 0; i < p->n; i++)
         if (set(c, p->keys[i], p->values[i], err, errlen) < 0)
             goto fail;
@@ -67,55 +105,109 @@ fail:
     return NULL;
 }
 
+/* ---- consumer in a group ------------------------------------------------ */
+
+static void list_parts(const rd_kafka_topic_partition_list_t *parts, int32_t *out, size_t *n)
+{
+    *n = 0;
+    for (int i = 0; i < parts->cnt && *n < MAX_ASSIGNED; i++)
+        out[(*n)++] = parts->elems[i].partition;
+}
+
+static void log_parts(const char *what, const rd_kafka_topic_partition_list_t *parts)
+{
+    char list[256] = "";
+    size_t n = 0;
+    for (int i = 0; i < parts->cnt && n + 12 < sizeof(list); i++)
+        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%d", i ? "," : "",
+                              parts->elems[i].partition);
+    sw_log(LOG_INFO, "kafka: %s: %s partitions [%s]", parts->cnt ? parts->elems[0].topic : "-",
+           what, list);
+}
+
+static void check(rd_kafka_error_t *e, const char *what)
+{
+    if (e) {
+        sw_log(LOG_ERROR, "kafka: %s: %s", what, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     kafka_in_t *k = opaque;
+    int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    int32_t got[MAX_ASSIGNED];
+    size_t n;
+    list_parts(parts, got, &n);
     k->st.rebalances++;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        char list[256] = "";
-        size_t n = 0;
-        for (int i = 0; i < parts->cnt && n + 12 < sizeof(list); i++)
-            n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%d", i ? "," : "",
-                                  parts->elems[i].partition);
-        sw_log(LOG_INFO, "kafka: %s: assigned partitions [%s]",
-               parts->cnt ? parts->elems[0].topic : "-", list);
-        if (k->on_assign) /* before any message of theirs is fetched */
-            k->on_assign(k->ctx);
-        rd_kafka_assign(rk, parts);
-        k->st.partitions = parts->cnt;
-        k->nassigned = 0;
-        for (int i = 0; i < parts->cnt && k->nassigned < MAX_ASSIGNED; i++)
-            k->assigned[k->nassigned++] = parts->elems[i].partition;
+        log_parts("assigned", parts);
+        if (!coop)
+            k->nassigned = 0; /* eager: the whole assignment, after a revoke of all */
+        if (k->on_assign && n) /* before any message of theirs is fetched */
+            k->on_assign(k->ctx, got, n);
+        if (coop)
+            check(rd_kafka_incremental_assign(rk, parts), "incremental assign");
+        else
+            rd_kafka_assign(rk, parts);
+        for (size_t i = 0; i < n && k->nassigned < MAX_ASSIGNED; i++)
+            k->assigned[k->nassigned++] = got[i];
     } else {
-        /* what was taken is committed before the partitions go */
-        if (k->on_revoke)
-            k->on_revoke(k->ctx);
-        if (k->pending)
-            rd_kafka_commit(rk, NULL, 0);
-        k->pending = 0;
-        sw_log(LOG_INFO, "kafka: %s: %d partitions revoked",
-               parts->cnt ? parts->elems[0].topic : "-", parts->cnt);
-        rd_kafka_assign(rk, NULL);
-        k->st.partitions = 0;
-        k->nassigned = 0;
+        int lost = e != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS || rd_kafka_assignment_lost(rk);
+        log_parts(lost ? "lost" : "revoked", parts);
+        if (k->on_revoke && n)
+            k->on_revoke(k->ctx, got, n, lost);
+        if (coop)
+            check(rd_kafka_incremental_unassign(rk, parts), "incremental unassign");
+        else
+            rd_kafka_assign(rk, NULL);
+        size_t keep = 0;
+        for (size_t i = 0; i < k->nassigned; i++) {
+            int gone = !coop;
+            for (size_t j = 0; j < n && !gone; j++)
+                gone = k->assigned[i] == got[j];
+            if (!gone)
+                k->assigned[keep++] = k->assigned[i];
+        }
+        k->nassigned = keep;
     }
+    k->st.partitions = (int32_t)k->nassigned;
+    for (size_t i = 1; i < k->nassigned; i++) /* in order, for the log and its readers */
+        for (size_t j = i; j > 0 && k->assigned[j - 1] > k->assigned[j]; j--) {
+            int32_t x = k->assigned[j];
+            k->assigned[j] = k->assigned[j - 1];
+            k->assigned[j - 1] = x;
+        }
+    char list[256] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < k->nassigned && off + 12 < sizeof(list); i++)
+        off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%d", i ? "," : "",
+                                k->assigned[i]);
+    sw_log(LOG_INFO, "kafka: %s: holding partitions [%s]", k->topic, list);
 }
 
 kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen)
 {
     kafka_in_t *k = calloc(1, sizeof(*k));
-    if (!k) {
+    if (!k || !(k->topic = strdup(o->topic))) {
+        free(k);
         snprintf(err, errlen, "kafka: out of memory");
         return NULL;
     }
-    rd_kafka_conf_t *c = base_conf(o->brokers, &o->props, err, errlen);
+    static const char *const defaults[] = {
+        "partition.assignment.strategy", "cooperative-sticky", /* move only what changes hands */
+        "auto.offset.reset", "earliest", /* a new group reads the topic from its start */
+        NULL,
+    };
+    rd_kafka_conf_t *c = base_conf(o->brokers, &o->props, defaults, err, errlen);
     if (!c || set(c, "group.id", o->group, err, errlen) < 0 ||
         set(c, "enable.auto.commit", "false", err, errlen) < 0 ||
-        set(c, "enable.auto.offset.store", "true", err, errlen) < 0 ||
-        set(c, "auto.offset.reset", "earliest", err, errlen) < 0) {
+        set(c, "enable.auto.offset.store", "false", err, errlen) < 0) {
         if (c)
             rd_kafka_conf_destroy(c);
+        free(k->topic);
         free(k);
         return NULL;
     }
@@ -128,6 +220,7 @@ kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen)
     k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof(why));
     if (!k->rk) {
         snprintf(err, errlen, "kafka: %s", why);
+        free(k->topic);
         free(k);
         return NULL;
     }
@@ -139,16 +232,21 @@ kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen)
     if (e) {
         snprintf(err, errlen, "kafka: subscribe to %s: %s", o->topic, rd_kafka_err2str(e));
         rd_kafka_destroy(k->rk);
+        free(k->topic);
         free(k);
         return NULL;
     }
     return k;
 }
 
-int kafka_in_poll(kafka_in_t *k, int timeout_ms, int max,
-                  void (*on_msg)(void *ctx, const char *data, size_t len, int32_t partition,
-                                 const char *key, size_t keylen),
-                  void *ctx)
+static void hand(const rd_kafka_message_t *m, kafka_msg_fn on_msg, void *ctx)
+{
+    kafka_msg_t km = { .data = m->payload, .len = m->payload ? m->len : 0, .key = m->key,
+                       .keylen = m->key_len, .partition = m->partition, .offset = m->offset };
+    on_msg(ctx, &km);
+}
+
+int kafka_in_poll(kafka_in_t *k, int timeout_ms, int max, kafka_msg_fn on_msg, void *ctx)
 {
     int n = 0;
     while (n < max) {
@@ -163,8 +261,7 @@ int kafka_in_poll(kafka_in_t *k, int timeout_ms, int max,
         } else {
             k->st.messages++;
             k->st.bytes += m->len;
-            on_msg(ctx, m->payload, m->len, m->partition, m->key, m->key_len);
-            k->pending++;
+            hand(m, on_msg, ctx);
             n++;
         }
         rd_kafka_message_destroy(m);
@@ -179,14 +276,24 @@ size_t kafka_in_assigned(const kafka_in_t *k, int32_t *out, size_t max)
     return n;
 }
 
-void kafka_in_commit(kafka_in_t *k)
+int kafka_in_commit(kafka_in_t *k, const int32_t *parts, const int64_t *next, size_t n, int sync)
 {
-    if (!k->pending)
-        return;
-    rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, NULL, 1);
-    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        sw_log(LOG_WARN, "kafka: commit: %s", rd_kafka_err2str(e));
-    k->pending = 0;
+    if (!n)
+        return 0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    if (!l)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, k->topic, parts[i])->offset = next[i];
+    rd_kafka_resp_err_t e = rd_kafka_commit(k->rk, l, !sync);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        k->st.commit_failures++;
+        sw_log(LOG_WARN, "kafka: commit to %s: %s", k->topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    k->st.commits++;
+    return 0;
 }
 
 void kafka_in_stats(const kafka_in_t *k, kafka_in_stats_t *out)
@@ -198,14 +305,138 @@ void kafka_in_close(kafka_in_t *k)
 {
     if (!k)
         return;
-    if (k->pending)
-        rd_kafka_commit(k->rk, NULL, 0);
-    rd_kafka_consumer_close(k->rk);
+    rd_kafka_consumer_close(k->rk); /* the revoke callback runs in here */
     rd_kafka_destroy(k->rk);
+    free(k->topic);
     free(k);
 }
 
-/* ---- alerts ------------------------------------------------------------- */
+/* ---- reading partitions back -------------------------------------------- */
+
+kafka_reader_t *kafka_reader_open(const char *brokers, const char *topic, const kafka_props_t *p,
+                                  char *err, size_t errlen)
+{
+    kafka_reader_t *r = calloc(1, sizeof(*r));
+    if (!r || !(r->topic = strdup(topic))) {
+        free(r);
+        snprintf(err, errlen, "kafka: out of memory");
+        return NULL;
+    }
+    rd_kafka_conf_t *c = base_conf(brokers, p, NULL, err, errlen);
+    /* assigned, never subscribed or committed: the group id is a formality */
+    if (!c || set(c, "group.id", "stormwatch-reader", err, errlen) < 0 ||
+        set(c, "enable.auto.commit", "false", err, errlen) < 0 ||
+        set(c, "enable.partition.eof", "true", err, errlen) < 0) {
+        if (c)
+            rd_kafka_conf_destroy(c);
+        free(r->topic);
+        free(r);
+        return NULL;
+    }
+    char why[512];
+    if (!(r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof(why)))) {
+        snprintf(err, errlen, "kafka: %s", why);
+        free(r->topic);
+        free(r);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(r->rk);
+    return r;
+}
+
+int kafka_reader_partitions(kafka_reader_t *r, int timeout_ms)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(r->rk, r->topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = t ? rd_kafka_metadata(r->rk, 0, t, &md, timeout_ms)
+                              : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    int n = -1;
+    if (!e && md->topic_cnt == 1 && !md->topics[0].err)
+        n = md->topics[0].partition_cnt;
+    else
+        sw_log(LOG_ERROR, "kafka: %s: no metadata: %s", r->topic,
+               rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err : e));
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (t)
+        rd_kafka_topic_destroy(t);
+    return n;
+}
+
+long kafka_reader_read(kafka_reader_t *r, const int32_t *parts, size_t n, int timeout_ms,
+                       kafka_msg_fn on_msg, void *ctx)
+{
+    double deadline = now_s() + timeout_ms / 1000.0;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    int64_t *end = calloc(n ? n : 1, sizeof(*end)); /* offset past the last message */
+    size_t open = 0;
+    long got = 0;
+    if (!l || !end) {
+        rd_kafka_topic_partition_list_destroy(l);
+        free(end);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(r->rk, r->topic, parts[i], &lo, &hi, timeout_ms);
+        if (e) {
+            sw_log(LOG_ERROR, "kafka: %s[%d]: %s", r->topic, parts[i], rd_kafka_err2str(e));
+            got = -1;
+            goto out;
+        }
+        end[i] = hi;
+        if (hi > lo) {
+            rd_kafka_topic_partition_list_add(l, r->topic, parts[i])->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+            open++;
+        }
+    }
+    if (open)
+        rd_kafka_assign(r->rk, l);
+    while (open && now_s() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 100);
+        if (!m)
+            continue;
+        size_t i = 0;
+        while (i < n && parts[i] != m->partition)
+            i++;
+        int at_end = m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
+                     (!m->err && i < n && m->offset + 1 >= end[i]);
+        if (!m->err && i < n && end[i] >= 0) {
+            hand(m, on_msg, ctx);
+            got++;
+        } else if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            sw_log(LOG_WARN, "kafka: %s: %s", r->topic, rd_kafka_message_errstr(m));
+        }
+        if (at_end && i < n && end[i] >= 0) {
+            end[i] = -1; /* done */
+            open--;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (open) {
+        sw_log(LOG_ERROR, "kafka: %s: %zu partition%s not read to the end within %d ms", r->topic,
+               open, open == 1 ? "" : "s", timeout_ms);
+        got = -1;
+    }
+    rd_kafka_assign(r->rk, NULL);
+out:
+    rd_kafka_topic_partition_list_destroy(l);
+    free(end);
+    return got;
+}
+
+void kafka_reader_close(kafka_reader_t *r)
+{
+    if (!r)
+        return;
+    rd_kafka_destroy(r->rk);
+    free(r->topic);
+    free(r);
+}
+
+/* ---- producer ----------------------------------------------------------- */
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -227,7 +458,7 @@ kafka_out_t *kafka_out_open(const kafka_out_opts_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "kafka: out of memory");
         return NULL;
     }
-    rd_kafka_conf_t *c = base_conf(o->brokers, &o->props, err, errlen);
+    rd_kafka_conf_t *c = base_conf(o->brokers, &o->props, NULL, err, errlen);
     if (!c || set(c, "enable.idempotence", "true", err, errlen) < 0) {
         if (c)
             rd_kafka_conf_destroy(c);
@@ -253,16 +484,31 @@ kafka_out_t *kafka_out_open(const kafka_out_opts_t *o, char *err, size_t errlen)
     return k;
 }
 
-int kafka_out_send(kafka_out_t *k, const char *user, const char *line, size_t len)
+int kafka_out_send_to(kafka_out_t *k, int32_t partition, const char *key, const char *data,
+                      size_t len)
 {
-    int rc = rd_kafka_produce(k->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)line,
-                              len, user, strlen(user), NULL);
-    rd_kafka_poll(k->rk, 0); /* delivery reports */
-    if (rc < 0) {
-        atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
-        return -1;
+    for (int tries = 0;; tries++) {
+        if (rd_kafka_produce(k->topic, partition, RD_KAFKA_MSG_F_COPY, (void *)data, len, key,
+                             key ? strlen(key) : 0, NULL) == 0)
+            break;
+        if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries == SEND_TRIES) {
+            atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
+            return -1;
+        }
+        rd_kafka_poll(k->rk, 50); /* deliveries make room */
     }
+    rd_kafka_poll(k->rk, 0); /* delivery reports */
     return 0;
+}
+
+int kafka_out_send(kafka_out_t *k, const char *key, const char *data, size_t len)
+{
+    return kafka_out_send_to(k, RD_KAFKA_PARTITION_UA, key, data, len);
+}
+
+int kafka_out_flush(kafka_out_t *k, int timeout_ms)
+{
+    return rd_kafka_flush(k->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
 }
 
 void kafka_out_counts(const kafka_out_t *k, uint64_t *sent, uint64_t *failed)

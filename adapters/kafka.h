@@ -1,20 +1,26 @@
 /*
- * kafka.h - Apache Kafka for the daemon (librdkafka): an ingest consumer
- * in a consumer group, and an optional alert producer.
+ * kafka.h - Apache Kafka for the daemon (librdkafka): a consumer in a
+ * consumer group, a reader of whole partitions, and producers.
  *
- * Ingest: a message carries line protocol, as a ZeroMQ message does;
- * producers key messages by User, so each User's series live in one
- * partition, and instances in one group share the partitions (each User is
- * read by one instance). Offsets are not committed automatically: the
- * daemon commits what it has handed to detection (kafka_in_commit), so a
- * crash re-reads at most what was in flight (the repeats are dropped as
- * duplicates, never counted twice).
+ * Consumer: instances in one group share a topic's partitions, with
+ * cooperative-sticky assignment by default (a rebalance moves only the
+ * partitions that change hands). The rebalance callbacks run inside
+ * kafka_in_poll, on the polling thread: on_assign before any message of
+ * the new partitions is fetched, on_revoke before they go (or, `lost`,
+ * after they went: the group moved on without us). Offsets are never
+ * committed by the library: the caller commits what it has processed
+ * (kafka_in_commit), so a crash re-reads what was in flight.
  *
- * Alerts: each alert line is produced to a topic, keyed by User.
+ * Reader: reads given partitions of a topic from their start to their end
+ * as of the call (a compacted topic read back: the learned state).
  *
- * DESIGN: a kafka_in_t belongs to the daemon's ingest thread (librdkafka's
- * own threads stay inside the library); a kafka_out_t may be shared by
- * threads (librdkafka's produce is thread-safe, the counts are atomic).
+ * Producer: messages keyed (the partitioner places them) or to a given
+ * partition.
+ *
+ * DESIGN: a kafka_in_t and a kafka_reader_t belong to one thread (the
+ * daemon's ingest thread; librdkafka's own threads stay inside the
+ * library); a kafka_out_t may be shared by threads (librdkafka's produce
+ * is thread-safe, the counts are atomic).
  */
 #ifndef SW_KAFKA_H
 #define SW_KAFKA_H
@@ -28,21 +34,30 @@ typedef struct {
     size_t n;
 } kafka_props_t;
 
+/* One message: its payload (NULL, 0 for a tombstone), where it came from. */
+typedef struct {
+    const char *data;
+    size_t len;
+    const char *key;
+    size_t keylen;
+    int32_t partition;
+    int64_t offset;
+} kafka_msg_t;
+
+typedef void (*kafka_msg_fn)(void *ctx, const kafka_msg_t *m);
+
 typedef struct {
     const char *brokers;   /* bootstrap.servers, e.g. 127.0.0.1:9092 */
-    const char *topic;     /* the ingest topic */
-    const char *group;     /* group.id: instances sharing the feed */
+    const char *topic;
+    const char *group;     /* group.id: instances sharing the topic */
     kafka_props_t props;
-    /* called on the polling thread, inside kafka_in_poll, when partitions
-     * are assigned (before any of their messages) and before they are
-     * revoked; NULL: not called */
-    void (*on_assign)(void *ctx);
-    void (*on_revoke)(void *ctx);
+    void (*on_assign)(void *ctx, const int32_t *parts, size_t n);
+    void (*on_revoke)(void *ctx, const int32_t *parts, size_t n, int lost);
     void *ctx;
 } kafka_in_opts_t;
 
 typedef struct {
-    uint64_t messages, bytes, errors, rebalances;
+    uint64_t messages, bytes, errors, rebalances, commits, commit_failures;
     int32_t partitions;    /* partitions assigned now */
 } kafka_in_stats_t;
 
@@ -51,26 +66,34 @@ typedef struct kafka_in kafka_in_t;
 /* Joins the group and subscribes. NULL with a message in err on bad settings. */
 kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen);
 
-/*
- * Waits up to timeout_ms for messages and hands each message's payload,
- * partition and key to on_msg, at most `max` of them. Returns the number
- * handed over.
- */
-int kafka_in_poll(kafka_in_t *k, int timeout_ms, int max,
-                  void (*on_msg)(void *ctx, const char *data, size_t len, int32_t partition,
-                                 const char *key, size_t keylen),
-                  void *ctx);
+/* Waits up to timeout_ms for messages and hands each to on_msg, at most
+ * `max` of them. Returns the number handed over. */
+int kafka_in_poll(kafka_in_t *k, int timeout_ms, int max, kafka_msg_fn on_msg, void *ctx);
 
 /* The partitions assigned now (at most max of them); returns their number. */
 size_t kafka_in_assigned(const kafka_in_t *k, int32_t *out, size_t max);
 
-/* Commits the offsets of every message handed over so far (asynchronously). */
-void kafka_in_commit(kafka_in_t *k);
+/* Commits, for each of the n partitions, `next[i]`: the offset to read
+ * next. Synchronously when `sync` (then 0 or -1, logged), else queued (0). */
+int kafka_in_commit(kafka_in_t *k, const int32_t *parts, const int64_t *next, size_t n, int sync);
 
 void kafka_in_stats(const kafka_in_t *k, kafka_in_stats_t *out);
 
-/* Commits, leaves the group (its partitions go to the others) and frees. */
+/* Leaves the group (on_revoke runs for what it holds) and frees. */
 void kafka_in_close(kafka_in_t *k);
+
+typedef struct kafka_reader kafka_reader_t;
+
+kafka_reader_t *kafka_reader_open(const char *brokers, const char *topic, const kafka_props_t *p,
+                                  char *err, size_t errlen);
+/* The topic's partition count, or -1 (logged) when the cluster does not say. */
+int kafka_reader_partitions(kafka_reader_t *r, int timeout_ms);
+/* Reads the n partitions from their start to their end as of now, each
+ * message to on_msg in order of offset per partition. Returns the messages
+ * read, or -1 (logged) when the end was not reached within timeout_ms. */
+long kafka_reader_read(kafka_reader_t *r, const int32_t *parts, size_t n, int timeout_ms,
+                       kafka_msg_fn on_msg, void *ctx);
+void kafka_reader_close(kafka_reader_t *r);
 
 typedef struct {
     const char *brokers, *topic;
@@ -80,8 +103,15 @@ typedef struct {
 typedef struct kafka_out kafka_out_t;
 
 kafka_out_t *kafka_out_open(const kafka_out_opts_t *o, char *err, size_t errlen);
-/* Queues one alert line keyed by `user`; 0, or -1 when the queue is full (counted). */
-int kafka_out_send(kafka_out_t *k, const char *user, const char *line, size_t len);
+/* Queues one message keyed by `key` (placed by the partitioner); 0, or -1
+ * when the queue stays full (counted as failed). */
+int kafka_out_send(kafka_out_t *k, const char *key, const char *data, size_t len);
+/* The same to partition `partition`. */
+int kafka_out_send_to(kafka_out_t *k, int32_t partition, const char *key, const char *data,
+                      size_t len);
+/* Waits up to timeout_ms for every queued message to be delivered: 0, or
+ * -1 when some were not. */
+int kafka_out_flush(kafka_out_t *k, int timeout_ms);
 /* Delivered and failed messages so far. */
 void kafka_out_counts(const kafka_out_t *k, uint64_t *sent, uint64_t *failed);
 /* Waits up to timeout_ms for queued messages, then frees. */

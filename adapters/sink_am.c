@@ -395,6 +395,25 @@ static int render(const sink_am_t *s, const alert_t *a, char **key, char **label
     return SW_OK;
 }
 
+int sink_am_forget(sink_am_t *s, const alert_t *a)
+{
+    if (!s || !a)
+        return SW_EINVAL;
+    char *key, *labels, *rest;
+    int rc = render(s, a, &key, &labels, &rest);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    ptrdiff_t i = fire_find(s, key);
+    if (i >= 0)
+        fire_remove(s, (size_t)i);
+    pthread_mutex_unlock(&s->mu);
+    free(key);
+    free(labels);
+    free(rest);
+    return SW_OK;
+}
+
 int sink_am_send(sink_am_t *s, const alert_t *a)
 {
     if (!s || !a)

@@ -135,6 +135,14 @@ sink_am_t *sink_am_create(const sink_am_opts_t *o, char *err, size_t errlen);
  */
 int sink_am_send(sink_am_t *s, const alert_t *a);
 
+/*
+ * The firing alert `a` goes on at another stormwatch instance, which now
+ * sends it: it leaves the firing table (no longer re-sent from here) and
+ * nothing is queued, so Alertmanager sees no resolution. Returns 0, or
+ * SW_ENOMEM (the table is unchanged).
+ */
+int sink_am_forget(sink_am_t *s, const alert_t *a);
+
 /* A snapshot of the counters; any thread. */
 void sink_am_stats(const sink_am_t *s, sink_am_stats_t *out);
 

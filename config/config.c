@@ -190,6 +190,10 @@ static const field_t corr_fields[] = {
 #define DEFAULT_RING_SIZE ((size_t)65536)
 #define DEFAULT_STATS_EVERY (10 * SW_NS_PER_S)
 #define DEFAULT_STATE_EVERY (300 * SW_NS_PER_S)
+/* A kill -9 re-reads what came after the last Kafka checkpoint; re-read
+ * samples older than the survivor's clock minus the lateness (30 s) are
+ * late, so the checkpoint comes well inside the lateness. */
+#define DEFAULT_KAFKA_CHECKPOINT (10 * SW_NS_PER_S)
 #define DEFAULT_LOG_LEVEL CFG_LOG_INFO
 
 static const field_t run_fields[] = {
@@ -221,6 +225,7 @@ static const field_t run_fields[] = {
     RF("kafka_alerts_topic", F_PATH, kafka_alerts_topic, R_ANY),
     RF("kafka_changes_topic", F_PATH, kafka_changes_topic, R_ANY),
     RF("kafka_state_topic", F_PATH, kafka_state_topic, R_ANY),
+    RF("kafka_checkpoint", F_DURATION, kafka_checkpoint, R_POSITIVE),
     { "kafka_properties", F_ENDPOINTS, offsetof(run_cfg_t, kafka_properties), R_ANY,
       offsetof(run_cfg_t, n_kafka_properties) },
     { 0 },
@@ -895,7 +900,9 @@ void cfg_defaults(cfg_t *cfg)
     corr_params_defaults(&cfg->corr);
     cfg->run = (run_cfg_t){ .record_max = DEFAULT_RECORD_MAX, .ring_size = DEFAULT_RING_SIZE,
                             .stats_every = DEFAULT_STATS_EVERY,
-                            .state_every = DEFAULT_STATE_EVERY, .log_level = DEFAULT_LOG_LEVEL };
+                            .state_every = DEFAULT_STATE_EVERY,
+                            .kafka_checkpoint = DEFAULT_KAFKA_CHECKPOINT,
+                            .log_level = DEFAULT_LOG_LEVEL };
     cfg->users = NULL;
     cfg->n_users = 0;
 }

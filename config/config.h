@@ -71,6 +71,8 @@ typedef struct {
     size_t n_kafka_properties;
     int64_t stats_every;     /* a log line of rates, rings and drops this often (ns); 0: off */
     int64_t state_every;     /* save the learned state this often while running (ns); 0: on exit only */
+    int64_t kafka_checkpoint; /* every User's state to kafka_state_topic, and offsets committed to
+                                 match, this often (ns) */
     cfg_log_level_t log_level;
 } run_cfg_t;
 

@@ -195,7 +195,7 @@ size_t engine_publish_all(engine_t *e)
 {
     size_t n = 0;
     for (unsigned i = 0; i < e->o.nshards; i++)
-        n += shard_publish_all(e->shards[i]);
+        n += e->o.publish ? shard_publish_all(e->shards[i], e->o.publish, e->o.publish_ctx) : 0;
     return n;
 }
 

@@ -160,6 +160,11 @@ void reorder_set_clock(reorder_t *r, int64_t ts)
     r->clock = ts;
 }
 
+int64_t reorder_released_ts(const reorder_t *r)
+{
+    return r->released_ts;
+}
+
 int64_t reorder_max_ts(const reorder_t *r)
 {
     return r->max_ts;

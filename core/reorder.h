@@ -84,6 +84,10 @@ int reorder_push_control(reorder_t *r, const rec_t *rec);
  */
 int reorder_pop(reorder_t *r, rec_t *out, int drain);
 
+/* The time of the last record released (INT64_MIN before the first): an
+ * older one offered now is late. */
+int64_t reorder_released_ts(const reorder_t *r);
+
 /* The newest event time offered so far (INT64_MIN before the first). */
 int64_t reorder_max_ts(const reorder_t *r);
 

@@ -35,7 +35,9 @@ struct router {
     uint8_t src_active[REC_MAX_SOURCES]; /* router_source_active() */
     uint8_t src_stalled[REC_MAX_SOURCES]; /* router_source_stall(), until it resumes */
     uint8_t src_gone[REC_MAX_SOURCES];    /* router_handoff(): its records are dropped */
+    uint8_t src_catchup[REC_MAX_SOURCES]; /* assigned mid-run: behind the others at first */
     int64_t done_below;   /* every record older than this has been delivered */
+    int64_t taken_newest; /* newest sample taken into ordering since router_take_newest() */
     unsigned nsrc, cur_src, nactive;
     int64_t clock;        /* clock_of(), cached; valid while clock_ok */
     int clock_ok;
@@ -57,6 +59,7 @@ router_t *router_create(const router_opts_t *o)
     rt->ro = reorder_create(o->ingest.lateness);
     rt->scratch = malloc(SCRATCH_LEN);
     rt->max_ts = rt->last_tick = rt->gap_floor = rt->done_below = INT64_MIN;
+    rt->taken_newest = INT64_MIN;
     for (unsigned i = 0; i < REC_MAX_SOURCES; i++)
         rt->src_max[i] = INT64_MIN;
     if (!rt->ro || !rt->scratch) {
@@ -207,10 +210,40 @@ static void source_resume(router_t *rt, const rec_t *r)
     rt->src_stalled[src] = 0;
 }
 
+/*
+ * A source assigned while the others had already been released (a Kafka
+ * partition taken over) starts a little behind them: what its last owner
+ * had processed is not quite where this instance's clock is. Its samples
+ * up to a lateness older than what was released go straight to their
+ * shards (each User's samples stay in order, and nothing older than its
+ * last is taken twice) instead of being late; once it has caught up it is
+ * ordered like any other. Returns 1 when r was taken so.
+ */
+static int catch_up(router_t *rt, const rec_t *r)
+{
+    unsigned src = rt->cur_src;
+    int64_t rel = reorder_released_ts(rt->ro);
+    if (rel == INT64_MIN || r->ts >= rel) {
+        rt->src_catchup[src] = 0;
+        return 0;
+    }
+    if (r->ts < rel - rt->o.ingest.lateness)
+        return 0; /* too far behind: late, as it would be anyway */
+    rt->stats.records++;
+    rt->stats.caught_up++;
+    if (r->ts > rt->taken_newest)
+        rt->taken_newest = r->ts;
+    source_advanced(rt, src, r->ts);
+    route(rt, r);
+    return 1;
+}
+
 static void accept(router_t *rt, rec_t *r)
 {
     if (rt->src_stalled[rt->cur_src])
         source_resume(rt, r);
+    if (rt->src_catchup[rt->cur_src] && catch_up(rt, r))
+        return;
     if (r->ts < rt->gap_floor) {
         rt->stats.late++; /* before a gap already announced: out of order */
         return;
@@ -233,8 +266,11 @@ static void accept(router_t *rt, rec_t *r)
         rt->stats.late++;
     else if (rc < 0)
         rt->stats.nomem++;
-    else
+    else {
         rt->stats.records++;
+        if (r->ts > rt->taken_newest)
+            rt->taken_newest = r->ts;
+    }
     if (r->ts > rt->max_ts)
         rt->max_ts = r->ts;
     source_advanced(rt, rt->cur_src, r->ts);
@@ -313,8 +349,17 @@ void router_handoff(router_t *rt, unsigned src, int publish)
 
 void router_source_assigned(router_t *rt, unsigned src)
 {
-    if (src > 0 && src < REC_MAX_SOURCES)
-        rt->src_gone[src] = 0;
+    if (src == 0 || src >= REC_MAX_SOURCES)
+        return;
+    rt->src_gone[src] = 0;
+    rt->src_catchup[src] = reorder_released_ts(rt->ro) != INT64_MIN;
+}
+
+int64_t router_take_newest(router_t *rt)
+{
+    int64_t t = rt->taken_newest;
+    rt->taken_newest = INT64_MIN;
+    return t;
 }
 
 int64_t router_done_below(const router_t *rt)

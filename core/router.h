@@ -43,6 +43,7 @@ typedef struct {
     uint64_t feed_stalls;
     uint64_t source_stalls; /* one source quiet while others flowed */
     uint64_t handed_over;   /* records of a source handed off before they were delivered */
+    uint64_t caught_up;     /* samples of a source taken over, behind the clock, taken in */
     uint64_t by_result[LP_NRESULTS];
 } router_stats_t;
 
@@ -97,8 +98,14 @@ int router_source_stalled(const router_t *rt, unsigned src);
  */
 void router_handoff(router_t *rt, unsigned src, int publish);
 
-/* Source `src` is read here (again): its records are delivered. */
+/* Source `src` is read here (again): its records are delivered; when
+ * others were already released, its first samples may be up to a lateness
+ * behind them and are still taken (each to its shard, in its own order). */
 void router_source_assigned(router_t *rt, unsigned src);
+
+/* The newest time of the samples taken into ordering since the last call
+ * (INT64_MIN: none): what a Kafka message brought, for offsets.h. */
+int64_t router_take_newest(router_t *rt);
 
 /* Every record older than this has been delivered to the shards (the
  * watermark of the last release); INT64_MIN before the first. */

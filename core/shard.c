@@ -618,6 +618,7 @@ static void publish_user(shard_t *sh, uint32_t ui)
     free(blob);
 }
 
+
 int shard_publish_pending(const shard_t *sh)
 {
     return sh->nchanged != 0;
@@ -645,15 +646,22 @@ void shard_publish_ready(shard_t *sh, int64_t released)
     sh->nchanged = keep;
 }
 
-size_t shard_publish_all(shard_t *sh)
+size_t shard_publish_all(shard_t *sh, shard_publish_fn fn, void *ctx)
 {
     size_t n = 0;
-    for (size_t i = 0, ext = st_user_extent(sh->st); sh->o.publish && i < ext; i++) {
+    for (size_t i = 0, ext = st_user_extent(sh->st); i < ext; i++) {
         const user_t *u = st_user(sh->st, (uint32_t)i);
-        if (u->name && u->src) {
-            publish_user(sh, (uint32_t)i);
-            n++;
+        unsigned char *blob;
+        size_t len;
+        if (!u->name || !u->src)
+            continue;
+        if (state_encode_user(sh->st, (uint32_t)i, u->src, fire_of, sh, &blob, &len) < 0) {
+            sh->stats.nomem++;
+            continue;
         }
+        fn(ctx, u->name, u->src, blob, len);
+        free(blob);
+        n++;
     }
     return n;
 }

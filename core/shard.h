@@ -24,6 +24,10 @@
 #include "reorder.h"
 #include "series.h"
 
+/* Takes a User's state blob (valid during the call), read from source src. */
+typedef void (*shard_publish_fn)(void *ctx, const char *user, unsigned src,
+                                 const unsigned char *blob, size_t len);
+
 typedef struct {
     ingest_params_t ingest;
     const detect_params_t *(*detect_for)(void *ctx, const char *user, size_t len);
@@ -37,8 +41,7 @@ typedef struct {
      * (a Kafka partition) once the lines of its transitions are written
      * (shard_publish_ready), for each User of a source handed off, and by
      * shard_publish_all. The blob is valid during the call. NULL: never. */
-    void (*publish)(void *ctx, const char *user, unsigned src, const unsigned char *blob,
-                    size_t len);
+    shard_publish_fn publish;
     void *publish_ctx;
 } shard_opts_t;
 
@@ -92,8 +95,8 @@ int shard_adopt(shard_t *sh, const struct state_user *u);
 void shard_publish_ready(shard_t *sh, int64_t released);
 int shard_publish_pending(const shard_t *sh);
 
-/* Publishes every User read from a source (a checkpoint); returns how many. */
-size_t shard_publish_all(shard_t *sh);
+/* Every User read from a source to fn (a checkpoint); returns how many. */
+size_t shard_publish_all(shard_t *sh, shard_publish_fn fn, void *ctx);
 
 /* Re-reads every User's detection settings (after a config reload). */
 void shard_rebind(shard_t *sh, const detect_params_t *(*detect_for)(void *, const char *, size_t),

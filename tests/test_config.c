@@ -95,6 +95,7 @@ static void assert_run_equal(const run_cfg_t *got, const run_cfg_t *want)
     assert_same_string(got->curve.allowed_keys, want->curve.allowed_keys);
     assert_true(got->stats_every == want->stats_every);
     assert_true(got->state_every == want->state_every);
+    assert_true(got->kafka_checkpoint == want->kafka_checkpoint);
     assert_int_equal(got->log_level, want->log_level);
 }
 
@@ -155,7 +156,8 @@ static void test_example_lists_every_key(void **state)
         "correlation:", "early:", "late:", "proximity:", "min_score:", "run:", "ingest:",
         "alerts:", "pub:", "changes:", "state:", "record:", "record_max:", "record_gzip:",
         "shards:", "ring_size:", "drop_when_full:", "stats_every:", "state_every:", "log_level:", "kafka_brokers:", "kafka_topic:", "kafka_group:",
-        "kafka_alerts_topic:", "kafka_changes_topic:", "kafka_state_topic:", "kafka_properties:",
+        "kafka_alerts_topic:", "kafka_changes_topic:", "kafka_state_topic:", "kafka_checkpoint:",
+        "kafka_properties:",
         "curve:",
         "secret_key:", "public_key:", "allowed_keys:", "users:",
     };
@@ -345,6 +347,7 @@ static void test_every_key(void **state)
             "  drop_when_full: yes\n"
             "  stats_every: 1m\n"
             "  state_every: 90s\n"
+            "  kafka_checkpoint: 3s\n"
             "  kafka_brokers: 127.0.0.1:9092,127.0.0.1:9093\n"
             "  kafka_topic: dsp-traffic\n"
             "  kafka_group: stormwatch-dsp\n"
@@ -422,6 +425,7 @@ static void test_every_key(void **state)
     assert_true(r->drop_when_full);
     assert_true(r->stats_every == 60 * S);
     assert_true(r->state_every == 90 * S);
+    assert_true(r->kafka_checkpoint == 3 * S);
     assert_string_equal(r->kafka_brokers, "127.0.0.1:9092,127.0.0.1:9093");
     assert_string_equal(r->kafka_topic, "dsp-traffic");
     assert_string_equal(r->kafka_group, "stormwatch-dsp");
@@ -472,9 +476,9 @@ static void test_every_key(void **state)
      * catches (on LP64) most fields added to it without a key and a check here.
      */
     if (sizeof(void *) == 8) {
-        if (sizeof(run_cfg_t) != 272)
+        if (sizeof(run_cfg_t) != 280)
             print_error("run_cfg_t changed size: set its new field above\n");
-        assert_int_equal(sizeof(run_cfg_t), 272);
+        assert_int_equal(sizeof(run_cfg_t), 280);
     }
     cfg_free(&cfg);
 }
@@ -805,7 +809,7 @@ static const struct {
       "record, record_max, record_gzip, shards, ring_size, drop_when_full, stats_every, "
       "state_every, log_level, alertmanager, alertmanager_queue, http, http_token_file, http_tls_cert, "
       "http_tls_key, changes_journal, kafka_brokers, kafka_topic, kafka_group, kafka_alerts_topic, "
-      "kafka_changes_topic, kafka_state_topic, kafka_properties, curve)" },
+      "kafka_changes_topic, kafka_state_topic, kafka_checkpoint, kafka_properties, curve)" },
     { "run:\n  curve: {secret: a}\n",
       "FILE:2:11: run.curve.secret: unknown key (expected one of: secret_key, public_key, "
       "allowed_keys)" },

@@ -391,6 +391,42 @@ static void test_partition_moves_mid_storm(void **state)
 }
 
 /*
+ * The same move to an instance that already reads another partition and
+ * is ahead of where the first left B: B's first samples there are behind
+ * its clock, and are still taken (each User's in order), not late.
+ */
+static void test_partition_moves_to_a_busy_instance(void **state)
+{
+    (void)state;
+    traffic_t *t = traffic();
+    inst_t *x = reference(t), *p = inst_new(), *q = inst_new();
+    size_t move = line_at(t, T0 + STORM + 2 * 60 * S);
+    engine_source_active(p->e, SRC_B, 1);
+    read_lines(p, t, 0, move, 1u << SRC_B, INT64_MIN);
+    engine_source_active(q->e, SRC_A, 1);
+    read_lines(q, t, 0, move, 1u << SRC_A, INT64_MIN);
+    engine_handoff(p->e, SRC_B, 1);
+    int64_t done = engine_done_below(p->e);
+    engine_finish(p->e);
+
+    char err[256];
+    engine_source_assigned(q->e, SRC_B);
+    engine_source_active(q->e, SRC_B, 1);
+    for (size_t i = 0; i < p->nst; i++)
+        assert_int_equal(engine_adopt(q->e, p->st[i].blob, p->st[i].len, err, sizeof(err)), 0);
+    read_lines(q, t, 0, move, 1u << SRC_B, done - 20 * S); /* behind q's clock */
+    read_lines(q, t, move, t->n, 1u << SRC_A | 1u << SRC_B, INT64_MIN);
+    engine_finish(q->e);
+    assert_int_equal(engine_stats(q->e)->late, 0);
+    assert_same_lines(x, p, q);
+    inst_free(x);
+    inst_free(p);
+    inst_free(q);
+    free(t->v);
+    free(t);
+}
+
+/*
  * The instance is killed: no handoff. Its last checkpoint (every User's
  * state, offsets committed at what it had processed) and the state it
  * published once each transition's line was out are all the survivor has.
@@ -462,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_blob_round_trip),
         cmocka_unit_test(test_damaged_blob_refused),
         cmocka_unit_test(test_partition_moves_mid_storm),
+        cmocka_unit_test(test_partition_moves_to_a_busy_instance),
         cmocka_unit_test(test_killed_instance_taken_over),
         cmocka_unit_test(test_takeover_without_state_doubles),
     };
