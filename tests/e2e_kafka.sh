@@ -209,15 +209,15 @@ grep -q '"status":"resolved","alert":"storm".*"user":"'"$user"'"' "k$survivor.js
 "$sw" simulate --users 12 --hours 1 --interval 10 --out sim6 >/dev/null 2>&1 || bad "simulate 6"
 # the partition of the first User (librdkafka's partitioner: CRC32 of the
 # key), and the recording cut in two: a head produced at once, a tail paced
-# at 12x with that partition's Users quiet for its first 8 minutes (40 s)
+# at 15x with that partition's Users quiet for its first 5 minutes (20 s,
+# past a stall time of 15 s)
 python3 - sim6/traffic.lp >part6.txt <<'PY'
 import re, sys, zlib
-start = split = None
 users = {}
 head, tail = open("head6.lp", "w"), open("tail6.lp", "w")
 lines = [l for l in open(sys.argv[1]) if l.startswith("dsp_traffic")]
 t0 = int(lines[0].split()[-1])
-split, gap_end, stop = t0 + 50 * 60 * 10**9, t0 + 58 * 60 * 10**9, t0 + 59 * 60 * 10**9 + 30 * 10**9
+split, gap_end, stop = t0 + 50 * 60 * 10**9, t0 + 55 * 60 * 10**9, t0 + 56 * 60 * 10**9
 user0 = re.search(r",user=([^, ]+)", lines[0]).group(1)
 part = zlib.crc32(user0.encode()) % 4
 for l in lines:
@@ -231,14 +231,15 @@ for l in lines:
 print(part, " ".join(sorted(users)))
 PY
 read -r part6 users6 <part6.txt
-start traffic6 quiet q.jsonl q.log
+printf 'feed:\n  stall_after: 15s\n' >quiet.yaml
+start traffic6 quiet q.jsonl q.log --config quiet.yaml
 pq=$pid
 wait_for 60 holds q.log traffic6 0,1,2,3 || bad "the quiet-partition instance was never assigned: $(grep kafka: q.log)"
 "$mock" produce "$brokers" traffic6 head6.lp 2>/dev/null || bad "produce head6"
 nhead=$(grep -c . head6.lp)
 head_taken() { [ "$(taken q.log)" -ge "$nhead" ]; }
 wait_for 30 head_taken || bad "took $(taken q.log) of $nhead lines"
-"$mock" produce "$brokers" traffic6 tail6.lp 12 2>/dev/null || bad "produce tail6"
+"$mock" produce "$brokers" traffic6 tail6.lp 15 2>/dev/null || bad "produce tail6"
 sleep 2
 kill -TERM "$pq"; wait "$pq"
 [ "$(grep -c '"status":"firing","alert":"feed_stalled".*"partition":'"$part6," q.jsonl)" -eq 1 ] && ok ||
