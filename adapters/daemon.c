@@ -1010,6 +1010,9 @@ int run_main(int argc, char **argv)
     int rc = dmn_parse_args(argc, argv, &d.o);
     if (rc)
         return rc < 0 ? 0 : rc;
+    /* a peer gone mid-write (a socket, a pipe) is an error return to the
+     * writer, never the end of the daemon */
+    signal(SIGPIPE, SIG_IGN);
     char err[1024] = "";
     rc = setup(&d, err, sizeof(err));
     if (rc < 0) {

@@ -407,7 +407,8 @@ static void take_states(daemon_t *d, const int32_t *parts, size_t n)
         return;
     double t0 = dmn_mono_s();
     long got = kafka_reader_read(k->st_reader, want, nw, READ_STATE_MS, readback, k);
-    qsort(k->rb, k->nrb, sizeof(*k->rb), by_user_newest);
+    if (k->nrb)
+        qsort(k->rb, k->nrb, sizeof(*k->rb), by_user_newest);
     size_t adopted = 0, refused = 0;
     pthread_mutex_lock(&d->ckpt_lock);
     int parked = dmn_park_all(d) == 0;
@@ -644,6 +645,9 @@ void dk_metrics(daemon_t *d, FILE *out)
     if (k->st_out) {
         metric(out, "stormwatch_kafka_states_published_total", "counter",
                "User states produced to the state topic.", &k->states_out);
+        dmn_metric(out, "stormwatch_kafka_states_failed_total", "counter",
+                   "User states not produced or not delivered to the state topic.");
+        fprintf(out, "stormwatch_kafka_states_failed_total %" PRIu64 "\n", state_failures(k));
         metric(out, "stormwatch_kafka_states_adopted_total", "counter",
                "Users taken over from states read back.", &k->adopted);
         metric(out, "stormwatch_kafka_states_refused_total", "counter",

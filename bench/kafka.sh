@@ -58,10 +58,11 @@ run() { # topic instances: prints seconds from produce to the last line ingested
   for _ in $(seq 1 300); do # every instance has its partitions
     local settled=1
     for l in "${logs[@]}"; do
+      local held; held=$(grep "$topic: holding partitions" "$l" | tail -1)
       if [ "$n" -eq 1 ]; then
-        grep -q "$topic: assigned partitions \\[0,1,2,3\\]" "$l" || settled=0
+        echo "$held" | grep -q "\\[0,1,2,3\\]" || settled=0
       else
-        tail -n 3 "$l" | grep -q "$topic: assigned partitions \\[[0-9],[0-9]\\]" || settled=0
+        echo "$held" | grep -q "\\[[0-9],[0-9]\\]" || settled=0
       fi
     done
     [ $settled = 1 ] && break
