@@ -196,9 +196,15 @@ kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "kafka: out of memory");
         return NULL;
     }
+    /* librdkafka's default assignment (range, roundrobin: eager) stays: its
+     * cooperative-sticky can stall a group in Debian's 2.0 (rebalances
+     * that wait out session timeouts, seen against the mock cluster). Both
+     * work here; run.kafka_properties may ask for cooperative-sticky. */
     static const char *const defaults[] = {
-        "partition.assignment.strategy", "cooperative-sticky", /* move only what changes hands */
         "auto.offset.reset", "earliest", /* a new group reads the topic from its start */
+        /* a dead instance's partitions move after this (librdkafka: 45 s);
+         * what came meanwhile must still be within input.lateness */
+        "session.timeout.ms", "10000",
         NULL,
     };
     rd_kafka_conf_t *c = base_conf(o->brokers, &o->props, defaults, err, errlen);
@@ -420,7 +426,8 @@ long kafka_reader_read(kafka_reader_t *r, const int32_t *parts, size_t n, int ti
                open, open == 1 ? "" : "s", timeout_ms);
         got = -1;
     }
-    rd_kafka_assign(r->rk, NULL);
+    if (l->cnt)
+        rd_kafka_assign(r->rk, NULL);
 out:
     rd_kafka_topic_partition_list_destroy(l);
     free(end);

@@ -2,9 +2,10 @@
  * kafka.h - Apache Kafka for the daemon (librdkafka): a consumer in a
  * consumer group, a reader of whole partitions, and producers.
  *
- * Consumer: instances in one group share a topic's partitions, with
- * cooperative-sticky assignment by default (a rebalance moves only the
- * partitions that change hands). The rebalance callbacks run inside
+ * Consumer: instances in one group share a topic's partitions (eager
+ * assignment by default: a rebalance revokes every partition and assigns
+ * them anew; cooperative-sticky when asked, moving only those that change
+ * hands). The rebalance callbacks run inside
  * kafka_in_poll, on the polling thread: on_assign before any message of
  * the new partitions is fetched, on_revoke before they go (or, `lost`,
  * after they went: the group moved on without us). Offsets are never
