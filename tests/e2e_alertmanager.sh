@@ -10,7 +10,6 @@ set -u
 . "$(dirname "$0")/lib_e2e.sh"
 sw=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 am_bin=$(command -v prometheus-alertmanager || echo /usr/bin/prometheus-alertmanager)
 amport=$(freeport)
 ing=tcp://127.0.0.1:$(freeport)

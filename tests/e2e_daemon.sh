@@ -11,7 +11,7 @@ sw=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 
 # a free TCP port on loopback
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(freeport)
 ep=tcp://127.0.0.1:$port
 
 "$sw" simulate --scenario mixed --quirks --out sim >/dev/null 2>&1 || bad "simulate"
@@ -63,7 +63,7 @@ ls rec.lp* >/dev/null 2>&1 && ok || bad "no recording"
 cmp -s rec.jsonl replay.jsonl && ok || bad "recording replays differently"
 
 # from the config file alone; the feed stall is timed on the wall clock
-port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port2=$(freeport)
 cat >run.yaml <<YAML
 feed:
   stall_after: 6s

@@ -9,7 +9,6 @@ set -u
 . "$(dirname "$0")/lib_e2e.sh"
 sw=$1 work=$2
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ing=tcp://127.0.0.1:$(freeport)
 hport=$(freeport)
 pub=tcp://127.0.0.1:$(freeport)

@@ -71,6 +71,9 @@ taken() { # log: lines ingested per the last stats line
   awk '/stats:/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "lines,") n = $i } END { print n + 0 }' "$1"
 }
 all_taken() { [ $(($(taken "$1") + ${2:-0})) -ge "$lines" ]; }
+# what an instance said, for a failure: its log without the stats lines
+# (a crash report included), the last 25 lines of each
+story() { local f; for f in "$@"; do echo "--- $f"; grep -v ' stats: ' "$f" | tail -25; done; }
 # the partitions an instance holds now, per its last rebalance: holds LOG TOPIC LIST
 held() { grep "kafka: $2: holding partitions" "$1" | tail -1 | sed 's/.*\[\(.*\)\]/\1/'; }
 holds() { [ "$(held "$1" "$2")" = "$3" ]; }
@@ -94,7 +97,7 @@ kill -TERM "$pid"; wait "$pid"
 [ $? -eq 0 ] && ok || bad "exit: $(tail -3 one.log)"
 cmp -s replay.jsonl one.jsonl && ok || bad "one instance differs from replay: $(diff replay.jsonl one.jsonl | head -4)"
 grep -q " 0 late," one.log && ok || bad "partitions read unevenly made samples late: $(grep stats: one.log | tail -1)"
-grep -q "traffic: holding partitions \[0,1,2,3\]" one.log && ok || bad "not all partitions: $(grep kafka: one.log)"
+grep -q "traffic: holding partitions \[0,1,2,3\]" one.log && ok || bad "not all partitions: $(story one.log)"
 
 # ---- 3. the alerts topic (produced by the instance above) --------------------
 "$mock" consume "$brokers" alerts 5 >alerts.tsv 2>consume.log
@@ -109,10 +112,10 @@ cmp -s alerts-topic.jsonl <(sort replay.jsonl) && ok || bad "alert messages diff
 # both join first, then the scenario is produced to a fresh topic
 start traffic2 pair a.jsonl a.log
 pa=$pid
-wait_for 60 holds a.log traffic2 0,1,2,3 || bad "the first instance was never assigned: $(grep kafka: a.log)"
+wait_for 60 holds a.log traffic2 0,1,2,3 || fatal "the first instance was never assigned: $(story a.log)"
 start traffic2 pair b.jsonl b.log
 pb=$pid
-wait_for 60 settled a.log b.log traffic2 || bad "the group did not settle on two partitions each: $(grep kafka: a.log b.log)"
+wait_for 60 settled a.log b.log traffic2 || fatal "the group did not settle on two partitions each: $(story a.log b.log)"
 "$mock" produce "$brokers" traffic2 sim/traffic.lp 2>produce2.log || bad "produce: $(cat produce2.log)"
 both_taken() { [ $(($(taken a.log) + $(taken b.log))) -ge "$lines" ]; }
 wait_for 60 both_taken || bad "the pair took $(taken a.log) + $(taken b.log) of $lines lines"
@@ -129,7 +132,6 @@ grep -q " 0 late," a.log && grep -q " 0 late," b.log && ok || bad "samples late:
 "$sw" simulate --users 12 --hours 2 --interval 10 --incident blocked:3:70m:20m --out sim3 \
   >/dev/null 2>&1 || bad "simulate 3"
 user=$(first_user sim3/truth.json)
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 token=stormwatch-kafka-token-0123456789
 echo "$token" >token
 pa_port=$(freeport) pb_port=$(freeport)
@@ -141,15 +143,15 @@ for who in a b; do
     2>"c$who.log" &
   pids+=($!)
   eval "pc$who=\$!"
-  [ $who = b ] || wait_for 60 holds ca.log traffic3 0,1,2,3 || bad "the first instance was never assigned: $(grep kafka: ca.log)"
+  [ $who = b ] || wait_for 60 holds ca.log traffic3 0,1,2,3 || fatal "the first instance was never assigned: $(story ca.log)"
 done
-wait_for 60 settled ca.log cb.log traffic3 || bad "the second group did not settle: $(grep kafka: ca.log cb.log)"
+wait_for 60 settled ca.log cb.log traffic3 || fatal "the second group did not settle: $(story ca.log cb.log)"
 change='{"id":"CHG-SHARED-1","user":"'$user'","title":"Firewall change","kind":"firewall","start":"2024-03-12T07:00:00Z","end":"2024-03-12T08:00:00Z","affects":["north"]}'
 code=$(curl -s -o body.txt -w '%{http_code}' -X POST -H "Authorization: Bearer $token" -d "$change" \
   "http://127.0.0.1:$pa_port/api/v1/changes")
 [ "$code" = 201 ] && ok || bad "declare on a: $code $(cat body.txt)"
 on_b() { curl -s "http://127.0.0.1:$pb_port/api/v1/changes" | grep -q CHG-SHARED-1; }
-wait_for 15 on_b && ok || bad "the change declared on a never reached b: $(grep kafka: cb.log)"
+wait_for 15 on_b && ok || bad "the change declared on a never reached b: $(story cb.log)"
 "$mock" produce "$brokers" traffic3 sim3/traffic.lp 2>produce3.log || bad "produce 3"
 lines=$(grep -c . sim3/traffic.lp)
 trio_taken() { [ $(($(taken ca.log) + $(taken cb.log))) -ge "$lines" ]; }
@@ -173,9 +175,9 @@ for who in a b; do
     2>"k$who.log" &
   pids+=($!)
   eval "pk$who=\$!"
-  [ $who = b ] || wait_for 60 holds ka.log traffic5 0,1,2,3 || bad "the first instance was never assigned: $(grep kafka: ka.log)"
+  [ $who = b ] || wait_for 60 holds ka.log traffic5 0,1,2,3 || fatal "the first instance was never assigned: $(story ka.log)"
 done
-wait_for 90 settled ka.log kb.log traffic5 || bad "the kill group did not settle: $(grep kafka: ka.log kb.log)"
+wait_for 90 settled ka.log kb.log traffic5 || fatal "the kill group did not settle: $(story ka.log kb.log)"
 "$mock" produce "$brokers" traffic5 a5.lp 2>/dev/null || bad "produce a5"
 n5=$(grep -c . a5.lp)
 part_taken() { [ $(($(taken ka.log) + $(taken kb.log))) -ge "$n5" ]; }
@@ -189,9 +191,9 @@ seen=$(wc -l <"k$survivor.log")
 kill -9 "$owner"; wait "$owner" 2>/dev/null
 after_kill() { tail -n +$((seen + 1)) "k$survivor.log"; }
 moved() { holds "k$survivor.log" traffic5 0,1,2,3; }
-wait_for 60 moved && ok || bad "the partitions did not move to the survivor: $(grep kafka: k$survivor.log)"
+wait_for 60 moved && ok || bad "the partitions did not move to the survivor: $(story k$survivor.log)"
 after_kill | grep -q "took the state of [1-9][0-9]* Users" && ok ||
-  bad "no state taken over: $(grep kafka: k$survivor.log)"
+  bad "no state taken over: $(story k$survivor.log)"
 before=$(taken "k$survivor.log")
 "$mock" produce "$brokers" traffic5 b5.lp 2>/dev/null || bad "produce b5"
 rest_taken() { [ $(($(taken "k$survivor.log") - before)) -ge "$(grep -c . b5.lp)" ]; }
@@ -234,7 +236,7 @@ read -r part6 users6 <part6.txt
 printf 'feed:\n  stall_after: 15s\n' >quiet.yaml
 start traffic6 quiet q.jsonl q.log --config quiet.yaml
 pq=$pid
-wait_for 60 holds q.log traffic6 0,1,2,3 || bad "the quiet-partition instance was never assigned: $(grep kafka: q.log)"
+wait_for 60 holds q.log traffic6 0,1,2,3 || fatal "the quiet-partition instance was never assigned: $(story q.log)"
 "$mock" produce "$brokers" traffic6 head6.lp 2>/dev/null || bad "produce head6"
 nhead=$(grep -c . head6.lp)
 head_taken() { [ "$(taken q.log)" -ge "$nhead" ]; }
@@ -250,7 +252,7 @@ grep '"alert":"feed_stalled"' q.jsonl | grep -qv '"partition":' && bad "the whol
 quiet_silent=0
 for u in $users6; do grep '"alert":"silence"' q.jsonl | grep -q "\"user\":\"$u\"" && quiet_silent=1; done
 [ $quiet_silent -eq 0 ] && ok || bad "a User of the quiet partition read as silent: $(grep silence q.jsonl | head -c 400)"
-grep -q "kafka: partition $part6 quiet for" q.log && ok || bad "no log line for the quiet partition: $(grep kafka: q.log)"
+grep -q "kafka: partition $part6 quiet for" q.log && ok || bad "no log line for the quiet partition: $(story q.log)"
 
 
 # ---- 7. clean moves mid-incident: one joins, then one leaves -----------------
@@ -269,22 +271,22 @@ run7() { # who
 }
 run7 a
 pma=$pid
-wait_for 60 holds ma.log traffic7 0,1,2,3 || bad "the first instance was never assigned: $(grep kafka: ma.log)"
+wait_for 60 holds ma.log traffic7 0,1,2,3 || fatal "the first instance was never assigned: $(story ma.log)"
 "$mock" produce "$brokers" traffic7 p1.lp 2>/dev/null || bad "produce p1"
 n1=$(grep -c . p1.lp) n2=$(grep -c . p2.lp) n3=$(grep -c . p3.lp)
 wait_for 30 eval '[ "$(taken ma.log)" -ge "$n1" ]' || bad "took $(taken ma.log) of $n1"
 sleep 2
 run7 b
 pmb=$pid
-wait_for 90 settled ma.log mb.log traffic7 || bad "the move group did not settle: $(grep kafka: ma.log mb.log)"
-grep -q "took the state of [1-9][0-9]* Users" mb.log && ok || bad "the joining instance took no state: $(grep kafka: mb.log)"
+wait_for 90 settled ma.log mb.log traffic7 || fatal "the move group did not settle: $(story ma.log mb.log)"
+grep -q "took the state of [1-9][0-9]* Users" mb.log && ok || bad "the joining instance took no state: $(story mb.log)"
 "$mock" produce "$brokers" traffic7 p2.lp 2>/dev/null || bad "produce p2"
 wait_for 30 eval '[ $(($(taken ma.log) + $(taken mb.log))) -ge $((n1 + n2)) ]' ||
   bad "took $(taken ma.log) + $(taken mb.log) of $((n1 + n2))"
 sleep 2
 kill -TERM "$pma"; wait "$pma"
 [ $? -eq 0 ] && ok || bad "the leaving instance: $(tail -3 ma.log)"
-wait_for 60 holds mb.log traffic7 0,1,2,3 && ok || bad "the partitions did not all move: $(grep kafka: mb.log)"
+wait_for 60 holds mb.log traffic7 0,1,2,3 && ok || bad "the partitions did not all move: $(story mb.log)"
 before=$(taken mb.log)
 "$mock" produce "$brokers" traffic7 p3.lp 2>/dev/null || bad "produce p3"
 wait_for 30 eval '[ $(($(taken mb.log) - before)) -ge "$n3" ]' || bad "took $(($(taken mb.log) - before)) of $n3"
