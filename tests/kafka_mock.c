@@ -166,7 +166,7 @@ static int consume(const char *bootstrap, const char *topic, int seconds)
     rd_kafka_topic_partition_list_add(t, topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(rk, t);
     rd_kafka_topic_partition_list_destroy(t);
-    for (int i = 0; i < seconds * 10; i++) {
+    for (double end = wall_s() + seconds; wall_s() < end;) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m)
             continue;
