@@ -42,7 +42,7 @@ trap cleanup EXIT
 cd "$work"
 "$sw" simulate --users "$users" --hours "$hours" --interval 10 --seed 5 --out sim >/dev/null 2>&1
 lines=$(grep -c . sim/traffic.lp)
-topics=$(for r in $(seq 1 $((2 * runs))); do printf 't%d,' "$r"; done)
+topics=$(for r in $(seq 1 $((10 * runs))); do printf 't%d,' "$r"; done) # 5 tries of each
 mkfifo ctl
 "$mock" serve "${topics%,}" "$partitions" <ctl >boot.txt 2>mock.log &
 pids+=($!)
@@ -92,11 +92,20 @@ run() { # topic instances: prints nanoseconds from the partitions assigned to th
   fi
   echo "$spans" | awk '{ if (!s || $1 < s) s = $1; if ($2 > e) e = $2 } END { printf "%d\n", (e - s) * 1e9 }'
 }
-best1=0 best2=0 r=0
+r=0 got=0
+clean_run() { # instances: sets got to a run in which no partition moved (5 tries)
+  got=0
+  for _ in 1 2 3 4 5; do
+    r=$((r + 1))
+    got=$(run "t$r" "$1")
+    [ "$got" -gt 0 ] && return
+  done
+}
+best1=0 best2=0
 keep() { [ "$2" -gt 0 ] && { [ "$1" -eq 0 ] || [ "$2" -lt "$1" ]; } && echo "$2" || echo "$1"; }
 for _ in $(seq 1 "$runs"); do
-  r=$((r + 1)); best1=$(keep $best1 "$(run "t$r" 1)")
-  r=$((r + 1)); best2=$(keep $best2 "$(run "t$r" 2)")
+  clean_run 1; best1=$(keep $best1 "$got")
+  clean_run 2; best2=$(keep $best2 "$got")
 done
 [ "$best1" -gt 0 ] && [ "$best2" -gt 0 ] || { echo "bench/kafka.sh: no clean run" >&2; exit 1; }
 awk -v lines="$lines" -v a="$best1" -v b="$best2" -v runs="$runs" -v parts="$partitions" 'BEGIN {
@@ -105,4 +114,7 @@ awk -v lines="$lines" -v a="$best1" -v b="$best2" -v runs="$runs" -v parts="$par
   printf "%-28s %10.2f %14.1f\n", "1", a / 1e9, lines / (a / 1e9) / 1e3
   printf "%-28s %10.2f %14.1f\n", "2 (one consumer group)", b / 1e9, lines / (b / 1e9) / 1e3
   printf "2 / 1: %.2f\n", a / b
+  # the row bench/run.sh puts in its table
+  printf "ROW\tKafka ingest, 2 instances in a group (mock cluster)\t1 instance %.0f k lines/s\t%.0f k lines/s\t%.2f\t-\t-\n",
+         lines / (a / 1e9) / 1e3, lines / (b / 1e9) / 1e3, a / b
 }'

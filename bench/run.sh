@@ -48,6 +48,9 @@ step "SPSC ring"
 step "live ingest over ZeroMQ"
 bash "$here/ingest.sh" "$build" --runs "$runs" >"$logs/ingest.txt" 2>&1 ||
   echo "ROW	live ingest	-	failed: see $logs/ingest.txt	-	-	NOT met" >>"$logs/ingest.txt"
+step "Kafka ingest, 1 and 2 instances (mock cluster)"
+bash "$here/kafka.sh" "$build" --runs "$runs" >"$logs/kafka.txt" 2>&1 ||
+  echo "ROW	Kafka ingest	-	failed: see $logs/kafka.txt	-	-	-" >>"$logs/kafka.txt"
 
 # instructions per line or sample, single-threaded paths
 step "instruction counts (callgrind)"
@@ -67,7 +70,7 @@ ir_base=$(ir "$work/cg.base" "$build/bench/bench_detect" --callgrind-baseline 10
 
 echo "| what | baseline (same run) | measured | ratio | target | verdict |"
 echo "|---|---|---|---|---|---|"
-cat "$logs"/parse.txt "$logs"/replay.txt "$logs"/detect.txt "$logs"/ring.txt "$logs"/ingest.txt |
+cat "$logs"/parse.txt "$logs"/replay.txt "$logs"/detect.txt "$logs"/ring.txt "$logs"/ingest.txt "$logs"/kafka.txt |
   awk -F'\t' '/^ROW\t/ { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }'
 echo
 echo "Instructions (callgrind, repeatable):"
