@@ -432,10 +432,20 @@ static double u_f64(urd_t *d, int finite)
     return v;
 }
 
+/* A time (or a duration) of the state: within the span of sample times,
+ * so that no difference of two of them overflows. */
+static int64_t u_ts(urd_t *d)
+{
+    int64_t v = (int64_t)u_u(d, 8);
+    if (!lp_ts_in_range(v) && !d->why)
+        d->why = "time out of range";
+    return v;
+}
+
 static void u_life(urd_t *d, life_t *l, int *firing, state_fire_t *f)
 {
-    l->onset = (int64_t)u_u(d, 8);
-    l->since = (int64_t)u_u(d, 8);
+    l->onset = u_ts(d);
+    l->since = u_ts(d);
     l->state = (uint8_t)u_u(d, 1);
     if (l->state > LIFE_CLEARING && !d->why)
         d->why = "bad lifecycle state";
@@ -444,9 +454,9 @@ static void u_life(urd_t *d, life_t *l, int *firing, state_fire_t *f)
         d->why = "bad firing flag";
     if (!*firing)
         return;
-    f->starts_at = (int64_t)u_u(d, 8);
-    f->detected_at = (int64_t)u_u(d, 8);
-    f->since = (int64_t)u_u(d, 8);
+    f->starts_at = u_ts(d);
+    f->detected_at = u_ts(d);
+    f->since = u_ts(d);
     f->value = u_f64(d, 1);
     f->baseline = u_f64(d, 1);
     f->backlog = u_f64(d, 1);
@@ -463,9 +473,12 @@ static void u_win(urd_t *d, win_t *w)
     if (n > WIN_CAP && !d->why)
         d->why = "window too long";
     for (unsigned k = 0; k < n && !d->why; k++) {
-        w->ts[k] = (int64_t)u_u(d, 8);
-        for (int i = 0; i < WIN_NV; i++)
+        w->ts[k] = u_ts(d);
+        for (int i = 0; i < WIN_NV; i++) {
             w->v[k][i] = u_need(d, 4) ? r_f32(&d->r) : 0;
+            if (!isfinite(w->v[k][i]) && !d->why)
+                d->why = "value out of range"; /* the sums are made again from them */
+        }
         if (k && w->ts[k] < w->ts[k - 1] && !d->why)
             d->why = "window out of order";
     }
@@ -497,7 +510,7 @@ static void u_series(urd_t *d, state_user_series_t *s)
     if (u_need(d, STATE_BASE_LEN) && !r_base(&d->r, &s->base, 1))
         d->why = "baseline value out of range";
     s->seen = (int)u_u(d, 1);
-    s->last_ts = (int64_t)u_u(d, 8);
+    s->last_ts = u_ts(d);
     s->rate = u_f64(d, 1);
     s->backlog = u_f64(d, 1);
     u_life(d, &s->storm, &s->firing, &s->fire);
@@ -510,16 +523,16 @@ static void u_agg(urd_t *d, state_user_agg_t *g)
         d->why = "bad direction";
     g->silence_logp = u_f64(d, 1);
     g->silence_run = (uint32_t)u_u(d, 4);
-    g->silence_since = (int64_t)u_u(d, 8);
+    g->silence_since = u_ts(d);
     g->prev_backlog = u_f64(d, 1);
-    g->low_since = (int64_t)u_u(d, 8);
+    g->low_since = u_ts(d);
     u_win(d, &g->win);
     g->open = (int)u_u(d, 1);
     if (g->open > 1 && !d->why)
         d->why = "bad bucket flag";
     if (g->open) {
-        g->bucket_ts = (int64_t)u_u(d, 8);
-        g->bucket_dt = (int64_t)u_u(d, 8);
+        g->bucket_ts = u_ts(d);
+        g->bucket_dt = u_ts(d);
         g->obs = u_f64(d, 1);
         g->expected = u_f64(d, 1);
         g->var_extra = u_f64(d, 1);

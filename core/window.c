@@ -3,6 +3,7 @@
  */
 #include "window.h"
 
+#include <float.h>
 #include <string.h>
 
 /* Drops the oldest sample and recomputes the sums from those left: at
@@ -20,12 +21,19 @@ static void win_evict(win_t *w)
 
 void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns)
 {
+    if (w->n) { /* older than the newest: taken at the newest's time */
+        int64_t newest = w->ts[(w->head + w->n - 1) % WIN_CAP];
+        if (ts < newest)
+            ts = newest;
+    }
     if (w->n == WIN_CAP)
         win_evict(w);
     unsigned slot = (w->head + w->n) % WIN_CAP;
     w->ts[slot] = ts;
     for (int i = 0; i < WIN_NV; i++) {
-        w->v[slot][i] = (float)v[i];
+        /* a double beyond a float's range has no float to be (C11 6.3.1.5) */
+        double x = v[i] > FLT_MAX ? FLT_MAX : v[i] < -FLT_MAX ? -FLT_MAX : v[i];
+        w->v[slot][i] = (float)x;
         w->sum[i] += w->v[slot][i]; /* what is stored, so evictions agree with it */
     }
     w->n++;

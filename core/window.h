@@ -25,8 +25,10 @@ typedef struct {
     uint8_t n;     /* samples held */
 } win_t;
 
-/* Adds a sample at `ts` (not older than the newest) and evicts samples
- * at or before ts - span_ns (their intervals lie outside the span). */
+/* Adds a sample at `ts` and evicts samples at or before ts - span_ns
+ * (their intervals lie outside the span). A sample older than the newest
+ * is taken at the newest's time, so the window stays in order (a User's
+ * state adopted from another instance can be ahead of a late sample). */
 void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns);
 
 static inline double win_sum(const win_t *w, int i)

@@ -205,6 +205,25 @@ static void test_sums_recover_after_outlier_leaves(void **state)
     assert_near(win_sum(&w, 0), held_sum(&w, 0), 1e-9);
 }
 
+/* A sample older than the newest keeps the window in order: it is taken
+ * at the newest's time, its values counted. */
+static void test_older_sample_taken_at_newest(void **state)
+{
+    (void)state;
+    win_t w;
+    win_clear(&w);
+    push1(&w, 100 * SEC, 1, 30 * SEC);
+    push1(&w, 110 * SEC, 2, 30 * SEC);
+    push1(&w, 90 * SEC, 4, 30 * SEC);
+    assert_int_equal(w.n, 3);
+    for (unsigned k = 1; k < w.n; k++)
+        assert_true(w.ts[(w.head + k) % WIN_CAP] >= w.ts[(w.head + k - 1) % WIN_CAP]);
+    assert_int_equal(w.ts[(w.head + 2) % WIN_CAP], 110 * SEC);
+    assert_true(win_sum(&w, 0) == 7.0);
+    assert_true(win_last(&w, 0) == 4.0);
+    assert_int_equal(win_span_ns(&w), 10 * SEC);
+}
+
 static void test_clear(void **state)
 {
     (void)state;
@@ -232,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_sums_exact_after_many_pushes),
         cmocka_unit_test(test_fractional_sums_do_not_drift),
         cmocka_unit_test(test_sums_recover_after_outlier_leaves),
+        cmocka_unit_test(test_older_sample_taken_at_newest),
         cmocka_unit_test(test_clear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
