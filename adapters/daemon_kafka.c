@@ -73,7 +73,8 @@ struct dkafka {
     kafka_out_t *chg_out;         /* changes declared here, to it (HTTP threads) */
     kafka_out_t *st_out;          /* User states (any thread) */
     kafka_reader_t *st_reader;    /* User states read back (ingest thread) */
-    int st_partitions;            /* the state topic's partitions; 0: not known yet */
+    atomic_int st_partitions;     /* the state topic's partitions; 0: not known yet
+                                   * (written by the ingest thread, read by all) */
     char **prop_keys, **prop_values;
     size_t nprops;
     /* ingest thread: per source (partition + 1) */
@@ -244,7 +245,8 @@ static void send_state(dkafka_t *k, const char *user, unsigned src, const unsign
 {
     int32_t part = REC_PARTITION_OF_SRC(src);
     /* a partition past the state topic's: said once, when it was assigned */
-    if ((k->st_partitions > 0 && part >= k->st_partitions) ||
+    int nparts = atomic_load_explicit(&k->st_partitions, memory_order_relaxed);
+    if ((nparts > 0 && part >= nparts) ||
         kafka_out_send_to(k->st_out, part, user, (const char *)blob, len) < 0)
         atomic_fetch_add_explicit(&k->states_failed, 1, memory_order_relaxed);
     else
@@ -390,20 +392,24 @@ static int by_user_newest(const void *a, const void *b)
 static void take_states(daemon_t *d, const int32_t *parts, size_t n)
 {
     dkafka_t *k = d->kafka;
-    if (!k->st_partitions)
-        k->st_partitions = kafka_reader_partitions(k->st_reader, READ_STATE_MS);
+    int nparts = atomic_load_explicit(&k->st_partitions, memory_order_relaxed);
+    if (!nparts) {
+        nparts = kafka_reader_partitions(k->st_reader, READ_STATE_MS);
+        if (nparts > 0) /* else asked again at the next assignment */
+            atomic_store_explicit(&k->st_partitions, nparts, memory_order_relaxed);
+    }
     int32_t want[REC_MAX_SOURCES];
     size_t nw = 0;
     for (size_t i = 0; i < n; i++) {
-        if (k->st_partitions > 0 && parts[i] >= k->st_partitions) {
+        if (nparts > 0 && parts[i] >= nparts) {
             sw_log(LOG_ERROR, "kafka: the state topic %s has %d partitions: partition %d's "
                    "Users cannot keep their state (give it as many as the ingest topic)",
-                   d->o.kafka_state_topic, k->st_partitions, parts[i]);
+                   d->o.kafka_state_topic, nparts, parts[i]);
             continue;
         }
         want[nw++] = parts[i];
     }
-    if (!nw || k->st_partitions <= 0)
+    if (!nw || nparts <= 0)
         return;
     double t0 = dmn_mono_s();
     long got = kafka_reader_read(k->st_reader, want, nw, READ_STATE_MS, readback, k);
