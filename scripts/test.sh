@@ -25,7 +25,7 @@ echo "== ThreadSanitizer build, the threaded tests (ring, ZeroMQ peers, the daem
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DSTORMWATCH_WERROR=ON -DSTORMWATCH_TSAN=ON >/dev/null
 cmake --build build-tsan -j"$jobs" >/dev/null
 TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/tests/tsan.supp" \
-  ctest --test-dir build-tsan --output-on-failure -L threads
+  ctest --test-dir build-tsan --output-on-failure -L threads -j"$jobs"
 
 echo "== libFuzzer targets over their seed corpora (clang, ASan + UBSan)"
 scripts/fuzz.sh --regress
