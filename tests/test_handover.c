@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "engine.h"
 #include "err.h"
@@ -343,6 +344,49 @@ static void test_damaged_blob_refused(void **state)
     free(t);
 }
 
+/* A state whose checksum is right but which holds a time outside the span
+ * of sample times (forged, or from a broken writer) is refused with the
+ * reason: its differences would overflow in the detectors. */
+static void test_forged_time_refused(void **state)
+{
+    (void)state;
+    traffic_t *t = traffic();
+    inst_t *p = inst_new();
+    engine_source_active(p->e, SRC_B, 1);
+    read_lines(p, t, 0, line_at(t, T0 + STORM + 2 * 60 * S), 1u << SRC_B, INT64_MIN);
+    engine_handoff(p->e, SRC_B, 1);
+    size_t len = p->st[0].len;
+    unsigned char *bad = malloc(len);
+    memcpy(bad, p->st[0].blob, len);
+    char err[256];
+    state_user_t u;
+    assert_int_equal(state_decode_user(bad, len, &u, err, sizeof(err)), 0);
+    int64_t last = u.series[0].last_ts;
+    state_user_free(&u);
+    /* the series' last sample time, little-endian, made negative */
+    unsigned char want[8];
+    for (int i = 0; i < 8; i++)
+        want[i] = (unsigned char)((uint64_t)last >> (8 * i));
+    size_t at = 0;
+    while (at + 8 <= len && memcmp(bad + at, want, 8) != 0)
+        at++;
+    assert_true(at + 8 <= len);
+    bad[at + 7] |= 0x80;
+    uint32_t crc = (uint32_t)crc32(0L, bad, (uInt)(len - 4));
+    for (int i = 0; i < 4; i++)
+        bad[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    err[0] = '\0';
+    assert_int_equal(state_decode_user(bad, len, &u, err, sizeof(err)), SW_EPARSE);
+    assert_non_null(strstr(err, "time out of range"));
+    inst_t *q = inst_new();
+    assert_int_equal(engine_adopt(q->e, bad, len, err, sizeof(err)), SW_EPARSE);
+    free(bad);
+    inst_free(p);
+    inst_free(q);
+    free(t->v);
+    free(t);
+}
+
 /*
  * A clean rebalance in the middle of B's storm: the first instance hands B
  * over (its state published, its storm dropped without a line) and stops at
@@ -497,6 +541,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blob_round_trip),
         cmocka_unit_test(test_damaged_blob_refused),
+        cmocka_unit_test(test_forged_time_refused),
         cmocka_unit_test(test_partition_moves_mid_storm),
         cmocka_unit_test(test_partition_moves_to_a_busy_instance),
         cmocka_unit_test(test_killed_instance_taken_over),
