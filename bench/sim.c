@@ -40,7 +40,7 @@
 
 /* ---- random numbers ---------------------------------------------------- */
 
-enum { ST_USER = 1, ST_NOISE, ST_INCIDENT, ST_BURST, ST_NOOP, ST_RAMP, ST_QUIRK, ST_ID };
+enum { ST_USER = 1, ST_NOISE, ST_INCIDENT, ST_BURST, ST_NOOP, ST_RAMP, ST_QUIRK, ST_ID, ST_ORDER };
 
 typedef struct {
     uint64_t s[4];
@@ -923,6 +923,7 @@ typedef struct {
     size_t pfx_off;        /* the User's three line prefixes in the prefix pool */
     uint8_t pfx_len[3];
     int idx, ramp;
+    char id[SIM_ID_LEN];   /* for SIM_ORDER_ID */
 } tuser_t;
 
 typedef struct {
@@ -943,6 +944,12 @@ static int cmp_tuser(const void *a, const void *b)
     if (x->ts_off != y->ts_off)
         return x->ts_off < y->ts_off ? -1 : 1;
     return x->idx - y->idx;
+}
+
+/* Users in the order of their ids (SIM_ORDER_ID). */
+static int cmp_tuser_id(const void *a, const void *b)
+{
+    return memcmp(((const tuser_t *)a)->id, ((const tuser_t *)b)->id, sizeof(((tuser_t *)0)->id));
 }
 
 #define SIM_SLOW_HELD 4.0 /* messages held back per interval while slowed (x1-2) */
@@ -1201,7 +1208,7 @@ static int traffic_users(const sim_opts_t *o, const plan_t *pl, effect_t *ue, si
         u->alert_frac = p.alert_frac;
         u->resp_ratio = p.resp_ratio;
         u->rej_rate = p.rej_rate;
-        u->ts_off = p.ts_off;
+        u->ts_off = o->order == SIM_ORDER_OFFSET ? p.ts_off : 0;
         u->batch_dir = p.batch_dir;
         u->batch_from_s = p.batch_from_s;
         u->batch_len_s = p.batch_len_s;
@@ -1209,6 +1216,7 @@ static int traffic_users(const sim_opts_t *o, const plan_t *pl, effect_t *ue, si
         u->idx = (int)i;
         u->ramp = (int)i == pl->ramp_user;
         sim_user_id(o, (int)i, id);
+        memcpy(u->id, id, sizeof(u->id));
         u->pfx_off = po;
         for (int c = 0; c < 3; c++) {
             int len = snprintf(pfx + po, 96, "dsp_traffic,user=%s%s", id, cls[c]);
@@ -1222,7 +1230,7 @@ static int traffic_users(const sim_opts_t *o, const plan_t *pl, effect_t *ue, si
             e++;
         u->eff_hi = e;
     }
-    qsort(us, n, sizeof *us, cmp_tuser);
+    qsort(us, n, sizeof *us, o->order == SIM_ORDER_ID ? cmp_tuser_id : cmp_tuser);
     *us_out = us;
     *pfx_out = pfx;
     return SW_OK;
@@ -1233,9 +1241,12 @@ static int write_traffic(const sim_opts_t *o, const plan_t *pl, FILE *f)
     size_t n = (size_t)o->n_users, ne = 0;
     effect_t *ue = malloc((pl->n_eff + 1) * sizeof *ue);
     out_t w = { f, malloc(OUT_BUFSIZE), 0, SW_OK };
+    size_t *perm = o->order == SIM_ORDER_SHUFFLED ? malloc(n * sizeof *perm) : NULL;
+    rng_t order_rng;
+    rng_init(&order_rng, o->seed, ST_ORDER, 0);
     tuser_t *us = NULL;
     char *pfx = NULL;
-    int rc = ue && w.buf ? SW_OK : SW_ENOMEM;
+    int rc = ue && w.buf && (perm || o->order != SIM_ORDER_SHUFFLED) ? SW_OK : SW_ENOMEM;
     if (rc == SW_OK) {
         for (size_t i = 0; i < pl->n_eff; i++)
             if (pl->eff[i].user >= 0)
@@ -1246,8 +1257,11 @@ static int write_traffic(const sim_opts_t *o, const plan_t *pl, FILE *f)
     if (rc) {
         free(ue);
         free(w.buf);
+        free(perm);
         return rc;
     }
+    for (size_t i = 0; perm && i < n; i++)
+        perm[i] = i;
     char iv[TF_BUFLEN];
     if (o->interval_ns % SW_NS_PER_S == 0)
         snprintf(iv, sizeof iv, "%lld s", (long long)(o->interval_ns / SW_NS_PER_S));
@@ -1266,8 +1280,13 @@ static int write_traffic(const sim_opts_t *o, const plan_t *pl, FILE *f)
         qstate_t qs;
         if (q)
             q_init(&qs, q, (int64_t)n);
+        for (size_t i = n; perm && i > 1; i--) { /* Fisher-Yates: a new order each round */
+            size_t j = (size_t)rng_below(&order_rng, (int64_t)i), x = perm[i - 1];
+            perm[i - 1] = perm[j];
+            perm[j] = x;
+        }
         for (size_t i = 0; i < n; i++) {
-            tuser_t *u = &us[i];
+            tuser_t *u = &us[perm ? perm[i] : i];
             sample_t s;
             char ts[24], *ends[3];
             user_step(u, ue, t, sod, u->ramp ? common * ramp : common, o->dispersion, &s);
@@ -1293,6 +1312,7 @@ static int write_traffic(const sim_opts_t *o, const plan_t *pl, FILE *f)
     out_flush(&w);
     free(ue);
     free(w.buf);
+    free(perm);
     free(us);
     free(pfx);
     return w.err ? w.err : ferror(f) ? SW_EIO : SW_OK;

@@ -87,6 +87,14 @@ typedef struct {
     int impact;            /* SIM_STORM_SOUTH only: slow the deliveries of ~1/3 of the other Users */
 } sim_incident_t;
 
+/* sim_opts_t.order: how the Users of one round are stamped and ordered */
+typedef enum {
+    SIM_ORDER_OFFSET,   /* each User 0-999 ms after the round, in that order (the default) */
+    SIM_ORDER_ID,       /* every series of a round at the round's time, Users in id order */
+    SIM_ORDER_SHUFFLED, /* every series of a round at the round's time, Users in a new random
+                           order each round (a DSP that stamps a whole round at once) */
+} sim_order_t;
+
 typedef struct {
     uint64_t seed;
     int n_users;             /* 1..SIM_MAX_USERS */
@@ -107,6 +115,8 @@ typedef struct {
     int n_swaps;             /* adjacent lines of two Users swapped (out of order by a few ms) */
     int n_malformed;         /* bad lines, cycling through 6 kinds (negative count, no user tag,
                                 dir=sideways, a non-numeric timestamp, garbage bytes, truncated) */
+    sim_order_t order;       /* SIM_ORDER_*: the same lines in each order, only their times and
+                                places within a round differ */
     const sim_incident_t *incidents; /* not owned; must outlive the sim_* calls */
     size_t n_incidents;
 } sim_opts_t;

@@ -200,6 +200,11 @@ static const char usage_text[] =
     "  --batches          daily scheduled-read batches (x3-10, night) for some Users\n"
     "  --ramp             one User ramps up to x3 over the run (onboarding)\n"
     "  --quirks           plant duplicated, swapped and malformed lines\n"
+    "  --order ORDER      how the Users of one round are stamped: offset (each User\n"
+    "                     0-999 ms after the round, in one fixed order: the default),\n"
+    "                     id (the whole round at one time, Users in id order) or\n"
+    "                     shuffled (the whole round at one time, Users in a new\n"
+    "                     random order each round, as a DSP that stamps a round at once)\n"
     "  --out DIR          write DIR/traffic.lp, DIR/changes.yaml and DIR/truth.json\n"
     "                     (default: the traffic alone, to standard output)\n"
     "  -h, --help         show this help\n"
@@ -246,7 +251,7 @@ static const char usage_text[] =
 
 typedef struct {
     const char *scenario, *out, *users, *hours, *interval, *seed, *start, *learn;
-    const char *bursts, *noop, *daily, *dispersion;
+    const char *bursts, *noop, *daily, *dispersion, *order;
     const char *publish, *speed, *batch, *hwm, *linger, *input;
     int batches, ramp, quirks;
     const char **incident;
@@ -355,7 +360,7 @@ static int parse_args(int argc, char **argv, cli_t *c)
         { "bursts", offsetof(cli_t, bursts), 0 },     { "noop", offsetof(cli_t, noop), 0 },
         { "daily", offsetof(cli_t, daily), 0 },       { "dispersion", offsetof(cli_t, dispersion), 0 },
         { "batches", offsetof(cli_t, batches), 1 },   { "ramp", offsetof(cli_t, ramp), 1 },
-        { "quirks", offsetof(cli_t, quirks), 1 },
+        { "quirks", offsetof(cli_t, quirks), 1 },       { "order", offsetof(cli_t, order), 0 },
         { "publish", offsetof(cli_t, publish), 0 },   { "speed", offsetof(cli_t, speed), 0 },
         { "batch", offsetof(cli_t, batch), 0 },       { "hwm", offsetof(cli_t, hwm), 0 },
         { "linger", offsetof(cli_t, linger), 0 },     { "input", offsetof(cli_t, input), 0 },
@@ -456,6 +461,15 @@ static int build_opts(const cli_t *c, sim_opts_t *o, sim_incident_t *inc)
         if (parse_num(c->dispersion, 0, 10, &v))
             return usage_error("bad --dispersion '%s' (0 to 10)%s", c->dispersion, "");
         o->dispersion = v;
+    }
+    if (c->order) {
+        static const char *const orders[] = { "offset", "id", "shuffled" };
+        size_t k = 0;
+        while (k < N_OF(orders) && strcmp(c->order, orders[k]))
+            k++;
+        if (k == N_OF(orders))
+            return usage_error("bad --order '%s' (offset, id or shuffled)%s", c->order, "");
+        o->order = (sim_order_t)k;
     }
     o->daily_batches |= c->batches;
     o->onboarding |= c->ramp;

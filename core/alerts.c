@@ -52,6 +52,7 @@ struct alerts {
     alerts_stats_t stats;
     queue_t *q;           /* per shard */
     held_t *group;        /* events of one event time, being ordered */
+    const held_t **order; /* the group sorted (pointers into group) */
     size_t ngroup, group_cap;
     size_t nheld;
     active_t **active;    /* in firing order */
@@ -103,6 +104,7 @@ void alerts_destroy(alerts_t *as)
         free(as->q[i].v);
     free(as->q);
     free(as->group);
+    free(as->order);
     free(as);
 }
 
@@ -139,23 +141,49 @@ void alerts_each_firing(const alerts_t *as, void (*fn)(void *, const alert_t *),
 
 /* ---- the order of events ------------------------------------------------ */
 
-static int ev_before(const event_t *a, const event_t *b)
+/* The release order of two events of one event time: a key that does not
+ * depend on the shard a User lives in. */
+static int ev_cmp(const event_t *a, const event_t *b)
 {
     if (a->at != b->at)
-        return a->at < b->at;
+        return a->at < b->at ? -1 : 1;
     if (a->type != b->type)
-        return a->type < b->type;
+        return a->type < b->type ? -1 : 1;
     int c = strcmp(a->user, b->user);
     if (c)
-        return c < 0;
+        return c;
     if (a->dir != b->dir)
-        return a->dir < b->dir;
+        return a->dir < b->dir ? -1 : 1;
     c = strcmp(a->cls, b->cls);
     if (c)
-        return c < 0;
+        return c;
     if (a->kind != b->kind)
-        return a->kind < b->kind;
-    return a->src < b->src;
+        return a->kind < b->kind ? -1 : 1;
+    return (a->src > b->src) - (a->src < b->src);
+}
+
+/* qsort's order of two held events: the full key, then their place in
+ * the group (the order their shard sent them). */
+static int held_cmp(const void *pa, const void *pb)
+{
+    const held_t *a = *(const held_t *const *)pa, *b = *(const held_t *const *)pb;
+    int c = ev_cmp(&a->ev, &b->ev);
+    return c ? c : (a > b) - (a < b);
+}
+/* Doubles the group and its order: 0, or SW_ENOMEM with both unchanged. */
+static int group_grow(alerts_t *as)
+{
+    size_t cap = as->group_cap ? as->group_cap * 2 : 16;
+    held_t *v = realloc(as->group, cap * sizeof(*v));
+    if (!v)
+        return SW_ENOMEM;
+    as->group = v;
+    const held_t **o = realloc(as->order, cap * sizeof(*o));
+    if (!o)
+        return SW_ENOMEM; /* group grew, order did not: cap stays, retried next time */
+    as->order = o;
+    as->group_cap = cap;
+    return SW_OK;
 }
 
 static int q_push(queue_t *q, const event_t *ev, unsigned shard)
@@ -487,34 +515,36 @@ static void release(alerts_t *as, int64_t low)
         }
         if (at == INT64_MAX || at >= low)
             break;
+        /* A whole round of a DSP's feed shares one event time: tens of
+         * thousands of Users in any order. Their summaries come first in
+         * the order of events and are handled as they come: each touches
+         * its own User only, and the impacted lists they extend are kept
+         * sorted, so their order changes nothing. The rest (transitions,
+         * evictions) is sorted by the full key, in O(n log n); equal keys
+         * come from one shard (a User lives in one), so the group index,
+         * which keeps that shard's order, breaks ties the same way whatever
+         * the shard count. */
         as->ngroup = 0;
         for (unsigned i = 0; i < as->o.nshards; i++) {
             queue_t *q = &as->q[i];
             for (const held_t *h; (h = q_front(q)) && h->ev.at == at; q_drop(q)) {
-                if (as->ngroup == as->group_cap) {
-                    size_t cap = as->group_cap ? as->group_cap * 2 : 16;
-                    held_t *v = realloc(as->group, cap * sizeof(*v));
-                    if (!v) {
-                        as->stats.nomem++;
-                        continue;
-                    }
-                    as->group = v;
-                    as->group_cap = cap;
+                as->nheld--;
+                if (h->ev.type == EV_SUMMARY) {
+                    on_summary(as, &h->ev);
+                    continue;
+                }
+                if (as->ngroup == as->group_cap && group_grow(as) < 0) {
+                    as->stats.nomem++;
+                    continue;
                 }
                 as->group[as->ngroup++] = *h;
-                as->nheld--;
             }
         }
-        /* insertion sort: a group is nearly always one or two events */
-        for (size_t i = 1; i < as->ngroup; i++) {
-            held_t x = as->group[i];
-            size_t j = i;
-            for (; j > 0 && ev_before(&x.ev, &as->group[j - 1].ev); j--)
-                as->group[j] = as->group[j - 1];
-            as->group[j] = x;
-        }
         for (size_t i = 0; i < as->ngroup; i++)
-            handle(as, &as->group[i]);
+            as->order[i] = &as->group[i];
+        qsort(as->order, as->ngroup, sizeof(*as->order), held_cmp);
+        for (size_t i = 0; i < as->ngroup; i++)
+            handle(as, as->order[i]);
     }
     if (low > as->released)
         as->released = low;

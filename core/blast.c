@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 
@@ -55,9 +56,20 @@ int blast_impacted(const blast_track_t *t, int64_t since, int64_t min_learnt, do
 
 int blast_add(blast_list_t *l, uint32_t u, const char *name)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (l->users[i] == u)
+    /* kept sorted by name: a storm over every User checks membership for
+     * each of their summaries, and the alert line lists them in an order
+     * that does not depend on the order the summaries came in */
+    size_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(l->names[mid], name);
+        if (c == 0)
             return 0;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
         uint32_t *us = realloc(l->users, cap * sizeof(*us));
@@ -70,8 +82,10 @@ int blast_add(blast_list_t *l, uint32_t u, const char *name)
         l->names = ns;
         l->cap = cap;
     }
-    l->users[l->n] = u;
-    l->names[l->n] = name;
+    memmove(&l->users[lo + 1], &l->users[lo], (l->n - lo) * sizeof(*l->users));
+    memmove(&l->names[lo + 1], &l->names[lo], (l->n - lo) * sizeof(*l->names));
+    l->users[lo] = u;
+    l->names[lo] = name;
     l->n++;
     return 1;
 }

@@ -40,15 +40,17 @@ void blast_observe(blast_track_t *t, int64_t ts, double backlog, int64_t dt_ns, 
 int blast_impacted(const blast_track_t *t, int64_t since, int64_t min_learnt, double z,
                    double min_increase);
 
-/* The Users impacted by one storm: indices and their names, no repeats. */
+/* The Users impacted by one storm: indices and their names, no repeats,
+ * sorted by name. */
 typedef struct {
     uint32_t *users;
     const char **names;
     size_t n, cap;
 } blast_list_t;
 
-/* Adds user `u` (name valid as long as the list) unless present: 1 added,
- * 0 present, SW_ENOMEM. */
+/* Adds user `u` (name valid as long as the list; one name, one user)
+ * unless present, in O(log n) plus the move of the entries after it:
+ * 1 added, 0 present, SW_ENOMEM (the list unchanged). */
 int blast_add(blast_list_t *l, uint32_t u, const char *name);
 void blast_free(blast_list_t *l);
 

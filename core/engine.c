@@ -131,6 +131,7 @@ const engine_stats_t *engine_stats(const engine_t *e)
         const shard_stats_t *ss = shard_stats(e->shards[i]);
         st->samples += ss->samples;
         st->duplicates += ss->duplicates;
+        st->conflicts += ss->conflicts;
         st->idle_zeroes += ss->idle_zeroes;
         st->nomem += ss->nomem;
         st->evicted += ss->evicted;

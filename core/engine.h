@@ -52,6 +52,7 @@ typedef struct {
     uint64_t bad;          /* bad lines (sum of by_result over LP_BAD_*) */
     uint64_t skipped;      /* other measurements */
     uint64_t duplicates;   /* repeated (series, timestamp) */
+    uint64_t conflicts;    /* repeats whose values differ from the copy kept */
     uint64_t late;         /* older than the allowed lateness */
     uint64_t ahead;        /* far ahead of the feed's time, never followed (feed.max_jump) */
     uint64_t nomem;        /* dropped: out of memory */

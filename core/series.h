@@ -32,10 +32,12 @@ typedef struct {
     uint8_t dir;            /* LP_SOUTH or LP_NORTH */
     uint8_t seen;           /* has a previous sample: intervals are known */
     uint8_t live;           /* in use; 0: a removed slot, waiting for reuse */
+    uint8_t pending;        /* a sample waits in its shard's event time, at pend_ix */
     int64_t last_ts;        /* event time of the last sample (idle fills included) */
     int64_t last_sample;    /* event time of the last sample read: for eviction */
     uint32_t epoch;         /* feed epoch of the last sample */
     uint32_t alert;         /* active storm alert slot + 1, 0 when none */
+    uint32_t pend_ix;       /* while pending: its place among the shard's waiting samples */
     double rate;            /* msgs/s over the last interval */
     double backlog;         /* last backlog gauge */
     base_t base;

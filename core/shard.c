@@ -1,12 +1,16 @@
 /*
  * shard.c - per-shard detection (shard.h).
  *
- * A sample goes through clock_advance (close the buckets before it, fill
- * silent series with zeroes at fixed grid times) and series_update (the
- * series' storm detector and baseline, then its share of the User's bucket
- * for that timestamp). A bucket, the sum of a User's series in one
- * direction at one timestamp, is judged when time moves past it
- * (agg_close: silence, blocked_route, fixed limits).
+ * A sample is interned as it comes (take_sample) and waits with the other
+ * samples of its event time; a repeat of one is merged into it there
+ * (pend_merge: a repeat never hides trouble). When time moves on they go,
+ * in series order, through series_update (the series' storm detector and
+ * baseline, then its share of the User's bucket for that timestamp), so
+ * the cost and the result do not depend on the order Users arrive in.
+ * clock_advance closes the buckets before a new time and fills silent
+ * series with zeroes at fixed grid times. A bucket, the sum of a User's
+ * series in one direction at one timestamp, is judged when time moves
+ * past it (agg_close: silence, blocked_route, fixed limits).
  */
 #include "shard.h"
 
@@ -22,6 +26,18 @@
 /* The window's value columns for a User's northbound buckets; W_BACKLOG0
  * is the backlog before the bucket, so the oldest tells where it started. */
 enum { W_QUEUED, W_DELIVERED, W_BACKLOG0, W_SECONDS };
+
+/* smp_t.si of a pending sample whose series was evicted meanwhile */
+#define PEND_NONE UINT32_MAX
+
+/* A sample reduced to what the detectors read, for series si. */
+typedef struct {
+    int64_t ts;
+    double count, delivered, rejected, backlog;
+    uint32_t si;
+    uint32_t fields;     /* LP_F_* */
+    uint16_t src;
+} smp_t;
 
 struct shard {
     shard_opts_t o;
@@ -45,6 +61,18 @@ struct shard {
      * the event time of each transition */
     struct changed { uint32_t user; int64_t at; } *changed;
     size_t nchanged, changed_cap;
+    /* the samples of event time pend_ts, taken in arrival order and run
+     * through the detectors in series order once time moves on
+     * (pend_flush): the cost and the result do not depend on the order
+     * Users arrive in; a repeat of a sample is merged into it on arrival
+     * (series_t.pend_ix) */
+    smp_t *pend, *pend_tmp;
+    size_t npend, pend_cap;
+    int64_t pend_ts;
+    int pend_sorted;       /* appended in increasing series order so far */
+    int pend_dropped;      /* some entries are PEND_NONE: their series were evicted */
+    uint32_t *pend_count;  /* counting sort's histogram, one per series slot */
+    size_t pend_count_cap;
 };
 
 shard_t *shard_create(const shard_opts_t *o)
@@ -72,6 +100,9 @@ void shard_destroy(shard_t *sh)
     free(sh->dirty);
     free(sh->fires);
     free(sh->changed);
+    free(sh->pend);
+    free(sh->pend_tmp);
+    free(sh->pend_count);
     free(sh);
 }
 
@@ -92,6 +123,8 @@ void shard_rebind(shard_t *sh, const detect_params_t *(*detect_for)(void *, cons
     sh->o.detect_ctx = ctx;
     st_rebind(sh->st, detect_for, ctx);
 }
+
+static void pend_flush(shard_t *sh);
 
 /* ---- events ------------------------------------------------------------- */
 
@@ -352,7 +385,7 @@ static int open_bucket(shard_t *sh, uint32_t ai)
     return 0;
 }
 
-static void series_update(shard_t *sh, uint32_t si, const rec_t *r)
+static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
 {
     series_t *s = st_series(sh->st, si);
     agg_t *g = st_agg(sh->st, s->agg);
@@ -475,7 +508,7 @@ static void idle_sweep(shard_t *sh, int64_t g)
         /* a quiet source (Kafka partition) says nothing of its Users */
         if (sh->nsrc_stalled && sh->src_stalled[st_user(sh->st, s->user)->src])
             continue;
-        rec_t zero = { .ts = g, .fields = LP_F_COUNT };
+        smp_t zero = { .ts = g, .fields = LP_F_COUNT, .si = (uint32_t)i };
         sh->stats.idle_zeroes++;
         sh->stats.samples--; /* not a sample read */
         series_update(sh, (uint32_t)i, &zero);
@@ -550,13 +583,20 @@ static void source_resume(shard_t *sh, const rec_t *r)
 
 /* ---- the series limit -------------------------------------------------- */
 
+/* pend_sort: a counting sort over the table's slots pays once the event
+ * time's samples cover at least 1/PEND_COUNTING_SHARE of them (a round of
+ * a DSP's feed); fewer go through qsort. */
+#define PEND_COUNTING_SHARE 8
+
 #define EVICT_SAMPLES 16 /* candidates looked at per eviction (sampled LRU, as Redis does) */
 #define EVICT_ROUNDS 4   /* rounds of candidates before giving up */
 
 /* Whether series s can go: nothing refers to it or its User's aggregate. */
 static int evictable(shard_t *sh, const series_t *s)
 {
-    if (!s->live || s->alert || life_active(&s->storm))
+    /* a sample waiting in this event time goes with its series only when
+     * it is the series' first (an anchor: nothing learnt, nothing judged) */
+    if (!s->live || (s->pending && s->seen) || s->alert || life_active(&s->storm))
         return 0;
     const agg_t *g = st_agg(sh->st, s->agg);
     return !g->dirty && !g->blocked_alert && !g->silence_alert && !g->limit_alert &&
@@ -594,7 +634,15 @@ static int evict_one(shard_t *sh)
         event_t ev = { .type = EV_EVICT, .at = sh->now, .backlog = -1 };
         if (last)
             ev_names(&ev, u->name, "all");
+        const series_t *victim = st_series(sh->st, (uint32_t)best);
+        int pending = victim->pending;
+        uint32_t pend_ix = victim->pend_ix;
         if (st_remove(sh->st, (uint32_t)best) == SW_OK) {
+            if (pending) { /* its first sample waited: read, it goes too */
+                sh->pend[pend_ix].si = PEND_NONE;
+                sh->pend_dropped = 1;
+                sh->stats.samples++;
+            }
             sh->stats.evicted++;
             if (last)
                 sh->o.emit(sh->o.emit_ctx, &ev);
@@ -728,6 +776,7 @@ static void release_user(shard_t *sh, uint32_t ui)
 
 size_t shard_handoff(shard_t *sh, unsigned src, int publish)
 {
+    pend_flush(sh);
     /* the Users first, then their removal: removing frees slots */
     size_t n = 0, cap = 0;
     uint32_t *users = NULL;
@@ -784,6 +833,7 @@ static void adopt_alert(shard_t *sh, uint32_t *id, const state_fire_t *f, alert_
 
 int shard_adopt(shard_t *sh, const state_user_t *in)
 {
+    pend_flush(sh);
     if (!in->nseries || in->src >= REC_MAX_SOURCES)
         return SW_EINVAL;
     int64_t have = st_find_user(sh->st, in->user, in->ulen);
@@ -846,34 +896,177 @@ int shard_adopt(shard_t *sh, const state_user_t *in)
     return SW_OK;
 }
 
-void shard_record(shard_t *sh, const rec_t *r)
+/* ---- the samples of one event time -------------------------------------- */
+
+/*
+ * Merges a repeat of a sample into the copy kept. A repeat must never hide
+ * trouble, whichever copy came first (a producer allowed in may forge one
+ * just ahead of the real one): field by field the reading that shows more
+ * is kept, the larger count, rejections and backlog and the smaller
+ * deliveries. Copies that disagree are counted as conflicts.
+ */
+static void pend_merge(shard_t *sh, smp_t *keep, const smp_t *rep)
 {
-    switch (r->type) {
-    case REC_SAMPLE: {
-        clock_advance(sh, r->ts);
-        const char *cls = r->key + r->ulen;
-        if (sh->o.max_series && st_nseries(sh->st) >= sh->o.max_series &&
-            st_lookup(sh->st, r->key, r->ulen, r->dir, cls, r->clen, NULL) < 0) {
-            /* a loaded state or a lowered limit may leave more than one to go */
-            while (st_nseries(sh->st) >= sh->o.max_series) {
-                if (evict_one(sh) < 0) {
-                    sh->stats.refused++;
-                    return;
-                }
-            }
-        }
-        int64_t si = st_intern(sh->st, r->key, r->ulen, r->dir, cls, r->clen, sh->o.detect_for,
-                               sh->o.detect_ctx);
-        if (si < 0) {
-            sh->stats.nomem++;
+    sh->stats.duplicates++;
+    uint32_t both = keep->fields & rep->fields;
+    int differ = ((both & LP_F_COUNT) && keep->count != rep->count) ||
+                 ((both & LP_F_DELIVERED) && keep->delivered != rep->delivered) ||
+                 ((both & LP_F_REJECTED) && keep->rejected != rep->rejected) ||
+                 ((both & LP_F_BACKLOG) && keep->backlog != rep->backlog) ||
+                 keep->fields != rep->fields;
+    if (differ) {
+        sh->stats.conflicts++;
+        const user_t *u = st_user(sh->st, st_series(sh->st, keep->si)->user);
+        copy_id(sh->stats.conflict_user, u->name);
+        sh->stats.conflict_ts = keep->ts;
+    }
+#define TAKE(bit, field, better)                                                     \
+    if ((rep->fields & (bit)) && (!(keep->fields & (bit)) || rep->field better keep->field)) \
+        keep->field = rep->field;
+    TAKE(LP_F_COUNT, count, >)
+    TAKE(LP_F_REJECTED, rejected, >)
+    TAKE(LP_F_BACKLOG, backlog, >)
+    TAKE(LP_F_DELIVERED, delivered, <)
+#undef TAKE
+    keep->fields |= rep->fields;
+}
+
+/* Orders the pending samples by series: a counting sort when they cover a
+ * good part of the table (a whole round), else qsort; O(n log n) at worst. */
+static int smp_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const smp_t *)a)->si, y = ((const smp_t *)b)->si;
+    return (x > y) - (x < y);
+}
+
+static void pend_sort(shard_t *sh)
+{
+    size_t n = sh->npend, extent = st_series_extent(sh->st);
+    if (sh->pend_sorted || n < 2)
+        return;
+    if (n * PEND_COUNTING_SHARE < extent || !sh->pend_tmp) {
+        qsort(sh->pend, n, sizeof(*sh->pend), smp_cmp);
+        return;
+    }
+    if (extent + 1 > sh->pend_count_cap) {
+        uint32_t *c = realloc(sh->pend_count, (extent + 1) * sizeof(*c));
+        if (!c) {
+            qsort(sh->pend, n, sizeof(*sh->pend), smp_cmp);
             return;
         }
-        series_update(sh, (uint32_t)si, r);
-        series_t *s = st_series(sh->st, (uint32_t)si);
-        s->last_sample = r->ts;
-        st_user(sh->st, s->user)->src = r->src;
-        break;
+        sh->pend_count = c;
+        sh->pend_count_cap = extent + 1;
     }
+    uint32_t *c = sh->pend_count;
+    memset(c, 0, (extent + 1) * sizeof(*c));
+    for (size_t i = 0; i < n; i++)
+        c[sh->pend[i].si + 1]++;
+    for (size_t k = 1; k <= extent; k++)
+        c[k] += c[k - 1];
+    for (size_t i = 0; i < n; i++)
+        sh->pend_tmp[c[sh->pend[i].si]++] = sh->pend[i];
+    smp_t *t = sh->pend;
+    sh->pend = sh->pend_tmp;
+    sh->pend_tmp = t;
+}
+
+/* Runs the pending samples through the detectors, in series order. */
+static void pend_flush(shard_t *sh)
+{
+    if (!sh->npend)
+        return;
+    if (sh->pend_dropped) { /* series evicted while they waited */
+        size_t k = 0;
+        for (size_t i = 0; i < sh->npend; i++)
+            if (sh->pend[i].si != PEND_NONE)
+                sh->pend[k++] = sh->pend[i];
+        sh->npend = k;
+        sh->pend_dropped = 0;
+    }
+    pend_sort(sh);
+    for (size_t i = 0; i < sh->npend; i++) {
+        const smp_t *m = &sh->pend[i];
+        series_t *s = st_series(sh->st, m->si);
+        s->pending = 0;
+        series_update(sh, m->si, m);
+        s->last_sample = m->ts;
+        st_user(sh->st, s->user)->src = m->src;
+    }
+    sh->npend = 0;
+}
+
+/* Room for one more pending sample (and its sort's scratch): 0, or -1. */
+static int pend_reserve(shard_t *sh)
+{
+    if (sh->npend < sh->pend_cap)
+        return 0;
+    size_t cap = sh->pend_cap ? sh->pend_cap * 2 : 256;
+    smp_t *v = realloc(sh->pend, cap * sizeof(*v));
+    if (!v)
+        return -1;
+    sh->pend = v;
+    smp_t *t = realloc(sh->pend_tmp, cap * sizeof(*t));
+    if (!t) { /* the counting sort needs it; qsort does not */
+        free(sh->pend_tmp);
+        sh->pend_tmp = NULL;
+    } else {
+        sh->pend_tmp = t;
+    }
+    sh->pend_cap = cap;
+    return 0;
+}
+
+/* A sample from the router: interned now (the series limit applies), run
+ * through the detectors with the rest of its event time (pend_flush). */
+static void take_sample(shard_t *sh, const rec_t *r)
+{
+    if (sh->npend && r->ts != sh->pend_ts)
+        pend_flush(sh);
+    clock_advance(sh, r->ts);
+    const char *cls = r->key + r->ulen;
+    if (sh->o.max_series && st_nseries(sh->st) >= sh->o.max_series &&
+        st_lookup(sh->st, r->key, r->ulen, r->dir, cls, r->clen, NULL) < 0) {
+        /* a loaded state or a lowered limit may leave more than one to go */
+        while (st_nseries(sh->st) >= sh->o.max_series) {
+            if (evict_one(sh) < 0) {
+                sh->stats.refused++;
+                return;
+            }
+        }
+    }
+    int64_t si = st_intern(sh->st, r->key, r->ulen, r->dir, cls, r->clen, sh->o.detect_for,
+                           sh->o.detect_ctx);
+    if (si < 0 || pend_reserve(sh) < 0) {
+        sh->stats.nomem++;
+        return;
+    }
+    series_t *s = st_series(sh->st, (uint32_t)si);
+    smp_t in = { .ts = r->ts, .count = r->count, .delivered = r->delivered,
+                 .rejected = r->rejected, .backlog = r->backlog, .si = (uint32_t)si,
+                 .fields = r->fields, .src = r->src };
+    if (s->pending) { /* a repeat of a sample of this event time */
+        pend_merge(sh, &sh->pend[s->pend_ix], &in);
+        return;
+    }
+    if (sh->npend == 0) {
+        sh->pend_ts = r->ts;
+        sh->pend_sorted = 1;
+    } else if (in.si < sh->pend[sh->npend - 1].si) {
+        sh->pend_sorted = 0;
+    }
+    s->pending = 1;
+    s->pend_ix = (uint32_t)sh->npend;
+    sh->pend[sh->npend++] = in;
+}
+
+void shard_record(shard_t *sh, const rec_t *r)
+{
+    if (r->type != REC_SAMPLE)
+        pend_flush(sh); /* every control record comes after the samples before it */
+    switch (r->type) {
+    case REC_SAMPLE:
+        take_sample(sh, r);
+        break;
     case REC_SRC_STALL: /* in event-time order: nothing from r->src since r->aux */
         clock_advance(sh, r->ts);
         source_stall(sh, r);

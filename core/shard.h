@@ -47,6 +47,11 @@ typedef struct {
 
 typedef struct {
     uint64_t samples, duplicates, idle_zeroes, nomem;
+    /* repeats of a sample whose values differ from the copy kept (a
+     * producer's bug, or a forgery): the last one's User and time */
+    uint64_t conflicts;
+    char conflict_user[LP_MAX_ID + 1];
+    int64_t conflict_ts;
     uint64_t evicted;  /* series removed to make room under max_series */
     uint64_t refused;  /* samples of a new series dropped: no series could be evicted */
 } shard_stats_t;

@@ -1,0 +1,272 @@
+/*
+ * test_shard.c - what a shard does with the samples of one event time,
+ * seen through the engine: Users may arrive in any order (a DSP stamps a
+ * whole round at once), and a sample may come more than once.
+ *
+ * Order: the same traffic with its Users in id order and shuffled anew
+ * each round gives the same alert lines, byte for byte, at 1 and 4
+ * shards, impacted Users included.
+ *
+ * Repeats: a repeat of a sample never hides trouble, whichever copy came
+ * first: field by field the reading that shows more is kept (the larger
+ * count, rejections and backlog, the smaller deliveries). Exact repeats
+ * are duplicates; repeats that disagree are counted as conflicts too.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "sim.h"
+
+#define S INT64_C(1000000000)
+#define T0 (INT64_C(1568264400) * S) /* 2019-09-12T05:00:00Z */
+#define ONSET (30 * 60 * S)
+
+/* The alert lines of a run, concatenated. */
+typedef struct {
+    char *buf;
+    size_t len, cap;
+    int firing, resolved;
+    size_t max_impacted;
+} lines_t;
+
+static void collect(void *ctx, const alert_t *a)
+{
+    lines_t *l = ctx;
+    char line[4096];
+    size_t n = alert_format_json(a, line, sizeof(line));
+    assert_true(n < sizeof(line));
+    if (l->len + n + 1 > l->cap) {
+        l->cap = (l->len + n + 1) * 2;
+        l->buf = realloc(l->buf, l->cap);
+        assert_non_null(l->buf);
+    }
+    memcpy(l->buf + l->len, line, n + 1);
+    l->len += n;
+    l->firing += a->firing;
+    l->resolved += !a->firing;
+    if (a->n_impacted > l->max_impacted)
+        l->max_impacted = a->n_impacted;
+}
+
+static engine_t *new_engine(unsigned nshards, lines_t *out)
+{
+    engine_opts_t o = { .emit = collect, .emit_ctx = out, .nshards = nshards };
+    ingest_params_defaults(&o.ingest);
+    corr_params_defaults(&o.corr);
+    engine_t *e = engine_create(&o, NULL);
+    assert_non_null(e);
+    return e;
+}
+
+static void feed(engine_t *e, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && n < (int)sizeof(line));
+    assert_int_equal(engine_feed_line(e, line, (size_t)n), LP_OK);
+}
+
+/* Feeds every line of a buffer of line protocol. */
+static void feed_text(engine_t *e, const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        engine_feed_line(e, p, l);
+        p += l + 1;
+    }
+}
+
+/* ---- Users in any order ------------------------------------------------- */
+
+/* 40 Users at 10 s for 2 h, a south storm that slows deliveries to a third
+ * of the others, and a blocked route: the simulator's traffic in `order`. */
+static char *sim_traffic(sim_order_t order, size_t *len)
+{
+    static const sim_incident_t inc[] = {
+        { .kind = SIM_STORM_SOUTH, .user = 3, .at = 60 * 60 * S, .duration = 15 * 60 * S,
+          .impact = 1 },
+        { .kind = SIM_BLOCKED, .user = 7, .at = 90 * 60 * S, .duration = 10 * 60 * S },
+    };
+    sim_opts_t o;
+    sim_opts_defaults(&o);
+    o.n_users = 40;
+    o.duration_ns = 2 * 3600 * S;
+    o.interval_ns = 10 * S;
+    o.order = order;
+    o.incidents = inc;
+    o.n_incidents = sizeof(inc) / sizeof(*inc);
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    assert_non_null(f);
+    assert_int_equal(sim_write(&o, f, NULL, NULL), 0);
+    fclose(f);
+    return buf;
+}
+
+static void test_users_in_any_order_same_lines(void **state)
+{
+    (void)state;
+    size_t len[2];
+    char *traffic[2] = { sim_traffic(SIM_ORDER_ID, &len[0]),
+                         sim_traffic(SIM_ORDER_SHUFFLED, &len[1]) };
+    assert_int_equal(len[0], len[1]);
+    assert_memory_not_equal(traffic[0], traffic[1], len[0]); /* really another order */
+    lines_t out[4] = { 0 };
+    for (int k = 0; k < 4; k++) { /* id and shuffled, at 1 and 4 shards */
+        engine_t *e = new_engine(k < 2 ? 1 : 4, &out[k]);
+        feed_text(e, traffic[k % 2], len[k % 2]);
+        engine_finish(e);
+        engine_destroy(e);
+    }
+    /* the storm (with the Users it slowed) and the blocked route, each
+     * fired and resolved */
+    assert_true(out[0].firing >= 2);
+    assert_int_equal(out[0].firing, out[0].resolved);
+    assert_true(out[0].max_impacted >= 2);
+    for (int k = 1; k < 4; k++)
+        assert_string_equal(out[0].buf, out[k].buf);
+    for (int k = 0; k < 4; k++)
+        free(out[k].buf);
+    free(traffic[0]);
+    free(traffic[1]);
+}
+
+/* ---- repeats ------------------------------------------------------------ */
+
+enum { FORGE_NONE, FORGE_AHEAD, FORGE_AFTER, FORGE_EXACT };
+
+/*
+ * User A at 100 req/s and 100 responses/s at 5 s, with User B beside it;
+ * from ONSET for 5 min A's requests run x5 (`storm`) or its deliveries
+ * stop (`!storm`). `forge` adds a repeat of each of A's samples in that
+ * span: the usual reading (a normal count, everything delivered, no
+ * backlog) just before or after the real one, or an exact copy.
+ */
+static void run_forged(lines_t *out, int storm, int forge, engine_stats_t *st)
+{
+    engine_t *e = new_engine(1, out);
+    double backlog = 0;
+    for (int64_t t = 0; t < 45 * 60 * S; t += 5 * S) {
+        int64_t ts = T0 + t;
+        int on = t >= ONSET && t < ONSET + 5 * 60 * S;
+        long south = storm && on ? 500 : 100, north = 100;
+        long delivered = !storm && on ? 0 : north;
+        backlog = !storm && on ? backlog + (double)north : 0;
+        char real[2][256], usual[2][256];
+        snprintf(real[0], 256, "dsp_traffic,user=A,dir=south count=%ldi %" PRId64, south, ts);
+        snprintf(real[1], 256,
+                 "dsp_traffic,user=A,dir=north count=%ldi,delivered=%ldi,backlog=%.0fi %" PRId64,
+                 north, delivered, backlog, ts);
+        snprintf(usual[0], 256, "dsp_traffic,user=A,dir=south count=100i %" PRId64, ts);
+        snprintf(usual[1], 256,
+                 "dsp_traffic,user=A,dir=north count=100i,delivered=100i,backlog=0i %" PRId64, ts);
+        for (int d = 0; d < 2; d++) {
+            if (on && forge == FORGE_AHEAD)
+                feed(e, "%s", usual[d]);
+            feed(e, "%s", real[d]);
+            if (on && forge == FORGE_AFTER)
+                feed(e, "%s", usual[d]);
+            if (on && forge == FORGE_EXACT)
+                feed(e, "%s", real[d]);
+        }
+        feed(e, "dsp_traffic,user=B,dir=south count=50i %" PRId64, ts + 1000000);
+    }
+    engine_finish(e);
+    *st = *engine_stats(e);
+    engine_destroy(e);
+}
+
+/* The forged run gives the clean run's lines, and counts its repeats. */
+static void check_forged(int storm, int forge)
+{
+    lines_t clean = { 0 }, forged = { 0 };
+    engine_stats_t cs, fs;
+    run_forged(&clean, storm, FORGE_NONE, &cs);
+    run_forged(&forged, storm, forge, &fs);
+    assert_int_equal(clean.firing, 1); /* the storm or the blocked route */
+    assert_int_equal(clean.resolved, 1);
+    assert_non_null(strstr(clean.buf, storm ? "\"alert\":\"storm\"" : "\"alert\":\"blocked_route\""));
+    assert_string_equal(clean.buf, forged.buf);
+    uint64_t repeats = 2 * 60; /* two series, 60 samples of 5 s in 5 min */
+    assert_int_equal(fs.duplicates, repeats);
+    /* a forged copy disagrees in the series the incident is in (the other
+     * series reads the same in both) */
+    assert_int_equal(fs.conflicts, forge == FORGE_EXACT ? 0 : 60);
+    assert_int_equal(fs.samples, cs.samples);
+    assert_int_equal(cs.duplicates, 0);
+    assert_int_equal(cs.conflicts, 0);
+    free(clean.buf);
+    free(forged.buf);
+}
+
+static void test_repeat_ahead_cannot_hide_storm(void **state)
+{
+    (void)state;
+    check_forged(1, FORGE_AHEAD);
+}
+
+static void test_repeat_after_cannot_hide_storm(void **state)
+{
+    (void)state;
+    check_forged(1, FORGE_AFTER);
+}
+
+static void test_repeat_cannot_hide_blocked_route(void **state)
+{
+    (void)state;
+    check_forged(0, FORGE_AHEAD);
+    check_forged(0, FORGE_AFTER);
+}
+
+static void test_exact_repeat_is_no_conflict(void **state)
+{
+    (void)state;
+    check_forged(1, FORGE_EXACT);
+}
+
+/* A repeat with a field the first copy lacked adds it; a repeat of a
+ * sample of another series, or of another time, is no repeat. */
+static void test_repeat_fields_merge(void **state)
+{
+    (void)state;
+    lines_t out = { 0 };
+    engine_t *e = new_engine(1, &out);
+    feed(e, "dsp_traffic,user=A,dir=north count=10i %" PRId64, T0);
+    feed(e, "dsp_traffic,user=A,dir=north backlog=7i %" PRId64, T0);
+    feed(e, "dsp_traffic,user=A,dir=north,class=alert count=10i %" PRId64, T0);
+    feed(e, "dsp_traffic,user=A,dir=north count=10i %" PRId64, T0 + 5 * S);
+    engine_finish(e);
+    const engine_stats_t *st = engine_stats(e);
+    assert_int_equal(st->duplicates, 1);
+    assert_int_equal(st->conflicts, 1); /* the fields differ */
+    assert_int_equal(st->samples, 3);
+    engine_destroy(e);
+    free(out.buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_users_in_any_order_same_lines),
+        cmocka_unit_test(test_repeat_ahead_cannot_hide_storm),
+        cmocka_unit_test(test_repeat_after_cannot_hide_storm),
+        cmocka_unit_test(test_repeat_cannot_hide_blocked_route),
+        cmocka_unit_test(test_exact_repeat_is_no_conflict),
+        cmocka_unit_test(test_repeat_fields_merge),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
