@@ -429,6 +429,7 @@ static uint64_t feed(const work_t *w, shard_t *sh, btab_t *tab, uint64_t k0, uin
 /* The checks of the file comment; 0 when all pass. */
 static int check_a(shard_t *sh, const work_t *w, const tally_t *fed)
 {
+    shard_flush(sh); /* the last round's samples wait for a later time */
     const shard_stats_t *st = shard_stats(sh);
     size_t ns = st_nseries(shard_table(sh));
     if (st->samples != fed->samples || st->duplicates || st->nomem || ns != w->nseries) {

@@ -1059,6 +1059,11 @@ static void take_sample(shard_t *sh, const rec_t *r)
     sh->pend[sh->npend++] = in;
 }
 
+void shard_flush(shard_t *sh)
+{
+    pend_flush(sh);
+}
+
 void shard_record(shard_t *sh, const rec_t *r)
 {
     if (r->type != REC_SAMPLE)

@@ -67,8 +67,15 @@ static inline size_t shard_share(size_t max_series, unsigned n)
 }
 void shard_destroy(shard_t *sh);
 
-/* Handles one record (sample or control) from the router. */
+/* Handles one record (sample or control) from the router. The samples of
+ * one event time wait until a record of a later time, or a control record,
+ * comes (or shard_flush()). */
 void shard_record(shard_t *sh, const rec_t *r);
+
+/* Runs the samples waiting for their event time to end through the
+ * detectors now: for a caller that feeds samples without the router's
+ * ticks and reads the stats or the table at the end. */
+void shard_flush(shard_t *sh);
 
 /*
  * Hands over every User read from source `src` (its Kafka partition goes to
