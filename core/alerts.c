@@ -27,7 +27,7 @@ typedef struct {
 } queue_t;
 
 /* An alert that has fired and not yet resolved. */
-typedef struct {
+typedef struct active {
     alert_t a;            /* as emitted on firing; strings point below */
     char user[LP_MAX_ID + 1], cls[LP_MAX_ID + 1];
     char *change_id;      /* the change named on firing (its own copy: the
@@ -36,6 +36,8 @@ typedef struct {
     int64_t since;        /* storms: impact counts from samples after this */
     unsigned shard;
     uint32_t id;
+    int tracked;          /* storms: its blast radius is worked out (storms[]) */
+    struct active *prev, *next; /* the firing order */
 } active_t;
 
 /* A User's northbound backlog as the alert stage knows it. */
@@ -55,9 +57,14 @@ struct alerts {
     const held_t **order; /* the group sorted (pointers into group) */
     size_t ngroup, group_cap;
     size_t nheld;
-    active_t **active;    /* in firing order */
-    size_t nactive, active_cap;
-    size_t nstorms;
+    /* the alerts firing: a list in firing order, and an open-addressing
+     * index by (shard, id), so a transition costs O(1) however many fire */
+    active_t *first, *last;
+    active_t **aix;
+    size_t nactive, aix_cap;
+    size_t nstorms;       /* storms firing */
+    active_t *storms[ALERTS_BLAST_MAX_STORMS]; /* those whose blast radius is worked out */
+    size_t ntracked;
     buser_t *users;
     size_t nusers, users_cap; /* nusers: the extent, free slots included */
     uint32_t *free_users; /* slots of evicted Users, reused first */
@@ -89,14 +96,15 @@ void alerts_destroy(alerts_t *as)
 {
     if (!as)
         return;
-    for (size_t i = 0; i < as->nactive; i++) {
-        blast_free(&as->active[i]->imp);
-        free(as->active[i]->change_id);
-        free(as->active[i]);
+    for (active_t *ac = as->first, *next; ac; ac = next) {
+        next = ac->next;
+        blast_free(&ac->imp);
+        free(ac->change_id);
+        free(ac);
     }
     for (size_t i = 0; i < as->nusers; i++)
         free(as->users[i].name);
-    free(as->active);
+    free(as->aix);
     free(as->users);
     free(as->free_users);
     free(as->uix);
@@ -127,8 +135,7 @@ const alerts_stats_t *alerts_stats(const alerts_t *as)
 
 void alerts_each_firing(const alerts_t *as, void (*fn)(void *, const alert_t *), void *ctx)
 {
-    for (size_t i = 0; i < as->nactive; i++) {
-        const active_t *ac = as->active[i];
+    for (const active_t *ac = as->first; ac; ac = ac->next) {
         /* the impacted list may have grown (and moved), and the register
          * may have been replaced since the alert fired */
         alert_t a = ac->a;
@@ -216,6 +223,91 @@ static void q_drop(queue_t *q)
     q->n--;
 }
 
+/* ---- the alerts firing ---------------------------------------------------- */
+
+static size_t aix_home(const alerts_t *as, unsigned shard, uint32_t id)
+{
+    return (size_t)sw_mix64(((uint64_t)shard << 32) | id) & (as->aix_cap - 1);
+}
+
+/* The firing alert `id` of shard `shard`, or NULL. */
+static active_t *active_find(const alerts_t *as, unsigned shard, uint32_t id)
+{
+    if (!as->aix_cap)
+        return NULL;
+    for (size_t j = aix_home(as, shard, id);; j = (j + 1) & (as->aix_cap - 1)) {
+        active_t *ac = as->aix[j];
+        if (!ac || (ac->shard == shard && ac->id == id))
+            return ac;
+    }
+}
+
+static void aix_put(alerts_t *as, active_t *ac)
+{
+    size_t j = aix_home(as, ac->shard, ac->id);
+    while (as->aix[j])
+        j = (j + 1) & (as->aix_cap - 1);
+    as->aix[j] = ac;
+}
+
+/* Room in the index for one more alert (load at most 1/2): 0, or SW_ENOMEM
+ * with nothing changed. */
+static int aix_reserve(alerts_t *as)
+{
+    if ((as->nactive + 1) * 2 <= as->aix_cap)
+        return SW_OK;
+    size_t cap = as->aix_cap ? as->aix_cap * 2 : 64;
+    active_t **ix = calloc(cap, sizeof(*ix));
+    if (!ix)
+        return SW_ENOMEM;
+    free(as->aix);
+    as->aix = ix;
+    as->aix_cap = cap;
+    for (active_t *ac = as->first; ac; ac = ac->next)
+        aix_put(as, ac);
+    return SW_OK;
+}
+
+/* Adds a firing alert: last in the firing order, in the index (reserved). */
+static void active_link(alerts_t *as, active_t *ac)
+{
+    ac->prev = as->last;
+    ac->next = NULL;
+    if (as->last)
+        as->last->next = ac;
+    else
+        as->first = ac;
+    as->last = ac;
+    aix_put(as, ac);
+    as->nactive++;
+}
+
+/* Takes a firing alert out of the order and of the index (backward-shift
+ * deletion: no tombstones). */
+static void active_unlink(alerts_t *as, active_t *ac)
+{
+    if (ac->prev)
+        ac->prev->next = ac->next;
+    else
+        as->first = ac->next;
+    if (ac->next)
+        ac->next->prev = ac->prev;
+    else
+        as->last = ac->prev;
+    size_t mask = as->aix_cap - 1, j = aix_home(as, ac->shard, ac->id);
+    while (as->aix[j] != ac)
+        j = (j + 1) & mask;
+    for (size_t k = (j + 1) & mask; as->aix[k]; k = (k + 1) & mask) {
+        size_t home = aix_home(as, as->aix[k]->shard, as->aix[k]->id);
+        if ((k > j && (home <= j || home > k)) || (k < j && home <= j && home > k)) {
+            as->aix[j] = as->aix[k];
+            j = k;
+        }
+    }
+    as->aix[j] = NULL;
+    as->nactive--;
+}
+
 /* ---- Users for the blast radius ----------------------------------------- */
 
 /* The slot of the User named `name` in the index (its entry + 1 there), or
@@ -280,13 +372,12 @@ static buser_t *buser(alerts_t *as, const char *name)
     return u;
 }
 
-/* Whether a firing alert lists User ui as impacted (its name is in use). */
+/* Whether a firing storm lists User ui as impacted (its name is in use). */
 static int pinned(const alerts_t *as, size_t ui)
 {
-    for (size_t i = 0; i < as->nactive; i++)
-        for (size_t m = 0; m < as->active[i]->imp.n; m++)
-            if (as->active[i]->imp.users[m] == ui)
-                return 1;
+    for (size_t i = 0; i < as->ntracked; i++)
+        if (blast_has(&as->storms[i]->imp, as->users[ui].name))
+            return 1;
     return 0;
 }
 
@@ -363,10 +454,9 @@ static void on_summary(alerts_t *as, const event_t *ev)
     if (!as->nstorms)
         return;
     size_t ui = (size_t)(u - as->users);
-    for (size_t i = 0; i < as->nactive; i++) {
-        active_t *ac = as->active[i];
-        if (ac->a.kind == ALERT_STORM && strcmp(ac->user, u->name) != 0 &&
-            user_impacted(as, u, ac->since))
+    for (size_t i = 0; i < as->ntracked; i++) {
+        active_t *ac = as->storms[i];
+        if (strcmp(ac->user, u->name) != 0 && user_impacted(as, u, ac->since))
             add_impacted(as, ac, ui);
     }
 }
@@ -396,16 +486,9 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
     a.score = c.score;
 
     active_t *ac = calloc(1, sizeof(*ac));
-    if (ac && as->nactive == as->active_cap) {
-        size_t cap = as->active_cap ? as->active_cap * 2 : 32;
-        active_t **v = realloc(as->active, cap * sizeof(*v));
-        if (v) {
-            as->active = v;
-            as->active_cap = cap;
-        } else {
-            free(ac);
-            ac = NULL;
-        }
+    if (ac && aix_reserve(as) < 0) {
+        free(ac);
+        ac = NULL;
     }
     if (ac) {
         memcpy(ac->user, ev->user, sizeof(ac->user));
@@ -416,18 +499,26 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
         if (a.change && !(ac->change_id = strdup(a.change->id)))
             as->stats.nomem++;
         if (a.kind == ALERT_STORM) {
-            for (size_t i = 0; i < as->nusers; i++)
-                if (as->users[i].name && strcmp(as->users[i].name, ev->user) != 0 &&
-                    user_impacted(as, &as->users[i], ev->since))
-                    add_impacted(as, ac, i);
             as->nstorms++;
+            /* many storms at once are one widespread event, not each the
+             * cause of the others' trouble: the first ones are tracked */
+            if (as->ntracked < ALERTS_BLAST_MAX_STORMS) {
+                ac->tracked = 1;
+                as->storms[as->ntracked++] = ac;
+                for (size_t i = 0; i < as->nusers; i++)
+                    if (as->users[i].name && strcmp(as->users[i].name, ev->user) != 0 &&
+                        user_impacted(as, &as->users[i], ev->since))
+                        add_impacted(as, ac, i);
+            } else {
+                as->stats.blast_untracked++;
+            }
         }
         a.user = ac->user;
         a.cls = ac->cls;
         a.impacted = ac->imp.names;
         a.n_impacted = ac->imp.n;
         ac->a = a;
-        as->active[as->nactive++] = ac;
+        active_link(as, ac);
         as->stats.firing_now++;
     } else {
         as->stats.nomem++;
@@ -446,44 +537,47 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
  * instance (EV_HANDOFF: no line; opts.handover hears of it). */
 static void on_resolve(alerts_t *as, unsigned shard, const event_t *ev)
 {
-    for (size_t i = 0; i < as->nactive; i++) {
-        active_t *ac = as->active[i];
-        if (ac->shard != shard || ac->id != ev->id)
-            continue;
-        alert_t a = ac->a;
-        a.firing = 0;
-        a.ends_at = ev->ends_at;
-        a.impacted = ac->imp.names;
-        a.n_impacted = ac->imp.n;
-        /* the change named may have been withdrawn from a newer register */
-        a.change = ac->change_id ? changes_find(as->reg, ac->change_id) : NULL;
-        if (!a.change)
-            a.corr = CORR_UNDECLARED;
-        if (ev->type == EV_HANDOFF) {
-            a.firing = 1;
-            as->stats.handed_off++;
-            if (as->o.handover)
-                as->o.handover(as->o.emit_ctx, &a, 0);
-        } else {
-            as->stats.resolved++;
-            as->o.emit(as->o.emit_ctx, &a);
-        }
-        if (a.kind == ALERT_STORM)
-            as->nstorms--;
-        memmove(&as->active[i], &as->active[i + 1], (as->nactive - i - 1) * sizeof(*as->active));
-        as->nactive--;
-        /* Users evicted while this storm listed them go now, unless another does */
-        for (size_t m = 0; m < ac->imp.n; m++) {
-            size_t ui = ac->imp.users[m];
-            if (as->users[ui].name && as->users[ui].evicted && !pinned(as, ui))
-                forget(as, ui);
-        }
-        blast_free(&ac->imp);
-        free(ac->change_id);
-        free(ac);
-        as->stats.firing_now--;
+    active_t *ac = active_find(as, shard, ev->id);
+    if (!ac)
         return;
+    alert_t a = ac->a;
+    a.firing = 0;
+    a.ends_at = ev->ends_at;
+    a.impacted = ac->imp.names;
+    a.n_impacted = ac->imp.n;
+    /* the change named may have been withdrawn from a newer register */
+    a.change = ac->change_id ? changes_find(as->reg, ac->change_id) : NULL;
+    if (!a.change)
+        a.corr = CORR_UNDECLARED;
+    if (ev->type == EV_HANDOFF) {
+        a.firing = 1;
+        as->stats.handed_off++;
+        if (as->o.handover)
+            as->o.handover(as->o.emit_ctx, &a, 0);
+    } else {
+        as->stats.resolved++;
+        as->o.emit(as->o.emit_ctx, &a);
     }
+    if (a.kind == ALERT_STORM)
+        as->nstorms--;
+    active_unlink(as, ac);
+    if (ac->tracked) {
+        size_t i = 0;
+        while (as->storms[i] != ac)
+            i++;
+        memmove(&as->storms[i], &as->storms[i + 1], (as->ntracked - i - 1) * sizeof(*as->storms));
+        as->ntracked--;
+    }
+    /* Users evicted while this storm listed them go now, unless another does */
+    for (size_t m = 0; m < ac->imp.n; m++) {
+        size_t ui = ac->imp.users[m];
+        if (as->users[ui].name && as->users[ui].evicted && !pinned(as, ui))
+            forget(as, ui);
+    }
+    blast_free(&ac->imp);
+    free(ac->change_id);
+    free(ac);
+    as->stats.firing_now--;
 }
 
 static void handle(alerts_t *as, const held_t *h)

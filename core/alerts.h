@@ -24,6 +24,12 @@
 #include "event.h"
 #include "params.h"
 
+/* Storms whose blast radius is worked out at one time. More storms at once
+ * are a widespread event rather than one User hurting the others, and
+ * each tracked storm costs a check per User and bucket: 16 keeps that
+ * bounded while real incidents (one or two storms) are all tracked. */
+#define ALERTS_BLAST_MAX_STORMS 16
+
 typedef struct {
     corr_params_t corr;
     unsigned nshards;
@@ -44,6 +50,7 @@ typedef struct {
     uint64_t adopted, handed_off; /* alerts that came from / went to another instance */
     uint64_t firing_now;     /* alerts firing at present */
     uint64_t held;           /* events waiting for the shards' progress */
+    uint64_t blast_untracked; /* storms fired beyond ALERTS_BLAST_MAX_STORMS: no blast radius */
 } alerts_stats_t;
 
 typedef struct alerts alerts_t;

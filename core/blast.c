@@ -54,22 +54,42 @@ int blast_impacted(const blast_track_t *t, int64_t since, int64_t min_learnt, do
     return excess >= min_increase && excess >= z * sd / sqrt((double)n);
 }
 
-int blast_add(blast_list_t *l, uint32_t u, const char *name)
+/* Where `name` is in the list, or would go: *found tells which. */
+static size_t blast_find(const blast_list_t *l, const char *name, int *found)
 {
-    /* kept sorted by name: a storm over every User checks membership for
-     * each of their summaries, and the alert line lists them in an order
-     * that does not depend on the order the summaries came in */
     size_t lo = 0, hi = l->n;
+    *found = 0;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(l->names[mid], name);
-        if (c == 0)
-            return 0;
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
+    return lo;
+}
+
+int blast_has(const blast_list_t *l, const char *name)
+{
+    int found;
+    blast_find(l, name, &found);
+    return found;
+}
+
+int blast_add(blast_list_t *l, uint32_t u, const char *name)
+{
+    /* kept sorted by name: a storm over every User checks membership for
+     * each of their summaries, and the alert line lists them in an order
+     * that does not depend on the order the summaries came in */
+    int found;
+    size_t lo = blast_find(l, name, &found);
+    if (found)
+        return 0;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
         uint32_t *us = realloc(l->users, cap * sizeof(*us));

@@ -52,6 +52,8 @@ typedef struct {
  * unless present, in O(log n) plus the move of the entries after it:
  * 1 added, 0 present, SW_ENOMEM (the list unchanged). */
 int blast_add(blast_list_t *l, uint32_t u, const char *name);
+/* Non-zero when the list holds the User named `name`: O(log n). */
+int blast_has(const blast_list_t *l, const char *name);
 void blast_free(blast_list_t *l);
 
 #endif

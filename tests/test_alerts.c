@@ -1,0 +1,226 @@
+/*
+ * test_alerts.c - the alert stage (core/alerts.c) alone, fed the events a
+ * shard would send, at the sizes a whole DSP gives: thousands of alerts
+ * firing at once (a DSP-side fault silences every User), resolved in any
+ * order; more storms at once than the blast radius tracks; impacted Users
+ * listed in one order whatever the order their summaries came in.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alerts.h"
+
+#define S INT64_C(1000000000)
+#define T0 (INT64_C(1568264400) * S) /* 2019-09-12T05:00:00Z */
+
+typedef struct {
+    int firing, resolved;
+    int64_t last_start;     /* starts_at of the last resolved line */
+    uint64_t start_sum;     /* of the resolved lines' starts_at, mod 2^64 */
+    char impacted[8192];    /* of the last line with impacted Users, as "A,B," */
+} sink_t;
+
+static void collect(void *ctx, const alert_t *a)
+{
+    sink_t *s = ctx;
+    if (a->firing) {
+        s->firing++;
+    } else {
+        s->resolved++;
+        s->last_start = a->starts_at;
+        s->start_sum += (uint64_t)a->starts_at;
+    }
+    if (a->n_impacted) {
+        s->impacted[0] = '\0';
+        for (size_t i = 0; i < a->n_impacted; i++) {
+            strcat(s->impacted, a->impacted[i]);
+            strcat(s->impacted, ",");
+        }
+    }
+}
+
+static const detect_params_t *params(void *ctx, const char *user, size_t len)
+{
+    (void)user;
+    (void)len;
+    return ctx;
+}
+
+typedef struct {
+    alerts_t *as;
+    sink_t sink;
+    detect_params_t dp;
+} fx_t;
+
+static fx_t *fx_new(void)
+{
+    fx_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    detect_params_defaults(&f->dp);
+    alerts_opts_t o = { .nshards = 1, .detect_for = params, .detect_ctx = &f->dp,
+                        .emit = collect, .emit_ctx = &f->sink };
+    corr_params_defaults(&o.corr);
+    f->as = alerts_create(&o, NULL);
+    assert_non_null(f->as);
+    return f;
+}
+
+static void fx_free(fx_t *f)
+{
+    alerts_destroy(f->as);
+    free(f);
+}
+
+static void send(fx_t *f, int type, int kind, uint32_t id, const char *user, int64_t at,
+                 int64_t starts_at, double backlog)
+{
+    event_t ev = { .type = (uint8_t)type, .kind = (uint8_t)kind, .id = id, .at = at,
+                   .starts_at = starts_at, .detected_at = at, .ends_at = at,
+                   .since = starts_at - 10 * S, .dt = 10 * S, .backlog = backlog,
+                   .dir = kind == ALERT_STORM ? ALERT_DIR_SOUTH : ALERT_DIR_NORTH };
+    snprintf(ev.user, sizeof(ev.user), "%s", user);
+    snprintf(ev.cls, sizeof(ev.cls), "all");
+    alerts_event(f->as, 0, &ev);
+}
+
+static void progress(fx_t *f, int64_t at)
+{
+    event_t ev = { .type = EV_PROGRESS, .at = at };
+    alerts_event(f->as, 0, &ev);
+}
+
+/*
+ * 20 000 silences fire at one event time and resolve over the next ones in
+ * a shuffled order: every one resolves once, with the start it fired with.
+ * (Each resolution used to scan every alert firing: 4e8 steps here.)
+ */
+static void test_many_alerts_resolve_in_any_order(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    fx_t *f = fx_new();
+    char user[32];
+    uint64_t want = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(user, sizeof(user), "U%05u", i);
+        int64_t start = T0 - (int64_t)i * S;
+        send(f, EV_FIRE, ALERT_SILENCE, i + 1, user, T0, start, -1);
+        want += (uint64_t)start;
+    }
+    progress(f, T0 + 1);
+    assert_int_equal(f->sink.firing, N);
+    assert_int_equal(alerts_stats(f->as)->firing_now, N);
+    uint32_t *order = malloc(N * sizeof(*order));
+    assert_non_null(order);
+    for (uint32_t i = 0; i < N; i++)
+        order[i] = i;
+    uint64_t r = 7;
+    for (uint32_t i = N - 1; i > 0; i--) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint32_t j = (uint32_t)((r >> 33) % (i + 1)), x = order[i];
+        order[i] = order[j];
+        order[j] = x;
+    }
+    for (uint32_t k = 0; k < N; k++) {
+        uint32_t i = order[k];
+        snprintf(user, sizeof(user), "U%05u", i);
+        send(f, EV_RESOLVE, ALERT_SILENCE, i + 1, user, T0 + (1 + k / 1000) * S,
+             T0 - (int64_t)i * S, -1);
+    }
+    send(f, EV_RESOLVE, ALERT_SILENCE, N + 5, "nobody", T0 + 30 * S, T0, -1); /* unknown id */
+    progress(f, T0 + 60 * S);
+    assert_int_equal(f->sink.resolved, N);
+    assert_true(f->sink.start_sum == want);
+    assert_int_equal(alerts_stats(f->as)->firing_now, 0);
+    free(order);
+    fx_free(f);
+}
+
+/* Users B0..B(n-1) learn a backlog of 10 for 15 minutes, from T0. */
+static int64_t learn_backlogs(fx_t *f, int n)
+{
+    char user[32];
+    int64_t t = T0;
+    for (; t < T0 + 15 * 60 * S; t += 10 * S) {
+        for (int u = 0; u < n; u++) {
+            snprintf(user, sizeof(user), "B%02d", u);
+            send(f, EV_SUMMARY, 0, 0, user, t, 0, 10);
+        }
+        progress(f, t + 5 * S);
+    }
+    return t;
+}
+
+/*
+ * 20 storms at once: the first ALERTS_BLAST_MAX_STORMS get their blast
+ * radius worked out, the others none (counted); when one tracked storm
+ * resolves, storms after it keep theirs.
+ */
+static void test_blast_radius_of_the_first_storms_only(void **state)
+{
+    (void)state;
+    enum { NSTORMS = 20 };
+    fx_t *f = fx_new();
+    int64_t t = learn_backlogs(f, 3);
+    char user[32];
+    for (uint32_t i = 0; i < NSTORMS; i++) {
+        snprintf(user, sizeof(user), "S%02u", i);
+        send(f, EV_FIRE, ALERT_STORM, i + 1, user, t, t, -1);
+    }
+    for (int u = 0; u < 3; u++) {
+        snprintf(user, sizeof(user), "B%02d", u);
+        send(f, EV_SUMMARY, 0, 0, user, t + 10 * S, 0, 200);
+    }
+    progress(f, t + 15 * S);
+    assert_int_equal(alerts_stats(f->as)->blast_untracked, NSTORMS - ALERTS_BLAST_MAX_STORMS);
+    int with = 0;
+    for (uint32_t i = 0; i < NSTORMS; i++) {
+        f->sink.impacted[0] = '\0';
+        snprintf(user, sizeof(user), "S%02u", i);
+        send(f, EV_RESOLVE, ALERT_STORM, i + 1, user, t + 20 * S + i, t, -1);
+        progress(f, t + 20 * S + i + 1);
+        if (i < ALERTS_BLAST_MAX_STORMS)
+            assert_string_equal(f->sink.impacted, "B00,B01,B02,");
+        with += f->sink.impacted[0] != '\0';
+    }
+    assert_int_equal(with, ALERTS_BLAST_MAX_STORMS);
+    assert_int_equal(f->sink.resolved, NSTORMS);
+    fx_free(f);
+}
+
+/* Impacted Users are listed by name, whatever the order of their
+ * summaries (a DSP's round comes in any order). */
+static void test_impacted_listed_by_name(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new();
+    int64_t t = learn_backlogs(f, 12);
+    send(f, EV_FIRE, ALERT_STORM, 1, "S", t, t, -1);
+    char user[32];
+    for (int u = 11; u >= 0; u -= 2) { /* every other User, backwards */
+        snprintf(user, sizeof(user), "B%02d", u);
+        send(f, EV_SUMMARY, 0, 0, user, t + 10 * S, 0, 200);
+    }
+    progress(f, t + 15 * S);
+    send(f, EV_RESOLVE, ALERT_STORM, 1, "S", t + 30 * S, t, -1);
+    progress(f, t + 35 * S);
+    assert_string_equal(f->sink.impacted, "B01,B03,B05,B07,B09,B11,");
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_many_alerts_resolve_in_any_order),
+        cmocka_unit_test(test_blast_radius_of_the_first_storms_only),
+        cmocka_unit_test(test_impacted_listed_by_name),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
