@@ -88,21 +88,55 @@ static const detect_params_t *detect_for(void *ctx, const char *user, size_t len
 
 /* ---- ingest thread ------------------------------------------------------ */
 
-/* Pushes shard i's batch, waiting while its ring is full (or dropping). */
+/*
+ * With run.drop_when_full, what is left of shard s's batch from `from` on
+ * when its ring stayed full: its samples are shed (counted), its control
+ * records kept (the shard needs every tick, stall and gap). The first
+ * sample of each run of shed samples becomes a REC_SHED at its time, so
+ * the shard stops judging at the point the hole begins: no series reads a
+ * shed sample as silence, no idle sweep fills the hole with zeroes.
+ */
+static void shed(shard_thr_t *s, size_t from)
+{
+    size_t keep = from, dropped = 0;
+    for (size_t i = from; i < s->nbatch; i++) {
+        rec_t *r = &s->batch[i];
+        if (r->type != REC_SAMPLE) {
+            s->batch[keep++] = *r;
+            continue;
+        }
+        dropped++;
+        if (!s->in_shed) {
+            s->batch[keep++] = (rec_t){ .type = REC_SHED, .ts = r->ts, .aux = r->ts };
+            s->in_shed = 1;
+        }
+    }
+    s->nbatch = keep;
+    /* counted for the stats thread: relaxed, it only reads a total */
+    atomic_fetch_add_explicit(&s->in_drops, dropped, memory_order_relaxed);
+}
+
+/* Pushes shard i's batch, waiting while its ring is full; with
+ * run.drop_when_full, sheds its samples once the ring has stayed full
+ * for DROP_GRACE_NS (a shard that is behind, not one between two naps). */
 static void push_batch(daemon_t *d, shard_thr_t *s)
 {
     size_t done = 0;
-    long idle = IDLE_MIN_NS;
+    long idle = IDLE_MIN_NS, waited = 0;
     while (done < s->nbatch) {
-        done += ring_push_spsc(s->in, s->batch + done, s->nbatch - done);
+        size_t n = ring_push_spsc(s->in, s->batch + done, s->nbatch - done);
+        for (size_t i = done; i < done + n && s->in_shed; i++)
+            s->in_shed = s->batch[i].type != REC_SAMPLE; /* a sample got through */
+        done += n;
         if (done == s->nbatch)
             break;
-        if (d->o.drop_when_full) {
-            /* counted for the stats thread: relaxed, it only reads a total */
-            atomic_fetch_add_explicit(&s->in_drops, s->nbatch - done, memory_order_relaxed);
-            break;
+        if (d->o.drop_when_full && waited >= DROP_GRACE_NS) {
+            shed(s, done);
+            if (done == s->nbatch)
+                break;
         }
         atomic_fetch_add_explicit(&s->in_waits, 1, memory_order_relaxed);
+        waited += idle;
         dmn_nap(&idle);
     }
     s->nbatch = 0;
@@ -158,7 +192,9 @@ static void *ingest_main(void *arg)
     for (size_t i = 0; i < d->nsocks; i++)
         items[i] = (zmq_pollitem_t){ .socket = d->socks[i], .events = ZMQ_POLLIN };
     double stall_s = (double)d->ingest.stall_after / SW_NS_PER_S;
-    double last_data = dmn_mono_s();
+    /* the feed is quiet from the first poll that found nothing after data:
+     * time this thread spent feeding a shard that was behind is not quiet */
+    double quiet_since = 0;
     int seen_data = 0;
     zmq_msg_t msg;
     zmq_msg_init(&msg);
@@ -170,11 +206,9 @@ static void *ingest_main(void *arg)
         int rc = d->nsocks ? zmq_poll(items, (int)d->nsocks, kafka_in ? KAFKA_POLL_MS : POLL_MS) : 0;
         if (rc < 0 && zmq_errno() != EINTR)
             break;
+        int got = 0;
         if (d->kafka) {
-            if (dk_poll(d, d->nsocks ? 0 : POLL_MS) > 0) {
-                last_data = dmn_mono_s();
-                seen_data = 1;
-            }
+            got += dk_poll(d, d->nsocks ? 0 : POLL_MS) > 0;
             dk_sources(d, stall_s);
         }
         for (size_t i = 0; rc > 0 && i < d->nsocks; i++) {
@@ -186,12 +220,18 @@ static void *ingest_main(void *arg)
                 if (zmq_msg_more(&msg))
                     continue;
                 dmn_feed_message(d, zmq_msg_data(&msg), zmq_msg_size(&msg));
-                last_data = dmn_mono_s();
-                seen_data = 1;
+                got = 1;
             }
         }
-        if (seen_data && dmn_mono_s() - last_data >= stall_s) {
-            router_stall(d->router); /* once per stall: the router knows */
+        if (got) {
+            seen_data = 1;
+            quiet_since = 0;
+        } else if (seen_data) {
+            double now = dmn_mono_s();
+            if (quiet_since == 0)
+                quiet_since = now - (kafka_in ? KAFKA_POLL_MS : POLL_MS) / 1000.0;
+            if (now - quiet_since >= stall_s)
+                router_stall(d->router); /* once per stall: the router knows */
         }
         dmn_flush_batches(d);
         if (kafka_in && dmn_mono_s() >= next_commit) {

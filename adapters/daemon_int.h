@@ -35,6 +35,7 @@
 #define MSGS_PER_ROUND 64      /* messages read before flushing batches */
 #define IDLE_MIN_NS 20000      /* idle shards back off from 20 us ... */
 #define IDLE_MAX_NS 2000000    /* ... to 2 ms */
+#define DROP_GRACE_NS (2 * IDLE_MAX_NS) /* a ring full this long: its shard is behind, not napping */
 
 typedef struct {
     const char *config, *changes, *state, *alerts, *pub, *record;
@@ -82,6 +83,7 @@ typedef struct {
     atomic_uint handoffs;         /* REC_HANDOFF records handled (release) */
     rec_t batch[BATCH];           /* ingest side: records waiting to be pushed */
     size_t nbatch;
+    int in_shed;                  /* ingest side: the last sample for it was shed */
 } shard_thr_t;
 
 struct daemon {

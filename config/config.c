@@ -27,6 +27,7 @@
 #include "yamlnode.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,6 +71,7 @@ typedef enum {
     R_IDLE,      /* MIN_IDLE_AFTER <= x */
     R_SHARDS,    /* 0 <= x <= CFG_MAX_SHARDS */
     R_RING,      /* CFG_MIN_RING_SIZE <= x <= CFG_MAX_RING_SIZE */
+    R_LINE,      /* SW_MIN_MAX_LINE <= x <= SW_MAX_MAX_LINE */
     R_ANY,       /* no range: not a number, or any value of its type */
 } range_t;
 
@@ -127,6 +129,7 @@ static const field_t feed_fields[] = {
     IF("idle_after", F_DURATION, idle_after, R_IDLE),
     IF("max_series", F_COUNT, max_series, R_ANY),
     IF("max_jump", F_DURATION, max_jump, R_POSITIVE),
+    IF("max_line", F_SIZE, max_line, R_LINE),
     { 0 },
 };
 static const field_t baseline_fields[] = {
@@ -445,6 +448,12 @@ static const char *range_problem(range_t r, double v, char *buf, size_t len)
         else
             snprintf(buf, len, "must be at most %zu", (size_t)CFG_MAX_RING_SIZE);
         return buf;
+    case R_LINE:
+        if (v >= (double)SW_MIN_MAX_LINE && v <= (double)SW_MAX_MAX_LINE)
+            return NULL;
+        snprintf(buf, len, "must be between %" PRIu64 " and %" PRIu64 " bytes", SW_MIN_MAX_LINE,
+                 SW_MAX_MAX_LINE);
+        return buf;
     case R_ANY:
         return NULL;
     }
@@ -605,6 +614,8 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
             return fail(L, v, key, "must be less than 16EiB");
         if (rc < 0)
             break;
+        if ((problem = range_problem(f->range, (double)bytes, buf, sizeof(buf))) != NULL)
+            return fail(L, v, key, "%s", problem);
         *(uint64_t *)dst = bytes;
         return 0;
     }

@@ -83,7 +83,7 @@ typedef struct {
     X(BAD_FIELD_VALUE,  1, "field value is not a finite number")         \
     X(BAD_NEGATIVE,     1, "negative count")                             \
     X(BAD_TIMESTAMP,    1, "missing or malformed timestamp")             \
-    X(BAD_TOO_LONG,     1, "line longer than the scratch buffer")       \
+    X(BAD_TOO_LONG,     1, "line longer than feed.max_line")            \
     X(BAD_ID_TOO_LONG,  1, "user or class longer than 64 bytes")
 
 typedef enum {

@@ -67,5 +67,6 @@ void ingest_params_defaults(ingest_params_t *p)
         .max_series = 1000000, /* about 2 GiB of detector state; a hostile feed of new
                                   ids evicts the least recently seen instead */
         .max_jump = S(3600),   /* a clock an hour off is a broken producer, not traffic */
+        .max_line = 64 * 1024, /* a sample line is about 150 bytes: 64 KiB is only ever junk */
     };
 }

@@ -76,10 +76,16 @@ typedef struct {
     int64_t idle_after;   /* a series silent this long (feed alive) counts as zero */
     size_t max_series;    /* series held at most, all shards together; 0: no limit */
     int64_t max_jump;     /* a sample this far ahead of the feed's time waits to be followed */
+    uint64_t max_line;    /* bytes of one line at most; longer ones are bad (counted) */
 } ingest_params_t;
 
 void detect_params_defaults(detect_params_t *p);
 void corr_params_defaults(corr_params_t *p);
 void ingest_params_defaults(ingest_params_t *p);
+
+/* Bounds of ingest.max_line: room for a line with two 64-byte ids, and a
+ * line no producer writes (the parser unescapes a line into that much). */
+#define SW_MIN_MAX_LINE UINT64_C(256)
+#define SW_MAX_MAX_LINE (UINT64_C(1) << 20)
 
 #endif

@@ -31,6 +31,8 @@ enum {
     REC_SRC_RESUME, /* source src resumes at ts after being quiet since aux */
     REC_HANDOFF,    /* source src is no longer read here: hand its Users over
                        (aux 1: their state to opts.publish first; 0: just drop) */
+    REC_SHED,       /* samples of this shard from aux up to ts were shed (a full ring,
+                       run.drop_when_full): no interval spans them, nothing is judged on them */
 };
 
 /* Sources of samples (rec_t.src): 0 is the main feed (ZeroMQ, a file),

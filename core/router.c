@@ -9,7 +9,6 @@
 #include "err.h"
 #include "hash.h"
 
-#define SCRATCH_LEN (64 * 1024)
 /* Ticks go out when the watermark has moved this much: often enough for
  * prompt alerts, rarely enough to cost nothing. */
 #define TICK_EVERY (SW_NS_PER_S / 2)
@@ -57,7 +56,10 @@ router_t *router_create(const router_opts_t *o)
     if (rt->o.nshards == 0)
         rt->o.nshards = 1;
     rt->ro = reorder_create(o->ingest.lateness);
-    rt->scratch = malloc(SCRATCH_LEN);
+    if (rt->o.ingest.max_line < SW_MIN_MAX_LINE || rt->o.ingest.max_line > SW_MAX_MAX_LINE)
+        rt->o.ingest.max_line = rt->o.ingest.max_line < SW_MIN_MAX_LINE ? SW_MIN_MAX_LINE
+                                                                          : SW_MAX_MAX_LINE;
+    rt->scratch = malloc(rt->o.ingest.max_line);
     rt->max_ts = rt->last_tick = rt->gap_floor = rt->done_below = INT64_MIN;
     rt->taken_newest = INT64_MIN;
     for (unsigned i = 0; i < REC_MAX_SOURCES; i++)
@@ -384,7 +386,10 @@ lp_result_t router_feed_line(router_t *rt, const char *line, size_t len)
     lp_sample_t smp;
     rt->stats.lines++;
     rt->stats.bytes += len + 1;
-    lp_result_t res = lp_parse(line, len, rt->o.ingest.ts_mult, &smp, rt->scratch, SCRATCH_LEN);
+    lp_result_t res = len > rt->o.ingest.max_line
+                          ? LP_BAD_TOO_LONG
+                          : lp_parse(line, len, rt->o.ingest.ts_mult, &smp, rt->scratch,
+                                     rt->o.ingest.max_line);
     if (res == LP_OK && !lp_ts_in_range(smp.ts))
         res = LP_BAD_TIMESTAMP; /* see LP_TS_MIN, LP_TS_MAX */
     rt->stats.by_result[res]++;

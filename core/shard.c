@@ -1083,6 +1083,11 @@ void shard_record(shard_t *sh, const rec_t *r)
     case REC_HANDOFF:
         shard_handoff(sh, r->src, r->aux != 0);
         break;
+    case REC_SHED: /* samples were shed before r->ts: what they would have said is unknown */
+        sh->stats.sheds++;
+        sh->epoch++; /* every series restarts its interval: no idle zeroes, no silence */
+        clock_advance(sh, r->ts);
+        break;
     case REC_TICK: /* every record before r->ts has been delivered */
         if (sh->now != INT64_MIN)
             clock_advance(sh, r->ts);

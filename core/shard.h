@@ -50,6 +50,7 @@ typedef struct {
     /* repeats of a sample whose values differ from the copy kept (a
      * producer's bug, or a forgery): the last one's User and time */
     uint64_t conflicts;
+    uint64_t sheds;    /* REC_SHED records: samples were shed before them */
     char conflict_user[LP_MAX_ID + 1];
     int64_t conflict_ts;
     uint64_t evicted;  /* series removed to make room under max_series */

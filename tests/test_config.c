@@ -148,7 +148,7 @@ static void test_example_lists_every_key(void **state)
     (void)state;
     static const char *const keys[] = {
         "input:", "lateness:", "timestamp_precision:", "feed:", "stall_after:", "idle_after:",
-        "max_series:", "max_jump:",
+        "max_series:", "max_jump:", "max_line:",
         "baseline:", "tau:", "warmup:", "dispersion:", "detectors:", "storm:", "ratio_fire:",
         "z_fire:", "min_excess_rate:", "ratio_clear:", "blocked_route:", "window:",
         "delivery_ratio_fire:", "delivery_ratio_clear:", "min_backlog:", "silence:",
@@ -289,6 +289,7 @@ static void test_every_key(void **state)
             "  idle_after: 2m\n"
             "  max_series: 5000\n"
             "  max_jump: 2h\n"
+            "  max_line: 4KiB\n"
             "baseline:\n"
             "  tau: 1h\n"
             "  warmup: 0s\n"
@@ -374,6 +375,7 @@ static void test_every_key(void **state)
     assert_true(cfg.ingest.idle_after == 120 * S);
     assert_int_equal(cfg.ingest.max_series, 5000);
     assert_true(cfg.ingest.max_jump == 7200 * S);
+    assert_int_equal(cfg.ingest.max_line, 4096);
     const detect_params_t *d = &cfg.detect;
     assert_true(d->base_tau == 3600 * S);
     assert_true(d->base_warmup == 0);
@@ -982,6 +984,10 @@ static const struct {
     { "run: {drop_when_full: }\n",
       "FILE:1:23: run.drop_when_full: expected true or false (or yes/no, on/off), got an "
       "empty value" },
+    { "feed:\n  max_line: 255\n",
+      "FILE:2:13: feed.max_line: must be between 256 and 1048576 bytes" },
+    { "feed: {max_line: 1025KiB}\n",
+      "FILE:1:18: feed.max_line: must be between 256 and 1048576 bytes" },
     { "run:\n  shards: 257\n",
       "FILE:2:11: run.shards: must be between 0 and 256" },
     { "run: {shards: -1}\n",
