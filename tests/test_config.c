@@ -13,7 +13,6 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,17 +28,6 @@
 #include "err.h"
 
 /* ---- allocation-failure injection (active only with --wrap) ---- */
-
-/* ---- string comparisons, counted (linked with --wrap=strcmp) ---- */
-
-static atomic_long strcmp_calls;
-int __real_strcmp(const char *a, const char *b);
-int __wrap_strcmp(const char *a, const char *b);
-int __wrap_strcmp(const char *a, const char *b)
-{
-    atomic_fetch_add_explicit(&strcmp_calls, 1, memory_order_relaxed);
-    return __real_strcmp(a, b);
-}
 
 
 /* ---- helpers ---- */
@@ -1154,9 +1142,9 @@ static void test_many_users_linear(void **state)
         n += (size_t)snprintf(yaml + n, cap - n, "  U%05d: {limits: {south_rate: %d}}\n", i, i);
     cfg_t cfg;
     char err[512], path[24], want[600];
-    atomic_store(&strcmp_calls, 0);
+    strcmp_count_reset();
     assert_int_equal(load_text(yaml, &cfg, err, sizeof(err), path), 0);
-    long calls = atomic_load(&strcmp_calls);
+    long calls = strcmp_count();
     assert_int_equal(cfg.n_users, N);
     assert_true(cfg_detect_for(&cfg, "U19999", 6)->limit_south_rate == 19999);
     cfg_free(&cfg);
