@@ -25,8 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -894,8 +899,25 @@ static void test_body_limit(void **state)
         assert_int_equal(r.status, 413);
     resp_free(&r);
     free(big);
-    /* chunked, with no length to refuse it by: cut off once past the limit */
+    /* chunked, with no length to refuse it by: read and dropped past the
+     * limit, then refused like the others */
     big = padded_change(HTTP_MAX_BODY + 4096);
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
+                            .header2 = "Transfer-Encoding: chunked", .body = big });
+    assert_int_equal(r.curl, CURLE_OK);
+    assert_int_equal(r.status, 413);
+    assert_string_equal(error_of(&r), "request body larger than 65536 bytes");
+    resp_free(&r);
+    free(big);
+    /* one byte over, chunked */
+    big = padded_change(HTTP_MAX_BODY + 1);
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
+                            .header2 = "Transfer-Encoding: chunked", .body = big });
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    free(big);
+    /* far over, chunked: not read forever, the connection is cut off */
+    big = padded_change(HTTP_MAX_BODY + 3 * 1024 * 1024);
     r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
                             .header2 = "Transfer-Encoding: chunked", .body = big });
     assert_true(r.curl != CURLE_OK || r.status == 413);
@@ -903,7 +925,7 @@ static void test_body_limit(void **state)
     free(big);
     http_stats_t s;
     http_stats(atomic_load(&f->h), &s);
-    assert_int_equal(s.too_large, 4);
+    assert_int_equal(s.too_large, 6);
     /* exactly at the limit is fine, chunked or not */
     big = padded_change(HTTP_MAX_BODY);
     r = post_change(f, big);
@@ -936,6 +958,143 @@ static void test_body_limit_configured(void **state)
     assert_int_equal(r.status, 201);
     resp_free(&r);
     free(small);
+}
+
+/* ---- slow clients ---- */
+
+/* A TCP connection to the server from address `from` (a loopback address). */
+static int raw_connect(const fx_t *f, const char *from)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    assert_int_equal(inet_pton(AF_INET, from, &a.sin_addr), 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    a.sin_port = htons((uint16_t)f->port);
+    assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &a.sin_addr), 1);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* Non-zero once the server has closed fd (end of input or reset), waiting
+ * up to ms. */
+static int closed_within(int fd, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll(&p, 1, ms) <= 0)
+        return 0;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Half-open requests from one address take at most max_per_ip
+ * connections; the rest are refused at once (counted), and another
+ * address is still served.
+ */
+static void test_per_address_limit(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.max_per_ip = 4;
+    o.max_connections = 8;
+    fx_start_http(f, &o);
+    int fds[12];
+    for (int i = 0; i < 12; i++) {
+        fds[i] = raw_connect(f, "127.0.0.2");
+        assert_int_equal(write(fds[i], "GET /metrics HTTP/1.1\r\nHost: x\r\n", 33), 33);
+    }
+    int closed = 0;
+    for (int i = 0; i < 12; i++)
+        closed += closed_within(fds[i], i < 4 ? 200 : 5000);
+    assert_int_equal(closed, 8);
+    for (int i = 0; i < 4; i++)
+        assert_false(closed_within(fds[i], 0));
+    assert_int_equal(get(f, "/healthz", NULL), 200);
+    resp_t r = post_change(f, good_change);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    http_stats_t s;
+    http_stats(atomic_load(&f->h), &s);
+    assert_int_equal(s.conn_refused, 8);
+    assert_int_equal(s.conn_open, 4);
+    char *body;
+    assert_int_equal(get(f, "/metrics", &body), 200);
+    assert_non_null(strstr(body, "stormwatch_http_connections_refused_total 8\n"));
+    free(body);
+    for (int i = 0; i < 12; i++)
+        close(fds[i]);
+}
+
+/*
+ * A client trickling its request a byte at a time (so never idle) is cut
+ * off at the request deadline; one that sends whole requests in time, on
+ * the same connection, is not.
+ */
+static void test_request_deadline(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.request_timeout_s = 1;
+    o.idle_timeout_s = 30;
+    fx_start_http(f, &o);
+    static const char slow[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    static const char body[] = "POST /api/v1/changes HTTP/1.1\r\nHost: x\r\n"
+                               "Authorization: Bearer " TOKEN "\r\nContent-Length: 60\r\n\r\n";
+    int hdr = raw_connect(f, "127.0.0.1"), post = raw_connect(f, "127.0.0.1");
+    int ok = raw_connect(f, "127.0.0.1");
+    assert_int_equal(write(post, body, strlen(body)), (ssize_t)strlen(body));
+    double t0 = now_s(), hdr_closed = 0, post_closed = 0;
+    for (size_t i = 0; i < strlen(slow) && now_s() - t0 < 10; i++) {
+        if (!hdr_closed) {
+            if (write(hdr, slow + i, 1) != 1 || closed_within(hdr, 0))
+                hdr_closed = now_s() - t0;
+        }
+        if (!post_closed) {
+            if (write(post, "{", 1) != 1 || closed_within(post, 0))
+                post_closed = now_s() - t0;
+        }
+        if (i % 4 == 0) { /* whole requests, kept alive, every 200 ms */
+            static const char get_req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+            char buf[1024];
+            assert_int_equal(write(ok, get_req, strlen(get_req)), (ssize_t)strlen(get_req));
+            struct pollfd p = { .fd = ok, .events = POLLIN };
+            assert_int_equal(poll(&p, 1, 5000), 1);
+            ssize_t n = recv(ok, buf, sizeof(buf) - 1, 0);
+            assert_true(n > 0);
+            buf[n] = '\0';
+            assert_non_null(strstr(buf, "200 OK"));
+        }
+        if (hdr_closed && post_closed && now_s() - t0 > 2.5)
+            break;
+        struct timespec pause = { 0, 50 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
+    if (!hdr_closed)
+        hdr_closed = closed_within(hdr, 100) ? now_s() - t0 : 0;
+    /* cut off at the deadline (1 s), not by the idle timeout (30 s) */
+    if (hdr_closed < 0.9 || hdr_closed > 8 || post_closed < 0.9 || post_closed > 8)
+        fail_msg("closed after %.2f s (headers) and %.2f s (body); want ~1 s", hdr_closed,
+                 post_closed);
+    assert_false(closed_within(ok, 0));
+    http_stats_t s;
+    http_stats(atomic_load(&f->h), &s);
+    assert_int_equal(s.conn_timed_out, 2);
+    close(hdr);
+    close(post);
+    close(ok);
+    assert_int_equal(count_changes(f), 0);
 }
 
 /* ---- withdrawing ---- */
@@ -1885,6 +2044,8 @@ int main(void)
         T(test_no_change_api),
         T(test_body_limit),
         T(test_body_limit_configured),
+        T(test_per_address_limit),
+        T(test_request_deadline),
         T(test_withdraw),
         T(test_ids_in_urls),
         T(test_restart_keeps_changes),
