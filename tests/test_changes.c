@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "allocfail.h"
+#include "testutil.h"
 
 #include "changes.h"
 #include "changes_yaml.h"
@@ -723,19 +724,6 @@ static void test_yaml_control_characters(void **state)
     changes_destroy(reg);
 }
 
-/* A YAML text of `n` copies of `unit` between `head` and `tail`. */
-static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
-{
-    size_t h = strlen(head), u = strlen(unit), t = strlen(tail);
-    char *s = malloc(h + u * n + t + 1);
-    assert_non_null(s);
-    memcpy(s, head, h);
-    for (size_t i = 0; i < n; i++)
-        memcpy(s + h + i * u, unit, u);
-    memcpy(s + h + u * n, tail, t + 1);
-    return s;
-}
-
 /*
  * 200 KB of nesting took 33 s in libyaml's parser (quadratic in the
  * depth): it is refused at the 33rd level, after reading a few bytes.
@@ -744,7 +732,7 @@ static void test_yaml_nesting_limit(void **state)
 {
     (void)state;
     char err[512];
-    char *open = repeat("", "[", 100000, ""), *close = repeat("", "]", 100000, "\n");
+    char *open = tu_repeat("", "[", 100000, ""), *close = tu_repeat("", "]", 100000, "\n");
     char *yaml = malloc(strlen(open) + strlen(close) + 16);
     assert_non_null(yaml);
     sprintf(yaml, "changes: %s%s", open, close);
@@ -765,15 +753,15 @@ static void test_yaml_nesting_limit(void **state)
     changes_destroy(reg);
     free(yaml);
     /* 32 levels (the root mapping, `changes` and 30 more) are read as usual, 33 are not */
-    yaml = repeat("changes: [", "[", 30, "");
-    char *full = repeat(yaml, "]", 31, "\n");
+    yaml = tu_repeat("changes: [", "[", 30, "");
+    char *full = tu_repeat(yaml, "]", 31, "\n");
     reg = load(full, SW_ECONFIG, err, sizeof(err));
     assert_string_equal(err, "changes.yaml:1: change #1: expected a mapping, got a sequence");
     changes_destroy(reg);
     free(yaml);
     free(full);
-    yaml = repeat("changes: [", "[", 31, "");
-    full = repeat(yaml, "]", 32, "\n");
+    yaml = tu_repeat("changes: [", "[", 31, "");
+    full = tu_repeat(yaml, "]", 32, "\n");
     reg = load(full, SW_ECONFIG, err, sizeof(err));
     assert_string_equal(err, "changes.yaml:1: nesting deeper than 32 levels");
     changes_destroy(reg);
@@ -786,12 +774,12 @@ static void test_yaml_count_and_size_limits(void **state)
     (void)state;
     char err[512], want[600];
     /* the count is checked before any change is read */
-    char *yaml = repeat("changes:\n", "  - 0\n", CHANGES_YAML_MAX_CHANGES + 1, "");
+    char *yaml = tu_repeat("changes:\n", "  - 0\n", CHANGES_YAML_MAX_CHANGES + 1, "");
     changes_t *reg = load(yaml, SW_ECONFIG, err, sizeof(err));
     assert_string_equal(err, "changes.yaml:2: key 'changes': more than 100000 changes (100001)");
     changes_destroy(reg);
     free(yaml);
-    yaml = repeat("changes:\n", "  - 0\n", CHANGES_YAML_MAX_CHANGES, "");
+    yaml = tu_repeat("changes:\n", "  - 0\n", CHANGES_YAML_MAX_CHANGES, "");
     reg = load(yaml, SW_ECONFIG, err, sizeof(err));
     assert_string_equal(err, "changes.yaml:2: change #1: expected a mapping, got '0'");
     changes_destroy(reg);

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "allocfail.h"
+#include "testutil.h"
 
 #include "config.h"
 #include "err.h"
@@ -1066,19 +1067,6 @@ static void test_errors(void **state)
     }
 }
 
-/* A YAML text of `n` copies of `unit` between `head` and `tail`. */
-static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
-{
-    size_t h = strlen(head), u = strlen(unit), t = strlen(tail);
-    char *s = malloc(h + u * n + t + 1);
-    assert_non_null(s);
-    memcpy(s, head, h);
-    for (size_t i = 0; i < n; i++)
-        memcpy(s + h + i * u, unit, u);
-    memcpy(s + h + u * n, tail, t + 1);
-    return s;
-}
-
 /* Nesting deeper than YN_MAX_DEPTH is refused (at its line and column)
  * before libyaml's quadratic parser sees it; 32 levels are read as usual. */
 static void test_nesting_limit(void **state)
@@ -1086,13 +1074,13 @@ static void test_nesting_limit(void **state)
     (void)state;
     cfg_t cfg;
     char err[512], path[24], want[600];
-    char *yaml = repeat("input: ", "[", 100000, "");
+    char *yaml = tu_repeat("input: ", "[", 100000, "");
     assert_int_equal(load_text(yaml, &cfg, err, sizeof(err), path), SW_ECONFIG);
     snprintf(want, sizeof(want), "%s:1:39: nesting deeper than 32 levels", path);
     assert_string_equal(err, want);
     free(yaml);
-    char *open = repeat("users: {U1: {detectors: {storm: ", "[", 27, "");
-    yaml = repeat(open, "]", 27, "}}}\n"); /* 32 levels */
+    char *open = tu_repeat("users: {U1: {detectors: {storm: ", "[", 27, "");
+    yaml = tu_repeat(open, "]", 27, "}}}\n"); /* 32 levels */
     assert_int_equal(load_text(yaml, &cfg, err, sizeof(err), path), SW_ECONFIG);
     snprintf(want, sizeof(want), "%s:1:33: users.U1.detectors.storm: expected a mapping, got "
              "a sequence", path);
