@@ -537,8 +537,9 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
             count(&h->conn_refused);
         }
     } else if (*socket_context) {
+        /* cleared: the watchdog must never see this descriptor again */
         conn_t *k = *socket_context;
-        k->next = h->free_conns;
+        *k = (conn_t){ .fd = -1, .next = h->free_conns };
         h->free_conns = k;
         *socket_context = NULL;
         atomic_fetch_sub_explicit(&h->conn_open, 1, memory_order_relaxed);

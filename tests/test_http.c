@@ -1098,6 +1098,42 @@ static void test_request_deadline(void **state)
     assert_int_equal(count_changes(f), 0);
 }
 
+/*
+ * A closed connection's slot is out of the watchdog's sight: its
+ * descriptor number, reused by the next socket opened in this process,
+ * is not shut down when the old deadline passes.
+ */
+static void test_deadline_spares_closed_connections(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.request_timeout_s = 1;
+    fx_start_http(f, &o);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(get(f, "/healthz", NULL), 200);
+    http_stats_t s;
+    for (int i = 0; i < 100; i++) {
+        http_stats(atomic_load(&f->h), &s);
+        if (!s.conn_open)
+            break;
+        struct timespec pause = { 0, 20 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(s.conn_open, 0);
+    int sp[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+    struct timespec wait = { 1, 500 * 1000 * 1000 };
+    nanosleep(&wait, NULL);
+    char c = 'x';
+    assert_int_equal(send(sp[0], &c, 1, MSG_NOSIGNAL), 1);
+    assert_int_equal(recv(sp[1], &c, 1, 0), 1);
+    http_stats(atomic_load(&f->h), &s);
+    assert_int_equal(s.conn_timed_out, 0);
+    close(sp[0]);
+    close(sp[1]);
+}
+
 /* ---- withdrawing ---- */
 
 static void test_withdraw(void **state)
@@ -2047,6 +2083,7 @@ int main(void)
         T(test_body_limit_configured),
         T(test_per_address_limit),
         T(test_request_deadline),
+        T(test_deadline_spares_closed_connections),
         T(test_withdraw),
         T(test_ids_in_urls),
         T(test_restart_keeps_changes),
