@@ -10,9 +10,15 @@
  * memory; if even that fails, the journal is marked broken and refuses
  * further writes until the daemon is restarted and replays what is on disk.
  *
+ * The changes are an array in the order declared with a hash index on the
+ * id, so a declare costs O(1) besides its parse and fsync, however many
+ * changes are declared; a withdrawal shifts the array (O(n), no more than
+ * its fsync costs).
+ *
  * DESIGN: one mutex guards everything in changes_api_t. It is held across
  * the append and its fdatasync: declares are rare and a reader (a list,
- * a snapshot) waits for at most one fsync.
+ * a snapshot) waits for at most one fsync. The on_change callback runs
+ * under it, so its calls come in journal order.
  */
 #include "changes_api.h"
 
@@ -20,8 +26,10 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,12 +40,14 @@
 
 #include "err.h"
 #include "fileio.h"
+#include "idindex.h"
 #include "timefmt.h"
 
 #define NS_PER_S INT64_C(1000000000)
 #define JOURNAL_MAGIC "stormwatch_changes_journal"
 #define JOURNAL_VERSION 1
 #define SHOWN_MAX 100 /* bytes of a rejected value echoed in a message */
+#define SET_ASIDE_TRIES 100 /* names tried for a corrupt journal set aside within one second */
 
 /* The fields of a change, in the contract's order (as the YAML loader). */
 enum { K_ID, K_USER, K_TITLE, K_KIND, K_START, K_END, K_AFFECTS, K_EXPECTED, K_CONTACT, K_COUNT };
@@ -57,6 +67,7 @@ struct changes_api {
     int broken;           /* an append could not be undone: writes refused */
     decl_t *v;            /* declared changes, in the order declared */
     size_t n, cap;
+    idindex_t by_id;      /* id -> position in v */
     size_t dead;          /* withdrawn changes still in the journal */
     changes_api_opts_t o;
     changes_api_stats_t st;
@@ -148,6 +159,12 @@ static int text(parse_t *P, int k, int required, const char **out)
         }
         return 0;
     }
+    char why[128];
+    if (change_check_text(key_names[k], json_string_value(v), json_string_length(v), why,
+                          sizeof(why)) < 0) {
+        sw_errf(P->err, P->errlen, "field '%s': %s", key_names[k], why);
+        return SW_ECONFIG;
+    }
     *out = json_string_value(v);
     return 0;
 }
@@ -204,6 +221,11 @@ static int affects(parse_t *P, unsigned *bits)
     if (json_array_size(v) == 0) {
         sw_errf(P->err, P->errlen,
                 "field 'affects': expected north, south or both, got an empty list");
+        return SW_ECONFIG;
+    }
+    if (json_array_size(v) > CHG_MAX_AFFECTS) {
+        sw_errf(P->err, P->errlen, "field 'affects': expected at most %d words, got %zu",
+                CHG_MAX_AFFECTS, json_array_size(v));
         return SW_ECONFIG;
     }
     for (size_t i = 0; i < json_array_size(v); i++) {
@@ -360,9 +382,11 @@ static int decl_fill(decl_t *d, const change_t *c, int64_t at)
     return 0;
 }
 
-/* Room for one more change: 0 or SW_ENOMEM. */
+/* Room for one more change, in the array and the index: 0 or SW_ENOMEM. */
 static int reserve(changes_api_t *api)
 {
+    if (idx_reserve(&api->by_id, api->n + 1) < 0)
+        return SW_ENOMEM;
     if (api->n < api->cap)
         return 0;
     size_t cap = api->cap ? api->cap * 2 : 16;
@@ -374,19 +398,30 @@ static int reserve(changes_api_t *api)
     return 0;
 }
 
-static ssize_t find(const changes_api_t *api, const char *id)
+/* Takes d in as the last declared change; reserve() made room. O(1). */
+static void append(changes_api_t *api, const decl_t *d)
 {
-    for (size_t i = 0; id && i < api->n; i++)
-        if (strcmp(api->v[i].c.id, id) == 0)
-            return (ssize_t)i;
-    return -1;
+    api->v[api->n] = *d;
+    idx_insert(&api->by_id, api->v[api->n].c.id, strlen(api->v[api->n].c.id), api->n);
+    api->n++;
 }
 
+static ssize_t find(const changes_api_t *api, const char *id)
+{
+    return id ? (ssize_t)idx_find(&api->by_id, id, strlen(id)) : -1;
+}
+
+/* Removes change i, keeping the order declared: O(n) moves and index
+ * updates, paid only by a withdrawal (rarer than a declare, and cheaper
+ * than its fsync). */
 static void remove_at(changes_api_t *api, size_t i)
 {
+    idx_remove(&api->by_id, api->v[i].c.id, strlen(api->v[i].c.id));
     decl_free(&api->v[i]);
     memmove(&api->v[i], &api->v[i + 1], (api->n - i - 1) * sizeof(decl_t));
     api->n--;
+    for (size_t j = i; j < api->n; j++)
+        idx_update(&api->by_id, api->v[j].c.id, strlen(api->v[j].c.id), j);
 }
 
 /* ---- the journal file ----------------------------------------------------- */
@@ -515,11 +550,12 @@ static int replay_declare(replay_t *R, unsigned long lineno, const json_t *op)
                 lineno, c.id);
         return SW_ECONFIG;
     }
-    if (reserve(api) < 0 || decl_fill(&api->v[api->n], &c, at) < 0) {
+    decl_t d;
+    if (reserve(api) < 0 || decl_fill(&d, &c, at) < 0) {
         sw_errf(R->err, R->errlen, "%s: %s", api->path, sw_strerror(SW_ENOMEM));
         return SW_ENOMEM;
     }
-    api->n++;
+    append(api, &d);
     return 0;
 }
 
@@ -593,12 +629,15 @@ static int replay_line(replay_t *R, unsigned long lineno, const char *s, size_t 
 
 /*
  * Replays buf (the whole file). *good is set to the length of the part
- * that ends with a newline; a last line without one is torn.
+ * that ends with a newline; a last line without one is torn. *ours is set
+ * once the header has been read: a failure after it is a corrupt journal,
+ * one before it a file that is no journal of this version.
  */
-static int replay(changes_api_t *api, const char *buf, size_t size, size_t *good, char *err,
-                  size_t errlen)
+static int replay(changes_api_t *api, const char *buf, size_t size, size_t *good, int *ours,
+                  char *err, size_t errlen)
 {
     replay_t R = { .api = api, .err = err, .errlen = errlen };
+    int rc = 0;
     size_t pos = 0;
     unsigned long lineno = 0;
     while (pos < size) {
@@ -615,18 +654,20 @@ static int replay(changes_api_t *api, const char *buf, size_t size, size_t *good
                 (rest >= strlen(header_line) || memcmp(buf + pos, header_line, rest) != 0)) {
                 sw_errf(err, errlen, "%s:%lu: not a stormwatch change journal", api->path,
                         lineno);
-                return SW_ECONFIG;
+                rc = SW_ECONFIG;
+                break;
             }
             *good = pos;
-            return 0;
+            break;
         }
-        int rc = replay_line(&R, lineno, buf + pos, (size_t)(nl - (buf + pos)));
+        rc = replay_line(&R, lineno, buf + pos, (size_t)(nl - (buf + pos)));
         if (rc < 0)
-            return rc;
+            break;
         pos = (size_t)(nl - buf) + 1;
+        *good = pos;
     }
-    *good = size;
-    return 0;
+    *ours = R.header_seen;
+    return rc;
 }
 
 static int read_all(int fd, char **out, size_t *len)
@@ -664,6 +705,7 @@ void changes_api_close(changes_api_t *api)
     for (size_t i = 0; i < api->n; i++)
         decl_free(&api->v[i]);
     free(api->v);
+    idx_free(&api->by_id);
     if (api->fd >= 0)
         close(api->fd);
     pthread_mutex_destroy(&api->mu);
@@ -676,6 +718,96 @@ static int open_fail(changes_api_t *api, int rc, char *err, size_t errlen, const
     if (what)
         sw_errf(err, errlen, "%s: %s", api->path, what);
     changes_api_close(api);
+    return rc;
+}
+
+/* Forgets every change replayed so far (the journal is being set aside). */
+static void forget_all(changes_api_t *api)
+{
+    for (size_t i = 0; i < api->n; i++)
+        decl_free(&api->v[i]);
+    api->n = 0;
+    api->dead = 0;
+    idx_free(&api->by_id);
+    api->st.replayed = 0;
+    api->st.torn = 0;
+}
+
+/*
+ * Renames the journal to PATH.corrupt-<UTC time>[-N], never over another
+ * file, and syncs the directory. The name goes into aside. 0 or SW_EIO
+ * (errno set).
+ */
+static int rename_aside(const char *path, char *aside, size_t len)
+{
+    char stamp[32];
+    struct tm tm;
+    time_t now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    for (unsigned n = 1; n <= SET_ASIDE_TRIES; n++) {
+        if (n == 1)
+            snprintf(aside, len, "%s.corrupt-%s", path, stamp);
+        else
+            snprintf(aside, len, "%s.corrupt-%s-%u", path, stamp, n);
+        if (renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE) == 0)
+            return fio_sync_dir(path) < 0 ? SW_EIO : 0;
+        if (errno != EEXIST)
+            return SW_EIO;
+    }
+    errno = EEXIST;
+    return SW_EIO;
+}
+
+/*
+ * Sets the corrupt journal aside and starts a new one at api->path: the
+ * old file keeps its lock until the new one holds its own. On success err
+ * holds the warning for the log; on failure, the reason.
+ */
+static int set_aside(changes_api_t *api, char *err, size_t errlen)
+{
+    char why[512], aside[PATH_MAX + 64];
+    snprintf(why, sizeof(why), "%s", err ? err : "corrupt");
+    forget_all(api);
+    if (rename_aside(api->path, aside, sizeof(aside)) < 0) {
+        sw_errf(err, errlen, "%s: cannot set the corrupt journal aside (%s): %s", api->path,
+                strerror(errno), why);
+        return SW_EIO;
+    }
+    int fd = open(api->path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 ||
+        fio_write_all(fd, header_line, strlen(header_line)) < 0 || fsync(fd) < 0 ||
+        fio_sync_dir(api->path) < 0) {
+        sw_errf(err, errlen, "%s: cannot start a new journal after setting the corrupt one "
+                "aside as %s: %s", api->path, aside, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return SW_EIO;
+    }
+    close(api->fd);
+    api->fd = fd;
+    api->st.set_aside = 1;
+    sw_errf(err, errlen, "%s; set aside as %s, starting with no declared changes", why, aside);
+    return 0;
+}
+
+/* The journal's directory must be writable: compaction and setting a
+ * corrupt journal aside create files there. 0, or SW_EIO with a message. */
+static int check_dir(changes_api_t *api, char *err, size_t errlen)
+{
+    char *copy = strdup(api->path);
+    if (!copy) {
+        sw_errf(err, errlen, "%s: %s", api->path, sw_strerror(SW_ENOMEM));
+        return SW_ENOMEM;
+    }
+    const char *dir = dirname(copy);
+    int rc = 0;
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+        sw_errf(err, errlen, "%s: its directory %s is not writable (%s); the journal is "
+                "rewritten there", api->path, dir, strerror(errno));
+        rc = SW_EIO;
+    }
+    free(copy);
     return rc;
 }
 
@@ -717,9 +849,16 @@ int changes_api_open(const char *path, const changes_api_opts_t *o, changes_api_
     if (rc < 0)
         return open_fail(api, rc, err, errlen,
                          rc == SW_ENOMEM ? sw_strerror(rc) : strerror(errno));
-    rc = replay(api, buf, size, &good, err, errlen);
+    int ours = 0;
+    rc = replay(api, buf, size, &good, &ours, err, errlen);
     free(buf);
+    if (rc == SW_ECONFIG && ours && !api->o.strict) {
+        rc = set_aside(api, err, errlen);
+        good = size = strlen(header_line);
+    }
     if (rc < 0)
+        return open_fail(api, rc, err, errlen, NULL);
+    if ((rc = check_dir(api, err, errlen)) < 0)
         return open_fail(api, rc, err, errlen, NULL);
     if (good < size) {
         api->st.torn = 1;
@@ -736,6 +875,17 @@ int changes_api_open(const char *path, const changes_api_opts_t *o, changes_api_
     api->st.live = api->n;
     *out = api;
     return 0;
+}
+
+int changes_api_copy(changes_api_t *api, const char *id, change_t *out)
+{
+    if (!api || !id || !out)
+        return SW_EINVAL;
+    pthread_mutex_lock(&api->mu);
+    ssize_t i = find(api, id);
+    int rc = i < 0 ? SW_ENOTFOUND : change_copy(out, &api->v[i].c);
+    pthread_mutex_unlock(&api->mu);
+    return rc;
 }
 
 static void count_refused(changes_api_t *api)
@@ -797,9 +947,11 @@ int changes_api_declare_ex(changes_api_t *api, const char *json, size_t len, cha
         rc = journal_append(api, line, err, errlen);
     }
     if (rc == 0) {
-        api->v[api->n++] = d;
+        append(api, &d);
         api->st.declared++;
         api->st.live = api->n;
+        if (api->o.on_change)
+            api->o.on_change(api->o.ctx, &api->v[api->n - 1].c, NULL);
     } else if (rc == SW_EEXISTS || rc == SW_EFULL) {
         api->st.refused++;
     }
@@ -837,6 +989,8 @@ int changes_api_withdraw(changes_api_t *api, const char *id)
         api->dead++;
         api->st.withdrawn++;
         api->st.live = api->n;
+        if (api->o.on_change)
+            api->o.on_change(api->o.ctx, NULL, id);
         maybe_compact(api);
     }
     pthread_mutex_unlock(&api->mu);
@@ -931,6 +1085,8 @@ void changes_api_metrics_write(changes_api_t *api, FILE *out)
           offsetof(changes_api_stats_t, compaction_errors) },
         { "journal_errors", "Journal writes that failed (the operation failed with them).",
           offsetof(changes_api_stats_t, journal_errors) },
+        { "journals_set_aside", "Corrupt journals renamed aside at start (the API started "
+          "empty).", offsetof(changes_api_stats_t, set_aside) },
     };
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
         uint64_t v;

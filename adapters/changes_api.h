@@ -18,9 +18,15 @@
  * of the register with dates in UTC, to the nanosecond when needed.
  * A last line without its newline is what a crash mid-append leaves: it was
  * never acknowledged, so opening drops it (counted in `torn`) and truncates
- * the file there. Anything else that does not replay (bad JSON, an unknown
- * op, a change that fails validation, a duplicate declare, a withdraw of an
- * unknown id) is corruption: opening refuses with "PATH:LINE: reason".
+ * the file there. Anything else after the header that does not replay (bad
+ * JSON, an unknown op, a change that fails validation, a duplicate declare,
+ * a withdraw of an unknown id) is corruption: by default the journal is
+ * renamed to PATH.corrupt-<UTC time, e.g. 20240312T065500Z> (never deleted,
+ * never over another file), a new one is started and the API starts empty,
+ * so a bad journal never keeps the daemon down; with `strict` opening
+ * refuses with "PATH:LINE: reason" instead. A file without the journal's
+ * header (another file named by mistake, or a journal of another version)
+ * is refused in either mode: it is not ours to rename.
  * When more than `compact_after` changes have been withdrawn since the last
  * rewrite, the journal is rewritten atomically (temporary file, fsync,
  * rename, fsync of the directory) with one declare line per live change.
@@ -50,6 +56,17 @@ typedef struct changes_api changes_api_t;
 typedef struct {
     size_t compact_after; /* rewrite the journal past this many withdrawn changes */
     size_t max_changes;   /* declared changes held at once; more: SW_EFULL */
+    int strict;           /* a corrupt journal: refuse to open (0: set it aside) */
+    /*
+     * Called after each successful declare (declared: the change as stored,
+     * borrowed for the call; withdrawn NULL) and withdraw (declared NULL;
+     * withdrawn: the id), once it is on disk, under the API's lock: the calls
+     * come in journal order, so applying each to a register keeps it equal to
+     * a snapshot, at O(1) a call. It must not call into the API. Not called
+     * for what opening replays: take a snapshot after opening. NULL: none.
+     */
+    void (*on_change)(void *ctx, const change_t *declared, const char *withdrawn);
+    void *ctx;
 } changes_api_opts_t;
 
 typedef struct {
@@ -61,6 +78,7 @@ typedef struct {
     uint64_t compactions;       /* journal rewrites */
     uint64_t compaction_errors; /* rewrites that failed (the old journal stays) */
     uint64_t journal_errors;    /* appends that failed (the operation failed too) */
+    uint64_t set_aside;         /* corrupt journals renamed aside at open (0 or 1) */
     size_t live;                /* changes declared now */
 } changes_api_stats_t;
 
@@ -68,9 +86,16 @@ typedef struct {
  * Opens (creating it when absent) the journal at `path` and replays it into
  * `*out`. `o` may be NULL for the defaults. Returns 0; SW_EIO with
  * "PATH: reason" when the file cannot be opened, read, repaired or locked
- * (another process holds it); SW_ECONFIG with "PATH:LINE: reason" when the
- * journal is corrupt; SW_ENOMEM. On error nothing is left open and *out is
+ * (another process holds it), or when its directory is not writable
+ * ("PATH: its directory DIR is not writable (...)"); SW_ECONFIG with
+ * "PATH:LINE: reason" when the file is not a journal, or is corrupt and
+ * o->strict is set; SW_ENOMEM. On error nothing is left open and *out is
  * NULL. A torn last line is not an error: see changes_api_stats().torn.
+ * A corrupt journal without o->strict is not an error either: it is set
+ * aside (see above), 0 is returned with the warning for the log in err,
+ * "PATH:LINE: reason; set aside as PATH.corrupt-..., starting with no
+ * declared changes", and changes_api_stats().set_aside is 1. Otherwise,
+ * on success, err is "".
  */
 int changes_api_open(const char *path, const changes_api_opts_t *o, changes_api_t **out,
                      char *err, size_t errlen);
@@ -106,9 +131,14 @@ int changes_api_withdraw(changes_api_t *api, const char *id);
 /*
  * Adds a copy of every declared change to `out`, in the order declared.
  * Returns 0; SW_EEXISTS when an id is already in `out` (e.g. also in the
- * YAML file); SW_ENOMEM. On error `out` is unchanged.
+ * YAML file); SW_ENOMEM. On error `out` is unchanged. O(n) in the declared
+ * changes: for a register kept up to date per operation, see on_change.
  */
 int changes_api_snapshot(changes_api_t *api, changes_t *out);
+
+/* A copy of the declared change with this id, in *out (free it with
+ * change_free_strings()): 0, SW_ENOTFOUND, SW_ENOMEM or SW_EINVAL. O(1). */
+int changes_api_copy(changes_api_t *api, const char *id, change_t *out);
 
 /*
  * The declared changes as a JSON array, in the order declared, each object

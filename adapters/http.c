@@ -8,10 +8,28 @@
  * at the end (the request is served). A reply queued before the body is
  * read makes libmicrohttpd discard the body and close the connection.
  *
+ * A chunked body has no length to refuse it by at the start: once past
+ * max_body it is dropped as it comes, and the request is answered 413 when
+ * it ends (libmicrohttpd cannot queue a reply while a body is being read).
+ *
+ * Every connection has a slot (conn_t) from accept to close, through
+ * libmicrohttpd's connection notifications; its deadline runs while a
+ * request is awaited or being received and stops when the request is whole
+ * (the last call of handle()). The watchdog thread sleeps until the
+ * earliest deadline and shuts down the sockets past theirs: libmicrohttpd
+ * then sees the end of input and closes the connection. The connection
+ * limits themselves are libmicrohttpd's (global, per address); a refusal is
+ * known only by its log message, which is counted and logged once a minute
+ * instead of once per connection.
+ *
  * DESIGN: handle() runs on libmicrohttpd's threads, several at once; the
  * per-request state lives in the connection (req_t), the server's own
  * state is read-only once started, except the counters, which are
- * atomics used with relaxed order (statistics; nothing is ordered by them).
+ * atomics used with relaxed order (statistics; nothing is ordered by them),
+ * and the connection slots, which `mu` guards: the notifications, handle()
+ * and the watchdog all take it. A slot is freed in the close notification,
+ * which libmicrohttpd sends before it closes the socket, so the watchdog
+ * never shuts down a descriptor that has been closed and reused.
  */
 #include "http.h"
 
@@ -20,6 +38,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,12 +46,19 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "err.h"
 
-#define MAX_CONNECTIONS 64 /* a scraper, probes, an operator: far fewer at once */
-#define IDLE_TIMEOUT_S 15  /* a connection idle this long is closed (slow clients) */
 #define MAX_TLS_FILE (1024 * 1024)
+#define DISCARD_MAX (1024 * 1024) /* of a chunked body past max_body, read and dropped so
+                                     the client reads its 413; beyond, the connection
+                                     is closed */
+#define NS_PER_S INT64_C(1000000000)
+#define REFUSED_LOG_EVERY_NS (60 * NS_PER_S) /* one log line a minute while refusing */
+/* libmicrohttpd's message when a connection limit (global or per address) refuses one */
+#define MHD_REFUSED_MSG "Server reached connection limit"
+
 #define CHANGES_PATH "/api/v1/changes"
 #define CHANGE_PREFIX "/api/v1/changes/"
 #define JSON_TYPE "application/json"
@@ -40,6 +66,15 @@
 #define TEXT_TYPE "text/plain; charset=utf-8"
 
 enum { R_NONE, R_METRICS, R_HEALTHZ, R_READYZ, R_ALERTS, R_CHANGES, R_CHANGE };
+
+/* One open connection, from accept to close. Guarded by http_t.mu. */
+typedef struct conn {
+    int fd;
+    int receiving;       /* a request is awaited or being received: the deadline runs */
+    int cut;             /* shut down by the watchdog */
+    int64_t deadline;    /* CLOCK_MONOTONIC ns */
+    struct conn *next;   /* the free list */
+} conn_t;
 
 struct http {
     http_opts_t o;            /* strings point into the copies below */
@@ -50,6 +85,15 @@ struct http {
     atomic_int running;       /* set once started: MHD logs then go to o.log */
     char start_err[512];      /* MHD's last message while starting */
     atomic_uint_fast64_t requests[5], auth_failures, too_large, dropped;
+    atomic_uint_fast64_t conn_refused, conn_timed_out, conn_open;
+    atomic_int_fast64_t refused_logged; /* when a refusal was last logged (ns) */
+
+    pthread_mutex_t mu;       /* the slots and the watchdog's state */
+    pthread_cond_t wake;      /* the watchdog: stop now */
+    int sync_ready;           /* mu and wake initialised */
+    conn_t *conns, *free_conns; /* o.max_connections slots */
+    pthread_t watchdog;
+    int watchdog_running, stopping;
 };
 
 /* One request, from its headers to its end. */
@@ -58,12 +102,21 @@ typedef struct {
     const char *id;    /* R_CHANGE: the id in the URL (libmicrohttpd's copy) */
     char *body;
     size_t len, cap;
+    int too_large;     /* a chunked body went past max_body: dropped, then 413 */
+    size_t discarded;  /* bytes of it dropped */
 } req_t;
 
 
 static void count(atomic_uint_fast64_t *c)
 {
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
 /* ---- replies ------------------------------------------------------------ */
@@ -139,6 +192,15 @@ static enum MHD_Result reply_error(http_t *h, struct MHD_Connection *c, unsigned
                                    const char *msg)
 {
     return reply_error_hdr(h, c, status, msg, NULL, NULL);
+}
+
+/* The 413 of a body too large (counted: once per request). */
+static enum MHD_Result reply_too_large(http_t *h, struct MHD_Connection *c)
+{
+    char msg[128];
+    count(&h->too_large);
+    snprintf(msg, sizeof(msg), "request body larger than %zu bytes", h->o.max_body);
+    return reply_error(h, c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
 }
 
 /* ---- routing and authorisation -------------------------------------------- */
@@ -374,12 +436,8 @@ static enum MHD_Result begin(http_t *h, struct MHD_Connection *c, const char *ur
     }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
-        count(&h->too_large);
-        char msg[128];
-        snprintf(msg, sizeof(msg), "request body larger than %zu bytes", h->o.max_body);
-        return reply_error(h, c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
-    }
+    if (cl && strtoull(cl, NULL, 10) > h->o.max_body)
+        return reply_too_large(h, c);
     req_t *r = calloc(1, sizeof(*r));
     if (!r) {
         count(&h->dropped);
@@ -391,13 +449,27 @@ static enum MHD_Result begin(http_t *h, struct MHD_Connection *c, const char *ur
     return MHD_YES;
 }
 
-/* Buffers a piece of body; MHD_NO (the connection is closed) past max_body. */
+/*
+ * Buffers a piece of body. Past max_body (a chunked body) the rest is
+ * dropped as it comes, for a 413 at the end; MHD_NO (the connection is
+ * closed) once more than DISCARD_MAX has been dropped.
+ */
 static enum MHD_Result take_body(http_t *h, req_t *r, const char *data, size_t n)
 {
-    if (n > h->o.max_body - r->len) {
-        count(&h->too_large);
-        count(&h->dropped);
-        return MHD_NO;
+    if (r->too_large || n > h->o.max_body - r->len) {
+        if (!r->too_large) {
+            r->too_large = 1;
+            free(r->body);
+            r->body = NULL;
+            r->len = r->cap = 0;
+        }
+        r->discarded += n;
+        if (r->discarded > DISCARD_MAX) {
+            count(&h->too_large);
+            count(&h->dropped);
+            return MHD_NO;
+        }
+        return MHD_YES;
     }
     if (r->len + n > r->cap) {
         size_t cap = r->cap ? r->cap : 1024;
@@ -416,6 +488,97 @@ static enum MHD_Result take_body(http_t *h, req_t *r, const char *data, size_t n
     return MHD_YES;
 }
 
+/* ---- connections and their deadline ----------------------------------- */
+
+static conn_t *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *i =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
+/* The request on c is whole (or answered): its deadline stops. */
+static void deadline_stop(http_t *h, struct MHD_Connection *c)
+{
+    conn_t *k = conn_of(c);
+    if (!k)
+        return;
+    pthread_mutex_lock(&h->mu);
+    k->receiving = 0;
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* c awaits a request from now on: its deadline starts. */
+static void deadline_start(http_t *h, conn_t *k)
+{
+    k->receiving = 1;
+    k->deadline = mono_ns() + (int64_t)h->o.request_timeout_s * NS_PER_S;
+}
+
+/* libmicrohttpd: a connection was accepted, or is about to be closed. */
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode what)
+{
+    http_t *h = cls;
+    pthread_mutex_lock(&h->mu);
+    if (what == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *i =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_t *k = h->free_conns;
+        if (k && i) {
+            h->free_conns = k->next;
+            *k = (conn_t){ .fd = i->connect_fd };
+            deadline_start(h, k);
+            *socket_context = k;
+            atomic_fetch_add_explicit(&h->conn_open, 1, memory_order_relaxed);
+        } else if (i) {
+            /* no slot: only if libmicrohttpd went past its own limit */
+            shutdown(i->connect_fd, SHUT_RDWR);
+            count(&h->conn_refused);
+        }
+    } else if (*socket_context) {
+        /* cleared: the watchdog must never see this descriptor again */
+        conn_t *k = *socket_context;
+        *k = (conn_t){ .fd = -1, .next = h->free_conns };
+        h->free_conns = k;
+        *socket_context = NULL;
+        atomic_fetch_sub_explicit(&h->conn_open, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/*
+ * The watchdog: sleeps until the earliest deadline of a connection that is
+ * receiving, and shuts down the sockets past theirs (each counted once).
+ * No new deadline can come before the earliest one: each is "now + the
+ * same timeout".
+ */
+static void *watchdog_main(void *arg)
+{
+    http_t *h = arg;
+    int64_t timeout = (int64_t)h->o.request_timeout_s * NS_PER_S;
+    pthread_mutex_lock(&h->mu);
+    while (!h->stopping) {
+        int64_t now = mono_ns(), next = now + timeout;
+        for (unsigned i = 0; i < h->o.max_connections; i++) {
+            conn_t *k = &h->conns[i];
+            if (!k->receiving || k->cut || k->fd < 0)
+                continue;
+            if (k->deadline <= now) {
+                shutdown(k->fd, SHUT_RDWR);
+                k->cut = 1;
+                count(&h->conn_timed_out);
+            } else if (k->deadline < next) {
+                next = k->deadline;
+            }
+        }
+        struct timespec until = { .tv_sec = next / NS_PER_S, .tv_nsec = next % NS_PER_S };
+        pthread_cond_timedwait(&h->wake, &h->mu, &until);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -423,27 +586,41 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     http_t *h = cls;
     req_t *r = *con_cls;
-    if (!r)
-        return begin(h, c, url, method, con_cls);
+    if (!r) {
+        enum MHD_Result ok = begin(h, c, url, method, con_cls);
+        if (!*con_cls) /* answered (or failed) at once: nothing more to receive */
+            deadline_stop(h, c);
+        return ok;
+    }
     if (*upload_size) {
         enum MHD_Result ok = take_body(h, r, upload, *upload_size);
         *upload_size = 0;
         return ok;
     }
+    deadline_stop(h, c);
+    if (r->too_large)
+        return reply_too_large(h, c);
     return serve(h, c, r, method);
 }
 
+/* libmicrohttpd: a request has ended (answered, or not); the connection
+ * awaits the next one, if it stays open. */
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode why)
 {
-    (void)cls;
-    (void)c;
+    http_t *h = cls;
     (void)why;
     req_t *r = *con_cls;
     if (r) {
         free(r->body);
         free(r);
         *con_cls = NULL;
+    }
+    conn_t *k = conn_of(c);
+    if (k) {
+        pthread_mutex_lock(&h->mu);
+        deadline_start(h, k);
+        pthread_mutex_unlock(&h->mu);
     }
 }
 
@@ -457,9 +634,25 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    if (!atomic_load_explicit(&h->running, memory_order_relaxed))
+    if (!atomic_load_explicit(&h->running, memory_order_relaxed)) {
         snprintf(h->start_err, sizeof(h->start_err), "%s", msg);
-    else if (h->o.log)
+        return;
+    }
+    if (strncmp(msg, MHD_REFUSED_MSG, strlen(MHD_REFUSED_MSG)) == 0) {
+        /* a flood of refusals must not flood the log: counted, logged once a minute */
+        uint64_t refused =
+            atomic_fetch_add_explicit(&h->conn_refused, 1, memory_order_relaxed) + 1;
+        int64_t now = mono_ns(), last = atomic_load_explicit(&h->refused_logged,
+                                                             memory_order_relaxed);
+        if ((last && now - last < REFUSED_LOG_EVERY_NS) ||
+            !atomic_compare_exchange_strong_explicit(&h->refused_logged, &last, now,
+                                                     memory_order_relaxed, memory_order_relaxed))
+            return;
+        snprintf(msg, sizeof(msg), "refusing connections: %u open at most, %u per client "
+                 "address (%llu refused since start)", h->o.max_connections, h->o.max_per_ip,
+                 (unsigned long long)refused);
+    }
+    if (h->o.log)
         h->o.log(h->o.ctx, msg);
 }
 
@@ -547,12 +740,55 @@ static void free_secret(char *s)
     }
 }
 
+/* The connection slots and the watchdog: 0, or SW_ENOMEM / SW_EIO. */
+static int watchdog_start(http_t *h)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        return SW_ENOMEM;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&h->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0)
+        return SW_ENOMEM;
+    pthread_mutex_init(&h->mu, NULL);
+    h->sync_ready = 1;
+    h->conns = calloc(h->o.max_connections, sizeof(conn_t));
+    if (!h->conns)
+        return SW_ENOMEM;
+    for (unsigned i = h->o.max_connections; i-- > 0;) {
+        h->conns[i] = (conn_t){ .fd = -1, .next = h->free_conns };
+        h->free_conns = &h->conns[i];
+    }
+    if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0)
+        return SW_EIO;
+    h->watchdog_running = 1;
+    return 0;
+}
+
+static void watchdog_stop(http_t *h)
+{
+    if (h->watchdog_running) {
+        pthread_mutex_lock(&h->mu);
+        h->stopping = 1;
+        pthread_cond_signal(&h->wake);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->watchdog, NULL);
+    }
+    if (h->sync_ready) {
+        pthread_cond_destroy(&h->wake);
+        pthread_mutex_destroy(&h->mu);
+    }
+    free(h->conns);
+}
+
 void http_stop(http_t *h)
 {
     if (!h)
         return;
     if (h->mhd)
-        MHD_stop_daemon(h->mhd);
+        MHD_stop_daemon(h->mhd); /* every connection closed (and notified) */
+    watchdog_stop(h);
     free(h->addr);
     free_secret(h->token);
     free(h->tls_cert);
@@ -588,6 +824,16 @@ http_t *http_start(const http_opts_t *o, char *err, size_t errlen)
         h->o.max_body = HTTP_MAX_BODY;
     if (!h->o.threads)
         h->o.threads = HTTP_THREADS;
+    if (!h->o.max_connections)
+        h->o.max_connections = HTTP_MAX_CONNECTIONS;
+    if (h->o.max_connections < h->o.threads)
+        h->o.max_connections = h->o.threads; /* libmicrohttpd shares them out per thread */
+    if (!h->o.max_per_ip)
+        h->o.max_per_ip = HTTP_MAX_PER_IP;
+    if (!h->o.idle_timeout_s)
+        h->o.idle_timeout_s = HTTP_IDLE_TIMEOUT_S;
+    if (!h->o.request_timeout_s)
+        h->o.request_timeout_s = HTTP_REQUEST_TIMEOUT_S;
 
     struct sockaddr_storage ss;
     uint16_t port;
@@ -611,13 +857,26 @@ http_t *http_start(const http_opts_t *o, char *err, size_t errlen)
         }
         flags |= MHD_USE_TLS;
     }
-    struct MHD_OptionItem opts[10];
+    int wrc = watchdog_start(h);
+    if (wrc < 0) {
+        sw_errf(err, errlen, "http: cannot start the connection watchdog: %s",
+                sw_strerror(wrc));
+        http_stop(h);
+        return NULL;
+    }
+    struct MHD_OptionItem opts[13];
     size_t n = 0;
     opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h };
     opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
     opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, h };
-    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS, NULL };
-    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S, NULL };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION,
+                                         (intptr_t)notify_connection, h };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+                                         (intptr_t)h->o.max_connections, NULL };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                         (intptr_t)h->o.max_per_ip, NULL };
+    opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+                                         (intptr_t)h->o.idle_timeout_s, NULL };
     if (h->o.threads > 1)
         opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
                                              (intptr_t)h->o.threads, NULL };
@@ -663,6 +922,9 @@ void http_stats(const http_t *h, http_stats_t *out)
     out->auth_failures = atomic_load_explicit(&m->auth_failures, memory_order_relaxed);
     out->too_large = atomic_load_explicit(&m->too_large, memory_order_relaxed);
     out->dropped = atomic_load_explicit(&m->dropped, memory_order_relaxed);
+    out->conn_refused = atomic_load_explicit(&m->conn_refused, memory_order_relaxed);
+    out->conn_timed_out = atomic_load_explicit(&m->conn_timed_out, memory_order_relaxed);
+    out->conn_open = atomic_load_explicit(&m->conn_open, memory_order_relaxed);
 }
 
 void http_metrics_write(const http_t *h, FILE *out)
@@ -684,7 +946,19 @@ void http_metrics_write(const http_t *h, FILE *out)
             "stormwatch_http_body_too_large_total %llu\n"
             "# HELP stormwatch_http_requests_dropped_total Requests ended without an answer.\n"
             "# TYPE stormwatch_http_requests_dropped_total counter\n"
-            "stormwatch_http_requests_dropped_total %llu\n",
+            "stormwatch_http_requests_dropped_total %llu\n"
+            "# HELP stormwatch_http_connections_refused_total Connections refused at accept: "
+            "the global or per-address connection limit was reached.\n"
+            "# TYPE stormwatch_http_connections_refused_total counter\n"
+            "stormwatch_http_connections_refused_total %llu\n"
+            "# HELP stormwatch_http_connections_timed_out_total Connections closed for not "
+            "sending a whole request within the request timeout.\n"
+            "# TYPE stormwatch_http_connections_timed_out_total counter\n"
+            "stormwatch_http_connections_timed_out_total %llu\n"
+            "# HELP stormwatch_http_connections HTTP connections open now.\n"
+            "# TYPE stormwatch_http_connections gauge\n"
+            "stormwatch_http_connections %llu\n",
             (unsigned long long)s.auth_failures, (unsigned long long)s.too_large,
-            (unsigned long long)s.dropped);
+            (unsigned long long)s.dropped, (unsigned long long)s.conn_refused,
+            (unsigned long long)s.conn_timed_out, (unsigned long long)s.conn_open);
 }

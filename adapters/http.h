@@ -19,13 +19,26 @@
  * token (compared in constant time) or when no token is configured (writes
  * are then disabled). A body larger than max_body is refused with 413
  * before it is read, when its Content-Length says so; a chunked body that
- * grows past it is cut off by closing the connection. Errors are JSON
+ * grows past it is read and dropped, then refused with 413 too (past
+ * max_body + 1 MiB of it the connection is closed instead). Errors are JSON
  * objects {"error": "..."}.
+ *
+ * Slow clients: at most max_connections connections at once, at most
+ * max_per_ip of them from one client address (more are refused at accept,
+ * counted); a connection silent for idle_timeout_s is closed, and one that
+ * has not delivered a whole request (headers and body) within
+ * request_timeout_s of opening or of its previous answer is closed however
+ * busily it trickles bytes (counted). So a few addresses holding half-open
+ * requests cannot take /metrics, /healthz or the change API away.
  *
  * DESIGN: libmicrohttpd runs its own threads (a pool of `threads`), and the
  * callbacks are called from them, possibly at the same time: the daemon's
- * callbacks must be thread-safe, and changes_api_t is. Counters are atomic
- * (relaxed: they are statistics, read as a snapshot).
+ * callbacks must be thread-safe, and changes_api_t is. One more thread of
+ * ours, the watchdog, enforces the request deadline: it shuts down (never
+ * closes) the socket of a connection past it, under the mutex that the
+ * connection callbacks hold, so the socket is still libmicrohttpd's and
+ * open. Counters are atomic (relaxed: they are statistics, read as a
+ * snapshot).
  */
 #ifndef SW_HTTP_H
 #define SW_HTTP_H
@@ -36,8 +49,17 @@
 
 #include "changes_api.h"
 
-#define HTTP_MAX_BODY (64 * 1024) /* a change is a few hundred bytes */
-#define HTTP_THREADS 2            /* /healthz answers while /metrics is written */
+/* Defaults of http_opts_t, used for fields left 0. */
+#define HTTP_MAX_BODY (64 * 1024)   /* a change is a few hundred bytes */
+#define HTTP_THREADS 2              /* /healthz answers while /metrics is written */
+#define HTTP_MAX_CONNECTIONS 256    /* scrapers, probes and operators need a few
+                                       dozen; sockets are cheap with epoll */
+#define HTTP_MAX_PER_IP 16          /* a Prometheus pair or an operator's tools
+                                       need a handful; one address cannot take
+                                       more than 1/16 of the server */
+#define HTTP_IDLE_TIMEOUT_S 15      /* a silent connection is closed after this */
+#define HTTP_REQUEST_TIMEOUT_S 30   /* a request takes milliseconds on a management
+                                       network; a trickling one is cut off here */
 
 typedef struct http http_t;
 
@@ -48,6 +70,11 @@ typedef struct {
     const char *token;      /* bearer token for writes; NULL or "": writes refused */
     size_t max_body;        /* request body limit; 0: HTTP_MAX_BODY */
     unsigned threads;       /* 0: HTTP_THREADS */
+    unsigned max_connections;   /* open at once; 0: HTTP_MAX_CONNECTIONS */
+    unsigned max_per_ip;        /* open at once from one address; 0: HTTP_MAX_PER_IP */
+    unsigned idle_timeout_s;    /* silent this long: closed; 0: HTTP_IDLE_TIMEOUT_S */
+    unsigned request_timeout_s; /* a whole request within this of the connection's
+                                   start or previous answer; 0: HTTP_REQUEST_TIMEOUT_S */
     const char *tls_cert;   /* PEM certificate (chain) file: HTTPS, with tls_key */
     const char *tls_key;    /* PEM private key file */
     changes_api_t *changes; /* NULL: the change routes answer 503 */
@@ -74,6 +101,9 @@ typedef struct {
     uint64_t auth_failures;/* 401 and 403 */
     uint64_t too_large;    /* bodies refused for their size: 413, or cut off */
     uint64_t dropped;      /* requests ended without an answer (cut off, or failed) */
+    uint64_t conn_refused; /* connections refused at accept: a connection limit */
+    uint64_t conn_timed_out; /* connections cut off by the request deadline */
+    uint64_t conn_open;    /* connections open now */
 } http_stats_t;
 
 /*
@@ -89,7 +119,9 @@ void http_stop(http_t *h);
 unsigned http_port(const http_t *h);
 /* A snapshot of the counters. */
 void http_stats(const http_t *h, http_stats_t *out);
-/* Writes the counters in Prometheus text format (stormwatch_http_*). */
+/* Writes the counters in Prometheus text format (stormwatch_http_*, among
+ * them stormwatch_http_connections_refused_total,
+ * stormwatch_http_connections_timed_out_total and stormwatch_http_connections). */
 void http_metrics_write(const http_t *h, FILE *out);
 
 #endif

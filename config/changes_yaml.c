@@ -42,7 +42,7 @@ typedef struct {
 /* One change being read: its position, label and the nodes of its keys. */
 typedef struct {
     const yaml_node_t *map;
-    char label[96];               /* "CHG-0412" or "#3", for messages */
+    char label[CHG_MAX_ID + 1];   /* "CHG-0412" or "#3", for messages */
     yaml_node_t *key[K_COUNT];    /* key nodes, NULL when absent */
     yaml_node_t *value[K_COUNT];
 } item_t;
@@ -107,6 +107,10 @@ static int text(loader_t *L, const item_t *it, int k, int required, const char *
             return fail_key(L, it, k, v, "missing value");
         return 0;
     }
+    char why[128];
+    if (change_check_text(key_names[k], yn_scalar(v), v->data.scalar.length, why,
+                          sizeof(why)) < 0)
+        return fail_key(L, it, k, v, "%s", why);
     *out = yn_scalar(v);
     return 0;
 }
@@ -156,8 +160,12 @@ static int affects(loader_t *L, const item_t *it, unsigned *bits)
     }
     if (v->type != YAML_SEQUENCE_NODE)
         return affects_word(L, it, v, bits);
-    if (v->data.sequence.items.start == v->data.sequence.items.top)
+    size_t words = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (words == 0)
         return fail_key(L, it, K_AFFECTS, v, "expected north, south or both, got an empty list");
+    if (words > CHG_MAX_AFFECTS)
+        return fail_key(L, it, K_AFFECTS, v, "expected at most %d words, got %zu",
+                        CHG_MAX_AFFECTS, words);
     for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
         int rc = affects_word(L, it, yaml_document_get_node(L->doc, *i), bits);
         if (rc < 0)
@@ -201,7 +209,8 @@ static int load_change(loader_t *L, changes_t *reg, size_t pos, const yaml_node_
         }
     }
     const yaml_node_t *idv = it.value[K_ID];
-    if (idv && idv->type == YAML_SCALAR_NODE && !yn_is_null(idv) && *yn_scalar(idv))
+    if (idv && idv->type == YAML_SCALAR_NODE && !yn_is_null(idv) && *yn_scalar(idv) &&
+        change_check_text("id", yn_scalar(idv), idv->data.scalar.length, NULL, 0) == 0)
         snprintf(it.label, sizeof(it.label), "%s", yn_scalar(idv));
     if (dup_key)
         return fail_key(L, &it, dup, dup_key, "duplicate key (first at line %lu)",
@@ -290,6 +299,12 @@ static int load_root(loader_t *L, const yaml_node_t *root, changes_t *reg)
                 line_of(list), yn_describe(list, got, sizeof(got)));
         return SW_ECONFIG;
     }
+    size_t count = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+    if (count > CHANGES_YAML_MAX_CHANGES) {
+        put_err(L, "%s:%lu: key 'changes': more than %d changes (%zu)", L->name, line_of(list),
+                CHANGES_YAML_MAX_CHANGES, count);
+        return SW_ECONFIG;
+    }
     size_t pos = 1;
     for (yaml_node_item_t *i = list->data.sequence.items.start; i < list->data.sequence.items.top;
          i++, pos++) {
@@ -321,13 +336,22 @@ int changes_load_yaml_buf(const char *name, const char *buf, size_t len, changes
         put_err(&L, "%s: %s", L.name, sw_strerror(SW_EINVAL));
         return SW_EINVAL;
     }
+    if (len > CHANGES_YAML_MAX_BYTES) {
+        put_err(&L, "%s: larger than %u MiB", L.name, CHANGES_YAML_MAX_BYTES >> 20);
+        return SW_ECONFIG;
+    }
+    const unsigned char *in = (const unsigned char *)(buf ? buf : "");
+    int rc = yn_check_depth(L.name, in, len, YN_MAX_DEPTH, 0, err, errlen);
+    if (rc == SW_ENOMEM)
+        return out_of_memory(&L);
+    if (rc < 0)
+        return rc;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return out_of_memory(&L);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)(buf ? buf : ""), len);
+    yaml_parser_set_input_string(&parser, in, len);
 
     yaml_document_t doc, extra;
-    int rc;
     if (!yaml_parser_load(&parser, &doc)) {
         rc = yaml_fail(&L, &parser);
     } else {
@@ -370,7 +394,8 @@ int changes_load_yaml(const char *path, changes_t *reg, char *err, size_t errlen
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     int rc = buf ? 0 : SW_ENOMEM;
-    while (rc == 0) {
+    /* one byte past the limit is enough to refuse the file */
+    while (rc == 0 && n <= CHANGES_YAML_MAX_BYTES) {
         if (n == cap) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
@@ -380,7 +405,8 @@ int changes_load_yaml(const char *path, changes_t *reg, char *err, size_t errlen
             buf = nb;
             cap *= 2;
         }
-        size_t got = fread(buf + n, 1, cap - n, fp);
+        size_t want = cap - n, left = (size_t)CHANGES_YAML_MAX_BYTES + 1 - n;
+        size_t got = fread(buf + n, 1, want < left ? want : left, fp);
         n += got;
         if (got == 0) {
             if (ferror(fp)) {

@@ -37,6 +37,7 @@
 #include <yaml.h>
 
 #include "err.h"
+#include "idindex.h"
 #include "timefmt.h"
 
 /* Reordering holds samples back this long at most: longer is a mistake. */
@@ -802,20 +803,14 @@ static int load_section(loader_t *L, const section_t *sec, const char *path, yam
     return 0;
 }
 
-/* Reads the `users:` mapping into cfg->users, each User starting from cfg->detect. */
-static int load_users(loader_t *L, yaml_node_t *map, cfg_t *cfg)
+/* Reads the `users:` mapping into cfg->users, each User starting from cfg->detect;
+ * `seen` finds a repeated user id in O(1). */
+static int load_users_into(loader_t *L, yaml_node_t *map, cfg_t *cfg, idindex_t *seen)
 {
     char got[256];
-    if (yn_is_null(map))
-        return 0;
-    if (map->type != YAML_MAPPING_NODE)
-        return fail(L, map, "users", "expected a mapping of user ids, got %s",
-                    yn_describe(map, got, sizeof(got)));
     size_t n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
-    if (n == 0)
-        return 0;
     cfg->users = calloc(n, sizeof(cfg_user_t));
-    if (!cfg->users)
+    if (!cfg->users || idx_reserve(seen, n) < 0)
         return out_of_memory(L);
 
     for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
@@ -829,13 +824,13 @@ static int load_users(loader_t *L, yaml_node_t *map, cfg_t *cfg)
             return fail(L, k, "users", "empty user id");
         char key[512];
         join_key(key, sizeof(key), "users", yn_scalar(k));
-        for (size_t i = 0; i < cfg->n_users; i++) {
-            if (strcmp(cfg->users[i].user, yn_scalar(k)) == 0) {
-                const yaml_node_t *first = yaml_document_get_node(
-                    &L->doc, map->data.mapping.pairs.start[i].key);
-                return fail(L, k, key, "duplicate user (first at line %lu)",
-                            (unsigned long)first->start_mark.line + 1);
-            }
+        /* reserved above: cannot fail for want of memory */
+        if (idx_insert(seen, yn_scalar(k), strlen(yn_scalar(k)), cfg->n_users) == SW_EEXISTS) {
+            ptrdiff_t i = idx_find(seen, yn_scalar(k), strlen(yn_scalar(k)));
+            const yaml_node_t *first =
+                yaml_document_get_node(&L->doc, map->data.mapping.pairs.start[i].key);
+            return fail(L, k, key, "duplicate user (first at line %lu)",
+                        (unsigned long)first->start_mark.line + 1);
         }
         cfg_user_t *u = &cfg->users[cfg->n_users];
         u->user = strdup(yn_scalar(k));
@@ -851,6 +846,23 @@ static int load_users(loader_t *L, yaml_node_t *map, cfg_t *cfg)
     return 0;
 }
 
+static int load_users(loader_t *L, yaml_node_t *map, cfg_t *cfg)
+{
+    char got[256];
+    if (yn_is_null(map))
+        return 0;
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(L, map, "users", "expected a mapping of user ids, got %s",
+                    yn_describe(map, got, sizeof(got)));
+    if (map->data.mapping.pairs.top == map->data.mapping.pairs.start)
+        return 0;
+    idindex_t seen;
+    idx_init(&seen);
+    int rc = load_users_into(L, map, cfg, &seen);
+    idx_free(&seen);
+    return rc;
+}
+
 /* Reads the whole file at `path` into a new NUL-terminated buffer. */
 static int read_file(loader_t *L, unsigned char **buf, size_t *len)
 {
@@ -862,7 +874,8 @@ static int read_file(loader_t *L, unsigned char **buf, size_t *len)
     size_t cap = 4096, n = 0;
     unsigned char *b = malloc(cap);
     int rc = b ? 0 : SW_ENOMEM;
-    while (rc == 0) {
+    /* one byte past the limit is enough to refuse the file */
+    while (rc == 0 && n <= CFG_MAX_BYTES) {
         if (n + 1 == cap) {
             unsigned char *nb = realloc(b, cap * 2);
             if (!nb) {
@@ -872,7 +885,8 @@ static int read_file(loader_t *L, unsigned char **buf, size_t *len)
             b = nb;
             cap *= 2;
         }
-        size_t got = fread(b + n, 1, cap - 1 - n, fp);
+        size_t want = cap - 1 - n, left = (size_t)CFG_MAX_BYTES + 1 - n;
+        size_t got = fread(b + n, 1, want < left ? want : left, fp);
         n += got;
         if (got == 0) {
             if (ferror(fp)) {
@@ -886,6 +900,11 @@ static int read_file(loader_t *L, unsigned char **buf, size_t *len)
     if (rc < 0) {
         free(b);
         return rc == SW_ENOMEM ? out_of_memory(L) : rc;
+    }
+    if (n > CFG_MAX_BYTES) {
+        free(b);
+        put_err(L, "%s: larger than %u MiB", L->path, CFG_MAX_BYTES >> 20);
+        return SW_ECONFIG;
     }
     b[n] = '\0';
     *buf = b;
@@ -957,8 +976,12 @@ int cfg_load(const char *path, cfg_t *cfg, char *err, size_t errlen)
     unsigned char *buf = NULL;
     size_t len = 0;
     int rc = read_file(&L, &buf, &len);
-    if (rc < 0)
-        return rc;
+    if (rc == 0)
+        rc = yn_check_depth(path, buf, len, YN_MAX_DEPTH, 1, err, errlen);
+    if (rc < 0) {
+        free(buf);
+        return rc == SW_ENOMEM ? out_of_memory(&L) : rc;
+    }
 
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) {

@@ -23,6 +23,7 @@
 
 /* Limits of the `run:` settings, shared with the daemon's flags. */
 #define CFG_MAX_INGEST 16        /* endpoints in run.ingest */
+#define CFG_MAX_BYTES (16u << 20) /* the file: 10 000 per-User overrides take ~2 MiB */
 #define CFG_MAX_SHARDS 256       /* run.shards */
 #define CFG_MIN_RING_SIZE 64     /* run.ring_size: room for a burst of records */
 #define CFG_MAX_RING_SIZE ((size_t)1 << 30) /* run.ring_size: tens of GiB a shard; more is a typo */
@@ -103,12 +104,15 @@ void cfg_defaults(cfg_t *cfg);
  * Every key is optional; an empty file gives the defaults. `users:` entries
  * start from the file's global settings wherever they appear in the file.
  * Returns 0, or SW_EIO with "PATH: reason" when the file cannot be read,
- * SW_ECONFIG with "PATH:LINE:COL: KEY: what is wrong" (KEY dotted, e.g.
+ * SW_ECONFIG with "PATH: larger than 16 MiB" (CFG_MAX_BYTES), "PATH:LINE:COL:
+ * nesting deeper than 32 levels" (YN_MAX_DEPTH) or
+ * "PATH:LINE:COL: KEY: what is wrong" (KEY dotted, e.g.
  * detectors.storm.ratio_fire, users.<id>.limits.south_rate, run.ingest[2]) for a bad
  * file, SW_ENOMEM with "PATH: out of memory", SW_EINVAL for NULL arguments.
  * The message goes into `err` (errlen bytes, truncated to fit; err may be
  * NULL). On error `cfg` is left untouched and nothing stays allocated.
- * On success the caller releases it with cfg_free().
+ * On success the caller releases it with cfg_free(). Loading takes time
+ * linear in the file's size.
  */
 int cfg_load(const char *path, cfg_t *cfg, char *err, size_t errlen);
 

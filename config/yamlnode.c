@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "err.h"
+
 int yn_is_null(const yaml_node_t *n)
 {
     if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
@@ -44,4 +46,39 @@ const char *yn_describe(const yaml_node_t *n, char *buf, size_t len)
         return "an empty value";
     snprintf(buf, len, "'%s'", yn_scalar(n));
     return buf;
+}
+
+int yn_check_depth(const char *name, const unsigned char *in, size_t len, unsigned max_depth,
+                   int column, char *buf, size_t buflen)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return SW_ENOMEM;
+    yaml_parser_set_input_string(&p, in, len);
+    unsigned depth = 0;
+    int rc = 0;
+    for (;;) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&p, &e)) {
+            rc = p.error == YAML_MEMORY_ERROR ? SW_ENOMEM : 0;
+            break;
+        }
+        yaml_event_type_t type = e.type;
+        if ((type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) &&
+            ++depth > max_depth) {
+            char col[32] = "";
+            if (column)
+                snprintf(col, sizeof(col), ":%lu", (unsigned long)e.start_mark.column + 1);
+            sw_errf(buf, buflen, "%s:%lu%s: nesting deeper than %u levels", name,
+                    (unsigned long)e.start_mark.line + 1, col, max_depth);
+            rc = SW_ECONFIG;
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&e);
+        if (rc < 0 || type == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
 }

@@ -9,6 +9,11 @@
 #include <stddef.h>
 #include <yaml.h>
 
+/* Nesting of mappings and sequences the loaders accept: the register needs
+ * 4 levels and the config 5. libyaml's parser takes time quadratic in the
+ * depth (200 KB of '[' took 33 s), so deeper input is refused first. */
+#define YN_MAX_DEPTH 32
+
 /* The text of a scalar node. */
 static inline const char *yn_scalar(const yaml_node_t *n)
 {
@@ -27,5 +32,16 @@ const char *yn_describe(const yaml_node_t *n, char *buf, size_t len);
  * YAML: problem at byte N" for an encoding error, into buf. */
 void yn_parser_message(const yaml_parser_t *p, const char *name, int column, char *buf,
                        size_t len);
+
+/*
+ * A first pass over the events of `buf` (len bytes) that refuses nesting
+ * deeper than max_depth before the document is loaded, in time linear in
+ * the bytes read up to there. Returns 0 when the nesting is within bounds,
+ * and also when the YAML is invalid (the load then reports that as usual);
+ * SW_ECONFIG with "NAME:LINE[:COL]: nesting deeper than N levels" in buf
+ * (the column when `column` is set); SW_ENOMEM (nothing in buf).
+ */
+int yn_check_depth(const char *name, const unsigned char *in, size_t len, unsigned max_depth,
+                   int column, char *buf, size_t buflen);
 
 #endif

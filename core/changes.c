@@ -1,7 +1,8 @@
 /*
  * changes.c - the in-memory change register (see changes.h).
- * A growable array of changes, each owning its strings. Registers hold
- * hundreds of changes, not millions, so lookups are linear scans.
+ * A growable array of changes, each owning its strings, and a hash index
+ * from each id (the change's own copy) to its position. A removal moves
+ * the last change into the hole, so nothing is ever shifted.
  */
 #include "changes.h"
 
@@ -9,15 +10,23 @@
 #include <string.h>
 
 #include "err.h"
+#include "idindex.h"
+#include "lineproto.h"
+
+_Static_assert(CHG_MAX_USER == LP_MAX_ID, "a change's user must fit the line protocol's ids");
 
 struct changes {
     change_t *v;
     size_t n, cap;
+    idindex_t by_id; /* id -> position in v */
 };
 
 changes_t *changes_create(void)
 {
-    return calloc(1, sizeof(changes_t));
+    changes_t *reg = calloc(1, sizeof(changes_t));
+    if (reg)
+        idx_init(&reg->by_id);
+    return reg;
 }
 
 void change_free_strings(change_t *c)
@@ -37,6 +46,7 @@ void changes_destroy(changes_t *reg)
     for (size_t i = 0; i < reg->n; i++)
         change_free_strings(&reg->v[i]);
     free(reg->v);
+    idx_free(&reg->by_id);
     free(reg);
 }
 
@@ -57,6 +67,8 @@ int changes_add(changes_t *reg, const change_t *c)
         return SW_EINVAL;
     if (changes_find(reg, c->id))
         return SW_EEXISTS;
+    if (idx_reserve(&reg->by_id, reg->n + 1) < 0)
+        return SW_ENOMEM;
     if (reg->n == reg->cap) {
         size_t cap = reg->cap ? reg->cap * 2 : 16;
         change_t *v = realloc(reg->v, cap * sizeof(*v));
@@ -70,6 +82,8 @@ int changes_add(changes_t *reg, const change_t *c)
         return SW_ENOMEM;
     if (!copy.affects)
         copy.affects = CHG_BOTH;
+    /* reserved above: cannot fail */
+    idx_insert(&reg->by_id, copy.id, strlen(copy.id), reg->n);
     reg->v[reg->n++] = copy;
     return SW_OK;
 }
@@ -93,15 +107,18 @@ int change_copy(change_t *dst, const change_t *src)
 
 int changes_remove(changes_t *reg, const char *id)
 {
-    for (size_t i = 0; reg && id && i < reg->n; i++) {
-        if (strcmp(reg->v[i].id, id) == 0) {
-            change_free_strings(&reg->v[i]);
-            memmove(&reg->v[i], &reg->v[i + 1], (reg->n - i - 1) * sizeof(change_t));
-            reg->n--;
-            return SW_OK;
-        }
+    ptrdiff_t at = reg && id ? idx_find(&reg->by_id, id, strlen(id)) : -1;
+    if (at < 0)
+        return SW_ENOTFOUND;
+    size_t i = (size_t)at, last = reg->n - 1;
+    idx_remove(&reg->by_id, reg->v[i].id, strlen(reg->v[i].id));
+    change_free_strings(&reg->v[i]);
+    if (i != last) {
+        reg->v[i] = reg->v[last];
+        idx_update(&reg->by_id, reg->v[i].id, strlen(reg->v[i].id), i);
     }
-    return SW_ENOTFOUND;
+    reg->n--;
+    return SW_OK;
 }
 
 size_t changes_count(const changes_t *reg)
@@ -116,10 +133,47 @@ const change_t *changes_get(const changes_t *reg, size_t i)
 
 const change_t *changes_find(const changes_t *reg, const char *id)
 {
-    for (size_t i = 0; reg && id && i < reg->n; i++)
-        if (strcmp(reg->v[i].id, id) == 0)
-            return &reg->v[i];
-    return NULL;
+    ptrdiff_t at = reg && id ? idx_find(&reg->by_id, id, strlen(id)) : -1;
+    return at < 0 ? NULL : &reg->v[at];
+}
+
+uint64_t changes_probes(const changes_t *reg)
+{
+    return reg ? reg->by_id.probes : 0;
+}
+
+/* The limit on each key's text, and whether it is free text (tabs and
+ * line feeds allowed). */
+static const struct {
+    const char *key;
+    size_t max;
+    int free_text;
+} text_rules[] = {
+    { "id", CHG_MAX_ID, 0 },          { "user", CHG_MAX_USER, 0 },
+    { "kind", CHG_MAX_KIND, 0 },      { "title", CHG_MAX_TEXT, 1 },
+    { "expected", CHG_MAX_TEXT, 1 },  { "contact", CHG_MAX_TEXT, 1 },
+};
+
+int change_check_text(const char *key, const char *s, size_t len, char *why, size_t whylen)
+{
+    for (size_t r = 0; key && r < sizeof(text_rules) / sizeof(text_rules[0]); r++) {
+        if (strcmp(key, text_rules[r].key) != 0)
+            continue;
+        if (len > text_rules[r].max) {
+            sw_errf(why, whylen, "longer than %zu bytes (%zu)", text_rules[r].max, len);
+            return SW_ERANGE;
+        }
+        for (size_t i = 0; i < len; i++) {
+            unsigned char b = (unsigned char)s[i];
+            if ((b >= 0x20 && b != 0x7f) || (text_rules[r].free_text && (b == '\t' || b == '\n')))
+                continue;
+            sw_errf(why, whylen, "control character 0x%02x at byte %zu%s", b, i + 1,
+                    text_rules[r].free_text ? " (only tabs and line feeds are allowed)" : "");
+            return SW_EPARSE;
+        }
+        return SW_OK;
+    }
+    return SW_OK;
 }
 
 int change_is_dcc(const change_t *c)

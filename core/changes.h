@@ -4,7 +4,9 @@
  *
  * The register owns copies of every string it holds. It is filled by the
  * YAML loader (config/changes_yaml.c) and, later, by the change API; the
- * correlator only reads it.
+ * correlator only reads it. Adding, finding and removing a change are O(1)
+ * on average (a hash index on the id), so a register of 100 000 changes
+ * loads in linear time.
  *
  * DESIGN: not thread-safe by itself. A running daemon builds a new register
  * and swaps the pointer; readers never see one being modified.
@@ -20,6 +22,16 @@ enum { CHG_SOUTH = 1u << 0, CHG_NORTH = 1u << 1, CHG_BOTH = 3u };
 
 /* The user id of DCC-led changes (Planned Maintenance): concerns every User. */
 #define CHG_DCC_USER "DCC"
+
+/* Limits on the text of a change, in bytes (the NUL not counted). */
+#define CHG_MAX_ID 128    /* ids go into URLs, logs and alert lines: a ticket
+                             number with a prefix fits many times over */
+#define CHG_MAX_USER 64   /* the line protocol's LP_MAX_ID: a longer user
+                             could never match any traffic */
+#define CHG_MAX_KIND 64   /* a word or two: firewall, mdm, maintenance */
+#define CHG_MAX_TEXT 4096 /* title, expected, contact: a paragraph, not a file */
+#define CHG_MAX_AFFECTS 3 /* words in an `affects` list (north, south, both):
+                             more can only repeat one */
 
 typedef struct {
     char *id;        /* unique, required */
@@ -49,10 +61,15 @@ void changes_destroy(changes_t *reg);
  * On error the register is unchanged.
  */
 int changes_add(changes_t *reg, const change_t *c);
-/* Removes the change with this id: 0, or SW_ENOTFOUND. */
+/*
+ * Removes the change with this id: 0, or SW_ENOTFOUND. The last change
+ * takes the removed one's place, so the order of changes_get() is the
+ * insertion order only until a removal; pointers into the register are
+ * invalidated by every add and remove.
+ */
 int changes_remove(changes_t *reg, const char *id);
 size_t changes_count(const changes_t *reg);
-/* The i-th change (0 <= i < count), in insertion order. */
+/* The i-th change (0 <= i < count): insertion order, until a removal. */
 const change_t *changes_get(const changes_t *reg, size_t i);
 /* The change with this id, or NULL. */
 const change_t *changes_find(const changes_t *reg, const char *id);
@@ -64,5 +81,20 @@ void change_free_strings(change_t *c);
 
 /* Non-zero when the change is DCC-led (user "DCC"). */
 int change_is_dcc(const change_t *c);
+
+/* Slots of the id index looked at by adds and removals so far: a measure
+ * of the register's cost for tests (linear loading stays near 1 a change). */
+uint64_t changes_probes(const changes_t *reg);
+
+/*
+ * Checks the text `s` (len bytes) of a change's key `key` ("id", "user",
+ * "title", "kind", "expected" or "contact"): 0 when it is within the key's
+ * limit above and holds no control character (a byte below 0x20, or 0x7f;
+ * title, expected and contact, free text, may hold tabs and line feeds).
+ * Otherwise SW_ERANGE ("longer than 128 bytes") or SW_EPARSE ("control
+ * character 0x0d at byte 5"), with the reason in why (whylen bytes; may be
+ * NULL). An unknown key has no limit. Both loaders (YAML, API) use it.
+ */
+int change_check_text(const char *key, const char *s, size_t len, char *why, size_t whylen);
 
 #endif

@@ -88,7 +88,8 @@ corr_result_t corr_best(const changes_t *reg, const corr_params_t *p, const char
         if (s < p->min_score)
             continue;
         corr_result_t *best = is_dcc ? &dcc : &own;
-        if (s > best->score) {
+        if (s > best->score ||
+            (s == best->score && best->change && strcmp(c->id, best->change->id) < 0)) {
             best->change = c;
             best->score = s;
             best->type = is_dcc ? CORR_MAINTENANCE : CORR_DECLARED;

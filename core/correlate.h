@@ -40,7 +40,9 @@ typedef struct {
 double corr_score(const change_t *c, const corr_params_t *p, alert_kind_t kind, int dir,
                   int64_t onset);
 
-/* The best explanation of the alert among the changes in `reg` (may be NULL). */
+/* The best explanation of the alert among the changes in `reg` (may be NULL).
+ * An exact tie goes to the smaller id, so the register's order (which a
+ * removal changes) never decides. */
 corr_result_t corr_best(const changes_t *reg, const corr_params_t *p, const char *user,
                         alert_kind_t kind, int dir, int64_t onset);
 

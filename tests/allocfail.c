@@ -15,6 +15,8 @@ void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
 char *__wrap_strdup(const char *s);
+int __real_strcmp(const char *a, const char *b) __attribute__((weak));
+int __wrap_strcmp(const char *a, const char *b);
 
 /* Relaxed: only the count matters, not what it orders. */
 static _Atomic long count;        /* allocations seen since the last reset */
@@ -44,6 +46,24 @@ void *__wrap_realloc(void *p, size_t n)
 char *__wrap_strdup(const char *s)
 {
     return allocfail_next() ? NULL : __real_strdup(s);
+}
+
+static _Atomic long strcmps; /* strcmp calls seen since the last reset */
+
+int __wrap_strcmp(const char *a, const char *b)
+{
+    atomic_fetch_add_explicit(&strcmps, 1, memory_order_relaxed);
+    return __real_strcmp(a, b);
+}
+
+void strcmp_count_reset(void)
+{
+    atomic_store_explicit(&strcmps, 0, memory_order_relaxed);
+}
+
+long strcmp_count(void)
+{
+    return atomic_load_explicit(&strcmps, memory_order_relaxed);
 }
 
 void allocfail_reset(long at)

@@ -3,7 +3,8 @@
  * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup (see
  * tests/CMakeLists.txt): every allocation is counted, and the chosen one
  * fails. The counters are atomic: servers under test allocate on their own
- * threads.
+ * threads. With -Wl,--wrap=strcmp too, string comparisons are counted: a
+ * lookup that scans where it should hash shows without timing anything.
  */
 #ifndef SW_ALLOCFAIL_H
 #define SW_ALLOCFAIL_H
@@ -19,5 +20,9 @@ int allocfail_active(void);
 /* Counts one allocation made by other means (e.g. a library's allocator
  * hook); non-zero when it must fail. */
 int allocfail_next(void);
+
+/* strcmp calls made by the code under test (and the test) since the last reset. */
+void strcmp_count_reset(void);
+long strcmp_count(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "allocfail.h"
+#include "testutil.h"
 
 #include "changes.h"
 #include "changes_yaml.h"
@@ -161,21 +162,113 @@ static void test_register_remove(void **state)
     assert_int_equal(changes_remove(reg, "Z"), SW_ENOTFOUND);
     assert_int_equal(changes_remove(reg, NULL), SW_ENOTFOUND);
     assert_int_equal(changes_remove(NULL, "A"), SW_ENOTFOUND);
-    /* Insertion order is kept around the hole. */
+    /* The last change fills the hole (nothing shifts). */
     assert_int_equal(changes_count(reg), 3);
     assert_string_equal(changes_get(reg, 0)->id, "A");
-    assert_string_equal(changes_get(reg, 1)->id, "C");
-    assert_string_equal(changes_get(reg, 2)->id, "D");
+    assert_string_equal(changes_get(reg, 1)->id, "D");
+    assert_string_equal(changes_get(reg, 2)->id, "C");
     assert_null(changes_find(reg, "B"));
+    assert_ptr_equal(changes_find(reg, "D"), changes_get(reg, 1));
     /* The id is free again. */
     change_t c = mk("B", "U");
     assert_int_equal(changes_add(reg, &c), 0);
     assert_string_equal(changes_get(reg, 3)->id, "B");
-    assert_int_equal(changes_remove(reg, "D"), 0); /* the last one */
+    assert_int_equal(changes_remove(reg, "B"), 0); /* the last one */
     assert_int_equal(changes_remove(reg, "A"), 0); /* the first one */
     assert_int_equal(changes_count(reg), 2);
     assert_string_equal(changes_get(reg, 0)->id, "C");
+    assert_string_equal(changes_get(reg, 1)->id, "D");
+    assert_ptr_equal(changes_find(reg, "C"), changes_get(reg, 0));
+    assert_ptr_equal(changes_find(reg, "D"), changes_get(reg, 1));
     changes_destroy(reg);
+}
+
+/*
+ * 40 000 adds, then every other change removed and re-added: each finds
+ * its id in O(1). Counted, not timed: a scan per add would look at ~n/2
+ * ids each (8e8 in all); the index looks at a couple of slots.
+ */
+static void test_register_scales(void **state)
+{
+    (void)state;
+    enum { N = 40000 };
+    changes_t *reg = changes_create();
+    char id[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "CHG-%06d", i);
+        change_t c = mk(id, "U");
+        assert_int_equal(changes_add(reg, &c), 0);
+    }
+    for (int i = 0; i < N; i += 2) {
+        snprintf(id, sizeof(id), "CHG-%06d", i);
+        assert_int_equal(changes_remove(reg, id), 0);
+    }
+    assert_int_equal(changes_count(reg), N / 2);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "CHG-%06d", i);
+        const change_t *c = changes_find(reg, id);
+        if (i % 2) {
+            assert_non_null(c);
+            assert_string_equal(c->id, id);
+        } else {
+            assert_null(c);
+        }
+    }
+    for (int i = 0; i < N; i += 2) {
+        snprintf(id, sizeof(id), "CHG-%06d", i);
+        change_t c = mk(id, "U");
+        assert_int_equal(changes_add(reg, &c), 0);
+    }
+    for (size_t i = 0; i < changes_count(reg); i++)
+        assert_ptr_equal(changes_find(reg, changes_get(reg, i)->id), changes_get(reg, i));
+    uint64_t ops = N + N / 2 + N / 2;
+    if (changes_probes(reg) > 8 * ops)
+        fail_msg("%llu probes for %llu adds and removes: not O(1) each",
+                 (unsigned long long)changes_probes(reg), (unsigned long long)ops);
+    changes_destroy(reg);
+}
+
+/* The limits of change_check_text(), at and one past each edge. */
+static void test_register_text_limits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key;
+        size_t max;
+    } limits[] = {
+        { "id", CHG_MAX_ID },         { "user", CHG_MAX_USER },    { "kind", CHG_MAX_KIND },
+        { "title", CHG_MAX_TEXT },    { "expected", CHG_MAX_TEXT }, { "contact", CHG_MAX_TEXT },
+    };
+    char buf[CHG_MAX_TEXT + 2], why[128], want[128];
+    memset(buf, 'x', sizeof(buf));
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        assert_int_equal(change_check_text(limits[i].key, buf, limits[i].max, why, sizeof(why)),
+                         0);
+        assert_int_equal(change_check_text(limits[i].key, buf, limits[i].max + 1, why,
+                                           sizeof(why)),
+                         SW_ERANGE);
+        snprintf(want, sizeof(want), "longer than %zu bytes (%zu)", limits[i].max,
+                 limits[i].max + 1);
+        assert_string_equal(why, want);
+    }
+    assert_int_equal(CHG_MAX_USER, 64); /* the line protocol's LP_MAX_ID */
+    /* control characters: none in ids, tabs and line feeds in free text */
+    assert_int_equal(change_check_text("id", "A\nB", 3, why, sizeof(why)), SW_EPARSE);
+    assert_string_equal(why, "control character 0x0a at byte 2");
+    assert_int_equal(change_check_text("user", "U\x7f", 2, why, sizeof(why)), SW_EPARSE);
+    assert_string_equal(why, "control character 0x7f at byte 2");
+    assert_int_equal(change_check_text("kind", "fire\twall", 9, why, sizeof(why)), SW_EPARSE);
+    assert_int_equal(change_check_text("id", "A\0B", 3, why, sizeof(why)), SW_EPARSE);
+    assert_string_equal(why, "control character 0x00 at byte 2");
+    const char *free_text = "two\tcolumns\nand lines";
+    assert_int_equal(change_check_text("title", free_text, strlen(free_text), NULL, 0), 0);
+    assert_int_equal(change_check_text("expected", "a\r\n", 3, why, sizeof(why)), SW_EPARSE);
+    assert_string_equal(why, "control character 0x0d at byte 2 (only tabs and line feeds "
+                             "are allowed)");
+    assert_int_equal(change_check_text("contact", "\x1b[31m", 5, why, sizeof(why)), SW_EPARSE);
+    /* UTF-8 beyond ASCII is text, and an unknown key has no limit */
+    assert_int_equal(change_check_text("title", "M\xc3\xa9tro", 6, why, sizeof(why)), 0);
+    assert_int_equal(change_check_text("other", "\n", 1, why, sizeof(why)), 0);
 }
 
 static void test_register_growth(void **state)
@@ -531,6 +624,214 @@ static void test_yaml_errors(void **state)
     }
 }
 
+/* YAML of one change whose key `key` holds `len` bytes of `fill`. */
+static char *change_with(const char *key, size_t len, char fill)
+{
+    char *v = malloc(len + 1);
+    assert_non_null(v);
+    memset(v, fill, len);
+    v[len] = '\0';
+    size_t n = len + 512;
+    char *yaml = malloc(n);
+    assert_non_null(yaml);
+    snprintf(yaml, n,
+             "changes:\n  - id: %s\n    user: %s\n    title: %s\n"
+             "    start: 2019-09-12T09:00:00Z\n    end: 2019-09-12T10:00:00Z\n",
+             strcmp(key, "id") ? "C1" : v, strcmp(key, "user") ? "U" : v,
+             strcmp(key, "title") ? "T" : v);
+    free(v);
+    return yaml;
+}
+
+static void test_yaml_text_limits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key;
+        size_t max;
+        const char *msg; /* one byte over */
+    } cases[] = {
+        { "id", CHG_MAX_ID, "changes.yaml:2: change #1: key 'id': longer than 128 bytes (129)" },
+        { "user", CHG_MAX_USER,
+          "changes.yaml:3: change C1: key 'user': longer than 64 bytes (65)" },
+        { "title", CHG_MAX_TEXT,
+          "changes.yaml:4: change C1: key 'title': longer than 4096 bytes (4097)" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *yaml = change_with(cases[i].key, cases[i].max, 'a');
+        changes_t *reg = load_ok(yaml);
+        assert_int_equal(changes_count(reg), 1);
+        changes_destroy(reg);
+        free(yaml);
+        char err[512];
+        yaml = change_with(cases[i].key, cases[i].max + 1, 'a');
+        reg = load(yaml, SW_ECONFIG, err, sizeof(err));
+        assert_string_equal(err, cases[i].msg);
+        changes_destroy(reg);
+        free(yaml);
+    }
+    /* 60 KB ids are refused before anything else is read */
+    char err[512];
+    char *yaml = change_with("id", 60000, 'x');
+    changes_t *reg = load(yaml, SW_ECONFIG, err, sizeof(err));
+    assert_string_equal(err, "changes.yaml:2: change #1: key 'id': longer than 128 bytes (60000)");
+    changes_destroy(reg);
+    free(yaml);
+}
+
+static void test_yaml_control_characters(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml;
+        const char *msg;
+    } cases[] = {
+        { "changes:\n  - id: \"CHG\\n1\"\n    user: U\n",
+          "changes.yaml:2: change #1: key 'id': control character 0x0a at byte 4" },
+        { "changes:\n  - id: \"A\\0B\"\n    user: U\n",
+          "changes.yaml:2: change #1: key 'id': control character 0x00 at byte 2" },
+        { "changes:\n  - id: C1\n    user: \"U\\x7f\"\n",
+          "changes.yaml:3: change C1: key 'user': control character 0x7f at byte 2" },
+        { "changes:\n  - id: C1\n    user: U\n    kind: \"fire\\twall\"\n",
+          "changes.yaml:4: change C1: key 'kind': control character 0x09 at byte 5" },
+        { "changes:\n  - id: C1\n    user: U\n    title: \"a\\rb\"\n",
+          "changes.yaml:4: change C1: key 'title': control character 0x0d at byte 2 (only "
+          "tabs and line feeds are allowed)" },
+        { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+          "    end: 2019-09-12T10:00:00Z\n    contact: \"\\e[31mops\"\n",
+          "changes.yaml:6: change C1: key 'contact': control character 0x1b at byte 1 (only "
+          "tabs and line feeds are allowed)" },
+        { "changes:\n  - id: C1\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+          "    end: 2019-09-12T10:00:00Z\n    affects: [north, south, north, south]\n",
+          "changes.yaml:6: change C1: key 'affects': expected at most 3 words, got 4" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[512];
+        changes_t *reg = load(cases[i].yaml, SW_ECONFIG, err, sizeof(err));
+        if (strcmp(err, cases[i].msg) != 0)
+            print_error("case %zu:\n got: %s\nwant: %s\n", i, err, cases[i].msg);
+        assert_string_equal(err, cases[i].msg);
+        changes_destroy(reg);
+    }
+    /* free text may hold tabs and line feeds: a folded title, a block of notes */
+    changes_t *reg = load_ok("changes:\n  - id: C1\n    user: U\n"
+                             "    title: >\n      Firewall\n      change\n"
+                             "    start: 2019-09-12T09:00:00Z\n    end: 2019-09-12T10:00:00Z\n"
+                             "    affects: [north, south, both]\n"
+                             "    expected: |\n      line one\n      \tline two\n");
+    assert_string_equal(changes_get(reg, 0)->title, "Firewall change\n");
+    assert_string_equal(changes_get(reg, 0)->expected, "line one\n\tline two\n");
+    changes_destroy(reg);
+}
+
+/*
+ * 200 KB of nesting took 33 s in libyaml's parser (quadratic in the
+ * depth): it is refused at the 33rd level, after reading a few bytes.
+ */
+static void test_yaml_nesting_limit(void **state)
+{
+    (void)state;
+    char err[512];
+    char *open = tu_repeat("", "[", 100000, ""), *close = tu_repeat("", "]", 100000, "\n");
+    char *yaml = malloc(strlen(open) + strlen(close) + 16);
+    assert_non_null(yaml);
+    sprintf(yaml, "changes: %s%s", open, close);
+    free(open);
+    free(close);
+    changes_t *reg = load(yaml, SW_ECONFIG, err, sizeof(err));
+    assert_string_equal(err, "changes.yaml:1: nesting deeper than 32 levels");
+    changes_destroy(reg);
+    free(yaml);
+    /* in block style too, on the line where it goes too deep */
+    yaml = malloc(64 * 1024);
+    assert_non_null(yaml);
+    size_t n = (size_t)sprintf(yaml, "changes:\n");
+    for (int d = 0; d < 40; d++)
+        n += (size_t)sprintf(yaml + n, "%*s- \n", 2 * d, "");
+    reg = load(yaml, SW_ECONFIG, err, sizeof(err));
+    assert_string_equal(err, "changes.yaml:33: nesting deeper than 32 levels");
+    changes_destroy(reg);
+    free(yaml);
+    /* 32 levels (the root mapping, `changes` and 30 more) are read as usual, 33 are not */
+    yaml = tu_repeat("changes: [", "[", 30, "");
+    char *full = tu_repeat(yaml, "]", 31, "\n");
+    reg = load(full, SW_ECONFIG, err, sizeof(err));
+    assert_string_equal(err, "changes.yaml:1: change #1: expected a mapping, got a sequence");
+    changes_destroy(reg);
+    free(yaml);
+    free(full);
+    yaml = tu_repeat("changes: [", "[", 31, "");
+    full = tu_repeat(yaml, "]", 32, "\n");
+    reg = load(full, SW_ECONFIG, err, sizeof(err));
+    assert_string_equal(err, "changes.yaml:1: nesting deeper than 32 levels");
+    changes_destroy(reg);
+    free(yaml);
+    free(full);
+}
+
+static void test_yaml_count_and_size_limits(void **state)
+{
+    (void)state;
+    char err[512], want[600];
+    /* the count is checked before any change is read */
+    char *yaml = tu_repeat("changes:\n", "  - 0\n", CHANGES_YAML_MAX_CHANGES + 1, "");
+    changes_t *reg = load(yaml, SW_ECONFIG, err, sizeof(err));
+    assert_string_equal(err, "changes.yaml:2: key 'changes': more than 100000 changes (100001)");
+    changes_destroy(reg);
+    free(yaml);
+    yaml = tu_repeat("changes:\n", "  - 0\n", CHANGES_YAML_MAX_CHANGES, "");
+    reg = load(yaml, SW_ECONFIG, err, sizeof(err));
+    assert_string_equal(err, "changes.yaml:2: change #1: expected a mapping, got '0'");
+    changes_destroy(reg);
+    free(yaml);
+    /* the size before anything is parsed, from a buffer and from a file */
+    size_t big = (size_t)CHANGES_YAML_MAX_BYTES + 1;
+    char *buf = malloc(big);
+    assert_non_null(buf);
+    memset(buf, ' ', big);
+    reg = changes_create();
+    assert_int_equal(changes_load_yaml_buf("changes.yaml", buf, big, reg, err, sizeof(err)),
+                     SW_ECONFIG);
+    assert_string_equal(err, "changes.yaml: larger than 64 MiB");
+    free(buf);
+    char path[] = "/tmp/sw_changes_big_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)big), 0); /* sparse: costs no disk */
+    close(fd);
+    assert_int_equal(changes_load_yaml(path, reg, err, sizeof(err)), SW_ECONFIG);
+    snprintf(want, sizeof(want), "%s: larger than 64 MiB", path);
+    assert_string_equal(err, want);
+    unlink(path);
+    changes_destroy(reg);
+}
+
+/*
+ * 40 000 changes (5.5 s before: a scan of the register per change) load
+ * in linear time: counted, not timed, as index probes per change.
+ */
+static void test_yaml_large_register(void **state)
+{
+    (void)state;
+    enum { N = 40000 };
+    size_t cap = (size_t)N * 128 + 64, n = 0;
+    char *yaml = malloc(cap);
+    assert_non_null(yaml);
+    n += (size_t)snprintf(yaml, cap, "changes:\n");
+    for (int i = 0; i < N; i++)
+        n += (size_t)snprintf(yaml + n, cap - n,
+                              "  - {id: CHG-%06d, user: U%d, start: 2019-09-12T09:00:00Z, "
+                              "end: 2019-09-12T10:00:00Z}\n", i, i % 97);
+    changes_t *reg = load_ok(yaml);
+    assert_int_equal(changes_count(reg), N);
+    assert_string_equal(changes_get(reg, N - 1)->id, "CHG-039999");
+    if (changes_probes(reg) > 8 * (uint64_t)N)
+        fail_msg("%llu index probes for %d changes: not linear",
+                 (unsigned long long)changes_probes(reg), N);
+    changes_destroy(reg);
+    free(yaml);
+}
+
 static void test_yaml_error_keeps_earlier_changes(void **state)
 {
     (void)state;
@@ -623,6 +924,13 @@ int main(void)
         cmocka_unit_test(test_register_remove),
         cmocka_unit_test(test_register_growth),
         cmocka_unit_test(test_register_alloc_failure),
+        cmocka_unit_test(test_register_scales),
+        cmocka_unit_test(test_register_text_limits),
+        cmocka_unit_test(test_yaml_text_limits),
+        cmocka_unit_test(test_yaml_control_characters),
+        cmocka_unit_test(test_yaml_nesting_limit),
+        cmocka_unit_test(test_yaml_count_and_size_limits),
+        cmocka_unit_test(test_yaml_large_register),
         cmocka_unit_test(test_yaml_contract_example),
         cmocka_unit_test(test_yaml_file),
         cmocka_unit_test(test_yaml_several_and_dcc),

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "allocfail.h"
+#include "testutil.h"
 
 #include "config.h"
 #include "err.h"
@@ -1072,6 +1073,86 @@ static void test_errors(void **state)
     }
 }
 
+/* Nesting deeper than YN_MAX_DEPTH is refused (at its line and column)
+ * before libyaml's quadratic parser sees it; 32 levels are read as usual. */
+static void test_nesting_limit(void **state)
+{
+    (void)state;
+    cfg_t cfg;
+    char err[512], path[24], want[600];
+    char *yaml = tu_repeat("input: ", "[", 100000, "");
+    assert_int_equal(load_text(yaml, &cfg, err, sizeof(err), path), SW_ECONFIG);
+    snprintf(want, sizeof(want), "%s:1:39: nesting deeper than 32 levels", path);
+    assert_string_equal(err, want);
+    free(yaml);
+    char *open = tu_repeat("users: {U1: {detectors: {storm: ", "[", 27, "");
+    yaml = tu_repeat(open, "]", 27, "}}}\n"); /* 32 levels */
+    assert_int_equal(load_text(yaml, &cfg, err, sizeof(err), path), SW_ECONFIG);
+    snprintf(want, sizeof(want), "%s:1:33: users.U1.detectors.storm: expected a mapping, got "
+             "a sequence", path);
+    assert_string_equal(err, want);
+    free(open);
+    free(yaml);
+}
+
+static void test_size_limit(void **state)
+{
+    (void)state;
+    cfg_t cfg;
+    char err[512], path[24], want[600];
+    write_tmp(path, "", 0);
+    assert_int_equal(truncate(path, (off_t)CFG_MAX_BYTES + 1), 0); /* sparse */
+    assert_int_equal(cfg_load(path, &cfg, err, sizeof(err)), SW_ECONFIG);
+    snprintf(want, sizeof(want), "%s: larger than 16 MiB", path);
+    assert_string_equal(err, want);
+    /* at the limit: read (all blanks: the defaults) */
+    assert_int_equal(truncate(path, 0), 0);
+    char *blank = malloc(CFG_MAX_BYTES);
+    assert_non_null(blank);
+    memset(blank, '\n', CFG_MAX_BYTES);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(blank, 1, CFG_MAX_BYTES, f), CFG_MAX_BYTES);
+    fclose(f);
+    free(blank);
+    assert_int_equal(cfg_load(path, &cfg, err, sizeof(err)), 0);
+    cfg_free(&cfg);
+    unlink(path);
+}
+
+/*
+ * 20 000 per-User overrides: a repeated user is found without comparing
+ * each user with every one before it (2e8 comparisons). Counted, not timed.
+ */
+static void test_many_users_linear(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    size_t cap = (size_t)N * 40 + 64, n = 0;
+    char *yaml = malloc(cap);
+    assert_non_null(yaml);
+    n += (size_t)snprintf(yaml, cap, "users:\n");
+    for (int i = 0; i < N; i++)
+        n += (size_t)snprintf(yaml + n, cap - n, "  U%05d: {limits: {south_rate: %d}}\n", i, i);
+    cfg_t cfg;
+    char err[512], path[24], want[600];
+    strcmp_count_reset();
+    assert_int_equal(load_text(yaml, &cfg, err, sizeof(err), path), 0);
+    long calls = strcmp_count();
+    assert_int_equal(cfg.n_users, N);
+    assert_true(cfg_detect_for(&cfg, "U19999", 6)->limit_south_rate == 19999);
+    cfg_free(&cfg);
+    if (calls > 50L * N)
+        fail_msg("%ld string comparisons for %d users: not linear", calls, N);
+    /* the same users with the first one repeated at the end */
+    snprintf(yaml + n, cap - n, "  U00000: {}\n");
+    assert_int_equal(load_text(yaml, &cfg, err, sizeof(err), path), SW_ECONFIG);
+    snprintf(want, sizeof(want), "%s:%d:3: users.U00000: duplicate user (first at line 2)", path,
+             N + 2);
+    assert_string_equal(err, want);
+    free(yaml);
+}
+
 static void test_io_errors(void **state)
 {
     (void)state;
@@ -1192,6 +1273,9 @@ int main(void)
         cmocka_unit_test(test_users_aliases),
         cmocka_unit_test(test_reload_replaces),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_nesting_limit),
+        cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_many_users_linear),
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_message_buffer),
         cmocka_unit_test(test_alloc_failure),

@@ -7,8 +7,8 @@
  * direction factor CORR_WRONG_DIR and the kind affinity table.
  * corr_best(): only the alert's own User and DCC changes count, own beats
  * DCC, min_score sends weak fits to "undeclared", the best of competing
- * changes wins, and a change declared a few minutes late still wins with
- * the default parameters. Each test builds its own register and destroys it.
+ * changes wins, an exact tie goes to the smaller id, and a change declared
+ * a few minutes late still wins with the default parameters. Each test builds its own register and destroys it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -342,6 +342,28 @@ static void test_late_declared_change_wins(void **state)
     changes_destroy(reg);
 }
 
+/*
+ * Two changes that score exactly the same: the smaller id wins, whatever
+ * the register's order (which a removal changes), so a register kept up
+ * to date change by change correlates like one rebuilt after a restart.
+ */
+static void test_exact_tie_goes_to_smaller_id(void **state)
+{
+    (void)state;
+    corr_params_t p;
+    corr_params_defaults(&p);
+    for (int order = 0; order < 2; order++) {
+        changes_t *reg = changes_create();
+        assert_non_null(reg);
+        add(reg, chg(order ? "C-b" : "C-a", "U1", "firewall", CHG_NORTH, -2, 60));
+        add(reg, chg(order ? "C-a" : "C-b", "U1", "firewall", CHG_NORTH, -2, 60));
+        corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, t0());
+        assert_int_equal(r.type, CORR_DECLARED);
+        assert_string_equal(r.change->id, "C-a");
+        changes_destroy(reg);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_dcc_then_undeclared),
         cmocka_unit_test(test_competing_changes),
         cmocka_unit_test(test_late_declared_change_wins),
+        cmocka_unit_test(test_exact_tie_goes_to_smaller_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

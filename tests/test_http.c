@@ -25,8 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -894,8 +899,25 @@ static void test_body_limit(void **state)
         assert_int_equal(r.status, 413);
     resp_free(&r);
     free(big);
-    /* chunked, with no length to refuse it by: cut off once past the limit */
+    /* chunked, with no length to refuse it by: read and dropped past the
+     * limit, then refused like the others */
     big = padded_change(HTTP_MAX_BODY + 4096);
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
+                            .header2 = "Transfer-Encoding: chunked", .body = big });
+    assert_int_equal(r.curl, CURLE_OK);
+    assert_int_equal(r.status, 413);
+    assert_string_equal(error_of(&r), "request body larger than 65536 bytes");
+    resp_free(&r);
+    free(big);
+    /* one byte over, chunked */
+    big = padded_change(HTTP_MAX_BODY + 1);
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
+                            .header2 = "Transfer-Encoding: chunked", .body = big });
+    assert_int_equal(r.status, 413);
+    resp_free(&r);
+    free(big);
+    /* far over, chunked: not read forever, the connection is cut off */
+    big = padded_change(HTTP_MAX_BODY + 3 * 1024 * 1024);
     r = request(f, (req_t){ .method = "POST", .path = "/api/v1/changes", .header = AUTH,
                             .header2 = "Transfer-Encoding: chunked", .body = big });
     assert_true(r.curl != CURLE_OK || r.status == 413);
@@ -903,7 +925,7 @@ static void test_body_limit(void **state)
     free(big);
     http_stats_t s;
     http_stats(atomic_load(&f->h), &s);
-    assert_int_equal(s.too_large, 4);
+    assert_int_equal(s.too_large, 6);
     /* exactly at the limit is fine, chunked or not */
     big = padded_change(HTTP_MAX_BODY);
     r = post_change(f, big);
@@ -936,6 +958,180 @@ static void test_body_limit_configured(void **state)
     assert_int_equal(r.status, 201);
     resp_free(&r);
     free(small);
+}
+
+/* ---- slow clients ---- */
+
+/* A TCP connection to the server from address `from` (a loopback address). */
+static int raw_connect(const fx_t *f, const char *from)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    assert_int_equal(inet_pton(AF_INET, from, &a.sin_addr), 1);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    a.sin_port = htons((uint16_t)f->port);
+    assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &a.sin_addr), 1);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* Non-zero once the server has closed fd (end of input or reset), waiting
+ * up to ms. */
+static int closed_within(int fd, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (poll(&p, 1, ms) <= 0)
+        return 0;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Half-open requests from one address take at most max_per_ip
+ * connections; the rest are refused at once (counted), and another
+ * address is still served.
+ */
+static void test_per_address_limit(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.max_per_ip = 4;
+    o.max_connections = 8;
+    fx_start_http(f, &o);
+    int fds[12];
+    for (int i = 0; i < 12; i++) {
+        fds[i] = raw_connect(f, "127.0.0.2");
+        assert_int_equal(write(fds[i], "GET /metrics HTTP/1.1\r\nHost: x\r\n", 33), 33);
+    }
+    int closed = 0;
+    for (int i = 0; i < 12; i++)
+        closed += closed_within(fds[i], i < 4 ? 200 : 5000);
+    assert_int_equal(closed, 8);
+    for (int i = 0; i < 4; i++)
+        assert_false(closed_within(fds[i], 0));
+    http_stats_t s;
+    http_stats(atomic_load(&f->h), &s);
+    assert_int_equal(s.conn_open, 4); /* before curl's, which close in their own time */
+    assert_int_equal(get(f, "/healthz", NULL), 200);
+    resp_t r = post_change(f, good_change);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    http_stats(atomic_load(&f->h), &s);
+    assert_int_equal(s.conn_refused, 8);
+    char *body;
+    assert_int_equal(get(f, "/metrics", &body), 200);
+    assert_non_null(strstr(body, "stormwatch_http_connections_refused_total 8\n"));
+    free(body);
+    for (int i = 0; i < 12; i++)
+        close(fds[i]);
+}
+
+/*
+ * A client trickling its request a byte at a time (so never idle) is cut
+ * off at the request deadline; one that sends whole requests in time, on
+ * the same connection, is not.
+ */
+static void test_request_deadline(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.request_timeout_s = 1;
+    o.idle_timeout_s = 30;
+    fx_start_http(f, &o);
+    static const char slow[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    static const char body[] = "POST /api/v1/changes HTTP/1.1\r\nHost: x\r\n"
+                               "Authorization: Bearer " TOKEN "\r\nContent-Length: 60\r\n\r\n";
+    int hdr = raw_connect(f, "127.0.0.1"), post = raw_connect(f, "127.0.0.1");
+    int ok = raw_connect(f, "127.0.0.1");
+    assert_int_equal(write(post, body, strlen(body)), (ssize_t)strlen(body));
+    double t0 = now_s(), hdr_closed = 0, post_closed = 0;
+    for (size_t i = 0; i < strlen(slow) && now_s() - t0 < 10; i++) {
+        if (!hdr_closed) {
+            if (write(hdr, slow + i, 1) != 1 || closed_within(hdr, 0))
+                hdr_closed = now_s() - t0;
+        }
+        if (!post_closed) {
+            if (write(post, "{", 1) != 1 || closed_within(post, 0))
+                post_closed = now_s() - t0;
+        }
+        if (i % 4 == 0) { /* whole requests, kept alive, every 200 ms */
+            static const char get_req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+            char buf[1024];
+            assert_int_equal(write(ok, get_req, strlen(get_req)), (ssize_t)strlen(get_req));
+            struct pollfd p = { .fd = ok, .events = POLLIN };
+            assert_int_equal(poll(&p, 1, 5000), 1);
+            ssize_t n = recv(ok, buf, sizeof(buf) - 1, 0);
+            assert_true(n > 0);
+            buf[n] = '\0';
+            assert_non_null(strstr(buf, "200 OK"));
+        }
+        if (hdr_closed && post_closed && now_s() - t0 > 2.5)
+            break;
+        struct timespec pause = { 0, 50 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
+    if (!hdr_closed)
+        hdr_closed = closed_within(hdr, 100) ? now_s() - t0 : 0;
+    /* cut off at the deadline (1 s), not by the idle timeout (30 s) */
+    if (hdr_closed < 0.9 || hdr_closed > 8 || post_closed < 0.9 || post_closed > 8)
+        fail_msg("closed after %.2f s (headers) and %.2f s (body); want ~1 s", hdr_closed,
+                 post_closed);
+    assert_false(closed_within(ok, 0));
+    http_stats_t s;
+    http_stats(atomic_load(&f->h), &s);
+    assert_int_equal(s.conn_timed_out, 2);
+    close(hdr);
+    close(post);
+    close(ok);
+    assert_int_equal(count_changes(f), 0);
+}
+
+/*
+ * A closed connection's slot is out of the watchdog's sight: its
+ * descriptor number, reused by the next socket opened in this process,
+ * is not shut down when the old deadline passes.
+ */
+static void test_deadline_spares_closed_connections(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    http_opts_t o = fx_opts(f);
+    o.request_timeout_s = 1;
+    fx_start_http(f, &o);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(get(f, "/healthz", NULL), 200);
+    http_stats_t s;
+    for (int i = 0; i < 100; i++) {
+        http_stats(atomic_load(&f->h), &s);
+        if (!s.conn_open)
+            break;
+        struct timespec pause = { 0, 20 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(s.conn_open, 0);
+    int sp[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+    struct timespec wait = { 1, 500 * 1000 * 1000 };
+    nanosleep(&wait, NULL);
+    char c = 'x';
+    assert_int_equal(send(sp[0], &c, 1, MSG_NOSIGNAL), 1);
+    assert_int_equal(recv(sp[1], &c, 1, 0), 1);
+    http_stats(atomic_load(&f->h), &s);
+    assert_int_equal(s.conn_timed_out, 0);
+    close(sp[0]);
+    close(sp[1]);
 }
 
 /* ---- withdrawing ---- */
@@ -1101,15 +1297,36 @@ static void test_torn_header(void **state)
     assert_int_equal(count_lines(f->journal), 1);
 }
 
-/* Opens a journal holding `text`: the return code, the message in err. */
-static int open_text(fx_t *f, const char *text, char *err, size_t errlen)
+/* Opens a journal holding `text` (strict: a corrupt one is refused, not
+ * set aside): the return code, the message in err. */
+static int open_text_as(fx_t *f, const char *text, int strict, char *err, size_t errlen)
 {
     http_stop(atomic_load(&f->h));
     atomic_store(&f->h, NULL);
     changes_api_close(f->api);
     f->api = NULL;
     spit(f->journal, text);
-    return changes_api_open(f->journal, NULL, &f->api, err, errlen);
+    changes_api_opts_t o = { .strict = strict };
+    return changes_api_open(f->journal, &o, &f->api, err, errlen);
+}
+
+static int open_text(fx_t *f, const char *text, char *err, size_t errlen)
+{
+    return open_text_as(f, text, 1, err, errlen);
+}
+
+/* The names in dir that start with `prefix` (up to 8, in *names, malloc'd). */
+static int list_prefixed(const char *dir, const char *prefix, char *names[8])
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 8)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+            names[n++] = strdup(e->d_name);
+    closedir(d);
+    return n;
 }
 
 static void test_corrupt_journal(void **state)
@@ -1156,7 +1373,17 @@ static void test_corrupt_journal(void **state)
         char *text = slurp(f->journal, NULL);
         assert_string_equal(text, cases[i].text);
         free(text);
+        /* a file that is no journal of ours is refused without strict too */
+        if (i >= sizeof(cases) / sizeof(cases[0]) - 3) {
+            assert_int_equal(open_text_as(f, cases[i].text, 0, err, sizeof(err)), SW_ECONFIG);
+            assert_int_equal(strncmp(err, want, strlen(want)), 0);
+            text = slurp(f->journal, NULL);
+            assert_string_equal(text, cases[i].text);
+            free(text);
+        }
     }
+    char *aside[8];
+    assert_int_equal(list_prefixed(f->dir, "changes.journal.corrupt-", aside), 0);
     /* blank lines are harmless */
     char err[512] = "";
     assert_int_equal(open_text(f, HDR "\n" DECL("A", "2019-09-12T09:00:00Z",
@@ -1167,6 +1394,305 @@ static void test_corrupt_journal(void **state)
     assert_int_equal(s.live, 1);
 #undef HDR
 #undef DECL
+}
+
+/*
+ * By default a corrupt journal no longer keeps the daemon down: it is
+ * renamed aside (never deleted), the caller gets the reason to log, and
+ * the API starts empty on a new journal.
+ */
+static void test_corrupt_journal_set_aside(void **state)
+{
+    fx_t *f = *state;
+    static const char corrupt[] =
+        "{\"stormwatch_changes_journal\":1}\n"
+        "{\"op\":\"declare\",\"at\":\"2019-09-01T00:00:00Z\",\"change\":{\"id\":\"A\","
+        "\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\",\"end\":\"2019-09-12T10:00:00Z\"}}\n"
+        "{\"op\":\"decl\n";
+    char err[1024] = "", want[512];
+    assert_int_equal(open_text_as(f, corrupt, 0, err, sizeof(err)), 0);
+    assert_non_null(f->api);
+    snprintf(want, sizeof(want), "%s:3: not a JSON line: ", f->journal);
+    assert_int_equal(strncmp(err, want, strlen(want)), 0);
+    snprintf(want, sizeof(want), "; set aside as %s.corrupt-", f->journal);
+    assert_non_null(strstr(err, want));
+    assert_non_null(strstr(err, ", starting with no declared changes"));
+    changes_api_stats_t s;
+    changes_api_stats(f->api, &s);
+    assert_int_equal(s.set_aside, 1);
+    assert_int_equal(s.live, 0);
+    assert_int_equal(s.replayed, 0);
+    /* the old file, whole, under the name in the message */
+    char *names[8], path[512];
+    assert_int_equal(list_prefixed(f->dir, "changes.journal.corrupt-", names), 1);
+    snprintf(path, sizeof(path), "%s/%s", f->dir, names[0]);
+    assert_non_null(strstr(err, path));
+    char *text = slurp(path, NULL);
+    assert_string_equal(text, corrupt);
+    free(text);
+    free(names[0]);
+    /* a new journal, in use */
+    text = slurp(f->journal, NULL);
+    assert_string_equal(text, "{\"stormwatch_changes_journal\":1}\n");
+    free(text);
+    char *metrics = NULL;
+    size_t mlen = 0;
+    FILE *mf = open_memstream(&metrics, &mlen);
+    changes_api_metrics_write(f->api, mf);
+    fclose(mf);
+    assert_non_null(strstr(metrics, "stormwatch_changes_api_journals_set_aside_total 1\n"));
+    free(metrics);
+    char *b = change_with_id("B");
+    assert_int_equal(changes_api_declare(f->api, b, strlen(b), NULL, 0), 0);
+    free(b);
+    /* the lock is on the new journal */
+    changes_api_t *other = NULL;
+    assert_int_equal(changes_api_open(f->journal, NULL, &other, err, sizeof(err)), SW_EIO);
+    changes_api_stats_t s2 = fx_reopen(f);
+    assert_int_equal(s2.set_aside, 0);
+    assert_int_equal(s2.live, 1);
+    assert_int_equal(get(f, "/api/v1/changes/B", NULL), 200);
+
+    /* corrupt again: a second file aside, the first one kept */
+    assert_int_equal(open_text_as(f, corrupt, 0, err, sizeof(err)), 0);
+    int n = list_prefixed(f->dir, "changes.journal.corrupt-", names);
+    assert_int_equal(n, 2);
+    assert_string_not_equal(names[0], names[1]);
+    free(names[0]);
+    free(names[1]);
+}
+
+/* The journal's directory must be writable (compaction and setting aside
+ * create files there): found at open, as nobody when run as root. */
+static void test_journal_dir_not_writable(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h)); /* no other thread while forking */
+    atomic_store(&f->h, NULL);
+    char dir[256], journal[512], want[1024];
+    snprintf(dir, sizeof(dir), "%s/ro", f->dir);
+    snprintf(journal, sizeof(journal), "%s/changes.journal", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(chmod(f->dir, 0711), 0); /* mkdtemp's 0700: nobody could not enter */
+    spit(journal, "{\"stormwatch_changes_journal\":1}\n");
+    assert_int_equal(chmod(journal, 0666), 0);
+    assert_int_equal(chmod(dir, 0555), 0);
+    snprintf(want, sizeof(want), "%s: its directory %s is not writable (Permission denied); "
+             "the journal is rewritten there", journal, dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(3);
+        char err[1024] = "";
+        changes_api_t *api = NULL;
+        int rc = changes_api_open(journal, NULL, &api, err, sizeof(err));
+        if (rc != SW_EIO || api) {
+            fprintf(stderr, "rc %d: %s\n", rc, err);
+            _exit(1);
+        }
+        if (strcmp(err, want) != 0) {
+            fprintf(stderr, "got: %s\nwant: %s\n", err, want);
+            _exit(2);
+        }
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    chmod(dir, 0755);
+    chmod(f->dir, 0700);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    unlink(journal);
+    rmdir(dir);
+}
+
+/* What on_change sees, in order: "+ID USER" and "-ID". */
+typedef struct {
+    char log[16][64];
+    int n;
+    changes_t *reg; /* kept up to date from the calls alone */
+} deltas_t;
+
+static void on_change(void *ctx, const change_t *declared, const char *withdrawn)
+{
+    deltas_t *d = ctx;
+    if (d->n < 16) {
+        if (declared)
+            snprintf(d->log[d->n++], sizeof(d->log[0]), "+%s %s", declared->id, declared->user);
+        else
+            snprintf(d->log[d->n++], sizeof(d->log[0]), "-%s", withdrawn);
+    }
+    if (declared)
+        assert_int_equal(changes_add(d->reg, declared), 0);
+    else
+        assert_int_equal(changes_remove(d->reg, withdrawn), 0);
+}
+
+/* The per-operation feed for a register kept up to date without snapshots. */
+static void test_on_change_and_copy(void **state)
+{
+    fx_t *f = *state;
+    http_stop(atomic_load(&f->h));
+    atomic_store(&f->h, NULL);
+    changes_api_close(f->api);
+    deltas_t d = { .reg = changes_create() };
+    changes_api_opts_t o = { .on_change = on_change, .ctx = &d };
+    char err[512] = "";
+    assert_int_equal(changes_api_open(f->journal, &o, &f->api, err, sizeof(err)), 0);
+    assert_string_equal(err, "");
+    char *a = change_with_id("A"), *b = change_with_id("B");
+    assert_int_equal(changes_api_declare(f->api, a, strlen(a), NULL, 0), 0);
+    assert_int_equal(changes_api_declare(f->api, good_change, strlen(good_change), NULL, 0), 0);
+    assert_int_equal(changes_api_declare(f->api, a, strlen(a), NULL, 0), SW_EEXISTS);
+    assert_int_equal(changes_api_declare(f->api, "{}", 2, NULL, 0), SW_ECONFIG);
+    assert_int_equal(changes_api_withdraw(f->api, "A"), 0);
+    assert_int_equal(changes_api_withdraw(f->api, "A"), SW_ENOTFOUND);
+    assert_int_equal(changes_api_declare(f->api, b, strlen(b), NULL, 0), 0);
+    assert_int_equal(changes_api_declare(f->api, a, strlen(a), NULL, 0), 0);
+    assert_int_equal(d.n, 5);
+    assert_string_equal(d.log[0], "+A DCC");
+    assert_string_equal(d.log[1], "+CHG-0412 90-B3-D5-1F-30-01-00-0A");
+    assert_string_equal(d.log[2], "-A");
+    assert_string_equal(d.log[3], "+B DCC");
+    assert_string_equal(d.log[4], "+A DCC");
+    /* the register fed by the calls holds what a snapshot holds */
+    changes_t *snap = changes_create();
+    assert_int_equal(changes_api_snapshot(f->api, snap), 0);
+    assert_int_equal(changes_count(snap), changes_count(d.reg));
+    for (size_t i = 0; i < changes_count(snap); i++)
+        assert_non_null(changes_find(d.reg, changes_get(snap, i)->id));
+    changes_destroy(snap);
+    /* one change, copied by id */
+    change_t c;
+    assert_int_equal(changes_api_copy(f->api, "CHG-0412", &c), 0);
+    assert_string_equal(c.title, "Firewall rule update at the User's gateway");
+    assert_int_equal(c.affects, CHG_NORTH);
+    assert_int_equal(c.line, 0);
+    change_free_strings(&c);
+    assert_int_equal(changes_api_copy(f->api, "Z", &c), SW_ENOTFOUND);
+    assert_int_equal(changes_api_copy(NULL, "Z", &c), SW_EINVAL);
+    /* replaying is not an operation: no calls at open */
+    changes_api_close(f->api);
+    d.n = 0;
+    assert_int_equal(changes_api_open(f->journal, &o, &f->api, err, sizeof(err)), 0);
+    assert_int_equal(d.n, 0);
+    changes_destroy(d.reg);
+    free(a);
+    free(b);
+}
+
+/*
+ * 2 000 declarations: each finds its id in the index, not by comparing it
+ * with every change declared before (2e6 comparisons). Counted, not timed.
+ */
+static void test_declare_scales(void **state)
+{
+    fx_t *f = *state;
+    enum { N = 2000 };
+    char id[32];
+    strcmp_count_reset();
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof(id), "CHG-%05d", i);
+        char *c = change_with_id(id);
+        assert_int_equal(changes_api_declare(f->api, c, strlen(c), NULL, 0), 0);
+        free(c);
+    }
+    long calls = strcmp_count();
+    if (calls > 20L * N)
+        fail_msg("%ld string comparisons for %d declarations: not O(1) each", calls, N);
+    /* withdrawals keep the order declared and the index right */
+    for (int i = 0; i < N; i += 3) {
+        snprintf(id, sizeof(id), "CHG-%05d", i);
+        assert_int_equal(changes_api_withdraw(f->api, id), 0);
+    }
+    json_t *arr = list_changes(f);
+    size_t k = 0;
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 0)
+            continue;
+        snprintf(id, sizeof(id), "CHG-%05d", i);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(arr, k++), "id")),
+                            id);
+        int found;
+        char *one = changes_api_get_json(f->api, id, &found);
+        assert_non_null(one);
+        free(one);
+    }
+    assert_int_equal(json_array_size(arr), k);
+    json_decref(arr);
+}
+
+/* Text limits and control characters: a 400 naming the field. */
+static void test_declare_text_limits(void **state)
+{
+    fx_t *f = *state;
+    static const struct {
+        const char *key;
+        size_t len;
+        int ok;
+        const char *error;
+    } cases[] = {
+        { "id", CHG_MAX_ID, 1, NULL },
+        { "id", CHG_MAX_ID + 1, 0, "field 'id': longer than 128 bytes (129)" },
+        { "id", 60000, 0, "field 'id': longer than 128 bytes (60000)" },
+        { "user", CHG_MAX_USER, 1, NULL },
+        { "user", CHG_MAX_USER + 1, 0, "field 'user': longer than 64 bytes (65)" },
+        { "kind", CHG_MAX_KIND, 1, NULL },
+        { "kind", CHG_MAX_KIND + 1, 0, "field 'kind': longer than 64 bytes (65)" },
+        { "title", CHG_MAX_TEXT, 1, NULL },
+        { "title", CHG_MAX_TEXT + 1, 0, "field 'title': longer than 4096 bytes (4097)" },
+        { "expected", CHG_MAX_TEXT + 1, 0, "field 'expected': longer than 4096 bytes (4097)" },
+        { "contact", CHG_MAX_TEXT + 1, 0, "field 'contact': longer than 4096 bytes (4097)" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *v = malloc(cases[i].len + 1), id[32];
+        assert_non_null(v);
+        memset(v, 'a', cases[i].len);
+        v[cases[i].len] = '\0';
+        snprintf(id, sizeof(id), "T%zu", i);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "user", "U", "start",
+                              "2019-09-12T09:00:00Z", "end", "2019-09-12T10:00:00Z");
+        json_object_set_new(o, cases[i].key, json_string(v));
+        char *body = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        free(v);
+        resp_t r = post_change(f, body);
+        free(body);
+        if (r.status != (cases[i].ok ? 201 : 400))
+            fail_msg("case %zu (%s, %zu bytes): %ld %s", i, cases[i].key, cases[i].len,
+                     r.status, r.body);
+        if (!cases[i].ok)
+            assert_string_equal(error_of(&r), cases[i].error);
+        resp_free(&r);
+    }
+    static const struct {
+        const char *json, *error; /* error NULL: accepted */
+    } controls[] = {
+        { "{\"id\":\"C\\n1\",\"user\":\"U\"}",
+          "field 'id': control character 0x0a at byte 2" },
+        { "{\"id\":\"C1\",\"user\":\"U\\u007f\"}",
+          "field 'user': control character 0x7f at byte 2" },
+        { "{\"id\":\"C1\",\"user\":\"U\",\"kind\":\"a\\tb\"}",
+          "field 'kind': control character 0x09 at byte 2" },
+        { "{\"id\":\"C1\",\"user\":\"U\",\"title\":\"a\\rb\"}",
+          "field 'title': control character 0x0d at byte 2 (only tabs and line feeds are "
+          "allowed)" },
+        { "{\"id\":\"C1\",\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\","
+          "\"end\":\"2019-09-12T10:00:00Z\",\"affects\":[\"north\",\"south\",\"both\","
+          "\"north\"]}", "field 'affects': expected at most 3 words, got 4" },
+        { "{\"id\":\"C1\",\"user\":\"U\",\"start\":\"2019-09-12T09:00:00Z\","
+          "\"end\":\"2019-09-12T10:00:00Z\",\"title\":\"two\\tcolumns\",\"expected\":"
+          "\"line one\\nline two\"}", NULL },
+    };
+    for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
+        resp_t r = post_change(f, controls[i].json);
+        if (r.status != (controls[i].error ? 400 : 201))
+            fail_msg("control case %zu: %ld %s", i, r.status, r.body);
+        if (controls[i].error)
+            assert_string_equal(error_of(&r), controls[i].error);
+        resp_free(&r);
+    }
 }
 
 static void test_open_errors(void **state)
@@ -1555,12 +2081,20 @@ int main(void)
         T(test_no_change_api),
         T(test_body_limit),
         T(test_body_limit_configured),
+        T(test_per_address_limit),
+        T(test_request_deadline),
+        T(test_deadline_spares_closed_connections),
         T(test_withdraw),
         T(test_ids_in_urls),
         T(test_restart_keeps_changes),
         T(test_torn_tail),
         T(test_torn_header),
         T(test_corrupt_journal),
+        T(test_corrupt_journal_set_aside),
+        T(test_journal_dir_not_writable),
+        T(test_on_change_and_copy),
+        T(test_declare_scales),
+        T(test_declare_text_limits),
         T(test_open_errors),
         T(test_compaction),
         T(test_snapshot_conflict),
