@@ -432,18 +432,104 @@ static void alert_handover(void *ctx, const alert_t *a, int adopted)
     d->transitions++; /* the snapshot of firing alerts changed */
 }
 
+/* ---- the change register ------------------------------------------------ */
+
+/* An update of the register, queued for the alert thread. */
+struct reg_update {
+    enum { UPD_DECLARE, UPD_WITHDRAW, UPD_FILE } type;
+    change_t change;              /* UPD_DECLARE: an owned copy */
+    char *id;                     /* UPD_WITHDRAW */
+    changes_t *file;              /* UPD_FILE: the new file register, owned */
+    struct reg_update *next;
+};
+
+static void update_free(struct reg_update *u)
+{
+    if (u->type == UPD_DECLARE)
+        change_free_strings(&u->change);
+    free(u->id);
+    changes_destroy(u->file);
+    free(u);
+}
+
+static void queue_update(daemon_t *d, struct reg_update *u)
+{
+    pthread_mutex_lock(&d->upd_lock);
+    if (d->upd_tail)
+        d->upd_tail->next = u;
+    else
+        d->upd_head = u;
+    d->upd_tail = u;
+    pthread_mutex_unlock(&d->upd_lock);
+}
+
+/* The API's thread, under its lock, once a change is on disk: queued for
+ * the alert thread, O(1), in journal order. */
+static void on_api_change(void *ctx, const change_t *declared, const char *withdrawn)
+{
+    daemon_t *d = ctx;
+    struct reg_update *u = calloc(1, sizeof(*u));
+    int ok = u != NULL;
+    if (ok && declared) {
+        u->type = UPD_DECLARE;
+        ok = change_copy(&u->change, declared) == SW_OK;
+        if (!ok)
+            u->type = UPD_WITHDRAW; /* nothing copied: freed as such */
+    } else if (ok) {
+        u->type = UPD_WITHDRAW;
+        ok = (u->id = strdup(withdrawn)) != NULL;
+    }
+    if (!ok) {
+        free(u);
+        atomic_fetch_add_explicit(&d->upd_lost, 1, memory_order_relaxed);
+        sw_log(LOG_ERROR, "out of memory: change %s is journalled but not used until a reload",
+               declared ? declared->id : withdrawn);
+        return;
+    }
+    queue_update(d, u);
+}
+
+/* Alert thread: applies the queued updates in order, then hands the
+ * alert stage the register as it is now. */
+static void apply_updates(daemon_t *d)
+{
+    pthread_mutex_lock(&d->upd_lock);
+    struct reg_update *u = d->upd_head;
+    d->upd_head = d->upd_tail = NULL;
+    pthread_mutex_unlock(&d->upd_lock);
+    if (!u)
+        return;
+    for (struct reg_update *next; u; u = next) {
+        next = u->next;
+        int rc = 0;
+        switch (u->type) {
+        case UPD_DECLARE:
+            rc = regview_declare(d->rv, &u->change);
+            if (rc == 1)
+                sw_log(LOG_WARN, "change %s is in the file and the API: the file's is used",
+                       u->change.id);
+            break;
+        case UPD_WITHDRAW:
+            rc = regview_withdraw(d->rv, u->id);
+            break;
+        case UPD_FILE:
+            rc = regview_set_file(d->rv, u->file);
+            u->file = NULL; /* taken, even on failure */
+            break;
+        }
+        if (rc < 0 && rc != SW_ENOTFOUND && rc != SW_EEXISTS)
+            sw_log(LOG_ERROR, "change register update refused (%s); the register may lag the API "
+                   "until the next reload", sw_strerror(rc));
+        update_free(u);
+    }
+    const changes_t *reg = regview_merged(d->rv);
+    alerts_set_changes(d->as, reg);
+    atomic_store_explicit(&d->changes_n, changes_count(reg), memory_order_relaxed);
+}
+
 static void alerts_take_updates(daemon_t *d)
 {
-    /* acquire pairs with main's release exchange: the register is complete */
-    changes_t *reg = atomic_exchange_explicit(&d->next_reg, NULL, memory_order_acq_rel);
-    if (reg) {
-        alerts_set_changes(d->as, reg);
-        atomic_store_explicit(&d->changes_n, changes_count(reg), memory_order_relaxed);
-        changes_t *old = d->reg;
-        d->reg = reg;
-        /* handed back for main to free: release pairs with its acquire */
-        atomic_store_explicit(&d->old_reg, old, memory_order_release);
-    }
+    apply_updates(d);
     unsigned gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
     if (gen != atomic_load_explicit(&d->alerts_cfg_ack, memory_order_relaxed)) {
         cfg_t *c = atomic_load_explicit(&d->next_cfg, memory_order_acquire);
@@ -581,49 +667,6 @@ static changes_t *load_changes(const char *path, char *err, size_t errlen)
     return reg;
 }
 
-/*
- * The register the alert stage uses: the YAML file's changes and those
- * declared over the API (a file change wins over an API change of the same
- * id). Call with reg_lock held. NULL when out of memory.
- */
-static changes_t *merged_register(daemon_t *d)
-{
-    changes_t *reg = changes_create(), *api = d->api ? changes_create() : NULL;
-    if (!reg || (d->api && (!api || changes_api_snapshot(d->api, api) < 0))) {
-        changes_destroy(reg);
-        changes_destroy(api);
-        return NULL;
-    }
-    for (size_t i = 0; i < changes_count(d->file_reg); i++)
-        changes_add(reg, changes_get(d->file_reg, i));
-    for (size_t i = 0; i < changes_count(api); i++)
-        if (changes_add(reg, changes_get(api, i)) == SW_EEXISTS)
-            sw_log(LOG_WARN, "change %s is in the file and the API: the file's is used",
-                   changes_get(api, i)->id);
-    changes_destroy(api);
-    return reg;
-}
-
-/* Hands a new merged register to the alert thread. */
-void dmn_publish_register(daemon_t *d)
-{
-    pthread_mutex_lock(&d->reg_lock);
-    changes_t *reg = merged_register(d);
-    pthread_mutex_unlock(&d->reg_lock);
-    if (!reg) {
-        sw_log(LOG_ERROR, "out of memory building the change register; the old one stays");
-        return;
-    }
-    changes_t *pending = atomic_exchange_explicit(&d->next_reg, reg, memory_order_acq_rel);
-    changes_destroy(pending); /* never taken: superseded */
-}
-
-/* HTTP thread: a change was declared or withdrawn (already journalled). */
-static void on_api_changes(void *ctx)
-{
-    dmn_publish_register(ctx);
-}
-
 static int is_ready(void *ctx)
 {
     daemon_t *d = ctx;
@@ -674,7 +717,7 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
     http_opts_t ho = { .addr = d->o.http, .token = d->token, .changes = d->api,
                        .tls_cert = d->o.tls_cert, .tls_key = d->o.tls_key,
                        .metrics = http_metrics, .ready = is_ready,
-                       .alerts_json = daemon_alerts_json, .changes_updated = on_api_changes,
+                       .alerts_json = daemon_alerts_json,
                        .change_declared = dk_share_declared, .change_withdrawn = dk_share_withdrawn,
                        .log = http_log, .ctx = d };
     http_t *h = http_start(&ho, err, errlen);
@@ -852,13 +895,19 @@ static void reload(daemon_t *d)
         free(c);
         return;
     }
-    /* the register: the file's changes merged with the API's; the alert
-     * thread swaps it in and hands the old one back */
-    pthread_mutex_lock(&d->reg_lock);
-    changes_destroy(d->file_reg);
-    d->file_reg = reg;
-    pthread_mutex_unlock(&d->reg_lock);
-    dmn_publish_register(d);
+    /* the register: the alert thread merges the new file with the API's
+     * changes, in order with the API's updates */
+    struct reg_update *u = calloc(1, sizeof(*u));
+    if (!u) {
+        sw_log(LOG_ERROR, "reload refused, old config and change register kept: out of memory");
+        changes_destroy(reg);
+        cfg_free(c);
+        free(c);
+        return;
+    }
+    u->type = UPD_FILE;
+    u->file = reg;
+    queue_update(d, u);
     /* the config: publish, then wait until every consumer has switched */
     atomic_store_explicit(&d->next_cfg, c, memory_order_release);
     unsigned gen = atomic_fetch_add_explicit(&d->cfg_gen, 1, memory_order_acq_rel) + 1;
@@ -932,11 +981,12 @@ static void teardown(daemon_t *d)
         fclose(d->alerts_out);
     changes_api_close(d->api);
     free(d->token);
-    changes_destroy(d->reg);
-    changes_destroy(d->file_reg);
-    pthread_mutex_destroy(&d->reg_lock);
-    changes_destroy(atomic_load(&d->next_reg));
-    changes_destroy(atomic_load(&d->old_reg));
+    regview_destroy(d->rv);
+    for (struct reg_update *u = d->upd_head, *next; u; u = next) {
+        next = u->next;
+        update_free(u);
+    }
+    pthread_mutex_destroy(&d->upd_lock);
     if (d->cfg) {
         cfg_free(d->cfg);
         free(d->cfg);
@@ -955,16 +1005,35 @@ static int setup(daemon_t *d, char *err, size_t errlen)
     if (dmn_merge_run_config(&d->o, d->cfg))
         return SW_EINVAL;
     d->ingest = d->cfg->ingest;
-    if (!(d->file_reg = load_changes(d->o.changes, err, errlen)))
+    changes_t *file = load_changes(d->o.changes, err, errlen);
+    if (!file)
         return SW_ECONFIG;
+    if (!(d->rv = regview_create()) || regview_set_file(d->rv, file) < 0) {
+        if (!d->rv)
+            changes_destroy(file);
+        return SW_ENOMEM;
+    }
     if (d->o.http || d->o.journal) {
         const char *journal = d->o.journal ? d->o.journal : "stormwatch-changes.journal";
-        if (changes_api_open(journal, NULL, &d->api, err, errlen) < 0)
+        changes_api_opts_t ao = { .strict = d->o.strict_files, .on_change = on_api_change,
+                                  .ctx = d };
+        if (changes_api_open(journal, &ao, &d->api, err, errlen) < 0)
             return SW_ECONFIG;
+        if (err[0]) /* a corrupt journal set aside */
+            sw_log(LOG_WARN, "--changes-journal: %s", err);
+        /* what the journal held; what is declared from now on comes as updates */
+        changes_t *api = changes_create();
+        int rc = api ? changes_api_snapshot(d->api, api) : SW_ENOMEM;
+        for (size_t i = 0; rc == SW_OK && i < changes_count(api); i++)
+            if (regview_declare(d->rv, changes_get(api, i)) == 1)
+                sw_log(LOG_WARN, "change %s is in the file and the API: the file's is used",
+                       changes_get(api, i)->id);
+        changes_destroy(api);
+        if (rc < 0)
+            return rc;
     }
-    if (!(d->reg = merged_register(d)))
-        return SW_ENOMEM;
-    atomic_store_explicit(&d->changes_n, changes_count(d->reg), memory_order_relaxed);
+    atomic_store_explicit(&d->changes_n, changes_count(regview_merged(d->rv)),
+                          memory_order_relaxed);
     d->nshards = d->o.nshards;
     d->sh = calloc(d->nshards, sizeof(*d->sh));
     if (!d->sh)
@@ -992,7 +1061,7 @@ static int setup(daemon_t *d, char *err, size_t errlen)
                          .detect_ctx = d->cfg, .emit = alert_emit, .emit_ctx = d,
                          .handover = alert_handover };
     d->router = router_create(&ro);
-    d->as = alerts_create(&ao, d->reg);
+    d->as = alerts_create(&ao, regview_merged(d->rv));
     if (!d->router || !d->as)
         return SW_ENOMEM;
     if (d->o.state && state_load(d, err, errlen) < 0)
@@ -1044,7 +1113,7 @@ int run_main(int argc, char **argv)
     static daemon_t d; /* large; one per process */
     memset(&d, 0, sizeof(d));
     pthread_mutex_init(&d.snap_lock, NULL);
-    pthread_mutex_init(&d.reg_lock, NULL);
+    pthread_mutex_init(&d.upd_lock, NULL);
     pthread_mutex_init(&d.ckpt_lock, NULL);
     d.alerts_snapshot = strdup("[]");
     int rc = dmn_parse_args(argc, argv, &d.o);
@@ -1095,8 +1164,6 @@ int run_main(int argc, char **argv)
         }
         if (sig == SIGHUP)
             reload(&d);
-        changes_t *old = atomic_exchange_explicit(&d.old_reg, NULL, memory_order_acq_rel);
-        changes_destroy(old);
         if (d.o.stats_every > 0 && dmn_mono_s() >= next_stats) {
             double now = dmn_mono_s();
             log_stats(&d, now - last, &last_lines);

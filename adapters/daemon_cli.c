@@ -38,8 +38,16 @@ static const char usage[] =
     "                         stormwatch-alertmanager.queue)\n"
     "      --shards N         detection threads (default: cores - 1, at least 1)\n"
     "      --ring-size N      records per shard ring (default 65536)\n"
-    "      --drop-when-full   drop samples when a shard is behind (counted), instead\n"
-    "                         of pausing ingest so ZeroMQ pushes back on producers\n"
+    "      --drop-when-full   shed samples when a shard is behind (counted; nothing is\n"
+    "                         judged on the hole), instead of pausing ingest so ZeroMQ\n"
+    "                         pushes back on producers\n"
+    "      --max-message BYTES  one ZeroMQ message at most (default 16MiB); a larger\n"
+    "                         one cuts its producer off (counted)\n"
+    "      --drain-timeout D  at SIGTERM, read what is still queued for at most D\n"
+    "                         (default 10s), then drain the pipeline and stop\n"
+    "      --strict-files     refuse to start on a corrupt state, Alertmanager queue or\n"
+    "                         change journal (default: rename it FILE.corrupt-TIME,\n"
+    "                         log it and start afresh)\n"
     "      --record FILE      record what was ingested as line protocol\n"
     "      --record-max BYTES rotate the recording at this size (default 1 GiB)\n"
     "      --record-gzip      gzip the recording\n"
@@ -84,7 +92,7 @@ int dmn_parse_args(int argc, char **argv, run_opts_t *o)
     enum { O_PUB = 256, O_SHARDS, O_RING, O_DROP, O_RECORD, O_RECMAX, O_RECGZ, O_CSEC, O_CPUB,
            O_CALLOW, O_STATS, O_STATE_EVERY, O_KBROKERS, O_KTOPIC, O_KGROUP, O_KALERTS,
            O_KCHANGES, O_KSTATE, O_KCKPT, O_LOG, O_AM, O_HTTP, O_TOKEN, O_JOURNAL, O_AMQ, O_CERT,
-           O_KEY };
+           O_KEY, O_MAXMSG, O_DRAIN, O_STRICT };
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
@@ -95,6 +103,9 @@ int dmn_parse_args(int argc, char **argv, run_opts_t *o)
         { "shards", required_argument, NULL, O_SHARDS },
         { "ring-size", required_argument, NULL, O_RING },
         { "drop-when-full", no_argument, NULL, O_DROP },
+        { "max-message", required_argument, NULL, O_MAXMSG },
+        { "drain-timeout", required_argument, NULL, O_DRAIN },
+        { "strict-files", no_argument, NULL, O_STRICT },
         { "record", required_argument, NULL, O_RECORD },
         { "record-max", required_argument, NULL, O_RECMAX },
         { "record-gzip", no_argument, NULL, O_RECGZ },
@@ -123,7 +134,7 @@ int dmn_parse_args(int argc, char **argv, run_opts_t *o)
     };
     /* zero, NULL or the markers below: not given, the config file decides */
     *o = (run_opts_t){ .record_max = UINT64_MAX, .stats_every = -1, .state_every = -1,
-                       .kafka_checkpoint = -1 };
+                       .kafka_checkpoint = -1, .drain_timeout = -1 };
     int c;
     char *end;
     optind = 1;
@@ -156,11 +167,27 @@ int dmn_parse_args(int argc, char **argv, run_opts_t *o)
             }
             break;
         case O_DROP: o->drop_when_full = 1; break;
+        case O_STRICT: o->strict_files = 1; break;
+        case O_MAXMSG:
+            if (tf_parse_size(optarg, &o->max_message) < 0 || o->max_message < CFG_MIN_MAX_MESSAGE ||
+                o->max_message > CFG_MAX_MAX_MESSAGE) {
+                fprintf(stderr, "stormwatch run: --max-message: want a size from 64KiB to 2GiB, "
+                                "such as 16MiB, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case O_DRAIN:
+            if (tf_parse_duration(optarg, &o->drain_timeout) < 0 || o->drain_timeout <= 0) {
+                fprintf(stderr, "stormwatch run: --drain-timeout: want a duration such as 10s, "
+                                "got '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case O_RECORD: o->record = optarg; break;
         case O_RECMAX:
-            o->record_max = strtoull(optarg, &end, 10);
-            if (*end) {
-                fprintf(stderr, "stormwatch run: --record-max: not a number: '%s'\n", optarg);
+            if (tf_parse_size(optarg, &o->record_max) < 0) {
+                fprintf(stderr, "stormwatch run: --record-max: want a size such as 1GiB or "
+                                "1073741824, got '%s'\n", optarg);
                 return 2;
             }
             break;
@@ -254,6 +281,11 @@ int dmn_merge_run_config(run_opts_t *o, const cfg_t *c)
         o->record_max = r->record_max;
     o->record_gzip |= r->record_gzip;
     o->drop_when_full |= r->drop_when_full;
+    o->strict_files |= r->strict_files;
+    if (!o->max_message)
+        o->max_message = r->max_message;
+    if (o->drain_timeout < 0)
+        o->drain_timeout = r->drain_timeout;
     if (!o->nshards)
         o->nshards = (unsigned)r->shards;
     if (!o->nshards) {

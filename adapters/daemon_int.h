@@ -23,6 +23,7 @@
 #include "curve.h"
 #include "http.h"
 #include "record.h"
+#include "regview.h"
 #include "ring.h"
 #include "router.h"
 #include "shard.h"
@@ -52,7 +53,9 @@ typedef struct {
     size_t ningest;
     unsigned nshards;
     size_t ring_size;
-    int drop_when_full, record_gzip;
+    int drop_when_full, record_gzip, strict_files;
+    uint64_t max_message;         /* 0: not given */
+    int64_t drain_timeout;        /* ns; < 0: not given */
     uint64_t record_max;          /* UINT64_MAX: not given */
     double stats_every;           /* < 0: not given */
     int64_t state_every;          /* ns; < 0: not given */
@@ -94,15 +97,17 @@ struct daemon {
     _Atomic(cfg_t *) next_cfg;    /* published by main, taken by consumers */
     atomic_uint cfg_gen;
     atomic_uint alerts_cfg_ack;
-    changes_t *reg;               /* in use by the alert thread */
-    changes_t *file_reg;          /* the YAML register; guarded by reg_lock */
+    regview_t *rv;                /* the register in use: the alert thread's alone */
     changes_api_t *api;           /* changes declared over HTTP (journalled) */
+    /* updates of the register, for the alert thread to apply in order:
+     * declared and withdrawn changes (from the API's thread, under its
+     * lock), a reloaded file (main). Guarded by upd_lock, not the hot path. */
+    pthread_mutex_t upd_lock;
+    struct reg_update *upd_head, *upd_tail;
+    atomic_uint_fast64_t upd_lost; /* updates that could not be queued (out of memory) */
     _Atomic(http_t *) http;       /* set once started; server threads read it */
     char *token;
-    pthread_mutex_t reg_lock;     /* building a merged register: main and HTTP */
     atomic_int running;
-    _Atomic(changes_t *) next_reg;
-    _Atomic(changes_t *) old_reg; /* handed back by the alert thread to free */
     void *zctx;
     void *socks[MAX_INGEST];
     size_t nsocks;
@@ -155,8 +160,7 @@ void dmn_flush_batches(daemon_t *d);
  */
 int dmn_park_all(daemon_t *d);
 void dmn_unpark_all(daemon_t *d);
-/* Hands a new merged register (file + API) to the alert thread. */
-void dmn_publish_register(daemon_t *d);
+
 
 /* ---- daemon_cli.c ------------------------------------------------------- */
 

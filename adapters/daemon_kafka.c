@@ -559,7 +559,7 @@ void dk_share_withdrawn(void *ctx, const char *id)
 /*
  * Ingest thread: a change shared by any instance (this one's come back
  * too, and are already known). Declared or withdrawn here as over the API,
- * journalled, then the register is rebuilt.
+ * journalled, and so applied to the register (on_api_change in daemon.c).
  */
 static void shared_change(void *ctx, const kafka_msg_t *m)
 {
@@ -570,10 +570,9 @@ static void shared_change(void *ctx, const kafka_msg_t *m)
     const char *gone = o ? json_string_value(json_object_get(o, "withdrawn")) : NULL;
     int rc = gone ? changes_api_withdraw(d->api, gone)
                   : changes_api_declare(d->api, m->data, m->len, NULL, 0);
-    if (rc == SW_OK) {
+    if (rc == SW_OK) /* the API's on_change queues it for the register */
         sw_log(LOG_INFO, "kafka: shared change %s", gone ? "withdrawn" : "declared");
-        dmn_publish_register(d);
-    } else if (rc != SW_EEXISTS && rc != SW_ENOTFOUND) {
+    else if (rc != SW_EEXISTS && rc != SW_ENOTFOUND) {
         sw_log(LOG_WARN, "kafka: a shared change was refused: %s", sw_strerror(rc));
     }
     json_decref(o);

@@ -73,6 +73,7 @@ typedef enum {
     R_SHARDS,    /* 0 <= x <= CFG_MAX_SHARDS */
     R_RING,      /* CFG_MIN_RING_SIZE <= x <= CFG_MAX_RING_SIZE */
     R_LINE,      /* SW_MIN_MAX_LINE <= x <= SW_MAX_MAX_LINE */
+    R_MESSAGE,   /* CFG_MIN_MAX_MESSAGE <= x <= CFG_MAX_MAX_MESSAGE */
     R_ANY,       /* no range: not a number, or any value of its type */
 } range_t;
 
@@ -199,6 +200,13 @@ static const field_t corr_fields[] = {
  * late, so the checkpoint comes well inside the lateness. */
 #define DEFAULT_KAFKA_CHECKPOINT (10 * SW_NS_PER_S)
 #define DEFAULT_LOG_LEVEL CFG_LOG_INFO
+/* A message of 1000 sample lines is about 150 KB: 16 MiB holds a hundred of
+ * those, and keeps one hostile message from costing gigabytes. */
+#define DEFAULT_MAX_MESSAGE (UINT64_C(16) << 20)
+/* Reading what is still queued at SIGTERM stops after this, so a producer
+ * that never pauses cannot hold the daemon up: well inside the unit's stop
+ * timeout, with room for the pipeline, the alert lines and the state. */
+#define DEFAULT_DRAIN_TIMEOUT (10 * SW_NS_PER_S)
 
 static const field_t run_fields[] = {
     { "ingest", F_ENDPOINTS, offsetof(run_cfg_t, ingest), R_ANY, offsetof(run_cfg_t, n_ingest) },
@@ -212,6 +220,9 @@ static const field_t run_fields[] = {
     RF("shards", F_COUNT, shards, R_SHARDS),
     RF("ring_size", F_COUNT, ring_size, R_RING),
     RF("drop_when_full", F_BOOL, drop_when_full, R_ANY),
+    RF("max_message", F_SIZE, max_message, R_MESSAGE),
+    RF("drain_timeout", F_DURATION, drain_timeout, R_POSITIVE),
+    RF("strict_files", F_BOOL, strict_files, R_ANY),
     RF("stats_every", F_DURATION, stats_every, R_NONNEG),
     RF("state_every", F_DURATION, state_every, R_NONNEG),
     RF("log_level", F_LOG_LEVEL, log_level, R_ANY),
@@ -360,53 +371,6 @@ static int parse_integer(const char *s, double *v)
     return parse_number(s, v);
 }
 
-/*
- * A size in bytes: digits, then optionally a blank and a unit, B or
- * 1000-based kB (KB), MB, GB, TB or 1024-based KiB, MiB, GiB, TiB. 0, -1 when
- * the text is not a size, -2 when it is one but beyond 64 bits.
- */
-static int parse_size(const char *s, uint64_t *bytes)
-{
-    static const struct {
-        const char *unit;
-        uint64_t mult;
-    } units[] = {
-        { "", 1 },
-        { "B", 1 },
-        { "kB", UINT64_C(1000) },
-        { "KB", UINT64_C(1000) },
-        { "MB", UINT64_C(1000000) },
-        { "GB", UINT64_C(1000000000) },
-        { "TB", UINT64_C(1000000000000) },
-        { "KiB", UINT64_C(1) << 10 },
-        { "MiB", UINT64_C(1) << 20 },
-        { "GiB", UINT64_C(1) << 30 },
-        { "TiB", UINT64_C(1) << 40 },
-    };
-    const char *p = s;
-    uint64_t v = 0;
-    int big = 0;
-    if (!(*p >= '0' && *p <= '9'))
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            big = 1;
-        else
-            v = v * 10 + d;
-    }
-    if (*p == ' ' && *++p == '\0')
-        return -1; /* a blank, then no unit */
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(p, units[i].unit) != 0)
-            continue;
-        if (big || v > UINT64_MAX / units[i].mult)
-            return -2;
-        *bytes = v * units[i].mult;
-        return 0;
-    }
-    return -1;
-}
 
 /* YAML 1.1's booleans, in any case: true/false, yes/no, on/off. 0, or -1. */
 static int parse_bool(const char *s, bool *b)
@@ -454,6 +418,12 @@ static const char *range_problem(range_t r, double v, char *buf, size_t len)
             return NULL;
         snprintf(buf, len, "must be between %" PRIu64 " and %" PRIu64 " bytes", SW_MIN_MAX_LINE,
                  SW_MAX_MAX_LINE);
+        return buf;
+    case R_MESSAGE:
+        if (v >= (double)CFG_MIN_MAX_MESSAGE && v <= (double)CFG_MAX_MAX_MESSAGE)
+            return NULL;
+        snprintf(buf, len, "must be between %" PRIu64 " and %" PRIu64 " bytes",
+                 CFG_MIN_MAX_MESSAGE, CFG_MAX_MAX_MESSAGE);
         return buf;
     case R_ANY:
         return NULL;
@@ -608,8 +578,8 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
     }
     case F_SIZE: {
         uint64_t bytes;
-        int rc = parse_size(s, &bytes);
-        if (rc == -1 && s[0] == '-' && parse_size(s + 1, &bytes) != -1)
+        int rc = tf_parse_size(s, &bytes);
+        if (rc == -1 && s[0] == '-' && tf_parse_size(s + 1, &bytes) != -1)
             return fail(L, v, key, "must not be negative");
         if (rc == -2)
             return fail(L, v, key, "must be less than 16EiB");
@@ -932,6 +902,8 @@ void cfg_defaults(cfg_t *cfg)
                             .stats_every = DEFAULT_STATS_EVERY,
                             .state_every = DEFAULT_STATE_EVERY,
                             .kafka_checkpoint = DEFAULT_KAFKA_CHECKPOINT,
+                            .max_message = DEFAULT_MAX_MESSAGE,
+                            .drain_timeout = DEFAULT_DRAIN_TIMEOUT,
                             .log_level = DEFAULT_LOG_LEVEL };
     cfg->users = NULL;
     cfg->n_users = 0;

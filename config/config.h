@@ -27,6 +27,8 @@
 #define CFG_MAX_SHARDS 256       /* run.shards */
 #define CFG_MIN_RING_SIZE 64     /* run.ring_size: room for a burst of records */
 #define CFG_MAX_RING_SIZE ((size_t)1 << 30) /* run.ring_size: tens of GiB a shard; more is a typo */
+#define CFG_MIN_MAX_MESSAGE (UINT64_C(1) << 16) /* run.max_message: a message of a few hundred lines */
+#define CFG_MAX_MAX_MESSAGE (UINT64_C(1) << 31) /* run.max_message: 2 GiB; more is a typo */
 
 /* Log levels, in the order of log_level_t (adapters/log.h, which config/ cannot see). */
 typedef enum { CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG } cfg_log_level_t;
@@ -48,7 +50,10 @@ typedef struct {
     bool record_gzip;        /* gzip the recording */
     size_t shards;           /* detection threads, 0..CFG_MAX_SHARDS; 0: cores - 1, at least 1 */
     size_t ring_size;        /* records per shard ring, CFG_MIN_RING_SIZE..CFG_MAX_RING_SIZE */
-    bool drop_when_full;     /* drop (counted) rather than pause ingest when a shard is behind */
+    bool drop_when_full;     /* shed samples (counted) rather than pause ingest when a shard is behind */
+    uint64_t max_message;    /* bytes of one ZeroMQ message at most; a larger one cuts its peer off */
+    int64_t drain_timeout;   /* at SIGTERM, read what is queued for at most this long (ns) */
+    bool strict_files;       /* refuse a corrupt state, queue or journal instead of setting it aside */
     char **alertmanager;     /* Alertmanager base URLs, each gets every alert */
     size_t n_alertmanager;   /* 0..CFG_MAX_INGEST */
     char *alertmanager_queue;/* where alerts not yet delivered persist */

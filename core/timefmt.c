@@ -223,3 +223,51 @@ int tf_parse_duration(const char *s, int64_t *ns)
     *ns = (int64_t)(total + 0.5);
     return SW_OK;
 }
+
+/*
+ * A size in bytes: digits, then optionally a blank and a unit, B or
+ * 1000-based kB (KB), MB, GB, TB or 1024-based KiB, MiB, GiB, TiB. 0, -1 when
+ * the text is not a size, -2 when it is one but beyond 64 bits.
+ */
+int tf_parse_size(const char *s, uint64_t *bytes)
+{
+    static const struct {
+        const char *unit;
+        uint64_t mult;
+    } units[] = {
+        { "", 1 },
+        { "B", 1 },
+        { "kB", UINT64_C(1000) },
+        { "KB", UINT64_C(1000) },
+        { "MB", UINT64_C(1000000) },
+        { "GB", UINT64_C(1000000000) },
+        { "TB", UINT64_C(1000000000000) },
+        { "KiB", UINT64_C(1) << 10 },
+        { "MiB", UINT64_C(1) << 20 },
+        { "GiB", UINT64_C(1) << 30 },
+        { "TiB", UINT64_C(1) << 40 },
+    };
+    const char *p = s;
+    uint64_t v = 0;
+    int big = 0;
+    if (!(*p >= '0' && *p <= '9'))
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            big = 1;
+        else
+            v = v * 10 + d;
+    }
+    if (*p == ' ' && *++p == '\0')
+        return -1; /* a blank, then no unit */
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(p, units[i].unit) != 0)
+            continue;
+        if (big || v > UINT64_MAX / units[i].mult)
+            return -2;
+        *bytes = v * units[i].mult;
+        return 0;
+    }
+    return -1;
+}

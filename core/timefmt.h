@@ -36,4 +36,12 @@ size_t tf_format(int64_t ns, char buf[TF_BUFLEN]);
  */
 int tf_parse_duration(const char *s, int64_t *ns);
 
+/*
+ * A size in bytes: digits, then optionally a blank and a unit, B or
+ * 1000-based kB (KB), MB, GB, TB or 1024-based KiB, MiB, GiB, TiB
+ * ("16MiB", "1 GiB", "4096"). 0, -1 when the text is not a size, -2 when it
+ * is one but beyond 64 bits.
+ */
+int tf_parse_size(const char *s, uint64_t *bytes);
+
 #endif
