@@ -7,6 +7,10 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define SEC INT64_C(1000000000)
 
@@ -17,5 +21,51 @@
         if (!(fabs(a_ - b_) <= (tol)))                                           \
             fail_msg("%s = %.17g, want %.17g +- %g", #a, a_, b_, (double)(tol)); \
     } while (0)
+
+/*
+ * What the code under test logs (standard error) between log_capture_start()
+ * and log_capture_end(), which returns it (the caller frees it) and echoes it
+ * to the real standard error, so a test's log stays visible. Assert only
+ * after log_capture_end(): a failed assertion would leave stderr captured.
+ */
+typedef struct {
+    int saved;
+    FILE *tmp;
+} log_capture_t;
+
+static inline void log_capture_start(log_capture_t *c)
+{
+    fflush(stderr);
+    c->tmp = tmpfile();
+    c->saved = dup(STDERR_FILENO);
+    if (!c->tmp || c->saved < 0 || dup2(fileno(c->tmp), STDERR_FILENO) < 0)
+        abort();
+}
+
+static inline char *log_capture_end(log_capture_t *c)
+{
+    fflush(stderr);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
+    int fd = fileno(c->tmp);
+    off_t n = lseek(fd, 0, SEEK_END);
+    char *text = malloc(n > 0 ? (size_t)n + 1 : 1);
+    ssize_t got = text && n > 0 ? pread(fd, text, (size_t)n, 0) : 0;
+    if (!text)
+        abort();
+    text[got > 0 ? got : 0] = '\0';
+    fclose(c->tmp);
+    fputs(text, stderr);
+    return text;
+}
+
+/* How many times `needle` occurs in `hay`. */
+static inline int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
 
 #endif
