@@ -42,11 +42,10 @@ static inline void log_capture_start(log_capture_t *c)
         abort();
 }
 
-static inline char *log_capture_end(log_capture_t *c)
+/* What was captured so far (the caller frees it); capturing goes on. */
+static inline char *log_capture_text(log_capture_t *c)
 {
     fflush(stderr);
-    dup2(c->saved, STDERR_FILENO);
-    close(c->saved);
     int fd = fileno(c->tmp);
     off_t n = lseek(fd, 0, SEEK_END);
     char *text = malloc(n > 0 ? (size_t)n + 1 : 1);
@@ -54,6 +53,14 @@ static inline char *log_capture_end(log_capture_t *c)
     if (!text)
         abort();
     text[got > 0 ? got : 0] = '\0';
+    return text;
+}
+
+static inline char *log_capture_end(log_capture_t *c)
+{
+    char *text = log_capture_text(c);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
     fclose(c->tmp);
     fputs(text, stderr);
     return text;
