@@ -67,9 +67,9 @@ static inline char *log_capture_end(log_capture_t *c)
 }
 
 /* How many times `needle` occurs in `hay`. */
-static inline int count_of(const char *hay, const char *needle)
+static inline size_t count_of(const char *hay, const char *needle)
 {
-    int n = 0;
+    size_t n = 0;
     for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
         n++;
     return n;
