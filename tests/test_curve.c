@@ -25,6 +25,7 @@
 
 #include "curve.h"
 #include "err.h"
+#include "testutil.h"
 
 typedef struct {
     char dir[64];
@@ -115,6 +116,13 @@ static void *producer(void *ctx, tmp_t *t, const char *name, const char *server_
     return s;
 }
 
+static curve_auth_stats_t stats_of(const curve_auth_t *a)
+{
+    curve_auth_stats_t st;
+    curve_auth_stats(a, &st);
+    return st;
+}
+
 static void test_allowed_delivers_unknown_refused(void **state)
 {
     (void)state;
@@ -169,12 +177,89 @@ static void test_allowed_delivers_unknown_refused(void **state)
     assert_int_equal(zmq_recv(pull, buf, sizeof(buf), 0), -1);
     assert_int_equal(zmq_errno(), EAGAIN);
     int64_t deadline = now_ms() + 3000;
-    while (curve_auth_refused(auth) == 0 && now_ms() < deadline)
+    while (stats_of(auth).refused_key == 0 && now_ms() < deadline)
         usleep(10000);
-    assert_true(curve_auth_refused(auth) >= 1);
-    assert_int_equal(curve_auth_accepted(auth), 1);
+    assert_true(stats_of(auth).refused_key >= 1);
+    assert_int_equal(stats_of(auth).accepted, 1);
 
     zmq_close(bad);
+    zmq_close(ok);
+    zmq_close(pull);
+    curve_auth_stop(auth);
+    assert_int_equal(zmq_ctx_term(ctx), 0);
+    tmp_remove(&t);
+}
+
+/*
+ * The counts by outcome: a known key is admitted and counted as such,
+ * never as a refusal; an unknown one is refused on every connection, each
+ * refusal counted, and logged once, naming the address and its key.
+ */
+static void test_refusals_counted_and_logged_once(void **state)
+{
+    (void)state;
+    tmp_t t;
+    tmp_make(&t);
+    keygen(&t, "server");
+    keygen(&t, "good");
+    keygen(&t, "intruder");
+    char good[41], intruder[41], server_pub[41], allowed[64];
+    read_key(&t, "good.pub", good);
+    read_key(&t, "intruder.pub", intruder);
+    read_key(&t, "server.pub", server_pub);
+    snprintf(allowed, sizeof(allowed), "%s\n", good);
+    write_text(&t, "allowed", allowed);
+
+    void *ctx = zmq_ctx_new();
+    char err[512];
+    curve_auth_t *auth = curve_auth_start(ctx, at(&t, "allowed"), err, sizeof(err));
+    if (!auth)
+        fail_msg("%s", err);
+    curve_auth_stats_t st = stats_of(auth);
+    assert_int_equal(st.accepted + st.refused_key + st.refused_other, 0);
+    void *pull = zmq_socket(ctx, ZMQ_PULL);
+    set_int(pull, ZMQ_LINGER, 0);
+    assert_int_equal(curve_server_setup(pull, at(&t, "server.key"), NULL, err, sizeof(err)), SW_OK);
+    assert_int_equal(zmq_bind(pull, "tcp://127.0.0.1:*"), 0);
+    char ep[128];
+    size_t eplen = sizeof(ep);
+    assert_int_equal(zmq_getsockopt(pull, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
+
+    /* the known producer: admitted, no refusal */
+    void *ok = producer(ctx, &t, "good", server_pub, ep);
+    assert_int_equal(zmq_send(ok, "x", 1, 0), 1);
+    char buf[16];
+    set_int(pull, ZMQ_RCVTIMEO, 3000);
+    assert_int_equal(zmq_recv(pull, buf, sizeof(buf), 0), 1);
+    st = stats_of(auth);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.refused_key, 0);
+    assert_int_equal(st.refused_other, 0);
+
+    /* the unknown key on three connections: three refusals, one line */
+    log_capture_t cap;
+    log_capture_start(&cap);
+    void *bad[3];
+    for (int i = 0; i < 3; i++) {
+        bad[i] = producer(ctx, &t, "intruder", server_pub, ep);
+        zmq_send(bad[i], "evil", 4, ZMQ_DONTWAIT);
+    }
+    int64_t deadline = now_ms() + 5000;
+    while ((st = stats_of(auth)).refused_key < 3 && now_ms() < deadline)
+        usleep(10000);
+    for (int i = 0; i < 3; i++)
+        zmq_close(bad[i]);
+    char *log = log_capture_end(&cap);
+    assert_int_equal(st.refused_key, 3);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.refused_other, 0);
+    char want[256];
+    snprintf(want, sizeof(want), "curve: refused a producer at 127.0.0.1: client key not allowed "
+             "(its public key: %s)\n", intruder);
+    assert_int_equal(count_of(log, want), 1);
+    assert_int_equal(count_of(log, "curve: refused"), 1);
+    free(log);
+
     zmq_close(ok);
     zmq_close(pull);
     curve_auth_stop(auth);
@@ -216,7 +301,7 @@ static void test_plain_client_refused(void **state)
     set_int(pull, ZMQ_RCVTIMEO, 500);
     assert_int_equal(zmq_recv(pull, buf, sizeof(buf), 0), -1);
     assert_int_equal(zmq_errno(), EAGAIN);
-    assert_int_equal(curve_auth_accepted(auth), 0);
+    assert_int_equal(stats_of(auth).accepted, 0);
 
     zmq_close(plain);
     zmq_close(pull);
@@ -399,6 +484,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allowed_delivers_unknown_refused),
+        cmocka_unit_test(test_refusals_counted_and_logged_once),
         cmocka_unit_test(test_plain_client_refused),
         cmocka_unit_test(test_bad_allowed_files),
         cmocka_unit_test(test_bad_server_keys),
