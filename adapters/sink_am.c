@@ -1032,7 +1032,10 @@ sink_am_t *sink_am_create(const sink_am_opts_t *o, char *err, size_t errlen)
             s->nt++;
             goto fail;
         }
-    if (s->queue_path && (rc = load_queue(s, err, errlen)) < 0) {
+    /* a queue file that cannot be written is refused now, not found out
+     * when the first alerts wait */
+    if (s->queue_path && ((rc = load_queue(s, err, errlen)) < 0 ||
+                          (rc = fio_check_writable(s->queue_path, err, errlen)) < 0)) {
         free_all(s);
         return NULL;
     }

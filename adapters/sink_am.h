@@ -127,10 +127,12 @@ typedef struct {
 } sink_am_stats_t;
 
 /*
- * Creates the sink, loads queue_path when it exists and starts the sender
- * thread. Returns NULL with the reason in err: bad options, out of memory,
- * a queue file that cannot be read ("PATH: cannot read the alert queue:
- * Permission denied"), one that is not valid and cannot be moved aside, or
+ * Creates the sink, loads queue_path when it exists, checks that it can be
+ * written (fio_check_writable()) and starts the sender thread. Returns NULL
+ * with the reason in err: bad options, out of memory, a queue file that
+ * cannot be read ("PATH: cannot read the alert queue: Permission denied")
+ * or written ("PATH: cannot create files in DIR: No such file or
+ * directory"), one that is not valid and cannot be moved aside, or
  * with strict_queue one that is not valid ("PATH:3:17: not a valid alert
  * queue (...); move it aside to start with an empty queue"). Alerts
  * persisted for a URL that is no longer configured are dropped with a

@@ -959,15 +959,25 @@ static void test_bad_queue_file_moved_aside(void **state)
 
 /* A queue file that cannot be read is no proof of corruption: refused, in
  * any mode, and left where it is. As root too: sysfs's write-only
- * attributes cannot be opened for reading by anyone (EACCES). */
+ * attributes cannot be opened for reading by anyone (EACCES). One that
+ * cannot be written is refused too, at create. */
 static void test_unreadable_queue_file_refused(void **state)
 {
     fx_t *fx = *state;
-    char err[512], want[300];
+    char err[512], want[600];
     const char *urls[] = { "http://127.0.0.1:9" };
     sink_am_opts_t o = { .urls = urls, .nurls = 1, .queue_path = fx->dir };
     assert_null(sink_am_create(&o, err, sizeof(err)));
     snprintf(want, sizeof(want), "%s: cannot read the alert queue: not a regular file", fx->dir);
+    assert_string_equal(err, want);
+
+    /* one that cannot be written is refused at once, not at the first save */
+    char nowhere[300];
+    snprintf(nowhere, sizeof(nowhere), "%s/missing/queue.json", fx->dir);
+    o.queue_path = nowhere;
+    assert_null(sink_am_create(&o, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: cannot create files in %s/missing: No such file or directory",
+             nowhere, fx->dir);
     assert_string_equal(err, want);
 
     const char *unreadable = "/sys/bus/platform/uevent";
