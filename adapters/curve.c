@@ -29,6 +29,7 @@
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01" /* fixed by RFC 27 */
 #define ZAP_FRAMES 7                     /* a CURVE request: 6 frames and the client key */
 #define BLANKS " \t\r\n"
+#define ADDR_SHOWN 45 /* a client address in the log: the longest IPv6 text */
 
 static const char z85_chars[] = "0123456789abcdefghijklmnopqrstuvwxyz"
                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
@@ -203,10 +204,10 @@ static int zap_serve(curve_auth_t *a)
     }
 
     const char *status = "500", *text = "malformed ZAP request";
-    char user[KEY_Z85 + 1] = "", client[KEY_Z85 + 1] = "", addr[64] = "";
+    char user[KEY_Z85 + 1] = "", client[KEY_Z85 + 1] = "", addr[ADDR_SHOWN * 4 + 1] = "";
     if (n == ZAP_FRAMES && !extra && frame_is(&f[0], "1.0")) {
         status = "400";
-        log_escape(addr, sizeof(addr), zmq_msg_data(&f[3]), zmq_msg_size(&f[3]), 45);
+        log_escape(addr, sizeof(addr), zmq_msg_data(&f[3]), zmq_msg_size(&f[3]), ADDR_SHOWN);
         if (!frame_is(&f[5], "CURVE") || zmq_msg_size(&f[6]) != KEY_BYTES) {
             text = "only CURVE clients are admitted";
         } else if (!bsearch(zmq_msg_data(&f[6]), a->keys, a->nkeys, sizeof(curve_key_t),

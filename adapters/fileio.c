@@ -206,15 +206,16 @@ int fio_check_writable(const char *path, char *err, size_t errlen)
         sw_errf(err, errlen, "%s: %s", path, strerror(errno));
         return SW_EIO;
     }
-    size_t plen = strlen(path);
-    char *probe = malloc(plen + 32), *copy = strdup(path);
+    static const char probe_suffix[] = ".wcheck.XXXXXX"; /* mkstemp fills the Xs */
+    size_t plen = strlen(path) + sizeof(probe_suffix);
+    char *probe = malloc(plen), *copy = strdup(path);
     if (!probe || !copy) {
         free(probe);
         free(copy);
         sw_errf(err, errlen, "%s: out of memory", path);
         return SW_ENOMEM;
     }
-    snprintf(probe, plen + 32, "%s.wcheck.XXXXXX", path);
+    snprintf(probe, plen, "%s%s", path, probe_suffix);
     int rc = SW_OK, fd = mkstemp(probe);
     if (fd < 0) {
         sw_errf(err, errlen, "%s: cannot create files in %s: %s", path, dirname(copy),
