@@ -13,12 +13,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "kafka.h"
@@ -26,24 +23,11 @@
 
 #define MESSAGES 50
 
-/* A loopback port with nothing listening (bound, then released). */
-static int dead_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(a);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 static void test_undelivered_counted_and_logged_once(void **state)
 {
     (void)state;
     char brokers[64], err[512];
-    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", dead_port());
+    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", free_port());
     static const char *const keys[] = { "message.timeout.ms", "message.max.bytes" };
     static const char *const values[] = { "300", "1000" };
     kafka_out_opts_t o = { .brokers = brokers, .topic = "stormwatch-alerts",

@@ -491,17 +491,6 @@ static void test_directory_gone_and_back(void **state)
     free(dir);
 }
 
-/* Sets the soft file-size limit; returns the previous one. */
-static struct rlimit limit_file_size(rlim_t bytes)
-{
-    struct rlimit old, now;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    now = old;
-    now.rlim_cur = bytes;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &now), 0);
-    return old;
-}
-
 /* A plain file that fills up mid-message keeps whole messages only, and
  * recording continues in the same file once there is room again. */
 static void test_full_mid_message_plain(void **state)

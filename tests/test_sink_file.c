@@ -134,16 +134,6 @@ static void test_dev_full_counted_and_logged_once(void **state)
     free(log);
 }
 
-static struct rlimit limit_file_size(rlim_t bytes)
-{
-    struct rlimit old, now;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    now = old;
-    now.rlim_cur = bytes;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &now), 0);
-    return old;
-}
-
 /*
  * The file fills up part-way through a line: the fragment is cut off, the
  * burst of failures is logged once, and when there is room again the next

@@ -5,11 +5,15 @@
 #ifndef SW_TESTUTIL_H
 #define SW_TESTUTIL_H
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define SEC INT64_C(1000000000)
@@ -64,6 +68,32 @@ static inline char *log_capture_end(log_capture_t *c)
     fclose(c->tmp);
     fputs(text, stderr);
     return text;
+}
+
+/* A loopback TCP port nothing listens on now (bound, then released). */
+static inline int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Sets the soft file-size limit (writes past it fail with EFBIG once
+ * SIGXFSZ is ignored; it holds for every file, a captured log's too);
+ * returns the previous one. */
+static inline struct rlimit limit_file_size(rlim_t bytes)
+{
+    struct rlimit old, now;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    now = old;
+    now.rlim_cur = bytes;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &now), 0);
+    return old;
 }
 
 /* How many times `needle` occurs in `hay`. */
