@@ -21,12 +21,15 @@
 #include <zmq.h>
 
 #include "err.h"
+#include "errburst.h"
+#include "log.h"
 
 #define KEY_BYTES 32
 #define KEY_Z85 40                       /* Z85 text of a key: 5 characters per 4 bytes */
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01" /* fixed by RFC 27 */
 #define ZAP_FRAMES 7                     /* a CURVE request: 6 frames and the client key */
 #define BLANKS " \t\r\n"
+#define ADDR_SHOWN 45 /* a client address in the log: the longest IPv6 text */
 
 static const char z85_chars[] = "0123456789abcdefghijklmnopqrstuvwxyz"
                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
@@ -43,8 +46,9 @@ struct curve_auth {
     void *rep, *ctrl_peer;
     curve_key_t *keys; /* sorted, read-only */
     size_t nkeys;
+    errburst_t refusals; /* the handler's */
     /* statistics: written by the handler, read by anyone */
-    _Atomic uint64_t accepted, refused;
+    _Atomic uint64_t accepted, refused_key, refused_other;
 };
 
 static int no_curve(char *err, size_t errlen)
@@ -200,14 +204,16 @@ static int zap_serve(curve_auth_t *a)
     }
 
     const char *status = "500", *text = "malformed ZAP request";
-    char user[KEY_Z85 + 1] = "";
+    char user[KEY_Z85 + 1] = "", client[KEY_Z85 + 1] = "", addr[ADDR_SHOWN * 4 + 1] = "";
     if (n == ZAP_FRAMES && !extra && frame_is(&f[0], "1.0")) {
         status = "400";
+        log_escape(addr, sizeof(addr), zmq_msg_data(&f[3]), zmq_msg_size(&f[3]), ADDR_SHOWN);
         if (!frame_is(&f[5], "CURVE") || zmq_msg_size(&f[6]) != KEY_BYTES) {
             text = "only CURVE clients are admitted";
         } else if (!bsearch(zmq_msg_data(&f[6]), a->keys, a->nkeys, sizeof(curve_key_t),
                             key_cmp)) {
             text = "client key not allowed";
+            zmq_z85_encode(client, zmq_msg_data(&f[6]), KEY_BYTES); /* public: safe to log */
         } else {
             status = "200";
             text = "OK";
@@ -217,10 +223,16 @@ static int zap_serve(curve_auth_t *a)
         text = "unsupported ZAP version";
     }
     /* relaxed: these are statistics; no other data are published with them */
-    if (status[0] == '2')
+    if (status[0] == '2') {
         atomic_fetch_add_explicit(&a->accepted, 1, memory_order_relaxed);
-    else
-        atomic_fetch_add_explicit(&a->refused, 1, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(client[0] ? &a->refused_key : &a->refused_other, 1,
+                                  memory_order_relaxed);
+        /* a refused producer retries every reconnect interval: once per burst */
+        errburst_fail(&a->refusals, errburst_now(), LOG_WARN,
+                      "curve: refused a producer%s%s: %s%s%s%s", addr[0] ? " at " : "", addr, text,
+                      client[0] ? " (its public key: " : "", client, client[0] ? ")" : "");
+    }
 
     if (send_frame(a->rep, "1.0", 3, 1) < 0 ||
         send_frame(a->rep, n >= 2 ? zmq_msg_data(&f[1]) : "", n >= 2 ? zmq_msg_size(&f[1]) : 0,
@@ -355,15 +367,15 @@ void curve_auth_stop(curve_auth_t *a)
     free(a);
 }
 
-uint64_t curve_auth_accepted(const curve_auth_t *a)
+void curve_auth_stats(const curve_auth_t *a, curve_auth_stats_t *out)
 {
-    /* relaxed: a statistic, see zap_serve() */
-    return atomic_load_explicit(&a->accepted, memory_order_relaxed);
-}
-
-uint64_t curve_auth_refused(const curve_auth_t *a)
-{
-    return atomic_load_explicit(&a->refused, memory_order_relaxed);
+    curve_auth_t *m = (curve_auth_t *)a; /* atomic loads only */
+    /* relaxed: statistics, see zap_serve() */
+    *out = (curve_auth_stats_t){
+        .accepted = atomic_load_explicit(&m->accepted, memory_order_relaxed),
+        .refused_key = atomic_load_explicit(&m->refused_key, memory_order_relaxed),
+        .refused_other = atomic_load_explicit(&m->refused_other, memory_order_relaxed),
+    };
 }
 
 /* ---- server keys ---- */

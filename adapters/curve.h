@@ -24,11 +24,20 @@
  * binds, and curve_auth_stop() only after those sockets are closed (and
  * before zmq_ctx_term()).
  *
- * DESIGN: the handler thread owns its two sockets and the key list, which is
- * read-only once the thread starts (pthread_create orders the writes before
- * it). The only shared data are the two counters, written by the handler,
- * read by anyone. curve_auth_stop() wakes the handler through an inproc
- * PAIR socket and joins it; the handler waits on nothing else.
+ * Every handshake the handler answers is counted (curve_auth_stats()):
+ * admitted, refused for a key not on the list, refused for anything else
+ * (another mechanism, a malformed request). Refusals are logged once per
+ * burst (errburst.h), naming the client's address and its public key, so
+ * an operator sees a producer knocking with the wrong key without a line
+ * per retry. A client without CURVE at all is turned away by libzmq's
+ * handshake before any ZAP request, so it is not counted here.
+ *
+ * DESIGN: the handler thread owns its two sockets, the key list (read-only
+ * once the thread starts: pthread_create orders the writes before it) and
+ * its log burst. The only shared data are the counters, atomics written by
+ * the handler and read by anyone. curve_auth_stop() wakes the handler
+ * through an inproc PAIR socket and joins it; the handler waits on nothing
+ * else.
  */
 #ifndef SW_CURVE_H
 #define SW_CURVE_H
@@ -52,9 +61,14 @@ curve_auth_t *curve_auth_start(void *zmq_ctx, const char *allowed_keys_file, cha
  * curve_auth_stop(NULL) is a no-op. */
 void curve_auth_stop(curve_auth_t *a);
 
-/* Handshakes accepted and refused so far (any thread may ask). */
-uint64_t curve_auth_accepted(const curve_auth_t *a);
-uint64_t curve_auth_refused(const curve_auth_t *a);
+typedef struct {
+    uint64_t accepted;      /* handshakes admitted: a key on the list */
+    uint64_t refused_key;   /* CURVE handshakes with a key not on the list */
+    uint64_t refused_other; /* other mechanisms, malformed or unsupported requests */
+} curve_auth_stats_t;
+
+/* The counters so far; any thread. */
+void curve_auth_stats(const curve_auth_t *a, curve_auth_stats_t *out);
 
 /*
  * Makes `socket` a CURVE server with the key pair from `secret_key_file` and

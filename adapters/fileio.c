@@ -1,5 +1,6 @@
 /*
- * fileio.c - whole writes, atomic replacement, bounded reads (fileio.h).
+ * fileio.c - whole writes, atomic replacement, bounded reads, moving aside
+ * and writability checks (fileio.h).
  */
 #include "fileio.h"
 
@@ -10,13 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-int fio_write_all(int fd, const void *buf, size_t len)
+#include "err.h"
+
+int fio_write_all_n(int fd, const void *buf, size_t len, size_t *written)
 {
     const char *p = buf;
-    while (len) {
-        ssize_t w = write(fd, p, len);
+    size_t left = len;
+    *written = 0;
+    while (left) {
+        ssize_t w = write(fd, p, left);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -25,9 +31,16 @@ int fio_write_all(int fd, const void *buf, size_t len)
             return -1;
         }
         p += w;
-        len -= (size_t)w;
+        left -= (size_t)w;
+        *written += (size_t)w;
     }
     return 0;
+}
+
+int fio_write_all(int fd, const void *buf, size_t len)
+{
+    size_t written;
+    return fio_write_all_n(fd, buf, len, &written);
 }
 
 int fio_sync_dir(const char *path)
@@ -118,4 +131,101 @@ int fio_read(const char *path, uint64_t max, unsigned char **buf, size_t *len)
     *buf = b;
     *len = n;
     return 0;
+}
+
+/* Renames from -> to unless `to` exists. 0, or -1 with errno (EEXIST when
+ * it does). */
+static int rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    /* a file system without RENAME_NOREPLACE: a hard link cannot replace
+     * either */
+    if (link(from, to) < 0)
+        return -1;
+    if (unlink(from) < 0) {
+        int e = errno;
+        unlink(to);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int fio_move_aside(const char *path, char *newpath, size_t newlen, char *err, size_t errlen)
+{
+    char stamp[32];
+    struct tm tm;
+    time_t now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    for (int n = 0; n < FIO_ASIDE_TRIES; n++) {
+        int len = n ? snprintf(newpath, newlen, "%s" FIO_ASIDE_SUFFIX "%s.%d", path, stamp, n)
+                    : snprintf(newpath, newlen, "%s" FIO_ASIDE_SUFFIX "%s", path, stamp);
+        if (len < 0 || (size_t)len >= newlen) {
+            sw_errf(err, errlen, "%s: the name to move it aside to is too long", path);
+            return SW_EINVAL;
+        }
+        if (rename_noreplace(path, newpath) == 0) {
+            fio_sync_dir(path); /* best effort: the rename itself is done */
+            return SW_OK;
+        }
+        if (errno != EEXIST) {
+            int e = errno;
+            sw_errf(err, errlen, "%s: cannot move it aside to %s: %s", path, newpath, strerror(e));
+            return e == ENOENT ? SW_ENOTFOUND : SW_EIO;
+        }
+    }
+    sw_errf(err, errlen, "%s: cannot move it aside: %d names like %s are taken", path,
+            FIO_ASIDE_TRIES, newpath);
+    return SW_EEXISTS;
+}
+
+int fio_check_writable(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            sw_errf(err, errlen, "%s: is a directory", path);
+            return SW_EINVAL;
+        }
+        /* O_NONBLOCK: a FIFO without a reader fails (ENXIO) instead of
+         * waiting; nothing is truncated or written */
+        int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0 && !(errno == ENXIO && S_ISFIFO(st.st_mode))) {
+            sw_errf(err, errlen, "%s: %s", path, strerror(errno));
+            return SW_EIO;
+        }
+        if (fd >= 0)
+            close(fd);
+        if (!S_ISREG(st.st_mode))
+            return SW_OK; /* written in place: its directory does not matter */
+    } else if (errno != ENOENT) {
+        sw_errf(err, errlen, "%s: %s", path, strerror(errno));
+        return SW_EIO;
+    }
+    static const char probe_suffix[] = ".wcheck.XXXXXX"; /* mkstemp fills the Xs */
+    size_t plen = strlen(path) + sizeof(probe_suffix);
+    char *probe = malloc(plen), *copy = strdup(path);
+    if (!probe || !copy) {
+        free(probe);
+        free(copy);
+        sw_errf(err, errlen, "%s: out of memory", path);
+        return SW_ENOMEM;
+    }
+    snprintf(probe, plen, "%s%s", path, probe_suffix);
+    int rc = SW_OK, fd = mkstemp(probe);
+    if (fd < 0) {
+        sw_errf(err, errlen, "%s: cannot create files in %s: %s", path, dirname(copy),
+                strerror(errno));
+        rc = SW_EIO;
+    } else {
+        close(fd);
+        unlink(probe);
+    }
+    free(probe);
+    free(copy);
+    return rc;
 }

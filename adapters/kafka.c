@@ -10,12 +10,14 @@
 #include "kafka.h"
 
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "errburst.h"
 #include "log.h"
 
 #define MAX_ASSIGNED 1024
@@ -44,7 +46,39 @@ struct kafka_out {
      * producer may be shared (librdkafka's produce is thread-safe); relaxed,
      * they are only counts */
     atomic_uint_fast64_t sent, failed;
+    /* failures are logged once per burst: a broker outage fails every
+     * queued message (every User's state at a checkpoint), one line each
+     * would bury the log. The burst is guarded by log_mu, as deliveries
+     * are reported on whichever thread polls; `failing` mirrors its flag so
+     * a delivery that went well checks it without the lock. */
+    pthread_mutex_t log_mu;
+    errburst_t burst;
+    atomic_int failing;
 };
+
+/* A message that did not reach Kafka: counted, logged once per burst. */
+static void out_failed(kafka_out_t *k, const char *why)
+{
+    atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
+    pthread_mutex_lock(&k->log_mu);
+    errburst_fail(&k->burst, errburst_now(), LOG_WARN, "kafka: messages to %s not delivered: %s",
+                  rd_kafka_topic_name(k->topic), why);
+    /* relaxed: a hint for the next delivery, which takes the lock to act */
+    atomic_store_explicit(&k->failing, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&k->log_mu);
+}
+
+static void out_delivered(kafka_out_t *k)
+{
+    atomic_fetch_add_explicit(&k->sent, 1, memory_order_relaxed);
+    if (!atomic_load_explicit(&k->failing, memory_order_relaxed))
+        return;
+    pthread_mutex_lock(&k->log_mu);
+    errburst_ok(&k->burst, errburst_now(), "kafka: messages to %s delivered again",
+                rd_kafka_topic_name(k->topic));
+    atomic_store_explicit(&k->failing, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&k->log_mu);
+}
 
 static double now_s(void)
 {
@@ -449,26 +483,25 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     kafka_out_t *k = opaque;
-    if (m->err) {
-        atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
-        sw_log(LOG_WARN, "kafka: message to %s not delivered: %s", rd_kafka_topic_name(m->rkt),
-               rd_kafka_err2str(m->err));
-    } else {
-        atomic_fetch_add_explicit(&k->sent, 1, memory_order_relaxed);
-    }
+    if (m->err)
+        out_failed(k, rd_kafka_err2str(m->err));
+    else
+        out_delivered(k);
 }
 
 kafka_out_t *kafka_out_open(const kafka_out_opts_t *o, char *err, size_t errlen)
 {
     kafka_out_t *k = calloc(1, sizeof(*k));
-    if (!k) {
+    if (!k || pthread_mutex_init(&k->log_mu, NULL) != 0) {
         snprintf(err, errlen, "kafka: out of memory");
+        free(k);
         return NULL;
     }
     rd_kafka_conf_t *c = base_conf(o->brokers, &o->props, NULL, err, errlen);
     if (!c || set(c, "enable.idempotence", "true", err, errlen) < 0) {
         if (c)
             rd_kafka_conf_destroy(c);
+        pthread_mutex_destroy(&k->log_mu);
         free(k);
         return NULL;
     }
@@ -478,6 +511,7 @@ kafka_out_t *kafka_out_open(const kafka_out_opts_t *o, char *err, size_t errlen)
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof(why));
     if (!k->rk) {
         snprintf(err, errlen, "kafka: %s", why);
+        pthread_mutex_destroy(&k->log_mu);
         free(k);
         return NULL;
     }
@@ -485,6 +519,7 @@ kafka_out_t *kafka_out_open(const kafka_out_opts_t *o, char *err, size_t errlen)
     if (!k->topic) {
         snprintf(err, errlen, "kafka: topic %s: %s", o->topic, rd_kafka_err2str(rd_kafka_last_error()));
         rd_kafka_destroy(k->rk);
+        pthread_mutex_destroy(&k->log_mu);
         free(k);
         return NULL;
     }
@@ -498,8 +533,9 @@ int kafka_out_send_to(kafka_out_t *k, int32_t partition, const char *key, const 
         if (rd_kafka_produce(k->topic, partition, RD_KAFKA_MSG_F_COPY, (void *)data, len, key,
                              key ? strlen(key) : 0, NULL) == 0)
             break;
-        if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries == SEND_TRIES) {
-            atomic_fetch_add_explicit(&k->failed, 1, memory_order_relaxed);
+        rd_kafka_resp_err_t e = rd_kafka_last_error();
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries == SEND_TRIES) {
+            out_failed(k, rd_kafka_err2str(e));
             return -1;
         }
         rd_kafka_poll(k->rk, 50); /* deliveries make room */
@@ -531,5 +567,6 @@ void kafka_out_close(kafka_out_t *k, int timeout_ms)
     rd_kafka_flush(k->rk, timeout_ms);
     rd_kafka_topic_destroy(k->topic);
     rd_kafka_destroy(k->rk);
+    pthread_mutex_destroy(&k->log_mu);
     free(k);
 }

@@ -16,7 +16,10 @@
  * as of the call (a compacted topic read back: the learned state).
  *
  * Producer: messages keyed (the partitioner places them) or to a given
- * partition.
+ * partition. A message refused at once (a queue that stays full, too
+ * large) or not delivered (brokers unreachable past message.timeout.ms) is
+ * counted as failed and logged once per burst (errburst.h), with one line
+ * when messages are delivered again.
  *
  * DESIGN: a kafka_in_t and a kafka_reader_t belong to one thread (the
  * daemon's ingest thread; librdkafka's own threads stay inside the

@@ -23,6 +23,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,9 @@
 #include <zlib.h>
 
 #include "err.h"
+#include "errburst.h"
 #include "fileio.h"
+#include "log.h"
 
 #define RETRY_NS INT64_C(1000000000)  /* after a failure, try again at most once a second */
 #define SYNC_NS INT64_C(1000000000)   /* gzip: a sync flush a second bounds what a failure loses */
@@ -65,6 +68,7 @@ struct record {
 
     int failed;          /* waiting for retry_at before the next attempt */
     int64_t retry_at;
+    errburst_t burst;    /* failures are logged once per burst */
     record_stats_t st;
 };
 
@@ -81,13 +85,27 @@ static int has_suffix(const char *s, const char *suf)
     return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-/* Counts a failure of `what` on the current file and defers the next try. */
+/* Counts a failure of `what` on the current file, logs it if it starts a
+ * burst, and defers the next try. */
 static void fail(record_t *r, const char *file, const char *what)
 {
+    int64_t now = mono_ns();
     r->st.write_errors++;
     snprintf(r->st.last_error, sizeof(r->st.last_error), "%s: %s", file, what);
+    errburst_fail(&r->burst, now, LOG_ERROR,
+                  "record: %s: %s; ingested traffic is not recorded until it works again "
+                  "(tried again every second)", file, what);
     r->failed = 1;
-    r->retry_at = mono_ns() + RETRY_NS;
+    r->retry_at = now + RETRY_NS;
+}
+
+/* Data reached the file: ends a burst of failures, logged once. The flag
+ * is tested first: no clock read per message on the ingest thread. */
+static void recorded(record_t *r)
+{
+    if (r->burst.failing)
+        errburst_ok(&r->burst, mono_ns(), "record: %s: recording again (%" PRIu64 " bytes "
+                    "dropped so far)", r->cur, r->st.dropped_bytes);
 }
 
 static void drop(record_t *r, uint64_t n)
@@ -325,6 +343,7 @@ static int gz_sync(record_t *r)
     r->synced_at = mono_ns();
     r->st.bytes += r->pending;
     r->pending = 0;
+    recorded(r);
     return SW_OK;
 }
 
@@ -411,6 +430,7 @@ int record_write(record_t *r, const char *data, size_t len)
             return SW_EIO;
         }
         r->st.bytes += n;
+        recorded(r);
     }
     r->file_bytes += n;
     r->st.messages++;

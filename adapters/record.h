@@ -16,7 +16,9 @@
  * Recording must never hold up detection: a write that fails (full disk,
  * EIO, permissions) is counted, its text kept, the data dropped and counted,
  * and the next attempt is made no sooner than a second later, so recording
- * resumes by itself when space comes back. A file cut short by a failure is
+ * resumes by itself when space comes back. Failures are logged once per
+ * burst (errburst.h): the first, a reminder a minute, and one line when
+ * data reach the file again. A file cut short by a failure is
  * first trimmed back to its last whole message (plain) or to its last flush,
  * then closed as a valid gzip stream (gzip); a file left empty is removed.
  *

@@ -288,15 +288,19 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
         return 1;
     }
     if (a->state) {
-        int rc = statefile_load(a->state, e, err, sizeof(err));
+        /* strict: a person runs replay and reads its answer, and exit 2
+         * is documented; there is no restart loop to break here */
+        int rc = statefile_load(a->state, e, STATEFILE_STRICT, err, sizeof(err));
         if (rc < 0) {
             fprintf(stderr, "stormwatch replay: state refused: %s\n", err);
             engine_destroy(e);
             return 2;
         }
         if (!run->quiet)
-            fprintf(stderr, rc == 1 ? "replay: %s: no state yet, learning from scratch\n"
-                                    : "replay: %s: learned state loaded\n", a->state);
+            fprintf(stderr,
+                    rc == STATEFILE_MISSING ? "replay: %s: no state yet, learning from scratch\n"
+                                            : "replay: %s: learned state loaded\n",
+                    a->state);
     }
 
     run->t0 = now_s();

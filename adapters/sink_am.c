@@ -24,16 +24,17 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "errburst.h"
 #include "fileio.h"
 #include "log.h"
 #include "timefmt.h"
@@ -45,6 +46,10 @@
 /* After a failed write of the queue file, the next attempt waits this long. */
 #define PERSIST_RETRY_NS (INT64_C(1) * 1000000000)
 #define RESP_KEEP 256 /* bytes of a refusal's body kept for the log */
+/* Queue files larger than this are refused unread: the default bound of
+ * 10000 alerts of about 1 KB makes about 10 MB per URL, so 256 MiB is
+ * beyond any queue this sink writes, yet far below memory trouble. */
+#define QUEUE_FILE_MAX_BYTES (UINT64_C(256) << 20)
 
 typedef struct {
     unsigned refs; /* under mu */
@@ -107,7 +112,8 @@ struct sink_am {
     int stopping;
     int dirty;             /* the queues changed since the file was written */
     /* sender thread only (and create, before it starts) */
-    int file_exists, persist_failing;
+    int file_exists;
+    errburst_t persist_burst; /* .failing: the file is behind the queues */
     int64_t persist_retry_at;
 };
 
@@ -524,7 +530,7 @@ static int snapshot(sink_am_t *s, char **out, size_t *outlen)
 static int persist(sink_am_t *s, int64_t now)
 {
     if (!s->queue_path || now < s->persist_retry_at)
-        return s->persist_failing ? -1 : 0;
+        return s->persist_burst.failing ? -1 : 0;
     char *buf = NULL;
     size_t len = 0;
     pthread_mutex_lock(&s->mu);
@@ -540,9 +546,7 @@ static int persist(sink_am_t *s, int64_t now)
     int e = ENOMEM;
     if (rc == 0 && file_replace(s->queue_path, buf, len) == 0) {
         s->file_exists = buf != NULL;
-        if (s->persist_failing)
-            sw_log(LOG_INFO, "%s: alert queue saved again", s->queue_path);
-        s->persist_failing = 0;
+        errburst_ok(&s->persist_burst, now, "%s: alert queue saved again", s->queue_path);
         free(buf);
         return 0;
     }
@@ -551,36 +555,68 @@ static int persist(sink_am_t *s, int64_t now)
     free(buf);
     pthread_mutex_lock(&s->mu);
     s->dirty = 1;
+    s->st.persist_errors++;
     pthread_mutex_unlock(&s->mu);
     s->persist_retry_at = now + PERSIST_RETRY_NS;
-    if (!s->persist_failing)
-        sw_log(LOG_WARN, "%s: cannot save the alert queue: %s (retrying)", s->queue_path,
-               strerror(e));
-    s->persist_failing = 1;
+    errburst_fail(&s->persist_burst, now, LOG_WARN,
+                  "%s: cannot save the alert queue: %s (retrying every %lld s)", s->queue_path,
+                  strerror(e), (long long)(PERSIST_RETRY_NS / 1000000000));
     return -1;
 }
 
+/*
+ * Create: a queue file that is not valid. Strict: refused (SW_EPARSE).
+ * Otherwise it is moved aside (never deleted: it may hold alerts worth a
+ * look) and the sink starts with empty queues, logged; SW_EIO when it
+ * cannot be moved, as it would be overwritten by the next save.
+ */
+static int queue_corrupt(sink_am_t *s, const char *where, const char *why, char *err,
+                         size_t errlen)
+{
+    if (s->o.strict_queue) {
+        snprintf(err, errlen, "%s: not a valid alert queue (%s); move it aside to start with an "
+                 "empty queue", where, why);
+        return SW_EPARSE;
+    }
+    char aside[PATH_MAX], merr[PATH_MAX * 2 + 128];
+    if (fio_move_aside(s->queue_path, aside, sizeof(aside), merr, sizeof(merr)) < 0) {
+        snprintf(err, errlen, "%s: not a valid alert queue (%s), and %s", where, why, merr);
+        return SW_EIO;
+    }
+    sw_log(LOG_WARN, "%s: not a valid alert queue (%s): moved aside to %s; starting with an empty "
+           "queue", where, why, aside);
+    s->st.queue_moved_aside++;
+    return SW_OK;
+}
+
 /* Create: loads the file into the queues. 0, or a code with the reason in
- * err and nothing loaded. */
+ * err and nothing loaded. A file that cannot be read (permissions, EIO) is
+ * refused whatever the mode: it may be fine. */
 static int load_queue(sink_am_t *s, char *err, size_t errlen)
 {
     const char *path = s->queue_path;
-    struct stat st;
-    if (stat(path, &st) < 0 && errno == ENOENT)
+    unsigned char *raw;
+    size_t len;
+    int rrc = fio_read(path, QUEUE_FILE_MAX_BYTES, &raw, &len);
+    if (rrc == 1)
         return SW_OK;
+    if (rrc < 0) {
+        int e = errno;
+        snprintf(err, errlen, "%s: cannot read the alert queue: %s", path,
+                 e == EINVAL ? "not a regular file" : strerror(e));
+        return e == ENOMEM ? SW_ENOMEM : SW_EIO;
+    }
     json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
+    json_t *root = json_loadb((const char *)raw, len, 0, &je);
+    free(raw);
     char why[256] = "";
     json_t *qs = NULL;
     size_t i, k;
     json_t *q, *al;
     if (!root) {
-        if (je.line > 0)
-            snprintf(err, errlen, "%s:%d:%d: not a valid alert queue (%s); move it aside to start "
-                     "with an empty queue", path, je.line, je.column, je.text);
-        else
-            snprintf(err, errlen, "%s: cannot read the alert queue: %s", path, je.text);
-        return je.line > 0 ? SW_EPARSE : SW_EIO;
+        char where[PATH_MAX + 32];
+        snprintf(where, sizeof(where), "%s:%d:%d", path, je.line, je.column);
+        return queue_corrupt(s, je.line > 0 ? where : path, je.text, err, errlen);
     }
     if (json_integer_value(json_object_get(root, "version")) != QUEUE_FILE_VERSION)
         snprintf(why, sizeof(why), "version is not %d", QUEUE_FILE_VERSION);
@@ -597,10 +633,8 @@ static int load_queue(sink_am_t *s, char *err, size_t errlen)
             snprintf(why, sizeof(why), "queues[%zu].alerts[%zu]: not an alert with labels", i, k);
     }
     if (why[0]) {
-        snprintf(err, errlen, "%s: not a valid alert queue (%s); move it aside to start with an "
-                 "empty queue", path, why);
         json_decref(root);
-        return SW_EPARSE;
+        return queue_corrupt(s, path, why, err, errlen);
     }
     int rc = SW_OK;
     json_array_foreach(qs, i, q)
@@ -998,7 +1032,10 @@ sink_am_t *sink_am_create(const sink_am_opts_t *o, char *err, size_t errlen)
             s->nt++;
             goto fail;
         }
-    if (s->queue_path && (rc = load_queue(s, err, errlen)) < 0) {
+    /* a queue file that cannot be written is refused now, not found out
+     * when the first alerts wait */
+    if (s->queue_path && ((rc = load_queue(s, err, errlen)) < 0 ||
+                          (rc = fio_check_writable(s->queue_path, err, errlen)) < 0)) {
         free_all(s);
         return NULL;
     }

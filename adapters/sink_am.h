@@ -48,8 +48,13 @@
  * delivers what the last run could not. The table of firing alerts is not
  * persisted: a new run re-detects what still fires, and an alert it no
  * longer knows then ends in Alertmanager by resolve_timeout rather than
- * being re-sent for ever. A file that is not a valid queue is refused (see
- * sink_am_create()), like a bad --state file: nothing is dropped unseen.
+ * being re-sent for ever. A file that is not a valid queue (not JSON, the
+ * wrong version or shape) is moved aside to PATH.corrupt-<UTC time>
+ * (fio_move_aside()), logged and counted, and the sink starts with empty
+ * queues, so a corrupt file cannot keep the daemon from starting; with
+ * strict_queue it is refused instead. A file that cannot be read (EACCES,
+ * EIO) is refused either way: it may be fine. A failed save is counted
+ * (persist_errors), logged once per burst, and retried every second.
  *
  * DESIGN: two threads. The caller (the daemon's alert thread) calls
  * sink_am_send(); the sink's sender thread does all network and file I/O,
@@ -100,6 +105,8 @@ typedef struct {
     int64_t timeout_ns;       /* 0: SINK_AM_DEFAULT_TIMEOUT_NS */
     size_t batch_max;         /* 0: SINK_AM_DEFAULT_BATCH */
     size_t queue_max;         /* 0: SINK_AM_DEFAULT_QUEUE_MAX */
+    int strict_queue;         /* refuse a queue file that is not valid, instead
+                                 of moving it aside (--strict-files) */
 } sink_am_opts_t;
 
 /* Counters since create. Per-URL events count once per URL: an alert that
@@ -112,18 +119,24 @@ typedef struct {
     uint64_t dropped;  /* alerts removed unsent: queue full, or persisted for
                           a URL no longer configured */
     uint64_t resent;   /* firing alerts re-sent and accepted */
+    uint64_t persist_errors;    /* failed writes (or removals) of queue_path */
+    uint64_t queue_moved_aside; /* queue files found not valid at create and
+                                   moved aside (0 or 1) */
     size_t pending;    /* alerts waiting, summed over the URLs */
     size_t firing;     /* alerts in the firing table */
 } sink_am_stats_t;
 
 /*
- * Creates the sink, loads queue_path when it exists and starts the sender
- * thread. Returns NULL with the reason in err: bad options, out of memory,
- * or a queue file that cannot be read or is not a valid queue ("PATH:3:17:
- * not a valid alert queue (...); move it aside to start with an empty
- * queue"). Alerts persisted for a URL that is no longer configured are
- * dropped with a logged warning. The caller destroys it with
- * sink_am_destroy().
+ * Creates the sink, loads queue_path when it exists, checks that it can be
+ * written (fio_check_writable()) and starts the sender thread. Returns NULL
+ * with the reason in err: bad options, out of memory, a queue file that
+ * cannot be read ("PATH: cannot read the alert queue: Permission denied")
+ * or written ("PATH: cannot create files in DIR: No such file or
+ * directory"), one that is not valid and cannot be moved aside, or
+ * with strict_queue one that is not valid ("PATH:3:17: not a valid alert
+ * queue (...); move it aside to start with an empty queue"). Alerts
+ * persisted for a URL that is no longer configured are dropped with a
+ * logged warning. The caller destroys it with sink_am_destroy().
  */
 sink_am_t *sink_am_create(const sink_am_opts_t *o, char *err, size_t errlen);
 

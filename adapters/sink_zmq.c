@@ -16,13 +16,17 @@
 #include <zmq.h>
 
 #include "err.h"
+#include "errburst.h"
+#include "log.h"
 
 #define ENDPOINT_MAX 256
 
 struct sink_zmq {
     void *sock;
     char endpoint[ENDPOINT_MAX];
+    int hwm;
     sink_zmq_stats_t st;
+    errburst_t drops, errors;
 };
 
 sink_zmq_t *sink_zmq_create(void *zmq_ctx, const char *endpoint, char *err, size_t errlen)
@@ -44,6 +48,7 @@ sink_zmq_t *sink_zmq_create_hwm(void *zmq_ctx, const char *endpoint, int hwm, ch
     }
     if (hwm <= 0)
         hwm = SINK_ZMQ_DEFAULT_HWM;
+    s->hwm = hwm;
     int linger = SINK_ZMQ_LINGER_MS, nodrop = 1;
     size_t eplen = sizeof(s->endpoint);
     s->sock = zmq_socket(zmq_ctx, ZMQ_PUB);
@@ -64,25 +69,37 @@ sink_zmq_t *sink_zmq_create_hwm(void *zmq_ctx, const char *endpoint, int hwm, ch
     return s;
 }
 
+static int send_failed(sink_zmq_t *s, int64_t now, const char *kind)
+{
+    s->st.errors++;
+    errburst_fail(&s->errors, now, LOG_ERROR, "%s: cannot publish a %s alert: %s", s->endpoint,
+                  kind, zmq_strerror(zmq_errno()));
+    return SW_EIO;
+}
+
 int sink_zmq_send(sink_zmq_t *s, const char *kind, const char *line, size_t len)
 {
     if (!s || !kind || !*kind || (!line && len))
         return SW_EINVAL;
     if (len > 0 && line[len - 1] == '\n')
         len--;
+    int64_t now = errburst_now();
+    /* the body frame is not expected to fail once the topic went: see the top */
     if (zmq_send(s->sock, kind, strlen(kind), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         if (zmq_errno() == EAGAIN) {
             s->st.dropped++;
+            errburst_fail(&s->drops, now, LOG_WARN,
+                          "%s: a subscriber's queue is full (%d alerts): %s alert dropped",
+                          s->endpoint, s->hwm, kind);
             return SW_EFULL;
         }
-        s->st.errors++;
-        return SW_EIO;
+        return send_failed(s, now, kind);
     }
-    if (zmq_send(s->sock, line, len, ZMQ_DONTWAIT) < 0) {
-        s->st.errors++; /* not expected once the topic went: see the top */
-        return SW_EIO;
-    }
+    if (zmq_send(s->sock, line, len, ZMQ_DONTWAIT) < 0)
+        return send_failed(s, now, kind);
     s->st.sent++;
+    errburst_ok(&s->drops, now, "%s: subscribers take alerts again", s->endpoint);
+    errburst_ok(&s->errors, now, "%s: alerts published again", s->endpoint);
     return SW_OK;
 }
 

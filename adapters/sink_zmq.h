@@ -13,6 +13,10 @@
  * With no subscriber to a kind, ZeroMQ discards its alerts, as PUB does;
  * they count as sent.
  *
+ * Drops and other send failures (a context shut down, ...) are logged once
+ * per burst each (errburst.h): the first, a reminder a minute while they go
+ * on, and one line when alerts go out again.
+ *
  * DESIGN: a ZeroMQ socket belongs to one thread. The sink is created, used
  * and destroyed by the alert stage's thread only; its counters are plain
  * integers read by that thread.
@@ -36,7 +40,7 @@ typedef struct sink_zmq sink_zmq_t;
 typedef struct {
     uint64_t sent;    /* alerts the socket accepted */
     uint64_t dropped; /* alerts refused because a subscriber's queue was full */
-    uint64_t errors;  /* other send failures (a closed context, ...) */
+    uint64_t errors;  /* other send failures (a closed context, ...): the alert is lost */
 } sink_zmq_stats_t;
 
 /*

@@ -25,6 +25,7 @@
 
 #include "curve.h"
 #include "err.h"
+#include "testutil.h"
 
 typedef struct {
     char dir[64];
@@ -115,114 +116,183 @@ static void *producer(void *ctx, tmp_t *t, const char *name, const char *server_
     return s;
 }
 
+static curve_auth_stats_t stats_of(const curve_auth_t *a)
+{
+    curve_auth_stats_t st;
+    curve_auth_stats(a, &st);
+    return st;
+}
+
+/*
+ * A PULL server on tcp://127.0.0.1 with CURVE and the ZAP handler, which
+ * admits the key "good"; "intruder" is a key pair it does not know. All
+ * keys live in the test's temporary directory.
+ */
+typedef struct {
+    tmp_t t;
+    char good[41], intruder[41], server_pub[41];
+    void *ctx, *pull;
+    curve_auth_t *auth;
+    char ep[128];
+} server_t;
+
+/* Starts it. `commented`: the allowed-keys file has comments, blanks and
+ * the key twice; `with_pub`: the server's public key comes from its file
+ * (else it is derived from the secret key). */
+static void server_start(server_t *s, int commented, int with_pub)
+{
+    tmp_make(&s->t);
+    keygen(&s->t, "server");
+    keygen(&s->t, "good");
+    keygen(&s->t, "intruder");
+    read_key(&s->t, "good.pub", s->good);
+    read_key(&s->t, "intruder.pub", s->intruder);
+    read_key(&s->t, "server.pub", s->server_pub);
+    char allowed[256];
+    if (commented)
+        snprintf(allowed, sizeof(allowed),
+                 "# producers allowed to feed stormwatch\n\n   %s   # the DSP exporter\n%s\n",
+                 s->good, s->good);
+    else
+        snprintf(allowed, sizeof(allowed), "%s\n", s->good);
+    write_text(&s->t, "allowed", allowed);
+
+    s->ctx = zmq_ctx_new();
+    char err[512];
+    s->auth = curve_auth_start(s->ctx, at(&s->t, "allowed"), err, sizeof(err));
+    if (!s->auth)
+        fail_msg("%s", err);
+    s->pull = zmq_socket(s->ctx, ZMQ_PULL);
+    set_int(s->pull, ZMQ_LINGER, 0);
+    char sec_file[PATH_MAX], pub_file[PATH_MAX];
+    snprintf(sec_file, sizeof(sec_file), "%s", at(&s->t, "server.key"));
+    snprintf(pub_file, sizeof(pub_file), "%s", at(&s->t, "server.pub"));
+    assert_int_equal(curve_server_setup(s->pull, sec_file, with_pub ? pub_file : NULL, err,
+                                        sizeof(err)),
+                     SW_OK);
+    assert_int_equal(zmq_bind(s->pull, "tcp://127.0.0.1:*"), 0);
+    size_t eplen = sizeof(s->ep);
+    assert_int_equal(zmq_getsockopt(s->pull, ZMQ_LAST_ENDPOINT, s->ep, &eplen), 0);
+}
+
+static void server_stop(server_t *s)
+{
+    zmq_close(s->pull);
+    curve_auth_stop(s->auth);
+    assert_int_equal(zmq_ctx_term(s->ctx), 0);
+    tmp_remove(&s->t);
+}
+
 static void test_allowed_delivers_unknown_refused(void **state)
 {
     (void)state;
-    tmp_t t;
-    tmp_make(&t);
-    keygen(&t, "server");
-    keygen(&t, "good");
-    keygen(&t, "intruder");
-    char good[41], server_pub[41], allowed[256];
-    read_key(&t, "good.pub", good);
-    read_key(&t, "server.pub", server_pub);
-    snprintf(allowed, sizeof(allowed),
-             "# producers allowed to feed stormwatch\n\n   %s   # the DSP exporter\n%s\n", good,
-             good);
-    write_text(&t, "allowed", allowed);
-
-    void *ctx = zmq_ctx_new();
-    char err[512];
-    curve_auth_t *auth = curve_auth_start(ctx, at(&t, "allowed"), err, sizeof(err));
-    if (!auth)
-        fail_msg("%s", err);
-    void *pull = zmq_socket(ctx, ZMQ_PULL);
-    set_int(pull, ZMQ_LINGER, 0);
-    char sec_file[PATH_MAX], pub_file[PATH_MAX];
-    snprintf(sec_file, sizeof(sec_file), "%s", at(&t, "server.key"));
-    snprintf(pub_file, sizeof(pub_file), "%s", at(&t, "server.pub"));
-    assert_int_equal(curve_server_setup(pull, sec_file, pub_file, err, sizeof(err)), SW_OK);
-    assert_int_equal(zmq_bind(pull, "tcp://127.0.0.1:*"), 0);
-    char ep[128];
-    size_t eplen = sizeof(ep);
-    assert_int_equal(zmq_getsockopt(pull, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
+    server_t s;
+    server_start(&s, 1, 1);
 
     /* the intruder first: its message would be the first to arrive */
-    void *bad = producer(ctx, &t, "intruder", server_pub, ep);
+    void *bad = producer(s.ctx, &s.t, "intruder", s.server_pub, s.ep);
     assert_int_equal(zmq_send(bad, "evil", 4, 0), 4);
-    void *ok = producer(ctx, &t, "good", server_pub, ep);
+    void *ok = producer(s.ctx, &s.t, "good", s.server_pub, s.ep);
     assert_int_equal(zmq_send(ok, "dsp_traffic,user=A,dir=north count=1i 1", 39, 0), 39);
 
     zmq_msg_t m;
     zmq_msg_init(&m);
-    set_int(pull, ZMQ_RCVTIMEO, 3000);
-    assert_int_equal(zmq_msg_recv(&m, pull, 0), 39);
+    set_int(s.pull, ZMQ_RCVTIMEO, 3000);
+    assert_int_equal(zmq_msg_recv(&m, s.pull, 0), 39);
     assert_memory_equal(zmq_msg_data(&m), "dsp_traffic,user=A,dir=north count=1i 1", 39);
     const char *uid = zmq_msg_gets(&m, "User-Id");
     assert_non_null(uid);
-    assert_string_equal(uid, good); /* the ZAP reply names the producer */
+    assert_string_equal(uid, s.good); /* the ZAP reply names the producer */
     zmq_msg_close(&m);
 
     /* nothing of the intruder, however long it retries */
     char buf[16];
-    set_int(pull, ZMQ_RCVTIMEO, 500);
-    assert_int_equal(zmq_recv(pull, buf, sizeof(buf), 0), -1);
+    set_int(s.pull, ZMQ_RCVTIMEO, 500);
+    assert_int_equal(zmq_recv(s.pull, buf, sizeof(buf), 0), -1);
     assert_int_equal(zmq_errno(), EAGAIN);
     int64_t deadline = now_ms() + 3000;
-    while (curve_auth_refused(auth) == 0 && now_ms() < deadline)
+    while (stats_of(s.auth).refused_key == 0 && now_ms() < deadline)
         usleep(10000);
-    assert_true(curve_auth_refused(auth) >= 1);
-    assert_int_equal(curve_auth_accepted(auth), 1);
+    assert_true(stats_of(s.auth).refused_key >= 1);
+    assert_int_equal(stats_of(s.auth).accepted, 1);
 
     zmq_close(bad);
     zmq_close(ok);
-    zmq_close(pull);
-    curve_auth_stop(auth);
-    assert_int_equal(zmq_ctx_term(ctx), 0);
-    tmp_remove(&t);
+    server_stop(&s);
 }
 
-/* A producer without CURVE at all never gets through either. */
+/*
+ * The counts by outcome: a known key is admitted and counted as such,
+ * never as a refusal; an unknown one is refused on every connection, each
+ * refusal counted, and logged once, naming the address and its key.
+ */
+static void test_refusals_counted_and_logged_once(void **state)
+{
+    (void)state;
+    server_t s;
+    server_start(&s, 0, 0);
+    curve_auth_stats_t st = stats_of(s.auth);
+    assert_int_equal(st.accepted + st.refused_key + st.refused_other, 0);
+
+    /* the known producer: admitted, no refusal */
+    void *ok = producer(s.ctx, &s.t, "good", s.server_pub, s.ep);
+    assert_int_equal(zmq_send(ok, "x", 1, 0), 1);
+    char buf[16];
+    set_int(s.pull, ZMQ_RCVTIMEO, 3000);
+    assert_int_equal(zmq_recv(s.pull, buf, sizeof(buf), 0), 1);
+    st = stats_of(s.auth);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.refused_key, 0);
+    assert_int_equal(st.refused_other, 0);
+
+    /* the unknown key on three connections: three refusals, one line */
+    log_capture_t cap;
+    log_capture_start(&cap);
+    void *bad[3];
+    for (int i = 0; i < 3; i++) {
+        bad[i] = producer(s.ctx, &s.t, "intruder", s.server_pub, s.ep);
+        zmq_send(bad[i], "evil", 4, ZMQ_DONTWAIT);
+    }
+    int64_t deadline = now_ms() + 5000;
+    while ((st = stats_of(s.auth)).refused_key < 3 && now_ms() < deadline)
+        usleep(10000);
+    for (int i = 0; i < 3; i++)
+        zmq_close(bad[i]);
+    char *log = log_capture_end(&cap);
+    assert_int_equal(st.refused_key, 3);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.refused_other, 0);
+    char want[256];
+    snprintf(want, sizeof(want), "curve: refused a producer at 127.0.0.1: client key not allowed "
+             "(its public key: %s)\n", s.intruder);
+    assert_int_equal(count_of(log, want), 1);
+    assert_int_equal(count_of(log, "curve: refused"), 1);
+    free(log);
+
+    zmq_close(ok);
+    server_stop(&s);
+}
+
+/* A producer without CURVE at all never gets through either (libzmq's
+ * handshake turns it away before any ZAP request). */
 static void test_plain_client_refused(void **state)
 {
     (void)state;
-    tmp_t t;
-    tmp_make(&t);
-    keygen(&t, "server");
-    keygen(&t, "good");
-    char good[41], allowed[64];
-    read_key(&t, "good.pub", good);
-    snprintf(allowed, sizeof(allowed), "%s\n", good);
-    write_text(&t, "allowed", allowed);
-
-    void *ctx = zmq_ctx_new();
-    char err[512];
-    curve_auth_t *auth = curve_auth_start(ctx, at(&t, "allowed"), err, sizeof(err));
-    assert_non_null(auth);
-    void *pull = zmq_socket(ctx, ZMQ_PULL);
-    set_int(pull, ZMQ_LINGER, 0);
-    assert_int_equal(curve_server_setup(pull, at(&t, "server.key"), NULL, err, sizeof(err)), SW_OK);
-    assert_int_equal(zmq_bind(pull, "tcp://127.0.0.1:*"), 0);
-    char ep[128];
-    size_t eplen = sizeof(ep);
-    assert_int_equal(zmq_getsockopt(pull, ZMQ_LAST_ENDPOINT, ep, &eplen), 0);
-
-    void *plain = zmq_socket(ctx, ZMQ_PUSH);
+    server_t s;
+    server_start(&s, 0, 0);
+    void *plain = zmq_socket(s.ctx, ZMQ_PUSH);
     set_int(plain, ZMQ_LINGER, 0);
     set_int(plain, ZMQ_SNDTIMEO, 1000);
-    assert_int_equal(zmq_connect(plain, ep), 0);
+    assert_int_equal(zmq_connect(plain, s.ep), 0);
     assert_int_equal(zmq_send(plain, "evil", 4, 0), 4);
     char buf[16];
-    set_int(pull, ZMQ_RCVTIMEO, 500);
-    assert_int_equal(zmq_recv(pull, buf, sizeof(buf), 0), -1);
+    set_int(s.pull, ZMQ_RCVTIMEO, 500);
+    assert_int_equal(zmq_recv(s.pull, buf, sizeof(buf), 0), -1);
     assert_int_equal(zmq_errno(), EAGAIN);
-    assert_int_equal(curve_auth_accepted(auth), 0);
+    assert_int_equal(stats_of(s.auth).accepted, 0);
 
     zmq_close(plain);
-    zmq_close(pull);
-    curve_auth_stop(auth);
-    assert_int_equal(zmq_ctx_term(ctx), 0);
-    tmp_remove(&t);
+    server_stop(&s);
 }
 
 /* Starts a handler on `file` expecting failure; returns the message. */
@@ -399,6 +469,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allowed_delivers_unknown_refused),
+        cmocka_unit_test(test_refusals_counted_and_logged_once),
         cmocka_unit_test(test_plain_client_refused),
         cmocka_unit_test(test_bad_allowed_files),
         cmocka_unit_test(test_bad_server_keys),

@@ -30,6 +30,7 @@
 
 #include "err.h"
 #include "record.h"
+#include "testutil.h"
 
 /* ---- helpers ---- */
 
@@ -377,11 +378,18 @@ static void test_dev_full_plain(void **state)
     record_t *r = record_open("/dev/full", 1000, 0, err, sizeof(err));
     assert_non_null(r);
     const record_stats_t *st = record_stats(r);
-    assert_int_equal(record_write(r, "a v=1i 1", 8), SW_EIO);
+    log_capture_t cap;
+    log_capture_start(&cap);
+    int rc = record_write(r, "a v=1i 1", 8);
+    char *log = log_capture_end(&cap);
+    assert_int_equal(rc, SW_EIO);
     assert_int_equal(st->write_errors, 1);
     assert_int_equal(st->dropped_bytes, 9);
     assert_int_equal(st->dropped_messages, 1);
     assert_string_equal(st->last_error, "/dev/full: No space left on device");
+    assert_int_equal(count_of(log, "record: /dev/full: No space left on device; ingested traffic "
+                                   "is not recorded until it works again"), 1);
+    free(log);
 
     /* within the second: dropped without another attempt */
     for (int i = 0; i < 100; i++)
@@ -390,11 +398,17 @@ static void test_dev_full_plain(void **state)
     assert_int_equal(st->dropped_bytes, 9 + 100 * 9);
     assert_int_equal(st->dropped_messages, 101);
 
+    /* the next attempt fails too: counted, and the burst logs nothing more */
     sleep_ms(1100);
-    assert_int_equal(record_write(r, "c v=3i 3\n", 9), SW_EIO);
+    log_capture_start(&cap);
+    rc = record_write(r, "c v=3i 3\n", 9);
+    log = log_capture_end(&cap);
+    assert_int_equal(rc, SW_EIO);
     assert_int_equal(st->write_errors, 2);
     assert_int_equal(st->messages, 0);
     assert_int_equal(st->bytes, 0);
+    assert_string_equal(log, "");
+    free(log);
     record_close(r);
 }
 
@@ -445,9 +459,19 @@ static void test_directory_gone_and_back(void **state)
     assert_int_equal(mkdir(sub, 0755), 0);
     assert_int_equal(record_write(r, "c v=3i 3\n", 9), SW_EIO); /* too soon */
     sleep_ms(1100);
-    assert_int_equal(record_write(r, "d v=4i 4\n", 9), SW_OK);
+    log_capture_t cap;
+    log_capture_start(&cap);
+    int rc = record_write(r, "d v=4i 4\n", 9);
+    char *log = log_capture_end(&cap);
+    assert_int_equal(rc, SW_OK);
     assert_int_equal(st->write_errors, 1);
     assert_int_equal(st->files, 2);
+    /* the end of the burst, once */
+    snprintf(want, sizeof(want), "record: %s.000002: recording again (18 bytes dropped so far) "
+             "after 1 failure over ", path);
+    assert_int_equal(count_of(log, want), 1);
+    assert_int_equal(count_of(log, "\n"), 1);
+    free(log);
     record_close(r);
 
     char *f1 = join(moved, "rec.000001"), *f2 = join(sub, "rec.000002");
@@ -465,17 +489,6 @@ static void test_directory_gone_and_back(void **state)
     free(moved);
     rm_rf(dir);
     free(dir);
-}
-
-/* Sets the soft file-size limit; returns the previous one. */
-static struct rlimit limit_file_size(rlim_t bytes)
-{
-    struct rlimit old, now;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    now = old;
-    now.rlim_cur = bytes;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &now), 0);
-    return old;
 }
 
 /* A plain file that fills up mid-message keeps whole messages only, and

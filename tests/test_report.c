@@ -168,14 +168,6 @@ static char *render(const report_t *r, int markdown)
     return buf;
 }
 
-static size_t count_of(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
 /* ---- 1. pairing ---- */
 
 static void test_pairing(void **state)

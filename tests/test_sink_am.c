@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -45,11 +46,12 @@
 
 #include "alert.h"
 #include "err.h"
+#include "fileio.h"
 #include "sink_am.h"
+#include "testutil.h"
 #include "timefmt.h"
 
 #define AM_BIN "/usr/bin/prometheus-alertmanager"
-#define SEC INT64_C(1000000000)
 #define READY_MS 15000   /* Alertmanager starts in about a second */
 #define ARRIVE_MS 15000  /* covers the sink's backoff (1, 2, 4 s...) */
 #define NAM 2
@@ -104,18 +106,6 @@ static void sleep_ms(int ms)
 static int64_t ms_round(int64_t ns)
 {
     return ns / 1000000 * 1000000;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof(a);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 static void url_of(int port, char *buf, size_t cap)
@@ -854,13 +844,14 @@ static void write_file(const char *path, const char *text)
     assert_int_equal(fclose(f), 0);
 }
 
-static void test_bad_queue_file_refused(void **state)
+/* With strict_queue, a queue file that is not valid is refused, named. */
+static void test_bad_queue_file_refused_when_strict(void **state)
 {
     fx_t *fx = *state;
     char path[256], err[512], want[300];
     snprintf(path, sizeof(path), "%s/queue.json", fx->dir);
     const char *urls[] = { "http://127.0.0.1:9" };
-    sink_am_opts_t o = { .urls = urls, .nurls = 1, .queue_path = path };
+    sink_am_opts_t o = { .urls = urls, .nurls = 1, .queue_path = path, .strict_queue = 1 };
 
     write_file(path, "{\"version\":1,\"queues\":[{\"url\":\"http://127.0.0.1:9\",\n\"alerts\":[{\"lab");
     assert_null(sink_am_create(&o, err, sizeof(err)));
@@ -888,6 +879,162 @@ static void test_bad_queue_file_refused(void **state)
     assert_int_equal(st.pending, 0);
     drop_sink(fx, 0);
     assert_int_equal(access(path, F_OK), -1); /* nothing pending: no file */
+}
+
+/* The files in fx->dir whose names start with `prefix`; the first in *first. */
+static int files_like(fx_t *fx, const char *prefix, char *first, size_t cap)
+{
+    DIR *d = opendir(fx->dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 && n++ == 0)
+            snprintf(first, cap, "%s/%s", fx->dir, de->d_name);
+    closedir(d);
+    return n;
+}
+
+/*
+ * By default a queue file that is not valid is moved aside, never deleted,
+ * with a line naming it and the reason, and the sink starts empty: a
+ * corrupt file must not keep the daemon from starting.
+ */
+static void test_bad_queue_file_moved_aside(void **state)
+{
+    fx_t *fx = *state;
+    char path[256], err[512], want[600], aside[512];
+    snprintf(path, sizeof(path), "%s/queue.json", fx->dir);
+    const char *urls[] = { "http://127.0.0.1:9" };
+    sink_am_opts_t o = { .urls = urls, .nurls = 1, .queue_path = path };
+    static const char *const bad[] = {
+        "{\"version\":1,\"queues\":[{\"url\":\"http://127.0.0.1:9\",\n\"alerts\":[{\"lab",
+        "{\"version\":2,\"queues\":[]}",
+        "",
+    };
+    static const char *const why[] = {
+        ":2:15: not a valid alert queue (premature end of input",
+        ": not a valid alert queue (version is not 1)",
+        ":1:0: not a valid alert queue ('[' or '{' expected near end of file)",
+    };
+    for (int i = 0; i < 3; i++) {
+        write_file(path, bad[i]);
+        log_capture_t cap;
+        log_capture_start(&cap);
+        sink_am_t *s = fx->sink[0] = sink_am_create(&o, err, sizeof(err));
+        char *log = log_capture_end(&cap);
+        if (!s)
+            fail_msg("refused: %s", err);
+        sink_am_stats_t st = stats_of(s);
+        assert_int_equal(st.queue_moved_aside, 1);
+        assert_int_equal(st.pending, 0);
+        assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(files_like(fx, "queue.json" FIO_ASIDE_SUFFIX, aside, sizeof(aside)), 1);
+        unsigned char *kept;
+        size_t len;
+        assert_int_equal(fio_read(aside, 1 << 20, &kept, &len), 0);
+        assert_string_equal((char *)kept, bad[i]); /* moved, unchanged */
+        free(kept);
+        snprintf(want, sizeof(want), "%s%s", path, why[i]);
+        assert_non_null(strstr(log, want));
+        snprintf(want, sizeof(want), ": moved aside to %s; starting with an empty queue\n", aside);
+        assert_int_equal(count_of(log, want), 1);
+        assert_int_equal(count_of(log, "not a valid alert queue"), 1);
+        free(log);
+        drop_sink(fx, 0);
+        assert_int_equal(unlink(aside), 0);
+    }
+}
+
+/* A queue file that cannot be read is no proof of corruption: refused, in
+ * any mode, and left where it is. As root too: sysfs's write-only
+ * attributes cannot be opened for reading by anyone (EACCES). One that
+ * cannot be written is refused too, at create. */
+static void test_unreadable_queue_file_refused(void **state)
+{
+    fx_t *fx = *state;
+    char err[512], want[600];
+    const char *urls[] = { "http://127.0.0.1:9" };
+    sink_am_opts_t o = { .urls = urls, .nurls = 1, .queue_path = fx->dir };
+    assert_null(sink_am_create(&o, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: cannot read the alert queue: not a regular file", fx->dir);
+    assert_string_equal(err, want);
+
+    /* one that cannot be written is refused at once, not at the first save */
+    char nowhere[300];
+    snprintf(nowhere, sizeof(nowhere), "%s/missing/queue.json", fx->dir);
+    o.queue_path = nowhere;
+    assert_null(sink_am_create(&o, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: cannot create files in %s/missing: No such file or directory",
+             nowhere, fx->dir);
+    assert_string_equal(err, want);
+
+    const char *unreadable = "/sys/bus/platform/uevent";
+    int fd = open(unreadable, O_RDONLY);
+    if (fd >= 0 || errno != EACCES) {
+        if (fd >= 0)
+            close(fd);
+        skip();
+    }
+    o.queue_path = unreadable;
+    assert_null(sink_am_create(&o, err, sizeof(err)));
+    assert_string_equal(err, "/sys/bus/platform/uevent: cannot read the alert queue: "
+                             "Permission denied");
+    assert_int_equal(access(unreadable, F_OK), 0);
+}
+
+/*
+ * The queue file's directory goes away while alerts wait: every failed save
+ * is counted, the burst logged once; when it is back the file is written
+ * and that is logged once.
+ */
+static void test_failed_saves_counted_and_logged_once(void **state)
+{
+    fx_t *fx = *state;
+    char sub[256], path[300], want[600];
+    snprintf(sub, sizeof(sub), "%s/q", fx->dir);
+    snprintf(path, sizeof(path), "%s/queue.json", sub);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    int port = free_port(); /* nothing listens: alerts wait */
+    int64_t t0 = wall_ns() - 60 * SEC;
+    sink_am_stats_t st;
+    log_capture_t cap;
+    log_capture_start(&cap);
+    sink_am_t *s = mk_sink(fx, 0, &port, 1, path, 3600 * SEC, 0);
+    int gone = rmdir(sub);
+    int sent = 0;
+    alert_t a = mk(ALERT_STORM, "u-p1", 1, t0, 0), b = mk(ALERT_STORM, "u-p2", 1, t0, 0);
+    sent += sink_am_send(s, &a) == SW_OK;
+    sent += sink_am_send(s, &b) == SW_OK;
+    /* a save a second: wait for three failures */
+    int64_t deadline = mono_ms() + ARRIVE_MS;
+    while ((st = stats_of(s)).persist_errors < 3 && mono_ms() < deadline)
+        sleep_ms(20);
+    uint64_t failures = st.persist_errors;
+    int back = mkdir(sub, 0700);
+    deadline = mono_ms() + ARRIVE_MS;
+    for (int saved = 0; !saved && mono_ms() < deadline; sleep_ms(20)) {
+        char *so_far = log_capture_text(&cap);
+        saved = strstr(so_far, "alert queue saved again") != NULL;
+        free(so_far);
+    }
+    char *log = log_capture_end(&cap);
+
+    assert_int_equal(gone, 0);
+    assert_int_equal(sent, 2);
+    assert_true(failures >= 3);
+    assert_int_equal(back, 0);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(want, sizeof(want), "%s: cannot save the alert queue: No such file or directory "
+             "(retrying every 1 s)\n", path);
+    assert_int_equal(count_of(log, want), 1);
+    assert_int_equal(count_of(log, "cannot save the alert queue"), 1);
+    snprintf(want, sizeof(want), "%s: alert queue saved again after ", path);
+    assert_int_equal(count_of(log, want), 1);
+    free(log);
+    st = stats_of(s);
+    assert_true(st.persist_errors >= failures);
+    assert_int_equal(st.pending, 2);
+    drop_sink(fx, 0);
 }
 
 static void test_queue_bound_drops_oldest(void **state)
@@ -948,15 +1095,24 @@ static void test_resend_keeps_firing_alerts(void **state)
 
 int main(void)
 {
-    if (access(AM_BIN, X_OK) != 0) {
-        fprintf(stderr, "test_sink_am: %s not installed; skipped\n", AM_BIN);
-        return 0;
-    }
     /* everything here is on 127.0.0.1: no proxy */
     setenv("no_proxy", "127.0.0.1", 1);
     setenv("NO_PROXY", "127.0.0.1", 1);
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* the queue file: no Alertmanager needed */
+    const struct CMUnitTest files[] = {
+        cmocka_unit_test_setup_teardown(test_bad_queue_file_refused_when_strict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_queue_file_moved_aside, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_queue_file_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_saves_counted_and_logged_once, setup, teardown),
+    };
+    int rc = cmocka_run_group_tests_name("queue file", files, NULL, NULL);
+    if (access(AM_BIN, X_OK) != 0) {
+        fprintf(stderr, "test_sink_am: %s not installed; the tests that need it skipped\n", AM_BIN);
+        curl_global_cleanup();
+        return rc;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options_refused),
         cmocka_unit_test_setup_teardown(test_firing_and_resolved_mapping, setup, teardown),
@@ -967,11 +1123,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ha_pair_each_gets_every_alert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hung_url_blocks_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_persisted_across_restarts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_queue_file_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound_drops_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resend_keeps_firing_alerts, setup, teardown),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rc |= cmocka_run_group_tests_name("with Alertmanager", tests, NULL, NULL);
     curl_global_cleanup();
     return rc;
 }

@@ -21,6 +21,7 @@
 
 #include "err.h"
 #include "sink_zmq.h"
+#include "testutil.h"
 
 #define PROBE_BODY "{\"probe\":true}"
 #define SYNC_DEADLINE_MS 5000
@@ -173,21 +174,72 @@ static void test_full_queue_drops_never_blocks(void **state)
     sync_subscriber(s, sub, "storm");
 
     const sink_zmq_stats_t *st = sink_zmq_stats(s);
-    uint64_t sent0 = st->sent, tries = 0, refused = 0;
+    uint64_t sent0 = st->sent, tries = 0, refused = 0, odd = 0;
     int64_t t0 = now_ms();
+    log_capture_t cap;
+    log_capture_start(&cap);
     while (st->dropped < 100 && tries < 5000000) {
         int rc = sink_zmq_send(s, "storm", storm1, strlen(storm1));
-        assert_true(rc == SW_OK || rc == SW_EFULL);
+        odd += rc != SW_OK && rc != SW_EFULL;
         refused += rc == SW_EFULL;
         tries++;
     }
+    char *log = log_capture_end(&cap);
+    assert_int_equal(odd, 0);
     assert_int_equal(st->dropped, 100);
     assert_int_equal(refused, 100);
     assert_int_equal(st->sent - sent0 + st->dropped, tries);
     assert_int_equal(st->errors, 0);
     assert_true(now_ms() - t0 < 30000);
+    char want[256];
+    snprintf(want, sizeof(want), "%s: a subscriber's queue is full (1 alerts): storm alert dropped",
+             sink_zmq_endpoint(s));
+    assert_true(count_of(log, want) >= 1);
+    free(log);
+
+    /* the subscriber still reads nothing: every alert is dropped, and the
+     * burst, logged already, logs nothing more */
+    int more = 0;
+    log_capture_start(&cap);
+    for (int i = 0; i < 50; i++)
+        more += sink_zmq_send(s, "storm", storm1, strlen(storm1)) == SW_EFULL;
+    log = log_capture_end(&cap);
+    assert_int_equal(more, 50);
+    assert_string_equal(log, "");
+    free(log);
 
     zmq_close(sub);
+    sink_zmq_destroy(s);
+    assert_int_equal(zmq_ctx_term(ctx), 0);
+}
+
+/* A send that fails for another reason than a full queue (here the
+ * context is shut down) loses the alert: counted, and logged once. */
+static void test_send_errors_counted_and_logged_once(void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new();
+    char err[256];
+    sink_zmq_t *s = sink_zmq_create(ctx, "tcp://127.0.0.1:*", err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(zmq_ctx_shutdown(ctx), 0);
+    int failed = 0;
+    log_capture_t cap;
+    log_capture_start(&cap);
+    for (int i = 0; i < 50; i++)
+        failed += sink_zmq_send(s, "storm", storm1, strlen(storm1)) == SW_EIO;
+    char *log = log_capture_end(&cap);
+    const sink_zmq_stats_t *st = sink_zmq_stats(s);
+    assert_int_equal(failed, 50);
+    assert_int_equal(st->errors, 50);
+    assert_int_equal(st->sent, 0);
+    assert_int_equal(st->dropped, 0);
+    char want[256];
+    snprintf(want, sizeof(want), "%s: cannot publish a storm alert: %s", sink_zmq_endpoint(s),
+             zmq_strerror(ETERM));
+    assert_int_equal(count_of(log, want), 1);
+    assert_int_equal(count_of(log, "\n"), 1);
+    free(log);
     sink_zmq_destroy(s);
     assert_int_equal(zmq_ctx_term(ctx), 0);
 }
@@ -229,6 +281,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topics_filter_and_bodies),
         cmocka_unit_test(test_full_queue_drops_never_blocks),
+        cmocka_unit_test(test_send_errors_counted_and_logged_once),
         cmocka_unit_test(test_bad_endpoints_and_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,10 @@
  * test_state.c - learned state survives a restart: the encoding round
  * trip, an engine seeded from state detects at once where a fresh one is
  * still warming up, and every corrupt, truncated or incompatible file is
- * refused whole with a clear message. Also the atomic file save.
+ * refused whole with a clear message. Also the state file: the atomic
+ * save, a corrupt file moved aside (or refused when strict), an unreadable
+ * one refused, and the daemon's saver, checked writable at start, counting
+ * and logging failed saves once per burst.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +13,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +27,7 @@
 
 #include "engine.h"
 #include "err.h"
+#include "fileio.h"
 #include "series.h"
 #include "state.h"
 #include "statefile.h"
@@ -232,27 +240,30 @@ static void test_state_file_atomic_save_and_load(void **state)
     snprintf(path, sizeof(path), "%s/state.bin", dir);
 
     engine_t *e = new_engine();
-    assert_int_equal(statefile_load(path, e, err, sizeof(err)), 1); /* first run: none yet */
+    assert_int_equal(statefile_load(path, e, STATEFILE_STRICT, err, sizeof(err)),
+                     STATEFILE_MISSING); /* first run: none yet */
     feed(e, 0, 3600 * SEC, 20);
     engine_finish(e);
     assert_int_equal(statefile_save(path, e, err, sizeof(err)), 0);
     engine_destroy(e);
 
     e = new_engine();
-    assert_int_equal(statefile_load(path, e, err, sizeof(err)), 0);
+    assert_int_equal(statefile_load(path, e, STATEFILE_STRICT, err, sizeof(err)),
+                     STATEFILE_LOADED);
     assert_int_equal(engine_nseries(e), 1);
     engine_destroy(e);
 
-    /* a corrupt file is refused with its path named */
+    /* strict: a corrupt file is refused with its path named, and kept */
     FILE *f = fopen(path, "r+b");
     assert_non_null(f);
     fseek(f, 40, SEEK_SET);
     fputc('X', f);
     fclose(f);
     e = new_engine();
-    assert_int_equal(statefile_load(path, e, err, sizeof(err)), SW_EPARSE);
+    assert_int_equal(statefile_load(path, e, STATEFILE_STRICT, err, sizeof(err)), SW_EPARSE);
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, "checksum"));
+    assert_int_equal(access(path, F_OK), 0);
     engine_destroy(e);
 
     /* a save into a directory that does not exist fails cleanly */
@@ -268,6 +279,224 @@ static void test_state_file_atomic_save_and_load(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+static void write_bytes(const char *path, const unsigned char *buf, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(fio_write_all(fd, buf, len), 0);
+    close(fd);
+}
+
+/* The one file of `dir` whose name starts with `prefix`, or "" (its path
+ * in out); returns how many there are. */
+static int files_like(const char *dir, const char *prefix, char *out, size_t cap)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    out[0] = '\0';
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        if (strncmp(de->d_name, prefix, strlen(prefix)) == 0 && n++ == 0)
+            snprintf(out, cap, "%s/%s", dir, de->d_name);
+    closedir(d);
+    return n;
+}
+
+/*
+ * By default a corrupt state file is moved aside, never deleted, with a
+ * line naming it and the fault, and nothing of it is loaded: the daemon
+ * starts learning afresh instead of failing at every restart.
+ */
+static void test_corrupt_state_file_moved_aside(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sw_state_XXXXXX", path[64], err[512], aside[PATH_MAX], want[PATH_MAX * 2];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/state.bin", dir);
+    unsigned char *good;
+    size_t len;
+    learnt_state(&good, &len);
+    unsigned char *bad = malloc(len);
+    for (int i = 0; i < 3; i++) {
+        memcpy(bad, good, len);
+        const char *why;
+        size_t n = len;
+        if (i == 0) {
+            bad[40] ^= 0x10;
+            why = "checksum mismatch: the file is corrupt or truncated";
+        } else if (i == 1) {
+            bad[8] = STATE_VERSION + 1;
+            why = "state version 2, this stormwatch reads version 1";
+        } else {
+            memcpy(bad, "hello, world", 12);
+            n = 12;
+            why = "not a stormwatch state file";
+        }
+        write_bytes(path, bad, n);
+        engine_t *e = new_engine();
+        log_capture_t cap;
+        log_capture_start(&cap);
+        int rc = statefile_load(path, e, 0, err, sizeof(err));
+        char *log = log_capture_end(&cap);
+        assert_int_equal(rc, STATEFILE_MOVED_ASIDE);
+        assert_int_equal(engine_nseries(e), 0);
+        engine_destroy(e);
+        assert_int_equal(access(path, F_OK), -1);
+        assert_int_equal(files_like(dir, "state.bin" FIO_ASIDE_SUFFIX, aside, sizeof(aside)), 1);
+        unsigned char *kept;
+        size_t klen;
+        assert_int_equal(fio_read(aside, len + 1, &kept, &klen), 0);
+        assert_int_equal(klen, n);
+        assert_memory_equal(kept, bad, n); /* moved, not changed */
+        free(kept);
+        snprintf(want, sizeof(want), "state: %s: %s: moved aside to %s; learning from scratch\n",
+                 path, why, aside);
+        assert_int_equal(count_of(log, want), 1);
+        assert_int_equal(count_of(log, "\n"), 1);
+        free(log);
+        assert_int_equal(unlink(aside), 0);
+    }
+    free(bad);
+    free(good);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* A state file that cannot be read may be fine: refused, never moved, in
+ * any mode. As root too: a directory, and sysfs's write-only attributes,
+ * which nobody can open for reading (EACCES). */
+static void test_unreadable_state_file_refused(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sw_state_XXXXXX", err[512], want[256];
+    assert_non_null(mkdtemp(dir));
+    engine_t *e = new_engine();
+    assert_int_equal(statefile_load(dir, e, 0, err, sizeof(err)), SW_EIO);
+    snprintf(want, sizeof(want), "%s: not a regular file", dir);
+    assert_string_equal(err, want);
+    assert_int_equal(rmdir(dir), 0);
+
+    const char *unreadable = "/sys/bus/platform/uevent";
+    int fd = open(unreadable, O_RDONLY);
+    if (fd >= 0 || errno != EACCES) {
+        if (fd >= 0)
+            close(fd);
+        engine_destroy(e);
+        skip();
+    }
+    assert_int_equal(statefile_load(unreadable, e, 0, err, sizeof(err)), SW_EIO);
+    assert_string_equal(err, "/sys/bus/platform/uevent: Permission denied");
+    assert_int_equal(access(unreadable, F_OK), 0);
+    engine_destroy(e);
+}
+
+/* A corrupt file that cannot be moved aside is refused: starting afresh
+ * would overwrite it at the first save. The move is made impossible, as
+ * root too, by a path so long that the moved-aside name would not fit. */
+static void test_corrupt_state_not_movable_refused(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sw_state_XXXXXX", err[3 * PATH_MAX], path[PATH_MAX];
+    assert_non_null(mkdtemp(dir));
+    /* PATH_MAX - 16 bytes with "/state.bin": ".corrupt-<time>" does not fit */
+    const size_t target = PATH_MAX - 16 - strlen("/state.bin");
+    char name[201];
+    size_t at = (size_t)snprintf(path, sizeof(path), "%s", dir);
+    int depth = 0;
+    while (at < target) {
+        size_t n = target - at - 1 < 200 ? target - at - 1 : 200;
+        memset(name, 'd', n);
+        name[n] = '\0';
+        at += (size_t)snprintf(path + at, sizeof(path) - at, "/%s", name);
+        assert_int_equal(mkdir(path, 0700), 0);
+        depth++;
+    }
+    snprintf(path + at, sizeof(path) - at, "/state.bin");
+    write_bytes(path, (const unsigned char *)"hello, world", 12);
+    engine_t *e = new_engine();
+    assert_int_equal(statefile_load(path, e, 0, err, sizeof(err)), SW_EPARSE);
+    assert_non_null(strstr(err, "not a stormwatch state file, and "));
+    assert_non_null(strstr(err, ": the name to move it aside to is too long"));
+    assert_int_equal(access(path, F_OK), 0);
+    engine_destroy(e);
+    assert_int_equal(unlink(path), 0);
+    for (; depth >= 0; depth--) {
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        assert_int_equal(rmdir(path), 0);
+    }
+}
+
+/*
+ * The daemon's saver: refused at start when the path cannot be written;
+ * failed saves counted, logged once per burst, and the first good save
+ * after them logged once.
+ */
+static void test_saver_counts_and_logs_once(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sw_state_XXXXXX", sub[64], path[96], err[512], want[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof(sub), "%s/s", dir);
+    snprintf(path, sizeof(path), "%s/state.bin", sub);
+    assert_null(statefile_saver_create(path, err, sizeof(err)));
+    snprintf(want, sizeof(want), "%s: cannot create files in %s: No such file or directory", path,
+             sub);
+    assert_string_equal(err, want);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    statefile_saver_t *w = statefile_saver_create(path, err, sizeof(err));
+    assert_non_null(w);
+    statefile_stats_t st;
+    statefile_saver_stats(w, &st);
+    assert_int_equal(st.saves, 0);
+    assert_int_equal(st.last_save_unix, 0);
+    assert_int_equal(statefile_saver_save(w, "one", 3), SW_OK);
+
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(sub), 0);
+    int failed = 0;
+    log_capture_t cap;
+    log_capture_start(&cap);
+    for (int i = 0; i < 20; i++)
+        failed += statefile_saver_save(w, "two", 3) == SW_EIO;
+    statefile_saver_skip(w, "shard 1 did not stop within 2 s");
+    int made = mkdir(sub, 0700);
+    int rc = statefile_saver_save(w, "three", 5);
+    char *log = log_capture_end(&cap);
+    assert_int_equal(failed, 20);
+    assert_int_equal(made, 0);
+    assert_int_equal(rc, SW_OK);
+    snprintf(want, sizeof(want), "state: %s: cannot save: No such file or directory; the previous "
+             "state is kept\n", path);
+    assert_int_equal(count_of(log, want), 1);
+    snprintf(want, sizeof(want), "state: %s: saved again after 21 failures over ", path);
+    assert_int_equal(count_of(log, want), 1);
+    assert_int_equal(count_of(log, "\n"), 2);
+    free(log);
+    statefile_saver_stats(w, &st);
+    assert_int_equal(st.saves, 2);
+    assert_int_equal(st.failures, 21);
+    assert_true(st.last_save_unix > 0);
+    unsigned char *buf;
+    size_t len;
+    assert_int_equal(fio_read(path, 100, &buf, &len), 0);
+    assert_string_equal((char *)buf, "three");
+    free(buf);
+    statefile_saver_destroy(w);
+    statefile_saver_destroy(NULL);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(sub), 0);
+
+    /* what root cannot write either: a new file in /sys */
+    w = statefile_saver_create("/sys/stormwatch-state.bin", err, sizeof(err));
+    if (w) { /* a system whose /sys takes files: nothing to show */
+        statefile_saver_destroy(w);
+        assert_int_equal(rmdir(dir), 0);
+        skip();
+    }
+    assert_non_null(strstr(err, "/sys/stormwatch-state.bin: cannot create files in /sys: "));
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +507,10 @@ int main(void)
         cmocka_unit_test(test_age_out_of_range_refused),
         cmocka_unit_test(test_load_after_samples_refused),
         cmocka_unit_test(test_state_file_atomic_save_and_load),
+        cmocka_unit_test(test_corrupt_state_file_moved_aside),
+        cmocka_unit_test(test_unreadable_state_file_refused),
+        cmocka_unit_test(test_corrupt_state_not_movable_refused),
+        cmocka_unit_test(test_saver_counts_and_logs_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

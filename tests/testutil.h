@@ -5,10 +5,16 @@
 #ifndef SW_TESTUTIL_H
 #define SW_TESTUTIL_H
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define SEC INT64_C(1000000000)
 
@@ -32,6 +38,85 @@ static inline char *tu_repeat(const char *head, const char *unit, size_t n, cons
         memcpy(s + h + i * u, unit, u);
     memcpy(s + h + u * n, tail, t + 1);
     return s;
+}
+
+/*
+ * What the code under test logs (standard error) between log_capture_start()
+ * and log_capture_end(), which returns it (the caller frees it) and echoes it
+ * to the real standard error, so a test's log stays visible. Assert only
+ * after log_capture_end(): a failed assertion would leave stderr captured.
+ */
+typedef struct {
+    int saved;
+    FILE *tmp;
+} log_capture_t;
+
+static inline void log_capture_start(log_capture_t *c)
+{
+    fflush(stderr);
+    c->tmp = tmpfile();
+    c->saved = dup(STDERR_FILENO);
+    if (!c->tmp || c->saved < 0 || dup2(fileno(c->tmp), STDERR_FILENO) < 0)
+        abort();
+}
+
+/* What was captured so far (the caller frees it); capturing goes on. */
+static inline char *log_capture_text(log_capture_t *c)
+{
+    fflush(stderr);
+    int fd = fileno(c->tmp);
+    off_t n = lseek(fd, 0, SEEK_END);
+    char *text = malloc(n > 0 ? (size_t)n + 1 : 1);
+    ssize_t got = text && n > 0 ? pread(fd, text, (size_t)n, 0) : 0;
+    if (!text)
+        abort();
+    text[got > 0 ? got : 0] = '\0';
+    return text;
+}
+
+static inline char *log_capture_end(log_capture_t *c)
+{
+    char *text = log_capture_text(c);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
+    fclose(c->tmp);
+    fputs(text, stderr);
+    return text;
+}
+
+/* A loopback TCP port nothing listens on now (bound, then released). */
+static inline int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(a);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Sets the soft file-size limit (writes past it fail with EFBIG once
+ * SIGXFSZ is ignored; it holds for every file, a captured log's too);
+ * returns the previous one. */
+static inline struct rlimit limit_file_size(rlim_t bytes)
+{
+    struct rlimit old, now;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    now = old;
+    now.rlim_cur = bytes;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &now), 0);
+    return old;
+}
+
+/* How many times `needle` occurs in `hay`. */
+static inline size_t count_of(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
 }
 
 #endif
