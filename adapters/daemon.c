@@ -49,8 +49,10 @@
 #include "config.h"
 #include "curve.h"
 #include "err.h"
+#include "errburst.h"
 #include "fileio.h"
 #include "log.h"
+#include "netaddr.h"
 #include "record.h"
 #include "ring.h"
 #include "router.h"
@@ -185,6 +187,34 @@ void dmn_feed_message(daemon_t *d, const char *data, size_t len)
     atomic_fetch_add_explicit(&d->msgs, 1, memory_order_relaxed);
 }
 
+/* Counts the ingest sockets' producers disconnected since the last call,
+ * and logs them once a burst: a producer that closed, or one cut off by
+ * ZeroMQ for a message over run.max_message or a broken protocol. */
+static void ingest_monitor_events(daemon_t *d)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < d->nsocks; i++) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        while (d->monitors[i] && zmq_msg_recv(&ev, d->monitors[i], ZMQ_DONTWAIT) >= 0) {
+            /* a monitor message: the event frame (u16 event, u32 value),
+             * then the endpoint frame */
+            if (zmq_msg_more(&ev))
+                n++;
+        }
+        zmq_msg_close(&ev);
+    }
+    if (!n)
+        return;
+    uint64_t total =
+        atomic_fetch_add_explicit(&d->ingest_disconnects, n, memory_order_relaxed) + n;
+    errburst_fail(&d->disconnect_log, errburst_now(), LOG_WARN,
+                  "ingest: %" PRIu64 " producer connections closed so far: by the producer, or "
+                  "cut off for a message over --max-message (%" PRIu64 " bytes) or a protocol "
+                  "error",
+                  total, d->o.max_message);
+}
+
 static void *ingest_main(void *arg)
 {
     daemon_t *d = arg;
@@ -223,6 +253,7 @@ static void *ingest_main(void *arg)
                 got = 1;
             }
         }
+        ingest_monitor_events(d);
         if (got) {
             seen_data = 1;
             quiet_since = 0;
@@ -252,20 +283,34 @@ static void *ingest_main(void *arg)
     /* leave the Kafka group first: what it holds is handed over while the
      * shards still run */
     dk_leave(d);
-    /* take what already arrived: read until the sockets are quiet */
+    /* take what already arrived: read until the sockets are quiet, for at
+     * most run.drain_timeout, so a producer that never pauses cannot hold
+     * the stop up */
+    double give_up = dmn_mono_s() + (double)d->o.drain_timeout / SW_NS_PER_S;
+    uint64_t drained = 0;
     for (int quiet = 0; !quiet;) {
         quiet = 1;
+        if (dmn_mono_s() >= give_up) {
+            sw_log(LOG_WARN, "stop: still receiving after --drain-timeout (%.0f s): what the "
+                   "producers send from now on is not read", (double)d->o.drain_timeout / SW_NS_PER_S);
+            break;
+        }
         if (zmq_poll(items, (int)d->nsocks, POLL_MS) <= 0)
             break;
         for (size_t i = 0; i < d->nsocks; i++) {
-            while (zmq_msg_recv(&msg, d->socks[i], ZMQ_DONTWAIT) >= 0) {
+            for (int k = 0; k < MSGS_PER_ROUND &&
+                            zmq_msg_recv(&msg, d->socks[i], ZMQ_DONTWAIT) >= 0; k++) {
                 quiet = 0;
-                if (!zmq_msg_more(&msg))
+                if (!zmq_msg_more(&msg)) {
                     dmn_feed_message(d, zmq_msg_data(&msg), zmq_msg_size(&msg));
+                    drained++;
+                }
             }
         }
         dmn_flush_batches(d);
     }
+    if (drained)
+        sw_log(LOG_INFO, "stop: %" PRIu64 " messages read after the stop was asked", drained);
     zmq_msg_close(&msg);
     router_finish(d->router);
     dmn_flush_batches(d);
@@ -364,9 +409,18 @@ static void *shard_main(void *arg)
         const shard_stats_t *st = shard_stats(s->shard);
         atomic_store_explicit(&s->samples, st->samples, memory_order_relaxed);
         atomic_store_explicit(&s->duplicates, st->duplicates, memory_order_relaxed);
+        if (st->conflicts != atomic_load_explicit(&s->conflicts, memory_order_relaxed)) {
+            errburst_fail(&s->conflict_log, errburst_now(), LOG_WARN,
+                          "shard %u: %" PRIu64 " repeated samples disagreed with the copy kept "
+                          "(the reading that shows more trouble is kept); the last: User %s at "
+                          "%" PRId64 " ns",
+                          s->index, st->conflicts, st->conflict_user, st->conflict_ts);
+            atomic_store_explicit(&s->conflicts, st->conflicts, memory_order_relaxed);
+        }
         atomic_store_explicit(&s->series, st_nseries(shard_table(s->shard)), memory_order_relaxed);
         atomic_store_explicit(&s->evicted, st->evicted, memory_order_relaxed);
         atomic_store_explicit(&s->refused, st->refused, memory_order_relaxed);
+        atomic_store_explicit(&s->sheds, st->sheds, memory_order_relaxed);
     }
     /* pairs with the acquire in alerts_main: all events pushed are visible */
     atomic_store_explicit(&s->done, 1, memory_order_release);
@@ -382,20 +436,21 @@ static void alert_emit(void *ctx, const alert_t *a)
     if (n >= d->line_cap) {
         char *b = realloc(d->line_buf, n + 1);
         if (!b) {
-            atomic_fetch_add_explicit(&d->write_errors, 1, memory_order_relaxed);
+            sw_log(LOG_ERROR, "out of memory formatting an alert line of %zu bytes: dropped", n);
             return;
         }
         d->line_buf = b;
         d->line_cap = n + 1;
         n = alert_format_json(a, d->line_buf, d->line_cap);
     }
-    if (d->alerts_out && fwrite(d->line_buf, 1, n, d->alerts_out) != n)
-        atomic_fetch_add_explicit(&d->write_errors, 1, memory_order_relaxed);
+    if (d->alerts_file)
+        sink_file_write(d->alerts_file, d->line_buf, n); /* counted and logged there */
     if (d->pub) {
         sink_zmq_send(d->pub, alert_kind_name(a->kind), d->line_buf, n);
         const sink_zmq_stats_t *ps = sink_zmq_stats(d->pub); /* this thread's own */
         atomic_store_explicit(&d->pub_sent, ps->sent, memory_order_relaxed);
-        atomic_store_explicit(&d->pub_dropped, ps->dropped + ps->errors, memory_order_relaxed);
+        atomic_store_explicit(&d->pub_dropped, ps->dropped, memory_order_relaxed);
+        atomic_store_explicit(&d->pub_errors, ps->errors, memory_order_relaxed);
     }
     if (d->am)
         sink_am_send(d->am, a); /* queued; its own thread delivers */
@@ -554,10 +609,8 @@ static void *alerts_main(void *arg)
             got += n;
         }
         if (got) {
-            /* the lines are written (fflush below or at the next idle):
+            /* the lines are written (sink_file writes each at once):
              * pairs with the shards' acquire before publishing states */
-            if (d->alerts_out)
-                fflush(d->alerts_out);
             atomic_store_explicit(&d->alerts_released, alerts_released(d->as),
                                   memory_order_release);
         }
@@ -569,8 +622,6 @@ static void *alerts_main(void *arg)
             }
             continue;
         }
-        if (d->alerts_out)
-            fflush(d->alerts_out);
         int all_done = 1;
         for (unsigned i = 0; i < d->nshards; i++)
             all_done &= atomic_load_explicit(&d->sh[i].done, memory_order_acquire) &&
@@ -581,8 +632,6 @@ static void *alerts_main(void *arg)
     }
     alerts_flush(d->as);
     dmn_refresh_snapshot(d);
-    if (d->alerts_out)
-        fflush(d->alerts_out);
     atomic_store_explicit(&d->alerts_done, 1, memory_order_release);
     return NULL;
 }
@@ -617,8 +666,10 @@ static int open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen)
         return SW_EIO;
     }
     int hwm = 1000, linger = 0;
+    int64_t maxmsg = (int64_t)d->o.max_message; /* a larger message cuts its producer off */
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
     if (type == ZMQ_SUB)
         zmq_setsockopt(s, ZMQ_SUBSCRIBE, topic, strlen(topic));
     if (d->o.curve_secret &&
@@ -632,9 +683,28 @@ static int open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen)
         zmq_close(s);
         return SW_EIO;
     }
+    /* its connection events, to count producers cut off (a message over
+     * max_message, a protocol error) */
+    char mon_ep[64];
+    snprintf(mon_ep, sizeof(mon_ep), "inproc://sw-ingest-monitor-%zu", d->nsocks);
+    void *mon = zmq_socket_monitor(s, mon_ep, ZMQ_EVENT_DISCONNECTED) == 0
+                    ? zmq_socket(d->zctx, ZMQ_PAIR)
+                    : NULL;
+    if (mon && zmq_connect(mon, mon_ep) < 0) {
+        zmq_close(mon);
+        mon = NULL;
+    }
+    if (!mon)
+        sw_log(LOG_WARN, "ingest: %s: no connection events (%s): disconnects are not counted",
+               spec, zmq_strerror(zmq_errno()));
+    d->monitors[d->nsocks] = mon;
     d->socks[d->nsocks++] = s;
     sw_log(LOG_INFO, "ingest: %s %s %s%s%s", type == ZMQ_SUB ? "SUB" : "PULL",
            do_bind ? "bound at" : "connected to", endpoint, topic[0] ? " topic " : "", topic);
+    if (!d->o.curve_secret && !net_is_local(spec))
+        sw_log(LOG_WARN, "ingest: %s is reachable beyond this host in plaintext, and any "
+               "producer that reaches it is let in: use CurveZMQ (--curve-*) or bind to loopback",
+               spec);
     return SW_OK;
 }
 
@@ -727,6 +797,10 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
     atomic_store_explicit(&d->http, h, memory_order_release);
     sw_log(LOG_INFO, "http: serving on %s (port %u)%s", d->o.http, http_port(h),
            d->token ? "" : "; API writes refused (no token)");
+    if (!d->o.tls_cert && !net_is_local(d->o.http))
+        sw_log(LOG_WARN, "http: %s is reachable beyond this host in plaintext: the bearer token "
+               "and declared changes cross the network readable; use --http-tls-cert/--http-tls-key "
+               "or bind to loopback", d->o.http);
     return SW_OK;
 }
 
@@ -742,28 +816,33 @@ static const detect_params_t *params_for(void *ctx, const char *user, size_t len
     return cfg_detect_for(d->cfg, user, len);
 }
 
+static int decode_state(void *ctx, const unsigned char *buf, size_t len, char *why,
+                        size_t whylen)
+{
+    return state_decode(table_for, buf, len, params_for, ctx, why, whylen);
+}
+
+/* Loads --state: a corrupt file is set aside (logged there) and learning
+ * starts afresh, unless run.strict_files; then the saver checks the path
+ * can be written, so an unwritable one is found now, not at the first
+ * save. */
 static int state_load(daemon_t *d, char *err, size_t errlen)
 {
-    unsigned char *buf;
-    size_t len;
-    int rc = fio_read(d->o.state, STATE_MAX_BYTES, &buf, &len);
-    if (rc == 1) {
+    int rc = statefile_read(d->o.state, d->o.strict_files ? STATEFILE_STRICT : 0, decode_state, d,
+                            err, errlen);
+    if (rc < 0)
+        return rc;
+    if (rc == STATEFILE_MISSING)
         sw_log(LOG_INFO, "state: %s: none yet, learning from scratch", d->o.state);
-        return SW_OK;
-    }
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: %s", d->o.state,
-                 errno == EINVAL ? "not a regular file" : strerror(errno));
+    else if (rc == STATEFILE_MOVED_ASIDE)
+        atomic_store_explicit(&d->state_moved_aside, 1, memory_order_relaxed);
+    else
+        sw_log(LOG_INFO, "state: %s: learned baselines loaded", d->o.state);
+    char werr[512];
+    if (!(d->saver = statefile_saver_create(d->o.state, werr, sizeof(werr)))) {
+        snprintf(err, errlen, "--state: %s", werr);
         return SW_EIO;
     }
-    char why[256];
-    rc = state_decode(table_for, buf, len, params_for, d, why, sizeof(why));
-    free(buf);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: %s", d->o.state, why);
-        return rc;
-    }
-    sw_log(LOG_INFO, "state: %s: learned baselines loaded", d->o.state);
     return SW_OK;
 }
 
@@ -780,22 +859,15 @@ static int state_encode_all(daemon_t *d, unsigned char **buf, size_t *len)
     return rc;
 }
 
-/* Writes an encoded state atomically (fio_replace): a crash mid-write, a
- * full disk, leave the previous file whole. Counted for the metrics. */
+/* Writes an encoded state atomically: a crash mid-write, a full disk,
+ * leave the previous file whole (counted and logged by the saver). */
 static int state_write(daemon_t *d, unsigned char *buf, size_t len)
 {
-    int rc = fio_replace(d->o.state, buf, len);
+    int rc = statefile_saver_save(d->saver, buf, len);
     free(buf);
-    if (rc < 0) {
-        atomic_fetch_add_explicit(&d->state_failures, 1, memory_order_relaxed);
-        sw_log(LOG_ERROR, "state: %s: cannot save: %s; the previous state is kept", d->o.state,
-               strerror(errno));
-        return SW_EIO;
-    }
-    atomic_fetch_add_explicit(&d->state_saves, 1, memory_order_relaxed);
-    atomic_store_explicit(&d->state_last_unix, (uint64_t)time(NULL), memory_order_relaxed);
-    sw_log(LOG_DEBUG, "state: %s: saved (%zu bytes)", d->o.state, len);
-    return SW_OK;
+    if (rc == SW_OK)
+        sw_log(LOG_DEBUG, "state: %s: saved (%zu bytes)", d->o.state, len);
+    return rc;
 }
 
 /* On exit, every thread joined: saves the shards' baselines. */
@@ -805,7 +877,7 @@ static int state_save(daemon_t *d)
     size_t len = 0;
     int rc = state_encode_all(d, &buf, &len);
     if (rc < 0) {
-        sw_log(LOG_ERROR, "state: %s: cannot encode: %s", d->o.state, sw_strerror(rc));
+        statefile_saver_skip(d->saver, sw_strerror(rc));
         return rc;
     }
     rc = state_write(d, buf, len);
@@ -862,8 +934,7 @@ static void state_checkpoint(daemon_t *d)
     pthread_mutex_lock(&d->ckpt_lock);
     if (dmn_park_all(d) < 0) {
         pthread_mutex_unlock(&d->ckpt_lock);
-        atomic_fetch_add_explicit(&d->state_failures, 1, memory_order_relaxed);
-        sw_log(LOG_WARN, "state: checkpoint skipped");
+        statefile_saver_skip(d->saver, "a shard did not stop for the checkpoint");
         return;
     }
     unsigned char *buf = NULL;
@@ -872,8 +943,7 @@ static void state_checkpoint(daemon_t *d)
     dmn_unpark_all(d);
     pthread_mutex_unlock(&d->ckpt_lock);
     if (rc < 0) {
-        atomic_fetch_add_explicit(&d->state_failures, 1, memory_order_relaxed);
-        sw_log(LOG_ERROR, "state: checkpoint: cannot encode: %s", sw_strerror(rc));
+        statefile_saver_skip(d->saver, sw_strerror(rc));
         return;
     }
     state_write(d, buf, len);
@@ -883,6 +953,8 @@ static void state_checkpoint(daemon_t *d)
 static void reload(daemon_t *d)
 {
     char err[512];
+    if (d->alerts_file) /* logrotate moved it: the next line goes to a new file */
+        sink_file_reopen(d->alerts_file);
     cfg_t *c = load_config(d->o.config, err, sizeof(err));
     if (!c) {
         sw_log(LOG_ERROR, "reload refused, old config kept: %s", err);
@@ -936,23 +1008,27 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
     uint64_t lines = atomic_load_explicit(&d->lines, memory_order_relaxed);
     char rings[256] = "";
     size_t off = 0;
-    uint64_t waits = 0, drops = 0;
+    uint64_t waits = 0, drops = 0, conflicts = 0;
     for (unsigned i = 0; i < d->nshards && off < sizeof(rings) - 32; i++) {
         off += (size_t)snprintf(rings + off, sizeof(rings) - off, "%s%zu", i ? "," : "",
                                 ring_depth(d->sh[i].in));
         waits += atomic_load_explicit(&d->sh[i].in_waits, memory_order_relaxed);
         drops += atomic_load_explicit(&d->sh[i].in_drops, memory_order_relaxed);
+        conflicts += atomic_load_explicit(&d->sh[i].conflicts, memory_order_relaxed);
     }
+    sink_file_stats_t fs = { 0 };
+    if (d->alerts_file)
+        sink_file_stats(d->alerts_file, &fs);
     sw_log(LOG_INFO,
            "stats: %.0f lines/s, %" PRIu64 " lines, %" PRIu64 " msgs, %" PRIu64 " bad, %" PRIu64
-           " late, ring depth [%s], full-ring waits %" PRIu64 ", dropped %" PRIu64
-           ", alerts %" PRIu64 ", write errors %" PRIu64,
+           " late, %" PRIu64 " conflicting repeats, ring depth [%s], full-ring waits %" PRIu64
+           ", dropped %" PRIu64 ", alerts %" PRIu64 ", write errors %" PRIu64,
            dt > 0 ? (double)(lines - *last_lines) / dt : 0.0, lines,
            atomic_load_explicit(&d->msgs, memory_order_relaxed),
            atomic_load_explicit(&d->router_bad, memory_order_relaxed),
-           atomic_load_explicit(&d->router_late, memory_order_relaxed), rings, waits, drops,
-           atomic_load_explicit(&d->alerts_out_n, memory_order_relaxed),
-           atomic_load_explicit(&d->write_errors, memory_order_relaxed));
+           atomic_load_explicit(&d->router_late, memory_order_relaxed), conflicts, rings, waits,
+           drops, atomic_load_explicit(&d->alerts_out_n, memory_order_relaxed),
+           fs.write_errors);
     *last_lines = lines;
 }
 
@@ -969,16 +1045,19 @@ static void teardown(daemon_t *d)
     free(d->sh);
     router_destroy(d->router);
     alerts_destroy(d->as);
-    for (size_t i = 0; i < d->nsocks; i++)
+    for (size_t i = 0; i < d->nsocks; i++) {
         zmq_close(d->socks[i]);
+        if (d->monitors[i])
+            zmq_close(d->monitors[i]);
+    }
     sink_zmq_destroy(d->pub);
     sink_am_destroy(d->am); /* delivers what it can in a short grace, persists the rest */
     curve_auth_stop(d->auth);
     if (d->zctx)
         zmq_ctx_term(d->zctx);
     record_close(d->rec);
-    if (d->alerts_out && d->alerts_out != stdout)
-        fclose(d->alerts_out);
+    sink_file_close(d->alerts_file);
+    statefile_saver_destroy(d->saver);
     changes_api_close(d->api);
     free(d->token);
     regview_destroy(d->rv);
@@ -1068,9 +1147,9 @@ static int setup(daemon_t *d, char *err, size_t errlen)
         return SW_ECONFIG;
 
     if (d->o.alerts) {
-        d->alerts_out = strcmp(d->o.alerts, "-") == 0 ? stdout : fopen(d->o.alerts, "a");
-        if (!d->alerts_out) {
-            snprintf(err, errlen, "%s: %s", d->o.alerts, strerror(errno));
+        char ferr[512];
+        if (!(d->alerts_file = sink_file_open(d->o.alerts, ferr, sizeof(ferr)))) {
+            snprintf(err, errlen, "--alerts: %s", ferr);
             return SW_EIO;
         }
     }
@@ -1090,10 +1169,18 @@ static int setup(daemon_t *d, char *err, size_t errlen)
         return krc;
     if (d->o.pub && !(d->pub = sink_zmq_create(d->zctx, d->o.pub, err, errlen)))
         return SW_EIO;
+    if (d->o.pub && !net_is_local(d->o.pub))
+        sw_log(LOG_WARN, "pub: %s is reachable beyond this host in plaintext: anyone who "
+               "reaches it reads every alert", d->o.pub);
+    for (size_t i = 0; i < d->o.nam; i++)
+        if (strncmp(d->o.am[i], "https://", 8) != 0 && !net_is_local(d->o.am[i]))
+            sw_log(LOG_WARN, "alertmanager: %s is plain HTTP beyond this host: alerts cross the "
+                   "network readable", d->o.am[i]);
     if (d->o.nam) {
         sink_am_opts_t amo = { .urls = d->o.am, .nurls = d->o.nam,
                                .queue_path = d->o.am_queue ? d->o.am_queue
-                                                           : "stormwatch-alertmanager.queue" };
+                                                           : "stormwatch-alertmanager.queue",
+                               .strict_queue = d->o.strict_files };
         if (!(d->am = sink_am_create(&amo, err, errlen)))
             return SW_ECONFIG;
     }

@@ -21,6 +21,7 @@
 #include "changes_api.h"
 #include "config.h"
 #include "curve.h"
+#include "errburst.h"
 #include "http.h"
 #include "record.h"
 #include "regview.h"
@@ -28,6 +29,8 @@
 #include "router.h"
 #include "shard.h"
 #include "sink_am.h"
+#include "sink_file.h"
+#include "statefile.h"
 #include "sink_zmq.h"
 
 #define MAX_INGEST 16
@@ -79,7 +82,8 @@ typedef struct {
     atomic_uint cfg_ack;          /* config generation this shard uses */
     atomic_uint_fast64_t in_waits, in_drops, out_waits;
     /* published by the shard thread after each burst, for the metrics */
-    atomic_uint_fast64_t samples, duplicates, series, evicted, refused;
+    atomic_uint_fast64_t samples, duplicates, conflicts, series, evicted, refused, sheds;
+    errburst_t conflict_log;      /* shard thread: conflicting repeats, logged once a burst */
     /* event time of the last tick it handled: every record older is done
      * (release; read by the ingest thread to commit Kafka offsets) */
     _Atomic int64_t processed;
@@ -110,13 +114,17 @@ struct daemon {
     atomic_int running;
     void *zctx;
     void *socks[MAX_INGEST];
+    void *monitors[MAX_INGEST];   /* each socket's connection events (ingest thread) */
     size_t nsocks;
+    atomic_uint_fast64_t ingest_disconnects;
+    errburst_t disconnect_log;    /* ingest thread */
     curve_auth_t *auth;
     router_t *router;
     shard_thr_t *sh;
     unsigned nshards;
     alerts_t *as;
-    FILE *alerts_out;
+    sink_file_t *alerts_file;     /* --alerts; NULL: none */
+    statefile_saver_t *saver;     /* --state; NULL: none */
     sink_zmq_t *pub;
     sink_am_t *am;
     record_t *rec;
@@ -129,18 +137,18 @@ struct daemon {
     _Atomic int64_t alerts_released; /* every line below this event time is written (release:
                                         the alert thread; acquire: shards, to publish states) */
     atomic_int stop, ingest_done, alerts_done;
-    atomic_uint_fast64_t msgs, lines, bytes, alerts_out_n, write_errors;
+    atomic_uint_fast64_t msgs, lines, bytes, alerts_out_n;
     atomic_uint_fast64_t bad_by_result[LP_NRESULTS];
     atomic_uint_fast64_t firing_by_kind[ALERT_NKINDS]; /* alerts firing now */
     atomic_uint_fast64_t changes_n;                    /* size of the register in use */
-    atomic_uint_fast64_t pub_sent, pub_dropped;        /* mirrored by the alert thread */
+    atomic_uint_fast64_t pub_sent, pub_dropped, pub_errors; /* mirrored by the alert thread */
     pthread_mutex_t snap_lock;    /* guards alerts_snapshot (not the hot path) */
     char *alerts_snapshot;        /* JSON array of the alerts firing now */
     atomic_uint_fast64_t router_bad, router_late, router_stalls, router_ahead;
     atomic_uint_fast64_t router_source_stalls;
     atomic_uint_fast64_t record_errors, record_dropped; /* mirrored by the ingest thread */
     atomic_int pause_req;         /* main asks the shards to park for a checkpoint */
-    atomic_uint_fast64_t state_saves, state_failures, state_last_unix;
+    atomic_uint_fast64_t state_moved_aside;            /* a corrupt --state set aside at start */
 };
 
 /* ---- daemon.c ----------------------------------------------------------- */

@@ -62,6 +62,10 @@ void daemon_write_metrics(void *ctx, FILE *out)
         if (lp_result_is_bad((lp_result_t)r))
             fprintf(out, "stormwatch_ingest_bad_lines_total{reason=\"%s\"} %" PRIu64 "\n",
                     lp_result_str((lp_result_t)r), (uint64_t)LOAD(d->bad_by_result[r]));
+    metric_u64(out, "stormwatch_ingest_disconnects_total", "counter",
+               "Producer connections closed: by the producer, or cut off for a message over "
+               "run.max_message or a protocol error.",
+               LOAD(d->ingest_disconnects));
     metric_u64(out, "stormwatch_ingest_late_total", "counter",
                "Samples older than the allowed lateness, dropped.",
                LOAD(d->router_late));
@@ -84,19 +88,26 @@ void daemon_write_metrics(void *ctx, FILE *out)
                LOAD(d->router_source_stalls));
     if (d->kafka)
         dk_metrics(d, out);
+    statefile_stats_t ss = { 0 };
+    if (d->saver)
+        statefile_saver_stats(d->saver, &ss);
     metric_u64(out, "stormwatch_state_saves_total", "counter",
-               "Learned state written to --state (checkpoints and exit).",
-               LOAD(d->state_saves));
+               "Learned state written to --state (checkpoints and exit).", ss.saves);
     metric_u64(out, "stormwatch_state_save_failures_total", "counter",
                "State saves that failed (disk full, write error, a shard too slow to stop).",
-               LOAD(d->state_failures));
+               ss.failures);
     metric_u64(out, "stormwatch_state_last_save_timestamp_seconds", "gauge",
-               "Unix time of the last good state save; 0: none yet.",
-               LOAD(d->state_last_unix));
-    uint64_t samples = 0, dups = 0, series = 0, evicted = 0, refused = 0;
+               "Unix time of the last good state save; 0: none yet.", ss.last_save_unix);
+    metric_u64(out, "stormwatch_state_moved_aside_total", "counter",
+               "Corrupt --state files renamed aside at start (FILE.corrupt-TIME): learning restarted.",
+               LOAD(d->state_moved_aside));
+    uint64_t samples = 0, dups = 0, conflicts = 0, sheds = 0, series = 0, evicted = 0,
+             refused = 0;
     for (unsigned i = 0; i < d->nshards; i++) {
         samples += LOAD(d->sh[i].samples);
         dups += LOAD(d->sh[i].duplicates);
+        conflicts += LOAD(d->sh[i].conflicts);
+        sheds += LOAD(d->sh[i].sheds);
         series += LOAD(d->sh[i].series);
         evicted += LOAD(d->sh[i].evicted);
         refused += LOAD(d->sh[i].refused);
@@ -105,8 +116,15 @@ void daemon_write_metrics(void *ctx, FILE *out)
                "Samples accepted into detection.",
                samples);
     metric_u64(out, "stormwatch_duplicates_total", "counter",
-               "Repeated samples, dropped.",
+               "Repeated samples, merged into the copy kept.",
                dups);
+    metric_u64(out, "stormwatch_duplicate_conflicts_total", "counter",
+               "Repeated samples whose values disagreed with the copy kept (a producer's bug or "
+               "a forgery): the reading that shows more trouble is kept.",
+               conflicts);
+    metric_u64(out, "stormwatch_shed_runs_total", "counter",
+               "Runs of samples shed by drop_when_full: nothing is judged on them.",
+               sheds);
     metric_u64(out, "stormwatch_series", "gauge",
                "Series tracked.",
                series);
@@ -125,7 +143,7 @@ void daemon_write_metrics(void *ctx, FILE *out)
         fprintf(out, "stormwatch_ring_full_waits_total{shard=\"%u\"} %" PRIu64 "\n", i,
                 (uint64_t)LOAD(d->sh[i].in_waits));
     dmn_metric(out, "stormwatch_ring_drops_total", "counter",
-           "Samples dropped because a shard's ring was full (drop_when_full).");
+           "Samples shed because a shard's ring stayed full (drop_when_full).");
     for (unsigned i = 0; i < d->nshards; i++)
         fprintf(out, "stormwatch_ring_drops_total{shard=\"%u\"} %" PRIu64 "\n", i,
                 (uint64_t)LOAD(d->sh[i].in_drops));
@@ -136,9 +154,21 @@ void daemon_write_metrics(void *ctx, FILE *out)
     metric_u64(out, "stormwatch_alert_lines_total", "counter",
                "Alert transitions written.",
                LOAD(d->alerts_out_n));
-    dmn_metric(out, "stormwatch_sink_errors_total", "counter", "Alert lines that could not be written.");
-    fprintf(out, "stormwatch_sink_errors_total{sink=\"jsonl\"} %" PRIu64 "\n",
-            (uint64_t)LOAD(d->write_errors));
+    if (d->alerts_file) {
+        sink_file_stats_t fs;
+        sink_file_stats(d->alerts_file, &fs);
+        metric_u64(out, "stormwatch_alerts_file_lines_total", "counter",
+                   "Alert lines written whole to --alerts.", fs.lines);
+        metric_u64(out, "stormwatch_alerts_file_write_errors_total", "counter",
+                   "Alert lines --alerts could not take (disk full, I/O error): each dropped.",
+                   fs.write_errors);
+        metric_u64(out, "stormwatch_alerts_file_dropped_bytes_total", "counter",
+                   "Bytes of the alert lines dropped by write errors.", fs.dropped_bytes);
+        metric_u64(out, "stormwatch_alerts_file_reopens_total", "counter",
+                   "Reopens of --alerts (SIGHUP, for logrotate).", fs.reopens);
+        metric_u64(out, "stormwatch_alerts_file_reopen_errors_total", "counter",
+                   "Reopens of --alerts that failed (the file before kept).", fs.reopen_errors);
+    }
     if (d->am) {
         sink_am_stats_t as;
         sink_am_stats(d->am, &as);
@@ -153,18 +183,43 @@ void daemon_write_metrics(void *ctx, FILE *out)
         metric_u64(out, "stormwatch_alertmanager_dropped_total", "counter",
                    "Alerts dropped unsent.",
                    as.dropped);
+        metric_u64(out, "stormwatch_alertmanager_queue_save_errors_total", "counter",
+                   "Failed writes of the queue file (--alertmanager-queue): retried every second.",
+                   as.persist_errors);
+        metric_u64(out, "stormwatch_alertmanager_queue_moved_aside_total", "counter",
+                   "Corrupt queue files renamed aside at start (FILE.corrupt-TIME).",
+                   as.queue_moved_aside);
     }
     if (d->pub) {
         metric_u64(out, "stormwatch_pub_sent_total", "counter",
                    "Alerts published on the PUB socket.",
                    LOAD(d->pub_sent));
         metric_u64(out, "stormwatch_pub_dropped_total", "counter",
-                   "Alerts the PUB socket refused (a subscriber's queue full, or an error).",
+                   "Alerts the PUB socket dropped (a subscriber's queue full).",
                    LOAD(d->pub_dropped));
+        metric_u64(out, "stormwatch_pub_errors_total", "counter",
+                   "Alerts the PUB socket failed to send (an error other than a full queue).",
+                   LOAD(d->pub_errors));
     }
     metric_u64(out, "stormwatch_changes", "gauge",
                "Declared changes in the register in use.",
                LOAD(d->changes_n));
+    metric_u64(out, "stormwatch_register_updates_lost_total", "counter",
+               "Changes declared or withdrawn over the API that could not reach the register "
+               "in use (out of memory): applied at the next reload.",
+               LOAD(d->upd_lost));
+    if (d->auth) {
+        curve_auth_stats_t cs;
+        curve_auth_stats(d->auth, &cs);
+        dmn_metric(out, "stormwatch_curve_handshakes_total", "counter",
+                   "CurveZMQ producers let in or refused, by result.");
+        fprintf(out, "stormwatch_curve_handshakes_total{result=\"accepted\"} %" PRIu64 "\n",
+                cs.accepted);
+        fprintf(out, "stormwatch_curve_handshakes_total{result=\"refused_key\"} %" PRIu64 "\n",
+                cs.refused_key);
+        fprintf(out, "stormwatch_curve_handshakes_total{result=\"refused_other\"} %" PRIu64 "\n",
+                cs.refused_other);
+    }
     if (mallctl) {
         uint64_t epoch = 1;
         size_t sz = sizeof(epoch), allocated = 0, resident = 0, len = sizeof(size_t);

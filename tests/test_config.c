@@ -156,7 +156,7 @@ static void test_example_lists_every_key(void **state)
         "max_fraction:", "max_p:", "clear_fraction:", "limits:", "south_rate:", "north_rate:",
         "correlation:", "early:", "late:", "proximity:", "min_score:", "run:", "ingest:",
         "alerts:", "pub:", "changes:", "state:", "record:", "record_max:", "record_gzip:",
-        "shards:", "ring_size:", "drop_when_full:", "stats_every:", "state_every:", "log_level:", "kafka_brokers:", "kafka_topic:", "kafka_group:",
+        "shards:", "ring_size:", "drop_when_full:", "max_message:", "drain_timeout:", "strict_files:", "stats_every:", "state_every:", "log_level:", "kafka_brokers:", "kafka_topic:", "kafka_group:",
         "kafka_alerts_topic:", "kafka_changes_topic:", "kafka_state_topic:", "kafka_checkpoint:",
         "kafka_properties:",
         "curve:",
@@ -346,6 +346,9 @@ static void test_every_key(void **state)
             "  record_gzip: true\n"
             "  shards: 4\n"
             "  ring_size: 1024\n"
+            "  max_message: 1MiB\n"
+            "  drain_timeout: 3s\n"
+            "  strict_files: yes\n"
             "  drop_when_full: yes\n"
             "  stats_every: 1m\n"
             "  state_every: 90s\n"
@@ -426,6 +429,9 @@ static void test_every_key(void **state)
     assert_int_equal(r->shards, 4);
     assert_int_equal(r->ring_size, 1024);
     assert_true(r->drop_when_full);
+    assert_true(r->max_message == UINT64_C(1) << 20);
+    assert_true(r->drain_timeout == 3 * S);
+    assert_true(r->strict_files);
     assert_true(r->stats_every == 60 * S);
     assert_true(r->state_every == 90 * S);
     assert_true(r->kafka_checkpoint == 3 * S);
@@ -479,9 +485,9 @@ static void test_every_key(void **state)
      * catches (on LP64) most fields added to it without a key and a check here.
      */
     if (sizeof(void *) == 8) {
-        if (sizeof(run_cfg_t) != 280)
+        if (sizeof(run_cfg_t) != 304)
             print_error("run_cfg_t changed size: set its new field above\n");
-        assert_int_equal(sizeof(run_cfg_t), 280);
+        assert_int_equal(sizeof(run_cfg_t), 304);
     }
     cfg_free(&cfg);
 }
@@ -809,7 +815,8 @@ static const struct {
       "FILE:3:5: users.U1.users: unknown key (expected one of: baseline, detectors, limits)" },
     { "run:\n  shard: 2\n",
       "FILE:2:3: run.shard: unknown key (expected one of: ingest, alerts, pub, changes, state, "
-      "record, record_max, record_gzip, shards, ring_size, drop_when_full, stats_every, "
+      "record, record_max, record_gzip, shards, ring_size, drop_when_full, max_message, "
+      "drain_timeout, strict_files, stats_every, "
       "state_every, log_level, alertmanager, alertmanager_queue, http, http_token_file, http_tls_cert, "
       "http_tls_key, changes_journal, kafka_brokers, kafka_topic, kafka_group, kafka_alerts_topic, "
       "kafka_changes_topic, kafka_state_topic, kafka_checkpoint, kafka_properties, curve)" },
@@ -989,6 +996,12 @@ static const struct {
       "FILE:2:13: feed.max_line: must be between 256 and 1048576 bytes" },
     { "feed: {max_line: 1025KiB}\n",
       "FILE:1:18: feed.max_line: must be between 256 and 1048576 bytes" },
+    { "run: {max_message: 65535}\n",
+      "FILE:1:20: run.max_message: must be between 65536 and 2147483648 bytes" },
+    { "run: {max_message: 2049MiB}\n",
+      "FILE:1:20: run.max_message: must be between 65536 and 2147483648 bytes" },
+    { "run: {drain_timeout: 0s}\n",
+      "FILE:1:22: run.drain_timeout: must be greater than 0" },
     { "run:\n  shards: 257\n",
       "FILE:2:11: run.shards: must be between 0 and 256" },
     { "run: {shards: -1}\n",
