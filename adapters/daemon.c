@@ -42,6 +42,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "alertjournal.h"
 #include "alerts.h"
 #include "changes_api.h"
 #include "http.h"
@@ -445,6 +446,8 @@ static void alert_emit(void *ctx, const alert_t *a)
     }
     if (d->alerts_file)
         sink_file_write(d->alerts_file, d->line_buf, n); /* counted and logged there */
+    if (d->journal) /* after its line: a restart resumes what was written open */
+        alertjournal_record(d->journal, a);
     if (d->pub) {
         sink_zmq_send(d->pub, alert_kind_name(a->kind), d->line_buf, n);
         const sink_zmq_stats_t *ps = sink_zmq_stats(d->pub); /* this thread's own */
@@ -472,6 +475,11 @@ static void alert_emit(void *ctx, const alert_t *a)
 static void alert_handover(void *ctx, const alert_t *a, int adopted)
 {
     daemon_t *d = ctx;
+    if (d->journal) { /* open here now, or no longer ours */
+        alert_t j = *a;
+        j.firing = adopted;
+        alertjournal_record(d->journal, &j);
+    }
     if (d->am) {
         if (adopted)
             sink_am_send(d->am, a);
@@ -816,6 +824,60 @@ static const detect_params_t *params_for(void *ctx, const char *user, size_t len
     return cfg_detect_for(d->cfg, user, len);
 }
 
+/* Set-up: keeps an alert open when the run before stopped, to resume once
+ * the alert thread runs (start_threads). */
+static void keep_resume(void *ctx, const shard_resume_t *r)
+{
+    daemon_t *d = ctx;
+    if (d->nresumes == d->resumes_cap) {
+        size_t cap = d->resumes_cap ? d->resumes_cap * 2 : 16;
+        shard_resume_t *v = realloc(d->resumes, cap * sizeof(*v));
+        if (!v) {
+            sw_log(LOG_ERROR, "alerts journal: out of memory: a %s alert of %s not resumed",
+                   alert_kind_name(r->kind), r->user);
+            return;
+        }
+        d->resumes = v;
+        d->resumes_cap = cap;
+    }
+    shard_resume_t k = *r;
+    k.user = strdup(r->user);
+    k.cls = strdup(r->cls ? r->cls : "all");
+    if (!k.user || !k.cls) {
+        free((char *)k.user);
+        free((char *)k.cls);
+        sw_log(LOG_ERROR, "alerts journal: out of memory: a %s alert not resumed",
+               alert_kind_name(r->kind));
+        return;
+    }
+    d->resumes[d->nresumes++] = k;
+}
+
+static void resumes_free(daemon_t *d)
+{
+    for (size_t i = 0; i < d->nresumes; i++) {
+        free((char *)d->resumes[i].user);
+        free((char *)d->resumes[i].cls);
+    }
+    free(d->resumes);
+    d->resumes = NULL;
+    d->nresumes = d->resumes_cap = 0;
+}
+
+/* An alert open when the run before stopped, to its shard (the shards are
+ * not running yet). */
+static void resume_alert(void *ctx, const shard_resume_t *r)
+{
+    daemon_t *d = ctx;
+    unsigned i = r->kind == ALERT_FEED ? 0 : router_shard_of(r->user, strlen(r->user), d->nshards);
+    int rc = shard_resume(d->sh[i].shard, r);
+    if (rc == SW_OK && r->kind == ALERT_FEED)
+        router_feed_was_stalled(d->router);
+    else if (rc < 0 && rc != SW_EEXISTS)
+        sw_log(LOG_WARN, "alerts journal: a %s alert of %s not resumed: %s",
+               alert_kind_name(r->kind), r->user, sw_strerror(rc));
+}
+
 static int decode_state(void *ctx, const unsigned char *buf, size_t len, char *why,
                         size_t whylen)
 {
@@ -1057,6 +1119,8 @@ static void teardown(daemon_t *d)
         zmq_ctx_term(d->zctx);
     record_close(d->rec);
     sink_file_close(d->alerts_file);
+    alertjournal_close(d->journal);
+    resumes_free(d);
     statefile_saver_destroy(d->saver);
     changes_api_close(d->api);
     free(d->token);
@@ -1145,6 +1209,20 @@ static int setup(daemon_t *d, char *err, size_t errlen)
         return SW_ENOMEM;
     if (d->o.state && state_load(d, err, errlen) < 0)
         return SW_ECONFIG;
+    if (d->o.state) {
+        /* the alerts open when the run before stopped go on, without a
+         * second firing line */
+        char path[4096];
+        snprintf(path, sizeof(path), "%s.alerts", d->o.state);
+        if (!(d->journal = alertjournal_open(path, d->o.strict_files, keep_resume, d, err,
+                                             errlen)))
+            return SW_ECONFIG;
+        alertjournal_stats_t js;
+        alertjournal_stats(d->journal, &js);
+        if (js.resumed)
+            sw_log(LOG_INFO, "alerts journal: %s: %" PRIu64 " alerts open before the restart "
+                   "go on", path, js.resumed);
+    }
 
     if (d->o.alerts) {
         char ferr[512];
@@ -1195,6 +1273,45 @@ static int setup(daemon_t *d, char *err, size_t errlen)
     return SW_OK;
 }
 
+/*
+ * Starts the alert thread, resumes the alerts open before the restart (their
+ * events need it running: there may be more than a ring holds), then the
+ * shards and ingest. 0, or -1 when a thread could not start (logged): those
+ * started are stopped and joined, nothing is left running.
+ */
+static int start_threads(daemon_t *d)
+{
+    int rc = pthread_create(&d->alerts_tid, NULL, alerts_main, d);
+    if (rc) {
+        sw_log(LOG_ERROR, "cannot start the alert thread: %s", strerror(rc));
+        return -1;
+    }
+    for (size_t i = 0; i < d->nresumes; i++)
+        resume_alert(d, &d->resumes[i]);
+    resumes_free(d);
+    unsigned started = 0;
+    for (; started < d->nshards; started++) {
+        if ((rc = pthread_create(&d->sh[started].tid, NULL, shard_main, &d->sh[started]))) {
+            sw_log(LOG_ERROR, "cannot start shard thread %u: %s", started, strerror(rc));
+            break;
+        }
+    }
+    if (started == d->nshards) {
+        if ((rc = pthread_create(&d->ingest_tid, NULL, ingest_main, d)) == 0)
+            return 0;
+        sw_log(LOG_ERROR, "cannot start the ingest thread: %s", strerror(rc));
+    }
+    /* the pipeline ends as after a stop with no input: the shards see
+     * ingest done, the alert thread sees every shard done */
+    for (unsigned i = started; i < d->nshards; i++)
+        atomic_store_explicit(&d->sh[i].done, 1, memory_order_release);
+    atomic_store_explicit(&d->ingest_done, 1, memory_order_release);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(d->sh[i].tid, NULL);
+    pthread_join(d->alerts_tid, NULL);
+    return -1;
+}
+
 int run_main(int argc, char **argv)
 {
     static daemon_t d; /* large; one per process */
@@ -1226,10 +1343,10 @@ int run_main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    for (unsigned i = 0; i < d.nshards; i++)
-        pthread_create(&d.sh[i].tid, NULL, shard_main, &d.sh[i]);
-    pthread_create(&d.alerts_tid, NULL, alerts_main, &d);
-    pthread_create(&d.ingest_tid, NULL, ingest_main, &d);
+    if (start_threads(&d) < 0) {
+        teardown(&d);
+        return 1;
+    }
     atomic_store_explicit(&d.running, 1, memory_order_release);
     sw_log(LOG_INFO, "running: %u shard%s, %zu ingest endpoint%s, alerts to %s%s%s", d.nshards,
            d.nshards == 1 ? "" : "s", d.nsocks, d.nsocks == 1 ? "" : "s",

@@ -125,6 +125,9 @@ struct daemon {
     alerts_t *as;
     sink_file_t *alerts_file;     /* --alerts; NULL: none */
     statefile_saver_t *saver;     /* --state; NULL: none */
+    struct alertjournal *journal; /* --state's FILE.alerts: alerts open (the alert thread's) */
+    shard_resume_t *resumes;      /* set-up: the alerts it held open, resumed at start */
+    size_t nresumes, resumes_cap;
     sink_zmq_t *pub;
     sink_am_t *am;
     record_t *rec;

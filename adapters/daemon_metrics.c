@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "daemon_int.h"
+#include "alertjournal.h"
 #include "daemon_kafka.h"
 
 #ifndef SW_BUILD_VERSION
@@ -98,6 +99,15 @@ void daemon_write_metrics(void *ctx, FILE *out)
                ss.failures);
     metric_u64(out, "stormwatch_state_last_save_timestamp_seconds", "gauge",
                "Unix time of the last good state save; 0: none yet.", ss.last_save_unix);
+    if (d->journal) {
+        alertjournal_stats_t js;
+        alertjournal_stats(d->journal, &js);
+        metric_u64(out, "stormwatch_alerts_journal_write_errors_total", "counter",
+                   "Transitions the journal of open alerts (--state FILE.alerts) could not keep: "
+                   "a restart may not resume them.", js.write_errors);
+        metric_u64(out, "stormwatch_alerts_resumed_total", "counter",
+                   "Alerts open when the run before stopped, resumed at start.", js.resumed);
+    }
     metric_u64(out, "stormwatch_state_moved_aside_total", "counter",
                "Corrupt --state files renamed aside at start (FILE.corrupt-TIME): learning restarted.",
                LOAD(d->state_moved_aside));

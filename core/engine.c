@@ -221,6 +221,17 @@ int64_t engine_done_below(const engine_t *e)
     return router_done_below(e->rt);
 }
 
+int engine_resume(engine_t *e, const shard_resume_t *r)
+{
+    if (r->kind == ALERT_FEED) {
+        int rc = shard_resume(e->shards[0], r); /* the feed owner */
+        if (rc == SW_OK)
+            router_feed_was_stalled(e->rt);
+        return rc;
+    }
+    return shard_resume(e->shards[router_shard_of(r->user, strlen(r->user), e->o.nshards)], r);
+}
+
 void engine_count_bad(engine_t *e, lp_result_t res)
 {
     router_count_bad(e->rt, res);

@@ -26,6 +26,7 @@
 #include "changes.h"
 #include "lineproto.h"
 #include "params.h"
+#include "shard.h"
 
 typedef struct {
     ingest_params_t ingest;
@@ -129,6 +130,13 @@ int64_t engine_done_below(const engine_t *e);
 
 /* Counts a bad line found outside the parser (e.g. too long to read). */
 void engine_count_bad(engine_t *e, lp_result_t res);
+
+/*
+ * Resumes an alert that was firing when the run before stopped (shard.h:
+ * shard_resume), before any sample: it goes on without a firing line and
+ * resolves, with the start it fired with, when its detector clears.
+ */
+int engine_resume(engine_t *e, const shard_resume_t *r);
 
 /* End of input: releases every buffered sample and closes open buckets. */
 void engine_finish(engine_t *e);

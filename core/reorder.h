@@ -33,6 +33,7 @@ enum {
                        (aux 1: their state to opts.publish first; 0: just drop) */
     REC_SHED,       /* samples of this shard from aux up to ts were shed (a full ring,
                        run.drop_when_full): no interval spans them, nothing is judged on them */
+    REC_FEED_BACK,  /* the feed, stalled when the run before stopped, is back at ts */
 };
 
 /* Sources of samples (rec_t.src): 0 is the main feed (ZeroMQ, a file),

@@ -25,6 +25,7 @@ struct router {
     int64_t max_ts;       /* newest event time seen */
     int64_t last_tick;    /* event time of the last tick sent */
     int stalled;          /* router_stall() has told the shards */
+    int was_stalled;      /* router_feed_was_stalled(): a REC_FEED_BACK goes at the first sample */
     int64_t gap_floor;    /* time of the last gap sent: older samples are late */
     rec_t ahead[JUMP_CONFIRM]; /* samples far ahead of max_ts, held until confirmed */
     size_t nahead;
@@ -179,6 +180,11 @@ void router_stall(router_t *rt)
         stall(rt);
 }
 
+void router_feed_was_stalled(router_t *rt)
+{
+    rt->was_stalled = 1;
+}
+
 void router_count_bad(router_t *rt, lp_result_t res)
 {
     rt->stats.lines++;
@@ -242,6 +248,12 @@ static int catch_up(router_t *rt, const rec_t *r)
 
 static void accept(router_t *rt, rec_t *r)
 {
+    if (rt->was_stalled) {
+        rec_t back = { .type = REC_FEED_BACK, .ts = r->ts };
+        if (reorder_push_control(rt->ro, &back) < 0)
+            rt->stats.nomem++;
+        rt->was_stalled = 0;
+    }
     if (rt->src_stalled[rt->cur_src])
         source_resume(rt, r);
     if (rt->src_catchup[rt->cur_src] && catch_up(rt, r))

@@ -115,6 +115,13 @@ int64_t router_done_below(const router_t *rt);
 void router_count_bad(router_t *rt, lp_result_t res);
 
 /*
+ * The feed had stalled when the run before stopped (its feed_stalled is
+ * resumed): the first sample sends a REC_FEED_BACK at its time to every
+ * shard, in event-time order with the samples, which resolves it.
+ */
+void router_feed_was_stalled(router_t *rt);
+
+/*
  * The wall clock says nothing arrived for the stall time (live mode):
  * delivers every buffered sample and tells the shards the feed stalled,
  * once per stall. Replay never calls it: there the stall is seen when the

@@ -301,6 +301,19 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
     return si;
 }
 
+int64_t st_user_agg(series_table_t *t, const char *user, size_t ulen, int dir,
+                    const detect_params_t *(*params_for)(void *, const char *, size_t),
+                    void *ctx)
+{
+    if (ulen > UINT32_MAX / 2 || dir < 0 || dir > 1)
+        return SW_EINVAL;
+    int64_t ui = user_intern(t, user, ulen, (uint32_t)sw_hash(user, ulen, 0x5354524dULL),
+                             params_for, ctx);
+    if (ui < 0)
+        return ui;
+    return agg_of(t, (uint32_t)ui, dir);
+}
+
 int st_remove(series_table_t *t, uint32_t si)
 {
     series_t *s = &t->series[si];

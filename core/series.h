@@ -101,6 +101,16 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
                   const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),
                   void *ctx);
 
+/*
+ * The index of User `user`'s aggregate in direction `dir`, the User and the
+ * aggregate made when new (with no series: an alert resumed after a
+ * restart waits there for the User's samples; such a User stays until a
+ * series of its own is removed). >= 0, SW_EINVAL or SW_ENOMEM.
+ */
+int64_t st_user_agg(series_table_t *t, const char *user, size_t ulen, int dir,
+                    const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),
+                    void *ctx);
+
 /* Non-zero when the table holds User `name` (len bytes). */
 int st_has_user(const series_table_t *t, const char *name, size_t len);
 /* The index of User `name`, or -1 when the table has none. */

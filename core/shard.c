@@ -1059,6 +1059,65 @@ static void take_sample(shard_t *sh, const rec_t *r)
     sh->pend[sh->npend++] = in;
 }
 
+int shard_resume(shard_t *sh, const shard_resume_t *r)
+{
+    if (r->kind == ALERT_FEED) {
+        if (r->src != 0)
+            return SW_EINVAL;
+        if (!sh->o.feed_owner)
+            return SW_OK; /* one shard reports the feed */
+        if (sh->stalled)
+            return SW_EEXISTS;
+        sh->stalled = 1; /* resolved by REC_FEED_BACK at the feed's first sample */
+        event_t ev = { .type = EV_ADOPT, .kind = ALERT_FEED, .dir = ALERT_DIR_BOTH,
+                       .id = UINT32_MAX, .at = r->fire.detected_at,
+                       .starts_at = r->fire.starts_at, .detected_at = r->fire.detected_at,
+                       .backlog = -1 };
+        ev_names(&ev, "*", "all");
+        sh->o.emit(sh->o.emit_ctx, &ev);
+        return SW_OK;
+    }
+    if ((r->dir != LP_SOUTH && r->dir != LP_NORTH) || r->src >= REC_MAX_SOURCES)
+        return SW_EINVAL;
+    size_t ulen = strlen(r->user);
+    life_t firing = { .onset = r->fire.starts_at, .since = r->fire.detected_at,
+                      .state = LIFE_FIRING };
+    if (r->kind == ALERT_STORM) {
+        const char *cls = r->cls ? r->cls : "all";
+        int64_t si = st_intern(sh->st, r->user, ulen, r->dir, cls, strlen(cls),
+                               sh->o.detect_for, sh->o.detect_ctx);
+        if (si < 0)
+            return (int)si;
+        series_t *s = st_series(sh->st, (uint32_t)si);
+        if (s->alert)
+            return SW_EEXISTS;
+        s->storm = firing;
+        st_user(sh->st, s->user)->src = (uint16_t)r->src;
+        adopt_alert(sh, &s->alert, &r->fire, ALERT_STORM, r->dir, st_user(sh->st, s->user),
+                    s->cls);
+        return SW_OK;
+    }
+    int64_t ai = st_user_agg(sh->st, r->user, ulen, r->dir, sh->o.detect_for, sh->o.detect_ctx);
+    if (ai < 0)
+        return (int)ai;
+    agg_t *g = st_agg(sh->st, (uint32_t)ai);
+    life_t *l;
+    uint32_t *id;
+    switch (r->kind) {
+    case ALERT_SILENCE: l = &g->silence; id = &g->silence_alert; break;
+    case ALERT_BLOCKED: l = &g->blocked; id = &g->blocked_alert; break;
+    case ALERT_LIMIT: l = &g->limit; id = &g->limit_alert; break;
+    default: return SW_EINVAL;
+    }
+    if (*id)
+        return SW_EEXISTS;
+    *l = firing;
+    user_t *u = st_user(sh->st, g->user);
+    u->src = (uint16_t)r->src;
+    adopt_alert(sh, id, &r->fire, r->kind, r->dir, u, "all");
+    return SW_OK;
+}
+
 void shard_flush(shard_t *sh)
 {
     pend_flush(sh);
@@ -1082,6 +1141,12 @@ void shard_record(shard_t *sh, const rec_t *r)
         break;
     case REC_HANDOFF:
         shard_handoff(sh, r->src, r->aux != 0);
+        break;
+    case REC_FEED_BACK: /* the feed that stalled before a restart is back */
+        clock_advance(sh, r->ts);
+        if (sh->o.feed_owner && sh->stalled)
+            feed_event(sh, EV_RESOLVE, r->ts, r->ts, 0);
+        sh->stalled = 0;
         break;
     case REC_SHED: /* samples were shed before r->ts: what they would have said is unknown */
         sh->stats.sheds++;

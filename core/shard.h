@@ -23,6 +23,7 @@
 #include "params.h"
 #include "reorder.h"
 #include "series.h"
+#include "state.h"
 
 /* Takes a User's state blob (valid during the call), read from source src. */
 typedef void (*shard_publish_fn)(void *ctx, const char *user, unsigned src,
@@ -99,6 +100,32 @@ size_t shard_handoff(shard_t *sh, unsigned src, int publish);
  */
 struct state_user;
 int shard_adopt(shard_t *sh, const struct state_user *u);
+
+/*
+ * An alert that was firing when a daemon stopped (kept in its journal of
+ * open alerts, adapters/alertjournal.c), to go on here after the restart.
+ */
+typedef struct {
+    alert_kind_t kind;
+    int dir;                  /* LP_SOUTH or LP_NORTH; the feed's: any */
+    const char *user, *cls;   /* NUL-terminated; cls for storms only */
+    unsigned src;             /* the feed's: 0 (a Kafka partition's is not resumed) */
+    state_fire_t fire;        /* what it fired with */
+} shard_resume_t;
+
+/*
+ * Resumes alert r, before the first record (after a state load): its
+ * detector is set firing with r's onset, so no firing line comes again and
+ * its resolved line comes, with the start it fired with, once the detector
+ * clears on the samples that follow; the alert stage is told (EV_ADOPT, no
+ * line). A User or series not in the table yet is made (a storm's series;
+ * a User's direction with no series, which waits for them). The feed's
+ * feed_stalled (feed owner only) resolves at REC_FEED_BACK (the router's
+ * router_feed_was_stalled()). 0,
+ * SW_EEXISTS when that alert is firing already, SW_EINVAL (a bad kind,
+ * direction or source), SW_ENOMEM.
+ */
+int shard_resume(shard_t *sh, const shard_resume_t *r);
 
 /*
  * The alert stage has written every line of event time below `released`:

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "err.h"
 #include "sim.h"
 
 #define S INT64_C(1000000000)
@@ -258,6 +259,128 @@ static void test_repeat_fields_merge(void **state)
     free(out.buf);
 }
 
+/* ---- alerts resumed after a restart ------------------------------------- */
+
+/* The firing alert a sink saw last, kept for a resume. */
+typedef struct {
+    lines_t lines;
+    alert_t a;
+    char user[LP_MAX_ID + 1], cls[LP_MAX_ID + 1];
+} keep_t;
+
+static void keep_firing(void *ctx, const alert_t *a)
+{
+    keep_t *k = ctx;
+    collect(&k->lines, a);
+    if (a->firing) {
+        k->a = *a;
+        snprintf(k->user, sizeof(k->user), "%s", a->user);
+        snprintf(k->cls, sizeof(k->cls), "%s", a->cls);
+    }
+}
+
+/* User A's traffic at 5 s from `from` to `to` (minutes from T0): 100 req/s
+ * south, 100 responses north, x5 south from ONSET for 5 minutes (`storm`)
+ * or nothing north from ONSET for 5 minutes (`!storm`); B beside it. */
+static void feed_span(engine_t *e, int storm, int from, int to)
+{
+    for (int64_t t = from * 60 * S; t < to * 60 * S; t += 5 * S) {
+        int on = t >= ONSET && t < ONSET + 5 * 60 * S;
+        feed(e, "dsp_traffic,user=A,dir=south count=%di %" PRId64, storm && on ? 500 : 100, T0 + t);
+        feed(e, "dsp_traffic,user=A,dir=north count=%di,delivered=%di %" PRId64,
+             !storm && on ? 0 : 100, !storm && on ? 0 : 100, T0 + t);
+        feed(e, "dsp_traffic,user=B,dir=south count=50i %" PRId64, T0 + t + 1000000);
+    }
+}
+
+/*
+ * The daemon stops (kill -9) two minutes into an incident and starts again
+ * with its state and its open alert: the second run writes no firing line,
+ * and the resolved line it writes is the one an uninterrupted run writes,
+ * start included.
+ */
+static void check_resume(int storm)
+{
+    lines_t whole = { 0 };
+    engine_t *e = new_engine(1, &whole);
+    feed_span(e, storm, 0, 45);
+    engine_finish(e);
+    engine_destroy(e);
+    assert_int_equal(whole.firing, 1);
+    assert_int_equal(whole.resolved, 1);
+    const char *resolved = strstr(whole.buf, "{\"status\":\"resolved\"");
+    assert_non_null(resolved);
+
+    keep_t first = { 0 };
+    engine_opts_t o = { .emit = keep_firing, .emit_ctx = &first, .nshards = 1 };
+    ingest_params_defaults(&o.ingest);
+    corr_params_defaults(&o.corr);
+    e = engine_create(&o, NULL);
+    assert_non_null(e);
+    feed_span(e, storm, 0, 32);       /* fired at ONSET (30 min) */
+    assert_int_equal(first.lines.firing, 1);
+    unsigned char *state;
+    size_t len;
+    assert_int_equal(engine_state_save(e, &state, &len), 0);
+    engine_destroy(e);                /* killed: nothing more written */
+
+    lines_t second = { 0 };
+    e = new_engine(4, &second);
+    char err[256];
+    assert_int_equal(engine_state_load(e, state, len, err, sizeof(err)), 0);
+    shard_resume_t r = { .kind = first.a.kind, .dir = first.a.dir, .user = first.user,
+                         .cls = first.cls,
+                         .fire = { .starts_at = first.a.starts_at,
+                                   .detected_at = first.a.detected_at,
+                                   .since = first.a.starts_at, .value = first.a.value,
+                                   .baseline = first.a.baseline, .backlog = first.a.backlog } };
+    assert_int_equal(engine_resume(e, &r), 0);
+    assert_int_equal(engine_resume(e, &r), SW_EEXISTS);
+    feed_span(e, storm, 32, 45);
+    engine_finish(e);
+    engine_destroy(e);
+    assert_int_equal(second.firing, 0);
+    assert_int_equal(second.resolved, 1);
+    assert_string_equal(second.buf, resolved);
+    free(state);
+    free(whole.buf);
+    free(first.lines.buf);
+    free(second.buf);
+}
+
+static void test_storm_resumed_after_restart(void **state)
+{
+    (void)state;
+    check_resume(1);
+}
+
+static void test_silence_resumed_after_restart(void **state)
+{
+    (void)state;
+    check_resume(0);
+}
+
+/* A feed_stalled resumed after a restart resolves at the first sample. */
+static void test_feed_stall_resumed_resolves_at_first_sample(void **state)
+{
+    (void)state;
+    lines_t out = { 0 };
+    engine_t *e = new_engine(2, &out);
+    shard_resume_t r = { .kind = ALERT_FEED, .user = "*",
+                         .fire = { .starts_at = T0 - 600 * S, .detected_at = T0 - 570 * S } };
+    assert_int_equal(engine_resume(e, &r), 0);
+    feed(e, "dsp_traffic,user=A,dir=south count=1i %" PRId64, T0);
+    feed(e, "dsp_traffic,user=A,dir=south count=1i %" PRId64, T0 + 5 * S);
+    engine_finish(e);
+    engine_destroy(e);
+    assert_int_equal(out.firing, 0);
+    assert_int_equal(out.resolved, 1);
+    assert_non_null(strstr(out.buf, "\"alert\":\"feed_stalled\""));
+    assert_non_null(strstr(out.buf, "\"starts_at\":\"2019-09-12T04:50:00Z\""));
+    assert_non_null(strstr(out.buf, "\"ends_at\":\"2019-09-12T05:00:00Z\""));
+    free(out.buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +390,9 @@ int main(void)
         cmocka_unit_test(test_repeat_cannot_hide_blocked_route),
         cmocka_unit_test(test_exact_repeat_is_no_conflict),
         cmocka_unit_test(test_repeat_fields_merge),
+        cmocka_unit_test(test_storm_resumed_after_restart),
+        cmocka_unit_test(test_silence_resumed_after_restart),
+        cmocka_unit_test(test_feed_stall_resumed_resolves_at_first_sample),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
