@@ -68,6 +68,7 @@
  * second, and on two cores its wake-ups are CPU taken from the pipeline. */
 #define ALERTS_IDLE_NS 1000000
 #define KAFKA_POLL_MS 10       /* ZeroMQ's wait when Kafka is read too */
+#define SNAPSHOT_EVERY_S 1.0   /* /api/v1/alerts may lag a busy second behind */
 #define KAFKA_COMMIT_S 1.0     /* Kafka offsets are committed this often */
 
 double dmn_mono_s(void)
@@ -607,6 +608,7 @@ static void *alerts_main(void *arg)
     daemon_t *d = arg;
     event_t buf[BATCH];
     long idle = ALERTS_IDLE_NS;
+    double next_snap = 0;
     for (;;) {
         alerts_take_updates(d);
         size_t got = 0;
@@ -622,12 +624,16 @@ static void *alerts_main(void *arg)
             atomic_store_explicit(&d->alerts_released, alerts_released(d->as),
                                   memory_order_release);
         }
+        /* the API's copy of the alerts firing, rebuilt when they changed,
+         * at most once every SNAPSHOT_EVERY_S while events flow (thousands
+         * firing at once cost a rebuild each), at once when they stop */
+        if (d->transitions != d->snap_transitions && (!got || dmn_mono_s() >= next_snap)) {
+            dmn_refresh_snapshot(d);
+            d->snap_transitions = d->transitions;
+            next_snap = dmn_mono_s() + SNAPSHOT_EVERY_S;
+        }
         if (got) {
             idle = ALERTS_IDLE_NS;
-            if (d->transitions != d->snap_transitions) {
-                dmn_refresh_snapshot(d);
-                d->snap_transitions = d->transitions;
-            }
             continue;
         }
         int all_done = 1;
