@@ -636,7 +636,8 @@ static void release(alerts_t *as, int64_t low)
         }
         for (size_t i = 0; i < as->ngroup; i++)
             as->order[i] = &as->group[i];
-        qsort(as->order, as->ngroup, sizeof(*as->order), held_cmp);
+        if (as->ngroup > 1)
+            qsort(as->order, as->ngroup, sizeof(*as->order), held_cmp);
         for (size_t i = 0; i < as->ngroup; i++)
             handle(as, as->order[i]);
     }
