@@ -1153,6 +1153,7 @@ static int setup(daemon_t *d, char *err, size_t errlen)
         return SW_ECONFIG;
     if (dmn_merge_run_config(&d->o, d->cfg))
         return SW_EINVAL;
+    cfg_apply_timezone(d->cfg); /* fixed at start: a reload does not move it */
     d->ingest = d->cfg->ingest;
     changes_t *file = load_changes(d->o.changes, err, errlen);
     if (!file)
@@ -1191,7 +1192,8 @@ static int setup(daemon_t *d, char *err, size_t errlen)
         shard_thr_t *s = &d->sh[i];
         s->d = d;
         s->index = i;
-        shard_opts_t so = { .ingest = d->cfg->ingest, .detect_for = detect_for,
+        shard_opts_t so = { .ingest = d->cfg->ingest, .local_time = d->cfg->timezone != NULL,
+                            .detect_for = detect_for,
                             .detect_ctx = d->cfg, .emit = shard_emit, .emit_ctx = s,
                             .feed_owner = i == 0,
                             .max_series = shard_share(d->cfg->ingest.max_series, d->nshards),

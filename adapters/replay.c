@@ -278,7 +278,7 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
     sink_t sink = { .out = stdout, .report = rep };
     engine_opts_t eo = {
-        .ingest = cfg->ingest, .corr = cfg->corr,
+        .ingest = cfg->ingest, .corr = cfg->corr, .local_time = cfg->timezone != NULL,
         .detect_for = detect_for, .detect_ctx = (void *)cfg,
         .emit = emit_jsonl, .emit_ctx = &sink,
     };
@@ -485,6 +485,7 @@ int replay_main(int argc, char **argv)
         fprintf(stderr, "stormwatch replay: %s\n", err);
         return 2;
     }
+    cfg_apply_timezone(&cfg);
     changes_t *reg = changes_create();
     report_t *rep = NULL;
     int status = 0;

@@ -46,7 +46,9 @@ report_t *report_create(const report_filter_t *filter, const changes_t *reg,
     r->bcfg = (base_cfg_t){ .tau = params->base_tau, .day_weight = params->daily_weight,
                             .outlier_weight = params->daily_outlier_weight,
                             .outlier_ratio = params->daily_outlier_ratio,
-                            .outlier_slack = params->storm_min_excess };
+                            .outlier_slack = params->storm_min_excess,
+                            .scale_tau = params->base_scale_tau,
+                            .damp_weight = params->base_damp_weight, .weekly = 1 };
     r->first_ts = INT64_MAX;
     r->last_ts = INT64_MIN;
     return r;
@@ -361,8 +363,10 @@ static void fill_band(const report_t *r, rep_incident_t *in)
         if (mid > in->learn_end)
             break;
         if (in->base.age >= r->params.base_warmup) {
-            double hi, lo;
-            base_expect_range(&in->base, mid, r->params.daily_tolerance, &hi, &lo);
+            base_expect_t ex;
+            base_expect(&in->base, &r->bcfg, mid + tf_local_offset(mid), r->params.daily_tolerance,
+                        &ex);
+            double hi = ex.hi, lo = ex.lo;
             double sd_hi = base_sd(&in->base, hi * w, r->params.base_dispersion) / w;
             double sd_lo = base_sd(&in->base, lo * w, r->params.base_dispersion) / w;
             rep_col_t *c = &in->cols[in->band_next];
@@ -385,7 +389,8 @@ static void learn(const report_t *r, rep_incident_t *in, double count, int64_t t
     if (step > in->learn_end) {
         /* close what was accumulated: it covers learn_end .. step */
         int anomalous = step > in->starts && in->learn_end < end_or(in, INT64_MAX);
-        base_learn(&in->base, &r->bcfg, in->learn_acc, step - in->learn_end, step, anomalous);
+        base_learn(&in->base, &r->bcfg, in->learn_acc, step - in->learn_end,
+                   step + tf_local_offset(step), anomalous ? BASE_ANOMALOUS : BASE_NORMAL);
         in->learn_end = step;
         in->learn_acc = 0;
         fill_band(r, in);

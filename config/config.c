@@ -32,6 +32,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <string.h>
 #include <strings.h>
 #include <yaml.h>
@@ -61,6 +63,7 @@ typedef enum {
     F_PATH,      /* char *, allocated: a file name; YAML's null leaves it unset */
     F_ENDPOINT,  /* char *, allocated: a ZeroMQ endpoint; null leaves it unset */
     F_ENDPOINTS, /* char **, allocated, from a sequence; the count (size_t) at count_off */
+    F_TIMEZONE,  /* char *, allocated: a time zone of the system's database (or UTC) */
 } ftype_t;
 
 /* Ranges a value must lie in. */
@@ -78,7 +81,7 @@ typedef enum {
 } range_t;
 
 /* Which struct a section writes into. */
-typedef enum { T_INGEST, T_DETECT, T_CORR, T_RUN, T_COUNT } target_t;
+typedef enum { T_INGEST, T_DETECT, T_CORR, T_RUN, T_GLOBAL, T_COUNT } target_t;
 
 typedef struct {
     const char *key;
@@ -86,6 +89,7 @@ typedef struct {
     size_t off;       /* offset of the field in the section's target struct */
     range_t range;
     size_t count_off; /* F_ENDPOINTS: offset of the count */
+    int global;       /* written into the cfg_t itself: top level only, never per User */
 } field_t;
 
 typedef struct loader loader_t;
@@ -115,11 +119,17 @@ static int check_order(loader_t *L, const section_t *sec, const char *path, cons
                        yaml_node_t *const *values, const yaml_node_t *map);
 static int check_curve(loader_t *L, const section_t *sec, const char *path, const void *base,
                        yaml_node_t *const *values, const yaml_node_t *map);
+static int check_shift(loader_t *L, const section_t *sec, const char *path, const void *base,
+                       yaml_node_t *const *values, const yaml_node_t *map);
+static const char *tz_dir(void);
+static int tz_known(const char *name);
 
 #define DF(k, t, f, r) { k, t, offsetof(detect_params_t, f), r }
 #define IF(k, t, f, r) { k, t, offsetof(ingest_params_t, f), r }
 #define CF(k, t, f, r) { k, t, offsetof(corr_params_t, f), r }
 #define RF(k, t, f, r) { k, t, offsetof(run_cfg_t, f), r }
+
+#define GF(k, t, f, r) { k, t, offsetof(cfg_t, f), r, 0, 1 }
 
 static const field_t input_fields[] = {
     IF("lateness", F_DURATION, lateness, R_LATENESS),
@@ -128,7 +138,9 @@ static const field_t input_fields[] = {
 };
 static const field_t feed_fields[] = {
     IF("stall_after", F_DURATION, stall_after, R_POSITIVE),
+    IF("stall_cadences", F_NUMBER, stall_cadences, R_POSITIVE),
     IF("idle_after", F_DURATION, idle_after, R_IDLE),
+    IF("idle_cadences", F_NUMBER, idle_cadences, R_POSITIVE),
     IF("max_series", F_COUNT, max_series, R_ANY),
     IF("max_jump", F_DURATION, max_jump, R_POSITIVE),
     IF("max_line", F_SIZE, max_line, R_LINE),
@@ -142,6 +154,11 @@ static const field_t baseline_fields[] = {
     DF("daily_weight", F_NUMBER, daily_weight, R_FRACTION),
     DF("daily_outlier_weight", F_NUMBER, daily_outlier_weight, R_FRACTION),
     DF("daily_outlier_ratio", F_NUMBER, daily_outlier_ratio, R_POSITIVE),
+    DF("scale_tau", F_DURATION, base_scale_tau, R_POSITIVE),
+    DF("damp_ratio", F_NUMBER, base_damp_ratio, R_POSITIVE),
+    DF("damp_weight", F_NUMBER, base_damp_weight, R_FRACTION),
+    DF("damp_max", F_DURATION, base_damp_max, R_NONNEG),
+    GF("timezone", F_TIMEZONE, timezone, R_ANY),
     { 0 },
 };
 static const field_t storm_fields[] = {
@@ -152,6 +169,13 @@ static const field_t storm_fields[] = {
     DF("for", F_DURATION, storm_for, R_NONNEG),
     DF("hold", F_DURATION, storm_hold, R_NONNEG),
     DF("burst_ratio", F_NUMBER, storm_burst_ratio, R_POSITIVE),
+    DF("window_short", F_DURATION, storm_window_short, R_POSITIVE),
+    DF("ratio_short", F_NUMBER, storm_ratio_short, R_POSITIVE),
+    DF("window_long", F_DURATION, storm_window_long, R_POSITIVE),
+    DF("ratio_long", F_NUMBER, storm_ratio_long, R_POSITIVE),
+    DF("z_window", F_NUMBER, storm_z_window, R_NONNEG),
+    DF("onset_ratio", F_NUMBER, storm_onset_ratio, R_POSITIVE),
+    DF("clear_window", F_DURATION, storm_clear_window, R_POSITIVE),
     { 0 },
 };
 static const field_t blocked_fields[] = {
@@ -165,11 +189,23 @@ static const field_t blocked_fields[] = {
 };
 static const field_t silence_fields[] = {
     DF("max_fraction", F_NUMBER, silence_max_fraction, R_FRACTION),
-    DF("max_p", F_NUMBER, silence_max_p, R_FRACTION),
-    DF("min_samples", F_NUMBER, silence_min_samples, R_NONNEG),
+    DF("false_per_year", F_NUMBER, silence_false_per_year, R_POSITIVE),
     DF("clear_fraction", F_NUMBER, silence_clear_fraction, R_FRACTION),
+    DF("clear_window", F_DURATION, silence_clear_window, R_POSITIVE),
     DF("for", F_DURATION, silence_for, R_NONNEG),
     DF("hold", F_DURATION, silence_hold, R_NONNEG),
+    { 0 },
+};
+static const field_t shift_fields[] = {
+    DF("window", F_DURATION, shift_window, R_POSITIVE),
+    DF("ratio_up", F_NUMBER, shift_ratio_up, R_POSITIVE),
+    DF("ratio_down", F_NUMBER, shift_ratio_down, R_POSITIVE),
+    DF("clear_up", F_NUMBER, shift_clear_up, R_POSITIVE),
+    DF("clear_down", F_NUMBER, shift_clear_down, R_POSITIVE),
+    DF("z", F_NUMBER, shift_z, R_NONNEG),
+    DF("min_rate", F_NUMBER, shift_min_rate, R_NONNEG),
+    DF("for", F_DURATION, shift_for, R_NONNEG),
+    DF("hold", F_DURATION, shift_hold, R_NONNEG),
     { 0 },
 };
 static const field_t blast_fields[] = {
@@ -266,10 +302,12 @@ static const section_t sec_blocked = { .key = "blocked_route", .target = T_DETEC
 static const section_t sec_silence = { .key = "silence", .target = T_DETECT,
                                        .fields = silence_fields, .check = check_order,
                                        .less = "max_fraction", .greater = "clear_fraction" };
+static const section_t sec_shift = { .key = "shift", .target = T_DETECT, .fields = shift_fields,
+                                     .check = check_shift };
 static const section_t sec_blast = { .key = "blast_radius", .target = T_DETECT,
                                      .fields = blast_fields };
 static const section_t *const detector_subs[] = { &sec_storm, &sec_blocked, &sec_silence,
-                                                  &sec_blast, NULL };
+                                                  &sec_shift, &sec_blast, NULL };
 static const section_t sec_detectors = { .key = "detectors", .target = T_DETECT,
                                          .subs = detector_subs };
 static const section_t sec_limits = { .key = "limits", .target = T_DETECT, .fields = limit_fields };
@@ -519,6 +557,7 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
     case F_BOOL: what = "true or false (or yes/no, on/off)"; break;
     case F_LOG_LEVEL: what = "one of error, warn, info, debug"; break;
     case F_PATH: what = "a path"; break;
+    case F_TIMEZONE: what = "a time zone such as Europe/London"; break;
     case F_ENDPOINT: what = "an endpoint string"; break;
     case F_ENDPOINTS:
         return load_endpoints(L, v, key, (char ***)dst,
@@ -605,6 +644,10 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
     case F_PATH:
     case F_ENDPOINT:
         return load_string(L, v, key, what, (char **)dst);
+    case F_TIMEZONE:
+        if (!tz_known(s))
+            return fail(L, v, key, "unknown time zone '%s' (not in %s)", s, tz_dir());
+        return load_string(L, v, key, what, (char **)dst);
     case F_ENDPOINTS:
         break; /* read above */
     }
@@ -652,12 +695,13 @@ static const field_t *find_field(const section_t *sec, const char *key, size_t *
  * Checks the hysteresis rule of `sec` (less < greater) once its mapping has
  * been read; the message goes to whichever of the two keys this mapping set.
  */
-static int check_order(loader_t *L, const section_t *sec, const char *path, const void *base,
-                       yaml_node_t *const *values, const yaml_node_t *map)
+static int order_pair(loader_t *L, const section_t *sec, const char *path, const void *base,
+                      yaml_node_t *const *values, const yaml_node_t *map, const char *less,
+                      const char *greater)
 {
     size_t lo = 0, hi = 0;
-    const field_t *flo = find_field(sec, sec->less, &lo);
-    const field_t *fhi = find_field(sec, sec->greater, &hi);
+    const field_t *flo = find_field(sec, less, &lo);
+    const field_t *fhi = find_field(sec, greater, &hi);
     double vlo = *(const double *)((const char *)base + flo->off);
     double vhi = *(const double *)((const char *)base + fhi->off);
     if (vlo < vhi)
@@ -670,6 +714,41 @@ static int check_order(loader_t *L, const section_t *sec, const char *path, cons
     }
     join_key(key, sizeof(key), path, flo->key);
     return fail(L, values[lo], key, "must be less than %s (%g)", fhi->key, vhi);
+}
+
+static int check_order(loader_t *L, const section_t *sec, const char *path, const void *base,
+                       yaml_node_t *const *values, const yaml_node_t *map)
+{
+    return order_pair(L, sec, path, base, values, map, sec->less, sec->greater);
+}
+
+/* A shift's thresholds nest: ratio_down < clear_down and clear_up < ratio_up. */
+static int check_shift(loader_t *L, const section_t *sec, const char *path, const void *base,
+                       yaml_node_t *const *values, const yaml_node_t *map)
+{
+    int rc = order_pair(L, sec, path, base, values, map, "ratio_down", "clear_down");
+    return rc ? rc : order_pair(L, sec, path, base, values, map, "clear_up", "ratio_up");
+}
+
+/* The system's time zone database (TZDIR, as the C library reads it). */
+static const char *tz_dir(void)
+{
+    const char *d = getenv("TZDIR");
+    return d && *d ? d : "/usr/share/zoneinfo";
+}
+
+/* Whether the C library knows time zone `name`: UTC, or a file of the
+ * database (a name, not a path: no leading '/', no ".."). */
+static int tz_known(const char *name)
+{
+    if (strcmp(name, "UTC") == 0)
+        return 1;
+    if (!*name || name[0] == '/' || strstr(name, "..") || strlen(name) > 200)
+        return 0;
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", tz_dir(), name);
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /*
@@ -759,8 +838,11 @@ static int load_section(loader_t *L, const section_t *sec, const char *path, yam
         values[slot] = v;
 
         int rc = 0;
-        if (f)
-            rc = load_field(L, f, v, key, targets[sec->target]);
+        if (f && f->global && !targets[T_GLOBAL])
+            rc = fail(L, k, key, "is a setting of the whole daemon: set it at the top level, "
+                      "not for one User");
+        else if (f)
+            rc = load_field(L, f, v, key, targets[f->global ? T_GLOBAL : sec->target]);
         else if (sub)
             rc = load_section(L, sub, key, v, targets, NULL);
         else
@@ -907,6 +989,7 @@ void cfg_defaults(cfg_t *cfg)
                             .log_level = DEFAULT_LOG_LEVEL };
     cfg->users = NULL;
     cfg->n_users = 0;
+    cfg->timezone = NULL;
 }
 
 /* Loads the document held by `parser` into `cfg` (already the defaults). */
@@ -918,7 +1001,7 @@ static int load_document(loader_t *L, yaml_parser_t *parser, cfg_t *cfg)
     yaml_node_t *root = yaml_document_get_root_node(&L->doc);
     if (root) {
         yaml_node_t *users = NULL;
-        void *const targets[T_COUNT] = { &cfg->ingest, &cfg->detect, &cfg->corr, &cfg->run };
+        void *const targets[T_COUNT] = { &cfg->ingest, &cfg->detect, &cfg->corr, &cfg->run, cfg };
         rc = load_section(L, &sec_top, "", root, targets, &users);
         if (rc == 0 && users)
             rc = load_users(L, users, cfg);
@@ -978,6 +1061,8 @@ void cfg_free(cfg_t *cfg)
 {
     if (!cfg)
         return;
+    free(cfg->timezone);
+    cfg->timezone = NULL;
     for (size_t i = 0; i < cfg->n_users; i++)
         free(cfg->users[i].user);
     free(cfg->users);
@@ -1021,4 +1106,10 @@ const detect_params_t *cfg_detect_for(const cfg_t *cfg, const char *user, size_t
             return &cfg->users[i].detect;
     }
     return &cfg->detect;
+}
+
+void cfg_apply_timezone(const cfg_t *cfg)
+{
+    setenv("TZ", cfg->timezone ? cfg->timezone : "UTC", 1);
+    tzset();
 }

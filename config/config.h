@@ -95,6 +95,7 @@ typedef struct {
     run_cfg_t run;           /* the daemon's settings (`run:`) */
     cfg_user_t *users;       /* per-User overrides, in file order */
     size_t n_users;
+    char *timezone;          /* baseline.timezone: profiles in this local time; NULL: UTC */
 } cfg_t;
 
 /*
@@ -127,6 +128,11 @@ int cfg_load(const char *path, cfg_t *cfg, char *err, size_t errlen);
  * cfg_free(NULL) is a no-op, and so is freeing twice.
  */
 void cfg_free(cfg_t *cfg);
+
+/* Sets the process's time zone (TZ) to baseline.timezone, or UTC when
+ * unset, before any thread starts: profiles are in that local time, and
+ * nothing depends on the environment's TZ. */
+void cfg_apply_timezone(const cfg_t *cfg);
 
 /*
  * The detection settings for `user` (len bytes, need not be NUL-terminated):

@@ -144,6 +144,11 @@ static void put_summary(out_t *o, const alert_t *a)
         snprintf(s, sizeof(s), "%s %s %s at %.1f/s, over the fixed limit of %.1f/s", d, what,
                  a->user, a->value, a->limit);
         break;
+    case ALERT_SHIFT:
+        snprintf(s, sizeof(s), "%s %s %s settled at %.1f/s for the last hour, %.1fx the usual "
+                 "%.1f/s: a new level, or an operator may accept it as the new normal", d, what,
+                 a->user, a->value, a->baseline > 0 ? a->value / a->baseline : 0.0, a->baseline);
+        break;
     default:
         s[0] = '\0';
     }

@@ -18,7 +18,8 @@
     X(BLOCKED, "blocked_route", "critical")            \
     X(SILENCE, "silence", "warning")                   \
     X(FEED, "feed_stalled", "critical")                \
-    X(LIMIT, "limit_exceeded", "warning")
+    X(LIMIT, "limit_exceeded", "warning")              \
+    X(SHIFT, "shift", "warning")
 
 typedef enum {
 #define ALERT_ENUM(k, name, sev) ALERT_##k,

@@ -1,14 +1,22 @@
 /*
- * baseline.c - learned level, daily profile and spread of one series
- * (baseline.h).
+ * baseline.c - learned level, weekly profiles, day scale and spread of one
+ * series (baseline.h).
  */
 #include "baseline.h"
 
 #include <math.h>
 
+#include "half.h"
 #include "params.h"
 
 #define DAYS_MAX 255
+/* The day scale stays within these bounds: a day at a fifth or five times
+ * its profile is not "today runs a little high", it is an anomaly. */
+#define SCALE_MIN 0.2
+#define SCALE_MAX 5.0
+/* A sample spread over more bins than this (a gap of days) is learnt by
+ * the level only. */
+#define SPREAD_MAX_BINS 8
 
 /* The bin of the day (0..BASE_BINS-1) of absolute bin number n. */
 static int day_bin(int64_t n)
@@ -24,73 +32,167 @@ static int64_t abs_bin(int64_t ts)
     return ts % BASE_BIN_NS < 0 ? q - 1 : q;
 }
 
+/* The kind of day of absolute bin n: 1970-01-01 was a Thursday. */
+static int kind_of_bin(int64_t n)
+{
+    int64_t day = n / BASE_BINS - (n % BASE_BINS < 0);
+    int64_t wd = ((day % 7) + 7 + 4) % 7; /* 0 Sunday .. 6 Saturday */
+    return wd == 0 || wd == 6 ? BASE_WEEKEND : BASE_WEEKDAY;
+}
+
+int base_kind_of_day(int64_t lts)
+{
+    return kind_of_bin(abs_bin(lts));
+}
+
+static int kind_for(const base_cfg_t *cfg, int64_t n)
+{
+    return cfg->weekly ? kind_of_bin(n) : BASE_WEEKDAY;
+}
+
 void base_init(base_t *b)
 {
     *b = (base_t){ .bin = INT64_MIN };
 }
 
-/* Folds the finished bin's accumulators into the profile. */
+double base_scale(const base_t *b)
+{
+    if (!(b->sc_exp > 0))
+        return 1.0;
+    double s = (double)b->sc_obs / b->sc_exp;
+    return s < SCALE_MIN ? SCALE_MIN : s > SCALE_MAX ? SCALE_MAX : s;
+}
+
+/*
+ * Whether bin n of kind k may be judged by its profile: it has history,
+ * and that history is not just bin n itself. A bin learnt once, from
+ * earlier today, would otherwise make an incident its own expectation
+ * within the same day (a first-day storm would resolve itself a bin after
+ * it began).
+ */
+static int usable(const base_t *b, int k, int64_t n)
+{
+    uint8_t d = b->days[k][day_bin(n)];
+    return d > 1 || (d == 1 && !(n < b->bin && n > b->bin - BASE_BINS));
+}
+
+/* The profile's rate for bin n, unscaled, and whether it has one: its own
+ * kind of day, else the other kind's. */
+static int profile_at(const base_t *b, const base_cfg_t *cfg, int64_t n, double *rate,
+                      int *own)
+{
+    int k = kind_for(cfg, n);
+    *own = usable(b, k, n);
+    if (*own) {
+        *rate = half_to_float(b->prof[k][day_bin(n)]);
+        return 1;
+    }
+    if (cfg->weekly && usable(b, 1 - k, n)) {
+        *rate = half_to_float(b->prof[1 - k][day_bin(n)]);
+        return 1;
+    }
+    return 0;
+}
+
+/* The expected rate of bin n: its profile times the day scale, or the
+ * level; *learning when its kind of day has no history there. */
+static double bin_value(const base_t *b, const base_cfg_t *cfg, int64_t n, int *learning)
+{
+    double p;
+    int own;
+    if (profile_at(b, cfg, n, &p, &own)) {
+        *learning = !own;
+        return cfg->scale_tau > 0 ? p * base_scale(b) : p;
+    }
+    *learning = 1;
+    return b->rate;
+}
+
+/* Folds the finished bin's accumulators into its profile. */
 static void fold(base_t *b, const base_cfg_t *cfg)
 {
     const double half = (double)BASE_BIN_NS / SW_NS_PER_S / 2;
-    int i = day_bin(b->bin);
-    if (b->days[i] == 0) {
+    int k = kind_for(cfg, b->bin), i = day_bin(b->bin);
+    uint16_t *prof = &b->prof[k][i];
+    uint8_t *days = &b->days[k][i];
+    if (*days == 0) {
         /* first day: learn from what was seen, anomalous or not, so that
          * a pattern seen today is known tomorrow */
         if (b->acc_secs >= half)
-            b->prof[i] = b->acc_count / b->acc_secs;
+            *prof = half_from_float(b->acc_count / b->acc_secs);
         else if (b->all_secs >= half && b->all_count / b->all_secs >= b->rate)
-            b->prof[i] = b->all_count / b->all_secs; /* a pattern above the level */
+            *prof = half_from_float(b->all_count / b->all_secs); /* a pattern above the level */
         else
             return; /* mostly a silence or drop: not a normal to learn */
-        b->days[i] = 1;
+        *days = 1;
         return;
     }
     if (b->acc_secs < half) /* mostly anomalous: tells nothing of normal */
         return;
-    double v = b->acc_count / b->acc_secs, p = b->prof[i];
+    double v = b->acc_count / b->acc_secs, p = half_to_float(*prof);
     int outlier = (v > p * cfg->outlier_ratio && v - p > cfg->outlier_slack) ||
                   (v * cfg->outlier_ratio < p && p - v > cfg->outlier_slack);
-    b->prof[i] = (float)(p + (outlier ? cfg->outlier_weight : cfg->day_weight) * (v - p));
-    if (b->days[i] < DAYS_MAX)
-        b->days[i]++;
+    *prof = half_from_float((float)(p + (outlier ? cfg->outlier_weight : cfg->day_weight) * (v - p)));
+    if (*days < DAYS_MAX)
+        (*days)++;
 }
 
-/* The expected rate at ts alone: its profile bin, or the level. */
-static double expect_at(const base_t *b, int64_t ts)
+/* Adds a piece of a sample to absolute bin n's accumulators, folding the
+ * bin before when n is a later one. */
+static void accumulate(base_t *b, const base_cfg_t *cfg, double count, double secs, int64_t n,
+                       int mode)
 {
-    int i = day_bin(abs_bin(ts));
-    return b->days[i] ? b->prof[i] : b->rate;
-}
-
-void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, int64_t ts,
-                int anomalous)
-{
-    if (dt_ns <= 0)
-        return;
-    int64_t n = abs_bin(ts);
     if (n != b->bin) {
+        if (n < b->bin && b->bin != INT64_MIN)
+            return; /* older than the bin being learnt: the level has it */
         if (b->bin != INT64_MIN)
             fold(b, cfg);
         b->bin = n;
         b->acc_count = b->acc_secs = b->all_count = b->all_secs = 0;
     }
-    double secs = (double)dt_ns / SW_NS_PER_S;
     b->all_count += (float)count;
     b->all_secs += (float)secs;
-    if (anomalous)
-        return;
-    b->acc_count += (float)count;
-    b->acc_secs += (float)secs;
+    if (mode == BASE_NORMAL) {
+        b->acc_count += (float)count;
+        b->acc_secs += (float)secs;
+    }
+}
 
-    double dt = (double)dt_ns, rate = count / secs;
+void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, int64_t lts,
+                int mode)
+{
+    if (dt_ns <= 0)
+        return;
+    double secs = (double)dt_ns / SW_NS_PER_S;
+    /* the profile: the sample covers (lts - dt, lts], spread over its bins */
+    int64_t from = lts - dt_ns, n0 = abs_bin(from), n1 = abs_bin(lts);
+    if (lts % BASE_BIN_NS == 0 && n1 > n0)
+        n1--; /* ends exactly on a bin's start: nothing of that bin */
+    if (n1 - n0 < SPREAD_MAX_BINS) {
+        for (int64_t n = n0; n <= n1; n++) {
+            int64_t lo = n * BASE_BIN_NS > from ? n * BASE_BIN_NS : from;
+            int64_t hi = (n + 1) * BASE_BIN_NS < lts ? (n + 1) * BASE_BIN_NS : lts;
+            double share = (double)(hi - lo) / (double)dt_ns;
+            accumulate(b, cfg, count * share, secs * share, n, mode);
+        }
+    }
+    if (mode == BASE_ANOMALOUS)
+        return;
+
+    double rate = count / secs;
     /* dt/(tau+dt) approximates 1-exp(-dt/tau) without a libm call; during
      * warm-up the weight of a sample is its share of the history so far. */
+    double dt = (double)dt_ns;
     double w = dt / ((double)cfg->tau + dt);
     double w_warm = dt / ((double)b->age + dt);
     if (w_warm > w)
         w = w_warm;
-    double mu = (b->age ? expect_at(b, ts) : rate) * secs; /* expected count */
+    double damp = mode == BASE_DAMPED ? cfg->damp_weight : 1.0;
+    w *= damp;
+    int64_t mid = lts - dt_ns / 2;
+    int learning;
+    double expect = b->age ? bin_value(b, cfg, abs_bin(mid), &learning) : rate;
+    double mu = expect * secs; /* expected count */
     b->rate += w * (rate - b->rate);
     if (mu > 0) {
         /* an unbiased estimate of phi from one count: negative ones must
@@ -104,44 +206,54 @@ void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, i
         if (b->phi < 0)
             b->phi = 0;
     }
+    /* the day scale: today's counts against what the profile expected */
+    double p;
+    int own;
+    if (cfg->scale_tau > 0 && profile_at(b, cfg, abs_bin(mid), &p, &own)) {
+        double a = (double)cfg->scale_tau / ((double)cfg->scale_tau + dt);
+        b->sc_obs = (float)(a * b->sc_obs + damp * count);
+        b->sc_exp = (float)(a * b->sc_exp + damp * p * secs);
+    }
     b->age += dt_ns;
 }
 
-/*
- * Whether absolute bin n may be judged by its profile: it has history, and
- * that history is not just bin n itself. A bin learnt once, from earlier
- * today, would otherwise make an incident its own expectation within the
- * same day (a first-day storm would resolve itself a bin after it began).
- */
-static int profile_usable(const base_t *b, int64_t n)
-{
-    uint8_t d = b->days[day_bin(n)];
-    return d > 1 || (d == 1 && !(n < b->bin && n > b->bin - BASE_BINS));
-}
-
-void base_expect_range(const base_t *b, int64_t ts, int64_t tol_ns, double *hi, double *lo)
+void base_expect(const base_t *b, const base_cfg_t *cfg, int64_t lts, int64_t tol_ns,
+                 base_expect_t *out)
 {
     if (tol_ns < 0)
         tol_ns = 0;
-    int64_t first = abs_bin(ts - tol_ns), last = abs_bin(ts + tol_ns);
+    int64_t first = abs_bin(lts - tol_ns), last = abs_bin(lts + tol_ns);
     if (last - first >= BASE_BINS)
         last = first + BASE_BINS - 1;
     double h = 0, l = INFINITY;
+    int learning;
     for (int64_t n = first; n <= last; n++) {
-        int i = day_bin(n);
-        double v = profile_usable(b, n) ? b->prof[i] : b->rate;
+        double v = bin_value(b, cfg, n, &learning);
         if (v > h)
             h = v;
         if (v < l)
             l = v;
     }
-    *hi = h;
-    *lo = l;
+    out->hi = h;
+    out->lo = l;
+    out->mid = bin_value(b, cfg, abs_bin(lts), &out->learning);
 }
 
-int base_has_profile(const base_t *b, int64_t ts)
+void base_rebase(base_t *b, double factor)
 {
-    return profile_usable(b, abs_bin(ts));
+    if (!(factor > 0))
+        return;
+    b->rate *= factor;
+    for (int k = 0; k < BASE_KINDS; k++)
+        for (int i = 0; i < BASE_BINS; i++)
+            b->prof[k][i] = half_from_float((float)(half_to_float(b->prof[k][i]) * factor));
+    b->sc_obs = b->sc_exp = 0;
+}
+
+int base_has_profile(const base_t *b, const base_cfg_t *cfg, int64_t lts)
+{
+    int64_t n = abs_bin(lts);
+    return usable(b, kind_for(cfg, n), n);
 }
 
 #define CDF_MAX_TERMS 100000
@@ -162,6 +274,25 @@ double base_log_cdf(double k, double mu, double phi)
         acc = acc > term ? acc + log1p(exp(term - acc)) : term + log1p(exp(acc - term));
     }
     return acc < 0 ? acc : 0.0;
+}
+
+/* lgamma without its global sign (lgamma() writes signgam: shards call
+ * this from several threads); arguments here are positive. */
+static double lgam(double x)
+{
+    int sign;
+    return lgamma_r(x, &sign);
+}
+
+double base_log_pmf(double k, double mu, double phi)
+{
+    if (k < 0)
+        k = 0;
+    if (phi <= 1e-9) /* Poisson */
+        return k * log(mu) - mu - lgam(k + 1);
+    double r = 1.0 / phi;
+    return lgam(k + r) - lgam(r) - lgam(k + 1) - r * log1p(phi * mu) +
+           k * log(phi * mu / (1.0 + phi * mu));
 }
 
 double base_sd(const base_t *b, double mu, double phi_floor)

@@ -2,32 +2,39 @@
  * baseline.h - the learned expected rate of one series, and the spread of
  * its counts around it.
  *
- * The mean rate is an exponentially weighted average over event time (time
- * constant tau), with a plain running mean during warm-up so that the
- * first minutes are not dominated by the first sample. The spread is
- * modelled as negative-binomial: the variance of a count with mean mu is
- * mu + phi*mu^2, with phi learned the same way and never below the
- * configured floor. That keeps thresholds sound from a User sending one
- * message a second to one sending thousands.
+ * Level. An exponentially weighted mean rate over event time (time constant
+ * tau), with a plain running mean during warm-up so that the first minutes
+ * are not dominated by the first sample. The spread is negative-binomial:
+ * the variance of a count with mean mu is mu + phi*mu^2, phi learned the
+ * same way and never below the configured floor; that keeps thresholds
+ * sound from a User sending one message a minute to one sending thousands a
+ * second.
  *
- * On top of that each series learns its daily profile: the rate of each
- * quarter of an hour of the day (BASE_BINS bins, UTC), averaged over the
- * days seen. Once a bin has a day of history it is the expectation at that
- * time of day, so a batch of scheduled reads that recurs every night is
- * normal from the second night on, while the same jump at another time is
- * still a storm. Detectors read an envelope over +-tolerance around now
- * (base_expect_range): the highest rate nearby for storms, the lowest for
- * silences, so a batch starting a few minutes early or late is no storm.
+ * The week. Each series learns two profiles, weekdays and the weekend
+ * (Saturday and Sunday), each the rate of every quarter of an hour of the
+ * day (BASE_BINS bins), averaged over the days seen. Times are local: the
+ * caller passes event time shifted by its UTC offset (baseline.timezone),
+ * so a batch scheduled at 02:00 local time stays in its bin across a
+ * daylight-saving change. A sample longer than a bin (a coarse producer,
+ * every 30 minutes) is spread over the bins it covers.
  *
- * Robustness: samples taken while the series is anomalous update neither
- * the level nor, normally, the profile. A bin's first day is the exception
- * when the series ran above its level (it is learnt from everything seen,
- * so a batch that fired a storm on the first day is known the next; a
- * silence is never learnt as normal); after that a day far off the profile
- * (outside [1/ratio, ratio] x the bin and more than the slack away) moves
- * it only by the small outlier weight,
- * and a bin mostly anomalous is not updated: an incident never becomes
- * tomorrow's normal, while slow growth (onboarding) is followed.
+ * The expectation at a time is the profile of its kind of day (the other
+ * kind's while it has none: the first weekend uses the weekdays), times
+ * the day scale: how today's traffic compares with the profile, learned
+ * over scale_tau (a weekend day at 60 % of a weekday, a holiday, growth);
+ * before any profile, the level. Detectors read an envelope over
+ * +-tolerance (base_expect): the highest rate nearby for storms, the lowest
+ * for silences, the value at the time itself for shifts.
+ *
+ * Robustness. A sample is learnt normally, damped (the series drifts away
+ * from its expectation while the evidence of an anomaly grows: a storm
+ * ramping up must not become its own baseline, while a real new level is
+ * still learnt, slowly), or not at all (an alert is active). A bin's first
+ * day is learnt from everything when the series ran above its level (a
+ * batch that fired a storm on the first day is known the next; a silence
+ * is never learnt as normal); after that a day far off the profile moves it
+ * only by the small outlier weight, and a bin mostly anomalous is not
+ * updated.
  *
  * DESIGN: plain value type embedded in a series; owned by the thread that
  * owns the series.
@@ -39,47 +46,76 @@
 
 #define BASE_BINS 96 /* quarters of an hour in a day */
 #define BASE_BIN_NS (INT64_C(86400000000000) / BASE_BINS)
+#define BASE_KINDS 2 /* kinds of day: weekdays, the weekend */
+enum { BASE_WEEKDAY, BASE_WEEKEND };
 
-/* How the daily profile learns; from detect_params_t. */
+/* How a sample is learnt (base_learn). */
+enum {
+    BASE_NORMAL,    /* fully */
+    BASE_DAMPED,    /* the series drifts from its expectation: cfg.damp_weight of the weight */
+    BASE_ANOMALOUS, /* an alert is active: not by the level, the scale or the profile */
+};
+
+/* How the baseline learns; from detect_params_t. */
 typedef struct {
     int64_t tau;            /* time constant of the level */
     double day_weight;      /* weight of a new day in a profile bin */
     double outlier_weight;  /* weight of a day far off the profile */
     double outlier_ratio;   /* "far off": outside [1/ratio, ratio] x the bin ... */
     double outlier_slack;   /* ... and more than this many msg/s away from it */
+    int64_t scale_tau;      /* time constant of the day scale; 0: no day scale */
+    double damp_weight;     /* share of the weight a damped sample gets */
+    int weekly;             /* the weekend has a profile of its own */
 } base_cfg_t;
 
 typedef struct {
     double rate;       /* level: recent expected messages per second */
     float phi;         /* learned overdispersion */
+    float sc_obs, sc_exp; /* the day scale: recent counts, and what the profile expected */
     int64_t age;       /* event time learned so far, ns */
-    int64_t bin;       /* absolute number of the bin being accumulated; INT64_MIN none */
+    int64_t bin;       /* absolute local bin being accumulated; INT64_MIN none */
     float acc_count, acc_secs;   /* this bin today, normal samples only */
     float all_count, all_secs;   /* this bin today, every sample */
-    float prof[BASE_BINS];       /* learned rate per bin of the day */
-    uint8_t days[BASE_BINS];     /* days learnt per bin (saturates) */
+    uint16_t prof[BASE_KINDS][BASE_BINS]; /* learned rate per bin (half floats) */
+    uint8_t days[BASE_KINDS][BASE_BINS];  /* days learnt per bin (saturates) */
 } base_t;
+
+/* What a series is expected to carry around a time (base_expect). */
+typedef struct {
+    double hi, lo;   /* the highest and lowest rate over +-tolerance, msg/s */
+    double mid;      /* the rate at the time itself */
+    int learning;    /* no history for this time of day and kind of day yet */
+} base_expect_t;
 
 /* A new baseline: no history. */
 void base_init(base_t *b);
 
 /*
- * Learns from `count` messages over the `dt_ns` (> 0) ending at `ts`.
- * `anomalous`: the series or its User's direction is alerting, so the level
- * does not learn and the profile learns only as described above.
+ * Learns from `count` messages over the `dt_ns` (> 0) ending at local time
+ * `lts`, in `mode` (BASE_NORMAL, BASE_DAMPED or BASE_ANOMALOUS).
  */
-void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, int64_t ts,
-                int anomalous);
+void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, int64_t lts,
+                int mode);
+
+/* The expectation around local time `lts` (+-tol_ns, see above). */
+void base_expect(const base_t *b, const base_cfg_t *cfg, int64_t lts, int64_t tol_ns,
+                 base_expect_t *out);
+
+/* The day scale now (1 before it has learnt anything). */
+double base_scale(const base_t *b);
 
 /*
- * The expected rate (msg/s) around `ts`: *hi the highest and *lo the lowest
- * over [ts - tol_ns, ts + tol_ns] of the profile bins with history, or the
- * level where there is none.
+ * Takes the traffic of late as the new normal: the level and every profile
+ * bin are multiplied by `factor` (> 0), and the day scale starts afresh.
+ * An operator's "accept as new normal".
  */
-void base_expect_range(const base_t *b, int64_t ts, int64_t tol_ns, double *hi, double *lo);
+void base_rebase(base_t *b, double factor);
 
-/* Non-zero when the bin of the day containing ts has a day of history. */
-int base_has_profile(const base_t *b, int64_t ts);
+/* Non-zero when the bin of local time lts has history for its kind of day. */
+int base_has_profile(const base_t *b, const base_cfg_t *cfg, int64_t lts);
+
+/* The kind of day (BASE_WEEKDAY or BASE_WEEKEND) of local time lts. */
+int base_kind_of_day(int64_t lts);
 
 /* Standard deviation of a count with mean `mu`, with phi at least `phi_floor`. */
 double base_sd(const base_t *b, double mu, double phi_floor);
@@ -91,5 +127,9 @@ double base_sd(const base_t *b, double mu, double phi_floor);
  * silence) it returns 0, a negative k counts as 0, and k is capped.
  */
 double base_log_cdf(double k, double mu, double phi);
+
+/* log P(X = k) for a negative-binomial count X with mean mu > 0 and
+ * overdispersion phi (Poisson when phi is 0); k >= 0. */
+double base_log_pmf(double k, double mu, double phi);
 
 #endif

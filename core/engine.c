@@ -82,7 +82,8 @@ engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
     }
     for (unsigned i = 0; i < n; i++) {
         e->sctx[i] = (shard_ctx_t){ e, i };
-        shard_opts_t so = { .ingest = e->o.ingest, .detect_for = e->o.detect_for,
+        shard_opts_t so = { .ingest = e->o.ingest, .local_time = e->o.local_time,
+                            .detect_for = e->o.detect_for,
                             .detect_ctx = e->o.detect_ctx, .emit = shard_emit,
                             .emit_ctx = &e->sctx[i], .feed_owner = i == 0,
                             .max_series = shard_share(e->o.ingest.max_series, n),

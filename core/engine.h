@@ -32,6 +32,7 @@ typedef struct {
     ingest_params_t ingest;
     corr_params_t corr;
     unsigned nshards;      /* shards Users are spread over (0 or 1: one) */
+    int local_time;        /* profiles in the process's local time (baseline.timezone) */
     /* the detection settings of a User; called once per new User */
     const detect_params_t *(*detect_for)(void *ctx, const char *user, size_t len);
     void *detect_ctx;

@@ -16,6 +16,10 @@ void detect_params_defaults(detect_params_t *p)
         .daily_weight = 0.5,          /* yesterday weighs as much as all days before it */
         .daily_outlier_weight = 0.05, /* an incident must not become tomorrow's normal */
         .daily_outlier_ratio = 3.0,   /* a day 3x off its usual rate is an outlier */
+        .base_scale_tau = S(7200),    /* 2 h: a weekend or holiday level shows by mid-morning */
+        .base_damp_ratio = 2.0,       /* 2x within a minute: a storm forming (daily growth never is) */
+        .base_damp_weight = 0.05,     /* a real new level is still learnt, 20x slower ... */
+        .base_damp_max = S(1800),     /* ... and at full speed after half an hour: a ramp fires in minutes */
 
         .storm_ratio_fire = 3.5,      /* harmless bursts reach 3x */
         .storm_burst_ratio = 3.0,     /* short harmless bursts reach 3x */
@@ -23,7 +27,14 @@ void detect_params_defaults(detect_params_t *p)
         .storm_min_excess = 1.0,      /* ignore storms of less than 1 msg/s */
         .storm_ratio_clear = 2.0,     /* hysteresis: well below the fire ratio */
         .storm_for = S(5),            /* two consecutive samples at 5 s */
-        .storm_hold = S(30),          /* don't resolve on one quiet sample */
+        .storm_hold = S(30),          /* don't resolve on one quiet minute's worth */
+        .storm_window_short = S(60),  /* a x3 burst of a minute reaches 2.3x over it: quiet */
+        .storm_ratio_short = 3.0,     /* a sustained x4 passes 3x within about a minute */
+        .storm_window_long = S(300),  /* minutes of evidence for floods too noisy for a minute */
+        .storm_ratio_long = 3.0,      /* the same bar, judged over five times the evidence */
+        .storm_z_window = 1.0,        /* a minute of x3 bursts stays under 3x + 1 sd */
+        .storm_onset_ratio = 2.0,     /* a storm's start: where its rise passed 2x */
+        .storm_clear_window = S(15),  /* smooth at 1 s samples, the last sample at 15 s and more */
 
         .blocked_window = S(10),      /* two samples at 5 s, one at 10 s: quick */
         .blocked_ratio_fire = 0.5,    /* deliveries under half of what is queued */
@@ -33,14 +44,24 @@ void detect_params_defaults(detect_params_t *p)
         .blocked_hold = S(60),        /* the backlog drains for a while */
 
         .silence_max_fraction = 0.05, /* under 5% of expected is silence */
-        .silence_max_p = 1e-6,        /* about one false silence per User a year at 5 s */
-        .silence_min_samples = 3,     /* one or two empty samples are a producer's hiccup */
-        .silence_clear_fraction = 0.5,/* hysteresis: half the usual traffic is back */
-        .silence_for = 0,             /* the probability already asks for evidence */
+        .silence_false_per_year = 1,  /* one false silence a User a year, at any cadence */
+        .silence_clear_fraction = 0.5,/* hysteresis: half the usual traffic is back ... */
+        .silence_clear_window = S(30),/* ... over half a minute, not in every second */
+        .silence_for = S(25),         /* a producer's hiccup of a sample or two is no silence */
         .silence_hold = S(30),
 
         .blast_z = 2.5,               /* strong for a mean of several backlogs */
         .blast_min_increase = 1.5,    /* more than one extra message waiting */
+
+        .shift_window = S(3600),      /* a shift is a matter of hours */
+        .shift_ratio_up = 1.8,        /* about x2 for an hour */
+        .shift_ratio_down = 0.55,     /* about x0.5 for an hour */
+        .shift_clear_up = 1.4,        /* hysteresis: well back towards the expectation */
+        .shift_clear_down = 0.75,
+        .shift_z = 3.0,               /* an hour's evidence: far beyond the noise */
+        .shift_min_rate = 0.1,        /* a User of a message a minute has no level to shift */
+        .shift_for = S(1800),         /* half an hour beyond: not a long burst */
+        .shift_hold = S(600),         /* ten minutes back before it resolves */
 
         .limit_south_rate = 0,
         .limit_north_rate = 0,
@@ -50,7 +71,7 @@ void detect_params_defaults(detect_params_t *p)
 void corr_params_defaults(corr_params_t *p)
 {
     *p = (corr_params_t){
-        .early = S(900),     /* declarations are often a few minutes off */
+        .early = S(1800),    /* declarations come up to half an hour after the effect */
         .late = S(1800),     /* effects may outlast the declared window */
         .proximity = S(1800),/* an onset near the start is the likely cause */
         .min_score = 0.3,    /* weaker fits are reported as undeclared */
@@ -63,7 +84,9 @@ void ingest_params_defaults(ingest_params_t *p)
         .lateness = S(30),     /* contract default */
         .ts_mult = 1,          /* line-protocol default: nanoseconds */
         .stall_after = S(30),  /* three missed samples at a 10 s cadence */
+        .stall_cadences = 3,   /* a feed of 5-minute samples stalls after 15 min */
         .idle_after = S(60),   /* a series with no sample for 1 min carried nothing */
+        .idle_cadences = 1.5,  /* a 30-minute series: one sample missed, and half */
         .max_series = 1000000, /* about 2 GiB of detector state; a hostile feed of new
                                   ids evicts the least recently seen instead */
         .max_jump = S(3600),   /* a clock an hour off is a broken producer, not traffic */

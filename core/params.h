@@ -24,15 +24,26 @@ typedef struct {
     double daily_weight;       /* weight of a new day in the daily profile */
     double daily_outlier_weight; /* weight of a day far off the profile */
     double daily_outlier_ratio;  /* "far off": beyond this ratio either way */
+    int64_t base_scale_tau;    /* time constant of the day scale (today against the profile) */
+    double base_damp_ratio;    /* a series this far above its expectation learns damped ... */
+    double base_damp_weight;   /* ... at this share of the weight ... */
+    int64_t base_damp_max;     /* ... for this long at most */
 
     /* storm: a series' rate far above its baseline */
     double storm_ratio_fire;   /* fire when rate > ratio x baseline ... */
     double storm_burst_ratio;  /* harmless bursts reach this ratio ... */
     double storm_z_fire;       /* ... and the count must be this many sd above such a burst */
     double storm_min_excess;   /* ... and exceeds the baseline by at least this rate */
-    double storm_ratio_clear;  /* resolve once the rate is below ratio x baseline */
-    int64_t storm_for;         /* condition must hold this long before firing */
+    double storm_ratio_clear;  /* resolve once the short window is below ratio x baseline */
+    int64_t storm_for;         /* the one-sample test must hold this long before firing */
     int64_t storm_hold;        /* and be clear this long before resolving */
+    int64_t storm_window_short;/* the short window's time constant ... */
+    double storm_ratio_short;  /* ... over which the rate above this x fires */
+    int64_t storm_window_long; /* the long window's time constant ... */
+    double storm_ratio_long;   /* ... over which the rate above this x fires */
+    double storm_z_window;     /* a window must stand this many sd above its ratio */
+    double storm_onset_ratio;  /* a storm's start: its first sample above this x */
+    int64_t storm_clear_window;/* the window that says a storm is still on, or over */
 
     /* blocked_route: northbound deliveries stall while the backlog grows */
     int64_t blocked_window;    /* span over which deliveries and queueing are summed */
@@ -44,9 +55,9 @@ typedef struct {
 
     /* silence: a direction that normally carries traffic falls to about zero */
     double silence_max_fraction; /* "about zero": below this fraction of expected */
-    double silence_max_p;        /* fire once so little traffic has this probability or less */
-    double silence_min_samples;  /* ... over at least this many consecutive samples */
-    double silence_clear_fraction; /* resolve once traffic is back above this fraction */
+    double silence_false_per_year; /* evidence for this many false silences a User a year */
+    double silence_clear_fraction; /* resolve once traffic is back above this fraction ... */
+    int64_t silence_clear_window;  /* ... over a window of this time constant */
     int64_t silence_for;
     int64_t silence_hold;
 
@@ -54,6 +65,17 @@ typedef struct {
      * its backlog since the storm's onset stands out from its usual level */
     double blast_z;            /* by this many standard errors */
     double blast_min_increase; /* and by at least this many messages */
+
+    /* shift: a User's direction at a new level for hours (a warning) */
+    int64_t shift_window;      /* time constant of the window judged */
+    double shift_ratio_up;     /* fire above this x the expectation ... */
+    double shift_ratio_down;   /* ... or below this x */
+    double shift_clear_up;     /* resolve once back under this x ... */
+    double shift_clear_down;   /* ... and above this x */
+    double shift_z;            /* the window must stand this many sd beyond its ratio */
+    double shift_min_rate;     /* and this many msg/s away from the expectation */
+    int64_t shift_for;
+    int64_t shift_hold;
 
     /* fixed per-User limits (SEC Anomaly Detection Thresholds); 0 = none */
     double limit_south_rate;
@@ -72,8 +94,10 @@ typedef struct {
 typedef struct {
     int64_t lateness;     /* out-of-order samples are reordered within this */
     int64_t ts_mult;      /* nanoseconds per timestamp unit (1 = ns) */
-    int64_t stall_after;  /* no sample at all for this long: feed_stalled */
-    int64_t idle_after;   /* a series silent this long (feed alive) counts as zero */
+    int64_t stall_after;  /* no sample at all for this long (at least): feed_stalled */
+    double stall_cadences;/* ... and for this many of the feed's own intervals */
+    int64_t idle_after;   /* a series silent this long (at least, feed alive) counts as zero */
+    double idle_cadences; /* ... and for this many of its own intervals */
     size_t max_series;    /* series held at most, all shards together; 0: no limit */
     int64_t max_jump;     /* a sample this far ahead of the feed's time waits to be followed */
     uint64_t max_line;    /* bytes of one line at most; longer ones are bad (counted) */

@@ -210,6 +210,7 @@ static int64_t agg_of(series_table_t *t, uint32_t ui, int dir)
         return ai;
     u->agg[dir] = (uint32_t)ai;
     t->aggs[ai] = (agg_t){ .user = ui, .dir = (uint8_t)dir };
+    silence_init(&t->aggs[ai].sil);
     t->live_aggs++;
     return ai;
 }
@@ -295,6 +296,8 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
         .hash = hash,
     };
     base_init(&t->series[si].base);
+    storm_init(&t->series[si].storm_det);
+    t->series[si].damp_since = INT64_MIN;
     index_put(&t->series_ix, hash, (uint32_t)si);
     t->users[ui].nseries++;
     t->live_series++;

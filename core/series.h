@@ -19,9 +19,12 @@
 #include <stdint.h>
 
 #include "baseline.h"
+#include "det_route.h"
+#include "det_shift.h"
+#include "det_silence.h"
+#include "det_storm.h"
 #include "lifecycle.h"
 #include "params.h"
-#include "window.h"
 
 typedef struct {
     uint32_t user;          /* index in the user table */
@@ -38,9 +41,12 @@ typedef struct {
     uint32_t epoch;         /* feed epoch of the last sample */
     uint32_t alert;         /* active storm alert slot + 1, 0 when none */
     uint32_t pend_ix;       /* while pending: its place among the shard's waiting samples */
+    float cadence;          /* learned interval between its samples, s (0: not yet) */
+    int64_t damp_since;     /* learning damped since (INT64_MIN: not damped) */
     double rate;            /* msgs/s over the last interval */
     double backlog;         /* last backlog gauge */
     base_t base;
+    det_storm_t storm_det;
     life_t storm;
 } series_t;
 
@@ -49,24 +55,26 @@ typedef struct {
     uint32_t user;
     uint8_t dir;
     uint8_t dirty;          /* has samples in the open bucket */
+    uint8_t storming;       /* a series in the open bucket has its storm alert active */
+    uint8_t suspicious;     /* evidence of a silence is building: its series learn damped */
+    uint8_t learning;       /* a series in the open bucket has no history for the time yet */
     int64_t bucket_ts;      /* event time of the open bucket */
     /* sums over the open bucket */
     double obs;             /* messages counted */
-    double expected;        /* messages the baselines expected */
+    double expected;        /* messages the baselines expected at their quietest nearby */
+    double expected_mid;    /* ... at the time itself */
+    double queued;          /* messages counted by every series, warm or not (routes, limits) */
     double var_extra;       /* sum of phi*mu^2 of the series: the overdispersion */
-    double silence_logp;    /* log-probability of the current near-silent run */
-    uint32_t silence_run;   /* buckets in that run */
-    int64_t silence_since;  /* event time of its first bucket */
     double delivered;
     double base_rate;       /* sum of the series' expected rates */
     double rate;            /* observed msgs/s over the bucket */
     int64_t bucket_dt;      /* longest series interval in the bucket */
     double backlog;         /* current total backlog: sum of latest gauges */
-    double prev_backlog;    /* the total when the previous bucket closed */
-    int64_t low_since;      /* first bucket of the current low-delivery run */
-    win_t win;              /* recent buckets: queued, delivered, backlog */
-    life_t blocked, silence, limit;
-    uint32_t blocked_alert, silence_alert, limit_alert; /* slot + 1 */
+    det_silence_t sil;
+    det_route_t route;      /* northbound only */
+    det_shift_t shift;
+    life_t blocked, silence, limit, shift_life;
+    uint32_t blocked_alert, silence_alert, limit_alert, shift_alert; /* slot + 1 */
 } agg_t;
 
 typedef struct {

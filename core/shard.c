@@ -15,17 +15,16 @@
 #include "shard.h"
 
 #include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "err.h"
+#include "det_limit.h"
 #include "state.h"
 
-/* The window's value columns for a User's northbound buckets; W_BACKLOG0
- * is the backlog before the bucket, so the oldest tells where it started. */
-enum { W_QUEUED, W_DELIVERED, W_BACKLOG0, W_SECONDS };
 
 /* smp_t.si of a pending sample whose series was evicted meanwhile */
 #define PEND_NONE UINT32_MAX
@@ -37,6 +36,7 @@ typedef struct {
     uint32_t si;
     uint32_t fields;     /* LP_F_* */
     uint16_t src;
+    uint8_t fill;        /* an idle sweep's zero, not a sample read */
 } smp_t;
 
 struct shard {
@@ -51,6 +51,7 @@ struct shard {
     uint8_t src_stalled[REC_MAX_SOURCES]; /* sources quiet (REC_SRC_STALL) */
     unsigned nsrc_stalled;
     uint32_t *dirty;       /* aggregates with an open bucket */
+    int64_t tz_off, tz_from, tz_to; /* local_ts(): the UTC offset of [tz_from, tz_to) */
     size_t ndirty, dirty_cap;
     uint64_t rng;          /* eviction's sampling: seeded, so replays repeat */
     /* the alerts out, by id (ids only grow, so appending keeps it sorted):
@@ -84,6 +85,7 @@ shard_t *shard_create(const shard_opts_t *o)
     sh->st = st_create();
     sh->now = INT64_MIN;
     sh->next_sweep = INT64_MIN;
+    sh->tz_from = sh->tz_to = INT64_MIN;
     sh->rng = UINT64_C(0x9e3779b97f4a7c15);
     if (!sh->st) {
         free(sh);
@@ -243,12 +245,21 @@ static void mark_changed(shard_t *sh, uint32_t ui, int64_t at)
     sh->changed[sh->nchanged++] = (struct changed){ ui, at };
 }
 
-static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, int hot, int cool,
+/*
+ * Steps an alert's lifecycle with a detector's verdict `o` at `ts`, and
+ * emits the transition it makes: `ev` (a template of ev_alert()) gets the
+ * verdict's value and baseline, its start (the detector's onset when it
+ * knows one earlier than the first hot sample) and its end (likewise).
+ */
+static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, const det_out_t *o,
                   int64_t for_ns, int64_t hold_ns, event_t *ev, uint32_t ui, const char *cls,
-                  int64_t onset_hint, int64_t lead)
+                  int64_t lead)
 {
     const user_t *u = st_user(sh->st, ui);
-    switch (life_step(l, ts, hot, cool, for_ns, hold_ns)) {
+    ev->value = o->value;
+    ev->baseline = o->baseline;
+    int64_t onset_hint = o->onset, end_hint = o->end;
+    switch (life_step(l, ts, o->hot, o->cool, for_ns, hold_ns)) {
     case LIFE_FIRE:
         *id = new_id(sh);
         ev->type = EV_FIRE;
@@ -265,7 +276,7 @@ static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, int hot, int
             ev->type = EV_RESOLVE;
             ev->id = *id;
             ev->at = ts;
-            ev->ends_at = l->since;
+            ev->ends_at = end_hint < l->since ? end_hint : l->since;
             emit_named(sh, ev, u, cls);
             fire_drop(sh, *id);
             *id = 0;
@@ -279,7 +290,8 @@ static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, int hot, int
 
 /* ---- per-User buckets --------------------------------------------------- */
 
-/* Judges a User's direction over its closed bucket. */
+/* Judges a User's direction over its closed bucket: silence, a fixed
+ * limit, a shift, and northbound a blocked route (det_*.h). */
 static void agg_close(shard_t *sh, agg_t *g)
 {
     const user_t *u = st_user(sh->st, g->user);
@@ -289,66 +301,58 @@ static void agg_close(shard_t *sh, agg_t *g)
     g->dirty = 0;
     if (secs <= 0)
         return;
+    double phi = g->expected > 0 ? g->var_extra / (g->expected * g->expected) : 0;
+    det_in_t in = { .ts = ts, .dt = g->bucket_dt, .count = g->obs, .exp_hi = g->expected_mid,
+                    .exp_lo = g->expected, .exp_mid = g->expected_mid,
+                    .phi = phi > p->base_dispersion ? phi : p->base_dispersion,
+                    .warm = g->expected > 0, .learning = g->learning };
+    det_out_t o;
 
-    /* silence: a direction that normally carries traffic falls to ~zero,
-     * for long enough that the baseline makes so little very unlikely */
-    int quiet = g->expected > 0 && g->obs <= p->silence_max_fraction * g->expected;
-    if (quiet) {
-        double phi = g->var_extra / (g->expected * g->expected);
-        g->silence_logp += base_log_cdf(g->obs, g->expected, phi);
-        if (g->silence_run++ == 0)
-            g->silence_since = ts;
-    } else {
-        g->silence_logp = 0;
-        g->silence_run = 0;
-    }
-    int hot = quiet && g->silence_logp <= log(p->silence_max_p) &&
-              g->silence_run >= p->silence_min_samples;
-    int cool = g->obs >= p->silence_clear_fraction * g->expected;
+    silence_judge(&g->sil, &in, p, &o);
+    g->suspicious = (uint8_t)silence_suspicious(&g->sil, &in, p);
     event_t ev = ev_alert(ALERT_SILENCE, g->dir);
-    ev.value = g->obs / secs;
-    ev.baseline = g->expected / secs;
-    drive(sh, &g->silence, &g->silence_alert, ts, hot, cool, p->silence_for, p->silence_hold, &ev,
-          g->user, "all", quiet ? g->silence_since : INT64_MAX, 0);
+    ev.value = o.value;
+    ev.baseline = o.baseline;
+    drive(sh, &g->silence, &g->silence_alert, ts, &o, 0, p->silence_hold, &ev, g->user, "all", 0);
 
-    /* fixed per-User limit (Anomaly Detection Threshold) */
     double limit = g->dir == LP_NORTH ? p->limit_north_rate : p->limit_south_rate;
     if (limit > 0 || g->limit_alert) {
-        double rate = g->obs / secs;
+        det_in_t all = in;
+        all.count = g->queued;
+        limit_judge(&all, limit, g->base_rate, &o);
         ev = ev_alert(ALERT_LIMIT, g->dir);
-        ev.value = rate;
-        ev.baseline = g->base_rate;
+        ev.value = o.value;
+        ev.baseline = o.baseline;
         ev.limit = limit;
-        drive(sh, &g->limit, &g->limit_alert, ts, limit > 0 && rate > limit,
-              limit <= 0 || rate <= limit, p->storm_for, p->storm_hold, &ev, g->user, "all",
-              INT64_MAX, 0);
+        drive(sh, &g->limit, &g->limit_alert, ts, &o, p->storm_for, p->storm_hold, &ev, g->user,
+              "all", 0);
+    }
+
+    if (g->dir == LP_NORTH) {
+        route_in_t rin = { .in = in, .delivered = g->delivered, .backlog = g->backlog };
+        rin.in.count = g->queued;
+        route_judge(&g->route, &rin, p, &o);
+        ev = ev_alert(ALERT_BLOCKED, g->dir);
+        ev.value = o.value;
+        ev.baseline = o.baseline;
+        ev.backlog = g->backlog;
+        drive(sh, &g->blocked, &g->blocked_alert, ts, &o, p->blocked_for, p->blocked_hold, &ev,
+              g->user, "all", 0);
+    }
+
+    int others = g->storming || life_active(&g->silence) || life_active(&g->blocked) ||
+                 life_active(&g->limit);
+    shift_judge(&g->shift, &in, others, p, &o);
+    if (!others || life_active(&g->shift_life)) {
+        ev = ev_alert(ALERT_SHIFT, g->dir);
+        ev.value = o.value;
+        ev.baseline = o.baseline;
+        drive(sh, &g->shift_life, &g->shift_alert, ts, &o, p->shift_for, p->shift_hold, &ev,
+              g->user, "all", 0);
     }
 
     if (g->dir != LP_NORTH)
         return;
-    /* blocked_route: deliveries stall while the backlog grows */
-    double v[WIN_NV] = { [W_QUEUED] = g->obs, [W_DELIVERED] = g->delivered,
-                         [W_BACKLOG0] = g->prev_backlog, [W_SECONDS] = secs };
-    g->prev_backlog = g->backlog;
-    win_push(&g->win, ts, v, p->blocked_window);
-    double q = win_sum(&g->win, W_QUEUED), d = win_sum(&g->win, W_DELIVERED);
-    double wsecs = win_sum(&g->win, W_SECONDS);
-    if (g->delivered < p->blocked_ratio_fire * g->obs) {
-        if (!g->low_since)
-            g->low_since = ts;
-    } else {
-        g->low_since = 0;
-    }
-    hot = q > 0 && d < p->blocked_ratio_fire * q && g->backlog >= p->blocked_min_backlog &&
-          g->backlog > win_first(&g->win, W_BACKLOG0);
-    cool = d >= p->blocked_ratio_clear * q || g->backlog < p->blocked_min_backlog;
-    ev = ev_alert(ALERT_BLOCKED, g->dir);
-    ev.value = wsecs > 0 ? d / wsecs : 0;
-    ev.baseline = wsecs > 0 ? q / wsecs : 0;
-    ev.backlog = g->backlog;
-    drive(sh, &g->blocked, &g->blocked_alert, ts, hot, cool, p->blocked_for, p->blocked_hold, &ev,
-          g->user, "all", g->low_since ? g->low_since : INT64_MAX, 0);
-
     /* the bucket's backlog, for the alert stage's blast radius */
     event_t sum = { .type = EV_SUMMARY, .at = ts, .dt = g->bucket_dt, .backlog = g->backlog,
                     .dir = ALERT_DIR_NORTH,
@@ -385,6 +389,57 @@ static int open_bucket(shard_t *sh, uint32_t ai)
     return 0;
 }
 
+/* How the baseline of a series with params p learns. */
+static base_cfg_t base_cfg(const detect_params_t *p)
+{
+    return (base_cfg_t){ .tau = p->base_tau, .day_weight = p->daily_weight,
+                         .outlier_weight = p->daily_outlier_weight,
+                         .outlier_ratio = p->daily_outlier_ratio,
+                         .outlier_slack = p->storm_min_excess, .scale_tau = p->base_scale_tau,
+                         .damp_weight = p->base_damp_weight, .weekly = 1 };
+}
+
+/* Local time (baseline.timezone) of event time ts: the offset of the hour
+ * holding ts, cached, since it changes only at daylight-saving changes. */
+static int64_t local_ts(shard_t *sh, int64_t ts)
+{
+    if (!sh->o.local_time)
+        return ts;
+    if (ts < sh->tz_from || ts >= sh->tz_to) {
+        const int64_t hour = 3600 * SW_NS_PER_S;
+        int64_t from = ts / hour * hour - (ts % hour < 0 ? hour : 0);
+        time_t t = (time_t)(from / SW_NS_PER_S);
+        struct tm tm;
+        sh->tz_off = localtime_r(&t, &tm) ? (int64_t)tm.tm_gmtoff * SW_NS_PER_S : 0;
+        sh->tz_from = from;
+        sh->tz_to = from + hour;
+    }
+    return ts + sh->tz_off;
+}
+
+/* How long series s may say nothing before it counts as carrying
+ * nothing: ingest.idle_after, or idle_cadences of its own intervals. */
+static int64_t idle_of(const shard_t *sh, const series_t *s)
+{
+    int64_t own = (int64_t)(sh->o.ingest.idle_cadences * s->cadence * SW_NS_PER_S);
+    return own > sh->o.ingest.idle_after ? own : sh->o.ingest.idle_after;
+}
+
+/* Cadences more than this many times the learned one are holes, not the
+ * series' rhythm: they do not move it. */
+#define CADENCE_HOLE 4
+/* The weight of a new interval in the learned cadence. */
+#define CADENCE_WEIGHT 0.1f
+
+static void learn_cadence(series_t *s, int64_t dt)
+{
+    float d = (float)dt / SW_NS_PER_S;
+    if (s->cadence <= 0)
+        s->cadence = d;
+    else if (d < CADENCE_HOLE * s->cadence)
+        s->cadence += CADENCE_WEIGHT * (d - s->cadence);
+}
+
 static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
 {
     series_t *s = st_series(sh->st, si);
@@ -403,12 +458,14 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
         g->backlog += r->backlog - s->backlog;
         s->backlog = r->backlog;
     }
-    /* idle sweeps fill a quiet series within idle_after + a sweep step, so
-     * a longer interval lost samples (a User taken over after a hole): its
-     * count says nothing of that interval */
-    int64_t step = sh->o.ingest.idle_after / 2;
-    int hole = s->seen && step > 0 && r->ts - s->last_ts > sh->o.ingest.idle_after + step;
-    if (!s->seen || s->epoch != sh->epoch || hole) {
+    /* idle sweeps fill a quiet series once it has been idle a sweep step,
+     * so a longer interval lost samples (a User taken over after a hole):
+     * its count says nothing of that interval */
+    int fresh = !s->seen || s->epoch != sh->epoch;
+    int64_t dt = r->ts - s->last_ts;
+    if (!fresh && !r->fill)
+        learn_cadence(s, dt);
+    if (fresh || dt > idle_of(sh, s) + sh->o.ingest.idle_after / 2) {
         /* the first sample, or the first after a feed gap: its interval is
          * unknown, so it only anchors the next one */
         s->seen = 1;
@@ -416,65 +473,70 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
         s->last_ts = r->ts;
         return;
     }
-    int64_t dt = r->ts - s->last_ts;
     s->last_ts = r->ts;
-    double count = r->count;
-    s->rate = count * SW_NS_PER_S / (double)dt;
+    double count = r->count, secs = (double)dt / SW_NS_PER_S;
+    s->rate = count / secs;
 
     /* what this series normally carries over the interval at this time of
-     * day: the highest nearby rate judges storms, the lowest silences */
-    int warm = s->base.age >= p->base_warmup;
-    double base_rate, lo_rate;
-    base_expect_range(&s->base, r->ts - dt / 2, p->daily_tolerance + dt / 2, &base_rate, &lo_rate);
-    double secs = (double)dt / SW_NS_PER_S;
-    double mu = base_rate * secs, mu_lo = lo_rate * secs;
-
-    /* storm: this series' rate far above what it normally carries, and
-     * significantly above what a harmless burst would give: a noisy count
-     * of a small User must not pass the ratio by chance */
-    double mu_burst = p->storm_burst_ratio * mu;
-    double sd = base_sd(&s->base, mu_burst, p->base_dispersion);
-    int hot = warm && s->rate > p->storm_ratio_fire * base_rate &&
-              count - mu_burst > p->storm_z_fire * sd && s->rate - base_rate > p->storm_min_excess;
-    int cool = !warm || s->rate < p->storm_ratio_clear * base_rate;
+     * day and week: the highest nearby rate judges storms, the lowest
+     * silences, the one at the time shifts */
+    base_cfg_t bc = base_cfg(p);
+    base_expect_t ex;
+    base_expect(&s->base, &bc, local_ts(sh, r->ts - dt / 2), p->daily_tolerance + dt / 2, &ex);
+    double phi = s->base.phi > p->base_dispersion ? s->base.phi : p->base_dispersion;
+    det_in_t in = { .ts = r->ts, .dt = dt, .count = count, .exp_hi = ex.hi * secs,
+                    .exp_lo = ex.lo * secs, .exp_mid = ex.mid * secs, .phi = phi,
+                    .warm = s->base.age >= p->base_warmup, .learning = ex.learning };
+    det_out_t o;
+    storm_judge(&s->storm_det, &in, p, &o);
     event_t ev = ev_alert(ALERT_STORM, s->dir);
-    ev.value = s->rate;
-    ev.baseline = base_rate;
+    ev.value = o.value;
+    ev.baseline = o.baseline;
     if (s->dir == LP_NORTH)
         ev.backlog = g->backlog;
-    drive(sh, &s->storm, &s->alert, r->ts, hot, cool, p->storm_for, p->storm_hold, &ev, s->user,
-          s->cls, INT64_MAX, dt);
+    int was_firing = life_firing(&s->storm);
+    drive(sh, &s->storm, &s->alert, r->ts, &o, 0, p->storm_hold, &ev, s->user, s->cls, dt);
+    if (was_firing && !life_active(&s->storm))
+        storm_forget(&s->storm_det);
 
-    /* learn; while this series or its User's direction is anomalous, only
-     * as much as baseline.h allows */
-    base_cfg_t bc = { .tau = p->base_tau, .day_weight = p->daily_weight,
-                      .outlier_weight = p->daily_outlier_weight,
-                      .outlier_ratio = p->daily_outlier_ratio,
-                      .outlier_slack = p->storm_min_excess };
-    base_learn(&s->base, &bc, count, dt, r->ts,
-               life_active(&s->storm) || life_active(&g->silence));
+    /* learn: not while an alert of the series or of its User's direction
+     * is active, damped while one may be coming (baseline.h) */
+    int mode = BASE_NORMAL;
+    if (life_active(&s->storm) || life_active(&g->silence)) {
+        mode = BASE_ANOMALOUS;
+    } else if (storm_suspicious(&s->storm_det, p, phi) || g->suspicious) {
+        /* damped for base_damp_max at most: a level that moved for good
+         * (or a level learnt from a transient) is then learnt */
+        if (s->damp_since == INT64_MIN)
+            s->damp_since = r->ts;
+        if (r->ts - s->damp_since < p->base_damp_max)
+            mode = BASE_DAMPED;
+    } else {
+        s->damp_since = INT64_MIN;
+    }
+    base_learn(&s->base, &bc, count, dt, local_ts(sh, r->ts), mode);
 
     /* add to the User's open bucket */
     if (!g->dirty) {
         if (open_bucket(sh, s->agg) < 0)
             return;
         g->bucket_ts = r->ts;
-        g->obs = g->expected = g->delivered = g->base_rate = g->var_extra = 0;
+        g->obs = g->queued = g->expected = g->expected_mid = g->delivered = g->base_rate = 0;
+        g->var_extra = 0;
         g->bucket_dt = 0;
+        g->storming = g->learning = 0;
     }
-    if (warm) {
+    g->queued += count; /* every series, warm or not: blocked routes, limits */
+    g->delivered += r->delivered;
+    if (in.warm) {
         g->obs += count;
-        g->expected += mu_lo;
-        double phi = s->base.phi > p->base_dispersion ? s->base.phi : p->base_dispersion;
-        g->var_extra += phi * mu_lo * mu_lo;
-        g->delivered += r->delivered;
-        g->base_rate += lo_rate;
-    } else if (s->dir == LP_NORTH) {
-        /* not yet judged for silence, but its deliveries count for blocked routes */
-        g->obs += count;
-        g->expected += count;
-        g->delivered += r->delivered;
+        g->expected += in.exp_lo;
+        g->expected_mid += in.exp_mid;
+        g->var_extra += phi * in.exp_lo * in.exp_lo;
+        g->base_rate += ex.lo;
     }
+    g->storming |= life_active(&s->storm);
+    g->learning |= ex.learning;
     if (dt > g->bucket_dt)
         g->bucket_dt = dt;
 }
@@ -495,20 +557,20 @@ static int64_t sweep_after(const shard_t *sh, int64_t t)
     return (q + 1) * step;
 }
 
-/* Fills series that have said nothing for idle_after with a zero sample
- * at grid time g: a series with no sample in an interval carried none. */
+/* Fills series that have said nothing for their idle time (idle_of) with a
+ * zero sample at grid time g: a series with no sample in an interval
+ * carried none. */
 static void idle_sweep(shard_t *sh, int64_t g)
 {
-    int64_t idle = sh->o.ingest.idle_after;
     size_t n = st_series_extent(sh->st);
     for (size_t i = 0; i < n; i++) {
         series_t *s = st_series(sh->st, (uint32_t)i);
-        if (!s->live || !s->seen || s->epoch != sh->epoch || g - s->last_ts <= idle)
+        if (!s->live || !s->seen || s->epoch != sh->epoch || g - s->last_ts <= idle_of(sh, s))
             continue;
         /* a quiet source (Kafka partition) says nothing of its Users */
         if (sh->nsrc_stalled && sh->src_stalled[st_user(sh->st, s->user)->src])
             continue;
-        smp_t zero = { .ts = g, .fields = LP_F_COUNT, .si = (uint32_t)i };
+        smp_t zero = { .ts = g, .fields = LP_F_COUNT, .si = (uint32_t)i, .fill = 1 };
         sh->stats.idle_zeroes++;
         sh->stats.samples--; /* not a sample read */
         series_update(sh, (uint32_t)i, &zero);
@@ -600,7 +662,8 @@ static int evictable(shard_t *sh, const series_t *s)
         return 0;
     const agg_t *g = st_agg(sh->st, s->agg);
     return !g->dirty && !g->blocked_alert && !g->silence_alert && !g->limit_alert &&
-           !life_active(&g->blocked) && !life_active(&g->silence) && !life_active(&g->limit);
+           !g->shift_alert && !life_active(&g->blocked) && !life_active(&g->silence) &&
+           !life_active(&g->limit) && !life_active(&g->shift_life);
 }
 
 /*
@@ -753,6 +816,7 @@ static void release_user(shard_t *sh, uint32_t ui)
         hand_off_alert(sh, &g->blocked_alert, ALERT_BLOCKED, g->dir, u, "all");
         hand_off_alert(sh, &g->silence_alert, ALERT_SILENCE, g->dir, u, "all");
         hand_off_alert(sh, &g->limit_alert, ALERT_LIMIT, g->dir, u, "all");
+        hand_off_alert(sh, &g->shift_alert, ALERT_SHIFT, g->dir, u, "all");
         if (g->dirty) { /* out of the open buckets */
             size_t k = 0;
             for (size_t i = 0; i < sh->ndirty; i++)
@@ -854,6 +918,8 @@ int shard_adopt(shard_t *sh, const state_user_t *in)
         s->last_ts = s->last_sample = b->last_ts;
         s->rate = b->rate;
         s->backlog = b->backlog;
+        s->cadence = b->cadence;
+        s->storm_det = b->storm_det;
         s->storm = b->storm;
         st_agg(sh->st, s->agg)->backlog += b->backlog;
         if (b->firing)
@@ -867,28 +933,31 @@ int shard_adopt(shard_t *sh, const state_user_t *in)
         if (u->agg[b->dir] == ST_NO_AGG)
             continue; /* no series in that direction */
         agg_t *g = st_agg(sh->st, u->agg[b->dir]);
-        g->silence_logp = b->silence_logp;
-        g->silence_run = b->silence_run;
-        g->silence_since = b->silence_since;
-        g->prev_backlog = b->prev_backlog;
-        g->low_since = b->low_since;
-        g->win = b->win;
+        g->sil = b->sil;
+        g->route = b->route;
+        g->shift = b->shift;
         if (b->open && open_bucket(sh, u->agg[b->dir]) == 0) {
             g->bucket_ts = b->bucket_ts;
             g->bucket_dt = b->bucket_dt;
             g->obs = b->obs;
+            g->queued = b->queued;
             g->expected = b->expected;
+            g->expected_mid = b->expected_mid;
             g->var_extra = b->var_extra;
             g->delivered = b->delivered;
             g->base_rate = b->base_rate;
             g->rate = b->rate;
+            g->storming = (uint8_t)b->storming;
+            g->learning = (uint8_t)b->learning;
         }
         g->blocked = b->life[STATE_BLOCKED];
         g->silence = b->life[STATE_SILENCE];
         g->limit = b->life[STATE_LIMIT];
+        g->shift_life = b->life[STATE_SHIFT];
         static const alert_kind_t kinds[STATE_NLIVES] = { ALERT_BLOCKED, ALERT_SILENCE,
-                                                          ALERT_LIMIT };
-        uint32_t *ids[STATE_NLIVES] = { &g->blocked_alert, &g->silence_alert, &g->limit_alert };
+                                                          ALERT_LIMIT, ALERT_SHIFT };
+        uint32_t *ids[STATE_NLIVES] = { &g->blocked_alert, &g->silence_alert, &g->limit_alert,
+                                        &g->shift_alert };
         for (int k = 0; k < STATE_NLIVES; k++)
             if (b->firing[k])
                 adopt_alert(sh, ids[k], &b->fire[k], kinds[k], g->dir, u, "all");

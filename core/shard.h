@@ -31,6 +31,7 @@ typedef void (*shard_publish_fn)(void *ctx, const char *user, unsigned src,
 
 typedef struct {
     ingest_params_t ingest;
+    int local_time;    /* profiles in local time (the process's TZ: baseline.timezone) */
     const detect_params_t *(*detect_for)(void *ctx, const char *user, size_t len);
     void *detect_ctx;
     void (*emit)(void *ctx, const event_t *ev);

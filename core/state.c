@@ -78,21 +78,23 @@ static void w_f32(wbuf_t *w, float f)
 }
 
 /* A baseline: STATE_BASE_LEN bytes. */
-#define STATE_BASE_LEN (8 + 4 + 8 + 8 + 16 + 4 * BASE_BINS + BASE_BINS)
-
 static void w_base(wbuf_t *w, const base_t *b)
 {
     w_f64(w, b->rate);
     w_f32(w, b->phi);
+    w_f32(w, b->sc_obs);
+    w_f32(w, b->sc_exp);
     w_u(w, (uint64_t)b->age, 8);
     w_u(w, (uint64_t)b->bin, 8);
     w_f32(w, b->acc_count);
     w_f32(w, b->acc_secs);
     w_f32(w, b->all_count);
     w_f32(w, b->all_secs);
-    for (int k = 0; k < BASE_BINS; k++)
-        w_f32(w, b->prof[k]);
-    w_bytes(w, b->days, BASE_BINS);
+    for (int k = 0; k < BASE_KINDS; k++)
+        for (int i = 0; i < BASE_BINS; i++)
+            w_u(w, b->prof[k][i], 2);
+    for (int k = 0; k < BASE_KINDS; k++)
+        w_bytes(w, b->days[k], BASE_BINS);
 }
 
 /* The header both encodings share: magic, a version, the bin layout. */
@@ -141,6 +143,7 @@ int state_encode(series_table_t *const *tables, size_t ntables, unsigned char **
         w_u(&w, s->dir, 1);
         w_u(&w, s->cls_len, 2);
         w_bytes(&w, s->cls, s->cls_len);
+        w_f32(&w, s->cadence);
         w_base(&w, &s->base);
     }
     return w_finish(&w, buf, len);
@@ -202,7 +205,7 @@ static int r_base(rbuf_t *r, base_t *b, int zero_age);
 
 /* Reads one series record at r into the out parameters; 0 or a reason. */
 static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ulen, int *dir,
-                               const unsigned char **cls, size_t *clen, base_t *b)
+                               const unsigned char **cls, size_t *clen, float *cadence, base_t *b)
 {
     if (!r_need(r, 2))
         return "truncated";
@@ -223,6 +226,9 @@ static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ul
         return "truncated";
     *cls = r->p + r->pos;
     r->pos += *clen;
+    *cadence = r_f32(r);
+    if (!finite_nonneg(*cadence))
+        return "cadence out of range";
     return r_base(r, b, 0) ? NULL : "value out of range";
 }
 
@@ -233,6 +239,8 @@ static int r_base(rbuf_t *r, base_t *b, int zero_age)
     base_init(b);
     b->rate = r_f64(r);
     b->phi = r_f32(r);
+    b->sc_obs = r_f32(r);
+    b->sc_exp = r_f32(r);
     b->age = (int64_t)r_u(r, 8);
     b->bin = (int64_t)r_u(r, 8);
     b->acc_count = r_f32(r);
@@ -242,16 +250,20 @@ static int r_base(rbuf_t *r, base_t *b, int zero_age)
     /* age grows by every interval learnt (base_learn): one beyond the span
      * of sample times (LP_TS_MAX, 146 years) no run can have learnt, and
      * near INT64_MAX it would overflow as it grows */
-    int ok = finite_nonneg(b->rate) && finite_nonneg(b->phi) &&
-             (b->age > 0 || (zero_age && b->age == 0)) && b->age <= LP_TS_MAX && finite_nonneg(b->acc_count) &&
+    int ok = finite_nonneg(b->rate) && finite_nonneg(b->phi) && finite_nonneg(b->sc_obs) &&
+             finite_nonneg(b->sc_exp) && (b->age > 0 || (zero_age && b->age == 0)) &&
+             b->age <= LP_TS_MAX && finite_nonneg(b->acc_count) &&
              finite_nonneg(b->acc_secs) && finite_nonneg(b->all_count) &&
              finite_nonneg(b->all_secs);
-    for (int k = 0; k < BASE_BINS; k++) {
-        b->prof[k] = r_f32(r);
-        ok = ok && finite_nonneg(b->prof[k]);
+    for (int k = 0; k < BASE_KINDS; k++)
+        for (int i = 0; i < BASE_BINS; i++) {
+            b->prof[k][i] = (uint16_t)r_u(r, 2);
+            ok = ok && (b->prof[k][i] & 0x7c00) != 0x7c00; /* no infinity, no NaN */
+        }
+    for (int k = 0; k < BASE_KINDS; k++) {
+        memcpy(b->days[k], r->p + r->pos, BASE_BINS);
+        r->pos += BASE_BINS;
     }
-    memcpy(b->days, r->p + r->pos, BASE_BINS);
-    r->pos += BASE_BINS;
     return ok;
 }
 
@@ -283,9 +295,10 @@ int state_decode(series_table_t *(*table_for)(void *, const char *, size_t),
     size_t ulen, clen;
     int dir;
     base_t b;
+    float cadence;
     size_t start = r.pos;
     for (uint64_t i = 0; i < count; i++) {
-        const char *why = read_series(&r, &user, &ulen, &dir, &cls, &clen, &b);
+        const char *why = read_series(&r, &user, &ulen, &dir, &cls, &clen, &cadence, &b);
         if (why)
             return fail(err, errlen, "series %llu of %llu: %s", (unsigned long long)i + 1,
                         (unsigned long long)count, why);
@@ -295,7 +308,7 @@ int state_decode(series_table_t *(*table_for)(void *, const char *, size_t),
 
     r.pos = start;
     for (uint64_t i = 0; i < count; i++) {
-        read_series(&r, &user, &ulen, &dir, &cls, &clen, &b);
+        read_series(&r, &user, &ulen, &dir, &cls, &clen, &cadence, &b);
         series_table_t *t = table_for(ctx, (const char *)user, ulen);
         int64_t si = st_intern(t, (const char *)user, ulen, dir, (const char *)cls, clen,
                                params_for, ctx);
@@ -303,13 +316,14 @@ int state_decode(series_table_t *(*table_for)(void *, const char *, size_t),
             return si == SW_ENOMEM ? SW_ENOMEM : fail(err, errlen, "series %llu: cannot intern",
                                                       (unsigned long long)i + 1);
         st_series(t, (uint32_t)si)->base = b;
+        st_series(t, (uint32_t)si)->cadence = cadence;
     }
     return SW_OK;
 }
 
 /* ---- one User's whole state --------------------------------------------- */
 
-static const char user_magic[8] = { 'S', 'W', 'U', 'S', 'E', 'R', '0', '1' };
+static const char user_magic[8] = { 'S', 'W', 'U', 'S', 'E', 'R', '0', '2' };
 
 static void w_life(wbuf_t *w, const life_t *l)
 {
@@ -335,6 +349,23 @@ static void w_life_fire(wbuf_t *w, const life_t *l, uint32_t id,
     w_f64(w, f->baseline);
     w_f64(w, f->backlog);
     w_f64(w, f->limit);
+}
+
+static void w_ewin(wbuf_t *w, const ewin_t *e)
+{
+    w_f32(w, e->k);
+    w_f32(w, e->mu);
+    w_f32(w, e->secs);
+    w_f32(w, e->v1);
+    w_f32(w, e->v2);
+}
+
+/* A time that may be unset (INT64_MIN): a flag, then the time. */
+static void w_opt_ts(wbuf_t *w, int64_t ts)
+{
+    w_u(w, ts != INT64_MIN, 1);
+    if (ts != INT64_MIN)
+        w_u(w, (uint64_t)ts, 8);
 }
 
 static void w_win(wbuf_t *w, const win_t *win)
@@ -373,6 +404,13 @@ int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
         w_u(&w, (uint64_t)s->last_ts, 8);
         w_f64(&w, s->rate);
         w_f64(&w, s->backlog);
+        w_f32(&w, s->cadence);
+        w_ewin(&w, &s->storm_det.s1);
+        w_ewin(&w, &s->storm_det.s2);
+        w_opt_ts(&w, s->storm_det.s0_since);
+        w_opt_ts(&w, s->storm_det.rise_since);
+        w_opt_ts(&w, s->storm_det.fall_since);
+        w_ewin(&w, &s->storm_det.recent);
         w_life_fire(&w, &s->storm, s->alert, fire_of, ctx);
     }
     int naggs = (u->agg[0] != ST_NO_AGG) + (u->agg[1] != ST_NO_AGG);
@@ -382,26 +420,33 @@ int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
             continue;
         const agg_t *g = st_agg(t, u->agg[d]);
         w_u(&w, g->dir, 1);
-        w_f64(&w, g->silence_logp);
-        w_u(&w, g->silence_run, 4);
-        w_u(&w, (uint64_t)g->silence_since, 8);
-        w_f64(&w, g->prev_backlog);
-        w_u(&w, (uint64_t)g->low_since, 8);
-        w_win(&w, &g->win);
+        w_f32(&w, g->sil.llr);
+        w_opt_ts(&w, g->sil.since);
+        w_opt_ts(&w, g->sil.back_since);
+        w_ewin(&w, &g->sil.recent);
+        w_f64(&w, g->route.prev_backlog);
+        w_u(&w, (uint64_t)g->route.low_since, 8);
+        w_win(&w, &g->route.win);
+        w_ewin(&w, &g->shift.w);
         w_u(&w, g->dirty, 1);
         if (g->dirty) {
             w_u(&w, (uint64_t)g->bucket_ts, 8);
             w_u(&w, (uint64_t)g->bucket_dt, 8);
             w_f64(&w, g->obs);
+            w_f64(&w, g->queued);
             w_f64(&w, g->expected);
+            w_f64(&w, g->expected_mid);
             w_f64(&w, g->var_extra);
             w_f64(&w, g->delivered);
             w_f64(&w, g->base_rate);
             w_f64(&w, g->rate);
+            w_u(&w, g->storming, 1);
+            w_u(&w, g->learning, 1);
         }
         w_life_fire(&w, &g->blocked, g->blocked_alert, fire_of, ctx);
         w_life_fire(&w, &g->silence, g->silence_alert, fire_of, ctx);
         w_life_fire(&w, &g->limit, g->limit_alert, fire_of, ctx);
+        w_life_fire(&w, &g->shift_life, g->shift_alert, fire_of, ctx);
     }
     return w_finish(&w, buf, len);
 }
@@ -466,6 +511,31 @@ static void u_life(urd_t *d, life_t *l, int *firing, state_fire_t *f)
         d->why = "an alert out while its lifecycle is not firing";
 }
 
+static float u_f32_nonneg(urd_t *d)
+{
+    float v = u_need(d, 4) ? r_f32(&d->r) : 0;
+    if (!finite_nonneg(v) && !d->why)
+        d->why = "value out of range";
+    return v;
+}
+
+static void u_ewin(urd_t *d, ewin_t *e)
+{
+    e->k = u_f32_nonneg(d);
+    e->mu = u_f32_nonneg(d);
+    e->secs = u_f32_nonneg(d);
+    e->v1 = u_f32_nonneg(d);
+    e->v2 = u_f32_nonneg(d);
+}
+
+static int64_t u_opt_ts(urd_t *d)
+{
+    int set = (int)u_u(d, 1);
+    if (set > 1 && !d->why)
+        d->why = "bad time flag";
+    return set ? u_ts(d) : INT64_MIN;
+}
+
 static void u_win(urd_t *d, win_t *w)
 {
     win_clear(w);
@@ -513,6 +583,13 @@ static void u_series(urd_t *d, state_user_series_t *s)
     s->last_ts = u_ts(d);
     s->rate = u_f64(d, 1);
     s->backlog = u_f64(d, 1);
+    s->cadence = u_f32_nonneg(d);
+    u_ewin(d, &s->storm_det.s1);
+    u_ewin(d, &s->storm_det.s2);
+    s->storm_det.s0_since = u_opt_ts(d);
+    s->storm_det.rise_since = u_opt_ts(d);
+    s->storm_det.fall_since = u_opt_ts(d);
+    u_ewin(d, &s->storm_det.recent);
     u_life(d, &s->storm, &s->firing, &s->fire);
 }
 
@@ -521,12 +598,14 @@ static void u_agg(urd_t *d, state_user_agg_t *g)
     g->dir = (int)u_u(d, 1);
     if (g->dir != LP_SOUTH && g->dir != LP_NORTH && !d->why)
         d->why = "bad direction";
-    g->silence_logp = u_f64(d, 1);
-    g->silence_run = (uint32_t)u_u(d, 4);
-    g->silence_since = u_ts(d);
-    g->prev_backlog = u_f64(d, 1);
-    g->low_since = u_ts(d);
-    u_win(d, &g->win);
+    g->sil.llr = u_f32_nonneg(d);
+    g->sil.since = u_opt_ts(d);
+    g->sil.back_since = u_opt_ts(d);
+    u_ewin(d, &g->sil.recent);
+    g->route.prev_backlog = u_f64(d, 1);
+    g->route.low_since = u_ts(d);
+    u_win(d, &g->route.win);
+    u_ewin(d, &g->shift.w);
     g->open = (int)u_u(d, 1);
     if (g->open > 1 && !d->why)
         d->why = "bad bucket flag";
@@ -534,11 +613,17 @@ static void u_agg(urd_t *d, state_user_agg_t *g)
         g->bucket_ts = u_ts(d);
         g->bucket_dt = u_ts(d);
         g->obs = u_f64(d, 1);
+        g->queued = u_f64(d, 1);
         g->expected = u_f64(d, 1);
+        g->expected_mid = u_f64(d, 1);
         g->var_extra = u_f64(d, 1);
         g->delivered = u_f64(d, 1);
         g->base_rate = u_f64(d, 1);
         g->rate = u_f64(d, 1);
+        g->storming = (int)u_u(d, 1);
+        g->learning = (int)u_u(d, 1);
+        if ((g->storming > 1 || g->learning > 1) && !d->why)
+            d->why = "bad bucket flag";
     }
     for (int k = 0; k < STATE_NLIVES; k++)
         u_life(d, &g->life[k], &g->firing[k], &g->fire[k]);

@@ -6,8 +6,10 @@
  *   header   "SWSTATE1" magic, u32 version, u32 BASE_BINS, u64 BASE_BIN_NS,
  *            u64 number of series
  *   series   u16 user length, user bytes, u8 dir, u16 class length, class
- *            bytes, then the baseline: f64 level, f32 phi, i64 age, i64 bin,
- *            4 x f32 accumulators, BASE_BINS x f32 profile, BASE_BINS x u8 days
+ *            bytes, f32 cadence (s), then the baseline: f64 level, f32 phi,
+ *            2 x f32 day scale sums, i64 age, i64 bin, 4 x f32 accumulators,
+ *            2 x BASE_BINS x u16 profiles (weekdays, weekend; half floats),
+ *            2 x BASE_BINS x u8 days
  *   trailer  u32 CRC-32 of everything before it
  * A file of another version or bin layout, truncated, with trailing bytes,
  * a bad checksum or out-of-range values is refused whole: state is never
@@ -25,10 +27,12 @@
 #include "lineproto.h"
 #include "series.h"
 
-#define STATE_VERSION 1
+#define STATE_VERSION 2
 
+/* Bytes of a baseline in the state. */
+#define STATE_BASE_LEN (8 + 4 + 4 + 4 + 8 + 8 + 16 + 2 * BASE_KINDS * BASE_BINS + BASE_KINDS * BASE_BINS)
 /* Bytes one series takes in the state, besides its user and class strings. */
-#define STATE_SERIES_FIXED (2 + 1 + 2 + 8 + 4 + 8 + 8 + 16 + 4 * BASE_BINS + BASE_BINS)
+#define STATE_SERIES_FIXED (2 + 1 + 2 + 4 + STATE_BASE_LEN)
 
 /*
  * Encodes every series of the `ntables` tables that has learnt something
@@ -59,7 +63,7 @@ int state_decode(series_table_t *(*table_for)(void *ctx, const char *user, size_
  * firing, what it fired with. A blob has its own magic, version, the bin
  * layout and a CRC, and is refused whole when anything is off.
  */
-#define STATE_USER_VERSION 1
+#define STATE_USER_VERSION 2
 
 /* What an alert fired with, kept so another instance can go on with it. */
 typedef struct {
@@ -74,24 +78,26 @@ typedef struct {
     int seen;
     int64_t last_ts;
     double rate, backlog;
+    float cadence;
     base_t base;
+    det_storm_t storm_det;
     life_t storm;
     int firing;                   /* an alert is out: fire holds it */
     state_fire_t fire;
 } state_user_series_t;
 
-enum { STATE_BLOCKED, STATE_SILENCE, STATE_LIMIT, STATE_NLIVES };
+enum { STATE_BLOCKED, STATE_SILENCE, STATE_LIMIT, STATE_SHIFT, STATE_NLIVES };
 
 typedef struct {
     int dir;
-    double silence_logp, prev_backlog;
-    uint32_t silence_run;
-    int64_t silence_since, low_since;
-    win_t win;
+    det_silence_t sil;
+    det_route_t route;
+    det_shift_t shift;
     int open;                     /* a bucket is open: its sums follow */
     int64_t bucket_ts, bucket_dt;
-    double obs, expected, var_extra, delivered, base_rate, rate;
-    life_t life[STATE_NLIVES];    /* blocked, silence, limit */
+    double obs, queued, expected, expected_mid, var_extra, delivered, base_rate, rate;
+    int storming, learning;
+    life_t life[STATE_NLIVES];    /* blocked, silence, limit, shift */
     int firing[STATE_NLIVES];
     state_fire_t fire[STATE_NLIVES];
 } state_user_agg_t;

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 
@@ -270,4 +271,11 @@ int tf_parse_size(const char *s, uint64_t *bytes)
         return 0;
     }
     return -1;
+}
+
+int64_t tf_local_offset(int64_t ts)
+{
+    time_t t = (time_t)(ts / 1000000000 - (ts % 1000000000 < 0));
+    struct tm tm;
+    return localtime_r(&t, &tm) ? (int64_t)tm.tm_gmtoff * 1000000000 : 0;
 }

@@ -44,4 +44,9 @@ int tf_parse_duration(const char *s, int64_t *ns);
  */
 int tf_parse_size(const char *s, uint64_t *bytes);
 
+/* The UTC offset (ns) of local time at event time ts, in the process's
+ * time zone (TZ: the daemon and replay set it from baseline.timezone, UTC
+ * when unset). */
+int64_t tf_local_offset(int64_t ts);
+
 #endif

@@ -7,7 +7,7 @@
  * about 1 - 1/e after tau), frozen by anomalous samples. The daily profile:
  * a bin learnt on its first day, averaged with day_weight afterwards, moved
  * only by outlier_weight by a day far off, untouched by a mostly anomalous
- * day, and read as an envelope by base_expect_range. The spread: phi
+ * day, and read as an envelope by base_expect. The spread: phi
  * learned from negative-binomial counts drawn by a seeded generator, ~0 on
  * Poisson counts, the floor of base_sd() and the clamp of one wild sample;
  * base_log_cdf() against hand-computed probabilities. base_t is a value
@@ -41,7 +41,19 @@ static int64_t day0(void)
 static base_cfg_t cfg_tau(int64_t tau)
 {
     return (base_cfg_t){ .tau = tau, .day_weight = 0.5, .outlier_weight = 0.05,
-                         .outlier_ratio = 3.0 };
+                         .outlier_ratio = 3.0, .damp_weight = 0.05 };
+}
+
+/* The cfg of base_has_profile and expect_range: the profile alone. */
+static const base_cfg_t nocfg = { .tau = 1800 * SEC, .day_weight = 0.5 };
+
+/* The envelope over +-tol around ts, as base_expect gives it. */
+static void expect_range(const base_t *b, int64_t ts, int64_t tol, double *hi, double *lo)
+{
+    base_expect_t ex;
+    base_expect(b, &nocfg, ts, tol, &ex);
+    *hi = ex.hi;
+    *lo = ex.lo;
 }
 
 /* The start of bin `bin` (0..95) of day `day` after day0. */
@@ -50,13 +62,16 @@ static int64_t bin_start(int day, int bin)
     return day0() + day * DAY + (int64_t)bin * BASE_BIN_NS;
 }
 
-/* The profile's expectation in the middle of a bin, alone. */
+/* The profile's expectation in the middle of a bin, alone (no day scale,
+ * no weekend: the cfg_tau() of these tests). */
 static double expect_mid(const base_t *b, int day, int bin)
 {
-    double hi, lo;
-    base_expect_range(b, bin_start(day, bin) + BASE_BIN_NS / 2, 0, &hi, &lo);
-    assert_near(hi, lo, 0);
-    return hi;
+    base_cfg_t cfg = cfg_tau(1800 * SEC);
+    base_expect_t ex;
+    base_expect(b, &cfg, bin_start(day, bin) + BASE_BIN_NS / 2, 0, &ex);
+    assert_near(ex.hi, ex.lo, 0);
+    assert_near(ex.hi, ex.mid, 0);
+    return ex.hi;
 }
 
 /* A day of traffic at a rate chosen per bin of the day; `step` cadence. */
@@ -79,9 +94,11 @@ static void feed_day(base_t *b, const base_cfg_t *cfg, int day, const day_plan_t
 {
     int64_t start = bin_start(day, 0);
     for (int64_t ts = start + step; ts < start + DAY; ts += step) {
-        int i = (int)(((ts - day0()) % DAY) / BASE_BIN_NS);
+        /* a sample stamped ts covers (ts - step, ts]: the bin it lies in */
+        int i = (int)(((ts - 1 - day0()) % DAY) / BASE_BIN_NS);
         double secs = (double)step / SEC;
-        base_learn(b, cfg, d->rate[i] * secs, step, ts, d->anomalous[i]);
+        base_learn(b, cfg, d->rate[i] * secs, step, ts,
+                   d->anomalous[i] ? BASE_ANOMALOUS : BASE_NORMAL);
     }
 }
 
@@ -136,9 +153,9 @@ static void test_init(void **state)
     assert_int_equal(b.age, 0);
     assert_true(b.bin == INT64_MIN);
     for (int i = 0; i < BASE_BINS; i++)
-        assert_false(base_has_profile(&b, bin_start(0, i)));
+        assert_false(base_has_profile(&b, &nocfg, bin_start(0, i)));
     double hi = -1, lo = -1;
-    base_expect_range(&b, day0(), 30 * MINUTE, &hi, &lo);
+    expect_range(&b, day0(), 30 * MINUTE, &hi, &lo);
     assert_true(hi == 0.0 && lo == 0.0);
     assert_true(base_sd(&b, 0, 0.01) == 0.0);
 }
@@ -153,7 +170,7 @@ static void test_constant_rate(void **state)
     int64_t ts = day0();
     for (int k = 0; k < 5000; k++) {
         ts += 10 * SEC;
-        base_learn(&b, &cfg, 50, 10 * SEC, ts, 0);
+        base_learn(&b, &cfg, 50, 10 * SEC, ts, BASE_NORMAL);
         assert_near(b.rate, 5.0, 1e-12);
     }
     assert_true(b.phi == 0.0f);
@@ -168,19 +185,19 @@ static void test_warmup_running_mean(void **state)
     int64_t t = day0();
     base_t b;
     base_init(&b);
-    base_learn(&b, &cfg, 10, 10 * SEC, t + 10 * SEC, 0); /* 1/s */
+    base_learn(&b, &cfg, 10, 10 * SEC, t + 10 * SEC, BASE_NORMAL); /* 1/s */
     assert_near(b.rate, 1.0, 1e-12);
-    base_learn(&b, &cfg, 30, 10 * SEC, t + 20 * SEC, 0); /* 3/s */
+    base_learn(&b, &cfg, 30, 10 * SEC, t + 20 * SEC, BASE_NORMAL); /* 3/s */
     assert_near(b.rate, 2.0, 1e-12);                     /* their average */
-    base_learn(&b, &cfg, 60, 10 * SEC, t + 30 * SEC, 0); /* 6/s */
+    base_learn(&b, &cfg, 60, 10 * SEC, t + 30 * SEC, BASE_NORMAL); /* 6/s */
     assert_near(b.rate, 10.0 / 3.0, 1e-12);
     assert_int_equal(b.age, 30 * SEC);
 
     /* unequal intervals: the mean is weighted by time */
     base_t c;
     base_init(&c);
-    base_learn(&c, &cfg, 10, 10 * SEC, t + 10 * SEC, 0); /* 1/s for 10 s */
-    base_learn(&c, &cfg, 90, 30 * SEC, t + 40 * SEC, 0); /* 3/s for 30 s */
+    base_learn(&c, &cfg, 10, 10 * SEC, t + 10 * SEC, BASE_NORMAL); /* 1/s for 10 s */
+    base_learn(&c, &cfg, 90, 30 * SEC, t + 40 * SEC, BASE_NORMAL); /* 3/s for 30 s */
     assert_near(c.rate, 100.0 / 40.0, 1e-12);
 }
 
@@ -193,8 +210,8 @@ static void test_ewma_weight_after_warmup(void **state)
     base_init(&b);
     int64_t ts = day0();
     for (int k = 0; k < 300; k++)
-        base_learn(&b, &cfg, 10, SEC, ts += SEC, 0);
-    base_learn(&b, &cfg, 20, SEC, ts += SEC, 0);
+        base_learn(&b, &cfg, 10, SEC, ts += SEC, BASE_NORMAL);
+    base_learn(&b, &cfg, 20, SEC, ts += SEC, BASE_NORMAL);
     assert_near(b.rate, 10.0 + 10.0 / 101.0, 1e-9);
 }
 
@@ -208,17 +225,17 @@ static void test_tau_governs_step_tracking(void **state)
     base_init(&b);
     int64_t ts = day0();
     for (int k = 0; k < 1000; k++) /* well past warm-up */
-        base_learn(&b, &cfg, 10, SEC, ts += SEC, 0);
+        base_learn(&b, &cfg, 10, SEC, ts += SEC, BASE_NORMAL);
     assert_near(b.rate, 10.0, 1e-9);
 
-    base_learn(&b, &cfg, 20, SEC, ts += SEC, 0);
+    base_learn(&b, &cfg, 20, SEC, ts += SEC, BASE_NORMAL);
     assert_true(20.0 - b.rate > 9.8); /* one sample barely moves it */
     for (int k = 1; k < 100; k++)
-        base_learn(&b, &cfg, 20, SEC, ts += SEC, 0);
+        base_learn(&b, &cfg, 20, SEC, ts += SEC, BASE_NORMAL);
     double left = (20.0 - b.rate) / 10.0; /* fraction of the step left after tau */
     assert_near(left, exp(-1.0), 0.02);
     for (int k = 0; k < 400; k++) /* 5 tau in all */
-        base_learn(&b, &cfg, 20, SEC, ts += SEC, 0);
+        base_learn(&b, &cfg, 20, SEC, ts += SEC, BASE_NORMAL);
     assert_true(20.0 - b.rate < 10.0 * exp(-4.5));
     assert_true(b.rate < 20.0);
 
@@ -228,9 +245,9 @@ static void test_tau_governs_step_tracking(void **state)
     base_init(&f);
     ts = day0();
     for (int k = 0; k < 1000; k++)
-        base_learn(&f, &fast, 10, SEC, ts += SEC, 0);
+        base_learn(&f, &fast, 10, SEC, ts += SEC, BASE_NORMAL);
     for (int k = 0; k < 100; k++)
-        base_learn(&f, &fast, 20, SEC, ts += SEC, 0);
+        base_learn(&f, &fast, 20, SEC, ts += SEC, BASE_NORMAL);
     assert_true(20.0 - f.rate < 10.0 * exp(-3.5));
 }
 
@@ -243,12 +260,12 @@ static void test_anomalous_does_not_learn_level(void **state)
     base_init(&b);
     int64_t ts = day0();
     for (int k = 0; k < 300; k++)
-        base_learn(&b, &cfg, 10, SEC, ts += SEC, 0);
+        base_learn(&b, &cfg, 10, SEC, ts += SEC, BASE_NORMAL);
     double rate = b.rate;
     float phi = b.phi;
     int64_t age = b.age;
     for (int k = 0; k < 300; k++)
-        base_learn(&b, &cfg, 1000, SEC, ts += SEC, 1);
+        base_learn(&b, &cfg, 1000, SEC, ts += SEC, BASE_ANOMALOUS);
     assert_true(b.rate == rate);
     assert_true(b.phi == phi);
     assert_int_equal(b.age, age);
@@ -261,10 +278,10 @@ static void test_nonpositive_dt_ignored(void **state)
     base_cfg_t cfg = cfg_tau(1800 * SEC);
     base_t b;
     base_init(&b);
-    base_learn(&b, &cfg, 10, 10 * SEC, day0() + 10 * SEC, 0);
+    base_learn(&b, &cfg, 10, 10 * SEC, day0() + 10 * SEC, BASE_NORMAL);
     base_t before = b;
-    base_learn(&b, &cfg, 1000, 0, day0() + 20 * SEC, 0);
-    base_learn(&b, &cfg, 1000, -SEC, day0() + 30 * SEC, 0);
+    base_learn(&b, &cfg, 1000, 0, day0() + 20 * SEC, BASE_NORMAL);
+    base_learn(&b, &cfg, 1000, -SEC, day0() + 30 * SEC, BASE_NORMAL);
     assert_true(b.rate == before.rate);
     assert_true(b.phi == before.phi);
     assert_int_equal(b.age, before.age);
@@ -283,26 +300,26 @@ static void test_daily_profile_first_day(void **state)
     base_init(&b);
     feed_day(&b, &cfg, 0, &d, 10 * SEC);
     /* the last bin of day 0 is folded by the first sample of day 1 */
-    assert_false(base_has_profile(&b, bin_start(1, 95)));
-    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(1, 0) + 10 * SEC, 0);
+    assert_false(base_has_profile(&b, &nocfg, bin_start(1, 95)));
+    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(1, 0) + 10 * SEC, BASE_NORMAL);
     for (int i = 0; i < BASE_BINS; i++)
-        assert_true(base_has_profile(&b, bin_start(1, i)));
+        assert_true(base_has_profile(&b, &nocfg, bin_start(1, i)));
     assert_near(expect_mid(&b, 1, 8), 100.0, 1e-4);
     assert_near(expect_mid(&b, 1, 20), 5.0, 1e-5);
     assert_true(b.rate < 20); /* the level is not the profile */
 
     /* the envelope over +-tolerance: highest and lowest nearby */
     double hi, lo;
-    base_expect_range(&b, bin_start(1, 9) + MINUTE, 7 * MINUTE + 30 * SEC, &hi, &lo);
+    expect_range(&b, bin_start(1, 9) + MINUTE, 7 * MINUTE + 30 * SEC, &hi, &lo);
     assert_near(hi, 100.0, 1e-4); /* reaches back into the batch bin */
     assert_near(lo, 5.0, 1e-5);
-    base_expect_range(&b, bin_start(1, 8) - 5 * MINUTE, 7 * MINUTE + 30 * SEC, &hi, &lo);
+    expect_range(&b, bin_start(1, 8) - 5 * MINUTE, 7 * MINUTE + 30 * SEC, &hi, &lo);
     assert_near(hi, 100.0, 1e-4); /* reaches forward into it */
-    base_expect_range(&b, bin_start(1, 8) - 10 * MINUTE, 5 * MINUTE, &hi, &lo);
+    expect_range(&b, bin_start(1, 8) - 10 * MINUTE, 5 * MINUTE, &hi, &lo);
     assert_near(hi, 5.0, 1e-5); /* too far from it */
     assert_near(lo, 5.0, 1e-5);
     /* a tolerance of more than a day covers every bin once */
-    base_expect_range(&b, bin_start(1, 50), 3 * DAY, &hi, &lo);
+    expect_range(&b, bin_start(1, 50), 3 * DAY, &hi, &lo);
     assert_near(hi, 100.0, 1e-4);
     assert_near(lo, 5.0, 1e-5);
 }
@@ -316,18 +333,19 @@ static void test_bins_without_history_use_level(void **state)
     base_init(&b);
     /* two hours at 4/s, 08:00-10:00 */
     for (int64_t ts = bin_start(0, 32) + 10 * SEC; ts <= bin_start(0, 40); ts += 10 * SEC)
-        base_learn(&b, &cfg, 40, 10 * SEC, ts, 0);
+        base_learn(&b, &cfg, 40, 10 * SEC, ts, BASE_NORMAL);
     assert_near(b.rate, 4.0, 1e-9);
-    assert_true(base_has_profile(&b, bin_start(1, 33)));
-    assert_false(base_has_profile(&b, bin_start(1, 60)));
+    assert_true(base_has_profile(&b, &nocfg, bin_start(1, 33)));
+    assert_false(base_has_profile(&b, &nocfg, bin_start(1, 60)));
     assert_near(expect_mid(&b, 1, 60), b.rate, 1e-12);
     /* a bin seen for less than half its length learns no profile */
     base_t c;
     base_init(&c);
-    for (int64_t ts = bin_start(0, 33) - 5 * MINUTE; ts <= bin_start(0, 34); ts += 10 * SEC)
-        base_learn(&c, &cfg, 40, 10 * SEC, ts, 0);
-    assert_false(base_has_profile(&c, bin_start(1, 32)));
-    assert_true(base_has_profile(&c, bin_start(1, 33)));
+    for (int64_t ts = bin_start(0, 33) - 5 * MINUTE; ts <= bin_start(0, 34) + 10 * SEC;
+         ts += 10 * SEC) /* the last sample, in bin 34, folds bin 33 */
+        base_learn(&c, &cfg, 40, 10 * SEC, ts, BASE_NORMAL);
+    assert_false(base_has_profile(&c, &nocfg, bin_start(1, 32)));
+    assert_true(base_has_profile(&c, &nocfg, bin_start(1, 33)));
 }
 
 /* Later days: averaged with day_weight, outliers and anomalies damped. */
@@ -346,14 +364,15 @@ static void test_daily_profile_later_days(void **state)
     d.rate[40] = 50;      /* an incident: anomalous all bin long */
     d.anomalous[40] = 1;
     feed_day(&b, &cfg, 1, &d, 10 * SEC);
-    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(2, 0) + 10 * SEC, 0);
-    assert_near(expect_mid(&b, 2, 20), 5 + 0.5 * (8 - 5), 1e-5);
-    assert_near(expect_mid(&b, 2, 30), 5 + 0.05 * (50 - 5), 1e-5);
-    assert_near(expect_mid(&b, 2, 31), 5 + 0.05 * (1 - 5), 1e-5);
+    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(2, 0) + 10 * SEC, BASE_NORMAL);
+    /* profiles are kept in half precision: three significant digits */
+    assert_near(expect_mid(&b, 2, 20), 5 + 0.5 * (8 - 5), 5e-3);
+    assert_near(expect_mid(&b, 2, 30), 5 + 0.05 * (50 - 5), 5e-3);
+    assert_near(expect_mid(&b, 2, 31), 5 + 0.05 * (1 - 5), 5e-3);
     assert_near(expect_mid(&b, 2, 40), 5.0, 1e-5); /* the incident is not learnt */
     assert_near(expect_mid(&b, 2, 50), 5.0, 1e-5);
-    assert_int_equal(b.days[20], 2);
-    assert_int_equal(b.days[40], 1);
+    assert_int_equal(b.days[BASE_WEEKDAY][20], 2);
+    assert_int_equal(b.days[BASE_WEEKDAY][40], 1);
 }
 
 /* A pattern seen only while alerting on its first day is known the next. */
@@ -368,7 +387,7 @@ static void test_first_day_learns_anomalous_pattern(void **state)
     base_t b;
     base_init(&b);
     feed_day(&b, &cfg, 0, &d, 10 * SEC);
-    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(1, 0) + 10 * SEC, 0);
+    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(1, 0) + 10 * SEC, BASE_NORMAL);
     assert_near(expect_mid(&b, 1, 10), 40.0, 1e-4);
 
     /* but when most of the bin was normal, only the normal part counts */
@@ -376,11 +395,12 @@ static void test_first_day_learns_anomalous_pattern(void **state)
     base_init(&c);
     int64_t ts = bin_start(0, 12);
     for (int k = 0; k < 30; k++) /* 5 min alerting at 60/s */
-        base_learn(&c, &cfg, 600, 10 * SEC, ts += 10 * SEC, 1);
+        base_learn(&c, &cfg, 600, 10 * SEC, ts += 10 * SEC, BASE_ANOMALOUS);
     for (int k = 0; k < 60; k++) /* 10 min normal at 5/s */
-        base_learn(&c, &cfg, 50, 10 * SEC, ts += 10 * SEC, 0);
+        base_learn(&c, &cfg, 50, 10 * SEC, ts += 10 * SEC, BASE_NORMAL);
     assert_true(ts == bin_start(0, 13));
-    assert_true(base_has_profile(&c, bin_start(1, 12)));
+    base_learn(&c, &cfg, 50, 10 * SEC, ts += 10 * SEC, BASE_NORMAL); /* folds bin 12 */
+    assert_true(base_has_profile(&c, &nocfg, bin_start(1, 12)));
     assert_near(expect_mid(&c, 1, 12), 5.0, 1e-5);
 }
 
@@ -397,15 +417,15 @@ static void test_first_day_storm_not_expected_same_day(void **state)
     base_init(&b);
     int64_t ts = bin_start(0, 40);
     for (int k = 0; k < 4 * 360; k++) /* 4 h at 10/s */
-        base_learn(&b, &cfg, 100, 10 * SEC, ts += 10 * SEC, 0);
+        base_learn(&b, &cfg, 100, 10 * SEC, ts += 10 * SEC, BASE_NORMAL);
     for (int k = 0; k < 360; k++) { /* 1 h at 100/s, alerting */
-        base_learn(&b, &cfg, 1000, 10 * SEC, ts += 10 * SEC, 1);
+        base_learn(&b, &cfg, 1000, 10 * SEC, ts += 10 * SEC, BASE_ANOMALOUS);
         double hi, lo;
-        base_expect_range(&b, ts, 450 * SEC, &hi, &lo); /* the default tolerance */
+        expect_range(&b, ts, 450 * SEC, &hi, &lo); /* the default tolerance */
         assert_true(hi < 12.0);
     }
     /* the next day the same time is expected at the storm's rate */
-    base_learn(&b, &cfg, 100, 10 * SEC, bin_start(1, 0), 0);
+    base_learn(&b, &cfg, 100, 10 * SEC, bin_start(1, 0), BASE_NORMAL);
     assert_near(expect_mid(&b, 1, 57), 100.0, 1e-3);
 }
 
@@ -436,15 +456,15 @@ static void test_BUG_first_day_silence_not_learnt_as_normal(void **state)
     base_init(&b);
     feed_day(&b, &cfg, 0, &d, 10 * SEC);
     plan_fill(&d, 5);
-    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(1, 0), 0);
+    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(1, 0), BASE_NORMAL);
     /* tomorrow at 10:30, normal traffic must not look like a storm */
     double hi, lo;
-    base_expect_range(&b, bin_start(1, 42), 7 * MINUTE + 30 * SEC, &hi, &lo);
+    expect_range(&b, bin_start(1, 42), 7 * MINUTE + 30 * SEC, &hi, &lo);
     assert_true(hi > 5.0 / 3.5);
     /* and three normal days later the bin expects roughly normal traffic */
     for (int day = 1; day < 4; day++)
         feed_day(&b, &cfg, day, &d, 10 * SEC);
-    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(4, 0) + 10 * SEC, 0);
+    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(4, 0) + 10 * SEC, BASE_NORMAL);
     assert_true(expect_mid(&b, 4, 42) > 5.0 / 3.5);
 }
 
@@ -459,7 +479,7 @@ static void learn_negbin(double mu, int r, double *rate, double *phi)
     int n = 0;
     int64_t ts = day0();
     for (int k = 0; k < 60000; k++) { /* under a day: the level is the expectation */
-        base_learn(&b, &cfg, rng_negbin(&s, mu, r), SEC, ts += SEC, 0);
+        base_learn(&b, &cfg, rng_negbin(&s, mu, r), SEC, ts += SEC, BASE_NORMAL);
         if (k >= 20000) {
             acc_phi += b.phi;
             acc_rate += b.rate;
@@ -497,7 +517,7 @@ static void test_phi_near_zero_on_poisson_counts(void **state)
         int n = 0;
         int64_t ts = day0();
         for (int k = 0; k < 60000; k++) {
-            base_learn(&b, &cfg, rng_poisson(&s, mus[m]), SEC, ts += SEC, 0);
+            base_learn(&b, &cfg, rng_poisson(&s, mus[m]), SEC, ts += SEC, BASE_NORMAL);
             if (k >= 20000) {
                 acc += b.phi;
                 n++;
@@ -533,9 +553,9 @@ static void test_extreme_sample_clamps_phi(void **state)
     base_init(&b);
     int64_t ts = day0();
     for (int k = 0; k < 500; k++)
-        base_learn(&b, &cfg, 100, SEC, ts += SEC, 0);
+        base_learn(&b, &cfg, 100, SEC, ts += SEC, BASE_NORMAL);
     assert_true(b.phi == 0.0f);
-    base_learn(&b, &cfg, 1e9, SEC, ts += SEC, 0);
+    base_learn(&b, &cfg, 1e9, SEC, ts += SEC, BASE_NORMAL);
     const double w = 1.0 / 101.0;
     assert_near(b.phi, 4.0 * w, 1e-6);
     assert_near(b.rate, 100.0 + w * (1e9 - 100.0), 1e-3);

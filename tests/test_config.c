@@ -149,11 +149,15 @@ static void test_example_lists_every_key(void **state)
     (void)state;
     static const char *const keys[] = {
         "input:", "lateness:", "timestamp_precision:", "feed:", "stall_after:", "idle_after:",
-        "max_series:", "max_jump:", "max_line:",
+        "max_series:", "max_jump:", "max_line:", "stall_cadences:", "idle_cadences:",
+        "scale_tau:", "damp_ratio:", "damp_weight:", "damp_max:", "timezone:", "window_short:", "ratio_short:",
+        "window_long:", "ratio_long:", "z_window:", "onset_ratio:", "clear_window:",
+        "false_per_year:", "shift:", "ratio_up:", "ratio_down:", "clear_up:", "clear_down:",
+        "min_rate:",
         "baseline:", "tau:", "warmup:", "dispersion:", "detectors:", "storm:", "ratio_fire:",
         "z_fire:", "min_excess_rate:", "ratio_clear:", "blocked_route:", "window:",
         "delivery_ratio_fire:", "delivery_ratio_clear:", "min_backlog:", "silence:",
-        "max_fraction:", "max_p:", "clear_fraction:", "limits:", "south_rate:", "north_rate:",
+        "max_fraction:", "clear_fraction:", "limits:", "south_rate:", "north_rate:",
         "correlation:", "early:", "late:", "proximity:", "min_score:", "run:", "ingest:",
         "alerts:", "pub:", "changes:", "state:", "record:", "record_max:", "record_gzip:",
         "shards:", "ring_size:", "drop_when_full:", "max_message:", "drain_timeout:", "strict_files:", "stats_every:", "state_every:", "log_level:", "kafka_brokers:", "kafka_topic:", "kafka_group:",
@@ -169,14 +173,14 @@ static void test_example_lists_every_key(void **state)
             print_error("config/stormwatch.yaml does not show %s\n", keys[i]);
         assert_non_null(strstr(text, keys[i]));
     }
-    /* for: and hold: in each of the three detectors. */
+    /* for: and hold: in each of the four detectors with a lifecycle. */
     size_t nfor = 0, nhold = 0;
     for (const char *p = text; (p = strstr(p, " for: ")) != NULL; p++)
         nfor++;
     for (const char *p = text; (p = strstr(p, " hold: ")) != NULL; p++)
         nhold++;
-    assert_int_equal(nfor, 3);
-    assert_int_equal(nhold, 3);
+    assert_int_equal(nfor, 4);
+    assert_int_equal(nhold, 4);
     free(text);
 }
 
@@ -287,7 +291,9 @@ static void test_every_key(void **state)
             "  timestamp_precision: ms\n"
             "feed:\n"
             "  stall_after: 45\n"
+            "  stall_cadences: 4\n"
             "  idle_after: 2m\n"
+            "  idle_cadences: 2.5\n"
             "  max_series: 5000\n"
             "  max_jump: 2h\n"
             "  max_line: 4KiB\n"
@@ -299,6 +305,11 @@ static void test_every_key(void **state)
             "  daily_weight: 0.25\n"
             "  daily_outlier_weight: 0.1\n"
             "  daily_outlier_ratio: 4\n"
+            "  scale_tau: 3h\n"
+            "  damp_ratio: 1.7\n"
+            "  damp_weight: 0.1\n"
+            "  damp_max: 45m\n"
+            "  timezone: Europe/London\n"
             "detectors:\n"
             "  storm:\n"
             "    ratio_fire: 4\n"
@@ -308,6 +319,13 @@ static void test_every_key(void **state)
             "    ratio_clear: 1.5\n"
             "    for: 10s\n"
             "    hold: 1m\n"
+            "    window_short: 90s\n"
+            "    ratio_short: 3.2\n"
+            "    window_long: 10m\n"
+            "    ratio_long: 2.8\n"
+            "    z_window: 1.5\n"
+            "    onset_ratio: 2.2\n"
+            "    clear_window: 20s\n"
             "  blocked_route:\n"
             "    window: 1m\n"
             "    delivery_ratio_fire: 0.2\n"
@@ -317,11 +335,21 @@ static void test_every_key(void **state)
             "    hold: 2m\n"
             "  silence:\n"
             "    max_fraction: 0.1\n"
-            "    max_p: 0.001\n"
-            "    min_samples: 5\n"
+            "    false_per_year: 0.5\n"
             "    clear_fraction: 0.7\n"
+            "    clear_window: 1m\n"
             "    for: 20s\n"
             "    hold: 45s\n"
+            "  shift:\n"
+            "    window: 2h\n"
+            "    ratio_up: 2.5\n"
+            "    ratio_down: 0.4\n"
+            "    clear_up: 1.5\n"
+            "    clear_down: 0.6\n"
+            "    z: 4\n"
+            "    min_rate: 0.5\n"
+            "    for: 1h\n"
+            "    hold: 20m\n"
             "  blast_radius:\n"
             "    z: 3.5\n"
             "    min_increase: 4\n"
@@ -402,8 +430,31 @@ static void test_every_key(void **state)
     assert_true(d->blocked_for == 15 * S);
     assert_true(d->blocked_hold == 120 * S);
     assert_true(d->silence_max_fraction == 0.1);
-    assert_true(d->silence_max_p == 0.001);
-    assert_true(d->silence_min_samples == 5);
+    assert_true(d->silence_false_per_year == 0.5);
+    assert_true(d->silence_clear_window == 60 * S);
+    assert_true(d->storm_window_short == 90 * S);
+    assert_true(d->storm_ratio_short == 3.2);
+    assert_true(d->storm_window_long == 600 * S);
+    assert_true(d->storm_ratio_long == 2.8);
+    assert_true(d->storm_z_window == 1.5);
+    assert_true(d->storm_onset_ratio == 2.2);
+    assert_true(d->storm_clear_window == 20 * S);
+    assert_true(d->base_scale_tau == 3 * 3600 * S);
+    assert_true(d->base_damp_ratio == 1.7);
+    assert_true(d->base_damp_weight == 0.1);
+    assert_true(d->base_damp_max == 45 * 60 * S);
+    assert_true(d->shift_window == 2 * 3600 * S);
+    assert_true(d->shift_ratio_up == 2.5);
+    assert_true(d->shift_ratio_down == 0.4);
+    assert_true(d->shift_clear_up == 1.5);
+    assert_true(d->shift_clear_down == 0.6);
+    assert_true(d->shift_z == 4);
+    assert_true(d->shift_min_rate == 0.5);
+    assert_true(d->shift_for == 3600 * S);
+    assert_true(d->shift_hold == 20 * 60 * S);
+    assert_string_equal(cfg.timezone, "Europe/London");
+    assert_true(cfg.ingest.stall_cadences == 4);
+    assert_true(cfg.ingest.idle_cadences == 2.5);
     assert_true(d->silence_clear_fraction == 0.7);
     assert_true(d->silence_for == 20 * S);
     assert_true(d->silence_hold == 45 * S);
@@ -651,7 +702,7 @@ static void test_bounds_accepted(void **state)
     load_ok("input: {lateness: 10m}\n"
             "detectors:\n"
             "  blocked_route: {delivery_ratio_fire: 0, delivery_ratio_clear: 1}\n"
-            "  silence: {max_fraction: 0, clear_fraction: 1, max_p: 0, for: 0, hold: 0}\n"
+            "  silence: {max_fraction: 0, clear_fraction: 1, for: 0, hold: 0}\n"
             "correlation: {min_score: 0, early: 0s, late: 0}\n",
             &cfg);
     assert_true(cfg.ingest.lateness == 600 * S);
@@ -804,10 +855,11 @@ static const struct {
       "limits, correlation, run, users)" },
     { "detectors:\n  storms: {}\n",
       "FILE:2:3: detectors.storms: unknown key (expected one of: storm, blocked_route, "
-      "silence, blast_radius)" },
+      "silence, shift, blast_radius)" },
     { "detectors:\n  storm:\n    ratio_fires: 4\n",
       "FILE:3:5: detectors.storm.ratio_fires: unknown key (expected one of: ratio_fire, "
-      "z_fire, min_excess_rate, ratio_clear, for, hold, burst_ratio)" },
+      "z_fire, min_excess_rate, ratio_clear, for, hold, burst_ratio, window_short, ratio_short, "
+      "window_long, ratio_long, z_window, onset_ratio, clear_window)" },
     { "users:\n  U1:\n    correlation: {}\n",
       "FILE:3:5: users.U1.correlation: unknown key (expected one of: baseline, detectors, "
       "limits)" },
@@ -875,8 +927,10 @@ static const struct {
       "delivery_ratio_fire (0.4)" },
     { "detectors:\n  silence: {clear_fraction: 0.1, max_fraction: 0.2}\n",
       "FILE:2:29: detectors.silence.clear_fraction: must be greater than max_fraction (0.2)" },
-    { "detectors:\n  silence: {max_p: 2}\n",
-      "FILE:2:20: detectors.silence.max_p: must be between 0 and 1" },
+    { "detectors:\n  silence: {false_per_year: 0}\n",
+      "FILE:2:29: detectors.silence.false_per_year: must be greater than 0" },
+    { "detectors:\n  shift: {ratio_up: 1.2, clear_up: 1.4}\n",
+      "FILE:2:21: detectors.shift.ratio_up: must be greater than clear_up (1.4)" },
     /* ... also against inherited settings, wherever users: appears. */
     { "users:\n  U1:\n    detectors: {storm: {ratio_fire: 2.5}}\n"
       "detectors: {storm: {ratio_clear: 3, ratio_fire: 6}}\n",

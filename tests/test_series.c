@@ -684,7 +684,7 @@ static void test_remove_and_reuse_under_collisions(void **state)
         s->alert = 4;
         agg_t *g = st_agg(t, s->agg);
         g->obs = 42;
-        g->silence_run = 9;
+        g->sil.llr = 9;
         g->backlog = 17;
     }
 
@@ -765,7 +765,7 @@ static void test_remove_and_reuse_under_collisions(void **state)
             /* a new aggregate (maybe in a freed slot): blank; marked used
              * now, as the later series of this User and direction share it */
             assert_true(g->obs == 0.0);
-            assert_int_equal(g->silence_run, 0);
+            assert_true(g->sil.llr == 0);
             assert_true(g->backlog == 0.0);
             assert_int_equal(g->user, s->user);
             assert_int_equal(g->dir, k->dir);

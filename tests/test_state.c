@@ -172,7 +172,10 @@ static void test_incompatible_refused(void **state)
     size_t len;
     learnt_state(&buf, &len);
     buf[8] = STATE_VERSION + 1; /* version field */
-    expect_refused(buf, len, "state version 2, this stormwatch reads version 1");
+    char want[64];
+    snprintf(want, sizeof(want), "state version %d, this stormwatch reads version %d",
+             STATE_VERSION + 1, STATE_VERSION);
+    expect_refused(buf, len, want);
     buf[8] = STATE_VERSION;
     buf[12] = 48; /* bin count */
     expect_refused(buf, len, "daily bins");
@@ -183,8 +186,9 @@ static void test_incompatible_refused(void **state)
  * makes the checksum right again, so that only the value is wrong. */
 static void set_first_age(unsigned char *buf, size_t len, int64_t age)
 {
-    /* header, user "A", dir, class "request", rate, phi */
-    size_t at = 8 + 4 + 4 + 8 + 8 + 2 + 1 + 1 + 2 + 7 + 8 + 4;
+    /* header, count, user "A", dir, class "request", cadence, then the
+     * baseline: rate, phi, the two day scales, and the age */
+    size_t at = 8 + 4 + 4 + 8 + 8 + 2 + 1 + 1 + 2 + 7 + 4 + 8 + 4 + 4 + 4;
     for (int i = 0; i < 8; i++)
         buf[at + (size_t)i] = (unsigned char)((uint64_t)age >> (8 * i));
     uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
@@ -311,6 +315,7 @@ static void test_corrupt_state_file_moved_aside(void **state)
 {
     (void)state;
     char dir[] = "/tmp/sw_state_XXXXXX", path[64], err[512], aside[PATH_MAX], want[PATH_MAX * 2];
+    char newer[64];
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/state.bin", dir);
     unsigned char *good;
@@ -326,7 +331,9 @@ static void test_corrupt_state_file_moved_aside(void **state)
             why = "checksum mismatch: the file is corrupt or truncated";
         } else if (i == 1) {
             bad[8] = STATE_VERSION + 1;
-            why = "state version 2, this stormwatch reads version 1";
+            snprintf(newer, sizeof(newer), "state version %d, this stormwatch reads version %d",
+                     STATE_VERSION + 1, STATE_VERSION);
+            why = newer;
         } else {
             memcpy(bad, "hello, world", 12);
             n = 12;

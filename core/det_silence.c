@@ -1,0 +1,80 @@
+/*
+ * det_silence.c - a User's direction falls to about nothing (det_silence.h).
+ */
+#include "det_silence.h"
+
+#include <math.h>
+
+#include "baseline.h"
+
+#define YEAR_S (365.0 * 86400.0)
+/* max_fraction below this is taken as this: the alternative "exactly
+ * nothing" would make a single message absolute proof of no silence. */
+#define MIN_FRACTION 0.01
+
+void silence_init(det_silence_t *s)
+{
+    *s = (det_silence_t){ .since = INT64_MIN, .back_since = INT64_MIN };
+}
+
+/* The evidence a sum must reach: log of the buckets in a year at this
+ * cadence over the false silences allowed a year. */
+static double threshold(const det_in_t *in, const detect_params_t *p)
+{
+    double secs = (double)in->dt / SW_NS_PER_S;
+    if (secs < 1)
+        secs = 1;
+    double per_year = p->silence_false_per_year > 0 ? p->silence_false_per_year : 1e-9;
+    double h = log(YEAR_S / secs / per_year);
+    return h > 1 ? h : 1;
+}
+
+/* log P(k | silence) - log P(k | normal). */
+static double evidence(double k, double mu, double phi, double f)
+{
+    if (k <= 0) /* closed forms of log P(0) */
+        return phi > 1e-9 ? (log1p(phi * mu) - log1p(phi * f * mu)) / phi : mu * (1 - f);
+    return base_log_pmf(k, f * mu, phi) - base_log_pmf(k, mu, phi);
+}
+
+void silence_judge(det_silence_t *s, const det_in_t *in, const detect_params_t *p,
+                   det_out_t *out)
+{
+    double secs = (double)in->dt / SW_NS_PER_S, mu = in->exp_lo, k = in->count;
+    ewin_add(&s->recent, k, mu, in->dt, p->silence_clear_window);
+    out->value = k / secs;
+    out->baseline = mu / secs;
+    out->cool = !in->warm || !(mu > 0) || ewin_ratio(&s->recent) >= p->silence_clear_fraction;
+    /* the end: the first bucket with traffic back, though the window that
+     * clears the silence takes a little longer to agree */
+    if (k < p->silence_clear_fraction * mu)
+        s->back_since = INT64_MIN;
+    else if (s->back_since == INT64_MIN)
+        s->back_since = in->ts;
+    double f = p->silence_max_fraction > MIN_FRACTION ? p->silence_max_fraction : MIN_FRACTION;
+    if (!in->warm || !(mu > 0) || k > f * mu) { /* traffic, however little: no silence */
+        s->llr = 0;
+        s->since = INT64_MIN;
+        out->hot = 0;
+        out->onset = INT64_MAX;
+        out->end = s->back_since == INT64_MIN ? INT64_MAX : s->back_since;
+        return;
+    }
+    double llr = s->llr + evidence(k, mu, in->phi, f);
+    if (llr <= 0) {
+        s->llr = 0;
+        s->since = INT64_MIN;
+    } else {
+        s->llr = (float)llr;
+        if (s->since == INT64_MIN)
+            s->since = in->ts; /* its first sample about nothing, as storms are dated */
+    }
+    out->hot = s->llr >= threshold(in, p) && in->ts - s->since + in->dt >= p->silence_for;
+    out->onset = s->since == INT64_MIN ? INT64_MAX : s->since;
+    out->end = s->back_since == INT64_MIN ? INT64_MAX : s->back_since;
+}
+
+int silence_suspicious(const det_silence_t *s, const det_in_t *in, const detect_params_t *p)
+{
+    return s->llr > threshold(in, p) / 4;
+}

@@ -1,0 +1,40 @@
+/*
+ * det_silence.h - a silence: a User's direction that normally carries
+ * traffic falls to about nothing (at most max_fraction of what it carries
+ * at its quietest nearby).
+ *
+ * Evidence, not a count of empty samples: each bucket of about nothing
+ * (max_fraction of the expectation or less) adds the log of how much
+ * likelier its count is under silence (the rate max_fraction x the
+ * expectation) than under the normal rate, both negative-binomial with the
+ * learned overdispersion, so a natural zero of a small User (a quarter of
+ * its seconds at 1 s cadence) adds little and a zero of a busy User a lot;
+ * a bucket with more traffic starts the sum again. It fires once
+ * the sum reaches log(buckets a year / false_per_year): about one false
+ * silence a User a year at any cadence. It clears when the traffic over
+ * the last clear_window is back above clear_fraction of the expectation,
+ * so single quiet seconds after the traffic came back do not hold it up.
+ *
+ * DESIGN: a value embedded in each User's direction; the shard's thread.
+ */
+#ifndef SW_DET_SILENCE_H
+#define SW_DET_SILENCE_H
+
+#include "detector.h"
+#include "ewin.h"
+#include "params.h"
+
+typedef struct {
+    float llr;            /* the evidence of silence so far (>= 0) */
+    int64_t since;        /* its first bucket about nothing; INT64_MIN: none */
+    int64_t back_since;   /* traffic back above clear_fraction x since; INT64_MIN: not */
+    ewin_t recent;        /* the traffic of late, for clearing */
+} det_silence_t;
+
+void silence_init(det_silence_t *s);
+void silence_judge(det_silence_t *s, const det_in_t *in, const detect_params_t *p,
+                   det_out_t *out);
+/* Non-zero while evidence of a silence is building (a quarter of the way). */
+int silence_suspicious(const det_silence_t *s, const det_in_t *in, const detect_params_t *p);
+
+#endif

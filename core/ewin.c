@@ -1,0 +1,58 @@
+/*
+ * ewin.c - exponential windows of observed and expected counts (ewin.h).
+ */
+#include "ewin.h"
+
+#include <math.h>
+
+#include "params.h"
+
+void ewin_add(ewin_t *w, double count, double mu, int64_t dt_ns, int64_t tau_ns)
+{
+    double a = tau_ns > 0 ? exp(-(double)dt_ns / (double)tau_ns) : 0.0;
+    double secs = (double)dt_ns / SW_NS_PER_S;
+    w->k = (float)(a * w->k + count);
+    w->mu = (float)(a * w->mu + mu);
+    w->secs = (float)(a * w->secs + secs);
+    w->v1 = (float)(a * a * w->v1 + mu);
+    w->v2 = (float)(a * a * w->v2 + mu * mu);
+}
+
+/* The standard deviation of the window's count were the rate `ratio`
+ * times its expectation. */
+static double sd_at(const ewin_t *w, double ratio, double phi)
+{
+    double v = ratio * w->v1 + phi * ratio * ratio * w->v2;
+    return v > 0 ? sqrt(v) : 0;
+}
+
+int ewin_above(const ewin_t *w, double ratio, double z, double phi, double min_excess)
+{
+    if (!(w->mu > 0) || !(w->secs > 0))
+        return 0;
+    return w->k >= ratio * w->mu + z * sd_at(w, ratio, phi) &&
+           (w->k - w->mu) / w->secs >= min_excess;
+}
+
+int ewin_below(const ewin_t *w, double ratio, double z, double phi, double min_gap)
+{
+    if (!(w->mu > 0) || !(w->secs > 0))
+        return 0;
+    return w->k <= ratio * w->mu - z * sd_at(w, ratio, phi) &&
+           (w->mu - w->k) / w->secs >= min_gap;
+}
+
+double ewin_ratio(const ewin_t *w)
+{
+    return w->mu > 0 ? w->k / w->mu : 1.0;
+}
+
+double ewin_rate(const ewin_t *w)
+{
+    return w->secs > 0 ? w->k / w->secs : 0.0;
+}
+
+double ewin_expected_rate(const ewin_t *w)
+{
+    return w->secs > 0 ? w->mu / w->secs : 0.0;
+}

@@ -1,0 +1,58 @@
+/*
+ * half.h - IEEE 754 half precision (binary16) for values kept in bulk:
+ * the learned profiles hold 192 rates a series, and a 16-bit rate (three
+ * significant digits, 6e-8 to 65504) is as good as a 32-bit one for an
+ * expectation while taking half the memory.
+ *
+ * Conversions round to nearest, ties to even; values beyond the range
+ * become the largest finite half (65504), negative ones and NaN zero: only
+ * non-negative rates are stored.
+ *
+ * DESIGN: pure inline functions; no state.
+ */
+#ifndef SW_HALF_H
+#define SW_HALF_H
+
+#include <stdint.h>
+#include <string.h>
+
+#define HALF_MAX 65504.0f
+
+static inline uint16_t half_from_float(float f)
+{
+    if (!(f > 0)) /* zero, negative or NaN */
+        return 0;
+    if (f >= HALF_MAX)
+        return 0x7bff;
+    uint32_t x;
+    memcpy(&x, &f, sizeof(x));
+    int32_t e = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t m = x & 0x7fffff;
+    if (e <= 0) { /* a subnormal half, or zero */
+        if (e < -10)
+            return 0;
+        m |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - e);
+        uint32_t h = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1)))
+            h++;
+        return (uint16_t)h;
+    }
+    uint32_t h = ((uint32_t)e << 10) | (m >> 13), rem = m & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+        h++; /* a carry into the exponent is right; into infinity is clamped */
+    return (uint16_t)(h > 0x7bff ? 0x7bff : h);
+}
+
+static inline float half_to_float(uint16_t h)
+{
+    uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    if (e == 0) /* zero or subnormal: m * 2^-24 */
+        return (float)m * (1.0f / 16777216.0f);
+    uint32_t x = ((e - 15 + 127) << 23) | (m << 13);
+    float f;
+    memcpy(&f, &x, sizeof(f));
+    return f;
+}
+
+#endif
