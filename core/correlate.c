@@ -18,14 +18,14 @@
 #define KIND_UNKNOWN 0.6
 static const struct {
     const char *kind;
-    double storm_south, storm_north, blocked, silence;
+    double storm_south, storm_north, blocked, silence, shift;
 } affinity[] = {
-    { "firewall",    0.3, 0.3, 1.0, 1.0 },
-    { "network",     0.4, 0.4, 1.0, 1.0 },
-    { "mdm",         1.0, 0.6, 0.5, 0.8 },
-    { "headend",     0.8, 0.8, 0.7, 0.8 },
-    { "firmware",    0.5, 1.0, 0.5, 0.6 },
-    { "maintenance", 0.8, 0.8, 1.0, 1.0 },
+    { "firewall",    0.3, 0.3, 1.0, 1.0, 0.6 },
+    { "network",     0.4, 0.4, 1.0, 1.0, 0.8 },
+    { "mdm",         1.0, 0.6, 0.5, 0.8, 1.0 },
+    { "headend",     0.8, 0.8, 0.7, 0.8, 0.8 },
+    { "firmware",    0.5, 1.0, 0.5, 0.6, 0.8 },
+    { "maintenance", 0.8, 0.8, 1.0, 1.0, 1.0 },
 };
 
 double corr_kind_affinity(const char *kind, alert_kind_t alert, int dir)
@@ -43,6 +43,8 @@ double corr_kind_affinity(const char *kind, alert_kind_t alert, int dir)
             return affinity[i].blocked;
         case ALERT_SILENCE:
             return affinity[i].silence;
+        case ALERT_SHIFT:
+            return affinity[i].shift;
         case ALERT_FEED: /* only the DSP's own work stops the whole feed */
             return strcasecmp(kind, "maintenance") == 0 ? 1.0 : KIND_UNKNOWN;
         default:
@@ -58,9 +60,15 @@ double corr_score(const change_t *c, const corr_params_t *p, alert_kind_t kind, 
     /* differences in double: a change declared centuries away from the
      * onset (any int64 times) must not overflow, only score 0 */
     double fit;
-    if (onset < c->start)
-        fit = p->early > 0 ? 1.0 - ((double)c->start - (double)onset) / (double)p->early : 0.0;
-    else if (onset > c->end)
+    if (onset < c->start && change_is_dcc(c)) {
+        /* the DSP starts its own work when it says: only a short lead */
+        double lead = (double)p->early * CORR_DCC_LEAD;
+        fit = lead > 0 ? 1.0 - ((double)c->start - (double)onset) / lead : 0.0;
+    } else if (onset < c->start) { /* declared late: a fit, at half at most `early` after */
+        fit = p->early > 0 && (double)c->start - (double)onset <= (double)p->early
+                  ? 1.0 - CORR_LATE_FLOOR * ((double)c->start - (double)onset) / (double)p->early
+                  : 0.0;
+    } else if (onset > c->end)
         fit = p->late > 0 ? 1.0 - ((double)onset - (double)c->end) / (double)p->late : 0.0;
     else
         fit = 1.0;
@@ -95,5 +103,8 @@ corr_result_t corr_best(const changes_t *reg, const corr_params_t *p, const char
             best->type = is_dcc ? CORR_MAINTENANCE : CORR_DECLARED;
         }
     }
-    return own.change ? own : dcc;
+    /* the User's own change, unless DCC work explains it clearly better */
+    if (own.change && (!dcc.change || own.score >= dcc.score - CORR_OWN_MARGIN))
+        return own;
+    return dcc;
 }

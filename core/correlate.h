@@ -3,15 +3,18 @@
  *
  * Each change of the alert's User is scored in [0,1] as the product of
  *   time      how well the onset falls in the change window (1 inside,
- *             falling linearly to 0 over `early` before the start and
- *             `late` after the end), times (1+p)/2 where p decays with the
- *             time from the start to the onset over `proximity`;
+ *             falling linearly to CORR_LATE_FLOOR over `early` before the
+ *             start, for changes declared late (DCC work: to 0 over
+ *             CORR_DCC_LEAD x `early`), and to 0 over `late` after
+ *             the end), times (1+p)/2 where p decays with the time from the
+ *             start to the onset over `proximity`;
  *   direction 1 when the change `affects` the alert's direction, else
  *             CORR_WRONG_DIR;
  *   kind      how plausibly a change of that kind causes that alert
  *             (the table in correlate.c, e.g. firewall -> blocked_route).
- * The best change of the User at or above min_score wins ("declared");
- * failing that the best DCC-led change ("maintenance"); else "undeclared".
+ * The best change of the User at or above min_score wins ("declared"),
+ * unless the best DCC-led change ("maintenance") scores CORR_OWN_MARGIN
+ * more; else "undeclared".
  * Another User's change is never considered.
  *
  * DESIGN: reads an immutable register; no state of its own.
@@ -26,8 +29,20 @@
 #include "changes.h"
 #include "params.h"
 
-/* The direction factor of a change that does not affect the alert's direction. */
-#define CORR_WRONG_DIR 0.25
+/* The direction factor of a change that does not affect the alert's
+ * direction: a flood of requests brings a storm of responses, a User's
+ * system down stops both ways; the User's change explains those too, a
+ * little less surely. */
+#define CORR_WRONG_DIR 0.8
+/* A change declared after the onset fits down to half as well at `early`
+ * after it (declarations are often late), then not at all. */
+#define CORR_LATE_FLOOR 0.5
+/* DCC-led work starts when the DSP says, since the DSP runs it: an onset
+ * before its start fits only over this share of `early`, falling to 0. */
+#define CORR_DCC_LEAD 0.5
+/* The User's own change is preferred to DCC work unless DCC work scores
+ * this much better. */
+#define CORR_OWN_MARGIN 0.2
 
 typedef struct {
     corr_type_t type;

@@ -136,7 +136,11 @@ static void test_inside_beats_outside(void **state)
     }
 }
 
-/* Linear decay over `early` before the start and `late` after the end. */
+/*
+ * Before the start (a change declared late) the fit falls linearly from 1 to
+ * CORR_LATE_FLOOR over `early`, then nothing; after the end it falls to 0
+ * over `late`.
+ */
 static void test_linear_decay_to_zero(void **state)
 {
     (void)state;
@@ -144,10 +148,12 @@ static void test_linear_decay_to_zero(void **state)
     change_t c = chg("C1", "U1", "firewall", CHG_BOTH, 0, 60);
     const alert_kind_t k = ALERT_BLOCKED;
     const int d = ALERT_DIR_NORTH;
-    assert_near(corr_score(&c, &p, k, d, c.start - p.early / 4), 0.75, 1e-4);
-    assert_near(corr_score(&c, &p, k, d, c.start - p.early / 2), 0.5, 1e-4);
-    assert_near(corr_score(&c, &p, k, d, c.start - 3 * p.early / 4), 0.25, 1e-4);
-    assert_near(corr_score(&c, &p, k, d, c.start - p.early), 0.0, 0);
+    const double f = CORR_LATE_FLOOR;
+    assert_near(corr_score(&c, &p, k, d, c.start - p.early / 4), 1.0 - f / 4, 1e-4);
+    assert_near(corr_score(&c, &p, k, d, c.start - p.early / 2), 1.0 - f / 2, 1e-4);
+    assert_near(corr_score(&c, &p, k, d, c.start - 3 * p.early / 4), 1.0 - 3 * f / 4, 1e-4);
+    assert_near(corr_score(&c, &p, k, d, c.start - p.early), 1.0 - f, 1e-4);
+    assert_near(corr_score(&c, &p, k, d, c.start - p.early - SEC), 0.0, 0);
     assert_near(corr_score(&c, &p, k, d, c.start - 2 * p.early), 0.0, 0);
     assert_near(corr_score(&c, &p, k, d, c.end + p.late / 4), 0.75, 1e-4);
     assert_near(corr_score(&c, &p, k, d, c.end + p.late / 2), 0.5, 1e-4);
@@ -220,7 +226,11 @@ static void test_other_users_change_ignored(void **state)
     changes_destroy(reg);
 }
 
-/* The User's own change beats DCC maintenance even when DCC fits better. */
+/*
+ * The User's own change beats DCC maintenance that fits a little better,
+ * but not maintenance that explains the alert clearly better (by more
+ * than CORR_OWN_MARGIN).
+ */
 static void test_own_preferred_over_dcc(void **state)
 {
     (void)state;
@@ -229,15 +239,25 @@ static void test_own_preferred_over_dcc(void **state)
     changes_t *reg = changes_create();
     assert_non_null(reg);
     add(reg, chg("DCC-PM-1", CHG_DCC_USER, "maintenance", CHG_BOTH, 0, 60));
-    add(reg, chg("C-own", "U1", "headend", CHG_NORTH, -40, 60)); /* weaker, still fits */
+    add(reg, chg("C-own", "U1", "firewall", CHG_NORTH, -10, 60)); /* weaker, still fits */
     int64_t onset = t0();
     double own_s = corr_score(changes_find(reg, "C-own"), &p, ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
     double dcc_s = corr_score(changes_find(reg, "DCC-PM-1"), &p, ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
-    assert_true(own_s >= p.min_score && own_s < dcc_s);
+    assert_true(own_s >= p.min_score && own_s < dcc_s && own_s >= dcc_s - CORR_OWN_MARGIN);
     corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
     assert_int_equal(r.type, CORR_DECLARED);
     assert_string_equal(r.change->id, "C-own");
     assert_near(r.score, own_s, 1e-12);
+
+    /* a head-end change fits a blocked route poorly: the maintenance wins */
+    assert_int_equal(changes_remove(reg, "C-own"), SW_OK);
+    add(reg, chg("C-headend", "U1", "headend", CHG_SOUTH, -40, 60));
+    own_s = corr_score(changes_find(reg, "C-headend"), &p, ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
+    assert_true(own_s >= p.min_score && own_s < dcc_s - CORR_OWN_MARGIN);
+    r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
+    assert_int_equal(r.type, CORR_MAINTENANCE);
+    assert_string_equal(r.change->id, "DCC-PM-1");
+    assert_near(r.score, dcc_s, 1e-12);
     changes_destroy(reg);
 }
 
@@ -265,7 +285,7 @@ static void test_dcc_then_undeclared(void **state)
     assert_null(r.change);
 
     /* a fit that scores above zero but below min_score is no explanation */
-    int64_t onset = t0() - 5 * MIN - p.early * 4 / 5; /* fit 0.2 on the DCC change */
+    int64_t onset = t0() + 60 * MIN + p.late * 4 / 5; /* fit 0.2 on the DCC change */
     double s = corr_score(changes_find(reg, "DCC-PM-1"), &p, ALERT_SILENCE, ALERT_DIR_SOUTH, onset);
     assert_true(s > 0 && s < p.min_score);
     r = corr_best(reg, &p, "U1", ALERT_SILENCE, ALERT_DIR_SOUTH, onset);
@@ -316,6 +336,34 @@ static void test_competing_changes(void **state)
 }
 
 /*
+ * Twenty minutes before a change's start: a User's change still explains
+ * the alert (declared late), DCC maintenance does not (the DSP starts its
+ * own work when it says); five minutes before, both do.
+ */
+static void test_late_dcc_work_no_fit(void **state)
+{
+    (void)state;
+    corr_params_t p;
+    corr_params_defaults(&p);
+    change_t own = chg("C-own", "U1", "mdm", CHG_SOUTH, 20, 60);
+    change_t dcc = chg("DCC-PM-1", CHG_DCC_USER, "maintenance", CHG_BOTH, 20, 60);
+    assert_true(corr_score(&own, &p, ALERT_STORM, ALERT_DIR_SOUTH, t0()) >= p.min_score);
+    assert_near(corr_score(&dcc, &p, ALERT_STORM, ALERT_DIR_SOUTH, t0()), 0.0, 0);
+    assert_true(corr_score(&dcc, &p, ALERT_STORM, ALERT_DIR_SOUTH, t0() + 15 * MIN) >=
+                p.min_score);
+    changes_t *reg = changes_create();
+    assert_non_null(reg);
+    add(reg, dcc);
+    corr_result_t r = corr_best(reg, &p, "U1", ALERT_STORM, ALERT_DIR_SOUTH, t0());
+    assert_int_equal(r.type, CORR_UNDECLARED);
+    add(reg, own);
+    r = corr_best(reg, &p, "U1", ALERT_STORM, ALERT_DIR_SOUTH, t0());
+    assert_int_equal(r.type, CORR_DECLARED);
+    assert_string_equal(r.change->id, "C-own");
+    changes_destroy(reg);
+}
+
+/*
  * A change declared to start 4 minutes after the onset (declarations are
  * often a few minutes off) still explains the alert with the defaults,
  * and beats an old change of the same User still in progress.
@@ -334,7 +382,7 @@ static void test_late_declared_change_wins(void **state)
     assert_int_equal(r.type, CORR_DECLARED);
     assert_string_equal(r.change->id, "C-late");
     assert_true(r.score >= p.min_score);
-    assert_near(r.score, 1.0 - (double)(4 * MIN) / (double)p.early, 1e-9);
+    assert_near(r.score, 1.0 - CORR_LATE_FLOOR * (double)(4 * MIN) / (double)p.early, 1e-9);
     /* alone it is still chosen */
     assert_int_equal(changes_remove(reg, "C-long-running"), SW_OK);
     r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, t0());
@@ -379,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_dcc_then_undeclared),
         cmocka_unit_test(test_competing_changes),
         cmocka_unit_test(test_late_declared_change_wins),
+        cmocka_unit_test(test_late_dcc_work_no_fit),
         cmocka_unit_test(test_exact_tie_goes_to_smaller_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
