@@ -270,6 +270,11 @@ int sim_plan_in_gap(const plan_t *pl, int64_t t);
 /* How many Users sample at grid step k. */
 size_t sim_plan_due(const plan_t *pl, int64_t k);
 
+/* Sizes o's quirks for its run, as in the example data: one duplicated
+ * line per 4000 lines, half as many swaps, one bad line of each kind
+ * (sim_preset.c). */
+void sim_preset_quirks(sim_opts_t *o);
+
 /* The documents; each returns 0 or SW_EIO (sim_write_traffic() also
  * SW_ENOMEM). */
 int sim_write_changes(const sim_opts_t *o, const plan_t *pl, FILE *f);
