@@ -27,13 +27,13 @@
  * plus a fixed per-User offset below a second and below the grid, so lines
  * come in event-time order. A sample stamped T covers (T - cadence, T] and
  * counts the User's rates over that time. An incident (or any effect)
- * covers the grid points in [sim_sample_time(at), sim_sample_time(at +
- * duration)), those two times being its onset and end in the truth; a
- * sample is affected in proportion to the grid points of its interval
- * (T - cadence, T] that the incident covers, so a 5-min User sees a 45 s
- * burst as one sample at about 1 + 2 x 45/300 of its usual count. Time
- * factors (daily, weekly, onboarding) are taken at the middle of a sample's
- * interval, batches in proportion to their overlap.
+ * covers the grid samples stamped in [sim_sample_time(at),
+ * sim_sample_time(at + duration)), those two times being its onset and end
+ * in the truth; a slower User's sample is affected in proportion to the
+ * share of its interval the incident covers, so a 5-min User sees a 45 s
+ * x3 burst as one sample at 1 + 2 x 45/300 of its usual count. Time
+ * factors (daily, weekly, onboarding) are taken at the middle of a
+ * sample's interval, batches in proportion to their overlap.
  *
  * Determinism: the output is a pure function of the options (and, with a
  * timezone, of the C library's zone data): the same options give
@@ -158,7 +158,8 @@ typedef struct {
 typedef struct {
     uint64_t seed;
     int n_users;             /* 1..SIM_MAX_USERS */
-    int64_t start_ns;        /* ns since the Unix epoch; the first sample is at start + interval */
+    int64_t start_ns;        /* ns since the Unix epoch; a User's first sample is at start + its
+                                cadence (plus its offset) */
     int64_t duration_ns;     /* length of the run */
     int64_t interval_ns;     /* sample interval of every User, >= 1 ms (ignored with cadences) */
     int64_t learn_ns;        /* eval_from = start + learn_ns (the detector's learning time) */
@@ -203,7 +204,9 @@ typedef struct {
                                 N series class=alert_XXXX per User, shares Zipf-like (the
                                 first most, the last about 1% or less); see sim_alert_code() */
     int n_long_bursts;       /* harmless x3 bursts of 30-60 s (in time, whatever the cadence)
-                                on random Users after eval_from, from their own stream */
+                                on random Users after eval_from, from their own stream; a
+                                burst shorter than its User's cadence falls within one of
+                                its samples */
 } sim_opts_t;
 
 #define SIM_MAX_USERS 1000000

@@ -273,9 +273,22 @@ static int plan_incidents(const sim_opts_t *o, plan_t *pl)
     return SW_OK;
 }
 
+/* A long burst of `span` (grid time) at `on` on User u, moved earlier
+ * when it would straddle two of the User's samples, so a User slower than
+ * the burst sees it in one sample. */
+static int64_t within_one_sample(const sim_opts_t *o, const plan_t *pl, int u, int64_t on, int64_t span)
+{
+    int64_t c = sim_user_cadence(o, u);
+    if (c <= span)
+        return on;
+    int64_t end = o->start_ns + (on - o->start_ns + c - 1) / c * c; /* the first sample at or after on */
+    return on + span - pl->grid > end ? end - span + pl->grid : on;
+}
+
 /* `n` harmless bursts (x BURST_MAGNITUDE) drawn from stream `purpose`, on
  * Users without an incident nearby, after eval_from: 1-3 grid steps long,
- * or with long_bursts 30-60 s rounded up to the grid. */
+ * or with long_bursts 30-60 s (in time: a User's sample weighs by the share
+ * of its interval the burst covers). */
 static void plan_bursts(const sim_opts_t *o, plan_t *pl, int purpose, int n, int long_bursts)
 {
     rng_t r;
@@ -284,12 +297,12 @@ static void plan_bursts(const sim_opts_t *o, plan_t *pl, int purpose, int n, int
         for (int attempt = 0; attempt < 10; attempt++) {
             int u = (int)rng_below(&r, o->n_users);
             int64_t len = (1 + rng_below(&r, 3)) * pl->grid;
-            if (long_bursts) { /* 30-60 s in time, on the grid */
+            if (long_bursts)
                 len = (LONG_BURST_MIN_S + rng_below(&r, LONG_BURST_SPAN_S)) * SW_NS_PER_S;
-                len = (len + pl->grid - 1) / pl->grid * pl->grid;
-            }
             int64_t span = o->duration_ns - o->learn_ns - len;
             int64_t on = sim_sample_time(o, o->learn_ns + (int64_t)(rng_u01(&r) * (double)(span > 0 ? span : 0)));
+            if (long_bursts)
+                on = within_one_sample(o, pl, u, on, (len + pl->grid - 1) / pl->grid * pl->grid);
             if (user_busy(o, pl->grid, u, on, on + len, DECOY_CLEARANCE))
                 continue;
             pl->eff[pl->n_eff++] = (effect_t){ on, on + len, u, EF_BURST, BURST_MAGNITUDE, 0, 0 };

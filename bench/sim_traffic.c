@@ -11,9 +11,12 @@
  * and orders are those the simulator always made, so the bytes are too.
  *
  * A sample at time T of a User of cadence c covers the grid points
- * T - c + grid .. T: an effect covering some of them weighs in proportion
- * (a ramp by its mean over them), the time factors are taken at their
- * middle, and a batch weighs by its overlap.
+ * T - c + grid .. T, and an effect [from, to) the time [from - grid,
+ * to - grid): an effect weighs by the share of the sample's time it covers
+ * (a ramp by its mean over the grid points), the time factors are taken at
+ * the sample's middle, and a batch weighs by its overlap. An effect on the
+ * grid covers a sample wholly or not at all when the User samples at every
+ * grid step, so one cadence for all keeps the old bytes.
  */
 #include "sim_priv.h"
 
@@ -276,7 +279,7 @@ static void user_effects(const tctx_t *x, const tuser_t *u, int64_t t, mults_t *
         if (e->to <= lo || e->from >= hi)
             continue;
         int64_t a = e->from > lo ? e->from : lo, b = e->to < hi ? e->to : hi;
-        double frac = u->ratio == 1 ? 1 : (double)((b - a) / g) / (double)u->ratio;
+        double frac = (double)(b - a) / (double)u->cadence; /* exactly 1 when it covers the sample */
         switch (e->type) {
         case EF_BLOCK: m->cap = fmin(m->cap, blend(0, frac)); break;
         case EF_DEGRADE: m->cap = fmin(m->cap, blend(e->mag, frac)); break;

@@ -955,6 +955,34 @@ static void test_long_bursts(void **state)
     }
     run_free(&shorts);
     run_free(&both);
+
+    /* on a 5-min User, a burst is one sample at 1 + 2 x its length / 300 s */
+    sim_cadence_t slow[] = { { S, 1e-9 }, { 300 * S, 1 } };
+    o.cadences = slow;
+    o.n_cadences = 2;
+    o.rate_lo = o.rate_hi = 100;
+    o.n_bursts = o.n_long_bursts = 0;
+    run_t base, with;
+    run(&o, &base);
+    o.n_long_bursts = 6;
+    run(&o, &with);
+    int changed = 0;
+    assert_int_equal(base.n, with.n);
+    for (size_t i = 0; i < base.n; i++)
+        changed += base.l[i].cls == C_REQUEST && base.l[i].count != with.l[i].count;
+    json_t *dec = json_object_get(with.tj, "decoys");
+    assert_int_equal(changed, json_array_size(dec)); /* one sample each */
+    for (size_t i = 0; i < json_array_size(dec); i++) {
+        json_t *d = json_array_get(dec, i);
+        int u = user_index(&o, truth_str(d, "user"));
+        int64_t from = truth_time(truth_str(d, "from")) - o.start_ns, c = 300 * S;
+        int64_t t = (from + c - 1) / c * c; /* the sample holding it */
+        double len = (double)json_integer_value(json_object_get(d, "length_s"));
+        assert_near(sum_of(&o, &with, u, C_REQUEST, t, t + S, NULL) / sum_of(&o, &base, u, C_REQUEST, t, t + S, NULL),
+                    1 + 2 * len / 300, 0.01);
+    }
+    run_free(&base);
+    run_free(&with);
 }
 
 /* ---- the preset -------------------------------------------------------- */
