@@ -1,14 +1,17 @@
 /*
  * sim_cli.c - `stormwatch simulate`: the command line of the traffic
- * simulator, and its named scenarios (sim_preset()).
+ * simulator.
  *
  * adapters/main.c calls sim_main() with argv[0] = "simulate". The options
  * are parsed by hand (no getopt: no global state), applied over a preset
- * when --scenario names one, checked by sim_validate(), and sim_write()
- * writes the documents to DIR (--out), and the traffic to standard output
- * or, with --publish, to a ZeroMQ socket through sim_zmq.c.
+ * (sim_preset.c) when --scenario names one, checked by sim_validate(), and
+ * sim_write() writes the documents to DIR (--out), and the traffic to
+ * standard output or, with --publish, to a ZeroMQ socket through
+ * sim_zmq.c. With --timezone (or a preset's timezone) the process's TZ is
+ * set to it before anything is generated: the library reads local time
+ * from TZ.
  */
-#include "sim.h"
+#include "sim_priv.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -16,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "params.h"
@@ -24,145 +29,7 @@
 
 #define MIN_S 60
 #define HOUR_S 3600
-#define QUIRK_EVERY 4000 /* --quirks: one duplicated line per this many lines */
-#define PRESET_MAX_USERS 32 /* the largest preset has 30 Users */
-
-/* ---- presets ----------------------------------------------------------- */
-
-/* An incident of a preset; its User is named by rate rank (0 = busiest). */
-typedef struct {
-    sim_kind_t kind;
-    int rank;
-    int at_s, dur_s;
-    double mag;
-    int declare, shift_s, impact;
-} preset_inc_t;
-
-typedef struct {
-    const char *name;
-    int users, hours, interval_s, learn_s;
-    double daily, dispersion;
-    int batches, onboarding, bursts, noop, quirks;
-    const preset_inc_t *inc;
-    size_t n_inc;
-} preset_t;
-
-#define HMS(h, m, s) ((h) * HOUR_S + (m) * MIN_S + (s))
-
-static const preset_inc_t firewall_inc[] = {
-    { SIM_BLOCKED, 4, HMS(1, 0, 5), HMS(0, 34, 0), 0, SIM_DECLARED, -17 * MIN_S, 0 },
-};
-
-static const preset_inc_t mdm_inc[] = {
-    { SIM_STORM_SOUTH, 5, HMS(1, 0, 10), HMS(0, 14, 0), 15, SIM_DECLARED, -10 * MIN_S, 1 },
-};
-
-static const preset_inc_t mixed_inc[] = {
-    { SIM_DEGRADED, 3, HMS(0, 50, 0), HMS(0, 25, 0), 0.2, SIM_UNDECLARED, 0, 0 },
-    { SIM_SILENCE_NORTH, 6, HMS(1, 25, 30), HMS(0, 10, 0), 0.1, SIM_MAINTENANCE, -5 * MIN_S, 0 },
-    { SIM_SILENCE_NORTH, 7, HMS(1, 50, 0), HMS(0, 12, 0), 0, SIM_DECLARED, -20 * MIN_S, 0 },
-    { SIM_STORM_SOUTH, 8, HMS(2, 22, 15), HMS(0, 29, 0), 12, SIM_UNDECLARED, 0, 1 },
-    { SIM_BLOCKED, 2, HMS(3, 5, 20), HMS(0, 40, 0), 0, SIM_DECLARED, -2 * MIN_S, 0 },
-    { SIM_SILENCE_SOUTH, 18, HMS(3, 37, 0), HMS(0, 17, 0), 0, SIM_UNDECLARED, 0, 0 },
-    { SIM_STORM_NORTH, 20, HMS(3, 47, 30), HMS(0, 15, 0), 25, SIM_DECLARED, 4 * MIN_S, 0 },
-    { SIM_FEED_GAP, 0, HMS(4, 25, 0), HMS(0, 3, 0), 0, SIM_UNDECLARED, 0, 0 },
-};
-
-static const preset_inc_t daily_inc[] = {
-    { SIM_SILENCE_SOUTH, 4, HMS(25, 38, 40), HMS(0, 25, 0), 0, SIM_DECLARED, -12 * MIN_S, 0 },
-    { SIM_SILENCE_SOUTH, 9, HMS(26, 19, 50), HMS(0, 29, 0), 0, SIM_UNDECLARED, 0, 0 },
-    { SIM_FEED_GAP, 0, HMS(29, 30, 10), HMS(0, 4, 0), 0, SIM_UNDECLARED, 0, 0 },
-    { SIM_STORM_SOUTH, 6, HMS(35, 37, 0), HMS(0, 12, 0), 8, SIM_DECLARED, -10 * MIN_S, 1 },
-    { SIM_BLOCKED, 11, HMS(35, 54, 40), HMS(0, 59, 0), 0, SIM_UNDECLARED, 0, 0 },
-    { SIM_STORM_NORTH, 3, HMS(37, 1, 0), HMS(0, 10, 0), 10, SIM_DECLARED, -12 * MIN_S, 0 },
-    { SIM_DEGRADED, 7, HMS(38, 22, 40), HMS(1, 4, 0), 0.25, SIM_DECLARED, -4 * MIN_S, 0 },
-    { SIM_BLOCKED, 2, HMS(39, 36, 20), HMS(0, 45, 0), 0, SIM_DECLARED, 10 * MIN_S, 0 },
-    { SIM_SILENCE_NORTH, 5, HMS(41, 17, 20), HMS(0, 15, 0), 0.1, SIM_MAINTENANCE, -5 * MIN_S, 0 },
-    { SIM_STORM_NORTH, 14, HMS(44, 35, 30), HMS(0, 11, 0), 12, SIM_UNDECLARED, 0, 0 },
-};
-
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
-
-static const preset_t presets[] = {
-    { "firewall", 12, 3, 5, 30 * MIN_S, 0.1, 0.005, 0, 0, 0, 0, 0, firewall_inc, N_OF(firewall_inc) },
-    { "mdm", 12, 3, 5, 30 * MIN_S, 0.1, 0.005, 0, 0, 0, 0, 0, mdm_inc, N_OF(mdm_inc) },
-    { "mixed", 30, 5, 5, 30 * MIN_S, 0.15, 0.005, 0, 1, 3, 3, 1, mixed_inc, N_OF(mixed_inc) },
-    { "daily", 24, 48, 10, 24 * HOUR_S, 0.35, 0.02, 1, 1, 12, 3, 1, daily_inc, N_OF(daily_inc) },
-};
-
-typedef struct {
-    double rate;
-    int user;
-} rank_t;
-
-static int cmp_rank(const void *a, const void *b)
-{
-    const rank_t *x = a, *y = b;
-    if (x->rate != y->rate)
-        return x->rate > y->rate ? -1 : 1;
-    return x->user - y->user;
-}
-
-/* Sets the quirk counts for the size of the run (as in the example data:
- * one duplicate per QUIRK_EVERY lines, half as many swaps, one bad line of
- * each kind). */
-static void set_quirks(sim_opts_t *o)
-{
-    int64_t lines = 3 * (int64_t)o->n_users * (o->duration_ns / o->interval_ns);
-    int64_t dup = lines / QUIRK_EVERY;
-    o->n_duplicates = dup < 3 ? 3 : dup > 10000000 ? 10000000 : (int)dup;
-    o->n_swaps = o->n_duplicates / 2;
-    o->n_malformed = 6;
-}
-
-int sim_preset(const char *name, sim_opts_t *o, sim_incident_t inc[SIM_PRESET_MAX])
-{
-    const preset_t *p = NULL;
-    if (name && strcmp(name, "demo") == 0)
-        name = "firewall";
-    for (size_t i = 0; name && i < N_OF(presets); i++)
-        if (strcmp(name, presets[i].name) == 0)
-            p = &presets[i];
-    if (!p)
-        return SW_ENOTFOUND;
-    rank_t rank[PRESET_MAX_USERS];
-    uint64_t seed = o->seed;
-    int64_t start = o->start_ns;
-    sim_opts_defaults(o);
-    o->seed = seed;
-    o->start_ns = start;
-    o->n_users = p->users;
-    o->duration_ns = (int64_t)p->hours * HOUR_S * SW_NS_PER_S;
-    o->interval_ns = (int64_t)p->interval_s * SW_NS_PER_S;
-    o->learn_ns = (int64_t)p->learn_s * SW_NS_PER_S;
-    o->daily_amplitude = p->daily;
-    o->dispersion = p->dispersion;
-    o->daily_batches = p->batches;
-    o->onboarding = p->onboarding;
-    o->n_bursts = p->bursts;
-    o->n_noop_changes = p->noop;
-    if (p->quirks)
-        set_quirks(o);
-    for (int i = 0; i < p->users; i++)
-        rank[i] = (rank_t){ sim_user_rate(o, i), i };
-    qsort(rank, (size_t)p->users, sizeof rank[0], cmp_rank);
-    for (size_t i = 0; i < p->n_inc; i++) {
-        const preset_inc_t *q = &p->inc[i];
-        inc[i] = (sim_incident_t){
-            .kind = q->kind,
-            .user = q->kind == SIM_FEED_GAP ? 0 : rank[q->rank].user,
-            .at = (int64_t)q->at_s * SW_NS_PER_S,
-            .duration = (int64_t)q->dur_s * SW_NS_PER_S,
-            .magnitude = q->mag,
-            .declare = q->declare,
-            .declare_shift = (int64_t)q->shift_s * SW_NS_PER_S,
-            .impact = q->impact,
-        };
-    }
-    o->incidents = inc;
-    o->n_incidents = p->n_inc;
-    return SW_OK;
-}
 
 /* ---- command line ------------------------------------------------------ */
 
@@ -176,27 +43,52 @@ static const char usage_text[] =
     "  --scenario NAME    start from a preset (below); the other options override it\n"
     "  --users N          number of Users (default 12)\n"
     "  --hours H          length of the run in hours, fractions allowed (default 3)\n"
-    "  --interval D       sample interval: seconds, or a duration such as 10s (default 5)\n"
+    "  --interval D       sample interval of every User: seconds, or a duration such\n"
+    "                     as 10s (default 5)\n"
+    "  --cadences LIST    mixed cadences instead: each User samples at one drawn from\n"
+    "                     LIST, D[:WEIGHT],... (e.g. 1s,10s,30s,60s,5m,15m or\n"
+    "                     1s:1,10s:4,5m:12; weights default to 1), its counts its rates\n"
+    "                     x its cadence, all lines in event-time order\n"
     "  --seed N           random seed (default 1)\n"
     "  --start TIME       RFC 3339 start of the run (default 2024-03-12T06:00:00Z)\n"
     "  --learn D          learning time before eval_from in the truth (default 30m,\n"
     "                     or 24h for runs of 48 h or more)\n"
     "  --incident SPEC    add an incident (repeatable):\n"
-    "                       KIND:USER:AT:DURATION[:MAG][:declared[=SHIFT]|:maintenance[=SHIFT]][:impact]\n"
+    "                       KIND:USER:AT:DURATION[:MAG][:declared[=SHIFT]|:maintenance[=SHIFT]]\n"
+    "                                            [:impact][:rise=D][:exp][:north|:south][:code=J]\n"
     "                     KIND      blocked, degraded, storm-north, storm-south,\n"
-    "                               silence-north, silence-south, feed-gap, burst\n"
+    "                               silence-north, silence-south, feed-gap, burst,\n"
+    "                               ramp-south, ramp-north (a storm growing from x1 to\n"
+    "                               xMAG over rise=D, default 10m; exp: exponentially),\n"
+    "                               storm-code (one small alert code xMAG; needs\n"
+    "                               --alert-codes; code=J: the J-th largest instead),\n"
+    "                               shift-up, shift-down (a level shift for hours:\n"
+    "                               south, the default, the requests; north, the alerts)\n"
     "                     USER      User index 0..N-1 (- for feed-gap)\n"
     "                     AT, DURATION  from the start of the run: 1h10m, 90s, 600\n"
-    "                     MAG       storm or burst multiplier (defaults 20 north, 15 south,\n"
-    "                               3 burst); the fraction left for degraded (0.2) and\n"
-    "                               silence (0)\n"
+    "                     MAG       storm, ramp, shift-up or burst multiplier (defaults\n"
+    "                               20 north, 15 south and ramps, 30 storm-code, 2\n"
+    "                               shift-up, 3 burst); the fraction left for degraded\n"
+    "                               (0.2), silence (0) and shift-down (0.5)\n"
     "                     declared  a change by the User covers it; maintenance: a DCC one;\n"
     "                               SHIFT = change start - onset, e.g. -10m (default) or 5m\n"
-    "                     impact    (storm-south) deliveries to a third of the others slow\n"
+    "                     impact    (storm-south, ramp-south) deliveries to a third of the\n"
+    "                               others slow\n"
     "  --bursts N         harmless x3 bursts of 1-3 samples on random Users\n"
+    "  --long-bursts N    harmless x3 bursts of 30-60 s (in time, whatever the cadence)\n"
     "  --noop N           declared changes that change nothing\n"
     "  --daily A          time-of-day amplitude, 0 to 0.95 (default 0)\n"
-    "  --dispersion PHI   overdispersion: var = mu + PHI mu^2 (default 0.005)\n"
+    "  --weekly           weekends at 50-70% of the weekday volume (per User), the\n"
+    "                     daily peak 2-3 h later and flatter\n"
+    "  --timezone TZ      the daily pattern, the weekly rhythm and the batches follow\n"
+    "                     local time in TZ (Europe/London, or a POSIX rule such as\n"
+    "                     GMT0BST,M3.5.0/1,M10.5.0), so they move by an hour in UTC\n"
+    "                     across a clock change (default: UTC)\n"
+    "  --rates LO:HI      base request rates, log-uniform, msg/s (default 0.5:500)\n"
+    "  --dispersion PHI   overdispersion: var = mu + PHI mu^2 (default 0.005; 0.05 to\n"
+    "                     0.15 is heavy: 20-40% noise on large Users)\n"
+    "  --alert-codes N    split each User's north alerts into N series\n"
+    "                     class=alert_XXXX, Zipf shares (the last about 1% or less)\n"
     "  --batches          daily scheduled-read batches (x3-10, night) for some Users\n"
     "  --ramp             one User ramps up to x3 over the run (onboarding)\n"
     "  --quirks           plant duplicated, swapped and malformed lines\n"
@@ -240,20 +132,32 @@ static const char usage_text[] =
     "            maintenance window, a feed gap, bursts, no-op changes, a ramp, bad lines\n"
     "  daily     24 Users, 48 h at 10 s: day one to learn, with daily batches and noisy\n"
     "            counts; ten incidents on day two\n"
+    "  hidden-mix  40 Users, 72 h from Friday 00:00 in London (2024-10-25, its own\n"
+    "            start unless --start), cadences 1 s to 15 min, rates 0.05-500 msg/s,\n"
+    "            heavy noise, 4 alert codes, weekends, the October clock change; Friday\n"
+    "            to learn; on the weekend a shift up, a linear and an exponential ramp,\n"
+    "            a x5 flood of 35 min on a large User, a blocked route across the clock\n"
+    "            change, a storm in a small alert code, a shift down, a silence; decoys:\n"
+    "            batches, an onboarding ramp, short and 30-60 s bursts, no-op changes\n"
     "  demo      the firewall scenario\n"
     "\n"
     "Examples:\n"
     "  stormwatch simulate --scenario mixed --out /tmp/mixed\n"
     "  stormwatch simulate --users 1000 --hours 24 --seed 7 > /tmp/load.lp\n"
     "  stormwatch simulate --users 5 --hours 2 --incident storm-north:3:1h:10m:declared\n"
+    "  stormwatch simulate --users 40 --hours 72 --cadences 1s,10s,1m,5m,15m --daily 0.3 \\\n"
+    "      --weekly --start 2024-03-30T00:00:00Z --timezone Europe/London --out /tmp/dst\n"
+    "  stormwatch simulate --users 20 --hours 6 --alert-codes 5 --incident storm-code:2:3h:20m \\\n"
+    "      --incident ramp-north:4:4h:40m:rise=20m:exp --incident shift-down:6:2h:3h:north\n"
     "  stormwatch simulate --scenario firewall --publish tcp://127.0.0.1:5557 --speed 60\n"
     "  stormwatch simulate --scenario mixed --out /tmp/mixed --publish bind:tcp://127.0.0.1:5557\n";
 
 typedef struct {
     const char *scenario, *out, *users, *hours, *interval, *seed, *start, *learn;
     const char *bursts, *noop, *daily, *dispersion, *order;
+    const char *cadences, *rates, *timezone, *alert_codes, *long_bursts;
     const char *publish, *speed, *batch, *hwm, *linger, *input;
-    int batches, ramp, quirks;
+    int batches, ramp, quirks, weekly;
     const char **incident;
     size_t n_incident;
 } cli_t;
@@ -290,17 +194,18 @@ static int parse_signed_duration(const char *s, int64_t *ns)
     return 0;
 }
 
-/* KIND:USER:AT:DURATION[:MAG][:declared[=SHIFT]|:maintenance[=SHIFT]][:impact] */
+/* KIND:USER:AT:DURATION[:MAG][:declared[=SHIFT]|:maintenance[=SHIFT]][:impact]
+ *   [:rise=D][:exp][:north|:south][:code=J] */
 static int parse_incident(const char *spec, sim_incident_t *in, char *err, size_t errlen)
 {
-    char buf[256], *tok[10], *save = NULL;
+    char buf[256], *tok[16], *save = NULL;
     size_t n = 0;
     if (strlen(spec) >= sizeof buf) {
         snprintf(err, errlen, "incident spec too long");
         return -1;
     }
     strcpy(buf, spec);
-    for (char *t = strtok_r(buf, ":", &save); t && n < 10; t = strtok_r(NULL, ":", &save))
+    for (char *t = strtok_r(buf, ":", &save); t && n < N_OF(tok); t = strtok_r(NULL, ":", &save))
         tok[n++] = t;
     if (n < 4) {
         snprintf(err, errlen, "want KIND:USER:AT:DURATION[:...]");
@@ -335,6 +240,21 @@ static int parse_incident(const char *spec, sim_incident_t *in, char *err, size_
             }
         } else if (!strcmp(tok[i], "impact") && !eq) {
             in->impact = 1;
+        } else if (!strcmp(tok[i], "exp") && !eq) {
+            in->exp_rise = 1;
+        } else if ((!strcmp(tok[i], "north") || !strcmp(tok[i], "south")) && !eq) {
+            in->dir = tok[i][0] == 'n' ? SIM_DIR_NORTH : SIM_DIR_SOUTH;
+        } else if (!strcmp(tok[i], "rise") && eq) {
+            if (tf_parse_duration(eq, &in->rise) || in->rise <= 0) {
+                snprintf(err, errlen, "bad rise '%s'", eq);
+                return -1;
+            }
+        } else if (!strcmp(tok[i], "code") && eq) {
+            if (parse_num(eq, 1, SIM_MAX_ALERT_CODES, &v) || v != (int)v) {
+                snprintf(err, errlen, "bad code '%s' (1 = the largest)", eq);
+                return -1;
+            }
+            in->code = (int)v;
         } else if (!eq && parse_num(tok[i], 0, 1e6, &v) == 0) {
             in->magnitude = v;
         } else {
@@ -361,6 +281,9 @@ static int parse_args(int argc, char **argv, cli_t *c)
         { "daily", offsetof(cli_t, daily), 0 },       { "dispersion", offsetof(cli_t, dispersion), 0 },
         { "batches", offsetof(cli_t, batches), 1 },   { "ramp", offsetof(cli_t, ramp), 1 },
         { "quirks", offsetof(cli_t, quirks), 1 },       { "order", offsetof(cli_t, order), 0 },
+        { "cadences", offsetof(cli_t, cadences), 0 }, { "rates", offsetof(cli_t, rates), 0 },
+        { "timezone", offsetof(cli_t, timezone), 0 }, { "alert-codes", offsetof(cli_t, alert_codes), 0 },
+        { "long-bursts", offsetof(cli_t, long_bursts), 0 }, { "weekly", offsetof(cli_t, weekly), 1 },
         { "publish", offsetof(cli_t, publish), 0 },   { "speed", offsetof(cli_t, speed), 0 },
         { "batch", offsetof(cli_t, batch), 0 },       { "hwm", offsetof(cli_t, hwm), 0 },
         { "linger", offsetof(cli_t, linger), 0 },     { "input", offsetof(cli_t, input), 0 },
@@ -402,8 +325,103 @@ static int parse_args(int argc, char **argv, cli_t *c)
     return 0;
 }
 
-/* Applies the parsed options over the defaults or the scenario. */
-static int build_opts(const cli_t *c, sim_opts_t *o, sim_incident_t *inc)
+/* --cadences D[:WEIGHT],...: into cad[], *n set. Returns 0 or -1. */
+static int parse_cadences(const char *list, sim_cadence_t cad[SIM_MAX_CADENCES], size_t *n)
+{
+    char buf[512], *save = NULL;
+    if (strlen(list) >= sizeof buf)
+        return -1;
+    strcpy(buf, list);
+    *n = 0;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(t, ':');
+        double w = 1;
+        if (colon)
+            *colon++ = '\0';
+        if (*n == SIM_MAX_CADENCES || tf_parse_duration(t, &cad[*n].ns) ||
+            (colon && (parse_num(colon, 1e-9, 1e9, &w) || w <= 0)))
+            return -1;
+        cad[(*n)++].weight = w;
+    }
+    return *n ? 0 : -1;
+}
+
+/* --rates LO:HI */
+static int parse_rates(const char *s, double *lo, double *hi)
+{
+    char buf[64];
+    const char *colon = strchr(s, ':');
+    if (!colon || (size_t)(colon - s) >= sizeof buf)
+        return -1;
+    memcpy(buf, s, (size_t)(colon - s));
+    buf[colon - s] = '\0';
+    return parse_num(buf, 1e-6, 1e6, lo) || parse_num(colon + 1, 1e-6, 1e6, hi) || *lo > *hi ? -1 : 0;
+}
+
+/* Whether the C library knows the zone: a POSIX rule (it has a digit, as
+ * in GMT0BST,M3.5.0/1,M10.5.0) or a file under TZDIR or the system's
+ * zoneinfo. glibc takes any other name for UTC without a word. */
+static int tz_known(const char *tz)
+{
+    char path[4096];
+    const char *dir = getenv("TZDIR");
+    if (*tz == ':')
+        tz++;
+    if (!*tz || strstr(tz, ".."))
+        return 0;
+    if (strpbrk(tz, "0123456789") || *tz == '/')
+        return *tz != '/' || access(tz, R_OK) == 0;
+    snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", tz);
+    return access(path, R_OK) == 0;
+}
+
+/* Reads an integer option within [lo, hi] into *out; a usage error names it. */
+static int int_opt(const char *val, const char *name, double lo, double hi, int *out)
+{
+    double v;
+    if (!val)
+        return 0;
+    if (parse_num(val, lo, hi, &v) || v != (int)v)
+        return usage_error("bad --%s '%s'", name, val);
+    *out = (int)v;
+    return 0;
+}
+
+/* The options of the newer shapes, over o. */
+static int build_shape_opts(const cli_t *c, sim_opts_t *o, sim_cadence_t cad[SIM_MAX_CADENCES])
+{
+    if (c->cadences) {
+        if (c->interval)
+            return usage_error("--interval and --cadences exclude each other%s%s", "", "");
+        if (parse_cadences(c->cadences, cad, &o->n_cadences))
+            return usage_error("bad --cadences '%s' (want e.g. 1s,10s,5m or 1s:1,10s:4, at most 16)%s",
+                               c->cadences, "");
+        o->cadences = cad;
+    } else if (c->interval) {
+        o->n_cadences = 0;
+        o->cadences = NULL;
+    }
+    if (c->rates && parse_rates(c->rates, &o->rate_lo, &o->rate_hi))
+        return usage_error("bad --rates '%s' (want LO:HI in msg/s, e.g. 0.05:500)%s", c->rates, "");
+    if (int_opt(c->alert_codes, "alert-codes", 0, SIM_MAX_ALERT_CODES, &o->alert_codes) ||
+        int_opt(c->long_bursts, "long-bursts", 0, 1000000, &o->n_long_bursts))
+        return 2;
+    o->weekly |= c->weekly;
+    if (c->timezone)
+        o->timezone = c->timezone;
+    if (o->timezone && !tz_known(o->timezone))
+        return usage_error("unknown --timezone '%s' (want a zone such as Europe/London, or a POSIX rule)%s",
+                           o->timezone, "");
+    if (o->timezone && (setenv("TZ", o->timezone, 1) != 0))
+        return usage_error("cannot set TZ to '%s'%s", o->timezone, "");
+    if (o->timezone)
+        tzset();
+    return 0;
+}
+
+/* Applies the parsed options over the defaults or the scenario; cad[]
+ * holds --cadences. */
+static int build_opts(const cli_t *c, sim_opts_t *o, sim_incident_t *inc, sim_cadence_t cad[SIM_MAX_CADENCES])
 {
     double v;
     int64_t ns;
@@ -416,10 +434,11 @@ static int build_opts(const cli_t *c, sim_opts_t *o, sim_incident_t *inc)
         if (*end || errno || !*c->seed || *c->seed == '-')
             return usage_error("bad --seed '%s'%s", c->seed, "");
     }
+    if (c->scenario && sim_preset(c->scenario, o, inc))
+        return usage_error("unknown scenario '%s' (firewall, mdm, mixed, daily, hidden-mix, demo)%s",
+                           c->scenario, "");
     if (c->start && tf_parse_rfc3339(c->start, &o->start_ns))
         return usage_error("bad --start '%s' (want RFC 3339, e.g. 2024-03-12T06:00:00Z)%s", c->start, "");
-    if (c->scenario && sim_preset(c->scenario, o, inc))
-        return usage_error("unknown scenario '%s' (firewall, mdm, mixed, daily, demo)%s", c->scenario, "");
     if (c->users) {
         if (parse_num(c->users, 1, SIM_MAX_USERS, &v) || v != (int)v)
             return usage_error("bad --users '%s'%s", c->users, "");
@@ -442,16 +461,9 @@ static int build_opts(const cli_t *c, sim_opts_t *o, sim_incident_t *inc)
     } else if (!c->scenario && o->duration_ns >= 48 * HOUR_S * SW_NS_PER_S) {
         o->learn_ns = 24 * HOUR_S * SW_NS_PER_S; /* multi-day runs learn a whole day */
     }
-    if (c->bursts) {
-        if (parse_num(c->bursts, 0, 1000000, &v) || v != (int)v)
-            return usage_error("bad --bursts '%s'%s", c->bursts, "");
-        o->n_bursts = (int)v;
-    }
-    if (c->noop) {
-        if (parse_num(c->noop, 0, 100000, &v) || v != (int)v)
-            return usage_error("bad --noop '%s'%s", c->noop, "");
-        o->n_noop_changes = (int)v;
-    }
+    if (int_opt(c->bursts, "bursts", 0, 1000000, &o->n_bursts) ||
+        int_opt(c->noop, "noop", 0, 100000, &o->n_noop_changes))
+        return 2;
     if (c->daily) {
         if (parse_num(c->daily, 0, 0.95, &v))
             return usage_error("bad --daily '%s' (0 to 0.95)%s", c->daily, "");
@@ -473,8 +485,11 @@ static int build_opts(const cli_t *c, sim_opts_t *o, sim_incident_t *inc)
     }
     o->daily_batches |= c->batches;
     o->onboarding |= c->ramp;
+    int rc = build_shape_opts(c, o, cad);
+    if (rc)
+        return rc;
     if (c->quirks || o->n_duplicates)
-        set_quirks(o); /* sized for the final run */
+        sim_preset_quirks(o); /* sized for the final run */
     size_t n = o->n_incidents;
     if (n && o->incidents != inc)
         memcpy(inc, o->incidents, n * sizeof *inc);
@@ -650,6 +665,7 @@ int sim_main(int argc, char **argv)
     c.incident = calloc((size_t)argc + 1, sizeof *c.incident);
     sim_incident_t *inc = calloc((size_t)argc + SIM_PRESET_MAX, sizeof *inc);
     sim_opts_t o;
+    sim_cadence_t cad[SIM_MAX_CADENCES];
     sim_pub_opts_t po;
     int rc = 1;
     if (!c.incident || !inc) {
@@ -661,7 +677,7 @@ int sim_main(int argc, char **argv)
         rc = rc < 0 ? 0 : rc;
         goto done;
     }
-    if ((rc = build_opts(&c, &o, inc)) != 0 || (rc = build_pub_opts(&c, &po)) != 0)
+    if ((rc = build_opts(&c, &o, inc, cad)) != 0 || (rc = build_pub_opts(&c, &po)) != 0)
         goto done;
     if (c.publish) {
         rc = publish(&c, &o, &po);
