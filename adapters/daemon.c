@@ -1192,7 +1192,7 @@ static int setup(daemon_t *d, char *err, size_t errlen)
         shard_thr_t *s = &d->sh[i];
         s->d = d;
         s->index = i;
-        shard_opts_t so = { .ingest = d->cfg->ingest, .local_time = d->cfg->timezone != NULL,
+        shard_opts_t so = { .ingest = d->cfg->ingest, .local_time = cfg_local_time(d->cfg),
                             .detect_for = detect_for,
                             .detect_ctx = d->cfg, .emit = shard_emit, .emit_ctx = s,
                             .feed_owner = i == 0,

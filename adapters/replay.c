@@ -33,7 +33,7 @@
 static const char usage[] =
     "usage: stormwatch replay [--config FILE] [--changes FILE] [--state FILE] [--quiet]\n"
     "                         [--report FILE.html] [--summary FILE.md] [--with-alerts FILE]\n"
-    "                         [--from TIME] [--to TIME] [--user ID] INPUT...\n"
+    "                         [--from TIME] [--to TIME] [--user ID] [--explain ID] INPUT...\n"
     "\n"
     "Replays recorded DSP traffic (line protocol; '-' is standard input, a name\n"
     "ending in .gz is decompressed) through the detectors in event time, as fast\n"
@@ -45,6 +45,9 @@ static const char usage[] =
     "  -s, --state FILE     load learned baselines from FILE first (when it exists)\n"
     "                       and save them there at the end, atomically\n"
     "  -q, --quiet          no progress or summary, only bad-line reports\n"
+    "  -e, --explain ID     for User ID, a line per sample and series to standard error:\n"
+    "                       what was expected, the evidence, and each detector's\n"
+    "                       verdict (why an alert fired, or did not)\n"
     "\n"
     "Post-incident report (reads the INPUT files a second time, so not '-'):\n"
     "  -r, --report FILE    write a self-contained HTML report: timeline, a chart per\n"
@@ -187,6 +190,7 @@ static int replay_file(engine_t *e, const char *path, run_t *run)
 /* What the command line asked for. */
 typedef struct {
     const char *config, *changes, *state;
+    const char *explain;      /* explain this User's judgements (--explain) */
     const char *report, *summary, *with_alerts;
     report_filter_t filter;
     char **inputs;
@@ -211,6 +215,7 @@ static int parse_args(int argc, char **argv, args_t *a, run_t *run)
         { "changes", required_argument, NULL, 'C' },
         { "state", required_argument, NULL, 's' },
         { "quiet", no_argument, NULL, 'q' },
+        { "explain", required_argument, NULL, 'e' },
         { "report", required_argument, NULL, 'r' },
         { "summary", required_argument, NULL, 'm' },
         { "with-alerts", required_argument, NULL, 'a' },
@@ -223,12 +228,13 @@ static int parse_args(int argc, char **argv, args_t *a, run_t *run)
     *a = (args_t){ .filter = { .from = INT64_MIN, .to = INT64_MAX } };
     int c, filtered = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:C:s:qr:m:a:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:C:s:qe:r:m:a:h", opts, NULL)) != -1) {
         switch (c) {
         case 's': a->state = optarg; break;
         case 'c': a->config = optarg; break;
         case 'C': a->changes = optarg; break;
         case 'q': run->quiet = 1; break;
+        case 'e': a->explain = optarg; break;
         case 'r': a->report = optarg; break;
         case 'm': a->summary = optarg; break;
         case 'a': a->with_alerts = optarg; break;
@@ -278,9 +284,10 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
     sink_t sink = { .out = stdout, .report = rep };
     engine_opts_t eo = {
-        .ingest = cfg->ingest, .corr = cfg->corr, .local_time = cfg->timezone != NULL,
+        .ingest = cfg->ingest, .corr = cfg->corr, .local_time = cfg_local_time(cfg),
         .detect_for = detect_for, .detect_ctx = (void *)cfg,
         .emit = emit_jsonl, .emit_ctx = &sink,
+        .explain_user = a->explain, .explain = a->explain ? stderr : NULL,
     };
     engine_t *e = engine_create(&eo, reg);
     if (!e) {

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "yamlnode.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -163,16 +164,17 @@ static const field_t baseline_fields[] = {
 };
 static const field_t storm_fields[] = {
     DF("ratio_fire", F_NUMBER, storm_ratio_fire, R_POSITIVE),
-    DF("z_fire", F_NUMBER, storm_z_fire, R_NONNEG),
+    DF("false_per_year", F_NUMBER, storm_false_per_year, R_POSITIVE),
     DF("min_excess_rate", F_NUMBER, storm_min_excess, R_NONNEG),
+    DF("min_excess_count", F_NUMBER, storm_min_count, R_NONNEG),
     DF("ratio_clear", F_NUMBER, storm_ratio_clear, R_POSITIVE),
     DF("for", F_DURATION, storm_for, R_NONNEG),
     DF("hold", F_DURATION, storm_hold, R_NONNEG),
     DF("burst_ratio", F_NUMBER, storm_burst_ratio, R_POSITIVE),
+    DF("burst_length", F_DURATION, storm_burst_length, R_POSITIVE),
     DF("window_short", F_DURATION, storm_window_short, R_POSITIVE),
-    DF("ratio_short", F_NUMBER, storm_ratio_short, R_POSITIVE),
     DF("window_long", F_DURATION, storm_window_long, R_POSITIVE),
-    DF("ratio_long", F_NUMBER, storm_ratio_long, R_POSITIVE),
+    DF("ratio_sustained", F_NUMBER, storm_ratio_sustained, R_POSITIVE),
     DF("z_window", F_NUMBER, storm_z_window, R_NONNEG),
     DF("onset_ratio", F_NUMBER, storm_onset_ratio, R_POSITIVE),
     DF("clear_window", F_DURATION, storm_clear_window, R_POSITIVE),
@@ -737,11 +739,31 @@ static const char *tz_dir(void)
     return d && *d ? d : "/usr/share/zoneinfo";
 }
 
-/* Whether the C library knows time zone `name`: UTC, or a file of the
- * database (a name, not a path: no leading '/', no ".."). */
+/* Whether `s` is a POSIX TZ rule: a standard name of three or more
+ * letters (or <...>) and then an offset, such as GMT0BST,M3.5.0/1,M10.5.0.
+ * The C library reads those without its database. */
+static int tz_is_rule(const char *s)
+{
+    size_t n = 0;
+    if (s[0] == '<') {
+        const char *e = strchr(s, '>');
+        n = e ? (size_t)(e - s) + 1 : 0;
+    } else {
+        while (isalpha((unsigned char)s[n]))
+            n++;
+    }
+    if (n < 3)
+        return 0;
+    s += n;
+    s += *s == '+' || *s == '-';
+    return isdigit((unsigned char)*s);
+}
+
+/* Whether the C library knows time zone `name`: UTC, a POSIX rule, or a
+ * file of the database (a name, not a path: no leading '/', no ".."). */
 static int tz_known(const char *name)
 {
-    if (strcmp(name, "UTC") == 0)
+    if (strcmp(name, "UTC") == 0 || tz_is_rule(name))
         return 1;
     if (!*name || name[0] == '/' || strstr(name, "..") || strlen(name) > 200)
         return 0;
@@ -1108,8 +1130,22 @@ const detect_params_t *cfg_detect_for(const cfg_t *cfg, const char *user, size_t
     return &cfg->detect;
 }
 
+const char *cfg_timezone(const cfg_t *cfg)
+{
+    const char *tz = cfg->timezone ? cfg->timezone : CFG_DEFAULT_TIMEZONE;
+    /* a machine without the time zone database still keeps GB time */
+    if (strcmp(tz, CFG_DEFAULT_TIMEZONE) == 0 && !tz_known(tz))
+        return CFG_GB_RULE;
+    return tz;
+}
+
+int cfg_local_time(const cfg_t *cfg)
+{
+    return strcmp(cfg_timezone(cfg), "UTC") != 0;
+}
+
 void cfg_apply_timezone(const cfg_t *cfg)
 {
-    setenv("TZ", cfg->timezone ? cfg->timezone : "UTC", 1);
+    setenv("TZ", cfg_timezone(cfg), 1);
     tzset();
 }

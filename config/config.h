@@ -95,7 +95,7 @@ typedef struct {
     run_cfg_t run;           /* the daemon's settings (`run:`) */
     cfg_user_t *users;       /* per-User overrides, in file order */
     size_t n_users;
-    char *timezone;          /* baseline.timezone: profiles in this local time; NULL: UTC */
+    char *timezone;          /* baseline.timezone: profiles in this local time; NULL: the default */
 } cfg_t;
 
 /*
@@ -129,9 +129,22 @@ int cfg_load(const char *path, cfg_t *cfg, char *err, size_t errlen);
  */
 void cfg_free(cfg_t *cfg);
 
-/* Sets the process's time zone (TZ) to baseline.timezone, or UTC when
- * unset, before any thread starts: profiles are in that local time, and
- * nothing depends on the environment's TZ. */
+/* The profiles' time zone when baseline.timezone is unset: the DCC serves
+ * Great Britain, whose Users schedule their work in its local time. */
+#define CFG_DEFAULT_TIMEZONE "Europe/London"
+/* Its rule since 1996, for a machine without the time zone database. */
+#define CFG_GB_RULE "GMT0BST,M3.5.0/1,M10.5.0"
+
+/* The time zone in effect: baseline.timezone, or the default (as a rule
+ * when the system's database lacks it). */
+const char *cfg_timezone(const cfg_t *cfg);
+
+/* Whether profiles follow a local time other than UTC. */
+int cfg_local_time(const cfg_t *cfg);
+
+/* Sets the process's time zone (TZ) to cfg_timezone() before any thread
+ * starts: profiles are in that local time, and nothing depends on the
+ * environment's TZ. */
 void cfg_apply_timezone(const cfg_t *cfg);
 
 /*

@@ -9,7 +9,13 @@
 #include "half.h"
 #include "params.h"
 
-#define DAYS_MAX 255
+/* days[][] holds a bin's days learnt (saturating at DAYS_MAX) and, in its
+ * top bit, that the bin's day before was mostly anomalous. */
+#define DAYS_MAX 127
+#define DAYS_ODD 0x80
+/* A bare level learnt over less than this may have been learnt over a
+ * batch: what it calls a silence is no judgement. */
+#define LEVEL_TRUSTED (6 * 3600 * SW_NS_PER_S)
 /* The day scale stays within these bounds: a day at a fifth or five times
  * its profile is not "today runs a little high", it is an anomaly. */
 #define SCALE_MIN 0.2
@@ -70,10 +76,12 @@ double base_scale(const base_t *b)
  * within the same day (a first-day storm would resolve itself a bin after
  * it began).
  */
-static int usable(const base_t *b, int k, int64_t n)
+static int usable(const base_t *b, const base_cfg_t *cfg, int k, int64_t n)
 {
-    uint8_t d = b->days[k][day_bin(n)];
-    return d > 1 || (d == 1 && !(n < b->bin && n > b->bin - BASE_BINS));
+    uint8_t d = b->days[k][day_bin(n)] & DAYS_MAX;
+    /* the other kind of day's profile was never learnt from bin n */
+    int today = k == kind_for(cfg, n) && n < b->bin && n > b->bin - BASE_BINS;
+    return d > 1 || (d == 1 && !today);
 }
 
 /* The profile's rate for bin n, unscaled, and whether it has one: its own
@@ -82,59 +90,81 @@ static int profile_at(const base_t *b, const base_cfg_t *cfg, int64_t n, double 
                       int *own)
 {
     int k = kind_for(cfg, n);
-    *own = usable(b, k, n);
+    *own = usable(b, cfg, k, n);
     if (*own) {
         *rate = half_to_float(b->prof[k][day_bin(n)]);
         return 1;
     }
-    if (cfg->weekly && usable(b, 1 - k, n)) {
+    if (cfg->weekly && usable(b, cfg, 1 - k, n)) {
         *rate = half_to_float(b->prof[1 - k][day_bin(n)]);
         return 1;
     }
     return 0;
 }
 
-/* The expected rate of bin n: its profile times the day scale, or the
- * level; *learning when its kind of day has no history there. */
+/* The expected rate of bin n: its profile (with cfg->smooth, smoothed
+ * with its neighbours, 1-2-1: a bin learnt from a few noisy samples of a
+ * coarse series is half as noisy, a batch's edge blurs by a bin), times
+ * the day scale; or the level. *learning: 0 from its own kind of day's profile, 1 from the
+ * other kind's, 2 the bare level. */
 static double bin_value(const base_t *b, const base_cfg_t *cfg, int64_t n, int *learning)
 {
-    double p;
-    int own;
+    double p, q;
+    int own, o;
     if (profile_at(b, cfg, n, &p, &own)) {
         *learning = !own;
-        return cfg->scale_tau > 0 ? p * base_scale(b) : p;
+        if (!cfg->smooth)
+            return cfg->scale_tau > 0 ? p * base_scale(b) : p;
+        double sum = 2 * p;
+        sum += profile_at(b, cfg, n - 1, &q, &o) ? q : p;
+        sum += profile_at(b, cfg, n + 1, &q, &o) ? q : p;
+        return cfg->scale_tau > 0 ? sum / 4 * base_scale(b) : sum / 4;
     }
-    *learning = 1;
+    *learning = 2;
     return b->rate;
 }
 
-/* Folds the finished bin's accumulators into its profile. */
+/*
+ * Folds the finished bin's accumulators into its profile.
+ *
+ * Samples of an active alert are left out (acc): a storm or a silence is
+ * no normal to learn. But a bin mostly anomalous on its first day, when no
+ * profile judged it, only the bare level, is a pattern to know tomorrow
+ * when it stood above that level (a nightly batch) or when the level was
+ * too young to judge (the quiet after a batch the series began in); and
+ * what is anomalous at the same time two days running is the pattern too.
+ * Those are learnt from every sample.
+ */
 static void fold(base_t *b, const base_cfg_t *cfg)
 {
     const double half = (double)BASE_BIN_NS / SW_NS_PER_S / 2;
     int k = kind_for(cfg, b->bin), i = day_bin(b->bin);
     uint16_t *prof = &b->prof[k][i];
     uint8_t *days = &b->days[k][i];
-    if (*days == 0) {
-        /* first day: learn from what was seen, anomalous or not, so that
-         * a pattern seen today is known tomorrow */
-        if (b->acc_secs >= half)
-            *prof = half_from_float(b->acc_count / b->acc_secs);
-        else if (b->all_secs >= half && b->all_count / b->all_secs >= b->rate)
-            *prof = half_from_float(b->all_count / b->all_secs); /* a pattern above the level */
-        else
-            return; /* mostly a silence or drop: not a normal to learn */
-        *days = 1;
-        return;
+    int n = *days & DAYS_MAX, odd_before = *days & DAYS_ODD;
+    double v;
+    if (b->acc_secs >= half) {
+        v = b->acc_count / b->acc_secs;
+    } else if (b->all_secs < half) {
+        return; /* too little seen */
+    } else {
+        int judged = n > 0 || (cfg->weekly && (b->days[1 - k][i] & DAYS_MAX) > 0);
+        v = b->all_count / b->all_secs;
+        if (!odd_before && (judged || (v < b->rate && b->age >= LEVEL_TRUSTED))) {
+            *days = (uint8_t)(n | DAYS_ODD); /* tells nothing of normal, yet */
+            return;
+        }
     }
-    if (b->acc_secs < half) /* mostly anomalous: tells nothing of normal */
-        return;
-    double v = b->acc_count / b->acc_secs, p = half_to_float(*prof);
-    int outlier = (v > p * cfg->outlier_ratio && v - p > cfg->outlier_slack) ||
-                  (v * cfg->outlier_ratio < p && p - v > cfg->outlier_slack);
-    *prof = half_from_float((float)(p + (outlier ? cfg->outlier_weight : cfg->day_weight) * (v - p)));
-    if (*days < DAYS_MAX)
-        (*days)++;
+    if (n == 0) {
+        *prof = half_from_float((float)v);
+    } else {
+        double p = half_to_float(*prof);
+        int outlier = b->acc_secs >= half &&
+                      ((v > p * cfg->outlier_ratio && v - p > cfg->outlier_slack) ||
+                       (v * cfg->outlier_ratio < p && p - v > cfg->outlier_slack));
+        *prof = half_from_float((float)(p + (outlier ? cfg->outlier_weight : cfg->day_weight) * (v - p)));
+    }
+    *days = (uint8_t)(n < DAYS_MAX ? n + 1 : n);
 }
 
 /* Adds a piece of a sample to absolute bin n's accumulators, folding the
@@ -161,6 +191,8 @@ static void accumulate(base_t *b, const base_cfg_t *cfg, double count, double se
 void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, int64_t lts,
                 int mode)
 {
+    int hold_scale = mode & BASE_HOLD_SCALE;
+    mode &= ~BASE_HOLD_SCALE;
     if (dt_ns <= 0)
         return;
     double secs = (double)dt_ns / SW_NS_PER_S;
@@ -194,22 +226,38 @@ void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, i
     double expect = b->age ? bin_value(b, cfg, abs_bin(mid), &learning) : rate;
     double mu = expect * secs; /* expected count */
     b->rate += w * (rate - b->rate);
-    if (mu > 0) {
+    if (mu > 0 && mode == BASE_NORMAL) {
         /* an unbiased estimate of phi from one count: negative ones must
          * stay in the average to cancel the positive ones; only the
-         * learned value is kept at or above zero */
+         * learned value is kept at or above zero. The residual is clipped
+         * at BASE_PHI_CLIP_Z standard deviations of the spread known so far:
+         * the noise grows over samples, a storm's first sample (not yet
+         * suspicious) does not make it */
         double resid = count - mu;
+        double phi_now = b->phi > BASE_PHI_CLIP_FLOOR ? b->phi : BASE_PHI_CLIP_FLOOR;
+        double clip = BASE_PHI_CLIP_Z * sqrt(mu + phi_now * mu * mu);
+        if (resid > clip)
+            resid = clip;
+        else if (resid < -clip)
+            resid = -clip;
         double phi_obs = (resid * resid - mu) / (mu * mu);
         if (phi_obs > 4) /* one wild sample must not blow the spread up */
             phi_obs = 4;
-        b->phi += (float)(w * (phi_obs - b->phi));
+        /* the spread averages over BASE_PHI_SAMPLES samples at least: one
+         * count says little of it, and a coarse series has few an hour */
+        double wp = dt / ((double)cfg->tau + dt), wn = 1.0 / (BASE_PHI_SAMPLES + 1);
+        if (wp > wn)
+            wp = wn;
+        if (wp < w_warm)
+            wp = w_warm;
+        b->phi += (float)(wp * (phi_obs - b->phi));
         if (b->phi < 0)
             b->phi = 0;
     }
     /* the day scale: today's counts against what the profile expected */
     double p;
     int own;
-    if (cfg->scale_tau > 0 && profile_at(b, cfg, abs_bin(mid), &p, &own)) {
+    if (cfg->scale_tau > 0 && !hold_scale && profile_at(b, cfg, abs_bin(mid), &p, &own)) {
         double a = (double)cfg->scale_tau / ((double)cfg->scale_tau + dt);
         b->sc_obs = (float)(a * b->sc_obs + damp * count);
         b->sc_exp = (float)(a * b->sc_exp + damp * p * secs);
@@ -236,7 +284,10 @@ void base_expect(const base_t *b, const base_cfg_t *cfg, int64_t lts, int64_t to
     }
     out->hi = h;
     out->lo = l;
-    out->mid = bin_value(b, cfg, abs_bin(lts), &out->learning);
+    int how;
+    out->mid = bin_value(b, cfg, abs_bin(lts), &how);
+    out->learning = how != 0;
+    out->level = how == 2;
 }
 
 void base_rebase(base_t *b, double factor)
@@ -253,7 +304,7 @@ void base_rebase(base_t *b, double factor)
 int base_has_profile(const base_t *b, const base_cfg_t *cfg, int64_t lts)
 {
     int64_t n = abs_bin(lts);
-    return usable(b, kind_for(cfg, n), n);
+    return usable(b, cfg, kind_for(cfg, n), n);
 }
 
 #define CDF_MAX_TERMS 100000

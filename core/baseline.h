@@ -49,12 +49,22 @@
 #define BASE_KINDS 2 /* kinds of day: weekdays, the weekend */
 enum { BASE_WEEKDAY, BASE_WEEKEND };
 
+/* phi learns from residuals clipped at this many standard deviations of
+ * the spread learnt so far (with at least this much overdispersion) ... */
+#define BASE_PHI_CLIP_Z 4.0
+#define BASE_PHI_CLIP_FLOOR 0.01
+/* ... averaged over this many samples at least. */
+#define BASE_PHI_SAMPLES 64
+
 /* How a sample is learnt (base_learn). */
 enum {
     BASE_NORMAL,    /* fully */
     BASE_DAMPED,    /* the series drifts from its expectation: cfg.damp_weight of the weight */
     BASE_ANOMALOUS, /* an alert is active: not by the level, the scale or the profile */
 };
+/* Or'ed into the mode: the day scale holds (a level shift is suspected,
+ * and must not become today's scale before it is judged). */
+#define BASE_HOLD_SCALE 8
 
 /* How the baseline learns; from detect_params_t. */
 typedef struct {
@@ -66,7 +76,12 @@ typedef struct {
     int64_t scale_tau;      /* time constant of the day scale; 0: no day scale */
     double damp_weight;     /* share of the weight a damped sample gets */
     int weekly;             /* the weekend has a profile of its own */
+    int smooth;             /* read bins smoothed with their neighbours (a coarse series) */
 } base_cfg_t;
+
+/* A series sampling fewer times a bin than this learns each bin from a few
+ * noisy counts: its bins are best read smoothed (base_cfg_t.smooth). */
+#define BASE_SMOOTH_SAMPLES 16
 
 typedef struct {
     double rate;       /* level: recent expected messages per second */
@@ -77,7 +92,7 @@ typedef struct {
     float acc_count, acc_secs;   /* this bin today, normal samples only */
     float all_count, all_secs;   /* this bin today, every sample */
     uint16_t prof[BASE_KINDS][BASE_BINS]; /* learned rate per bin (half floats) */
-    uint8_t days[BASE_KINDS][BASE_BINS];  /* days learnt per bin (saturates) */
+    uint8_t days[BASE_KINDS][BASE_BINS];  /* days learnt per bin (saturates at 127); top bit: the last was mostly anomalous */
 } base_t;
 
 /* What a series is expected to carry around a time (base_expect). */
@@ -85,6 +100,7 @@ typedef struct {
     double hi, lo;   /* the highest and lowest rate over +-tolerance, msg/s */
     double mid;      /* the rate at the time itself */
     int learning;    /* no history for this time of day and kind of day yet */
+    int level;       /* ... nor of the other kind: the bare level is all there is */
 } base_expect_t;
 
 /* A new baseline: no history. */
@@ -92,7 +108,8 @@ void base_init(base_t *b);
 
 /*
  * Learns from `count` messages over the `dt_ns` (> 0) ending at local time
- * `lts`, in `mode` (BASE_NORMAL, BASE_DAMPED or BASE_ANOMALOUS).
+ * `lts`, in `mode` (BASE_NORMAL, BASE_DAMPED or BASE_ANOMALOUS, with
+ * BASE_HOLD_SCALE or'ed in or not).
  */
 void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, int64_t lts,
                 int mode);

@@ -19,20 +19,29 @@ void shift_judge(det_shift_t *s, const det_in_t *in, int others, const detect_pa
         out->baseline = ewin_expected_rate(&s->w);
         return;
     }
+    /* up against the highest expectation nearby, down against the lowest:
+     * a batch a little early or late is no shift */
     ewin_add(&s->w, in->count, in->exp_mid, in->dt, p->shift_window);
-    double r = ewin_ratio(&s->w);
+    ewin_add(&s->hi, in->count, in->exp_hi, in->dt, p->shift_window);
+    ewin_add(&s->lo, in->count, in->exp_lo, in->dt, p->shift_window);
     int long_enough = s->w.secs >= MIN_SPAN * (double)p->shift_window / SW_NS_PER_S;
-    int up = ewin_above(&s->w, p->shift_ratio_up, p->shift_z, in->phi, p->shift_min_rate);
-    int down = ewin_below(&s->w, p->shift_ratio_down, p->shift_z, in->phi, p->shift_min_rate);
+    int up = ewin_above(&s->hi, p->shift_ratio_up, p->shift_z, in->phi, p->shift_min_rate, 0);
+    int down = ewin_below(&s->lo, p->shift_ratio_down, p->shift_z, in->phi, p->shift_min_rate, 0);
     out->hot = in->warm && !in->learning && long_enough && (up || down);
-    out->cool = !in->warm || (r < p->shift_clear_up && r > p->shift_clear_down);
+    out->cool = !in->warm || (ewin_ratio(&s->hi) < p->shift_clear_up &&
+                              ewin_ratio(&s->lo) > p->shift_clear_down);
     out->value = ewin_rate(&s->w);
     out->baseline = ewin_expected_rate(&s->w);
 }
 
+int shift_suspicious(const det_shift_t *s, const detect_params_t *p)
+{
+    return ewin_ratio(&s->hi) > p->shift_clear_up || ewin_ratio(&s->lo) < p->shift_clear_down;
+}
+
 void shift_reset(det_shift_t *s)
 {
-    s->w = (ewin_t){ 0 };
+    *s = (det_shift_t){ 0 };
 }
 
 double shift_ratio(const det_shift_t *s)

@@ -3,10 +3,10 @@
  * x2 up or x0.5 down, for hours: not a storm or a silence, but an operator
  * wants to know (a warning), and may accept it as the new normal.
  *
- * Over the last `window` (1 h) the rate stands above ratio_up (or below
- * ratio_down) x its expectation at that time of day by z standard
- * deviations and by min_rate msg/s: hot; back within [clear_down,
- * clear_up]: cool. Only against a learnt profile: a level of the first
+ * Over the last `window` (1 h) the rate stands above ratio_up x the
+ * highest expectation nearby (or below ratio_down x the lowest: a batch a
+ * little early or late is no shift) by z standard deviations and by
+ * min_rate msg/s: hot; back within [clear_down, clear_up]: cool. Only against a learnt profile: a level of the first
  * hours is no "usual" to shift from. While the User's direction has another alert (a storm, a
  * silence, a blocked route) it learns nothing and says nothing: those say
  * it better.
@@ -21,12 +21,17 @@
 #include "params.h"
 
 typedef struct {
-    ewin_t w;
+    ewin_t w;      /* against the expectation at the time */
+    ewin_t hi, lo; /* against the highest and lowest nearby */
 } det_shift_t;
 
 /* `others`: another alert of this User's direction is active. */
 void shift_judge(det_shift_t *s, const det_in_t *in, int others, const detect_params_t *p,
                  det_out_t *out);
+/* Non-zero while the window stands beyond clear_down or clear_up: the
+ * series then holds its day scale, so that a shift is judged before it
+ * becomes today's level. */
+int shift_suspicious(const det_shift_t *s, const detect_params_t *p);
 /* Forgets the window (the new level was accepted). */
 void shift_reset(det_shift_t *s);
 /* The window's rate over its expectation (1 with none). */

@@ -5,8 +5,10 @@
 
 #include <math.h>
 
-/* How far above the noise a window must stand to be suspicious. */
-#define SUSPICIOUS_Z 2.0
+/* How far beyond counting noise (Poisson: not the learnt overdispersion,
+ * which a noisy User's storm would hide behind) a window must stand to be
+ * suspicious. */
+#define SUSPICIOUS_Z 1.0
 
 void storm_init(det_storm_t *s)
 {
@@ -20,32 +22,125 @@ void storm_forget(det_storm_t *s)
     s->s2.k = s->s2.mu;
     s->recent.k = s->recent.mu;
     s->s0_since = s->rise_since = s->fall_since = INT64_MIN;
+    s->s0_samples = 0;
+}
+
+#define YEAR_S (365.0 * 86400.0)
+
+/* The standard normal deviate with upper tail `alpha` (0 < alpha < 0.5),
+ * within 5e-4 (Abramowitz and Stegun 26.2.23). */
+static double z_upper(double alpha)
+{
+    double t = sqrt(-2.0 * log(alpha));
+    return t - (2.515517 + t * (0.802853 + t * 0.010328)) /
+                   (1.0 + t * (1.432788 + t * (0.189269 + t * 0.001308)));
+}
+
+/* How many standard deviations count k stands above a negative-binomial
+ * count of mean mu (> 0) and overdispersion phi: the gamma of that mean
+ * and variance, made normal by the cube root (Wilson and Hilferty), so
+ * that the long right tail of a small or noisy count is not mistaken for
+ * a storm. */
+static double tail_z(double k, double mu, double phi)
+{
+    double shape = mu / (1.0 + phi * mu), v = 1.0 / (9.0 * shape);
+    return (cbrt(k / mu) - (1.0 - v)) / sqrt(v);
+}
+
+/* The chance a sample of `secs` may pass its test by noise alone, so
+ * that harmless bursts pass it false_per_year times a year: every sample
+ * at least as long as a burst is a trial (a burst is a sliver of it, the
+ * test is against noise), shorter ones only while a burst lasts,
+ * BURSTS_PER_DAY of them a day. */
+#define BURSTS_PER_DAY 24.0
+static double alpha_of(const detect_params_t *p, double secs)
+{
+    double len = (double)p->storm_burst_length / SW_NS_PER_S;
+    if (secs < 1)
+        secs = 1;
+    double trials = YEAR_S / secs;
+    if (secs < len) {
+        double in_bursts = BURSTS_PER_DAY * 365.0 * ceil(len / secs);
+        trials = in_bursts < trials ? in_bursts : trials;
+    }
+    double alpha = p->storm_false_per_year / trials;
+    return alpha < 0.1 ? alpha : 0.1;
+}
+
+/* The deviation one sample of `secs` must pass alone. */
+static double z_needed(const detect_params_t *p, double secs)
+{
+    return z_upper(alpha_of(p, secs));
+}
+
+/* What a harmless burst (burst_ratio x for burst_length at most) makes of
+ * the rate over a span of `secs`: the whole ratio over a span no longer
+ * than the burst, diluted over a longer one. */
+static double harmless(const detect_params_t *p, double secs)
+{
+    double len = (double)p->storm_burst_length / SW_NS_PER_S;
+    double share = secs > len ? len / secs : 1.0;
+    return 1.0 + (p->storm_burst_ratio - 1.0) * share;
+}
+
+/* The deviation a window must stand above its bar: z_window over many
+ * samples, rising to what one sample needs (z_needed) as its evidence
+ * shrinks to one sample's. */
+static double window_z(const ewin_t *w, const detect_params_t *p)
+{
+    double n = ewin_samples(w), one = z_needed(p, w->secs);
+    double z = p->storm_z_window + (one - p->storm_z_window) / (n > 1 ? n : 1);
+    return z > p->storm_z_window ? z : p->storm_z_window;
+}
+
+/* A window's bar: above what harmless bursts make of its span, and never
+ * under ratio_sustained. */
+static double window_bar(const ewin_t *w, const detect_params_t *p)
+{
+    double h = harmless(p, w->secs);
+    return h > p->storm_ratio_sustained ? h : p->storm_ratio_sustained;
 }
 
 void storm_judge(det_storm_t *s, const det_in_t *in, const detect_params_t *p, det_out_t *out)
 {
     double secs = (double)in->dt / SW_NS_PER_S, mu = in->exp_hi, k = in->count;
     double rate = k / secs, base = mu / secs;
+    /* the long window spans two samples at least, at coarse cadences */
+    int64_t tau_long = p->storm_window_long > 2 * in->dt ? p->storm_window_long : 2 * in->dt;
     ewin_add(&s->s1, k, mu, in->dt, p->storm_window_short);
-    ewin_add(&s->s2, k, mu, in->dt, p->storm_window_long);
+    ewin_add(&s->s2, k, mu, in->dt, tau_long);
     ewin_add(&s->recent, k, mu, in->dt, p->storm_clear_window);
     int on = ewin_ratio(&s->recent) >= p->storm_ratio_clear;
 
-    /* one sample far above a harmless burst */
-    double mu_burst = p->storm_burst_ratio * mu;
-    double sd = sqrt(mu_burst + in->phi * mu_burst * mu_burst);
-    int s0 = rate > p->storm_ratio_fire * base && k - mu_burst > p->storm_z_fire * sd &&
-             rate - base > p->storm_min_excess;
-    if (!s0)
+    /* one sample far above what a harmless burst makes of its interval */
+    double mu_burst = harmless(p, secs) * mu;
+    /* the rate's bar: ratio_fire over a burst's length, lower over longer
+     * intervals (ratio_fire stands as far above the burst as ever), never
+     * under ratio_sustained */
+    double bar = harmless(p, secs) + p->storm_ratio_fire - p->storm_burst_ratio;
+    if (bar < p->storm_ratio_sustained)
+        bar = p->storm_ratio_sustained;
+    /* strong alone: as rare as false_per_year allows; or weak (the square
+     * root of that chance) for `for`, two samples at least */
+    double alpha = alpha_of(p, secs), z = tail_z(k, mu_burst, in->phi);
+    int s0 = rate > bar * base && rate - base > p->storm_min_excess &&
+             k - mu >= p->storm_min_count && z > z_upper(sqrt(alpha));
+    int strong = s0 && z > z_upper(alpha);
+    if (!s0) {
         s->s0_since = INT64_MIN;
-    else if (s->s0_since == INT64_MIN)
-        s->s0_since = in->ts;
-    int hot0 = s0 && in->ts - s->s0_since >= p->storm_for;
+        s->s0_samples = 0;
+    } else {
+        if (s->s0_since == INT64_MIN)
+            s->s0_since = in->ts;
+        if (s->s0_samples < UINT8_MAX)
+            s->s0_samples++;
+    }
+    int hot0 = strong || (s0 && s->s0_samples >= 2 && in->ts - s->s0_since >= p->storm_for);
     /* the windows: evidence that accumulates */
-    int hot1 = on && ewin_above(&s->s1, p->storm_ratio_short, p->storm_z_window, in->phi,
-                                p->storm_min_excess);
-    int hot2 = on && ewin_above(&s->s2, p->storm_ratio_long, p->storm_z_window, in->phi,
-                                p->storm_min_excess);
+    int hot1 = on && ewin_above(&s->s1, window_bar(&s->s1, p), window_z(&s->s1, p), in->phi,
+                                p->storm_min_excess, p->storm_min_count);
+    int hot2 = on && ewin_above(&s->s2, window_bar(&s->s2, p), window_z(&s->s2, p), in->phi,
+                                p->storm_min_excess, p->storm_min_count);
     out->hot = in->warm && (hot0 || hot1 || hot2);
     out->cool = !in->warm || !on;
     out->value = rate; /* the sample's: what an operator would read off a chart */
@@ -67,9 +162,10 @@ void storm_judge(det_storm_t *s, const det_in_t *in, const detect_params_t *p, d
     out->end = s->fall_since == INT64_MIN ? INT64_MAX : s->fall_since;
 }
 
-int storm_suspicious(const det_storm_t *s, const detect_params_t *p, double phi)
+int storm_suspicious(const det_storm_t *s, const detect_params_t *p)
 {
     double up = p->base_damp_ratio, down = 1.0 / p->base_damp_ratio;
-    return ewin_above(&s->s1, up, SUSPICIOUS_Z, phi, 0) ||
-           ewin_below(&s->s1, down, SUSPICIOUS_Z, phi, 0);
+    double m = p->storm_min_excess, c = p->storm_min_count;
+    return ewin_above(&s->s1, up, SUSPICIOUS_Z, 0, m, c) ||
+           ewin_below(&s->s1, down, SUSPICIOUS_Z, 0, m, c);
 }

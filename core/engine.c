@@ -87,7 +87,8 @@ engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
                             .detect_ctx = e->o.detect_ctx, .emit = shard_emit,
                             .emit_ctx = &e->sctx[i], .feed_owner = i == 0,
                             .max_series = shard_share(e->o.ingest.max_series, n),
-                            .publish = e->o.publish, .publish_ctx = e->o.publish_ctx };
+                            .publish = e->o.publish, .publish_ctx = e->o.publish_ctx,
+                            .explain_user = e->o.explain_user, .explain = e->o.explain };
         e->shards[i] = shard_create(&so);
         if (!e->shards[i]) {
             engine_destroy(e);

@@ -46,6 +46,9 @@ typedef struct {
     void (*publish)(void *ctx, const char *user, unsigned src, const unsigned char *blob,
                     size_t len);
     void *publish_ctx;
+    /* explain every judgement of this User to `explain` (shard.h); NULL: no */
+    const char *explain_user;
+    FILE *explain;
 } engine_opts_t;
 
 typedef struct {

@@ -26,25 +26,34 @@ static double sd_at(const ewin_t *w, double ratio, double phi)
     return v > 0 ? sqrt(v) : 0;
 }
 
-int ewin_above(const ewin_t *w, double ratio, double z, double phi, double min_excess)
+int ewin_above(const ewin_t *w, double ratio, double z, double phi, double min_rate,
+               double min_count)
 {
     if (!(w->mu > 0) || !(w->secs > 0))
         return 0;
     return w->k >= ratio * w->mu + z * sd_at(w, ratio, phi) &&
-           (w->k - w->mu) / w->secs >= min_excess;
+           w->k - w->mu >= min_count && (w->k - w->mu) / w->secs >= min_rate;
 }
 
-int ewin_below(const ewin_t *w, double ratio, double z, double phi, double min_gap)
+int ewin_below(const ewin_t *w, double ratio, double z, double phi, double min_rate,
+               double min_count)
 {
     if (!(w->mu > 0) || !(w->secs > 0))
         return 0;
     return w->k <= ratio * w->mu - z * sd_at(w, ratio, phi) &&
-           (w->mu - w->k) / w->secs >= min_gap;
+           w->mu - w->k >= min_count && (w->mu - w->k) / w->secs >= min_rate;
 }
 
 double ewin_ratio(const ewin_t *w)
 {
     return w->mu > 0 ? w->k / w->mu : 1.0;
+}
+
+double ewin_samples(const ewin_t *w)
+{
+    /* (sum of weights)^2 / sum of squared weights, weights the expected
+     * counts: the window's mu and v2 (decayed by a and a^2) */
+    return w->v2 > 0 ? (double)w->mu * w->mu / w->v2 : 1.0;
 }
 
 double ewin_rate(const ewin_t *w)

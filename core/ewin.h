@@ -27,16 +27,24 @@ void ewin_add(ewin_t *w, double count, double mu, int64_t dt_ns, int64_t tau_ns)
 
 /* Non-zero when the window's count stands above `ratio` times its
  * expectation by z standard deviations of a count at that ratio (with
- * overdispersion phi), and its excess rate is at least min_excess msg/s. */
-int ewin_above(const ewin_t *w, double ratio, double z, double phi, double min_excess);
+ * overdispersion phi), and its excess is at least min_rate msg/s and
+ * min_count messages. */
+int ewin_above(const ewin_t *w, double ratio, double z, double phi, double min_rate,
+               double min_count);
 
 /* Non-zero when the window's count stands below `ratio` times its
- * expectation by z standard deviations, and its shortfall rate is at least
- * min_gap msg/s. */
-int ewin_below(const ewin_t *w, double ratio, double z, double phi, double min_gap);
+ * expectation by z standard deviations, and its shortfall is at least
+ * min_rate msg/s and min_count messages. */
+int ewin_below(const ewin_t *w, double ratio, double z, double phi, double min_rate,
+               double min_count);
 
 /* The window's count over its expectation (1 with no expectation). */
 double ewin_ratio(const ewin_t *w);
+
+/* How many samples of equal weight its evidence is worth: 1 for a window
+ * holding one sample (a sample as long as the window, or longer), many
+ * for a window of many short samples. */
+double ewin_samples(const ewin_t *w);
 
 /* Its observed and expected rates, msg/s (0 when empty). */
 double ewin_rate(const ewin_t *w);

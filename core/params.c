@@ -23,15 +23,16 @@ void detect_params_defaults(detect_params_t *p)
 
         .storm_ratio_fire = 3.5,      /* harmless bursts reach 3x */
         .storm_burst_ratio = 3.0,     /* short harmless bursts reach 3x */
-        .storm_z_fire = 2.5,          /* a 3x burst passes in 0.6% of samples, two in a row 4e-5 */
-        .storm_min_excess = 1.0,      /* ignore storms of less than 1 msg/s */
+        .storm_false_per_year = 0.1,  /* a series' harmless bursts fire once in ten years */
+        .storm_min_excess = 0.05,     /* a storm brings 3 extra messages a minute at least ... */
+        .storm_min_count = 20,        /* ... and 20 in its evidence: a small alert code's x30 is one */
         .storm_ratio_clear = 2.0,     /* hysteresis: well below the fire ratio */
         .storm_for = S(5),            /* two consecutive samples at 5 s */
         .storm_hold = S(30),          /* don't resolve on one quiet minute's worth */
+        .storm_burst_length = S(60),  /* ... for a minute at most: over 5 min one adds 0.4x */
         .storm_window_short = S(60),  /* a x3 burst of a minute reaches 2.3x over it: quiet */
-        .storm_ratio_short = 3.0,     /* a sustained x4 passes 3x within about a minute */
         .storm_window_long = S(300),  /* minutes of evidence for floods too noisy for a minute */
-        .storm_ratio_long = 3.0,      /* the same bar, judged over five times the evidence */
+        .storm_ratio_sustained = 2.5, /* x2.5 for five minutes is a flood, not the day's swing */
         .storm_z_window = 1.0,        /* a minute of x3 bursts stays under 3x + 1 sd */
         .storm_onset_ratio = 2.0,     /* a storm's start: where its rise passed 2x */
         .storm_clear_window = S(15),  /* smooth at 1 s samples, the last sample at 15 s and more */
@@ -54,10 +55,10 @@ void detect_params_defaults(detect_params_t *p)
         .blast_min_increase = 1.5,    /* more than one extra message waiting */
 
         .shift_window = S(3600),      /* a shift is a matter of hours */
-        .shift_ratio_up = 1.8,        /* about x2 for an hour */
-        .shift_ratio_down = 0.55,     /* about x0.5 for an hour */
-        .shift_clear_up = 1.4,        /* hysteresis: well back towards the expectation */
-        .shift_clear_down = 0.75,
+        .shift_ratio_up = 1.6,        /* a x2 passes it within the hour */
+        .shift_ratio_down = 0.65,     /* a x0.5 passes it within 75 min */
+        .shift_clear_up = 1.3,        /* hysteresis: well back towards the expectation */
+        .shift_clear_down = 0.8,
         .shift_z = 3.0,               /* an hour's evidence: far beyond the noise */
         .shift_min_rate = 0.1,        /* a User of a message a minute has no level to shift */
         .shift_for = S(1800),         /* half an hour beyond: not a long burst */

@@ -32,16 +32,17 @@ typedef struct {
     /* storm: a series' rate far above its baseline */
     double storm_ratio_fire;   /* fire when rate > ratio x baseline ... */
     double storm_burst_ratio;  /* harmless bursts reach this ratio ... */
-    double storm_z_fire;       /* ... and the count must be this many sd above such a burst */
-    double storm_min_excess;   /* ... and exceeds the baseline by at least this rate */
+    double storm_false_per_year; /* ... and the count as unlikely for such a burst as this allows */
+    double storm_min_excess;   /* ... and exceeds the baseline by at least this rate ... */
+    double storm_min_count;    /* ... and this many messages */
     double storm_ratio_clear;  /* resolve once the short window is below ratio x baseline */
     int64_t storm_for;         /* the one-sample test must hold this long before firing */
     int64_t storm_hold;        /* and be clear this long before resolving */
-    int64_t storm_window_short;/* the short window's time constant ... */
-    double storm_ratio_short;  /* ... over which the rate above this x fires */
-    int64_t storm_window_long; /* the long window's time constant ... */
-    double storm_ratio_long;   /* ... over which the rate above this x fires */
-    double storm_z_window;     /* a window must stand this many sd above its ratio */
+    int64_t storm_burst_length;/* ... and last this long at most */
+    int64_t storm_window_short;/* the short window's time constant */
+    int64_t storm_window_long; /* the long window's (at least two samples) */
+    double storm_ratio_sustained; /* a window's bar is never under this x */
+    double storm_z_window;     /* a window must stand this many sd above its bar */
     double storm_onset_ratio;  /* a storm's start: its first sample above this x */
     int64_t storm_clear_window;/* the window that says a storm is still on, or over */
 

@@ -36,6 +36,9 @@ typedef struct {
     uint8_t seen;           /* has a previous sample: intervals are known */
     uint8_t live;           /* in use; 0: a removed slot, waiting for reuse */
     uint8_t pending;        /* a sample waits in its shard's event time, at pend_ix */
+    uint8_t filled;         /* last_ts is an idle fill's, not a sample's */
+    uint8_t holes;          /* intervals in a row far longer than the cadence */
+    uint8_t explain;        /* its User's judgements are explained (shard_opts_t.explain) */
     int64_t last_ts;        /* event time of the last sample (idle fills included) */
     int64_t last_sample;    /* event time of the last sample read: for eviction */
     uint32_t epoch;         /* feed epoch of the last sample */
@@ -48,6 +51,9 @@ typedef struct {
     base_t base;
     det_storm_t storm_det;
     life_t storm;
+    det_shift_t shift;      /* a level shift of this series */
+    life_t shift_life;
+    uint32_t shift_alert;   /* active shift alert slot + 1, 0 when none */
 } series_t;
 
 /* A User's direction: the sum of its series. */
@@ -58,6 +64,7 @@ typedef struct {
     uint8_t storming;       /* a series in the open bucket has its storm alert active */
     uint8_t suspicious;     /* evidence of a silence is building: its series learn damped */
     uint8_t learning;       /* a series in the open bucket has no history for the time yet */
+    uint8_t explain;        /* its judgements are explained (shard_opts_t.explain) */
     int64_t bucket_ts;      /* event time of the open bucket */
     /* sums over the open bucket */
     double obs;             /* messages counted */
@@ -72,9 +79,8 @@ typedef struct {
     double backlog;         /* current total backlog: sum of latest gauges */
     det_silence_t sil;
     det_route_t route;      /* northbound only */
-    det_shift_t shift;
-    life_t blocked, silence, limit, shift_life;
-    uint32_t blocked_alert, silence_alert, limit_alert, shift_alert; /* slot + 1 */
+    life_t blocked, silence, limit;
+    uint32_t blocked_alert, silence_alert, limit_alert; /* slot + 1 */
 } agg_t;
 
 typedef struct {

@@ -24,6 +24,7 @@
 #include "err.h"
 #include "det_limit.h"
 #include "state.h"
+#include "timefmt.h"
 
 
 /* smp_t.si of a pending sample whose series was evicted meanwhile */
@@ -288,10 +289,52 @@ static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, const det_ou
     }
 }
 
+/* ---- explanations (shard_opts_t.explain) --------------------------------- */
+
+static const char *life_word(const life_t *l)
+{
+    return life_firing(l) ? "firing" : life_active(l) ? "pending" : "quiet";
+}
+
+/* One line on a series' sample: what was expected, the evidence, and what
+ * the storm and shift detectors and the baseline made of it. */
+static void explain_series(shard_t *sh, const series_t *s, const det_in_t *in,
+                           const base_expect_t *ex, const det_out_t *storm, int mode)
+{
+    char at[TF_BUFLEN];
+    tf_format(in->ts, at);
+    static const char *const modes[] = { "normal", "damped", "anomalous" };
+    fprintf(sh->o.explain,
+            "explain %s %s %s/%s interval=%.0fs count=%.0f expected=%.3g (%.3g..%.3g) "
+            "noise=%.3f profile=%s scale=%.2f windows=%.2fx/%.2fx/%.2fx storm=%s%s "
+            "shift=%.2fx/%.2fx %s learn=%s%s\n",
+            at, st_user(sh->st, s->user)->name, s->dir == LP_NORTH ? "north" : "south", s->cls,
+            (double)in->dt / SW_NS_PER_S, in->count, in->exp_mid, in->exp_lo, in->exp_hi, in->phi,
+            ex->level ? "none" : ex->learning ? "other-days" : "own", base_scale(&s->base),
+            ewin_ratio(&s->storm_det.s1), ewin_ratio(&s->storm_det.s2),
+            ewin_ratio(&s->storm_det.recent), life_word(&s->storm),
+            storm->hot ? " (evidence)" : "", ewin_ratio(&s->shift.hi), ewin_ratio(&s->shift.lo),
+            life_word(&s->shift_life), modes[mode & ~BASE_HOLD_SCALE],
+            mode & BASE_HOLD_SCALE ? ",scale-held" : "");
+}
+
+/* One line on a User's direction's closed bucket: the silence evidence. */
+static void explain_bucket(shard_t *sh, const agg_t *g, const det_in_t *in)
+{
+    char at[TF_BUFLEN];
+    tf_format(in->ts, at);
+    fprintf(sh->o.explain,
+            "explain %s %s %s/all interval=%.0fs count=%.0f expected-low=%.3g "
+            "silence-evidence=%.1f silence=%s blocked=%s\n",
+            at, st_user(sh->st, g->user)->name, g->dir == LP_NORTH ? "north" : "south",
+            (double)in->dt / SW_NS_PER_S, in->count, in->exp_lo, g->sil.llr,
+            life_word(&g->silence), life_word(&g->blocked));
+}
+
 /* ---- per-User buckets --------------------------------------------------- */
 
 /* Judges a User's direction over its closed bucket: silence, a fixed
- * limit, a shift, and northbound a blocked route (det_*.h). */
+ * limit, and northbound a blocked route (det_*.h). */
 static void agg_close(shard_t *sh, agg_t *g)
 {
     const user_t *u = st_user(sh->st, g->user);
@@ -314,6 +357,8 @@ static void agg_close(shard_t *sh, agg_t *g)
     ev.value = o.value;
     ev.baseline = o.baseline;
     drive(sh, &g->silence, &g->silence_alert, ts, &o, 0, p->silence_hold, &ev, g->user, "all", 0);
+    if (g->explain)
+        explain_bucket(sh, g, &in);
 
     double limit = g->dir == LP_NORTH ? p->limit_north_rate : p->limit_south_rate;
     if (limit > 0 || g->limit_alert) {
@@ -337,17 +382,6 @@ static void agg_close(shard_t *sh, agg_t *g)
         ev.baseline = o.baseline;
         ev.backlog = g->backlog;
         drive(sh, &g->blocked, &g->blocked_alert, ts, &o, p->blocked_for, p->blocked_hold, &ev,
-              g->user, "all", 0);
-    }
-
-    int others = g->storming || life_active(&g->silence) || life_active(&g->blocked) ||
-                 life_active(&g->limit);
-    shift_judge(&g->shift, &in, others, p, &o);
-    if (!others || life_active(&g->shift_life)) {
-        ev = ev_alert(ALERT_SHIFT, g->dir);
-        ev.value = o.value;
-        ev.baseline = o.baseline;
-        drive(sh, &g->shift_life, &g->shift_alert, ts, &o, p->shift_for, p->shift_hold, &ev,
               g->user, "all", 0);
     }
 
@@ -390,13 +424,15 @@ static int open_bucket(shard_t *sh, uint32_t ai)
 }
 
 /* How the baseline of a series with params p learns. */
-static base_cfg_t base_cfg(const detect_params_t *p)
+static base_cfg_t base_cfg(const detect_params_t *p, double cadence)
 {
+    const double bin_s = (double)BASE_BIN_NS / SW_NS_PER_S;
     return (base_cfg_t){ .tau = p->base_tau, .day_weight = p->daily_weight,
                          .outlier_weight = p->daily_outlier_weight,
                          .outlier_ratio = p->daily_outlier_ratio,
                          .outlier_slack = p->storm_min_excess, .scale_tau = p->base_scale_tau,
-                         .damp_weight = p->base_damp_weight, .weekly = 1 };
+                         .damp_weight = p->base_damp_weight, .weekly = 1,
+                         .smooth = cadence * BASE_SMOOTH_SAMPLES > bin_s };
 }
 
 /* Local time (baseline.timezone) of event time ts: the offset of the hour
@@ -431,13 +467,22 @@ static int64_t idle_of(const shard_t *sh, const series_t *s)
 /* The weight of a new interval in the learned cadence. */
 #define CADENCE_WEIGHT 0.1f
 
+/* Intervals in a row that long make them the rhythm: the first interval
+ * learnt was a burst of two samples, or the source slowed for good. */
+#define CADENCE_RELEARN 3
+
+/* Learns from dt, the interval between two samples read (never an idle
+ * fill's: a fill only says that the series said nothing). */
 static void learn_cadence(series_t *s, int64_t dt)
 {
     float d = (float)dt / SW_NS_PER_S;
-    if (s->cadence <= 0)
+    if (s->cadence > 0 && d >= CADENCE_HOLE * s->cadence && ++s->holes < CADENCE_RELEARN)
+        return;
+    if (s->cadence <= 0 || s->holes >= CADENCE_RELEARN)
         s->cadence = d;
-    else if (d < CADENCE_HOLE * s->cadence)
+    else
         s->cadence += CADENCE_WEIGHT * (d - s->cadence);
+    s->holes = 0;
 }
 
 static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
@@ -463,14 +508,16 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
      * its count says nothing of that interval */
     int fresh = !s->seen || s->epoch != sh->epoch;
     int64_t dt = r->ts - s->last_ts;
-    if (!fresh && !r->fill)
+    if (!fresh && !r->fill && !s->filled)
         learn_cadence(s, dt);
+    s->filled = r->fill;
     if (fresh || dt > idle_of(sh, s) + sh->o.ingest.idle_after / 2) {
         /* the first sample, or the first after a feed gap: its interval is
          * unknown, so it only anchors the next one */
         s->seen = 1;
         s->epoch = sh->epoch;
         s->last_ts = r->ts;
+        s->explain = g->explain = sh->o.explain && strcmp(u->name, sh->o.explain_user) == 0;
         return;
     }
     s->last_ts = r->ts;
@@ -480,15 +527,16 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     /* what this series normally carries over the interval at this time of
      * day and week: the highest nearby rate judges storms, the lowest
      * silences, the one at the time shifts */
-    base_cfg_t bc = base_cfg(p);
+    base_cfg_t bc = base_cfg(p, s->cadence);
     base_expect_t ex;
     base_expect(&s->base, &bc, local_ts(sh, r->ts - dt / 2), p->daily_tolerance + dt / 2, &ex);
     double phi = s->base.phi > p->base_dispersion ? s->base.phi : p->base_dispersion;
     det_in_t in = { .ts = r->ts, .dt = dt, .count = count, .exp_hi = ex.hi * secs,
                     .exp_lo = ex.lo * secs, .exp_mid = ex.mid * secs, .phi = phi,
                     .warm = s->base.age >= p->base_warmup, .learning = ex.learning };
-    det_out_t o;
+    det_out_t o, storm_out;
     storm_judge(&s->storm_det, &in, p, &o);
+    storm_out = o;
     event_t ev = ev_alert(ALERT_STORM, s->dir);
     ev.value = o.value;
     ev.baseline = o.baseline;
@@ -499,14 +547,29 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     if (was_firing && !life_active(&s->storm))
         storm_forget(&s->storm_det);
 
+    /* a level shift: quiet while a storm, or a silence, blocked route or
+     * limit of the User's direction says it better */
+    int others = life_active(&s->storm) || life_active(&g->silence) ||
+                 life_active(&g->blocked) || life_active(&g->limit);
+    shift_judge(&s->shift, &in, others, p, &o);
+    if (!others || life_active(&s->shift_life)) {
+        ev = ev_alert(ALERT_SHIFT, s->dir);
+        ev.value = o.value;
+        ev.baseline = o.baseline;
+        drive(sh, &s->shift_life, &s->shift_alert, r->ts, &o, p->shift_for, p->shift_hold, &ev,
+              s->user, s->cls, 0);
+    }
+
     /* learn: not while an alert of the series or of its User's direction
      * is active, damped while one may be coming (baseline.h) */
     int mode = BASE_NORMAL;
     if (life_active(&s->storm) || life_active(&g->silence)) {
         mode = BASE_ANOMALOUS;
-    } else if (storm_suspicious(&s->storm_det, p, phi) || g->suspicious) {
+    } else if (s->base.age >= 2 * p->base_tau &&
+               (storm_suspicious(&s->storm_det, p) || g->suspicious)) {
         /* damped for base_damp_max at most: a level that moved for good
-         * (or a level learnt from a transient) is then learnt */
+         * (or a level learnt from a transient) is then learnt; never in
+         * its first hour, too young a level to defend */
         if (s->damp_since == INT64_MIN)
             s->damp_since = r->ts;
         if (r->ts - s->damp_since < p->base_damp_max)
@@ -514,7 +577,13 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     } else {
         s->damp_since = INT64_MIN;
     }
+    /* a shift against a learnt profile: today's scale holds until it is
+     * judged (or accepted) */
+    if (!ex.learning && (shift_suspicious(&s->shift, p) || life_active(&s->shift_life)))
+        mode |= BASE_HOLD_SCALE;
     base_learn(&s->base, &bc, count, dt, local_ts(sh, r->ts), mode);
+    if (s->explain)
+        explain_series(sh, s, &in, &ex, &storm_out, mode);
 
     /* add to the User's open bucket */
     if (!g->dirty) {
@@ -566,6 +635,9 @@ static void idle_sweep(shard_t *sh, int64_t g)
     for (size_t i = 0; i < n; i++) {
         series_t *s = st_series(sh->st, (uint32_t)i);
         if (!s->live || !s->seen || s->epoch != sh->epoch || g - s->last_ts <= idle_of(sh, s))
+            continue;
+        /* until its rhythm is known, a pause is no silence */
+        if (s->cadence <= 0)
             continue;
         /* a quiet source (Kafka partition) says nothing of its Users */
         if (sh->nsrc_stalled && sh->src_stalled[st_user(sh->st, s->user)->src])
@@ -658,12 +730,12 @@ static int evictable(shard_t *sh, const series_t *s)
 {
     /* a sample waiting in this event time goes with its series only when
      * it is the series' first (an anchor: nothing learnt, nothing judged) */
-    if (!s->live || (s->pending && s->seen) || s->alert || life_active(&s->storm))
+    if (!s->live || (s->pending && s->seen) || s->alert || life_active(&s->storm) ||
+        s->shift_alert || life_active(&s->shift_life))
         return 0;
     const agg_t *g = st_agg(sh->st, s->agg);
     return !g->dirty && !g->blocked_alert && !g->silence_alert && !g->limit_alert &&
-           !g->shift_alert && !life_active(&g->blocked) && !life_active(&g->silence) &&
-           !life_active(&g->limit) && !life_active(&g->shift_life);
+           !life_active(&g->blocked) && !life_active(&g->silence) && !life_active(&g->limit);
 }
 
 /*
@@ -816,7 +888,6 @@ static void release_user(shard_t *sh, uint32_t ui)
         hand_off_alert(sh, &g->blocked_alert, ALERT_BLOCKED, g->dir, u, "all");
         hand_off_alert(sh, &g->silence_alert, ALERT_SILENCE, g->dir, u, "all");
         hand_off_alert(sh, &g->limit_alert, ALERT_LIMIT, g->dir, u, "all");
-        hand_off_alert(sh, &g->shift_alert, ALERT_SHIFT, g->dir, u, "all");
         if (g->dirty) { /* out of the open buckets */
             size_t k = 0;
             for (size_t i = 0; i < sh->ndirty; i++)
@@ -831,6 +902,7 @@ static void release_user(shard_t *sh, uint32_t ui)
         if (!s->live || s->user != ui)
             continue;
         hand_off_alert(sh, &s->alert, ALERT_STORM, s->dir, st_user(sh->st, ui), s->cls);
+        hand_off_alert(sh, &s->shift_alert, ALERT_SHIFT, s->dir, st_user(sh->st, ui), s->cls);
         st_remove(sh->st, (uint32_t)i); /* the User goes with its last series */
     }
     event_t ev = { .type = EV_EVICT, .at = sh->now, .backlog = -1 };
@@ -921,10 +993,15 @@ int shard_adopt(shard_t *sh, const state_user_t *in)
         s->cadence = b->cadence;
         s->storm_det = b->storm_det;
         s->storm = b->storm;
+        s->shift = b->shift;
+        s->shift_life = b->shift_life;
         st_agg(sh->st, s->agg)->backlog += b->backlog;
         if (b->firing)
             adopt_alert(sh, &s->alert, &b->fire, ALERT_STORM, s->dir, st_user(sh->st, ui),
                         s->cls);
+        if (b->shift_firing)
+            adopt_alert(sh, &s->shift_alert, &b->shift_fire, ALERT_SHIFT, s->dir,
+                        st_user(sh->st, ui), s->cls);
     }
     user_t *u = st_user(sh->st, ui);
     u->src = (uint16_t)in->src;
@@ -935,7 +1012,6 @@ int shard_adopt(shard_t *sh, const state_user_t *in)
         agg_t *g = st_agg(sh->st, u->agg[b->dir]);
         g->sil = b->sil;
         g->route = b->route;
-        g->shift = b->shift;
         if (b->open && open_bucket(sh, u->agg[b->dir]) == 0) {
             g->bucket_ts = b->bucket_ts;
             g->bucket_dt = b->bucket_dt;
@@ -953,11 +1029,9 @@ int shard_adopt(shard_t *sh, const state_user_t *in)
         g->blocked = b->life[STATE_BLOCKED];
         g->silence = b->life[STATE_SILENCE];
         g->limit = b->life[STATE_LIMIT];
-        g->shift_life = b->life[STATE_SHIFT];
         static const alert_kind_t kinds[STATE_NLIVES] = { ALERT_BLOCKED, ALERT_SILENCE,
-                                                          ALERT_LIMIT, ALERT_SHIFT };
-        uint32_t *ids[STATE_NLIVES] = { &g->blocked_alert, &g->silence_alert, &g->limit_alert,
-                                        &g->shift_alert };
+                                                          ALERT_LIMIT };
+        uint32_t *ids[STATE_NLIVES] = { &g->blocked_alert, &g->silence_alert, &g->limit_alert };
         for (int k = 0; k < STATE_NLIVES; k++)
             if (b->firing[k])
                 adopt_alert(sh, ids[k], &b->fire[k], kinds[k], g->dir, u, "all");
@@ -1151,19 +1225,19 @@ int shard_resume(shard_t *sh, const shard_resume_t *r)
     size_t ulen = strlen(r->user);
     life_t firing = { .onset = r->fire.starts_at, .since = r->fire.detected_at,
                       .state = LIFE_FIRING };
-    if (r->kind == ALERT_STORM) {
+    if (r->kind == ALERT_STORM || r->kind == ALERT_SHIFT) { /* a series' */
         const char *cls = r->cls ? r->cls : "all";
         int64_t si = st_intern(sh->st, r->user, ulen, r->dir, cls, strlen(cls),
                                sh->o.detect_for, sh->o.detect_ctx);
         if (si < 0)
             return (int)si;
         series_t *s = st_series(sh->st, (uint32_t)si);
-        if (s->alert)
+        uint32_t *id = r->kind == ALERT_STORM ? &s->alert : &s->shift_alert;
+        if (*id)
             return SW_EEXISTS;
-        s->storm = firing;
+        *(r->kind == ALERT_STORM ? &s->storm : &s->shift_life) = firing;
         st_user(sh->st, s->user)->src = (uint16_t)r->src;
-        adopt_alert(sh, &s->alert, &r->fire, ALERT_STORM, r->dir, st_user(sh->st, s->user),
-                    s->cls);
+        adopt_alert(sh, id, &r->fire, r->kind, r->dir, st_user(sh->st, s->user), s->cls);
         return SW_OK;
     }
     int64_t ai = st_user_agg(sh->st, r->user, ulen, r->dir, sh->o.detect_for, sh->o.detect_ctx);

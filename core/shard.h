@@ -17,6 +17,7 @@
 #define SW_SHARD_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "event.h"
@@ -45,6 +46,11 @@ typedef struct {
      * shard_publish_all. The blob is valid during the call. NULL: never. */
     shard_publish_fn publish;
     void *publish_ctx;
+    /* Explains every judgement of this User's series and directions, a
+     * line each, to `explain` (shard_explain lines): why an alert fired,
+     * or did not. NULL: none. */
+    const char *explain_user;
+    FILE *explain;
 } shard_opts_t;
 
 typedef struct {

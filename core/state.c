@@ -408,10 +408,15 @@ int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
         w_ewin(&w, &s->storm_det.s1);
         w_ewin(&w, &s->storm_det.s2);
         w_opt_ts(&w, s->storm_det.s0_since);
+        w_u(&w, s->storm_det.s0_samples, 1);
         w_opt_ts(&w, s->storm_det.rise_since);
         w_opt_ts(&w, s->storm_det.fall_since);
         w_ewin(&w, &s->storm_det.recent);
         w_life_fire(&w, &s->storm, s->alert, fire_of, ctx);
+        w_ewin(&w, &s->shift.w);
+        w_ewin(&w, &s->shift.hi);
+        w_ewin(&w, &s->shift.lo);
+        w_life_fire(&w, &s->shift_life, s->shift_alert, fire_of, ctx);
     }
     int naggs = (u->agg[0] != ST_NO_AGG) + (u->agg[1] != ST_NO_AGG);
     w_u(&w, (uint64_t)naggs, 1);
@@ -427,7 +432,6 @@ int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
         w_f64(&w, g->route.prev_backlog);
         w_u(&w, (uint64_t)g->route.low_since, 8);
         w_win(&w, &g->route.win);
-        w_ewin(&w, &g->shift.w);
         w_u(&w, g->dirty, 1);
         if (g->dirty) {
             w_u(&w, (uint64_t)g->bucket_ts, 8);
@@ -446,7 +450,6 @@ int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
         w_life_fire(&w, &g->blocked, g->blocked_alert, fire_of, ctx);
         w_life_fire(&w, &g->silence, g->silence_alert, fire_of, ctx);
         w_life_fire(&w, &g->limit, g->limit_alert, fire_of, ctx);
-        w_life_fire(&w, &g->shift_life, g->shift_alert, fire_of, ctx);
     }
     return w_finish(&w, buf, len);
 }
@@ -587,10 +590,15 @@ static void u_series(urd_t *d, state_user_series_t *s)
     u_ewin(d, &s->storm_det.s1);
     u_ewin(d, &s->storm_det.s2);
     s->storm_det.s0_since = u_opt_ts(d);
+    s->storm_det.s0_samples = (uint8_t)u_u(d, 1);
     s->storm_det.rise_since = u_opt_ts(d);
     s->storm_det.fall_since = u_opt_ts(d);
     u_ewin(d, &s->storm_det.recent);
     u_life(d, &s->storm, &s->firing, &s->fire);
+    u_ewin(d, &s->shift.w);
+    u_ewin(d, &s->shift.hi);
+    u_ewin(d, &s->shift.lo);
+    u_life(d, &s->shift_life, &s->shift_firing, &s->shift_fire);
 }
 
 static void u_agg(urd_t *d, state_user_agg_t *g)
@@ -605,7 +613,6 @@ static void u_agg(urd_t *d, state_user_agg_t *g)
     g->route.prev_backlog = u_f64(d, 1);
     g->route.low_since = u_ts(d);
     u_win(d, &g->route.win);
-    u_ewin(d, &g->shift.w);
     g->open = (int)u_u(d, 1);
     if (g->open > 1 && !d->why)
         d->why = "bad bucket flag";

@@ -58,7 +58,7 @@ int state_decode(series_table_t *(*table_for)(void *ctx, const char *user, size_
  * One User's whole detection state, so that the User can move to another
  * instance (Kafka: its partition moved) and go on as if it had never left:
  * every series with its baseline, the time of its last sample (so samples
- * read again are duplicates) and its storm lifecycle; every direction's
+ * read again are duplicates), its storm and shift detectors and lifecycles; every direction's
  * silence run, blocked-route window and lifecycles; and, for each alert
  * firing, what it fired with. A blob has its own magic, version, the bin
  * layout and a CRC, and is refused whole when anything is off.
@@ -82,22 +82,25 @@ typedef struct {
     base_t base;
     det_storm_t storm_det;
     life_t storm;
-    int firing;                   /* an alert is out: fire holds it */
+    int firing;                   /* a storm alert is out: fire holds it */
     state_fire_t fire;
+    det_shift_t shift;
+    life_t shift_life;
+    int shift_firing;             /* a shift alert is out: shift_fire holds it */
+    state_fire_t shift_fire;
 } state_user_series_t;
 
-enum { STATE_BLOCKED, STATE_SILENCE, STATE_LIMIT, STATE_SHIFT, STATE_NLIVES };
+enum { STATE_BLOCKED, STATE_SILENCE, STATE_LIMIT, STATE_NLIVES };
 
 typedef struct {
     int dir;
     det_silence_t sil;
     det_route_t route;
-    det_shift_t shift;
     int open;                     /* a bucket is open: its sums follow */
     int64_t bucket_ts, bucket_dt;
     double obs, queued, expected, expected_mid, var_extra, delivered, base_rate, rate;
     int storming, learning;
-    life_t life[STATE_NLIVES];    /* blocked, silence, limit, shift */
+    life_t life[STATE_NLIVES];    /* blocked, silence, limit */
     int firing[STATE_NLIVES];
     state_fire_t fire[STATE_NLIVES];
 } state_user_agg_t;

@@ -372,7 +372,40 @@ static void test_daily_profile_later_days(void **state)
     assert_near(expect_mid(&b, 2, 40), 5.0, 1e-5); /* the incident is not learnt */
     assert_near(expect_mid(&b, 2, 50), 5.0, 1e-5);
     assert_int_equal(b.days[BASE_WEEKDAY][20], 2);
-    assert_int_equal(b.days[BASE_WEEKDAY][40], 1);
+    assert_int_equal(b.days[BASE_WEEKDAY][40] & 0x7f, 1); /* not learnt: marked */
+    assert_true(b.days[BASE_WEEKDAY][40] & 0x80);
+}
+
+/*
+ * What is anomalous at the same time two days running is the pattern (a
+ * batch that moved, the quiet after it): the second day learns it, from
+ * every sample; an anomaly on one day only is never learnt.
+ */
+static void test_recurring_anomaly_learnt(void **state)
+{
+    (void)state;
+    base_cfg_t cfg = cfg_tau(1800 * SEC);
+    day_plan_t d;
+    plan_fill(&d, 5);
+    base_t b;
+    base_init(&b);
+    feed_day(&b, &cfg, 0, &d, 10 * SEC);
+    d.rate[40] = 40; /* alerting, two days running */
+    d.anomalous[40] = 1;
+    d.rate[60] = 40; /* alerting on day 1 only */
+    d.anomalous[60] = 1;
+    feed_day(&b, &cfg, 1, &d, 10 * SEC);
+    d.rate[60] = 5;
+    d.anomalous[60] = 0;
+    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(2, 0) + 10 * SEC, BASE_NORMAL);
+    assert_near(expect_mid(&b, 2, 40), 5.0, 1e-5); /* one day: not yet */
+    feed_day(&b, &cfg, 2, &d, 10 * SEC);
+    base_learn(&b, &cfg, 50, 10 * SEC, bin_start(3, 0) + 10 * SEC, BASE_NORMAL);
+    /* the second day: learnt at day_weight, as an ordinary day */
+    assert_near(expect_mid(&b, 3, 40), 5 + cfg.day_weight * (40 - 5), 0.05);
+    assert_near(expect_mid(&b, 3, 60), 5.0, 1e-5);
+    assert_int_equal(b.days[BASE_WEEKDAY][40], 2);
+    assert_int_equal(b.days[BASE_WEEKDAY][60], 2); /* day 2 was normal again */
 }
 
 /* A pattern seen only while alerting on its first day is known the next. */
@@ -544,7 +577,8 @@ static void test_sd_floor(void **state)
     assert_true(base_sd(&b, 0, 1.0) == 0.0);
 }
 
-/* One wild sample moves phi by at most w * 4; the level is not clamped. */
+/* One wild sample moves phi only by what a residual of BASE_PHI_CLIP_Z
+ * standard deviations gives; the level is not clamped. */
 static void test_extreme_sample_clamps_phi(void **state)
 {
     (void)state;
@@ -556,8 +590,9 @@ static void test_extreme_sample_clamps_phi(void **state)
         base_learn(&b, &cfg, 100, SEC, ts += SEC, BASE_NORMAL);
     assert_true(b.phi == 0.0f);
     base_learn(&b, &cfg, 1e9, SEC, ts += SEC, BASE_NORMAL);
-    const double w = 1.0 / 101.0;
-    assert_near(b.phi, 4.0 * w, 1e-6);
+    const double w = 1.0 / 101.0, mu = 100;
+    double clip = BASE_PHI_CLIP_Z * sqrt(mu + BASE_PHI_CLIP_FLOOR * mu * mu);
+    assert_near(b.phi, w * (clip * clip - mu) / (mu * mu), 1e-6);
     assert_near(b.rate, 100.0 + w * (1e9 - 100.0), 1e-3);
     assert_true(isfinite(base_sd(&b, b.rate, 0.01)));
 }
@@ -608,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_daily_profile_first_day),
         cmocka_unit_test(test_bins_without_history_use_level),
         cmocka_unit_test(test_daily_profile_later_days),
+        cmocka_unit_test(test_recurring_anomaly_learnt),
         cmocka_unit_test(test_first_day_learns_anomalous_pattern),
         cmocka_unit_test(test_first_day_storm_not_expected_same_day),
         cmocka_unit_test(test_BUG_first_day_silence_not_learnt_as_normal),

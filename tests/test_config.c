@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -107,6 +108,7 @@ static void assert_defaults(const cfg_t *cfg)
     assert_memory_equal(&cfg->ingest, &def.ingest, sizeof(def.ingest));
     assert_memory_equal(&cfg->detect, &def.detect, sizeof(def.detect));
     assert_memory_equal(&cfg->corr, &def.corr, sizeof(def.corr));
+    assert_string_equal(cfg_timezone(cfg), cfg_timezone(&def));
     assert_run_equal(&cfg->run, &def.run);
     assert_int_equal(cfg->n_users, 0);
     assert_null(cfg->users);
@@ -150,12 +152,12 @@ static void test_example_lists_every_key(void **state)
     static const char *const keys[] = {
         "input:", "lateness:", "timestamp_precision:", "feed:", "stall_after:", "idle_after:",
         "max_series:", "max_jump:", "max_line:", "stall_cadences:", "idle_cadences:",
-        "scale_tau:", "damp_ratio:", "damp_weight:", "damp_max:", "timezone:", "window_short:", "ratio_short:",
-        "window_long:", "ratio_long:", "z_window:", "onset_ratio:", "clear_window:",
+        "scale_tau:", "damp_ratio:", "damp_weight:", "damp_max:", "timezone:", "burst_length:", "window_short:",
+        "window_long:", "ratio_sustained:", "z_window:", "onset_ratio:", "clear_window:",
         "false_per_year:", "shift:", "ratio_up:", "ratio_down:", "clear_up:", "clear_down:",
         "min_rate:",
         "baseline:", "tau:", "warmup:", "dispersion:", "detectors:", "storm:", "ratio_fire:",
-        "z_fire:", "min_excess_rate:", "ratio_clear:", "blocked_route:", "window:",
+        "false_per_year:", "min_excess_rate:", "min_excess_count:", "ratio_clear:", "blocked_route:", "window:",
         "delivery_ratio_fire:", "delivery_ratio_clear:", "min_backlog:", "silence:",
         "max_fraction:", "clear_fraction:", "limits:", "south_rate:", "north_rate:",
         "correlation:", "early:", "late:", "proximity:", "min_score:", "run:", "ingest:",
@@ -309,20 +311,21 @@ static void test_every_key(void **state)
             "  damp_ratio: 1.7\n"
             "  damp_weight: 0.1\n"
             "  damp_max: 45m\n"
-            "  timezone: Europe/London\n"
+            "  timezone: America/New_York\n"
             "detectors:\n"
             "  storm:\n"
             "    ratio_fire: 4\n"
-            "    z_fire: 8.5\n"
+            "    false_per_year: 8.5\n"
             "    burst_ratio: 2.5\n"
             "    min_excess_rate: 2.5\n"
+            "    min_excess_count: 7\n"
             "    ratio_clear: 1.5\n"
             "    for: 10s\n"
             "    hold: 1m\n"
             "    window_short: 90s\n"
-            "    ratio_short: 3.2\n"
+            "    burst_length: 45s\n"
             "    window_long: 10m\n"
-            "    ratio_long: 2.8\n"
+            "    ratio_sustained: 2.8\n"
             "    z_window: 1.5\n"
             "    onset_ratio: 2.2\n"
             "    clear_window: 20s\n"
@@ -417,9 +420,10 @@ static void test_every_key(void **state)
     assert_true(d->daily_outlier_weight == 0.1);
     assert_true(d->daily_outlier_ratio == 4);
     assert_true(d->storm_ratio_fire == 4);
-    assert_true(d->storm_z_fire == 8.5);
+    assert_true(d->storm_false_per_year == 8.5);
     assert_true(d->storm_burst_ratio == 2.5);
     assert_true(d->storm_min_excess == 2.5);
+    assert_true(d->storm_min_count == 7);
     assert_true(d->storm_ratio_clear == 1.5);
     assert_true(d->storm_for == 10 * S);
     assert_true(d->storm_hold == 60 * S);
@@ -433,9 +437,9 @@ static void test_every_key(void **state)
     assert_true(d->silence_false_per_year == 0.5);
     assert_true(d->silence_clear_window == 60 * S);
     assert_true(d->storm_window_short == 90 * S);
-    assert_true(d->storm_ratio_short == 3.2);
+    assert_true(d->storm_burst_length == 45 * S);
     assert_true(d->storm_window_long == 600 * S);
-    assert_true(d->storm_ratio_long == 2.8);
+    assert_true(d->storm_ratio_sustained == 2.8);
     assert_true(d->storm_z_window == 1.5);
     assert_true(d->storm_onset_ratio == 2.2);
     assert_true(d->storm_clear_window == 20 * S);
@@ -452,7 +456,7 @@ static void test_every_key(void **state)
     assert_true(d->shift_min_rate == 0.5);
     assert_true(d->shift_for == 3600 * S);
     assert_true(d->shift_hold == 20 * 60 * S);
-    assert_string_equal(cfg.timezone, "Europe/London");
+    assert_string_equal(cfg.timezone, "America/New_York");
     assert_true(cfg.ingest.stall_cadences == 4);
     assert_true(cfg.ingest.idle_cadences == 2.5);
     assert_true(d->silence_clear_fraction == 0.7);
@@ -544,6 +548,48 @@ static void test_every_key(void **state)
 }
 
 /* The forms each kind of run: value takes, and the edges of its range. */
+/*
+ * The profiles' time zone: Great Britain's by default, as a rule when the
+ * system's database is missing; UTC turns local time off; POSIX rules and
+ * database names are taken, anything else is refused by name.
+ */
+static void test_timezone(void **state)
+{
+    (void)state;
+    cfg_t cfg;
+    cfg_defaults(&cfg);
+    assert_string_equal(cfg_timezone(&cfg), CFG_DEFAULT_TIMEZONE);
+    assert_true(cfg_local_time(&cfg));
+    setenv("TZDIR", "/nonexistent", 1);
+    assert_string_equal(cfg_timezone(&cfg), CFG_GB_RULE);
+    unsetenv("TZDIR");
+
+    load_ok("baseline: {timezone: UTC}\n", &cfg);
+    assert_string_equal(cfg_timezone(&cfg), "UTC");
+    assert_false(cfg_local_time(&cfg));
+    cfg_free(&cfg);
+    load_ok("baseline: {timezone: \"CET-1CEST,M3.5.0,M10.5.0/3\"}\n", &cfg);
+    assert_string_equal(cfg_timezone(&cfg), "CET-1CEST,M3.5.0,M10.5.0/3");
+    cfg_apply_timezone(&cfg);
+    struct tm tm;
+    time_t summer = 1719835200; /* 2024-07-01T12:00Z */
+    assert_non_null(localtime_r(&summer, &tm));
+    assert_int_equal(tm.tm_hour, 14);
+    cfg_free(&cfg);
+
+    char err[512], path[24];
+    cfg_defaults(&cfg);
+    const char *bad[] = { "Mars/Olympus", "../etc/passwd", "XY1", "BST-" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char yaml[128];
+        snprintf(yaml, sizeof(yaml), "baseline: {timezone: \"%s\"}\n", bad[i]);
+        assert_int_equal(load_text(yaml, &cfg, err, sizeof(err), path), SW_ECONFIG);
+        if (!strstr(err, "baseline.timezone: unknown time zone"))
+            fail_msg("%s: %s", bad[i], err);
+    }
+    cfg_free(&cfg);
+}
+
 static void test_run_values(void **state)
 {
     (void)state;
@@ -633,11 +679,11 @@ static void test_run_values(void **state)
 
     /* The run: section may come anywhere, and leaves the detection settings alone. */
     load_ok("run: {ingest: [\"tcp://127.0.0.1:5557\"], shards: 2}\n"
-            "detectors: {storm: {z_fire: 7}}\n",
+            "detectors: {storm: {false_per_year: 7}}\n",
             &cfg);
     assert_int_equal(cfg.run.n_ingest, 1);
     assert_int_equal(cfg.run.shards, 2);
-    assert_true(cfg.detect.storm_z_fire == 7);
+    assert_true(cfg.detect.storm_false_per_year == 7);
     cfg_free(&cfg);
 }
 
@@ -669,9 +715,9 @@ static void test_partial_keeps_defaults(void **state)
 {
     (void)state;
     cfg_t cfg, want;
-    load_ok("detectors: {storm: {z_fire: 7}}\n", &cfg);
+    load_ok("detectors: {storm: {false_per_year: 7}}\n", &cfg);
     cfg_defaults(&want);
-    want.detect.storm_z_fire = 7;
+    want.detect.storm_false_per_year = 7;
     assert_memory_equal(&cfg.detect, &want.detect, sizeof(want.detect));
     assert_memory_equal(&cfg.ingest, &want.ingest, sizeof(want.ingest));
     assert_memory_equal(&cfg.corr, &want.corr, sizeof(want.corr));
@@ -771,7 +817,7 @@ static void test_users_inherit(void **state)
             "      blocked_route: {min_backlog: 10}\n"
             "      silence: {hold: 1m}\n"
             "detectors:\n"
-            "  storm: {ratio_clear: 3, z_fire: 4}\n"
+            "  storm: {ratio_clear: 3, false_per_year: 4}\n"
             "limits: {north_rate: 50}\n"
             "correlation: {min_score: 0.4}\n",
             &cfg);
@@ -779,7 +825,7 @@ static void test_users_inherit(void **state)
     detect_params_t global;
     detect_params_defaults(&global);
     global.storm_ratio_clear = 3;
-    global.storm_z_fire = 4;
+    global.storm_false_per_year = 4;
     global.limit_north_rate = 50;
     assert_memory_equal(&cfg.detect, &global, sizeof(global));
 
@@ -858,8 +904,8 @@ static const struct {
       "silence, shift, blast_radius)" },
     { "detectors:\n  storm:\n    ratio_fires: 4\n",
       "FILE:3:5: detectors.storm.ratio_fires: unknown key (expected one of: ratio_fire, "
-      "z_fire, min_excess_rate, ratio_clear, for, hold, burst_ratio, window_short, ratio_short, "
-      "window_long, ratio_long, z_window, onset_ratio, clear_window)" },
+      "false_per_year, min_excess_rate, min_excess_count, ratio_clear, for, hold, burst_ratio, burst_length, window_short, "
+      "window_long, ratio_sustained, z_window, onset_ratio, clear_window)" },
     { "users:\n  U1:\n    correlation: {}\n",
       "FILE:3:5: users.U1.correlation: unknown key (expected one of: baseline, detectors, "
       "limits)" },
@@ -885,20 +931,20 @@ static const struct {
       "FILE:3:17: detectors.storm.ratio_fire: expected a number, got 'x'" },
     { "detectors:\n  storm:\n    ratio_fire: {a: 1}\n",
       "FILE:3:17: detectors.storm.ratio_fire: expected a number, got a mapping" },
-    { "detectors: {storm: {z_fire: [6]}}\n",
-      "FILE:1:29: detectors.storm.z_fire: expected a number, got a sequence" },
-    { "detectors: {storm: {z_fire: .inf}}\n",
-      "FILE:1:29: detectors.storm.z_fire: expected a number, got '.inf'" },
-    { "detectors: {storm: {z_fire: 1e999}}\n",
-      "FILE:1:29: detectors.storm.z_fire: expected a number, got '1e999'" },
-    { "detectors: {storm: {z_fire: 0x10}}\n",
-      "FILE:1:29: detectors.storm.z_fire: expected a number, got '0x10'" },
-    { "detectors: {storm: {z_fire: true}}\n",
-      "FILE:1:29: detectors.storm.z_fire: expected a number, got 'true'" },
-    { "detectors: {storm: {z_fire: }}\n",
-      "FILE:1:29: detectors.storm.z_fire: expected a number, got an empty value" },
-    { "detectors: {storm: {z_fire: -1}}\n",
-      "FILE:1:29: detectors.storm.z_fire: must not be negative" },
+    { "detectors: {storm: {false_per_year: [6]}}\n",
+      "FILE:1:37: detectors.storm.false_per_year: expected a number, got a sequence" },
+    { "detectors: {storm: {false_per_year: .inf}}\n",
+      "FILE:1:37: detectors.storm.false_per_year: expected a number, got '.inf'" },
+    { "detectors: {storm: {false_per_year: 1e999}}\n",
+      "FILE:1:37: detectors.storm.false_per_year: expected a number, got '1e999'" },
+    { "detectors: {storm: {ratio_clear: 0x10}}\n",
+      "FILE:1:34: detectors.storm.ratio_clear: expected a number, got '0x10'" },
+    { "detectors: {storm: {ratio_clear: true}}\n",
+      "FILE:1:34: detectors.storm.ratio_clear: expected a number, got 'true'" },
+    { "detectors: {storm: {ratio_clear: }}\n",
+      "FILE:1:34: detectors.storm.ratio_clear: expected a number, got an empty value" },
+    { "detectors: {storm: {ratio_clear: -1}}\n",
+      "FILE:1:34: detectors.storm.ratio_clear: must be greater than 0" },
     { "limits:\n  south_rate: -1\n",
       "FILE:2:15: limits.south_rate: must not be negative" },
     { "baseline:\n  dispersion: -0.5\n",
@@ -1286,7 +1332,7 @@ static void test_alloc_failure(void **state)
     if (!allocfail_active())
         skip();
     cfg_t cfg;
-    long n = alloc_failure_pass("detectors: {storm: {z_fire: 7}}\n"
+    long n = alloc_failure_pass("detectors: {storm: {false_per_year: 7}}\n"
                                 "users:\n"
                                 "  A: {limits: {south_rate: 1}}\n"
                                 "  B: {limits: {south_rate: 2}}\n",
@@ -1330,6 +1376,7 @@ int main(void)
         cmocka_unit_test(test_example_ingest_block),
         cmocka_unit_test(test_defaults_and_empty_files),
         cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_timezone),
         cmocka_unit_test(test_run_values),
         cmocka_unit_test(test_run_free),
         cmocka_unit_test(test_partial_keeps_defaults),
