@@ -223,7 +223,6 @@ static void *ingest_main(void *arg)
     zmq_pollitem_t items[MAX_INGEST];
     for (size_t i = 0; i < d->nsocks; i++)
         items[i] = (zmq_pollitem_t){ .socket = d->socks[i], .events = ZMQ_POLLIN };
-    double stall_s = (double)d->ingest.stall_after / SW_NS_PER_S;
     /* the feed is quiet from the first poll that found nothing after data:
      * time this thread spent feeding a shard that was behind is not quiet */
     double quiet_since = 0;
@@ -241,7 +240,7 @@ static void *ingest_main(void *arg)
         int got = 0;
         if (d->kafka) {
             got += dk_poll(d, d->nsocks ? 0 : POLL_MS) > 0;
-            dk_sources(d, stall_s);
+            dk_sources(d, (double)router_stall_after(d->router) / SW_NS_PER_S);
         }
         for (size_t i = 0; rc > 0 && i < d->nsocks; i++) {
             for (int k = 0; k < MSGS_PER_ROUND; k++) {
@@ -263,7 +262,8 @@ static void *ingest_main(void *arg)
             double now = dmn_mono_s();
             if (quiet_since == 0)
                 quiet_since = now - (kafka_in ? KAFKA_POLL_MS : POLL_MS) / 1000.0;
-            if (now - quiet_since >= stall_s)
+            /* the feed's own rhythm, once learnt, or feed.stall_after */
+            if (now - quiet_since >= (double)router_stall_after(d->router) / SW_NS_PER_S)
                 router_stall(d->router); /* once per stall: the router knows */
         }
         dmn_flush_batches(d);

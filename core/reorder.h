@@ -46,7 +46,8 @@ enum {
 typedef struct {
     int64_t ts;        /* event time, ns */
     int64_t aux;       /* REC_STALL, REC_GAP, REC_SRC_*: event time of the last sample
-                          before the gap */
+                          before the gap (and count: the stall time, ns, the feed
+                          was allowed: feed_stalled's detected_at is aux + count) */
     double count, delivered, rejected, backlog;
     uint32_t seq;      /* arrival sequence (wraps; compared by difference) */
     uint32_t fields;   /* LP_F_* bits */

@@ -3,6 +3,8 @@
  */
 #include "router.h"
 
+#include <math.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +18,13 @@
  * feed's time may jump: one producer with a bad clock cannot, a feed that
  * resumes after a long gap does at once. */
 #define JUMP_CONFIRM 32
+
+/* The feed's rhythm: steps of event time of at least RHYTHM_MIN (Users
+ * stamped within a round are one step), two in a row within RHYTHM_AGREE
+ * of each other; remembered as a maximum that fades over RHYTHM_TAU. */
+#define RHYTHM_MIN (SW_NS_PER_S)
+#define RHYTHM_AGREE 1.5
+#define RHYTHM_TAU (86400.0 * SW_NS_PER_S)
 
 struct router {
     router_opts_t o;
@@ -41,6 +50,8 @@ struct router {
     unsigned nsrc, cur_src, nactive;
     int64_t clock;        /* clock_of(), cached; valid while clock_ok */
     int clock_ok;
+    double rhythm;        /* the feed's own interval, ns (0: none learnt) */
+    int64_t last_step;    /* the step of event time before (RHYTHM_MIN or more) */
 };
 
 unsigned router_shard_of(const char *user, size_t len, unsigned nshards)
@@ -164,11 +175,33 @@ static void release(router_t *rt, int drain)
     }
 }
 
+int64_t router_stall_after(const router_t *rt)
+{
+    double own = rt->o.ingest.stall_cadences * rt->rhythm;
+    return own > (double)rt->o.ingest.stall_after ? (int64_t)own : rt->o.ingest.stall_after;
+}
+
+/* Learns the feed's rhythm from a step of event time. */
+static void learn_rhythm(router_t *rt, int64_t step)
+{
+    if (step < RHYTHM_MIN)
+        return;
+    rt->rhythm *= exp(-(double)step / RHYTHM_TAU);
+    double a = (double)step, b = (double)rt->last_step;
+    if (rt->last_step > 0 && a <= RHYTHM_AGREE * b && b <= RHYTHM_AGREE * a) {
+        double both = a < b ? a : b;
+        if (both > rt->rhythm)
+            rt->rhythm = both;
+    }
+    rt->last_step = step;
+}
+
 static void stall(router_t *rt)
 {
     release(rt, 1);
-    rec_t st = { .type = REC_STALL, .ts = rt->max_ts + rt->o.ingest.stall_after,
-                 .aux = rt->max_ts };
+    int64_t after = router_stall_after(rt);
+    rec_t st = { .type = REC_STALL, .ts = rt->max_ts + after, .aux = rt->max_ts,
+                 .count = (double)after };
     broadcast(rt, &st);
     rt->stalled = 1;
     rt->stats.feed_stalls++;
@@ -200,7 +233,8 @@ void router_count_bad(router_t *rt, lp_result_t res)
 static void gap_at(router_t *rt, const rec_t *r)
 {
     release(rt, 1);
-    rec_t gap = { .type = REC_GAP, .ts = r->ts, .aux = rt->max_ts };
+    rec_t gap = { .type = REC_GAP, .ts = r->ts, .aux = rt->max_ts,
+                  .count = (double)router_stall_after(rt) };
     broadcast(rt, &gap);
     rt->gap_floor = r->ts;
     rt->stalled = 0;
@@ -212,7 +246,7 @@ static void source_resume(router_t *rt, const rec_t *r)
 {
     unsigned src = rt->cur_src;
     rec_t res = { .type = REC_SRC_RESUME, .ts = r->ts, .aux = rt->src_max[src],
-                  .src = (uint16_t)src };
+                  .count = (double)router_stall_after(rt), .src = (uint16_t)src };
     if (reorder_push_control(rt->ro, &res) < 0)
         rt->stats.nomem++;
     rt->src_stalled[src] = 0;
@@ -262,9 +296,13 @@ static void accept(router_t *rt, rec_t *r)
         rt->stats.late++; /* before a gap already announced: out of order */
         return;
     }
-    /* the whole feed was quiet for longer than the stall time: in event
-     * time this shows when it resumes */
-    if (rt->max_ts != INT64_MIN && r->ts - rt->max_ts > rt->o.ingest.stall_after) {
+    /* the whole feed was quiet for longer than the stall time (its own
+     * rhythm's stall_cadences, or stall_after): in event time this shows
+     * when it resumes; the step is learnt first, so a feed whose rhythm
+     * is slow stalls only the first time */
+    if (rt->max_ts != INT64_MIN && r->ts > rt->max_ts)
+        learn_rhythm(rt, r->ts - rt->max_ts);
+    if (rt->max_ts != INT64_MIN && r->ts - rt->max_ts > router_stall_after(rt)) {
         if (!rt->stalled)
             stall(rt);
         gap_at(rt, r);
@@ -338,8 +376,9 @@ void router_source_stall(router_t *rt, unsigned src)
         return;
     /* in the stream at the source's last sample + the stall time, like the
      * whole feed's: every shard sees it at the same point of event time */
-    rec_t st = { .type = REC_SRC_STALL, .ts = rt->src_max[src] + rt->o.ingest.stall_after,
-                 .aux = rt->src_max[src], .src = (uint16_t)src };
+    int64_t after = router_stall_after(rt);
+    rec_t st = { .type = REC_SRC_STALL, .ts = rt->src_max[src] + after, .aux = rt->src_max[src],
+                 .count = (double)after, .src = (uint16_t)src };
     if (reorder_push_control(rt->ro, &st) < 0) {
         rt->stats.nomem++;
         return;

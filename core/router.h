@@ -121,6 +121,12 @@ void router_count_bad(router_t *rt, lp_result_t res);
  */
 void router_feed_was_stalled(router_t *rt);
 
+/* How long the feed may say nothing before it has stalled: feed.stall_after,
+ * or stall_cadences of its own rhythm (learnt from its steps of event time,
+ * two alike in a row) when that is longer: a feed of 5-minute samples is
+ * not stalled between them. */
+int64_t router_stall_after(const router_t *rt);
+
 /*
  * The wall clock says nothing arrived for the stall time (live mode):
  * delivers every buffered sample and tells the shards the feed stalled,

@@ -678,11 +678,14 @@ static void progress(shard_t *sh, int64_t at)
 /* The feed alert's event, of the whole feed (src 0) or of one source:
  * fired when the stall is seen, resolved at the gap's end. Each has an id
  * of its own at the top of the range, far from the detectors' ids. */
-static void feed_event(shard_t *sh, int type, int64_t at, int64_t last, unsigned src)
+static void feed_event(shard_t *sh, int type, int64_t at, int64_t last, int64_t after,
+                       unsigned src)
 {
+    if (after <= 0)
+        after = sh->o.ingest.stall_after;
     event_t ev = { .type = (uint8_t)type, .kind = ALERT_FEED, .dir = ALERT_DIR_BOTH,
                    .id = UINT32_MAX - src, .at = at, .starts_at = last,
-                   .detected_at = last + sh->o.ingest.stall_after, .ends_at = at, .backlog = -1,
+                   .detected_at = last + after, .ends_at = at, .backlog = -1,
                    .src = (uint16_t)src };
     ev_names(&ev, "*", "all");
     sh->o.emit(sh->o.emit_ctx, &ev);
@@ -696,7 +699,7 @@ static void source_stall(shard_t *sh, const rec_t *r)
     sh->src_stalled[r->src] = 1;
     sh->nsrc_stalled++;
     if (sh->o.feed_owner)
-        feed_event(sh, EV_FIRE, r->ts, r->aux, r->src);
+        feed_event(sh, EV_FIRE, r->ts, r->aux, (int64_t)r->count, r->src);
 }
 
 static void source_resume(shard_t *sh, const rec_t *r)
@@ -706,7 +709,7 @@ static void source_resume(shard_t *sh, const rec_t *r)
     sh->src_stalled[r->src] = 0;
     sh->nsrc_stalled--;
     if (sh->o.feed_owner)
-        feed_event(sh, EV_RESOLVE, r->ts, r->aux, r->src);
+        feed_event(sh, EV_RESOLVE, r->ts, r->aux, (int64_t)r->count, r->src);
     /* its series restart their intervals, as after a gap of the whole feed */
     for (size_t i = 0, n = st_series_extent(sh->st); i < n; i++) {
         series_t *s = st_series(sh->st, (uint32_t)i);
@@ -942,7 +945,7 @@ size_t shard_handoff(shard_t *sh, unsigned src, int publish)
         sh->src_stalled[src] = 0;
         sh->nsrc_stalled--;
         if (sh->o.feed_owner)
-            feed_event(sh, EV_RESOLVE, sh->now, sh->now, src);
+            feed_event(sh, EV_RESOLVE, sh->now, sh->now, 0, src);
     }
     return n;
 }
@@ -1288,7 +1291,7 @@ void shard_record(shard_t *sh, const rec_t *r)
     case REC_FEED_BACK: /* the feed that stalled before a restart is back */
         clock_advance(sh, r->ts);
         if (sh->o.feed_owner && sh->stalled)
-            feed_event(sh, EV_RESOLVE, r->ts, r->ts, 0);
+            feed_event(sh, EV_RESOLVE, r->ts, r->ts, 0, 0);
         sh->stalled = 0;
         break;
     case REC_SHED: /* samples were shed before r->ts: what they would have said is unknown */
@@ -1304,7 +1307,7 @@ void shard_record(shard_t *sh, const rec_t *r)
     case REC_STALL: /* nothing since r->aux: feed_stalled at r->ts */
         close_buckets(sh);
         if (sh->o.feed_owner && !sh->stalled)
-            feed_event(sh, EV_FIRE, r->ts, r->aux, 0);
+            feed_event(sh, EV_FIRE, r->ts, r->aux, (int64_t)r->count, 0);
         sh->stalled = 1;
         progress(sh, r->ts + 1);
         break;
@@ -1312,8 +1315,8 @@ void shard_record(shard_t *sh, const rec_t *r)
         close_buckets(sh);
         if (sh->o.feed_owner) {
             if (!sh->stalled)
-                feed_event(sh, EV_FIRE, r->aux + sh->o.ingest.stall_after, r->aux, 0);
-            feed_event(sh, EV_RESOLVE, r->ts, r->aux, 0);
+                feed_event(sh, EV_FIRE, r->aux + (int64_t)r->count, r->aux, (int64_t)r->count, 0);
+            feed_event(sh, EV_RESOLVE, r->ts, r->aux, (int64_t)r->count, 0);
         }
         sh->stalled = 0;
         sh->epoch++; /* every series restarts its interval after the gap */
