@@ -217,6 +217,71 @@ static void ingest_monitor_events(daemon_t *d)
                   total, d->o.max_message);
 }
 
+/* ---- accepting a level as the new normal ------------------------------- */
+
+/* A User's direction whose level an operator accepts (POST .../accept). */
+struct accept_req {
+    char user[LP_MAX_ID + 1];
+    int dir;
+    struct accept_req *next;
+};
+
+/* The HTTP server's thread: queued for the ingest thread, which owns the
+ * router (the level is accepted in order with the samples). */
+static int http_accept(void *ctx, const char *user, int dir, char *err, size_t errlen)
+{
+    daemon_t *d = ctx;
+    struct accept_req *a = calloc(1, sizeof(*a));
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return SW_ENOMEM;
+    }
+    snprintf(a->user, sizeof(a->user), "%s", user);
+    a->dir = dir ? LP_NORTH : LP_SOUTH;
+    pthread_mutex_lock(&d->acc_lock);
+    if (d->acc_tail)
+        d->acc_tail->next = a;
+    else
+        d->acc_head = a;
+    d->acc_tail = a;
+    pthread_mutex_unlock(&d->acc_lock);
+    sw_log(LOG_INFO, "api: %s's %sbound level to be accepted as its new normal", a->user,
+           dir ? "north" : "south");
+    return SW_OK;
+}
+
+/* Ingest thread: hands the queued accepts to the router. */
+static void take_accepts(daemon_t *d)
+{
+    pthread_mutex_lock(&d->acc_lock);
+    struct accept_req *a = d->acc_head;
+    d->acc_head = d->acc_tail = NULL;
+    pthread_mutex_unlock(&d->acc_lock);
+    while (a) {
+        struct accept_req *next = a->next;
+        int rc = router_accept(d->router, a->user, strlen(a->user), a->dir);
+        if (rc == SW_ENOTFOUND) {
+            atomic_fetch_add_explicit(&d->accepts_early, 1, memory_order_relaxed);
+            sw_log(LOG_WARN, "api: %s's level not accepted: no sample has been read yet",
+                   a->user);
+        } else if (rc != SW_OK) {
+            sw_log(LOG_ERROR, "api: %s's level not accepted: %s", a->user, sw_strerror(rc));
+        }
+        free(a);
+        a = next;
+    }
+}
+
+/* Frees what was queued and never taken. */
+static void drop_accepts(daemon_t *d)
+{
+    for (struct accept_req *a = d->acc_head, *next; a; a = next) {
+        next = a->next;
+        free(a);
+    }
+    d->acc_head = d->acc_tail = NULL;
+}
+
 static void *ingest_main(void *arg)
 {
     daemon_t *d = arg;
@@ -255,6 +320,7 @@ static void *ingest_main(void *arg)
             }
         }
         ingest_monitor_events(d);
+        take_accepts(d);
         if (got) {
             seen_data = 1;
             quiet_since = 0;
@@ -423,6 +489,8 @@ static void *shard_main(void *arg)
         atomic_store_explicit(&s->evicted, st->evicted, memory_order_relaxed);
         atomic_store_explicit(&s->refused, st->refused, memory_order_relaxed);
         atomic_store_explicit(&s->sheds, st->sheds, memory_order_relaxed);
+        atomic_store_explicit(&s->accepts, st->accepts, memory_order_relaxed);
+        atomic_store_explicit(&s->accepts_unknown, st->accepts_unknown, memory_order_relaxed);
     }
     /* pairs with the acquire in alerts_main: all events pushed are visible */
     atomic_store_explicit(&s->done, 1, memory_order_release);
@@ -803,6 +871,7 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
                        .metrics = http_metrics, .ready = is_ready,
                        .alerts_json = daemon_alerts_json,
                        .change_declared = dk_share_declared, .change_withdrawn = dk_share_withdrawn,
+                       .accept = http_accept,
                        .log = http_log, .ctx = d };
     http_t *h = http_start(&ho, err, errlen);
     if (!h)
@@ -1136,6 +1205,8 @@ static void teardown(daemon_t *d)
         update_free(u);
     }
     pthread_mutex_destroy(&d->upd_lock);
+    drop_accepts(d);
+    pthread_mutex_destroy(&d->acc_lock);
     if (d->cfg) {
         cfg_free(d->cfg);
         free(d->cfg);
@@ -1326,6 +1397,7 @@ int run_main(int argc, char **argv)
     memset(&d, 0, sizeof(d));
     pthread_mutex_init(&d.snap_lock, NULL);
     pthread_mutex_init(&d.upd_lock, NULL);
+    pthread_mutex_init(&d.acc_lock, NULL);
     pthread_mutex_init(&d.ckpt_lock, NULL);
     d.alerts_snapshot = strdup("[]");
     int rc = dmn_parse_args(argc, argv, &d.o);

@@ -83,6 +83,7 @@ typedef struct {
     atomic_uint_fast64_t in_waits, in_drops, out_waits;
     /* published by the shard thread after each burst, for the metrics */
     atomic_uint_fast64_t samples, duplicates, conflicts, series, evicted, refused, sheds;
+    atomic_uint_fast64_t accepts, accepts_unknown;
     errburst_t conflict_log;      /* shard thread: conflicting repeats, logged once a burst */
     /* event time of the last tick it handled: every record older is done
      * (release; read by the ingest thread to commit Kafka offsets) */
@@ -109,6 +110,11 @@ struct daemon {
     pthread_mutex_t upd_lock;
     struct reg_update *upd_head, *upd_tail;
     atomic_uint_fast64_t upd_lost; /* updates that could not be queued (out of memory) */
+    /* levels to accept as normal (POST .../accept), for the ingest thread
+     * to hand the router in order; guarded by acc_lock */
+    pthread_mutex_t acc_lock;
+    struct accept_req *acc_head, *acc_tail;
+    atomic_uint_fast64_t accepts_early; /* asked before any sample: nothing to accept */
     _Atomic(http_t *) http;       /* set once started; server threads read it */
     char *token;
     atomic_int running;

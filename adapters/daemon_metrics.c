@@ -112,7 +112,7 @@ void daemon_write_metrics(void *ctx, FILE *out)
                "Corrupt --state files renamed aside at start (FILE.corrupt-TIME): learning restarted.",
                LOAD(d->state_moved_aside));
     uint64_t samples = 0, dups = 0, conflicts = 0, sheds = 0, series = 0, evicted = 0,
-             refused = 0;
+             refused = 0, accepts = 0, accepts_unknown = 0;
     for (unsigned i = 0; i < d->nshards; i++) {
         samples += LOAD(d->sh[i].samples);
         dups += LOAD(d->sh[i].duplicates);
@@ -121,6 +121,8 @@ void daemon_write_metrics(void *ctx, FILE *out)
         series += LOAD(d->sh[i].series);
         evicted += LOAD(d->sh[i].evicted);
         refused += LOAD(d->sh[i].refused);
+        accepts += LOAD(d->sh[i].accepts);
+        accepts_unknown += LOAD(d->sh[i].accepts_unknown);
     }
     metric_u64(out, "stormwatch_samples_total", "counter",
                "Samples accepted into detection.",
@@ -135,6 +137,15 @@ void daemon_write_metrics(void *ctx, FILE *out)
     metric_u64(out, "stormwatch_shed_runs_total", "counter",
                "Runs of samples shed by drop_when_full: nothing is judged on them.",
                sheds);
+    dmn_metric(out, "stormwatch_levels_accepted_total", "counter",
+               "Levels accepted as a User's new normal (POST /api/v1/users/.../accept), by "
+               "outcome: applied, unknown_user (no such User held), no_data (asked before any "
+               "sample).");
+    fprintf(out, "stormwatch_levels_accepted_total{outcome=\"applied\"} %" PRIu64 "\n", accepts);
+    fprintf(out, "stormwatch_levels_accepted_total{outcome=\"unknown_user\"} %" PRIu64 "\n",
+            accepts_unknown);
+    fprintf(out, "stormwatch_levels_accepted_total{outcome=\"no_data\"} %" PRIu64 "\n",
+            (uint64_t)LOAD(d->accepts_early));
     metric_u64(out, "stormwatch_series", "gauge",
                "Series tracked.",
                series);

@@ -61,11 +61,13 @@
 
 #define CHANGES_PATH "/api/v1/changes"
 #define CHANGE_PREFIX "/api/v1/changes/"
+#define USERS_PREFIX "/api/v1/users/"
+#define ACCEPT_SUFFIX "/accept"
 #define JSON_TYPE "application/json"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define TEXT_TYPE "text/plain; charset=utf-8"
 
-enum { R_NONE, R_METRICS, R_HEALTHZ, R_READYZ, R_ALERTS, R_CHANGES, R_CHANGE };
+enum { R_NONE, R_METRICS, R_HEALTHZ, R_READYZ, R_ALERTS, R_CHANGES, R_CHANGE, R_ACCEPT };
 
 /* One open connection, from accept to close. Guarded by http_t.mu. */
 typedef struct conn {
@@ -99,7 +101,8 @@ struct http {
 /* One request, from its headers to its end. */
 typedef struct {
     int route;
-    const char *id;    /* R_CHANGE: the id in the URL (libmicrohttpd's copy) */
+    const char *id;    /* R_CHANGE: the id in the URL (libmicrohttpd's copy);
+                          R_ACCEPT: USER/DIR/accept */
     char *body;
     size_t len, cap;
     int too_large;     /* a chunked body went past max_body: dropped, then 413 */
@@ -223,18 +226,28 @@ static int route_of(const char *url, const char **id)
         *id = url + strlen(CHANGE_PREFIX);
         return R_CHANGE;
     }
+    size_t n = strlen(url), sl = strlen(ACCEPT_SUFFIX), pl = strlen(USERS_PREFIX);
+    if (strncmp(url, USERS_PREFIX, pl) == 0 && n > pl + sl &&
+        strcmp(url + n - sl, ACCEPT_SUFFIX) == 0) {
+        *id = url + pl;
+        return R_ACCEPT;
+    }
     return R_NONE;
 }
 
 /* The methods a route answers, for the Allow header of a 405. */
 static const char *allowed(int route)
 {
-    return route == R_CHANGES ? "GET, HEAD, POST" : route == R_CHANGE ? "GET, HEAD, DELETE"
-                                                                      : "GET, HEAD";
+    return route == R_CHANGES ? "GET, HEAD, POST"
+           : route == R_CHANGE ? "GET, HEAD, DELETE"
+           : route == R_ACCEPT ? "POST"
+                               : "GET, HEAD";
 }
 
 static int method_ok(int route, const char *m)
 {
+    if (route == R_ACCEPT)
+        return !strcmp(m, MHD_HTTP_METHOD_POST);
     if (!strcmp(m, MHD_HTTP_METHOD_GET) || !strcmp(m, MHD_HTTP_METHOD_HEAD))
         return 1;
     return (route == R_CHANGES && !strcmp(m, MHD_HTTP_METHOD_POST)) ||
@@ -375,6 +388,44 @@ static enum MHD_Result serve_get_change(http_t *h, struct MHD_Connection *c, req
     return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 }
 
+/* POST /api/v1/users/{user}/{north|south}/accept: the User's level in
+ * that direction is its new normal (applied in the pipeline's order). */
+static enum MHD_Result serve_accept(http_t *h, struct MHD_Connection *c, req_t *r)
+{
+    if (!h->o.accept)
+        return reply_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "accepting levels is not enabled");
+    const char *rest = r->id, *end = rest + strlen(rest) - strlen(ACCEPT_SUFFIX);
+    const char *slash = end;
+    while (slash > rest && slash[-1] != '/')
+        slash--;
+    size_t dlen = (size_t)(end - slash);
+    int dir = dlen == 5 && !strncmp(slash, "north", 5)   ? 1
+              : dlen == 5 && !strncmp(slash, "south", 5) ? 0
+                                                         : -1;
+    if (slash == rest || dir < 0)
+        return reply_error(h, c, MHD_HTTP_BAD_REQUEST,
+                           "want /api/v1/users/{user}/{north|south}/accept");
+    size_t ulen = (size_t)(slash - 1 - rest);
+    if (ulen == 0 || ulen > HTTP_MAX_USER)
+        return reply_error(h, c, MHD_HTTP_BAD_REQUEST, "a User id of 1 to 64 bytes");
+    for (size_t i = 0; i < ulen; i++)
+        if ((unsigned char)rest[i] < 0x20 || rest[i] == 0x7f)
+            return reply_error(h, c, MHD_HTTP_BAD_REQUEST, "a User id without control characters");
+    char user[HTTP_MAX_USER + 1];
+    memcpy(user, rest, ulen);
+    user[ulen] = '\0';
+    char err[256] = "";
+    if (h->o.accept(h->o.ctx, user, dir, err, sizeof(err)) != 0)
+        return reply_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, err[0] ? err : "not queued");
+    json_t *o = json_pack("{s:s,s:s,s:s}", "user", user, "dir", dir ? "north" : "south",
+                          "status", "queued");
+    char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!json)
+        return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    return reply_json(h, c, MHD_HTTP_ACCEPTED, json, NULL, NULL);
+}
+
 /* Serves a request whose body (if any) has been read. */
 static enum MHD_Result serve(http_t *h, struct MHD_Connection *c, req_t *r, const char *method)
 {
@@ -392,6 +443,7 @@ static enum MHD_Result serve(http_t *h, struct MHD_Connection *c, req_t *r, cons
             return reply_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "alerts are not available");
         return reply_json(h, c, MHD_HTTP_OK, s, NULL, NULL);
     }
+    case R_ACCEPT: return serve_accept(h, c, r);
     default: break;
     }
     if (!h->o.changes)

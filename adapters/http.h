@@ -12,8 +12,13 @@
  *                                  field; 409 duplicate id; 507 register full
  *   GET  /api/v1/changes/{id}      one declared change: 200 or 404
  *   DELETE /api/v1/changes/{id}    withdraw: 204, or 404
+ *   POST /api/v1/users/{user}/{north|south}/accept
+ *                                  accept that User's level in that direction as
+ *                                  its new normal (a shift): 202, queued for the
+ *                                  pipeline; 400 for a bad path; 503 when not
+ *                                  enabled or not queued
  *
- * HEAD is answered wherever GET is. Another path is 404; another method
+ * HEAD is answered wherever GET is (but not on the accept path: POST only). Another path is 404; another method
  * on a known path 405 (with Allow). POST and DELETE need
  * "Authorization: Bearer TOKEN": 401 without credentials, 403 with a wrong
  * token (compared in constant time) or when no token is configured (writes
@@ -63,6 +68,9 @@
 
 typedef struct http http_t;
 
+/* The longest User id the accept path takes (as the line protocol). */
+#define HTTP_MAX_USER 64
+
 typedef struct {
     /* "ADDR:PORT", "[IPv6]:PORT", or "PORT" alone for 127.0.0.1:PORT. ADDR
      * may be a host name. Port 0 takes a free port: see http_port(). */
@@ -91,6 +99,10 @@ typedef struct {
      * to share it with other instances. NULL: not called. */
     void (*change_declared)(void *ctx, const char *stored_json);
     void (*change_withdrawn)(void *ctx, const char *id);
+    /* Queues "accept the level of `user` in direction dir (0 south, 1
+     * north) as its new normal": 0, or non-zero with a sentence in err.
+     * NULL: the accept path answers 503. */
+    int (*accept)(void *ctx, const char *user, int dir, char *err, size_t errlen);
     /* libmicrohttpd's error messages once running (one line, no newline). */
     void (*log)(void *ctx, const char *msg);
     void *ctx;

@@ -191,8 +191,6 @@ static void accumulate(base_t *b, const base_cfg_t *cfg, double count, double se
 void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, int64_t lts,
                 int mode)
 {
-    int hold_scale = mode & BASE_HOLD_SCALE;
-    mode &= ~BASE_HOLD_SCALE;
     if (dt_ns <= 0)
         return;
     double secs = (double)dt_ns / SW_NS_PER_S;
@@ -257,7 +255,7 @@ void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, i
     /* the day scale: today's counts against what the profile expected */
     double p;
     int own;
-    if (cfg->scale_tau > 0 && !hold_scale && profile_at(b, cfg, abs_bin(mid), &p, &own)) {
+    if (cfg->scale_tau > 0 && profile_at(b, cfg, abs_bin(mid), &p, &own)) {
         double a = (double)cfg->scale_tau / ((double)cfg->scale_tau + dt);
         b->sc_obs = (float)(a * b->sc_obs + damp * count);
         b->sc_exp = (float)(a * b->sc_exp + damp * p * secs);
@@ -273,17 +271,21 @@ void base_expect(const base_t *b, const base_cfg_t *cfg, int64_t lts, int64_t to
     int64_t first = abs_bin(lts - tol_ns), last = abs_bin(lts + tol_ns);
     if (last - first >= BASE_BINS)
         last = first + BASE_BINS - 1;
-    double h = 0, l = INFINITY;
+    double h = 0, l = INFINITY, ahead = 0;
     int learning;
+    int64_t now = abs_bin(lts);
     for (int64_t n = first; n <= last; n++) {
         double v = bin_value(b, cfg, n, &learning);
         if (v > h)
             h = v;
         if (v < l)
             l = v;
+        if (n >= now && v > ahead)
+            ahead = v;
     }
     out->hi = h;
     out->lo = l;
+    out->hi_ahead = ahead;
     int how;
     out->mid = bin_value(b, cfg, abs_bin(lts), &how);
     out->learning = how != 0;

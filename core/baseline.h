@@ -62,9 +62,6 @@ enum {
     BASE_DAMPED,    /* the series drifts from its expectation: cfg.damp_weight of the weight */
     BASE_ANOMALOUS, /* an alert is active: not by the level, the scale or the profile */
 };
-/* Or'ed into the mode: the day scale holds (a level shift is suspected,
- * and must not become today's scale before it is judged). */
-#define BASE_HOLD_SCALE 8
 
 /* How the baseline learns; from detect_params_t. */
 typedef struct {
@@ -98,6 +95,8 @@ typedef struct {
 /* What a series is expected to carry around a time (base_expect). */
 typedef struct {
     double hi, lo;   /* the highest and lowest rate over +-tolerance, msg/s */
+    double hi_ahead; /* the highest from the time on: a pattern come early, not
+                        the bins before, which today may have learnt already */
     double mid;      /* the rate at the time itself */
     int learning;    /* no history for this time of day and kind of day yet */
     int level;       /* ... nor of the other kind: the bare level is all there is */
@@ -108,8 +107,7 @@ void base_init(base_t *b);
 
 /*
  * Learns from `count` messages over the `dt_ns` (> 0) ending at local time
- * `lts`, in `mode` (BASE_NORMAL, BASE_DAMPED or BASE_ANOMALOUS, with
- * BASE_HOLD_SCALE or'ed in or not).
+ * `lts`, in `mode` (BASE_NORMAL, BASE_DAMPED or BASE_ANOMALOUS).
  */
 void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, int64_t lts,
                 int mode);

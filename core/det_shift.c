@@ -19,11 +19,21 @@ void shift_judge(det_shift_t *s, const det_in_t *in, int others, const detect_pa
         out->baseline = ewin_expected_rate(&s->w);
         return;
     }
-    /* up against the highest expectation nearby, down against the lowest:
-     * a batch a little early or late is no shift */
-    ewin_add(&s->w, in->count, in->exp_mid, in->dt, p->shift_window);
-    ewin_add(&s->hi, in->count, in->exp_hi, in->dt, p->shift_window);
-    ewin_add(&s->lo, in->count, in->exp_lo, in->dt, p->shift_window);
+    /* against the profile at the day scale of hours ago: the day scale
+     * follows a day's level and would learn the shift as today's; up
+     * against the highest expectation from now to the tolerance ahead (a
+     * batch come early is no shift, and the bins before may already have
+     * learnt today's level), down against the lowest nearby (nor is one
+     * come late) */
+    double sc = in->scale > 0 ? in->scale : 1.0;
+    if (!(s->slow > 0))
+        s->slow = (float)sc;
+    double tau = (double)p->shift_window * SHIFT_SCALE_WINDOWS, dt = (double)in->dt;
+    s->slow += (float)(dt / (tau + dt) * (sc - s->slow));
+    double k = s->slow / sc; /* the expectations, at the slow scale */
+    ewin_add(&s->w, in->count, in->exp_mid * k, in->dt, p->shift_window);
+    ewin_add(&s->hi, in->count, in->exp_ahead * k, in->dt, p->shift_window);
+    ewin_add(&s->lo, in->count, in->exp_lo * k, in->dt, p->shift_window);
     int long_enough = s->w.secs >= MIN_SPAN * (double)p->shift_window / SW_NS_PER_S;
     int up = ewin_above(&s->hi, p->shift_ratio_up, p->shift_z, in->phi, p->shift_min_rate, 0);
     int down = ewin_below(&s->lo, p->shift_ratio_down, p->shift_z, in->phi, p->shift_min_rate, 0);
@@ -34,14 +44,14 @@ void shift_judge(det_shift_t *s, const det_in_t *in, int others, const detect_pa
     out->baseline = ewin_expected_rate(&s->w);
 }
 
-int shift_suspicious(const det_shift_t *s, const detect_params_t *p)
-{
-    return ewin_ratio(&s->hi) > p->shift_clear_up || ewin_ratio(&s->lo) < p->shift_clear_down;
-}
-
 void shift_reset(det_shift_t *s)
 {
     *s = (det_shift_t){ 0 };
+}
+
+int shift_suspicious(const det_shift_t *s, const detect_params_t *p)
+{
+    return ewin_ratio(&s->hi) > p->shift_clear_up || ewin_ratio(&s->lo) < p->shift_clear_down;
 }
 
 double shift_ratio(const det_shift_t *s)

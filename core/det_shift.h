@@ -4,7 +4,9 @@
  * wants to know (a warning), and may accept it as the new normal.
  *
  * Over the last `window` (1 h) the rate stands above ratio_up x the
- * highest expectation nearby (or below ratio_down x the lowest: a batch a
+ * highest expectation from now to the tolerance ahead (with the day scale as it was hours ago: the
+ * day scale follows a day's level within hours, and would learn a shift
+ * as today's; a slow one still follows a User that grows by the day) (or below ratio_down x the lowest: a batch a
  * little early or late is no shift) by z standard deviations and by
  * min_rate msg/s: hot; back within [clear_down, clear_up]: cool. Only against a learnt profile: a level of the first
  * hours is no "usual" to shift from. While the User's direction has another alert (a storm, a
@@ -23,14 +25,20 @@
 typedef struct {
     ewin_t w;      /* against the expectation at the time */
     ewin_t hi, lo; /* against the highest and lowest nearby */
+    float slow;    /* the day scale, followed over SHIFT_SCALE_WINDOWS windows (0: unset) */
 } det_shift_t;
+
+/* The day scale a shift is judged with follows the day scale over this
+ * many shift windows: a User growing by half a day is followed, a step to
+ * x2 stands out for hours. */
+#define SHIFT_SCALE_WINDOWS 6
 
 /* `others`: another alert of this User's direction is active. */
 void shift_judge(det_shift_t *s, const det_in_t *in, int others, const detect_params_t *p,
                  det_out_t *out);
 /* Non-zero while the window stands beyond clear_down or clear_up: the
- * series then holds its day scale, so that a shift is judged before it
- * becomes today's level. */
+ * series then learns damped, so that the shift does not become its
+ * profile before it is judged. */
 int shift_suspicious(const det_shift_t *s, const detect_params_t *p);
 /* Forgets the window (the new level was accepted). */
 void shift_reset(det_shift_t *s);

@@ -28,6 +28,8 @@ typedef struct {
     double exp_hi;       /* expected count: the highest rate nearby (storms) */
     double exp_lo;       /* ... the lowest rate nearby (silences) */
     double exp_mid;      /* ... the rate at the time itself (shifts) */
+    double exp_ahead;    /* ... the highest from the time on (shifts up) */
+    double scale;        /* the day scale in them (1: none): shifts judge without it */
     double phi;          /* overdispersion of the count, at least the floor */
     int warm;            /* the baseline has history enough to judge */
     int learning;        /* no history for this time of day and week yet: a guess */

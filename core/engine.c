@@ -137,6 +137,8 @@ const engine_stats_t *engine_stats(const engine_t *e)
         st->idle_zeroes += ss->idle_zeroes;
         st->nomem += ss->nomem;
         st->evicted += ss->evicted;
+        st->accepts += ss->accepts;
+        st->accepts_unknown += ss->accepts_unknown;
         st->refused += ss->refused;
     }
     return st;
@@ -182,6 +184,11 @@ void engine_set_source(engine_t *e, unsigned src)
 void engine_source_active(engine_t *e, unsigned src, int active)
 {
     router_source_active(e->rt, src, active);
+}
+
+int engine_accept(engine_t *e, const char *user, size_t len, int dir)
+{
+    return router_accept(e->rt, user, len, dir);
 }
 
 void engine_source_stall(engine_t *e, unsigned src)

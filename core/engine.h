@@ -69,6 +69,8 @@ typedef struct {
     uint64_t idle_zeroes;  /* intervals filled with zero for silent series */
     uint64_t evicted;      /* series evicted under ingest.max_series */
     uint64_t refused;      /* samples of new series dropped: nothing could be evicted */
+    uint64_t accepts;      /* levels accepted as normal (engine_accept), applied ... */
+    uint64_t accepts_unknown; /* ... or naming a User not known */
     uint64_t handed_over;  /* samples of a source handed off before they were processed */
     uint64_t adopted;      /* alerts taken over from another instance */
     uint64_t handed_off;   /* alerts handed to another instance */
@@ -102,6 +104,10 @@ int engine_state_save(engine_t *e, unsigned char **buf, size_t *len);
  * or SW_EINVAL when samples were already fed.
  */
 int engine_state_load(engine_t *e, const unsigned char *buf, size_t len, char *err, size_t errlen);
+
+/* An operator accepts `user`'s level in `dir` as its new normal
+ * (router_accept): 0, SW_EINVAL, SW_ENOTFOUND before any sample, SW_ENOMEM. */
+int engine_accept(engine_t *e, const char *user, size_t len, int dir);
 
 /*
  * Sources, as the daemon's router has them (router.h): the lines fed next

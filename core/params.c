@@ -55,13 +55,13 @@ void detect_params_defaults(detect_params_t *p)
         .blast_min_increase = 1.5,    /* more than one extra message waiting */
 
         .shift_window = S(3600),      /* a shift is a matter of hours */
-        .shift_ratio_up = 1.6,        /* a x2 passes it within the hour */
-        .shift_ratio_down = 0.65,     /* a x0.5 passes it within 75 min */
-        .shift_clear_up = 1.3,        /* hysteresis: well back towards the expectation */
+        .shift_ratio_up = 1.5,        /* a x2 passes it within the hour */
+        .shift_ratio_down = 0.67,     /* a x0.5 passes it within the hour */
+        .shift_clear_up = 1.25,       /* hysteresis: well back towards the expectation */
         .shift_clear_down = 0.8,
         .shift_z = 3.0,               /* an hour's evidence: far beyond the noise */
         .shift_min_rate = 0.1,        /* a User of a message a minute has no level to shift */
-        .shift_for = S(1800),         /* half an hour beyond: not a long burst */
+        .shift_for = S(3600),         /* an hour beyond: a level, not a long burst */
         .shift_hold = S(600),         /* ten minutes back before it resolves */
 
         .limit_south_rate = 0,

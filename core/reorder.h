@@ -34,6 +34,8 @@ enum {
     REC_SHED,       /* samples of this shard from aux up to ts were shed (a full ring,
                        run.drop_when_full): no interval spans them, nothing is judged on them */
     REC_FEED_BACK,  /* the feed, stalled when the run before stopped, is back at ts */
+    REC_ACCEPT,     /* an operator accepts the level of the User in key[] in direction
+                       dir, as of ts, as its new normal (to the User's shard only) */
 };
 
 /* Sources of samples (rec_t.src): 0 is the main feed (ZeroMQ, a file),

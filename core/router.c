@@ -108,15 +108,15 @@ static void broadcast(router_t *rt, const rec_t *r)
         rt->o.deliver(rt->o.ctx, i, r);
 }
 
-/* A sample to the shard of its User; a control record that went through
- * the ordering (REC_SRC_*) to every shard. */
+/* A sample (or a REC_ACCEPT) to the shard of its User; a control record
+ * that went through the ordering (REC_SRC_*) to every shard. */
 static void route(router_t *rt, const rec_t *r)
 {
     if (rt->src_gone[r->src]) {
         rt->stats.handed_over++; /* read again by the instance that has it now */
         return;
     }
-    if (r->type != REC_SAMPLE)
+    if (r->type != REC_SAMPLE && r->type != REC_ACCEPT)
         broadcast(rt, r);
     else
         rt->o.deliver(rt->o.ctx, router_shard_of(r->key, r->ulen, rt->o.nshards), r);
@@ -211,6 +211,23 @@ void router_stall(router_t *rt)
 {
     if (!rt->stalled && rt->max_ts != INT64_MIN)
         stall(rt);
+}
+
+int router_accept(router_t *rt, const char *user, size_t len, int dir)
+{
+    if (!user || len == 0 || len > LP_MAX_ID || (dir != LP_SOUTH && dir != LP_NORTH))
+        return SW_EINVAL;
+    if (rt->max_ts == INT64_MIN)
+        return SW_ENOTFOUND; /* no event time yet: no User to accept */
+    rec_t a = { .type = REC_ACCEPT, .ts = rt->max_ts, .dir = (uint8_t)dir,
+                .ulen = (uint8_t)len };
+    memcpy(a.key, user, len);
+    if (reorder_push_control(rt->ro, &a) < 0) {
+        rt->stats.nomem++;
+        return SW_ENOMEM;
+    }
+    release(rt, 0);
+    return SW_OK;
 }
 
 void router_feed_was_stalled(router_t *rt)

@@ -121,6 +121,16 @@ void router_count_bad(router_t *rt, lp_result_t res);
  */
 void router_feed_was_stalled(router_t *rt);
 
+/*
+ * An operator accepts the level of `user` (len bytes) in direction `dir`
+ * (LP_SOUTH or LP_NORTH) as its new normal: in event-time order with the
+ * samples, at the feed's time now, its series rebase their profiles to
+ * the level of the last hour and a shift alert resolves (shard.h). 0,
+ * SW_EINVAL for a bad User or direction, SW_ENOTFOUND before any sample,
+ * SW_ENOMEM.
+ */
+int router_accept(router_t *rt, const char *user, size_t len, int dir);
+
 /* How long the feed may say nothing before it has stalled: feed.stall_after,
  * or stall_cadences of its own rhythm (learnt from its steps of event time,
  * two alike in a row) when that is longer: a feed of 5-minute samples is

@@ -307,15 +307,14 @@ static void explain_series(shard_t *sh, const series_t *s, const det_in_t *in,
     fprintf(sh->o.explain,
             "explain %s %s %s/%s interval=%.0fs count=%.0f expected=%.3g (%.3g..%.3g) "
             "noise=%.3f profile=%s scale=%.2f windows=%.2fx/%.2fx/%.2fx storm=%s%s "
-            "shift=%.2fx/%.2fx %s learn=%s%s\n",
+            "shift=%.2fx/%.2fx %s learn=%s\n",
             at, st_user(sh->st, s->user)->name, s->dir == LP_NORTH ? "north" : "south", s->cls,
             (double)in->dt / SW_NS_PER_S, in->count, in->exp_mid, in->exp_lo, in->exp_hi, in->phi,
             ex->level ? "none" : ex->learning ? "other-days" : "own", base_scale(&s->base),
             ewin_ratio(&s->storm_det.s1), ewin_ratio(&s->storm_det.s2),
             ewin_ratio(&s->storm_det.recent), life_word(&s->storm),
             storm->hot ? " (evidence)" : "", ewin_ratio(&s->shift.hi), ewin_ratio(&s->shift.lo),
-            life_word(&s->shift_life), modes[mode & ~BASE_HOLD_SCALE],
-            mode & BASE_HOLD_SCALE ? ",scale-held" : "");
+            life_word(&s->shift_life), modes[mode]);
 }
 
 /* One line on a User's direction's closed bucket: the silence evidence. */
@@ -532,7 +531,9 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     base_expect(&s->base, &bc, local_ts(sh, r->ts - dt / 2), p->daily_tolerance + dt / 2, &ex);
     double phi = s->base.phi > p->base_dispersion ? s->base.phi : p->base_dispersion;
     det_in_t in = { .ts = r->ts, .dt = dt, .count = count, .exp_hi = ex.hi * secs,
-                    .exp_lo = ex.lo * secs, .exp_mid = ex.mid * secs, .phi = phi,
+                    .exp_lo = ex.lo * secs, .exp_mid = ex.mid * secs,
+                    .exp_ahead = ex.hi_ahead * secs, .phi = phi,
+                    .scale = ex.level || bc.scale_tau <= 0 ? 1.0 : base_scale(&s->base),
                     .warm = s->base.age >= p->base_warmup, .learning = ex.learning };
     det_out_t o, storm_out;
     storm_judge(&s->storm_det, &in, p, &o);
@@ -563,10 +564,11 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     /* learn: not while an alert of the series or of its User's direction
      * is active, damped while one may be coming (baseline.h) */
     int mode = BASE_NORMAL;
-    if (life_active(&s->storm) || life_active(&g->silence)) {
+    if (life_active(&s->storm) || life_active(&g->silence) || life_active(&s->shift_life)) {
         mode = BASE_ANOMALOUS;
     } else if (s->base.age >= 2 * p->base_tau &&
-               (storm_suspicious(&s->storm_det, p) || g->suspicious)) {
+               (storm_suspicious(&s->storm_det, p) || g->suspicious ||
+                (!ex.learning && shift_suspicious(&s->shift, p)))) {
         /* damped for base_damp_max at most: a level that moved for good
          * (or a level learnt from a transient) is then learnt; never in
          * its first hour, too young a level to defend */
@@ -577,10 +579,6 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     } else {
         s->damp_since = INT64_MIN;
     }
-    /* a shift against a learnt profile: today's scale holds until it is
-     * judged (or accepted) */
-    if (!ex.learning && (shift_suspicious(&s->shift, p) || life_active(&s->shift_life)))
-        mode |= BASE_HOLD_SCALE;
     base_learn(&s->base, &bc, count, dt, local_ts(sh, r->ts), mode);
     if (s->explain)
         explain_series(sh, s, &in, &ex, &storm_out, mode);
@@ -1042,6 +1040,39 @@ int shard_adopt(shard_t *sh, const state_user_t *in)
     return SW_OK;
 }
 
+/* ---- an operator's "accept as new normal" ----------------------------- */
+
+/*
+ * The level of User `user`'s direction `dir` at ts is its new normal: each
+ * of its series rebases its profiles by what the last hour stood at
+ * against them (the shift window), its shift detector starts afresh and a
+ * shift alert resolves now. Counted; a User not held here changes nothing.
+ */
+static void accept_level(shard_t *sh, const rec_t *r)
+{
+    int64_t ui = st_find_user(sh->st, r->key, r->ulen);
+    if (ui < 0) {
+        sh->stats.accepts_unknown++;
+        return;
+    }
+    sh->stats.accepts++;
+    for (size_t i = 0, n = st_series_extent(sh->st); i < n; i++) {
+        series_t *s = st_series(sh->st, (uint32_t)i);
+        if (!s->live || s->user != (uint32_t)ui || s->dir != r->dir)
+            continue;
+        double factor = shift_ratio(&s->shift);
+        if (factor > 0 && factor != 1.0)
+            base_rebase(&s->base, factor);
+        shift_reset(&s->shift);
+        if (life_active(&s->shift_life)) {
+            det_out_t o = { .cool = 1, .onset = INT64_MAX, .end = INT64_MAX,
+                            .value = s->rate, .baseline = s->rate };
+            event_t ev = ev_alert(ALERT_SHIFT, s->dir);
+            drive(sh, &s->shift_life, &s->shift_alert, r->ts, &o, 0, 0, &ev, s->user, s->cls, 0);
+        }
+    }
+}
+
 /* ---- the samples of one event time -------------------------------------- */
 
 /*
@@ -1293,6 +1324,10 @@ void shard_record(shard_t *sh, const rec_t *r)
         if (sh->o.feed_owner && sh->stalled)
             feed_event(sh, EV_RESOLVE, r->ts, r->ts, 0, 0);
         sh->stalled = 0;
+        break;
+    case REC_ACCEPT: /* after the samples before it: the level they reached */
+        clock_advance(sh, r->ts);
+        accept_level(sh, r);
         break;
     case REC_SHED: /* samples were shed before r->ts: what they would have said is unknown */
         sh->stats.sheds++;

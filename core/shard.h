@@ -59,6 +59,8 @@ typedef struct {
      * producer's bug, or a forgery): the last one's User and time */
     uint64_t conflicts;
     uint64_t sheds;    /* REC_SHED records: samples were shed before them */
+    uint64_t accepts;  /* REC_ACCEPT applied: a User's level accepted as normal */
+    uint64_t accepts_unknown; /* ... naming a User not held here */
     char conflict_user[LP_MAX_ID + 1];
     int64_t conflict_ts;
     uint64_t evicted;  /* series removed to make room under max_series */

@@ -416,6 +416,7 @@ int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
         w_ewin(&w, &s->shift.w);
         w_ewin(&w, &s->shift.hi);
         w_ewin(&w, &s->shift.lo);
+        w_f32(&w, s->shift.slow);
         w_life_fire(&w, &s->shift_life, s->shift_alert, fire_of, ctx);
     }
     int naggs = (u->agg[0] != ST_NO_AGG) + (u->agg[1] != ST_NO_AGG);
@@ -598,6 +599,7 @@ static void u_series(urd_t *d, state_user_series_t *s)
     u_ewin(d, &s->shift.w);
     u_ewin(d, &s->shift.hi);
     u_ewin(d, &s->shift.lo);
+    s->shift.slow = u_f32_nonneg(d);
     u_life(d, &s->shift_life, &s->shift_firing, &s->shift_fire);
 }
 

@@ -351,7 +351,7 @@ static void test_every_key(void **state)
             "    clear_down: 0.6\n"
             "    z: 4\n"
             "    min_rate: 0.5\n"
-            "    for: 1h\n"
+            "    for: 90m\n"
             "    hold: 20m\n"
             "  blast_radius:\n"
             "    z: 3.5\n"
@@ -454,7 +454,7 @@ static void test_every_key(void **state)
     assert_true(d->shift_clear_down == 0.6);
     assert_true(d->shift_z == 4);
     assert_true(d->shift_min_rate == 0.5);
-    assert_true(d->shift_for == 3600 * S);
+    assert_true(d->shift_for == 5400 * S);
     assert_true(d->shift_hold == 20 * 60 * S);
     assert_string_equal(cfg.timezone, "America/New_York");
     assert_true(cfg.ingest.stall_cadences == 4);

@@ -21,6 +21,7 @@
 
 #include "alerts.h"
 #include "engine.h"
+#include "err.h"
 #include "event.h"
 #include "timefmt.h"
 
@@ -178,6 +179,67 @@ static void test_storm_fires_once_and_resolves(void **state)
     assert_false(r->firing);
     assert_int_equal(r->kind, ALERT_STORM);
     assert_true(r->ends_at == T0 + ONSET + 5 * 60 * S);
+    fx_free(f);
+}
+
+/* User A at 50 msg/s (+-15%) from T0 at 10 s, x2 from `shift` on; at
+ * `accept` (when not 0) an operator accepts its southbound level. */
+static void shift_run(fx_t *f, int64_t end, int64_t shift, int64_t accept)
+{
+    for (int64_t t = 0; t < end; t += 10 * S) {
+        if (accept && t == accept)
+            assert_int_equal(engine_accept(f->e, "A", 1, LP_SOUTH), SW_OK);
+        double m = t >= shift ? 2.0 : 1.0;
+        feed(f, "dsp_traffic,user=A,dir=south,class=request count=%ldi %" PRId64,
+             noisy(f, 500 * m), T0 + t);
+    }
+    engine_finish(f->e);
+}
+
+static int find_alert(const sink_t *s, alert_kind_t k, int firing)
+{
+    for (int i = 0; i < s->n; i++)
+        if (s->a[i].kind == k && s->a[i].firing == firing)
+            return i;
+    return -1;
+}
+
+/*
+ * A x2 level for hours on a learnt day is a shift (a warning), not a
+ * storm: it fires within three hours and stays while the level stays.
+ * Accepting the level as the new normal resolves it at once, and the new
+ * level raises nothing after; a User never seen changes nothing.
+ */
+static void test_shift_fires_and_accept_rebases(void **state)
+{
+    (void)state;
+    const int64_t H = 3600 * S, shift = 29 * H, accept = 32 * H, end = 36 * H;
+    fx_t *f = fx_new(NULL);
+    shift_run(f, end, shift, 0);
+    int fire = find_alert(&f->sink, ALERT_SHIFT, 1);
+    assert_true(fire >= 0);
+    assert_int_equal(f->sink.a[fire].dir, ALERT_DIR_SOUTH);
+    assert_string_equal(f->sink.cls[fire], "request");
+    assert_true(f->sink.a[fire].detected_at > T0 + shift);
+    assert_true(f->sink.a[fire].detected_at < T0 + shift + 3 * H);
+    assert_true(f->sink.a[fire].value > 1.5 * f->sink.a[fire].baseline);
+    assert_int_equal(find_alert(&f->sink, ALERT_SHIFT, 0), -1); /* still firing */
+    assert_int_equal(find_alert(&f->sink, ALERT_STORM, 1), -1);
+    fx_free(f);
+
+    f = fx_new(NULL);
+    assert_int_equal(engine_accept(f->e, "A", 1, LP_SOUTH), SW_ENOTFOUND); /* nothing read */
+    shift_run(f, end, shift, accept);
+    fire = find_alert(&f->sink, ALERT_SHIFT, 1);
+    int done = find_alert(&f->sink, ALERT_SHIFT, 0);
+    assert_true(fire >= 0 && done > fire);
+    assert_true(f->sink.a[done].ends_at == T0 + accept - 10 * S); /* the feed's time then */
+    assert_int_equal(f->sink.n, 2); /* and nothing after, at the level accepted */
+    assert_int_equal(engine_stats(f->e)->accepts, 1);
+    assert_int_equal(engine_accept(f->e, "B", 1, LP_NORTH), SW_OK);
+    engine_finish(f->e);
+    assert_int_equal(engine_stats(f->e)->accepts_unknown, 1);
+    assert_int_equal(engine_accept(f->e, "A", 1, 7), SW_EINVAL);
     fx_free(f);
 }
 
@@ -1157,6 +1219,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_storm_fires_once_and_resolves),
+        cmocka_unit_test(test_shift_fires_and_accept_rebases),
         cmocka_unit_test(test_short_burst_is_not_a_storm),
         cmocka_unit_test(test_warmup_suppresses_alerts),
         cmocka_unit_test(test_blocked_route),

@@ -70,6 +70,10 @@ typedef struct {
     atomic_int updated;    /* changes_updated calls */
     atomic_int ready;      /* what /readyz reports */
     atomic_int alerts_off; /* the alerts callback returns NULL */
+    atomic_int accepts;    /* accept calls */
+    atomic_int accept_fail;/* the accept callback refuses */
+    char accepted[80];     /* the last User accepted, and its direction */
+    int accepted_dir;
 } fx_t;
 
 static void metrics_sample(void *ctx, FILE *out);
@@ -96,11 +100,25 @@ static char *alerts_now(void *ctx)
     return atomic_load(&f->alerts_off) ? NULL : strdup(alerts_body);
 }
 
+static int on_accept(void *ctx, const char *user, int dir, char *err, size_t errlen)
+{
+    fx_t *f = ctx;
+    if (atomic_load(&f->accept_fail)) {
+        snprintf(err, errlen, "the pipeline is not running");
+        return -1;
+    }
+    snprintf(f->accepted, sizeof(f->accepted), "%s", user);
+    f->accepted_dir = dir;
+    atomic_fetch_add(&f->accepts, 1);
+    return 0;
+}
+
 static http_opts_t fx_opts(fx_t *f)
 {
     return (http_opts_t){ .addr = "127.0.0.1:0", .token = TOKEN, .changes = f->api,
                           .metrics = metrics_sample, .ready = is_ready,
-                          .alerts_json = alerts_now, .changes_updated = on_updated, .ctx = f };
+                          .alerts_json = alerts_now, .changes_updated = on_updated,
+                          .accept = on_accept, .ctx = f };
 }
 
 static void fx_start_http(fx_t *f, const http_opts_t *o)
@@ -453,6 +471,61 @@ static void test_not_found_and_wrong_method(void **state)
     }
     /* a query string does not change the route */
     assert_int_equal(get(f, "/healthz?verbose=1", NULL), 200);
+}
+
+/*
+ * POST /api/v1/users/{user}/{north|south}/accept: with the token, 202 and
+ * the callback told the User (any bytes but control characters, a slash
+ * too) and direction; without it 401; a bad path 400; other methods 405;
+ * a callback that refuses 503 with its reason.
+ */
+static void test_accept_level(void **state)
+{
+    fx_t *f = *state;
+    resp_t r = request(f, (req_t){ .method = "POST",
+                                   .path = "/api/v1/users/90-B3-D5-1F-30-01-00-0A/north/accept",
+                                   .header = AUTH });
+    assert_int_equal(r.status, 202);
+    assert_string_equal(r.body, "{\"user\":\"90-B3-D5-1F-30-01-00-0A\",\"dir\":\"north\","
+                                "\"status\":\"queued\"}");
+    resp_free(&r);
+    assert_int_equal(atomic_load(&f->accepts), 1);
+    assert_string_equal(f->accepted, "90-B3-D5-1F-30-01-00-0A");
+    assert_int_equal(f->accepted_dir, 1);
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/users/a%2Fb/south/accept",
+                            .header = AUTH });
+    assert_int_equal(r.status, 202);
+    resp_free(&r);
+    assert_string_equal(f->accepted, "a/b");
+    assert_int_equal(f->accepted_dir, 0);
+
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/users/U/north/accept" });
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    static const char *const bad[] = {
+        "/api/v1/users/U/east/accept", "/api/v1/users/north/accept",
+        "/api/v1/users//north/accept", "/api/v1/users/U%0Ax/north/accept",
+        "/api/v1/users/"
+        "x123456789x123456789x123456789x123456789x123456789x123456789x12345/north/accept",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = request(f, (req_t){ .method = "POST", .path = bad[i], .header = AUTH });
+        if (r.status != 400)
+            fail_msg("POST %s: %ld, want 400", bad[i], r.status);
+        resp_free(&r);
+    }
+    r = request(f, (req_t){ .path = "/api/v1/users/U/north/accept" });
+    assert_int_equal(r.status, 405);
+    assert_string_equal(r.allow, "POST");
+    resp_free(&r);
+    assert_int_equal(atomic_load(&f->accepts), 2);
+
+    atomic_store(&f->accept_fail, 1);
+    r = request(f, (req_t){ .method = "POST", .path = "/api/v1/users/U/south/accept",
+                            .header = AUTH });
+    assert_int_equal(r.status, 503);
+    assert_string_equal(error_of(&r), "the pipeline is not running");
+    resp_free(&r);
 }
 
 static void test_alerts(void **state)
@@ -2070,6 +2143,7 @@ int main(void)
         T(test_health_and_ready),
         T(test_not_found_and_wrong_method),
         T(test_alerts),
+        T(test_accept_level),
         T(test_metrics),
         T(test_metrics_default),
         T(test_declare_good),
