@@ -37,7 +37,8 @@ enum {
 };
 
 #define NORMAL_APPROX_MEAN 32.0 /* above this mean, counts are drawn from a normal approximation */
-#define NB_NORMAL_MAX_PHI 0.05  /* ... when the counts are not more overdispersed than this */
+#define NB_NORMAL_MIN_SDS 7.0   /* ... when zero is this many standard deviations below it: a
+                                   clipped normal would draw impossible zeros (a silence) */
 
 typedef struct {
     uint64_t s[4];

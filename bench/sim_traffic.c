@@ -81,8 +81,9 @@ static int64_t rng_nb(rng_t *r, double mu, double phi)
 {
     if (mu <= 0)
         return 0;
-    if (mu >= NORMAL_APPROX_MEAN && phi <= NB_NORMAL_MAX_PHI)
-        return round_nonneg(mu + sqrt(mu + phi * mu * mu) * rng_normal(r));
+    double sd = sqrt(mu + phi * mu * mu);
+    if (mu >= NORMAL_APPROX_MEAN && mu >= NB_NORMAL_MIN_SDS * sd)
+        return round_nonneg(mu + sd * rng_normal(r));
     if (phi > 0)
         mu *= phi * rng_gamma(r, 1 / phi);
     return rng_poisson(r, mu);
@@ -569,9 +570,9 @@ static size_t due_users(const plan_t *pl, const size_t *grp, const size_t off[SI
     }
 }
 
-/* The share of a sample of User u at t (clock c) that its nightly batch
- * covers: by the second of the day for a User at the grid's cadence, by
- * overlap for a slower one. */
+/* The share of a sample of User u that its nightly batch covers: by the
+ * second of the day at t (clock c) for a User at the grid's cadence, by
+ * overlap around the sample's middle t (clock c) for a slower one. */
 static double batch_share(const tctx_t *x, const tuser_t *u, const sim_clock_t *c, int64_t t)
 {
     if (u->ratio == 1) {
@@ -580,8 +581,11 @@ static double batch_share(const tctx_t *x, const tuser_t *u, const sim_clock_t *
             d += DAY_S;
         return d < u->batch_len_s ? 1 : 0;
     }
-    int64_t at = c->sod * SW_NS_PER_S + t % SW_NS_PER_S, got = 0;
-    int64_t lo = at - u->cadence + x->grid, hi = at + x->grid;
+    /* c and t are the sample's middle: its interval in local time is
+     * taken around that, so a sample across a clock change is placed by
+     * the offset of most of it */
+    int64_t at = c->sod * SW_NS_PER_S + t % SW_NS_PER_S, got = 0, half = (u->cadence - x->grid) / 2;
+    int64_t lo = at - half, hi = at + (u->cadence - x->grid - half) + x->grid;
     for (int day = -1; day <= 1; day++) {
         int64_t wlo = (u->batch_from_s + day * DAY_S) * SW_NS_PER_S, whi = wlo + u->batch_len_s * SW_NS_PER_S;
         int64_t a = wlo > lo ? wlo : lo, b = whi < hi ? whi : hi;
@@ -598,19 +602,22 @@ static void sample_when(const tctx_t *x, const tuser_t *u, int64_t t, const sim_
 {
     const sim_opts_t *o = x->o;
     w->t = t;
+    int64_t mid = t;
+    sim_clock_t cm = *c;
     if (u->ratio == 1) {
         double f = sim_time_factor(o, &u->we, c, weekday, weekend);
         w->factor = u->ramp ? f * ramp : f;
+        if (o->timezone) /* the batch by the interval's middle: right across a clock change */
+            sim_clock_at(o, t - x->grid / 2, &cm);
     } else {
-        int64_t mid = t - (u->cadence - x->grid) / 2;
-        sim_clock_t cm;
+        mid = t - (u->cadence - x->grid) / 2;
         sim_clock_at(o, mid, &cm);
         double f = sim_time_factor(o, &u->we, &cm, sim_weekday_factor(o, cm.sod), sim_weekend_weight(o, &cm));
         w->factor = u->ramp ? f * (1 + 2.0 * (double)(mid - o->start_ns) / (double)o->duration_ns) : f;
     }
     w->bat_s = w->bat_n = 1;
     if (u->batch_dir) {
-        double share = batch_share(x, u, c, t);
+        double share = batch_share(x, u, &cm, mid);
         if (share > 0 && u->batch_dir == 1)
             w->bat_s = blend(u->batch_mult, share);
         else if (share > 0)
