@@ -271,7 +271,7 @@ void base_expect(const base_t *b, const base_cfg_t *cfg, int64_t lts, int64_t to
     int64_t first = abs_bin(lts - tol_ns), last = abs_bin(lts + tol_ns);
     if (last - first >= BASE_BINS)
         last = first + BASE_BINS - 1;
-    double h = 0, l = INFINITY, ahead = 0;
+    double h = 0, l = INFINITY, ahead = 0, lo_ahead = INFINITY;
     int learning;
     int64_t now = abs_bin(lts);
     for (int64_t n = first; n <= last; n++) {
@@ -282,10 +282,13 @@ void base_expect(const base_t *b, const base_cfg_t *cfg, int64_t lts, int64_t to
             l = v;
         if (n >= now && v > ahead)
             ahead = v;
+        if (n >= now && v < lo_ahead)
+            lo_ahead = v;
     }
     out->hi = h;
     out->lo = l;
     out->hi_ahead = ahead;
+    out->lo_ahead = lo_ahead;
     int how;
     out->mid = bin_value(b, cfg, abs_bin(lts), &how);
     out->learning = how != 0;

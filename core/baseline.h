@@ -95,8 +95,9 @@ typedef struct {
 /* What a series is expected to carry around a time (base_expect). */
 typedef struct {
     double hi, lo;   /* the highest and lowest rate over +-tolerance, msg/s */
-    double hi_ahead; /* the highest from the time on: a pattern come early, not
-                        the bins before, which today may have learnt already */
+    double hi_ahead, lo_ahead; /* the highest and lowest from the time on: a pattern
+                        come early, not the bins before, which today may
+                        have learnt already */
     double mid;      /* the rate at the time itself */
     int learning;    /* no history for this time of day and kind of day yet */
     int level;       /* ... nor of the other kind: the bare level is all there is */

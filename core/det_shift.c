@@ -22,9 +22,9 @@ void shift_judge(det_shift_t *s, const det_in_t *in, int others, const detect_pa
     /* against the profile at the day scale of hours ago: the day scale
      * follows a day's level and would learn the shift as today's; up
      * against the highest expectation from now to the tolerance ahead (a
-     * batch come early is no shift, and the bins before may already have
-     * learnt today's level), down against the lowest nearby (nor is one
-     * come late) */
+     * batch come early is no shift), down against the lowest (nor is one
+     * that ended early): from now on, as the bins before may already have
+     * learnt today's level */
     double sc = in->scale > 0 ? in->scale : 1.0;
     if (!(s->slow > 0))
         s->slow = (float)sc;
@@ -33,7 +33,7 @@ void shift_judge(det_shift_t *s, const det_in_t *in, int others, const detect_pa
     double k = s->slow / sc; /* the expectations, at the slow scale */
     ewin_add(&s->w, in->count, in->exp_mid * k, in->dt, p->shift_window);
     ewin_add(&s->hi, in->count, in->exp_ahead * k, in->dt, p->shift_window);
-    ewin_add(&s->lo, in->count, in->exp_lo * k, in->dt, p->shift_window);
+    ewin_add(&s->lo, in->count, in->exp_lo_ahead * k, in->dt, p->shift_window);
     int long_enough = s->w.secs >= MIN_SPAN * (double)p->shift_window / SW_NS_PER_S;
     int up = ewin_above(&s->hi, p->shift_ratio_up, p->shift_z, in->phi, p->shift_min_rate, 0);
     int down = ewin_below(&s->lo, p->shift_ratio_down, p->shift_z, in->phi, p->shift_min_rate, 0);

@@ -1,19 +1,23 @@
 /*
- * det_shift.h - a shift: a User's direction settles at a new level, about
- * x2 up or x0.5 down, for hours: not a storm or a silence, but an operator
- * wants to know (a warning), and may accept it as the new normal.
+ * det_shift.h - a shift: a series settles at a new level, about x2 up or
+ * x0.5 down, for hours: not a storm or a silence, but an operator wants to
+ * know (a warning), and may accept it as the new normal.
  *
  * Over the last `window` (1 h) the rate stands above ratio_up x the
- * highest expectation from now to the tolerance ahead (with the day scale as it was hours ago: the
- * day scale follows a day's level within hours, and would learn a shift
- * as today's; a slow one still follows a User that grows by the day) (or below ratio_down x the lowest: a batch a
- * little early or late is no shift) by z standard deviations and by
- * min_rate msg/s: hot; back within [clear_down, clear_up]: cool. Only against a learnt profile: a level of the first
- * hours is no "usual" to shift from. While the User's direction has another alert (a storm, a
- * silence, a blocked route) it learns nothing and says nothing: those say
- * it better.
+ * highest expectation from now to the tolerance ahead, or below ratio_down
+ * x the lowest (a batch a little early, or one that ended early, is no
+ * shift; the bins before now may have learnt today's level already), by z
+ * standard deviations and by min_rate msg/s: hot; back within
+ * [clear_down, clear_up]: cool. The expectations carry the day scale as it
+ * was hours ago (SHIFT_SCALE_WINDOWS): the day scale follows a day's level
+ * within hours and would learn the shift as today's, while a slow one
+ * still follows a User that grows by the day. Only against a learnt
+ * profile of this kind of day: a level of the first hours, or of a first
+ * weekend, is no "usual" to shift from. While the series has a storm, or
+ * its User's direction a silence, blocked route or limit, it learns
+ * nothing and says nothing: those say it better.
  *
- * DESIGN: a value embedded in each User's direction; the shard's thread.
+ * DESIGN: a value embedded in each series; the shard's thread.
  */
 #ifndef SW_DET_SHIFT_H
 #define SW_DET_SHIFT_H

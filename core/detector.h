@@ -29,6 +29,7 @@ typedef struct {
     double exp_lo;       /* ... the lowest rate nearby (silences) */
     double exp_mid;      /* ... the rate at the time itself (shifts) */
     double exp_ahead;    /* ... the highest from the time on (shifts up) */
+    double exp_lo_ahead; /* ... the lowest from the time on (shifts down) */
     double scale;        /* the day scale in them (1: none): shifts judge without it */
     double phi;          /* overdispersion of the count, at least the floor */
     int warm;            /* the baseline has history enough to judge */

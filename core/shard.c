@@ -532,7 +532,8 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     double phi = s->base.phi > p->base_dispersion ? s->base.phi : p->base_dispersion;
     det_in_t in = { .ts = r->ts, .dt = dt, .count = count, .exp_hi = ex.hi * secs,
                     .exp_lo = ex.lo * secs, .exp_mid = ex.mid * secs,
-                    .exp_ahead = ex.hi_ahead * secs, .phi = phi,
+                    .exp_ahead = ex.hi_ahead * secs, .exp_lo_ahead = ex.lo_ahead * secs,
+                    .phi = phi,
                     .scale = ex.level || bc.scale_tau <= 0 ? 1.0 : base_scale(&s->base),
                     .warm = s->base.age >= p->base_warmup, .learning = ex.learning };
     det_out_t o, storm_out;

@@ -348,6 +348,27 @@ static void test_bins_without_history_use_level(void **state)
     assert_true(base_has_profile(&c, &nocfg, bin_start(1, 33)));
 }
 
+/*
+ * A series sampled every 30 minutes spreads each sample over the two bins
+ * it covers: after a day every quarter-hour bin has a profile, at the
+ * sample's rate (not every other one, with the rest left to the level).
+ */
+static void test_coarse_samples_fill_every_bin(void **state)
+{
+    (void)state;
+    base_cfg_t cfg = cfg_tau(1800 * SEC);
+    base_t b;
+    base_init(&b);
+    for (int64_t ts = bin_start(0, 0) + 30 * MINUTE; ts <= bin_start(1, 0) + 30 * MINUTE;
+         ts += 30 * MINUTE)
+        base_learn(&b, &cfg, 7.0 * 1800, 30 * MINUTE, ts, BASE_NORMAL);
+    for (int i = 0; i < BASE_BINS; i++) {
+        if (!base_has_profile(&b, &nocfg, bin_start(1, i)))
+            fail_msg("bin %d has no profile", i);
+        assert_near(expect_mid(&b, 1, i), 7.0, 0.01);
+    }
+}
+
 /* Later days: averaged with day_weight, outliers and anomalies damped. */
 static void test_daily_profile_later_days(void **state)
 {
@@ -642,6 +663,7 @@ int main(void)
         cmocka_unit_test(test_nonpositive_dt_ignored),
         cmocka_unit_test(test_daily_profile_first_day),
         cmocka_unit_test(test_bins_without_history_use_level),
+        cmocka_unit_test(test_coarse_samples_fill_every_bin),
         cmocka_unit_test(test_daily_profile_later_days),
         cmocka_unit_test(test_recurring_anomaly_learnt),
         cmocka_unit_test(test_first_day_learns_anomalous_pattern),
