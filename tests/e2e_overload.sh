@@ -6,7 +6,8 @@
 #     feed_stalled on traffic that has no incident.
 #  2. the same overload without dropping: ingest waits for the shards,
 #     nothing is lost, and the waiting is not read as a stalled feed (1 s
-#     samples, a stall time of 2 s).
+#     samples, a stall time of 2 s), nor the empty seconds of small Users
+#     as silences: nothing fires.
 #  3. SIGTERM right after a burst: every line already sent is read; and
 #     with a producer that never pauses, the stop still comes within
 #     --drain-timeout.
@@ -75,6 +76,8 @@ waits=$(curl -s "$api/metrics" | awk '$1 ~ /^stormwatch_ring_full_waits_total/ {
 stop
 [ "$waits" -gt "$waits_before" ] && ok || bad "ingest never waited: the test proves nothing"
 grep -q feed_stalled b.jsonl && bad "waiting fired feed_stalled: $(grep feed_stalled b.jsonl | head -c 300)" || ok
+# and 100 Users at 1 s, small ones with many empty seconds, raise nothing
+[ ! -s b.jsonl ] && ok || bad "calm 1 s traffic raised $(grep -c firing b.jsonl) alerts: $(head -c 300 b.jsonl)"
 
 # ---- 3. SIGTERM drains what was sent, and stops within --drain-timeout --------
 start c.jsonl c.log --ring-size 64 --shards 1
