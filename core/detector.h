@@ -9,7 +9,7 @@
  *   det_storm    a series' rate far above its expectation (det_storm.h)
  *   det_silence  a User's direction falls to about nothing (det_silence.h)
  *   det_route    northbound deliveries stall while the backlog grows (det_route.h)
- *   det_shift    a User's direction settles at a new level for hours (det_shift.h)
+ *   det_shift    a series settles at a new level for hours (det_shift.h)
  *   det_limit    a User's rate above a fixed limit (det_limit.h)
  *
  * Every duration is event time and every threshold a rate or a count of
