@@ -84,8 +84,10 @@ typedef enum {
     SIM_DEGRADED,      /* north deliveries = magnitude x count (default 0.2); blocked_route north */
     SIM_STORM_NORTH,   /* north alert counts x magnitude (default 20), delivered; storm north */
     SIM_STORM_SOUTH,   /* extra requests, (magnitude - 1) x the usual (default 15), ~65% of
-                          them rejected; with `impact`, deliveries to ~1/3 of the other Users
-                          slow to 0.8-0.9 x while it lasts; storm south */
+                          them rejected, the rest answered (a north response storm); with
+                          `impact`, deliveries to ~1/3 of the other Users slow to 0.8-0.9 x
+                          while it lasts; truth: storm south (the response storm is its
+                          symptom, not another incident) */
     SIM_SILENCE_NORTH, /* north counts x magnitude (default 0: none), lines still emitted; silence north */
     SIM_SILENCE_SOUTH, /* south counts x magnitude (default 0), and so the responses; silence south */
     SIM_FEED_GAP,      /* no line at all; `user` and `declare` ignored; truth: feed_stalled, user "*" */
@@ -114,7 +116,10 @@ enum {
                             firmware north for a north storm, ramp or code storm, network both
                             for a silence, migration both for a shift) */
     SIM_MAINTENANCE = 2, /* a DCC maintenance change covers it: the truth lists it as an allowed
-                            window (an alert naming that change is neutral), not as an incident */
+                            window (an alert naming that change is neutral), not as an incident.
+                            Maintenance incidents next to each other in the list whose changes
+                            start together (at + declare_shift) share one change: one
+                            maintenance over many Users */
 };
 
 /* sim_incident_t.dir: the direction of a shift */

@@ -243,10 +243,19 @@ static int plan_incidents(const sim_opts_t *o, plan_t *pl)
             int64_t start = on + in->declare_shift;
             int64_t margin = maint ? (5 + (int64_t)(u_margin * 10)) * MIN_NS
                                    : (15 + (int64_t)(u_margin * 105)) * MIN_NS;
-            pchange_t *nc = &pl->chg[pl->n_chg++];
-            *nc = (pchange_t){ (int)(1001 + k), maint ? -1 : user, maint ? CK_MAINT : kind_plan[in->kind].ck,
-                               start, (on > start ? on : start) + (end - on) + margin };
-            c = nc;
+            int64_t until = (on > start ? on : start) + (end - on) + margin;
+            pchange_t *prev = pl->n_chg ? &pl->chg[pl->n_chg - 1] : NULL;
+            if (maint && prev && prev->user < 0 && prev->start == start) {
+                /* one maintenance over many Users: the change before, stretched to cover */
+                if (until > prev->end)
+                    prev->end = until;
+                c = prev;
+            } else {
+                pchange_t *nc = &pl->chg[pl->n_chg++];
+                *nc = (pchange_t){ (int)(1001 + k), maint ? -1 : user,
+                                   maint ? CK_MAINT : kind_plan[in->kind].ck, start, until };
+                c = nc;
+            }
         }
         size_t imp_off = pl->n_pool, n_imp = 0;
         if (in->impact && o->n_users > 1) {

@@ -314,10 +314,12 @@ static void user_step(const tctx_t *x, tuser_t *u, const when_t *w, sample_t *s)
         rej = rej < req ? rej : req;
     }
     int64_t acc = req - rej;
-    if (m.storm_s > 1) { /* the flood is extra requests, mostly rejected, answered by nothing */
+    if (m.storm_s > 1) { /* the flood is extra requests, mostly rejected; the rest are answered */
         int64_t extra = rng_nb(&u->rng, mu * (m.storm_s - 1), phi);
+        int64_t extra_rej = rng_binom(&u->rng, extra, STORM_REJECT_SHARE);
         req += extra;
-        rej += rng_binom(&u->rng, extra, STORM_REJECT_SHARE);
+        rej += extra_rej;
+        acc += extra - extra_rej;
     }
     double mu_resp = u->resp_ratio * (double)acc * w->bat_n;
     double mu_al = u->alert_frac * u->req_mu * w->factor * w->bat_n * m.storm_n * m.shift_n;

@@ -32,6 +32,7 @@
 #include "err.h"
 #include "sim.h"
 #include "testutil.h"
+#include "timefmt.h"
 
 #define S INT64_C(1000000000)
 #define MIN (60 * S)
@@ -876,8 +877,52 @@ static void test_heavy_noise_and_flood(void **state)
     assert_true(flood > 4.3 && flood < 5.7);
     assert_near(mean_of(&o, &r, 1, C_REQUEST, HOUR + 36 * MIN, 3 * HOUR) / mean_of(&o, &r, 1, C_REQUEST, 0, HOUR), 1,
                 0.1);
+    /* the accepted third of the extra requests is answered: a response storm */
+    double resp = mean_of(&o, &r, 1, C_RESPONSE, HOUR, HOUR + 35 * MIN) /
+                  mean_of(&o, &r, 1, C_RESPONSE, 0, HOUR);
+    assert_true(resp > 2.0 && resp < 2.8);
     json_t *i1 = check_incident(&o, &r, 0, "storm", 1, "south", HOUR);
     assert_true(truth_time(truth_str(i1, "end")) == o.start_ns + HOUR + 35 * MIN);
+    run_free(&r);
+}
+
+/* Maintenance silences next to each other that start together share one
+ * DCC change (one maintenance over many Users); one starting apart has its
+ * own. None is an incident to detect. */
+static void test_one_maintenance_many_users(void **state)
+{
+    (void)state;
+    sim_incident_t inc[] = {
+        { .kind = SIM_SILENCE_NORTH, .user = 0, .at = HOUR, .duration = 10 * MIN,
+          .declare = SIM_MAINTENANCE, .declare_shift = -5 * MIN },
+        { .kind = SIM_SILENCE_NORTH, .user = 1, .at = HOUR, .duration = 20 * MIN,
+          .declare = SIM_MAINTENANCE, .declare_shift = -5 * MIN },
+        { .kind = SIM_SILENCE_NORTH, .user = 2, .at = 2 * HOUR, .duration = 10 * MIN,
+          .declare = SIM_MAINTENANCE, .declare_shift = -5 * MIN },
+    };
+    sim_opts_t o;
+    sim_opts_defaults(&o);
+    o.n_users = 4;
+    o.interval_ns = 10 * S;
+    o.duration_ns = 3 * HOUR;
+    o.incidents = inc;
+    o.n_incidents = 3;
+    run_t r;
+    run(&o, &r);
+    char *changes = strndup(r.changes, r.clen);
+    assert_non_null(strstr(changes, "CHG-1001"));
+    assert_null(strstr(changes, "CHG-1002")); /* the second shares the first's */
+    assert_non_null(strstr(changes, "CHG-1003"));
+    /* the shared one lasts until the longer silence has ended */
+    char *end = strstr(strstr(changes, "CHG-1001"), "end: ");
+    assert_non_null(end);
+    int64_t until = 0;
+    char stamp[32];
+    assert_int_equal(sscanf(end + 5, "%31s", stamp), 1);
+    assert_int_equal(tf_parse_rfc3339(stamp, &until), 0);
+    assert_true(until >= o.start_ns + HOUR + 20 * MIN);
+    assert_int_equal(json_array_size(json_object_get(r.tj, "incidents")), 0);
+    free(changes);
     run_free(&r);
 }
 
@@ -1125,6 +1170,7 @@ int main(void)
         cmocka_unit_test(test_storm_code),
         cmocka_unit_test(test_tiny_users),
         cmocka_unit_test(test_heavy_noise_and_flood),
+        cmocka_unit_test(test_one_maintenance_many_users),
         cmocka_unit_test(test_shifts),
         cmocka_unit_test(test_long_bursts),
         cmocka_unit_test(test_preset_hidden_mix),
