@@ -61,14 +61,17 @@ static int dir_of(const char *name, int *dir)
     return -1;
 }
 
-/* The key of an alert, malloc'd; NULL when out of memory. */
-static char *key_of(alert_kind_t kind, const char *user, int dir, const char *cls, unsigned src)
+/* The key of an alert (a widespread one's with its incident: several may
+ * fire at once), malloc'd; NULL when out of memory. */
+static char *key_of(alert_kind_t kind, const char *user, int dir, const char *cls, unsigned src,
+                    uint32_t incident)
 {
-    size_t n = strlen(user) + strlen(cls) + 64;
+    size_t n = strlen(user) + strlen(cls) + 80;
     char *k = malloc(n);
     if (k)
-        snprintf(k, n, "%s%c%s%c%s%c%s%c%u", alert_kind_name(kind), KEY_SEP, user, KEY_SEP,
-                 alert_dir_name(dir), KEY_SEP, cls, KEY_SEP, src);
+        snprintf(k, n, "%s%c%s%c%s%c%s%c%u%c%u", alert_kind_name(kind), KEY_SEP, user, KEY_SEP,
+                 alert_dir_name(dir), KEY_SEP, cls, KEY_SEP, src, KEY_SEP,
+                 kind == ALERT_WIDESPREAD ? (unsigned)incident : 0u);
     return k;
 }
 
@@ -78,6 +81,8 @@ static char *line_of(const alert_t *a)
     json_t *o = json_pack("{s:b,s:s,s:s,s:s,s:s,s:i}", "open", a->firing, "alert",
                           alert_kind_name(a->kind), "user", a->user, "dir",
                           alert_dir_name(a->dir), "class", a->cls, "src", (json_int_t)a->source);
+    if (o && a->incident) /* a closing line needs it too: a widespread alert's key */
+        json_object_set_new(o, "incident", json_integer(a->incident));
     if (o && a->firing) {
         json_object_set_new(o, "starts_at", json_integer(a->starts_at));
         json_object_set_new(o, "detected_at", json_integer(a->detected_at));
@@ -85,6 +90,16 @@ static char *line_of(const alert_t *a)
         json_object_set_new(o, "baseline", json_real(a->baseline));
         json_object_set_new(o, "backlog", a->backlog >= 0 ? json_real(a->backlog) : json_null());
         json_object_set_new(o, "limit", json_real(a->limit));
+        if (a->incident) {
+            json_object_set_new(o, "role", json_integer(a->role));
+            json_object_set_new(o, "severity", json_integer(a->severity));
+            json_object_set_new(o, "learning", json_boolean(a->learning));
+        }
+        if (a->kind == ALERT_WIDESPREAD) {
+            json_object_set_new(o, "symptom", json_string(alert_kind_name(a->symptom)));
+            if (a->change)
+                json_object_set_new(o, "change", json_string(a->change->id));
+        }
     }
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
@@ -144,9 +159,9 @@ nomem:
 }
 
 /* Parses one line: its key, whether it opens, and (open) the alert to
- * resume. 0, or -1 with why. */
+ * resume (a widespread one's change id in xbuf). 0, or -1 with why. */
 static int parse_line(const char *s, size_t len, char **key, int *open, shard_resume_t *r,
-                      char *ubuf, char *cbuf, const char **why)
+                      char *ubuf, char *cbuf, char *xbuf, const char **why)
 {
     json_error_t je;
     json_t *o = json_loadb(s, len, 0, &je);
@@ -155,6 +170,9 @@ static int parse_line(const char *s, size_t len, char **key, int *open, shard_re
     int op = 0;
     double value = 0, baseline = 0, limit = 0;
     json_t *backlog = NULL;
+    json_int_t incident = 0, role = ROLE_PRIMARY, severity = SEV_KIND;
+    int learning = 0;
+    const char *symptom = NULL, *change = NULL;
     *why = "not a transition (open, alert, user, dir, class and src)";
     if (!o || json_unpack(o, "{s:b,s:s,s:s,s:s,s:s,s:I}", "open", &op, "alert", &kind, "user",
                           &user, "dir", &dir, "class", &cls, "src", &src) < 0)
@@ -170,6 +188,19 @@ static int parse_line(const char *s, size_t len, char **key, int *open, shard_re
                           &detected, "value", &value, "baseline", &baseline, "backlog", &backlog,
                           "limit", &limit) < 0)
         goto bad;
+    *why = "bad incident, role, severity, learning, symptom or change";
+    alert_kind_t sk = ALERT_SILENCE;
+    if (json_unpack(o, "{s?I}", "incident", &incident) < 0 || incident < 0 ||
+        incident > UINT32_MAX ||
+        (op && (json_unpack(o, "{s?I,s?I,s?b,s?s,s?s}", "role", &role, "severity", &severity,
+                            "learning", &learning, "symptom", &symptom, "change", &change) < 0 ||
+               role < ROLE_PRIMARY ||
+               role > ROLE_MEMBER || severity < SEV_KIND || severity > SEV_CRITICAL ||
+               (symptom && kind_of(symptom, &sk) < 0) || (change && strlen(change) > LP_MAX_ID))))
+        goto bad;
+    xbuf[0] = '\0';
+    if (change)
+        strcpy(xbuf, change);
     strcpy(ubuf, user);
     strcpy(cbuf, cls);
     *r = (shard_resume_t){ .kind = k, .dir = d == ALERT_DIR_NORTH ? LP_NORTH : LP_SOUTH,
@@ -179,9 +210,12 @@ static int parse_line(const char *s, size_t len, char **key, int *open, shard_re
                                      .backlog = json_is_number(backlog)
                                                     ? json_number_value(backlog)
                                                     : -1,
-                                     .limit = limit } };
+                                     .limit = limit, .incident = (uint32_t)incident,
+                                     .role = (uint8_t)role, .severity = (uint8_t)severity,
+                                     .learning = (uint8_t)learning },
+                           .symptom = sk, .change = change ? xbuf : NULL };
     *open = op;
-    *key = key_of(k, ubuf, d, cbuf, (unsigned)src);
+    *key = key_of(k, ubuf, d, cbuf, (unsigned)src, (uint32_t)incident);
     json_decref(o);
     *why = "out of memory";
     return *key ? 0 : -1;
@@ -244,11 +278,11 @@ static int load(alertjournal_t *j, char *err, size_t errlen)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
         lineno++;
-        char *key, ubuf[LP_MAX_ID + 1], cbuf[LP_MAX_ID + 1];
+        char *key, ubuf[LP_MAX_ID + 1], cbuf[LP_MAX_ID + 1], xbuf[LP_MAX_ID + 1];
         int open;
         shard_resume_t r;
         const char *why;
-        if (l && parse_line(p, l, &key, &open, &r, ubuf, cbuf, &why) < 0) {
+        if (l && parse_line(p, l, &key, &open, &r, ubuf, cbuf, xbuf, &why) < 0) {
             if (!nl) /* a torn last line: the process died writing it */
                 break;
             snprintf(err, errlen, "%s:%u: %s", j->path, lineno, why);
@@ -307,11 +341,11 @@ alertjournal_t *alertjournal_open(const char *path, int strict,
         return NULL;
     }
     for (size_t i = 0; i < j->n; i++) {
-        char *key, ubuf[LP_MAX_ID + 1], cbuf[LP_MAX_ID + 1];
+        char *key, ubuf[LP_MAX_ID + 1], cbuf[LP_MAX_ID + 1], xbuf[LP_MAX_ID + 1];
         int open;
         shard_resume_t r;
         const char *why;
-        if (parse_line(j->v[i].line, strlen(j->v[i].line) - 1, &key, &open, &r, ubuf, cbuf,
+        if (parse_line(j->v[i].line, strlen(j->v[i].line) - 1, &key, &open, &r, ubuf, cbuf, xbuf,
                        &why) == 0) {
             free(key);
             each(ctx, &r);
@@ -330,7 +364,7 @@ alertjournal_t *alertjournal_open(const char *path, int strict,
 
 int alertjournal_record(alertjournal_t *j, const alert_t *a)
 {
-    char *key = key_of(a->kind, a->user, a->dir, a->cls, a->source);
+    char *key = key_of(a->kind, a->user, a->dir, a->cls, a->source, a->incident);
     char *line = line_of(a);
     if (!key || !line) {
         free(key);

@@ -9,11 +9,16 @@
  *
  *   {"open":true,"alert":"storm","user":"U1","dir":"south","class":"request",
  *    "src":0,"starts_at":1568278800000000000,"detected_at":...,"value":...,
- *    "baseline":...,"backlog":...,"limit":...}
- *   {"open":false,"alert":"storm","user":"U1","dir":"south","class":"request","src":0}
+ *    "baseline":...,"backlog":...,"limit":...,"incident":7,"role":0,"severity":3,
+ *    "learning":false}
+ *   {"open":false,"alert":"storm","user":"U1","dir":"south","class":"request","src":0,
+ *    "incident":7}
  *
- * (times in ns since the epoch; backlog null where it does not apply). An
- * alert is identified by kind, User, direction, class and source. Each
+ * (times in ns since the epoch; backlog null where it does not apply; role
+ * and severity as numbers, alert.h). A widespread alert (User "*") also
+ * has "symptom" (the kind its Users show) and "change" (the change it
+ * names, when one). An alert is identified by kind, User, direction, class
+ * and source, and a widespread one by its incident too. Each
  * line is one write(2) with no fsync: it survives the process (kill -9),
  * not a power cut. The file is rewritten with the open alerts only at open
  * and once it holds four times as many lines as alerts open (and at least

@@ -400,6 +400,14 @@ static void shard_emit(void *ctx, const event_t *ev)
     }
 }
 
+/* Any thread: the incident the alert stage gave one of this shard's alerts
+ * (d->as is made before the threads start). */
+static int shard_incident_of(void *ctx, uint32_t id, uint32_t *incident, int *role, int *severity)
+{
+    shard_thr_t *s = ctx;
+    return alerts_incident_of(s->d->as, s->index, id, incident, role, severity);
+}
+
 /* Switches to a newly published config between two bursts. */
 static void shard_take_config(shard_thr_t *s)
 {
@@ -904,6 +912,13 @@ static const detect_params_t *params_for(void *ctx, const char *user, size_t len
 static void keep_resume(void *ctx, const shard_resume_t *r)
 {
     daemon_t *d = ctx;
+    if (r->kind == ALERT_WIDESPREAD) { /* the alert stage's own: resumed there, now */
+        int rc = alerts_resume_widespread(d->as, r);
+        if (rc < 0 && rc != SW_EEXISTS)
+            sw_log(LOG_WARN, "alerts journal: a widespread alert (INC-%04u) not resumed: %s",
+                   (unsigned)r->fire.incident, sw_strerror(rc));
+        return;
+    }
     if (d->nresumes == d->resumes_cap) {
         size_t cap = d->resumes_cap ? d->resumes_cap * 2 : 16;
         shard_resume_t *v = realloc(d->resumes, cap * sizeof(*v));
@@ -1269,7 +1284,8 @@ static int setup(daemon_t *d, char *err, size_t errlen)
                             .feed_owner = i == 0,
                             .max_series = shard_share(d->cfg->ingest.max_series, d->nshards),
                             .publish = d->o.kafka_state_topic ? dk_publish : NULL,
-                            .publish_ctx = d };
+                            .publish_ctx = d, .incident_of = shard_incident_of,
+                            .incident_ctx = s };
         atomic_init(&s->processed, INT64_MIN);
         s->shard = shard_create(&so);
         s->in = ring_create(d->o.ring_size, sizeof(rec_t));

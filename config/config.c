@@ -78,6 +78,7 @@ typedef enum {
     R_RING,      /* CFG_MIN_RING_SIZE <= x <= CFG_MAX_RING_SIZE */
     R_LINE,      /* SW_MIN_MAX_LINE <= x <= SW_MAX_MAX_LINE */
     R_MESSAGE,   /* CFG_MIN_MAX_MESSAGE <= x <= CFG_MAX_MAX_MESSAGE */
+    R_WIDESPREAD,/* 2 <= x <= 1000000 */
     R_ANY,       /* no range: not a number, or any value of its type */
 } range_t;
 
@@ -227,6 +228,13 @@ static const field_t corr_fields[] = {
     CF("min_score", F_NUMBER, min_score, R_FRACTION),
     { 0 },
 };
+static const field_t incident_fields[] = {
+    CF("grace", F_DURATION, incident_grace, R_NONNEG),
+    CF("settle", F_DURATION, incident_settle, R_NONNEG),
+    CF("widespread_users", F_COUNT, widespread_users, R_WIDESPREAD),
+    CF("widespread_window", F_DURATION, widespread_window, R_POSITIVE),
+    { 0 },
+};
 
 /* Defaults of `run:` that are not zero, false or unset: those of the daemon's flags. */
 #define DEFAULT_RECORD_MAX (UINT64_C(1) << 30)     /* 1 GiB */
@@ -314,6 +322,8 @@ static const section_t sec_detectors = { .key = "detectors", .target = T_DETECT,
                                          .subs = detector_subs };
 static const section_t sec_limits = { .key = "limits", .target = T_DETECT, .fields = limit_fields };
 static const section_t sec_corr = { .key = "correlation", .target = T_CORR, .fields = corr_fields };
+static const section_t sec_incidents = { .key = "incidents", .target = T_CORR,
+                                         .fields = incident_fields };
 static const section_t sec_curve = { .key = "curve", .target = T_RUN, .fields = curve_fields,
                                      .check = check_curve };
 static const section_t *const run_subs[] = { &sec_curve, NULL };
@@ -321,7 +331,8 @@ static const section_t sec_run = { .key = "run", .target = T_RUN, .fields = run_
                                    .subs = run_subs };
 
 static const section_t *const top_subs[] = { &sec_input, &sec_feed, &sec_baseline, &sec_detectors,
-                                             &sec_limits, &sec_corr, &sec_run, NULL };
+                                             &sec_limits, &sec_corr, &sec_incidents, &sec_run,
+                                             NULL };
 static const section_t sec_top = { .key = "", .subs = top_subs, .has_users = 1 };
 
 /* What a User may override: the detection settings only (not run:). */
@@ -440,6 +451,8 @@ static const char *range_problem(range_t r, double v, char *buf, size_t len)
         return v > (double)(MAX_LATENESS / SW_NS_PER_S) ? "must be at most 10m" : NULL;
     case R_IDLE:
         return v < (double)(MIN_IDLE_AFTER / SW_NS_PER_S) ? "must be at least 1s" : NULL;
+    case R_WIDESPREAD:
+        return v < 2 || v > 1e6 ? "must be between 2 and 1000000" : NULL;
     case R_SHARDS:
         if (v >= 0 && v <= CFG_MAX_SHARDS)
             return NULL;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "incident.h"
 #include "timefmt.h"
 
 static const struct {
@@ -26,6 +27,17 @@ const char *alert_kind_name(alert_kind_t k)
 const char *alert_severity(alert_kind_t k)
 {
     return k < ALERT_NKINDS ? kinds[k].severity : "warning";
+}
+
+int alert_severity_level(alert_kind_t k)
+{
+    const char *s = alert_severity(k);
+    return !strcmp(s, "critical") ? SEV_CRITICAL : !strcmp(s, "info") ? SEV_INFO : SEV_WARNING;
+}
+
+const char *severity_name(int sev)
+{
+    return sev >= SEV_CRITICAL ? "critical" : sev == SEV_INFO ? "info" : "warning";
 }
 
 const char *alert_dir_name(int dir)
@@ -149,6 +161,13 @@ static void put_summary(out_t *o, const alert_t *a)
                  "%.1f/s: a new level, or an operator may accept it as the new normal", d, what,
                  a->user, a->value, a->baseline > 0 ? a->value / a->baseline : 0.0, a->baseline);
         break;
+    case ALERT_WIDESPREAD:
+        snprintf(s, sizeof(s), "%zu Users show %s %s at once: %s", a->n_impacted,
+                 alert_kind_name((alert_kind_t)a->symptom), alert_dir_name(a->dir),
+                 a->corr == CORR_UNDECLARED ? "no declared change explains it (a fault on the "
+                                              "DSP's side?)"
+                                            : "the DCC's change explains it");
+        break;
     default:
         s[0] = '\0';
     }
@@ -163,7 +182,7 @@ size_t alert_format_json(const alert_t *a, char *buf, size_t cap)
     puts_(&o, ",\"alert\":");
     put_str(&o, alert_kind_name(a->kind));
     puts_(&o, ",\"severity\":");
-    put_str(&o, alert_severity(a->kind));
+    put_str(&o, a->severity == SEV_KIND ? alert_severity(a->kind) : severity_name(a->severity));
     puts_(&o, ",\"user\":");
     put_str(&o, a->user);
     puts_(&o, ",\"dir\":");
@@ -217,7 +236,16 @@ size_t alert_format_json(const alert_t *a, char *buf, size_t cap)
             put(&o, ",", 1);
         put_str(&o, a->impacted[i]);
     }
-    puts_(&o, "]}\n");
+    puts_(&o, "]");
+    if (a->incident) {
+        char b[32];
+        puts_(&o, ",\"incident\":");
+        put(&o, b, (size_t)snprintf(b, sizeof(b), "\"INC-%04u\"", (unsigned)a->incident));
+        puts_(&o, ",\"incident_role\":");
+        put_str(&o, a->role == ROLE_MEMBER ? "member" : "primary");
+        puts_(&o, a->learning ? ",\"learning\":true" : ",\"learning\":false");
+    }
+    puts_(&o, "}\n");
     if (cap)
         buf[o.len < cap ? o.len : cap - 1] = '\0';
     return o.len;

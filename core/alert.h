@@ -19,7 +19,8 @@
     X(SILENCE, "silence", "warning")                   \
     X(FEED, "feed_stalled", "critical")                \
     X(LIMIT, "limit_exceeded", "warning")              \
-    X(SHIFT, "shift", "warning")
+    X(SHIFT, "shift", "warning")                       \
+    X(WIDESPREAD, "widespread", "critical")
 
 typedef enum {
 #define ALERT_ENUM(k, name, sev) ALERT_##k,
@@ -31,6 +32,13 @@ typedef enum {
 typedef enum { CORR_UNDECLARED, CORR_DECLARED, CORR_MAINTENANCE } corr_type_t;
 
 enum { ALERT_DIR_SOUTH = 0, ALERT_DIR_NORTH = 1, ALERT_DIR_BOTH = 2 };
+
+/* An alert's place in its incident (incident.h). */
+enum { ROLE_PRIMARY, ROLE_MEMBER };
+
+/* Severities, lowest first; SEV_KIND: an alert's kind's own (alert_severity),
+ * not set by an incident. */
+enum { SEV_KIND, SEV_INFO, SEV_WARNING, SEV_CRITICAL };
 
 typedef struct {
     alert_kind_t kind;
@@ -49,10 +57,20 @@ typedef struct {
     size_t n_impacted;
     unsigned source;           /* feed_stalled of one Kafka partition: the
                                   partition + 1 (rec_t.src); 0 otherwise */
+    uint32_t incident;         /* INC-<incident>; 0: none (written without the fields) */
+    int role;                  /* ROLE_PRIMARY or ROLE_MEMBER */
+    int learning;              /* the series had no history for that time yet */
+    int severity;              /* SEV_* (incident.h): the incident's, at most warning
+                                  when learning; SEV_KIND (0): the kind's own */
+    int symptom;               /* widespread: the kind its Users show (alert_kind_t) */
 } alert_t;
 
 const char *alert_kind_name(alert_kind_t k);
 const char *alert_severity(alert_kind_t k);
+/* The kind's own severity as a SEV_* number. */
+int alert_severity_level(alert_kind_t k);
+/* The name of a SEV_* number ("info", "warning", "critical"). */
+const char *severity_name(int sev);
 const char *alert_dir_name(int dir);
 const char *corr_type_name(corr_type_t c);
 

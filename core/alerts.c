@@ -3,6 +3,7 @@
  */
 #include "alerts.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,10 @@
 #include "correlate.h"
 #include "err.h"
 #include "hash.h"
+#include "incident.h"
+
+/* The shard number of the alerts the stage itself raises (widespread). */
+#define WS_SHARD UINT32_MAX
 
 /* An event waiting to be released, with its shard. */
 typedef struct {
@@ -34,6 +39,7 @@ typedef struct active {
                              register may be replaced while it fires) */
     blast_list_t imp;     /* storms: the other Users impacted so far */
     int64_t since;        /* storms: impact counts from samples after this */
+    int64_t fired;        /* event time it was handled at (the firing order's) */
     unsigned shard;
     uint32_t id;
     int tracked;          /* storms: its blast radius is worked out (storms[]) */
@@ -56,10 +62,13 @@ struct alerts {
     held_t *group;        /* events of one event time, being ordered */
     const held_t **order; /* the group sorted (pointers into group) */
     size_t ngroup, group_cap;
+    size_t gnext;         /* the group's next event to handle */
     size_t nheld;
     /* the alerts firing: a list in firing order, and an open-addressing
      * index by (shard, id), so a transition costs O(1) however many fire */
     active_t *first, *last;
+    pthread_mutex_t lock; /* guards aix for alerts_incident_of (other threads
+                             read; this one changes it under the lock) */
     active_t **aix;
     size_t nactive, aix_cap;
     size_t nstorms;       /* storms firing */
@@ -72,6 +81,10 @@ struct alerts {
     uint32_t *uix;        /* open-addressing index of users (+1) */
     size_t uix_cap;
     int64_t released;     /* every event below this has been handled */
+    int64_t stall_at;     /* the event time of the first feed stall held (INT64_MAX: none) */
+    incidents_t *inc;     /* the incidents open (incident.h) */
+    active_t **wsv;       /* the widespread alerts firing */
+    size_t nws, ws_cap;
 };
 
 alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg)
@@ -89,6 +102,13 @@ alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg)
     for (unsigned i = 0; i < o->nshards; i++)
         as->q[i].progress = INT64_MIN;
     as->released = INT64_MIN;
+    as->stall_at = INT64_MAX;
+    pthread_mutex_init(&as->lock, NULL);
+    if (!(as->inc = inc_create(o->corr.incident_grace))) {
+        free(as->q);
+        free(as);
+        return NULL;
+    }
     return as;
 }
 
@@ -113,6 +133,9 @@ void alerts_destroy(alerts_t *as)
     free(as->q);
     free(as->group);
     free(as->order);
+    inc_destroy(as->inc);
+    free(as->wsv);
+    pthread_mutex_destroy(&as->lock);
     free(as);
 }
 
@@ -260,11 +283,13 @@ static int aix_reserve(alerts_t *as)
     active_t **ix = calloc(cap, sizeof(*ix));
     if (!ix)
         return SW_ENOMEM;
+    pthread_mutex_lock(&as->lock);
     free(as->aix);
     as->aix = ix;
     as->aix_cap = cap;
     for (active_t *ac = as->first; ac; ac = ac->next)
         aix_put(as, ac);
+    pthread_mutex_unlock(&as->lock);
     return SW_OK;
 }
 
@@ -278,7 +303,9 @@ static void active_link(alerts_t *as, active_t *ac)
     else
         as->first = ac;
     as->last = ac;
+    pthread_mutex_lock(&as->lock);
     aix_put(as, ac);
+    pthread_mutex_unlock(&as->lock);
     as->nactive++;
 }
 
@@ -294,6 +321,7 @@ static void active_unlink(alerts_t *as, active_t *ac)
         ac->next->prev = ac->prev;
     else
         as->last = ac->prev;
+    pthread_mutex_lock(&as->lock);
     size_t mask = as->aix_cap - 1, j = aix_home(as, ac->shard, ac->id);
     while (as->aix[j] != ac)
         j = (j + 1) & mask;
@@ -305,7 +333,22 @@ static void active_unlink(alerts_t *as, active_t *ac)
         }
     }
     as->aix[j] = NULL;
+    pthread_mutex_unlock(&as->lock);
     as->nactive--;
+}
+
+int alerts_incident_of(alerts_t *as, unsigned shard, uint32_t id, uint32_t *incident, int *role,
+                       int *severity)
+{
+    pthread_mutex_lock(&as->lock);
+    const active_t *ac = active_find(as, shard, id);
+    if (ac) {
+        *incident = ac->a.incident;
+        *role = ac->a.role;
+        *severity = ac->a.severity;
+    }
+    pthread_mutex_unlock(&as->lock);
+    return ac != NULL;
 }
 
 /* ---- Users for the blast radius ----------------------------------------- */
@@ -372,11 +415,15 @@ static buser_t *buser(alerts_t *as, const char *name)
     return u;
 }
 
-/* Whether a firing storm lists User ui as impacted (its name is in use). */
+/* Whether a firing storm or widespread alert lists User ui as impacted
+ * (its name is in use). */
 static int pinned(const alerts_t *as, size_t ui)
 {
     for (size_t i = 0; i < as->ntracked; i++)
         if (blast_has(&as->storms[i]->imp, as->users[ui].name))
+            return 1;
+    for (size_t i = 0; i < as->nws; i++)
+        if (blast_has(&as->wsv[i]->imp, as->users[ui].name))
             return 1;
     return 0;
 }
@@ -461,6 +508,342 @@ static void on_summary(alerts_t *as, const event_t *ev)
     }
 }
 
+/* ---- incidents ------------------------------------------------------------- */
+
+/* The tracked storm of another User that lists `user` as impacted, or NULL. */
+static active_t *storm_hurting(const alerts_t *as, const char *user)
+{
+    for (size_t i = 0; i < as->ntracked; i++)
+        if (strcmp(as->storms[i]->user, user) != 0 && blast_has(&as->storms[i]->imp, user))
+            return as->storms[i];
+    return NULL;
+}
+
+/* Adds the User named `name` to l (no index: names only); 0 or SW_ENOMEM. */
+static int add_name(blast_list_t *l, const char *name)
+{
+    return blast_add(l, 0, name) < 0 ? SW_ENOMEM : SW_OK;
+}
+
+/*
+ * The Users showing `kind` in direction `dir` together with `user`, listed
+ * in l by name: those whose alert of that kind fired from `from` on as the
+ * primary of its own incident, and those whose alert of that kind is about
+ * to fire: later in this event time's group, or held up to `to` (the
+ * settle). The same set whatever the shard count. 0 or SW_ENOMEM.
+ */
+static int same_symptom(const alerts_t *as, alert_kind_t kind, int dir, const char *user,
+                        int64_t from, int64_t to, blast_list_t *l)
+{
+    int rc = add_name(l, user);
+    for (const active_t *ac = as->last; ac && ac->fired >= from && !rc; ac = ac->prev)
+        if (ac->a.kind == kind && ac->a.dir == dir && ac->a.role == ROLE_PRIMARY)
+            rc = add_name(l, ac->user);
+    for (size_t k = as->gnext; k < as->ngroup && !rc; k++) {
+        const event_t *ev = &as->order[k]->ev;
+        if (ev->type == EV_FIRE && ev->kind == kind && ev->dir == dir)
+            rc = add_name(l, ev->user);
+    }
+    for (unsigned i = 0; i < as->o.nshards && !rc; i++) {
+        const queue_t *q = &as->q[i];
+        for (size_t k = 0; k < q->n && !rc; k++) {
+            const event_t *ev = &q->v[(q->head + k) & (q->cap - 1)].ev;
+            if (ev->at > to)
+                break;
+            if (ev->type == EV_FIRE && ev->kind == kind && ev->dir == dir)
+                rc = add_name(l, ev->user);
+        }
+    }
+    return rc;
+}
+
+/* Lists `name` under the widespread alert of incident inc. */
+static void ws_add_user(alerts_t *as, const incident_t *inc, const char *name)
+{
+    active_t *ws = active_find(as, WS_SHARD, inc->ws_alert);
+    buser_t *u = ws ? buser(as, name) : NULL;
+    if (ws && (!u || blast_add(&ws->imp, (uint32_t)(u - as->users), u->name) < 0))
+        as->stats.nomem++;
+}
+
+/*
+ * A widespread alert firing from `at` (detected at `detected`), the
+ * primary of a new incident (number id; 0: the next) with key `key` and
+ * severity sev: no line written. NULL when out of memory.
+ */
+static active_t *make_widespread(alerts_t *as, uint32_t id, const char *key, alert_kind_t kind,
+                                 int dir, int64_t at, int64_t starts_at, int64_t detected,
+                                 corr_result_t c, int sev)
+{
+    if (as->nws == as->ws_cap) {
+        size_t cap = as->ws_cap ? as->ws_cap * 2 : 4;
+        active_t **v = realloc(as->wsv, cap * sizeof(*v));
+        if (!v) {
+            as->stats.nomem++;
+            return NULL;
+        }
+        as->wsv = v;
+        as->ws_cap = cap;
+    }
+    active_t *ac = calloc(1, sizeof(*ac));
+    incident_t *inc = NULL;
+    if (!ac || aix_reserve(as) < 0 || (c.change && !(ac->change_id = strdup(c.change->id))) ||
+        !(inc = inc_open(as->inc, id, key, sev))) {
+        if (ac)
+            free(ac->change_id);
+        free(ac);
+        as->stats.nomem++;
+        return NULL;
+    }
+    snprintf(ac->user, sizeof(ac->user), "*");
+    snprintf(ac->cls, sizeof(ac->cls), "all");
+    ac->shard = WS_SHARD;
+    ac->id = inc->id;
+    ac->fired = at;
+    inc->widespread = 1;
+    inc->ws_alert = inc->id;
+    inc->ws_kind = (int)kind;
+    ac->a = (alert_t){ .kind = ALERT_WIDESPREAD, .firing = 1, .user = ac->user, .dir = dir,
+                       .cls = ac->cls, .starts_at = starts_at, .detected_at = detected, .backlog = -1,
+                       .corr = c.type, .change = c.change, .score = c.score,
+                       .incident = inc->id, .role = ROLE_PRIMARY, .severity = sev,
+                       .symptom = (int)kind };
+    active_link(as, ac);
+    as->wsv[as->nws++] = ac;
+    as->stats.firing_now++;
+    inc_fire(inc, at);
+    return ac;
+}
+
+
+/*
+ * Opens a widespread incident (key `key`) for the Users in `names` showing
+ * `kind` in direction `dir`, and writes its firing line: User `*`, those
+ * Users its impacted ones, correlated with DCC-led changes only (c). NULL
+ * when out of memory.
+ */
+static incident_t *open_widespread(alerts_t *as, const char *key, alert_kind_t kind, int dir,
+                                   int64_t at, int64_t starts_at, corr_result_t c,
+                                   const blast_list_t *names)
+{
+    /* planned work is a warning; nothing declared: the DSP's own fault */
+    int sev = c.type == CORR_UNDECLARED ? SEV_CRITICAL : SEV_WARNING;
+    active_t *ac = make_widespread(as, 0, key, kind, dir, at, starts_at, at, c, sev);
+    if (!ac)
+        return NULL;
+    incident_t *inc = inc_by_id(as->inc, ac->id, at);
+    for (size_t i = 0; i < names->n; i++)
+        ws_add_user(as, inc, names->names[i]);
+    alert_t a = ac->a;
+    a.impacted = ac->imp.names;
+    a.n_impacted = ac->imp.n;
+    as->stats.firing++;
+    as->stats.widespread++;
+    as->o.emit(as->o.emit_ctx, &a);
+    return inc;
+}
+
+int alerts_resume_widespread(alerts_t *as, const shard_resume_t *r)
+{
+    const change_t *ch = r->change ? changes_find(as->reg, r->change) : NULL;
+    corr_result_t c = { ch ? CORR_MAINTENANCE : CORR_UNDECLARED, ch, ch ? 1.0 : 0.0 };
+    int dir = r->dir == LP_NORTH ? ALERT_DIR_NORTH : ALERT_DIR_SOUTH;
+    char key[LP_MAX_ID + 160];
+    if (ch)
+        snprintf(key, sizeof(key), "change:%s", ch->id);
+    else
+        snprintf(key, sizeof(key), "widespread:%s:%d", alert_kind_name(r->symptom), dir);
+    if (!r->fire.incident || inc_by_id(as->inc, r->fire.incident, r->fire.detected_at))
+        return SW_EEXISTS;
+    active_t *ac = make_widespread(as, r->fire.incident, key, r->symptom, dir,
+                                   r->fire.detected_at, r->fire.starts_at, r->fire.detected_at, c,
+                                   r->fire.severity ? r->fire.severity : SEV_WARNING);
+    if (!ac)
+        return SW_ENOMEM;
+    as->stats.adopted++;
+    if (as->o.handover) {
+        alert_t a = ac->a;
+        as->o.handover(as->o.emit_ctx, &a, 1);
+    }
+    return SW_OK;
+}
+/* The widespread alert of incident inc ends at `at` once its members have. */
+static void close_widespread(alerts_t *as, incident_t *inc, int64_t at)
+{
+    active_t *ws = active_find(as, WS_SHARD, inc->ws_alert);
+    if (!ws || inc->firing != 1)
+        return;
+    alert_t a = ws->a;
+    a.firing = 0;
+    a.ends_at = at;
+    a.impacted = ws->imp.names;
+    a.n_impacted = ws->imp.n;
+    a.change = ws->change_id ? changes_find(as->reg, ws->change_id) : NULL;
+    if (!a.change)
+        a.corr = CORR_UNDECLARED;
+    as->stats.resolved++;
+    as->o.emit(as->o.emit_ctx, &a);
+    active_unlink(as, ws);
+    size_t k = 0;
+    while (as->wsv[k] != ws)
+        k++;
+    memmove(&as->wsv[k], &as->wsv[k + 1], (as->nws - k - 1) * sizeof(*as->wsv));
+    as->nws--;
+    for (size_t m = 0; m < ws->imp.n; m++) { /* Users evicted while it listed them */
+        size_t ui = ws->imp.users[m];
+        if (as->users[ui].name && as->users[ui].evicted && !pinned(as, ui))
+            forget(as, ui);
+    }
+    blast_free(&ws->imp);
+    free(ws->change_id);
+    free(ws);
+    as->stats.firing_now--;
+    inc_end(inc, at);
+}
+
+/*
+ * Alert a, firing at `at`, joins incident inc; its User is bound to it
+ * (the User's next symptoms join it too). An alert of the incident's own
+ * raises the incident's severity to its kind's (at most a warning while
+ * learning: its baseline is a guess), unless the incident is widespread
+ * (its severity says whether the work was planned); the alert carries the
+ * incident's severity, at most a warning while learning.
+ */
+static void join(alerts_t *as, alert_t *a, incident_t *inc, int64_t at)
+{
+    int own = alert_severity_level(a->kind);
+    if (a->learning && own > SEV_WARNING)
+        own = SEV_WARNING;
+    if (!inc->widespread && own > inc->severity)
+        inc->severity = own;
+    a->incident = inc->id;
+    a->severity = a->learning && inc->severity > SEV_WARNING ? SEV_WARNING : inc->severity;
+    inc_fire(inc, at);
+    if (a->kind != ALERT_FEED && inc_bind_user(as->inc, inc, a->user) < 0)
+        as->stats.nomem++;
+}
+
+/* Incident inc, if something in it fired or resolved within `within`
+ * before `at` (still the same trouble); NULL otherwise. */
+static incident_t *recent(incident_t *inc, int64_t at, int64_t within)
+{
+    return inc && at - inc->touched <= within ? inc : NULL;
+}
+
+/*
+ * The incident an alert firing at `at` shares a cause with, or NULL (it
+ * opens its own). `key` gets the key its own incident is found by.
+ *   - a feed stall: the feed's incident (a stall again within the grace);
+ *     anything firing while the feed's incident is open (the stall and
+ *     the recovery within the grace) is its;
+ *   - a User's own symptoms, in both directions and every class: the
+ *     incident the User is bound to, while something in it fired or
+ *     resolved within the grace (a level settled hours ago is not the
+ *     cause of a storm now);
+ *   - a blocked route or silence of a User a storm hurts: the storm's;
+ *   - an alert a DCC change explains: that change's incident (opened by
+ *     the first: a widespread one when it is a symptom many Users show,
+ *     as below, else the first alert's own);
+ *   - a blocked route or silence that widespread_users Users show within
+ *     widespread_window (those about to fire within the settle included):
+ *     the widespread incident of that symptom, while its Users keep
+ *     coming within widespread_window of each other.
+ */
+static incident_t *cause_of(alerts_t *as, const alert_t *a, int64_t at, char *key, size_t klen)
+{
+    const corr_params_t *p = &as->o.corr;
+    key[0] = '\0';
+    if (a->kind == ALERT_FEED) {
+        snprintf(key, klen, "feed:%u", a->source);
+        return inc_by_key(as->inc, key, at);
+    }
+    incident_t *inc = inc_by_key(as->inc, "feed:0", at);
+    if (!inc)
+        inc = recent(inc_of_user(as->inc, a->user, at), at, p->incident_grace);
+    int symptom = a->kind == ALERT_BLOCKED || a->kind == ALERT_SILENCE;
+    if (!inc && symptom) {
+        const active_t *st = storm_hurting(as, a->user);
+        if (st)
+            inc = inc_by_id(as->inc, st->a.incident, at);
+    }
+    if (inc)
+        return inc;
+    char ck[INC_KEY_MAX];
+    corr_result_t c;
+    if (a->corr == CORR_MAINTENANCE && a->change) {
+        snprintf(ck, sizeof(ck), "change:%s", a->change->id);
+        if ((inc = inc_by_key(as->inc, ck, at)) != NULL) {
+            if (inc->widespread)
+                ws_add_user(as, inc, a->user);
+            return inc;
+        }
+        snprintf(key, klen, "%s", ck); /* one User so far: its own, found by the change */
+        c = (corr_result_t){ a->corr, a->change, a->score };
+    } else {
+        if (!symptom)
+            return NULL;
+        snprintf(ck, sizeof(ck), "widespread:%s:%d", alert_kind_name(a->kind), a->dir);
+        if ((inc = recent(inc_by_key(as->inc, ck, at), at, p->widespread_window)) != NULL) {
+            ws_add_user(as, inc, a->user);
+            return inc;
+        }
+        c = corr_best(as->reg, p, "*", (alert_kind_t)a->kind, a->dir, a->starts_at);
+    }
+    if (!symptom)
+        return NULL;
+    blast_list_t names = { 0 };
+    /* what is about to fire, unless the feed stalls first (nothing comes then) */
+    int64_t to = at + p->incident_settle < as->stall_at ? at + p->incident_settle : as->stall_at;
+    if (same_symptom(as, (alert_kind_t)a->kind, a->dir, a->user, at - p->widespread_window, to,
+                     &names) < 0)
+        as->stats.nomem++;
+    else if (names.n >= p->widespread_users)
+        inc = open_widespread(as, ck, (alert_kind_t)a->kind, a->dir, at, a->starts_at, c,
+                              &names);
+    blast_free(&names);
+    return inc;
+}
+
+/* Gives alert a, firing at `at`, its incident and role. */
+static void assign(alerts_t *as, alert_t *a, int64_t at)
+{
+    char key[INC_KEY_MAX];
+    incident_t *inc = cause_of(as, a, at, key, sizeof(key));
+    a->role = inc ? ROLE_MEMBER : ROLE_PRIMARY;
+    if (!inc && !(inc = inc_open(as->inc, 0, key, SEV_INFO))) {
+        as->stats.nomem++;
+        return;
+    }
+    join(as, a, inc, at);
+}
+
+/* An alert resumed or taken over (EV_ADOPT) goes on in its incident, with
+ * the role and severity it fired with. */
+static void adopt_incident(alerts_t *as, alert_t *a, const event_t *ev)
+{
+    if (!ev->incident) {
+        assign(as, a, ev->at);
+        return;
+    }
+    incident_t *inc = inc_by_id(as->inc, ev->incident, ev->at);
+    if (!inc)
+        inc = inc_open(as->inc, ev->incident, "", ev->severity);
+    if (!inc) {
+        as->stats.nomem++;
+        return;
+    }
+    if (ev->severity > inc->severity)
+        inc->severity = ev->severity;
+    if (inc->widespread)
+        ws_add_user(as, inc, a->user);
+    a->role = ev->role;
+    a->incident = inc->id;
+    a->severity = ev->severity;
+    inc_fire(inc, ev->at);
+    if (a->kind != ALERT_FEED && inc_bind_user(as->inc, inc, a->user) < 0)
+        as->stats.nomem++;
+}
+
 /* ---- transitions -------------------------------------------------------- */
 
 static void fill_alert(alert_t *a, const event_t *ev)
@@ -469,7 +852,7 @@ static void fill_alert(alert_t *a, const event_t *ev)
         .kind = (alert_kind_t)ev->kind, .user = ev->user, .dir = ev->dir, .cls = ev->cls,
         .starts_at = ev->starts_at, .detected_at = ev->detected_at, .ends_at = ev->ends_at,
         .value = ev->value, .baseline = ev->baseline, .backlog = ev->backlog, .limit = ev->limit,
-        .source = ev->src,
+        .source = ev->src, .learning = ev->learning,
     };
 }
 
@@ -484,6 +867,10 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
     a.corr = c.type;
     a.change = c.change;
     a.score = c.score;
+    if (ev->type == EV_ADOPT)
+        adopt_incident(as, &a, ev);
+    else
+        assign(as, &a, ev->at);
 
     active_t *ac = calloc(1, sizeof(*ac));
     if (ac && aix_reserve(as) < 0) {
@@ -496,6 +883,7 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
         ac->shard = shard;
         ac->id = ev->id;
         ac->since = ev->since;
+        ac->fired = ev->at;
         if (a.change && !(ac->change_id = strdup(a.change->id)))
             as->stats.nomem++;
         if (a.kind == ALERT_STORM) {
@@ -578,10 +966,41 @@ static void on_resolve(alerts_t *as, unsigned shard, const event_t *ev)
     free(ac->change_id);
     free(ac);
     as->stats.firing_now--;
+    incident_t *inc = a.incident ? inc_by_id(as->inc, a.incident, ev->at) : NULL;
+    if (inc) {
+        inc_end(inc, ev->at);
+        if (inc->widespread)
+            close_widespread(as, inc, ev->at);
+    }
+}
+
+/* Whether ev is the whole feed's stall firing. */
+static int is_feed_stall(const event_t *ev)
+{
+    return ev->type == EV_FIRE && ev->kind == ALERT_FEED && ev->src == 0;
+}
+
+/* The event time of the first feed stall held (INT64_MAX: none). */
+static int64_t first_stall(const alerts_t *as)
+{
+    int64_t first = INT64_MAX;
+    for (unsigned i = 0; i < as->o.nshards; i++) {
+        const queue_t *q = &as->q[i];
+        for (size_t k = 0; k < q->n; k++) {
+            const event_t *ev = &q->v[(q->head + k) & (q->cap - 1)].ev;
+            if (ev->at >= first)
+                break;
+            if (is_feed_stall(ev))
+                first = ev->at;
+        }
+    }
+    return first;
 }
 
 static void handle(alerts_t *as, const held_t *h)
 {
+    if (is_feed_stall(&h->ev)) /* rare: the next one, if any, is looked for */
+        as->stall_at = first_stall(as);
     switch ((event_type_t)h->ev.type) {
     case EV_SUMMARY: on_summary(as, &h->ev); break;
     case EV_FIRE:
@@ -638,8 +1057,10 @@ static void release(alerts_t *as, int64_t low)
             as->order[i] = &as->group[i];
         if (as->ngroup > 1)
             qsort(as->order, as->ngroup, sizeof(*as->order), held_cmp);
-        for (size_t i = 0; i < as->ngroup; i++)
-            handle(as, as->order[i]);
+        for (as->gnext = 0; as->gnext < as->ngroup;)
+            handle(as, as->order[as->gnext++]);
+        as->ngroup = 0;
+        inc_sweep(as->inc, at);
     }
     if (low > as->released)
         as->released = low;
@@ -658,13 +1079,26 @@ void alerts_event(alerts_t *as, unsigned shard, const event_t *ev)
         for (unsigned i = 0; i < as->o.nshards; i++)
             if (as->q[i].progress < low)
                 low = as->q[i].progress;
-        release(as, low);
+        /*
+         * What fires within the settle after an event is seen with it. A
+         * feed stall ends the settle of what came before it: no more comes
+         * until the feed is back (live, event time stands still meanwhile),
+         * and every event up to it is here once every shard passed it.
+         */
+        int64_t settle = as->o.corr.incident_settle;
+        int64_t cut = low > INT64_MIN + settle ? low - settle : INT64_MIN;
+        if (as->stall_at < low && as->stall_at >= cut)
+            cut = as->stall_at + 1;
+        release(as, cut);
         return;
     }
-    if (q_push(q, ev, shard) < 0)
+    if (q_push(q, ev, shard) < 0) {
         as->stats.nomem++;
-    else
+    } else {
         as->nheld++;
+        if (is_feed_stall(ev) && ev->at < as->stall_at)
+            as->stall_at = ev->at;
+    }
     as->stats.held = as->nheld;
 }
 

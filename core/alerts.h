@@ -10,8 +10,9 @@
  * shard a User lives in, so one shard or many give the same lines.
  *
  * DESIGN: owned by one thread (the alert thread of the daemon, or the
- * caller in replay). The change register is read-only here and may be
- * replaced between calls (alerts_set_changes).
+ * caller in replay), but for alerts_incident_of, which any thread may
+ * call (a lock guards the index of the alerts firing). The change register
+ * is read-only here and may be replaced between calls (alerts_set_changes).
  */
 #ifndef SW_ALERTS_H
 #define SW_ALERTS_H
@@ -23,6 +24,7 @@
 #include "changes.h"
 #include "event.h"
 #include "params.h"
+#include "shard.h"
 
 /* Storms whose blast radius is worked out at one time. More storms at once
  * are a widespread event rather than one User hurting the others, and
@@ -51,6 +53,7 @@ typedef struct {
     uint64_t firing_now;     /* alerts firing at present */
     uint64_t held;           /* events waiting for the shards' progress */
     uint64_t blast_untracked; /* storms fired beyond ALERTS_BLAST_MAX_STORMS: no blast radius */
+    uint64_t widespread;     /* widespread incidents opened */
 } alerts_stats_t;
 
 typedef struct alerts alerts_t;
@@ -72,6 +75,21 @@ void alerts_flush(alerts_t *as);
 int64_t alerts_released(const alerts_t *as);
 
 const alerts_stats_t *alerts_stats(const alerts_t *as);
+
+/*
+ * Resumes widespread alert r (kept in the alerts journal: User "*", its
+ * incident, symptom and change) before the first event, so its members,
+ * resumed by their shards, join it and it resolves with the last of them:
+ * no line now (opts.handover hears of it). 0, SW_EEXISTS (its incident is
+ * open already, or r has none), SW_ENOMEM.
+ */
+int alerts_resume_widespread(alerts_t *as, const shard_resume_t *r);
+
+/* The incident, role and severity alert `id` of shard `shard` fired with,
+ * so that its User's state carries them to another instance: 1 when it is
+ * firing here, 0 when not (not released yet, or ended). Any thread. */
+int alerts_incident_of(alerts_t *as, unsigned shard, uint32_t id, uint32_t *incident, int *role,
+                       int *severity);
 
 /* Calls fn for each alert firing now, in the order they fired, with its
  * impacted Users so far and its change as found in the current register.

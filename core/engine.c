@@ -49,6 +49,12 @@ static void shard_emit(void *ctx, const event_t *ev)
     alerts_event(sc->e->as, sc->index, ev);
 }
 
+static int shard_incident_of(void *ctx, uint32_t id, uint32_t *incident, int *role, int *severity)
+{
+    shard_ctx_t *sc = ctx;
+    return alerts_incident_of(sc->e->as, sc->index, id, incident, role, severity);
+}
+
 engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
 {
     engine_t *e = calloc(1, sizeof(*e));
@@ -88,6 +94,7 @@ engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
                             .emit_ctx = &e->sctx[i], .feed_owner = i == 0,
                             .max_series = shard_share(e->o.ingest.max_series, n),
                             .publish = e->o.publish, .publish_ctx = e->o.publish_ctx,
+                            .incident_of = shard_incident_of, .incident_ctx = &e->sctx[i],
                             .explain_user = e->o.explain_user, .explain = e->o.explain };
         e->shards[i] = shard_create(&so);
         if (!e->shards[i]) {

@@ -76,6 +76,10 @@ void corr_params_defaults(corr_params_t *p)
         .late = S(1800),     /* effects may outlast the declared window */
         .proximity = S(1800),/* an onset near the start is the likely cause */
         .min_score = 0.3,    /* weaker fits are reported as undeclared */
+        .incident_grace = S(300),    /* a User's next symptom within 5 min is the same trouble */
+        .incident_settle = S(10),      /* deliveries stalling for many Users show within seconds */
+        .widespread_users = 5,       /* five Users at once is no coincidence */
+        .widespread_window = S(300), /* ... within five minutes */
     };
 }
 

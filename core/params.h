@@ -89,6 +89,12 @@ typedef struct {
     int64_t late;         /* an onset this long after a change's end still fits */
     int64_t proximity;    /* onsets closer than this to the start score higher */
     double min_score;     /* a change below this score explains nothing */
+    /* grouping alerts into incidents (the alert stage) */
+    int64_t incident_grace;   /* an incident stays open this long after its last alert */
+    int64_t incident_settle;    /* lines wait this long in event time: simultaneous symptoms
+                                 are seen together */
+    size_t widespread_users;  /* Users with one symptom at once that make it widespread ... */
+    int64_t widespread_window;/* ... within this long */
 } corr_params_t;
 
 /* Ingest-side settings. */

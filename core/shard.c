@@ -179,11 +179,23 @@ static ptrdiff_t fire_find(const shard_t *sh, uint32_t id)
     return lo < sh->nfires && sh->fires[lo].id == id ? (ptrdiff_t)lo : -1;
 }
 
+/* What alert `id` fired with, its incident as the alert stage has it. */
 static const state_fire_t *fire_of(void *ctx, uint32_t id)
 {
     shard_t *sh = ctx;
     ptrdiff_t i = fire_find(sh, id);
-    return i < 0 ? NULL : &sh->fires[i].f;
+    if (i < 0)
+        return NULL;
+    state_fire_t *f = &sh->fires[i].f;
+    uint32_t incident;
+    int role, severity;
+    if (!f->incident && sh->o.incident_of &&
+        sh->o.incident_of(sh->o.incident_ctx, id, &incident, &role, &severity)) {
+        f->incident = incident;
+        f->role = (uint8_t)role;
+        f->severity = (uint8_t)severity;
+    }
+    return f;
 }
 
 /* Keeps what alert `id` (the newest) fired with; on failure it is only
@@ -202,7 +214,8 @@ static void fire_keep(shard_t *sh, uint32_t id, const event_t *ev)
     }
     state_fire_t f = { .starts_at = ev->starts_at, .detected_at = ev->detected_at,
                        .since = ev->since, .value = ev->value, .baseline = ev->baseline,
-                       .backlog = ev->backlog, .limit = ev->limit };
+                       .backlog = ev->backlog, .limit = ev->limit, .incident = ev->incident,
+                       .role = ev->role, .severity = ev->severity, .learning = ev->learning };
     size_t i = sh->nfires;
     while (i > 0 && sh->fires[i - 1].id > id) /* ids wrap after 4e9 alerts */
         i--;
@@ -353,6 +366,7 @@ static void agg_close(shard_t *sh, agg_t *g)
     silence_judge(&g->sil, &in, p, &o);
     g->suspicious = (uint8_t)silence_suspicious(&g->sil, &in, p);
     event_t ev = ev_alert(ALERT_SILENCE, g->dir);
+    ev.learning = g->learning; /* judged against a guess for this time */
     ev.value = o.value;
     ev.baseline = o.baseline;
     drive(sh, &g->silence, &g->silence_alert, ts, &o, 0, p->silence_hold, &ev, g->user, "all", 0);
@@ -542,6 +556,7 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     event_t ev = ev_alert(ALERT_STORM, s->dir);
     ev.value = o.value;
     ev.baseline = o.baseline;
+    ev.learning = (uint8_t)in.learning; /* judged against a guess for this time */
     if (s->dir == LP_NORTH)
         ev.backlog = g->backlog;
     int was_firing = life_firing(&s->storm);
@@ -558,6 +573,7 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
         ev = ev_alert(ALERT_SHIFT, s->dir);
         ev.value = o.value;
         ev.baseline = o.baseline;
+        ev.learning = (uint8_t)in.learning;
         drive(sh, &s->shift_life, &s->shift_alert, r->ts, &o, p->shift_for, p->shift_hold, &ev,
               s->user, s->cls, 0);
     }
@@ -965,6 +981,10 @@ static void adopt_alert(shard_t *sh, uint32_t *id, const state_fire_t *f, alert_
     ev.baseline = f->baseline;
     ev.backlog = f->backlog;
     ev.limit = f->limit;
+    ev.incident = f->incident;
+    ev.role = f->role;
+    ev.severity = f->severity;
+    ev.learning = f->learning;
     fire_keep(sh, *id, &ev);
     emit_named(sh, &ev, u, cls);
 }
@@ -1250,7 +1270,8 @@ int shard_resume(shard_t *sh, const shard_resume_t *r)
         event_t ev = { .type = EV_ADOPT, .kind = ALERT_FEED, .dir = ALERT_DIR_BOTH,
                        .id = UINT32_MAX, .at = r->fire.detected_at,
                        .starts_at = r->fire.starts_at, .detected_at = r->fire.detected_at,
-                       .backlog = -1 };
+                       .backlog = -1, .incident = r->fire.incident, .role = r->fire.role,
+                       .severity = r->fire.severity };
         ev_names(&ev, "*", "all");
         sh->o.emit(sh->o.emit_ctx, &ev);
         return SW_OK;

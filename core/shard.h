@@ -46,6 +46,11 @@ typedef struct {
      * shard_publish_all. The blob is valid during the call. NULL: never. */
     shard_publish_fn publish;
     void *publish_ctx;
+    /* The incident, role and severity the alert stage gave alert `id` of
+     * this shard (alerts_incident_of), asked when a User's state is
+     * encoded: 1 when known. NULL: never asked. Any thread. */
+    int (*incident_of)(void *ctx, uint32_t id, uint32_t *incident, int *role, int *severity);
+    void *incident_ctx;
     /* Explains every judgement of this User's series and directions, a
      * line each, to `explain` (shard_explain lines): why an alert fired,
      * or did not. NULL: none. */
@@ -120,6 +125,10 @@ typedef struct {
     const char *user, *cls;   /* NUL-terminated; cls for storms only */
     unsigned src;             /* the feed's: 0 (a Kafka partition's is not resumed) */
     state_fire_t fire;        /* what it fired with */
+    /* a widespread alert (the alert stage's own, alerts_resume_widespread):
+     * the symptom its Users show, and the change it named (NULL: none) */
+    alert_kind_t symptom;
+    const char *change;
 } shard_resume_t;
 
 /*

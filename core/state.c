@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alert.h"
 #include "err.h"
 #include "lineproto.h"
 
@@ -349,6 +350,10 @@ static void w_life_fire(wbuf_t *w, const life_t *l, uint32_t id,
     w_f64(w, f->baseline);
     w_f64(w, f->backlog);
     w_f64(w, f->limit);
+    w_u(w, f->incident, 4);
+    w_u(w, f->role, 1);
+    w_u(w, f->severity, 1);
+    w_u(w, f->learning, 1);
 }
 
 static void w_ewin(wbuf_t *w, const ewin_t *e)
@@ -510,6 +515,12 @@ static void u_life(urd_t *d, life_t *l, int *firing, state_fire_t *f)
     f->baseline = u_f64(d, 1);
     f->backlog = u_f64(d, 1);
     f->limit = u_f64(d, 1);
+    f->incident = (uint32_t)u_u(d, 4);
+    f->role = (uint8_t)u_u(d, 1);
+    f->severity = (uint8_t)u_u(d, 1);
+    f->learning = (uint8_t)u_u(d, 1);
+    if ((f->role > ROLE_MEMBER || f->severity > SEV_CRITICAL || f->learning > 1) && !d->why)
+        d->why = "bad incident fields";
     /* what fired must still be out: firing or clearing */
     if (!life_firing(l) && !d->why)
         d->why = "an alert out while its lifecycle is not firing";

@@ -65,10 +65,14 @@ int state_decode(series_table_t *(*table_for)(void *ctx, const char *user, size_
  */
 #define STATE_USER_VERSION 2
 
-/* What an alert fired with, kept so another instance can go on with it. */
+/* What an alert fired with, kept so another instance can go on with it:
+ * its incident, role and severity too (0 when the alert stage had not
+ * handled it yet: the other instance then finds it one). */
 typedef struct {
     int64_t starts_at, detected_at, since;
     double value, baseline, backlog, limit;
+    uint32_t incident;
+    uint8_t role, severity, learning;
 } state_fire_t;
 
 typedef struct {

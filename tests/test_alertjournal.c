@@ -26,7 +26,7 @@
 typedef struct {
     int n;
     shard_resume_t r[8];
-    char user[8][LP_MAX_ID + 1], cls[8][LP_MAX_ID + 1];
+    char user[8][LP_MAX_ID + 1], cls[8][LP_MAX_ID + 1], change[8][LP_MAX_ID + 1];
 } seen_t;
 
 static void each(void *ctx, const shard_resume_t *r)
@@ -36,6 +36,7 @@ static void each(void *ctx, const shard_resume_t *r)
         s->r[s->n] = *r;
         snprintf(s->user[s->n], sizeof(s->user[0]), "%s", r->user);
         snprintf(s->cls[s->n], sizeof(s->cls[0]), "%s", r->cls);
+        snprintf(s->change[s->n], sizeof(s->change[0]), "%s", r->change ? r->change : "");
     }
     s->n++;
 }
@@ -104,6 +105,79 @@ static void test_resumes_what_was_open(void **state)
     alertjournal_stats(j, &st);
     assert_int_equal(st.resumed, 1);
     assert_int_equal(st.open, 1);
+    alertjournal_close(j);
+    unlink(path);
+}
+
+/*
+ * Alerts go on in their incidents after a restart: a member keeps its
+ * incident, role, severity and learning flag; two widespread alerts open at
+ * once (User "*", the same kind and direction) are both kept, each with its
+ * symptom and change, and the one that resolved goes.
+ */
+static void test_incidents_kept(void **state)
+{
+    (void)state;
+    char path[128], err[512];
+    tmp_path(path, sizeof(path));
+    seen_t seen = { 0 };
+    alertjournal_t *j = alertjournal_open(path, 0, each, &seen, err, sizeof(err));
+    assert_non_null(j);
+    alert_t m = storm("A", 1);
+    m.kind = ALERT_BLOCKED;
+    m.dir = ALERT_DIR_NORTH;
+    m.cls = "all";
+    m.incident = 7;
+    m.role = ROLE_MEMBER;
+    m.severity = SEV_WARNING;
+    m.learning = 1;
+    change_t chg = { .id = (char *)"CHG-0412" };
+    alert_t w1 = { .kind = ALERT_WIDESPREAD, .firing = 1, .user = "*", .dir = ALERT_DIR_NORTH,
+                   .cls = "all", .starts_at = 900 * S, .detected_at = 905 * S, .backlog = -1,
+                   .incident = 7, .severity = SEV_WARNING, .symptom = ALERT_BLOCKED,
+                   .change = &chg, .corr = CORR_MAINTENANCE };
+    alert_t w2 = w1;
+    w2.incident = 9;
+    w2.severity = SEV_CRITICAL;
+    w2.change = NULL;
+    w2.corr = CORR_UNDECLARED;
+    alert_t w3 = w2;
+    w3.incident = 11;
+    assert_int_equal(alertjournal_record(j, &w1), 0);
+    assert_int_equal(alertjournal_record(j, &m), 0);
+    assert_int_equal(alertjournal_record(j, &w2), 0);
+    assert_int_equal(alertjournal_record(j, &w3), 0);
+    w3.firing = 0;
+    assert_int_equal(alertjournal_record(j, &w3), 0);
+    alertjournal_close(j);
+
+    j = alertjournal_open(path, 0, each, &seen, err, sizeof(err));
+    assert_non_null(j);
+    assert_int_equal(seen.n, 3);
+    int got = 0;
+    for (int i = 0; i < seen.n; i++) {
+        const shard_resume_t *r = &seen.r[i];
+        if (r->kind == ALERT_BLOCKED) {
+            assert_int_equal(r->fire.incident, 7);
+            assert_int_equal(r->fire.role, ROLE_MEMBER);
+            assert_int_equal(r->fire.severity, SEV_WARNING);
+            assert_int_equal(r->fire.learning, 1);
+            got |= 1;
+        } else if (r->fire.incident == 7) {
+            assert_int_equal(r->kind, ALERT_WIDESPREAD);
+            assert_int_equal(r->symptom, ALERT_BLOCKED);
+            assert_int_equal(r->dir, LP_NORTH);
+            assert_string_equal(seen.change[i], "CHG-0412");
+            assert_true(r->fire.detected_at == 905 * S);
+            got |= 2;
+        } else {
+            assert_int_equal(r->fire.incident, 9);
+            assert_int_equal(r->fire.severity, SEV_CRITICAL);
+            assert_string_equal(seen.change[i], "");
+            got |= 4;
+        }
+    }
+    assert_int_equal(got, 7);
     alertjournal_close(j);
     unlink(path);
 }
@@ -231,6 +305,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resumes_what_was_open),
+        cmocka_unit_test(test_incidents_kept),
         cmocka_unit_test(test_torn_last_line),
         cmocka_unit_test(test_corrupt_file),
         cmocka_unit_test(test_rewrite_keeps_it_small),

@@ -16,12 +16,18 @@
 #include <string.h>
 
 #include "alerts.h"
+#include "err.h"
 
 #define S INT64_C(1000000000)
 #define T0 (INT64_C(1568264400) * S) /* 2019-09-12T05:00:00Z */
+#define SETTLE (10 * S)              /* incidents.settle by default */
 
 typedef struct {
-    int firing, resolved;
+    int firing, resolved;   /* of Users' alerts */
+    int ws_firing, ws_resolved; /* of widespread ones */
+    uint32_t ws_incident;   /* the incident of the last widespread one */
+    int members;            /* firing lines of members of an incident */
+    uint32_t last_incident; /* of the last User's line */
     int64_t last_start;     /* starts_at of the last resolved line */
     uint64_t start_sum;     /* of the resolved lines' starts_at, mod 2^64 */
     char impacted[8192];    /* of the last line with impacted Users, as "A,B," */
@@ -30,19 +36,34 @@ typedef struct {
 static void collect(void *ctx, const alert_t *a)
 {
     sink_t *s = ctx;
+    if (a->n_impacted) { /* "+" when they do not fit */
+        size_t len = 0;
+        s->impacted[0] = '\0';
+        for (size_t i = 0; i < a->n_impacted; i++) {
+            size_t n = strlen(a->impacted[i]);
+            if (len + n + 2 > sizeof(s->impacted)) {
+                snprintf(s->impacted, sizeof(s->impacted), "+");
+                break;
+            }
+            memcpy(s->impacted + len, a->impacted[i], n);
+            memcpy(s->impacted + len + n, ",", 2);
+            len += n + 1;
+        }
+    }
+    if (a->kind == ALERT_WIDESPREAD) {
+        s->ws_firing += a->firing;
+        s->ws_resolved += !a->firing;
+        s->ws_incident = a->incident;
+        return;
+    }
+    s->last_incident = a->incident;
     if (a->firing) {
+        s->members += a->role == ROLE_MEMBER;
         s->firing++;
     } else {
         s->resolved++;
         s->last_start = a->starts_at;
         s->start_sum += (uint64_t)a->starts_at;
-    }
-    if (a->n_impacted) {
-        s->impacted[0] = '\0';
-        for (size_t i = 0; i < a->n_impacted; i++) {
-            strcat(s->impacted, a->impacted[i]);
-            strcat(s->impacted, ",");
-        }
     }
 }
 
@@ -90,16 +111,25 @@ static void send(fx_t *f, int type, int kind, uint32_t id, const char *user, int
     alerts_event(f->as, 0, &ev);
 }
 
-static void progress(fx_t *f, int64_t at)
+/* The shard's progress: events before `at` - SETTLE are released. */
+static void progress_raw(fx_t *f, int64_t at)
 {
     event_t ev = { .type = EV_PROGRESS, .at = at };
     alerts_event(f->as, 0, &ev);
 }
 
+/* Every event before `at` is released. */
+static void progress(fx_t *f, int64_t at)
+{
+    progress_raw(f, at + SETTLE);
+}
+
 /*
  * 20 000 silences fire at one event time and resolve over the next ones in
  * a shuffled order: every one resolves once, with the start it fired with.
- * (Each resolution used to scan every alert firing: 4e8 steps here.)
+ * (Each resolution used to scan every alert firing: 4e8 steps here.) They
+ * are one widespread incident: one line for it, and each silence a member
+ * of it; it resolves with the last of them.
  */
 static void test_many_alerts_resolve_in_any_order(void **state)
 {
@@ -114,9 +144,13 @@ static void test_many_alerts_resolve_in_any_order(void **state)
         send(f, EV_FIRE, ALERT_SILENCE, i + 1, user, T0, start, -1);
         want += (uint64_t)start;
     }
+    progress_raw(f, T0 + 1);
+    assert_int_equal(f->sink.firing, 0); /* settling: more may come at once */
     progress(f, T0 + 1);
     assert_int_equal(f->sink.firing, N);
-    assert_int_equal(alerts_stats(f->as)->firing_now, N);
+    assert_int_equal(f->sink.members, N);
+    assert_int_equal(f->sink.ws_firing, 1);
+    assert_int_equal(alerts_stats(f->as)->firing_now, N + 1);
     uint32_t *order = malloc(N * sizeof(*order));
     assert_non_null(order);
     for (uint32_t i = 0; i < N; i++)
@@ -135,8 +169,11 @@ static void test_many_alerts_resolve_in_any_order(void **state)
              T0 - (int64_t)i * S, -1);
     }
     send(f, EV_RESOLVE, ALERT_SILENCE, N + 5, "nobody", T0 + 30 * S, T0, -1); /* unknown id */
+    progress(f, T0 + 20 * S);
+    assert_int_equal(f->sink.ws_resolved, 0); /* its last member still fires */
     progress(f, T0 + 60 * S);
     assert_int_equal(f->sink.resolved, N);
+    assert_int_equal(f->sink.ws_resolved, 1);
     assert_true(f->sink.start_sum == want);
     assert_int_equal(alerts_stats(f->as)->firing_now, 0);
     free(order);
@@ -215,12 +252,55 @@ static void test_impacted_listed_by_name(void **state)
     fx_free(f);
 }
 
+/*
+ * After a restart: a widespread alert resumed from the journal (INC-0005)
+ * and two of its members resumed by their shards go on in it, with no
+ * line; it resolves once both have, listing them; an incident opened after
+ * the restart is numbered above the resumed one.
+ */
+static void test_widespread_resumed(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new();
+    shard_resume_t r = { .kind = ALERT_WIDESPREAD, .dir = LP_NORTH, .user = "*", .cls = "all",
+                         .symptom = ALERT_SILENCE,
+                         .fire = { .starts_at = T0 - 60 * S, .detected_at = T0 - 50 * S,
+                                   .incident = 5, .severity = SEV_CRITICAL } };
+    assert_int_equal(alerts_resume_widespread(f->as, &r), 0);
+    assert_int_equal(alerts_resume_widespread(f->as, &r), SW_EEXISTS);
+    for (uint32_t i = 0; i < 2; i++) {
+        event_t ev = { .type = EV_ADOPT, .kind = ALERT_SILENCE, .id = i + 1, .at = T0,
+                       .starts_at = T0 - 60 * S, .detected_at = T0 - 50 * S, .backlog = -1,
+                       .dir = ALERT_DIR_NORTH, .incident = 5, .role = ROLE_MEMBER,
+                       .severity = SEV_CRITICAL };
+        snprintf(ev.user, sizeof(ev.user), "M%u", i);
+        snprintf(ev.cls, sizeof(ev.cls), "all");
+        alerts_event(f->as, 0, &ev);
+    }
+    progress(f, T0 + 1);
+    assert_int_equal(f->sink.firing + f->sink.ws_firing, 0); /* resumed: no lines */
+    send(f, EV_RESOLVE, ALERT_SILENCE, 1, "M0", T0 + 10 * S, T0 - 60 * S, -1);
+    progress(f, T0 + 11 * S);
+    assert_int_equal(f->sink.ws_resolved, 0);
+    send(f, EV_RESOLVE, ALERT_SILENCE, 2, "M1", T0 + 20 * S, T0 - 60 * S, -1);
+    progress(f, T0 + 21 * S);
+    assert_int_equal(f->sink.resolved, 2);
+    assert_int_equal(f->sink.ws_resolved, 1);
+    assert_int_equal(f->sink.ws_incident, 5);
+    assert_string_equal(f->sink.impacted, "M0,M1,");
+    send(f, EV_FIRE, ALERT_STORM, 3, "N", T0 + 30 * S, T0 + 30 * S, -1);
+    progress(f, T0 + 31 * S);
+    assert_int_equal(f->sink.last_incident, 6);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_alerts_resolve_in_any_order),
         cmocka_unit_test(test_blast_radius_of_the_first_storms_only),
         cmocka_unit_test(test_impacted_listed_by_name),
+        cmocka_unit_test(test_widespread_resumed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

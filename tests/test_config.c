@@ -160,7 +160,8 @@ static void test_example_lists_every_key(void **state)
         "false_per_year:", "min_excess_rate:", "min_excess_count:", "ratio_clear:", "blocked_route:", "window:",
         "delivery_ratio_fire:", "delivery_ratio_clear:", "min_backlog:", "silence:",
         "max_fraction:", "clear_fraction:", "limits:", "south_rate:", "north_rate:",
-        "correlation:", "early:", "late:", "proximity:", "min_score:", "run:", "ingest:",
+        "correlation:", "early:", "late:", "proximity:", "min_score:", "incidents:", "grace:",
+        "settle:", "widespread_users:", "widespread_window:", "run:", "ingest:",
         "alerts:", "pub:", "changes:", "state:", "record:", "record_max:", "record_gzip:",
         "shards:", "ring_size:", "drop_when_full:", "max_message:", "drain_timeout:", "strict_files:", "stats_every:", "state_every:", "log_level:", "kafka_brokers:", "kafka_topic:", "kafka_group:",
         "kafka_alerts_topic:", "kafka_changes_topic:", "kafka_state_topic:", "kafka_checkpoint:",
@@ -364,6 +365,11 @@ static void test_every_key(void **state)
             "  late: 1h\n"
             "  proximity: 20m\n"
             "  min_score: 0.5\n"
+            "incidents:\n"
+            "  grace: 2m\n"
+            "  settle: 4s\n"
+            "  widespread_users: 12\n"
+            "  widespread_window: 90s\n"
             "run:\n"
             "  ingest:\n"
             "    - tcp://127.0.0.1:5557\n"
@@ -470,6 +476,10 @@ static void test_every_key(void **state)
     assert_true(cfg.corr.late == 3600 * S);
     assert_true(cfg.corr.proximity == 1200 * S);
     assert_true(cfg.corr.min_score == 0.5);
+    assert_true(cfg.corr.incident_grace == 120 * S);
+    assert_true(cfg.corr.incident_settle == 4 * S);
+    assert_true(cfg.corr.widespread_users == 12);
+    assert_true(cfg.corr.widespread_window == 90 * S);
     const run_cfg_t *r = &cfg.run;
     assert_int_equal(r->n_ingest, 2);
     assert_string_equal(r->ingest[0], "tcp://127.0.0.1:5557");
@@ -898,7 +908,7 @@ static const struct {
       "FILE:2:3: input.latenes: unknown key (expected one of: lateness, timestamp_precision)" },
     { "inputs: {}\n",
       "FILE:1:1: inputs: unknown key (expected one of: input, feed, baseline, detectors, "
-      "limits, correlation, run, users)" },
+      "limits, correlation, incidents, run, users)" },
     { "detectors:\n  storms: {}\n",
       "FILE:2:3: detectors.storms: unknown key (expected one of: storm, blocked_route, "
       "silence, shift, blast_radius)" },
@@ -957,6 +967,8 @@ static const struct {
       "FILE:3:19: detectors.silence.max_fraction: must be between 0 and 1" },
     { "correlation:\n  min_score: 2\n",
       "FILE:2:14: correlation.min_score: must be between 0 and 1" },
+    { "incidents:\n  widespread_users: 1\n",
+      "FILE:2:21: incidents.widespread_users: must be between 2 and 1000000" },
     /* Hysteresis: fire and clear thresholds in the right order. */
     { "detectors:\n  storm:\n    ratio_fire: 1.5\n",
       "FILE:3:17: detectors.storm.ratio_fire: must be greater than ratio_clear (2)" },

@@ -1115,6 +1115,7 @@ static void test_evicted_user_forgotten_after_storm(void **state)
     alerts_opts_t o = { .nshards = 1, .detect_for = fx_detect, .detect_ctx = &dp,
                         .emit = collect, .emit_ctx = sink };
     corr_params_defaults(&o.corr);
+    o.corr.incident_settle = 0; /* lines as soon as the progress passes them */
     alerts_t *as = alerts_create(&o, NULL);
     assert_non_null(as);
     static const char *const users[] = { "V", "W", "X" };

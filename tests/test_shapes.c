@@ -19,121 +19,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "changes_yaml.h"
-#include "engine.h"
-#include "sim.h"
+#include "simrun.h"
 #include "timefmt.h"
 
 #define S INT64_C(1000000000)
 #define MIN (60 * S)
 #define HOUR (60 * MIN)
 #define DAY (24 * HOUR)
-#define MAXA 512
-
-typedef struct {
-    alert_t a[MAXA];
-    char user[MAXA][SIM_ID_LEN + 8];
-    char cls[MAXA][SIM_CLASS_LEN + 8];
-    char change[MAXA][SIM_ID_LEN];
-    char line[MAXA][1024];
-    int n;
-} sink_t;
-
-static void collect(void *ctx, const alert_t *a)
-{
-    sink_t *s = ctx;
-    if (s->n >= MAXA)
-        fail_msg("more than %d alert transitions", MAXA);
-    s->a[s->n] = *a;
-    snprintf(s->user[s->n], sizeof(s->user[0]), "%s", a->user);
-    snprintf(s->cls[s->n], sizeof(s->cls[0]), "%s", a->cls);
-    snprintf(s->change[s->n], sizeof(s->change[0]), "%s", a->change ? a->change->id : "");
-    alert_format_json(a, s->line[s->n], sizeof(s->line[0]));
-    s->n++;
-}
-
-/* Generates the run and replays it through an engine, as `stormwatch
- * replay` does (profiles in local time when the run has a time zone);
- * `affects`, when not NULL, replaces every change's declared directions. */
-static sink_t *run_with(const sim_opts_t *o, const char *affects)
-{
-    if (o->timezone) {
-        setenv("TZ", o->timezone, 1);
-        tzset();
-    }
-    char *traffic = NULL, *changes = NULL;
-    size_t tlen = 0, clen = 0;
-    FILE *tf = open_memstream(&traffic, &tlen), *cf = open_memstream(&changes, &clen);
-    assert_non_null(tf);
-    assert_non_null(cf);
-    char why[256] = "";
-    if (sim_validate(o, why, sizeof(why)) != 0)
-        fail_msg("simulator options: %s", why);
-    assert_int_equal(sim_write(o, tf, cf, NULL), 0);
-    fclose(tf);
-    fclose(cf);
-    if (affects) /* the simulator writes "affects: [south]" and the like */
-        for (char *a = strstr(changes, "affects: ["); a; a = strstr(a + 1, "affects: [")) {
-            char *end = strchr(a, ']');
-            assert_non_null(end);
-            size_t room = (size_t)(end - a) - strlen("affects: [");
-            if (strlen(affects) > room)
-                continue; /* a no-op change's [both]: left as it is */
-            memset(a + strlen("affects: ["), ' ', room);
-            memcpy(a + strlen("affects: ["), affects, strlen(affects));
-        }
-    changes_t *reg = changes_create();
-    char err[512];
-    if (changes_load_yaml_buf("sim-changes.yaml", changes, clen, reg, err, sizeof(err)) != 0)
-        fail_msg("change register: %s", err);
-    sink_t *s = calloc(1, sizeof(*s));
-    assert_non_null(s);
-    engine_opts_t eo = { .emit = collect, .emit_ctx = s, .local_time = o->timezone != NULL };
-    ingest_params_defaults(&eo.ingest);
-    corr_params_defaults(&eo.corr);
-    engine_t *e = engine_create(&eo, reg);
-    assert_non_null(e);
-    for (char *p = traffic, *end = traffic + tlen; p < end;) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        engine_feed_line(e, p, len);
-        p += len + 1;
-    }
-    engine_finish(e);
-    engine_destroy(e);
-    changes_destroy(reg);
-    free(traffic);
-    free(changes);
-    if (o->timezone) {
-        setenv("TZ", "UTC", 1);
-        tzset();
-    }
-    return s;
-}
-
-static sink_t *run(const sim_opts_t *o)
-{
-    return run_with(o, NULL);
-}
-
-/* The first transition (firing or resolved) of kind k on User i's
- * direction dir (ALERT_DIR_*; -1: any) at or after `from`; -1 if none. */
-static int find(const sink_t *s, const sim_opts_t *o, int user, alert_kind_t k, int dir,
-                int firing, int64_t from)
-{
-    char id[SIM_ID_LEN];
-    sim_user_id(o, user, id);
-    for (int i = 0; i < s->n; i++)
-        if (s->a[i].kind == k && s->a[i].firing == firing && (dir < 0 || s->a[i].dir == dir) &&
-            !strcmp(s->user[i], id) && (firing ? s->a[i].detected_at : s->a[i].ends_at) >= from)
-            return i;
-    return -1;
-}
 
 /* Fails naming every firing alert after `from` that `allowed` does not
  * accept (what else fired is a false alarm). */
-typedef int (*allow_fn)(const sink_t *s, int i, const void *ctx);
-static void expect_nothing_else(const sink_t *s, int64_t from, allow_fn allowed, const void *ctx)
+typedef int (*allow_fn)(const simrun_t *s, int i, const void *ctx);
+static void expect_nothing_else(const simrun_t *s, int64_t from, allow_fn allowed, const void *ctx)
 {
     for (int i = 0; i < s->n; i++)
         if (s->a[i].firing && s->a[i].detected_at >= from && !(allowed && allowed(s, i, ctx)))
@@ -146,7 +43,7 @@ typedef struct {
     int n;
 } users_t;
 
-static int on_users(const sink_t *s, int i, const void *ctx)
+static int on_users(const simrun_t *s, int i, const void *ctx)
 {
     const users_t *u = ctx;
     for (int k = 0; k < u->n; k++)
@@ -199,13 +96,13 @@ static void test_noisy_flood_fires_burst_quiet(void **state)
         };
         o.incidents = inc;
         o.n_incidents = 2;
-        sink_t *s = run(&o);
+        simrun_t *s = simrun(&o, 1, NULL);
         int64_t onset = sim_sample_time(&o, inc[0].at), end = sim_sample_time(&o, inc[0].at + 35 * MIN);
-        int f = find(s, &o, 0, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
+        int f = simrun_find(s, &o, 0, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
         if (f < 0 || s->a[f].detected_at > onset + 91 * S) /* the User's sub-second offset */
             fail_msg("seed %llu: the x4 flood fired %s", (unsigned long long)seed,
                      f < 0 ? "never" : s->line[f]);
-        int r = find(s, &o, 0, ALERT_STORM, ALERT_DIR_SOUTH, 0, onset);
+        int r = simrun_find(s, &o, 0, ALERT_STORM, ALERT_DIR_SOUTH, 0, onset);
         assert_true(r > f);
         assert_true(s->a[r].ends_at >= end - MIN && s->a[r].ends_at <= end + 5 * MIN);
         users_t ok = { .n = 1 };
@@ -237,12 +134,12 @@ static void test_ramps_fire_early(void **state)
     };
     o.incidents = inc;
     o.n_incidents = 2;
-    sink_t *s = run(&o);
+    simrun_t *s = simrun(&o, 1, NULL);
     const int64_t by[] = { 214 * S, 595 * S };
     const int dirs[] = { ALERT_DIR_SOUTH, ALERT_DIR_NORTH };
     for (int k = 0; k < 2; k++) {
         int64_t onset = sim_sample_time(&o, inc[k].at);
-        int f = find(s, &o, k, ALERT_STORM, dirs[k], 1, onset - MIN);
+        int f = simrun_find(s, &o, k, ALERT_STORM, dirs[k], 1, onset - MIN);
         if (f < 0 || s->a[f].detected_at > onset + by[k])
             fail_msg("ramp %d fired %s", k, f < 0 ? "never" : s->line[f]);
         /* dated where the rise passed 2x (at 43 s and 230 s): early in the ramp */
@@ -291,11 +188,11 @@ static void test_mixed_cadences(void **state)
     };
     o.incidents = inc;
     o.n_incidents = 2;
-    sink_t *s = run(&o);
+    simrun_t *s = simrun(&o, 1, NULL);
     for (int k = 0; k < 2; k++) {
         int64_t onset = sim_sample_time(&o, inc[k].at);
         int64_t cadence = sim_user_cadence(&o, inc[k].user);
-        int f = find(s, &o, inc[k].user, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
+        int f = simrun_find(s, &o, inc[k].user, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
         if (f < 0 || s->a[f].detected_at > onset + 2 * cadence + S)
             fail_msg("storm on the %llds User fired %s", (long long)(cadence / S),
                      f < 0 ? "never" : s->line[f]);
@@ -334,12 +231,12 @@ static void test_silence_natural_zeros(void **state)
     };
     o.incidents = inc;
     o.n_incidents = 1;
-    sink_t *s = run(&o);
+    simrun_t *s = simrun(&o, 1, NULL);
     int64_t onset = sim_sample_time(&o, inc[0].at), end = sim_sample_time(&o, inc[0].at + 20 * MIN);
-    int f = find(s, &o, u, ALERT_SILENCE, ALERT_DIR_SOUTH, 1, onset - MIN);
+    int f = simrun_find(s, &o, u, ALERT_SILENCE, ALERT_DIR_SOUTH, 1, onset - MIN);
     if (f < 0 || s->a[f].detected_at > onset + 5 * MIN)
         fail_msg("the silence fired %s", f < 0 ? "never" : s->line[f]);
-    int r = find(s, &o, u, ALERT_SILENCE, ALERT_DIR_SOUTH, 0, onset);
+    int r = simrun_find(s, &o, u, ALERT_SILENCE, ALERT_DIR_SOUTH, 0, onset);
     if (r < 0 || s->a[r].ends_at > end + MIN || s->a[r].ends_at < end - MIN ||
         s->a[r].detected_at != s->a[f].detected_at)
         fail_msg("the silence resolved %s", r < 0 ? "never" : s->line[r]);
@@ -376,9 +273,9 @@ static void test_weekly_rhythm(void **state)
     };
     o.incidents = inc;
     o.n_incidents = 1;
-    sink_t *s = run(&o);
+    simrun_t *s = simrun(&o, 1, NULL);
     int64_t onset = sim_sample_time(&o, inc[0].at);
-    int f = find(s, &o, u, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
+    int f = simrun_find(s, &o, u, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
     if (f < 0 || s->a[f].detected_at > onset + 3 * MIN + S) /* three samples: a 60 s one at
                                                                x5 may be a x3 burst's noise */
         fail_msg("the Saturday flood fired %s", f < 0 ? "never" : s->line[f]);
@@ -412,9 +309,9 @@ static void test_alert_code_storm(void **state)
     char code[SIM_CLASS_LEN];
     double share = sim_alert_code(&o, big, 4, code);
     assert_true(share > 0 && share < 0.03);
-    sink_t *s = run(&o);
+    simrun_t *s = simrun(&o, 1, NULL);
     int64_t onset = sim_sample_time(&o, inc[0].at);
-    int f = find(s, &o, big, ALERT_STORM, ALERT_DIR_NORTH, 1, onset - MIN);
+    int f = simrun_find(s, &o, big, ALERT_STORM, ALERT_DIR_NORTH, 1, onset - MIN);
     if (f < 0 || s->a[f].detected_at > onset + 2 * MIN || strcmp(s->cls[f], code) != 0)
         fail_msg("the storm in %s fired %s", code, f < 0 ? "never" : s->line[f]);
     users_t ok = { .n = 1 };
@@ -450,8 +347,8 @@ static void test_late_and_other_direction_changes(void **state)
     assert_non_null(sim_change_id(&o, 0, chg));
     int64_t onset = sim_sample_time(&o, inc[0].at);
     for (int other = 0; other <= 1; other++) {
-        sink_t *s = run_with(&o, other ? "north" : NULL);
-        int f = find(s, &o, big, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
+        simrun_t *s = simrun(&o, 1, other ? "north" : NULL);
+        int f = simrun_find(s, &o, big, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
         if (f < 0 || strcmp(s->change[f], chg) != 0 || s->a[f].corr != CORR_DECLARED)
             fail_msg("%s: %s", other ? "declared north" : "declared late",
                      f < 0 ? "not found" : s->line[f]);
@@ -459,8 +356,8 @@ static void test_late_and_other_direction_changes(void **state)
     }
     /* declared 40 minutes late: too late to be named */
     inc[0].declare_shift = 40 * MIN;
-    sink_t *s = run(&o);
-    int f = find(s, &o, big, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
+    simrun_t *s = simrun(&o, 1, NULL);
+    int f = simrun_find(s, &o, big, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
     assert_true(f >= 0);
     assert_int_equal(s->a[f].corr, CORR_UNDECLARED);
     free(s);
@@ -491,17 +388,17 @@ static void test_level_shifts(void **state)
     };
     o.incidents = inc;
     o.n_incidents = 2;
-    sink_t *s = run(&o);
+    simrun_t *s = simrun(&o, 1, NULL);
     for (int k = 0; k < 2; k++) {
         int64_t onset = sim_sample_time(&o, inc[k].at);
         int64_t end = sim_sample_time(&o, inc[k].at + inc[k].duration);
-        int f = find(s, &o, k, ALERT_SHIFT, ALERT_DIR_SOUTH, 1, onset);
+        int f = simrun_find(s, &o, k, ALERT_SHIFT, ALERT_DIR_SOUTH, 1, onset);
         if (f < 0 || s->a[f].detected_at > onset + 3 * HOUR)
             fail_msg("shift %d fired %s", k, f < 0 ? "never" : s->line[f]);
-        int r = find(s, &o, k, ALERT_SHIFT, ALERT_DIR_SOUTH, 0, onset);
+        int r = simrun_find(s, &o, k, ALERT_SHIFT, ALERT_DIR_SOUTH, 0, onset);
         if (r < 0 || s->a[r].ends_at > end + 2 * HOUR)
             fail_msg("shift %d resolved %s", k, r < 0 ? "never" : s->line[r]);
-        assert_int_equal(find(s, &o, k, ALERT_STORM, -1, 1, onset - MIN), -1);
+        assert_int_equal(simrun_find(s, &o, k, ALERT_STORM, -1, 1, onset - MIN), -1);
     }
     users_t ok = { .n = 2 };
     sim_user_id(&o, 0, ok.ids[0]);
@@ -532,7 +429,7 @@ static void test_clock_change(void **state)
     o.dispersion = 0.02;
     o.rate_lo = 2;
     o.rate_hi = 200;
-    sink_t *s = run(&o);
+    simrun_t *s = simrun(&o, 1, NULL);
     expect_nothing_else(s, o.start_ns + o.learn_ns, NULL, NULL);
     free(s);
 }

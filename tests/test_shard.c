@@ -333,7 +333,11 @@ static void check_resume(int storm)
                          .fire = { .starts_at = first.a.starts_at,
                                    .detected_at = first.a.detected_at,
                                    .since = first.a.starts_at, .value = first.a.value,
-                                   .baseline = first.a.baseline, .backlog = first.a.backlog } };
+                                   .baseline = first.a.baseline, .backlog = first.a.backlog,
+                                   .incident = first.a.incident,
+                                   .role = (uint8_t)first.a.role,
+                                   .severity = (uint8_t)first.a.severity,
+                                   .learning = (uint8_t)first.a.learning } };
     assert_int_equal(engine_resume(e, &r), 0);
     assert_int_equal(engine_resume(e, &r), SW_EEXISTS);
     feed_span(e, storm, 32, 45);
