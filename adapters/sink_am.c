@@ -304,6 +304,16 @@ static int copy_int(json_t *dst, const char *to, json_t *src, const char *from)
     return json_object_set_new(dst, to, json_string(b));
 }
 
+/* The line's boolean `from` as label `to` ("true" or "false"); nothing
+ * when absent. */
+static int copy_bool(json_t *dst, const char *to, json_t *src, const char *from)
+{
+    json_t *v = json_object_get(src, from);
+    if (!json_is_boolean(v))
+        return 0;
+    return json_object_set_new(dst, to, json_string(json_is_true(v) ? "true" : "false"));
+}
+
 static int set_time(json_t *o, const char *key, int64_t ns)
 {
     char b[TF_BUFLEN];
@@ -368,7 +378,10 @@ static int render(const sink_am_t *s, const alert_t *a, char **key, char **label
         /* each step returns -1 on failure; || stops there, in this order */
         bad = copy_str(id, "alertname", l, "alert") || copy_str(id, "user", l, "user") ||
               copy_str(id, "dir", l, "dir") || copy_str(id, "class", l, "class") ||
-              copy_int(id, "partition", l, "partition") || json_object_update(lab, id) || copy_str(lab, "severity", l, "severity") ||
+              copy_int(id, "partition", l, "partition") || copy_str(id, "incident", l, "incident") ||
+              json_object_update(lab, id) || copy_str(lab, "severity", l, "severity") ||
+              copy_str(lab, "incident_role", l, "incident_role") ||
+              copy_bool(lab, "learning", l, "learning") ||
               copy_str(lab, "correlation", l, "correlation") ||
               copy_str(lab, "change_id", chg, "id") || copy_str(ann, "summary", l, "summary") ||
               copy_str(ann, "change_title", chg, "title") || set_impacted(ann, l) ||

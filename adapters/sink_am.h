@@ -6,8 +6,9 @@
  * Each alert transition becomes one Alertmanager alert:
  *
  *   labels       alertname  the alert kind ("storm", "blocked_route", ...)
- *                user, dir, class, severity, correlation (as in the alert
- *                line, section 3 of the formats)
+ *                user, dir, class, severity, correlation, incident,
+ *                incident_role (as in the alert line, section 3 of the
+ *                formats), learning ("true" or "false")
  *                change_id  the declared change named; omitted when there
  *                           is none (Alertmanager drops empty labels anyway,
  *                           so a matcher change_id="" selects these alerts)
@@ -20,7 +21,8 @@
  *                resolve_timeout and the sink re-sends them (below)
  *   generatorURL opts.generator_url when set
  *
- * An alert is identified by alertname, user, dir and class. correlation and
+ * An alert is identified by alertname, user, dir, class and incident (two
+ * widespread alerts, User "*", may fire at once). correlation and
  * change_id are fixed when it fires: the resolution is sent with the labels
  * the alert fired with (a change withdrawn meanwhile must not make it a
  * different alert to Alertmanager, which keys alerts on every label).

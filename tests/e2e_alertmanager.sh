@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The daemon with a real Alertmanager (Debian's prometheus-alertmanager) on
 # 127.0.0.1: the alerts of a published scenario arrive with their labels
-# (alertname, user, dir, class, severity, correlation, change_id) and
-# annotations; an Alertmanager unreachable when they fire, and for a while
-# after (retried with backoff, queued, counted in /metrics, detection going
-# on), still gets them once it is back.
+# (alertname, user, dir, class, severity, correlation, change_id, incident,
+# incident_role, learning) and annotations; an Alertmanager unreachable when
+# they fire, and for a while after (retried with backoff, queued, counted in
+# /metrics, detection going on), still gets them once it is back. Then,
+# with the README's route (group_by: [incident]), the alerts of three
+# causes at once (the deliveries to six Users stalling, a User's flood
+# and the response storm it brings, another User's firewall) are three
+# Alertmanager groups: one notification per incident.
 #   tests/e2e_alertmanager.sh STORMWATCH WORKDIR
 set -u
 . "$(dirname "$0")/lib_e2e.sh"
@@ -15,11 +19,18 @@ amport=$(freeport)
 ing=tcp://127.0.0.1:$(freeport)
 hport=$(freeport)
 metric() { curl -s "http://127.0.0.1:$hport/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
+# the README's route, with receivers that send nowhere
 cat >am.yml <<YAML
 route:
-  receiver: "null"
+  receiver: dsp-operations
+  group_by: [incident]
+  group_wait: 1s
+  routes:
+    - matchers: ['severity="critical"']
+      receiver: dsp-on-call
 receivers:
-  - name: "null"
+  - name: dsp-operations
+  - name: dsp-on-call
 YAML
 am_pid=
 start_am() {
@@ -79,5 +90,62 @@ PY
 curl -s "http://127.0.0.1:$amport/metrics" >/dev/null
 kill -TERM $pid; wait $pid
 [ $? -eq 0 ] && ok || bad "daemon exit"
+
+# Three causes at once on day two (nothing left learning), lasting to the
+# end of the recording so that Alertmanager still lists them.
+spec="--users 12 --hours 26 --interval 10 --rates 5:200 --seed 3"
+for u in 0 1 2 3 4 5; do spec="$spec --incident blocked:$u:25h10m:50m"; done
+spec="$spec --incident storm-south:8:25h20m:40m:12 --incident blocked:10:25h30m:30m:declared"
+ing2=tcp://127.0.0.1:$(freeport)
+kill $am_pid; wait $am_pid 2>/dev/null; rm -rf am-data # a fresh Alertmanager: incident
+start_am                                               # numbers are unique in one run
+printf 'feed:\n  stall_after: 1h\n' >quiet.yaml         # the end of the recording is no stall
+# shellcheck disable=SC2086
+"$sw" simulate $spec --out sim2 >/dev/null 2>&1 || bad "simulate 2"
+"$sw" run --config quiet.yaml --ingest "$ing2" --changes sim2/changes.yaml \
+  --alertmanager "http://127.0.0.1:$amport" --alerts live2.jsonl --stats-every 0 2>daemon2.log &
+pid=$!
+sleep 0.5
+"$sw" simulate --input sim2/traffic.lp --publish "$ing2" 2>pub2.log || bad "publish 2: $(cat pub2.log)"
+got=
+for _ in $(seq 1 150); do
+  curl -s "http://127.0.0.1:$amport/api/v2/alerts/groups" >groups.json
+  python3 - live2.jsonl <<'PY' && { got=1; break; }
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+state = {}
+for a in lines:  # the alerts firing at the end, by identity
+    state[(a["alert"], a["user"], a["dir"], a["class"], a.get("incident"))] = a
+firing = [a for a in state.values() if a["status"] == "firing" and a["starts_at"] >= "2024-03-13T07"]
+incidents = {a["incident"] for a in firing}
+groups = [g for g in json.load(open("groups.json")) if g["alerts"]]
+listed = sum(len(g["alerts"]) for g in groups)
+sys.exit(0 if len(incidents) == 3 and listed == len(firing) else 1)
+PY
+  sleep 0.2
+done
+[ -n "$got" ] && ok || bad "Alertmanager did not get the three incidents' alerts: $(head -c 400 groups.json)"
+python3 - live2.jsonl <<'PY' && ok || bad "not one Alertmanager group per incident: $(head -c 800 groups.json)"
+import json, sys
+groups = [g for g in json.load(open("groups.json")) if g["alerts"]]
+by_incident = {}
+for g in groups:
+    incs = {a["labels"]["incident"] for a in g["alerts"]}
+    assert len(incs) == 1, ("a group mixes incidents", incs)
+    inc = incs.pop()
+    assert g["labels"] == {"incident": inc}, g["labels"]
+    assert inc not in by_incident, ("an incident in two groups", inc)
+    roles = [a["labels"]["incident_role"] for a in g["alerts"]]
+    assert roles.count("primary") == 1, (inc, roles)  # one alert stands for it
+    by_incident[inc] = g
+assert len(by_incident) == 3, sorted(by_incident)
+kinds = {inc: sorted(a["labels"]["alertname"] for a in g["alerts"]) for inc, g in by_incident.items()}
+wide = [inc for inc, k in kinds.items() if "widespread" in k]
+assert len(wide) == 1 and kinds[wide[0]].count("blocked_route") >= 5, kinds
+assert any(k == ["storm", "storm"] for k in kinds.values()), kinds  # the flood and its responses
+assert any(k == ["blocked_route"] for k in kinds.values()), kinds  # the firewall, on its own
+PY
+kill -TERM $pid; wait $pid
+[ $? -eq 0 ] && ok || bad "daemon 2 exit"
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -535,7 +535,12 @@ static void test_firing_and_resolved_mapping(void **state)
     a.score = 0.93;
     a.impacted = impacted2;
     a.n_impacted = 2;
+    a.incident = 7;
+    a.role = ROLE_PRIMARY;
     alert_t b = mk(ALERT_SILENCE, "u-b", 1, t0, 0);
+    b.incident = 8;
+    b.role = ROLE_MEMBER;
+    b.learning = 1;
     b.value = 0.0;
     alert_t c = mk(ALERT_LIMIT, "u-c", 1, t0, 0);
     c.limit = 10;
@@ -551,7 +556,10 @@ static void test_firing_and_resolved_mapping(void **state)
     assert_string_equal(label(ja, "severity"), "critical");
     assert_string_equal(label(ja, "correlation"), "declared");
     assert_string_equal(label(ja, "change_id"), "CHG-7");
-    assert_int_equal(json_object_size(json_object_get(ja, "labels")), 7);
+    assert_string_equal(label(ja, "incident"), "INC-0007");
+    assert_string_equal(label(ja, "incident_role"), "primary");
+    assert_string_equal(label(ja, "learning"), "false");
+    assert_int_equal(json_object_size(json_object_get(ja, "labels")), 10);
     assert_string_equal(annot(ja, "summary"), sum);
     assert_string_equal(annot(ja, "change_title"), "Firewall rule update");
     assert_string_equal(annot(ja, "impacted_users"), "u-x,u-y");
@@ -568,6 +576,9 @@ static void test_firing_and_resolved_mapping(void **state)
     assert_string_equal(label(jb, "severity"), "warning");
     assert_string_equal(label(jb, "correlation"), "undeclared");
     assert_null(label(jb, "change_id")); /* no change: the label is left out */
+    assert_string_equal(label(jb, "incident"), "INC-0008");
+    assert_string_equal(label(jb, "incident_role"), "member");
+    assert_string_equal(label(jb, "learning"), "true");
     assert_null(annot(jb, "change_title"));
     assert_null(annot(jb, "impacted_users"));
     assert_string_equal(annot(jb, "value"), "0.00");
@@ -659,6 +670,43 @@ static void test_partition_stalls_are_separate_alerts(void **state)
     assert_int_equal(seen1, 1);
     assert_int_equal(seen3, 1);
     assert_int_equal(whole, 1);
+}
+
+/* Two widespread alerts (User "*") fire at once, told apart by their
+ * incident: resolving one ends that one in Alertmanager, not the other. */
+static void test_widespread_alerts_told_apart_by_incident(void **state)
+{
+    fx_t *fx = *state;
+    int port = free_port();
+    am_start(fx, &fx->am[0], port, NULL);
+    sink_am_t *s = mk_sink(fx, 0, &port, 1, NULL, 3600 * SEC, 0);
+    alert_t w3 = mk(ALERT_WIDESPREAD, "*", 1, wall_ns() - 60 * SEC, 0), w4 = w3;
+    w3.incident = 3;
+    w4.incident = 4;
+    send_ok(s, w3);
+    send_ok(s, w4);
+    int64_t deadline = mono_ms() + ARRIVE_MS;
+    json_t *arr;
+    while (json_array_size(arr = am_alerts_of(&fx->am[0], "*")) < 2) {
+        json_decref(arr);
+        if (mono_ms() > deadline)
+            fail_msg("two widespread alerts not listed within %d ms", ARRIVE_MS);
+        sleep_ms(50);
+    }
+    json_decref(arr);
+    w3.firing = 0;
+    w3.ends_at = wall_ns() - SEC;
+    send_ok(s, w3);
+    deadline = mono_ms() + ARRIVE_MS;
+    while (json_array_size(arr = am_alerts_of(&fx->am[0], "*")) != 1) {
+        json_decref(arr);
+        if (mono_ms() > deadline)
+            fail_msg("the resolved widespread alert still listed after %d ms", ARRIVE_MS);
+        sleep_ms(50);
+    }
+    assert_string_equal(label(json_array_get(arr, 0), "incident"), "INC-0004");
+    assert_string_equal(label(json_array_get(arr, 0), "alertname"), "widespread");
+    json_decref(arr);
 }
 
 /* A 400 is final: counted as rejected, the queue moves on. A 404 (a wrong
@@ -1118,6 +1166,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_firing_and_resolved_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_odd_inputs_accepted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition_stalls_are_separate_alerts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_widespread_alerts_told_apart_by_incident, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_refused_versus_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outage_nothing_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ha_pair_each_gets_every_alert, setup, teardown),
