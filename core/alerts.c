@@ -740,12 +740,14 @@ static incident_t *recent(incident_t *inc, int64_t at, int64_t within)
  *     incident the User is bound to, while something in it fired or
  *     resolved within the grace (a level settled hours ago is not the
  *     cause of a storm now);
- *   - a blocked route or silence of a User a storm hurts: the storm's;
+ *   - a blocked route or silence of a User a storm hurts: the storm's
+ *     (unless the User's own declared change explains it);
  *   - an alert a DCC change explains: that change's incident (opened by
  *     the first: a widespread one when it is a symptom many Users show,
  *     as below, else the first alert's own);
- *   - a blocked route or silence that widespread_users Users show within
- *     widespread_window (those about to fire within the settle included):
+ *   - a blocked route or silence (not explained by its User's own change)
+ *     that widespread_users Users show within widespread_window (those
+ *     about to fire within the settle included):
  *     the widespread incident of that symptom, while its Users keep
  *     coming within widespread_window of each other.
  */
@@ -760,7 +762,9 @@ static incident_t *cause_of(alerts_t *as, const alert_t *a, int64_t at, char *ke
     incident_t *inc = inc_by_key(as->inc, "feed:0", at);
     if (!inc)
         inc = recent(inc_of_user(as->inc, a->user, at), at, p->incident_grace);
-    int symptom = a->kind == ALERT_BLOCKED || a->kind == ALERT_SILENCE;
+    /* a symptom its User's own declared change explains has that cause */
+    int symptom = (a->kind == ALERT_BLOCKED || a->kind == ALERT_SILENCE) &&
+                  a->corr != CORR_DECLARED;
     if (!inc && symptom) {
         const active_t *st = storm_hurting(as, a->user);
         if (st)
