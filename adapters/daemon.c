@@ -402,7 +402,7 @@ static void shard_emit(void *ctx, const event_t *ev)
 
 /* Any thread: the incident the alert stage gave one of this shard's alerts
  * (d->as is made before the threads start). */
-static int shard_incident_of(void *ctx, uint32_t id, uint32_t *incident, int *role, int *severity)
+static int shard_incident_of(void *ctx, uint32_t id, uint64_t *incident, int *role, int *severity)
 {
     shard_thr_t *s = ctx;
     return alerts_incident_of(s->d->as, s->index, id, incident, role, severity);

@@ -3,6 +3,7 @@
  */
 #include "alert.h"
 
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +34,41 @@ int alert_severity_level(alert_kind_t k)
 {
     const char *s = alert_severity(k);
     return !strcmp(s, "critical") ? SEV_CRITICAL : !strcmp(s, "info") ? SEV_INFO : SEV_WARNING;
+}
+
+int incident_id_format(incident_id_t id, char *buf)
+{
+    unsigned tag = (unsigned)(id >> 32), n = (unsigned)(id & UINT32_MAX);
+    return tag ? snprintf(buf, INCIDENT_ID_LEN, "INC-%06X-%04u", tag, n)
+               : snprintf(buf, INCIDENT_ID_LEN, "INC-%04u", n);
+}
+
+int incident_id_parse(const char *s, incident_id_t *id)
+{
+    if (strncmp(s, "INC-", 4) != 0)
+        return -1;
+    s += 4;
+    const char *dash = strchr(s, '-');
+    uint64_t tag = 0, n = 0;
+    for (const char *p = s; dash && p < dash; p++) {
+        int v = isdigit((unsigned char)*p) ? *p - '0'
+                : (*p >= 'A' && *p <= 'F') ? *p - 'A' + 10 : -1;
+        if (v < 0 || dash - s > 6)
+            return -1;
+        tag = tag * 16 + (uint64_t)v;
+    }
+    const char *num = dash ? dash + 1 : s;
+    if (!*num || (dash && !tag))
+        return -1;
+    for (const char *p = num; *p; p++) {
+        if (!isdigit((unsigned char)*p) || n > UINT32_MAX / 10)
+            return -1;
+        n = n * 10 + (uint64_t)(*p - '0');
+    }
+    if (!n || n > UINT32_MAX)
+        return -1;
+    *id = tag << 32 | n;
+    return 0;
 }
 
 const char *severity_name(int sev)
@@ -240,7 +276,8 @@ size_t alert_format_json(const alert_t *a, char *buf, size_t cap)
     if (a->incident) {
         char b[32];
         puts_(&o, ",\"incident\":");
-        put(&o, b, (size_t)snprintf(b, sizeof(b), "\"INC-%04u\"", (unsigned)a->incident));
+        char id[INCIDENT_ID_LEN];
+        put(&o, b, (size_t)snprintf(b, sizeof(b), "\"%.*s\"", incident_id_format(a->incident, id), id));
         puts_(&o, ",\"incident_role\":");
         put_str(&o, a->role == ROLE_MEMBER ? "member" : "primary");
         puts_(&o, a->learning ? ",\"learning\":true" : ",\"learning\":false");

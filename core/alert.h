@@ -33,6 +33,19 @@ typedef enum { CORR_UNDECLARED, CORR_DECLARED, CORR_MAINTENANCE } corr_type_t;
 
 enum { ALERT_DIR_SOUTH = 0, ALERT_DIR_NORTH = 1, ALERT_DIR_BOTH = 2 };
 
+/* An incident's id: a number counting up from 1 in the low 32 bits, and in
+ * the high ones the tag of the instance that opened it (0 alone; several
+ * instances on Kafka: a random one each, so their ids never meet). */
+typedef uint64_t incident_id_t;
+#define INCIDENT_TAG_MAX 0xFFFFFFu
+#define INCIDENT_ID_LEN 24  /* "INC-ABCDEF-4294967295" and the NUL */
+
+/* Writes id as "INC-0007" (tag 0) or "INC-3FA2C1-0007" to buf (room for
+ * INCIDENT_ID_LEN); returns its length. */
+int incident_id_format(incident_id_t id, char *buf);
+/* Reads "INC-..." back: 0, or -1 when s is not an incident id. */
+int incident_id_parse(const char *s, incident_id_t *id);
+
 /* An alert's place in its incident (incident.h). */
 enum { ROLE_PRIMARY, ROLE_MEMBER };
 
@@ -57,7 +70,7 @@ typedef struct {
     size_t n_impacted;
     unsigned source;           /* feed_stalled of one Kafka partition: the
                                   partition + 1 (rec_t.src); 0 otherwise */
-    uint32_t incident;         /* INC-<incident>; 0: none (written without the fields) */
+    incident_id_t incident;    /* 0: none (written without the fields) */
     int role;                  /* ROLE_PRIMARY or ROLE_MEMBER */
     int learning;              /* the series had no history for that time yet */
     int severity;              /* SEV_* (incident.h): the incident's, at most warning

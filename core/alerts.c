@@ -85,6 +85,7 @@ struct alerts {
     incidents_t *inc;     /* the incidents open (incident.h) */
     active_t **wsv;       /* the widespread alerts firing */
     size_t nws, ws_cap;
+    uint32_t ws_next;     /* the last id given to a widespread alert (WS_SHARD's) */
 };
 
 alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg)
@@ -104,7 +105,7 @@ alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg)
     as->released = INT64_MIN;
     as->stall_at = INT64_MAX;
     pthread_mutex_init(&as->lock, NULL);
-    if (!(as->inc = inc_create(o->corr.incident_grace))) {
+    if (!(as->inc = inc_create(o->corr.incident_grace, o->incident_tag))) {
         free(as->q);
         free(as);
         return NULL;
@@ -337,7 +338,7 @@ static void active_unlink(alerts_t *as, active_t *ac)
     as->nactive--;
 }
 
-int alerts_incident_of(alerts_t *as, unsigned shard, uint32_t id, uint32_t *incident, int *role,
+int alerts_incident_of(alerts_t *as, unsigned shard, uint32_t id, uint64_t *incident, int *role,
                        int *severity)
 {
     pthread_mutex_lock(&as->lock);
@@ -598,10 +599,10 @@ static active_t *make_widespread(alerts_t *as, uint32_t id, const char *key, ale
     snprintf(ac->user, sizeof(ac->user), "*");
     snprintf(ac->cls, sizeof(ac->cls), "all");
     ac->shard = WS_SHARD;
-    ac->id = inc->id;
+    ac->id = ++as->ws_next;
     ac->fired = at;
     inc->widespread = 1;
-    inc->ws_alert = inc->id;
+    inc->ws_alert = ac->id;
     inc->ws_kind = (int)kind;
     ac->a = (alert_t){ .kind = ALERT_WIDESPREAD, .firing = 1, .user = ac->user, .dir = dir,
                        .cls = ac->cls, .starts_at = starts_at, .detected_at = detected, .backlog = -1,
@@ -631,7 +632,7 @@ static incident_t *open_widespread(alerts_t *as, const char *key, alert_kind_t k
     active_t *ac = make_widespread(as, 0, key, kind, dir, at, starts_at, at, c, sev);
     if (!ac)
         return NULL;
-    incident_t *inc = inc_by_id(as->inc, ac->id, at);
+    incident_t *inc = inc_by_id(as->inc, ac->a.incident, at);
     for (size_t i = 0; i < names->n; i++)
         ws_add_user(as, inc, names->names[i]);
     alert_t a = ac->a;

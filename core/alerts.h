@@ -35,6 +35,7 @@
 typedef struct {
     corr_params_t corr;
     unsigned nshards;
+    unsigned incident_tag;   /* the instance's tag in incident ids (alert.h); 0 alone */
     const detect_params_t *(*detect_for)(void *ctx, const char *user, size_t len);
     void *detect_ctx;
     /* receives each transition in order; the alert is valid during the call */
@@ -88,7 +89,7 @@ int alerts_resume_widespread(alerts_t *as, const shard_resume_t *r);
 /* The incident, role and severity alert `id` of shard `shard` fired with,
  * so that its User's state carries them to another instance: 1 when it is
  * firing here, 0 when not (not released yet, or ended). Any thread. */
-int alerts_incident_of(alerts_t *as, unsigned shard, uint32_t id, uint32_t *incident, int *role,
+int alerts_incident_of(alerts_t *as, unsigned shard, uint32_t id, uint64_t *incident, int *role,
                        int *severity);
 
 /* Calls fn for each alert firing now, in the order they fired, with its

@@ -49,7 +49,7 @@ static void shard_emit(void *ctx, const event_t *ev)
     alerts_event(sc->e->as, sc->index, ev);
 }
 
-static int shard_incident_of(void *ctx, uint32_t id, uint32_t *incident, int *role, int *severity)
+static int shard_incident_of(void *ctx, uint32_t id, uint64_t *incident, int *role, int *severity)
 {
     shard_ctx_t *sc = ctx;
     return alerts_incident_of(sc->e->as, sc->index, id, incident, role, severity);

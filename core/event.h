@@ -37,7 +37,7 @@ typedef struct {
     uint8_t role;        /* adopt: its place in its incident (ROLE_*) ... */
     uint8_t severity;    /* ... and the incident's severity (SEV_*) */
     uint16_t src;        /* feed_stalled of one source (a Kafka partition); 0: the feed */
-    uint32_t incident;   /* adopt: the incident it belongs to (0: none known) */
+    uint64_t incident;   /* adopt: the incident it belongs to (0: none known) */
     char user[LP_MAX_ID + 1];
     char cls[LP_MAX_ID + 1];
 } event_t;

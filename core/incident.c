@@ -10,17 +10,19 @@
 
 struct incidents {
     int64_t grace;
+    uint64_t tag;         /* the instance's, in the ids' high bits */
     uint32_t next;        /* the next number to give */
     incident_t **v;       /* held incidents, in the order they opened */
     size_t n, cap;
     idindex_t users;      /* User -> the number of the incident it is bound to */
 };
 
-incidents_t *inc_create(int64_t grace)
+incidents_t *inc_create(int64_t grace, unsigned tag)
 {
     incidents_t *t = calloc(1, sizeof(*t));
     if (t) {
         t->grace = grace;
+        t->tag = (uint64_t)(tag & INCIDENT_TAG_MAX) << 32;
         t->next = 1;
     }
     return t;
@@ -46,7 +48,7 @@ void inc_destroy(incidents_t *t)
     free(t);
 }
 
-incident_t *inc_open(incidents_t *t, uint32_t id, const char *key, int severity)
+incident_t *inc_open(incidents_t *t, incident_id_t id, const char *key, int severity)
 {
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
@@ -61,9 +63,10 @@ incident_t *inc_open(incidents_t *t, uint32_t id, const char *key, int severity)
         free(i);
         return NULL;
     }
-    i->id = id ? id : t->next;
-    if (i->id >= t->next)
-        t->next = i->id + 1;
+    i->id = id ? id : t->tag | t->next;
+    /* one of ours from before (resumed): the count goes on above it */
+    if ((i->id & ~(uint64_t)UINT32_MAX) == t->tag && (uint32_t)i->id >= t->next)
+        t->next = (uint32_t)i->id + 1;
     i->severity = severity;
     i->ended = INT64_MIN;
     i->touched = INT64_MIN;
@@ -77,7 +80,7 @@ static int is_open(const incidents_t *t, const incident_t *i, int64_t now)
     return i->firing > 0 || i->ended == INT64_MIN || now - i->ended <= t->grace;
 }
 
-incident_t *inc_by_id(incidents_t *t, uint32_t id, int64_t now)
+incident_t *inc_by_id(incidents_t *t, incident_id_t id, int64_t now)
 {
     for (size_t k = 0; k < t->n; k++)
         if (t->v[k]->id == id)

@@ -8,7 +8,8 @@
  * a key (the feed, a DCC change, a widespread symptom) or through the
  * Users bound to it; once closed it is forgotten, with its keys and Users.
  * Numbers count up from 1 in the order incidents open, so the same input
- * gives the same numbers.
+ * gives the same numbers; several instances tell theirs apart by a tag
+ * (alert.h: incident_id_t).
  *
  * DESIGN: owned by the alert stage (one thread); no I/O. Lookups are O(1)
  * (hash indexes); closing scans the open incidents, which are few.
@@ -27,7 +28,7 @@
 #define INC_KEY_MAX (LP_MAX_ID + 32)
 
 typedef struct {
-    uint32_t id;            /* INC-<id> */
+    incident_id_t id;
     int severity;           /* SEV_*: its primary's, which its members take */
     uint32_t firing;        /* its alerts firing now (the widespread one included) */
     int64_t ended;          /* event time the last of them resolved (INT64_MIN: firing) */
@@ -35,7 +36,7 @@ typedef struct {
     char *key;              /* "" or the key it is found by (owned) */
     /* a widespread incident: the alert that stands for it */
     int widespread;         /* 1: its primary is a `widespread` alert of the alert stage */
-    uint32_t ws_alert;      /* that alert's id */
+    uint32_t ws_alert;      /* that alert's id (the alert stage's own numbering) */
     int ws_kind;            /* the symptom its members share (alert_kind_t) */
     char **users;           /* the Users bound to it (owned), nusers of them */
     size_t nusers, users_cap;
@@ -43,19 +44,21 @@ typedef struct {
 
 typedef struct incidents incidents_t;
 
-/* Incidents open for `grace` ns after their last alert; NULL when out of memory. */
-incidents_t *inc_create(int64_t grace);
+/* Incidents open for `grace` ns after their last alert, their ids with the
+ * instance's `tag` (0 alone; up to INCIDENT_TAG_MAX); NULL when out of
+ * memory. */
+incidents_t *inc_create(int64_t grace, unsigned tag);
 void inc_destroy(incidents_t *t);
 
 /* Opens incident number `id` (0: the next number) with key `key` (NULL or
  * "": none) and severity; NULL when out of memory. A number below the
  * next one (an alert resumed from a run before) keeps the count going
  * above it. */
-incident_t *inc_open(incidents_t *t, uint32_t id, const char *key, int severity);
+incident_t *inc_open(incidents_t *t, incident_id_t id, const char *key, int severity);
 
 /* The open incident with number id, key `key`, or that User `user` is
  * bound to, at event time `now`; NULL if none (or it closed: forgotten). */
-incident_t *inc_by_id(incidents_t *t, uint32_t id, int64_t now);
+incident_t *inc_by_id(incidents_t *t, incident_id_t id, int64_t now);
 incident_t *inc_by_key(incidents_t *t, const char *key, int64_t now);
 incident_t *inc_of_user(incidents_t *t, const char *user, int64_t now);
 

@@ -187,7 +187,7 @@ static const state_fire_t *fire_of(void *ctx, uint32_t id)
     if (i < 0)
         return NULL;
     state_fire_t *f = &sh->fires[i].f;
-    uint32_t incident;
+    uint64_t incident;
     int role, severity;
     if (!f->incident && sh->o.incident_of &&
         sh->o.incident_of(sh->o.incident_ctx, id, &incident, &role, &severity)) {

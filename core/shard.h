@@ -49,7 +49,7 @@ typedef struct {
     /* The incident, role and severity the alert stage gave alert `id` of
      * this shard (alerts_incident_of), asked when a User's state is
      * encoded: 1 when known. NULL: never asked. Any thread. */
-    int (*incident_of)(void *ctx, uint32_t id, uint32_t *incident, int *role, int *severity);
+    int (*incident_of)(void *ctx, uint32_t id, uint64_t *incident, int *role, int *severity);
     void *incident_ctx;
     /* Explains every judgement of this User's series and directions, a
      * line each, to `explain` (shard_explain lines): why an alert fired,

@@ -350,7 +350,7 @@ static void w_life_fire(wbuf_t *w, const life_t *l, uint32_t id,
     w_f64(w, f->baseline);
     w_f64(w, f->backlog);
     w_f64(w, f->limit);
-    w_u(w, f->incident, 4);
+    w_u(w, f->incident, 8);
     w_u(w, f->role, 1);
     w_u(w, f->severity, 1);
     w_u(w, f->learning, 1);
@@ -515,7 +515,7 @@ static void u_life(urd_t *d, life_t *l, int *firing, state_fire_t *f)
     f->baseline = u_f64(d, 1);
     f->backlog = u_f64(d, 1);
     f->limit = u_f64(d, 1);
-    f->incident = (uint32_t)u_u(d, 4);
+    f->incident = u_u(d, 8);
     f->role = (uint8_t)u_u(d, 1);
     f->severity = (uint8_t)u_u(d, 1);
     f->learning = (uint8_t)u_u(d, 1);

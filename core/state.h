@@ -71,7 +71,7 @@ int state_decode(series_table_t *(*table_for)(void *ctx, const char *user, size_
 typedef struct {
     int64_t starts_at, detected_at, since;
     double value, baseline, backlog, limit;
-    uint32_t incident;
+    uint64_t incident;            /* incident_id_t */
     uint8_t role, severity, learning;
 } state_fire_t;
 

@@ -217,6 +217,99 @@ static void test_golden_feed_silence_limit(void **state)
 }
 
 /* Quotes, backslashes and control characters are escaped everywhere. */
+/* Incident fields: a learning member of a tagged incident, at the
+ * incident's severity, and a widespread primary naming its symptom. */
+static void test_golden_incident_fields(void **state)
+{
+    (void)state;
+    alert_t a = {
+        .kind = ALERT_STORM,
+        .firing = 1,
+        .user = "U7",
+        .dir = ALERT_DIR_NORTH,
+        .cls = "all",
+        .starts_at = at("2019-09-12T00:00:00Z"),
+        .detected_at = at("2019-09-12T00:00:10Z"),
+        .value = 40,
+        .baseline = 10,
+        .backlog = -1,
+        .corr = CORR_UNDECLARED,
+        .incident = (incident_id_t)0x3FA2C1 << 32 | 7,
+        .role = ROLE_MEMBER,
+        .learning = 1,
+        .severity = SEV_WARNING,
+    };
+    char buf[2048];
+    fmt(&a, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"severity\":\"warning\","));
+    assert_non_null(strstr(buf, ",\"incident\":\"INC-3FA2C1-0007\",\"incident_role\":\"member\","
+                                "\"learning\":true"));
+
+    /* untagged: the short form; no incident: none of the fields */
+    a.incident = 12;
+    a.role = ROLE_PRIMARY;
+    a.learning = 0;
+    fmt(&a, buf, sizeof(buf));
+    assert_non_null(strstr(buf, ",\"incident\":\"INC-0012\",\"incident_role\":\"primary\","
+                                "\"learning\":false"));
+    a.incident = 0;
+    fmt(&a, buf, sizeof(buf));
+    assert_null(strstr(buf, "incident"));
+    assert_null(strstr(buf, "learning"));
+
+    static const char *const users[] = { "U1", "U2", "U3" };
+    alert_t w = {
+        .kind = ALERT_WIDESPREAD,
+        .firing = 1,
+        .user = "*",
+        .dir = ALERT_DIR_NORTH,
+        .cls = "all",
+        .starts_at = at("2019-09-12T00:00:00Z"),
+        .detected_at = at("2019-09-12T00:00:10Z"),
+        .backlog = -1,
+        .corr = CORR_UNDECLARED,
+        .impacted = users,
+        .n_impacted = 3,
+        .incident = 3,
+        .symptom = ALERT_SILENCE,
+    };
+    fmt(&w, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "\"alert\":\"widespread\",\"severity\":\"critical\","
+                                "\"user\":\"*\""));
+    assert_non_null(strstr(buf, "\"summary\":\"3 Users show silence north at once: no declared "
+                                "change explains it"));
+    assert_non_null(strstr(buf, "\"impacted_users\":[\"U1\",\"U2\",\"U3\"]"));
+}
+
+static void test_incident_id_round_trip(void **state)
+{
+    (void)state;
+    const incident_id_t ids[] = { 1, 7, 9999, 10000, UINT32_MAX,
+                                  (incident_id_t)1 << 32 | 1,
+                                  (incident_id_t)INCIDENT_TAG_MAX << 32 | UINT32_MAX };
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        char buf[INCIDENT_ID_LEN];
+        int n = incident_id_format(ids[i], buf);
+        assert_true(n > 0 && n < INCIDENT_ID_LEN);
+        incident_id_t back = 0;
+        assert_int_equal(incident_id_parse(buf, &back), 0);
+        assert_true(back == ids[i]);
+    }
+    char buf[INCIDENT_ID_LEN];
+    incident_id_format(7, buf);
+    assert_string_equal(buf, "INC-0007");
+    incident_id_format((incident_id_t)0xA << 32 | 42, buf);
+    assert_string_equal(buf, "INC-00000A-0042");
+
+    const char *bad[] = { "", "INC-", "INC-0", "CHG-0007", "INC-12x", "INC-000000-0001",
+                          "INC-1234567-0001", "INC-ab-0001", "INC-A-", "INC-4294967296" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        incident_id_t id = 99;
+        assert_int_equal(incident_id_parse(bad[i], &id), -1);
+        assert_true(id == 99);
+    }
+}
+
 static void test_escaping(void **state)
 {
     (void)state;
@@ -373,6 +466,8 @@ int main(void)
         cmocka_unit_test(test_golden_resolved_with_impacted),
         cmocka_unit_test(test_golden_storm_undeclared),
         cmocka_unit_test(test_golden_feed_silence_limit),
+        cmocka_unit_test(test_golden_incident_fields),
+        cmocka_unit_test(test_incident_id_round_trip),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_utf8_passthrough),
         cmocka_unit_test(test_truncation),
