@@ -1,11 +1,21 @@
 /*
  * report_int.h - the report's data, shared by its collector (report.c) and
- * its renderers (report_html.c). Private to those two files.
+ * its renderers (report_html.c: the page and the Markdown summary,
+ * report_chart.c: the SVG charts). Private to those files.
+ *
+ * The alert lines become rep_alert_t (a firing line and its resolved line
+ * paired), grouped by their `incident` id into rep_incident_t: one primary
+ * alert that stands for the incident and its members. The incident's
+ * chart follows its primary's series; the Users it hurt get a backlog
+ * chart each, REP_HURT_DRAWN of them at most.
  */
 #ifndef SW_REPORT_INT_H
 #define SW_REPORT_INT_H
 
+#include <stdio.h>
+
 #include "baseline.h"
+#include "idindex.h"
 #include "report.h"
 #include "series.h"
 
@@ -18,8 +28,10 @@
 #define REP_PAD_MIN_NS (INT64_C(1200) * 1000000000) /* context before and after an incident */
 #define REP_CHANGE_REACH_NS (INT64_C(6) * 3600 * 1000000000) /* a change this close widens the chart */
 #define REP_TOP_USERS 5       /* Users listed per storm */
+#define REP_HURT_DRAWN 8      /* Users an incident hurt with a backlog chart; the rest are
+                                 listed: a page of small charts, not hundreds */
 
-/* Directions of an incident: LP_SOUTH, LP_NORTH, or both (feed_stalled). */
+/* Directions of an alert: LP_SOUTH, LP_NORTH, or both (feed_stalled). */
 enum { REP_DIR_BOTH = 2 };
 
 typedef struct {
@@ -32,39 +44,83 @@ typedef struct {
     double backlog;           /* its latest gauge */
 } rep_gauge_t;
 
+/* The latest backlog gauge of each series behind one total. */
 typedef struct {
-    /* from the alert lines */
+    rep_gauge_t *v;
+    size_t n, cap;
+    double total;             /* the sum of v[].backlog */
+} rep_gauges_t;
+
+/* One alert: its firing line and its resolved line, paired. */
+typedef struct {
     char *kind, *user, *cls, *corr, *summary;
+    char *severity;           /* as written; NULL when the line had none */
     char *change_id, *change_title, *change_kind;
     double change_score;
     int dir;                  /* LP_SOUTH, LP_NORTH or REP_DIR_BOTH */
     char starts_text[40];     /* starts_at exactly as written */
     int64_t starts, detected, ends; /* ends: INT64_MAX while firing */
     double value, baseline;
-    char **impacted;
+    char **impacted;          /* the resolved line's list when there is one (it grows) */
     size_t nimpacted;
-    int keep;                 /* passes the filters */
+    int member;               /* incident_role "member"; 0: primary, or no incident */
+    int learning;             /* "learning": true */
+    uint32_t group;           /* its incident in report.groups */
+    uint32_t seq;             /* its firing (or lone resolved) line's place among the alerts */
+    int lead;                 /* stands for its incident (report_prepare sets it) */
+} rep_alert_t;
 
-    /* the chart: [t0, t1) in REP_COLS columns */
+/* A User an incident hurt, with its northbound backlog over the chart. */
+typedef struct {
+    const char *user;         /* borrowed from an alert */
+    rep_gauges_t g;
+    double *backlog;          /* REP_COLS: highest total per column; NAN: none */
+} rep_hurt_t;
+
+typedef struct {
+    const char *id;           /* "INC-0007" (borrowed from report.groups), NULL: none */
+    const rep_alert_t **alerts; /* in report.alerts: the primary first, then the members
+                                 by onset (a slice of report.members) */
+    size_t nalerts;
+    int64_t starts, ends;     /* the first onset and the last end of its alerts;
+                                 ends: INT64_MAX while one fires */
+    const char **hurt;        /* the Users it hurt: its primary's impacted Users, then the
+                                 Users of its members (borrowed names, each once) */
+    size_t nhurt;
+    rep_hurt_t drawn[REP_HURT_DRAWN]; /* the first of them, with a backlog chart */
+    size_t ndrawn;
+
+    /* the chart of its primary's series: [t0, t1) in REP_COLS columns */
     int64_t t0, t1;
     rep_col_t *cols;
     double *sub;              /* REP_COLS * REP_SUB message counts */
     double *dsub;             /* the same, messages delivered (northbound) */
     unsigned char *subseen;   /* the same, 1 where data covered it */
-    rep_gauge_t *gauges;      /* the series behind the backlog */
-    size_t ngauges, gauges_cap;
-    double backlog_total;
+    rep_gauges_t g;           /* the series behind the backlog */
     base_t base;              /* the band: learnt from the matching samples */
     int64_t learn_end;        /* the band has learnt up to here */
     double learn_acc;         /* messages since then */
     int learning;             /* has seen a sample */
     size_t band_next;         /* first column whose band is not set yet */
 
-    /* storms: messages per User (report user index) during the span */
+    /* a storm primary: messages per User (report user index) during its span */
     double *share;
     size_t share_cap;
     double share_total;
 } rep_incident_t;
+
+/* The incident an alert line names, while the alert lines are read. */
+typedef struct {
+    char *id;                 /* "INC-0007" (owned), NULL: an alert without one */
+    uint32_t primary;         /* index in report.alerts; UINT32_MAX: none yet */
+} rep_group_t;
+
+/* A chart a User's samples go to: incident `inc`'s own (slot -1) or its
+ * hurt User number `slot`'s. inc UINT32_MAX ends a list. */
+typedef struct {
+    uint32_t inc;
+    int32_t slot;
+} rep_ref_t;
 
 struct report {
     report_filter_t filter;
@@ -72,16 +128,25 @@ struct report {
     detect_params_t params;
     base_cfg_t bcfg;
 
+    /* the alert pass */
+    rep_alert_t *alerts;
+    size_t nalerts, alerts_cap;
+    rep_group_t *groups;
+    size_t ngroups, groups_cap;
+    idindex_t group_ix;       /* incident id -> its latest group */
+
+    /* after report_prepare: the incidents kept, by their primary's onset */
     rep_incident_t *inc;
-    size_t ninc, inc_cap;
+    size_t ninc;
+    const rep_alert_t **members; /* every incident's alerts, one incident after the other */
     int prepared;
 
     series_table_t *st;       /* interns every series seen in the recording */
-    uint32_t **by_user;       /* per report user index: incidents, terminated by UINT32_MAX */
+    rep_ref_t **by_user;      /* per report user index: its charts (computed on first sight) */
     size_t by_user_cap;
-    uint32_t *wild;           /* incidents about every User (user "*") */
+    uint32_t *wild;           /* incidents about every User (primary user "*") */
     size_t nwild;
-    uint32_t *storms;         /* storm incidents by onset */
+    uint32_t *storms;         /* incidents with a storm primary, by onset */
     size_t nstorms, storm_next;
     uint32_t *active;         /* storms whose span holds the latest sample */
     size_t nactive;
@@ -96,5 +161,27 @@ struct report {
 
 /* The name of report user index `u`. */
 const char *rep_user_name(const report_t *r, uint32_t u);
+
+/* ---- shared by the renderers (report_html.c, report_chart.c) ---- */
+
+#define REP_NS_S 1000000000.0
+#define REP_TIME_LEN 40       /* room for rep_when() */
+
+/* Writes s with HTML's special characters escaped; NULL writes nothing. */
+void rep_esc(FILE *f, const char *s);
+/* "2019-09-16 00:46:20" (UTC, whole seconds) in buf. */
+const char *rep_when(int64_t ns, char buf[REP_TIME_LEN]);
+/* A signed duration for people: "10.6 s", "4 min 05 s", "2 h 03 min", "1 d 02 h". */
+const char *rep_span(int64_t ns, char *buf, size_t n);
+/* "north", "south" or "both". */
+const char *rep_dir_name(int dir);
+
+/* The SVG chart of incident `in`: its primary's series, the change
+ * windows that concern it, its primary's span and its members' spans. */
+void rep_incident_chart(FILE *f, const report_t *r, const rep_incident_t *in);
+/* A small chart of drawn hurt User k's northbound backlog over in's window. */
+void rep_hurt_chart(FILE *f, const rep_incident_t *in, size_t k);
+/* The system view's chart: total traffic per direction, storms shaded. */
+void rep_system_chart(FILE *f, const report_t *r);
 
 #endif

@@ -1,6 +1,8 @@
 /*
- * test_report.c - the post-incident report (adapters/report.c, report_html.c):
- * alert lines paired into incidents, bad lines refused, the filters, the
+ * test_report.c - the post-incident report (adapters/report.c, report_html.c,
+ * report_chart.c): alert lines paired into alerts and grouped into
+ * incidents by their `incident` id, bad lines refused, the filters (whole
+ * incidents), the
  * charts read from the recording (rate spread over sample intervals, the
  * backlog as the sum of the latest gauges, the baseline band that does not
  * learn from the incident), the system view, the storms' top Users, and
@@ -58,11 +60,14 @@ typedef struct {
     const char *status, *kind, *user, *dir, *cls, *summary;
     const char *change; /* raw JSON object, or NULL */
     int64_t starts, detected, ends;
+    const char *incident, *role; /* incident id and role; NULL: none (an old line) */
+    int learning;
+    const char *impacted;        /* raw JSON array; NULL: ["V1","V2"] */
 } al_t;
 
 static int add_alert(report_t *r, al_t a, char *err, size_t errlen)
 {
-    char st[TF_BUFLEN], de[TF_BUFLEN], en[TF_BUFLEN + 2] = "null", line[1024];
+    char st[TF_BUFLEN], de[TF_BUFLEN], en[TF_BUFLEN + 2] = "null", line[1024], inc[128] = "";
     tf_format(a.starts, st);
     tf_format(a.detected ? a.detected : a.starts + 30 * SEC, de);
     if (a.ends) {
@@ -70,16 +75,22 @@ static int add_alert(report_t *r, al_t a, char *err, size_t errlen)
         tf_format(a.ends, b);
         snprintf(en, sizeof(en), "\"%s\"", b);
     }
+    if (a.incident)
+        snprintf(inc, sizeof(inc), ",\"incident\":\"%s\",\"incident_role\":\"%s\"", a.incident,
+                 a.role ? a.role : "primary");
+    if (a.learning)
+        strcat(inc, ",\"learning\":true");
     int n = snprintf(line, sizeof(line),
                      "{\"status\":\"%s\",\"alert\":\"%s\",\"severity\":\"warning\",\"user\":\"%s\","
                      "\"dir\":\"%s\",\"class\":\"%s\",\"starts_at\":\"%s\",\"detected_at\":\"%s\","
                      "\"ends_at\":%s,\"value\":120.5,\"baseline\":10.0,\"backlog\":0,"
                      "\"summary\":\"%s\",\"correlation\":\"%s\",\"change\":%s,"
-                     "\"impacted_users\":[\"V1\",\"V2\"]}",
+                     "\"impacted_users\":%s%s}",
                      a.status ? a.status : a.ends ? "resolved" : "firing",
                      a.kind ? a.kind : "storm", a.user ? a.user : "U1", a.dir ? a.dir : "south",
                      a.cls ? a.cls : "all", st, de, en, a.summary ? a.summary : "a storm",
-                     a.change ? "declared" : "undeclared", a.change ? a.change : "null");
+                     a.change ? "declared" : "undeclared", a.change ? a.change : "null",
+                     a.impacted ? a.impacted : "[\"V1\",\"V2\"]", inc);
     assert_true(n > 0 && (size_t)n < sizeof(line));
     return report_add_alert_json(r, line, (size_t)n, err, errlen);
 }
@@ -144,11 +155,11 @@ static size_t col_of(const rep_incident_t *in, int64_t t)
     return (size_t)((t - in->t0) / COL_NS);
 }
 
-/* The incident of `user` with class `cls` (after report_prepare). */
+/* The incident whose primary is `user`'s with class `cls` (after report_prepare). */
 static rep_incident_t *incident(report_t *r, const char *user, const char *cls)
 {
     for (size_t i = 0; i < r->ninc; i++)
-        if (!strcmp(r->inc[i].user, user) && !strcmp(r->inc[i].cls, cls))
+        if (!strcmp(r->inc[i].alerts[0]->user, user) && !strcmp(r->inc[i].alerts[0]->cls, cls))
             return &r->inc[i];
     fail_msg("no incident of %s/%s", user, cls);
     return NULL;
@@ -176,32 +187,32 @@ static void test_pairing(void **state)
     report_t *r = new_report_all();
     add_ok(r, (al_t){ .user = "U1", .starts = S });                       /* firing */
     add_ok(r, (al_t){ .user = "U1", .starts = S, .ends = S + 600 * SEC }); /* its resolution */
-    assert_int_equal(r->ninc, 1);
-    assert_true(r->inc[0].starts == S);
-    assert_true(r->inc[0].detected == S + 30 * SEC);
-    assert_true(r->inc[0].ends == S + 600 * SEC);
+    assert_int_equal(r->nalerts, 1);
+    assert_true(r->alerts[0].starts == S);
+    assert_true(r->alerts[0].detected == S + 30 * SEC);
+    assert_true(r->alerts[0].ends == S + 600 * SEC);
 
-    /* resolved without a firing line: opens a closed incident */
+    /* resolved without a firing line: an alert that opens and closes */
     add_ok(r, (al_t){ .user = "U2", .starts = S + MIN, .ends = S + 5 * MIN });
-    assert_int_equal(r->ninc, 2);
-    assert_true(r->inc[1].ends == S + 5 * MIN);
+    assert_int_equal(r->nalerts, 2);
+    assert_true(r->alerts[1].ends == S + 5 * MIN);
 
     /* never resolved; a resolution of another series (class) does not close it */
     add_ok(r, (al_t){ .user = "U3", .cls = "req", .starts = S + 2 * MIN });
     add_ok(r, (al_t){ .user = "U3", .cls = "rsp", .starts = S + 2 * MIN, .ends = S + 9 * MIN });
-    assert_int_equal(r->ninc, 4);
-    assert_true(r->inc[2].ends == INT64_MAX);
-    assert_string_equal(r->inc[2].cls, "req");
+    assert_int_equal(r->nalerts, 4);
+    assert_true(r->alerts[2].ends == INT64_MAX);
+    assert_string_equal(r->alerts[2].cls, "req");
 
     /* same alert for two Users: two incidents */
     add_ok(r, (al_t){ .user = "U4", .starts = S + 3 * MIN });
     add_ok(r, (al_t){ .user = "U5", .starts = S + 3 * MIN });
     add_ok(r, (al_t){ .user = "U5", .starts = S + 3 * MIN, .ends = S + 4 * MIN });
-    assert_int_equal(r->ninc, 6);
-    assert_true(r->inc[4].ends == INT64_MAX); /* U4 still firing */
-    assert_true(r->inc[5].ends == S + 4 * MIN);
-    assert_string_equal(r->inc[5].starts_text, "2019-09-16T12:03:00Z");
-    assert_int_equal(r->inc[5].nimpacted, 2);
+    assert_int_equal(r->nalerts, 6);
+    assert_true(r->alerts[4].ends == INT64_MAX); /* U4 still firing */
+    assert_true(r->alerts[5].ends == S + 4 * MIN);
+    assert_string_equal(r->alerts[5].starts_text, "2019-09-16T12:03:00Z");
+    assert_int_equal(r->alerts[5].nimpacted, 2);
     assert_int_equal(report_prepare(r), 6);
     report_destroy(r);
 }
@@ -214,7 +225,7 @@ static void expect_refused(report_t *r, const char *line, const char *want)
     assert_int_equal(report_add_alert_json(r, line, strlen(line), err, sizeof(err)), -1);
     if (!strstr(err, want))
         fail_msg("%s: message \"%s\" does not mention \"%s\"", line, err, want);
-    assert_int_equal(r->ninc, 0);
+    assert_int_equal(r->nalerts, 0);
 }
 
 static void test_bad_lines(void **state)
@@ -230,7 +241,7 @@ static void test_bad_lines(void **state)
     assert_int_equal(add_alert(r, (al_t){ .status = "resolved", .starts = S }, err, sizeof(err)),
                      -1);
     assert_non_null(strstr(err, "ends_at"));
-    assert_int_equal(r->ninc, 0);
+    assert_int_equal(r->nalerts, 0);
 
     expect_refused(r,
                    "{\"status\":\"firing\",\"alert\":\"storm\",\"user\":\"U1\",\"dir\":\"south\","
@@ -250,12 +261,12 @@ static void test_bad_lines(void **state)
                                sizeof(err)),
                      -1);
     assert_non_null(strstr(err, "detected_at"));
-    assert_int_equal(r->ninc, 0);
+    assert_int_equal(r->nalerts, 0);
     expect_refused(r, "{\"status\":\"firing\",", "not JSON");
     expect_refused(r, "[1,2,3]", "object");
     /* err may be NULL (as replay passes it) */
     assert_int_equal(report_add_alert_json(r, "[]", 2, NULL, 0), -1);
-    assert_int_equal(r->ninc, 0);
+    assert_int_equal(r->nalerts, 0);
     /* the report still works: a good line after the bad ones is the only incident */
     add_ok(r, (al_t){ .user = "U1", .starts = S });
     assert_int_equal(report_prepare(r), 1);
@@ -275,13 +286,13 @@ static void test_filters(void **state)
     add_ok(r, (al_t){ .user = "span", .starts = S - 60 * MIN, .ends = S + 120 * MIN }); /* kept */
     add_ok(r, (al_t){ .user = "edge", .starts = S - 10 * MIN, .ends = S });  /* ends at from: kept */
     add_ok(r, (al_t){ .user = "firing", .starts = S - 180 * MIN });         /* still firing: kept */
-    assert_int_equal(r->ninc, 6);
+    assert_int_equal(r->nalerts, 6);
     assert_int_equal(report_prepare(r), 4);
     /* sorted by onset: firing (S-3h), span (S-1h), edge (S-10m), late (S+30m) */
-    assert_string_equal(r->inc[0].user, "firing");
-    assert_string_equal(r->inc[1].user, "span");
-    assert_string_equal(r->inc[2].user, "edge");
-    assert_string_equal(r->inc[3].user, "late");
+    assert_string_equal(r->inc[0].alerts[0]->user, "firing");
+    assert_string_equal(r->inc[1].alerts[0]->user, "span");
+    assert_string_equal(r->inc[2].alerts[0]->user, "edge");
+    assert_string_equal(r->inc[3].alerts[0]->user, "late");
     report_destroy(r);
 
     r = new_report(INT64_MIN, INT64_MAX, "U2", NULL);
@@ -290,9 +301,9 @@ static void test_filters(void **state)
     add_ok(r, (al_t){ .user = "U2", .kind = "silence", .starts = S + 10 * MIN });
     add_ok(r, (al_t){ .user = "U3", .starts = S + 5 * MIN });
     assert_int_equal(report_prepare(r), 2);
-    assert_string_equal(r->inc[0].kind, "silence"); /* S + 10 min first */
-    assert_string_equal(r->inc[1].kind, "storm");
-    assert_string_equal(r->inc[1].user, "U2");
+    assert_string_equal(r->inc[0].alerts[0]->kind, "silence"); /* S + 10 min first */
+    assert_string_equal(r->inc[1].alerts[0]->kind, "storm");
+    assert_string_equal(r->inc[1].alerts[0]->user, "U2");
     report_destroy(r);
 }
 
@@ -365,7 +376,7 @@ static void test_backlog(void **state)
     assert_near(in->cols[c1].backlog, 150.0, 1e-9); /* 100 + 50 */
     assert_near(in->cols[c2].backlog, 350.0, 1e-9); /* 300 + 50 */
     assert_true(isnan(in->cols[c1 + 1].backlog));   /* no gauge there */
-    assert_near(in->backlog_total, 350.0, 1e-9);
+    assert_near(in->g.total, 350.0, 1e-9);
     report_destroy(r);
 }
 
@@ -522,7 +533,7 @@ static void test_html_markdown(void **state)
     char *html = render(r, 0);
     assert_non_null(strstr(html, "<meta http-equiv=\"Content-Security-Policy\" "
                                  "content=\"default-src 'none'"));
-    assert_int_equal(count_of(html, "<tr class=\"alert\""), 4);
+    assert_int_equal(count_of(html, "<tr class=\"incident\""), 4);
     assert_int_equal(count_of(html, "<section class=\"incident\""), 4);
     assert_non_null(strstr(html, "class=\"k-x&quot;&gt;&lt;script&gt;k|d\""));
     /* one change window, on U1's chart: CHG-2 is another User's */
@@ -548,8 +559,8 @@ static void test_html_markdown(void **state)
     assert_non_null(strstr(md, "| x\"><script>k\\|d |"));
     assert_non_null(strstr(md, "| pipe\\|user | south/c\\|d | **undeclared** |"));
     /* onset S is 30 min after CHG-1's start; detected 30 s after onset; lasted 600 s */
-    assert_non_null(strstr(md, "| 1 | 2019-09-16 12:00:00 | storm | U1 | south | CHG-1 (declared)"
-                               " | 30 min 00 s after | 30.0 s | 10 min 00 s |\n"));
+    assert_non_null(strstr(md, "| 1 | - | 2019-09-16 12:00:00 | storm | U1 | south | CHG-1 (declared)"
+                               " | 30 min 00 s after | 30.0 s | 10 min 00 s | 0 |\n"));
     free(md);
     report_destroy(r);
     changes_destroy(reg);
@@ -566,7 +577,7 @@ static void test_empty(void **state)
     char *html = render(r, 0);
     assert_non_null(strstr(html, "; 0 incidents"));
     assert_non_null(strstr(html, "</html>"));
-    assert_int_equal(count_of(html, "<tr class=\"alert\""), 0);
+    assert_int_equal(count_of(html, "<tr class=\"incident\""), 0);
     assert_int_equal(count_of(html, "<section class=\"incident\""), 0);
     assert_non_null(strstr(html, "No traffic in the recording"));
     free(html);
@@ -583,6 +594,246 @@ static void test_empty(void **state)
     report_destroy(r);
 }
 
+/* ---- 11. incidents ---- */
+
+/* The alerts of incident in, as "kind user dir/class role" lines joined by "; ". */
+static const char *alerts_of(const rep_incident_t *in, char *buf, size_t n)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < in->nalerts && at < n; k++) {
+        const rep_alert_t *a = in->alerts[k];
+        at += (size_t)snprintf(buf + at, n - at, "%s%s %s %s/%s %s", k ? "; " : "", a->kind,
+                               a->user, rep_dir_name(a->dir), a->cls,
+                               a->member ? "member" : "primary");
+    }
+    return buf;
+}
+
+static const char *hurt_of(const rep_incident_t *in, char *buf, size_t n)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < in->nhurt && at < n; k++)
+        at += (size_t)snprintf(buf + at, n - at, "%s%s", k ? "," : "", in->hurt[k]);
+    return buf;
+}
+
+/* A storm of U1 (primary) with the north response storm it causes and the
+ * blocked route of a User it hurt (members), an old line without an
+ * incident, and the same id counted again after a restart. */
+static void add_storm_incident(report_t *r)
+{
+    add_ok(r, (al_t){ .user = "U1", .cls = "request", .starts = S, .incident = "INC-0001",
+                      .impacted = "[\"U2\",\"V1\"]" });
+    add_ok(r, (al_t){ .user = "U1", .dir = "north", .cls = "response", .starts = S + 40 * SEC,
+                      .incident = "INC-0001", .role = "member" });
+    add_ok(r, (al_t){ .kind = "blocked_route", .user = "U2", .dir = "north", .starts = S + 20 * SEC,
+                      .incident = "INC-0001", .role = "member", .impacted = "[]" });
+}
+
+static void test_grouping(void **state)
+{
+    (void)state;
+    char b[512];
+    report_t *r = new_report_all();
+    add_storm_incident(r);
+    add_ok(r, (al_t){ .kind = "silence", .user = "U3", .dir = "north", .starts = S + 10 * SEC });
+    add_ok(r, (al_t){ .user = "U3", .starts = S + 15 * SEC }); /* another old line: its own too */
+    /* the blocked route resolves: its line pairs with its firing line */
+    add_ok(r, (al_t){ .kind = "blocked_route", .user = "U2", .dir = "north", .starts = S + 20 * SEC,
+                      .ends = S + 900 * SEC, .incident = "INC-0001", .role = "member",
+                      .impacted = "[]" });
+    /* a widespread incident opened after the silence of a User it took in */
+    add_ok(r, (al_t){ .kind = "silence", .user = "U6", .dir = "north", .starts = S + 7100 * SEC,
+                      .incident = "INC-0005", .role = "member" });
+    add_ok(r, (al_t){ .kind = "widespread", .user = "*", .dir = "north", .starts = S + 7200 * SEC,
+                      .incident = "INC-0005", .impacted = "[\"U6\",\"U7\"]" });
+    /* a restarted daemon counts from 1 again: a second primary, a new incident */
+    add_ok(r, (al_t){ .user = "U4", .starts = S + 3600 * SEC, .ends = S + 3700 * SEC,
+                      .incident = "INC-0001" });
+    add_ok(r, (al_t){ .kind = "silence", .user = "U5", .dir = "north", .starts = S + 3650 * SEC,
+                      .incident = "INC-0001", .role = "member" });
+    assert_int_equal(r->nalerts, 9); /* the resolved line added no alert */
+    assert_int_equal(report_prepare(r), 5);
+
+    rep_incident_t *in = &r->inc[0];
+    assert_string_equal(in->id, "INC-0001");
+    /* the primary first, then the members by onset (S + 20 s before S + 40 s) */
+    assert_string_equal(alerts_of(in, b, sizeof(b)),
+                        "storm U1 south/request primary; blocked_route U2 north/all member; "
+                        "storm U1 north/response member");
+    assert_true(in->alerts[1]->ends == S + 900 * SEC);
+    assert_true(in->starts == S);
+    assert_true(in->ends == INT64_MAX); /* the storms still fire */
+    /* hurt: the primary's impacted Users, then the members' (U1 is the primary's own) */
+    assert_string_equal(hurt_of(in, b, sizeof(b)), "U2,V1");
+    assert_int_equal(in->ndrawn, 2);
+
+    in = &r->inc[1]; /* the old lines: an incident each */
+    assert_null(in->id);
+    assert_string_equal(alerts_of(in, b, sizeof(b)), "silence U3 north/all primary");
+    in = &r->inc[2];
+    assert_null(in->id);
+    assert_string_equal(alerts_of(in, b, sizeof(b)), "storm U3 south/all primary");
+
+    in = &r->inc[3];
+    assert_string_equal(in->id, "INC-0001");
+    assert_string_equal(alerts_of(in, b, sizeof(b)),
+                        "storm U4 south/all primary; silence U5 north/all member");
+    assert_true(in->ends == INT64_MAX); /* its member still fires */
+    assert_string_equal(hurt_of(in, b, sizeof(b)), "V1,V2,U5");
+
+    in = &r->inc[4]; /* ordered by its primary's onset; it starts with its earliest alert */
+    assert_string_equal(in->id, "INC-0005");
+    assert_string_equal(alerts_of(in, b, sizeof(b)),
+                        "widespread * north/all primary; silence U6 north/all member");
+    assert_true(in->starts == S + 7100 * SEC);
+    assert_string_equal(hurt_of(in, b, sizeof(b)), "U6,U7");
+
+    /* each hurt User gets its small backlog chart: 2 + 2 + 2 (the old lines' V1, V2) + 3 + 2 */
+    char *html = render(r, 0);
+    assert_int_equal(count_of(html, "<svg class=\"chart hurt\""), 11);
+    assert_int_equal(count_of(html, "<svg class=\"chart hurt\" viewBox=\"0 0 760 118\" "
+                                    "role=\"img\" data-user=\"U5\">"), 1);
+    assert_non_null(strstr(html, "<h4>Users it hurt (2)</h4>"));
+    free(html);
+    report_destroy(r);
+
+    /* lines that name no primary: the earliest alert stands for the incident */
+    r = new_report_all();
+    add_ok(r, (al_t){ .kind = "silence", .user = "U7", .dir = "north", .starts = S + 60 * SEC,
+                      .incident = "INC-0009", .role = "member" });
+    add_ok(r, (al_t){ .kind = "silence", .user = "U6", .dir = "north", .starts = S,
+                      .incident = "INC-0009", .role = "member" });
+    assert_int_equal(report_prepare(r), 1);
+    assert_string_equal(alerts_of(&r->inc[0], b, sizeof(b)),
+                        "silence U6 north/all member; silence U7 north/all member");
+    report_destroy(r);
+}
+
+static void test_filters_whole_incidents(void **state)
+{
+    (void)state;
+    char b[512];
+    /* a member's User, a User only the primary hurt, and one it did not touch */
+    static const char *const users[] = { "U2", "V1", "U1", "U9" };
+    static const int kept[] = { 1, 1, 1, 0 };
+    for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+        report_t *r = new_report(INT64_MIN, INT64_MAX, users[i], NULL);
+        add_storm_incident(r);
+        assert_int_equal(report_prepare(r), kept[i]);
+        if (kept[i]) /* the whole incident, not only the User's alert */
+            assert_string_equal(alerts_of(&r->inc[0], b, sizeof(b)),
+                                "storm U1 south/request primary; blocked_route U2 north/all "
+                                "member; storm U1 north/response member");
+        report_destroy(r);
+    }
+    /* a period that only a member overlaps keeps the incident, primary and all */
+    report_t *r = new_report(S + 1000 * SEC, S + 2000 * SEC, NULL, NULL);
+    add_ok(r, (al_t){ .user = "U1", .starts = S, .ends = S + 600 * SEC, .incident = "INC-0002" });
+    add_ok(r, (al_t){ .kind = "silence", .user = "U2", .dir = "north", .starts = S + 60 * SEC,
+                      .ends = S + 1200 * SEC, .incident = "INC-0002", .role = "member" });
+    add_ok(r, (al_t){ .user = "U3", .starts = S, .ends = S + 600 * SEC, .incident = "INC-0003" });
+    assert_int_equal(report_prepare(r), 1);
+    assert_string_equal(r->inc[0].id, "INC-0002");
+    assert_int_equal(r->inc[0].nalerts, 2);
+    report_destroy(r);
+}
+
+static void test_learning_marked(void **state)
+{
+    (void)state;
+    report_t *r = new_report_all();
+    add_ok(r, (al_t){ .user = "U1", .starts = S, .incident = "INC-0001", .learning = 1 });
+    add_ok(r, (al_t){ .user = "U2", .starts = S + MIN, .incident = "INC-0002" });
+    add_ok(r, (al_t){ .kind = "silence", .user = "U3", .dir = "north", .starts = S + 2 * MIN,
+                      .incident = "INC-0002", .role = "member", .learning = 1 });
+    assert_int_equal(report_prepare(r), 2);
+    assert_true(r->inc[0].alerts[0]->learning);
+    assert_false(r->inc[1].alerts[0]->learning);
+    assert_true(r->inc[1].alerts[1]->learning);
+
+    char *html = render(r, 0);
+    /* the learning primary's incident: its summary row, timeline row and section */
+    assert_int_equal(count_of(html, "<tr class=\"incident-summary learning\""), 1);
+    assert_int_equal(count_of(html, "<tr class=\"incident learning\""), 1);
+    assert_int_equal(count_of(html, "<tr class=\"incident\""), 1);
+    assert_int_equal(count_of(html, "<section class=\"incident learning\" id=\"incident-1\""), 1);
+    assert_int_equal(count_of(html, "<section class=\"incident\" id=\"incident-2\""), 1);
+    /* its alerts' rows: the learning primary and the learning member */
+    assert_int_equal(count_of(html, "<tr class=\"alert primary learning\""), 1);
+    assert_int_equal(count_of(html, "<tr class=\"alert member learning\""), 1);
+    assert_int_equal(count_of(html, "<tr class=\"alert primary\""), 1);
+    /* a visible badge: summary, timeline, heading and alert row of incident 1, member row of 2 */
+    assert_int_equal(count_of(html, ">learning</span>"), 5);
+    assert_non_null(strstr(html, "(2 learning)"));
+    free(html);
+
+    char *md = render(r, 1);
+    assert_non_null(strstr(md, "| INC-0001 | 2019-09-16 12:00:00 | storm *(learning)* | U1 |"));
+    assert_non_null(strstr(md, "| INC-0002 | 2019-09-16 12:01:00 | storm | U2 |"));
+    assert_non_null(strstr(md, " | 1 |\n")); /* INC-0002's member */
+    free(md);
+    report_destroy(r);
+}
+
+static void test_change_explains(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    assert_non_null(reg);
+    change_t c1 = { .id = "CHG-1", .user = "DCC", .title = "maintenance", .kind = "maintenance",
+                    .start = S - 10 * MIN, .end = S + 60 * MIN };
+    change_t c2 = { .id = "CHG-2", .user = "U8", .start = S - 30 * MIN, .end = S };
+    assert_int_equal(changes_add(reg, &c1), 0);
+    assert_int_equal(changes_add(reg, &c2), 0);
+    const char *chg1 = "{\"id\":\"CHG-1\",\"title\":\"maintenance\",\"kind\":\"maintenance\","
+                       "\"score\":0.8}";
+    report_t *r = new_report(INT64_MIN, INT64_MAX, NULL, reg);
+    /* 1: its primary names CHG-1; 2: undeclared; 3: only a member names CHG-1 */
+    add_ok(r, (al_t){ .kind = "widespread", .user = "*", .dir = "north", .starts = S,
+                      .incident = "INC-0001", .change = chg1 });
+    add_ok(r, (al_t){ .kind = "silence", .user = "U1", .dir = "north", .starts = S,
+                      .incident = "INC-0001", .role = "member", .change = chg1 });
+    add_ok(r, (al_t){ .user = "U2", .starts = S + MIN, .incident = "INC-0002" });
+    add_ok(r, (al_t){ .user = "U3", .starts = S + 2 * MIN, .incident = "INC-0003" });
+    add_ok(r, (al_t){ .kind = "silence", .user = "U4", .dir = "north", .starts = S + 3 * MIN,
+                      .incident = "INC-0003", .role = "member", .change = chg1 });
+    assert_int_equal(report_prepare(r), 3);
+    assert_string_equal(r->inc[0].alerts[0]->kind, "widespread");
+
+    char *html = render(r, 0);
+    const char *row1 = strstr(html, "<tr class=\"change\" data-change=\"CHG-1\">");
+    const char *row2 = strstr(html, "<tr class=\"change\" data-change=\"CHG-2\">");
+    assert_non_null(row1);
+    assert_non_null(row2);
+    const char *end1 = strstr(row1, "</tr>"), *end2 = strstr(row2, "</tr>");
+    char cell[512];
+    const char *e = strstr(row1, "<td class=\"explains\">");
+    assert_true(e && e < end1);
+    snprintf(cell, sizeof(cell), "%.*s", (int)(end1 - e), e);
+    assert_string_equal(cell, "<td class=\"explains\"><a href=\"#incident-1\">INC-0001</a>, "
+                              "<a href=\"#incident-3\">INC-0003</a></td>");
+    e = strstr(row2, "<td class=\"explains\">");
+    assert_true(e && e < end2);
+    snprintf(cell, sizeof(cell), "%.*s", (int)(end2 - e), e);
+    assert_string_equal(cell, "<td class=\"explains\"></td>");
+    /* the anchors exist */
+    assert_non_null(strstr(html, "<section class=\"incident\" id=\"incident-1\""));
+    assert_non_null(strstr(html, "<section class=\"incident\" id=\"incident-3\""));
+    /* the cause is its primary's change: incident 3's primary is undeclared */
+    const char *s3 = strstr(html, "id=\"incident-3\"");
+    const char *cause3 = strstr(s3, "Cause: ");
+    assert_non_null(cause3);
+    assert_int_equal(strncmp(cause3, "Cause: <span class=\"undeclared\">", 32), 0);
+    const char *s1 = strstr(html, "id=\"incident-1\"");
+    assert_int_equal(strncmp(strstr(s1, "Cause: "), "Cause: declared change <b>CHG-1</b>", 35), 0);
+    free(html);
+    report_destroy(r);
+    changes_destroy(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -591,6 +842,8 @@ int main(void)
         cmocka_unit_test(test_backlog),      cmocka_unit_test(test_band),
         cmocka_unit_test(test_system_view),  cmocka_unit_test(test_storm_shares),
         cmocka_unit_test(test_html_markdown), cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_grouping),     cmocka_unit_test(test_filters_whole_incidents),
+        cmocka_unit_test(test_learning_marked), cmocka_unit_test(test_change_explains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
