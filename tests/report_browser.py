@@ -10,8 +10,12 @@ records console messages, uncaught exceptions, log entries (CSP violations are
 source "security") and failed loads, takes the DOM after load (as --dump-dom)
 and a full-page screenshot 1280 px wide. Host names resolve to nothing, so
 Chromium's background requests never leave the machine. The DOM is checked
-against the alerts file. Exit 0: all passed; 1: a check failed (each failure
-says what was expected and what was found); 77: no chromium binary.
+against the incidents of the alerts file (its alert lines grouped by their
+`incident` id, as the report does): one timeline row, summary row and section
+per incident keyed by its primary alert, each section's alerts, hurt Users'
+backlog charts and learning marks, and the incidents each change explains.
+Exit 0: all passed; 1: a check failed (each failure says what was expected
+and what was found); 77: no chromium binary.
 """
 import argparse, base64, collections, fcntl, json, os, select, signal
 import pathlib, shutil, subprocess, sys, tempfile, time
@@ -28,11 +32,13 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
         "meta", "source", "track", "wbr"}
 KEY = ("kind", "user", "dir", "class", "starts")
 FIELDS = ("status", "alert", "user", "dir", "class", "starts_at", "correlation", "change")
+HURT_DRAWN = 8  # REP_HURT_DRAWN: hurt Users with a backlog chart
 
 
 class Node:
     def __init__(self, tag, attrs, parent):
         self.tag, self.attrs, self.parent, self.children = tag, dict(attrs), parent, []
+        self.texts = []  # its own text, not its children's
 
     def walk(self):
         for c in self.children:
@@ -60,6 +66,9 @@ class Tree(HTMLParser):
         self.cur.children.append(Node(tag, attrs, self.cur))
         if tag not in VOID:
             self.cur = self.cur.children[-1]
+
+    def handle_data(self, data):
+        self.cur.texts.append(data)
 
     def handle_endtag(self, tag):
         n = self.cur
@@ -184,23 +193,67 @@ def problems(events):
     return out
 
 
+class Incident:
+    """The alerts of one incident: its primary first, then its members."""
+
+    def __init__(self, iid):
+        self.id, self.primary, self.alerts = iid or "", None, []
+
+    def add(self, a):
+        self.alerts.append(a)
+        if a.get("incident_role") != "member" and self.primary is None:
+            self.primary = a
+
+    def lead(self):
+        """Its primary, else its earliest alert (as the report picks it)."""
+        return self.primary or min(self.alerts, key=lambda a: a["starts_at"])
+
+    def hurt(self):
+        """The Users it hurt: its primary's impacted Users, then its members'."""
+        p, out = self.lead(), []
+        for u in list(p.get("impacted_users") or []) + [a["user"] for a in self.alerts]:
+            if u not in ("*", p["user"]) and u not in out:
+                out.append(u)
+        return out
+
+    def changes(self):
+        return {a["change_id"] for a in self.alerts if a["change_id"]}
+
+
 def load_incidents(path, fails):
-    """The firing lines of the alerts file (one per incident)."""
-    incidents = []
+    """The alert lines of the alerts file grouped into incidents: by their
+    `incident` id (a second primary under an id seen before, as after a
+    restart, starts another), a line without one an incident of its own;
+    a resolved line updates its firing line's alert."""
+    incidents, latest, open_ = [], {}, {}
     for n, line in enumerate(open(path, encoding="utf-8"), 1):
+        if not line.strip():
+            continue
         try:
-            a = json.loads(line) if line.strip() else {"status": "resolved"}
-            if a["status"] == "firing":
-                missing = [k for k in FIELDS if k not in a]
-                if missing:
-                    raise ValueError(f"missing {missing}")
-                a["key"] = (a["alert"], a["user"], a["dir"], a["class"], a["starts_at"])
-                a["change_id"] = (a["change"] or {}).get("id") or ""
-                incidents.append(a)
-            elif a["status"] != "resolved":
+            a = json.loads(line)
+            missing = [k for k in FIELDS if k not in a]
+            if missing:
+                raise ValueError(f"missing {missing}")
+            if a["status"] not in ("firing", "resolved"):
                 raise ValueError(f"status {a['status']!r} is not firing|resolved")
         except (ValueError, KeyError, TypeError) as e:
             fails.append(f"{path}:{n}: expected an alert line, found {line.strip()[:80]!r} ({e})")
+            continue
+        a["key"] = (a["alert"], a["user"], a["dir"], a["class"], a["starts_at"])
+        a["change_id"] = (a["change"] or {}).get("id") or ""
+        if a["status"] == "resolved" and a["key"] in open_:
+            open_.pop(a["key"]).update(impacted_users=a.get("impacted_users"), status="resolved")
+            continue
+        iid = a.get("incident")
+        inc = latest.get(iid) if iid else None
+        if inc is None or (a.get("incident_role") != "member" and inc.primary is not None):
+            inc = Incident(iid)
+            incidents.append(inc)
+            if iid:
+                latest[iid] = inc
+        inc.add(a)
+        if a["status"] == "firing":
+            open_[a["key"]] = a
     return incidents
 
 
@@ -211,50 +264,103 @@ def same_multiset(what, expected, found, fails):
                      f"{sorted(exp - got, key=str)[:10]}; unexpected {sorted(got - exp, key=str)[:10]}")
 
 
+def check_section(s, inc, fails):
+    """One incident's section: its chart, its alerts, its hurt Users, learning marks."""
+    p = inc.lead()
+    where = f"section.incident {inc.id or '-'} " + "/".join(p["key"])
+    charts = [c for c in s.find("svg", "chart") if "hurt" not in c.attrs.get("class", "").split()]
+    if len(charts) != 1:
+        fails.append(f"{where}: expected 1 svg.chart of its primary, found {len(charts)}")
+    else:
+        for cls in ["observed"] + (["backlog"] if p["alert"] == "blocked_route" else []):
+            if not any((q.attrs.get("d") or "").strip() for q in charts[0].find("path", cls)):
+                fails.append(f"{where}: expected path.{cls} with non-empty d, found none")
+        if not charts[0].find("rect", "alert-span"):
+            fails.append(f"{where}: expected rect.alert-span in its chart, found none")
+        spans = len(charts[0].find("rect", "member-span"))
+        if spans != len(inc.alerts) - 1:
+            fails.append(f"{where}: expected {len(inc.alerts) - 1} rect.member-span, found {spans}")
+    rows = s.find("tr", "alert")
+    same_multiset(f"{where}: alert rows (role,kind,user,dir,class,starts,learning)",
+                  [("primary" if a is p else "member",) + a["key"] + (bool(a.get("learning")),)
+                   for a in inc.alerts],
+                  [(r.attrs.get("data-role"),) + r.key()
+                   + ("learning" in r.attrs.get("class", "").split(),) for r in rows], fails)
+    for r in rows:
+        learning = r.attrs.get("data-learning") == "true"
+        if learning != bool(r.find("span", "badge learning")):
+            fails.append(f"{where}: alert row {r.key()}: learning {learning} but the badge "
+                         f"is {'missing' if learning else 'there'}")
+    hurt = inc.hurt()
+    drawn = [c.attrs.get("data-user") for c in s.find("svg", "chart hurt")]
+    if drawn != hurt[:HURT_DRAWN]:
+        fails.append(f"{where}: expected backlog charts of {hurt[:HURT_DRAWN]}, found {drawn}")
+    for c in s.find("svg", "chart hurt"):
+        if not c.find("path", "backlog"):
+            fails.append(f"{where}: hurt chart {c.attrs.get('data-user')}: expected path.backlog")
+    learning = bool(p.get("learning"))
+    if learning != ("learning" in s.attrs.get("class", "").split()):
+        fails.append(f"{where}: expected class learning {learning}, found {s.attrs.get('class')!r}")
+
+
 def check_dom(root, incidents, change_ids, fails):
     csp = [m.attrs.get("content") for m in root.find("meta")
            if (m.attrs.get("http-equiv") or "").lower() == "content-security-policy"]
     if not any("default-src 'none'" in (c or "") for c in csp):
         fails.append(f"CSP meta: expected one with default-src 'none', found {csp}")
+
+    def want(inc):  # what a row or section says of its incident, from the alerts file
+        p = inc.lead()
+        return p["key"] + (inc.id, p["correlation"], p["change_id"], str(len(inc.alerts) - 1))
+
+    def got(n):
+        return n.key() + tuple(n.attrs.get("data-" + k)
+                               for k in ("incident", "correlation", "change", "members"))
+
     tables = root.find("table", id="timeline")
     if len(tables) != 1:
         fails.append(f"table#timeline: expected 1, found {len(tables)}")
-    rows = [r for t in tables for r in t.find("tr", "alert")]
-    same_multiset("timeline rows (kind,user,dir,class,starts,correlation,change)",
-                  [a["key"] + (a["correlation"], a["change_id"]) for a in incidents],
-                  [r.key() + (r.attrs.get("data-correlation"), r.attrs.get("data-change"))
-                   for r in rows], fails)
+    rows = [r for t in tables for r in t.find("tr", "incident")]
+    what = "(kind,user,dir,class,starts,incident,correlation,change,members)"
+    same_multiset("timeline rows " + what, [want(i) for i in incidents], [got(r) for r in rows],
+                  fails)
     sections = root.find("section", "incident")
-    same_multiset("incident sections (kind,user,dir,class,starts)",
-                  [a["key"] for a in incidents], [s.key() for s in sections], fails)
+    same_multiset("incident sections " + what, [want(i) for i in incidents],
+                  [got(s) for s in sections], fails)
+    by_key = {want(i): i for i in incidents}
     for s in sections:
-        where = "section.incident " + "/".join(map(str, s.key()))
-        charts = s.find("svg", "chart")
-        if len(charts) != 1:
-            fails.append(f"{where}: expected 1 svg.chart, found {len(charts)}")
-            continue
-        for cls in ["observed"] + (["backlog"] if s.key()[0] == "blocked_route" else []):
-            if not any((p.attrs.get("d") or "").strip() for p in charts[0].find("path", cls)):
-                fails.append(f"{where}: expected path.{cls} with non-empty d, found none")
-        if not charts[0].find("rect", "alert-span"):
-            fails.append(f"{where}: expected rect.alert-span in its chart, found none")
+        if got(s) in by_key:
+            check_section(s, by_key[got(s)], fails)
+    anchors = {s.attrs.get("id") for s in sections}
     for cid in change_ids:
         if not root.find("rect", "change-window", data_change=cid):
             fails.append(f"change {cid}: expected a rect.change-window data-change={cid!r}, found none")
-    need = collections.Counter((a["key"], a["correlation"], a["change_id"]) for a in incidents
-                               if a["correlation"] in ("declared", "maintenance"))
-    for (k, corr, cid), count in need.items():
-        have = sum(1 for s in sections if s.key() == k
+        row = root.find("tr", "change", data_change=cid)
+        links = [a for r in row for td in r.find("td", "explains") for a in td.find("a")]
+        texts = sorted("".join(t for t in a.texts) for a in links)
+        expect = sorted(i.id for i in incidents if cid in i.changes())
+        if len(row) != 1 or texts != expect:
+            fails.append(f"change {cid}: expected its row to list incidents {expect}, found {texts}")
+        for a in links:
+            if (a.attrs.get("href") or "")[1:] not in anchors:
+                fails.append(f"change {cid}: link {a.attrs.get('href')} names no incident section")
+    need = collections.Counter((want(i), i.lead()["change_id"]) for i in incidents
+                               if i.lead()["correlation"] in ("declared", "maintenance"))
+    for (k, cid), count in need.items():
+        have = sum(1 for s in sections if got(s) == k
                    and s.find("rect", "change-window", data_change=cid))
         if have < count:
-            fails.append(f"incident {'/'.join(k)} ({corr} {cid}): expected its section "
-                         f"to hold rect.change-window data-change={cid!r}, found {have} of {count}")
+            fails.append(f"incident {'/'.join(k)}: expected its section to hold "
+                         f"rect.change-window data-change={cid!r}, found {have} of {count}")
     if not [c for s in root.find("section", id="system") for c in s.find("svg", "chart system")]:
         fails.append("section#system: expected an svg.chart.system inside it, found none")
-    summary = [r for t in root.find("table", id="summary") for r in t.find("tr", "incident")]
+    summary = [r for t in root.find("table", id="summary") for r in t.find("tr", "incident-summary")]
     if len(summary) != len(incidents):
-        fails.append(f"table#summary: expected {len(incidents)} tr.incident rows, found {len(summary)}")
-    return f"{len(rows)} timeline rows, {len(sections)} incident charts, {len(summary)} summary rows"
+        fails.append(f"table#summary: expected {len(incidents)} tr.incident-summary rows, "
+                     f"found {len(summary)}")
+    nalerts = sum(len(i.alerts) for i in incidents)
+    return (f"{len(rows)} timeline rows, {len(sections)} incident sections of {nalerts} alerts, "
+            f"{len(summary)} summary rows")
 
 
 def main():
