@@ -14,8 +14,10 @@
 #include "hash.h"
 #include "incident.h"
 
-/* The shard number of the alerts the stage itself raises (widespread). */
+/* The shard number of the alerts the stage itself raises (widespread),
+ * and of the alerts of other instances it holds (alerts_remote). */
 #define WS_SHARD UINT32_MAX
+#define REMOTE_SHARD (UINT32_MAX - 1)
 
 /* An event waiting to be released, with its shard. */
 typedef struct {
@@ -86,6 +88,8 @@ struct alerts {
     active_t **wsv;       /* the widespread alerts firing */
     size_t nws, ws_cap;
     uint32_t ws_next;     /* the last id given to a widespread alert (WS_SHARD's) */
+    active_t **remote;    /* other instances' alerts firing, oldest first (REMOTE_SHARD) */
+    size_t nremote, remote_cap;
 };
 
 alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg)
@@ -134,6 +138,11 @@ void alerts_destroy(alerts_t *as)
     free(as->q);
     free(as->group);
     free(as->order);
+    for (size_t i = 0; i < as->nremote; i++) {
+        blast_free(&as->remote[i]->imp);
+        free(as->remote[i]);
+    }
+    free(as->remote);
     inc_destroy(as->inc);
     free(as->wsv);
     pthread_mutex_destroy(&as->lock);
@@ -540,6 +549,12 @@ static int same_symptom(const alerts_t *as, alert_kind_t kind, int dir, const ch
     for (const active_t *ac = as->last; ac && ac->fired >= from && !rc; ac = ac->prev)
         if (ac->a.kind == kind && ac->a.dir == dir && ac->a.role == ROLE_PRIMARY)
             rc = add_name(l, ac->user);
+    for (size_t i = 0; i < as->nremote && !rc; i++) { /* other instances' (Kafka) */
+        const active_t *ac = as->remote[i];
+        if (ac->fired >= from && ac->a.kind == kind && ac->a.dir == dir &&
+            ac->a.role == ROLE_PRIMARY)
+            rc = add_name(l, ac->user);
+    }
     for (size_t k = as->gnext; k < as->ngroup && !rc; k++) {
         const event_t *ev = &as->order[k]->ev;
         if (ev->type == EV_FIRE && ev->kind == kind && ev->dir == dir)
@@ -715,7 +730,7 @@ static void join(alerts_t *as, alert_t *a, incident_t *inc, int64_t at)
     int own = alert_severity_level(a->kind);
     if (a->learning && own > SEV_WARNING)
         own = SEV_WARNING;
-    if (!inc->widespread && own > inc->severity)
+    if (!inc->widespread && inc->remote != INC_REMOTE_WIDESPREAD && own > inc->severity)
         inc->severity = own;
     a->incident = inc->id;
     a->severity = a->learning && inc->severity > SEV_WARNING ? SEV_WARNING : inc->severity;
@@ -849,6 +864,149 @@ static void adopt_incident(alerts_t *as, alert_t *a, const event_t *ev)
         as->stats.nomem++;
 }
 
+/* ---- storms and other instances' alerts ---------------------------------- */
+
+/* Storm ac (here or at another instance) starts: many storms at once are
+ * one widespread event, not each the cause of the others' trouble, so the
+ * first ones are tracked: the Users showing impact since it began are
+ * listed now, those showing it later as their buckets come. */
+static void storm_starts(alerts_t *as, active_t *ac)
+{
+    as->nstorms++;
+    if (as->ntracked == ALERTS_BLAST_MAX_STORMS) {
+        as->stats.blast_untracked++;
+        return;
+    }
+    ac->tracked = 1;
+    as->storms[as->ntracked++] = ac;
+    for (size_t i = 0; i < as->nusers; i++)
+        if (as->users[i].name && strcmp(as->users[i].name, ac->user) != 0 &&
+            user_impacted(as, &as->users[i], ac->since))
+            add_impacted(as, ac, i);
+}
+
+/* Alert ac ends: a storm stops being tracked, and the Users evicted while
+ * it listed them go now, unless another lists them. */
+static void storm_ends(alerts_t *as, active_t *ac)
+{
+    if (ac->a.kind != ALERT_STORM)
+        return;
+    as->nstorms--;
+    if (ac->tracked) {
+        size_t i = 0;
+        while (as->storms[i] != ac)
+            i++;
+        memmove(&as->storms[i], &as->storms[i + 1], (as->ntracked - i - 1) * sizeof(*as->storms));
+        as->ntracked--;
+    }
+    for (size_t m = 0; m < ac->imp.n; m++) {
+        size_t ui = ac->imp.users[m];
+        if (as->users[ui].name && as->users[ui].evicted && !pinned(as, ui))
+            forget(as, ui);
+    }
+    blast_free(&ac->imp);
+}
+
+/* The place in as->remote of another instance's alert, or as->nremote. */
+static size_t remote_find(const alerts_t *as, alert_kind_t kind, int dir, int64_t starts_at,
+                          const char *user, const char *cls)
+{
+    for (size_t i = as->nremote; i-- > 0;) {
+        const active_t *ac = as->remote[i];
+        if (ac->a.kind == kind && ac->a.dir == dir && ac->a.starts_at == starts_at &&
+            !strcmp(ac->user, user) && !strcmp(ac->cls, cls))
+            return i;
+    }
+    return as->nremote;
+}
+
+/* Forgets another instance's alert as->remote[k], ended at `at`. */
+static void remote_drop(alerts_t *as, size_t k, int64_t at)
+{
+    active_t *ac = as->remote[k];
+    memmove(&as->remote[k], &as->remote[k + 1], (as->nremote - k - 1) * sizeof(*as->remote));
+    as->nremote--;
+    storm_ends(as, ac);
+    incident_t *inc = inc_by_id(as->inc, ac->a.incident, at);
+    if (inc)
+        inc_end(inc, at);
+    free(ac);
+}
+
+/* The key another instance's incident is found by here, as cause_of keys
+ * its own: its DCC change's, or its widespread symptom's; "" for none. */
+static void remote_key(const alerts_remote_t *r, char *key, size_t klen)
+{
+    key[0] = '\0';
+    if (r->change_id)
+        snprintf(key, klen, "change:%s", r->change_id);
+    else if (r->kind == ALERT_WIDESPREAD)
+        snprintf(key, klen, "widespread:%s:%d", alert_kind_name(r->symptom), r->dir);
+}
+
+void alerts_remote(alerts_t *as, const alerts_remote_t *r)
+{
+    /* a feed stall is of that instance's partitions alone */
+    if (!r->incident || r->kind == ALERT_FEED || r->kind >= ALERT_NKINDS)
+        return;
+    as->stats.remote++;
+    size_t k = remote_find(as, r->kind, r->dir, r->starts_at, r->user, r->cls);
+    if (!r->firing) {
+        if (k < as->nremote)
+            remote_drop(as, k, r->ends_at);
+        return;
+    }
+    if (k < as->nremote)
+        return; /* told twice */
+    int64_t now = r->detected_at;
+    incident_t *inc = inc_by_id(as->inc, r->incident, now);
+    if (!inc) {
+        char key[INC_KEY_MAX];
+        remote_key(r, key, sizeof(key));
+        if (!(inc = inc_open(as->inc, r->incident, key, r->severity))) {
+            as->stats.nomem++;
+            return;
+        }
+        inc->remote = INC_REMOTE;
+    }
+    if (r->kind == ALERT_WIDESPREAD) /* its members' lines may have come first */
+        inc->remote = INC_REMOTE_WIDESPREAD;
+    if (as->nremote == ALERTS_REMOTE_MAX) {
+        remote_drop(as, 0, now);
+        as->stats.remote_dropped++;
+    }
+    if (as->nremote == as->remote_cap) {
+        size_t cap = as->remote_cap ? as->remote_cap * 2 : 16;
+        active_t **v = realloc(as->remote, cap * sizeof(*v));
+        if (!v) {
+            as->stats.nomem++;
+            return;
+        }
+        as->remote = v;
+        as->remote_cap = cap;
+    }
+    active_t *ac = calloc(1, sizeof(*ac));
+    if (!ac) {
+        as->stats.nomem++;
+        return;
+    }
+    snprintf(ac->user, sizeof(ac->user), "%s", r->user);
+    snprintf(ac->cls, sizeof(ac->cls), "%s", r->cls);
+    ac->shard = REMOTE_SHARD;
+    ac->since = r->starts_at;
+    ac->fired = now;
+    ac->a = (alert_t){ .kind = r->kind, .firing = 1, .user = ac->user, .dir = r->dir,
+                       .cls = ac->cls, .starts_at = r->starts_at, .detected_at = r->detected_at,
+                       .backlog = -1, .incident = inc->id, .role = r->role,
+                       .severity = r->severity, .symptom = (int)r->symptom };
+    as->remote[as->nremote++] = ac;
+    inc_fire(inc, now);
+    if (r->kind != ALERT_WIDESPREAD && inc_bind_user(as->inc, inc, ac->user) < 0)
+        as->stats.nomem++;
+    if (r->kind == ALERT_STORM)
+        storm_starts(as, ac);
+}
+
 /* ---- transitions -------------------------------------------------------- */
 
 static void fill_alert(alert_t *a, const event_t *ev)
@@ -891,21 +1049,8 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
         ac->fired = ev->at;
         if (a.change && !(ac->change_id = strdup(a.change->id)))
             as->stats.nomem++;
-        if (a.kind == ALERT_STORM) {
-            as->nstorms++;
-            /* many storms at once are one widespread event, not each the
-             * cause of the others' trouble: the first ones are tracked */
-            if (as->ntracked < ALERTS_BLAST_MAX_STORMS) {
-                ac->tracked = 1;
-                as->storms[as->ntracked++] = ac;
-                for (size_t i = 0; i < as->nusers; i++)
-                    if (as->users[i].name && strcmp(as->users[i].name, ev->user) != 0 &&
-                        user_impacted(as, &as->users[i], ev->since))
-                        add_impacted(as, ac, i);
-            } else {
-                as->stats.blast_untracked++;
-            }
-        }
+        if (a.kind == ALERT_STORM)
+            storm_starts(as, ac);
         a.user = ac->user;
         a.cls = ac->cls;
         a.impacted = ac->imp.names;
@@ -917,6 +1062,10 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
         as->stats.nomem++;
     }
     if (ev->type == EV_ADOPT) {
+        /* it may have been told of while it fired there: it is ours now */
+        size_t k = remote_find(as, a.kind, a.dir, a.starts_at, a.user, a.cls);
+        if (k < as->nremote)
+            remote_drop(as, k, ev->at);
         as->stats.adopted++;
         if (as->o.handover)
             as->o.handover(as->o.emit_ctx, &a, 1);
@@ -951,23 +1100,8 @@ static void on_resolve(alerts_t *as, unsigned shard, const event_t *ev)
         as->stats.resolved++;
         as->o.emit(as->o.emit_ctx, &a);
     }
-    if (a.kind == ALERT_STORM)
-        as->nstorms--;
     active_unlink(as, ac);
-    if (ac->tracked) {
-        size_t i = 0;
-        while (as->storms[i] != ac)
-            i++;
-        memmove(&as->storms[i], &as->storms[i + 1], (as->ntracked - i - 1) * sizeof(*as->storms));
-        as->ntracked--;
-    }
-    /* Users evicted while this storm listed them go now, unless another does */
-    for (size_t m = 0; m < ac->imp.n; m++) {
-        size_t ui = ac->imp.users[m];
-        if (as->users[ui].name && as->users[ui].evicted && !pinned(as, ui))
-            forget(as, ui);
-    }
-    blast_free(&ac->imp);
+    storm_ends(as, ac);
     free(ac->change_id);
     free(ac);
     as->stats.firing_now--;

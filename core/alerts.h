@@ -55,7 +55,28 @@ typedef struct {
     uint64_t held;           /* events waiting for the shards' progress */
     uint64_t blast_untracked; /* storms fired beyond ALERTS_BLAST_MAX_STORMS: no blast radius */
     uint64_t widespread;     /* widespread incidents opened */
+    uint64_t remote;         /* alert lines of other instances taken (alerts_remote) */
+    uint64_t remote_dropped; /* of those, firing ones forgotten: ALERTS_REMOTE_MAX held */
 } alerts_stats_t;
+
+/* Alerts of other instances held at once (alerts_remote); beyond, the
+ * oldest is forgotten: a peer that died without resolving its alerts, or
+ * a flood of lines on the shared topic, costs bounded memory. */
+#define ALERTS_REMOTE_MAX 4096
+
+/* An alert line another instance wrote (Kafka: the shared alerts topic).
+ * Strings are borrowed for the call. */
+typedef struct {
+    int firing;
+    alert_kind_t kind;
+    alert_kind_t symptom;    /* widespread: the kind its Users show */
+    const char *user, *cls;
+    int dir;                 /* ALERT_DIR_* */
+    int64_t starts_at, detected_at, ends_at;
+    incident_id_t incident;  /* 0: none (the line is ignored) */
+    int role, severity;      /* ROLE_*, SEV_* */
+    const char *change_id;   /* the change it names when that is DCC maintenance; NULL: none */
+} alerts_remote_t;
 
 typedef struct alerts alerts_t;
 
@@ -91,6 +112,18 @@ int alerts_resume_widespread(alerts_t *as, const shard_resume_t *r);
  * firing here, 0 when not (not released yet, or ended). Any thread. */
 int alerts_incident_of(alerts_t *as, unsigned shard, uint32_t id, uint64_t *incident, int *role,
                        int *severity);
+
+/*
+ * Takes alert line r of another instance, so that symptoms seen here join
+ * the incident it opened there: a User's storm there names the Users it
+ * hurts here (their blast radius is worked out here, from their backlog);
+ * a DCC change's or a widespread symptom's incident there is found here
+ * by the same key; its primaries count here towards widespread_users; and
+ * its User, should its partition move here, goes on in that incident.
+ * Nothing is written and nothing fires here for it. The line counts from
+ * when it arrives, not in event-time order (README: Kafka, incidents).
+ */
+void alerts_remote(alerts_t *as, const alerts_remote_t *r);
 
 /* Calls fn for each alert firing now, in the order they fired, with its
  * impacted Users so far and its change as found in the current register.

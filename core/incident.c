@@ -82,9 +82,9 @@ static int is_open(const incidents_t *t, const incident_t *i, int64_t now)
 
 incident_t *inc_by_id(incidents_t *t, incident_id_t id, int64_t now)
 {
-    for (size_t k = 0; k < t->n; k++)
-        if (t->v[k]->id == id)
-            return is_open(t, t->v[k], now) ? t->v[k] : NULL;
+    for (size_t k = t->n; k-- > 0;) /* the newest first: an id may come again */
+        if (t->v[k]->id == id && is_open(t, t->v[k], now))
+            return t->v[k];
     return NULL;
 }
 
@@ -101,7 +101,7 @@ incident_t *inc_by_key(incidents_t *t, const char *key, int64_t now)
 incident_t *inc_of_user(incidents_t *t, const char *user, int64_t now)
 {
     ptrdiff_t id = idx_find(&t->users, user, strlen(user));
-    return id < 0 ? NULL : inc_by_id(t, (uint32_t)id, now);
+    return id < 0 ? NULL : inc_by_id(t, (incident_id_t)id, now);
 }
 
 int inc_bind_user(incidents_t *t, incident_t *i, const char *user)

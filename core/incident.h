@@ -27,6 +27,8 @@
 /* Room for a key: "change:" and a change id, or a widespread symptom's. */
 #define INC_KEY_MAX (LP_MAX_ID + 32)
 
+enum { INC_LOCAL, INC_REMOTE, INC_REMOTE_WIDESPREAD };
+
 typedef struct {
     incident_id_t id;
     int severity;           /* SEV_*: its primary's, which its members take */
@@ -36,6 +38,9 @@ typedef struct {
     char *key;              /* "" or the key it is found by (owned) */
     /* a widespread incident: the alert that stands for it */
     int widespread;         /* 1: its primary is a `widespread` alert of the alert stage */
+    int remote;             /* INC_REMOTE: opened by another instance (alerts_remote);
+                               INC_REMOTE_WIDESPREAD: a widespread one there (its
+                               severity, like a widespread one's here, is fixed) */
     uint32_t ws_alert;      /* that alert's id (the alert stage's own numbering) */
     int ws_kind;            /* the symptom its members share (alert_kind_t) */
     char **users;           /* the Users bound to it (owned), nusers of them */

@@ -25,17 +25,33 @@
 typedef struct {
     int firing, resolved;   /* of Users' alerts */
     int ws_firing, ws_resolved; /* of widespread ones */
-    uint32_t ws_incident;   /* the incident of the last widespread one */
+    incident_id_t ws_incident; /* the incident of the last widespread one */
     int members;            /* firing lines of members of an incident */
-    uint32_t last_incident; /* of the last User's line */
+    incident_id_t last_incident; /* of the last User's line */
+    alerts_t *peer;         /* another instance told of every line (alerts_remote) */
     int64_t last_start;     /* starts_at of the last resolved line */
     uint64_t start_sum;     /* of the resolved lines' starts_at, mod 2^64 */
     char impacted[8192];    /* of the last line with impacted Users, as "A,B," */
 } sink_t;
 
+/* What the daemon tells the other instances of a line (Kafka). */
+static void tell(alerts_t *peer, const alert_t *a)
+{
+    alerts_remote_t r = { .firing = a->firing, .kind = a->kind, .symptom = (alert_kind_t)a->symptom,
+                          .user = a->user, .cls = a->cls, .dir = a->dir,
+                          .starts_at = a->starts_at, .detected_at = a->detected_at,
+                          .ends_at = a->ends_at, .incident = a->incident, .role = a->role,
+                          .severity = a->severity,
+                          .change_id = a->corr == CORR_MAINTENANCE && a->change ? a->change->id
+                                                                                : NULL };
+    alerts_remote(peer, &r);
+}
+
 static void collect(void *ctx, const alert_t *a)
 {
     sink_t *s = ctx;
+    if (s->peer)
+        tell(s->peer, a);
     if (a->n_impacted) { /* "+" when they do not fit */
         size_t len = 0;
         s->impacted[0] = '\0';
@@ -80,17 +96,23 @@ typedef struct {
     detect_params_t dp;
 } fx_t;
 
-static fx_t *fx_new(void)
+/* An alert stage whose incident ids carry `tag` (an instance's). */
+static fx_t *fx_new_tagged(unsigned tag)
 {
     fx_t *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     detect_params_defaults(&f->dp);
     alerts_opts_t o = { .nshards = 1, .detect_for = params, .detect_ctx = &f->dp,
-                        .emit = collect, .emit_ctx = &f->sink };
+                        .emit = collect, .emit_ctx = &f->sink, .incident_tag = tag };
     corr_params_defaults(&o.corr);
     f->as = alerts_create(&o, NULL);
     assert_non_null(f->as);
     return f;
+}
+
+static fx_t *fx_new(void)
+{
+    return fx_new_tagged(0);
 }
 
 static void fx_free(fx_t *f)
@@ -294,6 +316,97 @@ static void test_widespread_resumed(void **state)
     fx_free(f);
 }
 
+/*
+ * Two instances (Kafka): a storm of a User owned by the first hurts a User
+ * owned by the second. Told of the storm's line, the second makes the
+ * hurt User's blocked route a member of the first's incident; not told,
+ * it pages on its own. Once the storm's resolved line comes, a later
+ * blocked route there is an incident of its own again.
+ */
+static void test_storm_hurts_a_user_of_another_instance(void **state)
+{
+    (void)state;
+    for (int told = 0; told < 2; told++) {
+        fx_t *a = fx_new_tagged(1), *b = fx_new_tagged(2);
+        if (told)
+            a->sink.peer = b->as;
+        int64_t t = learn_backlogs(b, 3);
+        send(a, EV_FIRE, ALERT_STORM, 1, "S", t, t, -1);
+        progress(a, t + 1);
+        assert_int_equal(a->sink.firing, 1);
+        incident_id_t storm = a->sink.last_incident;
+        assert_true(storm >> 32 == 1);
+        assert_int_equal(alerts_stats(b->as)->remote, told);
+
+        send(b, EV_SUMMARY, 0, 0, "B01", t + 10 * S, 0, 200);
+        send(b, EV_FIRE, ALERT_BLOCKED, 1, "B01", t + 20 * S, t + 10 * S, 200);
+        progress(b, t + 21 * S);
+        assert_int_equal(b->sink.firing, 1);
+        assert_int_equal(b->sink.members, told);
+        if (told)
+            assert_true(b->sink.last_incident == storm);
+        else
+            assert_true(b->sink.last_incident >> 32 == 2);
+
+        send(a, EV_RESOLVE, ALERT_STORM, 1, "S", t + 30 * S, t, -1);
+        progress(a, t + 31 * S);
+        send(b, EV_SUMMARY, 0, 0, "B02", t + 40 * S, 0, 200);
+        send(b, EV_FIRE, ALERT_BLOCKED, 2, "B02", t + 50 * S, t + 40 * S, 200);
+        progress(b, t + 51 * S);
+        assert_int_equal(b->sink.firing, 2);
+        assert_int_equal(b->sink.members, told);
+        assert_true(b->sink.last_incident >> 32 == 2);
+        assert_true(b->sink.last_incident != storm);
+        fx_free(a);
+        fx_free(b);
+    }
+}
+
+/*
+ * Two instances: four silences at the first (primaries: fewer than
+ * widespread_users) and one at the second make five Users at once. Told
+ * of the first's lines, the second opens the widespread incident, listing
+ * all five; told of that in turn, the first's next silence joins it. Not
+ * told, the second sees one, and the first opens its own at its fifth.
+ */
+static void test_widespread_across_instances(void **state)
+{
+    (void)state;
+    for (int told = 0; told < 2; told++) {
+        fx_t *a = fx_new_tagged(1), *b = fx_new_tagged(2);
+        if (told) {
+            a->sink.peer = b->as;
+            b->sink.peer = a->as;
+        }
+        char user[16];
+        for (uint32_t i = 0; i < 4; i++) {
+            snprintf(user, sizeof(user), "A%u", i);
+            send(a, EV_FIRE, ALERT_SILENCE, i + 1, user, T0 + i * S, T0 - 60 * S, -1);
+        }
+        progress(a, T0 + 10 * S);
+        assert_int_equal(a->sink.firing, 4);
+        assert_int_equal(a->sink.members + a->sink.ws_firing, 0);
+
+        send(b, EV_FIRE, ALERT_SILENCE, 1, "B0", T0 + 20 * S, T0 - 60 * S, -1);
+        progress(b, T0 + 21 * S);
+        assert_int_equal(b->sink.ws_firing, told);
+        assert_int_equal(b->sink.members, told);
+        if (told) {
+            assert_string_equal(b->sink.impacted, "A0,A1,A2,A3,B0,");
+            assert_true(b->sink.ws_incident >> 32 == 2);
+        }
+
+        send(a, EV_FIRE, ALERT_SILENCE, 5, "A4", T0 + 30 * S, T0 - 60 * S, -1);
+        progress(a, T0 + 31 * S);
+        /* not told: five of its own now, so a widespread incident of its own */
+        assert_int_equal(a->sink.ws_firing, !told);
+        assert_int_equal(a->sink.members, 1);
+        assert_true(a->sink.last_incident >> 32 == (told ? 2u : 1u));
+        fx_free(a);
+        fx_free(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +414,8 @@ int main(void)
         cmocka_unit_test(test_blast_radius_of_the_first_storms_only),
         cmocka_unit_test(test_impacted_listed_by_name),
         cmocka_unit_test(test_widespread_resumed),
+        cmocka_unit_test(test_storm_hurts_a_user_of_another_instance),
+        cmocka_unit_test(test_widespread_across_instances),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
