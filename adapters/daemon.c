@@ -576,8 +576,9 @@ static void alert_handover(void *ctx, const alert_t *a, int adopted)
 
 /* An update of the register, queued for the alert thread. */
 struct reg_update {
-    enum { UPD_DECLARE, UPD_WITHDRAW, UPD_FILE } type;
+    enum { UPD_DECLARE, UPD_WITHDRAW, UPD_FILE, UPD_PEER_ALERT } type;
     change_t change;              /* UPD_DECLARE: an owned copy */
+    char *line;                   /* UPD_PEER_ALERT: another instance's alert line (NUL-ended) */
     char *id;                     /* UPD_WITHDRAW */
     changes_t *file;              /* UPD_FILE: the new file register, owned */
     struct reg_update *next;
@@ -588,6 +589,7 @@ static void update_free(struct reg_update *u)
     if (u->type == UPD_DECLARE)
         change_free_strings(&u->change);
     free(u->id);
+    free(u->line);
     changes_destroy(u->file);
     free(u);
 }
@@ -601,6 +603,20 @@ static void queue_update(daemon_t *d, struct reg_update *u)
         d->upd_head = u;
     d->upd_tail = u;
     pthread_mutex_unlock(&d->upd_lock);
+}
+
+/* Ingest thread (Kafka): another instance's alert line, for the alert
+ * thread to take in order with the register's updates. 0, or SW_ENOMEM. */
+int dmn_queue_peer_alert(daemon_t *d, const char *line, size_t len)
+{
+    struct reg_update *u = calloc(1, sizeof(*u));
+    if (!u || !(u->line = strndup(line, len))) {
+        free(u);
+        return SW_ENOMEM;
+    }
+    u->type = UPD_PEER_ALERT;
+    queue_update(d, u);
+    return SW_OK;
 }
 
 /* The API's thread, under its lock, once a change is on disk: queued for
@@ -655,6 +671,9 @@ static void apply_updates(daemon_t *d)
         case UPD_FILE:
             rc = regview_set_file(d->rv, u->file);
             u->file = NULL; /* taken, even on failure */
+            break;
+        case UPD_PEER_ALERT:
+            dk_peer_alert(d, u->line);
             break;
         }
         if (rc < 0 && rc != SW_ENOTFOUND && rc != SW_EEXISTS)
@@ -915,8 +934,12 @@ static void keep_resume(void *ctx, const shard_resume_t *r)
     if (r->kind == ALERT_WIDESPREAD) { /* the alert stage's own: resumed there, now */
         int rc = alerts_resume_widespread(d->as, r);
         if (rc < 0 && rc != SW_EEXISTS)
-            sw_log(LOG_WARN, "alerts journal: a widespread alert (INC-%04u) not resumed: %s",
-                   (unsigned)r->fire.incident, sw_strerror(rc));
+        {
+            char id[INCIDENT_ID_LEN];
+            incident_id_format(r->fire.incident, id);
+            sw_log(LOG_WARN, "alerts journal: a widespread alert (%s) not resumed: %s", id,
+                   sw_strerror(rc));
+        }
         return;
     }
     if (d->nresumes == d->resumes_cap) {
@@ -1295,9 +1318,10 @@ static int setup(daemon_t *d, char *err, size_t errlen)
     }
     router_opts_t ro = { .ingest = d->cfg->ingest, .nshards = d->nshards, .deliver = deliver,
                          .ctx = d };
+    d->incident_tag = dk_incident_tag(d);
     alerts_opts_t ao = { .corr = d->cfg->corr, .nshards = d->nshards, .detect_for = detect_for,
                          .detect_ctx = d->cfg, .emit = alert_emit, .emit_ctx = d,
-                         .handover = alert_handover };
+                         .handover = alert_handover, .incident_tag = d->incident_tag };
     d->router = router_create(&ro);
     d->as = alerts_create(&ao, regview_merged(d->rv));
     if (!d->router || !d->as)

@@ -110,6 +110,7 @@ struct daemon {
     pthread_mutex_t upd_lock;
     struct reg_update *upd_head, *upd_tail;
     atomic_uint_fast64_t upd_lost; /* updates that could not be queued (out of memory) */
+    unsigned incident_tag;        /* in this instance's incident ids (alert.h); set up once */
     /* levels to accept as normal (POST .../accept), for the ingest thread
      * to hand the router in order; guarded by acc_lock */
     pthread_mutex_t acc_lock;
@@ -177,6 +178,9 @@ void dmn_flush_batches(daemon_t *d);
  */
 int dmn_park_all(daemon_t *d);
 void dmn_unpark_all(daemon_t *d);
+/* Ingest thread (Kafka): another instance's alert line, queued for the
+ * alert thread (dk_peer_alert there). 0, or SW_ENOMEM. */
+int dmn_queue_peer_alert(daemon_t *d, const char *line, size_t len);
 
 
 /* ---- daemon_cli.c ------------------------------------------------------- */

@@ -37,6 +37,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -44,6 +46,7 @@
 #include "log.h"
 #include "offsets.h"
 #include "state.h"
+#include "timefmt.h"
 
 #define READ_STATE_MS 30000    /* a partition's states are read back within this */
 #define FLUSH_MS 10000         /* published states are delivered within this */
@@ -69,6 +72,8 @@ typedef struct {
 struct dkafka {
     kafka_in_t *in;               /* ingest (ingest thread) */
     kafka_out_t *alerts;          /* alert lines (alert thread) */
+    kafka_in_t *peer_in;          /* the other instances' alert lines (ingest thread) */
+    char origin[16];              /* this instance on its messages: its incident tag */
     kafka_in_t *chg_in;           /* the shared changes topic (ingest thread) */
     kafka_out_t *chg_out;         /* changes declared here, to it (HTTP threads) */
     kafka_out_t *st_out;          /* User states (any thread) */
@@ -95,6 +100,7 @@ struct dkafka {
     atomic_uint_fast64_t msgs, partitions, alerts_sent, alerts_failed, beyond_n, commits;
     atomic_uint_fast64_t states_out, states_failed, adopted, refused, checkpoints, ckpt_failed;
     atomic_uint_fast64_t pending;
+    atomic_uint_fast64_t peer_alerts, peer_refused, peer_forgotten;
 };
 
 static kafka_props_t props_of(const dkafka_t *k)
@@ -578,6 +584,107 @@ static void shared_change(void *ctx, const kafka_msg_t *m)
     json_decref(o);
 }
 
+unsigned dk_incident_tag(const daemon_t *d)
+{
+    if (!d->o.kafka_brokers || !d->o.kafka_topic)
+        return 0;
+    unsigned char b[3] = { 0 };
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) { /* a weaker one will do */
+        unsigned long x = (unsigned long)time(NULL) ^ ((unsigned long)getpid() << 8);
+        b[0] = (unsigned char)x, b[1] = (unsigned char)(x >> 8), b[2] = (unsigned char)(x >> 16);
+    }
+    unsigned tag = ((unsigned)b[0] << 16 | (unsigned)b[1] << 8 | b[2]) & INCIDENT_TAG_MAX;
+    tag = tag ? tag : 1;
+    char id[INCIDENT_ID_LEN];
+    incident_id_format((incident_id_t)tag << 32 | 1, id);
+    sw_log(LOG_INFO, "kafka: this instance numbers its incidents %s and on", id);
+    return tag;
+}
+
+/* ---- the other instances' alerts ---------------------------------------- */
+
+/* Ingest thread: an alert line from the alerts topic. This instance's own
+ * come back too (its origin header says so) and are skipped. */
+static void peer_message(void *ctx, const kafka_msg_t *m)
+{
+    daemon_t *d = ctx;
+    dkafka_t *k = d->kafka;
+    if (!m->data || !m->len)
+        return;
+    if (m->origin && m->originlen == strlen(k->origin) &&
+        memcmp(m->origin, k->origin, m->originlen) == 0)
+        return;
+    atomic_fetch_add_explicit(&k->peer_alerts, 1, memory_order_relaxed);
+    if (dmn_queue_peer_alert(d, m->data, m->len) < 0)
+        atomic_fetch_add_explicit(&k->peer_refused, 1, memory_order_relaxed);
+}
+
+static int kind_of(const char *name)
+{
+    for (int k = 0; name && k < ALERT_NKINDS; k++)
+        if (!strcmp(alert_kind_name((alert_kind_t)k), name))
+            return k;
+    return -1;
+}
+
+static int64_t time_of(json_t *o, const char *key)
+{
+    int64_t ns = INT64_MAX;
+    const char *s = json_string_value(json_object_get(o, key));
+    if (s && tf_parse_rfc3339(s, &ns) < 0)
+        ns = INT64_MIN;
+    return ns;
+}
+
+void dk_peer_alert(daemon_t *d, const char *line)
+{
+    dkafka_t *k = d->kafka;
+    json_t *o = json_loads(line, 0, NULL);
+    const char *status = json_string_value(json_object_get(o, "status"));
+    const char *dir = json_string_value(json_object_get(o, "dir"));
+    const char *inc = json_string_value(json_object_get(o, "incident"));
+    const char *role = json_string_value(json_object_get(o, "incident_role"));
+    const char *sev = json_string_value(json_object_get(o, "severity"));
+    const char *corr = json_string_value(json_object_get(o, "correlation"));
+    const char *summary = json_string_value(json_object_get(o, "summary"));
+    json_t *chg = json_object_get(o, "change");
+    alerts_remote_t r = {
+        .firing = status && !strcmp(status, "firing"),
+        .user = json_string_value(json_object_get(o, "user")),
+        .cls = json_string_value(json_object_get(o, "class")),
+        .dir = dir && !strcmp(dir, "north") ? ALERT_DIR_NORTH : ALERT_DIR_SOUTH,
+        .starts_at = time_of(o, "starts_at"),
+        .detected_at = time_of(o, "detected_at"),
+        .ends_at = time_of(o, "ends_at"),
+        .role = role && !strcmp(role, "member") ? ROLE_MEMBER : ROLE_PRIMARY,
+        .severity = !sev ? SEV_WARNING : !strcmp(sev, "critical") ? SEV_CRITICAL
+                                        : !strcmp(sev, "info") ? SEV_INFO : SEV_WARNING,
+        .change_id = corr && !strcmp(corr, "maintenance")
+                         ? json_string_value(json_object_get(chg, "id")) : NULL,
+    };
+    int kind = kind_of(json_string_value(json_object_get(o, "alert")));
+    /* a widespread line names its symptom in its summary (alert.c) */
+    char symptom[32] = "";
+    if (kind == ALERT_WIDESPREAD && summary)
+        sscanf(summary, "%*u Users show %31s", symptom);
+    int sym = kind_of(symptom);
+    int ok = o && status && r.user && r.cls && kind >= 0 && inc &&
+             incident_id_parse(inc, &r.incident) == 0 && r.starts_at != INT64_MIN &&
+             r.starts_at != INT64_MAX && r.detected_at != INT64_MIN &&
+             r.detected_at != INT64_MAX && r.ends_at != INT64_MIN &&
+             (r.firing || r.ends_at != INT64_MAX) && (kind != ALERT_WIDESPREAD || sym >= 0);
+    if (ok) {
+        r.kind = (alert_kind_t)kind;
+        r.symptom = (alert_kind_t)(sym < 0 ? 0 : sym);
+        alerts_remote(d->as, &r);
+        atomic_store_explicit(&k->peer_forgotten, alerts_stats(d->as)->remote_dropped,
+                              memory_order_relaxed);
+    } else if (inc || !o) { /* a line without an incident has nothing to share */
+        atomic_fetch_add_explicit(&k->peer_refused, 1, memory_order_relaxed);
+    }
+    json_decref(o);
+}
+
 /* ---- the ingest thread's round ------------------------------------------ */
 
 int dk_reads_ingest(const daemon_t *d)
@@ -593,6 +700,8 @@ int dk_poll(daemon_t *d, int timeout_ms)
         n = kafka_in_poll(k->in, timeout_ms, MSGS_PER_ROUND, ingest_message, d);
     if (k->chg_in)
         kafka_in_poll(k->chg_in, 0, MSGS_PER_ROUND, shared_change, d);
+    if (k->peer_in)
+        kafka_in_poll(k->peer_in, 0, MSGS_PER_ROUND, peer_message, d);
     return n;
 }
 
@@ -662,6 +771,17 @@ void dk_metrics(daemon_t *d, FILE *out)
         metric(out, "stormwatch_kafka_checkpoint_failures_total", "counter",
                "Checkpoints not delivered whole (offsets stayed behind).", &k->ckpt_failed);
     }
+    if (k->peer_in) {
+        metric(out, "stormwatch_kafka_peer_alerts_total", "counter",
+               "Alert lines of other instances taken from the alerts topic, to group incidents.",
+               &k->peer_alerts);
+        metric(out, "stormwatch_kafka_peer_alerts_refused_total", "counter",
+               "Alert lines of other instances that could not be read or queued.",
+               &k->peer_refused);
+        metric(out, "stormwatch_kafka_peer_alerts_forgotten_total", "counter",
+               "Firing alerts of other instances forgotten unresolved (4096 held at most).",
+               &k->peer_forgotten);
+    }
     if (k->alerts) {
         metric(out, "stormwatch_kafka_alerts_sent_total", "counter",
                "Alert lines Kafka acknowledged.", &k->alerts_sent);
@@ -717,9 +837,31 @@ int dk_open(daemon_t *d, char *err, size_t errlen)
     if (rc < 0)
         return rc;
     kafka_props_t props = props_of(k);
-    if (d->o.kafka_alerts_topic && (rc = open_out(d, d->o.kafka_alerts_topic, &k->alerts, err,
-                                                  errlen)) < 0)
-        return rc;
+    if (d->o.kafka_alerts_topic) {
+        /* with several instances on one feed, each follows the others'
+         * lines, so an incident whose symptoms fall on Users of different
+         * instances is one: this instance's own are known by their origin */
+        snprintf(k->origin, sizeof(k->origin), "%06X", d->incident_tag);
+        kafka_out_opts_t ao = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_alerts_topic,
+                                .props = props, .origin = d->incident_tag ? k->origin : NULL };
+        if (!(k->alerts = kafka_out_open(&ao, err, errlen)))
+            return SW_ECONFIG;
+        if (d->incident_tag) {
+            char host[64] = "host", group[200];
+            gethostname(host, sizeof(host) - 1);
+            snprintf(group, sizeof(group), "stormwatch-alerts-%s-%ld", host, (long)getpid());
+            /* from the topic's start (its retention bounds it): an instance
+             * that joins mid-incident learns what fires elsewhere, and a
+             * line is never missed for a fetch position set late */
+            kafka_in_opts_t pi = { .brokers = d->o.kafka_brokers,
+                                   .topic = d->o.kafka_alerts_topic, .group = group,
+                                   .props = props };
+            if (!(k->peer_in = kafka_in_open(&pi, err, errlen)))
+                return SW_ECONFIG;
+            sw_log(LOG_INFO, "kafka: grouping incidents with the other instances through %s",
+                   d->o.kafka_alerts_topic);
+        }
+    }
     if (d->o.kafka_state_topic) {
         if ((rc = open_out(d, d->o.kafka_state_topic, &k->st_out, err, errlen)) < 0)
             return rc;
@@ -760,6 +902,7 @@ void dk_close(daemon_t *d)
         return;
     kafka_in_close(k->in); /* set-up failed before the daemon ran: nothing held */
     kafka_out_close(k->alerts, 5000);
+    kafka_in_close(k->peer_in);
     kafka_in_close(k->chg_in);
     kafka_out_close(k->chg_out, 5000);
     kafka_out_close(k->st_out, FLUSH_MS);

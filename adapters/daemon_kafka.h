@@ -36,6 +36,14 @@ void dk_commit(daemon_t *d);
 
 /* Alert thread: the alert line (without its newline) to the alerts topic. */
 void dk_alert(daemon_t *d, const alert_t *a, const char *line, size_t len);
+/* Set-up: the tag of this instance's incident ids: 0 unless it reads a
+ * Kafka topic (where several instances may share the work), else a random
+ * one, logged. */
+unsigned dk_incident_tag(const daemon_t *d);
+/* Alert thread: another instance's alert line (the alerts topic), for the
+ * alert stage to group with (alerts_remote). A line it cannot read is
+ * counted and skipped. */
+void dk_peer_alert(daemon_t *d, const char *line);
 /* Ingest thread, the daemon stopping: leaves the group, handing over what
  * it holds (with a state topic) and committing what was processed. */
 void dk_leave(daemon_t *d);

@@ -54,6 +54,7 @@ struct kafka_out {
     pthread_mutex_t log_mu;
     errburst_t burst;
     atomic_int failing;
+    char *origin;         /* KAFKA_ORIGIN_HEADER of every message; NULL: none */
 };
 
 /* A message that did not reach Kafka: counted, logged once per burst. */
@@ -283,6 +284,12 @@ static void hand(const rd_kafka_message_t *m, kafka_msg_fn on_msg, void *ctx)
 {
     kafka_msg_t km = { .data = m->payload, .len = m->payload ? m->len : 0, .key = m->key,
                        .keylen = m->key_len, .partition = m->partition, .offset = m->offset };
+    rd_kafka_headers_t *h = NULL;
+    const void *origin;
+    if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        rd_kafka_header_get_last(h, KAFKA_ORIGIN_HEADER, &origin, &km.originlen) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+        km.origin = origin;
     on_msg(ctx, &km);
 }
 
@@ -523,6 +530,11 @@ kafka_out_t *kafka_out_open(const kafka_out_opts_t *o, char *err, size_t errlen)
         free(k);
         return NULL;
     }
+    if (o->origin && !(k->origin = strdup(o->origin))) {
+        snprintf(err, errlen, "kafka: out of memory");
+        kafka_out_close(k, 0);
+        return NULL;
+    }
     return k;
 }
 
@@ -530,10 +542,20 @@ int kafka_out_send_to(kafka_out_t *k, int32_t partition, const char *key, const 
                       size_t len)
 {
     for (int tries = 0;; tries++) {
-        if (rd_kafka_produce(k->topic, partition, RD_KAFKA_MSG_F_COPY, (void *)data, len, key,
-                             key ? strlen(key) : 0, NULL) == 0)
+        rd_kafka_resp_err_t e;
+        if (k->origin)
+            e = rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->topic), RD_KAFKA_V_PARTITION(partition),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_VALUE((void *)data, len),
+                                  RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                                  RD_KAFKA_V_HEADER(KAFKA_ORIGIN_HEADER, k->origin, -1),
+                                  RD_KAFKA_V_END);
+        else
+            e = rd_kafka_produce(k->topic, partition, RD_KAFKA_MSG_F_COPY, (void *)data, len, key,
+                                 key ? strlen(key) : 0, NULL) == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR
+                                                                   : rd_kafka_last_error();
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
-        rd_kafka_resp_err_t e = rd_kafka_last_error();
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries == SEND_TRIES) {
             out_failed(k, rd_kafka_err2str(e));
             return -1;
@@ -568,5 +590,6 @@ void kafka_out_close(kafka_out_t *k, int timeout_ms)
     rd_kafka_topic_destroy(k->topic);
     rd_kafka_destroy(k->rk);
     pthread_mutex_destroy(&k->log_mu);
+    free(k->origin);
     free(k);
 }

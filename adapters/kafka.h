@@ -38,6 +38,9 @@ typedef struct {
     size_t n;
 } kafka_props_t;
 
+/* The header naming the instance that produced a message (kafka_out_opts_t.origin). */
+#define KAFKA_ORIGIN_HEADER "stormwatch-origin"
+
 /* One message: its payload (NULL, 0 for a tombstone), where it came from. */
 typedef struct {
     const char *data;
@@ -46,6 +49,8 @@ typedef struct {
     size_t keylen;
     int32_t partition;
     int64_t offset;
+    const char *origin;    /* its KAFKA_ORIGIN_HEADER (not NUL-terminated); NULL: none */
+    size_t originlen;
 } kafka_msg_t;
 
 typedef void (*kafka_msg_fn)(void *ctx, const kafka_msg_t *m);
@@ -102,6 +107,7 @@ void kafka_reader_close(kafka_reader_t *r);
 typedef struct {
     const char *brokers, *topic;
     kafka_props_t props;
+    const char *origin;    /* every message carries it as KAFKA_ORIGIN_HEADER; NULL: none */
 } kafka_out_opts_t;
 
 typedef struct kafka_out kafka_out_t;
