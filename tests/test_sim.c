@@ -1,5 +1,5 @@
 /*
- * test_sim.c - the traffic simulator (bench/sim*.c), in process: sim_write()
+ * test_sim.c - the traffic simulator (sim/sim*.c), in process: sim_write()
  * into memory (open_memstream), the lines parsed back, the truth read with
  * jansson.
  *

@@ -4,7 +4,7 @@
  *
  * sim.c holds the options and the Users, sim_plan.c turns the options into
  * a plan and writes the change register and the truth from it,
- * sim_traffic.c writes the traffic from it. Only bench/sim*.c include this.
+ * sim_traffic.c writes the traffic from it. Only sim/sim*.c include this.
  *
  * Randomness comes from xoshiro256** streams seeded with splitmix64 from
  * (seed, purpose, index): one stream per User for its parameters, one per
