@@ -53,8 +53,8 @@ static int kind_of(const char *name, alert_kind_t *k)
 
 static int dir_of(const char *name, int *dir)
 {
-    for (int d = ALERT_DIR_SOUTH; d <= ALERT_DIR_BOTH; d++)
-        if (strcmp(alert_dir_name(d), name) == 0) {
+    for (int d = DIR_SOUTH; d <= DIR_BOTH; d++)
+        if (strcmp(dir_name(d), name) == 0) {
             *dir = d;
             return 0;
         }
@@ -70,7 +70,7 @@ static char *key_of(alert_kind_t kind, const char *user, int dir, const char *cl
     char *k = malloc(n);
     if (k)
         snprintf(k, n, "%s%c%s%c%s%c%s%c%u%c%u", alert_kind_name(kind), KEY_SEP, user, KEY_SEP,
-                 alert_dir_name(dir), KEY_SEP, cls, KEY_SEP, src, KEY_SEP,
+                 dir_name(dir), KEY_SEP, cls, KEY_SEP, src, KEY_SEP,
                  kind == ALERT_WIDESPREAD ? (unsigned)incident : 0u);
     return k;
 }
@@ -80,7 +80,7 @@ static char *line_of(const alert_t *a)
 {
     json_t *o = json_pack("{s:b,s:s,s:s,s:s,s:s,s:i}", "open", a->firing, "alert",
                           alert_kind_name(a->kind), "user", a->user, "dir",
-                          alert_dir_name(a->dir), "class", a->cls, "src", (json_int_t)a->source);
+                          dir_name(a->dir), "class", a->cls, "src", (json_int_t)a->source);
     if (o && a->incident) /* a closing line needs it too: a widespread alert's key */
         json_object_set_new(o, "incident", json_integer(a->incident));
     if (o && a->firing) {
@@ -203,7 +203,7 @@ static int parse_line(const char *s, size_t len, char **key, int *open, shard_re
         strcpy(xbuf, change);
     strcpy(ubuf, user);
     strcpy(cbuf, cls);
-    *r = (shard_resume_t){ .kind = k, .dir = d == ALERT_DIR_NORTH ? LP_NORTH : LP_SOUTH,
+    *r = (shard_resume_t){ .kind = k, .dir = d == DIR_NORTH ? DIR_NORTH : DIR_SOUTH,
                            .user = ubuf, .cls = cbuf, .src = (unsigned)src,
                            .fire = { .starts_at = starts, .detected_at = detected,
                                      .since = starts, .value = value, .baseline = baseline,

@@ -237,7 +237,7 @@ static int http_accept(void *ctx, const char *user, int dir, char *err, size_t e
         return SW_ENOMEM;
     }
     snprintf(a->user, sizeof(a->user), "%s", user);
-    a->dir = dir ? LP_NORTH : LP_SOUTH;
+    a->dir = dir ? DIR_NORTH : DIR_SOUTH;
     pthread_mutex_lock(&d->acc_lock);
     if (d->acc_tail)
         d->acc_tail->next = a;
@@ -246,7 +246,7 @@ static int http_accept(void *ctx, const char *user, int dir, char *err, size_t e
     d->acc_tail = a;
     pthread_mutex_unlock(&d->acc_lock);
     sw_log(LOG_INFO, "api: %s's %sbound level to be accepted as its new normal", a->user,
-           dir ? "north" : "south");
+           dir_name(dir));
     return SW_OK;
 }
 

@@ -652,7 +652,7 @@ void dk_peer_alert(daemon_t *d, const char *line)
         .firing = status && !strcmp(status, "firing"),
         .user = json_string_value(json_object_get(o, "user")),
         .cls = json_string_value(json_object_get(o, "class")),
-        .dir = dir && !strcmp(dir, "north") ? ALERT_DIR_NORTH : ALERT_DIR_SOUTH,
+        .dir = dir && !strcmp(dir, "north") ? DIR_NORTH : DIR_SOUTH,
         .starts_at = time_of(o, "starts_at"),
         .detected_at = time_of(o, "detected_at"),
         .ends_at = time_of(o, "ends_at"),
@@ -677,6 +677,8 @@ void dk_peer_alert(daemon_t *d, const char *line)
         r.kind = (alert_kind_t)kind;
         r.symptom = (alert_kind_t)(sym < 0 ? 0 : sym);
         alerts_remote(d->as, &r);
+        sw_log(LOG_DEBUG, "kafka: another instance's %s of %s %s (%s)", alert_kind_name(r.kind),
+               r.user, r.firing ? "fired" : "resolved", inc);
         atomic_store_explicit(&k->peer_forgotten, alerts_stats(d->as)->remote_dropped,
                               memory_order_relaxed);
     } else if (inc || !o) { /* a line without an incident has nothing to share */

@@ -48,6 +48,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "dir.h"
 #include "err.h"
 
 #define MAX_TLS_FILE (1024 * 1024)
@@ -417,7 +418,7 @@ static enum MHD_Result serve_accept(http_t *h, struct MHD_Connection *c, req_t *
     char err[256] = "";
     if (h->o.accept(h->o.ctx, user, dir, err, sizeof(err)) != 0)
         return reply_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, err[0] ? err : "not queued");
-    json_t *o = json_pack("{s:s,s:s,s:s}", "user", user, "dir", dir ? "north" : "south",
+    json_t *o = json_pack("{s:s,s:s,s:s}", "user", user, "dir", dir_name(dir),
                           "status", "queued");
     char *json = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);

@@ -157,11 +157,11 @@ static int parse_dir(const char *s)
     if (!s)
         return -1;
     if (!strcmp(s, "north"))
-        return LP_NORTH;
+        return DIR_NORTH;
     if (!strcmp(s, "south"))
-        return LP_SOUTH;
+        return DIR_SOUTH;
     if (!strcmp(s, "both"))
-        return REP_DIR_BOTH;
+        return DIR_BOTH;
     return -1;
 }
 
@@ -739,7 +739,7 @@ static ptrdiff_t col_of(const rep_incident_t *in, int64_t ts)
 
 static int matches(const rep_alert_t *p, const lp_sample_t *s)
 {
-    if (p->dir != REP_DIR_BOTH && p->dir != s->dir)
+    if (p->dir != DIR_BOTH && p->dir != s->dir)
         return 0;
     return !strcmp(p->cls, "all") ||
            (strlen(p->cls) == s->cls.len && !memcmp(p->cls, s->cls.p, s->cls.len));
@@ -764,7 +764,7 @@ static void chart_sample(report_t *r, rep_incident_t *in, const lp_sample_t *s, 
 /* A hurt User's chart: its northbound backlog, every class. */
 static void hurt_sample(rep_incident_t *in, rep_hurt_t *h, const lp_sample_t *s, uint32_t series)
 {
-    if (s->dir != LP_NORTH || !(s->fields & LP_F_BACKLOG))
+    if (s->dir != DIR_NORTH || !(s->fields & LP_F_BACKLOG))
         return;
     double total = gauge(&h->g, series, s->backlog);
     ptrdiff_t c = col_of(in, s->ts);

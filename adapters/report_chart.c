@@ -263,7 +263,7 @@ static void member_strip(FILE *f, const scale_t *s, const rep_alert_t *a, int64_
     rep_esc(f, a->kind);
     fputs(" ", f);
     rep_esc(f, a->user);
-    fprintf(f, " %s", rep_dir_name(a->dir));
+    fprintf(f, " %s", dir_name(a->dir));
     if (strcmp(a->cls, "all")) {
         fputs("/", f);
         rep_esc(f, a->cls);
@@ -279,7 +279,7 @@ void rep_incident_chart(FILE *f, const report_t *r, const rep_incident_t *in)
     for (size_t c = 0; c < REP_COLS; c++) {
         if (!col_rate(in, c, &lo[c], &hi[c]))
             lo[c] = hi[c] = NAN;
-        dl[c] = p->dir == LP_NORTH ? col_delivered(in, c) : NAN;
+        dl[c] = p->dir == DIR_NORTH ? col_delivered(in, c) : NAN;
         bl[c] = in->cols[c].backlog;
         blo[c] = in->cols[c].band_lo;
         bhi[c] = in->cols[c].band_hi;
@@ -307,7 +307,7 @@ void rep_incident_chart(FILE *f, const report_t *r, const rep_incident_t *in)
     time_axis(f, &s);
     envelope(f, &s, "band", blo, bhi, ymax);
     envelope(f, &s, "observed", lo, hi, ymax);
-    if (p->dir == LP_NORTH)
+    if (p->dir == DIR_NORTH)
         polyline(f, &s, "delivered", dl, ymax, 0);
     if (show_backlog) {
         value_axis(f, &s, bmax, "backlog", 1);
@@ -371,7 +371,7 @@ void rep_system_chart(FILE *f, const report_t *r)
     value_axis(f, &s, ymax, "msg/s", 0);
     time_axis(f, &s);
     for (int d = 0; d < 2; d++) {
-        fprintf(f, "<path class=\"%s\" d=\"", d == LP_NORTH ? "north" : "south");
+        fprintf(f, "<path class=\"%s\" d=\"", dir_name(d));
         for (size_t k = k0; k < r->sys_n; k++)
             fprintf(f, "%c%.1f %.1f", k > k0 ? 'L' : 'M',
                     sx(&s, r->sys_origin + (int64_t)k * r->sys_width + r->sys_width / 2),

@@ -101,11 +101,6 @@ const char *rep_span(int64_t ns, char *buf, size_t n)
     return buf;
 }
 
-const char *rep_dir_name(int dir)
-{
-    return dir == LP_NORTH ? "north" : dir == LP_SOUTH ? "south" : "both";
-}
-
 /* Markdown table cells: no pipes or line breaks. */
 static void md_esc(FILE *f, const char *s)
 {
@@ -212,7 +207,7 @@ static void kind_span(FILE *f, const rep_alert_t *a)
 
 static void series_name(FILE *f, const rep_alert_t *a)
 {
-    fputs(rep_dir_name(a->dir), f);
+    fputs(dir_name(a->dir), f);
     if (strcmp(a->cls, "all")) {
         fputs(" / ", f);
         rep_esc(f, a->cls);
@@ -229,7 +224,7 @@ static void data_attrs(FILE *f, const rep_incident_t *in)
     rep_esc(f, p->kind);
     fputs("\" data-user=\"", f);
     rep_esc(f, p->user);
-    fprintf(f, "\" data-dir=\"%s\" data-class=\"", rep_dir_name(p->dir));
+    fprintf(f, "\" data-dir=\"%s\" data-class=\"", dir_name(p->dir));
     rep_esc(f, p->cls);
     fputs("\" data-starts=\"", f);
     rep_esc(f, p->starts_text);
@@ -380,7 +375,7 @@ static void legend(FILE *f, const rep_incident_t *in)
         fputs("<span class=\"sw\" style=\"background:#8e24aa;opacity:.6;height:4px\"></span>"
               "member alerts",
               f);
-    if (p->dir == LP_NORTH)
+    if (p->dir == DIR_NORTH)
         fputs("<span class=\"sw\" style=\"border-top:2px solid #0b5d1e;height:0\"></span>"
               "delivered",
               f);
@@ -407,7 +402,7 @@ static void alerts_table(FILE *f, const rep_incident_t *in)
         rep_esc(f, a->kind);
         fputs("\" data-user=\"", f);
         rep_esc(f, a->user);
-        fprintf(f, "\" data-dir=\"%s\" data-class=\"", rep_dir_name(a->dir));
+        fprintf(f, "\" data-dir=\"%s\" data-class=\"", dir_name(a->dir));
         rep_esc(f, a->cls);
         fputs("\" data-starts=\"", f);
         rep_esc(f, a->starts_text);
@@ -582,7 +577,7 @@ static void system_view(FILE *f, const report_t *r)
         inc_name(f, in, i);
         fputs("</td>", f);
         td(f, "id", primary(in)->user);
-        td(f, NULL, rep_dir_name(primary(in)->dir));
+        td(f, NULL, dir_name(primary(in)->dir));
         fputs("<td>", f);
         for (size_t k = 0; k < n; k++) {
             fputs(k ? ", " : "", f);
@@ -732,7 +727,7 @@ int report_write_markdown(const report_t *r, FILE *f, const report_meta_t *m)
             fputs(" *(learning)*", f);
         fputs(" | ", f);
         md_esc(f, p->user);
-        fprintf(f, " | %s", rep_dir_name(p->dir));
+        fprintf(f, " | %s", dir_name(p->dir));
         if (strcmp(p->cls, "all")) {
             fputs("/", f);
             md_esc(f, p->cls);

@@ -31,9 +31,6 @@
 #define REP_HURT_DRAWN 8      /* Users an incident hurt with a backlog chart; the rest are
                                  listed: a page of small charts, not hundreds */
 
-/* Directions of an alert: LP_SOUTH, LP_NORTH, or both (feed_stalled). */
-enum { REP_DIR_BOTH = 2 };
-
 typedef struct {
     double band_lo, band_hi;  /* baseline band, msgs/s; NAN until learned */
     double backlog;           /* highest total backlog seen in the column; NAN: none */
@@ -57,7 +54,7 @@ typedef struct {
     char *severity;           /* as written; NULL when the line had none */
     char *change_id, *change_title, *change_kind;
     double change_score;
-    int dir;                  /* LP_SOUTH, LP_NORTH or REP_DIR_BOTH */
+    int dir;                  /* DIR_SOUTH, DIR_NORTH or DIR_BOTH */
     char starts_text[40];     /* starts_at exactly as written */
     int64_t starts, detected, ends; /* ends: INT64_MAX while firing */
     double value, baseline;
@@ -173,8 +170,6 @@ void rep_esc(FILE *f, const char *s);
 const char *rep_when(int64_t ns, char buf[REP_TIME_LEN]);
 /* A signed duration for people: "10.6 s", "4 min 05 s", "2 h 03 min", "1 d 02 h". */
 const char *rep_span(int64_t ns, char *buf, size_t n);
-/* "north", "south" or "both". */
-const char *rep_dir_name(int dir);
 
 /* The SVG chart of incident `in`: its primary's series, the change
  * windows that concern it, its primary's span and its members' spans. */

@@ -273,7 +273,7 @@ static size_t build(const work_t *w, cursor_t *c, uint64_t end, rec_t *buf, size
             .type = REC_SAMPLE, .ts = ts, .count = count, .delivered = count,
             .backlog = (double)(splitmix(&s) & 3),
             .fields = LP_F_COUNT | LP_F_DELIVERED | LP_F_BACKLOG,
-            .dir = (uint8_t)(i % 2 ? LP_NORTH : LP_SOUTH),
+            .dir = (uint8_t)(i % 2 ? DIR_NORTH : DIR_SOUTH),
             .ulen = USER_LEN, .clen = classes[cls].len,
         };
         memcpy(r->key, w->users + u * USER_LEN, USER_LEN);

@@ -76,11 +76,6 @@ const char *severity_name(int sev)
     return sev >= SEV_CRITICAL ? "critical" : sev == SEV_INFO ? "info" : "warning";
 }
 
-const char *alert_dir_name(int dir)
-{
-    return dir == ALERT_DIR_NORTH ? "north" : dir == ALERT_DIR_SOUTH ? "south" : "both";
-}
-
 const char *corr_type_name(corr_type_t c)
 {
     switch (c) {
@@ -164,8 +159,8 @@ static void put_time(out_t *o, int64_t ns)
 static void put_summary(out_t *o, const alert_t *a)
 {
     char s[512];
-    const char *d = a->dir == ALERT_DIR_NORTH ? "northbound" : "southbound";
-    const char *what = a->dir == ALERT_DIR_NORTH ? "messages for" : "requests from";
+    const char *d = a->dir == DIR_NORTH ? "northbound" : "southbound";
+    const char *what = a->dir == DIR_NORTH ? "messages for" : "requests from";
     switch (a->kind) {
     case ALERT_STORM:
         snprintf(s, sizeof(s), "%s %s %s (class %s) at %.1f/s, %.1fx the usual %.1f/s", d, what,
@@ -179,7 +174,7 @@ static void put_summary(out_t *o, const alert_t *a)
         break;
     case ALERT_SILENCE:
         snprintf(s, sizeof(s), "%s traffic %s %s fell to %.1f/s against %.1f/s expected", d,
-                 a->dir == ALERT_DIR_NORTH ? "for" : "from", a->user, a->value, a->baseline);
+                 a->dir == DIR_NORTH ? "for" : "from", a->user, a->value, a->baseline);
         break;
     case ALERT_FEED:
         if (a->source)
@@ -199,7 +194,7 @@ static void put_summary(out_t *o, const alert_t *a)
         break;
     case ALERT_WIDESPREAD:
         snprintf(s, sizeof(s), "%zu Users show %s %s at once: %s", a->n_impacted,
-                 alert_kind_name((alert_kind_t)a->symptom), alert_dir_name(a->dir),
+                 alert_kind_name((alert_kind_t)a->symptom), dir_name(a->dir),
                  a->corr == CORR_UNDECLARED ? "no declared change explains it (a fault on the "
                                               "DSP's side?)"
                                             : "the DCC's change explains it");
@@ -222,7 +217,7 @@ size_t alert_format_json(const alert_t *a, char *buf, size_t cap)
     puts_(&o, ",\"user\":");
     put_str(&o, a->user);
     puts_(&o, ",\"dir\":");
-    put_str(&o, alert_dir_name(a->dir));
+    put_str(&o, dir_name(a->dir));
     puts_(&o, ",\"class\":");
     put_str(&o, a->cls);
     if (a->source) {

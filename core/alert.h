@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "changes.h"
+#include "dir.h"
 
 /* X(kind, name, severity) */
 #define ALERT_KINDS(X)                                 \
@@ -30,8 +31,6 @@ typedef enum {
 } alert_kind_t;
 
 typedef enum { CORR_UNDECLARED, CORR_DECLARED, CORR_MAINTENANCE } corr_type_t;
-
-enum { ALERT_DIR_SOUTH = 0, ALERT_DIR_NORTH = 1, ALERT_DIR_BOTH = 2 };
 
 /* An incident's id: a number counting up from 1 in the low 32 bits, and in
  * the high ones the tag of the instance that opened it (0 alone; several
@@ -84,7 +83,6 @@ const char *alert_severity(alert_kind_t k);
 int alert_severity_level(alert_kind_t k);
 /* The name of a SEV_* number ("info", "warning", "critical"). */
 const char *severity_name(int sev);
-const char *alert_dir_name(int dir);
 const char *corr_type_name(corr_type_t c);
 
 /*

@@ -663,7 +663,7 @@ int alerts_resume_widespread(alerts_t *as, const shard_resume_t *r)
 {
     const change_t *ch = r->change ? changes_find(as->reg, r->change) : NULL;
     corr_result_t c = { ch ? CORR_MAINTENANCE : CORR_UNDECLARED, ch, ch ? 1.0 : 0.0 };
-    int dir = r->dir == LP_NORTH ? ALERT_DIR_NORTH : ALERT_DIR_SOUTH;
+    int dir = r->dir == DIR_NORTH ? DIR_NORTH : DIR_SOUTH;
     char key[LP_MAX_ID + 160];
     if (ch)
         snprintf(key, sizeof(key), "change:%s", ch->id);

@@ -17,8 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dir.h"
+
 /* Bits of change_t.affects. */
-enum { CHG_SOUTH = 1u << 0, CHG_NORTH = 1u << 1, CHG_BOTH = 3u };
+enum { CHG_SOUTH = DIR_BIT(DIR_SOUTH), CHG_NORTH = DIR_BIT(DIR_NORTH),
+       CHG_BOTH = CHG_SOUTH | CHG_NORTH };
 
 /* The user id of DCC-led changes (Planned Maintenance): concerns every User. */
 #define CHG_DCC_USER "DCC"

@@ -38,7 +38,7 @@ double corr_kind_affinity(const char *kind, alert_kind_t alert, int dir)
         switch (alert) {
         case ALERT_STORM:
         case ALERT_LIMIT:
-            return dir == ALERT_DIR_NORTH ? affinity[i].storm_north : affinity[i].storm_south;
+            return dir == DIR_NORTH ? affinity[i].storm_north : affinity[i].storm_south;
         case ALERT_BLOCKED:
             return affinity[i].blocked;
         case ALERT_SILENCE:
@@ -77,7 +77,7 @@ double corr_score(const change_t *c, const corr_params_t *p, alert_kind_t kind, 
     double since_start = onset > c->start ? (double)onset - (double)c->start : 0.0;
     double prox = p->proximity > 0 ? exp(-since_start / (double)p->proximity) : 1.0;
     double time = fit * (1.0 + prox) / 2.0;
-    unsigned want = dir == ALERT_DIR_NORTH ? CHG_NORTH : dir == ALERT_DIR_SOUTH ? CHG_SOUTH : CHG_BOTH;
+    unsigned want = dir == DIR_NORTH ? CHG_NORTH : dir == DIR_SOUTH ? CHG_SOUTH : CHG_BOTH;
     double dirf = (c->affects & want) ? 1.0 : CORR_WRONG_DIR;
     return time * dirf * corr_kind_affinity(c->kind, kind, dir);
 }

@@ -469,7 +469,7 @@ typedef struct {
     const unsigned char *s;
     size_t n;
     tagval_t user, cls;
-    int dir;                /* LP_SOUTH, LP_NORTH or DIR_* */
+    int dir;                /* DIR_SOUTH, DIR_NORTH or DIR_* */
     lp_result_t field_fault; /* first value fault among the fields, or LP_OK */
 } parse_t;
 
@@ -525,9 +525,9 @@ static lp_result_t parse_tags(parse_t *ps, size_t *pi)
             if (ps->dir != DIR_ABSENT || vlen == 0)
                 return LP_BAD_SYNTAX;
             if (vlen == 5 && memcmp(s + v0, "north", 5) == 0)
-                ps->dir = LP_NORTH;
+                ps->dir = DIR_NORTH;
             else if (vlen == 5 && memcmp(s + v0, "south", 5) == 0)
-                ps->dir = LP_SOUTH;
+                ps->dir = DIR_SOUTH;
             else
                 ps->dir = DIR_UNKNOWN;
         }

@@ -19,13 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dir.h"
+
 /* A byte slice; not NUL-terminated. */
 typedef struct {
     const char *p;
     uint32_t len;
 } sw_str_t;
 
-enum { LP_SOUTH = 0, LP_NORTH = 1 };
 
 /*
  * Sample times detection accepts: 1970 to 2116. Line protocol allows any
@@ -56,7 +57,7 @@ enum {
 typedef struct {
     sw_str_t user;    /* tag user, unescaped, never empty */
     sw_str_t cls;     /* tag class, unescaped; "all" when the tag is absent */
-    int dir;          /* LP_SOUTH or LP_NORTH */
+    int dir;          /* DIR_SOUTH or DIR_NORTH */
     unsigned fields;  /* LP_F_* bits present */
     double count;     /* each known field is 0 when absent, never negative */
     double delivered;

@@ -154,9 +154,9 @@ lp_result_t lp_parse_fast(const char *line, size_t n, int64_t ts_mult, lp_sample
             if (dir >= 0 || vlen != 5)
                 return LP_FAST_UNSURE;
             if (memcmp(s + v, "north", 5) == 0)
-                dir = LP_NORTH;
+                dir = DIR_NORTH;
             else if (memcmp(s + v, "south", 5) == 0)
-                dir = LP_SOUTH;
+                dir = DIR_SOUTH;
             else
                 return LP_FAST_UNSURE;
         }

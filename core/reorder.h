@@ -54,7 +54,7 @@ typedef struct {
     uint32_t seq;      /* arrival sequence (wraps; compared by difference) */
     uint32_t fields;   /* LP_F_* bits */
     uint8_t type;      /* REC_* */
-    uint8_t dir;       /* LP_SOUTH or LP_NORTH */
+    uint8_t dir;       /* DIR_SOUTH or DIR_NORTH */
     uint8_t ulen, clen;/* lengths of the User and class in key[] */
     uint16_t src;      /* the source it came from (REC_MAX_SOURCES) */
     char key[2 * 64];  /* the User, then the class: 2 x LP_MAX_ID */

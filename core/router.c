@@ -215,7 +215,7 @@ void router_stall(router_t *rt)
 
 int router_accept(router_t *rt, const char *user, size_t len, int dir)
 {
-    if (!user || len == 0 || len > LP_MAX_ID || (dir != LP_SOUTH && dir != LP_NORTH))
+    if (!user || len == 0 || len > LP_MAX_ID || (dir != DIR_SOUTH && dir != DIR_NORTH))
         return SW_EINVAL;
     if (rt->max_ts == INT64_MIN)
         return SW_ENOTFOUND; /* no event time yet: no User to accept */

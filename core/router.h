@@ -123,7 +123,7 @@ void router_feed_was_stalled(router_t *rt);
 
 /*
  * An operator accepts the level of `user` (len bytes) in direction `dir`
- * (LP_SOUTH or LP_NORTH) as its new normal: in event-time order with the
+ * (DIR_SOUTH or DIR_NORTH) as its new normal: in event-time order with the
  * samples, at the feed's time now, its series rebase their profiles to
  * the level of the last hour and a shift alert resolves (shard.h). 0,
  * SW_EINVAL for a bad User or direction, SW_ENOTFOUND before any sample,

@@ -32,7 +32,7 @@ typedef struct {
     const char *cls;        /* class, NUL-terminated, in the arena */
     uint32_t hash;          /* low bits of the key hash */
     uint16_t cls_len;
-    uint8_t dir;            /* LP_SOUTH or LP_NORTH */
+    uint8_t dir;            /* DIR_SOUTH or DIR_NORTH */
     uint8_t seen;           /* has a previous sample: intervals are known */
     uint8_t live;           /* in use; 0: a removed slot, waiting for reuse */
     uint8_t pending;        /* a sample waits in its shard's event time, at pend_ix */

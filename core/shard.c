@@ -321,7 +321,7 @@ static void explain_series(shard_t *sh, const series_t *s, const det_in_t *in,
             "explain %s %s %s/%s interval=%.0fs count=%.0f expected=%.3g (%.3g..%.3g) "
             "noise=%.3f profile=%s scale=%.2f windows=%.2fx/%.2fx/%.2fx storm=%s%s "
             "shift=%.2fx/%.2fx %s learn=%s\n",
-            at, st_user(sh->st, s->user)->name, s->dir == LP_NORTH ? "north" : "south", s->cls,
+            at, st_user(sh->st, s->user)->name, dir_name(s->dir), s->cls,
             (double)in->dt / SW_NS_PER_S, in->count, in->exp_mid, in->exp_lo, in->exp_hi, in->phi,
             ex->level ? "none" : ex->learning ? "other-days" : "own", base_scale(&s->base),
             ewin_ratio(&s->storm_det.s1), ewin_ratio(&s->storm_det.s2),
@@ -338,7 +338,7 @@ static void explain_bucket(shard_t *sh, const agg_t *g, const det_in_t *in)
     fprintf(sh->o.explain,
             "explain %s %s %s/all interval=%.0fs count=%.0f expected-low=%.3g "
             "silence-evidence=%.1f silence=%s blocked=%s\n",
-            at, st_user(sh->st, g->user)->name, g->dir == LP_NORTH ? "north" : "south",
+            at, st_user(sh->st, g->user)->name, dir_name(g->dir),
             (double)in->dt / SW_NS_PER_S, in->count, in->exp_lo, g->sil.llr,
             life_word(&g->silence), life_word(&g->blocked));
 }
@@ -373,7 +373,7 @@ static void agg_close(shard_t *sh, agg_t *g)
     if (g->explain)
         explain_bucket(sh, g, &in);
 
-    double limit = g->dir == LP_NORTH ? p->limit_north_rate : p->limit_south_rate;
+    double limit = g->dir == DIR_NORTH ? p->limit_north_rate : p->limit_south_rate;
     if (limit > 0 || g->limit_alert) {
         det_in_t all = in;
         all.count = g->queued;
@@ -386,7 +386,7 @@ static void agg_close(shard_t *sh, agg_t *g)
               "all", 0);
     }
 
-    if (g->dir == LP_NORTH) {
+    if (g->dir == DIR_NORTH) {
         route_in_t rin = { .in = in, .delivered = g->delivered, .backlog = g->backlog };
         rin.in.count = g->queued;
         route_judge(&g->route, &rin, p, &o);
@@ -398,11 +398,11 @@ static void agg_close(shard_t *sh, agg_t *g)
               g->user, "all", 0);
     }
 
-    if (g->dir != LP_NORTH)
+    if (g->dir != DIR_NORTH)
         return;
     /* the bucket's backlog, for the alert stage's blast radius */
     event_t sum = { .type = EV_SUMMARY, .at = ts, .dt = g->bucket_dt, .backlog = g->backlog,
-                    .dir = ALERT_DIR_NORTH,
+                    .dir = DIR_NORTH,
                     .alerting = life_active(&g->blocked) || life_active(&g->silence) };
     ev_names(&sum, u->name, "all");
     sh->o.emit(sh->o.emit_ctx, &sum);
@@ -557,7 +557,7 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     ev.value = o.value;
     ev.baseline = o.baseline;
     ev.learning = (uint8_t)in.learning; /* judged against a guess for this time */
-    if (s->dir == LP_NORTH)
+    if (s->dir == DIR_NORTH)
         ev.backlog = g->backlog;
     int was_firing = life_firing(&s->storm);
     drive(sh, &s->storm, &s->alert, r->ts, &o, 0, p->storm_hold, &ev, s->user, s->cls, dt);
@@ -698,7 +698,7 @@ static void feed_event(shard_t *sh, int type, int64_t at, int64_t last, int64_t 
 {
     if (after <= 0)
         after = sh->o.ingest.stall_after;
-    event_t ev = { .type = (uint8_t)type, .kind = ALERT_FEED, .dir = ALERT_DIR_BOTH,
+    event_t ev = { .type = (uint8_t)type, .kind = ALERT_FEED, .dir = DIR_BOTH,
                    .id = UINT32_MAX - src, .at = at, .starts_at = last,
                    .detected_at = last + after, .ends_at = at, .backlog = -1,
                    .src = (uint16_t)src };
@@ -1267,7 +1267,7 @@ int shard_resume(shard_t *sh, const shard_resume_t *r)
         if (sh->stalled)
             return SW_EEXISTS;
         sh->stalled = 1; /* resolved by REC_FEED_BACK at the feed's first sample */
-        event_t ev = { .type = EV_ADOPT, .kind = ALERT_FEED, .dir = ALERT_DIR_BOTH,
+        event_t ev = { .type = EV_ADOPT, .kind = ALERT_FEED, .dir = DIR_BOTH,
                        .id = UINT32_MAX, .at = r->fire.detected_at,
                        .starts_at = r->fire.starts_at, .detected_at = r->fire.detected_at,
                        .backlog = -1, .incident = r->fire.incident, .role = r->fire.role,
@@ -1276,7 +1276,7 @@ int shard_resume(shard_t *sh, const shard_resume_t *r)
         sh->o.emit(sh->o.emit_ctx, &ev);
         return SW_OK;
     }
-    if ((r->dir != LP_SOUTH && r->dir != LP_NORTH) || r->src >= REC_MAX_SOURCES)
+    if ((r->dir != DIR_SOUTH && r->dir != DIR_NORTH) || r->src >= REC_MAX_SOURCES)
         return SW_EINVAL;
     size_t ulen = strlen(r->user);
     life_t firing = { .onset = r->fire.starts_at, .since = r->fire.detected_at,

@@ -121,7 +121,7 @@ int shard_adopt(shard_t *sh, const struct state_user *u);
  */
 typedef struct {
     alert_kind_t kind;
-    int dir;                  /* LP_SOUTH or LP_NORTH; the feed's: any */
+    int dir;                  /* DIR_SOUTH or DIR_NORTH; the feed's: any */
     const char *user, *cls;   /* NUL-terminated; cls for storms only */
     unsigned src;             /* the feed's: 0 (a Kafka partition's is not resumed) */
     state_fire_t fire;        /* what it fired with */

@@ -218,7 +218,7 @@ static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ul
     *user = r->p + r->pos;
     r->pos += *ulen;
     *dir = (int)r_u(r, 1);
-    if (*dir != LP_SOUTH && *dir != LP_NORTH)
+    if (*dir != DIR_SOUTH && *dir != DIR_NORTH)
         return "bad direction";
     *clen = (size_t)r_u(r, 2);
     if (*clen == 0 || *clen > LP_MAX_ID)
@@ -589,7 +589,7 @@ static size_t u_str(urd_t *d, char dst[LP_MAX_ID + 1], const char *what)
 static void u_series(urd_t *d, state_user_series_t *s)
 {
     s->dir = (int)u_u(d, 1);
-    if (s->dir != LP_SOUTH && s->dir != LP_NORTH && !d->why)
+    if (s->dir != DIR_SOUTH && s->dir != DIR_NORTH && !d->why)
         d->why = "bad direction";
     s->clen = u_str(d, s->cls, "bad class length");
     if (u_need(d, STATE_BASE_LEN) && !r_base(&d->r, &s->base, 1))
@@ -617,7 +617,7 @@ static void u_series(urd_t *d, state_user_series_t *s)
 static void u_agg(urd_t *d, state_user_agg_t *g)
 {
     g->dir = (int)u_u(d, 1);
-    if (g->dir != LP_SOUTH && g->dir != LP_NORTH && !d->why)
+    if (g->dir != DIR_SOUTH && g->dir != DIR_NORTH && !d->why)
         d->why = "bad direction";
     g->sil.llr = u_f32_nonneg(d);
     g->sil.since = u_opt_ts(d);

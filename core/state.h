@@ -76,7 +76,7 @@ typedef struct {
 } state_fire_t;
 
 typedef struct {
-    int dir;                      /* LP_SOUTH or LP_NORTH */
+    int dir;                      /* DIR_SOUTH or DIR_NORTH */
     char cls[LP_MAX_ID + 1];
     size_t clen;
     int seen;

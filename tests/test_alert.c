@@ -41,7 +41,7 @@ static alert_t example_blocked(change_t *chg)
         .kind = ALERT_BLOCKED,
         .firing = 1,
         .user = "90-B3-D5-1F-30-01-00-0A",
-        .dir = ALERT_DIR_NORTH,
+        .dir = DIR_NORTH,
         .cls = "all",
         .starts_at = at("2019-09-12T09:04:05Z"),
         .detected_at = at("2019-09-12T09:06:10Z"),
@@ -78,9 +78,9 @@ static void test_names(void **state)
     assert_string_equal(alert_severity(ALERT_SILENCE), "warning");
     assert_string_equal(alert_severity(ALERT_FEED), "critical");
     assert_string_equal(alert_severity(ALERT_LIMIT), "warning");
-    assert_string_equal(alert_dir_name(ALERT_DIR_NORTH), "north");
-    assert_string_equal(alert_dir_name(ALERT_DIR_SOUTH), "south");
-    assert_string_equal(alert_dir_name(ALERT_DIR_BOTH), "both");
+    assert_string_equal(dir_name(DIR_NORTH), "north");
+    assert_string_equal(dir_name(DIR_SOUTH), "south");
+    assert_string_equal(dir_name(DIR_BOTH), "both");
     assert_string_equal(corr_type_name(CORR_DECLARED), "declared");
     assert_string_equal(corr_type_name(CORR_MAINTENANCE), "maintenance");
     assert_string_equal(corr_type_name(CORR_UNDECLARED), "undeclared");
@@ -145,7 +145,7 @@ static void test_golden_storm_undeclared(void **state)
         .kind = ALERT_STORM,
         .firing = 1,
         .user = "U7",
-        .dir = ALERT_DIR_SOUTH,
+        .dir = DIR_SOUTH,
         .cls = "reads",
         .starts_at = at("2019-09-12T00:00:00Z"),
         .detected_at = at("2019-09-12T00:00:05.001Z"),
@@ -181,7 +181,7 @@ static void test_golden_feed_silence_limit(void **state)
     (void)state;
     char buf[2048];
     alert_t f = {
-        .kind = ALERT_FEED, .firing = 0, .user = "*", .dir = ALERT_DIR_BOTH, .cls = "all",
+        .kind = ALERT_FEED, .firing = 0, .user = "*", .dir = DIR_BOTH, .cls = "all",
         .starts_at = at("2019-09-12T01:00:00Z"), .detected_at = at("2019-09-12T01:00:30Z"),
         .ends_at = at("2019-09-12T01:10:00Z"), .backlog = -1,
     };
@@ -195,7 +195,7 @@ static void test_golden_feed_silence_limit(void **state)
         "\"correlation\":\"undeclared\",\"change\":null,\"impacted_users\":[]}\n");
 
     alert_t s = {
-        .kind = ALERT_SILENCE, .firing = 1, .user = "U9", .dir = ALERT_DIR_NORTH,
+        .kind = ALERT_SILENCE, .firing = 1, .user = "U9", .dir = DIR_NORTH,
         .cls = "all", .starts_at = 0, .detected_at = 5000000000, .value = 0.04,
         .baseline = 20, .backlog = -1,
     };
@@ -207,7 +207,7 @@ static void test_golden_feed_silence_limit(void **state)
                                 "against 20.0/s expected\","));
 
     alert_t l = {
-        .kind = ALERT_LIMIT, .firing = 1, .user = "U9", .dir = ALERT_DIR_SOUTH, .cls = "all",
+        .kind = ALERT_LIMIT, .firing = 1, .user = "U9", .dir = DIR_SOUTH, .cls = "all",
         .value = 120, .baseline = 80, .limit = 100, .backlog = -1,
     };
     fmt(&l, buf, sizeof(buf));
@@ -226,7 +226,7 @@ static void test_golden_incident_fields(void **state)
         .kind = ALERT_STORM,
         .firing = 1,
         .user = "U7",
-        .dir = ALERT_DIR_NORTH,
+        .dir = DIR_NORTH,
         .cls = "all",
         .starts_at = at("2019-09-12T00:00:00Z"),
         .detected_at = at("2019-09-12T00:00:10Z"),
@@ -262,7 +262,7 @@ static void test_golden_incident_fields(void **state)
         .kind = ALERT_WIDESPREAD,
         .firing = 1,
         .user = "*",
-        .dir = ALERT_DIR_NORTH,
+        .dir = DIR_NORTH,
         .cls = "all",
         .starts_at = at("2019-09-12T00:00:00Z"),
         .detected_at = at("2019-09-12T00:00:10Z"),
@@ -318,7 +318,7 @@ static void test_escaping(void **state)
     change_t chg = { .id = id, .user = user, .title = title, .kind = kind };
     static const char *const impacted[] = { "I\\1\x02" };
     alert_t a = {
-        .kind = ALERT_SILENCE, .firing = 1, .user = "a\"b\\c\x01\t", .dir = ALERT_DIR_SOUTH,
+        .kind = ALERT_SILENCE, .firing = 1, .user = "a\"b\\c\x01\t", .dir = DIR_SOUTH,
         .cls = "cl\"s\n", .backlog = -1, .corr = CORR_DECLARED, .change = &chg, .score = 0.5,
         .impacted = impacted, .n_impacted = 1,
     };
@@ -344,7 +344,7 @@ static void test_utf8_passthrough(void **state)
 {
     (void)state;
     alert_t a = { .kind = ALERT_FEED, .firing = 1, .user = "Zo\xc3\xab \xe2\x82\xac",
-                  .dir = ALERT_DIR_BOTH, .cls = "all", .backlog = -1 };
+                  .dir = DIR_BOTH, .cls = "all", .backlog = -1 };
     char buf[1024];
     fmt(&a, buf, sizeof(buf));
     assert_non_null(strstr(buf, "\"user\":\"Zo\xc3\xab \xe2\x82\xac\","));

@@ -53,7 +53,7 @@ static void tmp_path(char *path, size_t len)
 static alert_t storm(const char *user, int firing)
 {
     return (alert_t){ .kind = ALERT_STORM, .firing = firing, .user = user,
-                      .dir = ALERT_DIR_SOUTH, .cls = "request", .starts_at = 1000 * S,
+                      .dir = DIR_SOUTH, .cls = "request", .starts_at = 1000 * S,
                       .detected_at = 1010 * S, .value = 50, .baseline = 10, .backlog = -1 };
 }
 
@@ -81,7 +81,7 @@ static void test_resumes_what_was_open(void **state)
     assert_int_equal(seen.n, 0);
     alert_t a = storm("A", 1), b = storm("B", 1);
     b.kind = ALERT_SILENCE;
-    b.dir = ALERT_DIR_NORTH;
+    b.dir = DIR_NORTH;
     b.cls = "all";
     b.backlog = 42;
     assert_int_equal(alertjournal_record(j, &a), 0);
@@ -95,7 +95,7 @@ static void test_resumes_what_was_open(void **state)
     assert_non_null(j);
     assert_int_equal(seen.n, 1);
     assert_int_equal(seen.r[0].kind, ALERT_SILENCE);
-    assert_int_equal(seen.r[0].dir, LP_NORTH);
+    assert_int_equal(seen.r[0].dir, DIR_NORTH);
     assert_string_equal(seen.user[0], "B");
     assert_true(seen.r[0].fire.starts_at == 1000 * S);
     assert_true(seen.r[0].fire.detected_at == 1010 * S);
@@ -125,14 +125,14 @@ static void test_incidents_kept(void **state)
     assert_non_null(j);
     alert_t m = storm("A", 1);
     m.kind = ALERT_BLOCKED;
-    m.dir = ALERT_DIR_NORTH;
+    m.dir = DIR_NORTH;
     m.cls = "all";
     m.incident = 7;
     m.role = ROLE_MEMBER;
     m.severity = SEV_WARNING;
     m.learning = 1;
     change_t chg = { .id = (char *)"CHG-0412" };
-    alert_t w1 = { .kind = ALERT_WIDESPREAD, .firing = 1, .user = "*", .dir = ALERT_DIR_NORTH,
+    alert_t w1 = { .kind = ALERT_WIDESPREAD, .firing = 1, .user = "*", .dir = DIR_NORTH,
                    .cls = "all", .starts_at = 900 * S, .detected_at = 905 * S, .backlog = -1,
                    .incident = 7, .severity = SEV_WARNING, .symptom = ALERT_BLOCKED,
                    .change = &chg, .corr = CORR_MAINTENANCE };
@@ -166,7 +166,7 @@ static void test_incidents_kept(void **state)
         } else if (r->fire.incident == 7) {
             assert_int_equal(r->kind, ALERT_WIDESPREAD);
             assert_int_equal(r->symptom, ALERT_BLOCKED);
-            assert_int_equal(r->dir, LP_NORTH);
+            assert_int_equal(r->dir, DIR_NORTH);
             assert_string_equal(seen.change[i], "CHG-0412");
             assert_true(r->fire.detected_at == 905 * S);
             got |= 2;

@@ -127,7 +127,7 @@ static void send(fx_t *f, int type, int kind, uint32_t id, const char *user, int
     event_t ev = { .type = (uint8_t)type, .kind = (uint8_t)kind, .id = id, .at = at,
                    .starts_at = starts_at, .detected_at = at, .ends_at = at,
                    .since = starts_at - 10 * S, .dt = 10 * S, .backlog = backlog,
-                   .dir = kind == ALERT_STORM ? ALERT_DIR_SOUTH : ALERT_DIR_NORTH };
+                   .dir = kind == ALERT_STORM ? DIR_SOUTH : DIR_NORTH };
     snprintf(ev.user, sizeof(ev.user), "%s", user);
     snprintf(ev.cls, sizeof(ev.cls), "all");
     alerts_event(f->as, 0, &ev);
@@ -284,7 +284,7 @@ static void test_widespread_resumed(void **state)
 {
     (void)state;
     fx_t *f = fx_new();
-    shard_resume_t r = { .kind = ALERT_WIDESPREAD, .dir = LP_NORTH, .user = "*", .cls = "all",
+    shard_resume_t r = { .kind = ALERT_WIDESPREAD, .dir = DIR_NORTH, .user = "*", .cls = "all",
                          .symptom = ALERT_SILENCE,
                          .fire = { .starts_at = T0 - 60 * S, .detected_at = T0 - 50 * S,
                                    .incident = 5, .severity = SEV_CRITICAL } };
@@ -293,7 +293,7 @@ static void test_widespread_resumed(void **state)
     for (uint32_t i = 0; i < 2; i++) {
         event_t ev = { .type = EV_ADOPT, .kind = ALERT_SILENCE, .id = i + 1, .at = T0,
                        .starts_at = T0 - 60 * S, .detected_at = T0 - 50 * S, .backlog = -1,
-                       .dir = ALERT_DIR_NORTH, .incident = 5, .role = ROLE_MEMBER,
+                       .dir = DIR_NORTH, .incident = 5, .role = ROLE_MEMBER,
                        .severity = SEV_CRITICAL };
         snprintf(ev.user, sizeof(ev.user), "M%u", i);
         snprintf(ev.cls, sizeof(ev.cls), "all");

@@ -67,21 +67,21 @@ static corr_params_t flat_params(void)
 static void test_kind_affinity(void **state)
 {
     (void)state;
-    assert_near(corr_kind_affinity("firewall", ALERT_BLOCKED, ALERT_DIR_NORTH), 1.0, 0);
-    assert_near(corr_kind_affinity("FireWall", ALERT_BLOCKED, ALERT_DIR_NORTH), 1.0, 0);
-    assert_near(corr_kind_affinity("firewall", ALERT_SILENCE, ALERT_DIR_SOUTH), 1.0, 0);
-    assert_near(corr_kind_affinity("firewall", ALERT_STORM, ALERT_DIR_SOUTH), 0.3, 0);
-    assert_near(corr_kind_affinity("mdm", ALERT_STORM, ALERT_DIR_SOUTH), 1.0, 0);
-    assert_near(corr_kind_affinity("mdm", ALERT_STORM, ALERT_DIR_NORTH), 0.6, 0);
-    assert_near(corr_kind_affinity("firmware", ALERT_STORM, ALERT_DIR_NORTH), 1.0, 0);
-    assert_near(corr_kind_affinity("firmware", ALERT_LIMIT, ALERT_DIR_NORTH), 1.0, 0);
-    assert_near(corr_kind_affinity("maintenance", ALERT_BLOCKED, ALERT_DIR_NORTH), 1.0, 0);
+    assert_near(corr_kind_affinity("firewall", ALERT_BLOCKED, DIR_NORTH), 1.0, 0);
+    assert_near(corr_kind_affinity("FireWall", ALERT_BLOCKED, DIR_NORTH), 1.0, 0);
+    assert_near(corr_kind_affinity("firewall", ALERT_SILENCE, DIR_SOUTH), 1.0, 0);
+    assert_near(corr_kind_affinity("firewall", ALERT_STORM, DIR_SOUTH), 0.3, 0);
+    assert_near(corr_kind_affinity("mdm", ALERT_STORM, DIR_SOUTH), 1.0, 0);
+    assert_near(corr_kind_affinity("mdm", ALERT_STORM, DIR_NORTH), 0.6, 0);
+    assert_near(corr_kind_affinity("firmware", ALERT_STORM, DIR_NORTH), 1.0, 0);
+    assert_near(corr_kind_affinity("firmware", ALERT_LIMIT, DIR_NORTH), 1.0, 0);
+    assert_near(corr_kind_affinity("maintenance", ALERT_BLOCKED, DIR_NORTH), 1.0, 0);
     /* unknown or absent kinds get a middling, not a zero, affinity */
-    double unknown = corr_kind_affinity("catering", ALERT_BLOCKED, ALERT_DIR_NORTH);
+    double unknown = corr_kind_affinity("catering", ALERT_BLOCKED, DIR_NORTH);
     assert_true(unknown > 0.3 && unknown < 1.0);
-    assert_near(corr_kind_affinity(NULL, ALERT_BLOCKED, ALERT_DIR_NORTH), unknown, 0);
+    assert_near(corr_kind_affinity(NULL, ALERT_BLOCKED, DIR_NORTH), unknown, 0);
     /* a prefix of a known kind is not that kind */
-    assert_near(corr_kind_affinity("fire", ALERT_BLOCKED, ALERT_DIR_NORTH), unknown, 0);
+    assert_near(corr_kind_affinity("fire", ALERT_BLOCKED, DIR_NORTH), unknown, 0);
 }
 
 /* Onset at the start of a matching change: full marks. */
@@ -91,9 +91,9 @@ static void test_score_inside_at_start_is_one(void **state)
     corr_params_t p;
     corr_params_defaults(&p);
     change_t c = chg("C1", "U1", "firewall", CHG_NORTH, 0, 60);
-    assert_near(corr_score(&c, &p, ALERT_BLOCKED, ALERT_DIR_NORTH, c.start), 1.0, 1e-12);
+    assert_near(corr_score(&c, &p, ALERT_BLOCKED, DIR_NORTH, c.start), 1.0, 1e-12);
     /* the kind scales it */
-    assert_near(corr_score(&c, &p, ALERT_STORM, ALERT_DIR_NORTH, c.start), 0.3, 1e-12);
+    assert_near(corr_score(&c, &p, ALERT_STORM, DIR_NORTH, c.start), 0.3, 1e-12);
 }
 
 /* Inside the window scores more than the same distance outside. */
@@ -107,10 +107,10 @@ static void test_far_apart_times_score_zero(void **state)
     change_t c = chg("PM-1700", "DCC", "maintenance", CHG_BOTH, 0, 60);
     c.start = INT64_MIN + 2; /* 1677 */
     c.end = c.start + 86400 * (int64_t)1000000000;
-    assert_true(corr_score(&c, &p, ALERT_FEED, ALERT_DIR_BOTH, INT64_MAX - 1) == 0.0);
+    assert_true(corr_score(&c, &p, ALERT_FEED, DIR_BOTH, INT64_MAX - 1) == 0.0);
     c.start = INT64_MAX - 2 * 86400 * (int64_t)1000000000; /* 2262 */
     c.end = INT64_MAX - 1;
-    assert_true(corr_score(&c, &p, ALERT_STORM, ALERT_DIR_NORTH, INT64_MIN + 2) == 0.0);
+    assert_true(corr_score(&c, &p, ALERT_STORM, DIR_NORTH, INT64_MIN + 2) == 0.0);
 }
 
 static void test_inside_beats_outside(void **state)
@@ -119,19 +119,19 @@ static void test_inside_beats_outside(void **state)
     corr_params_t p;
     corr_params_defaults(&p);
     change_t c = chg("C1", "U1", "firewall", CHG_BOTH, 0, 30);
-    double inside = corr_score(&c, &p, ALERT_BLOCKED, ALERT_DIR_NORTH, c.start + 5 * MIN);
-    double before = corr_score(&c, &p, ALERT_BLOCKED, ALERT_DIR_NORTH, c.start - 5 * MIN);
-    double after = corr_score(&c, &p, ALERT_BLOCKED, ALERT_DIR_NORTH, c.end + 5 * MIN);
+    double inside = corr_score(&c, &p, ALERT_BLOCKED, DIR_NORTH, c.start + 5 * MIN);
+    double before = corr_score(&c, &p, ALERT_BLOCKED, DIR_NORTH, c.start - 5 * MIN);
+    double after = corr_score(&c, &p, ALERT_BLOCKED, DIR_NORTH, c.end + 5 * MIN);
     assert_true(inside > before);
     assert_true(inside > after);
     assert_true(before > 0 && after > 0);
     /* inside, the score falls as the onset moves away from the start */
-    double later = corr_score(&c, &p, ALERT_BLOCKED, ALERT_DIR_NORTH, c.start + 25 * MIN);
+    double later = corr_score(&c, &p, ALERT_BLOCKED, DIR_NORTH, c.start + 25 * MIN);
     assert_true(later < inside);
     assert_true(later > after);
     /* never outside [0, 1] */
     for (int64_t m = -30; m <= 90; m++) {
-        double s = corr_score(&c, &p, ALERT_BLOCKED, ALERT_DIR_NORTH, c.start + m * MIN);
+        double s = corr_score(&c, &p, ALERT_BLOCKED, DIR_NORTH, c.start + m * MIN);
         assert_true(s >= 0.0 && s <= 1.0);
     }
 }
@@ -147,7 +147,7 @@ static void test_linear_decay_to_zero(void **state)
     corr_params_t p = flat_params(); /* early 15 min, late 30 min */
     change_t c = chg("C1", "U1", "firewall", CHG_BOTH, 0, 60);
     const alert_kind_t k = ALERT_BLOCKED;
-    const int d = ALERT_DIR_NORTH;
+    const int d = DIR_NORTH;
     const double f = CORR_LATE_FLOOR;
     assert_near(corr_score(&c, &p, k, d, c.start - p.early / 4), 1.0 - f / 4, 1e-4);
     assert_near(corr_score(&c, &p, k, d, c.start - p.early / 2), 1.0 - f / 2, 1e-4);
@@ -176,9 +176,9 @@ static void test_proximity(void **state)
     corr_params_t p;
     corr_params_defaults(&p);
     change_t c = chg("C1", "U1", "network", CHG_BOTH, 0, 24 * 60);
-    double at_start = corr_score(&c, &p, ALERT_SILENCE, ALERT_DIR_SOUTH, c.start);
-    double one_prox = corr_score(&c, &p, ALERT_SILENCE, ALERT_DIR_SOUTH, c.start + p.proximity);
-    double far = corr_score(&c, &p, ALERT_SILENCE, ALERT_DIR_SOUTH, c.start + 20 * p.proximity);
+    double at_start = corr_score(&c, &p, ALERT_SILENCE, DIR_SOUTH, c.start);
+    double one_prox = corr_score(&c, &p, ALERT_SILENCE, DIR_SOUTH, c.start + p.proximity);
+    double far = corr_score(&c, &p, ALERT_SILENCE, DIR_SOUTH, c.start + 20 * p.proximity);
     assert_near(at_start, 1.0, 1e-12);
     assert_true(one_prox < at_start && one_prox > far);
     assert_near(far, 0.5, 1e-6);
@@ -194,13 +194,13 @@ static void test_direction_mismatch(void **state)
     change_t south = chg("C2", "U1", "firewall", CHG_SOUTH, 0, 60);
     change_t both = chg("C3", "U1", "firewall", CHG_BOTH, 0, 60);
     int64_t onset = north.start + 10 * MIN;
-    double right = corr_score(&north, &p, ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
-    double wrong = corr_score(&south, &p, ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
-    double any = corr_score(&both, &p, ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
+    double right = corr_score(&north, &p, ALERT_BLOCKED, DIR_NORTH, onset);
+    double wrong = corr_score(&south, &p, ALERT_BLOCKED, DIR_NORTH, onset);
+    double any = corr_score(&both, &p, ALERT_BLOCKED, DIR_NORTH, onset);
     assert_true(right > 0);
     assert_near(wrong, right * CORR_WRONG_DIR, 1e-12);
     assert_near(any, right, 1e-12);
-    assert_near(corr_score(&south, &p, ALERT_BLOCKED, ALERT_DIR_SOUTH, onset), right, 1e-12);
+    assert_near(corr_score(&south, &p, ALERT_BLOCKED, DIR_SOUTH, onset), right, 1e-12);
 }
 
 /* Another User's change is never chosen, however well it fits. */
@@ -214,12 +214,12 @@ static void test_other_users_change_ignored(void **state)
     add(reg, chg("C-U2", "U2", "firewall", CHG_BOTH, 0, 60));
     add(reg, chg("C-U10", "U10", "firewall", CHG_BOTH, 0, 60)); /* U1 is a prefix */
     add(reg, chg("C-dcc", "dcc", "firewall", CHG_BOTH, 0, 60)); /* not "DCC" */
-    corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, t0());
+    corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, DIR_NORTH, t0());
     assert_int_equal(r.type, CORR_UNDECLARED);
     assert_null(r.change);
     assert_near(r.score, 0.0, 0);
     /* while U2 gets its own */
-    r = corr_best(reg, &p, "U2", ALERT_BLOCKED, ALERT_DIR_NORTH, t0());
+    r = corr_best(reg, &p, "U2", ALERT_BLOCKED, DIR_NORTH, t0());
     assert_int_equal(r.type, CORR_DECLARED);
     assert_non_null(r.change);
     assert_string_equal(r.change->id, "C-U2");
@@ -241,10 +241,10 @@ static void test_own_preferred_over_dcc(void **state)
     add(reg, chg("DCC-PM-1", CHG_DCC_USER, "maintenance", CHG_BOTH, 0, 60));
     add(reg, chg("C-own", "U1", "firewall", CHG_NORTH, -10, 60)); /* weaker, still fits */
     int64_t onset = t0();
-    double own_s = corr_score(changes_find(reg, "C-own"), &p, ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
-    double dcc_s = corr_score(changes_find(reg, "DCC-PM-1"), &p, ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
+    double own_s = corr_score(changes_find(reg, "C-own"), &p, ALERT_BLOCKED, DIR_NORTH, onset);
+    double dcc_s = corr_score(changes_find(reg, "DCC-PM-1"), &p, ALERT_BLOCKED, DIR_NORTH, onset);
     assert_true(own_s >= p.min_score && own_s < dcc_s && own_s >= dcc_s - CORR_OWN_MARGIN);
-    corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
+    corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, DIR_NORTH, onset);
     assert_int_equal(r.type, CORR_DECLARED);
     assert_string_equal(r.change->id, "C-own");
     assert_near(r.score, own_s, 1e-12);
@@ -252,9 +252,9 @@ static void test_own_preferred_over_dcc(void **state)
     /* a head-end change fits a blocked route poorly: the maintenance wins */
     assert_int_equal(changes_remove(reg, "C-own"), SW_OK);
     add(reg, chg("C-headend", "U1", "headend", CHG_SOUTH, -40, 60));
-    own_s = corr_score(changes_find(reg, "C-headend"), &p, ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
+    own_s = corr_score(changes_find(reg, "C-headend"), &p, ALERT_BLOCKED, DIR_NORTH, onset);
     assert_true(own_s >= p.min_score && own_s < dcc_s - CORR_OWN_MARGIN);
-    r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, onset);
+    r = corr_best(reg, &p, "U1", ALERT_BLOCKED, DIR_NORTH, onset);
     assert_int_equal(r.type, CORR_MAINTENANCE);
     assert_string_equal(r.change->id, "DCC-PM-1");
     assert_near(r.score, dcc_s, 1e-12);
@@ -271,29 +271,29 @@ static void test_dcc_then_undeclared(void **state)
     assert_non_null(reg);
     add(reg, chg("C-own-old", "U1", "firewall", CHG_BOTH, -600, -300)); /* ended 5 h ago */
     add(reg, chg("DCC-PM-1", CHG_DCC_USER, "maintenance", CHG_BOTH, -5, 60));
-    corr_result_t r = corr_best(reg, &p, "U1", ALERT_SILENCE, ALERT_DIR_SOUTH, t0());
+    corr_result_t r = corr_best(reg, &p, "U1", ALERT_SILENCE, DIR_SOUTH, t0());
     assert_int_equal(r.type, CORR_MAINTENANCE);
     assert_string_equal(r.change->id, "DCC-PM-1");
     assert_true(r.score >= p.min_score);
     /* DCC changes apply to the whole feed too */
-    r = corr_best(reg, &p, "*", ALERT_FEED, ALERT_DIR_BOTH, t0());
+    r = corr_best(reg, &p, "*", ALERT_FEED, DIR_BOTH, t0());
     assert_int_equal(r.type, CORR_MAINTENANCE);
 
     /* an onset far from every change: undeclared */
-    r = corr_best(reg, &p, "U1", ALERT_SILENCE, ALERT_DIR_SOUTH, t0() + 24 * 60 * MIN);
+    r = corr_best(reg, &p, "U1", ALERT_SILENCE, DIR_SOUTH, t0() + 24 * 60 * MIN);
     assert_int_equal(r.type, CORR_UNDECLARED);
     assert_null(r.change);
 
     /* a fit that scores above zero but below min_score is no explanation */
     int64_t onset = t0() + 60 * MIN + p.late * 4 / 5; /* fit 0.2 on the DCC change */
-    double s = corr_score(changes_find(reg, "DCC-PM-1"), &p, ALERT_SILENCE, ALERT_DIR_SOUTH, onset);
+    double s = corr_score(changes_find(reg, "DCC-PM-1"), &p, ALERT_SILENCE, DIR_SOUTH, onset);
     assert_true(s > 0 && s < p.min_score);
-    r = corr_best(reg, &p, "U1", ALERT_SILENCE, ALERT_DIR_SOUTH, onset);
+    r = corr_best(reg, &p, "U1", ALERT_SILENCE, DIR_SOUTH, onset);
     assert_int_equal(r.type, CORR_UNDECLARED);
     assert_null(r.change);
 
     /* no register at all */
-    r = corr_best(NULL, &p, "U1", ALERT_SILENCE, ALERT_DIR_SOUTH, t0());
+    r = corr_best(NULL, &p, "U1", ALERT_SILENCE, DIR_SOUTH, t0());
     assert_int_equal(r.type, CORR_UNDECLARED);
     assert_null(r.change);
     changes_destroy(reg);
@@ -313,13 +313,13 @@ static void test_competing_changes(void **state)
     add(reg, chg("C-early-start", "U1", "firewall", CHG_NORTH, -50, 60));
     add(reg, chg("C-right", "U1", "firewall", CHG_NORTH, -2, 60));
     add(reg, chg("C-other-user", "U2", "firewall", CHG_NORTH, 0, 60));
-    corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, t0());
+    corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, DIR_NORTH, t0());
     assert_int_equal(r.type, CORR_DECLARED);
     assert_string_equal(r.change->id, "C-right");
     for (size_t i = 0; i < changes_count(reg); i++) {
         const change_t *c = changes_get(reg, i);
         if (strcmp(c->user, "U1") == 0 && c != r.change)
-            assert_true(corr_score(c, &p, ALERT_BLOCKED, ALERT_DIR_NORTH, t0()) < r.score);
+            assert_true(corr_score(c, &p, ALERT_BLOCKED, DIR_NORTH, t0()) < r.score);
     }
     /* insertion order does not matter: remove and re-add the winner first */
     changes_t *reg2 = changes_create();
@@ -328,7 +328,7 @@ static void test_competing_changes(void **state)
     for (size_t i = 0; i < changes_count(reg); i++)
         if (strcmp(changes_get(reg, i)->id, "C-right") != 0)
             add(reg2, *changes_get(reg, i));
-    corr_result_t r2 = corr_best(reg2, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, t0());
+    corr_result_t r2 = corr_best(reg2, &p, "U1", ALERT_BLOCKED, DIR_NORTH, t0());
     assert_string_equal(r2.change->id, "C-right");
     assert_near(r2.score, r.score, 1e-12);
     changes_destroy(reg2);
@@ -347,17 +347,17 @@ static void test_late_dcc_work_no_fit(void **state)
     corr_params_defaults(&p);
     change_t own = chg("C-own", "U1", "mdm", CHG_SOUTH, 20, 60);
     change_t dcc = chg("DCC-PM-1", CHG_DCC_USER, "maintenance", CHG_BOTH, 20, 60);
-    assert_true(corr_score(&own, &p, ALERT_STORM, ALERT_DIR_SOUTH, t0()) >= p.min_score);
-    assert_near(corr_score(&dcc, &p, ALERT_STORM, ALERT_DIR_SOUTH, t0()), 0.0, 0);
-    assert_true(corr_score(&dcc, &p, ALERT_STORM, ALERT_DIR_SOUTH, t0() + 15 * MIN) >=
+    assert_true(corr_score(&own, &p, ALERT_STORM, DIR_SOUTH, t0()) >= p.min_score);
+    assert_near(corr_score(&dcc, &p, ALERT_STORM, DIR_SOUTH, t0()), 0.0, 0);
+    assert_true(corr_score(&dcc, &p, ALERT_STORM, DIR_SOUTH, t0() + 15 * MIN) >=
                 p.min_score);
     changes_t *reg = changes_create();
     assert_non_null(reg);
     add(reg, dcc);
-    corr_result_t r = corr_best(reg, &p, "U1", ALERT_STORM, ALERT_DIR_SOUTH, t0());
+    corr_result_t r = corr_best(reg, &p, "U1", ALERT_STORM, DIR_SOUTH, t0());
     assert_int_equal(r.type, CORR_UNDECLARED);
     add(reg, own);
-    r = corr_best(reg, &p, "U1", ALERT_STORM, ALERT_DIR_SOUTH, t0());
+    r = corr_best(reg, &p, "U1", ALERT_STORM, DIR_SOUTH, t0());
     assert_int_equal(r.type, CORR_DECLARED);
     assert_string_equal(r.change->id, "C-own");
     changes_destroy(reg);
@@ -378,14 +378,14 @@ static void test_late_declared_change_wins(void **state)
     add(reg, chg("C-long-running", "U1", "network", CHG_BOTH, -180, 180));
     add(reg, chg("C-late", "U1", "firewall", CHG_NORTH, 4, 60));
     add(reg, chg("DCC-PM-1", CHG_DCC_USER, "maintenance", CHG_BOTH, 0, 60));
-    corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, t0());
+    corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, DIR_NORTH, t0());
     assert_int_equal(r.type, CORR_DECLARED);
     assert_string_equal(r.change->id, "C-late");
     assert_true(r.score >= p.min_score);
     assert_near(r.score, 1.0 - CORR_LATE_FLOOR * (double)(4 * MIN) / (double)p.early, 1e-9);
     /* alone it is still chosen */
     assert_int_equal(changes_remove(reg, "C-long-running"), SW_OK);
-    r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, t0());
+    r = corr_best(reg, &p, "U1", ALERT_BLOCKED, DIR_NORTH, t0());
     assert_string_equal(r.change->id, "C-late");
     changes_destroy(reg);
 }
@@ -405,7 +405,7 @@ static void test_exact_tie_goes_to_smaller_id(void **state)
         assert_non_null(reg);
         add(reg, chg(order ? "C-b" : "C-a", "U1", "firewall", CHG_NORTH, -2, 60));
         add(reg, chg(order ? "C-a" : "C-b", "U1", "firewall", CHG_NORTH, -2, 60));
-        corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, ALERT_DIR_NORTH, t0());
+        corr_result_t r = corr_best(reg, &p, "U1", ALERT_BLOCKED, DIR_NORTH, t0());
         assert_int_equal(r.type, CORR_DECLARED);
         assert_string_equal(r.change->id, "C-a");
         changes_destroy(reg);

@@ -123,9 +123,9 @@ static int expected_dir(sim_kind_t k)
     case SIM_BLOCKED:
     case SIM_DEGRADED:
     case SIM_STORM_NORTH:
-    case SIM_SILENCE_NORTH: return ALERT_DIR_NORTH;
-    case SIM_FEED_GAP: return ALERT_DIR_BOTH;
-    default: return ALERT_DIR_SOUTH;
+    case SIM_SILENCE_NORTH: return DIR_NORTH;
+    case SIM_FEED_GAP: return DIR_BOTH;
+    default: return DIR_SOUTH;
     }
 }
 

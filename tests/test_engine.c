@@ -170,7 +170,7 @@ static void test_storm_fires_once_and_resolves(void **state)
     assert_true(a->firing);
     assert_string_equal(f->sink.user[0], "A");
     assert_string_equal(f->sink.cls[0], "request");
-    assert_int_equal(a->dir, ALERT_DIR_SOUTH);
+    assert_int_equal(a->dir, DIR_SOUTH);
     assert_true(a->starts_at == T0 + ONSET);
     assert_true(a->detected_at == T0 + ONSET + 5 * S); /* within two samples */
     assert_true(a->value > 3.5 * a->baseline);
@@ -188,7 +188,7 @@ static void shift_run(fx_t *f, int64_t end, int64_t shift, int64_t accept)
 {
     for (int64_t t = 0; t < end; t += 10 * S) {
         if (accept && t == accept)
-            assert_int_equal(engine_accept(f->e, "A", 1, LP_SOUTH), SW_OK);
+            assert_int_equal(engine_accept(f->e, "A", 1, DIR_SOUTH), SW_OK);
         double m = t >= shift ? 2.0 : 1.0;
         feed(f, "dsp_traffic,user=A,dir=south,class=request count=%ldi %" PRId64,
              noisy(f, 500 * m), T0 + t);
@@ -218,7 +218,7 @@ static void test_shift_fires_and_accept_rebases(void **state)
     shift_run(f, end, shift, 0);
     int fire = find_alert(&f->sink, ALERT_SHIFT, 1);
     assert_true(fire >= 0);
-    assert_int_equal(f->sink.a[fire].dir, ALERT_DIR_SOUTH);
+    assert_int_equal(f->sink.a[fire].dir, DIR_SOUTH);
     assert_string_equal(f->sink.cls[fire], "request");
     assert_true(f->sink.a[fire].detected_at > T0 + shift);
     assert_true(f->sink.a[fire].detected_at < T0 + shift + 3 * H);
@@ -228,7 +228,7 @@ static void test_shift_fires_and_accept_rebases(void **state)
     fx_free(f);
 
     f = fx_new(NULL);
-    assert_int_equal(engine_accept(f->e, "A", 1, LP_SOUTH), SW_ENOTFOUND); /* nothing read */
+    assert_int_equal(engine_accept(f->e, "A", 1, DIR_SOUTH), SW_ENOTFOUND); /* nothing read */
     shift_run(f, end, shift, accept);
     fire = find_alert(&f->sink, ALERT_SHIFT, 1);
     int done = find_alert(&f->sink, ALERT_SHIFT, 0);
@@ -236,7 +236,7 @@ static void test_shift_fires_and_accept_rebases(void **state)
     assert_true(f->sink.a[done].ends_at == T0 + accept - 10 * S); /* the feed's time then */
     assert_int_equal(f->sink.n, 2); /* and nothing after, at the level accepted */
     assert_int_equal(engine_stats(f->e)->accepts, 1);
-    assert_int_equal(engine_accept(f->e, "B", 1, LP_NORTH), SW_OK);
+    assert_int_equal(engine_accept(f->e, "B", 1, DIR_NORTH), SW_OK);
     engine_finish(f->e);
     assert_int_equal(engine_stats(f->e)->accepts_unknown, 1);
     assert_int_equal(engine_accept(f->e, "A", 1, 7), SW_EINVAL);
@@ -293,7 +293,7 @@ static void test_blocked_route(void **state)
     alert_t *a = &f->sink.a[0];
     assert_string_equal(f->sink.user[0], "A");
     assert_string_equal(f->sink.cls[0], "all");
-    assert_int_equal(a->dir, ALERT_DIR_NORTH);
+    assert_int_equal(a->dir, DIR_NORTH);
     assert_true(a->starts_at == T0 + ONSET);
     assert_true(a->detected_at <= T0 + ONSET + 15 * S);
     assert_true(a->backlog >= 20);
@@ -337,7 +337,7 @@ static void test_silence_is_per_direction(void **state)
     assert_int_equal(f->sink.n, 2);
     alert_t *a = &f->sink.a[0];
     assert_int_equal(a->kind, ALERT_SILENCE);
-    assert_int_equal(a->dir, ALERT_DIR_SOUTH);
+    assert_int_equal(a->dir, DIR_SOUTH);
     assert_string_equal(f->sink.cls[0], "all");
     assert_true(a->starts_at == T0 + ONSET);
     /* detectors.silence.for: 25 s of nothing, at the 5 s sample that ends them */
@@ -1059,7 +1059,7 @@ static void test_open_bucket_not_evicted(void **state)
 static void ev_send(alerts_t *as, int type, const char *user, int64_t at, double backlog)
 {
     event_t ev = { .type = (uint8_t)type, .at = at, .dt = 10 * S, .backlog = backlog,
-                   .dir = ALERT_DIR_NORTH };
+                   .dir = DIR_NORTH };
     snprintf(ev.user, sizeof(ev.user), "%s", user);
     snprintf(ev.cls, sizeof(ev.cls), "all");
     alerts_event(as, 0, &ev);
@@ -1068,7 +1068,7 @@ static void ev_send(alerts_t *as, int type, const char *user, int64_t at, double
 static void ev_storm(alerts_t *as, int type, uint32_t id, const char *user, int64_t at,
                      int64_t starts_at)
 {
-    event_t ev = { .type = (uint8_t)type, .kind = ALERT_STORM, .dir = ALERT_DIR_SOUTH, .id = id,
+    event_t ev = { .type = (uint8_t)type, .kind = ALERT_STORM, .dir = DIR_SOUTH, .id = id,
                    .at = at, .starts_at = starts_at, .detected_at = starts_at + 10 * S,
                    .ends_at = at, .since = starts_at - 10 * S, .value = 200, .baseline = 10,
                    .backlog = -1 };

@@ -281,7 +281,7 @@ static void test_blob_round_trip(void **state)
         assert_true(u.series[i].base.age > 0);
         if (u.series[i].firing) {
             storms++;
-            assert_int_equal(u.series[i].dir, LP_SOUTH);
+            assert_int_equal(u.series[i].dir, DIR_SOUTH);
             assert_true(u.series[i].fire.starts_at >= T0 + STORM);
             assert_true(u.series[i].fire.value > 4 * u.series[i].fire.baseline);
         }

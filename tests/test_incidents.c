@@ -133,7 +133,7 @@ static int check_widespread(const simrun_t *s, alert_kind_t kind, int64_t from, 
     assert_string_equal(s->user[w], "*");
     assert_int_equal(ws->role, ROLE_PRIMARY);
     assert_int_equal(ws->symptom, kind);
-    assert_int_equal(ws->dir, ALERT_DIR_NORTH);
+    assert_int_equal(ws->dir, DIR_NORTH);
     int members = 0;
     int64_t last_end = 0, ws_end = 0;
     for (int i = 0; i < s->n; i++) {
@@ -198,7 +198,7 @@ static void test_few_users_at_once_stay_apart(void **state)
     assert_int_equal(widespread_in(one, from, to, &w), 0);
     uint32_t seen[3] = { 0 };
     for (int u = 0; u < 3; u++) {
-        int i = simrun_find(one, &opts, QUIET_FROM + u, ALERT_SILENCE, ALERT_DIR_NORTH, 1, from);
+        int i = simrun_find(one, &opts, QUIET_FROM + u, ALERT_SILENCE, DIR_NORTH, 1, from);
         assert_true(i >= 0 && one->a[i].detected_at < to);
         assert_int_equal(one->a[i].role, ROLE_PRIMARY);
         seen[u] = one->a[i].incident;
@@ -213,8 +213,8 @@ static void test_flood_and_response_storm_are_one_incident(void **state)
 {
     (void)state;
     int64_t from = at_of(&opts, 27 * HOUR), to = at_of(&opts, 27 * HOUR + 30 * MIN);
-    int south = simrun_find(one, &opts, FLOOD_USER, ALERT_STORM, ALERT_DIR_SOUTH, 1, from);
-    int north = simrun_find(one, &opts, FLOOD_USER, ALERT_STORM, ALERT_DIR_NORTH, 1, from);
+    int south = simrun_find(one, &opts, FLOOD_USER, ALERT_STORM, DIR_SOUTH, 1, from);
+    int north = simrun_find(one, &opts, FLOOD_USER, ALERT_STORM, DIR_NORTH, 1, from);
     assert_true(south >= 0 && one->a[south].detected_at < to);
     assert_true(north >= 0 && one->a[north].detected_at < to);
     assert_int_equal(one->a[south].incident, one->a[north].incident);
@@ -231,13 +231,13 @@ static void test_storm_and_the_user_it_hurt_are_one_incident(void **state)
 {
     (void)state;
     int64_t from = at_of(&opts, 28 * HOUR), to = at_of(&opts, 28 * HOUR + 40 * MIN);
-    int storm = simrun_find(one, &opts, HURT_BY, ALERT_STORM, ALERT_DIR_SOUTH, 1, from);
-    int blocked = simrun_find(one, &opts, HURT_USER, ALERT_BLOCKED, ALERT_DIR_NORTH, 1, from);
+    int storm = simrun_find(one, &opts, HURT_BY, ALERT_STORM, DIR_SOUTH, 1, from);
+    int blocked = simrun_find(one, &opts, HURT_USER, ALERT_BLOCKED, DIR_NORTH, 1, from);
     assert_true(storm >= 0 && one->a[storm].detected_at < to);
     assert_true(blocked >= 0 && one->a[blocked].detected_at < to);
     assert_int_equal(one->a[blocked].incident, one->a[storm].incident);
     assert_int_equal(one->a[blocked].role, ROLE_MEMBER);
-    int resolved = simrun_find(one, &opts, HURT_BY, ALERT_STORM, ALERT_DIR_SOUTH, 0, from);
+    int resolved = simrun_find(one, &opts, HURT_BY, ALERT_STORM, DIR_SOUTH, 0, from);
     assert_true(resolved >= 0);
     assert_non_null(strstr(one->line[resolved], one->user[blocked])); /* impacted_users */
     assert_int_equal(simrun_pages(one, from) - simrun_pages(one, to), 1);
@@ -250,14 +250,14 @@ static void test_first_day_alerts_are_learning(void **state)
 {
     (void)state;
     int64_t from = at_of(&opts, 3 * HOUR), to = at_of(&opts, 4 * HOUR);
-    int i = simrun_find(one, &opts, FIRST_DAY_USER, ALERT_STORM, ALERT_DIR_SOUTH, 1, from);
+    int i = simrun_find(one, &opts, FIRST_DAY_USER, ALERT_STORM, DIR_SOUTH, 1, from);
     assert_true(i >= 0 && one->a[i].detected_at < to);
     assert_true(one->a[i].learning);
     assert_int_equal(one->a[i].severity, SEV_WARNING);
     assert_non_null(strstr(one->line[i], "\"severity\":\"warning\""));
     assert_non_null(strstr(one->line[i], "\"learning\":true"));
     assert_int_equal(simrun_pages(one, from) - simrun_pages(one, to), 0);
-    int later = simrun_find(one, &opts, FLOOD_USER, ALERT_STORM, ALERT_DIR_SOUTH, 1,
+    int later = simrun_find(one, &opts, FLOOD_USER, ALERT_STORM, DIR_SOUTH, 1,
                             at_of(&opts, 27 * HOUR));
     assert_non_null(strstr(one->line[later], "\"learning\":false"));
 }

@@ -120,7 +120,7 @@ static void test_contract_examples(void **state)
     assert_string_equal(pr.user, "90-B3-D5-1F-30-01-00-0A");
     assert_int_equal(pr.s.user.len, 23);
     assert_string_equal(pr.cls, "alert");
-    assert_int_equal(pr.s.dir, LP_NORTH);
+    assert_int_equal(pr.s.dir, DIR_NORTH);
     assert_int_equal(pr.s.fields, LP_F_COUNT | LP_F_DELIVERED | LP_F_BACKLOG);
     assert_true(pr.s.count == 120.0);
     assert_true(pr.s.delivered == 118.0);
@@ -134,7 +134,7 @@ static void test_contract_examples(void **state)
                "class=request "
                "count=95i,rejected=1i 1568278800000000000");
     assert_int_equal(pr.r, LP_OK);
-    assert_int_equal(pr.s.dir, LP_SOUTH);
+    assert_int_equal(pr.s.dir, DIR_SOUTH);
     assert_string_equal(pr.cls, "request");
     assert_int_equal(pr.s.fields, LP_F_COUNT | LP_F_REJECTED);
     assert_true(pr.s.count == 95.0);
@@ -339,7 +339,7 @@ static void test_tags(void **state)
     assert_int_equal(pr.r, LP_OK);
     assert_string_equal(pr.user, "u2");
     assert_string_equal(pr.cls, "alert");
-    assert_int_equal(pr.s.dir, LP_NORTH);
+    assert_int_equal(pr.s.dir, DIR_NORTH);
 
     /* Valid UTF-8 is kept as is. */
     pr = parse("dsp_traffic,user=Z\xc3\xbcrich-\xe2\x82\xac-\xf0\x9f\x98\x80,"
@@ -650,7 +650,7 @@ static void test_mutations(void **state)
             if (pr.r == LP_OK) {
                 oks++;
                 assert_true(pr.s.user.len > 0);
-                assert_true(pr.s.dir == LP_NORTH || pr.s.dir == LP_SOUTH);
+                assert_true(pr.s.dir == DIR_NORTH || pr.s.dir == DIR_SOUTH);
                 assert_true(pr.s.fields != 0);
                 assert_true(pr.s.count >= 0 && pr.s.delivered >= 0 &&
                             pr.s.rejected >= 0 && pr.s.backlog >= 0);

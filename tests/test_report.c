@@ -326,16 +326,16 @@ static void test_rate_chart(void **state)
     /* U1 south: class a 100 and class b 50 every 10 s over the whole chart;
      * the other direction and another User send far more */
     for (int64_t t = S - 1300 * SEC; t <= S + 1900 * SEC; t += 10 * SEC) {
-        sample(r, "U1", LP_SOUTH, "a", t, 100);
-        sample(r, "U1", LP_SOUTH, "b", t, 50);
-        sample(r, "U1", LP_NORTH, "a", t, 5000);
-        sample(r, "U2", LP_SOUTH, "a", t, 7000);
+        sample(r, "U1", DIR_SOUTH, "a", t, 100);
+        sample(r, "U1", DIR_SOUTH, "b", t, 50);
+        sample(r, "U1", DIR_NORTH, "a", t, 5000);
+        sample(r, "U2", DIR_SOUTH, "a", t, 7000);
     }
     /* U3: 100 per 10 s, but one sample 60 s after the previous carries 600 */
     for (int64_t t = S - 1300 * SEC; t <= S + 1900 * SEC; t += 10 * SEC) {
         if (t > S && t < S + 60 * SEC)
             continue;
-        sample(r, "U3", LP_SOUTH, "all", t, t == S + 60 * SEC ? 600 : 100);
+        sample(r, "U3", DIR_SOUTH, "all", t, t == S + 60 * SEC ? 600 : 100);
     }
     a = incident(r, "U1", "a");
     rep_incident_t *all = incident(r, "U1", "all"), *gap = incident(r, "U3", "all");
@@ -364,11 +364,11 @@ static void test_backlog(void **state)
                       .ends = S + 600 * SEC });
     assert_int_equal(report_prepare(r), 1);
     rep_incident_t *in = &r->inc[0];
-    gauge_sample(r, "U4", LP_NORTH, "a", S + 100 * SEC, 100);
-    gauge_sample(r, "U4", LP_NORTH, "b", S + 100 * SEC, 50);
-    gauge_sample(r, "U4", LP_SOUTH, "a", S + 100 * SEC, 9999); /* other direction */
-    gauge_sample(r, "U9", LP_NORTH, "a", S + 100 * SEC, 8888); /* other User */
-    gauge_sample(r, "U4", LP_NORTH, "a", S + 130 * SEC, 300);
+    gauge_sample(r, "U4", DIR_NORTH, "a", S + 100 * SEC, 100);
+    gauge_sample(r, "U4", DIR_NORTH, "b", S + 100 * SEC, 50);
+    gauge_sample(r, "U4", DIR_SOUTH, "a", S + 100 * SEC, 9999); /* other direction */
+    gauge_sample(r, "U9", DIR_NORTH, "a", S + 100 * SEC, 8888); /* other User */
+    gauge_sample(r, "U4", DIR_NORTH, "a", S + 130 * SEC, 300);
     /* S + 100 s: column (1200 + 100) / 6.25 = 208; S + 130 s: 1330 / 6.25 = 212.8 -> 212 */
     size_t c1 = col_of(in, S + 100 * SEC), c2 = col_of(in, S + 130 * SEC);
     assert_int_equal(c1, 208);
@@ -393,7 +393,7 @@ static void test_band(void **state)
     assert_int_equal(report_prepare(r), 1);
     /* 10/s for 4 h before, a 10x storm (1000 per 10 s) during the incident */
     for (int64_t t = S - 4 * 3600 * SEC; t <= S + 1900 * SEC; t += 10 * SEC)
-        sample(r, "U5", LP_NORTH, "all", t, t > S && t <= S + 600 * SEC ? 1000 : 100);
+        sample(r, "U5", DIR_NORTH, "all", t, t > S && t <= S + 600 * SEC ? 1000 : 100);
     rep_incident_t *in = &r->inc[0];
     /* steady 600 per 60 s step: phi stays at the floor 0.01, so
      * sd = sqrt(600 + 0.01 x 600^2) / 60 = sqrt(4200) / 60 = 1.0801 msg/s and
@@ -438,13 +438,13 @@ static void test_system_view(void **state)
     double south = 0, north = 0;
     for (int i = 0; i < 1500; i++) {
         int64_t t = S + i * 10 * SEC;
-        sample(r, "A", LP_SOUTH, "all", t, i % 7 + 1);
-        sample(r, "B", LP_NORTH, "all", t, 3);
+        sample(r, "A", DIR_SOUTH, "all", t, i % 7 + 1);
+        sample(r, "B", DIR_NORTH, "all", t, 3);
         south += i % 7 + 1;
         north += 3;
         if (i == 0) { /* origin 4 buckets before the first sample; it lands in bucket 4 */
             assert_true(r->sys_origin == S - 40 * SEC);
-            assert_near(r->sys[4][LP_SOUTH], 1, 0);
+            assert_near(r->sys[4][DIR_SOUTH], 1, 0);
         }
     }
     /* south: 1500 = 214 x 7 + 2 -> 214 x 28 + 1 + 2 = 5995; north 1500 x 3 = 4500 */
@@ -456,14 +456,14 @@ static void test_system_view(void **state)
     assert_int_equal(r->sys_n, 752);
     double s_sum = 0, n_sum = 0;
     for (size_t k = 0; k < REP_SYS_COLS; k++) {
-        s_sum += r->sys[k][LP_SOUTH];
-        n_sum += r->sys[k][LP_NORTH];
+        s_sum += r->sys[k][DIR_SOUTH];
+        n_sum += r->sys[k][DIR_NORTH];
     }
     assert_near(s_sum, 5995, 0);
     assert_near(n_sum, 4500, 0);
     /* bucket 2 = [S, S + 20 s): samples 0 and 1 */
-    assert_near(r->sys[2][LP_SOUTH], 1 + 2, 0);
-    assert_near(r->sys[2][LP_NORTH], 3 + 3, 0);
+    assert_near(r->sys[2][DIR_SOUTH], 1 + 2, 0);
+    assert_near(r->sys[2][DIR_NORTH], 3 + 3, 0);
     assert_true(r->samples == 3000);
     report_destroy(r);
 }
@@ -477,9 +477,9 @@ static void test_storm_shares(void **state)
     add_ok(r, (al_t){ .user = "A", .dir = "south", .starts = S, .ends = S + 600 * SEC });
     assert_int_equal(report_prepare(r), 1);
     for (int64_t t = S - 100 * SEC; t <= S + 700 * SEC; t += 10 * SEC) {
-        sample(r, "A", LP_SOUTH, "all", t, 30);
-        sample(r, "B", LP_SOUTH, "all", t, 10);
-        sample(r, "C", LP_NORTH, "all", t, 1000); /* northbound: not this storm's */
+        sample(r, "A", DIR_SOUTH, "all", t, 30);
+        sample(r, "B", DIR_SOUTH, "all", t, 10);
+        sample(r, "C", DIR_NORTH, "all", t, 1000); /* northbound: not this storm's */
     }
     /* the span [S, S + 600 s] holds 61 samples per User: A 61 x 30 = 1830,
      * B 61 x 10 = 610, total 2440 */
@@ -528,7 +528,7 @@ static void test_html_markdown(void **state)
     add_ok(r, (al_t){ .user = "U9", .kind = "x\\\"><script>k|d", .starts = S + 3 * MIN });
     assert_int_equal(report_prepare(r), 4);
     for (int64_t t = S - 1300 * SEC; t <= S + 1900 * SEC; t += 10 * SEC)
-        sample(r, "U1", LP_SOUTH, "all", t, 100);
+        sample(r, "U1", DIR_SOUTH, "all", t, 100);
 
     char *html = render(r, 0);
     assert_non_null(strstr(html, "<meta http-equiv=\"Content-Security-Policy\" "
@@ -604,7 +604,7 @@ static const char *alerts_of(const rep_incident_t *in, char *buf, size_t n)
     for (size_t k = 0; k < in->nalerts && at < n; k++) {
         const rep_alert_t *a = in->alerts[k];
         at += (size_t)snprintf(buf + at, n - at, "%s%s %s %s/%s %s", k ? "; " : "", a->kind,
-                               a->user, rep_dir_name(a->dir), a->cls,
+                               a->user, dir_name(a->dir), a->cls,
                                a->member ? "member" : "primary");
     }
     return buf;

@@ -98,11 +98,11 @@ static void test_noisy_flood_fires_burst_quiet(void **state)
         o.n_incidents = 2;
         simrun_t *s = simrun(&o, 1, NULL);
         int64_t onset = sim_sample_time(&o, inc[0].at), end = sim_sample_time(&o, inc[0].at + 35 * MIN);
-        int f = simrun_find(s, &o, 0, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
+        int f = simrun_find(s, &o, 0, ALERT_STORM, DIR_SOUTH, 1, onset - MIN);
         if (f < 0 || s->a[f].detected_at > onset + 91 * S) /* the User's sub-second offset */
             fail_msg("seed %llu: the x4 flood fired %s", (unsigned long long)seed,
                      f < 0 ? "never" : s->line[f]);
-        int r = simrun_find(s, &o, 0, ALERT_STORM, ALERT_DIR_SOUTH, 0, onset);
+        int r = simrun_find(s, &o, 0, ALERT_STORM, DIR_SOUTH, 0, onset);
         assert_true(r > f);
         assert_true(s->a[r].ends_at >= end - MIN && s->a[r].ends_at <= end + 5 * MIN);
         users_t ok = { .n = 1 };
@@ -136,7 +136,7 @@ static void test_ramps_fire_early(void **state)
     o.n_incidents = 2;
     simrun_t *s = simrun(&o, 1, NULL);
     const int64_t by[] = { 214 * S, 595 * S };
-    const int dirs[] = { ALERT_DIR_SOUTH, ALERT_DIR_NORTH };
+    const int dirs[] = { DIR_SOUTH, DIR_NORTH };
     for (int k = 0; k < 2; k++) {
         int64_t onset = sim_sample_time(&o, inc[k].at);
         int f = simrun_find(s, &o, k, ALERT_STORM, dirs[k], 1, onset - MIN);
@@ -192,7 +192,7 @@ static void test_mixed_cadences(void **state)
     for (int k = 0; k < 2; k++) {
         int64_t onset = sim_sample_time(&o, inc[k].at);
         int64_t cadence = sim_user_cadence(&o, inc[k].user);
-        int f = simrun_find(s, &o, inc[k].user, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
+        int f = simrun_find(s, &o, inc[k].user, ALERT_STORM, DIR_SOUTH, 1, onset - MIN);
         if (f < 0 || s->a[f].detected_at > onset + 2 * cadence + S)
             fail_msg("storm on the %llds User fired %s", (long long)(cadence / S),
                      f < 0 ? "never" : s->line[f]);
@@ -233,10 +233,10 @@ static void test_silence_natural_zeros(void **state)
     o.n_incidents = 1;
     simrun_t *s = simrun(&o, 1, NULL);
     int64_t onset = sim_sample_time(&o, inc[0].at), end = sim_sample_time(&o, inc[0].at + 20 * MIN);
-    int f = simrun_find(s, &o, u, ALERT_SILENCE, ALERT_DIR_SOUTH, 1, onset - MIN);
+    int f = simrun_find(s, &o, u, ALERT_SILENCE, DIR_SOUTH, 1, onset - MIN);
     if (f < 0 || s->a[f].detected_at > onset + 5 * MIN)
         fail_msg("the silence fired %s", f < 0 ? "never" : s->line[f]);
-    int r = simrun_find(s, &o, u, ALERT_SILENCE, ALERT_DIR_SOUTH, 0, onset);
+    int r = simrun_find(s, &o, u, ALERT_SILENCE, DIR_SOUTH, 0, onset);
     if (r < 0 || s->a[r].ends_at > end + MIN || s->a[r].ends_at < end - MIN ||
         s->a[r].detected_at != s->a[f].detected_at)
         fail_msg("the silence resolved %s", r < 0 ? "never" : s->line[r]);
@@ -275,7 +275,7 @@ static void test_weekly_rhythm(void **state)
     o.n_incidents = 1;
     simrun_t *s = simrun(&o, 1, NULL);
     int64_t onset = sim_sample_time(&o, inc[0].at);
-    int f = simrun_find(s, &o, u, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
+    int f = simrun_find(s, &o, u, ALERT_STORM, DIR_SOUTH, 1, onset - MIN);
     if (f < 0 || s->a[f].detected_at > onset + 3 * MIN + S) /* three samples: a 60 s one at
                                                                x5 may be a x3 burst's noise */
         fail_msg("the Saturday flood fired %s", f < 0 ? "never" : s->line[f]);
@@ -311,7 +311,7 @@ static void test_alert_code_storm(void **state)
     assert_true(share > 0 && share < 0.03);
     simrun_t *s = simrun(&o, 1, NULL);
     int64_t onset = sim_sample_time(&o, inc[0].at);
-    int f = simrun_find(s, &o, big, ALERT_STORM, ALERT_DIR_NORTH, 1, onset - MIN);
+    int f = simrun_find(s, &o, big, ALERT_STORM, DIR_NORTH, 1, onset - MIN);
     if (f < 0 || s->a[f].detected_at > onset + 2 * MIN || strcmp(s->cls[f], code) != 0)
         fail_msg("the storm in %s fired %s", code, f < 0 ? "never" : s->line[f]);
     users_t ok = { .n = 1 };
@@ -348,7 +348,7 @@ static void test_late_and_other_direction_changes(void **state)
     int64_t onset = sim_sample_time(&o, inc[0].at);
     for (int other = 0; other <= 1; other++) {
         simrun_t *s = simrun(&o, 1, other ? "north" : NULL);
-        int f = simrun_find(s, &o, big, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
+        int f = simrun_find(s, &o, big, ALERT_STORM, DIR_SOUTH, 1, onset - MIN);
         if (f < 0 || strcmp(s->change[f], chg) != 0 || s->a[f].corr != CORR_DECLARED)
             fail_msg("%s: %s", other ? "declared north" : "declared late",
                      f < 0 ? "not found" : s->line[f]);
@@ -357,7 +357,7 @@ static void test_late_and_other_direction_changes(void **state)
     /* declared 40 minutes late: too late to be named */
     inc[0].declare_shift = 40 * MIN;
     simrun_t *s = simrun(&o, 1, NULL);
-    int f = simrun_find(s, &o, big, ALERT_STORM, ALERT_DIR_SOUTH, 1, onset - MIN);
+    int f = simrun_find(s, &o, big, ALERT_STORM, DIR_SOUTH, 1, onset - MIN);
     assert_true(f >= 0);
     assert_int_equal(s->a[f].corr, CORR_UNDECLARED);
     free(s);
@@ -392,10 +392,10 @@ static void test_level_shifts(void **state)
     for (int k = 0; k < 2; k++) {
         int64_t onset = sim_sample_time(&o, inc[k].at);
         int64_t end = sim_sample_time(&o, inc[k].at + inc[k].duration);
-        int f = simrun_find(s, &o, k, ALERT_SHIFT, ALERT_DIR_SOUTH, 1, onset);
+        int f = simrun_find(s, &o, k, ALERT_SHIFT, DIR_SOUTH, 1, onset);
         if (f < 0 || s->a[f].detected_at > onset + 3 * HOUR)
             fail_msg("shift %d fired %s", k, f < 0 ? "never" : s->line[f]);
-        int r = simrun_find(s, &o, k, ALERT_SHIFT, ALERT_DIR_SOUTH, 0, onset);
+        int r = simrun_find(s, &o, k, ALERT_SHIFT, DIR_SOUTH, 0, onset);
         if (r < 0 || s->a[r].ends_at > end + 2 * HOUR)
             fail_msg("shift %d resolved %s", k, r < 0 ? "never" : s->line[r]);
         assert_int_equal(simrun_find(s, &o, k, ALERT_STORM, -1, 1, onset - MIN), -1);

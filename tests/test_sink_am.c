@@ -390,7 +390,7 @@ static change_t chg7 = { .id = "CHG-7", .user = "u-a", .title = "Firewall rule u
 
 static alert_t mk(alert_kind_t kind, const char *user, int firing, int64_t starts, int64_t ends)
 {
-    return (alert_t){ .kind = kind, .firing = firing, .user = user, .dir = ALERT_DIR_NORTH,
+    return (alert_t){ .kind = kind, .firing = firing, .user = user, .dir = DIR_NORTH,
                       .cls = "all", .starts_at = starts, .detected_at = starts + 30 * SEC,
                       .ends_at = ends, .value = 12.5, .baseline = 3.25, .backlog = -1,
                       .corr = CORR_UNDECLARED };

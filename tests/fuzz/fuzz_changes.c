@@ -55,7 +55,7 @@ static void correlate_all(const changes_t *reg, const change_t *c)
                            c->start / 2 + c->end / 2 };
     for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
         for (int kind = 0; kind < ALERT_NKINDS; kind++) {
-            for (int dir = ALERT_DIR_SOUTH; dir <= ALERT_DIR_BOTH; dir++) {
+            for (int dir = DIR_SOUTH; dir <= DIR_BOTH; dir++) {
                 double s = corr_score(c, &p, (alert_kind_t)kind, dir, at[i]);
                 if (!(s >= 0 && s <= 1))
                     fail("corr_score outside [0,1]");

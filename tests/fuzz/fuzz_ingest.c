@@ -53,7 +53,7 @@ static void fail(const char *what)
 static void collect(void *ctx, const alert_t *a)
 {
     lines_t *out = ctx;
-    if ((unsigned)a->kind >= ALERT_NKINDS || a->dir < ALERT_DIR_SOUTH || a->dir > ALERT_DIR_BOTH ||
+    if ((unsigned)a->kind >= ALERT_NKINDS || a->dir < DIR_SOUTH || a->dir > DIR_BOTH ||
         !a->user || !a->cls || (a->firing != 0 && a->firing != 1))
         fail("malformed alert");
     char line[8192];

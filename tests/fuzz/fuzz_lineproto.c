@@ -68,7 +68,7 @@ static const char *check_sample(const lp_sample_t *s, const char *line, size_t l
     if (!inside(s->cls, line, len) && !inside(s->cls, scratch, cap) &&
         !(s->cls.len == 3 && memcmp(s->cls.p, "all", 3) == 0))
         return "class points outside the line and the scratch";
-    if (s->dir != LP_SOUTH && s->dir != LP_NORTH)
+    if (s->dir != DIR_SOUTH && s->dir != DIR_NORTH)
         return "bad dir";
     if (s->fields == 0 || (s->fields & ~(unsigned)(LP_F_COUNT | LP_F_DELIVERED | LP_F_REJECTED |
                                                    LP_F_BACKLOG)))
