@@ -354,7 +354,8 @@ read -r storm_user hurt_user < <(python3 -c 'import json, sys
 t = json.load(open(sys.argv[1]))["incidents"]; print(t[0]["user"], t[1]["user"])' sim8/truth.json)
 for who in a b; do
   "$sw" run --config steps.yaml --kafka-brokers "$brokers" --kafka-topic traffic8 --kafka-group span \
-    --kafka-alerts-topic alerts8 --alerts "s$who.jsonl" --stats-every 1 2>"s$who.log" &
+    --kafka-alerts-topic alerts8 --alerts "s$who.jsonl" --stats-every 1 --log-level debug \
+    2>"s$who.log" &
   pids+=($!)
   eval "ps$who=\$!"
   [ $who = b ] || wait_for 60 holds sa.log traffic8 0,1,2,3 || fatal "the first instance was never assigned: $(story sa.log)"
@@ -387,10 +388,12 @@ PY
 "$mock" produce "$brokers" traffic8 h8.lp 2>/dev/null || bad "produce h8"
 "$mock" produce "$brokers" traffic8 storm8.lp 2>/dev/null || bad "produce storm8"
 fired() { grep -q '"status":"firing","alert":"'"$2"'"' "$1"; }
+other_at=$([ "$storm_at" = a ] && echo b || echo a)
 wait_for 30 fired "s$storm_at.jsonl" storm || bad "no storm where its User is: $(story s$storm_at.log)"
-sleep 1 # Kafka's latency, many times over
+told() { grep -q "another instance's storm of $storm_user fired" "s$other_at.log"; }
+wait_for 30 told || bad "the storm never reached the other instance: $(story s$other_at.log)"
 "$mock" produce "$brokers" traffic8 other8.lp 2>/dev/null || bad "produce other8"
-wait_for 30 fired "s$( [ "$storm_at" = a ] && echo b || echo a ).jsonl" blocked_route ||
+wait_for 30 fired "s$other_at.jsonl" blocked_route ||
   bad "no blocked route where its User is: $(story sa.log sb.log)"
 "$mock" produce "$brokers" traffic8 t8.lp 2>/dev/null || bad "produce t8"
 lines=$(cat h8.lp storm8.lp other8.lp t8.lp | grep -c .)
