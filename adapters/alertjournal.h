@@ -30,7 +30,10 @@
  * alert to resume, or, when strict, refused.
  *
  * DESIGN: one thread (the daemon's alert thread) writes it after open;
- * alertjournal_stats() may be called from any thread.
+ * open and close come from one thread at a time with it (the daemon: main,
+ * before the alert thread starts and after it is joined).
+ * alertjournal_stats() may be called from any thread: the counters are
+ * atomics. Alerts passed in are borrowed for the call.
  */
 #ifndef SW_ALERTJOURNAL_H
 #define SW_ALERTJOURNAL_H

@@ -33,8 +33,13 @@
  *
  * DESIGN: every function is thread-safe: one mutex guards the changes and
  * the journal, held across the fsync of a write (declares are rare; a
- * reader waits for at most one fsync). The journal file is locked (flock)
- * while open, so two daemons cannot append to the same journal.
+ * reader waits for at most one fsync). on_change runs on the thread that
+ * declares or withdraws (in the daemon an HTTP thread, or the ingest thread
+ * for a change shared over Kafka). changes_api_close() is the exception:
+ * only once no other thread uses the API (the daemon closes it after
+ * stopping the HTTP server and joining its threads). The journal file is
+ * locked (flock) while open, so two daemons cannot append to the same
+ * journal.
  */
 #ifndef SW_CHANGES_API_H
 #define SW_CHANGES_API_H

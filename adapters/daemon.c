@@ -10,16 +10,20 @@
  *   alerts (1)  alerts_event(): merge, correlate, blast radius -> sinks
  *   main        signals, reloads, the periodic log line, state on exit
  *
- * DESIGN: each ring has exactly one producer and one consumer thread.
+ * DESIGN: each ring has exactly one producer and one consumer thread at a
+ * time (ring.h: an event ring's producer is main before its shard starts,
+ * and the ingest thread while it adopts Kafka states into a parked shard).
  * Stopping flows down the pipeline: the ingest thread stops reading,
  * drains its router and raises ingest_done (release); a shard exits once
  * it has seen ingest_done (acquire) and an empty ring, then raises its
  * done flag; the alert thread exits once every shard is done and every
  * event ring empty, after releasing all held events. Nothing is resolved
- * on the way out. A reload is handed over through atomic pointers: the
- * main thread publishes a new config or register and a generation; each
- * consuming thread switches between two bursts and acknowledges; the main
- * thread frees the old one only when every consumer has acknowledged.
+ * on the way out. A reload's config is handed over through an atomic
+ * pointer: the main thread publishes it and a generation; each consuming
+ * thread switches between two bursts and acknowledges; the main thread
+ * frees the old one only when every consumer has acknowledged. A reload's
+ * change register is queued for the alert thread, which takes it over
+ * (daemon_int.h: the register's updates).
  * A full ring makes its producer wait (counted), so ZeroMQ's high-water
  * mark pushes back on the DSP; or, when so configured, drop (counted).
  *

@@ -4,9 +4,15 @@
  * (the command line and the config's run: section), daemon_metrics.c
  * (/metrics and the alerts snapshot) and daemon_kafka.c (Kafka).
  *
- * DESIGN: see daemon.c for the threads and what joins them. Fields are
- * grouped by the thread that writes them; what other threads read is an
- * atomic, or handed over as daemon.c describes.
+ * DESIGN: see daemon.c for the pipeline's threads and what joins them;
+ * besides them, the HTTP server's threads call daemon_write_metrics(),
+ * daemon_alerts_json(), the accept callback, dk_share_* and, through the
+ * change API, its on_change callback.
+ * Fields are grouped by the thread that writes them; what other threads
+ * read is an atomic, guarded by the lock named beside it, or handed over as
+ * daemon.c describes. Main sets everything up before the pipeline's
+ * threads start and tears it down after joining them (the HTTP server
+ * first, in teardown(), as its threads read the rest).
  */
 #ifndef SW_DAEMON_INT_H
 #define SW_DAEMON_INT_H
@@ -97,22 +103,29 @@ typedef struct {
 struct daemon {
     run_opts_t o;
     ingest_params_t ingest;       /* fixed at start: a reload does not change ingest */
-    cfg_t *cfg;                   /* owned by main; shards and alerts read the copy
-                                     handed to them, never this pointer */
+    cfg_t *cfg;                   /* owned by main, which frees it on a reload only once
+                                     every shard and the alert thread has acknowledged
+                                     the next (cfg_gen); they read the pointer handed to
+                                     them, never this field */
     _Atomic(cfg_t *) next_cfg;    /* published by main, taken by consumers */
     atomic_uint cfg_gen;
     atomic_uint alerts_cfg_ack;
     regview_t *rv;                /* the register in use: the alert thread's alone */
     changes_api_t *api;           /* changes declared over HTTP (journalled) */
     /* updates of the register, for the alert thread to apply in order:
-     * declared and withdrawn changes (from the API's thread, under its
-     * lock), a reloaded file (main). Guarded by upd_lock, not the hot path. */
+     * declared and withdrawn changes (on_api_change, under the API's lock:
+     * an HTTP thread, or the ingest thread for the Kafka changes topic), a
+     * reloaded file (main) and other instances' alert lines (the ingest
+     * thread). A queued update and what it holds belong to the queue; the
+     * alert thread frees each once applied, teardown what is left. Guarded
+     * by upd_lock, not the hot path. */
     pthread_mutex_t upd_lock;
     struct reg_update *upd_head, *upd_tail;
     atomic_uint_fast64_t upd_lost; /* updates that could not be queued (out of memory) */
     unsigned incident_tag;        /* in this instance's incident ids (alert.h); set up once */
-    /* levels to accept as normal (POST .../accept), for the ingest thread
-     * to hand the router in order; guarded by acc_lock */
+    /* levels to accept as normal (POST .../accept: HTTP threads), for the
+     * ingest thread to hand the router in order and free; guarded by
+     * acc_lock */
     pthread_mutex_t acc_lock;
     struct accept_req *acc_head, *acc_tail;
     atomic_uint_fast64_t accepts_early; /* asked before any sample: nothing to accept */
@@ -139,8 +152,10 @@ struct daemon {
     sink_am_t *am;
     record_t *rec;
     dkafka_t *kafka;              /* NULL without Kafka (daemon_kafka.c) */
-    pthread_mutex_t ckpt_lock;    /* one checkpoint or state load at a time */
-    char *line_buf;
+    pthread_mutex_t ckpt_lock;    /* one checkpoint or state load at a time: main's
+                                     checkpoints and the ingest thread's Kafka read-back
+                                     each park the shards under it */
+    char *line_buf;               /* alert thread: the line being formatted */
     size_t line_cap;
     pthread_t ingest_tid, alerts_tid;
     uint64_t transitions, snap_transitions; /* alert thread only */

@@ -3,11 +3,18 @@
  * consumer group, the partitions as sources, the alerts topic, the shared
  * changes topic and the learned state that moves with partitions.
  *
- * DESIGN: dk_poll, dk_sources and dk_commit run on the ingest thread (the
- * consumer's rebalance callbacks with them); dk_alert on the alert thread;
- * dk_share_* on HTTP threads; dk_checkpoint on the main thread; dk_publish
- * on shard threads. The producers are shared (librdkafka's
- * produce is thread-safe); everything else belongs to the ingest thread.
+ * DESIGN: dk_poll, dk_sources, dk_commit and dk_leave run on the ingest
+ * thread (the consumers' callbacks with them: rebalances, shared changes,
+ * other instances' alert lines, queued for the alert thread); dk_alert and
+ * dk_peer_alert on the alert thread; dk_share_* on HTTP threads;
+ * dk_checkpoint on the main thread; dk_publish on shard threads; dk_metrics
+ * on HTTP threads; dk_open and dk_close on main, before the threads start
+ * and after they are joined. The producers are shared (librdkafka's
+ * produce is thread-safe); the counters read by dk_metrics and the
+ * checkpoint's commit limit are atomics; a checkpoint's staged states are
+ * main's; everything else belongs to the ingest thread. A checkpoint and
+ * the states read back on assignment each park the shards under ckpt_lock.
+ * Lines, blobs and ids passed in are borrowed for the call.
  */
 #ifndef SW_DAEMON_KAFKA_H
 #define SW_DAEMON_KAFKA_H

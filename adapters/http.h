@@ -43,7 +43,10 @@
  * closes) the socket of a connection past it, under the mutex that the
  * connection callbacks hold, so the socket is still libmicrohttpd's and
  * open. Counters are atomic (relaxed: they are statistics, read as a
- * snapshot).
+ * snapshot). Strings handed to the callbacks (a User, a stored change, an
+ * id) are borrowed for the call.
+ * http_stats(), http_port() and http_metrics_write() may be called from any
+ * thread; `ctx` (and `changes`) must stay valid until http_stop() returns.
  */
 #ifndef SW_HTTP_H
 #define SW_HTTP_H

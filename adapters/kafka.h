@@ -21,10 +21,16 @@
  * counted as failed and logged once per burst (errburst.h), with one line
  * when messages are delivered again.
  *
- * DESIGN: a kafka_in_t and a kafka_reader_t belong to one thread (the
- * daemon's ingest thread; librdkafka's own threads stay inside the
- * library); a kafka_out_t may be shared by threads (librdkafka's produce
- * is thread-safe, the counts are atomic).
+ * DESIGN: a kafka_in_t and a kafka_reader_t belong to one thread at a time
+ * (the daemon's ingest thread; main opens them before it starts and closes
+ * what is left after joining it; librdkafka's own threads stay inside the
+ * library). A kafka_in_t's callbacks and on_msg run on the polling thread,
+ * inside the call; a kafka_msg_t and the partition lists are valid during
+ * the callback only. A kafka_out_t may be shared by threads: librdkafka's
+ * produce is thread-safe and copies the key and data; delivery reports run
+ * on whichever thread polls (every send polls), so the counts are atomic
+ * and the failure log's burst is guarded by a mutex. Open and close are
+ * not concurrent with anything else on the object.
  */
 #ifndef SW_KAFKA_H
 #define SW_KAFKA_H

@@ -22,9 +22,12 @@
  * first trimmed back to its last whole message (plain) or to its last flush,
  * then closed as a valid gzip stream (gzip); a file left empty is removed.
  *
- * DESIGN: a recorder belongs to one thread (the ingest thread that receives
- * the messages); nothing in it is locked or atomic, and its statistics are
- * read by that thread, which publishes them as it publishes its own.
+ * DESIGN: a recorder belongs to one thread at a time: the ingest thread
+ * that receives the messages writes it; the daemon opens it on main before
+ * that thread starts, and flushes and closes it after joining it. Nothing
+ * in it is locked or atomic, and its statistics are read by the thread
+ * that holds it (the ingest thread publishes them as it publishes its own).
+ * Data are borrowed for the call.
  * Writes are synchronous: a full disk fails at once, but a filesystem that
  * hangs (a dead NFS server) would stall that thread.
  */

@@ -66,7 +66,10 @@
  * only to link copies in, and wakes the sender with curl_multi_wakeup()
  * (the sender sleeps in curl_multi_poll(), which a condition variable could
  * not interrupt). sink_am_stats() may be called from any thread.
- * create/send/destroy come from one thread at a time.
+ * create, send, forget and destroy come from one thread at a time (the
+ * daemon: main creates and destroys, the alert thread sends and forgets in
+ * between). The alert passed in is borrowed for the call: what is kept is
+ * copied.
  */
 #ifndef SW_SINK_AM_H
 #define SW_SINK_AM_H

@@ -26,9 +26,12 @@
  * opened, the writer keeps the file it had (logged, counted): lines still
  * land somewhere rather than nowhere.
  *
- * DESIGN: one writer thread (the daemon's alert thread) opens, writes and
- * closes. The counters are atomics written by it and read by any thread
- * (sink_file_stats(), for /metrics); the reopen request is an atomic flag.
+ * DESIGN: one writer thread writes (the daemon's alert thread); open and
+ * close come from one thread at a time with it (the daemon: main, before
+ * the alert thread starts and after it is joined). The counters are
+ * atomics written by the writer and read by any thread (sink_file_stats(),
+ * for /metrics); the reopen request is an atomic flag. Lines are borrowed
+ * for the call.
  */
 #ifndef SW_SINK_FILE_H
 #define SW_SINK_FILE_H

@@ -17,9 +17,11 @@
  * per burst each (errburst.h): the first, a reminder a minute while they go
  * on, and one line when alerts go out again.
  *
- * DESIGN: a ZeroMQ socket belongs to one thread. The sink is created, used
- * and destroyed by the alert stage's thread only; its counters are plain
- * integers read by that thread.
+ * DESIGN: a ZeroMQ socket belongs to one thread at a time. Only the alert
+ * stage's thread sends; the daemon creates the sink on main before that
+ * thread starts and destroys it after joining it. The counters are plain
+ * integers, read by the thread that sends (the daemon's alert thread
+ * mirrors them into atomics for /metrics). Lines are borrowed for the call.
  */
 #ifndef SW_SINK_ZMQ_H
 #define SW_SINK_ZMQ_H

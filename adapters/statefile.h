@@ -21,9 +21,11 @@
  * (errburst.h): a full disk under a checkpoint every few seconds logs its
  * first failure, a reminder a minute, and one line when a save works again.
  *
- * DESIGN: the load and save functions hold no state. A saver's saves come
- * from one thread at a time (the daemon serialises its checkpoints); its
- * counters are atomics any thread may read with statefile_saver_stats().
+ * DESIGN: the load and save functions hold no state. A saver's saves and
+ * skips come from one thread at a time (the daemon's main thread: its
+ * checkpoints and the save on exit); its counters are atomics any thread
+ * may read with statefile_saver_stats(). Buffers passed in are borrowed for
+ * the call: the caller frees them.
  */
 #ifndef SW_STATEFILE_H
 #define SW_STATEFILE_H

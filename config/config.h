@@ -9,8 +9,12 @@
  * command line (a flag overrides the file). It is meant to be read once, at
  * start: sockets, threads and files cannot follow a reload.
  *
- * DESIGN: a cfg_t is built once, by one thread, then only read. A reload
- * builds a new one and swaps it in; a failed load leaves nothing behind.
+ * DESIGN: a cfg_t is built once, by one thread, then only read, by any
+ * number of threads. A reload builds a new one and swaps it in; a failed
+ * load leaves nothing behind. What cfg_detect_for() returns points into
+ * the cfg_t; the daemon's shards keep it and its alert stage keeps the
+ * cfg_t, so an old cfg_t is freed only once each has rebound to the new
+ * one.
  */
 #ifndef SW_CONFIG_H
 #define SW_CONFIG_H

@@ -11,8 +11,14 @@
  *
  * DESIGN: owned by one thread (the alert thread of the daemon, or the
  * caller in replay), but for alerts_incident_of, which any thread may
- * call (a lock guards the index of the alerts firing). The change register
- * is read-only here and may be replaced between calls (alerts_set_changes).
+ * call (a lock guards the index of the alerts firing). The daemon creates
+ * it and resumes widespread alerts on main before the alert thread starts,
+ * and destroys it after joining that thread. Events and remote lines are
+ * borrowed for the call (what is kept is copied); an alert handed to emit,
+ * handover or an alerts_each_firing callback is valid during the call only,
+ * its change pointer included. The change register is not owned: it is
+ * read-only here, looked up by id at each use, and must stay valid until
+ * it is replaced (alerts_set_changes) or the stage destroyed.
  */
 #ifndef SW_ALERTS_H
 #define SW_ALERTS_H

@@ -8,8 +8,12 @@
  * on average (a hash index on the id), so a register of 100 000 changes
  * loads in linear time.
  *
- * DESIGN: not thread-safe by itself. A running daemon builds a new register
- * and swaps the pointer; readers never see one being modified.
+ * DESIGN: not thread-safe by itself: one thread at a time. A running daemon
+ * never shares one between threads: a reloaded file's register is built on
+ * main and handed, with its ownership, to the alert thread (regview.h),
+ * which alone modifies and reads the register it correlates with. The
+ * strings of a change_t passed in are borrowed for the call; pointers
+ * returned point into the register.
  */
 #ifndef SW_CHANGES_H
 #define SW_CHANGES_H

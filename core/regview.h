@@ -10,8 +10,10 @@
  * never slows the daemon down.
  *
  * DESIGN: owned by one thread (the daemon's alert thread), which applies
- * the updates others queue for it; regview_merged() is valid until the next
- * update. Pure logic: no I/O, no locks.
+ * the updates others queue for it (the queue and its lock are the daemon's:
+ * daemon_int.h); main fills it before that thread starts and destroys it
+ * after joining it. regview_merged() is owned by the view and valid until
+ * the next update. Pure logic: no I/O, no locks.
  */
 #ifndef SW_REGVIEW_H
 #define SW_REGVIEW_H

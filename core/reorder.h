@@ -10,8 +10,9 @@
  * A record older than the watermark on arrival is late: the caller counts
  * and drops it.
  *
- * DESIGN: one owner thread (the shard). Grows by doubling; the only
- * allocation is on growth, never per record.
+ * DESIGN: one owner thread (the router's, i.e. the ingest thread). Records
+ * are copied in and out. Grows by doubling; the only allocation is on
+ * growth, never per record.
  */
 #ifndef SW_REORDER_H
 #define SW_REORDER_H

@@ -15,7 +15,11 @@
  * thread. ring_create() and ring_destroy() are not concurrent with anything
  * else on the ring; the threads that use it must be started after create
  * (thread creation orders the initialisation) and joined before destroy.
- * The memory-ordering argument is in ring.c.
+ * A role may pass to another thread only when something else orders the
+ * hand-over (thread creation, or the daemon's parking of a shard, whose
+ * out ring the parking thread then pushes to). Records are copied in and
+ * out: the ring holds no pointer of the caller's. The memory-ordering
+ * argument is in ring.c.
  */
 #ifndef SW_RING_H
 #define SW_RING_H

@@ -9,8 +9,16 @@
  * a stalled feed (REC_STALL, REC_GAP), so a shard's decisions depend only
  * on its Users' samples, never on how Users are spread.
  *
- * DESIGN: one router per ingest thread; deliver() is called synchronously
- * with records for one shard at a time, in event-time order per shard.
+ * DESIGN: one router per ingest thread, and one thread at a time calls it:
+ * the daemon creates it and calls router_feed_was_stalled() before the
+ * ingest thread starts, and destroys it after joining it; in between only
+ * the ingest thread (with the Kafka callbacks it runs) touches it.
+ * router_shard_of() is a pure function: any thread. Nothing in a router is
+ * locked or atomic; router_stats() points into it, so other threads see
+ * only what the ingest thread copies out. deliver() is called
+ * synchronously, on that thread, with records for one shard at a time, in
+ * event-time order per shard. The router owns its reorder buffer; lines are
+ * borrowed for the call.
  */
 #ifndef SW_ROUTER_H
 #define SW_ROUTER_H
@@ -25,8 +33,9 @@
 typedef struct {
     ingest_params_t ingest;
     unsigned nshards;
-    /* hands record r to shard `shard`; returns 0, or non-zero when the
-     * shard cannot take it now (the router then stops and retries later) */
+    /* hands record r to shard `shard` (r is valid during the call only: the
+     * callee copies it); it cannot refuse, so a shard that cannot take it
+     * now is the callee's to wait for or shed */
     void (*deliver)(void *ctx, unsigned shard, const rec_t *r);
     void *ctx;
 } router_opts_t;

@@ -10,7 +10,16 @@
  * Users are spread over shards.
  *
  * DESIGN: a shard is owned by one thread; nothing in it is shared, so
- * nothing is locked. emit is called synchronously from shard_record().
+ * nothing is locked. Another thread may call it only while that thread is
+ * not running it, with the hand-over ordered: in the daemon, main fills it
+ * (state load, shard_resume()) before the shard thread starts; main (a
+ * checkpoint) and the ingest thread (Kafka states read back: shard_adopt())
+ * call it while the shard is parked; main reads its table after joining it.
+ * emit and publish are called synchronously, on the thread making the call
+ * into the shard, and what they are handed is valid during the call only.
+ * Records, resumes and adopted states are borrowed for the call (the shard
+ * copies what it keeps). shard_stats() and shard_table() point into the
+ * shard: only whoever may call it may read them.
  * Allocation happens only when a series or User is new, never per record.
  */
 #ifndef SW_SHARD_H
