@@ -88,6 +88,8 @@ struct dkafka {
     off_track_t off[REC_MAX_SOURCES];
     unsigned handoffs_sent;       /* REC_HANDOFF broadcast so far */
     int closing;                  /* leaving the group: the daemon stops */
+    atomic_int ingesting;         /* set once the ingest consumer is open (the metrics
+                                     read it on HTTP threads; `in` is the ingest thread's) */
     uint64_t beyond;              /* messages of partitions past REC_MAX_SOURCES */
     readback_t *rb;               /* on_assign's states read back */
     size_t nrb, rb_cap;
@@ -745,7 +747,7 @@ static void metric(FILE *out, const char *name, const char *type, const char *he
 void dk_metrics(daemon_t *d, FILE *out)
 {
     dkafka_t *k = d->kafka;
-    if (k->in || k->closing) {
+    if (atomic_load_explicit(&k->ingesting, memory_order_relaxed)) {
         metric(out, "stormwatch_kafka_messages_total", "counter", "Kafka messages taken.",
                &k->msgs);
         metric(out, "stormwatch_kafka_partitions", "gauge", "Kafka partitions assigned here.",
@@ -892,6 +894,7 @@ int dk_open(daemon_t *d, char *err, size_t errlen)
                                .on_revoke = on_revoked, .ctx = d };
         if (!(k->in = kafka_in_open(&ko, err, errlen)))
             return SW_ECONFIG;
+        atomic_store_explicit(&k->ingesting, 1, memory_order_relaxed);
         sw_log(LOG_INFO, "kafka: reading %s from %s in group %s", ko.topic, ko.brokers, ko.group);
     }
     return SW_OK;

@@ -352,10 +352,12 @@ grep -q " 0 late," mb.log && ok || bad "samples late after the moves: $(grep sta
   ok || bad "replay 8: want the blocked route a member of the storm's incident: $(cut -c1-200 replay8.jsonl)"
 read -r storm_user hurt_user < <(python3 -c 'import json, sys
 t = json.load(open(sys.argv[1]))["incidents"]; print(t[0]["user"], t[1]["user"])' sim8/truth.json)
+sa_port=$(freeport) sb_port=$(freeport)
 for who in a b; do
+  port=$([ $who = a ] && echo "$sa_port" || echo "$sb_port")
   "$sw" run --config steps.yaml --kafka-brokers "$brokers" --kafka-topic traffic8 --kafka-group span \
     --kafka-alerts-topic alerts8 --alerts "s$who.jsonl" --stats-every 1 --log-level debug \
-    2>"s$who.log" &
+    --http "127.0.0.1:$port" --changes-journal "s$who.journal" 2>"s$who.log" &
   pids+=($!)
   eval "ps$who=\$!"
   [ $who = b ] || wait_for 60 holds sa.log traffic8 0,1,2,3 || fatal "the first instance was never assigned: $(story sa.log)"
@@ -395,6 +397,18 @@ wait_for 30 told || bad "the storm never reached the other instance: $(story s$o
 "$mock" produce "$brokers" traffic8 other8.lp 2>/dev/null || bad "produce other8"
 wait_for 30 fired "s$other_at.jsonl" blocked_route ||
   bad "no blocked route where its User is: $(story sa.log sb.log)"
+# the other instance counts the lines it took (the storm's, in both
+# directions), and its own come back to it uncounted
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }
+other_port=$([ "$other_at" = a ] && echo "$sa_port" || echo "$sb_port")
+storm_port=$([ "$storm_at" = a ] && echo "$sa_port" || echo "$sb_port")
+peers_took() { [ "$(metric "$1" stormwatch_kafka_peer_alerts_total)" = "$2" ]; }
+peers_took "$other_port" 2 && ok ||
+  bad "peer alert lines taken: $(metric "$other_port" stormwatch_kafka_peer_alerts_total), want 2"
+wait_for 10 peers_took "$storm_port" 1 && ok ||
+  bad "the storm's instance took $(metric "$storm_port" stormwatch_kafka_peer_alerts_total) lines, want 1 (the blocked route)"
+[ "$(metric "$other_port" stormwatch_kafka_peer_alerts_refused_total)" = 0 ] && ok || bad "peer lines refused"
+[ "$(metric "$other_port" stormwatch_kafka_messages_total)" -gt 0 ] && ok || bad "no Kafka messages counted"
 "$mock" produce "$brokers" traffic8 t8.lp 2>/dev/null || bad "produce t8"
 lines=$(cat h8.lp storm8.lp other8.lp t8.lp | grep -c .)
 span_taken() { [ $(($(taken sa.log) + $(taken sb.log))) -ge "$lines" ]; }
