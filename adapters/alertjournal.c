@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,14 +65,14 @@ static int dir_of(const char *name, int *dir)
 /* The key of an alert (a widespread one's with its incident: several may
  * fire at once), malloc'd; NULL when out of memory. */
 static char *key_of(alert_kind_t kind, const char *user, int dir, const char *cls, unsigned src,
-                    uint32_t incident)
+                    incident_id_t incident)
 {
     size_t n = strlen(user) + strlen(cls) + 80;
     char *k = malloc(n);
     if (k)
-        snprintf(k, n, "%s%c%s%c%s%c%s%c%u%c%u", alert_kind_name(kind), KEY_SEP, user, KEY_SEP,
-                 dir_name(dir), KEY_SEP, cls, KEY_SEP, src, KEY_SEP,
-                 kind == ALERT_WIDESPREAD ? (unsigned)incident : 0u);
+        snprintf(k, n, "%s%c%s%c%s%c%s%c%u%c%" PRIu64, alert_kind_name(kind), KEY_SEP, user,
+                 KEY_SEP, dir_name(dir), KEY_SEP, cls, KEY_SEP, src, KEY_SEP,
+                 kind == ALERT_WIDESPREAD ? (uint64_t)incident : 0u);
     return k;
 }
 
@@ -191,7 +192,7 @@ static int parse_line(const char *s, size_t len, char **key, int *open, shard_re
     *why = "bad incident, role, severity, learning, symptom or change";
     alert_kind_t sk = ALERT_SILENCE;
     if (json_unpack(o, "{s?I}", "incident", &incident) < 0 || incident < 0 ||
-        incident > UINT32_MAX ||
+        (uint64_t)incident > ((uint64_t)INCIDENT_TAG_MAX << 32 | UINT32_MAX) ||
         (op && (json_unpack(o, "{s?I,s?I,s?b,s?s,s?s}", "role", &role, "severity", &severity,
                             "learning", &learning, "symptom", &symptom, "change", &change) < 0 ||
                role < ROLE_PRIMARY ||
@@ -210,12 +211,12 @@ static int parse_line(const char *s, size_t len, char **key, int *open, shard_re
                                      .backlog = json_is_number(backlog)
                                                     ? json_number_value(backlog)
                                                     : -1,
-                                     .limit = limit, .incident = (uint32_t)incident,
+                                     .limit = limit, .incident = (incident_id_t)incident,
                                      .role = (uint8_t)role, .severity = (uint8_t)severity,
                                      .learning = (uint8_t)learning },
                            .symptom = sk, .change = change ? xbuf : NULL };
     *open = op;
-    *key = key_of(k, ubuf, d, cbuf, (unsigned)src, (uint32_t)incident);
+    *key = key_of(k, ubuf, d, cbuf, (unsigned)src, (incident_id_t)incident);
     json_decref(o);
     *why = "out of memory";
     return *key ? 0 : -1;
