@@ -51,7 +51,8 @@ static void rewrite_affects(char *changes, const char *affects)
     }
 }
 
-simrun_t *simrun(const sim_opts_t *o, unsigned nshards, const char *affects)
+void simrun_replay(const sim_opts_t *o, unsigned nshards, const char *affects,
+                   void (*emit)(void *ctx, const alert_t *a), void *ctx, engine_stats_t *stats)
 {
     if (o->timezone) {
         setenv("TZ", o->timezone, 1);
@@ -74,9 +75,7 @@ simrun_t *simrun(const sim_opts_t *o, unsigned nshards, const char *affects)
     char err[512];
     if (changes_load_yaml_buf("sim-changes.yaml", changes, clen, reg, err, sizeof(err)) != 0)
         fail_msg("change register: %s", err);
-    simrun_t *s = calloc(1, sizeof(*s));
-    assert_non_null(s);
-    engine_opts_t eo = { .emit = collect, .emit_ctx = s, .nshards = nshards,
+    engine_opts_t eo = { .emit = emit, .emit_ctx = ctx, .nshards = nshards,
                          .local_time = o->timezone != NULL };
     ingest_params_defaults(&eo.ingest);
     corr_params_defaults(&eo.corr);
@@ -89,6 +88,8 @@ simrun_t *simrun(const sim_opts_t *o, unsigned nshards, const char *affects)
         p += len + 1;
     }
     engine_finish(e);
+    if (stats)
+        *stats = *engine_stats(e);
     engine_destroy(e);
     changes_destroy(reg);
     free(traffic);
@@ -97,6 +98,13 @@ simrun_t *simrun(const sim_opts_t *o, unsigned nshards, const char *affects)
         setenv("TZ", "UTC", 1);
         tzset();
     }
+}
+
+simrun_t *simrun(const sim_opts_t *o, unsigned nshards, const char *affects)
+{
+    simrun_t *s = calloc(1, sizeof(*s));
+    assert_non_null(s);
+    simrun_replay(o, nshards, affects, collect, s, NULL);
     return s;
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "alert.h"
+#include "engine.h"
 #include "sim.h"
 
 #define SIMRUN_MAX 1024
@@ -29,6 +30,11 @@ typedef struct {
  * Fails the test on any error. The caller frees the result.
  */
 simrun_t *simrun(const sim_opts_t *o, unsigned nshards, const char *affects);
+
+/* The same run, each transition to emit(ctx, a) (valid during the call),
+ * and the engine's counts in *stats when not NULL. */
+void simrun_replay(const sim_opts_t *o, unsigned nshards, const char *affects,
+                   void (*emit)(void *ctx, const alert_t *a), void *ctx, engine_stats_t *stats);
 
 /* The first transition of kind k (firing, or resolved) on User i of the
  * run (i < 0: User `*`), direction dir (-1: any), at or after `from`

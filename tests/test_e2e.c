@@ -17,9 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "changes_yaml.h"
 #include "engine.h"
-#include "sim.h"
+#include "simrun.h"
 
 #define S INT64_C(1000000000)
 #define EARLY (60 * S)   /* an alert may come this long before the onset ... */
@@ -63,39 +62,7 @@ static void collect(void *ctx, const alert_t *a)
 static void replay_sharded(const sim_opts_t *o, unsigned nshards, sink_t *sink,
                            engine_stats_t *stats)
 {
-    char *traffic = NULL, *changes = NULL;
-    size_t tlen = 0, clen = 0;
-    FILE *tf = open_memstream(&traffic, &tlen), *cf = open_memstream(&changes, &clen);
-    assert_non_null(tf);
-    assert_non_null(cf);
-    assert_int_equal(sim_write(o, tf, cf, NULL), 0);
-    fclose(tf);
-    fclose(cf);
-
-    changes_t *reg = changes_create();
-    char err[512];
-    int rc = changes_load_yaml_buf("sim-changes.yaml", changes, clen, reg, err, sizeof(err));
-    if (rc != 0)
-        fail_msg("change register: %s", err);
-
-    engine_opts_t eo = { .emit = collect, .emit_ctx = sink, .nshards = nshards };
-    ingest_params_defaults(&eo.ingest);
-    corr_params_defaults(&eo.corr);
-    engine_t *e = engine_create(&eo, reg);
-    assert_non_null(e);
-    for (char *p = traffic, *end = traffic + tlen; p < end;) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        engine_feed_line(e, p, len);
-        p += len + 1;
-    }
-    engine_finish(e);
-    if (stats)
-        *stats = *engine_stats(e);
-    engine_destroy(e);
-    changes_destroy(reg);
-    free(traffic);
-    free(changes);
+    simrun_replay(o, nshards, NULL, collect, sink, stats);
 }
 
 static void replay(const sim_opts_t *o, sink_t *sink, engine_stats_t *stats)

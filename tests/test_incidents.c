@@ -196,7 +196,7 @@ static void test_few_users_at_once_stay_apart(void **state)
     int64_t from = at_of(&opts, 29 * HOUR), to = at_of(&opts, 29 * HOUR + 30 * MIN);
     int w;
     assert_int_equal(widespread_in(one, from, to, &w), 0);
-    uint32_t seen[3] = { 0 };
+    incident_id_t seen[3] = { 0 };
     for (int u = 0; u < 3; u++) {
         int i = simrun_find(one, &opts, QUIET_FROM + u, ALERT_SILENCE, DIR_NORTH, 1, from);
         assert_true(i >= 0 && one->a[i].detected_at < to);
