@@ -408,6 +408,19 @@ peers_took "$other_port" 2 && ok ||
 wait_for 10 peers_took "$storm_port" 1 && ok ||
   bad "the storm's instance took $(metric "$storm_port" stormwatch_kafka_peer_alerts_total) lines, want 1 (the blocked route)"
 [ "$(metric "$other_port" stormwatch_kafka_peer_alerts_refused_total)" = 0 ] && ok || bad "peer lines refused"
+# lines on the topic that are not another instance's alerts are counted and
+# skipped: not JSON, a bad incident id; one without an incident (an older
+# instance's) has nothing to share and is only taken
+printf '%s\n' 'not json at all' \
+  '{"status":"firing","alert":"storm","user":"X","dir":"south","class":"all","starts_at":"2024-03-12T07:26:00Z","detected_at":"2024-03-12T07:26:00Z","ends_at":null,"incident":"INC-zz"}' \
+  '{"status":"firing","alert":"storm","user":"X","dir":"south","class":"all","starts_at":"2024-03-12T07:26:00Z","detected_at":"2024-03-12T07:26:00Z","ends_at":null}' \
+  >junk8.txt
+"$mock" produce "$brokers" alerts8 junk8.txt 2>/dev/null || bad "produce junk8"
+refused_two() { [ "$(metric "$other_port" stormwatch_kafka_peer_alerts_refused_total)" = 2 ]; }
+wait_for 10 refused_two && ok ||
+  bad "junk on the alerts topic: $(metric "$other_port" stormwatch_kafka_peer_alerts_refused_total) refused, want 2"
+peers_took "$other_port" 5 && ok ||
+  bad "peer lines taken with the junk: $(metric "$other_port" stormwatch_kafka_peer_alerts_total), want 5"
 [ "$(metric "$other_port" stormwatch_kafka_messages_total)" -gt 0 ] && ok || bad "no Kafka messages counted"
 "$mock" produce "$brokers" traffic8 t8.lp 2>/dev/null || bad "produce t8"
 lines=$(cat h8.lp storm8.lp other8.lp t8.lp | grep -c .)
