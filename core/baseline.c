@@ -76,11 +76,11 @@ double base_scale(const base_t *b)
  * within the same day (a first-day storm would resolve itself a bin after
  * it began).
  */
-static int usable(const base_t *b, const base_cfg_t *cfg, int k, int64_t n)
+static int usable(const base_t *b, int k, int own_kind, int64_t n)
 {
     uint8_t d = b->days[k][day_bin(n)] & DAYS_MAX;
-    /* the other kind of day's profile was never learnt from bin n */
-    int today = k == kind_for(cfg, n) && n < b->bin && n > b->bin - BASE_BINS;
+    /* the other kind of day's profile (own_kind 0) was never learnt from bin n */
+    int today = own_kind && n < b->bin && n > b->bin - BASE_BINS;
     return d > 1 || (d == 1 && !today);
 }
 
@@ -90,12 +90,12 @@ static int profile_at(const base_t *b, const base_cfg_t *cfg, int64_t n, double 
                       int *own)
 {
     int k = kind_for(cfg, n);
-    *own = usable(b, cfg, k, n);
+    *own = usable(b, k, 1, n);
     if (*own) {
         *rate = half_to_float(b->prof[k][day_bin(n)]);
         return 1;
     }
-    if (cfg->weekly && usable(b, cfg, 1 - k, n)) {
+    if (cfg->weekly && usable(b, 1 - k, 0, n)) {
         *rate = half_to_float(b->prof[1 - k][day_bin(n)]);
         return 1;
     }
@@ -271,10 +271,11 @@ void base_expect(const base_t *b, const base_cfg_t *cfg, int64_t lts, int64_t to
     int64_t first = abs_bin(lts - tol_ns), last = abs_bin(lts + tol_ns);
     if (last - first >= BASE_BINS)
         last = first + BASE_BINS - 1;
-    double h = 0, l = INFINITY, ahead = 0, lo_ahead = INFINITY;
-    int learning;
+    double h = 0, l = INFINITY, ahead = 0, lo_ahead = INFINITY, mid = 0;
     int64_t now = abs_bin(lts);
+    int how = -1;
     for (int64_t n = first; n <= last; n++) {
+        int learning;
         double v = bin_value(b, cfg, n, &learning);
         if (v > h)
             h = v;
@@ -284,13 +285,18 @@ void base_expect(const base_t *b, const base_cfg_t *cfg, int64_t lts, int64_t to
             ahead = v;
         if (n >= now && v < lo_ahead)
             lo_ahead = v;
+        if (n == now) {
+            mid = v;
+            how = learning;
+        }
     }
+    if (how < 0) /* a tolerance of more than a day: the bin itself was not read */
+        mid = bin_value(b, cfg, now, &how);
     out->hi = h;
     out->lo = l;
     out->hi_ahead = ahead;
     out->lo_ahead = lo_ahead;
-    int how;
-    out->mid = bin_value(b, cfg, abs_bin(lts), &how);
+    out->mid = mid;
     out->learning = how != 0;
     out->level = how == 2;
 }
@@ -309,7 +315,7 @@ void base_rebase(base_t *b, double factor)
 int base_has_profile(const base_t *b, const base_cfg_t *cfg, int64_t lts)
 {
     int64_t n = abs_bin(lts);
-    return usable(b, cfg, kind_for(cfg, n), n);
+    return usable(b, kind_for(cfg, n), 1, n);
 }
 
 #define CDF_MAX_TERMS 100000

@@ -31,9 +31,10 @@ void shift_judge(det_shift_t *s, const det_in_t *in, int others, const detect_pa
     double tau = (double)p->shift_window * SHIFT_SCALE_WINDOWS, dt = (double)in->dt;
     s->slow += (float)(dt / (tau + dt) * (sc - s->slow));
     double k = s->slow / sc; /* the expectations, at the slow scale */
-    ewin_add(&s->w, in->count, in->exp_mid * k, in->dt, p->shift_window);
-    ewin_add(&s->hi, in->count, in->exp_ahead * k, in->dt, p->shift_window);
-    ewin_add(&s->lo, in->count, in->exp_lo_ahead * k, in->dt, p->shift_window);
+    double a = ewin_decay(in->dt, p->shift_window), secs = dt / SW_NS_PER_S;
+    ewin_add_decayed(&s->w, in->count, in->exp_mid * k, secs, a);
+    ewin_add_decayed(&s->hi, in->count, in->exp_ahead * k, secs, a);
+    ewin_add_decayed(&s->lo, in->count, in->exp_lo_ahead * k, secs, a);
     int long_enough = s->w.secs >= MIN_SPAN * (double)p->shift_window / SW_NS_PER_S;
     int up = ewin_above(&s->hi, p->shift_ratio_up, p->shift_z, in->phi, p->shift_min_rate, 0);
     int down = ewin_below(&s->lo, p->shift_ratio_down, p->shift_z, in->phi, p->shift_min_rate, 0);

@@ -25,6 +25,12 @@ typedef struct {
  * window's time constant tau_ns (> 0). */
 void ewin_add(ewin_t *w, double count, double mu, int64_t dt_ns, int64_t tau_ns);
 
+/* The decay of a sample of dt_ns under time constant tau_ns, exp(-dt/tau)
+ * (0 when tau_ns <= 0), and the add with it given: windows of one time
+ * constant fed the same sample share one decay. */
+double ewin_decay(int64_t dt_ns, int64_t tau_ns);
+void ewin_add_decayed(ewin_t *w, double count, double mu, double secs, double a);
+
 /* Non-zero when the window's count stands above `ratio` times its
  * expectation by z standard deviations of a count at that ratio (with
  * overdispersion phi), and its excess is at least min_rate msg/s and
