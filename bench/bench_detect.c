@@ -130,7 +130,7 @@
 /* ---- jemalloc ------------------------------------------------------------ */
 
 /* jemalloc's control interface, when the program is linked with it (not in
- * sanitizer builds): weak, as in adapters/daemon.c. */
+ * sanitizer builds): weak, as in adapters/daemon/daemon.c. */
 extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
     __attribute__((weak));
 

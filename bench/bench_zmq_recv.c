@@ -32,7 +32,7 @@
 #include <time.h>
 #include <zmq.h>
 
-/* As the daemon sets on its ingest sockets (adapters/daemon.c), so the
+/* As the daemon sets on its ingest sockets (adapters/daemon/daemon.c), so the
  * sender sees the same back-pressure from both receivers. */
 #define RCV_HWM 1000
 #define DEFAULT_QUIET_MS 5000

@@ -22,6 +22,10 @@
  * hysteresis of a detector, the CurveZMQ key pair).
  *
  * DESIGN: no shared state; any thread may load a configuration.
+ *
+ * Size: about 1300 lines, kept whole on purpose: most of it is the key
+ * tables (data), and the one walker that reads any section, the value
+ * parsers and the run: flags share the tables' private types.
  */
 #include "config.h"
 #include "yamlnode.h"
@@ -92,6 +96,8 @@ typedef struct {
     range_t range;
     size_t count_off; /* F_ENDPOINTS: offset of the count */
     int global;       /* written into the cfg_t itself: top level only, never per User */
+    const char *flag; /* run: settings: `stormwatch run`'s flag for it (NULL: none) */
+    int short_opt;    /* and its one-letter form (0: none) */
 } field_t;
 
 typedef struct loader loader_t;
@@ -129,7 +135,12 @@ static int tz_known(const char *name);
 #define DF(k, t, f, r) { k, t, offsetof(detect_params_t, f), r }
 #define IF(k, t, f, r) { k, t, offsetof(ingest_params_t, f), r }
 #define CF(k, t, f, r) { k, t, offsetof(corr_params_t, f), r }
-#define RF(k, t, f, r) { k, t, offsetof(run_cfg_t, f), r }
+/* A run: key and the flag that sets the same thing: one row, so the
+ * file and the command line cannot drift apart (cfg_run_flag()). */
+#define RF(k, t, f, r, flag) { k, t, offsetof(run_cfg_t, f), r, 0, 0, flag, 0 }
+#define RF1(k, t, f, r, flag, c) { k, t, offsetof(run_cfg_t, f), r, 0, 0, flag, c }
+#define RFL(k, f, flag, c) { k, F_ENDPOINTS, offsetof(run_cfg_t, f), R_ANY, \
+                             offsetof(run_cfg_t, n_##f), 0, flag, c }
 
 #define GF(k, t, f, r) { k, t, offsetof(cfg_t, f), r, 0, 1 }
 
@@ -255,46 +266,44 @@ static const field_t incident_fields[] = {
 #define DEFAULT_DRAIN_TIMEOUT (10 * SW_NS_PER_S)
 
 static const field_t run_fields[] = {
-    { "ingest", F_ENDPOINTS, offsetof(run_cfg_t, ingest), R_ANY, offsetof(run_cfg_t, n_ingest) },
-    RF("alerts", F_PATH, alerts, R_ANY),
-    RF("pub", F_ENDPOINT, pub, R_ANY),
-    RF("changes", F_PATH, changes, R_ANY),
-    RF("state", F_PATH, state, R_ANY),
-    RF("record", F_PATH, record, R_ANY),
-    RF("record_max", F_SIZE, record_max, R_ANY),
-    RF("record_gzip", F_BOOL, record_gzip, R_ANY),
-    RF("shards", F_COUNT, shards, R_SHARDS),
-    RF("ring_size", F_COUNT, ring_size, R_RING),
-    RF("drop_when_full", F_BOOL, drop_when_full, R_ANY),
-    RF("max_message", F_SIZE, max_message, R_MESSAGE),
-    RF("drain_timeout", F_DURATION, drain_timeout, R_POSITIVE),
-    RF("strict_files", F_BOOL, strict_files, R_ANY),
-    RF("stats_every", F_DURATION, stats_every, R_NONNEG),
-    RF("state_every", F_DURATION, state_every, R_NONNEG),
-    RF("log_level", F_LOG_LEVEL, log_level, R_ANY),
-    { "alertmanager", F_ENDPOINTS, offsetof(run_cfg_t, alertmanager), R_ANY,
-      offsetof(run_cfg_t, n_alertmanager) },
-    RF("alertmanager_queue", F_PATH, alertmanager_queue, R_ANY),
-    RF("http", F_ENDPOINT, http, R_ANY),
-    RF("http_token_file", F_PATH, http_token_file, R_ANY),
-    RF("http_tls_cert", F_PATH, http_tls_cert, R_ANY),
-    RF("http_tls_key", F_PATH, http_tls_key, R_ANY),
-    RF("changes_journal", F_PATH, changes_journal, R_ANY),
-    RF("kafka_brokers", F_ENDPOINT, kafka_brokers, R_ANY),
-    RF("kafka_topic", F_PATH, kafka_topic, R_ANY),
-    RF("kafka_group", F_PATH, kafka_group, R_ANY),
-    RF("kafka_alerts_topic", F_PATH, kafka_alerts_topic, R_ANY),
-    RF("kafka_changes_topic", F_PATH, kafka_changes_topic, R_ANY),
-    RF("kafka_state_topic", F_PATH, kafka_state_topic, R_ANY),
-    RF("kafka_checkpoint", F_DURATION, kafka_checkpoint, R_POSITIVE),
-    { "kafka_properties", F_ENDPOINTS, offsetof(run_cfg_t, kafka_properties), R_ANY,
-      offsetof(run_cfg_t, n_kafka_properties) },
+    RFL("ingest", ingest, "ingest", 'i'),
+    RF1("alerts", F_PATH, alerts, R_ANY, "alerts", 'a'),
+    RF("pub", F_ENDPOINT, pub, R_ANY, "pub"),
+    RF1("changes", F_PATH, changes, R_ANY, "changes", 'C'),
+    RF1("state", F_PATH, state, R_ANY, "state", 's'),
+    RF("record", F_PATH, record, R_ANY, "record"),
+    RF("record_max", F_SIZE, record_max, R_ANY, "record-max"),
+    RF("record_gzip", F_BOOL, record_gzip, R_ANY, "record-gzip"),
+    RF("shards", F_COUNT, shards, R_SHARDS, "shards"),
+    RF("ring_size", F_COUNT, ring_size, R_RING, "ring-size"),
+    RF("drop_when_full", F_BOOL, drop_when_full, R_ANY, "drop-when-full"),
+    RF("max_message", F_SIZE, max_message, R_MESSAGE, "max-message"),
+    RF("drain_timeout", F_DURATION, drain_timeout, R_POSITIVE, "drain-timeout"),
+    RF("strict_files", F_BOOL, strict_files, R_ANY, "strict-files"),
+    RF("stats_every", F_DURATION, stats_every, R_NONNEG, "stats-every"),
+    RF("state_every", F_DURATION, state_every, R_NONNEG, "state-every"),
+    RF("log_level", F_LOG_LEVEL, log_level, R_ANY, "log-level"),
+    RFL("alertmanager", alertmanager, "alertmanager", 0),
+    RF("alertmanager_queue", F_PATH, alertmanager_queue, R_ANY, "alertmanager-queue"),
+    RF("http", F_ENDPOINT, http, R_ANY, "http"),
+    RF("http_token_file", F_PATH, http_token_file, R_ANY, "http-token-file"),
+    RF("http_tls_cert", F_PATH, http_tls_cert, R_ANY, "http-tls-cert"),
+    RF("http_tls_key", F_PATH, http_tls_key, R_ANY, "http-tls-key"),
+    RF("changes_journal", F_PATH, changes_journal, R_ANY, "changes-journal"),
+    RF("kafka_brokers", F_ENDPOINT, kafka_brokers, R_ANY, "kafka-brokers"),
+    RF("kafka_topic", F_PATH, kafka_topic, R_ANY, "kafka-topic"),
+    RF("kafka_group", F_PATH, kafka_group, R_ANY, "kafka-group"),
+    RF("kafka_alerts_topic", F_PATH, kafka_alerts_topic, R_ANY, "kafka-alerts-topic"),
+    RF("kafka_changes_topic", F_PATH, kafka_changes_topic, R_ANY, "kafka-changes-topic"),
+    RF("kafka_state_topic", F_PATH, kafka_state_topic, R_ANY, "kafka-state-topic"),
+    RF("kafka_checkpoint", F_DURATION, kafka_checkpoint, R_POSITIVE, "kafka-checkpoint"),
+    RFL("kafka_properties", kafka_properties, "kafka-property", 0),
     { 0 },
 };
 static const field_t curve_fields[] = {
-    RF("secret_key", F_PATH, curve.secret_key, R_ANY),
-    RF("public_key", F_PATH, curve.public_key, R_ANY),
-    RF("allowed_keys", F_PATH, curve.allowed_keys, R_ANY),
+    RF("secret_key", F_PATH, curve.secret_key, R_ANY, "curve-secret"),
+    RF("public_key", F_PATH, curve.public_key, R_ANY, "curve-public"),
+    RF("allowed_keys", F_PATH, curve.allowed_keys, R_ANY, "curve-allow"),
     { 0 },
 };
 
@@ -342,6 +351,7 @@ static const section_t sec_user = { .key = "", .subs = user_subs };
 /* State of one load. */
 struct loader {
     const char *path;
+    const char *flag;      /* reading a command-line flag's value (messages: "--flag: ...") */
     yaml_document_t doc;   /* the document being read */
     char *err;
     size_t errlen;
@@ -368,6 +378,10 @@ static int fail(loader_t *L, const yaml_node_t *node, const char *key, const cha
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (L->flag) {
+        put_err(L, "--%s: %s", L->flag, msg);
+        return SW_ECONFIG;
+    }
     put_err(L, "%s:%lu:%lu: %s%s%s", L->path, (unsigned long)node->start_mark.line + 1,
             (unsigned long)node->start_mark.column + 1, key, *key ? ": " : "", msg);
     return SW_ECONFIG;
@@ -375,7 +389,8 @@ static int fail(loader_t *L, const yaml_node_t *node, const char *key, const cha
 
 static int out_of_memory(loader_t *L)
 {
-    put_err(L, "%s: %s", L->path, sw_strerror(SW_ENOMEM));
+    put_err(L, "%s%s: %s", L->flag ? "--" : "", L->flag ? L->flag : L->path,
+            sw_strerror(SW_ENOMEM));
     return SW_ENOMEM;
 }
 
@@ -1104,33 +1119,7 @@ void cfg_free(cfg_t *cfg)
     cfg->users = NULL;
     cfg->n_users = 0;
 
-    run_cfg_t *r = &cfg->run;
-    for (size_t i = 0; i < r->n_ingest; i++)
-        free(r->ingest[i]);
-    free(r->ingest);
-    r->ingest = NULL;
-    r->n_ingest = 0;
-    for (size_t i = 0; i < r->n_alertmanager; i++)
-        free(r->alertmanager[i]);
-    free(r->alertmanager);
-    r->alertmanager = NULL;
-    r->n_alertmanager = 0;
-    for (size_t i = 0; i < r->n_kafka_properties; i++)
-        free(r->kafka_properties[i]);
-    free(r->kafka_properties);
-    r->kafka_properties = NULL;
-    r->n_kafka_properties = 0;
-    char **strings[] = { &r->alerts, &r->pub, &r->changes, &r->state, &r->record,
-                         &r->curve.secret_key, &r->curve.public_key, &r->curve.allowed_keys,
-                         &r->alertmanager_queue, &r->http, &r->http_token_file,
-                         &r->http_tls_cert, &r->http_tls_key, &r->changes_journal,
-                         &r->kafka_brokers, &r->kafka_topic, &r->kafka_group,
-                         &r->kafka_alerts_topic, &r->kafka_changes_topic,
-                         &r->kafka_state_topic };
-    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
-        free(*strings[i]);
-        *strings[i] = NULL;
-    }
+    cfg_run_free(&cfg->run);
 }
 
 const detect_params_t *cfg_detect_for(const cfg_t *cfg, const char *user, size_t len)
@@ -1161,4 +1150,157 @@ void cfg_apply_timezone(const cfg_t *cfg)
 {
     setenv("TZ", cfg_timezone(cfg), 1);
     tzset();
+}
+
+/* ---- the run: settings as flags ------------------------------------------ */
+
+/* The tables whose rows carry flags, in the order flags are numbered. */
+static const field_t *const flag_tables[] = { run_fields, curve_fields };
+
+/* Flag i's row, or NULL past the last. */
+static const field_t *flag_field(size_t i)
+{
+    for (size_t t = 0; t < sizeof(flag_tables) / sizeof(flag_tables[0]); t++) {
+        for (const field_t *f = flag_tables[t]; f->key; f++) {
+            if (!f->flag)
+                continue;
+            if (i-- == 0)
+                return f;
+        }
+    }
+    return NULL;
+}
+
+int cfg_run_flag(size_t i, cfg_flag_t *out)
+{
+    const field_t *f = flag_field(i);
+    if (!f)
+        return 0;
+    *out = (cfg_flag_t){ .name = f->flag, .short_opt = f->short_opt,
+                         .takes_value = f->type != F_BOOL, .repeats = f->type == F_ENDPOINTS };
+    return 1;
+}
+
+/* Appends a copy of `value` to the list of row f in r (a repeated flag). */
+static int append_item(loader_t *L, const field_t *f, run_cfg_t *r, const char *value)
+{
+    char ***list = (char ***)(void *)((char *)r + f->off);
+    size_t *n = (size_t *)(void *)((char *)r + f->count_off);
+    if (!*value) {
+        put_err(L, "--%s: must not be empty", f->flag);
+        return SW_ECONFIG;
+    }
+    if (*n == CFG_MAX_INGEST) {
+        put_err(L, "--%s: at most %d of them", f->flag, CFG_MAX_INGEST);
+        return SW_ECONFIG;
+    }
+    for (size_t j = 0; j < *n; j++) {
+        if (strcmp((*list)[j], value) == 0) {
+            put_err(L, "--%s: '%s' given twice", f->flag, value);
+            return SW_ECONFIG;
+        }
+    }
+    char **grown = realloc(*list, (*n + 1) * sizeof(char *));
+    if (!grown)
+        return out_of_memory(L);
+    *list = grown;
+    if (!(grown[*n] = strdup(value)))
+        return out_of_memory(L);
+    (*n)++;
+    return 0;
+}
+
+int cfg_run_set(run_cfg_t *r, size_t i, const char *value, char *err, size_t errlen)
+{
+    const field_t *f = flag_field(i);
+    if (!r || !f)
+        return SW_EINVAL;
+    loader_t L = { .flag = f->flag, .err = err, .errlen = errlen };
+    if (f->type == F_BOOL && !value) {
+        *(bool *)(void *)((char *)r + f->off) = true;
+        return 0;
+    }
+    if (!value)
+        return SW_EINVAL;
+    if (f->type == F_ENDPOINTS)
+        return append_item(&L, f, r, value);
+    /* the value as a one-node document, read by the file's own code: the
+     * same kinds, ranges and messages. Strings are quoted, so "null" or
+     * "~" on the command line is that name, not "unset". */
+    if (!yaml_document_initialize(&L.doc, NULL, NULL, NULL, 1, 1))
+        return out_of_memory(&L);
+    int quoted = f->type == F_PATH || f->type == F_ENDPOINT || f->type == F_TIMEZONE;
+    int id = yaml_document_add_scalar(&L.doc, NULL, (yaml_char_t *)value, (int)strlen(value),
+                                      quoted ? YAML_SINGLE_QUOTED_SCALAR_STYLE
+                                             : YAML_PLAIN_SCALAR_STYLE);
+    int rc = id ? load_field(&L, f, yaml_document_get_node(&L.doc, id), f->flag, r)
+                : out_of_memory(&L);
+    yaml_document_delete(&L.doc);
+    return rc;
+}
+
+/* Releases what row f holds in r and leaves it unset. */
+static void free_value(const field_t *f, run_cfg_t *r)
+{
+    void *at = (char *)r + f->off;
+    if (f->type == F_ENDPOINTS) {
+        char ***list = at;
+        size_t *n = (size_t *)(void *)((char *)r + f->count_off);
+        for (size_t j = 0; j < *n; j++)
+            free((*list)[j]);
+        free(*list);
+        *list = NULL;
+        *n = 0;
+    } else if (f->type == F_PATH || f->type == F_ENDPOINT || f->type == F_TIMEZONE) {
+        free(*(char **)at);
+        *(char **)at = NULL;
+    }
+}
+
+/* The bytes row f occupies in a run_cfg_t (a list: its pointer; the count
+ * moves with it). */
+static size_t value_size(const field_t *f)
+{
+    switch (f->type) {
+    case F_NUMBER: return sizeof(double);
+    case F_DURATION:
+    case F_PRECISION: return sizeof(int64_t);
+    case F_COUNT: return sizeof(size_t);
+    case F_SIZE: return sizeof(uint64_t);
+    case F_BOOL: return sizeof(bool);
+    case F_LOG_LEVEL: return sizeof(cfg_log_level_t);
+    case F_PATH:
+    case F_ENDPOINT:
+    case F_TIMEZONE:
+    case F_ENDPOINTS: return sizeof(char *);
+    }
+    return 0;
+}
+
+void cfg_run_override(run_cfg_t *file, run_cfg_t *flags, uint64_t given)
+{
+    for (size_t i = 0; i < 64; i++) {
+        const field_t *f = flag_field(i);
+        if (!f)
+            break;
+        if (!(given >> i & 1))
+            continue;
+        free_value(f, file);
+        memcpy((char *)file + f->off, (char *)flags + f->off, value_size(f));
+        memset((char *)flags + f->off, 0, value_size(f));
+        if (f->type == F_ENDPOINTS) {
+            size_t *from = (size_t *)(void *)((char *)flags + f->count_off);
+            *(size_t *)(void *)((char *)file + f->count_off) = *from;
+            *from = 0;
+        }
+    }
+}
+
+void cfg_run_free(run_cfg_t *r)
+{
+    if (!r)
+        return;
+    for (size_t t = 0; t < sizeof(flag_tables) / sizeof(flag_tables[0]); t++)
+        for (const field_t *f = flag_tables[t]; f->key; f++)
+            free_value(f, r);
 }

@@ -34,7 +34,7 @@
 #define CFG_MIN_MAX_MESSAGE (UINT64_C(1) << 16) /* run.max_message: a message of a few hundred lines */
 #define CFG_MAX_MAX_MESSAGE (UINT64_C(1) << 31) /* run.max_message: 2 GiB; more is a typo */
 
-/* Log levels, in the order of log_level_t (adapters/log.h, which config/ cannot see). */
+/* Log levels, in the order of log_level_t (adapters/base/log.h, which config/ cannot see). */
 typedef enum { CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG } cfg_log_level_t;
 
 /*
@@ -85,6 +85,34 @@ typedef struct {
                                  match, this often (ns) */
     cfg_log_level_t log_level;
 } run_cfg_t;
+
+/*
+ * The run: settings as `stormwatch run`'s flags. One table in config.c
+ * gives each key its flag, so every setting is reachable both ways, and a
+ * flag's value is read by the same code as the key's (kinds, ranges,
+ * messages: "--ring-size: must be at least 64").
+ */
+typedef struct {
+    const char *name;   /* the long flag, without "--" (e.g. "ring-size") */
+    int short_opt;      /* its one-letter form, 0: none */
+    int takes_value;    /* 0: a switch, which sets the boolean to true */
+    int repeats;        /* each use adds to a list (at most CFG_MAX_INGEST) */
+} cfg_flag_t;
+
+/* Flag i (0, 1, ... in table order; fewer than 64) into *out: 1, or 0 past the last. */
+int cfg_run_flag(size_t i, cfg_flag_t *out);
+
+/* Sets flag i's setting in `r` from `value` (NULL for a switch); a list
+ * flag appends. 0, or SW_ECONFIG / SW_ENOMEM / SW_EINVAL with "--FLAG:
+ * what is wrong" in err. r owns what it is given (cfg_run_free). */
+int cfg_run_set(run_cfg_t *r, size_t i, const char *value, char *err, size_t errlen);
+
+/* Moves every setting whose bit i is set in `given` from `flags` over the
+ * same setting of `file` (freeing what file held): the flags win. */
+void cfg_run_override(run_cfg_t *file, run_cfg_t *flags, uint64_t given);
+
+/* Frees the strings and lists of `r` and leaves them unset. */
+void cfg_run_free(run_cfg_t *r);
 
 /* Settings for one User that differ from the defaults. */
 typedef struct {

@@ -288,7 +288,7 @@ static const detect_params_t *params_for(void *ctx, const char *user, size_t len
 int engine_state_load(engine_t *e, const unsigned char *buf, size_t len, char *err, size_t errlen)
 {
     if (router_stats(e->rt)->lines) {
-        snprintf(err, errlen, "state must be loaded before any sample");
+        sw_errf(err, errlen, "state must be loaded before any sample");
         return SW_EINVAL;
     }
     return state_decode(table_for, buf, len, params_for, e, err, errlen);

@@ -1,7 +1,7 @@
 /*
  * regview.h - the change register the alert stage correlates with in a
  * running daemon: the YAML file's changes and those declared over the API
- * (journalled by adapters/changes_api.c), one register with the file's
+ * (journalled by adapters/http/changes_api.c), one register with the file's
  * change first on a shared id.
  *
  * It is kept up to date by updates, in the order they happened: a declared

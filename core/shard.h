@@ -126,7 +126,7 @@ int shard_adopt(shard_t *sh, const struct state_user *u);
 
 /*
  * An alert that was firing when a daemon stopped (kept in its journal of
- * open alerts, adapters/alertjournal.c), to go on here after the restart.
+ * open alerts, adapters/store/alertjournal.c), to go on here after the restart.
  */
 typedef struct {
     alert_kind_t kind;

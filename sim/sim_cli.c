@@ -201,31 +201,31 @@ static int parse_incident(const char *spec, sim_incident_t *in, char *err, size_
     char buf[256], *tok[16], *save = NULL;
     size_t n = 0;
     if (strlen(spec) >= sizeof buf) {
-        snprintf(err, errlen, "incident spec too long");
+        sw_errf(err, errlen, "incident spec too long");
         return -1;
     }
     strcpy(buf, spec);
     for (char *t = strtok_r(buf, ":", &save); t && n < N_OF(tok); t = strtok_r(NULL, ":", &save))
         tok[n++] = t;
     if (n < 4) {
-        snprintf(err, errlen, "want KIND:USER:AT:DURATION[:...]");
+        sw_errf(err, errlen, "want KIND:USER:AT:DURATION[:...]");
         return -1;
     }
     *in = (sim_incident_t){ .declare_shift = -10 * MIN_S * SW_NS_PER_S };
     double v;
     if (sim_kind_parse(tok[0], &in->kind)) {
-        snprintf(err, errlen, "unknown kind '%s'", tok[0]);
+        sw_errf(err, errlen, "unknown kind '%s'", tok[0]);
         return -1;
     }
     if (in->kind == SIM_FEED_GAP && (!strcmp(tok[1], "-") || !strcmp(tok[1], "*")))
         in->user = 0;
     else if (parse_num(tok[1], 0, SIM_MAX_USERS, &v) || v != (int)v) {
-        snprintf(err, errlen, "bad User index '%s'", tok[1]);
+        sw_errf(err, errlen, "bad User index '%s'", tok[1]);
         return -1;
     } else
         in->user = (int)v;
     if (tf_parse_duration(tok[2], &in->at) || tf_parse_duration(tok[3], &in->duration)) {
-        snprintf(err, errlen, "bad AT or DURATION ('%s', '%s')", tok[2], tok[3]);
+        sw_errf(err, errlen, "bad AT or DURATION ('%s', '%s')", tok[2], tok[3]);
         return -1;
     }
     for (size_t i = 4; i < n; i++) {
@@ -235,7 +235,7 @@ static int parse_incident(const char *spec, sim_incident_t *in, char *err, size_
         if (!strcmp(tok[i], "declared") || !strcmp(tok[i], "maintenance")) {
             in->declare = tok[i][0] == 'd' ? SIM_DECLARED : SIM_MAINTENANCE;
             if (eq && parse_signed_duration(eq, &in->declare_shift)) {
-                snprintf(err, errlen, "bad SHIFT '%s'", eq);
+                sw_errf(err, errlen, "bad SHIFT '%s'", eq);
                 return -1;
             }
         } else if (!strcmp(tok[i], "impact") && !eq) {
@@ -246,19 +246,19 @@ static int parse_incident(const char *spec, sim_incident_t *in, char *err, size_
             in->dir = tok[i][0] == 'n' ? SIM_DIR_NORTH : SIM_DIR_SOUTH;
         } else if (!strcmp(tok[i], "rise") && eq) {
             if (tf_parse_duration(eq, &in->rise) || in->rise <= 0) {
-                snprintf(err, errlen, "bad rise '%s'", eq);
+                sw_errf(err, errlen, "bad rise '%s'", eq);
                 return -1;
             }
         } else if (!strcmp(tok[i], "code") && eq) {
             if (parse_num(eq, 1, SIM_MAX_ALERT_CODES, &v) || v != (int)v) {
-                snprintf(err, errlen, "bad code '%s' (1 = the largest)", eq);
+                sw_errf(err, errlen, "bad code '%s' (1 = the largest)", eq);
                 return -1;
             }
             in->code = (int)v;
         } else if (!eq && parse_num(tok[i], 0, 1e6, &v) == 0) {
             in->magnitude = v;
         } else {
-            snprintf(err, errlen, "unknown part '%s'", tok[i]);
+            sw_errf(err, errlen, "unknown part '%s'", tok[i]);
             return -1;
         }
     }

@@ -1,6 +1,6 @@
 /*
  * test_alertjournal.c - the journal of open alerts beside --state
- * (adapters/alertjournal.c): what a restart resumes, a torn last line, a
+ * (adapters/store/alertjournal.c): what a restart resumes, a torn last line, a
  * corrupt file set aside (or refused when strict), the rewrite that keeps
  * it small, and a write that fails.
  */

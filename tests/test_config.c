@@ -721,6 +721,184 @@ static void test_run_free(void **state)
     cfg_free(&cfg);
 }
 
+/* The number of flag `name` in the settings table; fails the test when absent. */
+static size_t flag_index(const char *name)
+{
+    cfg_flag_t fl;
+    for (size_t i = 0; cfg_run_flag(i, &fl); i++)
+        if (strcmp(fl.name, name) == 0)
+            return i;
+    fail_msg("no flag --%s", name);
+    return 0;
+}
+
+/*
+ * Every run: key has a flag, the flag sets the very field the key sets, to
+ * the same value, read by the same rules. The rows below are written out
+ * independently of config.c's table: a key added there without a flag, or
+ * a flag wired to the wrong field, fails here.
+ */
+static void test_run_flags(void **state)
+{
+    (void)state;
+    enum { STR, LIST, RAW };
+    static const struct {
+        const char *flag, *value, *yaml;
+        size_t off;
+        int kind;
+        size_t size; /* RAW: bytes compared */
+    } rows[] = {
+#define ROW(fl, v, y, field, k, sz) { fl, v, y, offsetof(run_cfg_t, field), k, sz }
+        ROW("ingest", "tcp://127.0.0.1:1", "ingest: ['tcp://127.0.0.1:1']", ingest, LIST, 0),
+        ROW("alerts", "a.jsonl", "alerts: a.jsonl", alerts, STR, 0),
+        ROW("pub", "tcp://127.0.0.1:2", "pub: tcp://127.0.0.1:2", pub, STR, 0),
+        ROW("changes", "c.yaml", "changes: c.yaml", changes, STR, 0),
+        ROW("state", "s.bin", "state: s.bin", state, STR, 0),
+        ROW("record", "r.lp", "record: r.lp", record, STR, 0),
+        ROW("record-max", "2GiB", "record_max: 2GiB", record_max, RAW, sizeof(uint64_t)),
+        ROW("record-gzip", NULL, "record_gzip: true", record_gzip, RAW, sizeof(bool)),
+        ROW("shards", "3", "shards: 3", shards, RAW, sizeof(size_t)),
+        ROW("ring-size", "4096", "ring_size: 4096", ring_size, RAW, sizeof(size_t)),
+        ROW("drop-when-full", NULL, "drop_when_full: yes", drop_when_full, RAW, sizeof(bool)),
+        ROW("max-message", "1MiB", "max_message: 1MiB", max_message, RAW, sizeof(uint64_t)),
+        ROW("drain-timeout", "3s", "drain_timeout: 3s", drain_timeout, RAW, sizeof(int64_t)),
+        ROW("strict-files", NULL, "strict_files: on", strict_files, RAW, sizeof(bool)),
+        ROW("stats-every", "10", "stats_every: 10s", stats_every, RAW, sizeof(int64_t)),
+        ROW("state-every", "5m", "state_every: 300", state_every, RAW, sizeof(int64_t)),
+        ROW("log-level", "debug", "log_level: debug", log_level, RAW, sizeof(cfg_log_level_t)),
+        ROW("alertmanager", "http://127.0.0.1:9093", "alertmanager: ['http://127.0.0.1:9093']",
+            alertmanager, LIST, 0),
+        ROW("alertmanager-queue", "q", "alertmanager_queue: q", alertmanager_queue, STR, 0),
+        ROW("http", "127.0.0.1:9110", "http: '127.0.0.1:9110'", http, STR, 0),
+        ROW("http-token-file", "t", "http_token_file: t", http_token_file, STR, 0),
+        ROW("http-tls-cert", "c.pem", "http_tls_cert: c.pem", http_tls_cert, STR, 0),
+        ROW("http-tls-key", "k.pem", "http_tls_key: k.pem", http_tls_key, STR, 0),
+        ROW("changes-journal", "j", "changes_journal: j", changes_journal, STR, 0),
+        ROW("kafka-brokers", "127.0.0.1:9092", "kafka_brokers: '127.0.0.1:9092'", kafka_brokers,
+            STR, 0),
+        ROW("kafka-topic", "t1", "kafka_topic: t1", kafka_topic, STR, 0),
+        ROW("kafka-group", "g", "kafka_group: g", kafka_group, STR, 0),
+        ROW("kafka-alerts-topic", "t2", "kafka_alerts_topic: t2", kafka_alerts_topic, STR, 0),
+        ROW("kafka-changes-topic", "t3", "kafka_changes_topic: t3", kafka_changes_topic, STR, 0),
+        ROW("kafka-state-topic", "t4", "kafka_state_topic: t4", kafka_state_topic, STR, 0),
+        ROW("kafka-checkpoint", "2s", "kafka_checkpoint: 2s", kafka_checkpoint, RAW,
+            sizeof(int64_t)),
+        ROW("kafka-property", "acks=all", "kafka_properties: ['acks=all']", kafka_properties, LIST,
+            0),
+        ROW("curve-secret", "k", "curve: {secret_key: k, public_key: p}", curve.secret_key, STR,
+            0),
+        ROW("curve-public", "p", "curve: {secret_key: k, public_key: p}", curve.public_key, STR,
+            0),
+        ROW("curve-allow", "l", "curve: {secret_key: k, public_key: p, allowed_keys: l}",
+            curve.allowed_keys, STR, 0),
+#undef ROW
+    };
+    size_t nflags = 0;
+    cfg_flag_t fl;
+    while (cfg_run_flag(nflags, &fl))
+        nflags++;
+    assert_int_equal(nflags, sizeof(rows) / sizeof(rows[0]));
+    for (size_t i = 0; i < nflags; i++) {
+        size_t fi = flag_index(rows[i].flag);
+        assert_true(cfg_run_flag(fi, &fl));
+        assert_int_equal(fl.takes_value, rows[i].value != NULL);
+        assert_int_equal(fl.repeats, rows[i].kind == LIST);
+        char yaml[160], err[256] = "";
+        snprintf(yaml, sizeof(yaml), "run: {%s}\n", rows[i].yaml);
+        cfg_t file;
+        load_ok(yaml, &file);
+        run_cfg_t flags = { 0 };
+        if (cfg_run_set(&flags, fi, rows[i].value, err, sizeof(err)) != 0)
+            fail_msg("--%s %s: %s", rows[i].flag, rows[i].value, err);
+        const char *got = (const char *)&flags + rows[i].off;
+        const char *want = (const char *)&file.run + rows[i].off;
+        if (rows[i].kind == STR) {
+            assert_string_equal(*(char *const *)got, *(char *const *)want);
+        } else if (rows[i].kind == LIST) {
+            assert_string_equal((*(char **const *)got)[0], (*(char **const *)want)[0]);
+        } else if (memcmp(got, want, rows[i].size) != 0) {
+            fail_msg("--%s gives another value than run.%s", rows[i].flag, rows[i].yaml);
+        }
+        cfg_run_free(&flags);
+        cfg_free(&file);
+    }
+}
+
+/* A flag wins over the file's key; what no flag gave stays the file's. */
+static void test_run_flags_override(void **state)
+{
+    (void)state;
+    cfg_t file;
+    load_ok("run: {ring_size: 128, alerts: file.jsonl, ingest: [tcp://127.0.0.1:1], "
+            "stats_every: 1m}\n",
+            &file);
+    run_cfg_t flags = { 0 };
+    char err[256];
+    size_t alerts = flag_index("alerts"), ingest = flag_index("ingest");
+    assert_int_equal(cfg_run_set(&flags, alerts, "flag.jsonl", err, sizeof(err)), 0);
+    assert_int_equal(cfg_run_set(&flags, ingest, "tcp://127.0.0.1:2", err, sizeof(err)), 0);
+    assert_int_equal(cfg_run_set(&flags, ingest, "tcp://127.0.0.1:3", err, sizeof(err)), 0);
+    /* a value set, but not marked given, does not count */
+    assert_int_equal(cfg_run_set(&flags, flag_index("ring-size"), "256", err, sizeof(err)), 0);
+    cfg_run_override(&file.run, &flags, UINT64_C(1) << alerts | UINT64_C(1) << ingest);
+    assert_string_equal(file.run.alerts, "flag.jsonl");
+    assert_int_equal(file.run.n_ingest, 2); /* the flags' list replaces the file's */
+    assert_string_equal(file.run.ingest[1], "tcp://127.0.0.1:3");
+    assert_int_equal(file.run.ring_size, 128);
+    assert_true(file.run.stats_every == 60 * S);
+    assert_null(flags.alerts); /* moved, not copied */
+    assert_int_equal(flags.n_ingest, 0);
+    cfg_run_free(&flags);
+    cfg_free(&file);
+}
+
+/* A flag's bad value is refused with the key's rules, named by the flag. */
+static void test_run_flag_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *flag, *value, *want;
+    } bad[] = {
+        { "ring-size", "3", "--ring-size: must be at least 64" },
+        { "shards", "x", "--shards: expected an integer, got 'x'" },
+        { "shards", "257", "--shards: must be between 0 and 256" },
+        { "stats-every", "-1s", "--stats-every: must not be negative" },
+        { "drain-timeout", "0", "--drain-timeout: must be greater than 0" },
+        { "log-level", "loud", "--log-level: expected one of error, warn, info, debug, got 'loud'" },
+        { "ingest", "", "--ingest: must not be empty" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        run_cfg_t flags = { 0 };
+        char err[256] = "";
+        assert_int_equal(cfg_run_set(&flags, flag_index(bad[i].flag), bad[i].value, err,
+                                     sizeof(err)),
+                         SW_ECONFIG);
+        assert_string_equal(err, bad[i].want);
+        cfg_run_free(&flags);
+    }
+    /* "null" on the command line is a file of that name, not "unset" */
+    run_cfg_t flags = { 0 };
+    char err[256];
+    assert_int_equal(cfg_run_set(&flags, flag_index("alerts"), "null", err, sizeof(err)), 0);
+    assert_string_equal(flags.alerts, "null");
+    /* a list refuses a repeat and stops at CFG_MAX_INGEST */
+    size_t am = flag_index("alertmanager");
+    for (int i = 0; i < CFG_MAX_INGEST; i++) {
+        char url[64];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", 9000 + i);
+        assert_int_equal(cfg_run_set(&flags, am, url, err, sizeof(err)), 0);
+    }
+    assert_int_equal(cfg_run_set(&flags, am, "http://127.0.0.1:9000", err, sizeof(err)),
+                     SW_ECONFIG);
+    assert_int_equal(cfg_run_set(&flags, am, "http://127.0.0.1:8999", err, sizeof(err)),
+                     SW_ECONFIG);
+    assert_string_equal(err, "--alertmanager: at most 16 of them");
+    assert_int_equal(flags.n_alertmanager, CFG_MAX_INGEST);
+    cfg_run_free(&flags);
+    assert_null(flags.alerts);
+    assert_null(flags.alertmanager);
+}
+
 static void test_partial_keeps_defaults(void **state)
 {
     (void)state;
@@ -1391,6 +1569,9 @@ int main(void)
         cmocka_unit_test(test_timezone),
         cmocka_unit_test(test_run_values),
         cmocka_unit_test(test_run_free),
+        cmocka_unit_test(test_run_flags),
+        cmocka_unit_test(test_run_flags_override),
+        cmocka_unit_test(test_run_flag_errors),
         cmocka_unit_test(test_partial_keeps_defaults),
         cmocka_unit_test(test_timestamp_precisions),
         cmocka_unit_test(test_bounds_accepted),

@@ -1,5 +1,5 @@
 /*
- * test_curve.c - tests of CurveZMQ on ingest (adapters/curve.h), with real
+ * test_curve.c - tests of CurveZMQ on ingest (adapters/ingest/curve.h), with real
  * sockets over tcp://127.0.0.1: a PULL server with the server keys and the
  * ZAP handler, a PUSH producer whose key is allowed (its messages arrive,
  * carrying its key as User-Id) and one whose key is not (nothing of it

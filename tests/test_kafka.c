@@ -1,5 +1,5 @@
 /*
- * test_kafka.c - the Kafka producer's failures (adapters/kafka.h), without
+ * test_kafka.c - the Kafka producer's failures (adapters/ingest/kafka.h), without
  * a broker: the bootstrap server is a loopback port nobody listens on, so
  * every queued message times out (message.timeout.ms, short here), and a
  * message over message.max.bytes is refused at once. Each failure is

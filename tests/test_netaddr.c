@@ -1,5 +1,5 @@
 /*
- * test_netaddr.c - which endpoints reach this host only (adapters/netaddr.c),
+ * test_netaddr.c - which endpoints reach this host only (adapters/base/netaddr.c),
  * for the start-up warnings about plaintext endpoints others can reach.
  */
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /*
- * test_record.c - tests of the ingest recording (adapters/record.h).
+ * test_record.c - tests of the ingest recording (adapters/ingest/record.h).
  *
  * Rotation is checked exactly: which messages land in which file, that the
  * files concatenated in name order give back the input, and that every gzip

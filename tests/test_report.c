@@ -1,5 +1,5 @@
 /*
- * test_report.c - the post-incident report (adapters/report.c, report_html.c,
+ * test_report.c - the post-incident report (adapters/report/report.c, report_html.c,
  * report_chart.c): alert lines paired into alerts and grouped into
  * incidents by their `incident` id, bad lines refused, the filters (whole
  * incidents), the

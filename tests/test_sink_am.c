@@ -1,5 +1,5 @@
 /*
- * test_sink_am.c - tests of the Alertmanager sink (adapters/sink_am.h)
+ * test_sink_am.c - tests of the Alertmanager sink (adapters/sinks/sink_am.h)
  * against real Alertmanagers (/usr/bin/prometheus-alertmanager) run as
  * child processes on 127.0.0.1, clustering off, each with its own port,
  * config and storage under the test's temporary directory.

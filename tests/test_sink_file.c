@@ -1,5 +1,5 @@
 /*
- * test_sink_file.c - tests of the alerts file (adapters/sink_file.h).
+ * test_sink_file.c - tests of the alerts file (adapters/sinks/sink_file.h).
  *
  * Failures are made real and work as root: /dev/full (every write ENOSPC),
  * a file-size limit (RLIMIT_FSIZE: writes past it fail with EFBIG, and

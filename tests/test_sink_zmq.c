@@ -1,5 +1,5 @@
 /*
- * test_sink_zmq.c - tests of the ZeroMQ alert publisher (adapters/sink_zmq.h)
+ * test_sink_zmq.c - tests of the ZeroMQ alert publisher (adapters/sinks/sink_zmq.h)
  * with real subscribers over tcp://127.0.0.1 in the same process.
  *
  * PUB/SUB has a slow joiner: a subscription takes a moment to reach the

@@ -1,5 +1,5 @@
 /*
- * fuzz_change_api.c - the change API's JSON, adapters/changes_api.h.
+ * fuzz_change_api.c - the change API's JSON, adapters/http/changes_api.h.
  *
  * Feeds: the input as the JSON body of a declare, changes_api_declare_ex(),
  * on a journal opened once (LLVMFuzzerInitialize) in a fresh directory in

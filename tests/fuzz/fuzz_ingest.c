@@ -3,7 +3,7 @@
  * core/engine.h (router, shards, alert stage), no sockets.
  *
  * Feeds: the input as the payload of one received message. The daemon's
- * splitting (feed_message() in adapters/daemon.c) is a static function, so
+ * splitting (feed_message() in adapters/daemon/daemon.c) is a static function, so
  * its contract is replicated here, not shared: the message is cut at every
  * '\n'; each piece, without its '\n' and without copying (the line points
  * into the message), is one line for the router (router_feed_line(), here

@@ -8,6 +8,7 @@
  * consumer for reading partitions back.
  */
 #include "kafka.h"
+#include "err.h"
 
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -94,7 +95,7 @@ static int set(rd_kafka_conf_t *c, const char *k, const char *v, char *err, size
     char why[256];
     if (rd_kafka_conf_set(c, k, v, why, sizeof(why)) == RD_KAFKA_CONF_OK)
         return 0;
-    snprintf(err, errlen, "kafka property %s: %s", k, why);
+    sw_errf(err, errlen, "kafka property %s: %s", k, why);
     return -1;
 }
 
@@ -118,7 +119,7 @@ static rd_kafka_conf_t *base_conf(const char *brokers, const kafka_props_t *p,
 {
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     if (!c) {
-        snprintf(err, errlen, "kafka: out of memory");
+        sw_errf(err, errlen, "kafka: out of memory");
         return NULL;
     }
     rd_kafka_conf_set_log_cb(c, on_log);
@@ -228,7 +229,7 @@ kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen)
     kafka_in_t *k = calloc(1, sizeof(*k));
     if (!k || !(k->topic = strdup(o->topic))) {
         free(k);
-        snprintf(err, errlen, "kafka: out of memory");
+        sw_errf(err, errlen, "kafka: out of memory");
         return NULL;
     }
     /* librdkafka's default assignment (range, roundrobin: eager) stays: its
@@ -260,7 +261,7 @@ kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen)
     char why[512];
     k->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof(why));
     if (!k->rk) {
-        snprintf(err, errlen, "kafka: %s", why);
+        sw_errf(err, errlen, "kafka: %s", why);
         free(k->topic);
         free(k);
         return NULL;
@@ -271,7 +272,7 @@ kafka_in_t *kafka_in_open(const kafka_in_opts_t *o, char *err, size_t errlen)
     rd_kafka_resp_err_t e = rd_kafka_subscribe(k->rk, t);
     rd_kafka_topic_partition_list_destroy(t);
     if (e) {
-        snprintf(err, errlen, "kafka: subscribe to %s: %s", o->topic, rd_kafka_err2str(e));
+        sw_errf(err, errlen, "kafka: subscribe to %s: %s", o->topic, rd_kafka_err2str(e));
         rd_kafka_destroy(k->rk);
         free(k->topic);
         free(k);
@@ -366,7 +367,7 @@ kafka_reader_t *kafka_reader_open(const char *brokers, const char *topic, const 
     kafka_reader_t *r = calloc(1, sizeof(*r));
     if (!r || !(r->topic = strdup(topic))) {
         free(r);
-        snprintf(err, errlen, "kafka: out of memory");
+        sw_errf(err, errlen, "kafka: out of memory");
         return NULL;
     }
     rd_kafka_conf_t *c = base_conf(brokers, p, NULL, err, errlen);
@@ -382,7 +383,7 @@ kafka_reader_t *kafka_reader_open(const char *brokers, const char *topic, const 
     }
     char why[512];
     if (!(r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof(why)))) {
-        snprintf(err, errlen, "kafka: %s", why);
+        sw_errf(err, errlen, "kafka: %s", why);
         free(r->topic);
         free(r);
         return NULL;
@@ -500,7 +501,7 @@ kafka_out_t *kafka_out_open(const kafka_out_opts_t *o, char *err, size_t errlen)
 {
     kafka_out_t *k = calloc(1, sizeof(*k));
     if (!k || pthread_mutex_init(&k->log_mu, NULL) != 0) {
-        snprintf(err, errlen, "kafka: out of memory");
+        sw_errf(err, errlen, "kafka: out of memory");
         free(k);
         return NULL;
     }
@@ -517,21 +518,21 @@ kafka_out_t *kafka_out_open(const kafka_out_opts_t *o, char *err, size_t errlen)
     char why[512];
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof(why));
     if (!k->rk) {
-        snprintf(err, errlen, "kafka: %s", why);
+        sw_errf(err, errlen, "kafka: %s", why);
         pthread_mutex_destroy(&k->log_mu);
         free(k);
         return NULL;
     }
     k->topic = rd_kafka_topic_new(k->rk, o->topic, NULL);
     if (!k->topic) {
-        snprintf(err, errlen, "kafka: topic %s: %s", o->topic, rd_kafka_err2str(rd_kafka_last_error()));
+        sw_errf(err, errlen, "kafka: topic %s: %s", o->topic, rd_kafka_err2str(rd_kafka_last_error()));
         rd_kafka_destroy(k->rk);
         pthread_mutex_destroy(&k->log_mu);
         free(k);
         return NULL;
     }
     if (o->origin && !(k->origin = strdup(o->origin))) {
-        snprintf(err, errlen, "kafka: out of memory");
+        sw_errf(err, errlen, "kafka: out of memory");
         kafka_out_close(k, 0);
         return NULL;
     }

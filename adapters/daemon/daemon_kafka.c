@@ -29,6 +29,10 @@
  *
  * Changes declared over any instance's API are produced to the changes
  * topic (keyed by id) and every instance follows the whole topic.
+ *
+ * Size: about 900 lines, kept whole on purpose: the partition sources,
+ * the offsets and the state handover are one protocol with librdkafka's
+ * rebalance callback, and each part reads the others' fields under one lock.
  */
 #include "daemon_kafka.h"
 
@@ -412,7 +416,7 @@ static void take_states(daemon_t *d, const int32_t *parts, size_t n)
         if (nparts > 0 && parts[i] >= nparts) {
             sw_log(LOG_ERROR, "kafka: the state topic %s has %d partitions: partition %d's "
                    "Users cannot keep their state (give it as many as the ingest topic)",
-                   d->o.kafka_state_topic, nparts, parts[i]);
+                   d->o.r.kafka_state_topic, nparts, parts[i]);
             continue;
         }
         want[nw++] = parts[i];
@@ -444,7 +448,7 @@ static void take_states(daemon_t *d, const int32_t *parts, size_t n)
         } else {
             if (refused++ < 10)
                 sw_log(LOG_WARN, "kafka: %s[%d] offset %" PRId64 ": the state of %s refused: %s",
-                       d->o.kafka_state_topic, r->partition, r->offset, r->user, why);
+                       d->o.r.kafka_state_topic, r->partition, r->offset, r->user, why);
         }
     }
     if (parked)
@@ -588,7 +592,7 @@ static void shared_change(void *ctx, const kafka_msg_t *m)
 
 unsigned dk_incident_tag(const daemon_t *d)
 {
-    if (!d->o.kafka_brokers || !d->o.kafka_topic)
+    if (!d->o.r.kafka_brokers || !d->o.r.kafka_topic)
         return 0;
     unsigned char b[3] = { 0 };
     if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) { /* a weaker one will do */
@@ -800,15 +804,15 @@ void dk_metrics(daemon_t *d, FILE *out)
 static int split_props(daemon_t *d, char *err, size_t errlen)
 {
     dkafka_t *k = d->kafka;
-    size_t n = d->o.nkafka_props;
+    size_t n = d->o.r.n_kafka_properties;
     k->prop_keys = calloc(n + 1, sizeof(char *));
     k->prop_values = calloc(n + 1, sizeof(char *));
     if (!k->prop_keys || !k->prop_values)
         return SW_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        const char *kv = d->o.kafka_props[i], *eq = strchr(kv, '=');
+        const char *kv = d->o.r.kafka_properties[i], *eq = strchr(kv, '=');
         if (!eq || eq == kv) {
-            snprintf(err, errlen, "run.kafka_properties: '%s': want key=value", kv);
+            sw_errf(err, errlen, "run.kafka_properties: '%s': want key=value", kv);
             return SW_ECONFIG;
         }
         k->prop_keys[i] = strndup(kv, (size_t)(eq - kv));
@@ -822,14 +826,14 @@ static int split_props(daemon_t *d, char *err, size_t errlen)
 
 static int open_out(daemon_t *d, const char *topic, kafka_out_t **out, char *err, size_t errlen)
 {
-    kafka_out_opts_t o = { .brokers = d->o.kafka_brokers, .topic = topic,
+    kafka_out_opts_t o = { .brokers = d->o.r.kafka_brokers, .topic = topic,
                            .props = props_of(d->kafka) };
     return (*out = kafka_out_open(&o, err, errlen)) ? SW_OK : SW_ECONFIG;
 }
 
 int dk_open(daemon_t *d, char *err, size_t errlen)
 {
-    if (!d->o.kafka_brokers)
+    if (!d->o.r.kafka_brokers)
         return SW_OK;
     dkafka_t *k = d->kafka = calloc(1, sizeof(*d->kafka));
     if (!k)
@@ -841,12 +845,12 @@ int dk_open(daemon_t *d, char *err, size_t errlen)
     if (rc < 0)
         return rc;
     kafka_props_t props = props_of(k);
-    if (d->o.kafka_alerts_topic) {
+    if (d->o.r.kafka_alerts_topic) {
         /* with several instances on one feed, each follows the others'
          * lines, so an incident whose symptoms fall on Users of different
          * instances is one: this instance's own are known by their origin */
         snprintf(k->origin, sizeof(k->origin), "%06X", d->incident_tag);
-        kafka_out_opts_t ao = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_alerts_topic,
+        kafka_out_opts_t ao = { .brokers = d->o.r.kafka_brokers, .topic = d->o.r.kafka_alerts_topic,
                                 .props = props, .origin = d->incident_tag ? k->origin : NULL };
         if (!(k->alerts = kafka_out_open(&ao, err, errlen)))
             return SW_ECONFIG;
@@ -857,39 +861,39 @@ int dk_open(daemon_t *d, char *err, size_t errlen)
             /* from the topic's start (its retention bounds it): an instance
              * that joins mid-incident learns what fires elsewhere, and a
              * line is never missed for a fetch position set late */
-            kafka_in_opts_t pi = { .brokers = d->o.kafka_brokers,
-                                   .topic = d->o.kafka_alerts_topic, .group = group,
+            kafka_in_opts_t pi = { .brokers = d->o.r.kafka_brokers,
+                                   .topic = d->o.r.kafka_alerts_topic, .group = group,
                                    .props = props };
             if (!(k->peer_in = kafka_in_open(&pi, err, errlen)))
                 return SW_ECONFIG;
             sw_log(LOG_INFO, "kafka: grouping incidents with the other instances through %s",
-                   d->o.kafka_alerts_topic);
+                   d->o.r.kafka_alerts_topic);
         }
     }
-    if (d->o.kafka_state_topic) {
-        if ((rc = open_out(d, d->o.kafka_state_topic, &k->st_out, err, errlen)) < 0)
+    if (d->o.r.kafka_state_topic) {
+        if ((rc = open_out(d, d->o.r.kafka_state_topic, &k->st_out, err, errlen)) < 0)
             return rc;
-        if (!(k->st_reader = kafka_reader_open(d->o.kafka_brokers, d->o.kafka_state_topic, &props,
+        if (!(k->st_reader = kafka_reader_open(d->o.r.kafka_brokers, d->o.r.kafka_state_topic, &props,
                                                err, errlen)))
             return SW_ECONFIG;
         sw_log(LOG_INFO, "kafka: User states move with partitions through %s",
-               d->o.kafka_state_topic);
+               d->o.r.kafka_state_topic);
     }
-    if (d->o.kafka_changes_topic) {
+    if (d->o.r.kafka_changes_topic) {
         /* every instance reads the whole topic: a group of its own, never committed */
         char host[64] = "host", group[200];
         gethostname(host, sizeof(host) - 1);
         snprintf(group, sizeof(group), "stormwatch-changes-%s-%ld", host, (long)getpid());
-        kafka_in_opts_t ci = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_changes_topic,
+        kafka_in_opts_t ci = { .brokers = d->o.r.kafka_brokers, .topic = d->o.r.kafka_changes_topic,
                                .group = group, .props = props };
         if (!(k->chg_in = kafka_in_open(&ci, err, errlen)) ||
-            (rc = open_out(d, d->o.kafka_changes_topic, &k->chg_out, err, errlen)) < 0)
+            (rc = open_out(d, d->o.r.kafka_changes_topic, &k->chg_out, err, errlen)) < 0)
             return rc < 0 ? rc : SW_ECONFIG;
-        sw_log(LOG_INFO, "kafka: sharing declared changes on %s", d->o.kafka_changes_topic);
+        sw_log(LOG_INFO, "kafka: sharing declared changes on %s", d->o.r.kafka_changes_topic);
     }
-    if (d->o.kafka_topic) { /* last: the group may assign at once */
-        kafka_in_opts_t ko = { .brokers = d->o.kafka_brokers, .topic = d->o.kafka_topic,
-                               .group = d->o.kafka_group ? d->o.kafka_group : "stormwatch",
+    if (d->o.r.kafka_topic) { /* last: the group may assign at once */
+        kafka_in_opts_t ko = { .brokers = d->o.r.kafka_brokers, .topic = d->o.r.kafka_topic,
+                               .group = d->o.r.kafka_group ? d->o.r.kafka_group : "stormwatch",
                                .props = props, .on_assign = on_assigned,
                                .on_revoke = on_revoked, .ctx = d };
         if (!(k->in = kafka_in_open(&ko, err, errlen)))

@@ -76,7 +76,7 @@ void daemon_write_metrics(void *ctx, FILE *out)
     metric_u64(out, "stormwatch_feed_stalls_total", "counter",
                "Times the whole feed stalled.",
                LOAD(d->router_stalls));
-    if (d->o.record) {
+    if (d->o.r.record) {
         metric_u64(out, "stormwatch_record_write_errors_total", "counter",
                    "Recording writes that failed (disk full...): detection goes on.",
                    LOAD(d->record_errors));

@@ -55,7 +55,7 @@ static int no_curve(char *err, size_t errlen)
 {
     if (zmq_has("curve"))
         return 0;
-    snprintf(err, errlen, "CurveZMQ: this libzmq was built without CURVE support "
+    sw_errf(err, errlen, "CurveZMQ: this libzmq was built without CURVE support "
                           "(zmq_has(\"curve\") is false); install one built with libsodium");
     return 1;
 }
@@ -77,7 +77,7 @@ static int load_keys(const char *file, size_t max, curve_key_t **keys, size_t *n
 {
     FILE *f = fopen(file, "re");
     if (!f) {
-        snprintf(err, errlen, "%s: %s", file, strerror(errno));
+        sw_errf(err, errlen, "%s: %s", file, strerror(errno));
         return SW_EIO;
     }
     char *line = NULL, z[KEY_Z85 + 1];
@@ -94,29 +94,29 @@ static int load_keys(const char *file, size_t max, curve_key_t **keys, size_t *n
         const char *rest = p + tok + strspn(p + tok, BLANKS);
         rc = SW_EPARSE;
         if (tok != KEY_Z85) {
-            snprintf(err, errlen, "%s:%u: not a CURVE key: expected %d Z85 characters, found %zu",
+            sw_errf(err, errlen, "%s:%u: not a CURVE key: expected %d Z85 characters, found %zu",
                      file, lineno, KEY_Z85, tok);
             break;
         }
         if (valid < KEY_Z85) {
-            snprintf(err, errlen, "%s:%u: not a CURVE key: column %zu is not a Z85 character",
+            sw_errf(err, errlen, "%s:%u: not a CURVE key: column %zu is not a Z85 character",
                      file, lineno, (size_t)(p - line) + valid + 1);
             break;
         }
         if (*rest && *rest != '#') {
-            snprintf(err, errlen, "%s:%u: unexpected text after the key (a comment starts with '#')",
+            sw_errf(err, errlen, "%s:%u: unexpected text after the key (a comment starts with '#')",
                      file, lineno);
             break;
         }
         if (max && nv == max) {
-            snprintf(err, errlen, "%s:%u: a second key (this file holds one)", file, lineno);
+            sw_errf(err, errlen, "%s:%u: a second key (this file holds one)", file, lineno);
             break;
         }
         if (nv == capv) {
             size_t nc = capv ? 2 * capv : 16;
             curve_key_t *nvv = calloc(nc, sizeof(*nvv));
             if (!nvv) {
-                snprintf(err, errlen, "%s: out of memory", file);
+                sw_errf(err, errlen, "%s: out of memory", file);
                 rc = SW_ENOMEM;
                 break;
             }
@@ -129,7 +129,7 @@ static int load_keys(const char *file, size_t max, curve_key_t **keys, size_t *n
         memcpy(z, p, KEY_Z85);
         z[KEY_Z85] = '\0';
         if (!zmq_z85_decode(v[nv].k, z)) {
-            snprintf(err, errlen, "%s:%u: not a CURVE key: a 5-character group is out of range",
+            sw_errf(err, errlen, "%s:%u: not a CURVE key: a 5-character group is out of range",
                      file, lineno);
             break;
         }
@@ -137,11 +137,11 @@ static int load_keys(const char *file, size_t max, curve_key_t **keys, size_t *n
         rc = SW_OK;
     }
     if (rc == SW_OK && ferror(f)) {
-        snprintf(err, errlen, "%s: %s", file, strerror(errno));
+        sw_errf(err, errlen, "%s: %s", file, strerror(errno));
         rc = SW_EIO;
     }
     if (rc == SW_OK && nv == 0) {
-        snprintf(err, errlen, "%s: no key in the file", file);
+        sw_errf(err, errlen, "%s: no key in the file", file);
         rc = SW_EPARSE;
     }
     explicit_bzero(z, sizeof(z));
@@ -287,12 +287,12 @@ curve_auth_t *curve_auth_start(void *zmq_ctx, const char *allowed_keys_file, cha
     if (no_curve(err, errlen))
         return NULL;
     if (!zmq_ctx || !allowed_keys_file) {
-        snprintf(err, errlen, "CurveZMQ: no ZeroMQ context or allowed-keys file");
+        sw_errf(err, errlen, "CurveZMQ: no ZeroMQ context or allowed-keys file");
         return NULL;
     }
     curve_auth_t *a = calloc(1, sizeof(*a));
     if (!a) {
-        snprintf(err, errlen, "%s: out of memory", allowed_keys_file);
+        sw_errf(err, errlen, "%s: out of memory", allowed_keys_file);
         return NULL;
     }
     if (load_keys(allowed_keys_file, 0, &a->keys, &a->nkeys, err, errlen) < 0) {
@@ -311,17 +311,17 @@ curve_auth_t *curve_auth_start(void *zmq_ctx, const char *allowed_keys_file, cha
     a->ctrl = socket_nolinger(zmq_ctx, ZMQ_PAIR);
     a->ctrl_peer = socket_nolinger(zmq_ctx, ZMQ_PAIR);
     if (!a->rep || !a->ctrl || !a->ctrl_peer) {
-        snprintf(err, errlen, "CurveZMQ: cannot create sockets: %s", zmq_strerror(zmq_errno()));
+        sw_errf(err, errlen, "CurveZMQ: cannot create sockets: %s", zmq_strerror(zmq_errno()));
         goto fail;
     }
     if (zmq_bind(a->rep, ZAP_ENDPOINT) < 0) {
         int e = zmq_errno();
-        snprintf(err, errlen, "%s: %s%s", ZAP_ENDPOINT, zmq_strerror(e),
+        sw_errf(err, errlen, "%s: %s%s", ZAP_ENDPOINT, zmq_strerror(e),
                  e == EADDRINUSE ? " (this context has a ZAP handler already)" : "");
         goto fail;
     }
     if (zmq_bind(a->ctrl, a->ctrl_ep) < 0 || zmq_connect(a->ctrl_peer, a->ctrl_ep) < 0) {
-        snprintf(err, errlen, "%s: %s", a->ctrl_ep, zmq_strerror(zmq_errno()));
+        sw_errf(err, errlen, "%s: %s", a->ctrl_ep, zmq_strerror(zmq_errno()));
         goto fail;
     }
     /* the handler takes no signals: they belong to the daemon's own threads */
@@ -331,7 +331,7 @@ curve_auth_t *curve_auth_start(void *zmq_ctx, const char *allowed_keys_file, cha
     int prc = pthread_create(&a->thread, NULL, zap_main, a);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (prc != 0) {
-        snprintf(err, errlen, "%s: cannot start the ZAP handler thread: %s", ZAP_ENDPOINT,
+        sw_errf(err, errlen, "%s: cannot start the ZAP handler thread: %s", ZAP_ENDPOINT,
                  strerror(prc));
         goto fail;
     }
@@ -386,7 +386,7 @@ int curve_server_setup(void *socket, const char *secret_key_file, const char *pu
     if (no_curve(err, errlen))
         return SW_ECONFIG;
     if (!socket || !secret_key_file) {
-        snprintf(err, errlen, "CurveZMQ: no socket or secret key file");
+        sw_errf(err, errlen, "CurveZMQ: no socket or secret key file");
         return SW_EINVAL;
     }
     curve_key_t *sec = NULL, *pub = NULL;
@@ -398,7 +398,7 @@ int curve_server_setup(void *socket, const char *secret_key_file, const char *pu
     uint8_t derived[KEY_BYTES];
     zmq_z85_encode(sec_z85, sec->k, KEY_BYTES);
     if (zmq_curve_public(derived_z85, sec_z85) < 0 || !zmq_z85_decode(derived, derived_z85)) {
-        snprintf(err, errlen, "%s: cannot derive the public key: %s", secret_key_file,
+        sw_errf(err, errlen, "%s: cannot derive the public key: %s", secret_key_file,
                  zmq_strerror(zmq_errno()));
         rc = SW_EPARSE;
         goto out;
@@ -407,7 +407,7 @@ int curve_server_setup(void *socket, const char *secret_key_file, const char *pu
         if ((rc = load_keys(public_key_file, 1, &pub, &n, err, errlen)) < 0)
             goto out;
         if (memcmp(pub->k, derived, KEY_BYTES) != 0) {
-            snprintf(err, errlen, "%s: not the public key of %s", public_key_file,
+            sw_errf(err, errlen, "%s: not the public key of %s", public_key_file,
                      secret_key_file);
             rc = SW_EPARSE;
             goto out;
@@ -417,7 +417,7 @@ int curve_server_setup(void *socket, const char *secret_key_file, const char *pu
     if (zmq_setsockopt(socket, ZMQ_CURVE_SERVER, &one, sizeof(one)) < 0 ||
         zmq_setsockopt(socket, ZMQ_CURVE_SECRETKEY, sec->k, KEY_BYTES) < 0 ||
         zmq_setsockopt(socket, ZMQ_CURVE_PUBLICKEY, derived, KEY_BYTES) < 0) {
-        snprintf(err, errlen, "%s: the socket refused the CURVE options: %s", secret_key_file,
+        sw_errf(err, errlen, "%s: the socket refused the CURVE options: %s", secret_key_file,
                  zmq_strerror(zmq_errno()));
         rc = SW_EINVAL;
     }
@@ -449,7 +449,7 @@ int curve_keygen(const char *dir, const char *name, char *err, size_t errlen)
 {
     if (!dir || !name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 ||
         strcmp(name, "..") == 0) {
-        snprintf(err, errlen, "keygen: the key name \"%s\" is not a plain file name",
+        sw_errf(err, errlen, "keygen: the key name \"%s\" is not a plain file name",
                  name ? name : "");
         return SW_EINVAL;
     }
@@ -460,7 +460,7 @@ int curve_keygen(const char *dir, const char *name, char *err, size_t errlen)
     if (!kpath || !ppath) {
         free(kpath);
         free(ppath);
-        snprintf(err, errlen, "%s/%s: out of memory", dir, name);
+        sw_errf(err, errlen, "%s/%s: out of memory", dir, name);
         return SW_ENOMEM;
     }
     snprintf(kpath, len, "%s/%s.key", dir, name);
@@ -469,19 +469,19 @@ int curve_keygen(const char *dir, const char *name, char *err, size_t errlen)
     char pub[KEY_Z85 + 1], sec[KEY_Z85 + 1];
     int rc = SW_EIO, kfd, pfd;
     if (zmq_curve_keypair(pub, sec) < 0) {
-        snprintf(err, errlen, "%s: cannot generate a key pair: %s", kpath, zmq_strerror(zmq_errno()));
+        sw_errf(err, errlen, "%s: cannot generate a key pair: %s", kpath, zmq_strerror(zmq_errno()));
         goto out;
     }
     kfd = open(kpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (kfd < 0) {
         rc = errno == EEXIST ? SW_EEXISTS : SW_EIO;
-        snprintf(err, errlen, "%s: %s", kpath, strerror(errno));
+        sw_errf(err, errlen, "%s: %s", kpath, strerror(errno));
         goto out;
     }
     pfd = open(ppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (pfd < 0) {
         rc = errno == EEXIST ? SW_EEXISTS : SW_EIO;
-        snprintf(err, errlen, "%s: %s", ppath, strerror(errno));
+        sw_errf(err, errlen, "%s: %s", ppath, strerror(errno));
         close(kfd);
         unlink(kpath);
         goto out;
@@ -494,7 +494,7 @@ int curve_keygen(const char *dir, const char *name, char *err, size_t errlen)
     if (close(pfd) < 0 && !ke && !pe)
         pe = errno;
     if (ke || pe) {
-        snprintf(err, errlen, "%s: %s", ke ? kpath : ppath, strerror(ke ? ke : pe));
+        sw_errf(err, errlen, "%s: %s", ke ? kpath : ppath, strerror(ke ? ke : pe));
         unlink(kpath);
         unlink(ppath);
     } else {

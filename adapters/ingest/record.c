@@ -350,14 +350,14 @@ static int gz_sync(record_t *r)
 record_t *record_open(const char *path, uint64_t max_bytes, int gzip, char *err, size_t errlen)
 {
     if (!path || !*path) {
-        snprintf(err, errlen, "record: no file name");
+        sw_errf(err, errlen, "record: no file name");
         return NULL;
     }
     struct stat st;
     int direct = 0;
     if (stat(path, &st) == 0) {
         if (S_ISDIR(st.st_mode)) {
-            snprintf(err, errlen, "%s: is a directory", path);
+            sw_errf(err, errlen, "%s: is a directory", path);
             return NULL;
         }
         direct = !S_ISREG(st.st_mode);
@@ -371,7 +371,7 @@ record_t *record_open(const char *path, uint64_t max_bytes, int gzip, char *err,
         r->cur = malloc(r->cur_len);
     }
     if (!r || !r->base || !r->cur) {
-        snprintf(err, errlen, "%s: out of memory", path);
+        sw_errf(err, errlen, "%s: out of memory", path);
         record_close(r);
         return NULL;
     }
@@ -384,7 +384,7 @@ record_t *record_open(const char *path, uint64_t max_bytes, int gzip, char *err,
     r->seq = direct ? 0 : last_seq(r->base) + 1;
     const char *why;
     if (file_open(r, &why) < 0) {
-        snprintf(err, errlen, "%s: %s", r->cur, why);
+        sw_errf(err, errlen, "%s: %s", r->cur, why);
         record_close(r);
         return NULL;
     }

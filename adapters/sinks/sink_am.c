@@ -16,6 +16,10 @@
  * The queue file is one JSON document:
  *   {"version":1,"queues":[{"url":"http://...","alerts":[{...},...]},...]}
  * each alert exactly the object that is posted.
+ *
+ * Size: about 1100 lines, kept whole on purpose: the persistent queue,
+ * the firing table and the sender thread share one mutex and one
+ * reference-counted message; apart, that locking would span files.
  */
 #include "sink_am.h"
 
@@ -587,13 +591,13 @@ static int queue_corrupt(sink_am_t *s, const char *where, const char *why, char 
                          size_t errlen)
 {
     if (s->o.strict_queue) {
-        snprintf(err, errlen, "%s: not a valid alert queue (%s); move it aside to start with an "
+        sw_errf(err, errlen, "%s: not a valid alert queue (%s); move it aside to start with an "
                  "empty queue", where, why);
         return SW_EPARSE;
     }
     char aside[PATH_MAX], merr[PATH_MAX * 2 + 128];
     if (fio_move_aside(s->queue_path, aside, sizeof(aside), merr, sizeof(merr)) < 0) {
-        snprintf(err, errlen, "%s: not a valid alert queue (%s), and %s", where, why, merr);
+        sw_errf(err, errlen, "%s: not a valid alert queue (%s), and %s", where, why, merr);
         return SW_EIO;
     }
     sw_log(LOG_WARN, "%s: not a valid alert queue (%s): moved aside to %s; starting with an empty "
@@ -615,7 +619,7 @@ static int load_queue(sink_am_t *s, char *err, size_t errlen)
         return SW_OK;
     if (rrc < 0) {
         int e = errno;
-        snprintf(err, errlen, "%s: cannot read the alert queue: %s", path,
+        sw_errf(err, errlen, "%s: cannot read the alert queue: %s", path,
                  e == EINVAL ? "not a regular file" : strerror(e));
         return e == ENOMEM ? SW_ENOMEM : SW_EIO;
     }
@@ -671,7 +675,7 @@ static int load_queue(sink_am_t *s, char *err, size_t errlen)
             if (!m || q_reserve(t, s->o.queue_max) < 0) {
                 free(text);
                 free(m);
-                snprintf(err, errlen, "%s: out of memory", path);
+                sw_errf(err, errlen, "%s: out of memory", path);
                 rc = SW_ENOMEM;
                 break;
             }
@@ -955,25 +959,25 @@ static void free_all(sink_am_t *s)
 static int check_opts(const sink_am_opts_t *o, char *err, size_t errlen)
 {
     if (!o || !o->urls || o->nurls == 0) {
-        snprintf(err, errlen, "alertmanager: no URL");
+        sw_errf(err, errlen, "alertmanager: no URL");
         return SW_EINVAL;
     }
     for (size_t i = 0; i < o->nurls; i++) {
         const char *u = o->urls[i];
         if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)) {
-            snprintf(err, errlen, "alertmanager: '%s': not an http:// or https:// URL",
+            sw_errf(err, errlen, "alertmanager: '%s': not an http:// or https:// URL",
                      u ? u : "(null)");
             return SW_EINVAL;
         }
         for (size_t j = 0; j < i; j++)
             if (strcmp(o->urls[j], u) == 0) {
-                snprintf(err, errlen, "alertmanager: '%s' given twice", u);
+                sw_errf(err, errlen, "alertmanager: '%s' given twice", u);
                 return SW_EINVAL;
             }
     }
     if (o->resend_every_ns < 0 || o->timeout_ns < 0 ||
         (o->timeout_ns > 0 && o->timeout_ns < 1000000)) {
-        snprintf(err, errlen, "alertmanager: negative durations, or a timeout under 1 ms");
+        sw_errf(err, errlen, "alertmanager: negative durations, or a timeout under 1 ms");
         return SW_EINVAL;
     }
     return SW_OK;
@@ -1012,7 +1016,7 @@ sink_am_t *sink_am_create(const sink_am_opts_t *o, char *err, size_t errlen)
         return NULL;
     sink_am_t *s = calloc(1, sizeof(*s));
     if (!s) {
-        snprintf(err, errlen, "alertmanager: out of memory");
+        sw_errf(err, errlen, "alertmanager: out of memory");
         return NULL;
     }
     s->o = *o;
@@ -1062,7 +1066,7 @@ sink_am_t *sink_am_create(const sink_am_opts_t *o, char *err, size_t errlen)
         return s;
     rc = SW_ENOMEM;
 fail:
-    snprintf(err, errlen, "alertmanager: %s", rc == SW_EINVAL ? "libcurl lacks a needed option"
+    sw_errf(err, errlen, "alertmanager: %s", rc == SW_EINVAL ? "libcurl lacks a needed option"
                                                               : "out of memory");
     free_all(s);
     return NULL;

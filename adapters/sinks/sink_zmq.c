@@ -38,12 +38,12 @@ sink_zmq_t *sink_zmq_create_hwm(void *zmq_ctx, const char *endpoint, int hwm, ch
                                 size_t errlen)
 {
     if (!zmq_ctx || !endpoint || !*endpoint) {
-        snprintf(err, errlen, "alert publisher: no ZeroMQ context or endpoint");
+        sw_errf(err, errlen, "alert publisher: no ZeroMQ context or endpoint");
         return NULL;
     }
     sink_zmq_t *s = calloc(1, sizeof(*s));
     if (!s) {
-        snprintf(err, errlen, "%s: out of memory", endpoint);
+        sw_errf(err, errlen, "%s: out of memory", endpoint);
         return NULL;
     }
     if (hwm <= 0)
@@ -57,7 +57,7 @@ sink_zmq_t *sink_zmq_create_hwm(void *zmq_ctx, const char *endpoint, int hwm, ch
         zmq_setsockopt(s->sock, ZMQ_XPUB_NODROP, &nodrop, sizeof(nodrop)) < 0 ||
         zmq_bind(s->sock, endpoint) < 0 ||
         zmq_getsockopt(s->sock, ZMQ_LAST_ENDPOINT, s->endpoint, &eplen) < 0) {
-        snprintf(err, errlen, "%s: %s", endpoint, zmq_strerror(zmq_errno()));
+        sw_errf(err, errlen, "%s: %s", endpoint, zmq_strerror(zmq_errno()));
         if (s->sock) {
             linger = 0;
             zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof(linger));

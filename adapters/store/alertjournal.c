@@ -269,7 +269,7 @@ static int load(alertjournal_t *j, char *err, size_t errlen)
     if (rc == 1)
         return 0;
     if (rc < 0) {
-        snprintf(err, errlen, "%s: %s", j->path, strerror(errno));
+        sw_errf(err, errlen, "%s: %s", j->path, strerror(errno));
         return -1;
     }
     const char *p = (const char *)buf, *end = p + len;
@@ -286,7 +286,7 @@ static int load(alertjournal_t *j, char *err, size_t errlen)
         if (l && parse_line(p, l, &key, &open, &r, ubuf, cbuf, xbuf, &why) < 0) {
             if (!nl) /* a torn last line: the process died writing it */
                 break;
-            snprintf(err, errlen, "%s:%u: %s", j->path, lineno, why);
+            sw_errf(err, errlen, "%s:%u: %s", j->path, lineno, why);
             corrupt = 1;
         } else if (l) {
             char *line = malloc(l + 2);
@@ -297,7 +297,7 @@ static int load(alertjournal_t *j, char *err, size_t errlen)
             if (!line || set_entry(j, key, open, line) < 0) { /* set_entry frees both */
                 if (!line)
                     free(key);
-                snprintf(err, errlen, "%s: out of memory", j->path);
+                sw_errf(err, errlen, "%s: out of memory", j->path);
                 free(buf);
                 return -1;
             }
@@ -315,7 +315,7 @@ alertjournal_t *alertjournal_open(const char *path, int strict,
     alertjournal_t *j = calloc(1, sizeof(*j));
     if (!j || !(j->path = strdup(path))) {
         free(j);
-        snprintf(err, errlen, "%s: out of memory", path);
+        sw_errf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     j->fd = -1;
@@ -354,7 +354,7 @@ alertjournal_t *alertjournal_open(const char *path, int strict,
         }
     }
     if (rewrite(j) < 0) {
-        snprintf(err, errlen, "%s: cannot write it: %s", path, strerror(errno));
+        sw_errf(err, errlen, "%s: cannot write it: %s", path, strerror(errno));
         alertjournal_close(j);
         return NULL;
     }

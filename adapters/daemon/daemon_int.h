@@ -39,42 +39,40 @@
 #include "statefile.h"
 #include "sink_zmq.h"
 
-#define MAX_INGEST 16
+#define MAX_INGEST CFG_MAX_INGEST
 #define BATCH 64               /* records or events moved per ring call */
 #define POLL_MS 100            /* ingest wakes this often to check the clock */
 #define MSGS_PER_ROUND 64      /* messages read before flushing batches */
 #define IDLE_MIN_NS 20000      /* idle shards back off from 20 us ... */
 #define IDLE_MAX_NS 2000000    /* ... to 2 ms */
 #define DROP_GRACE_NS (2 * IDLE_MAX_NS) /* a ring full this long: its shard is behind, not napping */
+/* The alert thread needs no microseconds: alerts are wanted within a
+ * second, and on two cores its wake-ups are CPU taken from the pipeline. */
+#define ALERTS_IDLE_NS 1000000
+#define KAFKA_POLL_MS 10       /* ZeroMQ's wait when Kafka is read too */
+#define SNAPSHOT_EVERY_S 1.0   /* /api/v1/alerts may lag a busy second behind */
+#define KAFKA_COMMIT_S 1.0     /* Kafka offsets are committed this often */
 
+/* What `stormwatch run` was asked to do: its flags over the config file's
+ * run: section (one table drives both: config.h, cfg_run_flag). Owned by
+ * the daemon from start to exit; a reload does not change it. */
 typedef struct {
-    const char *config, *changes, *state, *alerts, *pub, *record;
-    const char *curve_secret, *curve_public, *curve_allow;
-    const char *http, *http_token_file, *journal, *tls_cert, *tls_key;
-    const char *am[MAX_INGEST];   /* Alertmanager base URLs */
-    size_t nam;
-    const char *am_queue;
-    const char *kafka_brokers, *kafka_topic, *kafka_group, *kafka_alerts_topic;
-    const char *kafka_changes_topic, *kafka_state_topic;
-    const char *const *kafka_props; /* "key=value", from the config file */
-    size_t nkafka_props;
-    const char *ingest[MAX_INGEST];
-    size_t ningest;
-    unsigned nshards;
-    size_t ring_size;
-    int drop_when_full, record_gzip, strict_files;
-    uint64_t max_message;         /* 0: not given */
-    int64_t drain_timeout;        /* ns; < 0: not given */
-    uint64_t record_max;          /* UINT64_MAX: not given */
-    double stats_every;           /* < 0: not given */
-    int64_t state_every;          /* ns; < 0: not given */
-    int64_t kafka_checkpoint;     /* ns; < 0: not given */
-    int log_level_given;
-    char *owned[48];              /* strings taken from the config file */
-    size_t nowned;
+    const char *config;           /* --config: the file itself (argv's) */
+    run_cfg_t r;                  /* every other setting; strings owned (cfg_run_free) */
 } run_opts_t;
 
 typedef struct daemon daemon_t;
+
+/* An update of the register, queued for the alert thread. */
+struct reg_update {
+    enum { UPD_DECLARE, UPD_WITHDRAW, UPD_FILE, UPD_PEER_ALERT } type;
+    change_t change;              /* UPD_DECLARE: an owned copy */
+    char *line;                   /* UPD_PEER_ALERT: another instance's alert line (NUL-ended) */
+    char *id;                     /* UPD_WITHDRAW */
+    changes_t *file;              /* UPD_FILE: the new file register, owned */
+    struct reg_update *next;
+};
+
 typedef struct dkafka dkafka_t;
 
 typedef struct {
@@ -178,6 +176,8 @@ struct daemon {
 
 /* ---- daemon.c ----------------------------------------------------------- */
 
+/* Any thread holding cfg `ctx`: the detection settings of a User. */
+const detect_params_t *dmn_detect_for(void *ctx, const char *user, size_t len);
 double dmn_mono_s(void);
 /* Sleeps *ns and doubles it, up to IDLE_MAX_NS: a bounded back-off. */
 void dmn_nap(long *ns);
@@ -198,13 +198,63 @@ void dmn_unpark_all(daemon_t *d);
 int dmn_queue_peer_alert(daemon_t *d, const char *line, size_t len);
 
 
+/* ---- daemon_ingest.c ---------------------------------------------------- */
+
+/* Ingest thread, as the router's sink: batches a record for its shard's ring. */
+void dmn_deliver(void *ctx, unsigned shard, const rec_t *r);
+/* HTTP threads: queues an accepted level for the ingest thread. 0, or an
+ * SW_E* code with the reason in err. */
+int dmn_http_accept(void *ctx, const char *user, int dir, char *err, size_t errlen);
+/* Main, at teardown: frees accepts never taken. */
+void dmn_drop_accepts(daemon_t *d);
+/* The ingest thread (arg: the daemon_t). */
+void *dmn_ingest_main(void *arg);
+/* Main, at set-up: opens one --ingest endpoint (bind, connect: or sub:). */
+int dmn_open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen);
+
+/* ---- daemon_pipeline.c -------------------------------------------------- */
+
+/* Shard thread: the shard's events, into its out ring (ctx: its shard_thr_t). */
+void dmn_shard_emit(void *ctx, const event_t *ev);
+/* Shard thread: the incident of an alert it holds, for its state (0, or -1). */
+int dmn_shard_incident_of(void *ctx, uint32_t id, uint64_t *incident, int *role, int *severity);
+/* A shard thread (arg: its shard_thr_t). */
+void *dmn_shard_main(void *arg);
+/* Alert thread: one alert out to every sink. */
+void dmn_alert_emit(void *ctx, const alert_t *a);
+/* Alert thread: an alert handed to or taken from another instance (Kafka). */
+void dmn_alert_handover(void *ctx, const alert_t *a, int adopted);
+/* Frees a register update and what it owns. */
+void dmn_update_free(struct reg_update *u);
+/* Any thread: queues an update (taking it) for the alert thread. */
+void dmn_queue_update(daemon_t *d, struct reg_update *u);
+/* HTTP threads: a change declared or withdrawn over the API, queued. */
+void dmn_on_api_change(void *ctx, const change_t *declared, const char *withdrawn);
+/* The alert thread (arg: the daemon_t). */
+void *dmn_alerts_main(void *arg);
+
+/* ---- daemon_state.c ----------------------------------------------------- */
+
+/* Main, at set-up: keeps an alert the loaded state held open. */
+void dmn_keep_resume(void *ctx, const shard_resume_t *r);
+/* Main: frees the kept resumes. */
+void dmn_resumes_free(daemon_t *d);
+/* Main, before threads start: resumes a kept alert in its shard. */
+void dmn_resume_alert(void *ctx, const shard_resume_t *r);
+/* Main, at set-up: loads --state (a corrupt one set aside unless strict). */
+int dmn_state_load(daemon_t *d, char *err, size_t errlen);
+/* Main, after the threads stopped: saves --state. 0, or -1 (logged). */
+int dmn_state_save(daemon_t *d);
+/* Main, while running: saves --state with the shards parked a moment. */
+void dmn_state_checkpoint(daemon_t *d);
+
 /* ---- daemon_cli.c ------------------------------------------------------- */
 
 /* Parses run's arguments: 0, -1 after --help, or 2 with a message. */
-int dmn_parse_args(int argc, char **argv, run_opts_t *o);
+int dmn_parse_args(int argc, char **argv, run_opts_t *o, run_cfg_t *flags, uint64_t *given);
 /* Fills what the command line did not give from the config's run:
  * section and checks the whole: 0, or 2 with a message. */
-int dmn_merge_run_config(run_opts_t *o, const cfg_t *c);
+int dmn_merge_run_config(run_opts_t *o, cfg_t *c, run_cfg_t *flags, uint64_t given);
 
 /* ---- daemon_metrics.c --------------------------------------------------- */
 

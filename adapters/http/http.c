@@ -30,6 +30,10 @@
  * and the watchdog all take it. A slot is freed in the close notification,
  * which libmicrohttpd sends before it closes the socket, so the watchdog
  * never shuts down a descriptor that has been closed and reused.
+ *
+ * Size: about 1000 lines, kept whole on purpose: one libmicrohttpd
+ * handler and its request state machine (route, authorise, limit, buffer,
+ * serve), which the routes share; the change API's logic is changes_api.c.
  */
 #include "http.h"
 

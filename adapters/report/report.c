@@ -18,6 +18,9 @@
  * primary's series over REP_LEARN_NS steps with the detectors' model, not
  * learning while the incident lasts, so it shows what the detectors
  * expected at that time.
+ *
+ * Size: about 870 lines: the collector's pairing, grouping and filters
+ * share one incident table; rendering is already apart.
  */
 #include "report_int.h"
 

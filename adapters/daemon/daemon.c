@@ -1,0 +1,597 @@
+/*
+ * daemon.c - `stormwatch run`: the live detector (contract section 5).
+ *
+ * Threads and what joins them:
+ *
+ *   ingest (1)  ZeroMQ PULL/SUB sockets -> router: parse, order, route
+ *        |      one SPSC ring of records per shard
+ *   shard (N)   shard_record(): series, baselines, detectors
+ *        |      one SPSC ring of events per shard
+ *   alerts (1)  alerts_event(): merge, correlate, blast radius -> sinks
+ *   main        signals, reloads, the periodic log line, state on exit
+ *
+ * DESIGN: each ring has exactly one producer and one consumer thread at a
+ * time (ring.h: an event ring's producer is main before its shard starts,
+ * and the ingest thread while it adopts Kafka states into a parked shard).
+ * Stopping flows down the pipeline: the ingest thread stops reading,
+ * drains its router and raises ingest_done (release); a shard exits once
+ * it has seen ingest_done (acquire) and an empty ring, then raises its
+ * done flag; the alert thread exits once every shard is done and every
+ * event ring empty, after releasing all held events. Nothing is resolved
+ * on the way out. A reload's config is handed over through an atomic
+ * pointer: the main thread publishes it and a generation; each consuming
+ * thread switches between two bursts and acknowledges; the main thread
+ * frees the old one only when every consumer has acknowledged. A reload's
+ * change register is queued for the alert thread, which takes it over
+ * (daemon_int.h: the register's updates).
+ * A full ring makes its producer wait (counted), so ZeroMQ's high-water
+ * mark pushes back on the DSP; or, when so configured, drop (counted).
+ *
+ * The ingest thread is daemon_ingest.c, the shard and alert threads
+ * daemon_pipeline.c, learned state daemon_state.c, the command line
+ * daemon_cli.c, the metrics daemon_metrics.c, Kafka daemon_kafka.c;
+ * daemon_int.h is what they share. This file sets them up, runs the main
+ * thread (signals, reloads, the periodic log line) and tears them down.
+ */
+#include "daemon.h"
+#include "daemon_int.h"
+#include "daemon_kafka.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "alertjournal.h"
+#include "alerts.h"
+#include "changes_api.h"
+#include "http.h"
+#include "changes_yaml.h"
+#include "config.h"
+#include "curve.h"
+#include "err.h"
+#include "errburst.h"
+#include "fileio.h"
+#include "log.h"
+#include "netaddr.h"
+#include "record.h"
+#include "ring.h"
+#include "router.h"
+#include "shard.h"
+#include "sink_am.h"
+#include "sink_zmq.h"
+#include "state.h"
+#include "statefile.h"
+#include "timefmt.h"
+
+double dmn_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void dmn_nap(long *ns)
+{
+    struct timespec ts = { 0, *ns };
+    nanosleep(&ts, NULL);
+    *ns = *ns * 2 > IDLE_MAX_NS ? IDLE_MAX_NS : *ns * 2;
+}
+
+const detect_params_t *dmn_detect_for(void *ctx, const char *user, size_t len)
+{
+    return cfg_detect_for(ctx, user, len);
+}
+
+/* ---- set-up ------------------------------------------------------------- */
+
+static cfg_t *load_config(const char *path, char *err, size_t errlen)
+{
+    cfg_t *c = calloc(1, sizeof(*c));
+    if (!c) {
+        sw_errf(err, errlen, "out of memory");
+        return NULL;
+    }
+    cfg_defaults(c);
+    if (path && cfg_load(path, c, err, errlen) < 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static changes_t *load_changes(const char *path, char *err, size_t errlen)
+{
+    changes_t *reg = changes_create();
+    if (!reg) {
+        sw_errf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (path && changes_load_yaml(path, reg, err, errlen) < 0) {
+        changes_destroy(reg);
+        return NULL;
+    }
+    return reg;
+}
+
+static int is_ready(void *ctx)
+{
+    daemon_t *d = ctx;
+    return atomic_load_explicit(&d->running, memory_order_acquire);
+}
+
+static void http_metrics(void *ctx, FILE *out)
+{
+    daemon_t *d = ctx;
+    daemon_write_metrics(d, out);
+    http_t *h = atomic_load_explicit(&d->http, memory_order_acquire);
+    if (h)
+        http_metrics_write(h, out);
+    if (d->api)
+        changes_api_metrics_write(d->api, out);
+}
+
+static void http_log(void *ctx, const char *msg)
+{
+    (void)ctx;
+    sw_log(LOG_WARN, "http: %s", msg);
+}
+
+/* Reads the bearer token: the first line of the file, trimmed. */
+static char *read_token(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char buf[512];
+    if (!f || !fgets(buf, sizeof(buf), f)) {
+        sw_errf(err, errlen, "%s: %s", path, f ? "empty token file" : strerror(errno));
+        if (f)
+            fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (strlen(buf) < 16) {
+        sw_errf(err, errlen, "%s: the token must be at least 16 characters", path);
+        return NULL;
+    }
+    return strdup(buf);
+}
+
+static int start_http(daemon_t *d, char *err, size_t errlen)
+{
+    if (d->o.r.http_token_file && !(d->token = read_token(d->o.r.http_token_file, err, errlen)))
+        return SW_ECONFIG;
+    http_opts_t ho = { .addr = d->o.r.http, .token = d->token, .changes = d->api,
+                       .tls_cert = d->o.r.http_tls_cert, .tls_key = d->o.r.http_tls_key,
+                       .metrics = http_metrics, .ready = is_ready,
+                       .alerts_json = daemon_alerts_json,
+                       .change_declared = dk_share_declared, .change_withdrawn = dk_share_withdrawn,
+                       .accept = dmn_http_accept,
+                       .log = http_log, .ctx = d };
+    http_t *h = http_start(&ho, err, errlen);
+    if (!h)
+        return SW_EIO;
+    /* pairs with the acquire in http_metrics */
+    atomic_store_explicit(&d->http, h, memory_order_release);
+    sw_log(LOG_INFO, "http: serving on %s (port %u)%s", d->o.r.http, http_port(h),
+           d->token ? "" : "; API writes refused (no token)");
+    if (!d->o.r.http_tls_cert && !net_is_local(d->o.r.http))
+        sw_log(LOG_WARN, "http: %s is reachable beyond this host in plaintext: the bearer token "
+               "and declared changes cross the network readable; use --http-tls-cert/--http-tls-key "
+               "or bind to loopback", d->o.r.http);
+    return SW_OK;
+}
+
+/* SIGHUP: loads the config and the register; publishes them if good. */
+static void reload(daemon_t *d)
+{
+    char err[512];
+    if (d->alerts_file) /* logrotate moved it: the next line goes to a new file */
+        sink_file_reopen(d->alerts_file);
+    cfg_t *c = load_config(d->o.config, err, sizeof(err));
+    if (!c) {
+        sw_log(LOG_ERROR, "reload refused, old config kept: %s", err);
+        return;
+    }
+    changes_t *reg = load_changes(d->o.r.changes, err, sizeof(err));
+    if (!reg) {
+        sw_log(LOG_ERROR, "reload refused, old change register kept: %s", err);
+        cfg_free(c);
+        free(c);
+        return;
+    }
+    /* the register: the alert thread merges the new file with the API's
+     * changes, in order with the API's updates */
+    struct reg_update *u = calloc(1, sizeof(*u));
+    if (!u) {
+        sw_log(LOG_ERROR, "reload refused, old config and change register kept: out of memory");
+        changes_destroy(reg);
+        cfg_free(c);
+        free(c);
+        return;
+    }
+    u->type = UPD_FILE;
+    u->file = reg;
+    dmn_queue_update(d, u);
+    /* the config: publish, then wait until every consumer has switched */
+    atomic_store_explicit(&d->next_cfg, c, memory_order_release);
+    unsigned gen = atomic_fetch_add_explicit(&d->cfg_gen, 1, memory_order_acq_rel) + 1;
+    for (int tries = 0; tries < 5000; tries++) {
+        int all = atomic_load_explicit(&d->alerts_cfg_ack, memory_order_acquire) == gen ||
+                  atomic_load_explicit(&d->alerts_done, memory_order_acquire);
+        for (unsigned i = 0; i < d->nshards; i++)
+            all &= atomic_load_explicit(&d->sh[i].cfg_ack, memory_order_acquire) == gen ||
+                   atomic_load_explicit(&d->sh[i].done, memory_order_acquire);
+        if (all) {
+            cfg_free(d->cfg);
+            free(d->cfg);
+            d->cfg = c;
+            sw_log(LOG_INFO, "reloaded %s and %s", d->o.config ? d->o.config : "(defaults)",
+                   d->o.r.changes ? d->o.r.changes : "(no change register)");
+            return;
+        }
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    sw_log(LOG_WARN, "reload: a thread did not switch in 5 s; old config kept in memory");
+}
+
+static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
+{
+    uint64_t lines = atomic_load_explicit(&d->lines, memory_order_relaxed);
+    char rings[256] = "";
+    size_t off = 0;
+    uint64_t waits = 0, drops = 0, conflicts = 0;
+    for (unsigned i = 0; i < d->nshards && off < sizeof(rings) - 32; i++) {
+        off += (size_t)snprintf(rings + off, sizeof(rings) - off, "%s%zu", i ? "," : "",
+                                ring_depth(d->sh[i].in));
+        waits += atomic_load_explicit(&d->sh[i].in_waits, memory_order_relaxed);
+        drops += atomic_load_explicit(&d->sh[i].in_drops, memory_order_relaxed);
+        conflicts += atomic_load_explicit(&d->sh[i].conflicts, memory_order_relaxed);
+    }
+    sink_file_stats_t fs = { 0 };
+    if (d->alerts_file)
+        sink_file_stats(d->alerts_file, &fs);
+    sw_log(LOG_INFO,
+           "stats: %.0f lines/s, %" PRIu64 " lines, %" PRIu64 " msgs, %" PRIu64 " bad, %" PRIu64
+           " late, %" PRIu64 " conflicting repeats, ring depth [%s], full-ring waits %" PRIu64
+           ", dropped %" PRIu64 ", alerts %" PRIu64 ", write errors %" PRIu64,
+           dt > 0 ? (double)(lines - *last_lines) / dt : 0.0, lines,
+           atomic_load_explicit(&d->msgs, memory_order_relaxed),
+           atomic_load_explicit(&d->router_bad, memory_order_relaxed),
+           atomic_load_explicit(&d->router_late, memory_order_relaxed), conflicts, rings, waits,
+           drops, atomic_load_explicit(&d->alerts_out_n, memory_order_relaxed),
+           fs.write_errors);
+    *last_lines = lines;
+}
+
+static void teardown(daemon_t *d)
+{
+    http_stop(atomic_load(&d->http)); /* first: its threads read everything below */
+    atomic_store(&d->http, NULL);
+    dk_close(d); /* commits what was taken, leaves the group */
+    for (unsigned i = 0; d->sh && i < d->nshards; i++) {
+        shard_destroy(d->sh[i].shard);
+        ring_destroy(d->sh[i].in);
+        ring_destroy(d->sh[i].out);
+    }
+    free(d->sh);
+    router_destroy(d->router);
+    alerts_destroy(d->as);
+    for (size_t i = 0; i < d->nsocks; i++) {
+        zmq_close(d->socks[i]);
+        if (d->monitors[i])
+            zmq_close(d->monitors[i]);
+    }
+    sink_zmq_destroy(d->pub);
+    sink_am_destroy(d->am); /* delivers what it can in a short grace, persists the rest */
+    curve_auth_stop(d->auth);
+    if (d->zctx)
+        zmq_ctx_term(d->zctx);
+    record_close(d->rec);
+    sink_file_close(d->alerts_file);
+    alertjournal_close(d->journal);
+    dmn_resumes_free(d);
+    statefile_saver_destroy(d->saver);
+    changes_api_close(d->api);
+    free(d->token);
+    regview_destroy(d->rv);
+    for (struct reg_update *u = d->upd_head, *next; u; u = next) {
+        next = u->next;
+        dmn_update_free(u);
+    }
+    pthread_mutex_destroy(&d->upd_lock);
+    dmn_drop_accepts(d);
+    pthread_mutex_destroy(&d->acc_lock);
+    if (d->cfg) {
+        cfg_free(d->cfg);
+        free(d->cfg);
+    }
+    free(d->line_buf);
+    free(d->alerts_snapshot);
+    pthread_mutex_destroy(&d->snap_lock);
+    cfg_run_free(&d->o.r);
+}
+
+static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_t errlen)
+{
+    if (!(d->cfg = load_config(d->o.config, err, errlen)))
+        return SW_ECONFIG;
+    if (dmn_merge_run_config(&d->o, d->cfg, flags, given))
+        return SW_EINVAL;
+    cfg_apply_timezone(d->cfg); /* fixed at start: a reload does not move it */
+    d->ingest = d->cfg->ingest;
+    changes_t *file = load_changes(d->o.r.changes, err, errlen);
+    if (!file)
+        return SW_ECONFIG;
+    if (!(d->rv = regview_create()) || regview_set_file(d->rv, file) < 0) {
+        if (!d->rv)
+            changes_destroy(file);
+        return SW_ENOMEM;
+    }
+    if (d->o.r.http || d->o.r.changes_journal) {
+        const char *journal = d->o.r.changes_journal ? d->o.r.changes_journal : "stormwatch-changes.journal";
+        changes_api_opts_t ao = { .strict = d->o.r.strict_files, .on_change = dmn_on_api_change,
+                                  .ctx = d };
+        if (changes_api_open(journal, &ao, &d->api, err, errlen) < 0)
+            return SW_ECONFIG;
+        if (err[0]) /* a corrupt journal set aside */
+            sw_log(LOG_WARN, "--changes-journal: %s", err);
+        /* what the journal held; what is declared from now on comes as updates */
+        changes_t *api = changes_create();
+        int rc = api ? changes_api_snapshot(d->api, api) : SW_ENOMEM;
+        for (size_t i = 0; rc == SW_OK && i < changes_count(api); i++)
+            if (regview_declare(d->rv, changes_get(api, i)) == 1)
+                sw_log(LOG_WARN, "change %s is in the file and the API: the file's is used",
+                       changes_get(api, i)->id);
+        changes_destroy(api);
+        if (rc < 0)
+            return rc;
+    }
+    atomic_store_explicit(&d->changes_n, changes_count(regview_merged(d->rv)),
+                          memory_order_relaxed);
+    d->nshards = (unsigned)d->o.r.shards;
+    d->sh = calloc(d->nshards, sizeof(*d->sh));
+    if (!d->sh)
+        return SW_ENOMEM;
+    for (unsigned i = 0; i < d->nshards; i++) {
+        shard_thr_t *s = &d->sh[i];
+        s->d = d;
+        s->index = i;
+        shard_opts_t so = { .ingest = d->cfg->ingest, .local_time = cfg_local_time(d->cfg),
+                            .detect_for = dmn_detect_for,
+                            .detect_ctx = d->cfg, .emit = dmn_shard_emit, .emit_ctx = s,
+                            .feed_owner = i == 0,
+                            .max_series = shard_share(d->cfg->ingest.max_series, d->nshards),
+                            .publish = d->o.r.kafka_state_topic ? dk_publish : NULL,
+                            .publish_ctx = d, .incident_of = dmn_shard_incident_of,
+                            .incident_ctx = s };
+        atomic_init(&s->processed, INT64_MIN);
+        s->shard = shard_create(&so);
+        s->in = ring_create(d->o.r.ring_size, sizeof(rec_t));
+        s->out = ring_create(d->o.r.ring_size / 4, sizeof(event_t));
+        if (!s->shard || !s->in || !s->out)
+            return SW_ENOMEM;
+    }
+    router_opts_t ro = { .ingest = d->cfg->ingest, .nshards = d->nshards, .deliver = dmn_deliver,
+                         .ctx = d };
+    d->incident_tag = dk_incident_tag(d);
+    alerts_opts_t ao = { .corr = d->cfg->corr, .nshards = d->nshards, .detect_for = dmn_detect_for,
+                         .detect_ctx = d->cfg, .emit = dmn_alert_emit, .emit_ctx = d,
+                         .handover = dmn_alert_handover, .incident_tag = d->incident_tag };
+    d->router = router_create(&ro);
+    d->as = alerts_create(&ao, regview_merged(d->rv));
+    if (!d->router || !d->as)
+        return SW_ENOMEM;
+    if (d->o.r.state && dmn_state_load(d, err, errlen) < 0)
+        return SW_ECONFIG;
+    if (d->o.r.state) {
+        /* the alerts open when the run before stopped go on, without a
+         * second firing line */
+        char path[4096];
+        snprintf(path, sizeof(path), "%s.alerts", d->o.r.state);
+        if (!(d->journal = alertjournal_open(path, d->o.r.strict_files, dmn_keep_resume, d, err,
+                                             errlen)))
+            return SW_ECONFIG;
+        alertjournal_stats_t js;
+        alertjournal_stats(d->journal, &js);
+        if (js.resumed)
+            sw_log(LOG_INFO, "alerts journal: %s: %" PRIu64 " alerts open before the restart "
+                   "go on", path, js.resumed);
+    }
+
+    if (d->o.r.alerts) {
+        char ferr[512];
+        if (!(d->alerts_file = sink_file_open(d->o.r.alerts, ferr, sizeof(ferr)))) {
+            sw_errf(err, errlen, "--alerts: %s", ferr);
+            return SW_EIO;
+        }
+    }
+    if (!(d->zctx = zmq_ctx_new())) {
+        sw_errf(err, errlen, "ZeroMQ context: %s", zmq_strerror(zmq_errno()));
+        return SW_EIO;
+    }
+    if (d->o.r.curve.allowed_keys && !(d->auth = curve_auth_start(d->zctx, d->o.r.curve.allowed_keys, err, errlen)))
+        return SW_ECONFIG;
+    for (size_t i = 0; i < d->o.r.n_ingest; i++) {
+        int rc = dmn_open_ingest(d, d->o.r.ingest[i], err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    int krc = dk_open(d, err, errlen);
+    if (krc < 0)
+        return krc;
+    if (d->o.r.pub && !(d->pub = sink_zmq_create(d->zctx, d->o.r.pub, err, errlen)))
+        return SW_EIO;
+    if (d->o.r.pub && !net_is_local(d->o.r.pub))
+        sw_log(LOG_WARN, "pub: %s is reachable beyond this host in plaintext: anyone who "
+               "reaches it reads every alert", d->o.r.pub);
+    for (size_t i = 0; i < d->o.r.n_alertmanager; i++)
+        if (strncmp(d->o.r.alertmanager[i], "https://", 8) != 0 && !net_is_local(d->o.r.alertmanager[i]))
+            sw_log(LOG_WARN, "alertmanager: %s is plain HTTP beyond this host: alerts cross the "
+                   "network readable", d->o.r.alertmanager[i]);
+    if (d->o.r.n_alertmanager) {
+        sink_am_opts_t amo = { .urls = (const char *const *)d->o.r.alertmanager, .nurls = d->o.r.n_alertmanager,
+                               .queue_path = d->o.r.alertmanager_queue ? d->o.r.alertmanager_queue
+                                                           : "stormwatch-alertmanager.queue",
+                               .strict_queue = d->o.r.strict_files };
+        if (!(d->am = sink_am_create(&amo, err, errlen)))
+            return SW_ECONFIG;
+    }
+    if (d->o.r.record &&
+        !(d->rec = record_open(d->o.r.record, d->o.r.record_max, d->o.r.record_gzip, err, errlen)))
+        return SW_EIO;
+    if (d->o.r.http) {
+        int rc = start_http(d, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return SW_OK;
+}
+
+/*
+ * Starts the alert thread, resumes the alerts open before the restart (their
+ * events need it running: there may be more than a ring holds), then the
+ * shards and ingest. 0, or -1 when a thread could not start (logged): those
+ * started are stopped and joined, nothing is left running.
+ */
+static int start_threads(daemon_t *d)
+{
+    int rc = pthread_create(&d->alerts_tid, NULL, dmn_alerts_main, d);
+    if (rc) {
+        sw_log(LOG_ERROR, "cannot start the alert thread: %s", strerror(rc));
+        return -1;
+    }
+    for (size_t i = 0; i < d->nresumes; i++)
+        dmn_resume_alert(d, &d->resumes[i]);
+    dmn_resumes_free(d);
+    unsigned started = 0;
+    for (; started < d->nshards; started++) {
+        if ((rc = pthread_create(&d->sh[started].tid, NULL, dmn_shard_main, &d->sh[started]))) {
+            sw_log(LOG_ERROR, "cannot start shard thread %u: %s", started, strerror(rc));
+            break;
+        }
+    }
+    if (started == d->nshards) {
+        if ((rc = pthread_create(&d->ingest_tid, NULL, dmn_ingest_main, d)) == 0)
+            return 0;
+        sw_log(LOG_ERROR, "cannot start the ingest thread: %s", strerror(rc));
+    }
+    /* the pipeline ends as after a stop with no input: the shards see
+     * ingest done, the alert thread sees every shard done */
+    for (unsigned i = started; i < d->nshards; i++)
+        atomic_store_explicit(&d->sh[i].done, 1, memory_order_release);
+    atomic_store_explicit(&d->ingest_done, 1, memory_order_release);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(d->sh[i].tid, NULL);
+    pthread_join(d->alerts_tid, NULL);
+    return -1;
+}
+
+int run_main(int argc, char **argv)
+{
+    static daemon_t d; /* large; one per process */
+    memset(&d, 0, sizeof(d));
+    pthread_mutex_init(&d.snap_lock, NULL);
+    pthread_mutex_init(&d.upd_lock, NULL);
+    pthread_mutex_init(&d.acc_lock, NULL);
+    pthread_mutex_init(&d.ckpt_lock, NULL);
+    d.alerts_snapshot = strdup("[]");
+    run_cfg_t flags;
+    uint64_t given;
+    int rc = dmn_parse_args(argc, argv, &d.o, &flags, &given);
+    if (rc) {
+        cfg_run_free(&flags);
+        return rc < 0 ? 0 : rc;
+    }
+    /* a peer gone mid-write (a socket, a pipe) is an error return to the
+     * writer, never the end of the daemon */
+    signal(SIGPIPE, SIG_IGN);
+    char err[1024] = "";
+    rc = setup(&d, &flags, given, err, sizeof(err));
+    cfg_run_free(&flags); /* what the file did not take */
+    if (rc < 0) {
+        if (rc != SW_EINVAL) /* SW_EINVAL: merge_run_config has said why */
+            fprintf(stderr, "stormwatch run: %s\n", err[0] ? err : sw_strerror(rc));
+        teardown(&d);
+        return rc == SW_ECONFIG || rc == SW_EIO || rc == SW_EINVAL ? 2 : 1;
+    }
+
+    /* signals go to the main thread only: block them before any thread starts */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    if (start_threads(&d) < 0) {
+        teardown(&d);
+        return 1;
+    }
+    atomic_store_explicit(&d.running, 1, memory_order_release);
+    sw_log(LOG_INFO, "running: %u shard%s, %zu ingest endpoint%s, alerts to %s%s%s", d.nshards,
+           d.nshards == 1 ? "" : "s", d.nsocks, d.nsocks == 1 ? "" : "s",
+           d.o.r.alerts ? (strcmp(d.o.r.alerts, "-") ? d.o.r.alerts : "standard output") : "PUB only",
+           d.o.r.pub ? " and PUB " : "", d.o.r.pub ? d.o.r.pub : "");
+
+    double stats_every = (double)d.o.r.stats_every / SW_NS_PER_S;
+    double next_stats = dmn_mono_s() + stats_every, last = dmn_mono_s();
+    double state_every = (double)d.o.r.state_every / SW_NS_PER_S;
+    double next_state = dmn_mono_s() + state_every;
+    double kafka_every = (double)d.o.r.kafka_checkpoint / SW_NS_PER_S;
+    double next_kafka = dmn_mono_s() + kafka_every;
+    uint64_t last_lines = 0;
+    for (;;) {
+        struct timespec to = { 0, 200000000 };
+        int sig = sigtimedwait(&sigs, NULL, &to);
+        if (sig == SIGTERM || sig == SIGINT) {
+            sw_log(LOG_INFO, "%s: draining and stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+        if (sig == SIGHUP)
+            reload(&d);
+        if (stats_every > 0 && dmn_mono_s() >= next_stats) {
+            double now = dmn_mono_s();
+            log_stats(&d, now - last, &last_lines);
+            last = now;
+            next_stats = now + stats_every;
+        }
+        if (d.o.r.state && state_every > 0 && dmn_mono_s() >= next_state) {
+            dmn_state_checkpoint(&d);
+            next_state = dmn_mono_s() + state_every;
+        }
+        if (dk_has_state_topic(&d) && dmn_mono_s() >= next_kafka) {
+            dk_checkpoint(&d);
+            next_kafka = dmn_mono_s() + kafka_every;
+        }
+    }
+    /* stop reading; the pipeline drains behind it */
+    atomic_store_explicit(&d.running, 0, memory_order_release);
+    atomic_store_explicit(&d.stop, 1, memory_order_relaxed);
+    pthread_join(d.ingest_tid, NULL);
+    for (unsigned i = 0; i < d.nshards; i++)
+        pthread_join(d.sh[i].tid, NULL);
+    pthread_join(d.alerts_tid, NULL);
+    int status = 0;
+    if (d.o.r.state && dmn_state_save(&d) < 0)
+        status = 1;
+    log_stats(&d, dmn_mono_s() - last, &last_lines);
+    if (d.rec) {
+        record_flush(d.rec);
+        const record_stats_t *rs = record_stats(d.rec);
+        if (rs->write_errors)
+            sw_log(LOG_WARN, "record: %" PRIu64 " write errors, %" PRIu64 " bytes dropped",
+                   rs->write_errors, rs->dropped_bytes);
+    }
+    sw_log(LOG_INFO, "stopped");
+    teardown(&d);
+    return status;
+}

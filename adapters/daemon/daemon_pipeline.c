@@ -1,0 +1,392 @@
+/*
+ * daemon_pipeline.c - the shard threads and the alert thread: records in, alert
+ * lines out; the change register's updates reach the alert thread here.
+ *
+ * daemon_int.h is what the daemon's files share; daemon.c says which
+ * thread does what.
+ */
+#include "daemon.h"
+#include "daemon_int.h"
+#include "daemon_kafka.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "alertjournal.h"
+#include "alerts.h"
+#include "changes_api.h"
+#include "http.h"
+#include "changes_yaml.h"
+#include "config.h"
+#include "curve.h"
+#include "err.h"
+#include "errburst.h"
+#include "fileio.h"
+#include "log.h"
+#include "netaddr.h"
+#include "record.h"
+#include "ring.h"
+#include "router.h"
+#include "shard.h"
+#include "sink_am.h"
+#include "sink_zmq.h"
+#include "state.h"
+#include "statefile.h"
+#include "timefmt.h"
+
+/* ---- shard threads ------------------------------------------------------ */
+
+void dmn_shard_emit(void *ctx, const event_t *ev)
+{
+    shard_thr_t *s = ctx;
+    long idle = IDLE_MIN_NS;
+    while (ring_push_spsc(s->out, ev, 1) == 0) {
+        atomic_fetch_add_explicit(&s->out_waits, 1, memory_order_relaxed);
+        dmn_nap(&idle);
+    }
+}
+
+/* Any thread: the incident the alert stage gave one of this shard's alerts
+ * (d->as is made before the threads start). */
+int dmn_shard_incident_of(void *ctx, uint32_t id, uint64_t *incident, int *role, int *severity)
+{
+    shard_thr_t *s = ctx;
+    return alerts_incident_of(s->d->as, s->index, id, incident, role, severity);
+}
+
+/* Switches to a newly published config between two bursts. */
+static void shard_take_config(shard_thr_t *s)
+{
+    daemon_t *d = s->d;
+    unsigned gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
+    if (gen == atomic_load_explicit(&s->cfg_ack, memory_order_relaxed))
+        return;
+    /* the acquire above pairs with the release in main's publish: next_cfg is complete */
+    cfg_t *c = atomic_load_explicit(&d->next_cfg, memory_order_acquire);
+    if (c)
+        shard_rebind(s->shard, dmn_detect_for, c);
+    /* pairs with main's acquire: this shard no longer reads the old config */
+    atomic_store_explicit(&s->cfg_ack, gen, memory_order_release);
+}
+
+/*
+ * A checkpoint: the shard stops between bursts until main has read its
+ * table. The release store of `parked` publishes every write to the table
+ * to main (which loads it with acquire); main's release store of pause_req
+ * = 0, loaded here with acquire, orders main's reads before our next write.
+ */
+static void park(shard_thr_t *s)
+{
+    daemon_t *d = s->d;
+    long idle = IDLE_MIN_NS;
+    atomic_store_explicit(&s->parked, 1, memory_order_release);
+    while (atomic_load_explicit(&d->pause_req, memory_order_acquire))
+        dmn_nap(&idle);
+    atomic_store_explicit(&s->parked, 0, memory_order_relaxed);
+}
+
+void *dmn_shard_main(void *arg)
+{
+    shard_thr_t *s = arg;
+    daemon_t *d = s->d;
+    rec_t buf[BATCH];
+    long idle = IDLE_MIN_NS;
+    for (;;) {
+        shard_take_config(s);
+        if (atomic_load_explicit(&d->pause_req, memory_order_acquire))
+            park(s);
+        size_t n = ring_pop_spsc(s->in, buf, BATCH);
+        if (n == 0) {
+            /* acquire pairs with ingest's release: after seeing done, a
+             * last pop sees every record it pushed */
+            if (atomic_load_explicit(&d->ingest_done, memory_order_acquire)) {
+                n = ring_pop_spsc(s->in, buf, BATCH);
+                if (n == 0)
+                    break;
+            } else {
+                dmn_nap(&idle);
+                continue;
+            }
+        }
+        idle = IDLE_MIN_NS;
+        int64_t tick = INT64_MIN;
+        unsigned handoffs = 0;
+        for (size_t i = 0; i < n; i++) {
+            shard_record(s->shard, &buf[i]);
+            if (buf[i].type == REC_TICK)
+                tick = buf[i].ts;
+            handoffs += buf[i].type == REC_HANDOFF;
+        }
+        /* release: what the shard did before is done when these are seen
+         * (the ingest thread's acquire, to commit offsets or go on after a
+         * handoff) */
+        if (tick != INT64_MIN)
+            atomic_store_explicit(&s->processed, tick, memory_order_release);
+        if (handoffs)
+            atomic_fetch_add_explicit(&s->handoffs, handoffs, memory_order_release);
+        if (shard_publish_pending(s->shard))
+            shard_publish_ready(s->shard, atomic_load_explicit(&d->alerts_released,
+                                                               memory_order_acquire));
+        /* for the metrics: relaxed, readers only want a recent total */
+        const shard_stats_t *st = shard_stats(s->shard);
+        atomic_store_explicit(&s->samples, st->samples, memory_order_relaxed);
+        atomic_store_explicit(&s->duplicates, st->duplicates, memory_order_relaxed);
+        if (st->conflicts != atomic_load_explicit(&s->conflicts, memory_order_relaxed)) {
+            errburst_fail(&s->conflict_log, errburst_now(), LOG_WARN,
+                          "shard %u: %" PRIu64 " repeated samples disagreed with the copy kept "
+                          "(the reading that shows more trouble is kept); the last: User %s at "
+                          "%" PRId64 " ns",
+                          s->index, st->conflicts, st->conflict_user, st->conflict_ts);
+            atomic_store_explicit(&s->conflicts, st->conflicts, memory_order_relaxed);
+        }
+        atomic_store_explicit(&s->series, st_nseries(shard_table(s->shard)), memory_order_relaxed);
+        atomic_store_explicit(&s->evicted, st->evicted, memory_order_relaxed);
+        atomic_store_explicit(&s->refused, st->refused, memory_order_relaxed);
+        atomic_store_explicit(&s->sheds, st->sheds, memory_order_relaxed);
+        atomic_store_explicit(&s->accepts, st->accepts, memory_order_relaxed);
+        atomic_store_explicit(&s->accepts_unknown, st->accepts_unknown, memory_order_relaxed);
+    }
+    /* pairs with the acquire in alerts_main: all events pushed are visible */
+    atomic_store_explicit(&s->done, 1, memory_order_release);
+    return NULL;
+}
+
+/* ---- alert thread ------------------------------------------------------- */
+
+void dmn_alert_emit(void *ctx, const alert_t *a)
+{
+    daemon_t *d = ctx;
+    size_t n = alert_format_json(a, d->line_buf, d->line_cap);
+    if (n >= d->line_cap) {
+        char *b = realloc(d->line_buf, n + 1);
+        if (!b) {
+            sw_log(LOG_ERROR, "out of memory formatting an alert line of %zu bytes: dropped", n);
+            return;
+        }
+        d->line_buf = b;
+        d->line_cap = n + 1;
+        n = alert_format_json(a, d->line_buf, d->line_cap);
+    }
+    if (d->alerts_file)
+        sink_file_write(d->alerts_file, d->line_buf, n); /* counted and logged there */
+    if (d->journal) /* after its line: a restart resumes what was written open */
+        alertjournal_record(d->journal, a);
+    if (d->pub) {
+        sink_zmq_send(d->pub, alert_kind_name(a->kind), d->line_buf, n);
+        const sink_zmq_stats_t *ps = sink_zmq_stats(d->pub); /* this thread's own */
+        atomic_store_explicit(&d->pub_sent, ps->sent, memory_order_relaxed);
+        atomic_store_explicit(&d->pub_dropped, ps->dropped, memory_order_relaxed);
+        atomic_store_explicit(&d->pub_errors, ps->errors, memory_order_relaxed);
+    }
+    if (d->am)
+        sink_am_send(d->am, a); /* queued; its own thread delivers */
+    if (d->kafka) /* the line without its newline, keyed by User */
+        dk_alert(d, a, d->line_buf, n && d->line_buf[n - 1] == '\n' ? n - 1 : n);
+    atomic_fetch_add_explicit(&d->alerts_out_n, 1, memory_order_relaxed);
+    if (a->kind < ALERT_NKINDS) {
+        if (a->firing)
+            atomic_fetch_add_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+        else
+            atomic_fetch_sub_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+    }
+    d->transitions++;
+}
+
+/* Alert thread: an alert goes on at another instance, or came from one.
+ * No line is written; Alertmanager hears of it from whichever holds it
+ * (the same labels and start: one alert there), and the gauge follows. */
+void dmn_alert_handover(void *ctx, const alert_t *a, int adopted)
+{
+    daemon_t *d = ctx;
+    if (d->journal) { /* open here now, or no longer ours */
+        alert_t j = *a;
+        j.firing = adopted;
+        alertjournal_record(d->journal, &j);
+    }
+    if (d->am) {
+        if (adopted)
+            sink_am_send(d->am, a);
+        else
+            sink_am_forget(d->am, a);
+    }
+    if (a->kind < ALERT_NKINDS) {
+        if (adopted)
+            atomic_fetch_add_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+        else
+            atomic_fetch_sub_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+    }
+    d->transitions++; /* the snapshot of firing alerts changed */
+}
+
+/* ---- the change register ------------------------------------------------ */
+
+void dmn_update_free(struct reg_update *u)
+{
+    if (u->type == UPD_DECLARE)
+        change_free_strings(&u->change);
+    free(u->id);
+    free(u->line);
+    changes_destroy(u->file);
+    free(u);
+}
+
+void dmn_queue_update(daemon_t *d, struct reg_update *u)
+{
+    pthread_mutex_lock(&d->upd_lock);
+    if (d->upd_tail)
+        d->upd_tail->next = u;
+    else
+        d->upd_head = u;
+    d->upd_tail = u;
+    pthread_mutex_unlock(&d->upd_lock);
+}
+
+/* Ingest thread (Kafka): another instance's alert line, for the alert
+ * thread to take in order with the register's updates. 0, or SW_ENOMEM. */
+int dmn_queue_peer_alert(daemon_t *d, const char *line, size_t len)
+{
+    struct reg_update *u = calloc(1, sizeof(*u));
+    if (!u || !(u->line = strndup(line, len))) {
+        free(u);
+        return SW_ENOMEM;
+    }
+    u->type = UPD_PEER_ALERT;
+    dmn_queue_update(d, u);
+    return SW_OK;
+}
+
+/* The API's thread, under its lock, once a change is on disk: queued for
+ * the alert thread, O(1), in journal order. */
+void dmn_on_api_change(void *ctx, const change_t *declared, const char *withdrawn)
+{
+    daemon_t *d = ctx;
+    struct reg_update *u = calloc(1, sizeof(*u));
+    int ok = u != NULL;
+    if (ok && declared) {
+        u->type = UPD_DECLARE;
+        ok = change_copy(&u->change, declared) == SW_OK;
+        if (!ok)
+            u->type = UPD_WITHDRAW; /* nothing copied: freed as such */
+    } else if (ok) {
+        u->type = UPD_WITHDRAW;
+        ok = (u->id = strdup(withdrawn)) != NULL;
+    }
+    if (!ok) {
+        free(u);
+        atomic_fetch_add_explicit(&d->upd_lost, 1, memory_order_relaxed);
+        sw_log(LOG_ERROR, "out of memory: change %s is journalled but not used until a reload",
+               declared ? declared->id : withdrawn);
+        return;
+    }
+    dmn_queue_update(d, u);
+}
+
+/* Alert thread: applies the queued updates in order, then hands the
+ * alert stage the register as it is now. */
+static void apply_updates(daemon_t *d)
+{
+    pthread_mutex_lock(&d->upd_lock);
+    struct reg_update *u = d->upd_head;
+    d->upd_head = d->upd_tail = NULL;
+    pthread_mutex_unlock(&d->upd_lock);
+    if (!u)
+        return;
+    for (struct reg_update *next; u; u = next) {
+        next = u->next;
+        int rc = 0;
+        switch (u->type) {
+        case UPD_DECLARE:
+            rc = regview_declare(d->rv, &u->change);
+            if (rc == 1)
+                sw_log(LOG_WARN, "change %s is in the file and the API: the file's is used",
+                       u->change.id);
+            break;
+        case UPD_WITHDRAW:
+            rc = regview_withdraw(d->rv, u->id);
+            break;
+        case UPD_FILE:
+            rc = regview_set_file(d->rv, u->file);
+            u->file = NULL; /* taken, even on failure */
+            break;
+        case UPD_PEER_ALERT:
+            dk_peer_alert(d, u->line);
+            break;
+        }
+        if (rc < 0 && rc != SW_ENOTFOUND && rc != SW_EEXISTS)
+            sw_log(LOG_ERROR, "change register update refused (%s); the register may lag the API "
+                   "until the next reload", sw_strerror(rc));
+        dmn_update_free(u);
+    }
+    const changes_t *reg = regview_merged(d->rv);
+    alerts_set_changes(d->as, reg);
+    atomic_store_explicit(&d->changes_n, changes_count(reg), memory_order_relaxed);
+}
+
+static void alerts_take_updates(daemon_t *d)
+{
+    apply_updates(d);
+    unsigned gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
+    if (gen != atomic_load_explicit(&d->alerts_cfg_ack, memory_order_relaxed)) {
+        cfg_t *c = atomic_load_explicit(&d->next_cfg, memory_order_acquire);
+        if (c)
+            alerts_rebind(d->as, dmn_detect_for, c);
+        atomic_store_explicit(&d->alerts_cfg_ack, gen, memory_order_release);
+    }
+}
+
+void *dmn_alerts_main(void *arg)
+{
+    daemon_t *d = arg;
+    event_t buf[BATCH];
+    long idle = ALERTS_IDLE_NS;
+    double next_snap = 0;
+    for (;;) {
+        alerts_take_updates(d);
+        size_t got = 0;
+        for (unsigned i = 0; i < d->nshards; i++) {
+            size_t n = ring_pop_spsc(d->sh[i].out, buf, BATCH);
+            for (size_t k = 0; k < n; k++)
+                alerts_event(d->as, i, &buf[k]);
+            got += n;
+        }
+        if (got) {
+            /* the lines are written (sink_file writes each at once):
+             * pairs with the shards' acquire before publishing states */
+            atomic_store_explicit(&d->alerts_released, alerts_released(d->as),
+                                  memory_order_release);
+        }
+        /* the API's copy of the alerts firing, rebuilt when they changed,
+         * at most once every SNAPSHOT_EVERY_S while events flow (thousands
+         * firing at once cost a rebuild each), at once when they stop */
+        if (d->transitions != d->snap_transitions && (!got || dmn_mono_s() >= next_snap)) {
+            dmn_refresh_snapshot(d);
+            d->snap_transitions = d->transitions;
+            next_snap = dmn_mono_s() + SNAPSHOT_EVERY_S;
+        }
+        if (got) {
+            idle = ALERTS_IDLE_NS;
+            continue;
+        }
+        int all_done = 1;
+        for (unsigned i = 0; i < d->nshards; i++)
+            all_done &= atomic_load_explicit(&d->sh[i].done, memory_order_acquire) &&
+                        ring_depth(d->sh[i].out) == 0;
+        if (all_done)
+            break;
+        dmn_nap(&idle);
+    }
+    alerts_flush(d->as);
+    dmn_refresh_snapshot(d);
+    atomic_store_explicit(&d->alerts_done, 1, memory_order_release);
+    return NULL;
+}
+
