@@ -14,10 +14,12 @@
 #include <string.h>
 
 #include "blast.h"
+#include "hindex.h"
 #include "correlate.h"
 #include "err.h"
 #include "hash.h"
 #include "incident.h"
+#include "vec.h"
 
 /* The shard number of the alerts the stage itself raises (widespread),
  * and of the alerts of other instances it holds (alerts_remote). */
@@ -85,8 +87,7 @@ struct alerts {
     size_t nusers, users_cap; /* nusers: the extent, free slots included */
     uint32_t *free_users; /* slots of evicted Users, reused first */
     size_t nfree, free_cap;
-    uint32_t *uix;        /* open-addressing index of users (+1) */
-    size_t uix_cap;
+    hindex_t uix;         /* users[] by name */
     int64_t released;     /* every event below this has been handled */
     int64_t stall_at;     /* the event time of the first feed stall held (INT64_MAX: none) */
     incidents_t *inc;     /* the incidents open (incident.h) */
@@ -137,7 +138,7 @@ void alerts_destroy(alerts_t *as)
     free(as->aix);
     free(as->users);
     free(as->free_users);
-    free(as->uix);
+    hix_free(&as->uix);
     for (unsigned i = 0; i < as->o.nshards; i++)
         free(as->q[i].v);
     free(as->q);
@@ -368,65 +369,35 @@ int alerts_incident_of(alerts_t *as, unsigned shard, uint32_t id, uint64_t *inci
 
 /* ---- Users for the blast radius ----------------------------------------- */
 
-/* The slot of the User named `name` in the index (its entry + 1 there), or
- * the empty slot where it would go. */
-static size_t uix_find(const alerts_t *as, const char *name, uint64_t h)
+/* The User named `name` (hash h), or -1. */
+static ptrdiff_t buser_find(const alerts_t *as, const char *name, uint64_t h)
 {
-    size_t j = h & (as->uix_cap - 1);
-    for (;; j = (j + 1) & (as->uix_cap - 1)) {
-        uint32_t k = as->uix[j];
-        if (!k || (as->users[k - 1].hash == h && strcmp(as->users[k - 1].name, name) == 0))
-            return j;
-    }
+    size_t j = hix_home(&as->uix, (uint32_t)h);
+    for (ptrdiff_t p; (p = hix_next(&as->uix, (uint32_t)h, &j)) >= 0;)
+        if (strcmp(as->users[p].name, name) == 0)
+            return p;
+    return -1;
 }
 
 /* The User named `name`, added when new; NULL when out of memory. */
 static buser_t *buser(alerts_t *as, const char *name)
 {
     uint64_t h = sw_hash(name, strlen(name), 0x424c53ULL);
-    if (as->uix_cap) {
-        uint32_t k = as->uix[uix_find(as, name, h)];
-        if (k) {
-            as->users[k - 1].evicted = 0; /* back before it was forgotten */
-            return &as->users[k - 1];
-        }
+    ptrdiff_t found = buser_find(as, name, h);
+    if (found >= 0) {
+        as->users[found].evicted = 0; /* back before it was forgotten */
+        return &as->users[found];
     }
-    size_t live = as->nusers - as->nfree;
-    if ((live + 1) * 2 > as->uix_cap) {
-        size_t cap = as->uix_cap ? as->uix_cap * 2 : 64;
-        uint32_t *ix = calloc(cap, sizeof(*ix));
-        if (!ix)
-            return NULL;
-        for (size_t i = 0; i < as->nusers; i++) {
-            if (!as->users[i].name)
-                continue;
-            size_t j = as->users[i].hash & (cap - 1);
-            while (ix[j])
-                j = (j + 1) & (cap - 1);
-            ix[j] = (uint32_t)i + 1;
-        }
-        free(as->uix);
-        as->uix = ix;
-        as->uix_cap = cap;
-    }
-    if (!as->nfree && as->nusers == as->users_cap) {
-        size_t cap = as->users_cap ? as->users_cap * 2 : 64;
-        buser_t *v = realloc(as->users, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        as->users = v;
-        as->users_cap = cap;
-    }
+    if (hix_reserve(&as->uix, as->nusers - as->nfree + 1) < 0 ||
+        (!as->nfree && VEC_RESERVE(as->users, as->users_cap, as->nusers + 1, 64) < 0))
+        return NULL;
     char *copy = strdup(name);
     if (!copy)
         return NULL;
     size_t ui = as->nfree ? as->free_users[--as->nfree] : as->nusers++;
     buser_t *u = &as->users[ui];
     *u = (buser_t){ .name = copy, .hash = h };
-    size_t j = h & (as->uix_cap - 1);
-    while (as->uix[j])
-        j = (j + 1) & (as->uix_cap - 1);
-    as->uix[j] = (uint32_t)ui + 1;
+    hix_put(&as->uix, (uint32_t)h, (uint32_t)ui);
     return u;
 }
 
@@ -443,28 +414,14 @@ static int pinned(const alerts_t *as, size_t ui)
     return 0;
 }
 
-/* Drops User ui: out of the index (backward-shift deletion), slot freed. */
+/* Drops User ui: out of the index, its slot freed. */
 static void forget(alerts_t *as, size_t ui)
 {
-    if (as->nfree == as->free_cap) {
-        size_t cap = as->free_cap ? as->free_cap * 2 : 64;
-        uint32_t *v = realloc(as->free_users, cap * sizeof(*v));
-        if (!v) {
-            as->stats.nomem++;
-            return;
-        }
-        as->free_users = v;
-        as->free_cap = cap;
+    if (VEC_RESERVE(as->free_users, as->free_cap, as->nfree + 1, 64) < 0) {
+        as->stats.nomem++;
+        return;
     }
-    size_t mask = as->uix_cap - 1, j = uix_find(as, as->users[ui].name, as->users[ui].hash);
-    for (size_t m = (j + 1) & mask; as->uix[m]; m = (m + 1) & mask) {
-        size_t home = as->users[as->uix[m] - 1].hash & mask;
-        if ((m > j && (home <= j || home > m)) || (m < j && home <= j && home > m)) {
-            as->uix[j] = as->uix[m];
-            j = m;
-        }
-    }
-    as->uix[j] = 0;
+    hix_del(&as->uix, (uint32_t)as->users[ui].hash, (uint32_t)ui);
     free(as->users[ui].name);
     as->users[ui] = (buser_t){ .name = NULL };
     as->free_users[as->nfree++] = (uint32_t)ui;
@@ -478,15 +435,13 @@ static void forget(alerts_t *as, size_t ui)
  */
 static void on_evict(alerts_t *as, const char *name)
 {
-    if (!as->uix_cap)
+    ptrdiff_t ui = buser_find(as, name, sw_hash(name, strlen(name), 0x424c53ULL));
+    if (ui < 0)
         return;
-    uint32_t k = as->uix[uix_find(as, name, sw_hash(name, strlen(name), 0x424c53ULL))];
-    if (!k)
-        return;
-    if (pinned(as, k - 1))
-        as->users[k - 1].evicted = 1;
+    if (pinned(as, (size_t)ui))
+        as->users[ui].evicted = 1;
     else
-        forget(as, k - 1);
+        forget(as, (size_t)ui);
 }
 
 static int user_impacted(alerts_t *as, const buser_t *u, int64_t since)
@@ -596,15 +551,9 @@ static active_t *make_widespread(alerts_t *as, uint32_t id, const char *key, ale
                                  int dir, int64_t at, int64_t starts_at, int64_t detected,
                                  corr_result_t c, int sev)
 {
-    if (as->nws == as->ws_cap) {
-        size_t cap = as->ws_cap ? as->ws_cap * 2 : 4;
-        active_t **v = realloc(as->wsv, cap * sizeof(*v));
-        if (!v) {
-            as->stats.nomem++;
-            return NULL;
-        }
-        as->wsv = v;
-        as->ws_cap = cap;
+    if (VEC_RESERVE(as->wsv, as->ws_cap, as->nws + 1, 4) < 0) {
+        as->stats.nomem++;
+        return NULL;
     }
     active_t *ac = calloc(1, sizeof(*ac));
     incident_t *inc = NULL;
@@ -980,15 +929,9 @@ void alerts_remote(alerts_t *as, const alerts_remote_t *r)
         remote_drop(as, 0, now);
         as->stats.remote_dropped++;
     }
-    if (as->nremote == as->remote_cap) {
-        size_t cap = as->remote_cap ? as->remote_cap * 2 : 16;
-        active_t **v = realloc(as->remote, cap * sizeof(*v));
-        if (!v) {
-            as->stats.nomem++;
-            return;
-        }
-        as->remote = v;
-        as->remote_cap = cap;
+    if (VEC_RESERVE(as->remote, as->remote_cap, as->nremote + 1, 16) < 0) {
+        as->stats.nomem++;
+        return;
     }
     active_t *ac = calloc(1, sizeof(*ac));
     if (!ac) {

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "idindex.h"
 #include "lineproto.h"
+#include "vec.h"
 
 _Static_assert(CHG_MAX_USER == LP_MAX_ID, "a change's user must fit the line protocol's ids");
 
@@ -69,14 +70,8 @@ int changes_add(changes_t *reg, const change_t *c)
         return SW_EEXISTS;
     if (idx_reserve(&reg->by_id, reg->n + 1) < 0)
         return SW_ENOMEM;
-    if (reg->n == reg->cap) {
-        size_t cap = reg->cap ? reg->cap * 2 : 16;
-        change_t *v = realloc(reg->v, cap * sizeof(*v));
-        if (!v)
-            return SW_ENOMEM;
-        reg->v = v;
-        reg->cap = cap;
-    }
+    if (VEC_RESERVE(reg->v, reg->cap, reg->n + 1, 16) < 0)
+        return SW_ENOMEM;
     change_t copy;
     if (change_copy(&copy, c) < 0)
         return SW_ENOMEM;

@@ -1,8 +1,8 @@
 /*
- * idindex.c - the id -> position hash index (see idindex.h).
- *
- * Each slot keeps the key's full hash, so a probe compares bytes only when
- * the hashes agree, and growing never rehashes a key.
+ * idindex.c - the id -> position hash index (see idindex.h), on hindex.h:
+ * the index files entries by hash, and each entry keeps its hash, so a
+ * probe compares bytes only when the hashes agree and growing never
+ * rehashes a key.
  */
 #include "idindex.h"
 
@@ -11,15 +11,15 @@
 
 #include "err.h"
 #include "hash.h"
+#include "vec.h"
 
-#define IDX_MIN_CAP 16               /* slots of a first table: small registers stay small */
 #define IDX_SEED UINT64_C(0x1d1de8) /* any constant: the layout only, never the order seen */
 
-struct idx_slot {
-    const char *key; /* NULL: the slot is free */
+struct idx_entry {
+    const char *key;
     size_t len;
-    uint64_t hash;
     size_t value;
+    uint32_t hash;
 };
 
 void idx_init(idindex_t *ix)
@@ -29,110 +29,76 @@ void idx_init(idindex_t *ix)
 
 void idx_free(idindex_t *ix)
 {
-    free(ix->slots);
+    hix_free(&ix->h);
+    free(ix->e);
     idx_init(ix);
 }
 
-static uint64_t hash_of(const char *key, size_t len)
+static uint32_t hash_of(const char *key, size_t len)
 {
-    return sw_hash(key, len, IDX_SEED);
+    return (uint32_t)sw_hash(key, len, IDX_SEED);
 }
 
-/* The slot holding key, or the free slot where it would go; adds the
- * slots looked at to *probes. */
-static idx_slot_t *lookup(const idindex_t *ix, const char *key, size_t len, uint64_t h,
-                          uint64_t *probes)
+/* The position of key in e[], or -1. */
+static ptrdiff_t find(const idindex_t *ix, const char *key, size_t len, uint32_t h)
 {
-    size_t mask = ix->cap - 1;
-    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-        idx_slot_t *s = &ix->slots[i];
-        ++*probes;
-        if (!s->key || (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0))
-            return s;
-    }
-}
-
-static int grow(idindex_t *ix, size_t cap)
-{
-    idx_slot_t *slots = calloc(cap, sizeof(*slots));
-    if (!slots)
-        return SW_ENOMEM;
-    idindex_t next = { .slots = slots, .cap = cap, .n = ix->n, .probes = ix->probes };
-    for (size_t i = 0; i < ix->cap; i++)
-        if (ix->slots[i].key)
-            *lookup(&next, ix->slots[i].key, ix->slots[i].len, ix->slots[i].hash,
-                    &next.probes) = ix->slots[i];
-    free(ix->slots);
-    *ix = next;
-    return SW_OK;
+    size_t j = hix_home(&ix->h, h);
+    for (ptrdiff_t p; (p = hix_next(&ix->h, h, &j)) >= 0;)
+        if (ix->e[p].len == len && memcmp(ix->e[p].key, key, len) == 0)
+            return p;
+    return -1;
 }
 
 int idx_reserve(idindex_t *ix, size_t n)
 {
-    size_t cap = ix->cap ? ix->cap : IDX_MIN_CAP;
-    while (cap / 2 < n) {
-        if (cap > SIZE_MAX / 2 / sizeof(idx_slot_t))
-            return SW_ENOMEM;
-        cap *= 2;
-    }
-    return cap == ix->cap ? SW_OK : grow(ix, cap);
+    if (n >= UINT32_MAX)
+        return SW_ENOMEM;
+    return hix_reserve(&ix->h, n) < 0 || VEC_RESERVE(ix->e, ix->cap, n, 16) < 0 ? SW_ENOMEM
+                                                                              : SW_OK;
 }
 
 ptrdiff_t idx_find(const idindex_t *ix, const char *key, size_t len)
 {
-    uint64_t uncounted = 0;
-    if (!ix->n)
-        return -1;
-    const idx_slot_t *s = lookup(ix, key, len, hash_of(key, len), &uncounted);
-    return s->key ? (ptrdiff_t)s->value : -1;
+    ptrdiff_t p = ix->n ? find(ix, key, len, hash_of(key, len)) : -1;
+    return p < 0 ? -1 : (ptrdiff_t)ix->e[p].value;
 }
 
 int idx_insert(idindex_t *ix, const char *key, size_t len, size_t value)
 {
     if (idx_reserve(ix, ix->n + 1) < 0)
         return SW_ENOMEM;
-    uint64_t h = hash_of(key, len);
-    idx_slot_t *s = lookup(ix, key, len, h, &ix->probes);
-    if (s->key)
+    uint32_t h = hash_of(key, len);
+    if (find(ix, key, len, h) >= 0)
         return SW_EEXISTS;
-    *s = (idx_slot_t){ .key = key, .len = len, .hash = h, .value = value };
-    ix->n++;
+    ix->e[ix->n] = (idx_entry_t){ .key = key, .len = len, .value = value, .hash = h };
+    hix_put(&ix->h, h, (uint32_t)ix->n++);
+    ix->probes = ix->h.probes;
     return SW_OK;
 }
 
 int idx_update(idindex_t *ix, const char *key, size_t len, size_t value)
 {
-    if (!ix->n)
+    ptrdiff_t p = ix->n ? find(ix, key, len, hash_of(key, len)) : -1;
+    if (p < 0)
         return SW_ENOTFOUND;
-    idx_slot_t *s = lookup(ix, key, len, hash_of(key, len), &ix->probes);
-    if (!s->key)
-        return SW_ENOTFOUND;
-    s->key = key;
-    s->value = value;
+    ix->e[p].key = key;
+    ix->e[p].value = value;
+    ix->probes++;
     return SW_OK;
 }
 
 int idx_remove(idindex_t *ix, const char *key, size_t len)
 {
-    if (!ix->n)
+    uint32_t h = hash_of(key, len);
+    ptrdiff_t p = ix->n ? find(ix, key, len, h) : -1;
+    if (p < 0)
         return SW_ENOTFOUND;
-    idx_slot_t *s = lookup(ix, key, len, hash_of(key, len), &ix->probes);
-    if (!s->key)
-        return SW_ENOTFOUND;
-    /*
-     * Backward shift: pull each later entry of the run into the hole when
-     * its home slot is not between the hole and itself (cyclically), so
-     * that every entry stays reachable from its home without tombstones.
-     */
-    size_t mask = ix->cap - 1, hole = (size_t)(s - ix->slots);
-    for (size_t i = (hole + 1) & mask; ix->slots[i].key; i = (i + 1) & mask) {
-        size_t home = (size_t)ix->slots[i].hash & mask;
-        if (((i - home) & mask) >= ((i - hole) & mask)) {
-            ix->slots[hole] = ix->slots[i];
-            hole = i;
-        }
+    hix_del(&ix->h, h, (uint32_t)p);
+    size_t last = --ix->n;
+    if ((size_t)p != last) { /* keep e[] packed: the last entry takes the place */
+        ix->e[p] = ix->e[last];
+        hix_move(&ix->h, ix->e[p].hash, (uint32_t)last, (uint32_t)p);
     }
-    ix->slots[hole].key = NULL;
-    ix->n--;
+    ix->probes = ix->h.probes;
     return SW_OK;
 }

@@ -6,8 +6,8 @@
  * The index does not own its keys: each entry borrows the caller's string
  * (key, len), which must stay valid and unchanged while the entry is in the
  * index. Keys are compared as bytes, so they need not be NUL-terminated.
- * Open addressing with linear probing, at most half full, and backward-shift
- * deletion (no tombstones), so every operation is O(1) on average.
+ * The entries sit packed in an array, found through the one hash index
+ * (hindex.h), so every operation is O(1) on average.
  *
  * DESIGN: not thread-safe; the owner's lock (if any) guards it.
  */
@@ -17,12 +17,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct idx_slot idx_slot_t;
+#include "hindex.h"
+
+typedef struct idx_entry idx_entry_t;
 
 typedef struct {
-    idx_slot_t *slots; /* cap slots, NULL while empty */
-    size_t cap;        /* 0 or a power of two */
-    size_t n;          /* entries */
+    hindex_t h;        /* positions in e[] by the key's hash */
+    idx_entry_t *e;    /* the entries, packed (a removal moves the last one in) */
+    size_t n, cap;     /* entries, and room in e[] */
     uint64_t probes;   /* slots looked at by inserts, updates and removals
                           so far (lookups count none, so that readers never
                           write): a cost measure for tests and benchmarks */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "vec.h"
 
 struct incidents {
     int64_t grace;
@@ -50,14 +51,8 @@ void inc_destroy(incidents_t *t)
 
 incident_t *inc_open(incidents_t *t, incident_id_t id, const char *key, int severity)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        incident_t **v = realloc(t->v, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        t->v = v;
-        t->cap = cap;
-    }
+    if (VEC_RESERVE(t->v, t->cap, t->n + 1, 16) < 0)
+        return NULL;
     incident_t *i = calloc(1, sizeof(*i));
     if (!i || !(i->key = strdup(key ? key : ""))) {
         free(i);
@@ -108,14 +103,8 @@ int inc_bind_user(incidents_t *t, incident_t *i, const char *user)
 {
     if (idx_find(&t->users, user, strlen(user)) == (ptrdiff_t)i->id)
         return SW_OK;
-    if (i->nusers == i->users_cap) {
-        size_t cap = i->users_cap ? i->users_cap * 2 : 4;
-        char **v = realloc(i->users, cap * sizeof(*v));
-        if (!v)
-            return SW_ENOMEM;
-        i->users = v;
-        i->users_cap = cap;
-    }
+    if (VEC_RESERVE(i->users, i->users_cap, i->nusers + 1, 4) < 0)
+        return SW_ENOMEM;
     char *copy = strdup(user);
     if (!copy)
         return SW_ENOMEM;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "vec.h"
 
 struct reorder {
     int64_t lateness;
@@ -65,14 +66,8 @@ static int fifo_grow(reorder_t *r)
 
 static int heap_push(reorder_t *r, const rec_t *rec)
 {
-    if (r->heap_n == r->heap_cap) {
-        size_t cap = r->heap_cap ? r->heap_cap * 2 : 256;
-        rec_t *v = realloc(r->heap, cap * sizeof(*v));
-        if (!v)
-            return SW_ENOMEM;
-        r->heap = v;
-        r->heap_cap = cap;
-    }
+    if (VEC_RESERVE(r->heap, r->heap_cap, r->heap_n + 1, 256) < 0)
+        return SW_ENOMEM;
     size_t i = r->heap_n++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;

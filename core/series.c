@@ -15,16 +15,8 @@
 
 #include "err.h"
 #include "hash.h"
-
-typedef struct {
-    uint32_t hash;
-    uint32_t idx;   /* entry index + 1; 0 = empty slot */
-} slot_t;
-
-typedef struct {
-    slot_t *slots;
-    size_t cap;     /* power of two */
-} index_t;
+#include "hindex.h"
+#include "vec.h"
 
 /* Indices of removed entries, reused before the array grows. */
 typedef struct {
@@ -39,7 +31,7 @@ struct series_table {
     size_t nusers, users_cap;
     agg_t *aggs;
     size_t naggs, aggs_cap;
-    index_t series_ix, users_ix;
+    hindex_t series_ix, users_ix; /* positions in series[] and users[] */
     freelist_t free_series, free_users, free_aggs;
     size_t live_series, live_users, live_aggs;
 };
@@ -60,8 +52,8 @@ void st_destroy(series_table_t *t)
     free(t->series);
     free(t->users);
     free(t->aggs);
-    free(t->series_ix.slots);
-    free(t->users_ix.slots);
+    hix_free(&t->series_ix);
+    hix_free(&t->users_ix);
     free(t->free_series.v);
     free(t->free_users.v);
     free(t->free_aggs.v);
@@ -82,68 +74,7 @@ static char *dup_n(const char *s, size_t n)
 /* Doubles an array of `size`-byte elements when full. */
 static int grow(void **v, size_t *cap, size_t n, size_t size)
 {
-    if (n < *cap)
-        return SW_OK;
-    size_t ncap = *cap ? *cap * 2 : 64;
-    void *nv = realloc(*v, ncap * size);
-    if (!nv)
-        return SW_ENOMEM;
-    *v = nv;
-    *cap = ncap;
-    return SW_OK;
-}
-
-/* Makes room for one more entry in an index holding n entries. */
-static int index_reserve(index_t *ix, size_t n)
-{
-    if ((n + 1) * 2 <= ix->cap)
-        return SW_OK;
-    size_t ncap = ix->cap ? ix->cap * 2 : 128;
-    slot_t *ns = calloc(ncap, sizeof(*ns));
-    if (!ns)
-        return SW_ENOMEM;
-    for (size_t i = 0; i < ix->cap; i++) {
-        if (!ix->slots[i].idx)
-            continue;
-        size_t j = ix->slots[i].hash & (ncap - 1);
-        while (ns[j].idx)
-            j = (j + 1) & (ncap - 1);
-        ns[j] = ix->slots[i];
-    }
-    free(ix->slots);
-    ix->slots = ns;
-    ix->cap = ncap;
-    return SW_OK;
-}
-
-static void index_put(index_t *ix, uint32_t hash, uint32_t idx)
-{
-    size_t j = hash & (ix->cap - 1);
-    while (ix->slots[j].idx)
-        j = (j + 1) & (ix->cap - 1);
-    ix->slots[j] = (slot_t){ hash, idx + 1 };
-}
-
-/*
- * Removes entry idx (hash `hash`) from the index: backward-shift deletion,
- * so every entry stays reachable from its home slot without tombstones.
- */
-static void index_del(index_t *ix, uint32_t hash, uint32_t idx)
-{
-    size_t mask = ix->cap - 1, j = hash & mask;
-    while (ix->slots[j].idx != idx + 1)
-        j = (j + 1) & mask;
-    for (size_t k = (j + 1) & mask;; k = (k + 1) & mask) {
-        if (!ix->slots[k].idx)
-            break;
-        size_t home = ix->slots[k].hash & mask;
-        /* move k into the hole at j unless its home lies in (j, k] */
-        if ((k > j && (home <= j || home > k)) || (k < j && home <= j && home > k)) {
-            ix->slots[j] = ix->slots[k];
-            j = k;
-        }
-    }
-    ix->slots[j] = (slot_t){ 0, 0 };
+    return vec_reserve(v, cap, n + 1, size, 64);
 }
 
 static int free_push(freelist_t *f, uint32_t i)
@@ -168,17 +99,13 @@ static int64_t user_intern(series_table_t *t, const char *name, size_t len, uint
                            const detect_params_t *(*params_for)(void *, const char *, size_t),
                            void *ctx)
 {
-    if (t->users_ix.cap) {
-        for (size_t j = hash & (t->users_ix.cap - 1);; j = (j + 1) & (t->users_ix.cap - 1)) {
-            slot_t s = t->users_ix.slots[j];
-            if (!s.idx)
-                break;
-            user_t *u = &t->users[s.idx - 1];
-            if (s.hash == hash && u->len == len && memcmp(u->name, name, len) == 0)
-                return s.idx - 1;
-        }
+    size_t j = hix_home(&t->users_ix, hash);
+    for (ptrdiff_t p; (p = hix_next(&t->users_ix, hash, &j)) >= 0;) {
+        const user_t *u = &t->users[p];
+        if (u->len == len && memcmp(u->name, name, len) == 0)
+            return p;
     }
-    if (index_reserve(&t->users_ix, t->live_users) < 0)
+    if (hix_reserve(&t->users_ix, t->live_users + 1) < 0)
         return SW_ENOMEM;
     char *copy = dup_n(name, len);
     if (!copy)
@@ -193,7 +120,7 @@ static int64_t user_intern(series_table_t *t, const char *name, size_t len, uint
     *u = (user_t){ .name = copy, .len = (uint32_t)len, .hash = hash };
     u->params = params_for(ctx, copy, len);
     u->agg[0] = u->agg[1] = ST_NO_AGG; /* made with the direction's first series */
-    index_put(&t->users_ix, hash, (uint32_t)ui);
+    hix_put(&t->users_ix, hash, (uint32_t)ui);
     t->live_users++;
     return ui;
 }
@@ -217,17 +144,14 @@ static int64_t agg_of(series_table_t *t, uint32_t ui, int dir)
 
 int64_t st_find_user(const series_table_t *t, const char *name, size_t len)
 {
-    if (!t->users_ix.cap)
-        return -1;
     uint32_t hash = (uint32_t)sw_hash(name, len, 0x5354524dULL);
-    for (size_t j = hash & (t->users_ix.cap - 1);; j = (j + 1) & (t->users_ix.cap - 1)) {
-        slot_t s = t->users_ix.slots[j];
-        if (!s.idx)
-            return -1;
-        const user_t *u = &t->users[s.idx - 1];
-        if (s.hash == hash && u->len == len && memcmp(u->name, name, len) == 0)
-            return (int64_t)s.idx - 1;
+    size_t j = hix_home(&t->users_ix, hash);
+    for (ptrdiff_t p; (p = hix_next(&t->users_ix, hash, &j)) >= 0;) {
+        const user_t *u = &t->users[p];
+        if (u->len == len && memcmp(u->name, name, len) == 0)
+            return p;
     }
+    return -1;
 }
 
 int st_has_user(const series_table_t *t, const char *name, size_t len)
@@ -242,20 +166,15 @@ int64_t st_lookup(const series_table_t *t, const char *user, size_t ulen, int di
     uint32_t hash = (uint32_t)sw_mix64(uh ^ sw_hash(cls, clen, (uint64_t)dir + 1));
     if (hash_out)
         *hash_out = hash;
-    if (!t->series_ix.cap)
-        return -1;
-    for (size_t j = hash & (t->series_ix.cap - 1);; j = (j + 1) & (t->series_ix.cap - 1)) {
-        slot_t s = t->series_ix.slots[j];
-        if (!s.idx)
-            return -1;
-        if (s.hash != hash)
-            continue;
-        const series_t *se = &t->series[s.idx - 1];
+    size_t j = hix_home(&t->series_ix, hash);
+    for (ptrdiff_t p; (p = hix_next(&t->series_ix, hash, &j)) >= 0;) {
+        const series_t *se = &t->series[p];
         const user_t *u = &t->users[se->user];
         if (se->dir == dir && se->cls_len == clen && u->len == ulen &&
             memcmp(se->cls, cls, clen) == 0 && memcmp(u->name, user, ulen) == 0)
-            return s.idx - 1;
+            return p;
     }
+    return -1;
 }
 
 int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, const char *cls,
@@ -268,7 +187,7 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
         return found;
     if (clen > UINT16_MAX || ulen > UINT32_MAX / 2 || dir < 0 || dir > 1)
         return SW_EINVAL;
-    if (index_reserve(&t->series_ix, t->live_series) < 0)
+    if (hix_reserve(&t->series_ix, t->live_series + 1) < 0)
         return SW_ENOMEM;
     int64_t ui = user_intern(t, user, ulen, (uint32_t)sw_hash(user, ulen, 0x5354524dULL),
                              params_for, ctx);
@@ -298,7 +217,7 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
     base_init(&t->series[si].base);
     storm_init(&t->series[si].storm_det);
     t->series[si].damp_since = INT64_MIN;
-    index_put(&t->series_ix, hash, (uint32_t)si);
+    hix_put(&t->series_ix, hash, (uint32_t)si);
     t->users[ui].nseries++;
     t->live_series++;
     return si;
@@ -330,7 +249,7 @@ int st_remove(series_table_t *t, uint32_t si)
         grow((void **)&t->free_users.v, &t->free_users.cap, t->free_users.n, sizeof(uint32_t)) < 0)
         return SW_ENOMEM;
     uint32_t ui = s->user;
-    index_del(&t->series_ix, s->hash, si);
+    hix_del(&t->series_ix, s->hash, si);
     free((char *)s->cls);
     *s = (series_t){ .cls = NULL, .live = 0 };
     free_push(&t->free_series, si);
@@ -345,7 +264,7 @@ int st_remove(series_table_t *t, uint32_t si)
         free_push(&t->free_aggs, u->agg[d]);
         t->live_aggs--;
     }
-    index_del(&t->users_ix, u->hash, ui);
+    hix_del(&t->users_ix, u->hash, ui);
     free((char *)u->name);
     *u = (user_t){ .name = NULL, .agg = { ST_NO_AGG, ST_NO_AGG } };
     free_push(&t->free_users, ui);

@@ -29,6 +29,7 @@
 #include "det_limit.h"
 #include "state.h"
 #include "timefmt.h"
+#include "vec.h"
 
 
 /* smp_t.si of a pending sample whose series was evicted meanwhile */
@@ -206,15 +207,9 @@ static const state_fire_t *fire_of(void *ctx, uint32_t id)
  * counted: the alert goes on, a handover would then leave it out. */
 static void fire_keep(shard_t *sh, uint32_t id, const event_t *ev)
 {
-    if (sh->nfires == sh->fires_cap) {
-        size_t cap = sh->fires_cap ? sh->fires_cap * 2 : 16;
-        struct fire *v = realloc(sh->fires, cap * sizeof(*v));
-        if (!v) {
-            sh->stats.nomem++;
-            return;
-        }
-        sh->fires = v;
-        sh->fires_cap = cap;
+    if (VEC_RESERVE(sh->fires, sh->fires_cap, sh->nfires + 1, 16) < 0) {
+        sh->stats.nomem++;
+        return;
     }
     state_fire_t f = { .starts_at = ev->starts_at, .detected_at = ev->detected_at,
                        .since = ev->since, .value = ev->value, .baseline = ev->baseline,
@@ -250,15 +245,9 @@ static void mark_changed(shard_t *sh, uint32_t ui, int64_t at)
 {
     if (!sh->o.publish)
         return;
-    if (sh->nchanged == sh->changed_cap) {
-        size_t cap = sh->changed_cap ? sh->changed_cap * 2 : 16;
-        struct changed *v = realloc(sh->changed, cap * sizeof(*v));
-        if (!v) {
-            sh->stats.nomem++;
-            return;
-        }
-        sh->changed = v;
-        sh->changed_cap = cap;
+    if (VEC_RESERVE(sh->changed, sh->changed_cap, sh->nchanged + 1, 16) < 0) {
+        sh->stats.nomem++;
+        return;
     }
     sh->changed[sh->nchanged++] = (struct changed){ ui, at };
 }
@@ -425,15 +414,9 @@ static void close_buckets(shard_t *sh)
  * when out of memory (counted). */
 static int open_bucket(shard_t *sh, uint32_t ai)
 {
-    if (sh->ndirty == sh->dirty_cap) {
-        size_t cap = sh->dirty_cap ? sh->dirty_cap * 2 : 64;
-        uint32_t *v = realloc(sh->dirty, cap * sizeof(*v));
-        if (!v) {
-            sh->stats.nomem++;
-            return -1;
-        }
-        sh->dirty = v;
-        sh->dirty_cap = cap;
+    if (VEC_RESERVE(sh->dirty, sh->dirty_cap, sh->ndirty + 1, 64) < 0) {
+        sh->stats.nomem++;
+        return -1;
     }
     sh->dirty[sh->ndirty++] = ai;
     st_agg(sh->st, ai)->dirty = 1;
@@ -942,14 +925,9 @@ size_t shard_handoff(shard_t *sh, unsigned src, int publish)
         const user_t *u = st_user(sh->st, (uint32_t)i);
         if (!u->name || u->src != src)
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            uint32_t *v = realloc(users, cap * sizeof(*v));
-            if (!v) {
-                sh->stats.nomem++;
-                break;
-            }
-            users = v;
+        if (VEC_RESERVE(users, cap, n + 1, 64) < 0) {
+            sh->stats.nomem++;
+            break;
         }
         users[n++] = (uint32_t)i;
     }

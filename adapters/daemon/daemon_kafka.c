@@ -51,6 +51,7 @@
 #include "offsets.h"
 #include "state.h"
 #include "timefmt.h"
+#include "vec.h"
 
 #define READ_STATE_MS 30000    /* a partition's states are read back within this */
 #define FLUSH_MS 10000         /* published states are delivered within this */
@@ -294,14 +295,8 @@ static void stage_state(void *ctx, const char *user, unsigned src, const unsigne
                         size_t len)
 {
     dkafka_t *k = ctx;
-    if (k->nstage == k->stage_cap) {
-        size_t cap = k->stage_cap ? k->stage_cap * 2 : 256;
-        staged_t *v = realloc(k->stage, cap * sizeof(*v));
-        if (!v)
-            goto nomem;
-        k->stage = v;
-        k->stage_cap = cap;
-    }
+    if (VEC_RESERVE(k->stage, k->stage_cap, k->nstage + 1, 256) < 0)
+        goto nomem;
     staged_t *s = &k->stage[k->nstage];
     s->user = strdup(user);
     s->blob = malloc(len);
@@ -362,14 +357,8 @@ static void readback(void *ctx, const kafka_msg_t *m)
     dkafka_t *k = ctx;
     if (!m->key || !m->keylen)
         return;
-    if (k->nrb == k->rb_cap) {
-        size_t cap = k->rb_cap ? k->rb_cap * 2 : 256;
-        readback_t *v = realloc(k->rb, cap * sizeof(*v));
-        if (!v)
-            return;
-        k->rb = v;
-        k->rb_cap = cap;
-    }
+    if (VEC_RESERVE(k->rb, k->rb_cap, k->nrb + 1, 256) < 0)
+        return;
     readback_t *r = &k->rb[k->nrb];
     r->user = strndup(m->key, m->keylen);
     r->blob = m->len ? malloc(m->len) : NULL;

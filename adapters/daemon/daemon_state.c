@@ -42,6 +42,7 @@
 #include "state.h"
 #include "statefile.h"
 #include "timefmt.h"
+#include "vec.h"
 
 static series_table_t *table_for(void *ctx, const char *user, size_t len)
 {
@@ -71,16 +72,10 @@ void dmn_keep_resume(void *ctx, const shard_resume_t *r)
         }
         return;
     }
-    if (d->nresumes == d->resumes_cap) {
-        size_t cap = d->resumes_cap ? d->resumes_cap * 2 : 16;
-        shard_resume_t *v = realloc(d->resumes, cap * sizeof(*v));
-        if (!v) {
-            sw_log(LOG_ERROR, "alerts journal: out of memory: a %s alert of %s not resumed",
-                   alert_kind_name(r->kind), r->user);
-            return;
-        }
-        d->resumes = v;
-        d->resumes_cap = cap;
+    if (VEC_RESERVE(d->resumes, d->resumes_cap, d->nresumes + 1, 16) < 0) {
+        sw_log(LOG_ERROR, "alerts journal: out of memory: a %s alert of %s not resumed",
+               alert_kind_name(r->kind), r->user);
+        return;
     }
     shard_resume_t k = *r;
     k.user = strdup(r->user);

@@ -46,6 +46,7 @@
 #include "fileio.h"
 #include "idindex.h"
 #include "timefmt.h"
+#include "vec.h"
 
 #define NS_PER_S INT64_C(1000000000)
 #define JOURNAL_MAGIC "stormwatch_changes_journal"
@@ -391,15 +392,7 @@ static int reserve(changes_api_t *api)
 {
     if (idx_reserve(&api->by_id, api->n + 1) < 0)
         return SW_ENOMEM;
-    if (api->n < api->cap)
-        return 0;
-    size_t cap = api->cap ? api->cap * 2 : 16;
-    decl_t *v = realloc(api->v, cap * sizeof(*v));
-    if (!v)
-        return SW_ENOMEM;
-    api->v = v;
-    api->cap = cap;
-    return 0;
+    return VEC_RESERVE(api->v, api->cap, api->n + 1, 16);
 }
 
 /* Takes d in as the last declared change; reserve() made room. O(1). */

@@ -31,6 +31,7 @@
 
 #include "err.h"
 #include "timefmt.h"
+#include "vec.h"
 
 static const rep_ref_t no_refs[1] = { { UINT32_MAX, 0 } };
 
@@ -276,15 +277,7 @@ static int read_alert(json_t *o, rep_alert_t *a, int *firing, char **incident, c
 /* Room for n + 1 elements of `size` bytes in *v of capacity *cap: 0, or -1. */
 static int grow(void **v, size_t *cap, size_t n, size_t size)
 {
-    if (n < *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 16;
-    void *p = realloc(*v, c * size);
-    if (!p)
-        return -1;
-    *v = p;
-    *cap = c;
-    return 0;
+    return vec_reserve(v, cap, n + 1, size, 16) < 0 ? -1 : 0;
 }
 
 /* Room for one more alert and one more group: 0, or -1 (nothing changed
@@ -710,14 +703,8 @@ static double gauge(rep_gauges_t *g, uint32_t series, double backlog)
     while (i < g->n && g->v[i].series != series)
         i++;
     if (i == g->n) {
-        if (g->n == g->cap) {
-            size_t cap = g->cap ? g->cap * 2 : 4;
-            rep_gauge_t *v = realloc(g->v, cap * sizeof(*v));
-            if (!v)
-                return NAN;
-            g->v = v;
-            g->cap = cap;
-        }
+        if (VEC_RESERVE(g->v, g->cap, g->n + 1, 4) < 0)
+            return NAN;
         g->v[g->n++] = (rep_gauge_t){ series, 0 };
     }
     g->total += backlog - g->v[i].backlog;

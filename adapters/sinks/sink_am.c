@@ -42,6 +42,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "timefmt.h"
+#include "vec.h"
 
 #define QUEUE_FILE_VERSION 1
 #define API_PATH "/api/v2/alerts"
@@ -450,16 +451,8 @@ int sink_am_send(sink_am_t *s, const alert_t *a)
     /* a resolution goes out with the labels its alert fired with */
     msg_t *m = msg_new(!a->firing && i >= 0 ? s->fire[i].labels : labels, rest);
     rc = m ? SW_OK : SW_ENOMEM;
-    if (m && a->firing && i < 0 && s->nfire == s->capfire) {
-        size_t cap = s->capfire ? s->capfire * 2 : 16;
-        fire_t *f = realloc(s->fire, cap * sizeof(*f));
-        if (f) {
-            s->fire = f;
-            s->capfire = cap;
-        } else {
-            rc = SW_ENOMEM;
-        }
-    }
+    if (m && a->firing && i < 0 && VEC_RESERVE(s->fire, s->capfire, s->nfire + 1, 16) < 0)
+        rc = SW_ENOMEM;
     for (size_t k = 0; k < s->nt && rc == SW_OK; k++)
         rc = q_reserve(&s->t[k], s->o.queue_max);
     if (rc == SW_OK) { /* nothing below fails */

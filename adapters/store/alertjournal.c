@@ -23,6 +23,7 @@
 #include "idindex.h"
 #include "lineproto.h"
 #include "log.h"
+#include "vec.h"
 
 typedef struct {
     char *key;   /* kind, User, direction, class, source, joined by '\037' */
@@ -141,14 +142,8 @@ static int set_entry(alertjournal_t *j, char *key, int open, char *line)
         free(key);
         return SW_OK;
     }
-    if (j->n == j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 16;
-        entry_t *v = realloc(j->v, cap * sizeof(*v));
-        if (!v)
-            goto nomem;
-        j->v = v;
-        j->cap = cap;
-    }
+    if (VEC_RESERVE(j->v, j->cap, j->n + 1, 16) < 0)
+        goto nomem;
     if (idx_insert(&j->by_key, key, strlen(key), j->n) < 0)
         goto nomem;
     j->v[j->n++] = (entry_t){ key, line };

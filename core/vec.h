@@ -1,0 +1,29 @@
+/*
+ * vec.h - the one growable array of stormwatch: a pointer, a count kept by
+ * the caller and a capacity, grown by doubling.
+ *
+ *   if (VEC_RESERVE(sh->fires, sh->fires_cap, sh->nfires + 1, 16) < 0)
+ *       return SW_ENOMEM;
+ *   sh->fires[sh->nfires++] = f;
+ *
+ * DESIGN: plain memory, no state of its own; whoever owns the array frees
+ * it with free(). Not for arrays other threads read while it may move.
+ */
+#ifndef SW_VEC_H
+#define SW_VEC_H
+
+#include <stddef.h>
+
+/*
+ * Makes room for `need` elements of `size` bytes in the array at *(void **)
+ * arrayp, whose capacity is *cap: when need > *cap, the capacity doubles
+ * (from `first` when 0) until it holds them, and the array is reallocated.
+ * 0, or SW_ENOMEM with the array and *cap unchanged (also when the bytes
+ * would overflow a size_t).
+ */
+int vec_reserve(void *arrayp, size_t *cap, size_t need, size_t size, size_t first);
+
+/* vec_reserve() on an array lvalue `v` of any element type. */
+#define VEC_RESERVE(v, cap, need, first) vec_reserve(&(v), &(cap), (need), sizeof(*(v)), (first))
+
+#endif
