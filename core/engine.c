@@ -1,8 +1,8 @@
 /*
  * engine.c - the whole pipeline on the caller's thread (engine.h): the
  * router, the shards and the alert stage wired together with direct
- * calls. Replay and the tests use it; the daemon runs the same three
- * stages on their own threads, joined by rings, and so detects the same.
+ * calls (pipeline.h, which the daemon wires with rings instead). Replay
+ * and the tests use it.
  */
 #include "engine.h"
 
@@ -12,20 +12,15 @@
 
 #include "alerts.h"
 #include "err.h"
+#include "pipeline.h"
 #include "router.h"
 #include "shard.h"
 #include "state.h"
 
-typedef struct {
-    struct engine *e;
-    unsigned index;
-} shard_ctx_t;
-
 struct engine {
     engine_opts_t o;
-    router_t *rt;
-    shard_t **shards;
-    shard_ctx_t *sctx;
+    pipeline_t *p;   /* the stages, wired with direct calls */
+    router_t *rt;    /* p's, for short */
     alerts_t *as;
     engine_stats_t stats;
 };
@@ -35,24 +30,6 @@ static const detect_params_t *default_detect(void *ctx, const char *user, size_t
     (void)user;
     (void)len;
     return ctx;
-}
-
-static void deliver(void *ctx, unsigned shard, const rec_t *r)
-{
-    engine_t *e = ctx;
-    shard_record(e->shards[shard], r);
-}
-
-static void shard_emit(void *ctx, const event_t *ev)
-{
-    shard_ctx_t *sc = ctx;
-    alerts_event(sc->e->as, sc->index, ev);
-}
-
-static int shard_incident_of(void *ctx, uint32_t id, uint64_t *incident, int *role, int *severity)
-{
-    shard_ctx_t *sc = ctx;
-    return alerts_incident_of(sc->e->as, sc->index, id, incident, role, severity);
 }
 
 engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
@@ -73,35 +50,18 @@ engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
         e->o.detect_for = default_detect;
         e->o.detect_ctx = &defaults;
     }
-    unsigned n = e->o.nshards;
-    e->shards = calloc(n, sizeof(*e->shards));
-    e->sctx = calloc(n, sizeof(*e->sctx));
-    router_opts_t ro = { .ingest = e->o.ingest, .nshards = n, .deliver = deliver, .ctx = e };
-    alerts_opts_t ao = { .corr = e->o.corr, .nshards = n, .detect_for = e->o.detect_for,
-                         .detect_ctx = e->o.detect_ctx, .emit = e->o.emit,
-                         .emit_ctx = e->o.emit_ctx, .handover = e->o.handover };
-    e->rt = router_create(&ro);
-    e->as = alerts_create(&ao, reg);
-    if (!e->shards || !e->sctx || !e->rt || !e->as) {
-        engine_destroy(e);
+    pipeline_opts_t po = { .ingest = e->o.ingest, .corr = e->o.corr, .nshards = e->o.nshards,
+                           .local_time = e->o.local_time, .detect_for = e->o.detect_for,
+                           .detect_ctx = e->o.detect_ctx, .emit = e->o.emit,
+                           .emit_ctx = e->o.emit_ctx, .handover = e->o.handover,
+                           .publish = e->o.publish, .publish_ctx = e->o.publish_ctx,
+                           .explain_user = e->o.explain_user, .explain = e->o.explain };
+    if (!(e->p = pipeline_create(&po, reg))) {
+        free(e);
         return NULL;
     }
-    for (unsigned i = 0; i < n; i++) {
-        e->sctx[i] = (shard_ctx_t){ e, i };
-        shard_opts_t so = { .ingest = e->o.ingest, .local_time = e->o.local_time,
-                            .detect_for = e->o.detect_for,
-                            .detect_ctx = e->o.detect_ctx, .emit = shard_emit,
-                            .emit_ctx = &e->sctx[i], .feed_owner = i == 0,
-                            .max_series = shard_share(e->o.ingest.max_series, n),
-                            .publish = e->o.publish, .publish_ctx = e->o.publish_ctx,
-                            .incident_of = shard_incident_of, .incident_ctx = &e->sctx[i],
-                            .explain_user = e->o.explain_user, .explain = e->o.explain };
-        e->shards[i] = shard_create(&so);
-        if (!e->shards[i]) {
-            engine_destroy(e);
-            return NULL;
-        }
-    }
+    e->rt = pipeline_router(e->p);
+    e->as = pipeline_alerts(e->p);
     return e;
 }
 
@@ -109,12 +69,7 @@ void engine_destroy(engine_t *e)
 {
     if (!e)
         return;
-    router_destroy(e->rt);
-    for (unsigned i = 0; e->shards && i < e->o.nshards; i++)
-        shard_destroy(e->shards[i]);
-    alerts_destroy(e->as);
-    free(e->shards);
-    free(e->sctx);
+    pipeline_destroy(e->p);
     free(e);
 }
 
@@ -137,7 +92,7 @@ const engine_stats_t *engine_stats(const engine_t *e)
     };
     memcpy(st->by_result, rs->by_result, sizeof(st->by_result));
     for (unsigned i = 0; i < e->o.nshards; i++) {
-        const shard_stats_t *ss = shard_stats(e->shards[i]);
+        const shard_stats_t *ss = shard_stats(pipeline_shard(e->p, i));
         st->samples += ss->samples;
         st->duplicates += ss->duplicates;
         st->conflicts += ss->conflicts;
@@ -155,7 +110,7 @@ size_t engine_nseries(const engine_t *e)
 {
     size_t n = 0;
     for (unsigned i = 0; i < e->o.nshards; i++)
-        n += st_nseries(shard_table(e->shards[i]));
+        n += st_nseries(shard_table(pipeline_shard(e->p, i)));
     return n;
 }
 
@@ -163,7 +118,7 @@ size_t engine_nusers(const engine_t *e)
 {
     size_t n = 0;
     for (unsigned i = 0; i < e->o.nshards; i++)
-        n += st_nusers(shard_table(e->shards[i]));
+        n += st_nusers(shard_table(pipeline_shard(e->p, i)));
     return n;
 }
 
@@ -171,8 +126,8 @@ size_t engine_nusers(const engine_t *e)
 static void publish_ready(engine_t *e)
 {
     for (unsigned i = 0; i < e->o.nshards; i++)
-        if (shard_publish_pending(e->shards[i]))
-            shard_publish_ready(e->shards[i], alerts_released(e->as));
+        if (shard_publish_pending(pipeline_shard(e->p, i)))
+            shard_publish_ready(pipeline_shard(e->p, i), alerts_released(e->as));
 }
 
 lp_result_t engine_feed_line(engine_t *e, const char *line, size_t len)
@@ -212,7 +167,7 @@ size_t engine_publish_all(engine_t *e)
 {
     size_t n = 0;
     for (unsigned i = 0; i < e->o.nshards; i++)
-        n += e->o.publish ? shard_publish_all(e->shards[i], e->o.publish, e->o.publish_ctx) : 0;
+        n += e->o.publish ? shard_publish_all(pipeline_shard(e->p, i), e->o.publish, e->o.publish_ctx) : 0;
     return n;
 }
 
@@ -227,7 +182,7 @@ int engine_adopt(engine_t *e, const unsigned char *blob, size_t len, char *err, 
     int rc = state_decode_user(blob, len, &u, err, errlen);
     if (rc < 0)
         return rc;
-    rc = shard_adopt(e->shards[router_shard_of(u.user, u.ulen, e->o.nshards)], &u);
+    rc = shard_adopt(pipeline_shard(e->p, pipeline_shard_of(e->p, u.user, u.ulen)), &u);
     state_user_free(&u);
     return rc;
 }
@@ -240,12 +195,12 @@ int64_t engine_done_below(const engine_t *e)
 int engine_resume(engine_t *e, const shard_resume_t *r)
 {
     if (r->kind == ALERT_FEED) {
-        int rc = shard_resume(e->shards[0], r); /* the feed owner */
+        int rc = shard_resume(pipeline_shard(e->p, 0), r); /* the feed owner */
         if (rc == SW_OK)
             router_feed_was_stalled(e->rt);
         return rc;
     }
-    return shard_resume(e->shards[router_shard_of(r->user, strlen(r->user), e->o.nshards)], r);
+    return shard_resume(pipeline_shard(e->p, pipeline_shard_of(e->p, r->user, strlen(r->user))), r);
 }
 
 void engine_count_bad(engine_t *e, lp_result_t res)
@@ -267,7 +222,7 @@ int engine_state_save(engine_t *e, unsigned char **buf, size_t *len)
     if (!t)
         return SW_ENOMEM;
     for (unsigned i = 0; i < e->o.nshards; i++)
-        t[i] = shard_table(e->shards[i]);
+        t[i] = shard_table(pipeline_shard(e->p, i));
     int rc = state_encode(t, e->o.nshards, buf, len);
     free(t);
     return rc;
@@ -276,7 +231,7 @@ int engine_state_save(engine_t *e, unsigned char **buf, size_t *len)
 static series_table_t *table_for(void *ctx, const char *user, size_t len)
 {
     engine_t *e = ctx;
-    return shard_table(e->shards[router_shard_of(user, len, e->o.nshards)]);
+    return shard_table(pipeline_shard(e->p, pipeline_shard_of(e->p, user, len)));
 }
 
 static const detect_params_t *params_for(void *ctx, const char *user, size_t len)

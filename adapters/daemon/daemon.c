@@ -61,6 +61,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "netaddr.h"
+#include "pipeline.h"
 #include "record.h"
 #include "ring.h"
 #include "router.h"
@@ -278,13 +279,11 @@ static void teardown(daemon_t *d)
     atomic_store(&d->http, NULL);
     dk_close(d); /* commits what was taken, leaves the group */
     for (unsigned i = 0; d->sh && i < d->nshards; i++) {
-        shard_destroy(d->sh[i].shard);
         ring_destroy(d->sh[i].in);
         ring_destroy(d->sh[i].out);
     }
     free(d->sh);
-    router_destroy(d->router);
-    alerts_destroy(d->as);
+    pipeline_destroy(d->pipe);
     for (size_t i = 0; i < d->nsocks; i++) {
         zmq_close(d->socks[i]);
         if (d->monitors[i])
@@ -361,35 +360,31 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     d->sh = calloc(d->nshards, sizeof(*d->sh));
     if (!d->sh)
         return SW_ENOMEM;
+    d->incident_tag = dk_incident_tag(d);
+    /* the one wiring (pipeline.h), with a ring each way between the stages */
+    pipeline_opts_t po = { .ingest = d->cfg->ingest, .corr = d->cfg->corr, .nshards = d->nshards,
+                           .local_time = cfg_local_time(d->cfg),
+                           .incident_tag = d->incident_tag, .detect_for = dmn_detect_for,
+                           .detect_ctx = d->cfg, .emit = dmn_alert_emit, .emit_ctx = d,
+                           .handover = dmn_alert_handover,
+                           .publish = d->o.r.kafka_state_topic ? dk_publish : NULL,
+                           .publish_ctx = d, .to_shard = dmn_deliver,
+                           .to_alerts = dmn_shard_emit, .transport_ctx = d };
+    if (!(d->pipe = pipeline_create(&po, regview_merged(d->rv))))
+        return SW_ENOMEM;
+    d->router = pipeline_router(d->pipe);
+    d->as = pipeline_alerts(d->pipe);
     for (unsigned i = 0; i < d->nshards; i++) {
         shard_thr_t *s = &d->sh[i];
         s->d = d;
         s->index = i;
-        shard_opts_t so = { .ingest = d->cfg->ingest, .local_time = cfg_local_time(d->cfg),
-                            .detect_for = dmn_detect_for,
-                            .detect_ctx = d->cfg, .emit = dmn_shard_emit, .emit_ctx = s,
-                            .feed_owner = i == 0,
-                            .max_series = shard_share(d->cfg->ingest.max_series, d->nshards),
-                            .publish = d->o.r.kafka_state_topic ? dk_publish : NULL,
-                            .publish_ctx = d, .incident_of = dmn_shard_incident_of,
-                            .incident_ctx = s };
         atomic_init(&s->processed, INT64_MIN);
-        s->shard = shard_create(&so);
+        s->shard = pipeline_shard(d->pipe, i);
         s->in = ring_create(d->o.r.ring_size, sizeof(rec_t));
         s->out = ring_create(d->o.r.ring_size / 4, sizeof(event_t));
-        if (!s->shard || !s->in || !s->out)
+        if (!s->in || !s->out)
             return SW_ENOMEM;
     }
-    router_opts_t ro = { .ingest = d->cfg->ingest, .nshards = d->nshards, .deliver = dmn_deliver,
-                         .ctx = d };
-    d->incident_tag = dk_incident_tag(d);
-    alerts_opts_t ao = { .corr = d->cfg->corr, .nshards = d->nshards, .detect_for = dmn_detect_for,
-                         .detect_ctx = d->cfg, .emit = dmn_alert_emit, .emit_ctx = d,
-                         .handover = dmn_alert_handover, .incident_tag = d->incident_tag };
-    d->router = router_create(&ro);
-    d->as = alerts_create(&ao, regview_merged(d->rv));
-    if (!d->router || !d->as)
-        return SW_ENOMEM;
     if (d->o.r.state && dmn_state_load(d, err, errlen) < 0)
         return SW_ECONFIG;
     if (d->o.r.state) {

@@ -32,6 +32,7 @@
 #include "record.h"
 #include "regview.h"
 #include "ring.h"
+#include "pipeline.h"
 #include "router.h"
 #include "shard.h"
 #include "sink_am.h"
@@ -137,7 +138,8 @@ struct daemon {
     atomic_uint_fast64_t ingest_disconnects;
     errburst_t disconnect_log;    /* ingest thread */
     curve_auth_t *auth;
-    router_t *router;
+    pipeline_t *pipe;             /* the stages and their wiring; owned */
+    router_t *router;             /* pipe's: the ingest thread's */
     shard_thr_t *sh;
     unsigned nshards;
     alerts_t *as;
@@ -214,10 +216,9 @@ int dmn_open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen);
 
 /* ---- daemon_pipeline.c -------------------------------------------------- */
 
-/* Shard thread: the shard's events, into its out ring (ctx: its shard_thr_t). */
-void dmn_shard_emit(void *ctx, const event_t *ev);
-/* Shard thread: the incident of an alert it holds, for its state (0, or -1). */
-int dmn_shard_incident_of(void *ctx, uint32_t id, uint64_t *incident, int *role, int *severity);
+/* Shard thread: shard `shard`'s events, into its out ring (ctx: the daemon_t;
+ * the pipeline's to_alerts transport). */
+void dmn_shard_emit(void *ctx, unsigned shard, const event_t *ev);
 /* A shard thread (arg: its shard_thr_t). */
 void *dmn_shard_main(void *arg);
 /* Alert thread: one alert out to every sink. */

@@ -45,9 +45,9 @@
 
 /* ---- shard threads ------------------------------------------------------ */
 
-void dmn_shard_emit(void *ctx, const event_t *ev)
+void dmn_shard_emit(void *ctx, unsigned shard, const event_t *ev)
 {
-    shard_thr_t *s = ctx;
+    shard_thr_t *s = &((daemon_t *)ctx)->sh[shard];
     long idle = IDLE_MIN_NS;
     while (ring_push_spsc(s->out, ev, 1) == 0) {
         atomic_fetch_add_explicit(&s->out_waits, 1, memory_order_relaxed);
@@ -57,12 +57,6 @@ void dmn_shard_emit(void *ctx, const event_t *ev)
 
 /* Any thread: the incident the alert stage gave one of this shard's alerts
  * (d->as is made before the threads start). */
-int dmn_shard_incident_of(void *ctx, uint32_t id, uint64_t *incident, int *role, int *severity)
-{
-    shard_thr_t *s = ctx;
-    return alerts_incident_of(s->d->as, s->index, id, incident, role, severity);
-}
-
 /* Switches to a newly published config between two bursts. */
 static void shard_take_config(shard_thr_t *s)
 {
