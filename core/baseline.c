@@ -9,10 +9,10 @@
 #include "half.h"
 #include "params.h"
 
-/* days[][] holds a bin's days learnt (saturating at DAYS_MAX) and, in its
- * top bit, that the bin's day before was mostly anomalous. */
-#define DAYS_MAX 127
-#define DAYS_ODD 0x80
+/* A bin's days learnt (saturating at DAYS_MAX) and, in DAYS_ODD, that
+ * the bin's day before was mostly anomalous (base_days()). */
+#define DAYS_MAX BASE_DAYS_MAX
+#define DAYS_ODD BASE_DAYS_ODD
 /* A bare level learnt over less than this may have been learnt over a
  * batch: what it calls a silence is no judgement. */
 #define LEVEL_TRUSTED (6 * 3600 * SW_NS_PER_S)
@@ -56,6 +56,20 @@ static int kind_for(const base_cfg_t *cfg, int64_t n)
     return cfg->weekly ? kind_of_bin(n) : BASE_WEEKDAY;
 }
 
+uint8_t base_days(const base_t *b, int k, int i)
+{
+    unsigned v = (unsigned)b->days[k][i / 2] >> (i % 2 * 4) & 0xf;
+    return (uint8_t)((v & DAYS_MAX) | (v & 8 ? DAYS_ODD : 0));
+}
+
+void base_set_days(base_t *b, int k, int i, unsigned count_odd)
+{
+    unsigned n = count_odd & 0x7f;
+    unsigned v = (n > DAYS_MAX ? DAYS_MAX : n) | (count_odd & DAYS_ODD ? 8 : 0);
+    unsigned shift = (unsigned)(i % 2 * 4);
+    b->days[k][i / 2] = (uint8_t)((b->days[k][i / 2] & ~(0xfu << shift)) | v << shift);
+}
+
 void base_init(base_t *b)
 {
     *b = (base_t){ .bin = INT64_MIN };
@@ -78,7 +92,7 @@ double base_scale(const base_t *b)
  */
 static int usable(const base_t *b, int k, int own_kind, int64_t n)
 {
-    uint8_t d = b->days[k][day_bin(n)] & DAYS_MAX;
+    uint8_t d = base_days(b, k, day_bin(n)) & DAYS_MAX;
     /* the other kind of day's profile (own_kind 0) was never learnt from bin n */
     int today = own_kind && n < b->bin && n > b->bin - BASE_BINS;
     return d > 1 || (d == 1 && !today);
@@ -140,18 +154,18 @@ static void fold(base_t *b, const base_cfg_t *cfg)
     const double half = (double)BASE_BIN_NS / SW_NS_PER_S / 2;
     int k = kind_for(cfg, b->bin), i = day_bin(b->bin);
     uint16_t *prof = &b->prof[k][i];
-    uint8_t *days = &b->days[k][i];
-    int n = *days & DAYS_MAX, odd_before = *days & DAYS_ODD;
+    uint8_t days = base_days(b, k, i);
+    int n = days & DAYS_MAX, odd_before = days & DAYS_ODD;
     double v;
     if (b->acc_secs >= half) {
         v = b->acc_count / b->acc_secs;
     } else if (b->all_secs < half) {
         return; /* too little seen */
     } else {
-        int judged = n > 0 || (cfg->weekly && (b->days[1 - k][i] & DAYS_MAX) > 0);
+        int judged = n > 0 || (cfg->weekly && (base_days(b, 1 - k, i) & DAYS_MAX) > 0);
         v = b->all_count / b->all_secs;
         if (!odd_before && (judged || (v < b->rate && b->age >= LEVEL_TRUSTED))) {
-            *days = (uint8_t)(n | DAYS_ODD); /* tells nothing of normal, yet */
+            base_set_days(b, k, i, (unsigned)n | DAYS_ODD); /* tells nothing of normal, yet */
             return;
         }
     }
@@ -164,7 +178,7 @@ static void fold(base_t *b, const base_cfg_t *cfg)
                        (v * cfg->outlier_ratio < p && p - v > cfg->outlier_slack));
         *prof = half_from_float((float)(p + (outlier ? cfg->outlier_weight : cfg->day_weight) * (v - p)));
     }
-    *days = (uint8_t)(n < DAYS_MAX ? n + 1 : n);
+    base_set_days(b, k, i, (unsigned)(n < DAYS_MAX ? n + 1 : n));
 }
 
 /* Adds a piece of a sample to absolute bin n's accumulators, folding the

@@ -89,7 +89,7 @@ typedef struct {
     float acc_count, acc_secs;   /* this bin today, normal samples only */
     float all_count, all_secs;   /* this bin today, every sample */
     uint16_t prof[BASE_KINDS][BASE_BINS]; /* learned rate per bin (half floats) */
-    uint8_t days[BASE_KINDS][BASE_BINS];  /* days learnt per bin (saturates at 127); top bit: the last was mostly anomalous */
+    uint8_t days[BASE_KINDS][BASE_BINS / 2]; /* two bins a byte (base_days()) */
 } base_t;
 
 /* What a series is expected to carry around a time (base_expect). */
@@ -102,6 +102,17 @@ typedef struct {
     int learning;    /* no history for this time of day and kind of day yet */
     int level;       /* ... nor of the other kind: the bare level is all there is */
 } base_expect_t;
+
+/*
+ * Days learnt of bin i of kind k, and whether the last was mostly
+ * anomalous (BASE_DAYS_ODD): what the profile's reader needs is "none, one,
+ * more", so a bin keeps them in four bits (saturating at BASE_DAYS_MAX),
+ * two bins a byte.
+ */
+#define BASE_DAYS_MAX 7
+#define BASE_DAYS_ODD 0x80
+uint8_t base_days(const base_t *b, int k, int i);                /* count | ODD */
+void base_set_days(base_t *b, int k, int i, unsigned count_odd); /* count clamped */
 
 /* A new baseline: no history. */
 void base_init(base_t *b);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dir.h"
 #include "err.h"
 #include "hash.h"
 #include "hindex.h"
@@ -31,8 +32,10 @@ struct series_table {
     size_t nusers, users_cap;
     agg_t *aggs;
     size_t naggs, aggs_cap;
+    det_route_t *routes;         /* northbound aggregates' route states (agg_t.route - 1) */
+    size_t nroutes, routes_cap;
     hindex_t series_ix, users_ix; /* positions in series[] and users[] */
-    freelist_t free_series, free_users, free_aggs;
+    freelist_t free_series, free_users, free_aggs, free_routes;
     size_t live_series, live_users, live_aggs;
 };
 
@@ -52,11 +55,13 @@ void st_destroy(series_table_t *t)
     free(t->series);
     free(t->users);
     free(t->aggs);
+    free(t->routes);
     hix_free(&t->series_ix);
     hix_free(&t->users_ix);
     free(t->free_series.v);
     free(t->free_users.v);
     free(t->free_aggs.v);
+    free(t->free_routes.v);
     free(t);
 }
 
@@ -131,12 +136,27 @@ static int64_t agg_of(series_table_t *t, uint32_t ui, int dir)
     user_t *u = &t->users[ui];
     if (u->agg[dir] != ST_NO_AGG)
         return u->agg[dir];
+    int64_t ri = -1;
+    /* room to give the route back should the aggregate fail */
+    if (dir == DIR_NORTH && grow((void **)&t->free_routes.v, &t->free_routes.cap,
+                                 t->free_routes.n, sizeof(uint32_t)) < 0)
+        return SW_ENOMEM;
+    if (dir == DIR_NORTH) {
+        ri = take_slot(&t->free_routes, (void **)&t->routes, &t->nroutes, &t->routes_cap,
+                       sizeof(det_route_t));
+        if (ri < 0)
+            return ri;
+        t->routes[ri] = (det_route_t){ 0 };
+    }
     int64_t ai = take_slot(&t->free_aggs, (void **)&t->aggs, &t->naggs, &t->aggs_cap,
                            sizeof(agg_t));
-    if (ai < 0)
+    if (ai < 0) {
+        if (ri >= 0)
+            free_push(&t->free_routes, (uint32_t)ri); /* room made above */
         return ai;
+    }
     u->agg[dir] = (uint32_t)ai;
-    t->aggs[ai] = (agg_t){ .user = ui, .dir = (uint8_t)dir };
+    t->aggs[ai] = (agg_t){ .user = ui, .dir = (uint8_t)dir, .route = (uint32_t)(ri + 1) };
     silence_init(&t->aggs[ai].sil);
     t->live_aggs++;
     return ai;
@@ -246,7 +266,9 @@ int st_remove(series_table_t *t, uint32_t si)
              sizeof(uint32_t)) < 0 ||
         grow((void **)&t->free_aggs.v, &t->free_aggs.cap, t->free_aggs.n + 1,
              sizeof(uint32_t)) < 0 ||
-        grow((void **)&t->free_users.v, &t->free_users.cap, t->free_users.n, sizeof(uint32_t)) < 0)
+        grow((void **)&t->free_users.v, &t->free_users.cap, t->free_users.n, sizeof(uint32_t)) < 0 ||
+        grow((void **)&t->free_routes.v, &t->free_routes.cap, t->free_routes.n,
+             sizeof(uint32_t)) < 0)
         return SW_ENOMEM;
     uint32_t ui = s->user;
     hix_del(&t->series_ix, s->hash, si);
@@ -260,6 +282,8 @@ int st_remove(series_table_t *t, uint32_t si)
     for (int d = 0; d < 2; d++) {
         if (u->agg[d] == ST_NO_AGG)
             continue;
+        if (t->aggs[u->agg[d]].route)
+            free_push(&t->free_routes, t->aggs[u->agg[d]].route - 1);
         t->aggs[u->agg[d]] = (agg_t){ .user = ST_NO_USER };
         free_push(&t->free_aggs, u->agg[d]);
         t->live_aggs--;
@@ -280,6 +304,11 @@ series_t *st_series(series_table_t *t, uint32_t i)
 agg_t *st_agg(series_table_t *t, uint32_t i)
 {
     return &t->aggs[i];
+}
+
+det_route_t *st_route(series_table_t *t, const agg_t *g)
+{
+    return g->route ? &t->routes[g->route - 1] : NULL;
 }
 
 user_t *st_user(series_table_t *t, uint32_t i)

@@ -78,7 +78,7 @@ typedef struct {
     int64_t bucket_dt;      /* longest series interval in the bucket */
     double backlog;         /* current total backlog: sum of latest gauges */
     det_silence_t sil;
-    det_route_t route;      /* northbound only */
+    uint32_t route;         /* northbound: its route state, st_route(); 0 southbound */
     life_t blocked, silence, limit;
     uint32_t blocked_alert, silence_alert, limit_alert; /* slot + 1 */
 } agg_t;
@@ -148,6 +148,9 @@ int st_remove(series_table_t *t, uint32_t si);
 
 series_t *st_series(series_table_t *t, uint32_t i);
 agg_t *st_agg(series_table_t *t, uint32_t i);
+/* A northbound aggregate's blocked-route state (440 bytes, so southbound
+ * ones carry none); NULL for a southbound one. */
+det_route_t *st_route(series_table_t *t, const agg_t *g);
 user_t *st_user(series_table_t *t, uint32_t i);
 /* Entries in use. */
 size_t st_nseries(const series_table_t *t);

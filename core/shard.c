@@ -382,7 +382,7 @@ static void agg_close(shard_t *sh, agg_t *g)
     if (g->dir == DIR_NORTH) {
         route_in_t rin = { .in = in, .delivered = g->delivered, .backlog = g->backlog };
         rin.in.count = g->queued;
-        route_judge(&g->route, &rin, p, &o);
+        route_judge(st_route(sh->st, g), &rin, p, &o);
         ev = ev_alert(ALERT_BLOCKED, g->dir);
         ev.value = o.value;
         ev.baseline = o.baseline;
@@ -1015,7 +1015,9 @@ int shard_adopt(shard_t *sh, const state_user_t *in)
             continue; /* no series in that direction */
         agg_t *g = st_agg(sh->st, u->agg[b->dir]);
         g->sil = b->sil;
-        g->route = b->route;
+        det_route_t *route = st_route(sh->st, g);
+        if (route)
+            *route = b->route;
         if (b->open && open_bucket(sh, u->agg[b->dir]) == 0) {
             g->bucket_ts = b->bucket_ts;
             g->bucket_dt = b->bucket_dt;

@@ -94,8 +94,9 @@ static void w_base(wbuf_t *w, const base_t *b)
     for (int k = 0; k < BASE_KINDS; k++)
         for (int i = 0; i < BASE_BINS; i++)
             w_u(w, b->prof[k][i], 2);
-    for (int k = 0; k < BASE_KINDS; k++)
-        w_bytes(w, b->days[k], BASE_BINS);
+    for (int k = 0; k < BASE_KINDS; k++) /* a byte a bin, as before they were packed */
+        for (int i = 0; i < BASE_BINS; i++)
+            w_u(w, base_days(b, k, i), 1);
 }
 
 /* The header both encodings share: magic, a version, the bin layout. */
@@ -261,10 +262,9 @@ static int r_base(rbuf_t *r, base_t *b, int zero_age)
             b->prof[k][i] = (uint16_t)r_u(r, 2);
             ok = ok && (b->prof[k][i] & 0x7c00) != 0x7c00; /* no infinity, no NaN */
         }
-    for (int k = 0; k < BASE_KINDS; k++) {
-        memcpy(b->days[k], r->p + r->pos, BASE_BINS);
-        r->pos += BASE_BINS;
-    }
+    for (int k = 0; k < BASE_KINDS; k++)
+        for (int i = 0; i < BASE_BINS; i++)
+            base_set_days(b, k, i, r->p[r->pos++]);
     return ok;
 }
 
@@ -435,9 +435,11 @@ int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
         w_opt_ts(&w, g->sil.since);
         w_opt_ts(&w, g->sil.back_since);
         w_ewin(&w, &g->sil.recent);
-        w_f64(&w, g->route.prev_backlog);
-        w_u(&w, (uint64_t)g->route.low_since, 8);
-        w_win(&w, &g->route.win);
+        static const det_route_t none; /* southbound: no route, written as before */
+        const det_route_t *route = st_route(t, g) ? st_route(t, g) : &none;
+        w_f64(&w, route->prev_backlog);
+        w_u(&w, (uint64_t)route->low_since, 8);
+        w_win(&w, &route->win);
         w_u(&w, g->dirty, 1);
         if (g->dirty) {
             w_u(&w, (uint64_t)g->bucket_ts, 8);

@@ -20,6 +20,17 @@ expect_status 2 "$sw" frobnicate;        expect_grep err.txt "unknown command 'f
 expect_status 2 "$sw" replay;            expect_grep err.txt "no INPUT" "no input"
 expect_status 2 "$sw" replay --bogus x;  expect_grep err.txt "usage" "bad option"
 expect_status 2 "$sw" replay missing.lp; expect_grep err.txt "missing.lp: No such file" "missing input"
+# run's flags are read by the config keys' code (one table): the key's
+# rules and words, the flag's name; nothing starts
+expect_status 2 "$sw" run --ring-size 3 --ingest tcp://127.0.0.1:1
+expect_grep err.txt "run: --ring-size: must be at least 64" "flag read as its key"
+expect_status 2 "$sw" run --stats-every soon --ingest tcp://127.0.0.1:1
+expect_grep err.txt "run: --stats-every: expected a duration" "duration flag"
+expect_status 2 "$sw" run --ingest tcp://127.0.0.1:1 --ingest tcp://127.0.0.1:1
+expect_grep err.txt "run: --ingest: 'tcp://127.0.0.1:1' given twice" "list flag repeat"
+printf 'run:\n  ring_size: 32\n' >ring.yaml
+expect_status 2 "$sw" run --config ring.yaml --ingest tcp://127.0.0.1:1
+expect_grep err.txt "ring.yaml:2:14: run.ring_size: must be at least 64" "key, same words"
 
 # a recording with every quirk, and its change register
 "$sw" simulate --scenario mixed --quirks --out sim >/dev/null 2>&1 || bad "simulate failed"

@@ -392,9 +392,9 @@ static void test_daily_profile_later_days(void **state)
     assert_near(expect_mid(&b, 2, 31), 5 + 0.05 * (1 - 5), 5e-3);
     assert_near(expect_mid(&b, 2, 40), 5.0, 1e-5); /* the incident is not learnt */
     assert_near(expect_mid(&b, 2, 50), 5.0, 1e-5);
-    assert_int_equal(b.days[BASE_WEEKDAY][20], 2);
-    assert_int_equal(b.days[BASE_WEEKDAY][40] & 0x7f, 1); /* not learnt: marked */
-    assert_true(b.days[BASE_WEEKDAY][40] & 0x80);
+    assert_int_equal(base_days(&b, BASE_WEEKDAY, 20), 2);
+    assert_int_equal(base_days(&b, BASE_WEEKDAY, 40) & 0x7f, 1); /* not learnt: marked */
+    assert_true(base_days(&b, BASE_WEEKDAY, 40) & BASE_DAYS_ODD);
 }
 
 /*
@@ -425,8 +425,8 @@ static void test_recurring_anomaly_learnt(void **state)
     /* the second day: learnt at day_weight, as an ordinary day */
     assert_near(expect_mid(&b, 3, 40), 5 + cfg.day_weight * (40 - 5), 0.05);
     assert_near(expect_mid(&b, 3, 60), 5.0, 1e-5);
-    assert_int_equal(b.days[BASE_WEEKDAY][40], 2);
-    assert_int_equal(b.days[BASE_WEEKDAY][60], 2); /* day 2 was normal again */
+    assert_int_equal(base_days(&b, BASE_WEEKDAY, 40), 2);
+    assert_int_equal(base_days(&b, BASE_WEEKDAY, 60), 2); /* day 2 was normal again */
 }
 
 /* A pattern seen only while alerting on its first day is known the next. */

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dir.h"
 #include "err.h"
 #include "hash.h"
 #include "series.h"
@@ -920,6 +921,40 @@ static void test_remove_churn_against_model(void **state)
     st_destroy(t);
 }
 
+/* Only northbound aggregates carry route state; a removed one's is
+ * reused, cleared, by the next. */
+static void test_route_state_northbound_only(void **state)
+{
+    (void)state;
+    ctx_t c = { 0 };
+    series_table_t *t = st_create();
+    int64_t s1 = intern(t, "U1", DIR_SOUTH, "all", &c);
+    int64_t n1 = intern(t, "U1", DIR_NORTH, "all", &c);
+    assert_true(s1 >= 0 && n1 >= 0);
+    agg_t *south = st_agg(t, st_series(t, (uint32_t)s1)->agg);
+    agg_t *north = st_agg(t, st_series(t, (uint32_t)n1)->agg);
+    assert_null(st_route(t, south));
+    det_route_t *r1 = st_route(t, north);
+    assert_non_null(r1);
+    r1->prev_backlog = 1234;
+    r1->low_since = 99;
+    /* another User's route is its own */
+    int64_t n2 = intern(t, "U2", DIR_NORTH, "all", &c);
+    det_route_t *r2 = st_route(t, st_agg(t, st_series(t, (uint32_t)n2)->agg));
+    assert_non_null(r2);
+    assert_true(r2->prev_backlog == 0);
+    /* U1 goes; a new northbound User takes its route slot, cleared */
+    assert_int_equal(st_remove(t, (uint32_t)s1), 0);
+    assert_int_equal(st_remove(t, (uint32_t)n1), 0);
+    int64_t n3 = intern(t, "U3", DIR_NORTH, "all", &c);
+    det_route_t *r3 = st_route(t, st_agg(t, st_series(t, (uint32_t)n3)->agg));
+    assert_non_null(r3);
+    assert_true(r3->prev_backlog == 0 && r3->low_since == 0);
+    r2 = st_route(t, st_agg(t, st_series(t, (uint32_t)n2)->agg));
+    assert_ptr_not_equal(r2, r3);
+    st_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -937,6 +972,7 @@ int main(void)
         cmocka_unit_test(test_lookup_changes_nothing),
         cmocka_unit_test(test_remove_twice_refused),
         cmocka_unit_test(test_remove_churn_against_model),
+        cmocka_unit_test(test_route_state_northbound_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -336,7 +336,8 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
         return SW_ENOMEM;
     }
     if (d->o.r.http || d->o.r.changes_journal) {
-        const char *journal = d->o.r.changes_journal ? d->o.r.changes_journal : "stormwatch-changes.journal";
+        const char *journal =
+            d->o.r.changes_journal ? d->o.r.changes_journal : "stormwatch-changes.journal";
         changes_api_opts_t ao = { .strict = d->o.r.strict_files, .on_change = dmn_on_api_change,
                                   .ctx = d };
         if (changes_api_open(journal, &ao, &d->api, err, errlen) < 0)
@@ -413,7 +414,8 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
         sw_errf(err, errlen, "ZeroMQ context: %s", zmq_strerror(zmq_errno()));
         return SW_EIO;
     }
-    if (d->o.r.curve.allowed_keys && !(d->auth = curve_auth_start(d->zctx, d->o.r.curve.allowed_keys, err, errlen)))
+    if (d->o.r.curve.allowed_keys &&
+        !(d->auth = curve_auth_start(d->zctx, d->o.r.curve.allowed_keys, err, errlen)))
         return SW_ECONFIG;
     for (size_t i = 0; i < d->o.r.n_ingest; i++) {
         int rc = dmn_open_ingest(d, d->o.r.ingest[i], err, errlen);
@@ -429,13 +431,16 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
         sw_log(LOG_WARN, "pub: %s is reachable beyond this host in plaintext: anyone who "
                "reaches it reads every alert", d->o.r.pub);
     for (size_t i = 0; i < d->o.r.n_alertmanager; i++)
-        if (strncmp(d->o.r.alertmanager[i], "https://", 8) != 0 && !net_is_local(d->o.r.alertmanager[i]))
+        if (strncmp(d->o.r.alertmanager[i], "https://", 8) != 0 &&
+            !net_is_local(d->o.r.alertmanager[i]))
             sw_log(LOG_WARN, "alertmanager: %s is plain HTTP beyond this host: alerts cross the "
                    "network readable", d->o.r.alertmanager[i]);
     if (d->o.r.n_alertmanager) {
-        sink_am_opts_t amo = { .urls = (const char *const *)d->o.r.alertmanager, .nurls = d->o.r.n_alertmanager,
-                               .queue_path = d->o.r.alertmanager_queue ? d->o.r.alertmanager_queue
-                                                           : "stormwatch-alertmanager.queue",
+        sink_am_opts_t amo = { .urls = (const char *const *)d->o.r.alertmanager,
+                               .nurls = d->o.r.n_alertmanager,
+                               .queue_path = d->o.r.alertmanager_queue
+                                                 ? d->o.r.alertmanager_queue
+                                                 : "stormwatch-alertmanager.queue",
                                .strict_queue = d->o.r.strict_files };
         if (!(d->am = sink_am_create(&amo, err, errlen)))
             return SW_ECONFIG;
@@ -534,7 +539,8 @@ int run_main(int argc, char **argv)
     atomic_store_explicit(&d.running, 1, memory_order_release);
     sw_log(LOG_INFO, "running: %u shard%s, %zu ingest endpoint%s, alerts to %s%s%s", d.nshards,
            d.nshards == 1 ? "" : "s", d.nsocks, d.nsocks == 1 ? "" : "s",
-           d.o.r.alerts ? (strcmp(d.o.r.alerts, "-") ? d.o.r.alerts : "standard output") : "PUB only",
+           d.o.r.alerts ? (strcmp(d.o.r.alerts, "-") ? d.o.r.alerts : "standard output")
+                        : "PUB only",
            d.o.r.pub ? " and PUB " : "", d.o.r.pub ? d.o.r.pub : "");
 
     double stats_every = (double)d.o.r.stats_every / SW_NS_PER_S;

@@ -314,7 +314,8 @@ void *dmn_ingest_main(void *arg)
         quiet = 1;
         if (dmn_mono_s() >= give_up) {
             sw_log(LOG_WARN, "stop: still receiving after --drain-timeout (%.0f s): what the "
-                   "producers send from now on is not read", (double)d->o.r.drain_timeout / SW_NS_PER_S);
+                   "producers send from now on is not read",
+                   (double)d->o.r.drain_timeout / SW_NS_PER_S);
             break;
         }
         if (zmq_poll(items, (int)d->nsocks, POLL_MS) <= 0)

@@ -127,8 +127,8 @@ static int decode_state(void *ctx, const unsigned char *buf, size_t len, char *w
  * save. */
 int dmn_state_load(daemon_t *d, char *err, size_t errlen)
 {
-    int rc = statefile_read(d->o.r.state, d->o.r.strict_files ? STATEFILE_STRICT : 0, decode_state, d,
-                            err, errlen);
+    int rc = statefile_read(d->o.r.state, d->o.r.strict_files ? STATEFILE_STRICT : 0, decode_state,
+                            d, err, errlen);
     if (rc < 0)
         return rc;
     if (rc == STATEFILE_MISSING)
