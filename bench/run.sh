@@ -52,6 +52,10 @@ step "Users in any order: replay shuffled vs id order, live 50k shuffled Users"
 if [ $quick = 1 ]; then order_args=(--users 5000 --live-users 20000 --live-seconds 10 --runs 2); else order_args=(--runs 3); fi
 bash "$here/order.sh" "$build" "${order_args[@]}" >"$logs/order.txt" 2>&1 ||
   echo "ROW	Users in any order	-	failed: see $logs/order.txt	-	-	NOT met" >>"$logs/order.txt"
+step "memory per series, live daemon"
+if [ $quick = 1 ]; then mem_args=(--series 100000); else mem_args=(); fi
+bash "$here/memory.sh" "$build" "${mem_args[@]}" >"$logs/memory.txt" 2>&1 ||
+  echo "ROW	memory, live daemon	-	failed: see $logs/memory.txt	-	-	NOT met" >>"$logs/memory.txt"
 step "Kafka ingest, 1 and 2 instances (mock cluster)"
 bash "$here/kafka.sh" "$build" --runs "$runs" >"$logs/kafka.txt" 2>&1 ||
   echo "ROW	Kafka ingest	-	failed: see $logs/kafka.txt	-	-	-" >>"$logs/kafka.txt"
@@ -75,7 +79,7 @@ ir_base=$(ir "$work/cg.base" "$build/bench/bench_detect" --callgrind-baseline 10
 echo "| what | baseline (same run) | measured | ratio | target | verdict |"
 echo "|---|---|---|---|---|---|"
 cat "$logs"/parse.txt "$logs"/replay.txt "$logs"/detect.txt "$logs"/ring.txt "$logs"/ingest.txt \
-    "$logs"/order.txt "$logs"/kafka.txt |
+    "$logs"/order.txt "$logs"/memory.txt "$logs"/kafka.txt |
   awk -F'\t' '/^ROW\t/ { printf "| %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $7 }'
 echo
 echo "Instructions (callgrind, repeatable):"
