@@ -1,10 +1,17 @@
 /*
  * reorder.c - event-time reordering with a FIFO fast path and a heap for
  * the stragglers (reorder.h).
+ *
+ * The FIFO holds input.lateness of the whole feed (30 s of every series),
+ * so it is most of the daemon's memory after the series themselves: its
+ * records are packed, the fixed fields and then only the key bytes used
+ * (a 24-byte User and a short class make 96 bytes instead of 192), in a
+ * byte ring whose records may wrap around its end.
  */
 #include "reorder.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "err.h"
 #include "vec.h"
@@ -15,9 +22,11 @@ struct reorder {
     int64_t clock;       /* the time lateness is judged from: max_ts unless set */
     int64_t released_ts; /* newest event time released */
     uint32_t seq;
-    /* FIFO of in-order records: a ring of power-of-two capacity */
-    rec_t *fifo;
-    size_t fifo_head, fifo_n, fifo_cap;
+    /* FIFO of in-order records, packed (packed_size()) in a byte ring of
+     * power-of-two capacity */
+    unsigned char *fifo;
+    size_t fifo_head, fifo_used, fifo_cap; /* bytes */
+    size_t fifo_n;                         /* records */
     /* min-heap of out-of-order records, by (ts, seq) */
     rec_t *heap;
     size_t heap_n, heap_cap;
@@ -49,14 +58,54 @@ static int rec_before(const rec_t *a, const rec_t *b)
     return (int32_t)(a->seq - b->seq) < 0;
 }
 
-static int fifo_grow(reorder_t *r)
+/* A record's fixed fields: everything before its key. */
+#define REC_HEAD offsetof(rec_t, key)
+
+/* Bytes a record takes in the FIFO: its fixed fields and the key bytes it
+ * uses, rounded up to 8. */
+_Static_assert(((offsetof(rec_t, key) + sizeof(((rec_t *)0)->key) + 7) & ~(size_t)7) <=
+                   sizeof(rec_t),
+               "a packed record fits its rec_t");
+
+static size_t packed_size(const rec_t *rec)
 {
-    size_t cap = r->fifo_cap ? r->fifo_cap * 2 : 1024;
-    rec_t *v = malloc(cap * sizeof(*v));
+    return (REC_HEAD + rec->ulen + rec->clen + 7) & ~(size_t)7;
+}
+
+/* Copies n bytes into the ring at offset `at`, wrapping at its end. */
+static void ring_put(reorder_t *r, size_t at, const void *src, size_t n)
+{
+    at &= r->fifo_cap - 1;
+    size_t first = r->fifo_cap - at < n ? r->fifo_cap - at : n;
+    memcpy(r->fifo + at, src, first);
+    memcpy(r->fifo, (const unsigned char *)src + first, n - first);
+}
+
+/* Copies n bytes out of the ring from offset `at`, wrapping at its end. */
+static void ring_get(const reorder_t *r, size_t at, void *dst, size_t n)
+{
+    at &= r->fifo_cap - 1;
+    size_t first = r->fifo_cap - at < n ? r->fifo_cap - at : n;
+    memcpy(dst, r->fifo + at, first);
+    memcpy((unsigned char *)dst + first, r->fifo, n - first);
+}
+
+/* Room for `need` more bytes: the ring doubles, its bytes in order from 0. */
+static int fifo_reserve(reorder_t *r, size_t need)
+{
+    if (r->fifo_cap - r->fifo_used >= need)
+        return SW_OK;
+    size_t cap = r->fifo_cap ? r->fifo_cap : 64 * 1024;
+    while (cap - r->fifo_used < need) {
+        if (cap > SIZE_MAX / 4)
+            return SW_ENOMEM;
+        cap *= 2;
+    }
+    unsigned char *v = malloc(cap);
     if (!v)
         return SW_ENOMEM;
-    for (size_t i = 0; i < r->fifo_n; i++)
-        v[i] = r->fifo[(r->fifo_head + i) & (r->fifo_cap - 1)];
+    if (r->fifo_used)
+        ring_get(r, r->fifo_head, v, r->fifo_used);
     free(r->fifo);
     r->fifo = v;
     r->fifo_cap = cap;
@@ -110,9 +159,12 @@ int reorder_push(reorder_t *r, const rec_t *in)
     rec_t rec = *in;
     rec.seq = r->seq++;
     if (rec.ts >= r->max_ts) {
-        if (r->fifo_n == r->fifo_cap && fifo_grow(r) < 0)
+        size_t n = packed_size(&rec);
+        if (fifo_reserve(r, n) < 0)
             return SW_ENOMEM;
-        r->fifo[(r->fifo_head + r->fifo_n) & (r->fifo_cap - 1)] = rec;
+        /* the padding too: the ring's bytes are all defined */
+        ring_put(r, r->fifo_head + r->fifo_used, &rec, n);
+        r->fifo_used += n;
         r->fifo_n++;
         r->max_ts = rec.ts;
         return 0;
@@ -131,7 +183,12 @@ int reorder_push_control(reorder_t *r, const rec_t *in)
 
 int reorder_pop(reorder_t *r, rec_t *out, int drain)
 {
-    const rec_t *f = r->fifo_n ? &r->fifo[r->fifo_head] : NULL;
+    rec_t front; /* the FIFO's first record: its fixed fields, the key once taken */
+    const rec_t *f = NULL;
+    if (r->fifo_n) {
+        ring_get(r, r->fifo_head, &front, REC_HEAD);
+        f = &front;
+    }
     const rec_t *h = r->heap_n ? &r->heap[0] : NULL;
     const rec_t *next = f && (!h || rec_before(f, h)) ? f : h;
     if (!next)
@@ -140,8 +197,12 @@ int reorder_pop(reorder_t *r, rec_t *out, int drain)
     if (!drain && next->ts >= now - r->lateness)
         return 0;
     if (next == f) {
-        *out = *f;
-        r->fifo_head = (r->fifo_head + 1) & (r->fifo_cap - 1);
+        size_t n = packed_size(f);
+        memcpy(out, f, REC_HEAD);
+        /* the key and the padding to 8: within the rec_t (n <= its size) */
+        ring_get(r, r->fifo_head + REC_HEAD, (unsigned char *)out + REC_HEAD, n - REC_HEAD);
+        r->fifo_head = (r->fifo_head + n) & (r->fifo_cap - 1);
+        r->fifo_used -= n;
         r->fifo_n--;
     } else {
         heap_pop(r, out);

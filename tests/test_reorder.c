@@ -311,6 +311,48 @@ static void test_growth_wrapped_fifo_and_big_heap(void **state)
     reorder_destroy(r);
 }
 
+/* Records of every key length come out whole, fields and key bytes,
+ * through a FIFO that wraps its end and grows while it holds records. */
+static void test_keys_of_every_length_intact(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(INT64_C(1) << 60);
+    uint32_t pushed = 0, popped = 0;
+    for (int round = 0; round < 40; round++) {
+        for (int k = 0; k < 900; k++, pushed++) {
+            rec_t rec = { .ts = (int64_t)pushed, .aux = pushed, .count = pushed * 0.5,
+                          .delivered = 3, .rejected = 4, .backlog = pushed, .fields = 0xa5,
+                          .type = REC_SAMPLE, .dir = (uint8_t)(pushed & 1),
+                          .ulen = (uint8_t)(pushed % 65), .clen = (uint8_t)(pushed * 7 % 65),
+                          .src = (uint16_t)(pushed % 1000) };
+            for (int i = 0; i < rec.ulen + rec.clen; i++)
+                rec.key[i] = (char)('a' + (pushed + (uint32_t)i) % 26);
+            assert_int_equal(reorder_push(r, &rec), 0);
+        }
+        /* take most back: the head moves on and the ring wraps */
+        rec_t out;
+        for (int k = 0; k < 700 + round * 5 && reorder_pop(r, &out, 1); k++, popped++) {
+            assert_true(out.ts == (int64_t)popped && out.aux == popped);
+            assert_true(out.count == popped * 0.5 && out.backlog == popped);
+            assert_true(out.delivered == 3 && out.rejected == 4 && out.fields == 0xa5);
+            assert_int_equal(out.dir, popped & 1);
+            assert_int_equal(out.src, popped % 1000);
+            assert_int_equal(out.ulen, popped % 65);
+            assert_int_equal(out.clen, popped * 7 % 65);
+            for (int i = 0; i < out.ulen + out.clen; i++)
+                assert_int_equal(out.key[i], (char)('a' + (popped + (uint32_t)i) % 26));
+        }
+    }
+    rec_t out;
+    while (reorder_pop(r, &out, 1)) {
+        assert_true(out.aux == popped);
+        popped++;
+    }
+    assert_int_equal(popped, pushed);
+    assert_int_equal(reorder_depth(r), 0);
+    reorder_destroy(r);
+}
+
 /* The caller's seq is ignored; arrival sequence is the buffer's own. */
 static void test_seq_assigned_by_buffer(void **state)
 {
@@ -344,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_late_rejected),
         cmocka_unit_test(test_drain_releases_all),
         cmocka_unit_test(test_growth_interleaved_stays_sorted),
+        cmocka_unit_test(test_keys_of_every_length_intact),
         cmocka_unit_test(test_growth_wrapped_fifo_and_big_heap),
         cmocka_unit_test(test_seq_assigned_by_buffer),
     };
