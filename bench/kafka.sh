@@ -47,8 +47,11 @@ mkfifo ctl
 "$mock" serve "${topics%,}" "$partitions" <ctl >boot.txt 2>mock.log &
 pids+=($!)
 exec 7>ctl
-for _ in $(seq 1 100); do [ -s boot.txt ] && break; sleep 0.1; done
+# the mock makes every topic's partitions before it prints its brokers:
+# seconds for the full run's 50 topics on a busy machine
+for _ in $(seq 1 600); do [ -s boot.txt ] && break; sleep 0.1; done
 brokers=$(head -1 boot.txt)
+[ -n "$brokers" ] || { echo "bench/kafka.sh: the mock cluster did not start in 60 s" >&2; exit 1; }
 
 now() { date +%s%N; }
 taken() { awk '/stats:/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "lines,") n = $i } END { print n + 0 }' "$1"; }
@@ -68,7 +71,9 @@ run() { # topic instances: prints nanoseconds from the partitions assigned to th
   local topic=$1 n=$2 logs=() ps=()
   # the recording is in the topic before anyone reads it, so the instances
   # read as fast as they can and never wait on the producer
-  "$mock" produce "$brokers" "$topic" sim/traffic.lp 2>/dev/null
+  "$mock" produce "$brokers" "$topic" sim/traffic.lp 2>"$topic.produce.log" ||
+    { echo "bench/kafka.sh: $topic: $(tail -1 "$topic.produce.log")" >&2; touch produce.failed
+      echo 0; return; }
   for i in $(seq 1 "$n"); do # together, so one group generation shares the partitions
     "$sw" run --kafka-brokers "$brokers" --kafka-topic "$topic" --kafka-group "g-$topic" \
       --alerts /dev/null --stats-every 0.05 --log-level info 2>"$topic.$i.log" &
@@ -96,6 +101,7 @@ r=0 got=0
 clean_run() { # instances: sets got to a run in which no partition moved (5 tries)
   got=0
   for _ in 1 2 3 4 5; do
+    [ -e produce.failed ] && return # the cluster does not take messages: no try will do
     r=$((r + 1))
     got=$(run "t$r" "$1")
     [ "$got" -gt 0 ] && return

@@ -73,19 +73,27 @@ static size_t packed_size(const rec_t *rec)
 }
 
 /* Copies n bytes into the ring at offset `at`, wrapping at its end. */
-static void ring_put(reorder_t *r, size_t at, const void *src, size_t n)
+static inline void ring_put(reorder_t *r, size_t at, const void *src, size_t n)
 {
     at &= r->fifo_cap - 1;
-    size_t first = r->fifo_cap - at < n ? r->fifo_cap - at : n;
+    if (at + n <= r->fifo_cap) { /* the common case: no wrap */
+        memcpy(r->fifo + at, src, n);
+        return;
+    }
+    size_t first = r->fifo_cap - at;
     memcpy(r->fifo + at, src, first);
     memcpy(r->fifo, (const unsigned char *)src + first, n - first);
 }
 
 /* Copies n bytes out of the ring from offset `at`, wrapping at its end. */
-static void ring_get(const reorder_t *r, size_t at, void *dst, size_t n)
+static inline void ring_get(const reorder_t *r, size_t at, void *dst, size_t n)
 {
     at &= r->fifo_cap - 1;
-    size_t first = r->fifo_cap - at < n ? r->fifo_cap - at : n;
+    if (at + n <= r->fifo_cap) {
+        memcpy(dst, r->fifo + at, n);
+        return;
+    }
+    size_t first = r->fifo_cap - at;
     memcpy(dst, r->fifo + at, first);
     memcpy((unsigned char *)dst + first, r->fifo, n - first);
 }
@@ -183,10 +191,13 @@ int reorder_push_control(reorder_t *r, const rec_t *in)
 
 int reorder_pop(reorder_t *r, rec_t *out, int drain)
 {
-    rec_t front; /* the FIFO's first record: its fixed fields, the key once taken */
+    /* the FIFO's first record: what orders it (ts, seq) to peek, the rest
+     * once it is taken */
+    rec_t front;
     const rec_t *f = NULL;
     if (r->fifo_n) {
-        ring_get(r, r->fifo_head, &front, REC_HEAD);
+        ring_get(r, r->fifo_head + offsetof(rec_t, ts), &front.ts, sizeof(front.ts));
+        ring_get(r, r->fifo_head + offsetof(rec_t, seq), &front.seq, sizeof(front.seq));
         f = &front;
     }
     const rec_t *h = r->heap_n ? &r->heap[0] : NULL;
@@ -197,8 +208,8 @@ int reorder_pop(reorder_t *r, rec_t *out, int drain)
     if (!drain && next->ts >= now - r->lateness)
         return 0;
     if (next == f) {
-        size_t n = packed_size(f);
-        memcpy(out, f, REC_HEAD);
+        ring_get(r, r->fifo_head, out, REC_HEAD);
+        size_t n = packed_size(out);
         /* the key and the padding to 8: within the rec_t (n <= its size) */
         ring_get(r, r->fifo_head + REC_HEAD, (unsigned char *)out + REC_HEAD, n - REC_HEAD);
         r->fifo_head = (r->fifo_head + n) & (r->fifo_cap - 1);

@@ -106,9 +106,16 @@ static void pace(const char *line, double speed, double *t0_wall, double *t0_eve
     }
 }
 
+/* The producer gives up when its queue stays full this long. */
+#define PRODUCE_WAIT_S 120
+
 static int produce(const char *bootstrap, const char *topic, const char *path, double speed)
 {
     double t0_wall = 0, t0_event = 0;
+    if (!*bootstrap) {
+        fprintf(stderr, "kafka_mock: produce: no bootstrap servers\n");
+        return 2;
+    }
     FILE *f = fopen(path, "r");
     if (!f) {
         perror(path);
@@ -119,21 +126,32 @@ static int produce(const char *bootstrap, const char *topic, const char *path, d
     size_t cap = 0;
     ssize_t n;
     long sent = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
+    /* a cluster that never takes the messages (gone, or never reached)
+     * fails the producer instead of holding it forever */
+    int stuck = 0;
+    while (!stuck && (n = getline(&line, &cap, f)) > 0) {
         const char *k;
         size_t klen;
         user_of(line, &k, &klen);
         if (speed > 0)
             pace(line, speed, &t0_wall, &t0_event);
-        for (;;) {
+        for (double full_since = 0;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(k, klen),
                 RD_KAFKA_V_VALUE(line, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                 RD_KAFKA_V_END);
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                 break;
+            if (!full_since) {
+                full_since = wall_s();
+            } else if (wall_s() - full_since > PRODUCE_WAIT_S) {
+                stuck = 1;
+                break;
+            }
             rd_kafka_poll(rk, 100);
         }
+        if (stuck)
+            break;
         rd_kafka_poll(rk, 0);
         sent++;
     }
@@ -141,6 +159,11 @@ static int produce(const char *bootstrap, const char *topic, const char *path, d
     fclose(f);
     int left = rd_kafka_flush(rk, 30000) ? rd_kafka_outq_len(rk) : 0;
     rd_kafka_destroy(rk);
+    if (stuck) {
+        fprintf(stderr, "kafka_mock: %s: the producer queue stayed full for %d s after %ld lines: "
+                        "is the cluster at '%s' up?\n", topic, PRODUCE_WAIT_S, sent, bootstrap);
+        return 1;
+    }
     fprintf(stderr, "kafka_mock: produced %ld lines to %s%s\n", sent, topic,
             left ? ", some not delivered" : "");
     return left ? 1 : 0;
