@@ -132,11 +132,11 @@ static void http_metrics(void *ctx, FILE *out)
 {
     daemon_t *d = ctx;
     daemon_write_metrics(d, out);
-    http_t *h = atomic_load_explicit(&d->http, memory_order_acquire);
+    http_t *h = atomic_load_explicit(&d->web.http, memory_order_acquire);
     if (h)
         http_metrics_write(h, out);
-    if (d->api)
-        changes_api_metrics_write(d->api, out);
+    if (d->web.api)
+        changes_api_metrics_write(d->web.api, out);
 }
 
 static void http_log(void *ctx, const char *msg)
@@ -167,9 +167,9 @@ static char *read_token(const char *path, char *err, size_t errlen)
 
 static int start_http(daemon_t *d, char *err, size_t errlen)
 {
-    if (d->o.r.http_token_file && !(d->token = read_token(d->o.r.http_token_file, err, errlen)))
+    if (d->o.r.http_token_file && !(d->web.token = read_token(d->o.r.http_token_file, err, errlen)))
         return SW_ECONFIG;
-    http_opts_t ho = { .addr = d->o.r.http, .token = d->token, .changes = d->api,
+    http_opts_t ho = { .addr = d->o.r.http, .token = d->web.token, .changes = d->web.api,
                        .tls_cert = d->o.r.http_tls_cert, .tls_key = d->o.r.http_tls_key,
                        .metrics = http_metrics, .ready = is_ready,
                        .alerts_json = daemon_alerts_json,
@@ -180,9 +180,9 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
     if (!h)
         return SW_EIO;
     /* pairs with the acquire in http_metrics */
-    atomic_store_explicit(&d->http, h, memory_order_release);
+    atomic_store_explicit(&d->web.http, h, memory_order_release);
     sw_log(LOG_INFO, "http: serving on %s (port %u)%s", d->o.r.http, http_port(h),
-           d->token ? "" : "; API writes refused (no token)");
+           d->web.token ? "" : "; API writes refused (no token)");
     if (!d->o.r.http_tls_cert && !net_is_local(d->o.r.http))
         sw_log(LOG_WARN, "http: %s is reachable beyond this host in plaintext: the bearer token "
                "and declared changes cross the network readable; use --http-tls-cert/--http-tls-key "
@@ -194,8 +194,8 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
 static void reload(daemon_t *d)
 {
     char err[512];
-    if (d->alerts_file) /* logrotate moved it: the next line goes to a new file */
-        sink_file_reopen(d->alerts_file);
+    if (d->out.alerts_file) /* logrotate moved it: the next line goes to a new file */
+        sink_file_reopen(d->out.alerts_file);
     cfg_t *c = load_config(d->o.config, err, sizeof(err));
     if (!c) {
         sw_log(LOG_ERROR, "reload refused, old config kept: %s", err);
@@ -246,7 +246,7 @@ static void reload(daemon_t *d)
 
 static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
 {
-    uint64_t lines = atomic_load_explicit(&d->lines, memory_order_relaxed);
+    uint64_t lines = atomic_load_explicit(&d->in.lines, memory_order_relaxed);
     char rings[256] = "";
     size_t off = 0;
     uint64_t waits = 0, drops = 0, conflicts = 0;
@@ -258,25 +258,25 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
         conflicts += atomic_load_explicit(&d->sh[i].conflicts, memory_order_relaxed);
     }
     sink_file_stats_t fs = { 0 };
-    if (d->alerts_file)
-        sink_file_stats(d->alerts_file, &fs);
+    if (d->out.alerts_file)
+        sink_file_stats(d->out.alerts_file, &fs);
     sw_log(LOG_INFO,
            "stats: %.0f lines/s, %" PRIu64 " lines, %" PRIu64 " msgs, %" PRIu64 " bad, %" PRIu64
            " late, %" PRIu64 " conflicting repeats, ring depth [%s], full-ring waits %" PRIu64
            ", dropped %" PRIu64 ", alerts %" PRIu64 ", write errors %" PRIu64,
            dt > 0 ? (double)(lines - *last_lines) / dt : 0.0, lines,
-           atomic_load_explicit(&d->msgs, memory_order_relaxed),
-           atomic_load_explicit(&d->router_bad, memory_order_relaxed),
-           atomic_load_explicit(&d->router_late, memory_order_relaxed), conflicts, rings, waits,
-           drops, atomic_load_explicit(&d->alerts_out_n, memory_order_relaxed),
+           atomic_load_explicit(&d->in.msgs, memory_order_relaxed),
+           atomic_load_explicit(&d->in.router_bad, memory_order_relaxed),
+           atomic_load_explicit(&d->in.router_late, memory_order_relaxed), conflicts, rings, waits,
+           drops, atomic_load_explicit(&d->out.alerts_out_n, memory_order_relaxed),
            fs.write_errors);
     *last_lines = lines;
 }
 
 static void teardown(daemon_t *d)
 {
-    http_stop(atomic_load(&d->http)); /* first: its threads read everything below */
-    atomic_store(&d->http, NULL);
+    http_stop(atomic_load(&d->web.http)); /* first: its threads read everything below */
+    atomic_store(&d->web.http, NULL);
     dk_close(d); /* commits what was taken, leaves the group */
     for (unsigned i = 0; d->sh && i < d->nshards; i++) {
         ring_destroy(d->sh[i].in);
@@ -284,38 +284,39 @@ static void teardown(daemon_t *d)
     }
     free(d->sh);
     pipeline_destroy(d->pipe);
-    for (size_t i = 0; i < d->nsocks; i++) {
-        zmq_close(d->socks[i]);
-        if (d->monitors[i])
-            zmq_close(d->monitors[i]);
+    for (size_t i = 0; i < d->in.nsocks; i++) {
+        zmq_close(d->in.socks[i]);
+        if (d->in.monitors[i])
+            zmq_close(d->in.monitors[i]);
     }
-    sink_zmq_destroy(d->pub);
-    sink_am_destroy(d->am); /* delivers what it can in a short grace, persists the rest */
-    curve_auth_stop(d->auth);
-    if (d->zctx)
-        zmq_ctx_term(d->zctx);
-    record_close(d->rec);
-    sink_file_close(d->alerts_file);
-    alertjournal_close(d->journal);
+    sink_zmq_destroy(d->out.pub);
+    sink_am_destroy(d->out.am); /* delivers what it can in a short grace, persists the rest */
+    curve_auth_stop(d->in.auth);
+    if (d->in.zctx)
+        zmq_ctx_term(d->in.zctx);
+    record_close(d->in.rec);
+    sink_file_close(d->out.alerts_file);
+    alertjournal_close(d->out.journal);
     dmn_resumes_free(d);
-    statefile_saver_destroy(d->saver);
-    changes_api_close(d->api);
-    free(d->token);
-    regview_destroy(d->rv);
-    for (struct reg_update *u = d->upd_head, *next; u; u = next) {
+    statefile_saver_destroy(d->st.saver);
+    changes_api_close(d->web.api);
+    free(d->web.token);
+    regview_destroy(d->out.rv);
+    for (struct reg_update *u = d->out.upd_head, *next; u; u = next) {
         next = u->next;
         dmn_update_free(u);
     }
-    pthread_mutex_destroy(&d->upd_lock);
+    pthread_mutex_destroy(&d->out.upd_lock);
     dmn_drop_accepts(d);
-    pthread_mutex_destroy(&d->acc_lock);
+    pthread_mutex_destroy(&d->in.acc_lock);
     if (d->cfg) {
         cfg_free(d->cfg);
         free(d->cfg);
     }
-    free(d->line_buf);
-    free(d->alerts_snapshot);
-    pthread_mutex_destroy(&d->snap_lock);
+    free(d->out.line_buf);
+    free(d->out.alerts_snapshot);
+    pthread_mutex_destroy(&d->out.snap_lock);
+    pthread_mutex_destroy(&d->st.ckpt_lock);
     cfg_run_free(&d->o.r);
 }
 
@@ -330,8 +331,8 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     changes_t *file = load_changes(d->o.r.changes, err, errlen);
     if (!file)
         return SW_ECONFIG;
-    if (!(d->rv = regview_create()) || regview_set_file(d->rv, file) < 0) {
-        if (!d->rv)
+    if (!(d->out.rv = regview_create()) || regview_set_file(d->out.rv, file) < 0) {
+        if (!d->out.rv)
             changes_destroy(file);
         return SW_ENOMEM;
     }
@@ -340,22 +341,22 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
             d->o.r.changes_journal ? d->o.r.changes_journal : "stormwatch-changes.journal";
         changes_api_opts_t ao = { .strict = d->o.r.strict_files, .on_change = dmn_on_api_change,
                                   .ctx = d };
-        if (changes_api_open(journal, &ao, &d->api, err, errlen) < 0)
+        if (changes_api_open(journal, &ao, &d->web.api, err, errlen) < 0)
             return SW_ECONFIG;
         if (err[0]) /* a corrupt journal set aside */
             sw_log(LOG_WARN, "--changes-journal: %s", err);
         /* what the journal held; what is declared from now on comes as updates */
         changes_t *api = changes_create();
-        int rc = api ? changes_api_snapshot(d->api, api) : SW_ENOMEM;
+        int rc = api ? changes_api_snapshot(d->web.api, api) : SW_ENOMEM;
         for (size_t i = 0; rc == SW_OK && i < changes_count(api); i++)
-            if (regview_declare(d->rv, changes_get(api, i)) == 1)
+            if (regview_declare(d->out.rv, changes_get(api, i)) == 1)
                 sw_log(LOG_WARN, "change %s is in the file and the API: the file's is used",
                        changes_get(api, i)->id);
         changes_destroy(api);
         if (rc < 0)
             return rc;
     }
-    atomic_store_explicit(&d->changes_n, changes_count(regview_merged(d->rv)),
+    atomic_store_explicit(&d->out.changes_n, changes_count(regview_merged(d->out.rv)),
                           memory_order_relaxed);
     d->nshards = (unsigned)d->o.r.shards;
     d->sh = calloc(d->nshards, sizeof(*d->sh));
@@ -371,10 +372,10 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
                            .publish = d->o.r.kafka_state_topic ? dk_publish : NULL,
                            .publish_ctx = d, .to_shard = dmn_deliver,
                            .to_alerts = dmn_shard_emit, .transport_ctx = d };
-    if (!(d->pipe = pipeline_create(&po, regview_merged(d->rv))))
+    if (!(d->pipe = pipeline_create(&po, regview_merged(d->out.rv))))
         return SW_ENOMEM;
-    d->router = pipeline_router(d->pipe);
-    d->as = pipeline_alerts(d->pipe);
+    d->in.router = pipeline_router(d->pipe);
+    d->out.as = pipeline_alerts(d->pipe);
     for (unsigned i = 0; i < d->nshards; i++) {
         shard_thr_t *s = &d->sh[i];
         s->d = d;
@@ -393,11 +394,11 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
          * second firing line */
         char path[4096];
         snprintf(path, sizeof(path), "%s.alerts", d->o.r.state);
-        if (!(d->journal = alertjournal_open(path, d->o.r.strict_files, dmn_keep_resume, d, err,
+        if (!(d->out.journal = alertjournal_open(path, d->o.r.strict_files, dmn_keep_resume, d, err,
                                              errlen)))
             return SW_ECONFIG;
         alertjournal_stats_t js;
-        alertjournal_stats(d->journal, &js);
+        alertjournal_stats(d->out.journal, &js);
         if (js.resumed)
             sw_log(LOG_INFO, "alerts journal: %s: %" PRIu64 " alerts open before the restart "
                    "go on", path, js.resumed);
@@ -405,17 +406,17 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
 
     if (d->o.r.alerts) {
         char ferr[512];
-        if (!(d->alerts_file = sink_file_open(d->o.r.alerts, ferr, sizeof(ferr)))) {
+        if (!(d->out.alerts_file = sink_file_open(d->o.r.alerts, ferr, sizeof(ferr)))) {
             sw_errf(err, errlen, "--alerts: %s", ferr);
             return SW_EIO;
         }
     }
-    if (!(d->zctx = zmq_ctx_new())) {
+    if (!(d->in.zctx = zmq_ctx_new())) {
         sw_errf(err, errlen, "ZeroMQ context: %s", zmq_strerror(zmq_errno()));
         return SW_EIO;
     }
     if (d->o.r.curve.allowed_keys &&
-        !(d->auth = curve_auth_start(d->zctx, d->o.r.curve.allowed_keys, err, errlen)))
+        !(d->in.auth = curve_auth_start(d->in.zctx, d->o.r.curve.allowed_keys, err, errlen)))
         return SW_ECONFIG;
     for (size_t i = 0; i < d->o.r.n_ingest; i++) {
         int rc = dmn_open_ingest(d, d->o.r.ingest[i], err, errlen);
@@ -425,7 +426,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     int krc = dk_open(d, err, errlen);
     if (krc < 0)
         return krc;
-    if (d->o.r.pub && !(d->pub = sink_zmq_create(d->zctx, d->o.r.pub, err, errlen)))
+    if (d->o.r.pub && !(d->out.pub = sink_zmq_create(d->in.zctx, d->o.r.pub, err, errlen)))
         return SW_EIO;
     if (d->o.r.pub && !net_is_local(d->o.r.pub))
         sw_log(LOG_WARN, "pub: %s is reachable beyond this host in plaintext: anyone who "
@@ -442,11 +443,11 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
                                                  ? d->o.r.alertmanager_queue
                                                  : "stormwatch-alertmanager.queue",
                                .strict_queue = d->o.r.strict_files };
-        if (!(d->am = sink_am_create(&amo, err, errlen)))
+        if (!(d->out.am = sink_am_create(&amo, err, errlen)))
             return SW_ECONFIG;
     }
     if (d->o.r.record &&
-        !(d->rec = record_open(d->o.r.record, d->o.r.record_max, d->o.r.record_gzip, err, errlen)))
+        !(d->in.rec = record_open(d->o.r.record, d->o.r.record_max, d->o.r.record_gzip, err, errlen)))
         return SW_EIO;
     if (d->o.r.http) {
         int rc = start_http(d, err, errlen);
@@ -464,13 +465,13 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
  */
 static int start_threads(daemon_t *d)
 {
-    int rc = pthread_create(&d->alerts_tid, NULL, dmn_alerts_main, d);
+    int rc = pthread_create(&d->out.tid, NULL, dmn_alerts_main, d);
     if (rc) {
         sw_log(LOG_ERROR, "cannot start the alert thread: %s", strerror(rc));
         return -1;
     }
-    for (size_t i = 0; i < d->nresumes; i++)
-        dmn_resume_alert(d, &d->resumes[i]);
+    for (size_t i = 0; i < d->st.nresumes; i++)
+        dmn_resume_alert(d, &d->st.resumes[i]);
     dmn_resumes_free(d);
     unsigned started = 0;
     for (; started < d->nshards; started++) {
@@ -480,7 +481,7 @@ static int start_threads(daemon_t *d)
         }
     }
     if (started == d->nshards) {
-        if ((rc = pthread_create(&d->ingest_tid, NULL, dmn_ingest_main, d)) == 0)
+        if ((rc = pthread_create(&d->in.tid, NULL, dmn_ingest_main, d)) == 0)
             return 0;
         sw_log(LOG_ERROR, "cannot start the ingest thread: %s", strerror(rc));
     }
@@ -491,36 +492,36 @@ static int start_threads(daemon_t *d)
     atomic_store_explicit(&d->ingest_done, 1, memory_order_release);
     for (unsigned i = 0; i < started; i++)
         pthread_join(d->sh[i].tid, NULL);
-    pthread_join(d->alerts_tid, NULL);
+    pthread_join(d->out.tid, NULL);
     return -1;
 }
 
-int run_main(int argc, char **argv)
+/* `stormwatch run` on daemon d (zeroed): its exit status. */
+static int run(daemon_t *d, int argc, char **argv)
 {
-    static daemon_t d; /* large; one per process */
-    memset(&d, 0, sizeof(d));
-    pthread_mutex_init(&d.snap_lock, NULL);
-    pthread_mutex_init(&d.upd_lock, NULL);
-    pthread_mutex_init(&d.acc_lock, NULL);
-    pthread_mutex_init(&d.ckpt_lock, NULL);
-    d.alerts_snapshot = strdup("[]");
+    pthread_mutex_init(&d->out.snap_lock, NULL);
+    pthread_mutex_init(&d->out.upd_lock, NULL);
+    pthread_mutex_init(&d->in.acc_lock, NULL);
+    pthread_mutex_init(&d->st.ckpt_lock, NULL);
+    d->out.alerts_snapshot = strdup("[]");
     run_cfg_t flags;
     uint64_t given;
-    int rc = dmn_parse_args(argc, argv, &d.o, &flags, &given);
+    int rc = dmn_parse_args(argc, argv, &d->o, &flags, &given);
     if (rc) {
         cfg_run_free(&flags);
+        teardown(d);
         return rc < 0 ? 0 : rc;
     }
     /* a peer gone mid-write (a socket, a pipe) is an error return to the
      * writer, never the end of the daemon */
     signal(SIGPIPE, SIG_IGN);
     char err[1024] = "";
-    rc = setup(&d, &flags, given, err, sizeof(err));
+    rc = setup(d, &flags, given, err, sizeof(err));
     cfg_run_free(&flags); /* what the file did not take */
     if (rc < 0) {
         if (rc != SW_EINVAL) /* SW_EINVAL: merge_run_config has said why */
             fprintf(stderr, "stormwatch run: %s\n", err[0] ? err : sw_strerror(rc));
-        teardown(&d);
+        teardown(d);
         return rc == SW_ECONFIG || rc == SW_EIO || rc == SW_EINVAL ? 2 : 1;
     }
 
@@ -532,22 +533,22 @@ int run_main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    if (start_threads(&d) < 0) {
-        teardown(&d);
+    if (start_threads(d) < 0) {
+        teardown(d);
         return 1;
     }
-    atomic_store_explicit(&d.running, 1, memory_order_release);
-    sw_log(LOG_INFO, "running: %u shard%s, %zu ingest endpoint%s, alerts to %s%s%s", d.nshards,
-           d.nshards == 1 ? "" : "s", d.nsocks, d.nsocks == 1 ? "" : "s",
-           d.o.r.alerts ? (strcmp(d.o.r.alerts, "-") ? d.o.r.alerts : "standard output")
+    atomic_store_explicit(&d->running, 1, memory_order_release);
+    sw_log(LOG_INFO, "running: %u shard%s, %zu ingest endpoint%s, alerts to %s%s%s", d->nshards,
+           d->nshards == 1 ? "" : "s", d->in.nsocks, d->in.nsocks == 1 ? "" : "s",
+           d->o.r.alerts ? (strcmp(d->o.r.alerts, "-") ? d->o.r.alerts : "standard output")
                         : "PUB only",
-           d.o.r.pub ? " and PUB " : "", d.o.r.pub ? d.o.r.pub : "");
+           d->o.r.pub ? " and PUB " : "", d->o.r.pub ? d->o.r.pub : "");
 
-    double stats_every = (double)d.o.r.stats_every / SW_NS_PER_S;
+    double stats_every = (double)d->o.r.stats_every / SW_NS_PER_S;
     double next_stats = dmn_mono_s() + stats_every, last = dmn_mono_s();
-    double state_every = (double)d.o.r.state_every / SW_NS_PER_S;
+    double state_every = (double)d->o.r.state_every / SW_NS_PER_S;
     double next_state = dmn_mono_s() + state_every;
-    double kafka_every = (double)d.o.r.kafka_checkpoint / SW_NS_PER_S;
+    double kafka_every = (double)d->o.r.kafka_checkpoint / SW_NS_PER_S;
     double next_kafka = dmn_mono_s() + kafka_every;
     uint64_t last_lines = 0;
     for (;;) {
@@ -558,41 +559,53 @@ int run_main(int argc, char **argv)
             break;
         }
         if (sig == SIGHUP)
-            reload(&d);
+            reload(d);
         if (stats_every > 0 && dmn_mono_s() >= next_stats) {
             double now = dmn_mono_s();
-            log_stats(&d, now - last, &last_lines);
+            log_stats(d, now - last, &last_lines);
             last = now;
             next_stats = now + stats_every;
         }
-        if (d.o.r.state && state_every > 0 && dmn_mono_s() >= next_state) {
-            dmn_state_checkpoint(&d);
+        if (d->o.r.state && state_every > 0 && dmn_mono_s() >= next_state) {
+            dmn_state_checkpoint(d);
             next_state = dmn_mono_s() + state_every;
         }
-        if (dk_has_state_topic(&d) && dmn_mono_s() >= next_kafka) {
-            dk_checkpoint(&d);
+        if (dk_has_state_topic(d) && dmn_mono_s() >= next_kafka) {
+            dk_checkpoint(d);
             next_kafka = dmn_mono_s() + kafka_every;
         }
     }
     /* stop reading; the pipeline drains behind it */
-    atomic_store_explicit(&d.running, 0, memory_order_release);
-    atomic_store_explicit(&d.stop, 1, memory_order_relaxed);
-    pthread_join(d.ingest_tid, NULL);
-    for (unsigned i = 0; i < d.nshards; i++)
-        pthread_join(d.sh[i].tid, NULL);
-    pthread_join(d.alerts_tid, NULL);
+    atomic_store_explicit(&d->running, 0, memory_order_release);
+    atomic_store_explicit(&d->stop, 1, memory_order_relaxed);
+    pthread_join(d->in.tid, NULL);
+    for (unsigned i = 0; i < d->nshards; i++)
+        pthread_join(d->sh[i].tid, NULL);
+    pthread_join(d->out.tid, NULL);
     int status = 0;
-    if (d.o.r.state && dmn_state_save(&d) < 0)
+    if (d->o.r.state && dmn_state_save(d) < 0)
         status = 1;
-    log_stats(&d, dmn_mono_s() - last, &last_lines);
-    if (d.rec) {
-        record_flush(d.rec);
-        const record_stats_t *rs = record_stats(d.rec);
+    log_stats(d, dmn_mono_s() - last, &last_lines);
+    if (d->in.rec) {
+        record_flush(d->in.rec);
+        const record_stats_t *rs = record_stats(d->in.rec);
         if (rs->write_errors)
             sw_log(LOG_WARN, "record: %" PRIu64 " write errors, %" PRIu64 " bytes dropped",
                    rs->write_errors, rs->dropped_bytes);
     }
     sw_log(LOG_INFO, "stopped");
-    teardown(&d);
+    teardown(d);
+    return status;
+}
+
+int run_main(int argc, char **argv)
+{
+    daemon_t *d = calloc(1, sizeof(*d)); /* a few KiB: one per process, not on the stack */
+    if (!d) {
+        fprintf(stderr, "stormwatch run: %s\n", sw_strerror(SW_ENOMEM));
+        return 1;
+    }
+    int status = run(d, argc, argv);
+    free(d);
     return status;
 }

@@ -118,17 +118,17 @@ void dmn_flush_batches(daemon_t *d)
 
 void dmn_feed_message(daemon_t *d, const char *data, size_t len)
 {
-    if (d->rec)
-        record_write(d->rec, data, len); /* failures are counted by the recorder */
+    if (d->in.rec)
+        record_write(d->in.rec, data, len); /* failures are counted by the recorder */
     const char *p = data, *end = data + len;
     uint64_t n = 0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        lp_result_t res = router_feed_line(d->router, p, l);
+        lp_result_t res = router_feed_line(d->in.router, p, l);
         if (lp_result_is_bad(res)) {
-            atomic_fetch_add_explicit(&d->bad_by_result[res], 1, memory_order_relaxed);
-            uint64_t bad = atomic_fetch_add_explicit(&d->router_bad, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&d->in.bad_by_result[res], 1, memory_order_relaxed);
+            uint64_t bad = atomic_fetch_add_explicit(&d->in.router_bad, 1, memory_order_relaxed);
             if (bad < 10) { /* a sample of what is wrong, not a flood */
                 char shown[512];
                 sw_log(LOG_WARN, "bad line (%s): %s", lp_result_str(res),
@@ -138,9 +138,9 @@ void dmn_feed_message(daemon_t *d, const char *data, size_t len)
         n++;
         p += l + 1;
     }
-    atomic_fetch_add_explicit(&d->lines, n, memory_order_relaxed);
-    atomic_fetch_add_explicit(&d->bytes, len, memory_order_relaxed);
-    atomic_fetch_add_explicit(&d->msgs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->in.lines, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->in.bytes, len, memory_order_relaxed);
+    atomic_fetch_add_explicit(&d->in.msgs, 1, memory_order_relaxed);
 }
 
 /* Counts the ingest sockets' producers disconnected since the last call,
@@ -149,10 +149,10 @@ void dmn_feed_message(daemon_t *d, const char *data, size_t len)
 static void ingest_monitor_events(daemon_t *d)
 {
     uint64_t n = 0;
-    for (size_t i = 0; i < d->nsocks; i++) {
+    for (size_t i = 0; i < d->in.nsocks; i++) {
         zmq_msg_t ev;
         zmq_msg_init(&ev);
-        while (d->monitors[i] && zmq_msg_recv(&ev, d->monitors[i], ZMQ_DONTWAIT) >= 0) {
+        while (d->in.monitors[i] && zmq_msg_recv(&ev, d->in.monitors[i], ZMQ_DONTWAIT) >= 0) {
             /* a monitor message: the event frame (u16 event, u32 value),
              * then the endpoint frame */
             if (zmq_msg_more(&ev))
@@ -163,8 +163,8 @@ static void ingest_monitor_events(daemon_t *d)
     if (!n)
         return;
     uint64_t total =
-        atomic_fetch_add_explicit(&d->ingest_disconnects, n, memory_order_relaxed) + n;
-    errburst_fail(&d->disconnect_log, errburst_now(), LOG_WARN,
+        atomic_fetch_add_explicit(&d->in.ingest_disconnects, n, memory_order_relaxed) + n;
+    errburst_fail(&d->in.disconnect_log, errburst_now(), LOG_WARN,
                   "ingest: %" PRIu64 " producer connections closed so far: by the producer, or "
                   "cut off for a message over --max-message (%" PRIu64 " bytes) or a protocol "
                   "error",
@@ -192,13 +192,13 @@ int dmn_http_accept(void *ctx, const char *user, int dir, char *err, size_t errl
     }
     snprintf(a->user, sizeof(a->user), "%s", user);
     a->dir = dir ? DIR_NORTH : DIR_SOUTH;
-    pthread_mutex_lock(&d->acc_lock);
-    if (d->acc_tail)
-        d->acc_tail->next = a;
+    pthread_mutex_lock(&d->in.acc_lock);
+    if (d->in.acc_tail)
+        d->in.acc_tail->next = a;
     else
-        d->acc_head = a;
-    d->acc_tail = a;
-    pthread_mutex_unlock(&d->acc_lock);
+        d->in.acc_head = a;
+    d->in.acc_tail = a;
+    pthread_mutex_unlock(&d->in.acc_lock);
     sw_log(LOG_INFO, "api: %s's %sbound level to be accepted as its new normal", a->user,
            dir_name(dir));
     return SW_OK;
@@ -207,15 +207,15 @@ int dmn_http_accept(void *ctx, const char *user, int dir, char *err, size_t errl
 /* Ingest thread: hands the queued accepts to the router. */
 static void take_accepts(daemon_t *d)
 {
-    pthread_mutex_lock(&d->acc_lock);
-    struct accept_req *a = d->acc_head;
-    d->acc_head = d->acc_tail = NULL;
-    pthread_mutex_unlock(&d->acc_lock);
+    pthread_mutex_lock(&d->in.acc_lock);
+    struct accept_req *a = d->in.acc_head;
+    d->in.acc_head = d->in.acc_tail = NULL;
+    pthread_mutex_unlock(&d->in.acc_lock);
     while (a) {
         struct accept_req *next = a->next;
-        int rc = router_accept(d->router, a->user, strlen(a->user), a->dir);
+        int rc = router_accept(d->in.router, a->user, strlen(a->user), a->dir);
         if (rc == SW_ENOTFOUND) {
-            atomic_fetch_add_explicit(&d->accepts_early, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&d->in.accepts_early, 1, memory_order_relaxed);
             sw_log(LOG_WARN, "api: %s's level not accepted: no sample has been read yet",
                    a->user);
         } else if (rc != SW_OK) {
@@ -229,19 +229,19 @@ static void take_accepts(daemon_t *d)
 /* Frees what was queued and never taken. */
 void dmn_drop_accepts(daemon_t *d)
 {
-    for (struct accept_req *a = d->acc_head, *next; a; a = next) {
+    for (struct accept_req *a = d->in.acc_head, *next; a; a = next) {
         next = a->next;
         free(a);
     }
-    d->acc_head = d->acc_tail = NULL;
+    d->in.acc_head = d->in.acc_tail = NULL;
 }
 
 void *dmn_ingest_main(void *arg)
 {
     daemon_t *d = arg;
     zmq_pollitem_t items[MAX_INGEST];
-    for (size_t i = 0; i < d->nsocks; i++)
-        items[i] = (zmq_pollitem_t){ .socket = d->socks[i], .events = ZMQ_POLLIN };
+    for (size_t i = 0; i < d->in.nsocks; i++)
+        items[i] = (zmq_pollitem_t){ .socket = d->in.socks[i], .events = ZMQ_POLLIN };
     /* the feed is quiet from the first poll that found nothing after data:
      * time this thread spent feeding a shard that was behind is not quiet */
     double quiet_since = 0;
@@ -253,17 +253,17 @@ void *dmn_ingest_main(void *arg)
     while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
         /* with Kafka too, ZeroMQ waits less and Kafka is polled after it */
         int kafka_in = dk_reads_ingest(d);
-        int rc = d->nsocks ? zmq_poll(items, (int)d->nsocks, kafka_in ? KAFKA_POLL_MS : POLL_MS) : 0;
+        int rc = d->in.nsocks ? zmq_poll(items, (int)d->in.nsocks, kafka_in ? KAFKA_POLL_MS : POLL_MS) : 0;
         if (rc < 0 && zmq_errno() != EINTR)
             break;
         int got = 0;
         if (d->kafka) {
-            got += dk_poll(d, d->nsocks ? 0 : POLL_MS) > 0;
-            dk_sources(d, (double)router_stall_after(d->router) / SW_NS_PER_S);
+            got += dk_poll(d, d->in.nsocks ? 0 : POLL_MS) > 0;
+            dk_sources(d, (double)router_stall_after(d->in.router) / SW_NS_PER_S);
         }
-        for (size_t i = 0; rc > 0 && i < d->nsocks; i++) {
+        for (size_t i = 0; rc > 0 && i < d->in.nsocks; i++) {
             for (int k = 0; k < MSGS_PER_ROUND; k++) {
-                if (zmq_msg_recv(&msg, d->socks[i], ZMQ_DONTWAIT) < 0)
+                if (zmq_msg_recv(&msg, d->in.socks[i], ZMQ_DONTWAIT) < 0)
                     break;
                 /* a multipart message: the first frames are topics, the
                  * last carries the lines */
@@ -283,23 +283,23 @@ void *dmn_ingest_main(void *arg)
             if (quiet_since == 0)
                 quiet_since = now - (kafka_in ? KAFKA_POLL_MS : POLL_MS) / 1000.0;
             /* the feed's own rhythm, once learnt, or feed.stall_after */
-            if (now - quiet_since >= (double)router_stall_after(d->router) / SW_NS_PER_S)
-                router_stall(d->router); /* once per stall: the router knows */
+            if (now - quiet_since >= (double)router_stall_after(d->in.router) / SW_NS_PER_S)
+                router_stall(d->in.router); /* once per stall: the router knows */
         }
         dmn_flush_batches(d);
         if (kafka_in && dmn_mono_s() >= next_commit) {
             dk_commit(d);
             next_commit = dmn_mono_s() + KAFKA_COMMIT_S;
         }
-        const router_stats_t *rs = router_stats(d->router);
-        atomic_store_explicit(&d->router_late, rs->late, memory_order_relaxed);
-        atomic_store_explicit(&d->router_ahead, rs->ahead, memory_order_relaxed);
-        atomic_store_explicit(&d->router_stalls, rs->feed_stalls, memory_order_relaxed);
-        atomic_store_explicit(&d->router_source_stalls, rs->source_stalls, memory_order_relaxed);
-        if (d->rec) {
-            const record_stats_t *rcs = record_stats(d->rec);
-            atomic_store_explicit(&d->record_errors, rcs->write_errors, memory_order_relaxed);
-            atomic_store_explicit(&d->record_dropped, rcs->dropped_bytes, memory_order_relaxed);
+        const router_stats_t *rs = router_stats(d->in.router);
+        atomic_store_explicit(&d->in.router_late, rs->late, memory_order_relaxed);
+        atomic_store_explicit(&d->in.router_ahead, rs->ahead, memory_order_relaxed);
+        atomic_store_explicit(&d->in.router_stalls, rs->feed_stalls, memory_order_relaxed);
+        atomic_store_explicit(&d->in.router_source_stalls, rs->source_stalls, memory_order_relaxed);
+        if (d->in.rec) {
+            const record_stats_t *rcs = record_stats(d->in.rec);
+            atomic_store_explicit(&d->in.record_errors, rcs->write_errors, memory_order_relaxed);
+            atomic_store_explicit(&d->in.record_dropped, rcs->dropped_bytes, memory_order_relaxed);
         }
     }
     /* leave the Kafka group first: what it holds is handed over while the
@@ -318,11 +318,11 @@ void *dmn_ingest_main(void *arg)
                    (double)d->o.r.drain_timeout / SW_NS_PER_S);
             break;
         }
-        if (zmq_poll(items, (int)d->nsocks, POLL_MS) <= 0)
+        if (zmq_poll(items, (int)d->in.nsocks, POLL_MS) <= 0)
             break;
-        for (size_t i = 0; i < d->nsocks; i++) {
+        for (size_t i = 0; i < d->in.nsocks; i++) {
             for (int k = 0; k < MSGS_PER_ROUND &&
-                            zmq_msg_recv(&msg, d->socks[i], ZMQ_DONTWAIT) >= 0; k++) {
+                            zmq_msg_recv(&msg, d->in.socks[i], ZMQ_DONTWAIT) >= 0; k++) {
                 quiet = 0;
                 if (!zmq_msg_more(&msg)) {
                     dmn_feed_message(d, zmq_msg_data(&msg), zmq_msg_size(&msg));
@@ -335,7 +335,7 @@ void *dmn_ingest_main(void *arg)
     if (drained)
         sw_log(LOG_INFO, "stop: %" PRIu64 " messages read after the stop was asked", drained);
     zmq_msg_close(&msg);
-    router_finish(d->router);
+    router_finish(d->in.router);
     dmn_flush_batches(d);
     /* pairs with the acquire load in shard_main: every record pushed
      * above is visible to a shard that sees ingest_done */
@@ -366,7 +366,7 @@ int dmn_open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen)
         snprintf(topic, sizeof(topic), "%s", hash + 1);
         *hash = '\0';
     }
-    void *s = zmq_socket(d->zctx, type);
+    void *s = zmq_socket(d->in.zctx, type);
     if (!s) {
         sw_errf(err, errlen, "%s: %s", spec, zmq_strerror(zmq_errno()));
         return SW_EIO;
@@ -392,9 +392,9 @@ int dmn_open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen)
     /* its connection events, to count producers cut off (a message over
      * max_message, a protocol error) */
     char mon_ep[64];
-    snprintf(mon_ep, sizeof(mon_ep), "inproc://sw-ingest-monitor-%zu", d->nsocks);
+    snprintf(mon_ep, sizeof(mon_ep), "inproc://sw-ingest-monitor-%zu", d->in.nsocks);
     void *mon = zmq_socket_monitor(s, mon_ep, ZMQ_EVENT_DISCONNECTED) == 0
-                    ? zmq_socket(d->zctx, ZMQ_PAIR)
+                    ? zmq_socket(d->in.zctx, ZMQ_PAIR)
                     : NULL;
     if (mon && zmq_connect(mon, mon_ep) < 0) {
         zmq_close(mon);
@@ -403,8 +403,8 @@ int dmn_open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen)
     if (!mon)
         sw_log(LOG_WARN, "ingest: %s: no connection events (%s): disconnects are not counted",
                spec, zmq_strerror(zmq_errno()));
-    d->monitors[d->nsocks] = mon;
-    d->socks[d->nsocks++] = s;
+    d->in.monitors[d->in.nsocks] = mon;
+    d->in.socks[d->in.nsocks++] = s;
     sw_log(LOG_INFO, "ingest: %s %s %s%s%s", type == ZMQ_SUB ? "SUB" : "PULL",
            do_bind ? "bound at" : "connected to", endpoint, topic[0] ? " topic " : "", topic);
     if (!d->o.r.curve.secret_key && !net_is_local(spec))

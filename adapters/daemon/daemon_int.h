@@ -99,9 +99,23 @@ typedef struct {
     int in_shed;                  /* ingest side: the last sample for it was shed */
 } shard_thr_t;
 
+/*
+ * The daemon, in parts by owner. What a part's thread alone writes is
+ * marked; counters are atomics mirrored for the metrics (any thread reads
+ * them); queues into a thread have their lock. Main writes everything
+ * before the threads start (set-up) and after they stop (teardown).
+ */
 struct daemon {
+    /* fixed at start, read by every thread */
     run_opts_t o;
-    ingest_params_t ingest;       /* fixed at start: a reload does not change ingest */
+    ingest_params_t ingest;       /* a reload does not change ingest */
+    unsigned incident_tag;        /* in this instance's incident ids (alert.h) */
+    pipeline_t *pipe;             /* the stages and their wiring; owned */
+    shard_thr_t *sh;              /* one per shard: shard_thr_t says who touches what */
+    unsigned nshards;
+    dkafka_t *kafka;              /* NULL without Kafka (daemon_kafka.c) */
+
+    /* the configuration, handed over on a reload */
     cfg_t *cfg;                   /* owned by main, which frees it on a reload only once
                                      every shard and the alert thread has acknowledged
                                      the next (cfg_gen); they read the pointer handed to
@@ -109,71 +123,81 @@ struct daemon {
     _Atomic(cfg_t *) next_cfg;    /* published by main, taken by consumers */
     atomic_uint cfg_gen;
     atomic_uint alerts_cfg_ack;
-    regview_t *rv;                /* the register in use: the alert thread's alone */
-    changes_api_t *api;           /* changes declared over HTTP (journalled) */
-    /* updates of the register, for the alert thread to apply in order:
-     * declared and withdrawn changes (on_api_change, under the API's lock:
-     * an HTTP thread, or the ingest thread for the Kafka changes topic), a
-     * reloaded file (main) and other instances' alert lines (the ingest
-     * thread). A queued update and what it holds belong to the queue; the
-     * alert thread frees each once applied, teardown what is left. Guarded
-     * by upd_lock, not the hot path. */
-    pthread_mutex_t upd_lock;
-    struct reg_update *upd_head, *upd_tail;
-    atomic_uint_fast64_t upd_lost; /* updates that could not be queued (out of memory) */
-    unsigned incident_tag;        /* in this instance's incident ids (alert.h); set up once */
-    /* levels to accept as normal (POST .../accept: HTTP threads), for the
-     * ingest thread to hand the router in order and free; guarded by
-     * acc_lock */
-    pthread_mutex_t acc_lock;
-    struct accept_req *acc_head, *acc_tail;
-    atomic_uint_fast64_t accepts_early; /* asked before any sample: nothing to accept */
-    _Atomic(http_t *) http;       /* set once started; server threads read it */
-    char *token;
-    atomic_int running;
-    void *zctx;
-    void *socks[MAX_INGEST];
-    void *monitors[MAX_INGEST];   /* each socket's connection events (ingest thread) */
-    size_t nsocks;
-    atomic_uint_fast64_t ingest_disconnects;
-    errburst_t disconnect_log;    /* ingest thread */
-    curve_auth_t *auth;
-    pipeline_t *pipe;             /* the stages and their wiring; owned */
-    router_t *router;             /* pipe's: the ingest thread's */
-    shard_thr_t *sh;
-    unsigned nshards;
-    alerts_t *as;
-    sink_file_t *alerts_file;     /* --alerts; NULL: none */
-    statefile_saver_t *saver;     /* --state; NULL: none */
-    struct alertjournal *journal; /* --state's FILE.alerts: alerts open (the alert thread's) */
-    shard_resume_t *resumes;      /* set-up: the alerts it held open, resumed at start */
-    size_t nresumes, resumes_cap;
-    sink_zmq_t *pub;
-    sink_am_t *am;
-    record_t *rec;
-    dkafka_t *kafka;              /* NULL without Kafka (daemon_kafka.c) */
-    pthread_mutex_t ckpt_lock;    /* one checkpoint or state load at a time: main's
-                                     checkpoints and the ingest thread's Kafka read-back
-                                     each park the shards under it */
-    char *line_buf;               /* alert thread: the line being formatted */
-    size_t line_cap;
-    pthread_t ingest_tid, alerts_tid;
-    uint64_t transitions, snap_transitions; /* alert thread only */
-    _Atomic int64_t alerts_released; /* every line below this event time is written (release:
-                                        the alert thread; acquire: shards, to publish states) */
-    atomic_int stop, ingest_done, alerts_done;
-    atomic_uint_fast64_t msgs, lines, bytes, alerts_out_n;
-    atomic_uint_fast64_t bad_by_result[LP_NRESULTS];
-    atomic_uint_fast64_t firing_by_kind[ALERT_NKINDS]; /* alerts firing now */
-    atomic_uint_fast64_t changes_n;                    /* size of the register in use */
-    atomic_uint_fast64_t pub_sent, pub_dropped, pub_errors; /* mirrored by the alert thread */
-    pthread_mutex_t snap_lock;    /* guards alerts_snapshot (not the hot path) */
-    char *alerts_snapshot;        /* JSON array of the alerts firing now */
-    atomic_uint_fast64_t router_bad, router_late, router_stalls, router_ahead;
-    atomic_uint_fast64_t router_source_stalls;
-    atomic_uint_fast64_t record_errors, record_dropped; /* mirrored by the ingest thread */
-    atomic_int pause_req;         /* main asks the shards to park for a checkpoint */
-    atomic_uint_fast64_t state_moved_aside;            /* a corrupt --state set aside at start */
+
+    /* running and stopping (daemon.c says how stopping flows) */
+    atomic_int running, stop, ingest_done, alerts_done;
+
+    /* the ingest thread's (daemon_ingest.c) */
+    struct {
+        pthread_t tid;
+        void *zctx;
+        void *socks[MAX_INGEST];
+        void *monitors[MAX_INGEST]; /* each socket's connection events */
+        size_t nsocks;
+        errburst_t disconnect_log;
+        curve_auth_t *auth;
+        router_t *router;         /* pipe's */
+        record_t *rec;            /* --record; NULL: none */
+        /* levels to accept as normal (POST .../accept: HTTP threads), for
+         * the ingest thread to hand the router in order and free */
+        pthread_mutex_t acc_lock;
+        struct accept_req *acc_head, *acc_tail;
+        atomic_uint_fast64_t accepts_early; /* asked before any sample: nothing to accept */
+        atomic_uint_fast64_t msgs, lines, bytes, ingest_disconnects;
+        atomic_uint_fast64_t bad_by_result[LP_NRESULTS];
+        atomic_uint_fast64_t router_bad, router_late, router_stalls, router_ahead;
+        atomic_uint_fast64_t router_source_stalls;
+        atomic_uint_fast64_t record_errors, record_dropped;
+    } in;
+
+    /* the alert thread's (daemon_pipeline.c) */
+    struct {
+        pthread_t tid;
+        alerts_t *as;             /* pipe's */
+        regview_t *rv;            /* the register in use */
+        sink_file_t *alerts_file; /* --alerts; NULL: none */
+        struct alertjournal *journal; /* --state's FILE.alerts: alerts open */
+        sink_zmq_t *pub;
+        sink_am_t *am;
+        char *line_buf;           /* the line being formatted */
+        size_t line_cap;
+        uint64_t transitions, snap_transitions;
+        _Atomic int64_t alerts_released; /* every line below this event time is written
+                                            (release; acquire: shards, to publish states) */
+        /* updates of the register, for the alert thread to apply in
+         * order: declared and withdrawn changes (dmn_on_api_change, under
+         * the API's lock: an HTTP thread, or the ingest thread for the
+         * Kafka changes topic), a reloaded file (main) and other
+         * instances' alert lines (the ingest thread). A queued update and
+         * what it holds belong to the queue; the alert thread frees each
+         * once applied, teardown what is left. Not the hot path. */
+        pthread_mutex_t upd_lock;
+        struct reg_update *upd_head, *upd_tail;
+        atomic_uint_fast64_t upd_lost; /* updates that could not be queued (no memory) */
+        atomic_uint_fast64_t alerts_out_n, changes_n;
+        atomic_uint_fast64_t firing_by_kind[ALERT_NKINDS]; /* alerts firing now */
+        atomic_uint_fast64_t pub_sent, pub_dropped, pub_errors;
+        pthread_mutex_t snap_lock; /* guards alerts_snapshot (HTTP threads read it) */
+        char *alerts_snapshot;     /* JSON array of the alerts firing now */
+    } out;
+
+    /* the HTTP server's (its threads read what set-up left) */
+    struct {
+        _Atomic(http_t *) http;   /* set once started */
+        char *token;
+        changes_api_t *api;       /* changes declared over HTTP (journalled) */
+    } web;
+
+    /* learned state (daemon_state.c): main's, and the ingest thread's Kafka
+     * read-back, one at a time under ckpt_lock */
+    struct {
+        statefile_saver_t *saver; /* --state; NULL: none */
+        shard_resume_t *resumes;  /* set-up: the alerts it held open, resumed at start */
+        size_t nresumes, resumes_cap;
+        pthread_mutex_t ckpt_lock; /* each parks the shards under it */
+        atomic_int pause_req;     /* asks the shards to park */
+        atomic_uint_fast64_t state_moved_aside; /* a corrupt --state set aside at start */
+    } st;
 };
 
 /* ---- daemon.c ----------------------------------------------------------- */

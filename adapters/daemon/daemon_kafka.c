@@ -144,12 +144,12 @@ static void ingest_message(void *ctx, const kafka_msg_t *m)
         return;
     }
     k->seen[src] = dmn_mono_s();
-    router_take_newest(d->router); /* what came before is not this message's */
-    router_set_source(d->router, src);
+    router_take_newest(d->in.router); /* what came before is not this message's */
+    router_set_source(d->in.router, src);
     if (m->data)
         dmn_feed_message(d, m->data, m->len);
-    router_set_source(d->router, 0);
-    if (off_taken(&k->off[src], m->offset, router_take_newest(d->router)) < 0)
+    router_set_source(d->in.router, 0);
+    if (off_taken(&k->off[src], m->offset, router_take_newest(d->in.router)) < 0)
         sw_log(LOG_WARN, "kafka: out of memory noting offsets; committed later");
 }
 
@@ -179,12 +179,12 @@ void dk_sources(daemon_t *d, double stall_s)
         double last = k->seen[src] > k->assigned_at[src] ? k->seen[src] : k->assigned_at[src];
         if (now - last < stall_s) {
             if (!k->active[src])
-                router_source_active(d->router, src, 1);
+                router_source_active(d->in.router, src, 1);
             k->active[src] = 1;
         } else if (k->active[src] && now - newest < stall_s / 2) {
             /* the others sent within half the stall time: this one alone is quiet */
-            router_source_stall(d->router, src);
-            router_source_active(d->router, src, 0);
+            router_source_stall(d->in.router, src);
+            router_source_active(d->in.router, src, 0);
             k->active[src] = 0;
             if (k->seen[src])
                 sw_log(LOG_WARN, "kafka: partition %d quiet for %.0f s while the others flow",
@@ -319,9 +319,9 @@ void dk_checkpoint(daemon_t *d)
     dkafka_t *k = d->kafka;
     if (!k || !k->st_out)
         return;
-    pthread_mutex_lock(&d->ckpt_lock);
+    pthread_mutex_lock(&d->st.ckpt_lock);
     if (dmn_park_all(d) < 0) {
-        pthread_mutex_unlock(&d->ckpt_lock);
+        pthread_mutex_unlock(&d->st.ckpt_lock);
         atomic_fetch_add_explicit(&k->ckpt_failed, 1, memory_order_relaxed);
         sw_log(LOG_WARN, "kafka: checkpoint skipped: a shard did not stop");
         return;
@@ -330,7 +330,7 @@ void dk_checkpoint(daemon_t *d)
     for (unsigned i = 0; i < d->nshards; i++)
         shard_publish_all(d->sh[i].shard, stage_state, k);
     dmn_unpark_all(d);
-    pthread_mutex_unlock(&d->ckpt_lock);
+    pthread_mutex_unlock(&d->st.ckpt_lock);
 
     uint64_t before = state_failures(k);
     for (size_t i = 0; i < k->nstage; i++) {
@@ -417,7 +417,7 @@ static void take_states(daemon_t *d, const int32_t *parts, size_t n)
     if (k->nrb)
         qsort(k->rb, k->nrb, sizeof(*k->rb), by_user_newest);
     size_t adopted = 0, refused = 0;
-    pthread_mutex_lock(&d->ckpt_lock);
+    pthread_mutex_lock(&d->st.ckpt_lock);
     int parked = dmn_park_all(d) == 0;
     for (size_t i = 0; parked && i < k->nrb; i++) {
         readback_t *r = &k->rb[i];
@@ -442,7 +442,7 @@ static void take_states(daemon_t *d, const int32_t *parts, size_t n)
     }
     if (parked)
         dmn_unpark_all(d);
-    pthread_mutex_unlock(&d->ckpt_lock);
+    pthread_mutex_unlock(&d->st.ckpt_lock);
     for (size_t i = 0; i < k->nrb; i++) {
         free(k->rb[i].user);
         free(k->rb[i].blob);
@@ -467,7 +467,7 @@ static void on_assigned(void *ctx, const int32_t *parts, size_t n)
         unsigned src = REC_SRC_OF_PARTITION(parts[i]);
         if (parts[i] < 0 || src >= REC_MAX_SOURCES)
             continue;
-        router_source_assigned(d->router, src);
+        router_source_assigned(d->in.router, src);
         off_reset(&k->off[src]);
         k->held[src] = 1;
         k->seen[src] = k->assigned_at[src] = 0;
@@ -492,7 +492,7 @@ static void on_revoked(void *ctx, const int32_t *parts, size_t n, int lost)
         unsigned src = REC_SRC_OF_PARTITION(parts[i]);
         if (parts[i] < 0 || src >= REC_MAX_SOURCES)
             continue;
-        router_handoff(d->router, src, publish);
+        router_handoff(d->in.router, src, publish);
         k->handoffs_sent++;
     }
     dmn_flush_batches(d);
@@ -512,7 +512,7 @@ static void on_revoked(void *ctx, const int32_t *parts, size_t n, int lost)
     if (!lost) {
         /* handed off: all that was delivered to the shards is processed; its
          * state is out when delivered, else only the last checkpoint holds */
-        int64_t done = keep ? processed_below(d) : router_done_below(d->router);
+        int64_t done = keep ? processed_below(d) : router_done_below(d->in.router);
         if (k->st_out && !delivered) {
             int64_t c = atomic_load_explicit(&k->commit_below, memory_order_acquire);
             done = c < done ? c : done;
@@ -569,8 +569,8 @@ static void shared_change(void *ctx, const kafka_msg_t *m)
         return;
     json_t *o = json_loadb(m->data, m->len, 0, NULL);
     const char *gone = o ? json_string_value(json_object_get(o, "withdrawn")) : NULL;
-    int rc = gone ? changes_api_withdraw(d->api, gone)
-                  : changes_api_declare(d->api, m->data, m->len, NULL, 0);
+    int rc = gone ? changes_api_withdraw(d->web.api, gone)
+                  : changes_api_declare(d->web.api, m->data, m->len, NULL, 0);
     if (rc == SW_OK) /* the API's on_change queues it for the register */
         sw_log(LOG_INFO, "kafka: shared change %s", gone ? "withdrawn" : "declared");
     else if (rc != SW_EEXISTS && rc != SW_ENOTFOUND) {
@@ -671,10 +671,10 @@ void dk_peer_alert(daemon_t *d, const char *line)
     if (ok) {
         r.kind = (alert_kind_t)kind;
         r.symptom = (alert_kind_t)(sym < 0 ? 0 : sym);
-        alerts_remote(d->as, &r);
+        alerts_remote(d->out.as, &r);
         sw_log(LOG_DEBUG, "kafka: another instance's %s of %s %s (%s)", alert_kind_name(r.kind),
                r.user, r.firing ? "fired" : "resolved", inc);
-        atomic_store_explicit(&k->peer_forgotten, alerts_stats(d->as)->remote_dropped,
+        atomic_store_explicit(&k->peer_forgotten, alerts_stats(d->out.as)->remote_dropped,
                               memory_order_relaxed);
     } else if (inc || !o) { /* a line without an incident has nothing to share */
         atomic_fetch_add_explicit(&k->peer_refused, 1, memory_order_relaxed);

@@ -51,47 +51,47 @@ void daemon_write_metrics(void *ctx, FILE *out)
     daemon_t *d = ctx;
     metric_u64(out, "stormwatch_ingest_messages_total", "counter",
                "ZeroMQ messages received.",
-               LOAD(d->msgs));
+               LOAD(d->in.msgs));
     metric_u64(out, "stormwatch_ingest_lines_total", "counter",
                "Lines received.",
-               LOAD(d->lines));
+               LOAD(d->in.lines));
     metric_u64(out, "stormwatch_ingest_bytes_total", "counter",
                "Bytes of line protocol received.",
-               LOAD(d->bytes));
+               LOAD(d->in.bytes));
     dmn_metric(out, "stormwatch_ingest_bad_lines_total", "counter", "Bad lines, by reason.");
     for (int r = 0; r < LP_NRESULTS; r++)
         if (lp_result_is_bad((lp_result_t)r))
             fprintf(out, "stormwatch_ingest_bad_lines_total{reason=\"%s\"} %" PRIu64 "\n",
-                    lp_result_str((lp_result_t)r), (uint64_t)LOAD(d->bad_by_result[r]));
+                    lp_result_str((lp_result_t)r), (uint64_t)LOAD(d->in.bad_by_result[r]));
     metric_u64(out, "stormwatch_ingest_disconnects_total", "counter",
                "Producer connections closed: by the producer, or cut off for a message over "
                "run.max_message or a protocol error.",
-               LOAD(d->ingest_disconnects));
+               LOAD(d->in.ingest_disconnects));
     metric_u64(out, "stormwatch_ingest_late_total", "counter",
                "Samples older than the allowed lateness, dropped.",
-               LOAD(d->router_late));
+               LOAD(d->in.router_late));
     metric_u64(out, "stormwatch_ahead_samples_total", "counter",
                "Samples far ahead of the feed's time (feed.max_jump) that nothing followed: dropped.",
-               LOAD(d->router_ahead));
+               LOAD(d->in.router_ahead));
     metric_u64(out, "stormwatch_feed_stalls_total", "counter",
                "Times the whole feed stalled.",
-               LOAD(d->router_stalls));
+               LOAD(d->in.router_stalls));
     if (d->o.r.record) {
         metric_u64(out, "stormwatch_record_write_errors_total", "counter",
                    "Recording writes that failed (disk full...): detection goes on.",
-                   LOAD(d->record_errors));
+                   LOAD(d->in.record_errors));
         metric_u64(out, "stormwatch_record_dropped_bytes_total", "counter",
                    "Bytes of ingested traffic the recording lost to write errors.",
-                   LOAD(d->record_dropped));
+                   LOAD(d->in.record_dropped));
     }
     metric_u64(out, "stormwatch_source_stalls_total", "counter",
                "Times one Kafka partition went quiet while the others flowed.",
-               LOAD(d->router_source_stalls));
+               LOAD(d->in.router_source_stalls));
     if (d->kafka)
         dk_metrics(d, out);
     statefile_stats_t ss = { 0 };
-    if (d->saver)
-        statefile_saver_stats(d->saver, &ss);
+    if (d->st.saver)
+        statefile_saver_stats(d->st.saver, &ss);
     metric_u64(out, "stormwatch_state_saves_total", "counter",
                "Learned state written to --state (checkpoints and exit).", ss.saves);
     metric_u64(out, "stormwatch_state_save_failures_total", "counter",
@@ -99,9 +99,9 @@ void daemon_write_metrics(void *ctx, FILE *out)
                ss.failures);
     metric_u64(out, "stormwatch_state_last_save_timestamp_seconds", "gauge",
                "Unix time of the last good state save; 0: none yet.", ss.last_save_unix);
-    if (d->journal) {
+    if (d->out.journal) {
         alertjournal_stats_t js;
-        alertjournal_stats(d->journal, &js);
+        alertjournal_stats(d->out.journal, &js);
         metric_u64(out, "stormwatch_alerts_journal_write_errors_total", "counter",
                    "Transitions the journal of open alerts (--state FILE.alerts) could not keep: "
                    "a restart may not resume them.", js.write_errors);
@@ -110,7 +110,7 @@ void daemon_write_metrics(void *ctx, FILE *out)
     }
     metric_u64(out, "stormwatch_state_moved_aside_total", "counter",
                "Corrupt --state files renamed aside at start (FILE.corrupt-TIME): learning restarted.",
-               LOAD(d->state_moved_aside));
+               LOAD(d->st.state_moved_aside));
     uint64_t samples = 0, dups = 0, conflicts = 0, sheds = 0, series = 0, evicted = 0,
              refused = 0, accepts = 0, accepts_unknown = 0;
     for (unsigned i = 0; i < d->nshards; i++) {
@@ -145,7 +145,7 @@ void daemon_write_metrics(void *ctx, FILE *out)
     fprintf(out, "stormwatch_levels_accepted_total{outcome=\"unknown_user\"} %" PRIu64 "\n",
             accepts_unknown);
     fprintf(out, "stormwatch_levels_accepted_total{outcome=\"no_data\"} %" PRIu64 "\n",
-            (uint64_t)LOAD(d->accepts_early));
+            (uint64_t)LOAD(d->in.accepts_early));
     metric_u64(out, "stormwatch_series", "gauge",
                "Series tracked.",
                series);
@@ -171,13 +171,13 @@ void daemon_write_metrics(void *ctx, FILE *out)
     dmn_metric(out, "stormwatch_alerts_firing", "gauge", "Alerts firing now, by kind.");
     for (int k = 0; k < ALERT_NKINDS; k++)
         fprintf(out, "stormwatch_alerts_firing{alert=\"%s\"} %" PRIu64 "\n",
-                alert_kind_name((alert_kind_t)k), (uint64_t)LOAD(d->firing_by_kind[k]));
+                alert_kind_name((alert_kind_t)k), (uint64_t)LOAD(d->out.firing_by_kind[k]));
     metric_u64(out, "stormwatch_alert_lines_total", "counter",
                "Alert transitions written.",
-               LOAD(d->alerts_out_n));
-    if (d->alerts_file) {
+               LOAD(d->out.alerts_out_n));
+    if (d->out.alerts_file) {
         sink_file_stats_t fs;
-        sink_file_stats(d->alerts_file, &fs);
+        sink_file_stats(d->out.alerts_file, &fs);
         metric_u64(out, "stormwatch_alerts_file_lines_total", "counter",
                    "Alert lines written whole to --alerts.", fs.lines);
         metric_u64(out, "stormwatch_alerts_file_write_errors_total", "counter",
@@ -190,9 +190,9 @@ void daemon_write_metrics(void *ctx, FILE *out)
         metric_u64(out, "stormwatch_alerts_file_reopen_errors_total", "counter",
                    "Reopens of --alerts that failed (the file before kept).", fs.reopen_errors);
     }
-    if (d->am) {
+    if (d->out.am) {
         sink_am_stats_t as;
-        sink_am_stats(d->am, &as);
+        sink_am_stats(d->out.am, &as);
         dmn_metric(out, "stormwatch_alertmanager_queue", "gauge", "Alerts waiting for an Alertmanager.");
         fprintf(out, "stormwatch_alertmanager_queue %zu\n", as.pending);
         metric_u64(out, "stormwatch_alertmanager_sent_total", "counter",
@@ -211,27 +211,27 @@ void daemon_write_metrics(void *ctx, FILE *out)
                    "Corrupt queue files renamed aside at start (FILE.corrupt-TIME).",
                    as.queue_moved_aside);
     }
-    if (d->pub) {
+    if (d->out.pub) {
         metric_u64(out, "stormwatch_pub_sent_total", "counter",
                    "Alerts published on the PUB socket.",
-                   LOAD(d->pub_sent));
+                   LOAD(d->out.pub_sent));
         metric_u64(out, "stormwatch_pub_dropped_total", "counter",
                    "Alerts the PUB socket dropped (a subscriber's queue full).",
-                   LOAD(d->pub_dropped));
+                   LOAD(d->out.pub_dropped));
         metric_u64(out, "stormwatch_pub_errors_total", "counter",
                    "Alerts the PUB socket failed to send (an error other than a full queue).",
-                   LOAD(d->pub_errors));
+                   LOAD(d->out.pub_errors));
     }
     metric_u64(out, "stormwatch_changes", "gauge",
                "Declared changes in the register in use.",
-               LOAD(d->changes_n));
+               LOAD(d->out.changes_n));
     metric_u64(out, "stormwatch_register_updates_lost_total", "counter",
                "Changes declared or withdrawn over the API that could not reach the register "
                "in use (out of memory): applied at the next reload.",
-               LOAD(d->upd_lost));
-    if (d->auth) {
+               LOAD(d->out.upd_lost));
+    if (d->in.auth) {
         curve_auth_stats_t cs;
-        curve_auth_stats(d->auth, &cs);
+        curve_auth_stats(d->in.auth, &cs);
         dmn_metric(out, "stormwatch_curve_handshakes_total", "counter",
                    "CurveZMQ producers let in or refused, by result.");
         fprintf(out, "stormwatch_curve_handshakes_total{result=\"accepted\"} %" PRIu64 "\n",
@@ -261,9 +261,9 @@ void daemon_write_metrics(void *ctx, FILE *out)
 char *daemon_alerts_json(void *ctx)
 {
     daemon_t *d = ctx;
-    pthread_mutex_lock(&d->snap_lock);
-    char *s = strdup(d->alerts_snapshot ? d->alerts_snapshot : "[]");
-    pthread_mutex_unlock(&d->snap_lock);
+    pthread_mutex_lock(&d->out.snap_lock);
+    char *s = strdup(d->out.alerts_snapshot ? d->out.alerts_snapshot : "[]");
+    pthread_mutex_unlock(&d->out.snap_lock);
     return s;
 }
 
@@ -289,7 +289,7 @@ static void snap_one(void *ctx, const alert_t *a)
 void dmn_refresh_snapshot(daemon_t *d)
 {
     char *s = strdup("[");
-    alerts_each_firing(d->as, snap_one, &s);
+    alerts_each_firing(d->out.as, snap_one, &s);
     if (!s)
         return;
     size_t len = strlen(s);
@@ -300,10 +300,10 @@ void dmn_refresh_snapshot(daemon_t *d)
     }
     b[len] = ']';
     b[len + 1] = '\0';
-    pthread_mutex_lock(&d->snap_lock);
-    char *old = d->alerts_snapshot;
-    d->alerts_snapshot = b;
-    pthread_mutex_unlock(&d->snap_lock);
+    pthread_mutex_lock(&d->out.snap_lock);
+    char *old = d->out.alerts_snapshot;
+    d->out.alerts_snapshot = b;
+    pthread_mutex_unlock(&d->out.snap_lock);
     free(old);
 }
 

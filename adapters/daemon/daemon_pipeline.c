@@ -56,7 +56,7 @@ void dmn_shard_emit(void *ctx, unsigned shard, const event_t *ev)
 }
 
 /* Any thread: the incident the alert stage gave one of this shard's alerts
- * (d->as is made before the threads start). */
+ * (d->out.as is made before the threads start). */
 /* Switches to a newly published config between two bursts. */
 static void shard_take_config(shard_thr_t *s)
 {
@@ -83,7 +83,7 @@ static void park(shard_thr_t *s)
     daemon_t *d = s->d;
     long idle = IDLE_MIN_NS;
     atomic_store_explicit(&s->parked, 1, memory_order_release);
-    while (atomic_load_explicit(&d->pause_req, memory_order_acquire))
+    while (atomic_load_explicit(&d->st.pause_req, memory_order_acquire))
         dmn_nap(&idle);
     atomic_store_explicit(&s->parked, 0, memory_order_relaxed);
 }
@@ -96,7 +96,7 @@ void *dmn_shard_main(void *arg)
     long idle = IDLE_MIN_NS;
     for (;;) {
         shard_take_config(s);
-        if (atomic_load_explicit(&d->pause_req, memory_order_acquire))
+        if (atomic_load_explicit(&d->st.pause_req, memory_order_acquire))
             park(s);
         size_t n = ring_pop_spsc(s->in, buf, BATCH);
         if (n == 0) {
@@ -128,7 +128,7 @@ void *dmn_shard_main(void *arg)
         if (handoffs)
             atomic_fetch_add_explicit(&s->handoffs, handoffs, memory_order_release);
         if (shard_publish_pending(s->shard))
-            shard_publish_ready(s->shard, atomic_load_explicit(&d->alerts_released,
+            shard_publish_ready(s->shard, atomic_load_explicit(&d->out.alerts_released,
                                                                memory_order_acquire));
         /* for the metrics: relaxed, readers only want a recent total */
         const shard_stats_t *st = shard_stats(s->shard);
@@ -159,40 +159,40 @@ void *dmn_shard_main(void *arg)
 void dmn_alert_emit(void *ctx, const alert_t *a)
 {
     daemon_t *d = ctx;
-    size_t n = alert_format_json(a, d->line_buf, d->line_cap);
-    if (n >= d->line_cap) {
-        char *b = realloc(d->line_buf, n + 1);
+    size_t n = alert_format_json(a, d->out.line_buf, d->out.line_cap);
+    if (n >= d->out.line_cap) {
+        char *b = realloc(d->out.line_buf, n + 1);
         if (!b) {
             sw_log(LOG_ERROR, "out of memory formatting an alert line of %zu bytes: dropped", n);
             return;
         }
-        d->line_buf = b;
-        d->line_cap = n + 1;
-        n = alert_format_json(a, d->line_buf, d->line_cap);
+        d->out.line_buf = b;
+        d->out.line_cap = n + 1;
+        n = alert_format_json(a, d->out.line_buf, d->out.line_cap);
     }
-    if (d->alerts_file)
-        sink_file_write(d->alerts_file, d->line_buf, n); /* counted and logged there */
-    if (d->journal) /* after its line: a restart resumes what was written open */
-        alertjournal_record(d->journal, a);
-    if (d->pub) {
-        sink_zmq_send(d->pub, alert_kind_name(a->kind), d->line_buf, n);
-        const sink_zmq_stats_t *ps = sink_zmq_stats(d->pub); /* this thread's own */
-        atomic_store_explicit(&d->pub_sent, ps->sent, memory_order_relaxed);
-        atomic_store_explicit(&d->pub_dropped, ps->dropped, memory_order_relaxed);
-        atomic_store_explicit(&d->pub_errors, ps->errors, memory_order_relaxed);
+    if (d->out.alerts_file)
+        sink_file_write(d->out.alerts_file, d->out.line_buf, n); /* counted and logged there */
+    if (d->out.journal) /* after its line: a restart resumes what was written open */
+        alertjournal_record(d->out.journal, a);
+    if (d->out.pub) {
+        sink_zmq_send(d->out.pub, alert_kind_name(a->kind), d->out.line_buf, n);
+        const sink_zmq_stats_t *ps = sink_zmq_stats(d->out.pub); /* this thread's own */
+        atomic_store_explicit(&d->out.pub_sent, ps->sent, memory_order_relaxed);
+        atomic_store_explicit(&d->out.pub_dropped, ps->dropped, memory_order_relaxed);
+        atomic_store_explicit(&d->out.pub_errors, ps->errors, memory_order_relaxed);
     }
-    if (d->am)
-        sink_am_send(d->am, a); /* queued; its own thread delivers */
+    if (d->out.am)
+        sink_am_send(d->out.am, a); /* queued; its own thread delivers */
     if (d->kafka) /* the line without its newline, keyed by User */
-        dk_alert(d, a, d->line_buf, n && d->line_buf[n - 1] == '\n' ? n - 1 : n);
-    atomic_fetch_add_explicit(&d->alerts_out_n, 1, memory_order_relaxed);
+        dk_alert(d, a, d->out.line_buf, n && d->out.line_buf[n - 1] == '\n' ? n - 1 : n);
+    atomic_fetch_add_explicit(&d->out.alerts_out_n, 1, memory_order_relaxed);
     if (a->kind < ALERT_NKINDS) {
         if (a->firing)
-            atomic_fetch_add_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
         else
-            atomic_fetch_sub_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
     }
-    d->transitions++;
+    d->out.transitions++;
 }
 
 /* Alert thread: an alert goes on at another instance, or came from one.
@@ -201,24 +201,24 @@ void dmn_alert_emit(void *ctx, const alert_t *a)
 void dmn_alert_handover(void *ctx, const alert_t *a, int adopted)
 {
     daemon_t *d = ctx;
-    if (d->journal) { /* open here now, or no longer ours */
+    if (d->out.journal) { /* open here now, or no longer ours */
         alert_t j = *a;
         j.firing = adopted;
-        alertjournal_record(d->journal, &j);
+        alertjournal_record(d->out.journal, &j);
     }
-    if (d->am) {
+    if (d->out.am) {
         if (adopted)
-            sink_am_send(d->am, a);
+            sink_am_send(d->out.am, a);
         else
-            sink_am_forget(d->am, a);
+            sink_am_forget(d->out.am, a);
     }
     if (a->kind < ALERT_NKINDS) {
         if (adopted)
-            atomic_fetch_add_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
         else
-            atomic_fetch_sub_explicit(&d->firing_by_kind[a->kind], 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
     }
-    d->transitions++; /* the snapshot of firing alerts changed */
+    d->out.transitions++; /* the snapshot of firing alerts changed */
 }
 
 /* ---- the change register ------------------------------------------------ */
@@ -235,13 +235,13 @@ void dmn_update_free(struct reg_update *u)
 
 void dmn_queue_update(daemon_t *d, struct reg_update *u)
 {
-    pthread_mutex_lock(&d->upd_lock);
-    if (d->upd_tail)
-        d->upd_tail->next = u;
+    pthread_mutex_lock(&d->out.upd_lock);
+    if (d->out.upd_tail)
+        d->out.upd_tail->next = u;
     else
-        d->upd_head = u;
-    d->upd_tail = u;
-    pthread_mutex_unlock(&d->upd_lock);
+        d->out.upd_head = u;
+    d->out.upd_tail = u;
+    pthread_mutex_unlock(&d->out.upd_lock);
 }
 
 /* Ingest thread (Kafka): another instance's alert line, for the alert
@@ -276,7 +276,7 @@ void dmn_on_api_change(void *ctx, const change_t *declared, const char *withdraw
     }
     if (!ok) {
         free(u);
-        atomic_fetch_add_explicit(&d->upd_lost, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&d->out.upd_lost, 1, memory_order_relaxed);
         sw_log(LOG_ERROR, "out of memory: change %s is journalled but not used until a reload",
                declared ? declared->id : withdrawn);
         return;
@@ -288,10 +288,10 @@ void dmn_on_api_change(void *ctx, const change_t *declared, const char *withdraw
  * alert stage the register as it is now. */
 static void apply_updates(daemon_t *d)
 {
-    pthread_mutex_lock(&d->upd_lock);
-    struct reg_update *u = d->upd_head;
-    d->upd_head = d->upd_tail = NULL;
-    pthread_mutex_unlock(&d->upd_lock);
+    pthread_mutex_lock(&d->out.upd_lock);
+    struct reg_update *u = d->out.upd_head;
+    d->out.upd_head = d->out.upd_tail = NULL;
+    pthread_mutex_unlock(&d->out.upd_lock);
     if (!u)
         return;
     for (struct reg_update *next; u; u = next) {
@@ -299,16 +299,16 @@ static void apply_updates(daemon_t *d)
         int rc = 0;
         switch (u->type) {
         case UPD_DECLARE:
-            rc = regview_declare(d->rv, &u->change);
+            rc = regview_declare(d->out.rv, &u->change);
             if (rc == 1)
                 sw_log(LOG_WARN, "change %s is in the file and the API: the file's is used",
                        u->change.id);
             break;
         case UPD_WITHDRAW:
-            rc = regview_withdraw(d->rv, u->id);
+            rc = regview_withdraw(d->out.rv, u->id);
             break;
         case UPD_FILE:
-            rc = regview_set_file(d->rv, u->file);
+            rc = regview_set_file(d->out.rv, u->file);
             u->file = NULL; /* taken, even on failure */
             break;
         case UPD_PEER_ALERT:
@@ -320,9 +320,9 @@ static void apply_updates(daemon_t *d)
                    "until the next reload", sw_strerror(rc));
         dmn_update_free(u);
     }
-    const changes_t *reg = regview_merged(d->rv);
-    alerts_set_changes(d->as, reg);
-    atomic_store_explicit(&d->changes_n, changes_count(reg), memory_order_relaxed);
+    const changes_t *reg = regview_merged(d->out.rv);
+    alerts_set_changes(d->out.as, reg);
+    atomic_store_explicit(&d->out.changes_n, changes_count(reg), memory_order_relaxed);
 }
 
 static void alerts_take_updates(daemon_t *d)
@@ -332,7 +332,7 @@ static void alerts_take_updates(daemon_t *d)
     if (gen != atomic_load_explicit(&d->alerts_cfg_ack, memory_order_relaxed)) {
         cfg_t *c = atomic_load_explicit(&d->next_cfg, memory_order_acquire);
         if (c)
-            alerts_rebind(d->as, dmn_detect_for, c);
+            alerts_rebind(d->out.as, dmn_detect_for, c);
         atomic_store_explicit(&d->alerts_cfg_ack, gen, memory_order_release);
     }
 }
@@ -349,21 +349,21 @@ void *dmn_alerts_main(void *arg)
         for (unsigned i = 0; i < d->nshards; i++) {
             size_t n = ring_pop_spsc(d->sh[i].out, buf, BATCH);
             for (size_t k = 0; k < n; k++)
-                alerts_event(d->as, i, &buf[k]);
+                alerts_event(d->out.as, i, &buf[k]);
             got += n;
         }
         if (got) {
             /* the lines are written (sink_file writes each at once):
              * pairs with the shards' acquire before publishing states */
-            atomic_store_explicit(&d->alerts_released, alerts_released(d->as),
+            atomic_store_explicit(&d->out.alerts_released, alerts_released(d->out.as),
                                   memory_order_release);
         }
         /* the API's copy of the alerts firing, rebuilt when they changed,
          * at most once every SNAPSHOT_EVERY_S while events flow (thousands
          * firing at once cost a rebuild each), at once when they stop */
-        if (d->transitions != d->snap_transitions && (!got || dmn_mono_s() >= next_snap)) {
+        if (d->out.transitions != d->out.snap_transitions && (!got || dmn_mono_s() >= next_snap)) {
             dmn_refresh_snapshot(d);
-            d->snap_transitions = d->transitions;
+            d->out.snap_transitions = d->out.transitions;
             next_snap = dmn_mono_s() + SNAPSHOT_EVERY_S;
         }
         if (got) {
@@ -378,7 +378,7 @@ void *dmn_alerts_main(void *arg)
             break;
         dmn_nap(&idle);
     }
-    alerts_flush(d->as);
+    alerts_flush(d->out.as);
     dmn_refresh_snapshot(d);
     atomic_store_explicit(&d->alerts_done, 1, memory_order_release);
     return NULL;

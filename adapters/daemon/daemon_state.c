@@ -62,7 +62,7 @@ void dmn_keep_resume(void *ctx, const shard_resume_t *r)
 {
     daemon_t *d = ctx;
     if (r->kind == ALERT_WIDESPREAD) { /* the alert stage's own: resumed there, now */
-        int rc = alerts_resume_widespread(d->as, r);
+        int rc = alerts_resume_widespread(d->out.as, r);
         if (rc < 0 && rc != SW_EEXISTS)
         {
             char id[INCIDENT_ID_LEN];
@@ -72,7 +72,7 @@ void dmn_keep_resume(void *ctx, const shard_resume_t *r)
         }
         return;
     }
-    if (VEC_RESERVE(d->resumes, d->resumes_cap, d->nresumes + 1, 16) < 0) {
+    if (VEC_RESERVE(d->st.resumes, d->st.resumes_cap, d->st.nresumes + 1, 16) < 0) {
         sw_log(LOG_ERROR, "alerts journal: out of memory: a %s alert of %s not resumed",
                alert_kind_name(r->kind), r->user);
         return;
@@ -87,18 +87,18 @@ void dmn_keep_resume(void *ctx, const shard_resume_t *r)
                alert_kind_name(r->kind));
         return;
     }
-    d->resumes[d->nresumes++] = k;
+    d->st.resumes[d->st.nresumes++] = k;
 }
 
 void dmn_resumes_free(daemon_t *d)
 {
-    for (size_t i = 0; i < d->nresumes; i++) {
-        free((char *)d->resumes[i].user);
-        free((char *)d->resumes[i].cls);
+    for (size_t i = 0; i < d->st.nresumes; i++) {
+        free((char *)d->st.resumes[i].user);
+        free((char *)d->st.resumes[i].cls);
     }
-    free(d->resumes);
-    d->resumes = NULL;
-    d->nresumes = d->resumes_cap = 0;
+    free(d->st.resumes);
+    d->st.resumes = NULL;
+    d->st.nresumes = d->st.resumes_cap = 0;
 }
 
 /* An alert open when the run before stopped, to its shard (the shards are
@@ -109,7 +109,7 @@ void dmn_resume_alert(void *ctx, const shard_resume_t *r)
     unsigned i = r->kind == ALERT_FEED ? 0 : router_shard_of(r->user, strlen(r->user), d->nshards);
     int rc = shard_resume(d->sh[i].shard, r);
     if (rc == SW_OK && r->kind == ALERT_FEED)
-        router_feed_was_stalled(d->router);
+        router_feed_was_stalled(d->in.router);
     else if (rc < 0 && rc != SW_EEXISTS)
         sw_log(LOG_WARN, "alerts journal: a %s alert of %s not resumed: %s",
                alert_kind_name(r->kind), r->user, sw_strerror(rc));
@@ -134,11 +134,11 @@ int dmn_state_load(daemon_t *d, char *err, size_t errlen)
     if (rc == STATEFILE_MISSING)
         sw_log(LOG_INFO, "state: %s: none yet, learning from scratch", d->o.r.state);
     else if (rc == STATEFILE_MOVED_ASIDE)
-        atomic_store_explicit(&d->state_moved_aside, 1, memory_order_relaxed);
+        atomic_store_explicit(&d->st.state_moved_aside, 1, memory_order_relaxed);
     else
         sw_log(LOG_INFO, "state: %s: learned baselines loaded", d->o.r.state);
     char werr[512];
-    if (!(d->saver = statefile_saver_create(d->o.r.state, werr, sizeof(werr)))) {
+    if (!(d->st.saver = statefile_saver_create(d->o.r.state, werr, sizeof(werr)))) {
         sw_errf(err, errlen, "--state: %s", werr);
         return SW_EIO;
     }
@@ -162,7 +162,7 @@ static int state_encode_all(daemon_t *d, unsigned char **buf, size_t *len)
  * leave the previous file whole (counted and logged by the saver). */
 static int state_write(daemon_t *d, unsigned char *buf, size_t len)
 {
-    int rc = statefile_saver_save(d->saver, buf, len);
+    int rc = statefile_saver_save(d->st.saver, buf, len);
     free(buf);
     if (rc == SW_OK)
         sw_log(LOG_DEBUG, "state: %s: saved (%zu bytes)", d->o.r.state, len);
@@ -176,7 +176,7 @@ int dmn_state_save(daemon_t *d)
     size_t len = 0;
     int rc = state_encode_all(d, &buf, &len);
     if (rc < 0) {
-        statefile_saver_skip(d->saver, sw_strerror(rc));
+        statefile_saver_skip(d->st.saver, sw_strerror(rc));
         return rc;
     }
     rc = state_write(d, buf, len);
@@ -199,7 +199,7 @@ int dmn_state_save(daemon_t *d)
  */
 int dmn_park_all(daemon_t *d)
 {
-    atomic_store_explicit(&d->pause_req, 1, memory_order_release);
+    atomic_store_explicit(&d->st.pause_req, 1, memory_order_release);
     double give_up = dmn_mono_s() + PARK_WAIT_S;
     long idle = IDLE_MIN_NS;
     for (unsigned i = 0; i < d->nshards; i++) {
@@ -207,7 +207,7 @@ int dmn_park_all(daemon_t *d)
         while (!atomic_load_explicit(&d->sh[i].parked, memory_order_acquire) &&
                !atomic_load_explicit(&d->sh[i].done, memory_order_acquire)) {
             if (dmn_mono_s() > give_up) {
-                atomic_store_explicit(&d->pause_req, 0, memory_order_release);
+                atomic_store_explicit(&d->st.pause_req, 0, memory_order_release);
                 sw_log(LOG_WARN, "state: shard %u did not stop within %.0f s", i, PARK_WAIT_S);
                 return -1;
             }
@@ -221,7 +221,7 @@ int dmn_park_all(daemon_t *d)
  * or written in their tables meanwhile comes before their next write. */
 void dmn_unpark_all(daemon_t *d)
 {
-    atomic_store_explicit(&d->pause_req, 0, memory_order_release);
+    atomic_store_explicit(&d->st.pause_req, 0, memory_order_release);
 }
 
 /*
@@ -230,19 +230,19 @@ void dmn_unpark_all(daemon_t *d)
  */
 void dmn_state_checkpoint(daemon_t *d)
 {
-    pthread_mutex_lock(&d->ckpt_lock);
+    pthread_mutex_lock(&d->st.ckpt_lock);
     if (dmn_park_all(d) < 0) {
-        pthread_mutex_unlock(&d->ckpt_lock);
-        statefile_saver_skip(d->saver, "a shard did not stop for the checkpoint");
+        pthread_mutex_unlock(&d->st.ckpt_lock);
+        statefile_saver_skip(d->st.saver, "a shard did not stop for the checkpoint");
         return;
     }
     unsigned char *buf = NULL;
     size_t len = 0;
     int rc = state_encode_all(d, &buf, &len);
     dmn_unpark_all(d);
-    pthread_mutex_unlock(&d->ckpt_lock);
+    pthread_mutex_unlock(&d->st.ckpt_lock);
     if (rc < 0) {
-        statefile_saver_skip(d->saver, sw_strerror(rc));
+        statefile_saver_skip(d->st.saver, sw_strerror(rc));
         return;
     }
     state_write(d, buf, len);
