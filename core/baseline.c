@@ -27,6 +27,8 @@
 /* The bin of the day (0..BASE_BINS-1) of absolute bin number n. */
 static int day_bin(int64_t n)
 {
+    if (n >= 0) /* always, after 1970: unsigned division is the cheaper one */
+        return (int)((uint64_t)n % BASE_BINS);
     int64_t i = n % BASE_BINS;
     return (int)(i < 0 ? i + BASE_BINS : i);
 }
@@ -34,6 +36,8 @@ static int day_bin(int64_t n)
 /* The absolute bin number of time ts (floor division). */
 static int64_t abs_bin(int64_t ts)
 {
+    if (ts >= 0)
+        return (int64_t)((uint64_t)ts / (uint64_t)BASE_BIN_NS);
     int64_t q = ts / BASE_BIN_NS;
     return ts % BASE_BIN_NS < 0 ? q - 1 : q;
 }
@@ -41,8 +45,13 @@ static int64_t abs_bin(int64_t ts)
 /* The kind of day of absolute bin n: 1970-01-01 was a Thursday. */
 static int kind_of_bin(int64_t n)
 {
-    int64_t day = n / BASE_BINS - (n % BASE_BINS < 0);
-    int64_t wd = ((day % 7) + 7 + 4) % 7; /* 0 Sunday .. 6 Saturday */
+    int64_t wd; /* 0 Sunday .. 6 Saturday */
+    if (n >= 0) {
+        wd = (int64_t)(((uint64_t)n / BASE_BINS + 4) % 7);
+    } else {
+        int64_t day = n / BASE_BINS - (n % BASE_BINS < 0);
+        wd = ((day % 7) + 7 + 4) % 7;
+    }
     return wd == 0 || wd == 6 ? BASE_WEEKEND : BASE_WEEKDAY;
 }
 
@@ -58,7 +67,7 @@ static int kind_for(const base_cfg_t *cfg, int64_t n)
 
 uint8_t base_days(const base_t *b, int k, int i)
 {
-    unsigned v = (unsigned)b->days[k][i / 2] >> (i % 2 * 4) & 0xf;
+    unsigned u = (unsigned)i, v = (unsigned)b->days[k][u >> 1] >> ((u & 1) * 4) & 0xf;
     return (uint8_t)((v & DAYS_MAX) | (v & 8 ? DAYS_ODD : 0));
 }
 
@@ -66,8 +75,8 @@ void base_set_days(base_t *b, int k, int i, unsigned count_odd)
 {
     unsigned n = count_odd & 0x7f;
     unsigned v = (n > DAYS_MAX ? DAYS_MAX : n) | (count_odd & DAYS_ODD ? 8 : 0);
-    unsigned shift = (unsigned)(i % 2 * 4);
-    b->days[k][i / 2] = (uint8_t)((b->days[k][i / 2] & ~(0xfu << shift)) | v << shift);
+    unsigned u = (unsigned)i, shift = (u & 1) * 4;
+    b->days[k][u >> 1] = (uint8_t)((b->days[k][u >> 1] & ~(0xfu << shift)) | v << shift);
 }
 
 void base_init(base_t *b)

@@ -252,21 +252,38 @@ static void mark_changed(shard_t *sh, uint32_t ui, int64_t at)
     sh->changed[sh->nchanged++] = (struct changed){ ui, at };
 }
 
+/* What an alert's event says besides the verdict; made into an event only
+ * when the lifecycle moves (most samples move nothing). */
+typedef struct {
+    alert_kind_t kind;
+    int dir;
+    int learning;   /* judged against a guess for this time */
+    double backlog; /* -1: none */
+    double limit;   /* limit_exceeded: the limit; 0 otherwise */
+} ev_what_t;
+
 /*
  * Steps an alert's lifecycle with a detector's verdict `o` at `ts`, and
- * emits the transition it makes: `ev` (a template of ev_alert()) gets the
- * verdict's value and baseline, its start (the detector's onset when it
- * knows one earlier than the first hot sample) and its end (likewise).
+ * emits the transition it makes: an event of `w` with the verdict's value
+ * and baseline, its start (the detector's onset when it knows one earlier
+ * than the first hot sample) and its end (likewise).
  */
 static void drive(shard_t *sh, life_t *l, uint32_t *id, int64_t ts, const det_out_t *o,
-                  int64_t for_ns, int64_t hold_ns, event_t *ev, uint32_t ui, const char *cls,
-                  int64_t lead)
+                  int64_t for_ns, int64_t hold_ns, const ev_what_t *w, uint32_t ui,
+                  const char *cls, int64_t lead)
 {
+    int step = life_step(l, ts, o->hot, o->cool, for_ns, hold_ns);
+    if (step == LIFE_NONE || (step == LIFE_RESOLVE && !*id))
+        return;
     const user_t *u = st_user(sh->st, ui);
+    event_t evs = ev_alert(w->kind, w->dir), *ev = &evs;
+    ev->learning = (uint8_t)w->learning;
+    ev->backlog = w->backlog;
+    ev->limit = w->limit;
     ev->value = o->value;
     ev->baseline = o->baseline;
     int64_t onset_hint = o->onset, end_hint = o->end;
-    switch (life_step(l, ts, o->hot, o->cool, for_ns, hold_ns)) {
+    switch (step) {
     case LIFE_FIRE:
         *id = new_id(sh);
         ev->type = EV_FIRE;
@@ -358,11 +375,8 @@ static void agg_close(shard_t *sh, agg_t *g)
 
     silence_judge(&g->sil, &in, p, &o);
     g->suspicious = (uint8_t)silence_suspicious(&g->sil, &in, p);
-    event_t ev = ev_alert(ALERT_SILENCE, g->dir);
-    ev.learning = g->learning; /* judged against a guess for this time */
-    ev.value = o.value;
-    ev.baseline = o.baseline;
-    drive(sh, &g->silence, &g->silence_alert, ts, &o, 0, p->silence_hold, &ev, g->user, "all", 0);
+    ev_what_t w = { ALERT_SILENCE, g->dir, g->learning, -1, 0 };
+    drive(sh, &g->silence, &g->silence_alert, ts, &o, 0, p->silence_hold, &w, g->user, "all", 0);
     if (g->explain)
         explain_bucket(sh, g, &in);
 
@@ -371,11 +385,8 @@ static void agg_close(shard_t *sh, agg_t *g)
         det_in_t all = in;
         all.count = g->queued;
         limit_judge(&all, limit, g->base_rate, &o);
-        ev = ev_alert(ALERT_LIMIT, g->dir);
-        ev.value = o.value;
-        ev.baseline = o.baseline;
-        ev.limit = limit;
-        drive(sh, &g->limit, &g->limit_alert, ts, &o, p->storm_for, p->storm_hold, &ev, g->user,
+        w = (ev_what_t){ ALERT_LIMIT, g->dir, 0, -1, limit };
+        drive(sh, &g->limit, &g->limit_alert, ts, &o, p->storm_for, p->storm_hold, &w, g->user,
               "all", 0);
     }
 
@@ -383,11 +394,8 @@ static void agg_close(shard_t *sh, agg_t *g)
         route_in_t rin = { .in = in, .delivered = g->delivered, .backlog = g->backlog };
         rin.in.count = g->queued;
         route_judge(st_route(sh->st, g), &rin, p, &o);
-        ev = ev_alert(ALERT_BLOCKED, g->dir);
-        ev.value = o.value;
-        ev.baseline = o.baseline;
-        ev.backlog = g->backlog;
-        drive(sh, &g->blocked, &g->blocked_alert, ts, &o, p->blocked_for, p->blocked_hold, &ev,
+        w = (ev_what_t){ ALERT_BLOCKED, g->dir, 0, g->backlog, 0 };
+        drive(sh, &g->blocked, &g->blocked_alert, ts, &o, p->blocked_for, p->blocked_hold, &w,
               g->user, "all", 0);
     }
 
@@ -540,14 +548,9 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     det_out_t o, storm_out;
     storm_judge(&s->storm_det, &in, p, &o);
     storm_out = o;
-    event_t ev = ev_alert(ALERT_STORM, s->dir);
-    ev.value = o.value;
-    ev.baseline = o.baseline;
-    ev.learning = (uint8_t)in.learning; /* judged against a guess for this time */
-    if (s->dir == DIR_NORTH)
-        ev.backlog = g->backlog;
+    ev_what_t w = { ALERT_STORM, s->dir, in.learning, s->dir == DIR_NORTH ? g->backlog : -1, 0 };
     int was_firing = life_firing(&s->storm);
-    drive(sh, &s->storm, &s->alert, r->ts, &o, 0, p->storm_hold, &ev, s->user, s->cls, dt);
+    drive(sh, &s->storm, &s->alert, r->ts, &o, 0, p->storm_hold, &w, s->user, s->cls, dt);
     if (was_firing && !life_active(&s->storm))
         storm_forget(&s->storm_det);
 
@@ -557,11 +560,8 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
                  life_active(&g->blocked) || life_active(&g->limit);
     shift_judge(&s->shift, &in, others, p, &o);
     if (!others || life_active(&s->shift_life)) {
-        ev = ev_alert(ALERT_SHIFT, s->dir);
-        ev.value = o.value;
-        ev.baseline = o.baseline;
-        ev.learning = (uint8_t)in.learning;
-        drive(sh, &s->shift_life, &s->shift_alert, r->ts, &o, p->shift_for, p->shift_hold, &ev,
+        w = (ev_what_t){ ALERT_SHIFT, s->dir, in.learning, -1, 0 };
+        drive(sh, &s->shift_life, &s->shift_alert, r->ts, &o, p->shift_for, p->shift_hold, &w,
               s->user, s->cls, 0);
     }
 
@@ -1072,8 +1072,8 @@ static void accept_level(shard_t *sh, const rec_t *r)
         if (life_active(&s->shift_life)) {
             det_out_t o = { .cool = 1, .onset = INT64_MAX, .end = INT64_MAX,
                             .value = s->rate, .baseline = s->rate };
-            event_t ev = ev_alert(ALERT_SHIFT, s->dir);
-            drive(sh, &s->shift_life, &s->shift_alert, r->ts, &o, 0, 0, &ev, s->user, s->cls, 0);
+            ev_what_t w = { ALERT_SHIFT, s->dir, 0, -1, 0 };
+            drive(sh, &s->shift_life, &s->shift_alert, r->ts, &o, 0, 0, &w, s->user, s->cls, 0);
         }
     }
 }
