@@ -106,7 +106,7 @@ int dmn_parse_args(int argc, char **argv, run_opts_t *o, run_cfg_t *flags, uint6
     memset(by_letter, -1, sizeof(by_letter));
     size_t nopts = 2, ns = strlen(shorts);
     cfg_flag_t fl;
-    for (size_t i = 0; cfg_run_flag(i, &fl); i++) {
+    for (size_t i = 0; i < 64 && cfg_run_flag(i, &fl); i++) { /* `given` has 64 bits */
         opts[nopts++] = (struct option){ fl.name, fl.takes_value ? required_argument : no_argument,
                                          NULL, FLAG_BASE + (int)i };
         if (fl.short_opt > 0 && fl.short_opt < 128) {
