@@ -6,7 +6,7 @@
  * so it is most of the daemon's memory after the series themselves: its
  * records are packed, the fixed fields and then only the key bytes used
  * (a 24-byte User and a short class make 96 bytes instead of 192), in a
- * byte ring whose records may wrap around its end.
+ * byte ring whose records may wrap around its end, grown by half.
  */
 #include "reorder.h"
 
@@ -22,8 +22,7 @@ struct reorder {
     int64_t clock;       /* the time lateness is judged from: max_ts unless set */
     int64_t released_ts; /* newest event time released */
     uint32_t seq;
-    /* FIFO of in-order records, packed (packed_size()) in a byte ring of
-     * power-of-two capacity */
+    /* FIFO of in-order records, packed (packed_size()) in a byte ring */
     unsigned char *fifo;
     size_t fifo_head, fifo_used, fifo_cap; /* bytes */
     size_t fifo_n;                         /* records */
@@ -75,7 +74,8 @@ static size_t packed_size(const rec_t *rec)
 /* Copies n bytes into the ring at offset `at`, wrapping at its end. */
 static inline void ring_put(reorder_t *r, size_t at, const void *src, size_t n)
 {
-    at &= r->fifo_cap - 1;
+    if (at >= r->fifo_cap) /* offsets come in below twice the capacity */
+        at -= r->fifo_cap;
     if (at + n <= r->fifo_cap) { /* the common case: no wrap */
         memcpy(r->fifo + at, src, n);
         return;
@@ -88,7 +88,8 @@ static inline void ring_put(reorder_t *r, size_t at, const void *src, size_t n)
 /* Copies n bytes out of the ring from offset `at`, wrapping at its end. */
 static inline void ring_get(const reorder_t *r, size_t at, void *dst, size_t n)
 {
-    at &= r->fifo_cap - 1;
+    if (at >= r->fifo_cap)
+        at -= r->fifo_cap;
     if (at + n <= r->fifo_cap) {
         memcpy(dst, r->fifo + at, n);
         return;
@@ -98,7 +99,10 @@ static inline void ring_get(const reorder_t *r, size_t at, void *dst, size_t n)
     memcpy((unsigned char *)dst + first, r->fifo, n - first);
 }
 
-/* Room for `need` more bytes: the ring doubles, its bytes in order from 0. */
+/* Room for `need` more bytes: the ring grows by half, its bytes in order
+ * from 0. By half, not double: a ring's head goes round its whole
+ * capacity, so every byte of it ends up resident, and the FIFO is the
+ * daemon's largest buffer after the series. */
 static int fifo_reserve(reorder_t *r, size_t need)
 {
     if (r->fifo_cap - r->fifo_used >= need)
@@ -107,7 +111,7 @@ static int fifo_reserve(reorder_t *r, size_t need)
     while (cap - r->fifo_used < need) {
         if (cap > SIZE_MAX / 4)
             return SW_ENOMEM;
-        cap *= 2;
+        cap += cap / 2;
     }
     unsigned char *v = malloc(cap);
     if (!v)
@@ -212,7 +216,9 @@ int reorder_pop(reorder_t *r, rec_t *out, int drain)
         size_t n = packed_size(out);
         /* the key and the padding to 8: within the rec_t (n <= its size) */
         ring_get(r, r->fifo_head + REC_HEAD, (unsigned char *)out + REC_HEAD, n - REC_HEAD);
-        r->fifo_head = (r->fifo_head + n) & (r->fifo_cap - 1);
+        r->fifo_head += n;
+        if (r->fifo_head >= r->fifo_cap)
+            r->fifo_head -= r->fifo_cap;
         r->fifo_used -= n;
         r->fifo_n--;
     } else {
