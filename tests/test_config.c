@@ -27,6 +27,7 @@
 #include "testutil.h"
 
 #include "config.h"
+#include "daemon.h"
 #include "err.h"
 
 /* ---- allocation-failure injection (active only with --wrap) ---- */
@@ -824,6 +825,25 @@ static void test_run_flags(void **state)
     }
 }
 
+/* `stormwatch run --help` documents every flag of the table. */
+static void test_run_flags_in_help(void **state)
+{
+    (void)state;
+    const char *help = run_usage();
+    cfg_flag_t fl;
+    size_t n = 0;
+    for (size_t i = 0; cfg_run_flag(i, &fl); i++, n++) {
+        char want[64];
+        snprintf(want, sizeof(want), "--%s ", fl.name);
+        if (!strstr(help, want)) {
+            snprintf(want, sizeof(want), "--%s,", fl.name); /* "--curve-secret FILE, --curve-public" */
+            if (!strstr(help, want))
+                fail_msg("run --help does not document --%s", fl.name);
+        }
+    }
+    assert_true(n > 30);
+}
+
 /* A flag wins over the file's key; what no flag gave stays the file's. */
 static void test_run_flags_override(void **state)
 {
@@ -1571,6 +1591,7 @@ int main(void)
         cmocka_unit_test(test_run_free),
         cmocka_unit_test(test_run_flags),
         cmocka_unit_test(test_run_flags_override),
+        cmocka_unit_test(test_run_flags_in_help),
         cmocka_unit_test(test_run_flag_errors),
         cmocka_unit_test(test_partial_keeps_defaults),
         cmocka_unit_test(test_timestamp_precisions),

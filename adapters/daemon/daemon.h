@@ -8,6 +8,9 @@
  * clean stop, 1 on a runtime failure, 2 on bad usage or configuration. */
 int run_main(int argc, char **argv);
 
+/* `stormwatch run --help`: a static string. */
+const char *run_usage(void);
+
 #include <stdio.h>
 
 /* The daemon's metrics in Prometheus text format, and its firing alerts as

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "daemon_int.h"
 #include "err.h"
 #include "log.h"
@@ -90,6 +91,11 @@ static const char usage[] =
     "a bad new one is refused and the old one kept.\n"
     "Exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad usage,\n"
     "configuration, change register or state file.\n";
+
+const char *run_usage(void)
+{
+    return usage;
+}
 
 /* getopt's code for flag i of the settings table (config.h cfg_run_flag) */
 #define FLAG_BASE 256
