@@ -458,6 +458,24 @@ static void add_impacted(alerts_t *as, active_t *ac, size_t ui)
 
 /* A User's northbound bucket: learn its usual backlog, and list it under
  * every storm of another User it shows impact from. */
+/*
+ * Whether a storm stands at event time `at`: a User's backlog then is no
+ * usual level to learn. Another instance's storm can arrive ahead of this
+ * one's clock (its line counts from when it comes, and this instance may
+ * still be reading an earlier hour): it stands from its own start, so the
+ * backlogs before it are still learnt. Untracked storms (past
+ * ALERTS_BLAST_MAX_STORMS at once) have no start kept: they stand.
+ */
+static int storm_at(const alerts_t *as, int64_t at)
+{
+    if (as->nstorms > as->ntracked)
+        return 1;
+    for (size_t i = 0; i < as->ntracked; i++)
+        if (as->storms[i]->since <= at)
+            return 1;
+    return 0;
+}
+
 static void on_summary(alerts_t *as, const event_t *ev)
 {
     buser_t *u = buser(as, ev->user);
@@ -467,7 +485,7 @@ static void on_summary(alerts_t *as, const event_t *ev)
     }
     const detect_params_t *p = as->o.detect_for(as->o.detect_ctx, ev->user, strlen(ev->user));
     blast_observe(&u->bt, ev->at, ev->backlog, ev->dt, p->base_tau,
-                  as->nstorms == 0 && !ev->alerting);
+                  !storm_at(as, ev->at) && !ev->alerting);
     if (!as->nstorms)
         return;
     size_t ui = (size_t)(u - as->users);
