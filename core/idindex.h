@@ -49,7 +49,8 @@ int idx_update(idindex_t *ix, const char *key, size_t len, size_t value);
 /* Removes the key: 0, or SW_ENOTFOUND. */
 int idx_remove(idindex_t *ix, const char *key, size_t len);
 /* Room for `n` entries in all, so that inserts up to there cannot fail:
- * 0 or SW_ENOMEM (the index unchanged). */
+ * 0 or SW_ENOMEM (no entry added or lost; one of the two tables may have
+ * grown already). */
 int idx_reserve(idindex_t *ix, size_t n);
 
 #endif

@@ -363,6 +363,36 @@ static void test_storm_hurts_a_user_of_another_instance(void **state)
 }
 
 /*
+ * The other edge of that: while a storm stands, a User's backlog is not
+ * learnt as its usual level. Three hours of a raised backlog under one
+ * storm (30 min learning would have taken it for normal) and the User is
+ * still hurt by the next storm.
+ */
+static void test_no_learning_under_a_storm(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new();
+    int64_t t = learn_backlogs(f, 2);
+    send(f, EV_FIRE, ALERT_STORM, 1, "S", t, t, -1);
+    int64_t at = t;
+    for (int k = 0; k < 3 * 360; k++) {
+        at += 10 * S;
+        send(f, EV_SUMMARY, 0, 0, "B01", at, 0, 200);
+        progress(f, at + 5 * S);
+    }
+    send(f, EV_RESOLVE, ALERT_STORM, 1, "S", at + 5 * S, t, -1);
+    progress(f, at + 6 * S);
+    f->sink.impacted[0] = '\0';
+    at += 10 * S;
+    send(f, EV_FIRE, ALERT_STORM, 2, "S2", at, at, -1);
+    send(f, EV_SUMMARY, 0, 0, "B01", at + 10 * S, 0, 200);
+    send(f, EV_RESOLVE, ALERT_STORM, 2, "S2", at + 20 * S, at, -1);
+    progress(f, at + 25 * S);
+    assert_string_equal(f->sink.impacted, "B01,");
+    fx_free(f);
+}
+
+/*
  * Another instance's storm told before this instance has read that far (it
  * is still learning the hour before): the backlogs before the storm's
  * start are still learnt, so a route blocking after it is the storm's
@@ -446,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_widespread_resumed),
         cmocka_unit_test(test_storm_hurts_a_user_of_another_instance),
         cmocka_unit_test(test_storm_told_ahead_of_the_clock),
+        cmocka_unit_test(test_no_learning_under_a_storm),
         cmocka_unit_test(test_widespread_across_instances),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -825,6 +825,51 @@ static void test_run_flags(void **state)
     }
 }
 
+/*
+ * Every allocation a flag makes fails in turn (the YAML node, the copy of
+ * a path, a list's array and its item): each is refused with
+ * "--FLAG: out of memory", the flags set before keep their values, and
+ * nothing leaks (the sanitizer build checks that).
+ */
+static void test_run_flag_alloc_failure(void **state)
+{
+    (void)state;
+    if (!allocfail_active())
+        skip();
+    static const struct {
+        const char *flag, *value;
+    } sets[] = { { "ingest", "tcp://127.0.0.1:1" }, { "alerts", "a.jsonl" },
+                 { "ingest", "tcp://127.0.0.1:2" }, { "ring-size", "128" } };
+    for (long fail_at = 0;; fail_at++) {
+        run_cfg_t flags = { 0 };
+        char err[256] = "";
+        int failed = -1;
+        allocfail_reset(fail_at);
+        for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]) && failed < 0; i++)
+            if (cfg_run_set(&flags, flag_index(sets[i].flag), sets[i].value, err, sizeof(err)) < 0)
+                failed = (int)i;
+        allocfail_disarm();
+        if (failed < 0) { /* no allocation left to fail: all four were set */
+            assert_int_equal(flags.n_ingest, 2);
+            assert_string_equal(flags.ingest[1], "tcp://127.0.0.1:2");
+            assert_string_equal(flags.alerts, "a.jsonl");
+            assert_int_equal(flags.ring_size, 128);
+            cfg_run_free(&flags);
+            assert_true(fail_at >= 5); /* array, item; node, copy; array, item; node */
+            break;
+        }
+        char want[64];
+        snprintf(want, sizeof(want), "--%s: out of memory", sets[failed].flag);
+        assert_string_equal(err, want);
+        if (failed >= 1)
+            assert_string_equal(flags.ingest[0], "tcp://127.0.0.1:1");
+        if (failed >= 2)
+            assert_string_equal(flags.alerts, "a.jsonl");
+        assert_int_equal(flags.n_ingest, failed >= 3 ? 2 : failed >= 1 ? 1 : 0);
+        cfg_run_free(&flags);
+    }
+}
+
 /* `stormwatch run --help` documents every flag of the table. */
 static void test_run_flags_in_help(void **state)
 {
@@ -1592,6 +1637,7 @@ int main(void)
         cmocka_unit_test(test_run_flags),
         cmocka_unit_test(test_run_flags_override),
         cmocka_unit_test(test_run_flags_in_help),
+        cmocka_unit_test(test_run_flag_alloc_failure),
         cmocka_unit_test(test_run_flag_errors),
         cmocka_unit_test(test_partial_keeps_defaults),
         cmocka_unit_test(test_timestamp_precisions),
