@@ -20,6 +20,8 @@ struct changes {
     change_t *v;
     size_t n, cap;
     idindex_t by_id; /* id -> position in v */
+    forecast_t *fc;  /* forecasts, in the order added (a handful a User) */
+    size_t nfc, fc_cap;
 };
 
 changes_t *changes_create(void)
@@ -47,6 +49,9 @@ void changes_destroy(changes_t *reg)
     for (size_t i = 0; i < reg->n; i++)
         change_free_strings(&reg->v[i]);
     free(reg->v);
+    for (size_t i = 0; i < reg->nfc; i++)
+        free(reg->fc[i].user);
+    free(reg->fc);
     idx_free(&reg->by_id);
     free(reg);
 }
@@ -62,9 +67,23 @@ static char *dup_opt(const char *s, int *failed)
     return d;
 }
 
+double change_impact(const change_t *c, int dir)
+{
+    return (dir == DIR_SOUTH || dir == DIR_NORTH) && (c->impact_set & DIR_BIT(dir))
+               ? c->impact[dir]
+               : 1.0;
+}
+
+static int impact_ok(const change_t *c, int dir)
+{
+    double x = c->impact[dir];
+    return !(c->impact_set & DIR_BIT(dir)) || (x >= 0 && x <= CHG_MAX_IMPACT); /* NaN fails */
+}
+
 int changes_add(changes_t *reg, const change_t *c)
 {
-    if (!reg || !c || !c->id || !c->user || c->end < c->start || (c->affects & ~CHG_BOTH))
+    if (!reg || !c || !c->id || !c->user || c->end < c->start || (c->affects & ~CHG_BOTH) ||
+        (c->impact_set & ~CHG_BOTH) || !impact_ok(c, DIR_SOUTH) || !impact_ok(c, DIR_NORTH))
         return SW_EINVAL;
     if (changes_find(reg, c->id))
         return SW_EEXISTS;
@@ -174,4 +193,52 @@ int change_check_text(const char *key, const char *s, size_t len, char *why, siz
 int change_is_dcc(const change_t *c)
 {
     return c && c->user && strcmp(c->user, CHG_DCC_USER) == 0;
+}
+
+int changes_add_forecast(changes_t *reg, const forecast_t *f)
+{
+    if (!reg || !f || !f->user || f->to_day < f->from_day || !(f->per_day > 0))
+        return SW_EINVAL;
+    for (size_t i = 0; i < reg->nfc; i++) {
+        const forecast_t *o = &reg->fc[i];
+        if (!strcmp(o->user, f->user) && o->from_day <= f->to_day && f->from_day <= o->to_day)
+            return SW_EEXISTS;
+    }
+    if (VEC_RESERVE(reg->fc, reg->fc_cap, reg->nfc + 1, 8) < 0)
+        return SW_ENOMEM;
+    forecast_t copy = *f;
+    if (!(copy.user = strdup(f->user)))
+        return SW_ENOMEM;
+    reg->fc[reg->nfc++] = copy;
+    return SW_OK;
+}
+
+size_t changes_forecast_count(const changes_t *reg)
+{
+    return reg ? reg->nfc : 0;
+}
+
+const forecast_t *changes_forecast_get(const changes_t *reg, size_t i)
+{
+    return reg && i < reg->nfc ? &reg->fc[i] : NULL;
+}
+
+const forecast_t *changes_forecast_for(const changes_t *reg, const char *user, int32_t day)
+{
+    for (size_t i = 0; reg && i < reg->nfc; i++) {
+        const forecast_t *f = &reg->fc[i];
+        if (f->from_day <= day && day <= f->to_day && !strcmp(f->user, user))
+            return f;
+    }
+    return NULL;
+}
+
+int changes_copy_forecasts(changes_t *dst, const changes_t *src)
+{
+    for (size_t i = 0; i < changes_forecast_count(src); i++) {
+        int rc = changes_add_forecast(dst, &src->fc[i]);
+        if (rc < 0 && rc != SW_EEXISTS)
+            return rc;
+    }
+    return SW_OK;
 }

@@ -50,8 +50,27 @@ typedef struct {
     int64_t start;   /* ns since the Unix epoch */
     int64_t end;     /* ns since the Unix epoch, >= start */
     unsigned affects;/* CHG_* bits; CHG_BOTH by default */
+    /* declared impact per direction (DIR_SOUTH, DIR_NORTH): the traffic
+     * expected while the change is in force, relative to the usual level
+     * (1: no change; 0: none; 3: three times); read it with change_impact() */
+    double impact[2];
+    unsigned impact_set; /* CHG_* bits of the directions impact[] declares;
+                            an undeclared direction's impact is 1 */
     int line;        /* line in the source file, 0 when not from a file */
 } change_t;
+
+/* The largest declared impact accepted: a change that multiplies a User's
+ * traffic by more is not a plan but an incident. */
+#define CHG_MAX_IMPACT 1000.0
+
+/* A User's Service Request forecast (contract section 2): southbound
+ * requests a day over a range of UTC days. */
+typedef struct {
+    char *user;
+    int32_t from_day, to_day; /* days since 1970-01-01 (UTC), inclusive */
+    double per_day;           /* requests forecast for each day, > 0 */
+    int line;                 /* line in the source file, 0 when not from a file */
+} forecast_t;
 
 typedef struct changes changes_t;
 
@@ -85,6 +104,23 @@ const change_t *changes_find(const changes_t *reg, const char *id);
 int change_copy(change_t *dst, const change_t *src);
 /* Frees the strings of a change made by change_copy(). */
 void change_free_strings(change_t *c);
+
+/* The change's declared impact in direction dir (DIR_*); 1 when undeclared. */
+double change_impact(const change_t *c, int dir);
+
+/*
+ * Adds a copy of forecast `f` (its user duplicated). SW_EINVAL when the
+ * user is missing, to_day < from_day or per_day is not > 0; SW_ENOMEM.
+ * Forecasts of one User may not overlap: SW_EEXISTS when a day of f is
+ * already forecast for its User.
+ */
+int changes_add_forecast(changes_t *reg, const forecast_t *f);
+size_t changes_forecast_count(const changes_t *reg);
+const forecast_t *changes_forecast_get(const changes_t *reg, size_t i);
+/* The forecast of `user` covering UTC day `day`, or NULL. */
+const forecast_t *changes_forecast_for(const changes_t *reg, const char *user, int32_t day);
+/* Copies every forecast of src into dst: 0, or SW_ENOMEM. */
+int changes_copy_forecasts(changes_t *dst, const changes_t *src);
 
 /* Non-zero when the change is DCC-led (user "DCC"). */
 int change_is_dcc(const change_t *c);

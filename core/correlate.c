@@ -28,6 +28,19 @@ static const struct {
     { "maintenance", 0.8, 0.8, 1.0, 1.0, 1.0 },
 };
 
+const char *corr_kind_name(size_t i)
+{
+    return i < sizeof(affinity) / sizeof(affinity[0]) ? affinity[i].kind : NULL;
+}
+
+int corr_kind_known(const char *kind)
+{
+    for (size_t i = 0; kind && corr_kind_name(i); i++)
+        if (strcasecmp(kind, corr_kind_name(i)) == 0)
+            return 1;
+    return 0;
+}
+
 double corr_kind_affinity(const char *kind, alert_kind_t alert, int dir)
 {
     if (!kind)

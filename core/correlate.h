@@ -61,6 +61,12 @@ double corr_score(const change_t *c, const corr_params_t *p, alert_kind_t kind, 
 corr_result_t corr_best(const changes_t *reg, const corr_params_t *p, const char *user,
                         alert_kind_t kind, int dir, int64_t onset);
 
+/* The i-th kind the correlator knows ("firewall", "network", "mdm",
+ * "headend", "firmware", "maintenance"), NULL past the last. */
+const char *corr_kind_name(size_t i);
+/* Non-zero when `kind` is one of them (case-insensitive). */
+int corr_kind_known(const char *kind);
+
 /* How plausibly a change of free-text `kind` causes an alert of `alert`. */
 double corr_kind_affinity(const char *kind, alert_kind_t alert, int dir);
 

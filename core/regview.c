@@ -44,7 +44,7 @@ int regview_set_file(regview_t *rv, changes_t *file)
 {
     changes_t *empty = file ? NULL : changes_create();
     changes_t *f = file ? file : empty, *merged = changes_create();
-    int rc = f && merged ? SW_OK : SW_ENOMEM;
+    int rc = f && merged ? changes_copy_forecasts(merged, f) : SW_ENOMEM;
     for (size_t i = 0; rc == SW_OK && i < changes_count(f); i++)
         rc = changes_add(merged, changes_get(f, i));
     for (size_t i = 0; rc == SW_OK && i < changes_count(rv->api); i++) {

@@ -31,7 +31,7 @@ void regview_destroy(regview_t *rv);
 
 /*
  * A new file register (taken: the view frees it; NULL is an empty file).
- * The merged register is rebuilt: the file's changes, then the API's whose
+ * The merged register is rebuilt: the file's changes and forecasts, then the API's whose
  * ids the file does not hold. 0, or SW_ENOMEM with the view unchanged (and
  * `file` freed).
  */
