@@ -321,6 +321,107 @@ static void test_register_alloc_failure(void **state)
     changes_destroy(reg);
 }
 
+/* ---- declared impact and forecasts, in the register ---- */
+
+static void test_register_impact(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    change_t c = mk("CHG-1", "U1");
+    /* undeclared: 1 both ways, whatever impact[] holds */
+    c.impact[DIR_SOUTH] = 7;
+    assert_int_equal(changes_add(reg, &c), 0);
+    const change_t *got = changes_find(reg, "CHG-1");
+    assert_near(change_impact(got, DIR_SOUTH), 1.0, 0);
+    assert_near(change_impact(got, DIR_NORTH), 1.0, 0);
+    /* declared: the bounds 0 and CHG_MAX_IMPACT are in */
+    c = mk("CHG-2", "U1");
+    c.impact[DIR_SOUTH] = 0;
+    c.impact[DIR_NORTH] = CHG_MAX_IMPACT;
+    c.impact_set = CHG_BOTH;
+    assert_int_equal(changes_add(reg, &c), 0);
+    got = changes_find(reg, "CHG-2");
+    assert_near(change_impact(got, DIR_SOUTH), 0.0, 0);
+    assert_near(change_impact(got, DIR_NORTH), CHG_MAX_IMPACT, 0);
+    assert_near(change_impact(got, DIR_BOTH), 1.0, 0); /* not a direction of its own */
+    /* one direction declared, the other 1 */
+    c = mk("CHG-3", "U1");
+    c.impact[DIR_NORTH] = 3;
+    c.impact_set = CHG_NORTH;
+    assert_int_equal(changes_add(reg, &c), 0);
+    got = changes_find(reg, "CHG-3");
+    assert_near(change_impact(got, DIR_NORTH), 3.0, 0);
+    assert_near(change_impact(got, DIR_SOUTH), 1.0, 0);
+    /* refused: below 0, above the limit, NaN, an unknown bit; nothing added */
+    static const struct {
+        double x;
+        unsigned set;
+    } bad[] = { { -0.001, CHG_SOUTH }, { CHG_MAX_IMPACT + 0.001, CHG_NORTH }, { NAN, CHG_SOUTH },
+                { 1, 4 } };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        c = mk("CHG-BAD", "U1");
+        c.impact[DIR_SOUTH] = c.impact[DIR_NORTH] = bad[i].x;
+        c.impact_set = bad[i].set;
+        assert_int_equal(changes_add(reg, &c), SW_EINVAL);
+    }
+    assert_int_equal(changes_count(reg), 3);
+    changes_destroy(reg);
+}
+
+static void test_register_forecasts(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    forecast_t f = { .user = "U1", .from_day = 100, .to_day = 129, .per_day = 1200000, .line = 4 };
+    assert_int_equal(changes_add_forecast(reg, &f), 0);
+    /* the next month of the same User, and the same days of another */
+    f = (forecast_t){ .user = "U1", .from_day = 130, .to_day = 130, .per_day = 5 };
+    assert_int_equal(changes_add_forecast(reg, &f), 0);
+    f = (forecast_t){ .user = "U2", .from_day = 100, .to_day = 129, .per_day = 0.5 };
+    assert_int_equal(changes_add_forecast(reg, &f), 0);
+    assert_int_equal(changes_forecast_count(reg), 3);
+    /* a day already forecast for the User, at either end */
+    f = (forecast_t){ .user = "U1", .from_day = 129, .to_day = 129, .per_day = 1 };
+    assert_int_equal(changes_add_forecast(reg, &f), SW_EEXISTS);
+    f = (forecast_t){ .user = "U1", .from_day = 90, .to_day = 100, .per_day = 1 };
+    assert_int_equal(changes_add_forecast(reg, &f), SW_EEXISTS);
+    /* invalid */
+    f = (forecast_t){ .user = "U3", .from_day = 10, .to_day = 9, .per_day = 1 };
+    assert_int_equal(changes_add_forecast(reg, &f), SW_EINVAL);
+    f.to_day = 10;
+    f.per_day = 0;
+    assert_int_equal(changes_add_forecast(reg, &f), SW_EINVAL);
+    f.per_day = NAN;
+    assert_int_equal(changes_add_forecast(reg, &f), SW_EINVAL);
+    f = (forecast_t){ .user = NULL, .from_day = 1, .to_day = 1, .per_day = 1 };
+    assert_int_equal(changes_add_forecast(reg, &f), SW_EINVAL);
+    assert_int_equal(changes_add_forecast(NULL, &f), SW_EINVAL);
+    assert_int_equal(changes_forecast_count(reg), 3);
+
+    /* lookups: both ends inclusive, the day before and after not */
+    const forecast_t *got = changes_forecast_for(reg, "U1", 100);
+    assert_non_null(got);
+    assert_near(got->per_day, 1200000, 0);
+    assert_int_equal(got->line, 4);
+    assert_ptr_equal(changes_forecast_for(reg, "U1", 129), got);
+    assert_near(changes_forecast_for(reg, "U1", 130)->per_day, 5, 0);
+    assert_null(changes_forecast_for(reg, "U1", 99));
+    assert_null(changes_forecast_for(reg, "U1", 131));
+    assert_near(changes_forecast_for(reg, "U2", 115)->per_day, 0.5, 0);
+    assert_null(changes_forecast_for(reg, "U3", 115));
+    assert_null(changes_forecast_for(NULL, "U1", 100));
+    assert_ptr_equal(changes_forecast_get(reg, 0), got);
+    assert_null(changes_forecast_get(reg, 3));
+
+    /* copied with their Users' strings */
+    changes_t *copy = changes_create();
+    assert_int_equal(changes_copy_forecasts(copy, reg), 0);
+    assert_int_equal(changes_forecast_count(copy), 3);
+    changes_destroy(reg);
+    assert_near(changes_forecast_for(copy, "U1", 100)->per_day, 1200000, 0);
+    changes_destroy(copy);
+}
+
 /* ---- the YAML loader ---- */
 
 static const char contract_example[] =
@@ -505,6 +606,310 @@ static void test_yaml_unknown_keys_ignored(void **state)
     changes_destroy(reg);
 }
 
+/* ---- impact, forecasts and warnings in the YAML ---- */
+
+/* A change C of user U at 09:00-10:00 with `extra` lines appended. */
+static char *one_change(const char *extra)
+{
+    size_t n = strlen(extra) + 256;
+    char *yaml = malloc(n);
+    assert_non_null(yaml);
+    snprintf(yaml, n,
+             "changes:\n  - id: C\n    user: U\n    start: 2019-09-12T09:00:00Z\n"
+             "    end: 2019-09-12T10:00:00Z\n%s", extra);
+    return yaml;
+}
+
+/* Case i: loading `yaml` fails with exactly `msg`. */
+static void expect_error(size_t i, const char *yaml, const char *msg)
+{
+    char err[512];
+    changes_t *reg = load(yaml, SW_ECONFIG, err, sizeof(err));
+    if (strcmp(err, msg) != 0)
+        print_error("case %zu:\n got: %s\nwant: %s\n", i, err, msg);
+    assert_string_equal(err, msg);
+    changes_destroy(reg);
+}
+
+static void test_yaml_impact(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *lines;
+        unsigned set;
+        double south, north;
+    } cases[] = {
+        { "", 0, 1, 1 },
+        { "    impact:\n", 0, 1, 1 },
+        { "    impact: ~\n", 0, 1, 1 },
+        { "    impact: {}\n", 0, 1, 1 },
+        { "    impact:\n      south: 1.0\n      north: 1.0\n", CHG_BOTH, 1, 1 },
+        { "    impact: {south: 0, north: 1000}\n", CHG_BOTH, 0, 1000 },
+        { "    impact: {north: 3}\n", CHG_NORTH, 1, 3 },
+        { "    impact: {south: 0.25}\n", CHG_SOUTH, 0.25, 1 },
+        { "    impact: {south: 1e2, north: '2.5'}\n", CHG_BOTH, 100, 2.5 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *yaml = one_change(cases[i].lines);
+        changes_t *reg = load_ok(yaml);
+        const change_t *c = changes_get(reg, 0);
+        if (c->impact_set != cases[i].set)
+            fail_msg("case %zu: impact_set %u, want %u", i, c->impact_set, cases[i].set);
+        assert_near(change_impact(c, DIR_SOUTH), cases[i].south, 0);
+        assert_near(change_impact(c, DIR_NORTH), cases[i].north, 0);
+        changes_destroy(reg);
+        free(yaml);
+    }
+}
+
+static void test_yaml_impact_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *lines, *msg;
+    } cases[] = {
+        { "    impact: {south: -1}\n", "changes.yaml:6: change C: key 'impact.south': expected "
+          "a number from 0 to 1000, got '-1'" },
+        { "    impact: {south: -0.0001}\n", "changes.yaml:6: change C: key 'impact.south': "
+          "expected a number from 0 to 1000, got '-0.0001'" },
+        { "    impact:\n      north: 1000.001\n", "changes.yaml:7: change C: key "
+          "'impact.north': expected a number from 0 to 1000, got '1000.001'" },
+        { "    impact: {north: lots}\n", "changes.yaml:6: change C: key 'impact.north': "
+          "expected a number from 0 to 1000, got 'lots'" },
+        { "    impact: {north: .nan}\n", "changes.yaml:6: change C: key 'impact.north': "
+          "expected a number from 0 to 1000, got '.nan'" },
+        { "    impact: {north: 0x10}\n", "changes.yaml:6: change C: key 'impact.north': "
+          "expected a number from 0 to 1000, got '0x10'" },
+        { "    impact: {north: 1e999}\n", "changes.yaml:6: change C: key 'impact.north': "
+          "expected a number from 0 to 1000, got '1e999'" },
+        { "    impact: {north: }\n", "changes.yaml:6: change C: key 'impact.north': "
+          "expected a number from 0 to 1000, got an empty value" },
+        { "    impact: {north: [1]}\n", "changes.yaml:6: change C: key 'impact.north': "
+          "expected a number from 0 to 1000, got a sequence" },
+        { "    impact:\n      south: 1\n      east: 2\n", "changes.yaml:8: change C: key "
+          "'impact.east': unknown key (expected south or north)" },
+        { "    impact: {south: 1, south: 2}\n", "changes.yaml:6: change C: key "
+          "'impact.south': duplicate key" },
+        { "    impact: 2\n", "changes.yaml:6: change C: key 'impact': expected a mapping of "
+          "south and north, got '2'" },
+        { "    impact: [1, 2]\n", "changes.yaml:6: change C: key 'impact': expected a mapping "
+          "of south and north, got a sequence" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *yaml = one_change(cases[i].lines);
+        expect_error(i, yaml, cases[i].msg);
+        free(yaml);
+    }
+}
+
+/* Days since 1970-01-01 of a UTC date. */
+static int32_t day_of(const char *date)
+{
+    char stamp[32];
+    snprintf(stamp, sizeof(stamp), "%sT00:00:00Z", date);
+    return (int32_t)(t(stamp) / (86400 * S));
+}
+
+static void test_yaml_forecasts(void **state)
+{
+    (void)state;
+    changes_t *reg = load_ok("changes: []\n"
+                             "forecasts:\n"
+                             "  - user: 90-B3-D5-1F-30-01-00-0A\n"
+                             "    from: 2019-09-01\n"
+                             "    to: 2019-09-30\n"
+                             "    requests_per_day: 1200000\n"
+                             "  - {user: 90-B3-D5-1F-30-01-00-0A, from: 2019-10-01, to: 2019-10-01,"
+                             " requests_per_day: 0.5}\n"
+                             "  - {user: U2, from: '2019-09-15', to: 2019-09-20,"
+                             " requests_per_day: 1e3}\n"
+                             "  - {user: U3, from: 1969-12-31, to: 1969-12-31,"
+                             " requests_per_day: 1}\n");
+    assert_int_equal(changes_forecast_count(reg), 4);
+    const forecast_t *f = changes_forecast_get(reg, 0);
+    assert_string_equal(f->user, "90-B3-D5-1F-30-01-00-0A");
+    assert_int_equal(f->from_day, day_of("2019-09-01"));
+    assert_int_equal(f->to_day, day_of("2019-09-30"));
+    assert_near(f->per_day, 1200000, 0);
+    assert_int_equal(f->line, 3);
+    f = changes_forecast_for(reg, "90-B3-D5-1F-30-01-00-0A", day_of("2019-10-01"));
+    assert_non_null(f);
+    assert_near(f->per_day, 0.5, 0);
+    assert_int_equal(f->from_day, f->to_day);
+    assert_near(changes_forecast_for(reg, "U2", day_of("2019-09-20"))->per_day, 1000, 0);
+    assert_null(changes_forecast_for(reg, "U2", day_of("2019-09-21")));
+    assert_int_equal(changes_forecast_get(reg, 3)->from_day, -1);
+    changes_destroy(reg);
+
+    /* empty lists, and forecasts written before the changes */
+    reg = load_ok("forecasts: []\nchanges: []\n");
+    assert_int_equal(changes_forecast_count(reg), 0);
+    changes_destroy(reg);
+    reg = load_ok("forecasts:\nchanges:\n  - {id: A, user: U, start: 2019-09-12T09:00:00Z,"
+                  " end: 2019-09-12T09:00:00Z}\n");
+    assert_int_equal(changes_count(reg), 1);
+    changes_destroy(reg);
+}
+
+static void test_yaml_forecasts_refused(void **state)
+{
+    (void)state;
+#define FC(body) "changes: []\nforecasts:\n  - " body "\n"
+    static const struct {
+        const char *yaml, *msg;
+    } cases[] = {
+        { FC("{user: U, from: 2019-09-02, to: 2019-09-01, requests_per_day: 1}"),
+          "changes.yaml:3: forecast #1: key 'to': to is before from" },
+        { FC("{user: U, from: 2019-09-01, to: 2019-09-30, requests_per_day: 0}"),
+          "changes.yaml:3: forecast #1: key 'requests_per_day': expected a number above 0, "
+          "got '0'" },
+        { FC("{user: U, from: 2019-09-01, to: 2019-09-30, requests_per_day: -5}"),
+          "changes.yaml:3: forecast #1: key 'requests_per_day': expected a number above 0, "
+          "got '-5'" },
+        { FC("{user: U, from: 2019-09-01, to: 2019-09-30, requests_per_day: many}"),
+          "changes.yaml:3: forecast #1: key 'requests_per_day': expected a number above 0, "
+          "got 'many'" },
+        { FC("{user: U, from: 2019-09-01, to: 2019-09-30}"),
+          "changes.yaml:3: forecast #1: key 'requests_per_day': missing required key" },
+        { FC("{from: 2019-09-01, to: 2019-09-30, requests_per_day: 1}"),
+          "changes.yaml:3: forecast #1: key 'user': missing required key" },
+        { FC("{user: U, to: 2019-09-30, requests_per_day: 1}"),
+          "changes.yaml:3: forecast #1: key 'from': missing required key" },
+        { FC("{user: U, from: 2019-09-01, requests_per_day: 1}"),
+          "changes.yaml:3: forecast #1: key 'to': missing required key" },
+        { FC("{user: U, from: 2019-9-1, to: 2019-09-30, requests_per_day: 1}"),
+          "changes.yaml:3: forecast #1: key 'from': bad date '2019-9-1' (expected YYYY-MM-DD, "
+          "e.g. 2019-09-01)" },
+        { FC("{user: U, from: 2019-09-01, to: 2019-02-30, requests_per_day: 1}"),
+          "changes.yaml:3: forecast #1: key 'to': bad date '2019-02-30' (expected YYYY-MM-DD, "
+          "e.g. 2019-09-01)" },
+        { FC("{user: U, from: 2019-09-01T00:00:00Z, to: 2019-09-30, requests_per_day: 1}"),
+          "changes.yaml:3: forecast #1: key 'from': bad date '2019-09-01T00:00:00Z' (expected "
+          "YYYY-MM-DD, e.g. 2019-09-01)" },
+        { FC("{user: U, user: V}"),
+          "changes.yaml:3: forecast #1: key 'user': duplicate key (first at line 3)" },
+        { FC("{user: U, from: 2019-09-01, to: 2019-09-30, requests_per_day: 1}\n"
+             "  - {user: V, from: 2019-09-01, to: 2019-09-30, requests_per_day: 1}\n"
+             "  - {user: U, from: 2019-09-30, to: 2019-10-30, requests_per_day: 1}"),
+          "changes.yaml:5: forecast #3: key 'from': overlaps the forecast of the same User at "
+          "line 3" },
+        { FC("just text"), "changes.yaml:3: forecast #1: expected a mapping, got 'just text'" },
+        { "changes: []\nforecasts: {user: U}\n",
+          "changes.yaml:2: key 'forecasts': expected a sequence of forecasts, got a mapping" },
+        { "changes: []\nforecasts: []\nforecasts: []\n",
+          "changes.yaml:3: key 'forecasts': duplicate key (first at line 2)" },
+        { "forecasts: []\n", "changes.yaml:1: key 'changes': missing required key" },
+    };
+#undef FC
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_error(i, cases[i].yaml, cases[i].msg);
+}
+
+/* Warnings, collected one a line. */
+typedef struct {
+    char text[4096];
+    int n;
+} warnings_t;
+
+static void on_warning(void *ctx, const char *msg)
+{
+    warnings_t *w = ctx;
+    size_t off = strlen(w->text);
+    snprintf(w->text + off, sizeof(w->text) - off, "%s\n", msg);
+    w->n++;
+}
+
+static void load_warned(const char *yaml, warnings_t *w)
+{
+    char err[512];
+    changes_t *reg = changes_create();
+    *w = (warnings_t){ 0 };
+    int rc = changes_load_yaml_buf_ex("changes.yaml", yaml, strlen(yaml), reg, on_warning, w,
+                                      err, sizeof(err));
+    if (rc != 0)
+        fail_msg("rc %d: %s", rc, err);
+    changes_destroy(reg);
+}
+
+static void test_yaml_warnings(void **state)
+{
+    (void)state;
+    warnings_t w;
+    /* the contract's example and its impact and forecasts: not a word */
+    load_warned(contract_example, &w);
+    assert_int_equal(w.n, 0);
+    char *yaml = one_change("    kind: Firewall\n    impact: {south: 1}\n"
+                            "forecasts:\n  - {user: U, from: 2019-09-01, to: 2019-09-30,"
+                            " requests_per_day: 1}\n");
+    load_warned(yaml, &w);
+    free(yaml);
+    assert_string_equal(w.text, "");
+
+    /* unknown keys of a change, of a forecast, of the file; an unknown kind */
+    load_warned("version: 3\n"
+                "changes:\n"
+                "  - id: CHG-0412\n"
+                "    user: U1\n"
+                "    owner: ops\n"
+                "    kind: dns\n"
+                "    start: 2019-09-12T09:00:00Z\n"
+                "    end: 2019-09-12T10:00:00Z\n"
+                "    ? [a, complex, key]\n"
+                "    : ignored\n"
+                "  - {user: U2, id: C2, start: 2019-09-12T09:00:00Z, end: 2019-09-12T09:00:00Z,"
+                " afects: north}\n"
+                "forecasts:\n"
+                "  - {user: U, from: 2019-09-01, to: 2019-09-30, requests_per_day: 1, note: x}\n"
+                "forcasts: []\n",
+                &w);
+    assert_string_equal(w.text,
+                        "changes.yaml:6: change CHG-0412: key 'kind': unknown kind 'dns', kept "
+                        "but unknown to the correlator (it knows firewall, network, mdm, "
+                        "headend, firmware, maintenance)\n"
+                        "changes.yaml:5: change CHG-0412: key 'owner': unknown key, ignored\n"
+                        "changes.yaml:9: change CHG-0412: a sequence as a key, ignored\n"
+                        "changes.yaml:11: change C2: key 'afects': unknown key, ignored\n"
+                        "changes.yaml:13: forecast #1: key 'note': unknown key, ignored\n"
+                        "changes.yaml:1: key 'version': unknown key, ignored\n"
+                        "changes.yaml:14: key 'forcasts': unknown key, ignored\n");
+
+    /* an error: the change in error is not warned of */
+    char err[512];
+    changes_t *reg = changes_create();
+    w = (warnings_t){ 0 };
+    const char *bad = "changes:\n  - {id: A, user: U, owner: x, start: bad}\n";
+    assert_int_equal(changes_load_yaml_buf_ex("changes.yaml", bad, strlen(bad), reg, on_warning,
+                                              &w, err, sizeof(err)),
+                     SW_ECONFIG);
+    assert_int_equal(w.n, 0);
+    changes_destroy(reg);
+}
+
+static void test_yaml_warnings_from_a_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sw_changes_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *yaml = "changes:\n  - {id: A, user: U, start: 2019-09-12T09:00:00Z,"
+                       " end: 2019-09-12T09:00:00Z, owner: x}\n";
+    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    warnings_t w = { 0 };
+    changes_t *reg = changes_create();
+    char err[512], want[256];
+    assert_int_equal(changes_load_yaml_ex(path, reg, on_warning, &w, err, sizeof(err)), 0);
+    snprintf(want, sizeof(want), "%s:2: change A: key 'owner': unknown key, ignored\n", path);
+    assert_string_equal(w.text, want);
+    changes_destroy(reg);
+    /* the old entry point takes no warnings, and loads the same */
+    reg = changes_create();
+    assert_int_equal(changes_load_yaml(path, reg, err, sizeof(err)), 0);
+    assert_int_equal(changes_count(reg), 1);
+    changes_destroy(reg);
+    unlink(path);
+}
+
 /* Every error, pinned: the YAML and the exact message. */
 static const struct {
     const char *yaml;
@@ -614,14 +1019,8 @@ static const struct {
 static void test_yaml_errors(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof(yaml_errors) / sizeof(yaml_errors[0]); i++) {
-        char err[512];
-        changes_t *reg = load(yaml_errors[i].yaml, SW_ECONFIG, err, sizeof(err));
-        if (strcmp(err, yaml_errors[i].msg) != 0)
-            print_error("case %zu:\n got: %s\nwant: %s\n", i, err, yaml_errors[i].msg);
-        assert_string_equal(err, yaml_errors[i].msg);
-        changes_destroy(reg);
-    }
+    for (size_t i = 0; i < sizeof(yaml_errors) / sizeof(yaml_errors[0]); i++)
+        expect_error(i, yaml_errors[i].yaml, yaml_errors[i].msg);
 }
 
 /* YAML of one change whose key `key` holds `len` bytes of `fill`. */
@@ -891,7 +1290,9 @@ static void test_yaml_alloc_failure(void **state)
                        "  - {id: A, user: U, title: T, kind: K, expected: E, contact: C,\n"
                        "     start: 2019-09-12T09:00:00Z, end: 2019-09-12T09:00:00Z}\n"
                        "  - {id: B, user: U, start: 2019-09-12T09:00:00Z,"
-                       " end: 2019-09-12T09:00:00Z}\n";
+                       " end: 2019-09-12T09:00:00Z, impact: {north: 2}}\n"
+                       "forecasts:\n"
+                       "  - {user: U, from: 2019-09-01, to: 2019-09-30, requests_per_day: 9}\n";
     assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
     close(fd);
     char want[600];
@@ -905,6 +1306,7 @@ static void test_yaml_alloc_failure(void **state)
         if (allocfail_count() <= k) {
             assert_int_equal(rc, 0);
             assert_int_equal(changes_count(reg), 2);
+            assert_int_equal(changes_forecast_count(reg), 1);
             changes_destroy(reg);
             break;
         }
@@ -926,6 +1328,8 @@ int main(void)
         cmocka_unit_test(test_register_alloc_failure),
         cmocka_unit_test(test_register_scales),
         cmocka_unit_test(test_register_text_limits),
+        cmocka_unit_test(test_register_impact),
+        cmocka_unit_test(test_register_forecasts),
         cmocka_unit_test(test_yaml_text_limits),
         cmocka_unit_test(test_yaml_control_characters),
         cmocka_unit_test(test_yaml_nesting_limit),
@@ -937,6 +1341,12 @@ int main(void)
         cmocka_unit_test(test_yaml_affects),
         cmocka_unit_test(test_yaml_empty_registers),
         cmocka_unit_test(test_yaml_unknown_keys_ignored),
+        cmocka_unit_test(test_yaml_impact),
+        cmocka_unit_test(test_yaml_impact_refused),
+        cmocka_unit_test(test_yaml_forecasts),
+        cmocka_unit_test(test_yaml_forecasts_refused),
+        cmocka_unit_test(test_yaml_warnings),
+        cmocka_unit_test(test_yaml_warnings_from_a_file),
         cmocka_unit_test(test_yaml_errors),
         cmocka_unit_test(test_yaml_error_keeps_earlier_changes),
         cmocka_unit_test(test_yaml_message_buffer),
