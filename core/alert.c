@@ -4,12 +4,11 @@
 #include "alert.h"
 
 #include <ctype.h>
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "incident.h"
+#include "jsonout.h"
 #include "timefmt.h"
 
 static const struct {
@@ -85,78 +84,7 @@ const char *corr_type_name(corr_type_t c)
     }
 }
 
-/* A bounded string builder: counts what it would write past the end. */
-typedef struct {
-    char *buf;
-    size_t cap, len;
-} out_t;
-
-static void put(out_t *o, const char *s, size_t n)
-{
-    if (o->len < o->cap) {
-        size_t room = o->cap - o->len;
-        memcpy(o->buf + o->len, s, n < room ? n : room);
-    }
-    o->len += n;
-}
-
-static void puts_(out_t *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
-/* A JSON number with `decimals` places; null when it is not finite (JSON
- * has no NaN or infinity). The buffer holds any double's %f form. */
-static void put_num(out_t *o, double x, int decimals)
-{
-    char tmp[DBL_MAX_10_EXP + 32];
-    if (!isfinite(x)) {
-        puts_(o, "null");
-        return;
-    }
-    int n = snprintf(tmp, sizeof(tmp), "%.*f", decimals, x);
-    if (n > 0)
-        put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-/* A JSON string, escaped; NULL becomes null. */
-static void put_str(out_t *o, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    if (!s) {
-        puts_(o, "null");
-        return;
-    }
-    put(o, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': puts_(o, "\\\""); break;
-        case '\\': puts_(o, "\\\\"); break;
-        case '\n': puts_(o, "\\n"); break;
-        case '\r': puts_(o, "\\r"); break;
-        case '\t': puts_(o, "\\t"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) {
-                char e[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15] };
-                put(o, e, 6);
-            } else {
-                put(o, (const char *)p, 1);
-            }
-        }
-    }
-    put(o, "\"", 1);
-}
-
-static void put_time(out_t *o, int64_t ns)
-{
-    char b[TF_BUFLEN];
-    size_t n = tf_format(ns, b);
-    put(o, "\"", 1);
-    put(o, b, n);
-    put(o, "\"", 1);
-}
-
-static void put_summary(out_t *o, const alert_t *a)
+static void put_summary(jo_t *o, const alert_t *a)
 {
     char s[512];
     const char *d = a->dir == DIR_NORTH ? "northbound" : "southbound";
@@ -199,86 +127,102 @@ static void put_summary(out_t *o, const alert_t *a)
                                               "DSP's side?)"
                                             : "the DCC's change explains it");
         break;
+    case ALERT_FORECAST:
+        snprintf(s, sizeof(s), "southbound requests from %s on course for %.0f today, %.2fx "
+                 "the forecast %.0f a day", a->user, a->value * 86400.0,
+                 a->baseline > 0 ? a->value / a->baseline : 0.0, a->baseline * 86400.0);
+        break;
     default:
         s[0] = '\0';
     }
-    put_str(o, s);
+    size_t n = strlen(s);
+    if (a->change && a->impact != IMPACT_NA && n < sizeof(s)) {
+        double decl = change_impact(a->change, a->dir == DIR_NORTH ? DIR_NORTH : DIR_SOUTH);
+        if (a->impact == IMPACT_WITHIN)
+            snprintf(s + n, sizeof(s) - n, "; within the impact %s declared (%.1fx): expected",
+                     a->change->id, decl);
+        else if (decl == 1.0)
+            snprintf(s + n, sizeof(s) - n, "; %s declared no change in traffic: it deviated "
+                     "from its declaration", a->change->id);
+        else
+            snprintf(s + n, sizeof(s) - n, "; %s declared %.1fx: it deviated from its "
+                     "declaration", a->change->id, decl);
+    }
+    jo_str(o, s);
 }
 
 size_t alert_format_json(const alert_t *a, char *buf, size_t cap)
 {
-    out_t o = { buf, cap, 0 };
-    puts_(&o, "{\"status\":");
-    put_str(&o, a->firing ? "firing" : "resolved");
-    puts_(&o, ",\"alert\":");
-    put_str(&o, alert_kind_name(a->kind));
-    puts_(&o, ",\"severity\":");
-    put_str(&o, a->severity == SEV_KIND ? alert_severity(a->kind) : severity_name(a->severity));
-    puts_(&o, ",\"user\":");
-    put_str(&o, a->user);
-    puts_(&o, ",\"dir\":");
-    put_str(&o, dir_name(a->dir));
-    puts_(&o, ",\"class\":");
-    put_str(&o, a->cls);
+    jo_t o = { buf, cap, 0 };
+    jo_puts(&o, "{\"status\":");
+    jo_str(&o, a->firing ? "firing" : "resolved");
+    jo_puts(&o, ",\"alert\":");
+    jo_str(&o, alert_kind_name(a->kind));
+    jo_puts(&o, ",\"severity\":");
+    jo_str(&o, a->severity == SEV_KIND ? alert_severity(a->kind) : severity_name(a->severity));
+    jo_puts(&o, ",\"user\":");
+    jo_str(&o, a->user);
+    jo_puts(&o, ",\"dir\":");
+    jo_str(&o, dir_name(a->dir));
+    jo_puts(&o, ",\"class\":");
+    jo_str(&o, a->cls);
     if (a->source) {
         char b[16];
-        puts_(&o, ",\"partition\":");
-        put(&o, b, (size_t)snprintf(b, sizeof(b), "%u", a->source - 1));
+        jo_puts(&o, ",\"partition\":");
+        jo_put(&o, b, (size_t)snprintf(b, sizeof(b), "%u", a->source - 1));
     }
-    puts_(&o, ",\"starts_at\":");
-    put_time(&o, a->starts_at);
-    puts_(&o, ",\"detected_at\":");
-    put_time(&o, a->detected_at);
-    puts_(&o, ",\"ends_at\":");
+    jo_puts(&o, ",\"starts_at\":");
+    jo_time(&o, a->starts_at);
+    jo_puts(&o, ",\"detected_at\":");
+    jo_time(&o, a->detected_at);
+    jo_puts(&o, ",\"ends_at\":");
     if (a->firing)
-        puts_(&o, "null");
+        jo_puts(&o, "null");
     else
-        put_time(&o, a->ends_at);
-    puts_(&o, ",\"value\":");
-    put_num(&o, a->value, 2);
-    puts_(&o, ",\"baseline\":");
-    put_num(&o, a->baseline, 2);
-    puts_(&o, ",\"backlog\":");
+        jo_time(&o, a->ends_at);
+    jo_puts(&o, ",\"value\":");
+    jo_num(&o, a->value, 2);
+    jo_puts(&o, ",\"baseline\":");
+    jo_num(&o, a->baseline, 2);
+    jo_puts(&o, ",\"backlog\":");
     if (a->backlog < 0)
-        puts_(&o, "null");
+        jo_puts(&o, "null");
     else
-        put_num(&o, a->backlog, 0);
-    puts_(&o, ",\"summary\":");
+        jo_num(&o, a->backlog, 0);
+    jo_puts(&o, ",\"summary\":");
     put_summary(&o, a);
-    puts_(&o, ",\"correlation\":");
-    put_str(&o, corr_type_name(a->corr));
-    puts_(&o, ",\"change\":");
+    jo_puts(&o, ",\"correlation\":");
+    jo_str(&o, corr_type_name(a->corr));
+    jo_puts(&o, ",\"change\":");
     if (a->change) {
-        puts_(&o, "{\"id\":");
-        put_str(&o, a->change->id);
-        puts_(&o, ",\"title\":");
-        put_str(&o, a->change->title);
-        puts_(&o, ",\"kind\":");
-        put_str(&o, a->change->kind);
-        puts_(&o, ",\"score\":");
-        put_num(&o, a->score, 2);
-        puts_(&o, "}");
+        jo_puts(&o, "{\"id\":");
+        jo_str(&o, a->change->id);
+        jo_puts(&o, ",\"title\":");
+        jo_str(&o, a->change->title);
+        jo_puts(&o, ",\"kind\":");
+        jo_str(&o, a->change->kind);
+        jo_puts(&o, ",\"score\":");
+        jo_num(&o, a->score, 2);
+        jo_puts(&o, "}");
     } else {
-        puts_(&o, "null");
+        jo_puts(&o, "null");
     }
-    puts_(&o, ",\"impacted_users\":[");
+    jo_puts(&o, ",\"impacted_users\":[");
     for (size_t i = 0; i < a->n_impacted; i++) {
         if (i)
-            put(&o, ",", 1);
-        put_str(&o, a->impacted[i]);
+            jo_put(&o, ",", 1);
+        jo_str(&o, a->impacted[i]);
     }
-    puts_(&o, "]");
+    jo_puts(&o, "]");
     if (a->incident) {
         char b[32];
-        puts_(&o, ",\"incident\":");
+        jo_puts(&o, ",\"incident\":");
         char id[INCIDENT_ID_LEN];
-        put(&o, b, (size_t)snprintf(b, sizeof(b), "\"%.*s\"", incident_id_format(a->incident, id), id));
-        puts_(&o, ",\"incident_role\":");
-        put_str(&o, a->role == ROLE_MEMBER ? "member" : "primary");
-        puts_(&o, a->learning ? ",\"learning\":true" : ",\"learning\":false");
+        jo_put(&o, b, (size_t)snprintf(b, sizeof(b), "\"%.*s\"", incident_id_format(a->incident, id), id));
+        jo_puts(&o, ",\"incident_role\":");
+        jo_str(&o, a->role == ROLE_MEMBER ? "member" : "primary");
+        jo_puts(&o, a->learning ? ",\"learning\":true" : ",\"learning\":false");
     }
-    puts_(&o, "}\n");
-    if (cap)
-        buf[o.len < cap ? o.len : cap - 1] = '\0';
-    return o.len;
+    jo_puts(&o, "}\n");
+    return jo_end(&o);
 }

@@ -21,7 +21,8 @@
     X(FEED, "feed_stalled", "critical")                \
     X(LIMIT, "limit_exceeded", "warning")              \
     X(SHIFT, "shift", "warning")                       \
-    X(WIDESPREAD, "widespread", "critical")
+    X(WIDESPREAD, "widespread", "critical")            \
+    X(FORECAST, "forecast_exceeded", "warning")
 
 typedef enum {
 #define ALERT_ENUM(k, name, sev) ALERT_##k,
@@ -31,6 +32,14 @@ typedef enum {
 } alert_kind_t;
 
 typedef enum { CORR_UNDECLARED, CORR_DECLARED, CORR_MAINTENANCE } corr_type_t;
+
+/* How an alert's traffic compares with the declared impact of the change
+ * it names (correlate.h: corr_impact). */
+typedef enum {
+    IMPACT_NA,       /* no change named, or a kind a level says nothing of */
+    IMPACT_WITHIN,   /* within the declared impact: expected, severity info */
+    IMPACT_DEVIATED, /* far from it: the change did not behave as declared */
+} impact_fit_t;
 
 /* An incident's id: a number counting up from 1 in the low 32 bits, and in
  * the high ones the tag of the instance that opened it (0 alone; several
@@ -65,6 +74,7 @@ typedef struct {
     corr_type_t corr;
     const change_t *change;    /* NULL when undeclared */
     double score;
+    impact_fit_t impact;       /* the traffic against the change's declared impact */
     const char *const *impacted; /* User ids, n_impacted of them */
     size_t n_impacted;
     unsigned source;           /* feed_stalled of one Kafka partition: the

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "blast.h"
+#include "checks.h"
+#include "forecast.h"
 #include "hindex.h"
 #include "correlate.h"
 #include "err.h"
@@ -25,6 +27,7 @@
  * and of the alerts of other instances it holds (alerts_remote). */
 #define WS_SHARD UINT32_MAX
 #define REMOTE_SHARD (UINT32_MAX - 1)
+#define FC_SHARD (UINT32_MAX - 2)   /* forecast alerts: the stage's own */
 
 /* An event waiting to be released, with its shard. */
 typedef struct {
@@ -60,6 +63,8 @@ typedef struct {
     char *name;           /* NULL: a free slot (the User was evicted) */
     uint64_t hash;
     int evicted;          /* evicted while a firing storm listed it: goes when that ends */
+    int delivered_known;  /* its feed reports northbound deliveries */
+    double rate[2];       /* its usual msgs/s each way, smoothed: its share of the DSP's */
     blast_track_t bt;
 } buser_t;
 
@@ -96,6 +101,10 @@ struct alerts {
     uint32_t ws_next;     /* the last id given to a widespread alert (WS_SHARD's) */
     active_t **remote;    /* other instances' alerts firing, oldest first (REMOTE_SHARD) */
     size_t nremote, remote_cap;
+    checks_t *checks;     /* change checks; NULL: none asked for (opts.check) */
+    forecasts_t *fc;      /* Users' days against their forecasts */
+    double total_rate;    /* the sum of users[].rate[] */
+    int64_t last_at;      /* the last event time released */
 };
 
 alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg)
@@ -113,9 +122,14 @@ alerts_t *alerts_create(const alerts_opts_t *o, const changes_t *reg)
     for (unsigned i = 0; i < o->nshards; i++)
         as->q[i].progress = INT64_MIN;
     as->released = INT64_MIN;
+    as->last_at = INT64_MIN;
     as->stall_at = INT64_MAX;
     pthread_mutex_init(&as->lock, NULL);
-    if (!(as->inc = inc_create(o->corr.incident_grace, o->incident_tag))) {
+    if (!(as->inc = inc_create(o->corr.incident_grace, o->incident_tag)) ||
+        !(as->fc = forecasts_create()) ||
+        (o->check && !(as->checks = checks_create(o->corr.late)))) {
+        inc_destroy(as->inc);
+        forecasts_destroy(as->fc);
         free(as->q);
         free(as);
         return NULL;
@@ -150,6 +164,8 @@ void alerts_destroy(alerts_t *as)
     }
     free(as->remote);
     inc_destroy(as->inc);
+    checks_destroy(as->checks);
+    forecasts_destroy(as->fc);
     free(as->wsv);
     pthread_mutex_destroy(&as->lock);
     free(as);
@@ -158,6 +174,9 @@ void alerts_destroy(alerts_t *as)
 void alerts_set_changes(alerts_t *as, const changes_t *reg)
 {
     as->reg = reg;
+    if (as->checks)
+        checks_register_changed(as->checks);
+    forecasts_register_changed(as->fc);
 }
 
 void alerts_rebind(alerts_t *as, const detect_params_t *(*detect_for)(void *, const char *, size_t),
@@ -476,11 +495,59 @@ static int storm_at(const alerts_t *as, int64_t at)
     return 0;
 }
 
+/* A User's usual rate is smoothed over about this many of its buckets:
+ * its share of the DSP's traffic moves with its day, not with a bucket. */
+#define RATE_BUCKETS 64.0
+
+/* Smooths User u's usual rate in direction dir with a bucket's baseline. */
+static void track_rate(alerts_t *as, buser_t *u, const event_t *ev)
+{
+    if (ev->dt <= 0 || !(ev->baseline >= 0) || (ev->dir != DIR_SOUTH && ev->dir != DIR_NORTH))
+        return;
+    double r = ev->baseline / ((double)ev->dt / 1e9), *x = &u->rate[ev->dir];
+    double next = *x + (r - *x) / RATE_BUCKETS;
+    as->total_rate += next - *x;
+    *x = next;
+}
+
+/* A forecast alert's transition, made while the summaries of event time
+ * ev->at are handled: it joins that time's group, so it is ordered with
+ * the shards' transitions by the same key whatever the shard count. */
+static void forecast_transition(alerts_t *as, const event_t *ev, const forecast_event_t *f)
+{
+    if (as->ngroup == as->group_cap && group_grow(as) < 0) {
+        as->stats.nomem++;
+        return;
+    }
+    held_t *h = &as->group[as->ngroup++];
+    h->shard = FC_SHARD;
+    h->ev = (event_t){ .type = f->fire ? EV_FIRE : EV_RESOLVE, .at = ev->at, .id = f->id,
+                       .kind = ALERT_FORECAST, .dir = DIR_SOUTH, .starts_at = f->at,
+                       .detected_at = f->at, .ends_at = f->ends_at,
+                       .value = f->projected / 86400.0, .baseline = f->forecast / 86400.0,
+                       .backlog = -1, .learning = (uint8_t)f->learning };
+    memcpy(h->ev.user, ev->user, sizeof(h->ev.user));
+    snprintf(h->ev.cls, sizeof(h->ev.cls), "all");
+}
+
 static void on_summary(alerts_t *as, const event_t *ev)
 {
     buser_t *u = buser(as, ev->user);
     if (!u) {
         as->stats.nomem++;
+        return;
+    }
+    track_rate(as, u, ev);
+    if (ev->dir == DIR_NORTH && ev->delivered > 0)
+        u->delivered_known = 1;
+    if (as->checks)
+        checks_bucket(as->checks, ev->user, ev->dir, ev->at, ev->value, ev->baseline,
+                      ev->queued, ev->delivered, u->delivered_known);
+    if (ev->dir == DIR_SOUTH) {
+        forecast_event_t f[2];
+        size_t n = forecasts_bucket(as->fc, as->reg, ev->user, ev->at, ev->dt, ev->queued, f);
+        for (size_t i = 0; i < n; i++)
+            forecast_transition(as, ev, &f[i]);
         return;
     }
     const detect_params_t *p = as->o.detect_for(as->o.detect_ctx, ev->user, strlen(ev->user));
@@ -494,6 +561,33 @@ static void on_summary(alerts_t *as, const event_t *ev)
         if (strcmp(ac->user, u->name) != 0 && user_impacted(as, u, ac->since))
             add_impacted(as, ac, ui);
     }
+}
+
+void alerts_each_share(const alerts_t *as, double min_share,
+                       void (*fn)(void *ctx, const char *user, double share), void *ctx)
+{
+    if (!(as->total_rate > 0))
+        return;
+    for (size_t i = 0; i < as->nusers; i++) {
+        const buser_t *u = &as->users[i];
+        double share = (u->rate[0] + u->rate[1]) / as->total_rate;
+        if (u->name && share >= min_share)
+            fn(ctx, u->name, share);
+    }
+}
+
+/* ---- change checks -------------------------------------------------------- */
+
+static void emit_check(void *ctx, const change_check_t *c)
+{
+    alerts_t *as = ctx;
+    as->o.check(as->o.emit_ctx, c);
+}
+
+static int user_known(void *ctx, const char *user)
+{
+    alerts_t *as = ctx;
+    return buser_find(as, user, sw_hash(user, strlen(user), 0x424c53ULL)) >= 0;
 }
 
 /* ---- incidents ------------------------------------------------------------- */
@@ -699,7 +793,8 @@ static void close_widespread(alerts_t *as, incident_t *inc, int64_t at)
  */
 static void join(alerts_t *as, alert_t *a, incident_t *inc, int64_t at)
 {
-    int own = alert_severity_level(a->kind);
+    /* traffic within what its change declared is expected: never pages */
+    int own = a->impact == IMPACT_WITHIN ? SEV_INFO : alert_severity_level(a->kind);
     if (a->learning && own > SEV_WARNING)
         own = SEV_WARNING;
     if (!inc->widespread && inc->remote != INC_REMOTE_WIDESPREAD && own > inc->severity)
@@ -996,10 +1091,14 @@ static void on_fire(alerts_t *as, unsigned shard, const event_t *ev)
     a.corr = c.type;
     a.change = c.change;
     a.score = c.score;
+    a.impact = corr_impact(c.change, a.kind, a.dir, a.value, a.baseline);
     if (ev->type == EV_ADOPT)
         adopt_incident(as, &a, ev);
     else
         assign(as, &a, ev->at);
+    if (as->checks && a.change && ev->type != EV_ADOPT)
+        checks_named(as->checks, as->reg, a.change->id, a.incident,
+                     a.impact == IMPACT_DEVIATED);
 
     active_t *ac = calloc(1, sizeof(*ac));
     if (ac && aix_reserve(as) < 0) {
@@ -1133,6 +1232,9 @@ static void release(alerts_t *as, int64_t low)
         }
         if (at == INT64_MAX || at >= low)
             break;
+        if (as->checks)
+            checks_advance(as->checks, as->reg, at, emit_check, user_known, as);
+        as->last_at = at;
         /* A whole round of a DSP's feed shares one event time: tens of
          * thousands of Users in any order. Their summaries come first in
          * the order of events and are handled as they come: each touches
@@ -1210,6 +1312,13 @@ void alerts_event(alerts_t *as, unsigned shard, const event_t *ev)
 void alerts_flush(alerts_t *as)
 {
     release(as, INT64_MAX);
+}
+
+void alerts_end_of_input(alerts_t *as)
+{
+    alerts_flush(as);
+    if (as->checks && as->last_at != INT64_MIN)
+        checks_finish(as->checks, as->reg, as->last_at, emit_check, user_known, as);
 }
 
 int64_t alerts_released(const alerts_t *as)

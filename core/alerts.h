@@ -28,6 +28,7 @@
 
 #include "alert.h"
 #include "changes.h"
+#include "checks.h"
 #include "event.h"
 #include "params.h"
 #include "shard.h"
@@ -52,6 +53,9 @@ typedef struct {
      * line), so sinks that keep firing alerts (Alertmanager) follow it;
      * called with emit_ctx. NULL: not told. */
     void (*handover)(void *ctx, const alert_t *a, int adopted);
+    /* receives each change's check (checks.h) once its window has ended,
+     * in event-time order; called with emit_ctx. NULL: no checks made. */
+    void (*check)(void *ctx, const change_check_t *c);
 } alerts_opts_t;
 
 typedef struct {
@@ -97,6 +101,10 @@ void alerts_event(alerts_t *as, unsigned shard, const event_t *ev);
 
 /* End of input: releases every event held. */
 void alerts_flush(alerts_t *as);
+/* The end of a recording (replay): alerts_flush, then every change being
+ * watched is judged on the traffic it had (checks.h: checks_finish). A
+ * daemon that stops does not call it: its changes go on. */
+void alerts_end_of_input(alerts_t *as);
 
 /* Every event below this event time has been handled (its line written);
  * INT64_MIN before the first release. */
@@ -130,6 +138,11 @@ int alerts_incident_of(alerts_t *as, unsigned shard, uint32_t id, uint64_t *inci
  * when it arrives, not in event-time order (README: Kafka, incidents).
  */
 void alerts_remote(alerts_t *as, const alerts_remote_t *r);
+
+/* Calls fn for each User whose usual traffic (both ways, from its learnt
+ * baselines) is at least min_share of all the Users' here. */
+void alerts_each_share(const alerts_t *as, double min_share,
+                       void (*fn)(void *ctx, const char *user, double share), void *ctx);
 
 /* Calls fn for each alert firing now, in the order they fired, with its
  * impacted Users so far and its change as found in the current register.

@@ -121,3 +121,27 @@ corr_result_t corr_best(const changes_t *reg, const corr_params_t *p, const char
         return own;
     return dcc;
 }
+
+double corr_impact_distance(double observed, double declared)
+{
+    double o = observed + CORR_IMPACT_FLOOR, d = declared + CORR_IMPACT_FLOOR;
+    return o > d ? o / d : d / o;
+}
+
+impact_fit_t corr_impact(const change_t *c, alert_kind_t kind, int dir, double value,
+                         double baseline)
+{
+    if (!c || (dir != DIR_SOUTH && dir != DIR_NORTH) || !(baseline > 0))
+        return IMPACT_NA;
+    switch (kind) {
+    case ALERT_STORM:
+    case ALERT_SILENCE:
+    case ALERT_SHIFT:
+    case ALERT_LIMIT:
+        break;
+    default:
+        return IMPACT_NA;
+    }
+    double dist = corr_impact_distance(value / baseline, change_impact(c, dir));
+    return dist <= CORR_IMPACT_TOLERANCE ? IMPACT_WITHIN : IMPACT_DEVIATED;
+}

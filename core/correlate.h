@@ -61,6 +61,29 @@ double corr_score(const change_t *c, const corr_params_t *p, alert_kind_t kind, 
 corr_result_t corr_best(const changes_t *reg, const corr_params_t *p, const char *user,
                         alert_kind_t kind, int dir, int64_t onset);
 
+/* Traffic within this factor of a change's declared impact (either way)
+ * behaves as declared: a declared x3 explains x1.5 to x6, a declared "no
+ * change" explains up to x2 (which no storm reaches unnoticed). */
+#define CORR_IMPACT_TOLERANCE 2.0
+/* Levels compared with the declared impact are offset by this, so that
+ * "none" (0) and "almost none" compare as near, not infinitely apart. */
+#define CORR_IMPACT_FLOOR 0.1
+
+/* How far level `observed` is from `declared` (both relative to the usual
+ * level): a factor >= 1, 1 when equal. */
+double corr_impact_distance(double observed, double declared);
+
+/*
+ * How an alert of `kind` in direction `dir` with rate `value` against
+ * `baseline` compares with the declared impact of change c: IMPACT_NA when
+ * c is NULL or the kind says nothing of a level (blocked routes: deliveries
+ * stall whatever was declared; feed stalls, widespread, forecasts),
+ * IMPACT_WITHIN when value/baseline is within CORR_IMPACT_TOLERANCE of the
+ * impact c declared for dir, else IMPACT_DEVIATED.
+ */
+impact_fit_t corr_impact(const change_t *c, alert_kind_t kind, int dir, double value,
+                         double baseline);
+
 /* The i-th kind the correlator knows ("firewall", "network", "mdm",
  * "headend", "firmware", "maintenance"), NULL past the last. */
 const char *corr_kind_name(size_t i);

@@ -54,6 +54,7 @@ engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
                            .local_time = e->o.local_time, .detect_for = e->o.detect_for,
                            .detect_ctx = e->o.detect_ctx, .emit = e->o.emit,
                            .emit_ctx = e->o.emit_ctx, .handover = e->o.handover,
+                           .check = e->o.check,
                            .publish = e->o.publish, .publish_ctx = e->o.publish_ctx,
                            .explain_user = e->o.explain_user, .explain = e->o.explain };
     if (!(e->p = pipeline_create(&po, reg))) {
@@ -211,7 +212,7 @@ void engine_count_bad(engine_t *e, lp_result_t res)
 void engine_finish(engine_t *e)
 {
     router_finish(e->rt);
-    alerts_flush(e->as);
+    alerts_end_of_input(e->as);
     if (e->o.publish)
         publish_ready(e);
 }

@@ -24,6 +24,7 @@
 
 #include "alert.h"
 #include "changes.h"
+#include "checks.h"
 #include "lineproto.h"
 #include "params.h"
 #include "shard.h"
@@ -42,6 +43,8 @@ typedef struct {
     /* alerts handed to or taken from another instance (alerts.h), with
      * emit_ctx; NULL: not told */
     void (*handover)(void *ctx, const alert_t *a, int adopted);
+    /* each declared change's check (checks.h), with emit_ctx; NULL: none */
+    void (*check)(void *ctx, const change_check_t *c);
     /* a User's state for another instance (shard.h); NULL: never made */
     void (*publish)(void *ctx, const char *user, unsigned src, const unsigned char *blob,
                     size_t len);

@@ -1,6 +1,7 @@
 /*
  * event.h - what a shard tells the alert stage: alert transitions, the
- * northbound backlog of each User bucket (for the blast radius), and its
+ * sums of each User bucket (the northbound backlog for the blast radius;
+ * both directions' levels for change checks and forecasts), and its
  * progress in event time. Fixed size and self-contained, so it can cross
  * threads through a ring.
  */
@@ -13,7 +14,7 @@
 #include "lineproto.h"
 
 typedef enum {
-    EV_SUMMARY,  /* a User's northbound bucket closed: its backlog */
+    EV_SUMMARY,  /* a User's direction's bucket closed: its sums, its backlog */
     EV_RESOLVE,  /* an alert ended */
     EV_FIRE,     /* an alert started */
     EV_PROGRESS, /* every event of this shard with `at` below this is sent */
@@ -28,6 +29,10 @@ typedef struct {
     int64_t since;       /* storms: impact counts from samples after this */
     int64_t dt;          /* summaries: the bucket's interval, ns */
     double value, baseline, backlog, limit;
+    /* summaries: value is the messages counted by warm series and baseline
+     * what their baselines expected (messages, not rates); queued every
+     * series' count and delivered their deliveries */
+    double queued, delivered;
     uint32_t id;         /* the alert, unique within its shard */
     uint8_t type;        /* event_type_t */
     uint8_t kind;        /* alert_kind_t */

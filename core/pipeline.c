@@ -52,7 +52,8 @@ pipeline_t *pipeline_create(const pipeline_opts_t *o, const changes_t *reg)
                          .ctx = o->to_shard ? o->transport_ctx : p };
     alerts_opts_t ao = { .corr = o->corr, .nshards = n, .incident_tag = o->incident_tag,
                          .detect_for = o->detect_for, .detect_ctx = o->detect_ctx,
-                         .emit = o->emit, .emit_ctx = o->emit_ctx, .handover = o->handover };
+                         .emit = o->emit, .emit_ctx = o->emit_ctx, .handover = o->handover,
+                         .check = o->check };
     p->rt = router_create(&ro);
     p->as = alerts_create(&ao, reg);
     if (!p->shards || !p->refs || !p->rt || !p->as) {

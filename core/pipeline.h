@@ -42,6 +42,8 @@ typedef struct {
     void (*emit)(void *ctx, const alert_t *a);
     void *emit_ctx;
     void (*handover)(void *ctx, const alert_t *a, int adopted);
+    /* each change's check, with emit_ctx (alerts.h); NULL: none made */
+    void (*check)(void *ctx, const change_check_t *c);
     /* a User's state for another instance (shard.h); NULL: never made */
     shard_publish_fn publish;
     void *publish_ctx;

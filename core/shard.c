@@ -399,11 +399,12 @@ static void agg_close(shard_t *sh, agg_t *g)
               g->user, "all", 0);
     }
 
-    if (g->dir != DIR_NORTH)
-        return;
-    /* the bucket's backlog, for the alert stage's blast radius */
-    event_t sum = { .type = EV_SUMMARY, .at = ts, .dt = g->bucket_dt, .backlog = g->backlog,
-                    .dir = DIR_NORTH,
+    /* the bucket's sums: northbound its backlog, for the alert stage's
+     * blast radius; both ways its level, for change checks and forecasts */
+    event_t sum = { .type = EV_SUMMARY, .at = ts, .dt = g->bucket_dt,
+                    .backlog = g->dir == DIR_NORTH ? g->backlog : 0, .value = g->obs,
+                    .baseline = g->expected_mid, .queued = g->queued, .delivered = g->delivered,
+                    .dir = g->dir,
                     .alerting = life_active(&g->blocked) || life_active(&g->silence) };
     ev_names(&sum, u->name, "all");
     sh->o.emit(sh->o.emit_ctx, &sum);

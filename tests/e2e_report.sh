@@ -23,7 +23,8 @@ count() { grep -o -- "$2" "$1" | wc -l; }
 ids=$(grep -o 'CHG-[0-9]*' sim/changes.yaml | sort -u | paste -sd, -)
 
 # the report while detecting; stdout still carries the alert lines
-expect_status 0 "$sw" replay --changes sim/changes.yaml --report r.html --summary s.md sim/traffic.lp
+expect_status 0 "$sw" replay --changes sim/changes.yaml --report r.html --summary s.md \
+  --change-checks checks.jsonl sim/traffic.lp
 cp out.txt alerts.jsonl
 expect_grep err.txt "report of 4 incidents written to r.html" "report progress line"
 "$sw" replay -q --changes sim/changes.yaml sim/traffic.lp >plain.jsonl 2>/dev/null
@@ -46,6 +47,17 @@ grep -Eq 'https?://' r.html && bad "the report refers to the network" || ok
 mode=$(stat -c %a r.html)
 [ "$mode" != 600 ] && ok || bad "report kept the temporary file's mode 600"
 
+# a verdict on every declared change: each of the three caused an incident
+nchg=$(grep -c '^  - id:' sim/changes.yaml)
+[ "$(grep -c '"verdict":"deviated"' checks.jsonl)" -eq "$nchg" ] && ok ||
+  bad "want $nchg deviated changes: $(cat checks.jsonl)"
+expect_grep checks.jsonl '"verdict":"deviated".*"delivered":0.00.*"summary":"northbound deliveries fell' \
+  "the firewall change's blocked deliveries"
+[ "$(count r.html '<td class="verdict deviated"')" -eq "$nchg" ] && ok ||
+  bad "want $nchg deviated verdicts in the report's table of changes"
+[ "$(grep -c '| \*\*deviated\*\* |' s.md)" -eq "$nchg" ] && ok ||
+  bad "want $nchg deviated verdicts in the summary"
+
 # the summary: a row per incident with its change and timings
 [ "$(grep -c '^| [0-9]' s.md)" -eq 4 ] && ok || bad "want 4 summary rows: $(cat s.md)"
 expect_grep s.md "| blocked_route | .* | north | CHG-[0-9]* (declared) | 10 min 00 s after |" "blocked route row"
@@ -54,7 +66,8 @@ expect_grep s.md "| storm[^|]* | .* | south/request | \*\*undeclared\*\* | .* | 
 expect_grep s.md "(maintenance)" "maintenance row"
 
 # the same report from the alerts file, without detecting again
-expect_status 0 "$sw" replay --changes sim/changes.yaml --with-alerts alerts.jsonl --report r2.html sim/traffic.lp
+expect_status 0 "$sw" replay --changes sim/changes.yaml --with-alerts alerts.jsonl \
+  --change-checks checks.jsonl --report r2.html sim/traffic.lp
 [ ! -s out.txt ] && ok || bad "--with-alerts wrote to standard output"
 # identical but for the line that names where the alerts came from
 same_but_source() { sed 's/Alerts: [^;]*;/Alerts: -;/' "$1"; }

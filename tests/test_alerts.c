@@ -127,7 +127,7 @@ static void send(fx_t *f, int type, int kind, uint32_t id, const char *user, int
     event_t ev = { .type = (uint8_t)type, .kind = (uint8_t)kind, .id = id, .at = at,
                    .starts_at = starts_at, .detected_at = at, .ends_at = at,
                    .since = starts_at - 10 * S, .dt = 10 * S, .backlog = backlog,
-                   .dir = kind == ALERT_STORM ? DIR_SOUTH : DIR_NORTH };
+                   .dir = kind == ALERT_STORM && type != EV_SUMMARY ? DIR_SOUTH : DIR_NORTH };
     snprintf(ev.user, sizeof(ev.user), "%s", user);
     snprintf(ev.cls, sizeof(ev.cls), "all");
     alerts_event(f->as, 0, &ev);

@@ -31,7 +31,8 @@
 #define LP_SCRATCH (64 * 1024) /* unescaping room for one line, as the router has */
 
 static const char usage[] =
-    "usage: stormwatch replay [--config FILE] [--changes FILE] [--state FILE] [--quiet]\n"
+    "usage: stormwatch replay [--config FILE] [--changes FILE] [--change-checks FILE]\n"
+    "                         [--state FILE] [--quiet]\n"
     "                         [--report FILE.html] [--summary FILE.md] [--with-alerts FILE]\n"
     "                         [--from TIME] [--to TIME] [--user ID] [--explain ID] INPUT...\n"
     "\n"
@@ -41,7 +42,11 @@ static const char usage[] =
     "Bad lines, progress and a summary go to standard error.\n"
     "\n"
     "  -c, --config FILE    detection settings (YAML); built-in defaults otherwise\n"
-    "  -C, --changes FILE   declared changes (YAML change register) to correlate with\n"
+    "  -C, --changes FILE   declared changes (YAML change register) to correlate with;\n"
+    "                       its warnings (unknown keys, conflicts) go to standard error\n"
+    "  -k, --change-checks FILE  write a verdict on every declared change to FILE\n"
+    "                       (JSON Lines: as_declared, deviated or unverifiable); with\n"
+    "                       --with-alerts, read the verdicts from FILE for the report\n"
     "  -s, --state FILE     load learned baselines from FILE first (when it exists)\n"
     "                       and save them there at the end, atomically\n"
     "  -q, --quiet          no progress or summary, only bad-line reports\n"
@@ -67,6 +72,8 @@ static const char usage[] =
 typedef struct {
     FILE *out;
     int write_failed;
+    FILE *checks;          /* change checks (--change-checks); NULL: none */
+    int checks_failed;
     char *buf;
     size_t cap;
     report_t *report;      /* also takes every alert line, when reporting */
@@ -91,6 +98,28 @@ static void emit_jsonl(void *ctx, const alert_t *a)
     if (fwrite(s->buf, 1, n, s->out) != n)
         s->write_failed = 1;
     if (s->report && report_add_alert_json(s->report, s->buf, n, NULL, 0) < 0)
+        s->report_failed = 1;
+}
+
+static void emit_check(void *ctx, const change_check_t *c)
+{
+    sink_t *s = ctx;
+    char line[4096];
+    size_t n = change_check_format_json(c, line, sizeof(line));
+    if (n >= sizeof(line)) { /* long ids and titles: never cut a line */
+        char *big = malloc(n + 1);
+        if (big)
+            change_check_format_json(c, big, n + 1);
+        if (!big || (s->checks && fwrite(big, 1, n, s->checks) != n))
+            s->checks_failed = 1;
+        if (big && s->report && report_add_check_json(s->report, big, n, NULL, 0) < 0)
+            s->report_failed = 1;
+        free(big);
+        return;
+    }
+    if (s->checks && fwrite(line, 1, n, s->checks) != n)
+        s->checks_failed = 1;
+    if (s->report && report_add_check_json(s->report, line, n, NULL, 0) < 0)
         s->report_failed = 1;
 }
 
@@ -190,6 +219,7 @@ static int replay_file(engine_t *e, const char *path, run_t *run)
 /* What the command line asked for. */
 typedef struct {
     const char *config, *changes, *state;
+    const char *checks;       /* --change-checks */
     const char *explain;      /* explain this User's judgements (--explain) */
     const char *report, *summary, *with_alerts;
     report_filter_t filter;
@@ -213,6 +243,7 @@ static int parse_args(int argc, char **argv, args_t *a, run_t *run)
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "changes", required_argument, NULL, 'C' },
+        { "change-checks", required_argument, NULL, 'k' },
         { "state", required_argument, NULL, 's' },
         { "quiet", no_argument, NULL, 'q' },
         { "explain", required_argument, NULL, 'e' },
@@ -228,11 +259,12 @@ static int parse_args(int argc, char **argv, args_t *a, run_t *run)
     *a = (args_t){ .filter = { .from = INT64_MIN, .to = INT64_MAX } };
     int c, filtered = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "c:C:s:qe:r:m:a:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:C:k:s:qe:r:m:a:h", opts, NULL)) != -1) {
         switch (c) {
         case 's': a->state = optarg; break;
         case 'c': a->config = optarg; break;
         case 'C': a->changes = optarg; break;
+        case 'k': a->checks = optarg; break;
         case 'q': run->quiet = 1; break;
         case 'e': a->explain = optarg; break;
         case 'r': a->report = optarg; break;
@@ -283,15 +315,23 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
     static char outbuf[1 << 16];
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
     sink_t sink = { .out = stdout, .report = rep };
+    if (a->checks && !(sink.checks = fopen(a->checks, "w"))) {
+        fprintf(stderr, "stormwatch replay: --change-checks: %s: %s\n", a->checks,
+                strerror(errno));
+        return 1;
+    }
     engine_opts_t eo = {
         .ingest = cfg->ingest, .corr = cfg->corr, .local_time = cfg_local_time(cfg),
         .detect_for = detect_for, .detect_ctx = (void *)cfg,
         .emit = emit_jsonl, .emit_ctx = &sink,
+        .check = a->checks || rep ? emit_check : NULL,
         .explain_user = a->explain, .explain = a->explain ? stderr : NULL,
     };
     engine_t *e = engine_create(&eo, reg);
     if (!e) {
         fprintf(stderr, "stormwatch replay: out of memory\n");
+        if (sink.checks)
+            fclose(sink.checks);
         return 1;
     }
     if (a->state) {
@@ -301,6 +341,8 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
         if (rc < 0) {
             fprintf(stderr, "stormwatch replay: state refused: %s\n", err);
             engine_destroy(e);
+            if (sink.checks)
+                fclose(sink.checks);
             return 2;
         }
         if (!run->quiet)
@@ -320,6 +362,11 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
         fprintf(stderr, "stormwatch replay: writing alerts: %s\n", strerror(errno));
         status = 1;
     }
+    if (sink.checks && (fclose(sink.checks) != 0 || sink.checks_failed)) {
+        fprintf(stderr, "stormwatch replay: --change-checks: writing %s failed\n", a->checks);
+        status = 1;
+    }
+    sink.checks = NULL;
     if (sink.report_failed) {
         fprintf(stderr, "stormwatch replay: out of memory collecting alerts for the report\n");
         status = 1;
@@ -357,8 +404,15 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
     return status;
 }
 
-/* Reads alert lines from `path` into the report; bad lines are reported and skipped. */
-static int read_alerts(report_t *rep, const char *path)
+/* A kind of JSON line the report takes from a file. */
+typedef struct {
+    const char *what; /* "an alert line" */
+    int (*add)(report_t *r, const char *line, size_t len, char *err, size_t errlen);
+} line_kind_t;
+
+/* Reads lines of kind k from `path` into the report; bad lines are
+ * reported and skipped. */
+static int read_lines(report_t *rep, const char *path, const line_kind_t *k)
 {
     reader_t *r = open_input(path);
     if (!r)
@@ -369,19 +423,19 @@ static int read_alerts(report_t *rep, const char *path)
     uint64_t bad = 0;
     char err[256];
     while ((rc = reader_next(r, &line, &len)) > 0) {
-        if (len == 0)
-            continue;
-        if (rc == 2 || report_add_alert_json(rep, line, len, err, sizeof(err)) < 0) {
-            if (++bad <= BAD_SHOWN)
-                fprintf(stderr, "%s:%" PRIu64 ": not an alert line: %s\n", path,
-                        reader_lineno(r), rc == 2 ? "too long" : err);
-        }
+        if (len && (rc == 2 || k->add(rep, line, len, err, sizeof(err)) < 0) &&
+            ++bad <= BAD_SHOWN)
+            fprintf(stderr, "%s:%" PRIu64 ": not %s: %s\n", path, reader_lineno(r), k->what,
+                    rc == 2 ? "too long" : err);
     }
     if (bad > BAD_SHOWN)
-        fprintf(stderr, "stormwatch replay: %s: %" PRIu64 " more bad alert lines not shown\n",
-                path, bad - BAD_SHOWN);
+        fprintf(stderr, "stormwatch replay: %s: %" PRIu64 " more bad lines not shown\n", path,
+                bad - BAD_SHOWN);
     return close_input(r, path, rc);
 }
+
+static const line_kind_t alert_lines = { "an alert line", report_add_alert_json };
+static const line_kind_t check_lines = { "a change-check line", report_add_check_json };
 
 /* The report's second pass: every sample of every input into the charts. */
 static int report_pass(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *run)
@@ -508,7 +562,10 @@ int replay_main(int argc, char **argv)
         status = 1;
     }
     if (!status)
-        status = a.with_alerts ? read_alerts(rep, a.with_alerts) : detect(&a, &cfg, reg, rep, &run);
+        status = a.with_alerts ? read_lines(rep, a.with_alerts, &alert_lines)
+                               : detect(&a, &cfg, reg, rep, &run);
+    if (!status && a.with_alerts && a.checks)
+        status = read_lines(rep, a.checks, &check_lines);
     if (!status && rep)
         status = make_report(rep, &a, &cfg, &run);
     report_destroy(rep);

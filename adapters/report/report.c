@@ -119,6 +119,13 @@ void report_destroy(report_t *r)
         free(r->groups[g].id);
     free(r->groups);
     idx_free(&r->group_ix);
+    for (size_t i = 0; i < r->nchecks; i++) {
+        free(r->checks[i].change);
+        free(r->checks[i].verdict);
+        free(r->checks[i].summary);
+    }
+    free(r->checks);
+    idx_free(&r->check_ix);
     for (size_t u = 0; u < r->by_user_cap; u++)
         if (r->by_user[u] != no_refs)
             free(r->by_user[u]);
@@ -312,6 +319,63 @@ static void join_group(report_t *r, rep_alert_t *a, char *id)
     a->seq = (uint32_t)r->nalerts;
     if (!a->member && r->groups[g].primary == UINT32_MAX)
         r->groups[g].primary = (uint32_t)r->nalerts;
+}
+
+static const char *verdicts[] = { "as_declared", "deviated", "unverifiable" };
+
+int report_add_check_json(report_t *r, const char *line, size_t len, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *o = json_loadb(line, len, 0, &je);
+    if (!o)
+        return sw_errf(err, errlen, "not JSON: %s (column %d)", je.text, je.column), -1;
+    const char *id = json_string_value(json_object_get(o, "change"));
+    const char *verdict = json_string_value(json_object_get(o, "verdict"));
+    const char *summary = json_string_value(json_object_get(o, "summary"));
+    int known = 0;
+    for (size_t i = 0; verdict && i < sizeof(verdicts) / sizeof(*verdicts); i++)
+        known |= !strcmp(verdict, verdicts[i]);
+    if (!id || !*id || !known) {
+        json_decref(o);
+        return sw_errf(err, errlen, "want \"change\" and a \"verdict\" of as_declared, "
+                       "deviated or unverifiable"), -1;
+    }
+    rep_check_t c = { strdup(id), strdup(verdict), summary ? strdup(summary) : NULL };
+    json_decref(o);
+    ptrdiff_t at = idx_find(&r->check_ix, c.change ? c.change : "", c.change ? strlen(c.change) : 0);
+    int nomem = !c.change || !c.verdict || (summary && !c.summary);
+    if (!nomem && at < 0)
+        nomem = VEC_RESERVE(r->checks, r->checks_cap, r->nchecks + 1, 16) < 0 ||
+                idx_reserve(&r->check_ix, r->nchecks + 1) < 0;
+    if (nomem) {
+        free(c.change);
+        free(c.verdict);
+        free(c.summary);
+        return sw_errf(err, errlen, "out of memory"), -1;
+    }
+    if (at >= 0) { /* checked again (a replayed file): the last one stands */
+        rep_check_t *old = &r->checks[at];
+        free(old->verdict);
+        free(old->summary);
+        old->verdict = c.verdict;
+        old->summary = c.summary;
+        free(c.change);
+        return 0;
+    }
+    r->checks[r->nchecks] = c;
+    idx_insert(&r->check_ix, c.change, strlen(c.change), r->nchecks);
+    r->nchecks++;
+    return 0;
+}
+
+const char *report_verdict(const report_t *r, const char *id, const char **summary)
+{
+    ptrdiff_t at = idx_find(&r->check_ix, id, strlen(id));
+    if (at < 0)
+        return NULL;
+    if (summary)
+        *summary = r->checks[at].summary;
+    return r->checks[at].verdict;
 }
 
 int report_add_alert_json(report_t *r, const char *line, size_t len, char *err, size_t errlen)

@@ -60,6 +60,17 @@ void report_destroy(report_t *r);
 int report_add_alert_json(report_t *r, const char *line, size_t len, char *err, size_t errlen);
 
 /*
+ * Adds one change-check line (JSON, contract section 2.1): the verdict on
+ * a change, shown in the table of changes. 0, or -1 with the problem in
+ * `err`. A second check of one change replaces the first.
+ */
+int report_add_check_json(report_t *r, const char *line, size_t len, char *err, size_t errlen);
+
+/* The verdict the report holds on change `id` ("as_declared", "deviated",
+ * "unverifiable"), its summary in *summary (may be NULL); NULL: none. */
+const char *report_verdict(const report_t *r, const char *id, const char **summary);
+
+/*
  * Ends the alert pass: applies the filters and sizes each incident's chart.
  * Returns the number of incidents in the report, or -1 when out of memory.
  */

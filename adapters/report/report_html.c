@@ -38,6 +38,8 @@ static const char css[] =
     ".badge.learning{background:#fff3c4;color:#7a5a00;border:1px solid #e0c060}"
     ".badge.sev-critical{background:#fde2e0;color:#a11}.badge.sev-warning{background:#fff0d9;"
     "color:#8a4b00}.badge.sev-info{background:#e3ecf8;color:#1f4f8a}"
+    "td.verdict.deviated{color:#a11;font-weight:600}td.verdict.as_declared{color:#1a6b2a}"
+    "td.verdict.unverifiable{color:#777}"
     "tr.learning td{background:#fffbe8}section.incident.learning{border-left:3px solid #e0c060;"
     "padding-left:8px}"
     "tr.primary td{font-weight:600}"
@@ -606,7 +608,8 @@ static void changes_table(FILE *f, const report_t *r)
         return;
     }
     fputs("<table id=\"changes\"><thead><tr><th>id</th><th>User</th><th>kind</th><th>title</th>"
-          "<th>start (UTC)</th><th>end</th><th>affects</th><th>explains</th></tr></thead><tbody>",
+          "<th>start (UTC)</th><th>end</th><th>affects</th><th>explains</th><th>verdict</th>"
+          "</tr></thead><tbody>",
           f);
     for (size_t i = 0; i < changes_count(r->reg); i++) {
         const change_t *c = changes_get(r->reg, i);
@@ -628,6 +631,18 @@ static void changes_table(FILE *f, const report_t *r)
                 continue;
             fputs(n++ ? ", " : "", f);
             inc_link(f, &r->inc[k], k);
+        }
+        const char *why = NULL, *verdict = report_verdict(r, c->id, &why);
+        fputs("</td><td class=\"verdict ", f);
+        rep_esc(f, verdict ? verdict : "none");
+        fputs("\" title=\"", f);
+        rep_esc(f, why ? why : "");
+        fputs("\">", f);
+        rep_esc(f, verdict ? verdict : "not judged");
+        if (why) {
+            fputs("<br><small>", f);
+            rep_esc(f, why);
+            fputs("</small>", f);
         }
         fputs("</td></tr>", f);
     }
@@ -746,6 +761,29 @@ int report_write_markdown(const report_t *r, FILE *f, const report_meta_t *m)
         fprintf(f, " | %s", in->ends == INT64_MAX ? "still firing"
                                                    : rep_span(in->ends - in->starts, d, sizeof(d)));
         fprintf(f, " | %zu |\n", nmembers(in));
+    }
+    if (r->nchecks && r->reg && changes_count(r->reg)) {
+        fputs("\n## Declared changes\n\n| change | User | kind | window (UTC) | verdict | why |\n"
+              "|---|---|---|---|---|---|\n", f);
+        for (size_t i = 0; i < changes_count(r->reg); i++) {
+            const change_t *c = changes_get(r->reg, i);
+            const char *why = NULL, *verdict = report_verdict(r, c->id, &why);
+            char w1[REP_TIME_LEN], w2[REP_TIME_LEN];
+            fputs("| ", f);
+            md_esc(f, c->id);
+            fputs(" | ", f);
+            md_esc(f, c->user);
+            fputs(" | ", f);
+            md_esc(f, c->kind ? c->kind : "");
+            fprintf(f, " | %s to %s | ", rep_when(c->start, w1), rep_when(c->end, w2));
+            if (verdict && !strcmp(verdict, "deviated"))
+                fputs("**deviated**", f);
+            else
+                md_esc(f, verdict ? verdict : "not judged");
+            fputs(" | ", f);
+            md_esc(f, why ? why : "");
+            fputs(" |\n", f);
+        }
     }
     return ferror(f) ? -1 : 0;
 }

@@ -119,6 +119,11 @@ typedef struct {
     int32_t slot;
 } rep_ref_t;
 
+/* A change's verdict (change-check line). */
+typedef struct {
+    char *change, *verdict, *summary; /* owned */
+} rep_check_t;
+
 struct report {
     report_filter_t filter;
     const changes_t *reg;
@@ -131,6 +136,9 @@ struct report {
     rep_group_t *groups;
     size_t ngroups, groups_cap;
     idindex_t group_ix;       /* incident id -> its latest group */
+    rep_check_t *checks;      /* verdicts on changes */
+    size_t nchecks, checks_cap;
+    idindex_t check_ix;       /* change id -> checks[] */
 
     /* after report_prepare: the incidents kept, by their primary's onset */
     rep_incident_t *inc;
