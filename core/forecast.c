@@ -162,12 +162,11 @@ size_t forecasts_bucket(forecasts_t *f, const changes_t *reg, const char *user, 
         return n;
     double projected = u->today / share;
     double low = (u->today - 3 * sqrt(u->today)) / share;
-    if (!u->firing && (low >= FORECAST_FIRE * fc->per_day || u->today > fc->per_day)) {
+    if (!u->firing && low >= FORECAST_FIRE * fc->per_day) {
         u->firing = 1;
         out[n++] = (forecast_event_t){ .fire = 1, .id = u->id, .at = at, .projected = projected,
                                        .forecast = fc->per_day, .learning = !u->learnt };
-    } else if (u->firing && projected < FORECAST_CLEAR * fc->per_day &&
-               u->today <= fc->per_day) {
+    } else if (u->firing && projected < FORECAST_CLEAR * fc->per_day) {
         u->firing = 0;
         out[n++] = (forecast_event_t){ .fire = 0, .id = u->id, .at = at, .ends_at = at };
     }

@@ -11,10 +11,9 @@
  * then says `learning`). A projection is trusted once the day has reached
  * FORECAST_MIN_SHARE of its usual requests and FORECAST_MIN_COUNT of them
  * have come; it fires when even its lower bound (the count less three of
- * its standard deviations) projects FORECAST_FIRE times the forecast, or
- * when the day's count is past the forecast already; it clears when the
- * projection falls back under FORECAST_CLEAR times the forecast (the day's
- * count not past it), and at the end of the day.
+ * its standard deviations) projects FORECAST_FIRE times the forecast; it
+ * clears when the projection falls back under FORECAST_CLEAR times the
+ * forecast, and at the end of the day.
  *
  * DESIGN: owned by the alert stage's thread; the register is read during
  * the calls it is passed to only (users are looked up by name).

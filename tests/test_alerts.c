@@ -467,6 +467,149 @@ static void test_widespread_across_instances(void **state)
     }
 }
 
+/* ---- change coordination: declared impact and forecasts ------------------ */
+
+typedef struct {
+    char lines[8][2048];
+    int n;
+} lines_t;
+
+static void keep_line(void *ctx, const alert_t *a)
+{
+    lines_t *l = ctx;
+    assert_true(l->n < 8);
+    alert_format_json(a, l->lines[l->n++], sizeof(l->lines[0]));
+}
+
+/* A stage writing its lines to l, correlating with reg. */
+static alerts_t *stage(changes_t *reg, lines_t *l, detect_params_t *dp)
+{
+    detect_params_defaults(dp);
+    alerts_opts_t o = { .nshards = 1, .detect_for = params, .detect_ctx = dp,
+                        .emit = keep_line, .emit_ctx = l };
+    corr_params_defaults(&o.corr);
+    alerts_t *as = alerts_create(&o, reg);
+    assert_non_null(as);
+    return as;
+}
+
+static void add_change(changes_t *reg, const char *id, const char *user, double south,
+                       unsigned set)
+{
+    change_t c = { .id = (char *)id, .user = (char *)user, .kind = (char *)"mdm",
+                   .start = T0, .end = T0 + 7200 * S, .affects = CHG_SOUTH,
+                   .impact = { south, 1 }, .impact_set = set };
+    assert_int_equal(changes_add(reg, &c), SW_OK);
+}
+
+/* A southbound storm of `user` at `ratio` times a baseline of 10/s. */
+static void storm(alerts_t *as, const char *user, uint32_t id, double ratio)
+{
+    event_t ev = { .type = EV_FIRE, .kind = ALERT_STORM, .id = id, .at = T0 + 600 * S,
+                   .starts_at = T0 + 600 * S, .detected_at = T0 + 600 * S,
+                   .value = 10 * ratio, .baseline = 10, .backlog = -1, .dir = DIR_SOUTH };
+    snprintf(ev.user, sizeof(ev.user), "%s", user);
+    snprintf(ev.cls, sizeof(ev.cls), "request");
+    alerts_event(as, 0, &ev);
+}
+
+static const char *line_of(const lines_t *l, const char *user)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "\"user\":\"%s\"", user);
+    for (int i = 0; i < l->n; i++)
+        if (strstr(l->lines[i], key))
+            return l->lines[i];
+    fail_msg("no line of %s", user);
+    return NULL;
+}
+
+/*
+ * A change that declared x3 southbound explains a x3 storm as expected
+ * (info, which never pages); one that declared no change and comes with a
+ * x8 flood is named, and the line says it deviated; a declared x3 with a
+ * x8 flood deviates too.
+ */
+static void test_declared_impact_in_correlation(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    assert_non_null(reg);
+    add_change(reg, "X3", "U1", 3, CHG_SOUTH);
+    add_change(reg, "NONE", "U2", 0, 0);
+    add_change(reg, "X3B", "U3", 3, CHG_SOUTH);
+    lines_t l = { 0 };
+    detect_params_t dp;
+    alerts_t *as = stage(reg, &l, &dp);
+    storm(as, "U1", 1, 3.2);
+    storm(as, "U2", 2, 8);
+    storm(as, "U3", 3, 8);
+    event_t p = { .type = EV_PROGRESS, .at = T0 + 3600 * S };
+    alerts_event(as, 0, &p);
+    assert_int_equal(l.n, 3);
+    const char *u1 = line_of(&l, "U1"), *u2 = line_of(&l, "U2"), *u3 = line_of(&l, "U3");
+    assert_non_null(strstr(u1, "\"severity\":\"info\""));
+    assert_non_null(strstr(u1, "; within the impact X3 declared (3.0x): expected\""));
+    assert_non_null(strstr(u1, "\"correlation\":\"declared\""));
+    assert_non_null(strstr(u2, "\"severity\":\"critical\""));
+    assert_non_null(strstr(u2, "; NONE declared no change in traffic: it deviated from its "
+                               "declaration\""));
+    assert_non_null(strstr(u2, "\"change\":{\"id\":\"NONE\""));
+    assert_non_null(strstr(u3, "\"severity\":\"critical\""));
+    assert_non_null(strstr(u3, "; X3B declared 3.0x: it deviated from its declaration\""));
+    alerts_destroy(as);
+    changes_destroy(reg);
+}
+
+/* A southbound summary of `user` at `at`: `queued` requests over a minute. */
+static void south_summary(alerts_t *as, const char *user, int64_t at, double queued)
+{
+    event_t ev = { .type = EV_SUMMARY, .at = at, .dt = 60 * S, .dir = DIR_SOUTH,
+                   .value = queued, .baseline = queued, .queued = queued };
+    snprintf(ev.user, sizeof(ev.user), "%s", user);
+    snprintf(ev.cls, sizeof(ev.cls), "all");
+    alerts_event(as, 0, &ev);
+    event_t p = { .type = EV_PROGRESS, .at = at + 1 };
+    alerts_event(as, 0, &p);
+}
+
+/* A User at twice its forecast gets a forecast_exceeded warning of its
+ * own incident, learning (no profile on its first day), resolved when the
+ * day ends; a User on its forecast gets none. */
+static void test_forecast_exceeded_line(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    assert_non_null(reg);
+    int64_t day = T0 / (86400 * S);
+    forecast_t fc = { .user = (char *)"U1", .from_day = (int32_t)day, .to_day = (int32_t)day + 1,
+                      .per_day = 14400 };
+    assert_int_equal(changes_add_forecast(reg, &fc), SW_OK);
+    fc.user = (char *)"U2";
+    assert_int_equal(changes_add_forecast(reg, &fc), SW_OK);
+    lines_t l = { 0 };
+    detect_params_t dp;
+    alerts_t *as = stage(reg, &l, &dp);
+    for (int64_t t = day * 86400 * S; t < (day + 1) * 86400 * S + 120 * S; t += 60 * S) {
+        south_summary(as, "U1", t, 20); /* 28800 a day */
+        south_summary(as, "U2", t, 10); /* 14400: on track */
+    }
+    event_t p = { .type = EV_PROGRESS, .at = (day + 2) * 86400 * S };
+    alerts_event(as, 0, &p);
+    assert_int_equal(l.n, 2);
+    assert_non_null(strstr(l.lines[0], "{\"status\":\"firing\",\"alert\":\"forecast_exceeded\","
+                                       "\"severity\":\"warning\",\"user\":\"U1\",\"dir\":"
+                                       "\"south\",\"class\":\"all\""));
+    assert_non_null(strstr(l.lines[0], "\"incident_role\":\"primary\",\"learning\":true"));
+    assert_non_null(strstr(l.lines[0], "on course for 28800 today, 2.00x the forecast 14400 a "
+                                       "day"));
+    assert_non_null(strstr(l.lines[1], "{\"status\":\"resolved\",\"alert\":"
+                                       "\"forecast_exceeded\""));
+    assert_non_null(strstr(l.lines[1], "\"ends_at\":\"2019-09-13T00:00:00Z\""));
+    alerts_destroy(as);
+    changes_destroy(reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +621,8 @@ int main(void)
         cmocka_unit_test(test_storm_told_ahead_of_the_clock),
         cmocka_unit_test(test_no_learning_under_a_storm),
         cmocka_unit_test(test_widespread_across_instances),
+        cmocka_unit_test(test_declared_impact_in_correlation),
+        cmocka_unit_test(test_forecast_exceeded_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

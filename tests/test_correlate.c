@@ -412,9 +412,37 @@ static void test_exact_tie_goes_to_smaller_id(void **state)
     }
 }
 
+/* Declared impact: a level within CORR_IMPACT_TOLERANCE either way of
+ * what was declared is expected; "none" (0) explains a silence; a blocked
+ * route is never within a declaration; no change, nothing to compare. */
+static void test_impact_fit(void **state)
+{
+    (void)state;
+    change_t c = chg("C1", "U1", "mdm", CHG_BOTH, 0, 60);
+    assert_int_equal(corr_impact(&c, ALERT_STORM, DIR_SOUTH, 15, 10), IMPACT_WITHIN);
+    assert_int_equal(corr_impact(&c, ALERT_STORM, DIR_SOUTH, 80, 10), IMPACT_DEVIATED);
+    c.impact[DIR_SOUTH] = 3;
+    c.impact_set = CHG_SOUTH;
+    assert_int_equal(corr_impact(&c, ALERT_STORM, DIR_SOUTH, 30, 10), IMPACT_WITHIN);
+    assert_int_equal(corr_impact(&c, ALERT_STORM, DIR_SOUTH, 61, 10), IMPACT_WITHIN);
+    assert_int_equal(corr_impact(&c, ALERT_STORM, DIR_SOUTH, 66, 10), IMPACT_DEVIATED);
+    assert_int_equal(corr_impact(&c, ALERT_STORM, DIR_NORTH, 30, 10), IMPACT_DEVIATED);
+    c.impact[DIR_NORTH] = 0;
+    c.impact_set |= CHG_NORTH;
+    assert_int_equal(corr_impact(&c, ALERT_SILENCE, DIR_NORTH, 0, 10), IMPACT_WITHIN);
+    assert_int_equal(corr_impact(&c, ALERT_SILENCE, DIR_SOUTH, 0, 10), IMPACT_DEVIATED);
+    assert_int_equal(corr_impact(&c, ALERT_BLOCKED, DIR_NORTH, 0, 10), IMPACT_NA);
+    assert_int_equal(corr_impact(NULL, ALERT_STORM, DIR_SOUTH, 80, 10), IMPACT_NA);
+    assert_int_equal(corr_impact(&c, ALERT_STORM, DIR_SOUTH, 80, 0), IMPACT_NA);
+    assert_near(corr_impact_distance(1, 1), 1.0, 1e-12);
+    assert_near(corr_impact_distance(0, 1), 11.0, 1e-12);
+    assert_near(corr_impact_distance(1, 0), 11.0, 1e-12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_impact_fit),
         cmocka_unit_test(test_kind_affinity),
         cmocka_unit_test(test_score_inside_at_start_is_one),
         cmocka_unit_test(test_inside_beats_outside),
