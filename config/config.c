@@ -268,6 +268,7 @@ static const field_t incident_fields[] = {
 static const field_t run_fields[] = {
     RFL("ingest", ingest, "ingest", 'i'),
     RF1("alerts", F_PATH, alerts, R_ANY, "alerts", 'a'),
+    RF("change_checks", F_PATH, change_checks, R_ANY, "change-checks"),
     RF("pub", F_ENDPOINT, pub, R_ANY, "pub"),
     RF1("changes", F_PATH, changes, R_ANY, "changes", 'C'),
     RF1("state", F_PATH, state, R_ANY, "state", 's'),

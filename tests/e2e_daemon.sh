@@ -15,13 +15,16 @@ port=$(freeport)
 ep=tcp://127.0.0.1:$port
 
 "$sw" simulate --scenario mixed --quirks --out sim >/dev/null 2>&1 || bad "simulate"
-"$sw" replay --quiet --changes sim/changes.yaml sim/traffic.lp >replay.jsonl 2>/dev/null
+"$sw" replay --quiet --changes sim/changes.yaml --change-checks replay-checks.jsonl \
+  sim/traffic.lp >replay.jsonl 2>/dev/null
 [ -s replay.jsonl ] && ok || bad "replay gave no alerts"
 
 cp "$SW_SOURCE_DIR/config/stormwatch.yaml" live.yaml
 cp sim/changes.yaml live-changes.yaml
+hport=$(freeport)
 "$sw" run --ingest "$ep" --config live.yaml --changes live-changes.yaml --alerts live.jsonl \
-  --shards 3 --record rec.lp --state state.bin --stats-every 1 2>daemon.log &
+  --shards 3 --record rec.lp --state state.bin --stats-every 1 --change-checks live-checks.jsonl \
+  --http 127.0.0.1:$hport --changes-journal changes.journal 2>daemon.log &
 pid=$!
 sleep 0.5
 kill -0 $pid 2>/dev/null && ok || bad "daemon did not start: $(cat daemon.log)"
@@ -45,6 +48,21 @@ for _ in $(seq 1 100); do
   grep -q "stats: .* $lines lines" daemon.log && break
   sleep 0.1
 done
+# the changes whose window (and slack) ended inside the feed are judged
+# live as in replay, byte for byte; replay judges the rest at its end
+for _ in $(seq 1 100); do [ -s live-checks.jsonl ] && break; sleep 0.1; done
+[ -s live-checks.jsonl ] && ok || bad "no change checks written live"
+while read -r line; do
+  grep -qxF "$line" replay-checks.jsonl || bad "live check not as replay's: $line"
+done <live-checks.jsonl
+judged=$(head -1 live-checks.jsonl | sed 's/{"change":"\([^"]*\)".*/\1/')
+verdict=$(head -1 live-checks.jsonl | sed 's/.*"verdict":"\([a-z_]*\)".*/\1/')
+grep -q "change $judged of .*: $verdict: " daemon.log && ok || bad "no log line for $judged's verdict"
+curl -s "http://127.0.0.1:$hport/api/v1/changes/$judged" >view.json
+grep -q "\"check\":{\"change\":\"$judged\",.*\"verdict\":\"$verdict\"" view.json && ok ||
+  bad "GET /api/v1/changes/$judged shows no verdict: $(head -c 300 view.json)"
+curl -s "http://127.0.0.1:$hport/metrics" | grep -q "^stormwatch_change_checks_total{verdict=\"$verdict\"} [1-9]" &&
+  ok || bad "no change-check metric"
 kill -TERM $pid
 for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
 if kill -0 $pid 2>/dev/null; then bad "daemon still running 10 s after SIGTERM"; kill -9 $pid; fi

@@ -63,6 +63,7 @@
 #include "netaddr.h"
 #include "pipeline.h"
 #include "record.h"
+#include "regcheck.h"
 #include "ring.h"
 #include "router.h"
 #include "shard.h"
@@ -108,17 +109,27 @@ static cfg_t *load_config(const char *path, char *err, size_t errlen)
     return c;
 }
 
-static changes_t *load_changes(const char *path, char *err, size_t errlen)
+static void warn_register(void *ctx, const char *msg)
+{
+    (void)ctx;
+    sw_log(LOG_WARN, "change register: %s", msg);
+}
+
+/* The change register file at `path` (NULL: an empty register), its
+ * warnings and conflicts logged (with the Users' shares once known). */
+static changes_t *load_changes(daemon_t *d, const char *path, char *err, size_t errlen)
 {
     changes_t *reg = changes_create();
     if (!reg) {
         sw_errf(err, errlen, "out of memory");
         return NULL;
     }
-    if (path && changes_load_yaml(path, reg, err, errlen) < 0) {
+    if (path && changes_load_yaml_ex(path, reg, warn_register, NULL, err, errlen) < 0) {
         changes_destroy(reg);
         return NULL;
     }
+    if (path)
+        regcheck_conflicts(reg, path, daemon_user_share, d, warn_register, NULL);
     return reg;
 }
 
@@ -132,6 +143,7 @@ static void http_metrics(void *ctx, FILE *out)
 {
     daemon_t *d = ctx;
     daemon_write_metrics(d, out);
+    dmn_coord_metrics(d, out);
     http_t *h = atomic_load_explicit(&d->web.http, memory_order_acquire);
     if (h)
         http_metrics_write(h, out);
@@ -174,7 +186,8 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
                        .metrics = http_metrics, .ready = is_ready,
                        .alerts_json = daemon_alerts_json,
                        .change_declared = dk_share_declared, .change_withdrawn = dk_share_withdrawn,
-                       .accept = dmn_http_accept,
+                       .accept = dmn_http_accept, .check_json = daemon_check_json,
+                       .user_share = daemon_user_share,
                        .log = http_log, .ctx = d };
     http_t *h = http_start(&ho, err, errlen);
     if (!h)
@@ -196,12 +209,14 @@ static void reload(daemon_t *d)
     char err[512];
     if (d->out.alerts_file) /* logrotate moved it: the next line goes to a new file */
         sink_file_reopen(d->out.alerts_file);
+    if (d->coord.file)
+        sink_file_reopen(d->coord.file);
     cfg_t *c = load_config(d->o.config, err, sizeof(err));
     if (!c) {
         sw_log(LOG_ERROR, "reload refused, old config kept: %s", err);
         return;
     }
-    changes_t *reg = load_changes(d->o.r.changes, err, sizeof(err));
+    changes_t *reg = load_changes(d, d->o.r.changes, err, sizeof(err));
     if (!reg) {
         sw_log(LOG_ERROR, "reload refused, old change register kept: %s", err);
         cfg_free(c);
@@ -218,6 +233,10 @@ static void reload(daemon_t *d)
         free(c);
         return;
     }
+    /* the API's copy first (it answers for the file's ids and schedule) */
+    if (d->web.api && changes_api_set_file(d->web.api, reg) < 0)
+        sw_log(LOG_ERROR, "reload: out of memory giving the API the new register: it keeps "
+               "the old one");
     u->type = UPD_FILE;
     u->file = reg;
     dmn_queue_update(d, u);
@@ -296,6 +315,7 @@ static void teardown(daemon_t *d)
         zmq_ctx_term(d->in.zctx);
     record_close(d->in.rec);
     sink_file_close(d->out.alerts_file);
+    dmn_coord_close(d);
     alertjournal_close(d->out.journal);
     dmn_resumes_free(d);
     statefile_saver_destroy(d->st.saver);
@@ -328,7 +348,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
         return SW_EINVAL;
     cfg_apply_timezone(d->cfg); /* fixed at start: a reload does not move it */
     d->ingest = d->cfg->ingest;
-    changes_t *file = load_changes(d->o.r.changes, err, errlen);
+    changes_t *file = load_changes(d, d->o.r.changes, err, errlen);
     if (!file)
         return SW_ECONFIG;
     if (!(d->out.rv = regview_create()) || regview_set_file(d->out.rv, file) < 0) {
@@ -345,6 +365,8 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
             return SW_ECONFIG;
         if (err[0]) /* a corrupt journal set aside */
             sw_log(LOG_WARN, "--changes-journal: %s", err);
+        if (changes_api_set_file(d->web.api, file) < 0) /* still valid: rv's, unshared yet */
+            return SW_ENOMEM;
         /* what the journal held; what is declared from now on comes as updates */
         changes_t *api = changes_create();
         int rc = api ? changes_api_snapshot(d->web.api, api) : SW_ENOMEM;
@@ -368,7 +390,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
                            .local_time = cfg_local_time(d->cfg),
                            .incident_tag = d->incident_tag, .detect_for = dmn_detect_for,
                            .detect_ctx = d->cfg, .emit = dmn_alert_emit, .emit_ctx = d,
-                           .handover = dmn_alert_handover,
+                           .handover = dmn_alert_handover, .check = dmn_check_emit,
                            .publish = d->o.r.kafka_state_topic ? dk_publish : NULL,
                            .publish_ctx = d, .to_shard = dmn_deliver,
                            .to_alerts = dmn_shard_emit, .transport_ctx = d };
@@ -411,6 +433,9 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
             return SW_EIO;
         }
     }
+    int crc = dmn_coord_open(d, err, errlen);
+    if (crc < 0)
+        return crc;
     if (!(d->in.zctx = zmq_ctx_new())) {
         sw_errf(err, errlen, "ZeroMQ context: %s", zmq_strerror(zmq_errno()));
         return SW_EIO;
@@ -500,6 +525,7 @@ static int start_threads(daemon_t *d)
 static int run(daemon_t *d, int argc, char **argv)
 {
     pthread_mutex_init(&d->out.snap_lock, NULL);
+    pthread_mutex_init(&d->coord.lock, NULL);
     pthread_mutex_init(&d->out.upd_lock, NULL);
     pthread_mutex_init(&d->in.acc_lock, NULL);
     pthread_mutex_init(&d->st.ckpt_lock, NULL);

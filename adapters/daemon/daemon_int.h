@@ -29,6 +29,7 @@
 #include "curve.h"
 #include "errburst.h"
 #include "http.h"
+#include "idindex.h"
 #include "record.h"
 #include "regview.h"
 #include "ring.h"
@@ -52,6 +53,7 @@
 #define ALERTS_IDLE_NS 1000000
 #define KAFKA_POLL_MS 10       /* ZeroMQ's wait when Kafka is read too */
 #define SNAPSHOT_EVERY_S 1.0   /* /api/v1/alerts may lag a busy second behind */
+#define SHARES_EVERY_S 30.0    /* Users' shares of the traffic move with their day */
 #define KAFKA_COMMIT_S 1.0     /* Kafka offsets are committed this often */
 
 /* What `stormwatch run` was asked to do: its flags over the config file's
@@ -105,6 +107,21 @@ typedef struct {
  * them); queues into a thread have their lock. Main writes everything
  * before the threads start (set-up) and after they stop (teardown).
  */
+/* Checks kept for GET /api/v1/changes/{id}: far more than a schedule
+ * holds at once; the oldest verdicts go first. */
+#define DMN_MAX_CHECKS 10000
+/* Users whose shares are kept: every one of 1% or more fits. */
+#define DMN_MAX_SHARES 100
+
+typedef struct {
+    char *id, *line; /* a change's check line, without its newline */
+} dmn_check_t;
+
+typedef struct {
+    char user[LP_MAX_ID + 1];
+    double share;
+} dmn_share_t;
+
 struct daemon {
     /* fixed at start, read by every thread */
     run_opts_t o;
@@ -180,6 +197,20 @@ struct daemon {
         pthread_mutex_t snap_lock; /* guards alerts_snapshot (HTTP threads read it) */
         char *alerts_snapshot;     /* JSON array of the alerts firing now */
     } out;
+
+    /* change coordination (daemon_coord.c): made by the alert thread,
+     * read by HTTP threads, under lock; the file is the alert thread's */
+    struct {
+        pthread_mutex_t lock;
+        sink_file_t *file;         /* --change-checks; NULL: none */
+        dmn_check_t *v;            /* the latest checks: a ring of DMN_MAX_CHECKS */
+        size_t n, cap, next;
+        idindex_t ix;              /* change id -> v[] */
+        dmn_share_t *shares;       /* Users' shares of the traffic, from 1% up */
+        size_t nshares;
+        int shares_known;          /* shares made at least once */
+        atomic_uint_fast64_t by_verdict[3];
+    } coord;
 
     /* the HTTP server's (its threads read what set-up left) */
     struct {
@@ -285,6 +316,22 @@ int dmn_merge_run_config(run_opts_t *o, cfg_t *c, run_cfg_t *flags, uint64_t giv
 
 /* One metric's HELP and TYPE lines. */
 void dmn_metric(FILE *out, const char *name, const char *type, const char *help);
+/* Change coordination (daemon_coord.c). Main: opens --change-checks before
+ * the alert thread starts (run() made the lock); closes it and frees what
+ * is kept, lock included, after the thread is joined. */
+int dmn_coord_open(daemon_t *d, char *err, size_t errlen);
+void dmn_coord_close(daemon_t *d);
+/* Alert thread: a change's check (the pipeline's check callback). */
+void dmn_check_emit(void *ctx, const change_check_t *c);
+/* Alert thread: the Users' shares of the traffic, for HTTP threads. */
+void dmn_refresh_shares(daemon_t *d);
+/* HTTP threads: change id's check line (malloc'd) or NULL; a User's share,
+ * -1 before any is known. */
+char *daemon_check_json(void *ctx, const char *id);
+double daemon_user_share(void *ctx, const char *user);
+/* Any thread: the checks' metrics. */
+void dmn_coord_metrics(daemon_t *d, FILE *out);
+
 /* Alert thread: rebuilds the JSON array of firing alerts the API serves. */
 void dmn_refresh_snapshot(daemon_t *d);
 

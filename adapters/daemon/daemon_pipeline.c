@@ -294,9 +294,11 @@ static void apply_updates(daemon_t *d)
     pthread_mutex_unlock(&d->out.upd_lock);
     if (!u)
         return;
+    int changed = 0; /* the register (not only peers' lines) */
     for (struct reg_update *next; u; u = next) {
         next = u->next;
         int rc = 0;
+        changed |= u->type != UPD_PEER_ALERT;
         switch (u->type) {
         case UPD_DECLARE:
             rc = regview_declare(d->out.rv, &u->change);
@@ -320,6 +322,8 @@ static void apply_updates(daemon_t *d)
                    "until the next reload", sw_strerror(rc));
         dmn_update_free(u);
     }
+    if (!changed)
+        return;
     const changes_t *reg = regview_merged(d->out.rv);
     alerts_set_changes(d->out.as, reg);
     atomic_store_explicit(&d->out.changes_n, changes_count(reg), memory_order_relaxed);
@@ -342,7 +346,7 @@ void *dmn_alerts_main(void *arg)
     daemon_t *d = arg;
     event_t buf[BATCH];
     long idle = ALERTS_IDLE_NS;
-    double next_snap = 0;
+    double next_snap = 0, next_shares = dmn_mono_s() + SHARES_EVERY_S;
     for (;;) {
         alerts_take_updates(d);
         size_t got = 0;
@@ -365,6 +369,10 @@ void *dmn_alerts_main(void *arg)
             dmn_refresh_snapshot(d);
             d->out.snap_transitions = d->out.transitions;
             next_snap = dmn_mono_s() + SNAPSHOT_EVERY_S;
+        }
+        if (dmn_mono_s() >= next_shares) { /* for the busy-hour conflicts */
+            dmn_refresh_shares(d);
+            next_shares = dmn_mono_s() + SHARES_EVERY_S;
         }
         if (got) {
             idle = ALERTS_IDLE_NS;

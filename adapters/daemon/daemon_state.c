@@ -72,6 +72,12 @@ void dmn_keep_resume(void *ctx, const shard_resume_t *r)
         }
         return;
     }
+    if (r->kind == ALERT_FORECAST) { /* the day's count starts again: it fires again
+                                        if the day still runs ahead */
+        sw_log(LOG_INFO, "alerts journal: the forecast_exceeded alert of %s is not resumed: "
+               "its day is counted afresh", r->user);
+        return;
+    }
     if (VEC_RESERVE(d->st.resumes, d->st.resumes_cap, d->st.nresumes + 1, 16) < 0) {
         sw_log(LOG_ERROR, "alerts journal: out of memory: a %s alert of %s not resumed",
                alert_kind_name(r->kind), r->user);

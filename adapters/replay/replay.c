@@ -21,6 +21,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "input.h"
+#include "regcheck.h"
 #include "report.h"
 #include "statefile.h"
 #include "timefmt.h"
@@ -404,6 +405,13 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
     return status;
 }
 
+/* A warning about the change register: its line, on standard error. */
+static void warn_register(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "stormwatch replay: warning: %s\n", msg);
+}
+
 /* A kind of JSON line the report takes from a file. */
 typedef struct {
     const char *what; /* "an alert line" */
@@ -553,9 +561,13 @@ int replay_main(int argc, char **argv)
     if (!reg) {
         fprintf(stderr, "stormwatch replay: out of memory\n");
         status = 1;
-    } else if (a.changes && changes_load_yaml(a.changes, reg, err, sizeof(err)) < 0) {
+    } else if (a.changes && changes_load_yaml_ex(a.changes, reg, warn_register, NULL, err,
+                                                 sizeof(err)) < 0) {
         fprintf(stderr, "stormwatch replay: %s\n", err);
         status = 2;
+    } else if (a.changes && regcheck_conflicts(reg, a.changes, NULL, NULL, warn_register,
+                                               NULL) < 0) {
+        status = 1;
     } else if ((a.report || a.summary) &&
                !(rep = report_create(&a.filter, reg, &cfg.detect))) {
         fprintf(stderr, "stormwatch replay: out of memory\n");
