@@ -17,6 +17,8 @@ typedef struct {
     char *user;
     int32_t day;        /* the UTC day counted (days since the epoch) */
     int whole;          /* counted from the day's first hour: a day to learn from */
+    int64_t from;       /* time of day counting began (a User seen, or a restart,
+                           mid-day: the day is projected from what came since) */
     double today;       /* requests so far */
     double hours[24];   /* requests by hour today */
     double shape[24];   /* the usual share of a day's requests by hour */
@@ -145,7 +147,8 @@ size_t forecasts_bucket(forecasts_t *f, const changes_t *reg, const char *user, 
         u->firing = 0;
         if (day == u->day + 1)
             learn_day(u);
-        u->whole = at - (int64_t)day * NS_DAY < NS_HOUR;
+        u->from = at - (int64_t)day * NS_DAY;
+        u->whole = u->from < NS_HOUR;
         u->day = day;
         u->today = 0;
         memset(u->hours, 0, sizeof(u->hours));
@@ -157,7 +160,7 @@ size_t forecasts_bucket(forecasts_t *f, const changes_t *reg, const char *user, 
     if (!fc)
         return n;
     int64_t end = tod + (dt > 0 ? dt : 0);
-    double share = share_by(u, end < NS_DAY ? end : NS_DAY);
+    double share = share_by(u, end < NS_DAY ? end : NS_DAY) - (u->whole ? 0 : share_by(u, u->from));
     if (share < FORECAST_MIN_SHARE || u->today < FORECAST_MIN_COUNT)
         return n;
     double projected = u->today / share;

@@ -8,7 +8,9 @@
  * usually has sent by that time: its own daily profile, learnt from the
  * days it was watched (hour by hour, each finished day weighing
  * FORECAST_LEARN), or an even spread before a first whole day (the alert
- * then says `learning`). A projection is trusted once the day has reached
+ * then says `learning`). A User first counted mid-day (new, or after a
+ * restart) is projected from the share of a day the time since covers. A
+ * projection is trusted once the day has reached
  * FORECAST_MIN_SHARE of its usual requests and FORECAST_MIN_COUNT of them
  * have come; it fires when even its lower bound (the count less three of
  * its standard deviations) projects FORECAST_FIRE times the forecast; it

@@ -8,7 +8,7 @@
  * fires; a User without a forecast is not watched; on the first day (no
  * profile yet) the alert says it is learning; a projection falling back
  * under the clear bar resolves; a handful of requests early in the day
- * proves nothing.
+ * proves nothing; a User first counted at noon is projected from then.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -179,6 +179,19 @@ static void test_too_early_proves_nothing(void **state)
     fx_free(x);
 }
 
+/* A User first counted at noon (new, or the daemon restarted) is projected
+ * from what came since, not as if the morning had been silent. */
+static void test_mid_day_start_projects_from_then(void **state)
+{
+    (void)state;
+    fx_t *x = fx("U1");
+    feed(x, "U1", 0, 12, 18, 2.0);
+    assert_int_equal(x->n, 1);
+    assert_int_equal(x->ev[0].fire, 1);
+    assert_true(x->ev[0].projected > 2 * PER_DAY);
+    fx_free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_first_day_is_learning),
         cmocka_unit_test(test_projection_falling_back_resolves),
         cmocka_unit_test(test_too_early_proves_nothing),
+        cmocka_unit_test(test_mid_day_start_projects_from_then),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
