@@ -374,7 +374,7 @@ static int fail(loader_t *L, const yaml_node_t *node, const char *key, const cha
     __attribute__((format(printf, 4, 5)));
 static int fail(loader_t *L, const yaml_node_t *node, const char *key, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[1024]; /* room for the run section's list of keys */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -876,7 +876,7 @@ static int load_section(loader_t *L, const section_t *sec, const char *path, yam
         }
         if (!f && !sub) {
             if (!(sec->has_users && strcmp(yn_scalar(k), "users") == 0)) {
-                char expected[512];
+                char expected[768];
                 list_keys(sec, expected, sizeof(expected));
                 return fail(L, k, key, "unknown key (expected one of: %s)", expected);
             }

@@ -376,6 +376,7 @@ static void test_every_key(void **state)
             "    - tcp://127.0.0.1:5557\n"
             "    - \"sub:tcp://127.0.0.1:6000#dsp_traffic\"\n"
             "  alerts: /var/log/stormwatch/alerts.jsonl\n"
+            "  change_checks: /var/log/stormwatch/checks.jsonl\n"
             "  pub: tcp://*:5560\n"
             "  changes: /etc/stormwatch/changes.yaml\n"
             "  state: /var/lib/stormwatch/state.bin\n"
@@ -486,6 +487,7 @@ static void test_every_key(void **state)
     assert_string_equal(r->ingest[0], "tcp://127.0.0.1:5557");
     assert_string_equal(r->ingest[1], "sub:tcp://127.0.0.1:6000#dsp_traffic");
     assert_string_equal(r->alerts, "/var/log/stormwatch/alerts.jsonl");
+    assert_string_equal(r->change_checks, "/var/log/stormwatch/checks.jsonl");
     assert_string_equal(r->pub, "tcp://*:5560");
     assert_string_equal(r->changes, "/etc/stormwatch/changes.yaml");
     assert_string_equal(r->state, "/var/lib/stormwatch/state.bin");
@@ -551,9 +553,9 @@ static void test_every_key(void **state)
      * catches (on LP64) most fields added to it without a key and a check here.
      */
     if (sizeof(void *) == 8) {
-        if (sizeof(run_cfg_t) != 304)
+        if (sizeof(run_cfg_t) != 312)
             print_error("run_cfg_t changed size: set its new field above\n");
-        assert_int_equal(sizeof(run_cfg_t), 304);
+        assert_int_equal(sizeof(run_cfg_t), 312);
     }
     cfg_free(&cfg);
 }
@@ -752,6 +754,7 @@ static void test_run_flags(void **state)
 #define ROW(fl, v, y, field, k, sz) { fl, v, y, offsetof(run_cfg_t, field), k, sz }
         ROW("ingest", "tcp://127.0.0.1:1", "ingest: ['tcp://127.0.0.1:1']", ingest, LIST, 0),
         ROW("alerts", "a.jsonl", "alerts: a.jsonl", alerts, STR, 0),
+        ROW("change-checks", "c.jsonl", "change_checks: c.jsonl", change_checks, STR, 0),
         ROW("pub", "tcp://127.0.0.1:2", "pub: tcp://127.0.0.1:2", pub, STR, 0),
         ROW("changes", "c.yaml", "changes: c.yaml", changes, STR, 0),
         ROW("state", "s.bin", "state: s.bin", state, STR, 0),
@@ -1165,7 +1168,8 @@ static const struct {
     { "users:\n  U1:\n    users: {}\n",
       "FILE:3:5: users.U1.users: unknown key (expected one of: baseline, detectors, limits)" },
     { "run:\n  shard: 2\n",
-      "FILE:2:3: run.shard: unknown key (expected one of: ingest, alerts, pub, changes, state, "
+      "FILE:2:3: run.shard: unknown key (expected one of: ingest, alerts, change_checks, pub, "
+      "changes, state, "
       "record, record_max, record_gzip, shards, ring_size, drop_when_full, max_message, "
       "drain_timeout, strict_files, stats_every, "
       "state_every, log_level, alertmanager, alertmanager_queue, http, http_token_file, http_tls_cert, "
@@ -1429,7 +1433,7 @@ static void test_errors(void **state)
         /* Filled with a pattern: a failed load must leave every byte as it was. */
         memset(&cfg, 0xa5, sizeof(cfg));
         memcpy(&before, &cfg, sizeof(cfg));
-        char err[512], path[24], want[600];
+        char err[1024], path[24], want[1100];
         int rc = load_text(config_errors[i].yaml, &cfg, err, sizeof(err), path);
         assert_memory_equal(config_errors[i].msg, "FILE", 4);
         snprintf(want, sizeof(want), "%s%s", path, config_errors[i].msg + 4);
@@ -1447,7 +1451,7 @@ static void test_nesting_limit(void **state)
 {
     (void)state;
     cfg_t cfg;
-    char err[512], path[24], want[600];
+    char err[1024], path[24], want[1100];
     char *yaml = tu_repeat("input: ", "[", 100000, "");
     assert_int_equal(load_text(yaml, &cfg, err, sizeof(err), path), SW_ECONFIG);
     snprintf(want, sizeof(want), "%s:1:39: nesting deeper than 32 levels", path);
