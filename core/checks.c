@@ -183,7 +183,8 @@ static void resort(checks_t *ck, const changes_t *reg, int64_t now)
         if (c->end > now - ck->late && !is_done(ck, c->id) && !watched(ck, c->id))
             ck->p[ck->np++] = (pending_t){ c->start, i };
     }
-    qsort(ck->p, ck->np, sizeof(*ck->p), by_start);
+    if (ck->np > 1)
+        qsort(ck->p, ck->np, sizeof(*ck->p), by_start);
     ck->dirty = 0;
 }
 
