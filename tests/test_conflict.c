@@ -129,8 +129,8 @@ static void test_maintenance(void **state)
     assert_int_equal(out[0].type, CONFLICT_MAINTENANCE);
     assert_string_equal(out[0].with->id, "CHG-0110");
     assert_true(out[0].from == t("2019-09-12T06:30:00Z") && out[0].to == t("2019-09-12T06:40:00Z"));
-    assert_string_equal(msg(&out[0], c),
-                        "overlaps DCC Planned Maintenance CHG-0110 (2019-09-12T06:20:00Z..06:40:00Z)");
+    assert_string_equal(msg(&out[0], c), "overlaps DCC Planned Maintenance CHG-0110 "
+                                         "(2019-09-12T06:20:00Z..06:40:00Z)");
     assert_string_equal(conflict_type_name(out[0].type), "maintenance");
 
     /* touching windows do not overlap, either way */
