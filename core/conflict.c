@@ -188,6 +188,8 @@ static int cmp_edge(const void *a, const void *b)
  */
 static size_t keep_large(scan_t *s)
 {
+    if (s->nspans == 0)
+        return 0; /* no array at all: qsort() must not see a NULL base */
     qsort(s->spans, s->nspans, sizeof(span_t), cmp_span_user);
     size_t kept = 0, users = 0;
     for (size_t i = 0; i < s->nspans;) {

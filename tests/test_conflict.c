@@ -243,6 +243,9 @@ static void test_busy_hour(void **state)
 
     /* no share function: no busy-hour check */
     assert_int_equal(find(reg, c, NULL, NULL, out), 0);
+    /* DCC work alone in its hours: no User to count */
+    change_t lone = at("M", "DCC", "03:00", "04:00", 0);
+    assert_int_equal(find(reg, &lone, share_of, NULL, out), 0);
     changes_destroy(reg);
 
     /* the next hour is another hour: a change from 10:00 is not in force in 09:xx */
