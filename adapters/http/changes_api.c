@@ -2,18 +2,23 @@
  * changes_api.c - changes declared at runtime, kept in a journal (see
  * changes_api.h for the journal format and the crash rules).
  *
- * A declare is parsed and validated outside the lock, into JSON texts
- * built in advance (the journal line and the stored change), and every
- * allocation is made before the journal is written: once the line is on
- * disk, applying it in memory cannot fail. A failed append is cut off again
- * (ftruncate to the previous size, fsync), so the file always matches
- * memory; if even that fails, the journal is marked broken and refuses
- * further writes until the daemon is restarted and replays what is on disk.
+ * A declare is parsed and validated outside the lock (changes_json.c),
+ * into JSON texts built in advance (the journal line and the stored
+ * change), and every allocation is made before the journal is written:
+ * once the line is on disk, applying it in memory cannot fail (the one
+ * register of the file's and the declared changes takes the change before
+ * the append, and gives it back if the append fails). A failed append is
+ * cut off again (ftruncate to the previous size, fsync), so the file
+ * always matches memory; if even that fails, the journal is marked broken
+ * and refuses further writes until the daemon is restarted and replays
+ * what is on disk.
  *
  * The changes are an array in the order declared with a hash index on the
  * id, so a declare costs O(1) besides its parse and fsync, however many
  * changes are declared; a withdrawal shifts the array (O(n), no more than
- * its fsync costs).
+ * its fsync costs). Beside it, `all` holds the file's changes and the
+ * declared ones as one register (O(1) a declare or withdrawal, O(n) a new
+ * file), which the lists, the conflicts and the schedule read.
  *
  * DESIGN: one mutex guards everything in changes_api_t. It is held across
  * the append and its fdatasync: declares are rare and a reader (a list,
@@ -21,8 +26,9 @@
  * under it, so its calls come in journal order.
  *
  * Size: about 1100 lines, kept whole on purpose: the journal's crash
- * rules (write ahead, cut back on failure, replay) and the JSON they
- * journal are one invariant, checked in one place.
+ * rules (write ahead, cut back on failure, replay) and the state they
+ * keep are one invariant, checked in one place; the JSON of a change is
+ * changes_json.c.
  */
 #include "changes_api.h"
 
@@ -42,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "changes_json.h"
+#include "conflict.h"
 #include "err.h"
 #include "fileio.h"
 #include "idindex.h"
@@ -53,12 +61,6 @@
 #define JOURNAL_VERSION 1
 #define SHOWN_MAX 100 /* bytes of a rejected value echoed in a message */
 #define SET_ASIDE_TRIES 100 /* names tried for a corrupt journal set aside within one second */
-
-/* The fields of a change, in the contract's order (as the YAML loader). */
-enum { K_ID, K_USER, K_TITLE, K_KIND, K_START, K_END, K_AFFECTS, K_EXPECTED, K_CONTACT, K_COUNT };
-static const char *const key_names[K_COUNT] = {
-    "id", "user", "title", "kind", "start", "end", "affects", "expected", "contact",
-};
 
 typedef struct {
     change_t c;          /* owns its strings */
@@ -76,6 +78,11 @@ struct changes_api {
     size_t dead;          /* withdrawn changes still in the journal */
     changes_api_opts_t o;
     changes_api_stats_t st;
+    /* the file's changes and forecasts (changes_api_set_file()) and the
+     * declared changes whose ids the file does not hold: the one register
+     * conflicts are found against, listed and scheduled from */
+    changes_t *all;
+    idindex_t file_ids;   /* ids of the file's changes (keys: all's strings) */
 };
 
 
@@ -84,252 +91,6 @@ static int64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
-/*
- * RFC 3339 in UTC without losing precision: tf_format()'s text (whole
- * seconds, or milliseconds) with 6 or 9 fraction digits when the time
- * needs them, so that a date read back from the journal is the same ns.
- */
-static void fmt_time(int64_t ns, char buf[TF_BUFLEN])
-{
-    tf_format(ns, buf);
-    int64_t frac = ns % NS_PER_S;
-    if (frac < 0)
-        frac += NS_PER_S;
-    if (frac % 1000000 == 0)
-        return;
-    int digits = frac % 1000 == 0 ? 6 : 9;
-    long long shown = digits == 6 ? frac / 1000 : frac;
-    /* "YYYY-MM-DDTHH:MM:SS" is 19 characters for every year int64 ns can hold */
-    snprintf(buf + 19, TF_BUFLEN - 19, ".%0*lldZ", digits, shown);
-}
-
-static const char *affects_word(unsigned bits)
-{
-    return bits == CHG_NORTH ? "north" : bits == CHG_SOUTH ? "south" : "both";
-}
-
-/* How a JSON value reads in "got ..." messages. */
-static const char *describe(const json_t *v, char *buf, size_t len)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    case JSON_STRING:
-        if (json_string_length(v) == 0)
-            return "an empty value";
-        snprintf(buf, len, "'%.*s'", SHOWN_MAX, json_string_value(v));
-        return buf;
-    }
-    return "a value";
-}
-
-/* ---- validation: the YAML loader's rules, on a JSON object ------------ */
-
-typedef struct {
-    const json_t *obj;
-    char *err;
-    size_t errlen;
-} parse_t;
-
-/* The text of field k (borrowed from the JSON): NULL when absent, null or
- * empty; required fields must have a value. */
-static int text(parse_t *P, int k, int required, const char **out)
-{
-    char got[SHOWN_MAX + 8];
-    const json_t *v = json_object_get(P->obj, key_names[k]);
-    *out = NULL;
-    if (!v) {
-        if (required) {
-            sw_errf(P->err, P->errlen, "missing field '%s'", key_names[k]);
-            return SW_ECONFIG;
-        }
-        return 0;
-    }
-    if (!json_is_null(v) && !json_is_string(v)) {
-        sw_errf(P->err, P->errlen, "field '%s': expected text, got %s", key_names[k],
-                describe(v, got, sizeof(got)));
-        return SW_ECONFIG;
-    }
-    if (json_is_null(v) || json_string_length(v) == 0) {
-        if (required) {
-            sw_errf(P->err, P->errlen, "field '%s': missing value", key_names[k]);
-            return SW_ECONFIG;
-        }
-        return 0;
-    }
-    char why[128];
-    if (change_check_text(key_names[k], json_string_value(v), json_string_length(v), why,
-                          sizeof(why)) < 0) {
-        sw_errf(P->err, P->errlen, "field '%s': %s", key_names[k], why);
-        return SW_ECONFIG;
-    }
-    *out = json_string_value(v);
-    return 0;
-}
-
-static int date(parse_t *P, int k, int64_t *ns)
-{
-    const char *s;
-    int rc = text(P, k, 1, &s);
-    if (rc < 0)
-        return rc;
-    rc = tf_parse_rfc3339(s, ns);
-    if (rc == SW_ERANGE) {
-        sw_errf(P->err, P->errlen, "field '%s': date '%.*s' out of range (1677-09-21 to "
-                "2262-04-11)", key_names[k], SHOWN_MAX, s);
-        return SW_ECONFIG;
-    }
-    if (rc < 0) {
-        sw_errf(P->err, P->errlen, "field '%s': bad date '%.*s' (expected RFC 3339, e.g. "
-                "2019-09-12T09:00:00Z)", key_names[k], SHOWN_MAX, s);
-        return SW_ECONFIG;
-    }
-    return 0;
-}
-
-static int affects_one(parse_t *P, const json_t *v, unsigned *bits)
-{
-    static const struct {
-        const char *word;
-        unsigned bits;
-    } words[] = { { "north", CHG_NORTH }, { "south", CHG_SOUTH }, { "both", CHG_BOTH } };
-    char got[SHOWN_MAX + 8];
-    for (size_t i = 0; json_is_string(v) && i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strcasecmp(json_string_value(v), words[i].word) == 0) {
-            *bits |= words[i].bits;
-            return 0;
-        }
-    }
-    sw_errf(P->err, P->errlen, "field 'affects': expected north, south or both, got %s",
-            describe(v, got, sizeof(got)));
-    return SW_ECONFIG;
-}
-
-/* `affects`: a word or an array of words; absent or null means both. */
-static int affects(parse_t *P, unsigned *bits)
-{
-    const json_t *v = json_object_get(P->obj, "affects");
-    *bits = 0;
-    if (!v || json_is_null(v)) {
-        *bits = CHG_BOTH;
-        return 0;
-    }
-    if (!json_is_array(v))
-        return affects_one(P, v, bits);
-    if (json_array_size(v) == 0) {
-        sw_errf(P->err, P->errlen,
-                "field 'affects': expected north, south or both, got an empty list");
-        return SW_ECONFIG;
-    }
-    if (json_array_size(v) > CHG_MAX_AFFECTS) {
-        sw_errf(P->err, P->errlen, "field 'affects': expected at most %d words, got %zu",
-                CHG_MAX_AFFECTS, json_array_size(v));
-        return SW_ECONFIG;
-    }
-    for (size_t i = 0; i < json_array_size(v); i++) {
-        int rc = affects_one(P, json_array_get(v, i), bits);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/*
- * Validates the change in `obj` into *c, whose strings are borrowed from
- * `obj`. Fields are checked in the contract's order, so the first problem
- * reported is the one the YAML loader would report. SW_ECONFIG with the
- * message in err.
- */
-static int parse_change(const json_t *obj, change_t *c, char *err, size_t errlen)
-{
-    parse_t P = { .obj = obj, .err = err, .errlen = errlen };
-    const char *s[K_COUNT] = { 0 };
-    *c = (change_t){ 0 };
-    if (!json_is_object(obj)) {
-        sw_errf(err, errlen, "body is not a JSON object");
-        return SW_ECONFIG;
-    }
-    int rc = text(&P, K_ID, 1, &s[K_ID]);
-    if (rc == 0)
-        rc = text(&P, K_USER, 1, &s[K_USER]);
-    if (rc == 0)
-        rc = text(&P, K_TITLE, 0, &s[K_TITLE]);
-    if (rc == 0)
-        rc = text(&P, K_KIND, 0, &s[K_KIND]);
-    if (rc == 0)
-        rc = date(&P, K_START, &c->start);
-    if (rc == 0)
-        rc = date(&P, K_END, &c->end);
-    if (rc == 0 && c->end < c->start) {
-        sw_errf(err, errlen, "field 'end': end is before start");
-        rc = SW_ECONFIG;
-    }
-    if (rc == 0)
-        rc = affects(&P, &c->affects);
-    if (rc == 0)
-        rc = text(&P, K_EXPECTED, 0, &s[K_EXPECTED]);
-    if (rc == 0)
-        rc = text(&P, K_CONTACT, 0, &s[K_CONTACT]);
-    if (rc < 0)
-        return rc;
-    /* the casts only fit change_t: these strings are copied before use */
-    c->id = (char *)s[K_ID];
-    c->user = (char *)s[K_USER];
-    c->title = (char *)s[K_TITLE];
-    c->kind = (char *)s[K_KIND];
-    c->expected = (char *)s[K_EXPECTED];
-    c->contact = (char *)s[K_CONTACT];
-    return 0;
-}
-
-/* Parses text that must hold one JSON value: SW_ECONFIG or SW_ENOMEM. */
-static int load_json(const char *buf, size_t len, json_t **out, char *err, size_t errlen)
-{
-    json_error_t je;
-    *out = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (*out)
-        return 0;
-    /* jansson reports a failed allocation as out_of_memory, or (when its
-     * lexer cannot even start) with no message at all */
-    if (json_error_code(&je) == json_error_out_of_memory || je.text[0] == '\0') {
-        sw_errf(err, errlen, "%s", sw_strerror(SW_ENOMEM));
-        return SW_ENOMEM;
-    }
-    sw_errf(err, errlen, "body is not valid JSON: %s (line %d, column %d)", je.text, je.line,
-            je.column);
-    return SW_ECONFIG;
-}
-
-/* ---- JSON out ------------------------------------------------------------ */
-
-/* The change as a JSON object; with declared_at when `at` is given. NULL
- * when out of memory. */
-static json_t *change_json(const change_t *c, const int64_t *at)
-{
-    char start[TF_BUFLEN], end[TF_BUFLEN], when[TF_BUFLEN];
-    fmt_time(c->start, start);
-    fmt_time(c->end, end);
-    if (at)
-        fmt_time(*at, when);
-    return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s?, s:s?, s:s*}", "id", c->id,
-                     "user", c->user, "title", c->title, "kind", c->kind, "start", start, "end",
-                     end, "affects", affects_word(c->affects), "expected", c->expected,
-                     "contact", c->contact, "declared_at", at ? when : NULL);
-}
-
-/* Compact one-line text of `v` (stolen: freed here), or NULL. */
-static char *dump_steal(json_t *v)
-{
-    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
-    json_decref(v);
-    return s;
 }
 
 /* s (stolen) with a newline appended: a journal line, or NULL. */
@@ -351,20 +112,20 @@ static char *as_line(char *s)
 static char *declare_line(const change_t *c, int64_t at)
 {
     char when[TF_BUFLEN];
-    fmt_time(at, when);
-    json_t *ch = change_json(c, NULL);
+    cj_fmt_time(at, when);
+    json_t *ch = cj_change(c, NULL);
     if (!ch)
         return NULL;
     /* "o" steals the reference to ch, also when json_pack fails */
-    return as_line(dump_steal(json_pack("{s:s, s:s, s:o}", "op", "declare", "at", when,
+    return as_line(cj_dump_steal(json_pack("{s:s, s:s, s:o}", "op", "declare", "at", when,
                                         "change", ch)));
 }
 
 static char *withdraw_line(const char *id, int64_t at)
 {
     char when[TF_BUFLEN];
-    fmt_time(at, when);
-    return as_line(dump_steal(json_pack("{s:s, s:s, s:s}", "op", "withdraw", "at", when,
+    cj_fmt_time(at, when);
+    return as_line(cj_dump_steal(json_pack("{s:s, s:s, s:s}", "op", "withdraw", "at", when,
                                         "id", id)));
 }
 
@@ -537,7 +298,7 @@ static int replay_declare(replay_t *R, unsigned long lineno, const json_t *op)
         return SW_ECONFIG;
     }
     change_t c;
-    if (parse_change(json_object_get(op, "change"), &c, why, sizeof(why)) < 0) {
+    if (cj_parse_change(json_object_get(op, "change"), 0, &c, why, sizeof(why)) < 0) {
         sw_errf(R->err, R->errlen, "%s:%lu: declare: %s", api->path, lineno,
                 json_object_get(op, "change") ? why : "missing field 'change'");
         return SW_ECONFIG;
@@ -582,7 +343,7 @@ static int replay_line(replay_t *R, unsigned long lineno, const char *s, size_t 
     if (blank(s, len))
         return 0;
     json_t *op;
-    int rc = load_json(s, len, &op, why, sizeof(why));
+    int rc = cj_load(s, len, &op, why, sizeof(why));
     if (rc == SW_ENOMEM) {
         sw_errf(R->err, R->errlen, "%s: %s", api->path, why);
         return rc;
@@ -693,6 +454,51 @@ static int read_all(int fd, char **out, size_t *len)
     return 0;
 }
 
+/* ---- the file's changes and the declared ones, as one register -------------- */
+
+static int in_file(const changes_api_t *api, const char *id)
+{
+    return idx_find(&api->file_ids, id, strlen(id)) >= 0;
+}
+
+/*
+ * A register of the file's changes and forecasts (file NULL: none) in
+ * *all, and their ids in *ids (keys borrowed from *all): 0, or SW_ENOMEM
+ * with nothing left allocated.
+ */
+static int view_of_file(const changes_t *file, changes_t **all, idindex_t *ids)
+{
+    changes_t *a = changes_create();
+    idx_init(ids);
+    int rc = a && idx_reserve(ids, changes_count(file)) == 0 ? changes_copy_forecasts(a, file)
+                                                            : SW_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < changes_count(file); i++) {
+        rc = changes_add(a, changes_get(file, i));
+        const char *id = rc == 0 ? changes_get(a, i)->id : NULL;
+        if (id)
+            idx_insert(ids, id, strlen(id), i); /* reserved: cannot fail */
+    }
+    if (rc < 0) {
+        changes_destroy(a);
+        idx_free(ids);
+        return SW_ENOMEM; /* a register's changes are valid and unique: only memory fails */
+    }
+    *all = a;
+    return 0;
+}
+
+/* Adds the declared changes whose ids the file does not hold to `all`:
+ * 0 or SW_ENOMEM. */
+static int add_declared(const changes_api_t *api, changes_t *all, const idindex_t *file_ids)
+{
+    for (size_t i = 0; i < api->n; i++) {
+        const char *id = api->v[i].c.id;
+        if (idx_find(file_ids, id, strlen(id)) < 0 && changes_add(all, &api->v[i].c) < 0)
+            return SW_ENOMEM;
+    }
+    return 0;
+}
+
 /* ---- public --------------------------------------------------------------- */
 
 void changes_api_close(changes_api_t *api)
@@ -703,6 +509,8 @@ void changes_api_close(changes_api_t *api)
         decl_free(&api->v[i]);
     free(api->v);
     idx_free(&api->by_id);
+    changes_destroy(api->all);
+    idx_free(&api->file_ids);
     if (api->fd >= 0)
         close(api->fd);
     pthread_mutex_destroy(&api->mu);
@@ -869,6 +677,9 @@ int changes_api_open(const char *path, const changes_api_opts_t *o, changes_api_
             return open_fail(api, SW_EIO, err, errlen, strerror(errno));
     }
     maybe_compact(api);
+    if ((rc = view_of_file(NULL, &api->all, &api->file_ids)) < 0 ||
+        (rc = add_declared(api, api->all, &api->file_ids)) < 0)
+        return open_fail(api, rc, err, errlen, sw_strerror(rc));
     api->st.live = api->n;
     *out = api;
     return 0;
@@ -905,13 +716,13 @@ int changes_api_declare_ex(changes_api_t *api, const char *json, size_t len, cha
     }
     /* parse, validate and render outside the lock */
     json_t *root;
-    int rc = load_json(json ? json : "", len, &root, err, errlen);
+    int rc = cj_load(json ? json : "", len, &root, err, errlen);
     if (rc == SW_ECONFIG)
         count_refused(api);
     if (rc < 0)
         return rc;
     change_t c;
-    rc = parse_change(root, &c, err, errlen);
+    rc = cj_parse_change(root, 1, &c, err, errlen);
     if (rc < 0) {
         json_decref(root);
         count_refused(api);
@@ -919,7 +730,7 @@ int changes_api_declare_ex(changes_api_t *api, const char *json, size_t len, cha
     }
     int64_t at = now_ns();
     char *line = declare_line(&c, at);
-    char *out = stored ? dump_steal(change_json(&c, &at)) : NULL;
+    char *out = stored ? cj_dump_steal(cj_change(&c, &at)) : NULL;
     decl_t d;
     if (!line || (stored && !out) || decl_fill(&d, &c, at) < 0) {
         free(line);
@@ -934,14 +745,19 @@ int changes_api_declare_ex(changes_api_t *api, const char *json, size_t len, cha
     if (find(api, d.c.id) >= 0) {
         sw_errf(err, errlen, "field 'id': '%.*s' is already declared", SHOWN_MAX, d.c.id);
         rc = SW_EEXISTS;
+    } else if (in_file(api, d.c.id)) {
+        /* the file would shadow it at once: the operator edits the file */
+        sw_errf(err, errlen, "field 'id': '%.*s' is owned by the change register file; change "
+                "it there", SHOWN_MAX, d.c.id);
+        rc = SW_EEXISTS;
     } else if (api->n >= api->o.max_changes) {
         sw_errf(err, errlen, "the register is full (%zu declared changes)", api->n);
         rc = SW_EFULL;
-    } else if (reserve(api) < 0) {
+    } else if (reserve(api) < 0 || changes_add(api->all, &d.c) < 0) {
         sw_errf(err, errlen, "%s", sw_strerror(SW_ENOMEM));
         rc = SW_ENOMEM;
-    } else {
-        rc = journal_append(api, line, err, errlen);
+    } else if ((rc = journal_append(api, line, err, errlen)) < 0) {
+        changes_remove(api->all, d.c.id);
     }
     if (rc == 0) {
         append(api, &d);
@@ -982,6 +798,8 @@ int changes_api_withdraw(changes_api_t *api, const char *id)
     ssize_t i = find(api, id);
     int rc = i < 0 ? SW_ENOTFOUND : journal_append(api, line, NULL, 0);
     if (rc == 0) {
+        if (!in_file(api, id)) /* else the file's change stands */
+            changes_remove(api->all, id);
         remove_at(api, (size_t)i);
         api->dead++;
         api->st.withdrawn++;
@@ -1017,20 +835,182 @@ int changes_api_snapshot(changes_api_t *api, changes_t *out)
     return rc;
 }
 
+int changes_api_set_file(changes_api_t *api, const changes_t *file)
+{
+    if (!api)
+        return SW_EINVAL;
+    changes_t *all;
+    idindex_t ids;
+    int rc = view_of_file(file, &all, &ids); /* the file's part outside the lock */
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&api->mu);
+    rc = add_declared(api, all, &ids);
+    if (rc == 0) {
+        changes_t *old = api->all;
+        idindex_t old_ids = api->file_ids;
+        api->all = all;
+        api->file_ids = ids;
+        all = old;
+        ids = old_ids;
+    }
+    pthread_mutex_unlock(&api->mu);
+    changes_destroy(all); /* the old register, or the new one on failure */
+    idx_free(&ids);
+    return rc;
+}
+
+/* One change to show: in `all`, or a declared change the file shadows. */
+typedef struct {
+    const change_t *c;
+    int shadowed;
+} shown_t;
+
+static int cmp_shown(const void *a, const void *b)
+{
+    const shown_t *x = a, *y = b;
+    if (x->c->start != y->c->start)
+        return x->c->start < y->c->start ? -1 : 1;
+    int by_id = strcmp(x->c->id, y->c->id);
+    return by_id ? by_id : x->shadowed - y->shadowed;
+}
+
+/*
+ * Change c as a JSON object with its "source" ("file" or "api"; and
+ * "shadowed": true for a declared change whose id the file holds), and,
+ * when k is given, "conflicts" (k[0..n) of `found`, the rest counted in
+ * "conflicts_omitted"). NULL when out of memory. Under the lock.
+ */
+static json_t *shown_json(const changes_api_t *api, const shown_t *sh, const conflict_t *k,
+                          size_t n, size_t found)
+{
+    const change_t *c = sh->c;
+    int file = !sh->shadowed && in_file(api, c->id);
+    ssize_t i = file ? -1 : find(api, c->id);
+    json_t *o = cj_change(c, i >= 0 ? &api->v[i].declared_at : NULL);
+    int bad = !o || json_object_set_new(o, "source", json_string(file ? "file" : "api")) < 0 ||
+              (sh->shadowed && json_object_set_new(o, "shadowed", json_true()) < 0);
+    if (!bad && k)
+        bad = json_object_set_new(o, "conflicts", cj_conflicts(k, n, c)) < 0 ||
+              (found > n &&
+               json_object_set_new(o, "conflicts_omitted", json_integer((json_int_t)(found - n))) <
+                   0);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* shown_json() with c's conflicts, found through ix (NULL: a scan of all). */
+static json_t *with_conflicts(const changes_api_t *api, const shown_t *sh,
+                              const conflict_index_t *ix, conflict_share_fn share, void *ctx)
+{
+    conflict_t k[CHANGES_API_MAX_CONFLICTS];
+    size_t found;
+    int rc = ix ? conflict_index_find(ix, sh->c, k, CHANGES_API_MAX_CONFLICTS, &found)
+                : conflicts_find(api->all, sh->c, share, ctx, k, CHANGES_API_MAX_CONFLICTS, &found);
+    if (rc < 0)
+        return NULL;
+    return shown_json(api, sh, k, found < CHANGES_API_MAX_CONFLICTS ? found
+                                                                    : CHANGES_API_MAX_CONFLICTS,
+                      found);
+}
+
+/* The changes to list, sorted by start then id (malloc'd, *n of them):
+ * those of `all` in [from, to) (every one when all_times), and the
+ * declared ones the file shadows unless `in_force_only`. NULL when out of memory. */
+static shown_t *select_shown(const changes_api_t *api, int all_times, int64_t from, int64_t to,
+                             int in_force_only, size_t *n)
+{
+    size_t cap = changes_count(api->all) + (in_force_only ? 0 : api->n);
+    shown_t *v = malloc((cap ? cap : 1) * sizeof(shown_t));
+    *n = 0;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < changes_count(api->all); i++) {
+        const change_t *c = changes_get(api->all, i);
+        /* in [from, to): each starts before the other ends; an instant at from counts */
+        if (all_times || (c->start < to && (c->end > from || (c->end == c->start &&
+                                                                c->start >= from))))
+            v[(*n)++] = (shown_t){ c, 0 };
+    }
+    for (size_t i = 0; !in_force_only && i < api->n; i++)
+        if (in_file(api, api->v[i].c.id))
+            v[(*n)++] = (shown_t){ &api->v[i].c, 1 };
+    qsort(v, *n, sizeof(shown_t), cmp_shown);
+    return v;
+}
+
 char *changes_api_list_json(changes_api_t *api)
 {
     if (!api)
         return NULL;
     json_t *arr = json_array();
     pthread_mutex_lock(&api->mu);
-    for (size_t i = 0; arr && i < api->n; i++) {
-        if (json_array_append_new(arr, change_json(&api->v[i].c, &api->v[i].declared_at)) < 0) {
+    size_t n;
+    shown_t *v = arr ? select_shown(api, 1, 0, 0, 0, &n) : NULL;
+    for (size_t i = 0; v && arr && i < n; i++) {
+        if (json_array_append_new(arr, shown_json(api, &v[i], NULL, 0, 0)) < 0) {
             json_decref(arr);
             arr = NULL;
         }
     }
     pthread_mutex_unlock(&api->mu);
-    return dump_steal(arr);
+    if (!v) {
+        json_decref(arr);
+        arr = NULL;
+    }
+    free(v);
+    return cj_dump_steal(arr);
+}
+
+char *changes_api_view_json(changes_api_t *api, const char *id, conflict_share_fn share,
+                            void *ctx, int *found)
+{
+    if (found)
+        *found = 0;
+    if (!api || !id)
+        return NULL;
+    pthread_mutex_lock(&api->mu);
+    shown_t sh = { changes_find(api->all, id), 0 }; /* the file's, on an id both hold */
+    json_t *o = sh.c ? with_conflicts(api, &sh, NULL, share, ctx) : NULL;
+    pthread_mutex_unlock(&api->mu);
+    if (found)
+        *found = sh.c != NULL;
+    return cj_dump_steal(o);
+}
+
+char *changes_api_schedule_json(changes_api_t *api, int64_t from, int64_t to,
+                                conflict_share_fn share, void *ctx)
+{
+    if (!api)
+        return NULL;
+    char from_s[TF_BUFLEN], to_s[TF_BUFLEN];
+    cj_fmt_time(from, from_s);
+    cj_fmt_time(to, to_s);
+    json_t *arr = json_array();
+    pthread_mutex_lock(&api->mu);
+    size_t n = 0;
+    shown_t *v = arr ? select_shown(api, 0, from, to, 1, &n) : NULL;
+    conflict_index_t *ix = v ? conflict_index_create(api->all, share, ctx) : NULL;
+    size_t shown = n < CHANGES_API_SCHEDULE_MAX ? n : CHANGES_API_SCHEDULE_MAX;
+    for (size_t i = 0; ix && arr && i < shown; i++) {
+        if (json_array_append_new(arr, with_conflicts(api, &v[i], ix, share, ctx)) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    pthread_mutex_unlock(&api->mu);
+    conflict_index_destroy(ix);
+    free(v);
+    if (!ix || !arr) {
+        json_decref(arr);
+        return NULL;
+    }
+    /* "o" steals arr, also when json_pack fails */
+    return cj_dump_steal(json_pack("{s:s, s:s, s:o, s:I}", "from", from_s, "to", to_s, "changes",
+                                   arr, "omitted", (json_int_t)(n - shown)));
 }
 
 char *changes_api_get_json(changes_api_t *api, const char *id, int *found)
@@ -1041,11 +1021,11 @@ char *changes_api_get_json(changes_api_t *api, const char *id, int *found)
         return NULL;
     pthread_mutex_lock(&api->mu);
     ssize_t i = find(api, id);
-    json_t *v = i < 0 ? NULL : change_json(&api->v[i].c, &api->v[i].declared_at);
+    json_t *v = i < 0 ? NULL : cj_change(&api->v[i].c, &api->v[i].declared_at);
     pthread_mutex_unlock(&api->mu);
     if (found)
         *found = i >= 0;
-    return dump_steal(v);
+    return cj_dump_steal(v);
 }
 
 void changes_api_stats(changes_api_t *api, changes_api_stats_t *out)

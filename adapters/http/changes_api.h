@@ -10,6 +10,14 @@
  * Opening replays the journal; the daemon merges a snapshot of the declared
  * changes into the register it builds from the YAML file.
  *
+ * The API also holds a copy of the YAML file's register (changes and
+ * forecasts), given at start and at each reload (changes_api_set_file()),
+ * so that it can refuse to declare an id the file owns (the file would
+ * shadow it at once), list every change with its source ("file" or
+ * "api"), and find the conflicts (core/conflict.h) of each change against
+ * all the others, file and API. A change's JSON is changes_json.h's:
+ * `affects` a list, `impact` the directions declared.
+ *
  * Journal format (JSON Lines, one object per line, UTF-8):
  *   {"stormwatch_changes_journal":1}                           first line
  *   {"op":"declare","at":"<RFC 3339>","change":{<the change>}}
@@ -26,7 +34,9 @@
  * so a bad journal never keeps the daemon down; with `strict` opening
  * refuses with "PATH:LINE: reason" instead. A file without the journal's
  * header (another file named by mistake, or a journal of another version)
- * is refused in either mode: it is not ours to rename.
+ * is refused in either mode: it is not ours to rename. A kind the
+ * correlator does not know is refused in a new declaration only: a journal
+ * line written before that rule still replays.
  * When more than `compact_after` changes have been withdrawn since the last
  * rewrite, the journal is rewritten atomically (temporary file, fsync,
  * rename, fsync of the directory) with one declare line per live change.
@@ -35,7 +45,9 @@
  * the journal, held across the fsync of a write (declares are rare; a
  * reader waits for at most one fsync). on_change runs on the thread that
  * declares or withdraws (in the daemon an HTTP thread, or the ingest thread
- * for a change shared over Kafka). changes_api_close() is the exception:
+ * for a change shared over Kafka). The `share` callbacks of the views run
+ * under the lock too, on the calling thread: they must not call into the
+ * API. changes_api_close() is the exception:
  * only once no other thread uses the API (the daemon closes it after
  * stopping the HTTP server and joining its threads). The journal file is
  * locked (flock) while open, so two daemons cannot append to the same
@@ -49,12 +61,17 @@
 #include <stdio.h>
 
 #include "changes.h"
+#include "conflict.h"
 
 /* Defaults of changes_api_opts_t, used for fields left 0. */
 #define CHANGES_API_COMPACT_AFTER 256  /* withdrawn changes before a rewrite: a
                                           few KiB of dead lines, rewritten rarely */
 #define CHANGES_API_MAX_CHANGES 10000  /* far above any real schedule of change;
                                           a runaway client cannot exhaust memory */
+#define CHANGES_API_MAX_CONFLICTS 64   /* listed for one change (the rest counted):
+                                          more says "move it" as well as 64 */
+#define CHANGES_API_SCHEDULE_MAX 10000 /* changes in one schedule reply (the rest
+                                          counted): a week's schedule is far smaller */
 
 typedef struct changes_api changes_api_t;
 
@@ -110,14 +127,19 @@ void changes_api_close(changes_api_t *api);
 /*
  * Declares the change in `json` (len bytes): one JSON object with the keys
  * id, user, title, kind, start, end, affects (a word or an array of words),
- * expected and contact; other keys are ignored. Returns 0 once the change is
- * in the journal and on disk; SW_ECONFIG when the body is invalid, with a
- * message naming the field ("missing field 'id'", "field 'start': bad date
- * '...' (expected RFC 3339, ...)", "field 'end': end is before start",
+ * expected, contact and impact ({"south": x, "north": y}, either or both);
+ * other keys are ignored. Returns 0 once the change is in the journal and
+ * on disk; SW_ECONFIG when the body is invalid, with a message naming the
+ * field ("missing field 'id'", "field 'start': bad date '...' (expected RFC
+ * 3339, ...)", "field 'end': end is before start", "field 'kind': unknown
+ * kind 'dns' (known kinds: firewall, ...)", "field 'impact.south': ...",
  * "body is not a JSON object", "body is not valid JSON: ..."); SW_EEXISTS
- * when the id is already declared; SW_EFULL past max_changes; SW_EIO when
- * the journal cannot be written (the change is then not declared);
- * SW_ENOMEM. On error nothing is modified. err may be NULL.
+ * when the id is already declared, or owned by the file given to
+ * changes_api_set_file() ("field 'id': 'X' is owned by the change register
+ * file; change it there": nothing stored or journalled); SW_EFULL past
+ * max_changes; SW_EIO when the journal cannot be written (the change is
+ * then not declared); SW_ENOMEM. On error nothing is modified. err may be
+ * NULL.
  */
 int changes_api_declare(changes_api_t *api, const char *json, size_t len, char *err,
                         size_t errlen);
@@ -146,15 +168,52 @@ int changes_api_snapshot(changes_api_t *api, changes_t *out);
 int changes_api_copy(changes_api_t *api, const char *id, change_t *out);
 
 /*
- * The declared changes as a JSON array, in the order declared, each object
- * with id, user, title, kind, start, end (RFC 3339, UTC), affects ("north",
- * "south" or "both"), expected, contact (null when absent) and declared_at.
- * Returns malloc'd text the caller frees, or NULL when out of memory.
+ * Takes a copy of the YAML file's register (changes and forecasts; NULL:
+ * an empty file) in place of the last one: the daemon calls it at start
+ * and at each reload. From then on a declared id the file holds is refused
+ * (see above), and the views below show the file's changes beside the
+ * declared ones; on an id both hold (a reload that added a declared id),
+ * the file's is used, as in the daemon's register. 0, SW_EINVAL, or
+ * SW_ENOMEM with the previous copy kept. O(n) in the file, most of it
+ * outside the lock.
+ */
+int changes_api_set_file(changes_api_t *api, const changes_t *file);
+
+/*
+ * Every change, the file's and the declared ones, as a JSON array sorted by
+ * start then id: each object as changes_json.h writes it (declared_at for a
+ * declared change) with "source": "file" or "api". A declared change whose
+ * id the file holds is listed too, with "shadowed": true. Returns malloc'd
+ * text the caller frees, or NULL when out of memory.
  */
 char *changes_api_list_json(changes_api_t *api);
-/* One declared change as a JSON object (malloc'd), or NULL when there is no
- * change with this id (or out of memory: *found tells them apart; may be NULL). */
+/* One declared change as a JSON object, as stored (malloc'd), or NULL when
+ * there is no declared change with this id (or out of memory: *found tells
+ * them apart; may be NULL). */
 char *changes_api_get_json(changes_api_t *api, const char *id, int *found);
+
+/*
+ * The change with this id, the file's or a declared one, as a JSON object
+ * (as listed, with "source") with "conflicts": its conflicts against every
+ * other change (conflicts_find(); share as there, NULL: no busy_hour check),
+ * written by cj_conflicts(), at most CHANGES_API_MAX_CONFLICTS, the rest
+ * counted in "conflicts_omitted". NULL when there is none (*found 0) or out
+ * of memory (*found 1). O(n) in all the changes.
+ */
+char *changes_api_view_json(changes_api_t *api, const char *id, conflict_share_fn share,
+                            void *ctx, int *found);
+
+/*
+ * The schedule of change from `from` to `to` (ns; a change is in it when
+ * it starts before `to` and ends after `from`, or is an instant in
+ * [from, to)): {"from": ..., "to": ..., "changes": [...], "omitted": N},
+ * every change, the file's and the declared ones, User and DCC, sorted by
+ * start then id, each as in changes_api_view_json() (at most
+ * CHANGES_API_SCHEDULE_MAX; `omitted` counts the rest). NULL when out of
+ * memory. O(n log n) in all the changes, not O(n) per change listed.
+ */
+char *changes_api_schedule_json(changes_api_t *api, int64_t from, int64_t to,
+                                conflict_share_fn share, void *ctx);
 
 /* A consistent copy of the counters. */
 void changes_api_stats(changes_api_t *api, changes_api_stats_t *out);

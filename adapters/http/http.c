@@ -31,7 +31,7 @@
  * which libmicrohttpd sends before it closes the socket, so the watchdog
  * never shuts down a descriptor that has been closed and reused.
  *
- * Size: about 1000 lines, kept whole on purpose: one libmicrohttpd
+ * Size: about 1100 lines, kept whole on purpose: one libmicrohttpd
  * handler and its request state machine (route, authorise, limit, buffer,
  * serve), which the routes share; the change API's logic is changes_api.c.
  */
@@ -54,6 +54,7 @@
 
 #include "dir.h"
 #include "err.h"
+#include "timefmt.h"
 
 #define MAX_TLS_FILE (1024 * 1024)
 #define DISCARD_MAX (1024 * 1024) /* of a chunked body past max_body, read and dropped so
@@ -65,6 +66,8 @@
 #define MHD_REFUSED_MSG "Server reached connection limit"
 
 #define CHANGES_PATH "/api/v1/changes"
+#define SCHEDULE_PATH "/api/v1/schedule"
+#define DAY_NS (86400 * NS_PER_S)
 #define CHANGE_PREFIX "/api/v1/changes/"
 #define USERS_PREFIX "/api/v1/users/"
 #define ACCEPT_SUFFIX "/accept"
@@ -72,7 +75,8 @@
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define TEXT_TYPE "text/plain; charset=utf-8"
 
-enum { R_NONE, R_METRICS, R_HEALTHZ, R_READYZ, R_ALERTS, R_CHANGES, R_CHANGE, R_ACCEPT };
+enum { R_NONE, R_METRICS, R_HEALTHZ, R_READYZ, R_ALERTS, R_CHANGES, R_CHANGE, R_ACCEPT,
+       R_SCHEDULE };
 
 /* One open connection, from accept to close. Guarded by http_t.mu. */
 typedef struct conn {
@@ -221,6 +225,7 @@ static int route_of(const char *url, const char **id)
     } exact[] = {
         { "/metrics", R_METRICS }, { "/healthz", R_HEALTHZ }, { "/readyz", R_READYZ },
         { "/api/v1/alerts", R_ALERTS }, { CHANGES_PATH, R_CHANGES },
+        { SCHEDULE_PATH, R_SCHEDULE },
     };
     *id = NULL;
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
@@ -325,6 +330,22 @@ static void change_location(const char *id, char *buf, size_t len)
     buf[o < len ? o : len - 1] = '\0';
 }
 
+/* One log line per conflict of the change just declared (view: its JSON). */
+static void log_conflicts(http_t *h, const char *id, const char *view)
+{
+    json_t *o = h->o.log && view ? json_loads(view, 0, NULL) : NULL;
+    json_t *k = json_object_get(o, "conflicts");
+    for (size_t i = 0; i < json_array_size(k); i++) {
+        char msg[1024];
+        json_t *one = json_array_get(k, i);
+        snprintf(msg, sizeof(msg), "change %.200s declared with a %s conflict: %s", id,
+                 json_string_value(json_object_get(one, "type")),
+                 json_string_value(json_object_get(one, "message")));
+        h->o.log(h->o.ctx, msg);
+    }
+    json_decref(o);
+}
+
 static enum MHD_Result serve_declare(http_t *h, struct MHD_Connection *c, req_t *r)
 {
     char err[512], *stored = NULL;
@@ -345,12 +366,23 @@ static enum MHD_Result serve_declare(http_t *h, struct MHD_Connection *c, req_t 
         h->o.changes_updated(h->o.ctx);
     if (h->o.change_declared)
         h->o.change_declared(h->o.ctx, stored);
-    /* the id as stored, from the stored JSON: the Location of the new change */
+    /* the id as stored, from the stored JSON: the Location of the new change,
+     * and the reply: the change with its source and conflicts (the stored
+     * change alone only if that fails: it is declared either way) */
     char where[1024] = "";
     json_t *o = json_loads(stored, 0, NULL);
-    if (o && json_is_string(json_object_get(o, "id")))
-        change_location(json_string_value(json_object_get(o, "id")), where, sizeof(where));
+    const char *id = json_string_value(json_object_get(o, "id"));
+    char *view = id ? changes_api_view_json(h->o.changes, id, h->o.user_share, h->o.ctx, NULL)
+                    : NULL;
+    if (id) {
+        change_location(id, where, sizeof(where));
+        log_conflicts(h, id, view);
+    }
     json_decref(o);
+    if (view) {
+        free(stored);
+        stored = view;
+    }
     return reply_json(h, c, MHD_HTTP_CREATED, stored, where[0] ? MHD_HTTP_HEADER_LOCATION : NULL,
                       where);
 }
@@ -379,18 +411,78 @@ static enum MHD_Result serve_withdraw(http_t *h, struct MHD_Connection *c, req_t
     return reply(h, c, MHD_HTTP_NO_CONTENT, NULL, NULL, 0, NULL, NULL);
 }
 
+/* GET /api/v1/changes/{id}: the change (file or API) with its conflicts,
+ * and the check_json callback's verdict. */
 static enum MHD_Result serve_get_change(http_t *h, struct MHD_Connection *c, req_t *r)
 {
     int found;
-    char *s = changes_api_get_json(h->o.changes, r->id, &found);
-    if (s)
-        return reply_json(h, c, MHD_HTTP_OK, s, NULL, NULL);
-    if (!found) {
+    char *s = changes_api_view_json(h->o.changes, r->id, h->o.user_share, h->o.ctx, &found);
+    if (!s && !found) {
         char msg[512];
-        snprintf(msg, sizeof(msg), "no declared change with id '%.200s'", r->id);
+        snprintf(msg, sizeof(msg), "no change with id '%.200s'", r->id);
         return reply_error(h, c, MHD_HTTP_NOT_FOUND, msg);
     }
-    return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    json_t *o = s ? json_loads(s, 0, NULL) : NULL;
+    free(s);
+    char *check = o && h->o.check_json ? h->o.check_json(h->o.ctx, r->id) : NULL;
+    json_t *verdict = check ? json_loads(check, 0, NULL) : NULL;
+    if (check && !json_is_object(verdict) && h->o.log) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "change %.200s: the check is not a JSON object; shown as null",
+                 r->id);
+        h->o.log(h->o.ctx, msg);
+    }
+    free(check);
+    if (!json_is_object(verdict)) {
+        json_decref(verdict);
+        verdict = json_null();
+    }
+    if (o && json_object_set_new(o, "check", verdict) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!body)
+        return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    return reply_json(h, c, MHD_HTTP_OK, body, NULL, NULL);
+}
+
+/* Query parameter `name`, an RFC 3339 time, into *ns: 1 when given, 0 when
+ * absent, -1 (with the message for a 400 in msg) when it is no such time. */
+static int time_param(struct MHD_Connection *c, const char *name, int64_t *ns, char *msg,
+                      size_t len)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+    if (!v)
+        return 0;
+    if (tf_parse_rfc3339(v, ns) == 0)
+        return 1;
+    snprintf(msg, len, "parameter '%s': bad date '%.100s' (expected RFC 3339, e.g. "
+             "2019-09-12T09:00:00Z, with a '+' sent as %%2B)", name, v);
+    return -1;
+}
+
+/* GET /api/v1/schedule?from=&to=: the schedule of change in that range. */
+static enum MHD_Result serve_schedule(http_t *h, struct MHD_Connection *c)
+{
+    char msg[512];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t from = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec, to;
+    int given_from = time_param(c, "from", &from, msg, sizeof(msg));
+    int given_to = given_from < 0 ? 0 : time_param(c, "to", &to, msg, sizeof(msg));
+    if (given_from < 0 || given_to < 0)
+        return reply_error(h, c, MHD_HTTP_BAD_REQUEST, msg);
+    if (!given_to) /* saturated: a week past the end of time is the end of time */
+        to = from > INT64_MAX - HTTP_SCHEDULE_DAYS * DAY_NS ? INT64_MAX
+                                                              : from + HTTP_SCHEDULE_DAYS * DAY_NS;
+    if (to < from)
+        return reply_error(h, c, MHD_HTTP_BAD_REQUEST, "parameter 'to': before 'from'");
+    char *s = changes_api_schedule_json(h->o.changes, from, to, h->o.user_share, h->o.ctx);
+    if (!s)
+        return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    return reply_json(h, c, MHD_HTTP_OK, s, NULL, NULL);
 }
 
 /* POST /api/v1/users/{user}/{north|south}/accept: the User's level in
@@ -453,6 +545,8 @@ static enum MHD_Result serve(http_t *h, struct MHD_Connection *c, req_t *r, cons
     }
     if (!h->o.changes)
         return reply_error(h, c, MHD_HTTP_SERVICE_UNAVAILABLE, "the change API is not enabled");
+    if (r->route == R_SCHEDULE)
+        return serve_schedule(h, c);
     if (r->route == R_CHANGES && get) {
         char *s = changes_api_list_json(h->o.changes);
         if (!s)

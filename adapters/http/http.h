@@ -6,12 +6,29 @@
  *   GET  /healthz                  200 "ok": the process answers
  *   GET  /readyz                   200 "ready" or 503 "not ready" (callback)
  *   GET  /api/v1/alerts            JSON from the daemon's callback
- *   GET  /api/v1/changes           the changes declared through the API (JSON array)
+ *   GET  /api/v1/changes           every change, the register file's and those declared
+ *                                  through the API, sorted by start then id, each with
+ *                                  "source": "file" or "api" (changes_api_list_json())
  *   POST /api/v1/changes           declare one change (JSON object): 201 with the
- *                                  change as stored; 400 {"error": "..."} naming the
- *                                  field; 409 duplicate id; 507 register full
- *   GET  /api/v1/changes/{id}      one declared change: 200 or 404
- *   DELETE /api/v1/changes/{id}    withdraw: 204, or 404
+ *                                  change as stored, its source and its "conflicts"
+ *                                  (each also logged through `log`, one line each);
+ *                                  400 {"error": "..."} naming the field (an unknown
+ *                                  kind: the error lists the known ones); 409 an id
+ *                                  already declared, or owned by the register file
+ *                                  (nothing stored); 507 register full
+ *   GET  /api/v1/changes/{id}      one change, file or API, with its source, its
+ *                                  conflicts and "check": the check_json callback's
+ *                                  verdict (null before one): 200 or 404
+ *   DELETE /api/v1/changes/{id}    withdraw a declared change: 204, or 404 (also for
+ *                                  an id of the file: edit the file instead)
+ *   GET  /api/v1/schedule?from=T&to=T
+ *                                  the schedule of change: every change, file and API,
+ *                                  User and DCC, in force between from and to (RFC
+ *                                  3339; from defaults to now, to to from + 7 days;
+ *                                  a '+' offset is sent as %2B), sorted by start then
+ *                                  id, each with its source and conflicts:
+ *                                  {"from","to","changes":[...],"omitted":N}; 400 for a
+ *                                  bad date or to before from, naming the parameter
  *   POST /api/v1/users/{user}/{north|south}/accept
  *                                  accept that User's level in that direction as
  *                                  its new normal (a shift): 202, queued for the
@@ -73,6 +90,9 @@ typedef struct http http_t;
 
 /* The longest User id the accept path takes (as the line protocol). */
 #define HTTP_MAX_USER 64
+/* The schedule's range when `to` is not given: a week, the horizon of a
+ * change advisory board's forward schedule. */
+#define HTTP_SCHEDULE_DAYS 7
 
 typedef struct {
     /* "ADDR:PORT", "[IPv6]:PORT", or "PORT" alone for 127.0.0.1:PORT. ADDR
@@ -106,7 +126,16 @@ typedef struct {
      * north) as its new normal": 0, or non-zero with a sentence in err.
      * NULL: the accept path answers 503. */
     int (*accept)(void *ctx, const char *user, int dir, char *err, size_t errlen);
-    /* libmicrohttpd's error messages once running (one line, no newline). */
+    /* A User's share of the DSP's traffic in [0,1], < 0 when unknown: the
+     * busy_hour conflicts (conflict.h). Called under the change API's lock,
+     * from the HTTP threads. NULL: no busy_hour check. */
+    double (*user_share)(void *ctx, const char *user);
+    /* The change check (contract section 2.1) of change `id` as a JSON
+     * object, malloc'd (freed here), or NULL while there is none: shown as
+     * "check" by GET /api/v1/changes/{id}. NULL: always null. */
+    char *(*check_json)(void *ctx, const char *id);
+    /* libmicrohttpd's error messages once running, and each conflict of a
+     * declared change (one line, no newline). */
     void (*log)(void *ctx, const char *msg);
     void *ctx;
 } http_opts_t;
