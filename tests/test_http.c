@@ -2232,7 +2232,9 @@ static void test_list_with_source(void **state)
     /* the file's changes in the same form: affects a list, impact as declared */
     json_t *fw = json_array_get(arr, 3);
     assert_string_equal(affects_of(fw), "north");
-    assert_true(json_equal(json_object_get(fw, "impact"), json_pack("{s:f}", "north", 0.0)));
+    json_t *impact = json_pack("{s:f}", "north", 0.0);
+    assert_true(json_equal(json_object_get(fw, "impact"), impact));
+    json_decref(impact);
     assert_string_equal(affects_of(json_array_get(arr, 2)), "north,south");
     json_decref(arr);
 
