@@ -118,5 +118,37 @@ expect_status 2 "$sw" keygen keys server
 expect_grep err.txt "keys/server" "keygen overwrite refused with the path"
 expect_status 2 "$sw" keygen keys
 
+# a file the daemon fails on is named with the option behind it
+touch notadir
+for opt in state record changes-journal alertmanager-queue changes config http-token-file; do
+  extra=()
+  case $opt in
+    changes-journal|http-token-file) extra=(--http 127.0.0.1:0) ;;
+    alertmanager-queue) extra=(--alertmanager http://127.0.0.1:9) ;;
+  esac
+  expect_status 2 "$sw" run --ingest tcp://127.0.0.1:0 "${extra[@]}" "--$opt" notadir/f
+  expect_grep err.txt "^stormwatch run: --$opt: notadir/f.*: Not a directory" "--$opt named"
+done
+
+# files kept by default go to the state directory, never the working one
+mkdir -p defaults && cd defaults || exit 1
+mkdir -p statedir sysd
+port=$(freeport)
+"$sw" run --ingest tcp://127.0.0.1:$port --http 127.0.0.1:0 --state statedir/state.bin \
+  --alertmanager http://127.0.0.1:9 --stats-every 0 2>run.log &
+pid=$!
+for _ in $(seq 1 50); do [ -e statedir/stormwatch-changes.journal ] && break; sleep 0.1; done
+kill -TERM $pid; wait $pid
+[ -e statedir/stormwatch-changes.journal ] && ok || bad "defaults not beside --state: $(ls statedir)"
+[ -e stormwatch-changes.journal ] && bad "a journal in the working directory" || ok
+port=$(freeport)
+STATE_DIRECTORY=$PWD/sysd "$sw" run --ingest tcp://127.0.0.1:$port --http 127.0.0.1:0 \
+  --stats-every 0 2>run.log &
+pid=$!
+for _ in $(seq 1 50); do [ -e sysd/stormwatch-changes.journal ] && break; sleep 0.1; done
+kill -TERM $pid; wait $pid
+[ -e sysd/stormwatch-changes.journal ] && ok || bad "\$STATE_DIRECTORY not used: $(ls sysd)"
+cd ..
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

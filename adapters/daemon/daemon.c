@@ -37,6 +37,7 @@
 #include "daemon_int.h"
 #include "daemon_kafka.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -133,6 +134,41 @@ static changes_t *load_changes(daemon_t *d, const char *path, char *err, size_t 
     return reg;
 }
 
+/* An error about file `path` of option `opt` names the option first
+ * ("--changes-journal: /var/lib/x: Permission denied"), unless it names a
+ * line in the file (a parse error says where already). Returns rc. */
+static int name_option(int rc, const char *opt, const char *path, char *err, size_t errlen)
+{
+    size_t n = path ? strlen(path) : 0;
+    if (rc >= 0 || !path || strncmp(err, path, n) != 0 || (err[n] == ':' && isdigit((unsigned char)err[n + 1])))
+        return rc;
+    char copy[1024];
+    snprintf(copy, sizeof(copy), "%s", err);
+    sw_errf(err, errlen, "--%s: %s", opt, copy);
+    return rc;
+}
+
+/* Where a file the daemon keeps goes when its option is not given: the
+ * state directory (systemd's $STATE_DIRECTORY, else --state's folder),
+ * never the working directory, unless there is neither (then logged). */
+static const char *default_path(daemon_t *d, const char *name, char *buf, size_t len)
+{
+    const char *dir = getenv("STATE_DIRECTORY");
+    size_t dlen = dir ? strcspn(dir, ":") : 0; /* the first of a list */
+    if (!dlen && d->o.r.state && strrchr(d->o.r.state, '/')) {
+        dir = d->o.r.state;
+        dlen = (size_t)(strrchr(dir, '/') - dir);
+        dlen = dlen ? dlen : 1; /* "/state.bin": the root */
+    }
+    if (!dlen) {
+        sw_log(LOG_WARN, "%s goes to the working directory: give --state (or run under "
+               "systemd's StateDirectory=) to keep it with the state", name);
+        return name;
+    }
+    snprintf(buf, len, "%.*s/%s", (int)dlen, dir, name);
+    return buf;
+}
+
 static int is_ready(void *ctx)
 {
     daemon_t *d = ctx;
@@ -180,7 +216,7 @@ static char *read_token(const char *path, char *err, size_t errlen)
 static int start_http(daemon_t *d, char *err, size_t errlen)
 {
     if (d->o.r.http_token_file && !(d->web.token = read_token(d->o.r.http_token_file, err, errlen)))
-        return SW_ECONFIG;
+        return name_option(SW_ECONFIG, "http-token-file", d->o.r.http_token_file, err, errlen);
     http_opts_t ho = { .addr = d->o.r.http, .token = d->web.token, .changes = d->web.api,
                        .tls_cert = d->o.r.http_tls_cert, .tls_key = d->o.r.http_tls_key,
                        .metrics = http_metrics, .ready = is_ready,
@@ -343,26 +379,28 @@ static void teardown(daemon_t *d)
 static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_t errlen)
 {
     if (!(d->cfg = load_config(d->o.config, err, errlen)))
-        return SW_ECONFIG;
+        return name_option(SW_ECONFIG, "config", d->o.config, err, errlen);
     if (dmn_merge_run_config(&d->o, d->cfg, flags, given))
         return SW_EINVAL;
     cfg_apply_timezone(d->cfg); /* fixed at start: a reload does not move it */
     d->ingest = d->cfg->ingest;
     changes_t *file = load_changes(d, d->o.r.changes, err, errlen);
     if (!file)
-        return SW_ECONFIG;
+        return name_option(SW_ECONFIG, "changes", d->o.r.changes, err, errlen);
     if (!(d->out.rv = regview_create()) || regview_set_file(d->out.rv, file) < 0) {
         if (!d->out.rv)
             changes_destroy(file);
         return SW_ENOMEM;
     }
     if (d->o.r.http || d->o.r.changes_journal) {
-        const char *journal =
-            d->o.r.changes_journal ? d->o.r.changes_journal : "stormwatch-changes.journal";
+        char dflt[4096];
+        const char *journal = d->o.r.changes_journal
+                                  ? d->o.r.changes_journal
+                                  : default_path(d, "stormwatch-changes.journal", dflt, sizeof(dflt));
         changes_api_opts_t ao = { .strict = d->o.r.strict_files, .on_change = dmn_on_api_change,
                                   .ctx = d };
         if (changes_api_open(journal, &ao, &d->web.api, err, errlen) < 0)
-            return SW_ECONFIG;
+            return name_option(SW_ECONFIG, "changes-journal", journal, err, errlen);
         if (err[0]) /* a corrupt journal set aside */
             sw_log(LOG_WARN, "--changes-journal: %s", err);
         if (changes_api_set_file(d->web.api, file) < 0) /* still valid: rv's, unshared yet */
@@ -410,7 +448,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
             return SW_ENOMEM;
     }
     if (d->o.r.state && dmn_state_load(d, err, errlen) < 0)
-        return SW_ECONFIG;
+        return name_option(SW_ECONFIG, "state", d->o.r.state, err, errlen);
     if (d->o.r.state) {
         /* the alerts open when the run before stopped go on, without a
          * second firing line */
@@ -462,18 +500,20 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
             sw_log(LOG_WARN, "alertmanager: %s is plain HTTP beyond this host: alerts cross the "
                    "network readable", d->o.r.alertmanager[i]);
     if (d->o.r.n_alertmanager) {
+        char dflt[4096];
         sink_am_opts_t amo = { .urls = (const char *const *)d->o.r.alertmanager,
                                .nurls = d->o.r.n_alertmanager,
                                .queue_path = d->o.r.alertmanager_queue
                                                  ? d->o.r.alertmanager_queue
-                                                 : "stormwatch-alertmanager.queue",
+                                                 : default_path(d, "stormwatch-alertmanager.queue",
+                                                                dflt, sizeof(dflt)),
                                .strict_queue = d->o.r.strict_files };
         if (!(d->out.am = sink_am_create(&amo, err, errlen)))
-            return SW_ECONFIG;
+            return name_option(SW_ECONFIG, "alertmanager-queue", amo.queue_path, err, errlen);
     }
     if (d->o.r.record &&
         !(d->in.rec = record_open(d->o.r.record, d->o.r.record_max, d->o.r.record_gzip, err, errlen)))
-        return SW_EIO;
+        return name_option(SW_EIO, "record", d->o.r.record, err, errlen);
     if (d->o.r.http) {
         int rc = start_http(d, err, errlen);
         if (rc < 0)
