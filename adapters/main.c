@@ -11,10 +11,7 @@
 #include "daemon.h"
 #include "replay.h"
 #include "sim.h"
-
-#ifndef SW_VERSION
-#define SW_VERSION "dev"
-#endif
+#include "version.h"
 
 static const char usage[] =
     "usage: stormwatch COMMAND [OPTIONS]\n"
@@ -90,7 +87,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("stormwatch %s\n", SW_VERSION);
+        sw_version_print(stdout);
         return 0;
     }
     if (strcmp(cmd, "help") == 0) {

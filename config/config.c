@@ -65,6 +65,7 @@ typedef enum {
     F_SIZE,      /* uint64_t bytes: a whole number, optionally with a unit (1GiB) */
     F_BOOL,      /* bool */
     F_LOG_LEVEL, /* cfg_log_level_t */
+    F_LOG_FORMAT, /* cfg_log_format_t */
     F_PATH,      /* char *, allocated: a file name; YAML's null leaves it unset */
     F_ENDPOINT,  /* char *, allocated: a ZeroMQ endpoint; null leaves it unset */
     F_ENDPOINTS, /* char **, allocated, from a sequence; the count (size_t) at count_off */
@@ -284,6 +285,7 @@ static const field_t run_fields[] = {
     RF("stats_every", F_DURATION, stats_every, R_NONNEG, "stats-every"),
     RF("state_every", F_DURATION, state_every, R_NONNEG, "state-every"),
     RF("log_level", F_LOG_LEVEL, log_level, R_ANY, "log-level"),
+    RF("log_format", F_LOG_FORMAT, log_format, R_ANY, "log-format"),
     RFL("alertmanager", alertmanager, "alertmanager", 0),
     RF("alertmanager_queue", F_PATH, alertmanager_queue, R_ANY, "alertmanager-queue"),
     RF("http", F_ENDPOINT, http, R_ANY, "http"),
@@ -576,6 +578,8 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
     } precisions[] = { { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", SW_NS_PER_S } };
     /* Indexed by cfg_log_level_t. */
     static const char *const levels[] = { "error", "warn", "info", "debug" };
+    /* Indexed by cfg_log_format_t. */
+    static const char *const formats[] = { "text", "logfmt", "json" };
     void *dst = (char *)base + f->off;
     char got[256], buf[128];
     const char *what = NULL;
@@ -587,6 +591,7 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
     case F_SIZE: what = "a size in bytes (e.g. 1048576, 512MiB, 1GiB, 100MB)"; break;
     case F_BOOL: what = "true or false (or yes/no, on/off)"; break;
     case F_LOG_LEVEL: what = "one of error, warn, info, debug"; break;
+    case F_LOG_FORMAT: what = "one of text, logfmt, json"; break;
     case F_PATH: what = "a path"; break;
     case F_TIMEZONE: what = "a time zone such as Europe/London"; break;
     case F_ENDPOINT: what = "an endpoint string"; break;
@@ -668,6 +673,14 @@ static int load_field(loader_t *L, const field_t *f, const yaml_node_t *v, const
         for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
             if (strcmp(s, levels[i]) == 0) {
                 *(cfg_log_level_t *)dst = (cfg_log_level_t)i;
+                return 0;
+            }
+        }
+        break;
+    case F_LOG_FORMAT:
+        for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+            if (strcmp(s, formats[i]) == 0) {
+                *(cfg_log_format_t *)dst = (cfg_log_format_t)i;
                 return 0;
             }
         }
@@ -1270,6 +1283,7 @@ static size_t value_size(const field_t *f)
     case F_SIZE: return sizeof(uint64_t);
     case F_BOOL: return sizeof(bool);
     case F_LOG_LEVEL: return sizeof(cfg_log_level_t);
+    case F_LOG_FORMAT: return sizeof(cfg_log_format_t);
     case F_PATH:
     case F_ENDPOINT:
     case F_TIMEZONE:

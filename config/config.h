@@ -36,6 +36,8 @@
 
 /* Log levels, in the order of log_level_t (adapters/base/log.h, which config/ cannot see). */
 typedef enum { CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG } cfg_log_level_t;
+/* Log line formats, in the order of log_format_t (log.h). */
+typedef enum { CFG_LOG_TEXT, CFG_LOG_LOGFMT, CFG_LOG_JSON } cfg_log_format_t;
 
 /*
  * What `stormwatch run` takes on its command line. Every string is owned by
@@ -85,6 +87,7 @@ typedef struct {
     int64_t kafka_checkpoint; /* every User's state to kafka_state_topic, and offsets committed to
                                  match, this often (ns) */
     cfg_log_level_t log_level;
+    cfg_log_format_t log_format; /* text (default), logfmt or json */
 } run_cfg_t;
 
 /*

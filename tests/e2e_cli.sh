@@ -130,6 +130,27 @@ for opt in state record changes-journal alertmanager-queue changes config http-t
   expect_grep err.txt "^stormwatch run: --$opt: notadir/f.*: Not a directory" "--$opt named"
 done
 
+# log lines as logfmt and as JSON Lines, every one of them
+for fmt in logfmt json; do
+  port=$(freeport)
+  "$sw" run --ingest tcp://127.0.0.1:$port --log-format $fmt --stats-every 0 2>log.$fmt &
+  pid=$!
+  sleep 0.5
+  kill -TERM $pid; wait $pid
+done
+[ "$(grep -c . log.logfmt)" -ge 3 ] && ! grep -qv '^ts=[0-9T:.-]*Z level=[a-z]* msg="[^"]*"$' log.logfmt && ok ||
+  bad "logfmt lines: $(head -3 log.logfmt)"
+python3 -c '
+import json, sys
+lines = open("log.json").read().splitlines()
+assert len(lines) >= 3, lines
+for l in lines:
+    d = json.loads(l)
+    assert set(d) == {"ts", "level", "msg"}, d
+' && ok || bad "JSON log lines: $(head -3 log.json)"
+expect_status 2 "$sw" run --ingest tcp://127.0.0.1:0 --log-format xml
+expect_grep err.txt "log-format: expected one of text, logfmt, json, got 'xml'" "bad --log-format"
+
 # files kept by default go to the state directory, never the working one
 mkdir -p defaults && cd defaults || exit 1
 mkdir -p statedir sysd

@@ -72,6 +72,17 @@ status=$?
 
 cmp -s live.jsonl replay.jsonl && ok || bad "live alerts differ from replay: $(diff live.jsonl replay.jsonl | head -5)"
 grep -q "SIGTERM: draining and stopping" daemon.log && ok || bad "no drain message"
+# the log: a banner naming what runs, one line per alert transition
+expect_grep daemon.log "info  stormwatch [0-9.]* (commit [^,]*, [A-Za-z]*; .*zeromq.*) running: config live.yaml, changes live-changes.yaml, 3 shards; ingest $ep; alerts to live.jsonl; .*http 127.0.0.1:$hport; change checks live-checks.jsonl; changes journal changes.journal; state state.bin; record rec.lp" "start-up banner"
+[ "$(grep -c ' alert firing: ' daemon.log)" -eq "$(grep -c '"status":"firing"' live.jsonl)" ] && ok ||
+  bad "want a log line per firing alert: $(grep -c ' alert firing: ' daemon.log)"
+[ "$(grep -c ' alert resolved: ' daemon.log)" -eq "$(grep -c '"status":"resolved"' live.jsonl)" ] && ok ||
+  bad "want a log line per resolved alert"
+first=$(grep -m1 '"status":"firing"' live.jsonl)
+kind=$(echo "$first" | sed 's/.*"alert":"\([a-z_]*\)".*/\1/')
+user=$(echo "$first" | sed 's/.*"user":"\([^"]*\)".*/\1/')
+expect_grep daemon.log "alert firing: $kind [a-z]* user $user dir [a-z]* class [^;]*; incident INC-[0-9]* (primary\|member); change [^ ]* (declared\|maintenance\|undeclared)" \
+  "the first firing alert's log line"
 grep -q "state: state.bin: saved" daemon.log && ok || bad "state not saved: $(tail -3 daemon.log)"
 [ -s state.bin ] && ok || bad "no state file"
 

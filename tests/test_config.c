@@ -400,6 +400,7 @@ static void test_every_key(void **state)
             "  kafka_state_topic: stormwatch-state\n"
             "  kafka_properties: [security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512]\n"
             "  log_level: debug\n"
+            "  log_format: json\n"
             "  alertmanager: [http://127.0.0.1:9093, http://127.0.0.1:9094]\n"
             "  alertmanager_queue: /var/lib/stormwatch/am.queue\n"
             "  http: 127.0.0.1:9110\n"
@@ -512,6 +513,7 @@ static void test_every_key(void **state)
     assert_int_equal(r->n_kafka_properties, 2);
     assert_string_equal(r->kafka_properties[1], "sasl.mechanism=SCRAM-SHA-512");
     assert_int_equal(r->log_level, CFG_LOG_DEBUG);
+    assert_int_equal(r->log_format, CFG_LOG_JSON);
     assert_int_equal(r->n_alertmanager, 2);
     assert_string_equal(r->alertmanager[1], "http://127.0.0.1:9094");
     assert_string_equal(r->alertmanager_queue, "/var/lib/stormwatch/am.queue");
@@ -770,6 +772,8 @@ static void test_run_flags(void **state)
         ROW("stats-every", "10", "stats_every: 10s", stats_every, RAW, sizeof(int64_t)),
         ROW("state-every", "5m", "state_every: 300", state_every, RAW, sizeof(int64_t)),
         ROW("log-level", "debug", "log_level: debug", log_level, RAW, sizeof(cfg_log_level_t)),
+        ROW("log-format", "logfmt", "log_format: logfmt", log_format, RAW,
+            sizeof(cfg_log_format_t)),
         ROW("alertmanager", "http://127.0.0.1:9093", "alertmanager: ['http://127.0.0.1:9093']",
             alertmanager, LIST, 0),
         ROW("alertmanager-queue", "q", "alertmanager_queue: q", alertmanager_queue, STR, 0),
@@ -933,6 +937,7 @@ static void test_run_flag_errors(void **state)
         { "stats-every", "-1s", "--stats-every: must not be negative" },
         { "drain-timeout", "0", "--drain-timeout: must be greater than 0" },
         { "log-level", "loud", "--log-level: expected one of error, warn, info, debug, got 'loud'" },
+        { "log-format", "xml", "--log-format: expected one of text, logfmt, json, got 'xml'" },
         { "ingest", "", "--ingest: must not be empty" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -1172,7 +1177,8 @@ static const struct {
       "changes, state, "
       "record, record_max, record_gzip, shards, ring_size, drop_when_full, max_message, "
       "drain_timeout, strict_files, stats_every, "
-      "state_every, log_level, alertmanager, alertmanager_queue, http, http_token_file, http_tls_cert, "
+      "state_every, log_level, log_format, alertmanager, alertmanager_queue, http, "
+      "http_token_file, http_tls_cert, "
       "http_tls_key, changes_journal, kafka_brokers, kafka_topic, kafka_group, kafka_alerts_topic, "
       "kafka_changes_topic, kafka_state_topic, kafka_checkpoint, kafka_properties, curve)" },
     { "run:\n  curve: {secret: a}\n",

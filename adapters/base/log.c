@@ -9,6 +9,7 @@
 #include <time.h>
 
 static log_level_t threshold = LOG_INFO;
+static log_format_t format = LOG_TEXT;
 static const char *const names[] = { "error", "warn", "info", "debug" };
 
 int log_set_level(const char *name)
@@ -19,6 +20,31 @@ int log_set_level(const char *name)
             return 0;
         }
     return -1;
+}
+
+void log_set_format(log_format_t f)
+{
+    format = f;
+}
+
+/* msg quoted for logfmt or JSON: quotes and backslashes escaped, control
+ * bytes as \u00XX (valid in both). */
+static void quote(char *out, size_t cap, const char *msg)
+{
+    size_t o = 0;
+    out[o++] = '"';
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 8 < cap; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)*p;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", *p);
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
 }
 
 char *log_escape(char *out, size_t cap, const char *data, size_t len, size_t max)
@@ -50,5 +76,16 @@ void sw_log(log_level_t level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000, names[level], msg);
+    long ms = ts.tv_nsec / 1000000;
+    if (format == LOG_TEXT) {
+        fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ms, names[level], msg);
+        return;
+    }
+    char q[2 * sizeof(msg) + 8];
+    quote(q, sizeof(q), msg);
+    if (format == LOG_LOGFMT)
+        fprintf(stderr, "ts=%s.%03ldZ level=%s msg=%s\n", stamp, ms, names[level], q);
+    else
+        fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":%s}\n", stamp, ms,
+                names[level], q);
 }

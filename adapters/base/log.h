@@ -1,6 +1,9 @@
 /*
  * log.h - the daemon's log: one line per event on standard error, with
- * the time and a level, filtered by the configured level.
+ * the time and a level, filtered by the configured level, as text
+ * ("2026-12-05T10:00:00.123Z info  running: ..."), logfmt
+ * ("ts=... level=info msg=\"running: ...\"") or JSON Lines
+ * ({"ts":"...","level":"info","msg":"running: ..."}) for log shippers.
  *
  * DESIGN: any thread may log; each line is one fprintf, which stdio keeps
  * whole. The level is read without a lock (set once at start).
@@ -11,6 +14,10 @@
 #include <stddef.h>
 
 typedef enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG } log_level_t;
+typedef enum { LOG_TEXT, LOG_LOGFMT, LOG_JSON } log_format_t;
+
+/* Sets the format of the lines from then on. */
+void log_set_format(log_format_t f);
 
 /* Sets the level from "error", "warn", "info" or "debug": 0, or -1. */
 int log_set_level(const char *name);

@@ -65,6 +65,7 @@
 #include "pipeline.h"
 #include "record.h"
 #include "regcheck.h"
+#include "version.h"
 #include "ring.h"
 #include "router.h"
 #include "shard.h"
@@ -403,6 +404,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
             return name_option(SW_ECONFIG, "changes-journal", journal, err, errlen);
         if (err[0]) /* a corrupt journal set aside */
             sw_log(LOG_WARN, "--changes-journal: %s", err);
+        sw_log(LOG_INFO, "changes journal: %s", journal);
         if (changes_api_set_file(d->web.api, file) < 0) /* still valid: rv's, unshared yet */
             return SW_ENOMEM;
         /* what the journal held; what is declared from now on comes as updates */
@@ -510,6 +512,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
                                .strict_queue = d->o.r.strict_files };
         if (!(d->out.am = sink_am_create(&amo, err, errlen)))
             return name_option(SW_ECONFIG, "alertmanager-queue", amo.queue_path, err, errlen);
+        sw_log(LOG_INFO, "alertmanager queue: %s", amo.queue_path);
     }
     if (d->o.r.record &&
         !(d->in.rec = record_open(d->o.r.record, d->o.r.record_max, d->o.r.record_gzip, err, errlen)))
@@ -561,6 +564,43 @@ static int start_threads(daemon_t *d)
     return -1;
 }
 
+/* Appends "; LABEL a, b" for a list of n strings (none: nothing). */
+static size_t list_into(char *buf, size_t len, size_t at, const char *label, char *const *v,
+                        size_t n)
+{
+    for (size_t i = 0; i < n && at < len; i++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%s", i ? ", " : label, v[i]);
+    return at < len ? at : len;
+}
+
+/* The start-up banner: what runs, from which files, talking to whom. */
+static void banner(daemon_t *d)
+{
+    const run_cfg_t *r = &d->o.r;
+    char b[2048];
+    size_t at = (size_t)snprintf(b, sizeof(b), "stormwatch %s running: config %s, changes %s, "
+                                 "%u shard%s", sw_version_line(), d->o.config ? d->o.config
+                                 : "(built-in defaults)", r->changes ? r->changes : "(none)",
+                                 d->nshards, d->nshards == 1 ? "" : "s");
+    at = list_into(b, sizeof(b), at, "; ingest ", r->ingest, r->n_ingest);
+    if (at < sizeof(b))
+        at += (size_t)snprintf(b + at, sizeof(b) - at, "; alerts to %s%s%s",
+                               r->alerts ? (strcmp(r->alerts, "-") ? r->alerts : "standard output")
+                                         : "PUB only",
+                               r->pub ? " and PUB " : "", r->pub ? r->pub : "");
+    at = list_into(b, sizeof(b), at, "; Alertmanager ", r->alertmanager, r->n_alertmanager);
+    const struct {
+        const char *label, *value;
+    } files[] = { { "http", r->http }, { "change checks", r->change_checks },
+                  { "changes journal", r->changes_journal }, { "state", r->state },
+                  { "record", r->record }, { "kafka", r->kafka_brokers } };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && at < sizeof(b); i++)
+        if (files[i].value)
+            at += (size_t)snprintf(b + at, sizeof(b) - at, "; %s %s", files[i].label,
+                                   files[i].value);
+    sw_log(LOG_INFO, "%s", b);
+}
+
 /* `stormwatch run` on daemon d (zeroed): its exit status. */
 static int run(daemon_t *d, int argc, char **argv)
 {
@@ -604,11 +644,7 @@ static int run(daemon_t *d, int argc, char **argv)
         return 1;
     }
     atomic_store_explicit(&d->running, 1, memory_order_release);
-    sw_log(LOG_INFO, "running: %u shard%s, %zu ingest endpoint%s, alerts to %s%s%s", d->nshards,
-           d->nshards == 1 ? "" : "s", d->in.nsocks, d->in.nsocks == 1 ? "" : "s",
-           d->o.r.alerts ? (strcmp(d->o.r.alerts, "-") ? d->o.r.alerts : "standard output")
-                        : "PUB only",
-           d->o.r.pub ? " and PUB " : "", d->o.r.pub ? d->o.r.pub : "");
+    banner(d);
 
     double stats_every = (double)d->o.r.stats_every / SW_NS_PER_S;
     double next_stats = dmn_mono_s() + stats_every, last = dmn_mono_s();

@@ -87,6 +87,7 @@ static const char usage[] =
     "      --changes-journal FILE  where changes declared over the API persist\n"
     "                         (default stormwatch-changes.journal)\n"
     "      --log-level LEVEL  error, warn, info (default) or debug\n"
+    "      --log-format FMT   text (default), logfmt or json: one line per event\n"
     "  -h, --help             this help\n"
     "\n"
     "SIGTERM or SIGINT drains what was received, writes the remaining alert lines,\n"
@@ -175,6 +176,7 @@ int dmn_merge_run_config(run_opts_t *o, cfg_t *c, run_cfg_t *flags, uint64_t giv
     }
     static const char *const levels[] = { "error", "warn", "info", "debug" };
     log_set_level(levels[r->log_level]);
+    log_set_format((log_format_t)r->log_format); /* the same order (config.h) */
     const char *problem = NULL;
     if (!!r->http_tls_cert != !!r->http_tls_key)
         problem = "HTTPS needs both the certificate and the key";

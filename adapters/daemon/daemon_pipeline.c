@@ -156,6 +156,20 @@ void *dmn_shard_main(void *arg)
 
 /* ---- alert thread ------------------------------------------------------- */
 
+/* One log line per transition: what, whose, which way, and why. */
+static void log_transition(const alert_t *a)
+{
+    char inc[INCIDENT_ID_LEN] = "-";
+    if (a->incident)
+        incident_id_format(a->incident, inc);
+    sw_log(a->firing && a->severity != SEV_INFO ? LOG_WARN : LOG_INFO,
+           "alert %s: %s %s user %s dir %s class %s; incident %s (%s); change %s (%s)",
+           a->firing ? "firing" : "resolved", alert_kind_name(a->kind),
+           a->severity == SEV_KIND ? alert_severity(a->kind) : severity_name(a->severity),
+           a->user, dir_name(a->dir), a->cls, inc, a->role == ROLE_MEMBER ? "member" : "primary",
+           a->change ? a->change->id : "none", corr_type_name(a->corr));
+}
+
 void dmn_alert_emit(void *ctx, const alert_t *a)
 {
     daemon_t *d = ctx;
@@ -170,6 +184,7 @@ void dmn_alert_emit(void *ctx, const alert_t *a)
         d->out.line_cap = n + 1;
         n = alert_format_json(a, d->out.line_buf, d->out.line_cap);
     }
+    log_transition(a);
     if (d->out.alerts_file)
         sink_file_write(d->out.alerts_file, d->out.line_buf, n); /* counted and logged there */
     if (d->out.journal) /* after its line: a restart resumes what was written open */

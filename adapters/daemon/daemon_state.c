@@ -16,6 +16,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,8 +143,15 @@ int dmn_state_load(daemon_t *d, char *err, size_t errlen)
         sw_log(LOG_INFO, "state: %s: none yet, learning from scratch", d->o.r.state);
     else if (rc == STATEFILE_MOVED_ASIDE)
         atomic_store_explicit(&d->st.state_moved_aside, 1, memory_order_relaxed);
-    else
-        sw_log(LOG_INFO, "state: %s: learned baselines loaded", d->o.r.state);
+    else {
+        struct stat sb;
+        size_t series = 0;
+        for (unsigned i = 0; i < d->nshards; i++)
+            series += st_nseries(shard_table(pipeline_shard(d->pipe, i)));
+        double age = stat(d->o.r.state, &sb) == 0 ? difftime(time(NULL), sb.st_mtime) : -1;
+        sw_log(LOG_INFO, "state: %s: learned baselines loaded: %zu series, saved %.0f s ago",
+               d->o.r.state, series, age);
+    }
     char werr[512];
     if (!(d->st.saver = statefile_saver_create(d->o.r.state, werr, sizeof(werr)))) {
         sw_errf(err, errlen, "--state: %s", werr);
