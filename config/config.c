@@ -288,6 +288,7 @@ static const field_t run_fields[] = {
     RF("log_format", F_LOG_FORMAT, log_format, R_ANY, "log-format"),
     RFL("alertmanager", alertmanager, "alertmanager", 0),
     RF("alertmanager_queue", F_PATH, alertmanager_queue, R_ANY, "alertmanager-queue"),
+    RF("generator_url", F_ENDPOINT, generator_url, R_ANY, "generator-url"),
     RF("http", F_ENDPOINT, http, R_ANY, "http"),
     RF("http_token_file", F_PATH, http_token_file, R_ANY, "http-token-file"),
     RF("http_tls_cert", F_PATH, http_tls_cert, R_ANY, "http-tls-cert"),

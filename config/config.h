@@ -49,6 +49,7 @@ typedef struct {
     size_t n_ingest;         /* 0..CFG_MAX_INGEST; ingest is NULL when 0 */
     char *alerts;            /* file to append alert lines to; "-": standard output */
     char *change_checks;     /* file to append change checks to (contract 2.1); NULL: none */
+    char *generator_url;     /* Alertmanager's link back (generatorURL); NULL: the console at http */
     char *pub;               /* ZeroMQ PUB endpoint for alerts */
     char *changes;           /* declared changes (YAML) */
     char *state;             /* learned baselines, loaded at start and saved on exit */

@@ -78,13 +78,17 @@ PY
   sleep 0.2
 done
 [ -n "$got" ] && ok || bad "blocked_route never reached Alertmanager: $(head -c 300 am.json)"
-python3 - "$user" <<'PY' && ok || bad "labels or annotations wrong: $(head -c 600 am.json)"
-import json, sys
+python3 - "$user" "$hport" <<'PY' && ok || bad "labels or annotations wrong: $(head -c 600 am.json)"
+import json, re, sys
 a = [a for a in json.load(open("am.json")) if a["labels"].get("user") == sys.argv[1]][0]
 l, an = a["labels"], a["annotations"]
 assert l["dir"] == "north" and l["class"] == "all" and l["severity"] == "critical", l
 assert l["correlation"] == "declared" and l["change_id"].startswith("CHG-"), l
 assert "summary" in an and "value" in an and "baseline" in an, an
+assert re.fullmatch(r"[0-9]+\.[0-9]{2} msg/s", an["value"]), an  # a rate says its unit
+assert re.fullmatch(r"[0-9]+\.[0-9]{2} msg/s", an["baseline"]), an
+# the link back: the live console on --http, as no --generator-url was given
+assert a["generatorURL"] == "http://127.0.0.1:%s/" % sys.argv[2], a["generatorURL"]
 assert a["startsAt"].startswith("2024-03-12T07:10"), a["startsAt"]  # the onset, event time
 PY
 curl -s "http://127.0.0.1:$amport/metrics" >/dev/null

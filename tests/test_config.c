@@ -403,6 +403,7 @@ static void test_every_key(void **state)
             "  log_format: json\n"
             "  alertmanager: [http://127.0.0.1:9093, http://127.0.0.1:9094]\n"
             "  alertmanager_queue: /var/lib/stormwatch/am.queue\n"
+            "  generator_url: https://sw.example/\n"
             "  http: 127.0.0.1:9110\n"
             "  http_token_file: /etc/stormwatch/token\n"
             "  http_tls_cert: /etc/stormwatch/cert.pem\n"
@@ -517,6 +518,7 @@ static void test_every_key(void **state)
     assert_int_equal(r->n_alertmanager, 2);
     assert_string_equal(r->alertmanager[1], "http://127.0.0.1:9094");
     assert_string_equal(r->alertmanager_queue, "/var/lib/stormwatch/am.queue");
+    assert_string_equal(r->generator_url, "https://sw.example/");
     assert_string_equal(r->http, "127.0.0.1:9110");
     assert_string_equal(r->http_token_file, "/etc/stormwatch/token");
     assert_string_equal(r->http_tls_cert, "/etc/stormwatch/cert.pem");
@@ -555,9 +557,9 @@ static void test_every_key(void **state)
      * catches (on LP64) most fields added to it without a key and a check here.
      */
     if (sizeof(void *) == 8) {
-        if (sizeof(run_cfg_t) != 312)
+        if (sizeof(run_cfg_t) != 320)
             print_error("run_cfg_t changed size: set its new field above\n");
-        assert_int_equal(sizeof(run_cfg_t), 312);
+        assert_int_equal(sizeof(run_cfg_t), 320);
     }
     cfg_free(&cfg);
 }
@@ -777,6 +779,7 @@ static void test_run_flags(void **state)
         ROW("alertmanager", "http://127.0.0.1:9093", "alertmanager: ['http://127.0.0.1:9093']",
             alertmanager, LIST, 0),
         ROW("alertmanager-queue", "q", "alertmanager_queue: q", alertmanager_queue, STR, 0),
+        ROW("generator-url", "http://g/", "generator_url: http://g/", generator_url, STR, 0),
         ROW("http", "127.0.0.1:9110", "http: '127.0.0.1:9110'", http, STR, 0),
         ROW("http-token-file", "t", "http_token_file: t", http_token_file, STR, 0),
         ROW("http-tls-cert", "c.pem", "http_tls_cert: c.pem", http_tls_cert, STR, 0),
@@ -1177,7 +1180,8 @@ static const struct {
       "changes, state, "
       "record, record_max, record_gzip, shards, ring_size, drop_when_full, max_message, "
       "drain_timeout, strict_files, stats_every, "
-      "state_every, log_level, log_format, alertmanager, alertmanager_queue, http, "
+      "state_every, log_level, log_format, alertmanager, alertmanager_queue, generator_url, "
+      "http, "
       "http_token_file, http_tls_cert, "
       "http_tls_key, changes_journal, kafka_brokers, kafka_topic, kafka_group, kafka_alerts_topic, "
       "kafka_changes_topic, kafka_state_topic, kafka_checkpoint, kafka_properties, curve)" },

@@ -563,8 +563,8 @@ static void test_firing_and_resolved_mapping(void **state)
     assert_string_equal(annot(ja, "summary"), sum);
     assert_string_equal(annot(ja, "change_title"), "Firewall rule update");
     assert_string_equal(annot(ja, "impacted_users"), "u-x,u-y");
-    assert_string_equal(annot(ja, "value"), "12.50");
-    assert_string_equal(annot(ja, "baseline"), "3.25");
+    assert_string_equal(annot(ja, "value"), "12.50 msg/s");
+    assert_string_equal(annot(ja, "baseline"), "3.25 msg/s");
     assert_string_equal(json_string_value(json_object_get(ja, "generatorURL")),
                         "http://127.0.0.1/stormwatch");
     assert_true(field_time(ja, "startsAt") == ms_round(t0));
@@ -581,7 +581,7 @@ static void test_firing_and_resolved_mapping(void **state)
     assert_string_equal(label(jb, "learning"), "true");
     assert_null(annot(jb, "change_title"));
     assert_null(annot(jb, "impacted_users"));
-    assert_string_equal(annot(jb, "value"), "0.00");
+    assert_string_equal(annot(jb, "value"), "0.00 msg/s");
     json_decref(jb);
     json_decref(wait_alert(&fx->am[0], "u-c", 0));
 

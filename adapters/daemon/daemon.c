@@ -377,6 +377,19 @@ static void teardown(daemon_t *d)
     cfg_run_free(&d->o.r);
 }
 
+/* The generatorURL alerts carry: --generator-url, else the live console
+ * on --http (a port alone is loopback's), else none. */
+static const char *generator_url(const daemon_t *d, char *buf, size_t len)
+{
+    const run_cfg_t *r = &d->o.r;
+    if (r->generator_url || !r->http)
+        return r->generator_url;
+    int port_only = strspn(r->http, "0123456789") == strlen(r->http);
+    snprintf(buf, len, "%s://%s%s/", r->http_tls_cert ? "https" : "http",
+             port_only ? "127.0.0.1:" : "", r->http);
+    return buf;
+}
+
 static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_t errlen)
 {
     if (!(d->cfg = load_config(d->o.config, err, errlen)))
@@ -502,14 +515,15 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
             sw_log(LOG_WARN, "alertmanager: %s is plain HTTP beyond this host: alerts cross the "
                    "network readable", d->o.r.alertmanager[i]);
     if (d->o.r.n_alertmanager) {
-        char dflt[4096];
+        char dflt[4096], gen[512];
         sink_am_opts_t amo = { .urls = (const char *const *)d->o.r.alertmanager,
                                .nurls = d->o.r.n_alertmanager,
                                .queue_path = d->o.r.alertmanager_queue
                                                  ? d->o.r.alertmanager_queue
                                                  : default_path(d, "stormwatch-alertmanager.queue",
                                                                 dflt, sizeof(dflt)),
-                               .strict_queue = d->o.r.strict_files };
+                               .strict_queue = d->o.r.strict_files,
+                               .generator_url = generator_url(d, gen, sizeof(gen)) };
         if (!(d->out.am = sink_am_create(&amo, err, errlen)))
             return name_option(SW_ECONFIG, "alertmanager-queue", amo.queue_path, err, errlen);
         sw_log(LOG_INFO, "alertmanager queue: %s", amo.queue_path);

@@ -80,6 +80,8 @@ static const char usage[] =
     "                         (default; 0: off)\n"
     "      --state-every D    save --state this often while running, e.g. 5m (default;\n"
     "                         0: on exit only), so a crash loses little learning\n"
+    "      --generator-url URL  the link Alertmanager shows back to stormwatch\n"
+    "                         (default: the live console at --http)\n"
     "      --http ADDR:PORT   serve /metrics, /healthz, /readyz, /api/v1/alerts and\n"
     "                         /api/v1/changes there (e.g. 127.0.0.1:9110)\n"
     "      --http-token-file FILE  bearer token for the API's writes (none: refused)\n"

@@ -334,7 +334,7 @@ static int set_rate(json_t *ann, const char *to, json_t *line, const char *from)
     if (!json_is_number(v))
         return 0;
     char b[64];
-    snprintf(b, sizeof(b), "%.2f", json_number_value(v));
+    snprintf(b, sizeof(b), "%.2f msg/s", json_number_value(v)); /* a rate: say so */
     return json_object_set_new(ann, to, json_string(b));
 }
 
