@@ -7,6 +7,7 @@
 
 #include "err.h"
 
+#include "check.h"
 #include "curve.h"
 #include "daemon.h"
 #include "replay.h"
@@ -26,6 +27,7 @@ static const char usage[] =
     "  replay     detect in recorded traffic and print alert lines\n"
     "  simulate   generate realistic traffic, a change register and the truth\n"
     "  keygen     write a CurveZMQ key pair for encrypted, authorised ingest\n"
+    "  check      validate a config file and change registers before deploying them\n"
     "  help CMD   the options of a command\n"
     "\n"
     "  -h, --help     this help\n"
@@ -64,6 +66,7 @@ static const struct {
     { "replay", replay_main },
     { "simulate", sim_main },
     { "keygen", keygen_main },
+    { "check", check_main },
 };
 
 static int run_command(const char *name, int argc, char **argv)

@@ -130,6 +130,26 @@ for opt in state record changes-journal alertmanager-queue changes config http-t
   expect_grep err.txt "^stormwatch run: --$opt: notadir/f.*: Not a directory" "--$opt named"
 done
 
+# stormwatch check: the files as the daemon loads them, verdict per file
+cp "$SW_SOURCE_DIR/config/stormwatch.yaml" good.yaml
+printf 'changes:\n  - {id: C1, user: U1, kind: fw, start: 2024-01-01T00:00:00Z, end: 2024-01-01T01:00:00Z, owner: x}\n  - {id: PM, user: DCC, start: 2024-01-01T00:30:00Z, end: 2024-01-01T02:00:00Z}\n' >warn-changes.yaml
+expect_status 0 "$sw" check --config good.yaml --changes warn-changes.yaml
+expect_grep out.txt "^good.yaml: config OK$" "config OK"
+expect_grep out.txt "^warn-changes.yaml: change register OK: 2 changes, 0 forecasts, 3 warnings$" "register OK with its warnings"
+expect_grep err.txt "^warning: warn-changes.yaml:2: change C1: key 'owner': unknown key" "unknown key warned"
+expect_grep err.txt "^warning: .*change C1: .*kind" "unknown kind warned"
+expect_grep err.txt "^warning: warn-changes.yaml:2: change C1: overlaps DCC Planned Maintenance PM" "conflict warned"
+printf 'detectors:\n  storm: {ratio_fire: x}\n' >bad.yaml
+expect_status 2 "$sw" check --config bad.yaml --changes warn-changes.yaml
+expect_grep out.txt "^bad.yaml: FAILED$" "bad config fails"
+expect_grep err.txt "^bad.yaml:2:" "bad config says where"
+expect_grep out.txt "^warn-changes.yaml: change register OK" "the other file is still checked"
+printf 'changes:\n  - {id: C1, user: U1, start: 2024-01-01T01:00:00Z, end: 2024-01-01T00:00:00Z}\n' >bad-changes.yaml
+expect_status 2 "$sw" check --changes bad-changes.yaml
+expect_grep err.txt "bad-changes.yaml:2: change C1: key 'end'" "bad register says where"
+expect_status 2 "$sw" check
+expect_grep err.txt "nothing to check" "check without files"
+
 # log lines as logfmt and as JSON Lines, every one of them
 for fmt in logfmt json; do
   port=$(freeport)
