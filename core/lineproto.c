@@ -100,13 +100,19 @@ typedef enum {
 } vkind_t;
 
 static const char *const result_msg[LP_NRESULTS] = {
-#define LP_MSG(name, bad, msg) msg,
+#define LP_MSG(name, bad, short_name, msg) msg,
     LP_RESULTS(LP_MSG)
 #undef LP_MSG
 };
 
+static const char *const result_name[LP_NRESULTS] = {
+#define LP_NAME(name, bad, short_name, msg) short_name,
+    LP_RESULTS(LP_NAME)
+#undef LP_NAME
+};
+
 static const unsigned char result_bad[LP_NRESULTS] = {
-#define LP_BAD(name, bad, msg) bad,
+#define LP_BAD(name, bad, short_name, msg) bad,
     LP_RESULTS(LP_BAD)
 #undef LP_BAD
 };
@@ -116,6 +122,13 @@ const char *lp_result_str(lp_result_t r)
     if ((unsigned)r >= LP_NRESULTS)
         return "unknown parse result";
     return result_msg[r];
+}
+
+const char *lp_result_name(lp_result_t r)
+{
+    if ((unsigned)r >= LP_NRESULTS)
+        return "unknown";
+    return result_name[r];
 }
 
 int lp_result_is_bad(lp_result_t r)

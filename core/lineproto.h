@@ -70,25 +70,28 @@ typedef struct {
  * Outcomes of lp_parse(). LP_OK is a sample; the LP_SKIP_* outcomes are not
  * errors (ignored by contract, SKIP_MEASUREMENT is counted); every LP_BAD_*
  * is bad input, to be counted and reported with the line.
- * X(name, counted-as-bad, message)
+ * X(name, counted-as-bad, short name, message): the short name is a label
+ * value ([a-z_], stable: dashboards and alert rules match on it), the
+ * message is prose for people.
  */
-#define LP_RESULTS(X)                                                    \
-    X(OK,               0, "ok")                                         \
-    X(SKIP_BLANK,       0, "blank line or comment")                      \
-    X(SKIP_MEASUREMENT, 0, "other measurement")                          \
-    X(BAD_SYNTAX,       1, "malformed line")                             \
-    X(BAD_NO_USER,      1, "missing or empty user tag")                  \
-    X(BAD_NO_DIR,       1, "missing dir tag")                            \
-    X(BAD_DIR,          1, "unknown dir (want north or south)")          \
-    X(BAD_NO_FIELD,     1, "no known field (count, delivered, rejected, backlog)") \
-    X(BAD_FIELD_VALUE,  1, "field value is not a finite number")         \
-    X(BAD_NEGATIVE,     1, "negative count")                             \
-    X(BAD_TIMESTAMP,    1, "missing or malformed timestamp")             \
-    X(BAD_TOO_LONG,     1, "line longer than feed.max_line")            \
-    X(BAD_ID_TOO_LONG,  1, "user or class longer than 64 bytes")
+#define LP_RESULTS(X)                                                                   \
+    X(OK,               0, "ok",                "ok")                                   \
+    X(SKIP_BLANK,       0, "blank",             "blank line or comment")                \
+    X(SKIP_MEASUREMENT, 0, "other_measurement", "other measurement")                    \
+    X(BAD_SYNTAX,       1, "malformed",         "malformed line")                       \
+    X(BAD_NO_USER,      1, "no_user",           "missing or empty user tag")            \
+    X(BAD_NO_DIR,       1, "no_dir",            "missing dir tag")                      \
+    X(BAD_DIR,          1, "unknown_dir",       "unknown dir (want north or south)")    \
+    X(BAD_NO_FIELD,     1, "no_field",                                                  \
+      "no known field (count, delivered, rejected, backlog)")                          \
+    X(BAD_FIELD_VALUE,  1, "bad_value",         "field value is not a finite number")   \
+    X(BAD_NEGATIVE,     1, "negative",          "negative count")                       \
+    X(BAD_TIMESTAMP,    1, "bad_timestamp",     "missing or malformed timestamp")       \
+    X(BAD_TOO_LONG,     1, "line_too_long",     "line longer than feed.max_line")       \
+    X(BAD_ID_TOO_LONG,  1, "id_too_long",       "user or class longer than 64 bytes")
 
 typedef enum {
-#define LP_ENUM(name, bad, msg) LP_##name,
+#define LP_ENUM(name, bad, short_name, msg) LP_##name,
     LP_RESULTS(LP_ENUM)
 #undef LP_ENUM
     LP_NRESULTS
@@ -96,6 +99,8 @@ typedef enum {
 
 /* The message for a result (static string). */
 const char *lp_result_str(lp_result_t r);
+/* The short name for a result (static string: "unknown_dir"), for labels. */
+const char *lp_result_name(lp_result_t r);
 /* Non-zero when the result is bad input (LP_BAD_*). */
 int lp_result_is_bad(lp_result_t r);
 
