@@ -19,6 +19,7 @@
 #include "shard.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,13 @@ struct shard {
     int pend_dropped;      /* some entries are PEND_NONE: their series were evicted */
     uint32_t *pend_count;  /* counting sort's histogram, one per series slot */
     size_t pend_count_cap;
+    /* series whose last judged sample had no history for its time of day
+     * (base_expect_t.learning): a flag per series slot, their count, and
+     * the count again for other threads (shard_learning) */
+    uint8_t *learning;
+    size_t learning_cap;
+    uint64_t nlearning;
+    atomic_uint_fast64_t nlearning_pub;
 };
 
 shard_t *shard_create(const shard_opts_t *o)
@@ -111,7 +119,42 @@ void shard_destroy(shard_t *sh)
     free(sh->pend);
     free(sh->pend_tmp);
     free(sh->pend_count);
+    free(sh->learning);
     free(sh);
+}
+
+uint64_t shard_learning(const shard_t *sh)
+{
+    /* relaxed: pairs with the store in note_learning; a recent count is
+     * all a reader wants, and nothing else is read through it */
+    return atomic_load_explicit(&((shard_t *)sh)->nlearning_pub, memory_order_relaxed);
+}
+
+/* Series si's last judgement was `learning` (or not): the count follows.
+ * The flags grow with the series slots (a new slot, never per sample); out
+ * of memory, a series that learns is left out of the count (nomem). */
+static void note_learning(shard_t *sh, uint32_t si, int learning)
+{
+    if (si >= sh->learning_cap) {
+        if (!learning)
+            return; /* a slot beyond the flags is not counted */
+        size_t cap = sh->learning_cap ? sh->learning_cap : 1024;
+        while (cap <= si)
+            cap *= 2;
+        uint8_t *l = realloc(sh->learning, cap);
+        if (!l) {
+            sh->stats.nomem++;
+            return;
+        }
+        memset(l + sh->learning_cap, 0, cap - sh->learning_cap);
+        sh->learning = l;
+        sh->learning_cap = cap;
+    }
+    if (sh->learning[si] == (learning != 0))
+        return;
+    sh->learning[si] = learning != 0;
+    sh->nlearning = learning ? sh->nlearning + 1 : sh->nlearning - 1;
+    atomic_store_explicit(&sh->nlearning_pub, sh->nlearning, memory_order_relaxed);
 }
 
 const shard_stats_t *shard_stats(const shard_t *sh)
@@ -539,6 +582,7 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     base_cfg_t bc = base_cfg(p, s->cadence);
     base_expect_t ex;
     base_expect(&s->base, &bc, local_ts(sh, r->ts - dt / 2), p->daily_tolerance + dt / 2, &ex);
+    note_learning(sh, si, ex.learning);
     double phi = s->base.phi > p->base_dispersion ? s->base.phi : p->base_dispersion;
     det_in_t in = { .ts = r->ts, .dt = dt, .count = count, .exp_hi = ex.hi * secs,
                     .exp_lo = ex.lo * secs, .exp_mid = ex.mid * secs,
@@ -779,6 +823,7 @@ static int evict_one(shard_t *sh)
         int pending = victim->pending;
         uint32_t pend_ix = victim->pend_ix;
         if (st_remove(sh->st, (uint32_t)best) == SW_OK) {
+            note_learning(sh, (uint32_t)best, 0);
             if (pending) { /* its first sample waited: read, it goes too */
                 sh->pend[pend_ix].si = PEND_NONE;
                 sh->pend_dropped = 1;
@@ -910,6 +955,7 @@ static void release_user(shard_t *sh, uint32_t ui)
         hand_off_alert(sh, &s->alert, ALERT_STORM, s->dir, st_user(sh->st, ui), s->cls);
         hand_off_alert(sh, &s->shift_alert, ALERT_SHIFT, s->dir, st_user(sh->st, ui), s->cls);
         st_remove(sh->st, (uint32_t)i); /* the User goes with its last series */
+        note_learning(sh, (uint32_t)i, 0);
     }
     event_t ev = { .type = EV_EVICT, .at = sh->now, .backlog = -1 };
     ev_names(&ev, name, "all");

@@ -19,7 +19,8 @@
  * into the shard, and what they are handed is valid during the call only.
  * Records, resumes and adopted states are borrowed for the call (the shard
  * copies what it keeps). shard_stats() and shard_table() point into the
- * shard: only whoever may call it may read them.
+ * shard: only whoever may call it may read them. The one exception is
+ * shard_learning(), an atomic count any thread may read (the metrics).
  * Allocation happens only when a series or User is new, never per record.
  */
 #ifndef SW_SHARD_H
@@ -170,6 +171,10 @@ void shard_rebind(shard_t *sh, const detect_params_t *(*detect_for)(void *, cons
                   void *ctx);
 
 const shard_stats_t *shard_stats(const shard_t *sh);
+/* Series whose last judged sample had no history yet for its time of day
+ * and kind of day (baseline.h: learning): a new series, a new hour. Unlike
+ * everything else here, any thread may call it while the shard lives. */
+uint64_t shard_learning(const shard_t *sh);
 series_table_t *shard_table(shard_t *sh);
 
 #endif
