@@ -251,11 +251,13 @@ static void reload(daemon_t *d)
     cfg_t *c = load_config(d->o.config, err, sizeof(err));
     if (!c) {
         sw_log(LOG_ERROR, "reload refused, old config kept: %s", err);
+        dmn_note_reload(d, 0);
         return;
     }
     changes_t *reg = load_changes(d, d->o.r.changes, err, sizeof(err));
     if (!reg) {
         sw_log(LOG_ERROR, "reload refused, old change register kept: %s", err);
+        dmn_note_reload(d, 0);
         cfg_free(c);
         free(c);
         return;
@@ -265,6 +267,7 @@ static void reload(daemon_t *d)
     struct reg_update *u = calloc(1, sizeof(*u));
     if (!u) {
         sw_log(LOG_ERROR, "reload refused, old config and change register kept: out of memory");
+        dmn_note_reload(d, 0);
         changes_destroy(reg);
         cfg_free(c);
         free(c);
@@ -277,6 +280,7 @@ static void reload(daemon_t *d)
     u->type = UPD_FILE;
     u->file = reg;
     dmn_queue_update(d, u);
+    dmn_note_reload(d, 1); /* taken: the threads switch to it below */
     /* the config: publish, then wait until every consumer has switched */
     atomic_store_explicit(&d->next_cfg, c, memory_order_release);
     unsigned gen = atomic_fetch_add_explicit(&d->cfg_gen, 1, memory_order_acq_rel) + 1;
@@ -401,6 +405,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     changes_t *file = load_changes(d, d->o.r.changes, err, errlen);
     if (!file)
         return name_option(SW_ECONFIG, "changes", d->o.r.changes, err, errlen);
+    dmn_note_reload(d, 1); /* the metrics' reload state: the start took */
     if (!(d->out.rv = regview_create()) || regview_set_file(d->out.rv, file) < 0) {
         if (!d->out.rv)
             changes_destroy(file);

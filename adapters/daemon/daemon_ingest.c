@@ -104,6 +104,9 @@ void dmn_deliver(void *ctx, unsigned shard, const rec_t *r)
 {
     daemon_t *d = ctx;
     shard_thr_t *s = &d->sh[shard];
+    /* the feed's time, for the metrics: relaxed, this thread alone writes it */
+    if (r->type == REC_SAMPLE && r->ts > atomic_load_explicit(&d->in.feed_time, memory_order_relaxed))
+        atomic_store_explicit(&d->in.feed_time, r->ts, memory_order_relaxed);
     s->batch[s->nbatch++] = *r;
     if (s->nbatch == BATCH)
         push_batch(d, s);

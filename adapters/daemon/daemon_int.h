@@ -165,6 +165,9 @@ struct daemon {
         atomic_uint_fast64_t router_bad, router_late, router_stalls, router_ahead;
         atomic_uint_fast64_t router_source_stalls;
         atomic_uint_fast64_t record_errors, record_dropped;
+        /* event time (ns) of the newest sample handed to the shards; 0:
+         * none yet. Written by dmn_deliver only, read by the metrics */
+        _Atomic int64_t feed_time;
     } in;
 
     /* the alert thread's (daemon_pipeline.c) */
@@ -229,6 +232,12 @@ struct daemon {
         atomic_int pause_req;     /* asks the shards to park */
         atomic_uint_fast64_t state_moved_aside; /* a corrupt --state set aside at start */
     } st;
+
+    /* how the last config reload went (dmn_note_reload: main), for the metrics */
+    struct {
+        atomic_int reload_ok;           /* 1: the last reload (or the start) took */
+        _Atomic int64_t reload_ok_unix; /* when the last one that took did, Unix s */
+    } mon;
 };
 
 /* ---- daemon.c ----------------------------------------------------------- */
@@ -316,6 +325,9 @@ int dmn_merge_run_config(run_opts_t *o, cfg_t *c, run_cfg_t *flags, uint64_t giv
 
 /* One metric's HELP and TYPE lines. */
 void dmn_metric(FILE *out, const char *name, const char *type, const char *help);
+/* Main: the config and register were loaded (ok 1: at start, or a reload
+ * that took) or a reload was refused (ok 0), for the reload metrics. */
+void dmn_note_reload(daemon_t *d, int ok);
 /* Change coordination (daemon_coord.c). Main: opens --change-checks before
  * the alert thread starts (run() made the lock); closes it and frees what
  * is kept, lock included, after the thread is joined. */

@@ -3,14 +3,24 @@
  * Prometheus text format (GET /metrics), and the JSON array of the alerts
  * firing now (GET /api/v1/alerts), rebuilt by the alert thread.
  *
- * DESIGN: the metrics read only atomics, ring depths and the sinks' own
- * locked counters, so any thread may write them (the HTTP server's do);
- * the snapshot is built by the alert thread and swapped under snap_lock.
+ * Beside its own counters it gives what Prometheus expects of any process
+ * (process_*, read from /proc/self as the official clients do), how the
+ * last config reload went, the feed's event time and its lag behind the
+ * wall clock, and the series still learning.
+ *
+ * DESIGN: the metrics read only atomics, ring depths, /proc and the sinks'
+ * own locked counters, so any thread may write them (the HTTP server's
+ * do); the snapshot is built by the alert thread and swapped under
+ * snap_lock.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "daemon_int.h"
@@ -41,6 +51,138 @@ static void metric_u64(FILE *out, const char *name, const char *type, const char
     fprintf(out, "%s %" PRIu64 "\n", name, v);
 }
 
+static void metric_f64(FILE *out, const char *name, const char *type, const char *help,
+                       double v)
+{
+    dmn_metric(out, name, type, help);
+    fprintf(out, "%s %.15g\n", name, v);
+}
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void dmn_note_reload(daemon_t *d, int ok)
+{
+    /* relaxed: each is read alone, by the metrics */
+    atomic_store_explicit(&d->mon.reload_ok, ok, memory_order_relaxed);
+    if (ok)
+        atomic_store_explicit(&d->mon.reload_ok_unix, (int64_t)time(NULL), memory_order_relaxed);
+}
+
+/* The boot time, Unix s, from /proc/stat's btime; 0 when unknown. */
+static double boot_time_s(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    char line[256];
+    double btime = 0;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "btime %lf", &btime) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return btime;
+}
+
+/* Descriptors open now: the entries of /proc/self/fd (less the one the
+ * listing holds); -1 when it cannot be read. */
+static long open_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir)
+        return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(dir));)
+        n += e->d_name[0] != '.';
+    closedir(dir);
+    return n - 1;
+}
+
+/*
+ * The process_* metrics every Prometheus client library exports, from
+ * /proc/self/stat (fields 14-15 CPU ticks, 22 start in ticks after boot,
+ * 23 virtual bytes, 24 resident pages; counted after the ')' that ends the
+ * command name, which may hold spaces). A file that cannot be read leaves
+ * its metrics out.
+ */
+static void process_metrics(FILE *out)
+{
+    char buf[1024];
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long utime, stime, start, vsize, rss;
+    /* from field 3 (state) on: skip 3-13, read 14 15, skip 16-21, read 22 23 24 */
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu "
+                           "%*d %*d %*d %*d %*d %*d %llu %llu %llu",
+                    &utime, &stime, &start, &vsize, &rss) == 5) {
+        double tck = (double)sysconf(_SC_CLK_TCK);
+        long page = sysconf(_SC_PAGESIZE);
+        metric_f64(out, "process_cpu_seconds_total", "counter",
+                   "Total user and system CPU time spent in seconds.",
+                   (double)(utime + stime) / tck);
+        metric_u64(out, "process_virtual_memory_bytes", "gauge",
+                   "Virtual memory size in bytes.", vsize);
+        metric_u64(out, "process_resident_memory_bytes", "gauge",
+                   "Resident memory size in bytes.", rss * (unsigned long long)page);
+        double boot = boot_time_s();
+        if (boot > 0)
+            metric_f64(out, "process_start_time_seconds", "gauge",
+                       "Start time of the process since unix epoch in seconds.",
+                       boot + (double)start / tck);
+    }
+    long fds = open_fds();
+    if (fds >= 0)
+        metric_u64(out, "process_open_fds", "gauge", "Number of open file descriptors.",
+                   (uint64_t)fds);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        metric_u64(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                   rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur);
+}
+
+/* Bad lines by reason: the short name as the label, the prose in HELP. */
+static void bad_lines(daemon_t *d, FILE *out)
+{
+    const char *name = "stormwatch_ingest_bad_lines_total";
+    fprintf(out, "# HELP %s Lines skipped as bad input, by reason:", name);
+    const char *sep = " ";
+    for (int r = 0; r < LP_NRESULTS; r++)
+        if (lp_result_is_bad((lp_result_t)r)) {
+            fprintf(out, "%s%s = %s", sep, lp_result_name((lp_result_t)r),
+                    lp_result_str((lp_result_t)r));
+            sep = "; ";
+        }
+    fprintf(out, ".\n# TYPE %s counter\n", name);
+    for (int r = 0; r < LP_NRESULTS; r++)
+        if (lp_result_is_bad((lp_result_t)r))
+            fprintf(out, "%s{reason=\"%s\"} %" PRIu64 "\n", name, lp_result_name((lp_result_t)r),
+                    (uint64_t)LOAD(d->in.bad_by_result[r]));
+}
+
+/* The feed's event time and how far it is behind this host's clock. */
+static void feed_time(daemon_t *d, FILE *out)
+{
+    int64_t t = LOAD(d->in.feed_time);
+    double ts = (double)t / 1e9;
+    metric_f64(out, "stormwatch_feed_event_time_seconds", "gauge",
+               "Event time of the newest sample handed to detection, Unix s; 0: none yet. "
+               "Samples wait up to input.lateness (30 s) to be put in order, except when the "
+               "feed stalls.", ts);
+    if (t)
+        metric_f64(out, "stormwatch_feed_lag_seconds", "gauge",
+                   "Wall clock minus stormwatch_feed_event_time_seconds: how far detection is "
+                   "behind now (about input.lateness on a live feed; negative: the producer's "
+                   "clock is ahead of this host's). Absent before the first sample.",
+                   wall_s() - ts);
+}
+
 
 /*
  * The daemon's own metrics in the Prometheus text exposition format. Any
@@ -58,11 +200,7 @@ void daemon_write_metrics(void *ctx, FILE *out)
     metric_u64(out, "stormwatch_ingest_bytes_total", "counter",
                "Bytes of line protocol received.",
                LOAD(d->in.bytes));
-    dmn_metric(out, "stormwatch_ingest_bad_lines_total", "counter", "Bad lines, by reason.");
-    for (int r = 0; r < LP_NRESULTS; r++)
-        if (lp_result_is_bad((lp_result_t)r))
-            fprintf(out, "stormwatch_ingest_bad_lines_total{reason=\"%s\"} %" PRIu64 "\n",
-                    lp_result_str((lp_result_t)r), (uint64_t)LOAD(d->in.bad_by_result[r]));
+    bad_lines(d, out);
     metric_u64(out, "stormwatch_ingest_disconnects_total", "counter",
                "Producer connections closed: by the producer, or cut off for a message over "
                "run.max_message or a protocol error.",
@@ -76,6 +214,7 @@ void daemon_write_metrics(void *ctx, FILE *out)
     metric_u64(out, "stormwatch_feed_stalls_total", "counter",
                "Times the whole feed stalled.",
                LOAD(d->in.router_stalls));
+    feed_time(d, out);
     if (d->o.r.record) {
         metric_u64(out, "stormwatch_record_write_errors_total", "counter",
                    "Recording writes that failed (disk full...): detection goes on.",
@@ -149,6 +288,14 @@ void daemon_write_metrics(void *ctx, FILE *out)
     metric_u64(out, "stormwatch_series", "gauge",
                "Series tracked.",
                series);
+    uint64_t learning = 0;
+    for (unsigned i = 0; i < d->nshards; i++)
+        learning += shard_learning(d->sh[i].shard);
+    metric_u64(out, "stormwatch_series_learning", "gauge",
+               "Series still learning: their last sample was judged with no history yet for "
+               "its time of day and kind of day (a new User, the first day or week), so their "
+               "alerts are marked learning and are at most warnings. A series counts from its "
+               "second sample.", learning);
     metric_u64(out, "stormwatch_series_evicted_total", "counter",
                "Series evicted to stay under feed.max_series (the least recently read, idle).",
                evicted);
@@ -253,8 +400,16 @@ void daemon_write_metrics(void *ctx, FILE *out)
             fprintf(out, "stormwatch_jemalloc_resident_bytes %zu\n", resident);
         }
     }
+    metric_u64(out, "stormwatch_config_last_reload_successful", "gauge",
+               "Whether the last config and change register reload (SIGHUP) took: 1, or 0 "
+               "when it was refused and the old ones kept. 1 at start.",
+               (uint64_t)LOAD(d->mon.reload_ok));
+    metric_u64(out, "stormwatch_config_last_reload_success_timestamp_seconds", "gauge",
+               "Unix time of the last reload that took (or of the start).",
+               (uint64_t)LOAD(d->mon.reload_ok_unix));
     dmn_metric(out, "stormwatch_build_info", "gauge", "The build, as labels; always 1.");
     fprintf(out, "stormwatch_build_info{version=\"%s\"} 1\n", SW_BUILD_VERSION);
+    process_metrics(out);
 }
 
 /* The alerts firing now, as a JSON array (malloc'd), for the HTTP API. */
