@@ -694,8 +694,10 @@ static void test_grouping(void **state)
     /* each hurt User gets its small backlog chart: 2 + 2 + 2 (the old lines' V1, V2) + 3 + 2 */
     char *html = render(r, 0);
     assert_int_equal(count_of(html, "<svg class=\"chart hurt\""), 11);
-    assert_int_equal(count_of(html, "<svg class=\"chart hurt\" viewBox=\"0 0 760 118\" "
-                                    "role=\"img\" data-user=\"U5\">"), 1);
+    /* its span: 20 min before the onset (13:00) to 20 min after U4's end (13:01:40) */
+    assert_int_equal(count_of(html, "<svg class=\"chart hurt\" viewBox=\"0 0 582 130\" "
+                                    "role=\"img\" data-from=\"2019-09-16T12:40:00Z\" "
+                                    "data-to=\"2019-09-16T13:21:40Z\" data-user=\"U5\">"), 1);
     assert_non_null(strstr(html, "<h4>Users it hurt (2)</h4>"));
     free(html);
     report_destroy(r);
@@ -804,8 +806,10 @@ static void test_change_explains(void **state)
     assert_string_equal(r->inc[0].alerts[0]->kind, "widespread");
 
     char *html = render(r, 0);
-    const char *row1 = strstr(html, "<tr class=\"change\" data-change=\"CHG-1\">");
-    const char *row2 = strstr(html, "<tr class=\"change\" data-change=\"CHG-2\">");
+    const char *row1 = strstr(html, "<tr class=\"change\" data-change=\"CHG-1\" data-user=\"DCC\" "
+                                    "data-start=\"2019-09-16T11:50:00Z\" "
+                                    "data-end=\"2019-09-16T13:00:00Z\">");
+    const char *row2 = strstr(html, "<tr class=\"change\" data-change=\"CHG-2\"");
     assert_non_null(row1);
     assert_non_null(row2);
     /* the explains cell: up to its own end */
@@ -836,6 +840,497 @@ static void test_change_explains(void **state)
     changes_destroy(reg);
 }
 
+/* ---- 12. chart layout: fitted axes, thinned ticks, labels apart ---- */
+
+static void assert_axis(double lo, double hi, int ticks, double min, double max, double step)
+{
+    rep_axis_t ax = rep_fit_axis(lo, hi, ticks);
+    if (fabs(ax.min - min) > 1e-9 || fabs(ax.max - max) > 1e-9 || fabs(ax.step - step) > 1e-9)
+        fail_msg("rep_fit_axis(%g, %g, %d): %g..%g by %g, want %g..%g by %g", lo, hi, ticks,
+                 ax.min, ax.max, ax.step, min, max, step);
+}
+
+static void test_fit_axis(void **state)
+{
+    (void)state;
+    /* 40..60: 6% of 20 = 1.2 of headroom, 38.8..61.2 in steps of 22.4 / 5 -> 5
+     * (the round step nearest: 1, 2, 2.5 or 5 times a power of ten) */
+    assert_axis(40, 60, 5, 35, 65, 5);
+    /* high and narrow: from the data, not from 0 (the old axis went 0..1000) */
+    assert_axis(980, 1010, 5, 975, 1015, 5);
+    /* data down to 0 stays at 0; headroom never takes a rate below 0 */
+    assert_axis(0, 480, 5, 0, 600, 100);
+    assert_axis(2, 480, 5, 0, 600, 100);
+    /* flat: 12% of the value around it; all zero: 0..1; no data: 0..1 */
+    assert_axis(100, 100, 5, 85, 115, 5);
+    assert_axis(0, 0, 4, 0, 1, 0.25);
+    assert_axis(NAN, NAN, 4, 0, 1, 0.25);
+    assert_axis(NAN, NAN, 3, 0, 1, 0.25);
+    /* small charts: fewer steps; 2.5 is a round step */
+    assert_axis(10, 20, 3, 5, 25, 5);
+    assert_axis(10, 20, 4, 7.5, 22.5, 2.5);
+    /* whatever the range: it holds the data and its headroom, on round ticks,
+     * and is not much wider than that */
+    uint64_t x = 88172645463325252u;
+    for (int i = 0; i < 2000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double lo = (double)(x % 100000) / 10 * pow(10, (double)(x >> 40 & 7) - 4);
+        double hi = lo + (double)(x >> 20 & 0xfffff) / 1000 * pow(10, (double)(x >> 50 & 7) - 4);
+        int ticks = 3 + (int)(x >> 60 & 3);
+        rep_axis_t ax = rep_fit_axis(lo, hi, ticks);
+        double room = (hi - lo) * REP_HEADROOM, n = (ax.max - ax.min) / ax.step;
+        if (!(ax.min <= fmax(0, lo - room) + 1e-9 * hi && ax.max >= hi + room - 1e-9 * hi &&
+              ax.min >= 0 && fabs(n - round(n)) < 1e-6 && n <= 1.5 * ticks + 2 &&
+              (hi == lo || ax.max - ax.min <= (hi - lo + 2 * room) * 1.5 + 2 * ax.step)))
+            fail_msg("%g..%g (%d ticks): axis %g..%g by %g", lo, hi, ticks, ax.min, ax.max,
+                     ax.step);
+        double m = ax.step / pow(10, floor(log10(ax.step)) );
+        if (fabs(m - 1) > 1e-9 && fabs(m - 2) > 1e-9 && fabs(m - 2.5) > 1e-9 && fabs(m - 5) > 1e-9)
+            fail_msg("step %g is not round", ax.step);
+    }
+}
+
+/* Asserts that the ticks' labels lie within [x0, x1], REP_LABEL_GAP apart. */
+static void assert_ticks_apart(const rep_tick_t *k, size_t n, double x0, double x1)
+{
+    for (size_t i = 0; i < n; i++) {
+        rep_box_t b = rep_text_box(k[i].x, 0, 0, k[i].label);
+        if (b.x0 < x0 || b.x1 > x1)
+            fail_msg("tick %s at %g: its label runs off %g..%g", k[i].label, k[i].x, x0, x1);
+        if (i && b.x0 < rep_text_box(k[i - 1].x, 0, 0, k[i - 1].label).x1 + REP_LABEL_GAP)
+            fail_msg("ticks %s and %s touch", k[i - 1].label, k[i].label);
+    }
+}
+
+static void test_time_ticks(void **state)
+{
+    (void)state;
+    rep_tick_t k[REP_TICKS_MAX];
+    int64_t step;
+    /* an incident's chart, 3000 s over a full chart's 1064 units: a minute is
+     * 21.3 units, and the dated first label (6.2 em) and a time (2.9 em) need
+     * (68.2 + 31.9) / 2 + 8 = 58.1 units between them: 2 min is too close */
+    int64_t t0 = S - 1200 * SEC, t1 = S + 1800 * SEC;
+    size_t n = rep_time_ticks(t0, t1, 58, 1122, k, &step);
+    assert_true(step == 5 * MIN);
+    /* 11:45 .. 12:25: the label of 11:40, at the left end, would run off */
+    assert_int_equal(n, 9);
+    assert_string_equal(k[0].label, "09-16 11:45");
+    assert_string_equal(k[1].label, "11:50");
+    assert_true(k[0].t == t0 + 5 * MIN);
+    assert_near(k[0].x, 58 + 1064 * 300.0 / 3000, 1e-9);
+    assert_ticks_apart(k, n, 58, 1122);
+    /* the same time on a hurt User's 466 units: thinned to 10 min */
+    n = rep_time_ticks(t0, t1, 58, 524, k, &step);
+    assert_true(step == 10 * MIN);
+    assert_int_equal(n, 4); /* 11:50 .. 12:20 */
+    assert_ticks_apart(k, n, 58, 524);
+    /* across midnight, the new day's first label carries its date */
+    n = rep_time_ticks(S + 10 * 3600 * SEC, S + 14 * 3600 * SEC, 58, 1122, k, &step);
+    assert_ticks_apart(k, n, 58, 1122);
+    size_t dated = 0;
+    for (size_t i = 0; i < n; i++)
+        dated += strchr(k[i].label, '-') != NULL;
+    assert_int_equal(dated, 2);
+    assert_string_equal(k[0].label, "09-16 22:15"); /* 22:00 would run off the left */
+    int found = 0;
+    for (size_t i = 0; i < n; i++)
+        found |= !strcmp(k[i].label, "09-17 00:00");
+    assert_true(found);
+    /* weeks: dates alone; a year: four-week steps, labels still apart */
+    n = rep_time_ticks(S, S + 21 * 86400 * SEC, 58, 1122, k, &step);
+    assert_true(step == 86400 * SEC);
+    assert_string_equal(k[0].label, "09-17");
+    assert_ticks_apart(k, n, 58, 1122);
+    n = rep_time_ticks(S, S + 3 * 365 * 86400 * SEC, 58, 524, k, &step);
+    assert_true(n > 0);
+    assert_ticks_apart(k, n, 58, 524);
+    /* a few minutes: seconds */
+    n = rep_time_ticks(S, S + 3 * MIN, 58, 1122, k, &step);
+    assert_true(step == 15 * SEC);
+    assert_string_equal(k[0].label, "09-16 12:00:15");
+    assert_string_equal(k[1].label, "12:00:30");
+    assert_ticks_apart(k, n, 58, 1122);
+    assert_int_equal(rep_time_ticks(S, S, 58, 1122, k, &step), 0);
+}
+
+/* The <text> elements of the first chart from `from` on: their boxes. */
+static size_t chart_texts(const char *from, rep_box_t *out, size_t max, char texts[][64])
+{
+    const char *end = strstr(from, "</svg>");
+    size_t n = 0;
+    assert_non_null(end);
+    for (const char *t = strstr(from, "<text "); t && t < end && n < max;
+         t = strstr(t + 1, "<text ")) {
+        double x, y;
+        assert_int_equal(sscanf(t, "<text x=\"%lf\" y=\"%lf\"", &x, &y), 2);
+        const char *close = strchr(t, '>');
+        const char *anchor = strstr(t, "text-anchor=\"");
+        int a = -1;
+        if (anchor && anchor < close)
+            a = !strncmp(anchor + 13, "middle", 6) ? 0 : !strncmp(anchor + 13, "end", 3) ? 1 : -1;
+        snprintf(texts[n], 64, "%.*s", (int)(strstr(close, "</text>") - close - 1), close + 1);
+        out[n] = rep_text_box(x, y, a, texts[n]);
+        n++;
+    }
+    return n;
+}
+
+/* Asserts that no two texts of the chart from `from` on overlap; their number. */
+static size_t assert_texts_apart(const char *from)
+{
+    rep_box_t b[REP_LABELS_MAX + 1];
+    char texts[REP_LABELS_MAX + 1][64];
+    size_t n = chart_texts(from, b, REP_LABELS_MAX + 1, texts);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (b[i].x0 < b[j].x1 && b[j].x0 < b[i].x1 && b[i].y0 < b[j].y1 && b[j].y0 < b[i].y1)
+                fail_msg("labels \"%s\" and \"%s\" overlap", texts[i], texts[j]);
+    return n;
+}
+
+/* A storm of U1 10 min long over 4 h of 10/s, 10x during it, and ten
+ * changes of U1 20 s apart (7 units, a label is 38) before its onset, in
+ * *reg (the caller destroys it after the report). */
+static report_t *storm_with_changes(changes_t **reg)
+{
+    *reg = changes_create();
+    assert_non_null(*reg);
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "CHG-%d", i + 1);
+        change_t c = { .id = id, .user = "U1", .start = S - (10 - i) * 20 * SEC,
+                       .end = S + 5 * MIN };
+        assert_int_equal(changes_add(*reg, &c), 0);
+    }
+    report_t *r = new_report(INT64_MIN, INT64_MAX, NULL, *reg);
+    add_ok(r, (al_t){ .user = "U1", .starts = S, .ends = S + 600 * SEC });
+    assert_int_equal(report_prepare(r), 1);
+    for (int64_t t = S - 4 * 3600 * SEC; t <= S + 1900 * SEC; t += 10 * SEC)
+        sample(r, "U1", DIR_SOUTH, "all", t, t > S && t <= S + 600 * SEC ? 1000 : 100);
+    return r;
+}
+
+static void test_chart_layout(void **state)
+{
+    (void)state;
+    changes_t *reg;
+    report_t *r = storm_with_changes(&reg);
+    char *html = render(r, 0);
+    const char *chart = strstr(html, "<section class=\"incident\" id=\"incident-1\"");
+    assert_non_null(chart);
+    chart = strstr(chart, "<svg class=\"chart\"");
+    assert_non_null(chart);
+    /* full width: the page's column in user units, scaled by CSS */
+    assert_int_equal(strncmp(chart, "<svg class=\"chart\" viewBox=\"0 0 1180 250\"", 41), 0);
+    assert_non_null(strstr(html, "svg.chart{display:block;width:100%;height:auto;"));
+    assert_null(strstr(html, "max-width:760px"));
+    /* the ten change windows all drawn; their labels where they fit (three
+     * rows of them), none over another or over the axes */
+    assert_int_equal(count_of(chart, "<rect class=\"change-window\""), 10);
+    size_t texts = assert_texts_apart(chart);
+    size_t named = count_of(chart, "class=\"change-label\">CHG-");
+    assert_true(named >= 3 && named < 10);
+    assert_true(texts > 20);
+    assert_texts_apart(strstr(html, "<svg class=\"chart system\""));
+    /* the time labels do not wrap: one line each, and the dates are short */
+    assert_non_null(strstr(html, "svg text{font:11px system-ui,sans-serif;fill:#445;"
+                                 "white-space:nowrap}"));
+    assert_non_null(strstr(chart, "<text x=\"164.4\" y=\"243.0\" text-anchor=\"middle\" "
+                                  "class=\"time\">09-16 11:45</text>"));
+    free(html);
+    report_destroy(r);
+    changes_destroy(reg);
+}
+
+/* The left axis' labels of the first chart from `from` on: lowest and highest. */
+static void left_axis(const char *from, double *lo, double *hi)
+{
+    rep_box_t b[REP_LABELS_MAX + 1];
+    char texts[REP_LABELS_MAX + 1][64];
+    size_t n = chart_texts(from, b, REP_LABELS_MAX + 1, texts), found = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *end;
+        double v = strtod(texts[i], &end);
+        if (b[i].x1 > 58 || *end) /* right of the plot's left edge, or not a number */
+            continue;
+        *lo = found && *lo < v ? *lo : v;
+        *hi = found && *hi > v ? *hi : v;
+        found++;
+    }
+    assert_true(found >= 3);
+}
+
+static void test_chart_axis_fitted(void **state)
+{
+    (void)state;
+    report_t *r = new_report_all();
+    add_ok(r, (al_t){ .kind = "level_shift", .user = "U2", .starts = S, .ends = S + 600 * SEC });
+    assert_int_equal(report_prepare(r), 1);
+    /* 950 and 1050/s in turn: the old axis went from 0 to 2000 (10% headroom
+     * over 1050, rounded up to 1, 2 or 5 times a power of ten) */
+    for (int64_t t = S - 1300 * SEC; t <= S + 1900 * SEC; t += 10 * SEC) {
+        sample(r, "U2", DIR_SOUTH, "all", t, (t / (10 * SEC)) % 2 ? 9500 : 10500);
+        sample(r, "U3", DIR_NORTH, "all", t, 10000); /* the system view's other line */
+    }
+    /* what the chart draws: the rate and the band around its expectation */
+    const rep_incident_t *in = &r->inc[0];
+    double dlo = INFINITY, dhi = -INFINITY;
+    for (size_t c = 0; c < REP_COLS; c++) {
+        double clo, chi;
+        if (col_rate(in, c, &clo, &chi))
+            dlo = fmin(dlo, clo), dhi = fmax(dhi, chi);
+        if (!isnan(in->cols[c].band_lo))
+            dlo = fmin(dlo, in->cols[c].band_lo), dhi = fmax(dhi, in->cols[c].band_hi);
+    }
+    assert_true(dlo > 700 && dhi < 1300); /* 1000 +- 2 sd, sd 10% of the rate at least */
+    char *html = render(r, 0);
+    double lo = 0, hi = 0;
+    left_axis(strstr(html, "<svg class=\"chart\""), &lo, &hi);
+    if (!(lo <= dlo && hi >= dhi && lo > 0 && hi - lo <= 2 * (dhi - dlo)))
+        fail_msg("axis %g..%g for values of %g..%g", lo, hi, dlo, dhi);
+    /* the system view too: 950..1050 south, 1000 north */
+    left_axis(strstr(html, "<svg class=\"chart system\""), &lo, &hi);
+    if (!(lo >= 900 && lo <= 950 && hi >= 1050 && hi <= 1100))
+        fail_msg("system axis %g..%g for rates of 950..1050", lo, hi);
+    free(html);
+    report_destroy(r);
+}
+
+/* ---- 13. what a chart shades, the thresholds, the summary's columns ---- */
+
+/* The chart (<svg ... </svg>) of incident section n, in a copy the caller frees. */
+static char *section_chart(const char *html, int n, const char *cls)
+{
+    char at[48], open[48];
+    snprintf(at, sizeof(at), "id=\"incident-%d\"", n);
+    snprintf(open, sizeof(open), "<svg class=\"%s\"", cls);
+    const char *sec = strstr(html, at);
+    assert_non_null(sec);
+    const char *next = strstr(sec, "</section>");
+    const char *svg = strstr(sec, open);
+    if (!svg || svg > next)
+        return NULL;
+    const char *end = strstr(svg, "</svg>");
+    return strndup(svg, (size_t)(end + 6 - svg));
+}
+
+/* The legend after incident section n's chart. */
+static char *section_legend(const char *html, int n)
+{
+    char *chart = section_chart(html, n, "chart");
+    assert_non_null(chart);
+    const char *at = strstr(html, chart) + strlen(chart);
+    free(chart);
+    assert_int_equal(strncmp(at, "<p class=\"legend\">", 18), 0);
+    return strndup(at, (size_t)(strstr(at, "</p>") + 4 - at));
+}
+
+static void test_shading(void **state)
+{
+    (void)state;
+    changes_t *reg = changes_create();
+    assert_non_null(reg);
+    change_t dcc = { .id = "CHG-9", .user = "DCC", .kind = "maintenance",
+                     .start = S - 10 * MIN, .end = S + 5 * MIN };
+    change_t late = { .id = "CHG-10", .user = "DCC", .start = S + 5 * 3600 * SEC,
+                      .end = S + 6 * 3600 * SEC };
+    assert_int_equal(changes_add(reg, &dcc), 0);
+    assert_int_equal(changes_add(reg, &late), 0);
+    report_t *r = new_report(INT64_MIN, INT64_MAX, NULL, reg);
+    /* the feed stalls before the storm, within its chart (from S - 20 min) */
+    add_ok(r, (al_t){ .kind = "feed_stalled", .user = "*", .dir = "both", .starts = S - 15 * MIN,
+                      .ends = S - 12 * MIN, .incident = "INC-0001", .impacted = "[]" });
+    add_ok(r, (al_t){ .user = "U1", .starts = S, .ends = S + 600 * SEC, .incident = "INC-0002" });
+    /* and a silence hours later: neither shading reaches its chart */
+    add_ok(r, (al_t){ .kind = "silence", .user = "U2", .dir = "north", .starts = S + 3 * 3600 * SEC,
+                      .ends = S + 3 * 3600 * SEC + 600 * SEC, .incident = "INC-0003" });
+    assert_int_equal(report_prepare(r), 3);
+    for (int64_t t = S - 1300 * SEC; t <= S + 4 * 3600 * SEC; t += 10 * SEC) {
+        sample(r, "U1", DIR_SOUTH, "all", t, 100);
+        gauge_sample(r, "V1", DIR_NORTH, "all", t, 5);
+    }
+    char *html = render(r, 0);
+    char *storm = section_chart(html, 2, "chart");
+    assert_non_null(storm);
+    assert_int_equal(count_of(storm, "<rect class=\"feed-stall\""), 1);
+    assert_int_equal(count_of(storm, "<rect class=\"change-window maintenance\""), 1);
+    assert_int_equal(count_of(storm, "data-change=\"CHG-9\""), 1);
+    assert_int_equal(count_of(storm, "data-change=\"CHG-10\""), 0); /* hours later */
+    /* the stall's span: S - 15 min to S - 12 min of a chart from S - 20 min to
+     * S + 30 min over 1064 units from 58: x 164.4, 63.8 wide */
+    assert_non_null(strstr(storm, "<rect class=\"feed-stall\" x=\"164.4\" y=\"16\" "
+                                  "width=\"63.8\" height=\"212\"><title>feed stalled from "
+                                  "2019-09-16 11:45:00 UTC for 3 min 00 s</title></rect>"));
+    assert_non_null(strstr(storm, "class=\"stall-label\">feed stalled</text>"));
+    free(storm);
+    char *legend = section_legend(html, 2);
+    assert_non_null(strstr(legend, "</span>DCC maintenance"));
+    assert_non_null(strstr(legend, "</span>feed stalled"));
+    free(legend);
+    /* the hurt User's chart (V1) and the system view shade them too */
+    char *hurt = section_chart(html, 2, "chart hurt");
+    assert_non_null(hurt);
+    assert_int_equal(count_of(hurt, "<rect class=\"feed-stall\""), 1);
+    assert_int_equal(count_of(hurt, "<rect class=\"change-window maintenance\""), 1);
+    free(hurt);
+    const char *sys = strstr(html, "<svg class=\"chart system\"");
+    assert_non_null(sys);
+    sys = strndup(sys, (size_t)(strstr(sys, "</svg>") - sys));
+    assert_int_equal(count_of(sys, "<rect class=\"feed-stall\""), 1);
+    assert_int_equal(count_of(sys, "<rect class=\"change-window maintenance\""), 1);
+    free((char *)sys);
+    const char *sys_legend = strstr(strstr(html, "<svg class=\"chart system\""), "</svg>");
+    sys_legend = strndup(sys_legend, (size_t)(strstr(sys_legend, "</p>") - sys_legend));
+    assert_non_null(strstr(sys_legend, "</span>DCC maintenance"));
+    assert_non_null(strstr(sys_legend, "</span>feed stalled"));
+    free((char *)sys_legend);
+    /* the silence's chart, hours later: neither, nor in its legend */
+    char *quiet = section_chart(html, 3, "chart");
+    assert_non_null(quiet);
+    assert_null(strstr(quiet, "feed-stall"));
+    assert_null(strstr(quiet, "maintenance"));
+    free(quiet);
+    legend = section_legend(html, 3);
+    assert_null(strstr(legend, "feed stalled"));
+    assert_null(strstr(legend, "DCC maintenance"));
+    free(legend);
+    free(html);
+    report_destroy(r);
+    changes_destroy(reg);
+}
+
+/* The y of the first point of the path of class `cls` in chart. */
+static double path_y0(const char *chart, const char *cls)
+{
+    char open[64];
+    snprintf(open, sizeof(open), "<path class=\"%s\" d=\"M", cls);
+    const char *p = strstr(chart, open);
+    assert_non_null(p);
+    double x, y;
+    assert_int_equal(sscanf(p + strlen(open), "%lf %lf", &x, &y), 2);
+    return y;
+}
+
+static void test_thresholds(void **state)
+{
+    (void)state;
+    changes_t *reg;
+    report_t *r = storm_with_changes(&reg);
+    const rep_incident_t *in = &r->inc[0];
+    double fire[REP_COLS], clear[REP_COLS], fr = 0, cr = 0;
+    assert_int_equal(rep_thresholds(r, in, fire, clear, &fr, &cr), 1);
+    assert_near(fr, 3.5, 0); /* storm_ratio_fire, storm_ratio_clear */
+    assert_near(cr, 2.0, 0);
+    size_t first = REP_COLS;
+    for (size_t c = 0; c < REP_COLS; c++) {
+        double base = in->cols[c].exp_hi;
+        if (isnan(base)) {
+            assert_true(isnan(fire[c]) && isnan(clear[c]));
+            continue;
+        }
+        first = first < c ? first : c;
+        /* the top of the expectation of a steady 10/s */
+        if (base < 9.9 || base > 10.5)
+            fail_msg("column %zu: expectation %g, want 10", c, base);
+        assert_near(fire[c], 3.5 * base, 1e-9);
+        assert_near(clear[c], 2.0 * base, 1e-9);
+    }
+    assert_int_equal(first, 0); /* 4 h of history: learnt over the whole chart */
+    char *html = render(r, 0);
+    char *chart = section_chart(html, 1, "chart");
+    assert_non_null(chart);
+    /* drawn where the axis puts 3.5 and 2 times the expectation */
+    double lo = 0, hi = 0, y0 = 16, y1 = 228;
+    left_axis(chart, &lo, &hi);
+    double per = (y1 - y0) / (hi - lo); /* units per msg/s; 0.06: the path's one decimal */
+    assert_near(path_y0(chart, "threshold fire"), y1 - per * (fire[0] - lo), 0.06);
+    assert_near(path_y0(chart, "threshold clear"), y1 - per * (clear[0] - lo), 0.06);
+    assert_non_null(strstr(chart, "class=\"threshold-label\">fire 3.5x</text>"));
+    assert_non_null(strstr(chart, "class=\"threshold-label\">clear 2x</text>"));
+    free(chart);
+    char *legend = section_legend(html, 1);
+    assert_non_null(strstr(legend, "</span>fire threshold (3.5x the expected rate's top)"));
+    assert_non_null(strstr(legend, "</span>clear threshold (2x)"));
+    assert_non_null(strstr(legend, "</span>detection"));
+    free(legend);
+    free(html);
+    report_destroy(r);
+    changes_destroy(reg);
+
+    /* a silence: under 5% of the bottom of the expectation, back above 50%;
+     * a blocked route's are no rates, so none */
+    r = new_report_all();
+    add_ok(r, (al_t){ .kind = "silence", .user = "U5", .dir = "north", .starts = S,
+                      .ends = S + 600 * SEC });
+    add_ok(r, (al_t){ .kind = "blocked_route", .user = "U6", .dir = "north", .starts = S,
+                      .ends = S + 600 * SEC });
+    assert_int_equal(report_prepare(r), 2);
+    for (int64_t t = S - 4 * 3600 * SEC; t <= S + 1900 * SEC; t += 10 * SEC) {
+        sample(r, "U5", DIR_NORTH, "all", t, t > S && t <= S + 600 * SEC ? 0 : 100);
+        sample(r, "U6", DIR_NORTH, "all", t, 100);
+    }
+    rep_incident_t *sil = incident(r, "U5", "all");
+    assert_int_equal(rep_thresholds(r, sil, fire, clear, &fr, &cr), 1);
+    assert_near(fr, 0.05, 0);
+    assert_near(cr, 0.5, 0);
+    assert_near(fire[100], 0.05 * sil->cols[100].exp_lo, 1e-12);
+    assert_near(clear[100], 0.5 * sil->cols[100].exp_lo, 1e-12);
+    assert_true(sil->cols[100].exp_lo > 9 && sil->cols[100].exp_lo <= 10);
+    assert_int_equal(rep_thresholds(r, incident(r, "U6", "all"), fire, clear, &fr, &cr), 0);
+    html = render(r, 0);
+    /* sections by onset, then User: the silence (U5) first */
+    chart = section_chart(html, 1, "chart");
+    assert_non_null(chart);
+    assert_int_equal(count_of(chart, "<path class=\"threshold fire\" d=\"M"), 1);
+    assert_int_equal(count_of(chart, "<path class=\"threshold clear\" d=\"M"), 1);
+    free(chart);
+    assert_non_null(strstr(html, "</span>fire threshold (0.05x the expected rate's bottom)"));
+    chart = section_chart(html, 2, "chart");
+    assert_non_null(chart);
+    assert_null(strstr(chart, "threshold"));
+    free(chart);
+    free(html);
+    report_destroy(r);
+}
+
+static void test_summary_columns(void **state)
+{
+    (void)state;
+    report_t *r = new_report_all();
+    add_ok(r, (al_t){ .user = "U1", .dir = "north", .cls = "request", .starts = S,
+                      .ends = S + 600 * SEC, .incident = "INC-0001" });
+    /* still firing, and detected the next day (UTC) */
+    add_ok(r, (al_t){ .kind = "silence", .user = "U2", .dir = "south",
+                      .starts = S + 11 * 3600 * SEC + 59 * MIN,
+                      .detected = S + 12 * 3600 * SEC + MIN, .incident = "INC-0002" });
+    assert_int_equal(report_prepare(r), 2);
+    char *html = render(r, 0);
+    assert_non_null(strstr(html, "<th>primary alert</th><th>User</th><th>direction</th>"
+                                 "<th>onset (UTC)</th><th>duration</th><th>detection took</th>"
+                                 "<th>members</th><th>cause</th>"));
+    /* the Markdown summary's onset, series and duration */
+    assert_non_null(strstr(html, "<td class=\"series\">north / request</td>"
+                                 "<td class=\"time\" title=\"2019-09-16 12:00:00 UTC\">"
+                                 "2019-09-16 12:00:00</td><td class=\"num\">10 min 00 s</td>"
+                                 "<td class=\"num\">30.0 s</td><td class=\"num\">0</td>"
+                                 "<td class=\"undeclared\">undeclared</td>"));
+    assert_non_null(strstr(html, "<td class=\"series\">south</td>"
+                                 "<td class=\"time\" title=\"2019-09-16 23:59:00 UTC\">"
+                                 "2019-09-16 23:59:00</td><td class=\"num\">still firing</td>"
+                                 "<td class=\"num\">2 min 00 s</td>"));
+    /* times in rows: the date where the day differs from the onset's */
+    assert_non_null(strstr(html, "<td class=\"time\" title=\"2019-09-16 12:00:30 UTC\">"
+                                 "12:00:30</td>"));
+    assert_non_null(strstr(html, "<td class=\"time\" title=\"2019-09-17 00:01:00 UTC\">"
+                                 "2019-09-17 00:01:00</td>"));
+    assert_non_null(strstr(html, "td.time{white-space:nowrap;"));
+    /* a legend with the detection time in every incident */
+    assert_int_equal(count_of(html, "</span>detection"), 2);
+    free(html);
+    report_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -846,6 +1341,10 @@ int main(void)
         cmocka_unit_test(test_html_markdown), cmocka_unit_test(test_empty),
         cmocka_unit_test(test_grouping),     cmocka_unit_test(test_filters_whole_incidents),
         cmocka_unit_test(test_learning_marked), cmocka_unit_test(test_change_explains),
+        cmocka_unit_test(test_fit_axis),     cmocka_unit_test(test_time_ticks),
+        cmocka_unit_test(test_chart_layout), cmocka_unit_test(test_chart_axis_fitted),
+        cmocka_unit_test(test_shading),      cmocka_unit_test(test_thresholds),
+        cmocka_unit_test(test_summary_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

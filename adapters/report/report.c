@@ -594,7 +594,8 @@ static int alloc_charts(const report_t *r, rep_incident_t *in)
     if (!in->cols || !in->sub || !in->dsub || !in->subseen)
         return -1;
     for (size_t c = 0; c < REP_COLS; c++)
-        in->cols[c].band_lo = in->cols[c].band_hi = in->cols[c].backlog = NAN;
+        in->cols[c] = (rep_col_t){ .band_lo = NAN, .band_hi = NAN, .exp_lo = NAN,
+                                   .exp_hi = NAN, .backlog = NAN };
     base_init(&in->base);
     for (; in->ndrawn < in->nhurt && in->ndrawn < REP_HURT_DRAWN; in->ndrawn++) {
         rep_hurt_t *h = &in->drawn[in->ndrawn];
@@ -713,6 +714,8 @@ static void fill_band(const report_t *r, rep_incident_t *in)
             rep_col_t *c = &in->cols[in->band_next];
             c->band_hi = hi + REP_BAND_SD * sd_hi;
             c->band_lo = fmax(0.0, lo - REP_BAND_SD * sd_lo);
+            c->exp_lo = lo;
+            c->exp_hi = hi;
         }
         in->band_next++;
     }

@@ -30,6 +30,8 @@ static const char css[] =
     "table{border-collapse:collapse;width:100%;font-size:13px}"
     "th,td{text-align:left;padding:3px 6px;border-bottom:1px solid #e3e6ea;vertical-align:top}"
     "th{background:#f1f3f5}td.num,td.id{text-align:right;white-space:nowrap}td.id{text-align:left}"
+    "td.time{white-space:nowrap;font-variant-numeric:tabular-nums}"
+    ".wide{overflow-x:auto}"
     ".k-storm{color:#b3261e}.k-blocked_route{color:#8a4b00}.k-silence{color:#3f51b5}"
     ".k-feed_stalled{color:#6a1b9a}.k-widespread{color:#00695c}"
     ".undeclared{color:#b3261e;font-weight:600}"
@@ -43,18 +45,21 @@ static const char css[] =
     "tr.learning td{background:#fffbe8}section.incident.learning{border-left:3px solid #e0c060;"
     "padding-left:8px}"
     "tr.primary td{font-weight:600}"
-    ".hurt-grid{display:flex;flex-wrap:wrap;gap:4px 16px}.hurt-user{flex:0 1 560px}"
-    ".hurt-user p{margin:6px 0 0;font-size:12px}svg.hurt{max-width:560px}"
-    "svg.chart{display:block;width:100%;max-width:760px;height:auto;background:#fff}"
-    "svg.system{max-width:1180px}"
+    ".hurt-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(480px,100%),1fr));"
+    "gap:4px 16px}.hurt-user{min-width:0}.hurt-user p{margin:6px 0 0;font-size:12px}"
+    "svg.chart{display:block;width:100%;height:auto;background:#fff}"
     ".axis{stroke:#99a;stroke-width:1}.grid{stroke:#e6e8eb;stroke-width:1}"
-    "svg text{font:11px system-ui,sans-serif;fill:#445}"
+    "svg text{font:11px system-ui,sans-serif;fill:#445;white-space:nowrap}"
     ".observed{fill:#1f6fd1;fill-opacity:.35;stroke:#1f6fd1;stroke-width:1}"
     ".band{fill:#3c9a5f;fill-opacity:.18;stroke:none}"
     ".backlog{fill:none;stroke:#c25b00;stroke-width:1.5;stroke-dasharray:4 2}"
     ".alert-span{fill:#d93025;fill-opacity:.12}.storm-span{fill:#d93025;fill-opacity:.15}"
     ".member-span{fill:#8e24aa;fill-opacity:.55}"
     ".change-window{fill:#7b61ff;fill-opacity:.13;stroke:#7b61ff;stroke-dasharray:3 2}"
+    ".change-window.maintenance{fill:#f29900;fill-opacity:.14;stroke:#c26a00}"
+    ".feed-stall{fill:#5f6368;fill-opacity:.22}"
+    ".threshold{fill:none;stroke-width:1.2;stroke-dasharray:6 3}.threshold.fire{stroke:#b3261e}"
+    ".threshold.clear{stroke:#e8710a}text.threshold-label{fill:#8c1d18}"
     ".detected{stroke:#d93025;stroke-width:1.5}"
     ".delivered{fill:none;stroke:#0b5d1e;stroke-width:1.3}"
     ".south{fill:none;stroke:#1f6fd1;stroke-width:1.2}.north{fill:none;stroke:#2e7d32;stroke-width:1.2}"
@@ -246,27 +251,41 @@ static void open_incident(FILE *f, const char *tag, const char *cls, const rep_i
     fprintf(f, "<%s class=\"%s%s\"", tag, cls, primary(in)->learning ? " learning" : "");
 }
 
-static void cause_cell(FILE *f, const rep_incident_t *in)
+/* A declared change as an alert names it: "title (kind, score 0.86)". */
+static void change_about(FILE *f, const rep_alert_t *c)
+{
+    rep_esc(f, c->change_title ? c->change_title : c->change_kind);
+    fputs(" (", f);
+    if (c->change_kind) {
+        rep_esc(f, c->change_kind);
+        fputs(", ", f);
+    }
+    fprintf(f, "score %.2f)", c->change_score);
+}
+
+/* The cause: the correlation and the change's id, then what the change is,
+ * in the cell, or in its title when `brief` (the summary's, as the Markdown
+ * summary has it). */
+static void cause_cell(FILE *f, const rep_incident_t *in, int brief)
 {
     const rep_alert_t *c = cause(in);
     if (!c) {
         fputs("<td class=\"undeclared\">undeclared</td>", f);
         return;
     }
-    fputs("<td>", f);
+    fputs(brief ? "<td title=\"" : "<td>", f);
+    if (brief) {
+        change_about(f, c);
+        fputs("\">", f);
+    }
     rep_esc(f, c->corr);
     fputs(": <b>", f);
     rep_esc(f, c->change_id);
-    fputs("</b> ", f);
-    rep_esc(f, c->change_title ? c->change_title : c->change_kind);
-    if (c->change_kind) {
-        fputs(" (", f);
-        rep_esc(f, c->change_kind);
-        fputs(",", f);
-    } else {
-        fputs(" (", f);
+    fputs("</b>", f);
+    if (!brief) {
+        fputc(' ', f);
+        change_about(f, c);
     }
-    fprintf(f, " score %.2f)", c->change_score);
     fputs("</td>", f);
 }
 
@@ -274,6 +293,17 @@ static void duration_cell(FILE *f, int64_t starts, int64_t ends)
 {
     char d[48];
     td(f, "num", ends == INT64_MAX ? "still firing" : rep_span(ends - starts, d, sizeof(d)));
+}
+
+/* A time cell that does not wrap: only the time of day when it falls on
+ * the day of `ref` (a time earlier in the row; INT64_MIN: none), else the
+ * date too; the full time in its title. */
+static void time_cell(FILE *f, int64_t ns, int64_t ref)
+{
+    char b[REP_TIME_LEN];
+    rep_when(ns, b);
+    int same_day = ref != INT64_MIN && ns >= 0 && ref >= 0 && ns / REP_DAY_NS == ref / REP_DAY_NS;
+    fprintf(f, "<td class=\"time\" title=\"%s UTC\">%s</td>", b, same_day ? b + 11 : b);
 }
 
 /* The Users it hurt, comma-separated, from the k-th on. */
@@ -287,69 +317,77 @@ static void hurt_list(FILE *f, const rep_incident_t *in, size_t k)
 
 /* ---- sections ---- */
 
-/* One line per incident: its cause and how quickly it was seen. */
+/* Ends the opening tag of a summary or timeline row and writes the cells
+ * both open with: its number (a link to its section), its id, its primary
+ * alert with its badges, the User and the series. */
+static void row_head(FILE *f, const rep_incident_t *in, size_t i)
+{
+    const rep_alert_t *p = primary(in);
+    fprintf(f, "><td><a href=\"#incident-%zu\">%zu</a></td><td class=\"id\">", i + 1, i + 1);
+    inc_name(f, in, i);
+    fputs("</td><td>", f);
+    kind_span(f, p);
+    severity_badge(f, p);
+    learning_badge(f, p);
+    fputs("</td>", f);
+    td(f, "id", p->user);
+    fputs("<td class=\"series\">", f);
+    series_name(f, p);
+    fputs("</td>", f);
+}
+
+/* One line per incident: what, when and how long, its cause and how quickly
+ * it was seen (the Markdown summary's columns). */
 static void summary(FILE *f, const report_t *r)
 {
-    fputs("<h2>Summary</h2><table id=\"summary\"><thead><tr><th>#</th><th>incident</th>"
-          "<th>severity</th><th>primary alert</th><th>User</th><th>members</th><th>cause</th>"
-          "<th>change started</th><th>onset vs change start</th><th>detection took</th>"
+    fputs("<h2>Summary</h2><div class=\"wide\"><table id=\"summary\"><thead><tr><th>#</th>"
+          "<th>incident</th><th>primary alert</th><th>User</th><th>direction</th>"
+          "<th>onset (UTC)</th><th>duration</th><th>detection took</th><th>members</th>"
+          "<th>cause</th><th>change started</th><th>onset vs change start</th>"
           "</tr></thead><tbody>",
           f);
     for (size_t i = 0; i < r->ninc; i++) {
         const rep_incident_t *in = &r->inc[i];
         const rep_alert_t *p = primary(in);
         const change_t *c = change_of(r, in);
-        char b[REP_TIME_LEN], d[48];
+        char d[48];
         open_incident(f, "tr", "incident-summary", in);
-        fprintf(f, "><td><a href=\"#incident-%zu\">%zu</a></td><td class=\"id\">", i + 1, i + 1);
-        inc_name(f, in, i);
-        fputs("</td><td>", f);
-        severity_badge(f, p);
-        fputs("</td><td>", f);
-        kind_span(f, p);
-        learning_badge(f, p);
-        fputs("</td>", f);
-        td(f, "id", p->user);
-        fprintf(f, "<td class=\"num\">%zu</td>", nmembers(in));
-        cause_cell(f, in);
-        td(f, NULL, c ? rep_when(c->start, b) : "");
-        td(f, "num", c ? relative(in->starts - c->start, d, sizeof(d)) : "");
+        row_head(f, in, i);
+        time_cell(f, in->starts, INT64_MIN);
+        duration_cell(f, in->starts, in->ends);
         td(f, "num", rep_span(p->detected - p->starts, d, sizeof(d)));
+        fprintf(f, "<td class=\"num\">%zu</td>", nmembers(in));
+        cause_cell(f, in, 1);
+        if (c)
+            time_cell(f, c->start, in->starts);
+        else
+            td(f, NULL, "");
+        td(f, "num", c ? relative(in->starts - c->start, d, sizeof(d)) : "");
         fputs("</tr>", f);
     }
-    fputs("</tbody></table>", f);
+    fputs("</tbody></table></div>", f);
 }
 
 /* One row per incident, keyed by its primary alert. */
 static void timeline(FILE *f, const report_t *r)
 {
-    fputs("<h2>Timeline</h2><table id=\"timeline\"><thead><tr><th>#</th><th>incident</th>"
-          "<th>primary alert</th><th>User</th><th>series</th><th>onset (UTC)</th>"
+    fputs("<h2>Timeline</h2><div class=\"wide\"><table id=\"timeline\"><thead><tr><th>#</th>"
+          "<th>incident</th><th>primary alert</th><th>User</th><th>series</th><th>onset (UTC)</th>"
           "<th>detected</th><th>delay</th><th>duration</th><th>cause</th><th>members</th>"
           "<th>Users hurt</th></tr></thead><tbody>",
           f);
     for (size_t i = 0; i < r->ninc; i++) {
         const rep_incident_t *in = &r->inc[i];
         const rep_alert_t *p = primary(in);
-        char b[REP_TIME_LEN], d[48];
+        char d[48];
         open_incident(f, "tr", "incident", in);
         data_attrs(f, in);
-        fprintf(f, "><td><a href=\"#incident-%zu\">%zu</a></td><td class=\"id\">", i + 1, i + 1);
-        inc_name(f, in, i);
-        fputs("</td><td>", f);
-        kind_span(f, p);
-        severity_badge(f, p);
-        learning_badge(f, p);
-        fputs("</td>", f);
-        td(f, "id", p->user);
-        fputs("<td>", f);
-        series_name(f, p);
-        fputs("</td>", f);
-        td(f, NULL, rep_when(in->starts, b));
-        td(f, NULL, rep_when(p->detected, b));
+        row_head(f, in, i);
+        time_cell(f, in->starts, INT64_MIN);
+        time_cell(f, p->detected, in->starts);
         td(f, "num", rep_span(p->detected - p->starts, d, sizeof(d)));
         duration_cell(f, in->starts, in->ends);
-        cause_cell(f, in);
+        cause_cell(f, in, 0);
         fputs("<td>", f);
         for (size_t k = 1; k < in->nalerts; k++) {
             fputs(k > 1 ? ", " : "", f);
@@ -361,44 +399,65 @@ static void timeline(FILE *f, const report_t *r)
         hurt_list(f, in, 0);
         fputs("</td></tr>", f);
     }
-    fputs("</tbody></table>", f);
+    fputs("</tbody></table></div>", f);
 }
 
-static void legend(FILE *f, const rep_incident_t *in)
+/* A legend entry: a swatch of `style` and its name. */
+static void legend_entry(FILE *f, const char *style, const char *name)
+{
+    fprintf(f, "<span class=\"sw\" style=\"%s\"></span>%s", style, name);
+}
+
+/* What shades a chart's time besides its incident: maintenance, feed stalls. */
+static void legend_shading(FILE *f, unsigned shown)
+{
+    if (shown & REP_SHOWN_MAINTENANCE)
+        legend_entry(f, "background:#f29900;opacity:.3", "DCC maintenance");
+    if (shown & REP_SHOWN_STALL)
+        legend_entry(f, "background:#5f6368;opacity:.35", "feed stalled");
+}
+
+/* The legend of incident in's chart, which drew what `shown` says. */
+static void legend(FILE *f, const report_t *r, const rep_incident_t *in, unsigned shown)
 {
     const rep_alert_t *p = primary(in);
-    fputs("<p class=\"legend\"><span class=\"sw\" style=\"background:#1f6fd1;opacity:.5\">"
-          "</span>observed rate (min-max per column)<span class=\"sw\" "
-          "style=\"background:#3c9a5f;opacity:.3\"></span>learned baseline band<span class=\"sw\" "
-          "style=\"background:#d93025;opacity:.2\"></span>primary alert<span class=\"sw\" "
-          "style=\"background:#7b61ff;opacity:.25\"></span>declared change",
-          f);
+    fputs("<p class=\"legend\">", f);
+    legend_entry(f, "background:#1f6fd1;opacity:.5", "observed rate (min-max per column)");
+    legend_entry(f, "background:#3c9a5f;opacity:.3", "learned baseline band");
+    legend_entry(f, "background:#d93025;opacity:.2", "primary alert");
+    legend_entry(f, "border-left:2px solid #d93025;width:0", "detection");
+    double fr, cr;
+    if ((shown & REP_SHOWN_THRESHOLDS) && rep_threshold_ratios(r, p->kind, &fr, &cr)) {
+        const char *base = strcmp(p->kind, "storm") ? "the expected rate's bottom"
+                                                    : "the expected rate's top";
+        char name[96];
+        snprintf(name, sizeof(name), "fire threshold (%gx %s)", fr, base);
+        legend_entry(f, "border-top:2px dashed #b3261e;height:0", name);
+        snprintf(name, sizeof(name), "clear threshold (%gx)", cr);
+        legend_entry(f, "border-top:2px dashed #e8710a;height:0", name);
+    }
+    if (shown & REP_SHOWN_CHANGE)
+        legend_entry(f, "background:#7b61ff;opacity:.25", "declared change");
+    legend_shading(f, shown);
     if (in->nalerts > 1)
-        fputs("<span class=\"sw\" style=\"background:#8e24aa;opacity:.6;height:4px\"></span>"
-              "member alerts",
-              f);
+        legend_entry(f, "background:#8e24aa;opacity:.6;height:4px", "member alerts");
     if (p->dir == DIR_NORTH)
-        fputs("<span class=\"sw\" style=\"border-top:2px solid #0b5d1e;height:0\"></span>"
-              "delivered",
-              f);
+        legend_entry(f, "border-top:2px solid #0b5d1e;height:0", "delivered");
     if (!strcmp(p->kind, "blocked_route"))
-        fputs("<span class=\"sw\" style=\"border-top:2px dashed #c25b00;height:0\"></span>backlog "
-              "(right axis)",
-              f);
+        legend_entry(f, "border-top:2px dashed #c25b00;height:0", "backlog (right axis)");
     fputs("</p>", f);
 }
 
 /* The incident's alerts: its primary, then its members by onset. */
 static void alerts_table(FILE *f, const rep_incident_t *in)
 {
-    fputs("<h4>Primary and members</h4><table class=\"alerts\"><thead><tr><th>role</th>"
-          "<th>alert</th><th>User</th><th>series</th><th>onset (UTC)</th><th>detected</th>"
+    fputs("<h4>Primary and members</h4><div class=\"wide\"><table class=\"alerts\"><thead><tr>"
+          "<th>role</th><th>alert</th><th>User</th><th>series</th><th>onset (UTC)</th><th>detected</th>"
           "<th>ended</th><th>duration</th><th>change</th><th>summary</th></tr></thead><tbody>",
           f);
     for (size_t k = 0; k < in->nalerts; k++) {
         const rep_alert_t *a = in->alerts[k];
         const char *role = k ? "member" : "primary";
-        char b[REP_TIME_LEN];
         fprintf(f, "<tr class=\"alert %s%s\" data-role=\"%s\" data-kind=\"", role,
                 a->learning ? " learning" : "", role);
         rep_esc(f, a->kind);
@@ -418,9 +477,12 @@ static void alerts_table(FILE *f, const rep_incident_t *in)
         fputs("<td>", f);
         series_name(f, a);
         fputs("</td>", f);
-        td(f, NULL, rep_when(a->starts, b));
-        td(f, NULL, rep_when(a->detected, b));
-        td(f, NULL, a->ends == INT64_MAX ? "still firing" : rep_when(a->ends, b));
+        time_cell(f, a->starts, INT64_MIN);
+        time_cell(f, a->detected, a->starts);
+        if (a->ends == INT64_MAX)
+            td(f, "time", "still firing");
+        else
+            time_cell(f, a->ends, a->starts);
         duration_cell(f, a->starts, a->ends);
         fputs("<td>", f);
         if (a->change_id) {
@@ -434,11 +496,11 @@ static void alerts_table(FILE *f, const rep_incident_t *in)
         td(f, NULL, a->summary);
         fputs("</tr>", f);
     }
-    fputs("</tbody></table>", f);
+    fputs("</tbody></table></div>", f);
 }
 
 /* The Users it hurt: a backlog chart for the first ones, the rest listed. */
-static void hurt_users(FILE *f, const rep_incident_t *in)
+static void hurt_users(FILE *f, const report_t *r, const rep_incident_t *in)
 {
     if (!in->nhurt)
         return;
@@ -449,7 +511,7 @@ static void hurt_users(FILE *f, const rep_incident_t *in)
             fputs("<div class=\"hurt-user\"><p>", f);
             rep_esc(f, in->drawn[k].user);
             fputs(": northbound backlog</p>", f);
-            rep_hurt_chart(f, in, k);
+            rep_hurt_chart(f, r, in, k);
             fputs("</div>", f);
         }
         fputs("</div>", f);
@@ -510,10 +572,9 @@ static void incidents(FILE *f, const report_t *r)
             fputs("<span class=\"undeclared\">undeclared</span>: no declared change fits", f);
         }
         fputs(".</p>", f);
-        rep_incident_chart(f, r, in);
-        legend(f, in);
+        legend(f, r, in, rep_incident_chart(f, r, in));
         alerts_table(f, in);
-        hurt_users(f, in);
+        hurt_users(f, r, in);
         fputs("</section>\n", f);
     }
 }
@@ -554,11 +615,14 @@ static void system_view(FILE *f, const report_t *r)
     fprintf(f, "<p class=\"meta\">Total traffic per direction, %s per point; storms shaded with "
                "their incident's number.</p>",
             rep_span(r->sys_width, d, sizeof(d)));
-    rep_system_chart(f, r);
-    fputs("<p class=\"legend\"><span class=\"sw\" style=\"background:#1f6fd1\"></span>"
-          "southbound (requests from Users)<span class=\"sw\" style=\"background:#2e7d32\">"
-          "</span>northbound (messages for Users)</p>",
-          f);
+    unsigned shown = rep_system_chart(f, r);
+    fputs("<p class=\"legend\">", f);
+    legend_entry(f, "background:#1f6fd1", "southbound (requests from Users)");
+    legend_entry(f, "background:#2e7d32", "northbound (messages for Users)");
+    if (r->nstorms)
+        legend_entry(f, "background:#d93025;opacity:.25", "storm");
+    legend_shading(f, shown);
+    fputs("</p>", f);
 
     if (!r->nstorms) {
         fputs("<p>No storm in this report.</p></section>", f);
@@ -607,22 +671,26 @@ static void changes_table(FILE *f, const report_t *r)
         fputs("<p>No change register was given.</p>", f);
         return;
     }
-    fputs("<table id=\"changes\"><thead><tr><th>id</th><th>User</th><th>kind</th><th>title</th>"
-          "<th>start (UTC)</th><th>end</th><th>affects</th><th>explains</th><th>verdict</th>"
+    fputs("<div class=\"wide\"><table id=\"changes\"><thead><tr><th>id</th><th>User</th>"
+          "<th>kind</th><th>title</th><th>start (UTC)</th><th>end</th><th>affects</th><th>explains</th><th>verdict</th>"
           "</tr></thead><tbody>",
           f);
     for (size_t i = 0; i < changes_count(r->reg); i++) {
         const change_t *c = changes_get(r->reg, i);
-        char b[REP_TIME_LEN];
+        char from[TF_BUFLEN], to[TF_BUFLEN];
+        tf_format(c->start, from);
+        tf_format(c->end, to);
         fputs("<tr class=\"change\" data-change=\"", f);
         rep_esc(f, c->id);
-        fputs("\">", f);
+        fputs("\" data-user=\"", f);
+        rep_esc(f, c->user);
+        fprintf(f, "\" data-start=\"%s\" data-end=\"%s\">", from, to);
         td(f, NULL, c->id);
         td(f, NULL, c->user);
         td(f, NULL, c->kind ? c->kind : "");
         td(f, NULL, c->title ? c->title : "");
-        td(f, NULL, rep_when(c->start, b));
-        td(f, NULL, rep_when(c->end, b));
+        time_cell(f, c->start, INT64_MIN);
+        time_cell(f, c->end, c->start);
         td(f, NULL, c->affects == CHG_BOTH ? "both" : c->affects == CHG_NORTH ? "north" : "south");
         fputs("<td class=\"explains\">", f);
         size_t n = 0;
@@ -646,7 +714,7 @@ static void changes_table(FILE *f, const report_t *r)
         }
         fputs("</td></tr>", f);
     }
-    fputs("</tbody></table>", f);
+    fputs("</tbody></table></div>", f);
 }
 
 static void header(FILE *f, const report_t *r, const report_meta_t *m)

@@ -1,7 +1,8 @@
 /*
  * report_int.h - the report's data, shared by its collector (report.c) and
  * its renderers (report_html.c: the page and the Markdown summary,
- * report_chart.c: the SVG charts). Private to those files.
+ * report_chart.c: the SVG charts, report_axis.c: their axes and labels).
+ * Private to those files.
  *
  * The alert lines become rep_alert_t (a firing line and its resolved line
  * paired), grouped by their `incident` id into rep_incident_t: one primary
@@ -33,6 +34,8 @@
 
 typedef struct {
     double band_lo, band_hi;  /* baseline band, msgs/s; NAN until learned */
+    double exp_lo, exp_hi;    /* the expectation the band is around, msgs/s: the
+                                 baselines silence and storm thresholds scale */
     double backlog;           /* highest total backlog seen in the column; NAN: none */
 } rep_col_t;
 
@@ -170,6 +173,7 @@ const char *rep_user_name(const report_t *r, uint32_t u);
 /* ---- shared by the renderers (report_html.c, report_chart.c) ---- */
 
 #define REP_NS_S 1000000000.0
+#define REP_DAY_NS (INT64_C(86400) * 1000000000)
 #define REP_TIME_LEN 40       /* room for rep_when() */
 
 /* Writes s with HTML's special characters escaped; NULL writes nothing. */
@@ -179,12 +183,96 @@ const char *rep_when(int64_t ns, char buf[REP_TIME_LEN]);
 /* A signed duration for people: "10.6 s", "4 min 05 s", "2 h 03 min", "1 d 02 h". */
 const char *rep_span(int64_t ns, char *buf, size_t n);
 
+/* ---- chart geometry (report_axis.c), in SVG units ---- */
+
+#define REP_FONT 11.0         /* px of the charts' text (the page's CSS says the same) */
+#define REP_ASCENT 0.95       /* a text line's box: this many REP_FONT above its baseline */
+#define REP_DESCENT 0.27      /* ... and this many below (DejaVu Sans, rounded up) */
+#define REP_LABEL_GAP 8.0     /* the least room between two time labels */
+#define REP_HEADROOM 0.06     /* a fitted axis leaves this share of the data's range free
+                                 above and below it, so no line runs along the frame */
+#define REP_TICKS_MAX 64
+#define REP_LABELS_MAX 128
+
+/* A value axis from min to max (multiples of step) in steps of step. */
+typedef struct {
+    double min, max, step;
+} rep_axis_t;
+
+/* The axis of values in [lo, hi] (NAN: none) with about `ticks` steps:
+ * the range and some headroom, rounded out to a round step (1, 2, 2.5 or
+ * 5 times a power of ten); never below 0 when lo is not. */
+rep_axis_t rep_fit_axis(double lo, double hi, int ticks);
+
+typedef struct {
+    int64_t t;
+    double x;
+    char label[24];           /* "08:10", "03-12 08:10", "03-12" */
+} rep_tick_t;
+
+/*
+ * The time ticks of [t0, t1) drawn from x0 to x1: the finest round step
+ * (10 s to 4 weeks) whose labels fit within [x0, x1] with REP_LABEL_GAP
+ * between them. The first label and those where the day changes carry the
+ * date. Returns their number, written to out; the step in *step.
+ */
+size_t rep_time_ticks(int64_t t0, int64_t t1, double x0, double x1, rep_tick_t out[REP_TICKS_MAX],
+                      int64_t *step);
+
+typedef struct {
+    double x0, y0, x1, y1;
+} rep_box_t;
+
+/* The estimated width of `text` at REP_FONT, never under the browser's. */
+double rep_text_width(const char *text);
+/* The box of `text` with its baseline at y, anchored at x: -1 start, 0 middle, 1 end. */
+rep_box_t rep_text_box(double x, double y, int anchor, const char *text);
+
+/* The labels drawn in one chart of width x height, so that none overlaps another. */
+typedef struct {
+    rep_box_t v[REP_LABELS_MAX];
+    size_t n;
+    double width, height;
+} rep_labels_t;
+
+void rep_labels_init(rep_labels_t *l, double width, double height);
+/* Takes box b when it is inside the chart and overlaps no box taken: 1;
+ * else 0 and nothing changes. */
+int rep_label_take(rep_labels_t *l, rep_box_t b);
+
+/* What a chart drew besides its data, for its legend (report_chart.c). */
+enum {
+    REP_SHOWN_CHANGE = 1,      /* a User's declared change window */
+    REP_SHOWN_MAINTENANCE = 2, /* a DCC maintenance window */
+    REP_SHOWN_STALL = 4,       /* a feed stall */
+    REP_SHOWN_THRESHOLDS = 8,  /* the fire and clear thresholds */
+};
+
 /* The SVG chart of incident `in`: its primary's series, the change
- * windows that concern it, its primary's span and its members' spans. */
-void rep_incident_chart(FILE *f, const report_t *r, const rep_incident_t *in);
+ * windows that concern it, feed stalls, its primary's span, its members'
+ * spans, the detection time and, for a storm or a silence, the thresholds.
+ * Returns what it drew besides the data (REP_SHOWN_*). */
+unsigned rep_incident_chart(FILE *f, const report_t *r, const rep_incident_t *in);
 /* A small chart of drawn hurt User k's northbound backlog over in's window. */
-void rep_hurt_chart(FILE *f, const rep_incident_t *in, size_t k);
-/* The system view's chart: total traffic per direction, storms shaded. */
-void rep_system_chart(FILE *f, const report_t *r);
+void rep_hurt_chart(FILE *f, const report_t *r, const rep_incident_t *in, size_t k);
+/* The system view's chart: total traffic per direction, storms shaded.
+ * Returns what it drew besides the data (REP_SHOWN_*). */
+unsigned rep_system_chart(FILE *f, const report_t *r);
+
+/*
+ * The ratios of an alert kind's thresholds to its expectation: a storm
+ * fires above storm_ratio_fire and clears under storm_ratio_clear times the
+ * top of the expectation (det_storm.c's one-sample bar, for samples no
+ * longer than a burst), a silence fires under silence_max_fraction and
+ * clears above silence_clear_fraction times its bottom (det_silence.c).
+ * Returns 1, or 0 (nothing written) for kinds without rate thresholds.
+ */
+int rep_threshold_ratios(const report_t *r, const char *kind, double *fire_ratio,
+                         double *clear_ratio);
+/* Those thresholds of incident in's primary per chart column, NAN where
+ * the band has not learnt. Returns 1; 0 for kinds without them (nothing
+ * written) or when no column has learnt (all NAN). */
+int rep_thresholds(const report_t *r, const rep_incident_t *in, double fire[REP_COLS],
+                   double clear[REP_COLS], double *fire_ratio, double *clear_ratio);
 
 #endif
