@@ -2,8 +2,9 @@
 # End-to-end checks of the post-incident report (stormwatch replay --report)
 # on simulator data: the report made while detecting and from an alerts
 # file agree, filters, the Markdown summary, usage errors, a bad alerts
-# line, and the page itself in headless Chromium (tests/report_browser.py:
-# DOM, console, a screenshot kept in the work folder).
+# line, a feed stall and DCC maintenance shaded and a storm's thresholds,
+# and the page itself in headless Chromium (tests/report_browser.py: DOM,
+# console, layout, screenshots kept in the work folder).
 #   tests/e2e_report.sh STORMWATCH WORKDIR
 set -u
 . "$(dirname "$0")/lib_e2e.sh"
@@ -114,6 +115,42 @@ else
   python3 "$here/report_browser.py" --chromium "$chromium" --report ru.html \
     --alerts ru-alerts.jsonl --screenshot report-blocked.png \
     && ok || bad "browser check of the filtered report"
+fi
+
+# a feed stall and DCC maintenance, shaded on every chart they overlap, and a
+# declared storm whose chart draws its thresholds
+"$sw" simulate --users 8 --hours 3 --interval 10 --seed 3 \
+  --incident feed-gap:-:1h:5m --incident storm-south:5:1h20m:12m:declared \
+  --incident silence-north:3:2h:15m:maintenance --out sim2 >/dev/null 2>&1 ||
+  bad "simulate (stall and maintenance) failed"
+ids2=$(grep -o 'CHG-[0-9]*' sim2/changes.yaml | sort -u | paste -sd, -)
+expect_status 0 "$sw" replay -q --changes sim2/changes.yaml --report rs.html sim2/traffic.lp
+cp out.txt alerts-s.jsonl
+for kind in feed_stalled storm silence; do
+  grep -q "\"status\":\"firing\",\"alert\":\"$kind\"" alerts-s.jsonl && ok || bad "no $kind alert"
+done
+# the stall's own chart, the storm's (its window reaches back to it) and the system view
+[ "$(count rs.html '<rect class="feed-stall"')" -eq 3 ] && ok || bad "want 3 feed stall spans"
+[ "$(count rs.html '<rect class="change-window maintenance"')" -ge 3 ] && ok ||
+  bad "want the maintenance shaded on the silence's, the storm's and the system's charts"
+# a storm's and a silence's thresholds, each with its line and its legend
+[ "$(count rs.html '<path class="threshold fire" d="M')" -eq 2 ] && ok || bad "want 2 fire thresholds"
+[ "$(count rs.html '<path class="threshold clear" d="M')" -eq 2 ] && ok || bad "want 2 clear thresholds"
+[ "$(count rs.html '</span>fire threshold (3.5x')" -eq 1 ] && ok || bad "storm threshold legend"
+storm_user=$(grep '"status":"firing","alert":"storm"' alerts-s.jsonl | grep -v member | head -1 |
+  sed 's/.*"user":"\([^"]*\)".*/\1/')
+expect_status 0 "$sw" replay -q --changes sim2/changes.yaml --with-alerts alerts-s.jsonl \
+  --user "$storm_user" --report rs-storm.html sim2/traffic.lp
+if [ -x "$chromium" ]; then
+  python3 "$here/report_browser.py" --chromium "$chromium" --report rs.html \
+    --alerts alerts-s.jsonl --changes-ids "$ids2" --expect-shading --screenshot report-shading.png \
+    && ok || bad "browser check of the stall and maintenance report"
+  # the README's picture: the storm, its thresholds, the stall and the maintenance
+  grep "\"user\":\"$storm_user\"" alerts-s.jsonl >rs-storm-alerts.jsonl
+  python3 "$here/report_browser.py" --chromium "$chromium" --report rs-storm.html \
+    --alerts rs-storm-alerts.jsonl --all-alerts alerts-s.jsonl --changes-ids "$ids2" \
+    --expect-shading --screenshot report-storm.png \
+    && ok || bad "browser check of the storm's report"
 fi
 
 echo "e2e_report: $passes passed, $fails failed"

@@ -2,7 +2,8 @@
 """Check a `stormwatch replay --report` HTML file in real headless Chromium.
 
   report_browser.py --chromium /usr/bin/chromium --report R.html \
-      --alerts ALERTS.jsonl [--changes-ids ID1,ID2] --screenshot OUT.png
+      --alerts ALERTS.jsonl [--all-alerts ALL.jsonl] [--changes-ids ID1,ID2] \
+      [--expect-shading] --screenshot OUT.png
 
 One headless run, driven over the DevTools protocol on --remote-debugging-pipe
 (stdlib only; the --enable-logging=stderr console lines miss failed loads),
@@ -14,10 +15,19 @@ against the incidents of the alerts file (its alert lines grouped by their
 `incident` id, as the report does): one timeline row, summary row and section
 per incident keyed by its primary alert, each section's alerts, hurt Users'
 backlog charts and learning marks, and the incidents each change explains.
+The layout is measured in the page as laid out 1280 px wide: every chart as
+wide as its container, no two text labels of a chart overlapping, no time
+cell wrapping, no table wider than its container, "detection" in every
+incident's legend, and feed stalls (the alerts file's feed_stalled alerts)
+and DCC maintenance (the changes table's rows of user DCC) shaded on every
+chart whose time they overlap, and named in its legend. A report filtered
+to some incidents still shades the stalls of the others: --all-alerts names
+the alerts file before the filter. --expect-shading fails a run whose input
+has no feed stall or no maintenance to shade.
 Exit 0: all passed; 1: a check failed (each failure says what was expected
 and what was found); 77: no chromium binary.
 """
-import argparse, base64, collections, fcntl, json, os, select, signal
+import argparse, base64, collections, datetime, fcntl, json, os, select, signal
 import pathlib, shutil, subprocess, sys, tempfile, time
 from html.parser import HTMLParser
 
@@ -28,6 +38,40 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe
          "--disable-domain-reliability", "--mute-audio", "--hide-scrollbars",
          "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost"]
 WIDTH, MAX_HEIGHT, TIMEOUT = 1280, 32000, 60
+WIDTH_SLACK = 3    # px a chart may differ from its container's width
+OVERLAP_SLACK = 0.5  # px two text boxes may share either way (antialiased edges)
+
+# Measured in the page after load: charts (their width, their container's,
+# their text boxes and shading), time cells (their lines) and tables.
+LAYOUT_JS = """(() => {
+  const box = r => ({x0: r.left, y0: r.top, x1: r.right, y1: r.bottom});
+  const inner = e => { const cs = getComputedStyle(e);
+    return e.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight); };
+  const charts = [...document.querySelectorAll('svg.chart')].map(svg => {
+    const sec = svg.closest('section'), next = svg.nextElementSibling;
+    return {cls: svg.getAttribute('class'), where: sec ? sec.id : '',
+      user: svg.dataset.user || '', from: svg.dataset.from, to: svg.dataset.to,
+      width: svg.getBoundingClientRect().width, container: inner(svg.parentElement),
+      texts: [...svg.querySelectorAll('text')].map(t =>
+        Object.assign({text: t.textContent}, box(t.getBoundingClientRect()))),
+      stalls: svg.querySelectorAll('rect.feed-stall').length,
+      maintenance: [...svg.querySelectorAll('rect.change-window.maintenance')]
+        .map(r => r.dataset.change),
+      legend: next && next.matches('p.legend') ? next.textContent : null};
+  });
+  const times = [...document.querySelectorAll('td.time')].map(td => {
+    const r = document.createRange();
+    r.selectNodeContents(td);
+    return {text: td.textContent,
+      lines: new Set([...r.getClientRects()].map(q => Math.round(q.top))).size,
+      height: r.getBoundingClientRect().height,
+      line: parseFloat(getComputedStyle(td).lineHeight)};
+  });
+  const tables = [...document.querySelectorAll('table')].map(t => ({
+    name: t.id || t.className, width: t.getBoundingClientRect().width,
+    container: inner(t.parentElement)}));
+  return JSON.stringify({charts, times, tables});
+})()"""
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
         "meta", "source", "track", "wbr"}
 KEY = ("kind", "user", "dir", "class", "starts")
@@ -144,7 +188,7 @@ class Browser:
 
 
 def load_page(chromium, path, shot):
-    """Load path; write the screenshot; return (DOM after load, problems)."""
+    """Load path; write the screenshot; return (DOM after load, layout, problems)."""
     with tempfile.TemporaryDirectory(prefix="report_browser.") as tmp:
         b = Browser(chromium, tmp)
         try:
@@ -161,6 +205,9 @@ def load_page(chromium, path, shot):
             b.pump(lambda m: False, 0.5, None)  # late console or log messages
             dom = b.call("Runtime.evaluate", {"expression": "document.documentElement.outerHTML",
                                               "returnByValue": True}, s)["result"]["value"]
+            layout = json.loads(b.call("Runtime.evaluate", {"expression": LAYOUT_JS,
+                                                            "returnByValue": True},
+                                       s)["result"]["value"])
             height = b.call("Page.getLayoutMetrics", session=s)["cssContentSize"]["height"]
             view["height"] = max(600, min(MAX_HEIGHT, int(height + 0.999)))
             b.call("Emulation.setDeviceMetricsOverride", view, s)
@@ -169,7 +216,7 @@ def load_page(chromium, path, shot):
                 f.write(base64.b64decode(png))
         finally:
             b.close()
-    return dom, problems(b.events)
+    return dom, layout, problems(b.events)
 
 
 def problems(events):
@@ -363,17 +410,106 @@ def check_dom(root, incidents, change_ids, fails):
             f"{len(summary)} summary rows")
 
 
+def when(text):
+    """An RFC 3339 time as seconds since the epoch; None for None."""
+    if text is None:
+        return None
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def overlaps(a, b):
+    return (min(a["x1"], b["x1"]) - max(a["x0"], b["x0"]) > OVERLAP_SLACK
+            and min(a["y1"], b["y1"]) - max(a["y0"], b["y0"]) > OVERLAP_SLACK)
+
+
+def chart_name(c):
+    return f"svg.{c['cls'].replace(' ', '.')} in {c['where'] or 'the page'}" + (
+        f" ({c['user']})" if c["user"] else "")
+
+
+def check_layout(layout, root, alerts_path, expect_shading, fails):
+    """The page as laid out: widths, labels apart, one-line times, legends, shading."""
+    charts = layout["charts"]
+    for c in charts:
+        where = chart_name(c)
+        if abs(c["width"] - c["container"]) > WIDTH_SLACK:
+            fails.append(f"{where}: expected as wide as its container ({c['container']:.1f} px), "
+                         f"found {c['width']:.1f} px")
+        t = c["texts"]
+        for i in range(len(t)):
+            for j in range(i + 1, len(t)):
+                if overlaps(t[i], t[j]):
+                    fails.append(f"{where}: expected no overlapping labels, found {t[i]['text']!r} "
+                                 f"and {t[j]['text']!r} overlapping")
+        if not t:
+            fails.append(f"{where}: expected axis labels, found no text")
+    for tc in layout["times"]:
+        if tc["lines"] != 1 or tc["height"] > 1.5 * tc["line"]:
+            fails.append(f"time cell {tc['text']!r}: expected one line, found {tc['lines']} "
+                         f"({tc['height']:.1f} px for lines of {tc['line']:.1f} px)")
+    if not layout["times"]:
+        fails.append("td.time: expected time cells, found none")
+    for tb in layout["tables"]:
+        if tb["width"] > tb["container"] + 1:
+            fails.append(f"table {tb['name']}: expected within its container "
+                         f"({tb['container']:.0f} px), found {tb['width']:.0f} px wide")
+    for c in charts:
+        if c["cls"] == "chart" and "detection" not in (c["legend"] or ""):
+            fails.append(f"{chart_name(c)}: expected 'detection' in its legend, found "
+                         f"{c['legend']!r}")
+    # what should be shaded: feed_stalled alerts, and the changes of user DCC
+    stalls = {}
+    for line in open(alerts_path, encoding="utf-8"):
+        a = json.loads(line) if line.strip() else {}
+        if a.get("alert") == "feed_stalled":
+            end = when(a.get("ends_at")) if a["status"] == "resolved" else None
+            k = a["starts_at"]
+            stalls[k] = end if end is not None else stalls.get(k)
+    dcc = {r.attrs.get("data-change"): (when(r.attrs.get("data-start")), when(r.attrs.get("data-end")))
+           for r in root.find("tr", "change", data_user="DCC")
+           if r.attrs.get("data-start") and r.attrs.get("data-end")}
+    if expect_shading and (not stalls or not dcc):
+        fails.append(f"--expect-shading: expected feed_stalled alerts and DCC changes in the "
+                     f"input, found {len(stalls)} stall(s) and {len(dcc)} DCC change(s)")
+    shaded = 0
+    for c in charts:
+        if not c.get("from") or not c.get("to"):
+            fails.append(f"{chart_name(c)}: expected its time as data-from and data-to, found none")
+            continue
+        t0, t1 = when(c["from"]), when(c["to"])
+        n = sum(1 for s0, s1 in stalls.items() if when(s0) <= t1 and (s1 is None or s1 >= t0))
+        if c["stalls"] != n:
+            fails.append(f"{chart_name(c)}: expected {n} rect.feed-stall over "
+                         f"{c['from']}..{c['to']}, found {c['stalls']}")
+        want = sorted(i for i, (a, b) in dcc.items() if a <= t1 and b >= t0)
+        if sorted(c["maintenance"]) != want:
+            fails.append(f"{chart_name(c)}: expected maintenance shaded {want}, found "
+                         f"{sorted(c['maintenance'])}")
+        shaded += c["stalls"] + len(c["maintenance"])
+        for drawn, name in ((c["stalls"], "feed stalled"), (c["maintenance"], "DCC maintenance")):
+            if drawn and c["legend"] is not None and name not in c["legend"]:
+                fails.append(f"{chart_name(c)}: expected {name!r} in its legend, found "
+                             f"{c['legend']!r}")
+    if expect_shading and not shaded:
+        fails.append("--expect-shading: expected shaded spans, found none")
+    return (f"{len(charts)} charts full width with no overlapping labels, "
+            f"{len(layout['times'])} one-line time cells, {shaded} shaded spans")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for opt in ("--chromium", "--report", "--alerts", "--screenshot"):
         ap.add_argument(opt, required=True)
     ap.add_argument("--changes-ids", default="", help="comma-separated change ids")
+    ap.add_argument("--all-alerts", help="the alerts before --user/--from/--to (feed stalls)")
+    ap.add_argument("--expect-shading", action="store_true",
+                    help="the input has feed stalls and DCC maintenance to shade")
     args = ap.parse_args()
     chromium = shutil.which(args.chromium)
     if not chromium:
         print(f"SKIP: chromium binary not found or not executable: {args.chromium}")
         return 77
-    fails, dom, seen = [], None, "nothing"
+    fails, dom, seen, laid = [], None, "nothing", "nothing"
     for f in (args.report, args.alerts):
         if not os.path.isfile(f):
             fails.append(f"{f}: expected a file, found none")
@@ -383,12 +519,15 @@ def main():
         if os.path.exists(args.screenshot):
             os.unlink(args.screenshot)
         try:
-            dom, found = load_page(chromium, args.report, args.screenshot)
+            dom, layout, found = load_page(chromium, args.report, args.screenshot)
             fails += [f"console: expected no messages, found {p}" for p in found]
         except (RuntimeError, OSError) as e:
             fails.append(f"chromium: expected the report to load, found: {e}")
     if dom is not None:
-        seen = check_dom(Tree(dom).root, incidents, change_ids, fails)
+        root = Tree(dom).root
+        seen = check_dom(root, incidents, change_ids, fails)
+        laid = check_layout(layout, root, args.all_alerts or args.alerts, args.expect_shading,
+                            fails)
         size = os.path.getsize(args.screenshot) if os.path.exists(args.screenshot) else 0
         if size <= 10 * 1024:
             fails.append(f"screenshot {args.screenshot}: expected > 10 KB, found {size} bytes")
@@ -397,7 +536,7 @@ def main():
         print("\n".join("  - " + f for f in fails))
         return 1
     print(f"OK: {args.report}: no console messages; {seen} match {len(incidents)} incidents; "
-          f"{len(change_ids)} change id(s) drawn; system chart; screenshot {size} bytes")
+          f"{len(change_ids)} change id(s) drawn; system chart; {laid}; screenshot {size} bytes")
     return 0
 
 
