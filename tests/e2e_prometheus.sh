@@ -101,8 +101,22 @@ promtool check metrics <m.txt >pcheck.txt 2>&1 && ok || bad "promtool check metr
 # every metric the rules and the dashboard name is served (histograms by
 # their _bucket/_sum/_count samples); `up` is Prometheus's own
 $py - "$ex/prometheus/stormwatch.rules.yml" "$ex/grafana/stormwatch.json" m.txt <<'PY' >names.txt 2>&1 && ok || bad "metric names: $(tail -1 names.txt)"
-import json, re, sys, yaml
-exprs = [r["expr"] for g in yaml.safe_load(open(sys.argv[1]))["groups"] for r in g["rules"]]
+import json, re, sys
+# each rule's expr: on its line, or a block scalar (|) indented below it
+exprs, block = [], None
+for line in open(sys.argv[1]):
+    indent = len(line) - len(line.lstrip())
+    if block is not None and (not line.strip() or indent > block[0]):
+        block[1].append(line.strip())
+        continue
+    if block is not None:
+        exprs.append(" ".join(block[1]))
+        block = None
+    m = re.match(r"\s*expr:\s*(.*)$", line)
+    if m and m.group(1) in ("|", ">", "|-", ">-"):
+        block = (indent, [])
+    elif m:
+        exprs.append(m.group(1))
 def targets(panels):
     for p in panels:
         yield from (t["expr"] for t in p.get("targets", []))
