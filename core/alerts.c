@@ -66,6 +66,12 @@ typedef struct {
     int delivered_known;  /* its feed reports northbound deliveries */
     double rate[2];       /* its usual msgs/s each way, smoothed: its share of the DSP's */
     blast_track_t bt;
+    /* each way, its last bucket closed (alerts_each_user): msgs/s counted
+     * and what its learnt baselines expected (floats: shown, never summed;
+     * 33 bytes a User); `seen` a DIR_BIT() each */
+    float last_rate[2], last_base[2];
+    int64_t last_at[2];
+    uint8_t seen;
 } buser_t;
 
 struct alerts {
@@ -510,6 +516,18 @@ static void track_rate(alerts_t *as, buser_t *u, const event_t *ev)
     *x = next;
 }
 
+/* Keeps a bucket's level as User u's latest in its direction. */
+static void keep_last(buser_t *u, const event_t *ev)
+{
+    if (ev->dt <= 0 || (ev->dir != DIR_SOUTH && ev->dir != DIR_NORTH))
+        return;
+    double secs = (double)ev->dt / 1e9;
+    u->last_rate[ev->dir] = (float)(ev->queued / secs);
+    u->last_base[ev->dir] = ev->baseline >= 0 ? (float)(ev->baseline / secs) : 0;
+    u->last_at[ev->dir] = ev->at;
+    u->seen |= (uint8_t)DIR_BIT(ev->dir);
+}
+
 /* A forecast alert's transition, made while the summaries of event time
  * ev->at are handled: it joins that time's group, so it is ordered with
  * the shards' transitions by the same key whatever the shard count. */
@@ -538,6 +556,7 @@ static void on_summary(alerts_t *as, const event_t *ev)
         return;
     }
     track_rate(as, u, ev);
+    keep_last(u, ev);
     if (ev->dir == DIR_NORTH && ev->delivered > 0)
         u->delivered_known = 1;
     if (as->checks)
@@ -573,6 +592,29 @@ void alerts_each_share(const alerts_t *as, double min_share,
         double share = (u->rate[0] + u->rate[1]) / as->total_rate;
         if (u->name && share >= min_share)
             fn(ctx, u->name, share);
+    }
+}
+
+size_t alerts_user_count(const alerts_t *as)
+{
+    return as->nusers - as->nfree;
+}
+
+void alerts_each_user(const alerts_t *as, void (*fn)(void *ctx, const alerts_user_t *u),
+                      void *ctx)
+{
+    for (size_t i = 0; i < as->nusers; i++) {
+        const buser_t *b = &as->users[i];
+        if (!b->name || b->evicted)
+            continue;
+        alerts_user_t u = { .user = b->name };
+        for (int d = DIR_SOUTH; d <= DIR_NORTH; d++) {
+            u.seen[d] = (b->seen & DIR_BIT(d)) != 0;
+            u.rate[d] = b->last_rate[d];
+            u.baseline[d] = b->last_base[d];
+            u.at[d] = b->last_at[d];
+        }
+        fn(ctx, &u);
     }
 }
 

@@ -144,6 +144,25 @@ void alerts_remote(alerts_t *as, const alerts_remote_t *r);
 void alerts_each_share(const alerts_t *as, double min_share,
                        void (*fn)(void *ctx, const char *user, double share), void *ctx);
 
+/* A User's latest level each way ([DIR_SOUTH], [DIR_NORTH]), from the
+ * last of its buckets the stage has handled (EV_SUMMARY): rate is what
+ * all its series counted, msgs/s; baseline what the learnt baselines of
+ * its warm series expected then (0 while none is warm); both to about 7
+ * significant digits. */
+typedef struct {
+    const char *user;
+    int seen[2];             /* a bucket that way has been handled */
+    double rate[2], baseline[2];
+    int64_t at[2];           /* that bucket's event time (ns) */
+} alerts_user_t;
+
+/* The Users the stage knows now (alerts_each_user calls fn at most this often). */
+size_t alerts_user_count(const alerts_t *as);
+/* Calls fn for each User the stage knows, in no particular order; u is
+ * valid during the call only. The stage's thread, like the rest. */
+void alerts_each_user(const alerts_t *as, void (*fn)(void *ctx, const alerts_user_t *u),
+                      void *ctx);
+
 /* Calls fn for each alert firing now, in the order they fired, with its
  * impacted Users so far and its change as found in the current register.
  * The alert is valid during the call only. */
