@@ -2773,6 +2773,551 @@ static void test_tls(void **state)
     assert_non_null(strstr(err, "cannot serve on 127.0.0.1:0"));
 }
 
+/* ---- the live console (console.h) ---- */
+
+#include "alert.h" /* the kinds and severities a snapshot notes */
+
+/* Restarts the fixture's server with the console on. */
+static console_t *fx_console(fx_t *f)
+{
+    http_stop(atomic_load(&f->h));
+    atomic_store(&f->h, NULL);
+    http_opts_t o = fx_opts(f);
+    o.console = 1;
+    fx_start_http(f, &o);
+    console_t *c = http_console(atomic_load(&f->h));
+    assert_non_null(c);
+    return c;
+}
+
+/* A request's status, body and every response header, one per line. */
+typedef struct {
+    resp_t r;
+    char headers[4096];
+} full_resp_t;
+
+static size_t on_any_header(char *p, size_t size, size_t n, void *arg)
+{
+    full_resp_t *fr = arg;
+    size_t len = strlen(fr->headers);
+    snprintf(fr->headers + len, sizeof(fr->headers) - len, "%.*s", (int)(size * n), p);
+    return size * n;
+}
+
+static full_resp_t console_request(const fx_t *f, const char *method, const char *path)
+{
+    full_resp_t fr = { 0 };
+    char url[1024];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", f->port, path);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &fr.r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_any_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &fr);
+    if (!strcmp(method, "HEAD"))
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    fr.r.curl = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &fr.r.status);
+    curl_easy_cleanup(c);
+    assert_int_equal(fr.r.curl, CURLE_OK);
+    if (!fr.r.body)
+        fr.r.body = calloc(1, 1);
+    return fr;
+}
+
+/* The answer's value of header `name` ("" when absent). */
+static const char *header_of(const full_resp_t *fr, const char *name)
+{
+    static char v[1024];
+    v[0] = '\0';
+    for (const char *l = fr->headers; *l; l = strchr(l, '\n') + 1) {
+        const char *eol = strchr(l, '\n');
+        if (!eol)
+            break;
+        header_value(l, (size_t)(eol - l + 1), name, v, sizeof(v));
+    }
+    return v;
+}
+
+static void test_console_page(void **state)
+{
+    fx_t *f = *state;
+    /* off unless asked for: the routes are unknown */
+    static const char *const console_paths[] = {
+        "/", "/console.js", "/console.css", "/console.svg", "/api/v1/users", "/api/v1/users/U",
+        "/api/v1/history",
+    };
+    for (size_t i = 0; i < sizeof(console_paths) / sizeof(console_paths[0]); i++)
+        if (get(f, console_paths[i], NULL) != 404)
+            fail_msg("GET %s without the console: want 404", console_paths[i]);
+    assert_null(http_console(atomic_load(&f->h)));
+
+    fx_console(f);
+    static const struct {
+        const char *path, *type, *has;
+    } assets[] = {
+        { "/", "text/html; charset=utf-8", "<script src=\"/console.js\" defer></script>" },
+        { "/console.js", "text/javascript; charset=utf-8", "fetch(" },
+        { "/console.css", "text/css; charset=utf-8", "#users-table" },
+        { "/console.svg", "image/svg+xml", "<svg" },
+    };
+    for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++) {
+        full_resp_t fr = console_request(f, "GET", assets[i].path);
+        assert_int_equal(fr.r.status, 200);
+        assert_string_equal(header_of(&fr, "Content-Type:"), assets[i].type);
+        assert_string_equal(header_of(&fr, "Content-Security-Policy:"),
+                            "default-src 'self'; base-uri 'none'; form-action 'none'; "
+                            "frame-ancestors 'none'");
+        assert_string_equal(header_of(&fr, "X-Content-Type-Options:"), "nosniff");
+        if (!strstr(fr.r.body, assets[i].has))
+            fail_msg("GET %s: no '%s' in it", assets[i].path, assets[i].has);
+        /* self-contained: nothing from another origin, no inline code or
+         * style that the policy would refuse, no markup made from data */
+        static const char *const never[] = { "http://", "https://", "src=\"//", "href=\"//",
+                                             "<style", " style=", " onload=", " onclick=",
+                                             "innerHTML", "eval(", "document.write" };
+        for (size_t k = 0; k < sizeof(never) / sizeof(never[0]); k++)
+            if (strstr(fr.r.body, never[k]) && strcmp(never[k], "http://") != 0)
+                fail_msg("GET %s: '%s' in it", assets[i].path, never[k]);
+        if (strstr(fr.r.body, "http://") && !strstr(fr.r.body, "http://www.w3.org/2000/svg"))
+            fail_msg("GET %s: a URL of another origin in it", assets[i].path);
+        resp_free(&fr.r);
+    }
+    const char *page = console_asset("/")->body;
+    for (const char *p = page; (p = strstr(p, "<script")); p++) /* every script is a file */
+        assert_true(!strncmp(p, "<script src=\"/console.js\"", 25));
+    /* every answer says nosniff; HEAD as GET; other methods and paths */
+    full_resp_t fr = console_request(f, "HEAD", "/");
+    assert_int_equal(fr.r.status, 200);
+    assert_int_equal(fr.r.len, 0);
+    assert_string_equal(header_of(&fr, "X-Content-Type-Options:"), "nosniff");
+    resp_free(&fr.r);
+    fr = console_request(f, "GET", "/healthz");
+    assert_string_equal(header_of(&fr, "X-Content-Type-Options:"), "nosniff");
+    assert_string_equal(header_of(&fr, "Content-Security-Policy:"), "");
+    resp_free(&fr.r);
+    fr = console_request(f, "POST", "/");
+    assert_int_equal(fr.r.status, 405);
+    assert_string_equal(header_of(&fr, "Allow:"), "GET, HEAD");
+    resp_free(&fr.r);
+    fr = console_request(f, "DELETE", "/api/v1/users/U");
+    assert_int_equal(fr.r.status, 405);
+    resp_free(&fr.r);
+    assert_int_equal(get(f, "/console.jsx", NULL), 404);
+    assert_int_equal(get(f, "/index.html", NULL), 404);
+    assert_int_equal(get(f, "/api/v1/users/", NULL), 404);
+    assert_int_equal(get(f, "/api/v1/historyX", NULL), 404);
+}
+
+#define UA "90-B3-D5-1F-30-01-00-0A" /* the stub's alert fires for it */
+
+/* Publishes a snapshot of five Users: UA storming south (critical), "b-quiet"
+ * and "B-LOUD" without alerts, "c-silent" silent northbound (a warning),
+ * "d-remote" firing without a level of its own; and the feed's "*". */
+static void publish_five(console_t *c)
+{
+    console_users_t *s = console_users_new();
+    assert_non_null(s);
+    console_dir_t lv[2] = { { .seen = 1, .rate = 12.34567, .baseline = 1.5, .at = t("2024-03-12T07:00:05Z") },
+                            { .seen = 1, .rate = 0.0004, .baseline = 3, .at = t("2024-03-12T07:00:00Z") } };
+    assert_int_equal(console_users_add(s, "c-silent", lv), 0);
+    assert_int_equal(console_users_add(s, UA, lv), 0);
+    console_dir_t south_only[2] = { lv[0], { 0 } };
+    assert_int_equal(console_users_add(s, "b-quiet", south_only), 0);
+    assert_int_equal(console_users_add(s, "B-LOUD", lv), 0);
+    assert_int_equal(console_users_firing(s, UA, DIR_SOUTH, ALERT_STORM, SEV_CRITICAL), 0);
+    assert_int_equal(console_users_firing(s, "c-silent", DIR_NORTH, ALERT_SILENCE, SEV_WARNING), 0);
+    assert_int_equal(console_users_firing(s, "d-remote", DIR_BOTH, ALERT_BLOCKED, SEV_CRITICAL), 0);
+    assert_int_equal(console_users_firing(s, "d-remote", DIR_NORTH, ALERT_SHIFT, SEV_WARNING), 0);
+    assert_int_equal(console_users_firing(s, "*", DIR_BOTH, ALERT_FEED, SEV_CRITICAL), 0);
+    console_publish_users(c, s, t("2026-01-02T03:04:05Z"));
+}
+
+/* The ids listed by GET path, joined with spaces. */
+static char *listed(const fx_t *f, const char *path, json_int_t *matched)
+{
+    json_t *o = get_json(f, path, 200);
+    static char ids[1024];
+    ids[0] = '\0';
+    size_t i;
+    json_t *u;
+    json_array_foreach(json_object_get(o, "users"), i, u) {
+        size_t n = strlen(ids);
+        snprintf(ids + n, sizeof(ids) - n, "%s%s", n ? " " : "",
+                 json_string_value(json_object_get(u, "user")));
+    }
+    if (matched)
+        *matched = json_integer_value(json_object_get(o, "matched"));
+    json_decref(o);
+    return ids;
+}
+
+static void test_console_users(void **state)
+{
+    fx_t *f = *state;
+    console_t *c = fx_console(f);
+    assert_false(console_users_wanted(c));
+    /* before the first snapshot: pending, ask again in a second */
+    full_resp_t fr = console_request(f, "GET", "/api/v1/users");
+    assert_int_equal(fr.r.status, 202);
+    assert_string_equal(fr.r.body, "{\"pending\":true}");
+    assert_string_equal(header_of(&fr, "Retry-After:"), "1");
+    resp_free(&fr.r);
+    assert_true(console_users_wanted(c)); /* the request keeps them coming */
+    assert_int_equal(get(f, "/api/v1/users/" UA, NULL), 202);
+
+    publish_five(c);
+    json_t *o = get_json(f, "/api/v1/users", 200);
+    assert_int_equal(json_integer_value(json_object_get(o, "total")), 5);
+    assert_int_equal(json_integer_value(json_object_get(o, "matched")), 5);
+    assert_int_equal(json_integer_value(json_object_get(o, "limit")), 1000);
+    assert_string_equal(json_string_value(json_object_get(o, "q")), "");
+    assert_string_equal(json_string_value(json_object_get(o, "built_at")), "2026-01-02T03:04:05Z");
+    assert_string_equal(json_string_value(json_object_get(o, "feed_time")), "2024-03-12T07:00:05Z");
+    /* the alerting first, by id, then the others by id ("*" is no User) */
+    json_t *users = json_object_get(o, "users");
+    assert_int_equal(json_array_size(users), 5);
+    static const char *const order[] = { UA, "c-silent", "d-remote", "B-LOUD", "b-quiet" };
+    static const char *const states[] = { "critical", "warning", "critical", "ok", "ok" };
+    for (size_t i = 0; i < 5; i++) {
+        json_t *u = json_array_get(users, i);
+        assert_string_equal(json_string_value(json_object_get(u, "user")), order[i]);
+        assert_string_equal(json_string_value(json_object_get(u, "state")), states[i]);
+    }
+    char *row = json_dumps(json_array_get(users, 0), JSON_COMPACT | JSON_REAL_PRECISION(12));
+    assert_string_equal(row, "{\"user\":\"" UA "\",\"state\":\"critical\",\"south\":{\"rate\":12.346,"
+                             "\"baseline\":1.5,\"at\":\"2024-03-12T07:00:05Z\",\"state\":\"critical\","
+                             "\"alerts\":[\"storm\"]},\"north\":{\"rate\":0.0,\"baseline\":3.0,"
+                             "\"at\":\"2024-03-12T07:00:00Z\",\"state\":\"ok\",\"alerts\":[]}}");
+    free(row);
+    /* no level that way: nulls; both ways of DIR_BOTH, the worst severity */
+    row = json_dumps(json_array_get(users, 2), JSON_COMPACT);
+    assert_string_equal(row, "{\"user\":\"d-remote\",\"state\":\"critical\",\"south\":{\"rate\":null,"
+                             "\"baseline\":null,\"at\":null,\"state\":\"critical\",\"alerts\":"
+                             "[\"blocked_route\"]},\"north\":{\"rate\":null,\"baseline\":null,"
+                             "\"at\":null,\"state\":\"critical\",\"alerts\":[\"blocked_route\","
+                             "\"shift\"]}}");
+    free(row);
+    row = json_dumps(json_object_get(json_array_get(users, 4), "north"), JSON_COMPACT);
+    assert_string_equal(row, "{\"rate\":null,\"baseline\":null,\"at\":null,\"state\":\"ok\","
+                             "\"alerts\":[]}");
+    free(row);
+    json_decref(o);
+
+    /* q: any case, server side; limit: the first of the order, all counted */
+    json_int_t matched;
+    assert_string_equal(listed(f, "/api/v1/users?q=B-", &matched), "B-LOUD b-quiet");
+    assert_int_equal(matched, 2);
+    assert_string_equal(listed(f, "/api/v1/users?q=-S", NULL), "c-silent");
+    assert_string_equal(listed(f, "/api/v1/users?q=30-01", NULL), UA);
+    assert_string_equal(listed(f, "/api/v1/users?q=nobody", &matched), "");
+    assert_int_equal(matched, 0);
+    assert_string_equal(listed(f, "/api/v1/users?q=", NULL),
+                        UA " c-silent d-remote B-LOUD b-quiet");
+    assert_string_equal(listed(f, "/api/v1/users?limit=2", &matched), UA " c-silent");
+    assert_int_equal(matched, 5);
+    assert_string_equal(listed(f, "/api/v1/users?limit=0", &matched), "");
+    assert_int_equal(matched, 5);
+    assert_string_equal(listed(f, "/api/v1/users?q=b-&limit=1", &matched), "B-LOUD");
+    assert_int_equal(matched, 2);
+    assert_string_equal(listed(f, "/api/v1/users?limit=10000", NULL),
+                        UA " c-silent d-remote B-LOUD b-quiet");
+    static const char *const bad_limits[] = { "10001", "-1", "+3", "x", "", "2x", "99999999999999999999" };
+    for (size_t i = 0; i < sizeof(bad_limits) / sizeof(bad_limits[0]); i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/api/v1/users?limit=%s", bad_limits[i]);
+        resp_t r = request(f, (req_t){ .path = path });
+        if (r.status != 400 || !strstr(error_of(&r), "parameter 'limit'"))
+            fail_msg("GET %s: %ld %s, want 400 naming limit", path, r.status, r.body);
+        resp_free(&r);
+    }
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/users?q=%065d", 0);
+    resp_t r = request(f, (req_t){ .path = path });
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(error_of(&r), "parameter 'q'"));
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/api/v1/users?q=%064d", 0);
+    assert_string_equal(listed(f, path, NULL), "");
+
+    /* one User: its row, its alerts firing (the others' left out) */
+    o = get_json(f, "/api/v1/users/" UA, 200);
+    assert_string_equal(json_string_value(json_object_get(o, "state")), "critical");
+    assert_string_equal(json_string_value(json_object_get(o, "built_at")), "2026-01-02T03:04:05Z");
+    json_t *alerts = json_object_get(o, "alerts");
+    assert_int_equal(json_array_size(alerts), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(alerts, 0), "alert")),
+                        "blocked_route");
+    json_decref(o);
+    o = get_json(f, "/api/v1/users/b-quiet", 200);
+    assert_int_equal(json_array_size(json_object_get(o, "alerts")), 0);
+    assert_true(json_is_array(json_object_get(o, "alerts")));
+    assert_true(json_is_null(json_object_get(json_object_get(o, "north"), "rate")));
+    json_decref(o);
+    o = get_json(f, "/api/v1/users/d-remote", 200);
+    json_decref(o);
+    atomic_store(&f->alerts_off, 1); /* alerts unknown: null, the row all the same */
+    o = get_json(f, "/api/v1/users/" UA, 200);
+    assert_true(json_is_null(json_object_get(o, "alerts")));
+    json_decref(o);
+    r = request(f, (req_t){ .path = "/api/v1/users/nobody" });
+    assert_int_equal(r.status, 404);
+    assert_string_equal(error_of(&r), "no User 'nobody'");
+    resp_free(&r);
+    assert_int_equal(get(f, "/api/v1/users/*", NULL), 404);
+    assert_int_equal(get(f, "/api/v1/users/b-QUIET", NULL), 404); /* ids are exact */
+
+    /* a new snapshot replaces it whole */
+    console_users_t *s = console_users_new();
+    console_dir_t none[2] = { { 0 }, { 0 } };
+    assert_int_equal(console_users_add(s, "only-one", none), 0);
+    console_publish_users(c, s, t("2026-01-02T03:04:06Z"));
+    assert_string_equal(listed(f, "/api/v1/users", NULL), "only-one");
+    o = get_json(f, "/api/v1/users", 200);
+    assert_true(json_is_null(json_object_get(o, "feed_time")));
+    json_decref(o);
+    assert_int_equal(get(f, "/api/v1/users/" UA, NULL), 404);
+}
+
+/* A transition's alert line, as the alert stage writes it (with its newline). */
+static void keep_line(console_t *c, const char *at, const char *status, const char *user)
+{
+    char line[256];
+    snprintf(line, sizeof(line), "{\"status\":\"%s\",\"alert\":\"storm\",\"user\":\"%s\"}\n",
+             status, user);
+    console_transition(c, t(at), line, strlen(line));
+}
+
+static void test_console_history(void **state)
+{
+    fx_t *f = *state;
+    console_t *c = fx_console(f);
+    json_t *o = get_json(f, "/api/v1/history", 200);
+    assert_int_equal(json_integer_value(json_object_get(o, "kept")), 0);
+    assert_int_equal(json_array_size(json_object_get(o, "transitions")), 0);
+    json_decref(o);
+    keep_line(c, "2024-03-12T07:00:00Z", "firing", "U1");
+    keep_line(c, "2024-03-12T07:05:00Z", "firing", "U2");
+    keep_line(c, "2024-03-12T07:10:00.250Z", "resolved", "U1");
+    char *body;
+    assert_int_equal(get(f, "/api/v1/history", &body), 200);
+    assert_string_equal(body,
+                        "{\"since\":null,\"kept\":3,\"transitions\":["
+                        "{\"at\":\"2024-03-12T07:00:00Z\",\"alert\":{\"status\":\"firing\","
+                        "\"alert\":\"storm\",\"user\":\"U1\"}},"
+                        "{\"at\":\"2024-03-12T07:05:00Z\",\"alert\":{\"status\":\"firing\","
+                        "\"alert\":\"storm\",\"user\":\"U2\"}},"
+                        "{\"at\":\"2024-03-12T07:10:00.250Z\",\"alert\":{\"status\":\"resolved\","
+                        "\"alert\":\"storm\",\"user\":\"U1\"}}]}");
+    free(body);
+    /* since: at or after it, any offset; nothing after the last */
+    o = get_json(f, "/api/v1/history?since=2024-03-12T07:05:00Z", 200);
+    assert_string_equal(json_string_value(json_object_get(o, "since")), "2024-03-12T07:05:00Z");
+    assert_int_equal(json_array_size(json_object_get(o, "transitions")), 2);
+    json_decref(o);
+    o = get_json(f, "/api/v1/history?since=2024-03-12T09:05:00.001%2B02:00", 200);
+    json_t *tr = json_object_get(o, "transitions");
+    assert_int_equal(json_array_size(tr), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tr, 0), "at")),
+                        "2024-03-12T07:10:00.250Z");
+    json_decref(o);
+    o = get_json(f, "/api/v1/history?since=2024-03-12T07:10:00.251Z", 200);
+    assert_int_equal(json_array_size(json_object_get(o, "transitions")), 0);
+    assert_int_equal(json_integer_value(json_object_get(o, "kept")), 3);
+    json_decref(o);
+    resp_t r = request(f, (req_t){ .path = "/api/v1/history?since=yesterday" });
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(error_of(&r), "parameter 'since': bad date 'yesterday'"));
+    resp_free(&r);
+
+    /* the last CONSOLE_HISTORY kept, oldest first */
+    for (int i = 0; i < CONSOLE_HISTORY + 5; i++) {
+        char at[64], user[16];
+        snprintf(at, sizeof(at), "2024-03-13T%02d:%02d:%02dZ", i / 3600, i / 60 % 60, i % 60);
+        snprintf(user, sizeof(user), "N%d", i);
+        keep_line(c, at, "firing", user);
+    }
+    o = get_json(f, "/api/v1/history", 200);
+    assert_int_equal(json_integer_value(json_object_get(o, "kept")), CONSOLE_HISTORY);
+    tr = json_object_get(o, "transitions");
+    assert_int_equal(json_array_size(tr), CONSOLE_HISTORY);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(tr, 0), "alert"), "user")), "N5");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(tr, CONSOLE_HISTORY - 1), "alert"),
+                            "user")), "N1004");
+    json_decref(o);
+    /* and at most CONSOLE_HISTORY_BYTES of lines: long ones push out the oldest */
+    size_t big = CONSOLE_HISTORY_BYTES / 4 + 1;
+    char *line = malloc(big + 1);
+    assert_non_null(line);
+    memset(line, ' ', big);
+    memcpy(line, "{\"status\":\"firing\"}", 19);
+    line[big] = '\0';
+    for (int i = 0; i < 4; i++)
+        console_transition(c, t("2024-03-14T00:00:00Z"), line, big);
+    console_transition(c, t("2024-03-14T00:00:00Z"), line, CONSOLE_HISTORY_BYTES + 1);
+    free(line);
+    o = get_json(f, "/api/v1/history", 200);
+    assert_int_equal(json_integer_value(json_object_get(o, "kept")), 3);
+    json_decref(o);
+}
+
+/* Snapshots replaced while clients read them: every answer whole. */
+typedef struct {
+    console_t *c;
+    atomic_int stop;
+} publisher_t;
+
+static void *publisher_main(void *arg)
+{
+    publisher_t *p = arg;
+    console_dir_t lv[2] = { { .seen = 1, .rate = 1 }, { .seen = 1, .rate = 2 } };
+    for (int i = 0; !atomic_load(&p->stop); i++) {
+        console_users_t *s = console_users_new();
+        int n = 2 + i % 3;
+        for (int k = 0; k < n; k++) {
+            char id[16];
+            snprintf(id, sizeof(id), "P%d", k);
+            assert_int_equal(console_users_add(s, id, lv), 0);
+        }
+        assert_int_equal(console_users_firing(s, "P1", DIR_NORTH, ALERT_STORM, SEV_CRITICAL), 0);
+        console_publish_users(p->c, s, t("2026-01-01T00:00:00Z"));
+        keep_line(p->c, "2026-01-01T00:00:00Z", "firing", "P1");
+    }
+    return NULL;
+}
+
+static void test_console_concurrent(void **state)
+{
+    fx_t *f = *state;
+    publisher_t p = { .c = fx_console(f) };
+    pthread_t tid;
+    assert_int_equal(pthread_create(&tid, NULL, publisher_main, &p), 0);
+    int seen[5] = { 0 };
+    for (int i = 0; i < 60; i++) {
+        char *body;
+        long status = get(f, i % 3 == 2 ? "/api/v1/users/P1" : "/api/v1/users", &body);
+        json_t *o = json_loads(body, 0, NULL);
+        assert_non_null(o);
+        if (status == 200 && i % 3 != 2) {
+            json_int_t total = json_integer_value(json_object_get(o, "total"));
+            json_t *users = json_object_get(o, "users");
+            assert_true(total >= 2 && total <= 4);
+            assert_int_equal(json_array_size(users), (size_t)total);
+            assert_string_equal(json_string_value(json_object_get(json_array_get(users, 0),
+                                                                  "user")), "P1");
+            seen[total]++;
+        } else if (status == 200) {
+            assert_string_equal(json_string_value(json_object_get(o, "state")), "critical");
+        } else {
+            assert_int_equal(status, 202); /* before the first snapshot only */
+            assert_int_equal(seen[2] + seen[3] + seen[4], 0);
+        }
+        json_decref(o);
+        free(body);
+        if (i % 10 == 0)
+            assert_int_equal(get(f, "/api/v1/history", NULL), 200);
+    }
+    atomic_store(&p.stop, 1);
+    pthread_join(tid, NULL);
+    assert_true(seen[2] + seen[3] + seen[4] > 0);
+}
+
+/* Out of memory: building fails cleanly; renderers answer 0 until they
+ * have it, then the whole answer; a snapshot left unsealed is sealed by
+ * the next reader. */
+static void test_console_alloc_failure(void **state)
+{
+    fx_t *f = *state;
+    if (!allocfail_active())
+        skip();
+    console_t *c = fx_console(f);
+    http_stop(atomic_load(&f->h)); /* only this thread allocates from here; c is gone too */
+    atomic_store(&f->h, NULL);
+    json_set_alloc_funcs(json_counted_malloc, free);
+    for (long n = 0;; n++) {
+        allocfail_reset(n);
+        c = console_create();
+        allocfail_reset(-1);
+        if (c)
+            break;
+        assert_true(n < 10);
+    }
+    console_dir_t lv[2] = { { .seen = 1, .rate = 1 }, { 0 } };
+    long n;
+    for (n = 0; n < 500; n++) {
+        allocfail_reset(n);
+        console_users_t *s = console_users_new();
+        int rc = s ? SW_OK : SW_ENOMEM;
+        for (int k = 0; k < 300 && rc == SW_OK; k++) {
+            char id[16];
+            snprintf(id, sizeof(id), "U%03d", 299 - k);
+            rc = console_users_add(s, id, lv);
+        }
+        if (rc == SW_OK)
+            rc = console_users_firing(s, "U007", DIR_SOUTH, ALERT_STORM, SEV_CRITICAL);
+        if (rc == SW_OK)
+            rc = console_users_firing(s, "Z-new", DIR_NORTH, ALERT_SILENCE, SEV_WARNING);
+        allocfail_reset(-1);
+        assert_true(rc == SW_OK || rc == SW_ENOMEM);
+        if (rc == SW_OK) {
+            console_publish_users(c, s, 0);
+            break;
+        }
+        console_users_free(s);
+    }
+    assert_true(n > 3 && n < 500);
+    for (n = 0; n < 500; n++) {
+        char *json = NULL;
+        allocfail_reset(n);
+        int status = console_users_json(c, NULL, 2, &json);
+        allocfail_reset(-1);
+        if (!status) {
+            assert_null(json);
+            continue;
+        }
+        assert_int_equal(status, 200);
+        assert_non_null(strstr(json, "\"total\":301,\"matched\":301"));
+        char *first = strstr(json, "\"user\":\"U007\""), *second = strstr(json, "\"user\":\"Z-new\"");
+        assert_true(first && second && first < second);
+        free(json);
+        break;
+    }
+    assert_true(n > 0 && n < 500);
+    for (n = 0; n < 500; n++) {
+        char *json = NULL;
+        allocfail_reset(n);
+        int status = console_user_json(c, "Z-new", "[]", &json);
+        allocfail_reset(-1);
+        if (status) {
+            assert_int_equal(status, 200);
+            if (!strstr(json, "\"alerts\":[\"silence\"]"))
+                fail_msg("%s", json);
+            free(json);
+            break;
+        }
+    }
+    assert_true(n > 0 && n < 500);
+    for (n = 0; n < 50; n++) { /* a line not kept, or kept whole */
+        allocfail_reset(n);
+        keep_line(c, "2024-03-12T07:00:00Z", "firing", "U1");
+        allocfail_reset(-1);
+    }
+    char *json;
+    assert_int_equal(console_history_json(c, INT64_MIN, &json), 200);
+    assert_non_null(strstr(json, "\"kept\":49,"));
+    free(json);
+    console_destroy(c);
+    json_set_alloc_funcs(malloc, free);
+}
+
 int main(void)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -2827,6 +3372,11 @@ int main(void)
         T(test_start_errors),
         T(test_stats),
         T(test_tls),
+        T(test_console_page),
+        T(test_console_users),
+        T(test_console_history),
+        T(test_console_concurrent),
+        T(test_console_alloc_failure),
     };
 #undef T
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,9 +31,10 @@
  * which libmicrohttpd sends before it closes the socket, so the watchdog
  * never shuts down a descriptor that has been closed and reused.
  *
- * Size: about 1100 lines, kept whole on purpose: one libmicrohttpd
+ * Size: about 1200 lines, kept whole on purpose: one libmicrohttpd
  * handler and its request state machine (route, authorise, limit, buffer,
- * serve), which the routes share; the change API's logic is changes_api.c.
+ * serve), which the routes share; the change API's logic is changes_api.c,
+ * the console's (its page and its JSON) console.c.
  */
 #include "http.h"
 
@@ -66,6 +67,8 @@
 #define MHD_REFUSED_MSG "Server reached connection limit"
 
 #define CHANGES_PATH "/api/v1/changes"
+#define USERS_PATH "/api/v1/users"
+#define HISTORY_PATH "/api/v1/history"
 #define SCHEDULE_PATH "/api/v1/schedule"
 #define DAY_NS (86400 * NS_PER_S)
 #define CHANGE_PREFIX "/api/v1/changes/"
@@ -76,7 +79,10 @@
 #define TEXT_TYPE "text/plain; charset=utf-8"
 
 enum { R_NONE, R_METRICS, R_HEALTHZ, R_READYZ, R_ALERTS, R_CHANGES, R_CHANGE, R_ACCEPT,
-       R_SCHEDULE };
+       R_SCHEDULE, R_PAGE, R_USERS, R_USER, R_HISTORY };
+
+/* The console's routes: served only with http_opts_t.console. */
+#define CONSOLE_ROUTE(r) ((r) == R_PAGE || (r) == R_USERS || (r) == R_USER || (r) == R_HISTORY)
 
 /* One open connection, from accept to close. Guarded by http_t.mu. */
 typedef struct conn {
@@ -92,6 +98,7 @@ struct http {
     char *addr, *token;
     size_t token_len;
     char *tls_cert, *tls_key; /* file contents (PEM) */
+    console_t *console;       /* NULL: no console */
     struct MHD_Daemon *mhd;
     atomic_int running;       /* set once started: MHD logs then go to o.log */
     char start_err[512];      /* MHD's last message while starting */
@@ -111,7 +118,8 @@ struct http {
 typedef struct {
     int route;
     const char *id;    /* R_CHANGE: the id in the URL (libmicrohttpd's copy);
-                          R_ACCEPT: USER/DIR/accept */
+                          R_ACCEPT: USER/DIR/accept; R_USER: the User;
+                          R_PAGE: the path */
     char *body;
     size_t len, cap;
     int too_large;     /* a chunked body went past max_body: dropped, then 413 */
@@ -152,6 +160,7 @@ static enum MHD_Result reply(http_t *h, struct MHD_Connection *c, unsigned statu
     if (type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (hdr)
         MHD_add_response_header(resp, hdr, val);
     enum MHD_Result ok = MHD_queue_response(c, status, resp);
@@ -225,12 +234,16 @@ static int route_of(const char *url, const char **id)
     } exact[] = {
         { "/metrics", R_METRICS }, { "/healthz", R_HEALTHZ }, { "/readyz", R_READYZ },
         { "/api/v1/alerts", R_ALERTS }, { CHANGES_PATH, R_CHANGES },
-        { SCHEDULE_PATH, R_SCHEDULE },
+        { SCHEDULE_PATH, R_SCHEDULE }, { USERS_PATH, R_USERS }, { HISTORY_PATH, R_HISTORY },
     };
     *id = NULL;
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
         if (strcmp(url, exact[i].path) == 0)
             return exact[i].route;
+    if (console_asset(url)) {
+        *id = url;
+        return R_PAGE;
+    }
     if (strncmp(url, CHANGE_PREFIX, strlen(CHANGE_PREFIX)) == 0 &&
         url[strlen(CHANGE_PREFIX)]) {
         *id = url + strlen(CHANGE_PREFIX);
@@ -241,6 +254,10 @@ static int route_of(const char *url, const char **id)
         strcmp(url + n - sl, ACCEPT_SUFFIX) == 0) {
         *id = url + pl;
         return R_ACCEPT;
+    }
+    if (strncmp(url, USERS_PREFIX, pl) == 0 && n > pl) {
+        *id = url + pl;
+        return R_USER;
     }
     return R_NONE;
 }
@@ -523,6 +540,60 @@ static enum MHD_Result serve_accept(http_t *h, struct MHD_Connection *c, req_t *
     return reply_json(h, c, MHD_HTTP_ACCEPTED, json, NULL, NULL);
 }
 
+/* A console renderer's answer: its status and body (0: out of memory). */
+static enum MHD_Result reply_console(http_t *h, struct MHD_Connection *c, int status, char *json)
+{
+    if (!status)
+        return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    return reply_json(h, c, (unsigned)status, json, status == MHD_HTTP_ACCEPTED ? "Retry-After" : NULL,
+                      "1");
+}
+
+/* GET /api/v1/users?q=&limit=: the Users' status, filtered. */
+static enum MHD_Result serve_users(http_t *h, struct MHD_Connection *c)
+{
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+    const char *l = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
+    if (q && strlen(q) > HTTP_MAX_USER)
+        return reply_error(h, c, MHD_HTTP_BAD_REQUEST,
+                           "parameter 'q': at most 64 bytes (a part of a User id)");
+    unsigned long limit = CONSOLE_LIMIT;
+    if (l) {
+        char *end;
+        errno = 0;
+        limit = strtoul(l, &end, 10);
+        if (*l < '0' || *l > '9' || *end || errno || limit > CONSOLE_LIMIT_MAX) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), "parameter 'limit': want a number from 0 to %d",
+                     CONSOLE_LIMIT_MAX);
+            return reply_error(h, c, MHD_HTTP_BAD_REQUEST, msg);
+        }
+    }
+    char *json;
+    int status = console_users_json(h->console, q, limit, &json);
+    return reply_console(h, c, status, json);
+}
+
+/* GET /api/v1/users/{id}: one User, with its alerts firing. */
+static enum MHD_Result serve_user(http_t *h, struct MHD_Connection *c, req_t *r)
+{
+    char *alerts = h->o.alerts_json ? h->o.alerts_json(h->o.ctx) : NULL, *json;
+    int status = console_user_json(h->console, r->id, alerts, &json);
+    free(alerts);
+    return reply_console(h, c, status, json);
+}
+
+/* GET /api/v1/history?since=: the transitions kept. */
+static enum MHD_Result serve_history(http_t *h, struct MHD_Connection *c)
+{
+    char msg[512], *json;
+    int64_t since = INT64_MIN;
+    if (time_param(c, "since", &since, msg, sizeof(msg)) < 0)
+        return reply_error(h, c, MHD_HTTP_BAD_REQUEST, msg);
+    int status = console_history_json(h->console, since, &json);
+    return reply_console(h, c, status, json);
+}
+
 /* Serves a request whose body (if any) has been read. */
 static enum MHD_Result serve(http_t *h, struct MHD_Connection *c, req_t *r, const char *method)
 {
@@ -541,6 +612,17 @@ static enum MHD_Result serve(http_t *h, struct MHD_Connection *c, req_t *r, cons
         return reply_json(h, c, MHD_HTTP_OK, s, NULL, NULL);
     }
     case R_ACCEPT: return serve_accept(h, c, r);
+    case R_PAGE: {
+        const console_asset_t *a = console_asset(r->id);
+        char *body = strdup(a->body);
+        if (!body)
+            return reply_error(h, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return reply(h, c, MHD_HTTP_OK, a->type, body, strlen(body),
+                     MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY, CONSOLE_CSP);
+    }
+    case R_USERS: return serve_users(h, c);
+    case R_USER: return serve_user(h, c, r);
+    case R_HISTORY: return serve_history(h, c);
     default: break;
     }
     if (!h->o.changes)
@@ -569,7 +651,7 @@ static enum MHD_Result begin(http_t *h, struct MHD_Connection *c, const char *ur
 {
     const char *id;
     int route = route_of(url, &id);
-    if (route == R_NONE)
+    if (route == R_NONE || (CONSOLE_ROUTE(route) && !h->console))
         return reply_error(h, c, MHD_HTTP_NOT_FOUND, "not found");
     if (!method_ok(route, method))
         return reply_error_hdr(h, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed",
@@ -940,6 +1022,7 @@ void http_stop(http_t *h)
     if (h->mhd)
         MHD_stop_daemon(h->mhd); /* every connection closed (and notified) */
     watchdog_stop(h);
+    console_destroy(h->console);
     free(h->addr);
     free_secret(h->token);
     free(h->tls_cert);
@@ -962,6 +1045,11 @@ http_t *http_start(const http_opts_t *o, char *err, size_t errlen)
     http_t *h = calloc(1, sizeof(*h));
     if (!h || !(h->addr = strdup(o->addr)) ||
         (o->token && o->token[0] && !(h->token = strdup(o->token)))) {
+        sw_errf(err, errlen, "http: %s", sw_strerror(SW_ENOMEM));
+        http_stop(h);
+        return NULL;
+    }
+    if (o->console && !(h->console = console_create())) {
         sw_errf(err, errlen, "http: %s", sw_strerror(SW_ENOMEM));
         http_stop(h);
         return NULL;
@@ -1051,6 +1139,11 @@ http_t *http_start(const http_opts_t *o, char *err, size_t errlen)
     }
     atomic_store_explicit(&h->running, 1, memory_order_relaxed);
     return h;
+}
+
+console_t *http_console(const http_t *h)
+{
+    return h ? h->console : NULL;
 }
 
 unsigned http_port(const http_t *h)

@@ -29,12 +29,36 @@
  *                                  id, each with its source and conflicts:
  *                                  {"from","to","changes":[...],"omitted":N}; 400 for a
  *                                  bad date or to before from, naming the parameter
+ *   GET  /                         the live console (console.h), with console set: a
+ *   GET  /console.{js,css,svg}     page, its script, style and icon, under
+ *                                  Content-Security-Policy CONSOLE_CSP (this origin
+ *                                  only, no inline code); it shows the incidents,
+ *                                  the Users' status, the recent transitions and the
+ *                                  schedule, refreshed from the routes here
+ *   GET  /api/v1/users?q=S&limit=N the Users' status (console): those whose id holds S
+ *                                  (any case), alerting first, then by id, at most N
+ *                                  (default 1000, at most 10000; 0: the counts only):
+ *                                  {"built_at","feed_time","total","matched","limit",
+ *                                  "q","users":[{"user","state","south":{"rate",
+ *                                  "baseline","at","state","alerts"},"north":{...}}]};
+ *                                  202 {"pending":true} until the first snapshot (ask
+ *                                  again in a second: Retry-After); 400 for a bad q or
+ *                                  limit
+ *   GET  /api/v1/users/{id}        one User (console), as a row of the list, with its
+ *                                  "alerts" firing (from alerts_json) and "built_at":
+ *                                  200, 404 unknown, 202 as above
+ *   GET  /api/v1/history?since=T   the alert transitions kept (console: the last 1000),
+ *                                  oldest first, those at or after T (RFC 3339) when
+ *                                  given: {"since","kept","transitions":[{"at","alert"}]};
+ *                                  400 for a bad date
  *   POST /api/v1/users/{user}/{north|south}/accept
  *                                  accept that User's level in that direction as
  *                                  its new normal (a shift): 202, queued for the
  *                                  pipeline; 400 for a bad path; 503 when not
  *                                  enabled or not queued
  *
+ * The console's routes are 404 without `console`. Every answer carries
+ * X-Content-Type-Options: nosniff.
  * HEAD is answered wherever GET is (but not on the accept path: POST only). Another path is 404; another method
  * on a known path 405 (with Allow). POST and DELETE need
  * "Authorization: Bearer TOKEN": 401 without credentials, 403 with a wrong
@@ -60,7 +84,9 @@
  * closes) the socket of a connection past it, under the mutex that the
  * connection callbacks hold, so the socket is still libmicrohttpd's and
  * open. Counters are atomic (relaxed: they are statistics, read as a
- * snapshot). Strings handed to the callbacks (a User, a stored change, an
+ * snapshot). The console is the exception to "read-only once started":
+ * console.h says how its publisher and these threads share it.
+ * Strings handed to the callbacks (a User, a stored change, an
  * id) are borrowed for the call.
  * http_stats(), http_port() and http_metrics_write() may be called from any
  * thread; `ctx` (and `changes`) must stay valid until http_stop() returns.
@@ -73,6 +99,7 @@
 #include <stdio.h>
 
 #include "changes_api.h"
+#include "console.h"
 
 /* Defaults of http_opts_t, used for fields left 0. */
 #define HTTP_MAX_BODY (64 * 1024)   /* a change is a few hundred bytes */
@@ -134,6 +161,9 @@ typedef struct {
      * object, malloc'd (freed here), or NULL while there is none: shown as
      * "check" by GET /api/v1/changes/{id}. NULL: always null. */
     char *(*check_json)(void *ctx, const char *id);
+    /* Non-zero: serve the live console and its routes (the page, the
+     * Users' status, the history), fed through http_console(). */
+    int console;
     /* libmicrohttpd's error messages once running, and each conflict of a
      * declared change (one line, no newline). */
     void (*log)(void *ctx, const char *msg);
@@ -159,6 +189,10 @@ http_t *http_start(const http_opts_t *o, char *err, size_t errlen);
 /* Stops serving (waits for the server's threads) and frees everything.
  * http_stop(NULL) is a no-op. */
 void http_stop(http_t *h);
+/* The console (with opts.console), for its owner to publish the Users'
+ * status and the transitions into (console.h); NULL without. Valid until
+ * http_stop(). */
+console_t *http_console(const http_t *h);
 /* The port listened on (useful with port 0), or 0. */
 unsigned http_port(const http_t *h);
 /* A snapshot of the counters. */
