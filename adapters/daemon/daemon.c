@@ -224,7 +224,7 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
                        .alerts_json = daemon_alerts_json,
                        .change_declared = dk_share_declared, .change_withdrawn = dk_share_withdrawn,
                        .accept = dmn_http_accept, .check_json = daemon_check_json,
-                       .user_share = daemon_user_share,
+                       .user_share = daemon_user_share, .console = 1,
                        .log = http_log, .ctx = d };
     http_t *h = http_start(&ho, err, errlen);
     if (!h)

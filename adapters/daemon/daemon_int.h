@@ -215,6 +215,16 @@ struct daemon {
         atomic_uint_fast64_t by_verdict[3];
     } coord;
 
+    /* the live console's Users snapshots (daemon_console.c): the alert
+     * thread's alone; the console itself is the HTTP server's (console.h) */
+    struct {
+        double next_build;         /* dmn_mono_s(): no snapshot before this */
+        int built;                 /* one was published */
+        int64_t released;          /* alerts_released() ... */
+        uint64_t transitions;      /* ... and out.transitions when it was built */
+        errburst_t fail_log;       /* snapshots lost for memory */
+    } con;
+
     /* the HTTP server's (its threads read what set-up left) */
     struct {
         _Atomic(http_t *) http;   /* set once started */
@@ -346,5 +356,14 @@ void dmn_coord_metrics(daemon_t *d, FILE *out);
 
 /* Alert thread: rebuilds the JSON array of firing alerts the API serves. */
 void dmn_refresh_snapshot(daemon_t *d);
+
+/* ---- daemon_console.c --------------------------------------------------- */
+
+/* Alert thread, every turn: publishes the Users' status to the console
+ * when one is asked for, something changed, and it is due. */
+void dmn_console_tick(daemon_t *d);
+/* Alert thread: alert a's transition, written as line (n bytes), for the
+ * console's history. */
+void dmn_console_transition(daemon_t *d, const alert_t *a, const char *line, size_t n);
 
 #endif

@@ -189,6 +189,7 @@ void dmn_alert_emit(void *ctx, const alert_t *a)
         sink_file_write(d->out.alerts_file, d->out.line_buf, n); /* counted and logged there */
     if (d->out.journal) /* after its line: a restart resumes what was written open */
         alertjournal_record(d->out.journal, a);
+    dmn_console_transition(d, a, d->out.line_buf, n);
     if (d->out.pub) {
         sink_zmq_send(d->out.pub, alert_kind_name(a->kind), d->out.line_buf, n);
         const sink_zmq_stats_t *ps = sink_zmq_stats(d->out.pub); /* this thread's own */
@@ -385,6 +386,7 @@ void *dmn_alerts_main(void *arg)
             d->out.snap_transitions = d->out.transitions;
             next_snap = dmn_mono_s() + SNAPSHOT_EVERY_S;
         }
+        dmn_console_tick(d); /* the console's Users, while someone looks */
         if (dmn_mono_s() >= next_shares) { /* for the busy-hour conflicts */
             dmn_refresh_shares(d);
             next_shares = dmn_mono_s() + SHARES_EVERY_S;
