@@ -3155,14 +3155,13 @@ static void test_console_history(void **state)
     json_decref(o);
     /* and at most CONSOLE_HISTORY_BYTES of lines: long ones push out the oldest */
     size_t big = CONSOLE_HISTORY_BYTES / 4 + 1;
-    char *line = malloc(big + 1);
+    char *line = malloc(CONSOLE_HISTORY_BYTES + 2);
     assert_non_null(line);
-    memset(line, ' ', big);
+    memset(line, ' ', CONSOLE_HISTORY_BYTES + 1);
     memcpy(line, "{\"status\":\"firing\"}", 19);
-    line[big] = '\0';
     for (int i = 0; i < 4; i++)
         console_transition(c, t("2024-03-14T00:00:00Z"), line, big);
-    console_transition(c, t("2024-03-14T00:00:00Z"), line, CONSOLE_HISTORY_BYTES + 1);
+    console_transition(c, t("2024-03-14T00:00:00Z"), line, CONSOLE_HISTORY_BYTES + 1); /* not kept */
     free(line);
     o = get_json(f, "/api/v1/history", 200);
     assert_int_equal(json_integer_value(json_object_get(o, "kept")), 3);

@@ -232,8 +232,10 @@ static int fire_cmp(const void *a, const void *b, void *pool)
  * reader tries again). */
 static int seal_now(console_users_t *s)
 {
-    qsort_r(s->fire, s->nfire, sizeof(firing_t), fire_cmp, s->pool);
-    qsort_r(s->v, s->n, sizeof(row_t), row_cmp, s->pool);
+    if (s->nfire) /* (no qsort of an empty array: its base may be NULL) */
+        qsort_r(s->fire, s->nfire, sizeof(firing_t), fire_cmp, s->pool);
+    if (s->n)
+        qsort_r(s->v, s->n, sizeof(row_t), row_cmp, s->pool);
     size_t had = s->n;
     for (size_t i = 0; i < s->nfire; i++) {
         const char *name = s->pool + s->fire[i].name;
