@@ -39,9 +39,9 @@ typedef struct {
     uint8_t seen;           /* DIR_BIT()s of the directions with a level */
     uint8_t sev[2];         /* the worst severity firing each way (SEV_*; 0: none) */
     uint32_t kinds[2];      /* 1u << alert_kind_t of each kind firing each way */
-    double rate[2], base[2];
+    float rate[2], base[2]; /* shown to 3 decimals: a float's 7 digits are plenty */
     int64_t at[2];
-} row_t;
+} row_t;                    /* 48 bytes: with its id, about 75 MB for a million Users */
 
 /* An alert firing, as the builder noted it. */
 typedef struct {
@@ -154,8 +154,8 @@ int console_users_add(console_users_t *s, const char *user, const console_dir_t 
         if (!dir[d].seen)
             continue;
         r->seen |= DIR_BIT(d);
-        r->rate[d] = dir[d].rate;
-        r->base[d] = dir[d].baseline;
+        r->rate[d] = (float)dir[d].rate;
+        r->base[d] = (float)dir[d].baseline;
         r->at[d] = dir[d].at;
         if (dir[d].at > s->feed_time)
             s->feed_time = dir[d].at;
@@ -179,6 +179,17 @@ int console_users_firing(console_users_t *s, const char *user, int dir, int kind
 
 void console_publish_users(console_t *c, console_users_t *s, int64_t built_at)
 {
+    /* what doubling left unused goes back (where it can: else it stays) */
+    row_t *v = s->n ? realloc(s->v, s->n * sizeof(*v)) : NULL;
+    char *pool = s->plen ? realloc(s->pool, s->plen) : NULL;
+    if (v) {
+        s->v = v;
+        s->cap = s->n;
+    }
+    if (pool) {
+        s->pool = pool;
+        s->pcap = s->plen;
+    }
     s->built_at = built_at;
     s->refs = 1; /* the console's own */
     pthread_mutex_lock(&c->mu);
