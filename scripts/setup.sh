@@ -21,6 +21,7 @@ packages=(
   zlib1g-dev                         # gzip recordings
   python3                            # scores ../shared/scenarios when present
   python3-zmq                        # a hostile ZeroMQ producer in the fault tests
+  man-db systemd dpkg-dev            # the install test: man pages, systemd-analyze verify, the .deb
 )
 
 missing=()
