@@ -68,7 +68,7 @@ typedef struct {
     blast_track_t bt;
     /* each way, its last bucket closed (alerts_each_user): msgs/s counted
      * and what its learnt baselines expected (floats: shown, never summed;
-     * 33 bytes a User); `seen` a DIR_BIT() each */
+     * 40 bytes a User with padding); `seen` a DIR_BIT() each */
     float last_rate[2], last_base[2];
     int64_t last_at[2];
     uint8_t seen;
