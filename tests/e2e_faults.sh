@@ -182,7 +182,8 @@ else
   # the disk is full from the start: recording and every state save fail
   dd if=/dev/zero of=full/filler bs=4k 2>/dev/null
   ing=tcp://127.0.0.1:$(freeport)
-  start f.jsonl f.log --record full/rec.lp --state full/st.bin --state-every 1
+  start f.jsonl f.log --record full/rec.lp --state full/st.bin --state-every 1 \
+    --changes-journal changes-f.journal # the journal elsewhere: this step is about the recording and state
   "$sw" simulate --input sim/traffic.lp --publish "$ing" 2>pub-f.log || bad "publish to the full disk"
   wait_for 10 ingested "$(wc -l <sim/traffic.lp)" || bad "traffic not ingested with a full disk"
   failed() { [ "$(metric "$api" stormwatch_state_save_failures_total)" -ge 1 ]; }
