@@ -43,13 +43,28 @@ curl -s "$api/healthz" >/dev/null 2>&1 || fatal "daemon did not answer: $(tail -
 lines=$(wc -l <sim/traffic.lp)
 for _ in $(seq 1 300); do grep -q "stats: .* $lines lines" daemon.log && break; sleep 0.1; done
 grep -q "stats: .* $lines lines" daemon.log || fatal "daemon did not read the feed: $(tail -2 daemon.log)"
-firing() { grep -c '"status":"firing"' live.jsonl 2>/dev/null; }
-for _ in $(seq 1 100); do [ "$(firing)" -ge 5 ] && break; sleep 0.1; done
-[ "$(firing)" -ge 5 ] || fatal "want 5 alerts fired, found $(firing): $(tail -3 daemon.log)"
-# the Users' snapshot comes within a second or two of being asked for (the
-# one before is the empty one asked for before the feed)
+# every alert line is out (live gives replay's lines), five still firing
+"$sw" replay --quiet --changes sim/changes.yaml sim/traffic.lp >replay.jsonl 2>/dev/null
+for _ in $(seq 1 100); do cmp -s live.jsonl replay.jsonl && break; sleep 0.1; done
+cmp -s live.jsonl replay.jsonl || fatal "live lines are not replay's: $(diff live.jsonl replay.jsonl | head -3)"
+[ "$(grep -c '"status":"firing"' live.jsonl)" -ge 5 ] || fatal "want 5 alerts fired: $(cat live.jsonl)"
+# the Users' snapshot comes within a second or two of being asked for, and
+# of the last transition (the one before may be the empty one asked for
+# before the feed, or one made before the last line)
+alerting_now() { # the Users with an alert open in live.jsonl, and those the snapshot shows
+  python3 - live.jsonl body.txt <<'PY'
+import json, sys
+open_ = {}
+for a in map(json.loads, open(sys.argv[1])):
+    k = (a["alert"], a["user"], a["dir"], a["class"], a["starts_at"])
+    open_[k] = a["status"] == "firing"
+shown = json.load(open(sys.argv[2]))["users"]
+sys.exit(sorted({k[1] for k, on in open_.items() if on}) != [u["user"] for u in shown if u["state"] != "ok"]
+         or len(shown) != 24)
+PY
+}
 for _ in $(seq 1 50); do
-  [ "$(code "$api/api/v1/users?limit=10000")" = 200 ] && grep -q '"total":24,' body.txt && break
+  [ "$(code "$api/api/v1/users?limit=10000")" = 200 ] && alerting_now && break
   sleep 0.2
 done
 cp body.txt users.json

@@ -72,6 +72,8 @@ status=$?
 
 cmp -s live.jsonl replay.jsonl && ok || bad "live alerts differ from replay: $(diff live.jsonl replay.jsonl | head -5)"
 grep -q "SIGTERM: draining and stopping" daemon.log && ok || bad "no drain message"
+# the stats line says how far the feed's event time is, and its lag
+expect_grep daemon.log "stats: .*, feed time 20[0-9-]*T[0-9:.]*Z, lag [0-9.]* s$" "feed time and lag in the stats line"
 # the log: a banner naming what runs, one line per alert transition
 expect_grep daemon.log "info  stormwatch [0-9.]* (commit [^,]*, [A-Za-z]*; .*zeromq.*) running: config live.yaml, changes live-changes.yaml, 3 shards; ingest $ep; alerts to live.jsonl; .*http 127.0.0.1:$hport; change checks live-checks.jsonl; changes journal changes.journal; state state.bin; record rec.lp" "start-up banner"
 [ "$(grep -c ' alert firing: ' daemon.log)" -eq "$(grep -c '"status":"firing"' live.jsonl)" ] && ok ||

@@ -320,16 +320,28 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
     sink_file_stats_t fs = { 0 };
     if (d->out.alerts_file)
         sink_file_stats(d->out.alerts_file, &fs);
+    /* the feed's event time (the newest sample handed to detection) and
+     * how far it trails the wall clock (the reordering wait included) */
+    char feed[TF_BUFLEN + 48] = "feed time none yet";
+    int64_t ft = atomic_load_explicit(&d->in.feed_time, memory_order_relaxed);
+    if (ft > 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        char at[TF_BUFLEN];
+        tf_format(ft, at);
+        snprintf(feed, sizeof(feed), "feed time %s, lag %.1f s", at,
+                 ((double)now.tv_sec * 1e9 + (double)now.tv_nsec - (double)ft) / 1e9);
+    }
     sw_log(LOG_INFO,
            "stats: %.0f lines/s, %" PRIu64 " lines, %" PRIu64 " msgs, %" PRIu64 " bad, %" PRIu64
            " late, %" PRIu64 " conflicting repeats, ring depth [%s], full-ring waits %" PRIu64
-           ", dropped %" PRIu64 ", alerts %" PRIu64 ", write errors %" PRIu64,
+           ", dropped %" PRIu64 ", alerts %" PRIu64 ", write errors %" PRIu64 ", %s",
            dt > 0 ? (double)(lines - *last_lines) / dt : 0.0, lines,
            atomic_load_explicit(&d->in.msgs, memory_order_relaxed),
            atomic_load_explicit(&d->in.router_bad, memory_order_relaxed),
            atomic_load_explicit(&d->in.router_late, memory_order_relaxed), conflicts, rings, waits,
            drops, atomic_load_explicit(&d->out.alerts_out_n, memory_order_relaxed),
-           fs.write_errors);
+           fs.write_errors, feed);
     *last_lines = lines;
 }
 
