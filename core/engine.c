@@ -51,6 +51,7 @@ engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
         e->o.detect_ctx = &defaults;
     }
     pipeline_opts_t po = { .ingest = e->o.ingest, .corr = e->o.corr, .nshards = e->o.nshards,
+                           .no_south_summaries = e->o.no_south_summaries,
                            .local_time = e->o.local_time, .detect_for = e->o.detect_for,
                            .detect_ctx = e->o.detect_ctx, .emit = e->o.emit,
                            .emit_ctx = e->o.emit_ctx, .handover = e->o.handover,

@@ -33,6 +33,8 @@ typedef struct {
     ingest_params_t ingest;
     corr_params_t corr;
     unsigned nshards;      /* shards Users are spread over (0 or 1: one) */
+    int no_south_summaries; /* no southbound levels to the alert stage (pipeline.h):
+                               replay with an empty register sets it */
     int local_time;        /* profiles in the process's local time (baseline.timezone) */
     /* the detection settings of a User; called once per new User */
     const detect_params_t *(*detect_for)(void *ctx, const char *user, size_t len);

@@ -66,6 +66,7 @@ pipeline_t *pipeline_create(const pipeline_opts_t *o, const changes_t *reg)
                             .detect_for = o->detect_for, .detect_ctx = o->detect_ctx,
                             .emit = to_alerts, .emit_ctx = &p->refs[i],
                             .feed_owner = i == 0, /* exactly one reports the feed */
+                            .no_south_summaries = o->no_south_summaries,
                             .max_series = shard_share(o->ingest.max_series, n),
                             .publish = o->publish, .publish_ctx = o->publish_ctx,
                             .incident_of = incident_of, .incident_ctx = &p->refs[i],

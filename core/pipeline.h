@@ -35,6 +35,8 @@ typedef struct {
     unsigned nshards;      /* 0 or 1: one */
     int local_time;        /* profiles in the process's local time */
     unsigned incident_tag; /* the instance's tag in incident ids (alert.h) */
+    int no_south_summaries; /* nothing reads southbound levels (shard.h): replay
+                               with no change or forecast to judge */
     /* the detection settings of a User */
     const detect_params_t *(*detect_for)(void *ctx, const char *user, size_t len);
     void *detect_ctx;

@@ -442,6 +442,8 @@ static void agg_close(shard_t *sh, agg_t *g)
               g->user, "all", 0);
     }
 
+    if (g->dir == DIR_SOUTH && sh->o.no_south_summaries)
+        return;
     /* the bucket's sums: northbound its backlog, for the alert stage's
      * blast radius; both ways its level, for change checks and forecasts */
     event_t sum = { .type = EV_SUMMARY, .at = ts, .dt = g->bucket_dt,

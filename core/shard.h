@@ -48,6 +48,8 @@ typedef struct {
     void (*emit)(void *ctx, const event_t *ev);
     void *emit_ctx;
     int feed_owner;    /* this shard reports feed_stalled (exactly one does) */
+    int no_south_summaries; /* southbound buckets are not summarised (nothing reads
+                               them: no change to check, no forecast, no console) */
     size_t max_series; /* this shard's share of ingest.max_series; 0: no limit */
     /* A User's whole state (state_encode_user), for another instance to
      * take over: called on the shard's thread for a User read from a source

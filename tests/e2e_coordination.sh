@@ -44,5 +44,13 @@ expect_grep checks.jsonl '"change":"CHG-1002".*"observed":{"south":8\.[0-9]*,' "
 [ "$(grep -o '<td class="verdict deviated"' r.html | wc -l)" -eq 1 ] && ok || bad "want 1 deviated in the report"
 [ "$(grep -o '<td class="verdict as_declared"' r.html | wc -l)" -eq 3 ] && ok || bad "want 3 as_declared in the report"
 
+# replay with nothing to judge skips southbound summaries: the alert lines
+# must not change for it (a register whose one change is far away keeps them)
+printf 'changes:\n  - {id: FAR, user: NOBODY, kind: mdm, start: 2030-01-01T00:00:00Z, end: 2030-01-01T01:00:00Z}\n' >far.yaml
+"$sw" replay -q "$ex/traffic.lp.gz" >none.jsonl 2>/dev/null
+"$sw" replay -q --changes far.yaml "$ex/traffic.lp.gz" >far.jsonl 2>/dev/null
+[ -s none.jsonl ] && cmp -s none.jsonl far.jsonl && ok ||
+  bad "alert lines differ without southbound summaries: $(diff none.jsonl far.jsonl | head -3)"
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

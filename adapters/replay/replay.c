@@ -326,6 +326,8 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
         .detect_for = detect_for, .detect_ctx = (void *)cfg,
         .emit = emit_jsonl, .emit_ctx = &sink,
         .check = a->checks || rep ? emit_check : NULL,
+        /* southbound levels feed change checks and forecasts only */
+        .no_south_summaries = !changes_count(reg) && !changes_forecast_count(reg),
         .explain_user = a->explain, .explain = a->explain ? stderr : NULL,
     };
     engine_t *e = engine_create(&eo, reg);
