@@ -106,6 +106,28 @@ void ring_destroy(ring_t *r)
     free(r);
 }
 
+/*
+ * Copies `bytes` between the caller's buffer and the slots. A loop of
+ * fixed-size moves, which the compiler turns into vector loads and stores,
+ * rather than one call to libc's memcpy: on this machine's glibc a burst
+ * of 32 slots of 32 bytes went through the ring at 0.39x the reference
+ * ring's speed with memcpy, 0.95x with this loop (bench_ring, same run).
+ */
+static inline void copy_slots(void *dst, const void *src, size_t bytes)
+{
+    unsigned char *d = dst;
+    const unsigned char *s = src;
+    if (bytes % 32 == 0) {
+        for (size_t i = 0; i < bytes; i += 32)
+            memcpy(d + i, s + i, 32);
+    } else if (bytes % 8 == 0) {
+        for (size_t i = 0; i < bytes; i += 8)
+            memcpy(d + i, s + i, 8);
+    } else {
+        memcpy(d, s, bytes);
+    }
+}
+
 size_t ring_push_spsc(ring_t *r, const void *elems, size_t n)
 {
     /* relaxed: write_idx is stored by this thread only. */
@@ -128,9 +150,9 @@ size_t ring_push_spsc(ring_t *r, const void *elems, size_t n)
     size_t first = r->cap - at; /* slots before the end of the array */
     if (first > n)
         first = n;
-    memcpy(r->slots + at * es, elems, first * es);
+    copy_slots(r->slots + at * es, elems, first * es);
     if (n > first)
-        memcpy(r->slots, (const unsigned char *)elems + first * es, (n - first) * es);
+        copy_slots(r->slots, (const unsigned char *)elems + first * es, (n - first) * es);
 
     /* release: pairs with the acquire loads of write_idx in ring_pop_spsc()
      * and ring_depth(); publishes the copies above with the new index. */
@@ -160,9 +182,9 @@ size_t ring_pop_spsc(ring_t *r, void *out, size_t max)
     size_t first = r->cap - at;
     if (first > max)
         first = max;
-    memcpy(out, r->slots + at * es, first * es);
+    copy_slots(out, r->slots + at * es, first * es);
     if (max > first)
-        memcpy((unsigned char *)out + first * es, r->slots, (max - first) * es);
+        copy_slots((unsigned char *)out + first * es, r->slots, (max - first) * es);
 
     /* release: pairs with the acquire load of read_idx in ring_push_spsc();
      * the copies above are done before the producer may reuse the slots. */
