@@ -118,9 +118,19 @@ expect_status 2 "$sw" keygen keys server
 expect_grep err.txt "keys/server" "keygen overwrite refused with the path"
 expect_status 2 "$sw" keygen keys
 
+# change checks that cannot be written: named, exit 1, never silent
+touch notadir
+expect_status 1 "$sw" replay -q --changes sim/changes.yaml --change-checks notadir/c sim/traffic.lp
+expect_grep err.txt "^stormwatch replay: --change-checks: notadir/c: Not a directory" "unopenable checks file"
+expect_status 1 "$sw" replay -q --changes sim/changes.yaml --change-checks /dev/full sim/traffic.lp
+expect_grep err.txt "^stormwatch replay: --change-checks: writing /dev/full failed" "checks on a full disk"
+expect_status 0 "$sw" replay -q --changes sim/changes.yaml --change-checks checks.jsonl sim/traffic.lp
+[ -s checks.jsonl ] && ok || bad "no change checks written"
+
 # a file the daemon fails on is named with the option behind it
 touch notadir
-for opt in state record changes-journal alertmanager-queue changes config http-token-file; do
+for opt in state record changes-journal alertmanager-queue changes config http-token-file \
+           change-checks alerts; do
   extra=()
   case $opt in
     changes-journal|http-token-file) extra=(--http 127.0.0.1:0) ;;

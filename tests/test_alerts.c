@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -610,6 +611,57 @@ static void test_forecast_exceeded_line(void **state)
     changes_destroy(reg);
 }
 
+/* A User's share of the traffic (busy-hour conflicts) comes from its
+ * baselines both ways; Users under the asked share are not listed. */
+typedef struct {
+    char users[4][8];
+    double share[4];
+    int n;
+} shares_t;
+
+static void take_share(void *ctx, const char *user, double share)
+{
+    shares_t *s = ctx;
+    assert_true(s->n < 4);
+    snprintf(s->users[s->n], sizeof(s->users[0]), "%s", user);
+    s->share[s->n++] = share;
+}
+
+static void test_user_shares(void **state)
+{
+    (void)state;
+    lines_t l = { 0 };
+    detect_params_t dp;
+    alerts_t *as = stage(NULL, &l, &dp);
+    shares_t none = { 0 };
+    alerts_each_share(as, 0.0, take_share, &none);
+    assert_int_equal(none.n, 0); /* nothing learnt yet: no shares */
+    for (int k = 0; k < 2000; k++) { /* BIG: 80 msg/s south + 10 north; SMALL: 10 south */
+        int64_t at = T0 + k * 60 * S;
+        event_t ev = { .type = EV_SUMMARY, .at = at, .dt = 60 * S, .dir = DIR_SOUTH,
+                       .baseline = 80 * 60.0 };
+        snprintf(ev.user, sizeof(ev.user), "BIG");
+        alerts_event(as, 0, &ev);
+        ev.dir = DIR_NORTH;
+        ev.baseline = 10 * 60.0;
+        alerts_event(as, 0, &ev);
+        ev.dir = DIR_SOUTH;
+        snprintf(ev.user, sizeof(ev.user), "SMALL");
+        alerts_event(as, 0, &ev);
+        event_t p = { .type = EV_PROGRESS, .at = at + 1 };
+        alerts_event(as, 0, &p);
+    }
+    shares_t all = { 0 }, big = { 0 };
+    alerts_each_share(as, 0.0, take_share, &all);
+    assert_int_equal(all.n, 2);
+    for (int i = 0; i < 2; i++)
+        assert_true(fabs(all.share[i] - (strcmp(all.users[i], "BIG") ? 0.1 : 0.9)) < 1e-6);
+    alerts_each_share(as, 0.5, take_share, &big);
+    assert_int_equal(big.n, 1);
+    assert_string_equal(big.users[0], "BIG");
+    alerts_destroy(as);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -623,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_widespread_across_instances),
         cmocka_unit_test(test_declared_impact_in_correlation),
         cmocka_unit_test(test_forecast_exceeded_line),
+        cmocka_unit_test(test_user_shares),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
