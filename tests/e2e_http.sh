@@ -90,7 +90,14 @@ for _ in $(seq 1 100); do grep -q blocked_route live.jsonl 2>/dev/null && break;
 grep '"alert":"blocked_route"' live.jsonl | head -1 | grep -q '"id":"CHG-API-1"' && ok || bad "alert does not name the API change: $(head -c 300 live.jsonl)"
 curl -s "$api/api/v1/alerts" | python3 -c 'import json,sys; a=json.load(sys.stdin); assert isinstance(a, list)' && ok || bad "alerts JSON"
 
-# metrics in the Prometheus exposition format
+# metrics in the Prometheus exposition format, scraped once the blocked
+# route has resolved (the alert thread writes the line, then counts it)
+for _ in $(seq 1 100); do
+  grep -q '"status":"resolved","alert":"blocked_route"' live.jsonl 2>/dev/null &&
+    curl -s "$api/metrics" >metrics.txt &&
+    grep -q '^stormwatch_alert_lines_total 2' metrics.txt && break
+  sleep 0.1
+done
 curl -s "$api/metrics" >metrics.txt
 promtool check metrics <metrics.txt >promtool.txt 2>&1 && ok || bad "promtool: $(head -5 promtool.txt)"
 grep -q '^stormwatch_ingest_lines_total [1-9]' metrics.txt && ok || bad "no ingest count in metrics"
