@@ -94,14 +94,16 @@ void dmn_check_emit(void *ctx, const change_check_t *c)
         }
         change_check_format_json(c, line, n + 1);
     }
-    if (d->coord.file)
-        sink_file_write(d->coord.file, line, n); /* counted and logged there */
+    /* the API, the metric and the log know of a verdict before its line
+     * is in the file: whoever reads the line finds it everywhere else */
     pthread_mutex_lock(&d->coord.lock);
     keep_check(d, c->change->id, line, n && line[n - 1] == '\n' ? n - 1 : n);
     pthread_mutex_unlock(&d->coord.lock);
     atomic_fetch_add_explicit(&d->coord.by_verdict[c->verdict], 1, memory_order_relaxed);
     sw_log(c->verdict == VERDICT_DEVIATED ? LOG_WARN : LOG_INFO, "change %s of %s: %s: %s",
            c->change->id, c->change->user, verdict_name(c->verdict), c->summary);
+    if (d->coord.file)
+        sink_file_write(d->coord.file, line, n); /* counted and logged there */
     if (line != small)
         free(line);
 }

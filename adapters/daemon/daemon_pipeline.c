@@ -184,12 +184,21 @@ void dmn_alert_emit(void *ctx, const alert_t *a)
         d->out.line_cap = n + 1;
         n = alert_format_json(a, d->out.line_buf, d->out.line_cap);
     }
+    /* the log, the metrics and the console know of a transition before its
+     * line reaches a sink: whoever reads the line finds it everywhere else */
     log_transition(a);
+    atomic_fetch_add_explicit(&d->out.alerts_out_n, 1, memory_order_relaxed);
+    if (a->kind < ALERT_NKINDS) {
+        if (a->firing)
+            atomic_fetch_add_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
+        else
+            atomic_fetch_sub_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
+    }
+    dmn_console_transition(d, a, d->out.line_buf, n);
     if (d->out.alerts_file)
         sink_file_write(d->out.alerts_file, d->out.line_buf, n); /* counted and logged there */
     if (d->out.journal) /* after its line: a restart resumes what was written open */
         alertjournal_record(d->out.journal, a);
-    dmn_console_transition(d, a, d->out.line_buf, n);
     if (d->out.pub) {
         sink_zmq_send(d->out.pub, alert_kind_name(a->kind), d->out.line_buf, n);
         const sink_zmq_stats_t *ps = sink_zmq_stats(d->out.pub); /* this thread's own */
@@ -201,13 +210,6 @@ void dmn_alert_emit(void *ctx, const alert_t *a)
         sink_am_send(d->out.am, a); /* queued; its own thread delivers */
     if (d->kafka) /* the line without its newline, keyed by User */
         dk_alert(d, a, d->out.line_buf, n && d->out.line_buf[n - 1] == '\n' ? n - 1 : n);
-    atomic_fetch_add_explicit(&d->out.alerts_out_n, 1, memory_order_relaxed);
-    if (a->kind < ALERT_NKINDS) {
-        if (a->firing)
-            atomic_fetch_add_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
-        else
-            atomic_fetch_sub_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
-    }
     d->out.transitions++;
 }
 
