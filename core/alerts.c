@@ -35,11 +35,28 @@ typedef struct {
     unsigned shard;
 } held_t;
 
+/*
+ * A User's bucket summary waiting to be released. Summaries are the bulk
+ * of what is held (one a User and direction each bucket, for the incident
+ * settle: a million Users hold a million or two), so they wait in a queue
+ * of their own, 64 bytes each, their User's name in a byte FIFO beside
+ * them in the same order; the rest waits as whole events.
+ */
+typedef struct {
+    int64_t at, dt;
+    double value, baseline, queued, delivered, backlog;
+    uint8_t dir, alerting, ulen;
+} sum_t;
+
 /* The events of one shard not yet released, oldest first (they arrive in
- * event-time order): a growable ring. */
+ * event-time order): growable rings, summaries apart. */
 typedef struct {
     held_t *v;
     size_t head, n, cap;  /* cap is a power of two */
+    sum_t *sv;            /* the summaries ... */
+    size_t shead, sn, scap; /* ... a ring like v */
+    char *names;          /* their Users' names, ulen bytes each, in their order */
+    size_t nhead, nlen, ncap; /* a byte ring; ncap is a power of two */
     int64_t progress;     /* every event below this has arrived */
 } queue_t;
 
@@ -159,8 +176,11 @@ void alerts_destroy(alerts_t *as)
     free(as->users);
     free(as->free_users);
     hix_free(&as->uix);
-    for (unsigned i = 0; i < as->o.nshards; i++)
+    for (unsigned i = 0; i < as->o.nshards; i++) {
         free(as->q[i].v);
+        free(as->q[i].sv);
+        free(as->q[i].names);
+    }
     free(as->q);
     free(as->group);
     free(as->order);
@@ -274,6 +294,68 @@ static int q_push(queue_t *q, const event_t *ev, unsigned shard)
     q->v[(q->head + q->n) & (q->cap - 1)] = (held_t){ *ev, shard };
     q->n++;
     return SW_OK;
+}
+
+/* A ring of `cap` elements of `size` bytes, `n` from `head`, copied to the
+ * start of a new one of twice the size: 0, or SW_ENOMEM with it unchanged. */
+static int ring_double(void **v, size_t *head, size_t n, size_t *cap, size_t size, size_t first)
+{
+    size_t ncap = *cap ? *cap * 2 : first;
+    char *nv = malloc(ncap * size);
+    if (!nv)
+        return SW_ENOMEM;
+    size_t part = *cap - *head < n ? *cap - *head : n; /* up to the end, then from 0 */
+    if (n) {
+        memcpy(nv, (char *)*v + *head * size, part * size);
+        memcpy(nv + part * size, *v, (n - part) * size);
+    }
+    free(*v);
+    *v = nv;
+    *cap = ncap;
+    *head = 0;
+    return SW_OK;
+}
+
+static int sq_push(queue_t *q, const event_t *ev)
+{
+    size_t ulen = strnlen(ev->user, sizeof(ev->user) - 1);
+    if (q->sn == q->scap &&
+        ring_double((void **)&q->sv, &q->shead, q->sn, &q->scap, sizeof(sum_t), 256) < 0)
+        return SW_ENOMEM;
+    while (q->ncap - q->nlen < ulen)
+        if (ring_double((void **)&q->names, &q->nhead, q->nlen, &q->ncap, 1, 4096) < 0)
+            return SW_ENOMEM;
+    q->sv[(q->shead + q->sn) & (q->scap - 1)] = (sum_t){
+        .at = ev->at, .dt = ev->dt, .value = ev->value, .baseline = ev->baseline,
+        .queued = ev->queued, .delivered = ev->delivered, .backlog = ev->backlog,
+        .dir = ev->dir, .alerting = ev->alerting, .ulen = (uint8_t)ulen };
+    q->sn++;
+    for (size_t i = 0, at = q->nhead + q->nlen; i < ulen; i++)
+        q->names[(at + i) & (q->ncap - 1)] = ev->user[i];
+    q->nlen += ulen;
+    return SW_OK;
+}
+
+/* The event time of the oldest summary held, INT64_MAX when none. */
+static int64_t sq_front_at(const queue_t *q)
+{
+    return q->sn ? q->sv[q->shead].at : INT64_MAX;
+}
+
+/* Takes the oldest summary held (there is one) as the event it came as. */
+static void sq_pop(queue_t *q, event_t *ev)
+{
+    const sum_t *m = &q->sv[q->shead];
+    *ev = (event_t){ .type = EV_SUMMARY, .at = m->at, .dt = m->dt, .value = m->value,
+                     .baseline = m->baseline, .queued = m->queued,
+                     .delivered = m->delivered, .backlog = m->backlog, .dir = m->dir,
+                     .alerting = m->alerting, .cls = "all" };
+    for (size_t i = 0; i < m->ulen; i++)
+        ev->user[i] = q->names[(q->nhead + i) & (q->ncap - 1)];
+    q->nhead = (q->nhead + m->ulen) & (q->ncap - 1);
+    q->nlen -= m->ulen;
+    q->shead = (q->shead + 1) & (q->scap - 1);
+    q->sn--;
 }
 
 static const held_t *q_front(const queue_t *q)
@@ -1271,6 +1353,8 @@ static void release(alerts_t *as, int64_t low)
             const held_t *h = q_front(&as->q[i]);
             if (h && h->ev.at < at)
                 at = h->ev.at;
+            if (sq_front_at(&as->q[i]) < at)
+                at = sq_front_at(&as->q[i]);
         }
         if (at == INT64_MAX || at >= low)
             break;
@@ -1289,12 +1373,14 @@ static void release(alerts_t *as, int64_t low)
         as->ngroup = 0;
         for (unsigned i = 0; i < as->o.nshards; i++) {
             queue_t *q = &as->q[i];
+            while (sq_front_at(q) == at) {
+                event_t sum;
+                sq_pop(q, &sum);
+                as->nheld--;
+                on_summary(as, &sum);
+            }
             for (const held_t *h; (h = q_front(q)) && h->ev.at == at; q_drop(q)) {
                 as->nheld--;
-                if (h->ev.type == EV_SUMMARY) {
-                    on_summary(as, &h->ev);
-                    continue;
-                }
                 if (as->ngroup == as->group_cap && group_grow(as) < 0) {
                     as->stats.nomem++;
                     continue;
@@ -1341,7 +1427,7 @@ void alerts_event(alerts_t *as, unsigned shard, const event_t *ev)
         release(as, cut);
         return;
     }
-    if (q_push(q, ev, shard) < 0) {
+    if ((ev->type == EV_SUMMARY ? sq_push(q, ev) : q_push(q, ev, shard)) < 0) {
         as->stats.nomem++;
     } else {
         as->nheld++;
