@@ -11,8 +11,9 @@
  * and drops it.
  *
  * DESIGN: one owner thread (the router's, i.e. the ingest thread). Records
- * are copied in and out. Grows by doubling; the only allocation is on
- * growth, never per record.
+ * are copied in and out (packed in the FIFO: reorder.c). Grows by half
+ * (the FIFO) or doubling (the heap); the only allocation is on growth,
+ * never per record.
  */
 #ifndef SW_REORDER_H
 #define SW_REORDER_H

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "reorder.h"
@@ -353,6 +354,40 @@ static void test_keys_of_every_length_intact(void **state)
     reorder_destroy(r);
 }
 
+/* The FIFO keeps only the numbers that are not zero, as floats when every
+ * one of them is a float exactly: each comes back bit for bit, whatever the
+ * mix (whole, fractional, huge, signed zero, infinite, NaN; aux or none). */
+static void test_numbers_back_bit_for_bit(void **state)
+{
+    (void)state;
+    const double vals[] = { 0.0, -0.0, 1.0, 3.5, 0.1, 16777217.0, 1e300, 1e-310,
+                            INFINITY, NAN, 123456.0 };
+    const size_t nv = sizeof(vals) / sizeof(vals[0]);
+    reorder_t *r = reorder_create(INT64_C(1) << 60);
+    uint32_t n = 0;
+    for (size_t a = 0; a < nv; a++)
+        for (size_t b = 0; b < nv; b++, n++) {
+            rec_t rec = { .ts = n, .aux = (n % 3) ? (int64_t)n << 33 : 0, .count = vals[a],
+                          .delivered = vals[b], .rejected = vals[(a + b) % nv],
+                          .backlog = vals[(a * 7 + b) % nv], .type = REC_SAMPLE, .ulen = 1 };
+            rec.key[0] = 'u';
+            assert_int_equal(reorder_push(r, &rec), 0);
+        }
+    rec_t out;
+    for (uint32_t k = 0; k < n; k++) {
+        assert_int_equal(reorder_pop(r, &out, 1), 1);
+        size_t a = k / nv, b = k % nv;
+        const double want[4] = { vals[a], vals[b], vals[(a + b) % nv], vals[(a * 7 + b) % nv] };
+        const double got[4] = { out.count, out.delivered, out.rejected, out.backlog };
+        assert_memory_equal(got, want, sizeof(want));
+        assert_true(out.aux == ((k % 3) ? (int64_t)k << 33 : 0));
+        assert_int_equal(out.ulen, 1);
+        assert_int_equal(out.key[0], 'u');
+    }
+    assert_int_equal(reorder_pop(r, &out, 1), 0);
+    reorder_destroy(r);
+}
+
 /* The caller's seq is ignored; arrival sequence is the buffer's own. */
 static void test_seq_assigned_by_buffer(void **state)
 {
@@ -389,6 +424,7 @@ int main(void)
         cmocka_unit_test(test_keys_of_every_length_intact),
         cmocka_unit_test(test_growth_wrapped_fifo_and_big_heap),
         cmocka_unit_test(test_seq_assigned_by_buffer),
+        cmocka_unit_test(test_numbers_back_bit_for_bit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
