@@ -42,20 +42,20 @@ static int keygen_main(int argc, char **argv)
                "DIR/NAME.pub (Z85). Never overwrites an existing file. The daemon takes\n"
                "its pair with --curve-secret/--curve-public; producers' .pub files go,\n"
                "one key a line, into the --curve-allow file.\n");
-        return 0;
+        return SW_EXIT_OK;
     }
     if (argc != 3) {
         fprintf(stderr, "usage: stormwatch keygen DIR NAME\n");
-        return 2;
+        return SW_EXIT_USAGE;
     }
     char err[512];
     int rc = curve_keygen(argv[1], argv[2], err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "stormwatch keygen: %s\n", err);
-        return rc == SW_EIO ? 1 : 2;
+        return sw_exit_status(rc);
     }
     printf("wrote %s/%s.key and %s/%s.pub\n", argv[1], argv[2], argv[1], argv[2]);
-    return 0;
+    return SW_EXIT_OK;
 }
 
 static const struct {
@@ -75,28 +75,28 @@ static int run_command(const char *name, int argc, char **argv)
         if (strcmp(name, commands[i].name) == 0)
             return commands[i].main(argc, argv);
     fprintf(stderr, "stormwatch: unknown command '%s'\n\n%s", name, usage);
-    return 2;
+    return SW_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         fputs(usage, stderr);
-        return 2;
+        return SW_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         fputs(usage, stdout);
-        return 0;
+        return SW_EXIT_OK;
     }
     if (strcmp(cmd, "-V") == 0 || strcmp(cmd, "--version") == 0) {
         sw_version_print(stdout);
-        return 0;
+        return SW_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0) {
         if (argc < 3) {
             fputs(usage, stdout);
-            return 0;
+            return SW_EXIT_OK;
         }
         char *args[] = { argv[2], "--help", NULL };
         return run_command(argv[2], 2, args);

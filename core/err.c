@@ -7,12 +7,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#define SW_ERR_MSG(name, msg) msg,
-#define SW_ERR_NAME(name, msg) "SW_E" #name,
+#define SW_ERR_MSG(name, msg, exit) msg,
+#define SW_ERR_NAME(name, msg, exit) "SW_E" #name,
+#define SW_ERR_EXIT(name, msg, exit) exit,
 static const char *const messages[] = { SW_ERRORS(SW_ERR_MSG) };
 static const char *const names[] = { SW_ERRORS(SW_ERR_NAME) };
+static const unsigned char exits[] = { SW_ERRORS(SW_ERR_EXIT) };
 #undef SW_ERR_MSG
 #undef SW_ERR_NAME
+#undef SW_ERR_EXIT
 
 static int err_index(int rc)
 {
@@ -35,6 +38,14 @@ const char *sw_errname(int rc)
         return "SW_OK";
     int i = err_index(rc);
     return i < 0 ? "SW_E?" : names[i];
+}
+
+int sw_exit_status(int rc)
+{
+    if (rc >= 0)
+        return SW_EXIT_OK;
+    int i = err_index(rc);
+    return i < 0 ? SW_EXIT_FAILED : exits[i];
 }
 
 void sw_errf(char *err, size_t errlen, const char *fmt, ...)

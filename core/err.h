@@ -10,20 +10,35 @@
 #ifndef SW_ERR_H
 #define SW_ERR_H
 
+/*
+ * Each code with its message and the exit status a command ends with when
+ * it fails with it (sw_exit_status): 2 when what it was given cannot be
+ * used (usage, configuration, change register, state file, a path or
+ * endpoint it cannot open), 1 when the work failed on the way (a read or
+ * write error, memory).
+ */
 #define SW_ERRORS(X)                                                   \
-    X(NOMEM,    "out of memory")                                       \
-    X(INVAL,    "invalid argument")                                    \
-    X(PARSE,    "malformed input")                                     \
-    X(CONFIG,   "invalid configuration")                               \
-    X(IO,       "input/output error")                                  \
-    X(NOTFOUND, "not found")                                           \
-    X(EXISTS,   "already exists")                                      \
-    X(FULL,     "capacity exhausted")                                  \
-    X(RANGE,    "value out of range")
+    X(NOMEM,    "out of memory",                   SW_EXIT_FAILED)     \
+    X(INVAL,    "invalid argument",                SW_EXIT_USAGE)      \
+    X(PARSE,    "malformed input",                 SW_EXIT_USAGE)      \
+    X(CONFIG,   "invalid configuration",           SW_EXIT_USAGE)      \
+    X(IO,       "input/output error",              SW_EXIT_FAILED)     \
+    X(NOTFOUND, "not found",                       SW_EXIT_USAGE)      \
+    X(EXISTS,   "already exists",                  SW_EXIT_USAGE)      \
+    X(FULL,     "capacity exhausted",              SW_EXIT_FAILED)     \
+    X(RANGE,    "value out of range",              SW_EXIT_USAGE)      \
+    X(OPEN,     "cannot open the path or endpoint", SW_EXIT_USAGE)
+
+/* The exit statuses of every command (the README's and the man page's). */
+enum {
+    SW_EXIT_OK = 0,     /* it ran (replay: alerts or not; check: all valid) */
+    SW_EXIT_FAILED = 1, /* a read or write failed on the way, or memory ran out */
+    SW_EXIT_USAGE = 2,  /* bad usage, config, register, state, or a path it cannot open */
+};
 
 enum {
     SW_OK = 0,
-#define SW_ERR_ENUM(name, msg) SW_E##name,
+#define SW_ERR_ENUM(name, msg, exit) SW_E##name,
     SW_ERR_FIRST_ = -100,
     SW_ERRORS(SW_ERR_ENUM)
 #undef SW_ERR_ENUM
@@ -34,6 +49,10 @@ enum {
 const char *sw_strerror(int rc);
 /* The symbolic name for code `rc`, e.g. "SW_ENOMEM" (static; never NULL). */
 const char *sw_errname(int rc);
+/* The exit status for a command that ends with code `rc`: SW_EXIT_OK for
+ * rc >= 0, else the code's row of SW_ERRORS (SW_EXIT_FAILED for an
+ * unknown code). The one rule every command's exit status comes from. */
+int sw_exit_status(int rc);
 
 #include <stddef.h>
 

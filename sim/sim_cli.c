@@ -167,7 +167,7 @@ static int usage_error(const char *fmt, const char *a, const char *b)
     fputs("stormwatch simulate: ", stderr);
     fprintf(stderr, fmt, a, b);
     fputs("\n(see stormwatch simulate --help)\n", stderr);
-    return 2;
+    return SW_EINVAL;
 }
 
 /* Parses all of s as a number within [lo, hi]. */
@@ -265,7 +265,9 @@ static int parse_incident(const char *spec, sim_incident_t *in, char *err, size_
     return 0;
 }
 
-/* Fills cli from argv; returns -1 after --help, 2 on bad usage, else 0. */
+/* Fills cli from argv; returns SIM_HELP after --help, SW_EINVAL on bad
+ * usage (said), else SW_OK. */
+#define SIM_HELP 1
 static int parse_args(int argc, char **argv, cli_t *c)
 {
     static const struct {
@@ -292,7 +294,7 @@ static int parse_args(int argc, char **argv, cli_t *c)
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
-            return -1;
+            return SIM_HELP;
         }
         if (strncmp(a, "--", 2) != 0)
             return usage_error("unexpected argument '%s'%s", a, "");
@@ -405,7 +407,7 @@ static int build_shape_opts(const cli_t *c, sim_opts_t *o, sim_cadence_t cad[SIM
         return usage_error("bad --rates '%s' (want LO:HI in msg/s, e.g. 0.05:500)%s", c->rates, "");
     if (int_opt(c->alert_codes, "alert-codes", 0, SIM_MAX_ALERT_CODES, &o->alert_codes) ||
         int_opt(c->long_bursts, "long-bursts", 0, 1000000, &o->n_long_bursts))
-        return 2;
+        return SW_EINVAL;
     o->weekly |= c->weekly;
     if (c->timezone)
         o->timezone = c->timezone;
@@ -463,7 +465,7 @@ static int build_opts(const cli_t *c, sim_opts_t *o, sim_incident_t *inc, sim_ca
     }
     if (int_opt(c->bursts, "bursts", 0, 1000000, &o->n_bursts) ||
         int_opt(c->noop, "noop", 0, 100000, &o->n_noop_changes))
-        return 2;
+        return SW_EINVAL;
     if (c->daily) {
         if (parse_num(c->daily, 0, 0.95, &v))
             return usage_error("bad --daily '%s' (0 to 0.95)%s", c->daily, "");
@@ -571,29 +573,30 @@ typedef struct {
     char pt[4096], pc[4096], pj[4096];
 } outdir_t;
 
-/* Creates DIR and opens its three files; returns 0, or 1 after a message
- * (then whatever was opened is still to be closed by outdir_close()). */
+/* Creates DIR and opens its three files; returns SW_OK, or SW_EOPEN after
+ * a message (then whatever was opened is still to be closed by
+ * outdir_close()). */
 static int outdir_open(const char *dir, outdir_t *d)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "stormwatch simulate: cannot create %s: %s\n", dir, strerror(errno));
-        return 1;
+        return SW_EOPEN;
     }
     d->traffic = open_in(dir, "traffic.lp", d->pt, sizeof d->pt);
     d->changes = d->traffic ? open_in(dir, "changes.yaml", d->pc, sizeof d->pc) : NULL;
     d->truth = d->changes ? open_in(dir, "truth.json", d->pj, sizeof d->pj) : NULL;
-    return d->truth ? 0 : 1;
+    return d->truth ? SW_OK : SW_EOPEN;
 }
 
-/* Closes the files; returns rc, or 1 when one could not be finished. Says
- * what was written when all went well. */
+/* Closes the files; returns rc, or SW_EIO when one could not be finished.
+ * Says what was written when all went well. */
 static int outdir_close(const char *dir, outdir_t *d, int rc)
 {
     if (!close_ok(d->traffic) || !close_ok(d->changes) || !close_ok(d->truth)) {
         fprintf(stderr, "stormwatch simulate: cannot finish writing in %s\n", dir);
-        rc = 1;
+        rc = SW_EIO;
     }
-    if (rc == 0)
+    if (rc == SW_OK)
         fprintf(stderr, "stormwatch simulate: wrote %s, %s, %s\n", d->pt, d->pc, d->pj);
     return rc;
 }
@@ -604,7 +607,7 @@ static int copy_input(const char *path, FILE *to)
     FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!in) {
         fprintf(stderr, "stormwatch simulate: %s: %s\n", path, strerror(errno));
-        return SW_EIO;
+        return SW_EOPEN;
     }
     char buf[1 << 16];
     size_t n;
@@ -624,18 +627,19 @@ static int copy_input(const char *path, FILE *to)
 }
 
 /* --publish: the traffic goes to the socket (and to DIR/traffic.lp with
- * --out), the other documents to DIR. Returns the exit status. */
+ * --out), the other documents to DIR. Returns SW_OK or the first failure's
+ * code. */
 static int publish(const cli_t *c, const sim_opts_t *o, const sim_pub_opts_t *po)
 {
     outdir_t d = { 0 };
     sim_pub_t *pub = NULL;
     char msg[400];
-    int rc = c->out ? outdir_open(c->out, &d) : 0;
-    if (rc == 0 && sim_pub_create(po, d.traffic, stderr, &pub, msg, sizeof msg)) {
+    int rc = c->out ? outdir_open(c->out, &d) : SW_OK;
+    if (rc == SW_OK && sim_pub_create(po, d.traffic, stderr, &pub, msg, sizeof msg)) {
         fprintf(stderr, "stormwatch simulate: %s\n", msg);
-        rc = 1;
+        rc = SW_EOPEN; /* the endpoint */
     }
-    if (rc == 0) {
+    if (rc == SW_OK) {
         int w = c->input ? copy_input(c->input, sim_pub_stream(pub))
                          : sim_write(o, sim_pub_stream(pub), d.changes, d.truth);
         int f = sim_pub_finish(pub, msg, sizeof msg);
@@ -643,7 +647,7 @@ static int publish(const cli_t *c, const sim_opts_t *o, const sim_pub_opts_t *po
             fprintf(stderr, "stormwatch simulate: %s\n", msg);
         else if (w)
             fprintf(stderr, "stormwatch simulate: %s\n", sw_strerror(w));
-        rc = w || f;
+        rc = w ? w : f ? SW_EIO : SW_OK;
         sim_pub_stats_t st;
         sim_pub_stats(pub, &st);
         fprintf(stderr,
@@ -667,14 +671,14 @@ int sim_main(int argc, char **argv)
     sim_opts_t o;
     sim_cadence_t cad[SIM_MAX_CADENCES];
     sim_pub_opts_t po;
-    int rc = 1;
+    int rc = SW_ENOMEM;
     if (!c.incident || !inc) {
         fputs("stormwatch simulate: out of memory\n", stderr);
         goto done;
     }
     rc = parse_args(argc, argv, &c);
     if (rc) {
-        rc = rc < 0 ? 0 : rc;
+        rc = rc == SIM_HELP ? SW_OK : rc;
         goto done;
     }
     if ((rc = build_opts(&c, &o, inc, cad)) != 0 || (rc = build_pub_opts(&c, &po)) != 0)
@@ -683,22 +687,21 @@ int sim_main(int argc, char **argv)
         rc = publish(&c, &o, &po);
     } else if (!c.out) {
         int w = sim_write(&o, stdout, NULL, NULL);
-        rc = w || fflush(stdout) ? 1 : 0;
+        rc = w ? w : fflush(stdout) ? SW_EIO : SW_OK;
         if (rc)
             fprintf(stderr, "stormwatch simulate: %s\n", w ? sw_strerror(w) : "cannot write standard output");
     } else {
         outdir_t d = { 0 };
         rc = outdir_open(c.out, &d);
-        if (rc == 0) {
-            int w = sim_write(&o, d.traffic, d.changes, d.truth);
-            if (w)
-                fprintf(stderr, "stormwatch simulate: %s\n", sw_strerror(w));
-            rc = w != 0;
+        if (rc == SW_OK) {
+            rc = sim_write(&o, d.traffic, d.changes, d.truth);
+            if (rc)
+                fprintf(stderr, "stormwatch simulate: %s\n", sw_strerror(rc));
         }
         rc = outdir_close(c.out, &d, rc);
     }
 done:
     free(c.incident);
     free(inc);
-    return rc;
+    return sw_exit_status(rc);
 }

@@ -118,14 +118,27 @@ expect_status 2 "$sw" keygen keys server
 expect_grep err.txt "keys/server" "keygen overwrite refused with the path"
 expect_status 2 "$sw" keygen keys
 
-# change checks that cannot be written: named, exit 1, never silent
+# change checks that cannot be written: named, exit 2 (a path it cannot open), never silent
 touch notadir
-expect_status 1 "$sw" replay -q --changes sim/changes.yaml --change-checks notadir/c sim/traffic.lp
+expect_status 2 "$sw" replay -q --changes sim/changes.yaml --change-checks notadir/c sim/traffic.lp
 expect_grep err.txt "^stormwatch replay: --change-checks: notadir/c: Not a directory" "unopenable checks file"
 expect_status 1 "$sw" replay -q --changes sim/changes.yaml --change-checks /dev/full sim/traffic.lp
 expect_grep err.txt "^stormwatch replay: --change-checks: writing /dev/full failed" "checks on a full disk"
 expect_status 0 "$sw" replay -q --changes sim/changes.yaml --change-checks checks.jsonl sim/traffic.lp
 [ -s checks.jsonl ] && ok || bad "no change checks written"
+
+# one rule for every command: a path it cannot open is 2, as bad usage is;
+# a write that fails on the way is 1 (above: /dev/full)
+expect_status 2 "$sw" keygen notadir k
+expect_grep err.txt "notadir/k.key: Not a directory" "keygen: the path named"
+expect_status 2 "$sw" simulate --users 2 --hours 1 --out notadir/sim
+expect_grep err.txt "cannot create notadir/sim: Not a directory" "simulate: --out named"
+expect_status 2 "$sw" simulate --input notadir/x --publish tcp://127.0.0.1:1
+expect_grep err.txt "notadir/x: Not a directory" "simulate: --input named"
+expect_status 1 sh -c '"$0" simulate --users 2 --hours 1 >/dev/full' "$sw"
+port=$(freeport)
+expect_status 2 "$sw" run --ingest "tcp://127.0.0.1:$port" --http "127.0.0.1:$port"
+expect_grep err.txt "cannot serve on 127.0.0.1:$port" "run: a port it cannot bind named"
 
 # a file the daemon fails on is named with the option behind it
 touch notadir

@@ -382,7 +382,7 @@ static void test_bad_server_keys(void **state)
     assert_string_equal(err, want);
     assert_null(strstr(err, text)); /* the secret is never quoted */
 
-    assert_int_equal(curve_server_setup(s, at(&t, "none.key"), NULL, err, sizeof(err)), SW_EIO);
+    assert_int_equal(curve_server_setup(s, at(&t, "none.key"), NULL, err, sizeof(err)), SW_EOPEN);
     snprintf(want, sizeof(want), "%s/none.key: No such file or directory", t.dir);
     assert_string_equal(err, want);
 
@@ -460,7 +460,7 @@ static void test_keygen(void **state)
     assert_int_equal(curve_keygen(t.dir, "a/b", err, sizeof(err)), SW_EINVAL);
     assert_int_equal(curve_keygen(t.dir, "", err, sizeof(err)), SW_EINVAL);
     assert_int_equal(curve_keygen(t.dir, "..", err, sizeof(err)), SW_EINVAL);
-    assert_int_equal(curve_keygen("/nonexistent/dir", "k", err, sizeof(err)), SW_EIO);
+    assert_int_equal(curve_keygen("/nonexistent/dir", "k", err, sizeof(err)), SW_EOPEN);
     assert_string_equal(err, "/nonexistent/dir/k.key: No such file or directory");
     tmp_remove(&t);
 }

@@ -3,7 +3,8 @@
  *
  * Every SW_E* code is negative and has a distinct, non-empty message and
  * a name "SW_E<NAME>" generated from the same X-macro row; success and
- * unknown codes get fixed strings, never NULL.
+ * unknown codes get fixed strings, never NULL. Every code maps to the
+ * exit status the README gives its kind of failure.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +22,7 @@ static const struct {
     int code;
     const char *name;
 } codes[] = {
-#define ROW(name, msg) { SW_E##name, "SW_E" #name },
+#define ROW(name, msg, exit) { SW_E##name, "SW_E" #name },
     SW_ERRORS(ROW)
 #undef ROW
 };
@@ -98,6 +99,27 @@ static void test_unknown_codes(void **state)
     }
 }
 
+/* The one rule of exit statuses: what was given is wrong -> 2, the work
+ * failed on the way -> 1, success -> 0; an unknown code is a failure. */
+static void test_exit_status(void **state)
+{
+    (void)state;
+    assert_int_equal(sw_exit_status(SW_OK), 0);
+    assert_int_equal(sw_exit_status(3), 0);
+    static const int usage[] = { SW_EINVAL, SW_EPARSE, SW_ECONFIG, SW_ENOTFOUND,
+                                 SW_EEXISTS, SW_ERANGE, SW_EOPEN };
+    for (size_t i = 0; i < sizeof(usage) / sizeof(usage[0]); i++)
+        assert_int_equal(sw_exit_status(usage[i]), 2);
+    static const int failed[] = { SW_ENOMEM, SW_EIO, SW_EFULL, SW_ERR_FIRST_, SW_ERR_LAST_, -1,
+                                  INT_MIN };
+    for (size_t i = 0; i < sizeof(failed) / sizeof(failed[0]); i++)
+        assert_int_equal(sw_exit_status(failed[i]), 1);
+    for (size_t i = 0; i < NCODES; i++) { /* every code has one of the two */
+        int st = sw_exit_status(codes[i].code);
+        assert_true(st == SW_EXIT_FAILED || st == SW_EXIT_USAGE);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -106,6 +128,7 @@ int main(void)
         cmocka_unit_test(test_names_match_codes),
         cmocka_unit_test(test_success),
         cmocka_unit_test(test_unknown_codes),
+        cmocka_unit_test(test_exit_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

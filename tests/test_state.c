@@ -377,7 +377,7 @@ static void test_unreadable_state_file_refused(void **state)
     char dir[] = "/tmp/sw_state_XXXXXX", err[512], want[256];
     assert_non_null(mkdtemp(dir));
     engine_t *e = new_engine();
-    assert_int_equal(statefile_load(dir, e, 0, err, sizeof(err)), SW_EIO);
+    assert_int_equal(statefile_load(dir, e, 0, err, sizeof(err)), SW_EOPEN);
     snprintf(want, sizeof(want), "%s: not a regular file", dir);
     assert_string_equal(err, want);
     assert_int_equal(rmdir(dir), 0);
@@ -390,7 +390,7 @@ static void test_unreadable_state_file_refused(void **state)
         engine_destroy(e);
         skip();
     }
-    assert_int_equal(statefile_load(unreadable, e, 0, err, sizeof(err)), SW_EIO);
+    assert_int_equal(statefile_load(unreadable, e, 0, err, sizeof(err)), SW_EOPEN);
     assert_string_equal(err, "/sys/bus/platform/uevent: Permission denied");
     assert_int_equal(access(unreadable, F_OK), 0);
     engine_destroy(e);

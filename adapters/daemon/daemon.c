@@ -228,7 +228,7 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
                        .log = http_log, .ctx = d };
     http_t *h = http_start(&ho, err, errlen);
     if (!h)
-        return SW_EIO;
+        return SW_EOPEN;
     /* pairs with the acquire in http_metrics */
     atomic_store_explicit(&d->web.http, h, memory_order_release);
     sw_log(LOG_INFO, "http: serving on %s (port %u)%s", d->o.r.http, http_port(h),
@@ -410,8 +410,9 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
 {
     if (!(d->cfg = load_config(d->o.config, err, errlen)))
         return name_option(SW_ECONFIG, "config", d->o.config, err, errlen);
-    if (dmn_merge_run_config(&d->o, d->cfg, flags, given))
-        return SW_EINVAL;
+    int mrc = dmn_merge_run_config(&d->o, d->cfg, flags, given);
+    if (mrc < 0)
+        return mrc; /* SW_EINVAL: it has said why */
     cfg_apply_timezone(d->cfg); /* fixed at start: a reload does not move it */
     d->ingest = d->cfg->ingest;
     changes_t *file = load_changes(d, d->o.r.changes, err, errlen);
@@ -500,7 +501,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
         char ferr[512];
         if (!(d->out.alerts_file = sink_file_open(d->o.r.alerts, ferr, sizeof(ferr)))) {
             sw_errf(err, errlen, "--alerts: %s", ferr);
-            return SW_EIO;
+            return SW_EOPEN;
         }
     }
     int crc = dmn_coord_open(d, err, errlen);
@@ -508,7 +509,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
         return crc;
     if (!(d->in.zctx = zmq_ctx_new())) {
         sw_errf(err, errlen, "ZeroMQ context: %s", zmq_strerror(zmq_errno()));
-        return SW_EIO;
+        return SW_EOPEN;
     }
     if (d->o.r.curve.allowed_keys &&
         !(d->in.auth = curve_auth_start(d->in.zctx, d->o.r.curve.allowed_keys, err, errlen)))
@@ -522,7 +523,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     if (krc < 0)
         return krc;
     if (d->o.r.pub && !(d->out.pub = sink_zmq_create(d->in.zctx, d->o.r.pub, err, errlen)))
-        return SW_EIO;
+        return SW_EOPEN;
     if (d->o.r.pub && !net_is_local(d->o.r.pub))
         sw_log(LOG_WARN, "pub: %s is reachable beyond this host in plaintext: anyone who "
                "reaches it reads every alert", d->o.r.pub);
@@ -547,7 +548,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     }
     if (d->o.r.record &&
         !(d->in.rec = record_open(d->o.r.record, d->o.r.record_max, d->o.r.record_gzip, err, errlen)))
-        return name_option(SW_EIO, "record", d->o.r.record, err, errlen);
+        return name_option(SW_EOPEN, "record", d->o.r.record, err, errlen);
     if (d->o.r.http) {
         int rc = start_http(d, err, errlen);
         if (rc < 0)
@@ -647,7 +648,7 @@ static int run(daemon_t *d, int argc, char **argv)
     if (rc) {
         cfg_run_free(&flags);
         teardown(d);
-        return rc < 0 ? 0 : rc;
+        return rc == DMN_HELP ? SW_EXIT_OK : sw_exit_status(rc);
     }
     /* a peer gone mid-write (a socket, a pipe) is an error return to the
      * writer, never the end of the daemon */
@@ -659,7 +660,7 @@ static int run(daemon_t *d, int argc, char **argv)
         if (rc != SW_EINVAL) /* SW_EINVAL: merge_run_config has said why */
             fprintf(stderr, "stormwatch run: %s\n", err[0] ? err : sw_strerror(rc));
         teardown(d);
-        return rc == SW_ECONFIG || rc == SW_EIO || rc == SW_EINVAL ? 2 : 1;
+        return sw_exit_status(rc);
     }
 
     /* signals go to the main thread only: block them before any thread starts */
@@ -672,7 +673,7 @@ static int run(daemon_t *d, int argc, char **argv)
 
     if (start_threads(d) < 0) {
         teardown(d);
-        return 1;
+        return SW_EXIT_FAILED;
     }
     atomic_store_explicit(&d->running, 1, memory_order_release);
     banner(d);
@@ -715,9 +716,9 @@ static int run(daemon_t *d, int argc, char **argv)
     for (unsigned i = 0; i < d->nshards; i++)
         pthread_join(d->sh[i].tid, NULL);
     pthread_join(d->out.tid, NULL);
-    int status = 0;
+    int status = SW_EXIT_OK;
     if (d->o.r.state && dmn_state_save(d) < 0)
-        status = 1;
+        status = SW_EXIT_FAILED;
     log_stats(d, dmn_mono_s() - last, &last_lines);
     if (d->in.rec) {
         record_flush(d->in.rec);
@@ -736,7 +737,7 @@ int run_main(int argc, char **argv)
     daemon_t *d = calloc(1, sizeof(*d)); /* a few KiB: one per process, not on the stack */
     if (!d) {
         fprintf(stderr, "stormwatch run: %s\n", sw_strerror(SW_ENOMEM));
-        return 1;
+        return sw_exit_status(SW_ENOMEM);
     }
     int status = run(d, argc, argv);
     free(d);

@@ -144,24 +144,24 @@ int dmn_parse_args(int argc, char **argv, run_opts_t *o, run_cfg_t *flags, uint6
         }
         if (c == 'h') {
             fputs(usage, stdout);
-            return -1;
+            return DMN_HELP;
         }
         if (i < 0 || !cfg_run_flag((size_t)i, &fl)) {
             fputs(usage, stderr);
-            return 2;
+            return SW_EINVAL;
         }
         char err[512];
         if (cfg_run_set(flags, (size_t)i, fl.takes_value ? optarg : NULL, err, sizeof(err)) < 0) {
             fprintf(stderr, "stormwatch run: %s\n", err);
-            return 2;
+            return SW_EINVAL;
         }
         *given |= UINT64_C(1) << i;
     }
     if (optind < argc) {
         fprintf(stderr, "stormwatch run: unexpected argument '%s'\n%s", argv[optind], usage);
-        return 2;
+        return SW_EINVAL;
     }
-    return 0;
+    return SW_OK;
 }
 
 int dmn_merge_run_config(run_opts_t *o, cfg_t *c, run_cfg_t *flags, uint64_t given)
@@ -203,11 +203,9 @@ int dmn_merge_run_config(run_opts_t *o, cfg_t *c, run_cfg_t *flags, uint64_t giv
         problem = "CurveZMQ needs the secret key, the public key and the allowed keys together";
     if (problem) {
         fprintf(stderr, "stormwatch run: %s\n", problem);
-        return 2;
+        return SW_EINVAL;
     }
-    if (!r->alerts && !r->pub && !r->n_alertmanager && !(r->alerts = strdup("-"))) {
-        fprintf(stderr, "stormwatch run: %s\n", sw_strerror(SW_ENOMEM));
-        return 2;
-    }
-    return 0;
+    if (!r->alerts && !r->pub && !r->n_alertmanager && !(r->alerts = strdup("-")))
+        return SW_ENOMEM; /* said by the caller */
+    return SW_OK;
 }

@@ -24,7 +24,7 @@ int dmn_coord_open(daemon_t *d, char *err, size_t errlen)
     if (d->o.r.change_checks) {
         char ferr[512];
         if (!(d->coord.file = sink_file_open(d->o.r.change_checks, ferr, sizeof(ferr))))
-            return sw_errf(err, errlen, "--change-checks: %s", ferr), SW_EIO;
+            return sw_errf(err, errlen, "--change-checks: %s", ferr), SW_EOPEN;
     }
     return SW_OK;
 }

@@ -372,7 +372,7 @@ int dmn_open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen)
     void *s = zmq_socket(d->in.zctx, type);
     if (!s) {
         sw_errf(err, errlen, "%s: %s", spec, zmq_strerror(zmq_errno()));
-        return SW_EIO;
+        return SW_EOPEN;
     }
     int hwm = 1000, linger = 0;
     int64_t maxmsg = (int64_t)d->o.r.max_message; /* a larger message cuts its producer off */
@@ -390,7 +390,7 @@ int dmn_open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen)
     if (rc < 0) {
         sw_errf(err, errlen, "%s: %s", spec, zmq_strerror(zmq_errno()));
         zmq_close(s);
-        return SW_EIO;
+        return SW_EOPEN;
     }
     /* its connection events, to count producers cut off (a message over
      * max_message, a protocol error) */

@@ -325,10 +325,13 @@ void dmn_state_checkpoint(daemon_t *d);
 
 /* ---- daemon_cli.c ------------------------------------------------------- */
 
-/* Parses run's arguments: 0, -1 after --help, or 2 with a message. */
+/* Parses run's arguments: SW_OK, DMN_HELP after --help, or SW_EINVAL
+ * with a message. */
+#define DMN_HELP 1
 int dmn_parse_args(int argc, char **argv, run_opts_t *o, run_cfg_t *flags, uint64_t *given);
 /* Fills what the command line did not give from the config's run:
- * section and checks the whole: 0, or 2 with a message. */
+ * section and checks the whole: SW_OK, or SW_EINVAL or SW_ENOMEM with a
+ * message. */
 int dmn_merge_run_config(run_opts_t *o, cfg_t *c, run_cfg_t *flags, uint64_t given);
 
 /* ---- daemon_metrics.c --------------------------------------------------- */

@@ -155,7 +155,7 @@ int dmn_state_load(daemon_t *d, char *err, size_t errlen)
     char werr[512];
     if (!(d->st.saver = statefile_saver_create(d->o.r.state, werr, sizeof(werr)))) {
         sw_errf(err, errlen, "--state: %s", werr);
-        return SW_EIO;
+        return SW_EOPEN;
     }
     return SW_OK;
 }

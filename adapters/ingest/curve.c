@@ -78,7 +78,7 @@ static int load_keys(const char *file, size_t max, curve_key_t **keys, size_t *n
     FILE *f = fopen(file, "re");
     if (!f) {
         sw_errf(err, errlen, "%s: %s", file, strerror(errno));
-        return SW_EIO;
+        return SW_EOPEN;
     }
     char *line = NULL, z[KEY_Z85 + 1];
     size_t cap = 0, nv = 0, capv = 0;
@@ -474,13 +474,13 @@ int curve_keygen(const char *dir, const char *name, char *err, size_t errlen)
     }
     kfd = open(kpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (kfd < 0) {
-        rc = errno == EEXIST ? SW_EEXISTS : SW_EIO;
+        rc = errno == EEXIST ? SW_EEXISTS : SW_EOPEN;
         sw_errf(err, errlen, "%s: %s", kpath, strerror(errno));
         goto out;
     }
     pfd = open(ppath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (pfd < 0) {
-        rc = errno == EEXIST ? SW_EEXISTS : SW_EIO;
+        rc = errno == EEXIST ? SW_EEXISTS : SW_EOPEN;
         sw_errf(err, errlen, "%s: %s", ppath, strerror(errno));
         close(kfd);
         unlink(kpath);

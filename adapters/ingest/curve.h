@@ -74,7 +74,8 @@ void curve_auth_stats(const curve_auth_t *a, curve_auth_stats_t *out);
  * Makes `socket` a CURVE server with the key pair from `secret_key_file` and
  * `public_key_file` (NULL: derived from the secret key). Call it before
  * bind/connect. The public key must belong to the secret key. Returns 0, or
- * SW_ECONFIG (no CURVE in libzmq), SW_EIO (unreadable file), SW_EPARSE (bad
+ * SW_ECONFIG (no CURVE in libzmq), SW_EOPEN (a file that cannot be opened),
+ * SW_EIO (a read error), SW_EPARSE (bad
  * key, mismatched pair) or SW_EINVAL (socket refused the options), with
  * "FILE[:LINE]: reason" in err. On error the socket may have some options set
  * and should be closed.
@@ -86,7 +87,8 @@ int curve_server_setup(void *socket, const char *secret_key_file, const char *pu
  * Generates a key pair and saves it as DIR/NAME.key (the secret, mode 0600)
  * and DIR/NAME.pub, each one Z85 key and a newline. Never overwrites: an
  * existing file is SW_EEXISTS and nothing is written. 0, or SW_EINVAL (bad
- * name), SW_EEXISTS, SW_EIO or SW_ECONFIG with the path in err.
+ * name), SW_EEXISTS, SW_EOPEN (a file that cannot be created), SW_EIO (a
+ * write error) or SW_ECONFIG with the path in err.
  */
 int curve_keygen(const char *dir, const char *name, char *err, size_t errlen);
 

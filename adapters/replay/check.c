@@ -11,6 +11,7 @@
 
 #include "changes_yaml.h"
 #include "config.h"
+#include "err.h"
 #include "regcheck.h"
 
 static const char usage[] =
@@ -47,10 +48,10 @@ static int check_config(const char *path)
     if (rc < 0) {
         fprintf(stderr, "%s\n", err);
         printf("%s: FAILED\n", path);
-        return 2;
+        return SW_ECONFIG; /* whatever kept it from loading: it does not pass */
     }
     printf("%s: config OK\n", path);
-    return 0;
+    return SW_OK;
 }
 
 static int check_changes(const char *path)
@@ -60,7 +61,7 @@ static int check_changes(const char *path)
     changes_t *reg = changes_create();
     if (!reg) {
         fprintf(stderr, "%s: out of memory\n", path);
-        return 2;
+        return SW_ENOMEM;
     }
     int rc = changes_load_yaml_ex(path, reg, warn, &t, err, sizeof(err));
     if (rc < 0) {
@@ -73,7 +74,7 @@ static int check_changes(const char *path)
                t.warnings == 1 ? "" : "s");
     }
     changes_destroy(reg);
-    return rc < 0 ? 2 : 0;
+    return rc == SW_ENOMEM ? SW_ENOMEM : rc < 0 ? SW_ECONFIG : SW_OK;
 }
 
 int check_main(int argc, char **argv)
@@ -89,15 +90,15 @@ int check_main(int argc, char **argv)
     int nchanges = 0, c;
     if (!changes) {
         fprintf(stderr, "stormwatch check: out of memory\n");
-        return 2;
+        return sw_exit_status(SW_ENOMEM);
     }
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:C:h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'C': changes[nchanges++] = optarg; break;
-        case 'h': fputs(usage, stdout); free(changes); return 0;
-        default: fputs(usage, stderr); free(changes); return 2;
+        case 'h': fputs(usage, stdout); free(changes); return SW_EXIT_OK;
+        default: fputs(usage, stderr); free(changes); return sw_exit_status(SW_EINVAL);
         }
     }
     if (optind < argc || (!config && !nchanges)) {
@@ -105,12 +106,14 @@ int check_main(int argc, char **argv)
                 optind < argc ? "unexpected argument" : "nothing to check: give --config or --changes",
                 usage);
         free(changes);
-        return 2;
+        return sw_exit_status(SW_EINVAL);
     }
-    int status = config ? check_config(config) : 0;
-    for (int i = 0; i < nchanges; i++)
-        if (check_changes(changes[i]))
-            status = 2;
+    int status = config ? check_config(config) : SW_OK;
+    for (int i = 0; i < nchanges; i++) {
+        int rc = check_changes(changes[i]);
+        if (rc < 0 && status != SW_ENOMEM)
+            status = rc;
+    }
     free(changes);
-    return status;
+    return sw_exit_status(status);
 }

@@ -166,14 +166,15 @@ static reader_t *open_input(const char *path)
     return r;
 }
 
-/* Closes an input after reader_next() returned rc: 0, or 1 after a read error (reported). */
+/* Closes an input after reader_next() returned rc: 0, or SW_EIO after a
+ * read error (reported). */
 static int close_input(reader_t *r, const char *path, int rc)
 {
-    int status = 0;
+    int status = SW_OK;
     if (rc < 0) {
         fprintf(stderr, "stormwatch replay: %s: line %" PRIu64 ": read error: %s\n", path,
                 reader_lineno(r) + 1, reader_error(r));
-        status = 1;
+        status = SW_EIO;
     }
     reader_close(r);
     return status;
@@ -183,7 +184,7 @@ static int replay_file(engine_t *e, const char *path, run_t *run)
 {
     reader_t *r = open_input(path);
     if (!r)
-        return 2;
+        return SW_EOPEN;
     const char *line;
     size_t len;
     int rc;
@@ -231,13 +232,15 @@ typedef struct {
 static int parse_time(const char *opt, const char *s, int64_t *ns)
 {
     if (tf_parse_rfc3339(s, ns) == 0)
-        return 0;
+        return SW_OK;
     fprintf(stderr, "stormwatch replay: --%s %s: want an RFC 3339 time such as "
                     "2019-09-12T09:00:00Z\n", opt, s);
-    return -1;
+    return SW_EINVAL;
 }
 
-/* Parses the command line: 0, 1 after --help, or 2 on bad usage (reported). */
+/* Parses the command line: SW_OK, PARSED_HELP after --help, or SW_EINVAL
+ * on bad usage (reported). */
+#define PARSED_HELP 1
 static int parse_args(int argc, char **argv, args_t *a, run_t *run)
 {
     enum { OPT_FROM = 256, OPT_TO, OPT_USER };
@@ -273,17 +276,17 @@ static int parse_args(int argc, char **argv, args_t *a, run_t *run)
         case 'a': a->with_alerts = optarg; break;
         case OPT_FROM:
             if (parse_time("from", optarg, &a->filter.from) < 0)
-                return 2;
+                return SW_EINVAL;
             filtered = 1;
             break;
         case OPT_TO:
             if (parse_time("to", optarg, &a->filter.to) < 0)
-                return 2;
+                return SW_EINVAL;
             filtered = 1;
             break;
         case OPT_USER: a->filter.user = optarg; filtered = 1; break;
-        case 'h': fputs(usage, stdout); return 1;
-        default: fputs(usage, stderr); return 2;
+        case 'h': fputs(usage, stdout); return PARSED_HELP;
+        default: fputs(usage, stderr); return SW_EINVAL;
         }
     }
     a->inputs = argv + optind;
@@ -303,9 +306,9 @@ static int parse_args(int argc, char **argv, args_t *a, run_t *run)
             why = "a report reads its INPUT twice: give files, not '-'";
     if (why) {
         fprintf(stderr, "stormwatch replay: %s\n%s", why, usage);
-        return 2;
+        return SW_EINVAL;
     }
-    return 0;
+    return SW_OK;
 }
 
 /* Runs detection over every input, alert lines to standard output. */
@@ -319,7 +322,7 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
     if (a->checks && !(sink.checks = fopen(a->checks, "w"))) {
         fprintf(stderr, "stormwatch replay: --change-checks: %s: %s\n", a->checks,
                 strerror(errno));
-        return 1;
+        return SW_EOPEN;
     }
     engine_opts_t eo = {
         .ingest = cfg->ingest, .corr = cfg->corr, .local_time = cfg_local_time(cfg),
@@ -335,7 +338,7 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
         fprintf(stderr, "stormwatch replay: out of memory\n");
         if (sink.checks)
             fclose(sink.checks);
-        return 1;
+        return SW_ENOMEM;
     }
     if (a->state) {
         /* strict: a person runs replay and reads its answer, and exit 2
@@ -346,7 +349,7 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
             engine_destroy(e);
             if (sink.checks)
                 fclose(sink.checks);
-            return 2;
+            return rc; /* SW_EPARSE or SW_EOPEN (exit 2), or SW_ENOMEM */
         }
         if (!run->quiet)
             fprintf(stderr,
@@ -357,27 +360,27 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
 
     run->t0 = now_s();
     run->next_progress = run->t0 + PROGRESS_EVERY_S;
-    int status = 0;
-    for (int i = 0; i < a->ninputs && status == 0; i++)
+    int status = SW_OK;
+    for (int i = 0; i < a->ninputs && status == SW_OK; i++)
         status = replay_file(e, a->inputs[i], run);
     engine_finish(e);
     if (fflush(stdout) != 0 || sink.write_failed) {
         fprintf(stderr, "stormwatch replay: writing alerts: %s\n", strerror(errno));
-        status = 1;
+        status = SW_EIO;
     }
     if (sink.checks && (fclose(sink.checks) != 0 || sink.checks_failed)) {
         fprintf(stderr, "stormwatch replay: --change-checks: writing %s failed\n", a->checks);
-        status = 1;
+        status = SW_EIO;
     }
     sink.checks = NULL;
     if (sink.report_failed) {
         fprintf(stderr, "stormwatch replay: out of memory collecting alerts for the report\n");
-        status = 1;
+        status = SW_ENOMEM;
     }
     double elapsed = now_s() - run->t0;
     if (a->state && statefile_save(a->state, e, err, sizeof(err)) < 0) {
         fprintf(stderr, "stormwatch replay: saving state: %s\n", err);
-        status = 1;
+        status = SW_EIO;
     }
 
     const engine_stats_t *st = engine_stats(e);
@@ -426,7 +429,7 @@ static int read_lines(report_t *rep, const char *path, const line_kind_t *k)
 {
     reader_t *r = open_input(path);
     if (!r)
-        return 2;
+        return SW_EOPEN;
     const char *line;
     size_t len;
     int rc;
@@ -453,14 +456,14 @@ static int report_pass(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *
     char *scratch = malloc(LP_SCRATCH);
     if (!scratch) {
         fprintf(stderr, "stormwatch replay: out of memory\n");
-        return 1;
+        return SW_ENOMEM;
     }
-    int status = 0;
+    int status = SW_OK;
     double t0 = now_s(), next = t0 + PROGRESS_EVERY_S;
-    for (int i = 0; i < a->ninputs && status == 0; i++) {
+    for (int i = 0; i < a->ninputs && status == SW_OK; i++) {
         reader_t *r = open_input(a->inputs[i]);
         if (!r) {
-            status = 2;
+            status = SW_EOPEN;
             break;
         }
         const char *line;
@@ -496,13 +499,13 @@ static int write_out(const char *path, const report_t *rep, const report_meta_t 
     FILE *f = open_memstream(&buf, &len);
     if (!f) {
         fprintf(stderr, "stormwatch replay: %s: %s\n", path, strerror(errno));
-        return 1;
+        return SW_ENOMEM;
     }
     int bad = render(rep, f, meta);
     if (fclose(f) != 0 || bad < 0) {
         fprintf(stderr, "stormwatch replay: %s: out of memory rendering\n", path);
         free(buf);
-        return 1;
+        return SW_ENOMEM;
     }
     int rc = fio_replace(path, buf, len);
     mode_t mask = umask(0);
@@ -512,7 +515,7 @@ static int write_out(const char *path, const report_t *rep, const report_meta_t 
     if (rc < 0)
         fprintf(stderr, "stormwatch replay: %s: %s\n", path, strerror(errno));
     free(buf);
-    return rc < 0 ? 1 : 0;
+    return rc < 0 ? SW_EIO : SW_OK;
 }
 
 static int make_report(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *run)
@@ -520,7 +523,7 @@ static int make_report(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *
     int n = report_prepare(rep);
     if (n < 0) {
         fprintf(stderr, "stormwatch replay: out of memory preparing the report\n");
-        return 1;
+        return SW_ENOMEM;
     }
     int status = report_pass(rep, a, cfg, run);
     if (status)
@@ -538,7 +541,7 @@ static int make_report(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *
         fprintf(stderr, "replay: report of %d incident%s written%s%s%s%s\n", n,
                 n == 1 ? "" : "s", a->report ? " to " : "", a->report ? a->report : "",
                 a->summary ? ", summary to " : "", a->summary ? a->summary : "");
-    return 0;
+    return SW_OK;
 }
 
 int replay_main(int argc, char **argv)
@@ -547,33 +550,33 @@ int replay_main(int argc, char **argv)
     run_t run = { 0 };
     int rc = parse_args(argc, argv, &a, &run);
     if (rc)
-        return rc == 1 ? 0 : rc;
+        return rc == PARSED_HELP ? SW_EXIT_OK : sw_exit_status(rc);
 
     char err[512];
     cfg_t cfg;
     cfg_defaults(&cfg);
-    if (a.config && cfg_load(a.config, &cfg, err, sizeof(err)) < 0) {
+    if (a.config && (rc = cfg_load(a.config, &cfg, err, sizeof(err))) < 0) {
         fprintf(stderr, "stormwatch replay: %s\n", err);
-        return 2;
+        return sw_exit_status(rc == SW_ENOMEM ? rc : SW_ECONFIG);
     }
     cfg_apply_timezone(&cfg);
     changes_t *reg = changes_create();
     report_t *rep = NULL;
-    int status = 0;
+    int status = SW_OK;
     if (!reg) {
         fprintf(stderr, "stormwatch replay: out of memory\n");
-        status = 1;
-    } else if (a.changes && changes_load_yaml_ex(a.changes, reg, warn_register, NULL, err,
-                                                 sizeof(err)) < 0) {
+        status = SW_ENOMEM;
+    } else if (a.changes && (rc = changes_load_yaml_ex(a.changes, reg, warn_register, NULL, err,
+                                                       sizeof(err))) < 0) {
         fprintf(stderr, "stormwatch replay: %s\n", err);
-        status = 2;
+        status = rc == SW_ENOMEM ? rc : SW_ECONFIG; /* a register that cannot be used */
     } else if (a.changes && regcheck_conflicts(reg, a.changes, NULL, NULL, warn_register,
                                                NULL) < 0) {
-        status = 1;
+        status = SW_ENOMEM;
     } else if ((a.report || a.summary) &&
                !(rep = report_create(&a.filter, reg, &cfg.detect))) {
         fprintf(stderr, "stormwatch replay: out of memory\n");
-        status = 1;
+        status = SW_ENOMEM;
     }
     if (!status)
         status = a.with_alerts ? read_lines(rep, a.with_alerts, &alert_lines)
@@ -585,5 +588,5 @@ int replay_main(int argc, char **argv)
     report_destroy(rep);
     changes_destroy(reg);
     cfg_free(&cfg);
-    return status;
+    return sw_exit_status(status);
 }

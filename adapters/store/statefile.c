@@ -28,7 +28,7 @@ int statefile_read(const char *path, unsigned flags, statefile_decode_fn decode,
     if (rc < 0) { /* not corruption: the file may be fine */
         int e = errno;
         sw_errf(err, errlen, "%s: %s", path, e == EINVAL ? "not a regular file" : strerror(e));
-        return e == ENOMEM ? SW_ENOMEM : SW_EIO;
+        return e == ENOMEM ? SW_ENOMEM : SW_EOPEN;
     }
     char why[256] = "";
     rc = decode(ctx, buf, len, why, sizeof(why));

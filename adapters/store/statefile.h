@@ -58,7 +58,7 @@ typedef int (*statefile_decode_fn)(void *ctx, const unsigned char *buf, size_t l
 /*
  * Reads `path` and hands its bytes to decode(ctx, ...). Returns
  * STATEFILE_LOADED, STATEFILE_MISSING, STATEFILE_MOVED_ASIDE, or with
- * "PATH: reason" in err: SW_EIO (cannot be read), SW_EPARSE (corrupt, and
+ * "PATH: reason" in err: SW_EOPEN (cannot be read), SW_EPARSE (corrupt, and
  * STATEFILE_STRICT or it could not be moved aside), SW_ENOMEM, or decode's
  * other codes. On any result but STATEFILE_LOADED nothing is loaded.
  */
