@@ -3,7 +3,9 @@
  * shard would send, at the sizes a whole DSP gives: thousands of alerts
  * firing at once (a DSP-side fault silences every User), resolved in any
  * order; more storms at once than the blast radius tracks; impacted Users
- * listed in one order whatever the order their summaries came in.
+ * listed in one order whatever the order their summaries came in; Users'
+ * summaries held for the settle come out whole (rings wrapped and grown,
+ * allocations failing in turn).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "alerts.h"
+#include "allocfail.h"
 #include "err.h"
 
 #define S INT64_C(1000000000)
@@ -662,6 +665,138 @@ static void test_user_shares(void **state)
     alerts_destroy(as);
 }
 
+
+/* ---- held summaries ------------------------------------------------------ */
+
+#define HS_USERS 300
+#define HS_ROUNDS 40
+
+/* User k's name: its number, then 'x' up to 1 + k % 64 bytes (1 to 64:
+ * every length an id may have). */
+static void hs_name(int k, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%d", k);
+    size_t len = 1 + (size_t)k % 64;
+    while ((size_t)n < len && (size_t)n + 1 < cap)
+        out[n++] = 'x';
+    out[n] = '\0';
+}
+
+/* What User k's summary of round r carries: whole numbers of messages. */
+static double hs_queued(int k, int r) { return k * 10.0 + r; }
+static double hs_base(int k, int r) { return k * 20.0 + r; }
+
+static void hs_send_round(alerts_t *as, int r)
+{
+    for (int k = 0; k < HS_USERS; k++) {
+        event_t ev = { .type = EV_SUMMARY, .at = T0 + r * 10 * S, .dt = 10 * S,
+                       .dir = k % 2 ? DIR_NORTH : DIR_SOUTH, .queued = hs_queued(k, r),
+                       .value = hs_queued(k, r), .baseline = hs_base(k, r) };
+        hs_name(k, ev.user, sizeof(ev.user));
+        snprintf(ev.cls, sizeof(ev.cls), "all");
+        alerts_event(as, 0, &ev);
+    }
+}
+
+typedef struct {
+    int seen[HS_USERS];
+    int last_round;   /* the round every User's level should come from */
+    int wrong;
+} hs_check_t;
+
+static void hs_take(void *ctx, const alerts_user_t *u)
+{
+    hs_check_t *c = ctx;
+    char *end;
+    long k = strtol(u->user, &end, 10);
+    char want[LP_MAX_ID + 1];
+    if (k < 0 || k >= HS_USERS) {
+        c->wrong++;
+        return;
+    }
+    hs_name((int)k, want, sizeof(want));
+    int d = k % 2 ? DIR_NORTH : DIR_SOUTH;
+    if (strcmp(u->user, want) || !u->seen[d] || u->seen[!d] ||
+        u->rate[d] != (float)(hs_queued((int)k, c->last_round) / 10) || /* kept as floats */
+        u->baseline[d] != (float)(hs_base((int)k, c->last_round) / 10) ||
+        u->at[d] != T0 + c->last_round * 10 * S)
+        c->wrong++;
+    c->seen[k]++;
+}
+
+/*
+ * Summaries wait for the incident settle in a queue of their own, their
+ * Users' names in a byte ring beside them. 300 Users a round (names of
+ * every length, 1 to 64 bytes), two rounds held at first and one more
+ * every sixth round: both rings wrap, then grow while wrapped, many times,
+ * and every User comes out under its own name with its own numbers, round
+ * after round; nothing stays held at the end.
+ */
+static void test_held_summaries_intact(void **state)
+{
+    (void)state;
+    fx_t *f = fx_new();
+    hs_check_t c = { 0 };
+    for (int r = 0; r < HS_ROUNDS; r++) {
+        hs_send_round(f->as, r);
+        int hold = 2 + r / 6, upto = r - hold; /* rounds up to `upto` released */
+        if (upto >= 0) {
+            progress(f, T0 + upto * 10 * S + 1);
+            memset(&c, 0, sizeof(c));
+            c.last_round = upto;
+            alerts_each_user(f->as, hs_take, &c);
+            assert_int_equal(c.wrong, 0);
+            for (int k = 0; k < HS_USERS; k++)
+                assert_int_equal(c.seen[k], 1);
+            assert_int_equal(alerts_stats(f->as)->held, (uint64_t)hold * HS_USERS);
+        }
+    }
+    alerts_flush(f->as);
+    memset(&c, 0, sizeof(c));
+    c.last_round = HS_ROUNDS - 1;
+    alerts_each_user(f->as, hs_take, &c);
+    assert_int_equal(c.wrong, 0);
+    assert_int_equal(alerts_stats(f->as)->held, 0);
+    assert_int_equal(alerts_stats(f->as)->nomem, 0);
+    fx_free(f);
+}
+
+/*
+ * Out of memory while summaries are held: the one whose room could not be
+ * made is dropped and counted, never half kept; every other User comes
+ * out whole, under its own name. Each allocation of a round fails in turn.
+ */
+static void test_held_summaries_out_of_memory(void **state)
+{
+    (void)state;
+    if (!allocfail_active())
+        skip();
+    long n;
+    for (n = 0;; n++) {
+        fx_t *f = fx_new();
+        allocfail_reset(n);
+        hs_send_round(f->as, 0);
+        int failed = allocfail_count() > n;
+        allocfail_reset(-1);
+        alerts_flush(f->as);
+        hs_check_t c = { .last_round = 0 };
+        alerts_each_user(f->as, hs_take, &c);
+        assert_int_equal(c.wrong, 0);
+        int listed = 0;
+        for (int k = 0; k < HS_USERS; k++)
+            listed += c.seen[k];
+        uint64_t dropped = alerts_stats(f->as)->nomem;
+        assert_int_equal(dropped, (uint64_t)failed);
+        assert_int_equal((uint64_t)listed + dropped, HS_USERS);
+        assert_int_equal(alerts_stats(f->as)->held, 0);
+        fx_free(f);
+        if (!failed)
+            break;
+        assert_true(n < 100);
+    }
+    assert_true(n >= 4); /* the rings grew, each failing once in turn */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -676,6 +811,8 @@ int main(void)
         cmocka_unit_test(test_declared_impact_in_correlation),
         cmocka_unit_test(test_forecast_exceeded_line),
         cmocka_unit_test(test_user_shares),
+        cmocka_unit_test(test_held_summaries_intact),
+        cmocka_unit_test(test_held_summaries_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
