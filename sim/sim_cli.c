@@ -601,7 +601,8 @@ static int outdir_close(const char *dir, outdir_t *d, int rc)
     return rc;
 }
 
-/* --input: the recording's bytes, as they are, to the publisher. */
+/* --input: the recording's bytes, as they are, to the publisher; says why
+ * when it fails. */
 static int copy_input(const char *path, FILE *to)
 {
     FILE *in = strcmp(path, "-") ? fopen(path, "rb") : stdin;
@@ -614,6 +615,8 @@ static int copy_input(const char *path, FILE *to)
     int rc = SW_OK;
     while ((n = fread(buf, 1, sizeof buf, in)) > 0)
         if (fwrite(buf, 1, n, to) != n) {
+            fprintf(stderr, "stormwatch simulate: %s: cannot hand its lines to the publisher\n",
+                    path);
             rc = SW_EIO;
             break;
         }
@@ -645,7 +648,7 @@ static int publish(const cli_t *c, const sim_opts_t *o, const sim_pub_opts_t *po
         int f = sim_pub_finish(pub, msg, sizeof msg);
         if (f)
             fprintf(stderr, "stormwatch simulate: %s\n", msg);
-        else if (w)
+        else if (w && !c->input) /* copy_input() says why itself */
             fprintf(stderr, "stormwatch simulate: %s\n", sw_strerror(w));
         rc = w ? w : f ? SW_EIO : SW_OK;
         sim_pub_stats_t st;

@@ -135,6 +135,7 @@ expect_status 2 "$sw" simulate --users 2 --hours 1 --out notadir/sim
 expect_grep err.txt "cannot create notadir/sim: Not a directory" "simulate: --out named"
 expect_status 2 "$sw" simulate --input notadir/x --publish tcp://127.0.0.1:1
 expect_grep err.txt "notadir/x: Not a directory" "simulate: --input named"
+grep -q "cannot open the path" err.txt && bad "simulate: --input's reason said twice: $(cat err.txt)" || ok
 expect_status 1 sh -c '"$0" simulate --users 2 --hours 1 >/dev/full' "$sw"
 port=$(freeport)
 expect_status 2 "$sw" run --ingest "tcp://127.0.0.1:$port" --http "127.0.0.1:$port"
