@@ -101,6 +101,18 @@ static double window_bar(const ewin_t *w, const detect_params_t *p)
     return h > p->storm_ratio_sustained ? h : p->storm_ratio_sustained;
 }
 
+/* Whether a window stands above its bar. Its z (a logarithm) is wanted
+ * only when the count is over the bar itself: z is never negative
+ * (config.c keeps storm_z_window >= 0), so a count under the bar is under the
+ * bar plus z standard deviations too, and ewin_above would say no. */
+static int window_hot(const ewin_t *w, const detect_params_t *p, double phi)
+{
+    double bar = window_bar(w, p);
+    if (!(w->k >= bar * w->mu))
+        return 0;
+    return ewin_above(w, bar, window_z(w, p), phi, p->storm_min_excess, p->storm_min_count);
+}
+
 void storm_judge(det_storm_t *s, const det_in_t *in, const detect_params_t *p, det_out_t *out)
 {
     double secs = (double)in->dt / SW_NS_PER_S, mu = in->exp_hi, k = in->count;
@@ -121,11 +133,16 @@ void storm_judge(det_storm_t *s, const det_in_t *in, const detect_params_t *p, d
     if (bar < p->storm_ratio_sustained)
         bar = p->storm_ratio_sustained;
     /* strong alone: as rare as false_per_year allows; or weak (the square
-     * root of that chance) for `for`, two samples at least */
-    double alpha = alpha_of(p, secs), z = tail_z(k, mu_burst, in->phi);
-    int s0 = rate > bar * base && rate - base > p->storm_min_excess &&
-             k - mu >= p->storm_min_count && z > z_upper(sqrt(alpha));
-    int strong = s0 && z > z_upper(alpha);
+     * root of that chance) for `for`, two samples at least. The tail's
+     * z (a cube root, a logarithm) only for a sample over the rate's bar:
+     * most are not */
+    int s0 = 0, strong = 0;
+    if (rate > bar * base && rate - base > p->storm_min_excess &&
+        k - mu >= p->storm_min_count) {
+        double alpha = alpha_of(p, secs), z = tail_z(k, mu_burst, in->phi);
+        s0 = z > z_upper(sqrt(alpha));
+        strong = s0 && z > z_upper(alpha);
+    }
     if (!s0) {
         s->s0_since = INT64_MIN;
         s->s0_samples = 0;
@@ -137,10 +154,8 @@ void storm_judge(det_storm_t *s, const det_in_t *in, const detect_params_t *p, d
     }
     int hot0 = strong || (s0 && s->s0_samples >= 2 && in->ts - s->s0_since >= p->storm_for);
     /* the windows: evidence that accumulates */
-    int hot1 = on && ewin_above(&s->s1, window_bar(&s->s1, p), window_z(&s->s1, p), in->phi,
-                                p->storm_min_excess, p->storm_min_count);
-    int hot2 = on && ewin_above(&s->s2, window_bar(&s->s2, p), window_z(&s->s2, p), in->phi,
-                                p->storm_min_excess, p->storm_min_count);
+    int hot1 = on && window_hot(&s->s1, p, in->phi);
+    int hot2 = on && window_hot(&s->s2, p, in->phi);
     out->hot = in->warm && (hot0 || hot1 || hot2);
     out->cool = !in->warm || !on;
     out->value = rate; /* the sample's: what an operator would read off a chart */

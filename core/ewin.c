@@ -57,6 +57,9 @@ int ewin_above(const ewin_t *w, double ratio, double z, double phi, double min_r
 {
     if (!(w->mu > 0) || !(w->secs > 0))
         return 0;
+    /* under ratio x mu is under it plus z >= 0 deviations: no square root */
+    if (z >= 0 && !(w->k >= ratio * w->mu))
+        return 0;
     return w->k >= ratio * w->mu + z * sd_at(w, ratio, phi) &&
            w->k - w->mu >= min_count && (w->k - w->mu) / w->secs >= min_rate;
 }
@@ -65,6 +68,8 @@ int ewin_below(const ewin_t *w, double ratio, double z, double phi, double min_r
                double min_count)
 {
     if (!(w->mu > 0) || !(w->secs > 0))
+        return 0;
+    if (z >= 0 && !(w->k <= ratio * w->mu))
         return 0;
     return w->k <= ratio * w->mu - z * sd_at(w, ratio, phi) &&
            w->mu - w->k >= min_count && (w->mu - w->k) / w->secs >= min_rate;

@@ -102,21 +102,6 @@ static void feed_day(base_t *b, const base_cfg_t *cfg, int day, const day_plan_t
     }
 }
 
-/* splitmix64: a seeded, platform-independent generator. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-/* Uniform in (0, 1). */
-static double rng_u01(uint64_t *s)
-{
-    return ((double)(rng_next(s) >> 11) + 0.5) / 9007199254740992.0;
-}
-
 /*
  * A negative-binomial count with mean mu and overdispersion phi = 1/r for
  * integer r: the sum of r geometric counts, each with mean mu/r. Its

@@ -26,6 +26,21 @@
             fail_msg("%s = %.17g, want %.17g +- %g", #a, a_, b_, (double)(tol)); \
     } while (0)
 
+/* splitmix64: a seeded, platform-independent generator of test data. */
+static inline uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* Uniform in (0, 1). */
+static inline double rng_u01(uint64_t *s)
+{
+    return ((double)(rng_next(s) >> 11) + 0.5) / 9007199254740992.0;
+}
+
 /* A new string: `n` copies of `unit` between `head` and `tail` (big or
  * deeply nested YAML, for the loaders' limits). The caller frees it. */
 static inline char *tu_repeat(const char *head, const char *unit, size_t n, const char *tail)
