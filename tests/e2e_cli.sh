@@ -15,6 +15,11 @@ expect_status 0 "$sw" replay --help;     expect_grep out.txt "usage: stormwatch 
 expect_status 0 "$sw" help replay;       expect_grep out.txt "--changes FILE" "help replay"
 expect_status 0 "$sw" simulate --help;   expect_grep out.txt "usage: stormwatch simulate" "simulate help"
 expect_status 0 "$sw" --version;         expect_grep out.txt "stormwatch " "version"
+# a build that says it allocates with jemalloc really links it (an LTO link
+# once dropped it, as-needed, with nothing else to notice)
+if grep -q "jemalloc" out.txt; then
+  if ldd "$sw" | grep -q "libjemalloc"; then ok; else bad "--version lists jemalloc, the binary does not link it"; fi
+fi
 expect_status 2 "$sw";                   expect_grep err.txt "usage" "no command"
 expect_status 2 "$sw" frobnicate;        expect_grep err.txt "unknown command 'frobnicate'" "bad command"
 expect_status 2 "$sw" replay;            expect_grep err.txt "no INPUT" "no input"
