@@ -179,13 +179,62 @@ int st_has_user(const series_table_t *t, const char *name, size_t len)
     return st_find_user(t, name, len) >= 0;
 }
 
+uint32_t st_hash(const char *user, size_t ulen, int dir, const char *cls, size_t clen)
+{
+    uint64_t uh = sw_hash(user, ulen, 0x5354524dULL);
+    return (uint32_t)sw_mix64(uh ^ sw_hash(cls, clen, (uint64_t)dir + 1));
+}
+
+/* The entry the index files first under hash, or NULL: the one a lookup
+ * most likely wants. */
+static const series_t *first_filed(const series_table_t *t, uint32_t hash)
+{
+    if (!t->series_ix.cap)
+        return NULL;
+    hix_slot_t s = t->series_ix.slots[hix_home(&t->series_ix, hash)];
+    return s.pos1 && s.hash == hash ? &t->series[s.pos1 - 1] : NULL;
+}
+
+void st_prefetch(const series_table_t *t, uint32_t hash, int stage)
+{
+    if (stage == 0) {
+        if (t->series_ix.cap)
+            __builtin_prefetch(&t->series_ix.slots[hix_home(&t->series_ix, hash)]);
+        return;
+    }
+    const series_t *se = first_filed(t, hash);
+    if (!se)
+        return;
+    if (stage == 1) { /* the entry, all of it: the detectors read it next */
+        for (size_t off = 0; off < sizeof(*se); off += 64)
+            __builtin_prefetch((const char *)se + off, 1);
+        return;
+    }
+    const user_t *u = &t->users[se->user];
+    if (stage == 2) {
+        __builtin_prefetch(se->cls);
+        __builtin_prefetch(u);
+        __builtin_prefetch(&t->aggs[se->agg], 1);
+        return;
+    }
+    __builtin_prefetch(u->name);
+    const agg_t *g = &t->aggs[se->agg];
+    if (g->route)
+        __builtin_prefetch(&t->routes[g->route - 1], 1);
+}
+
 int64_t st_lookup(const series_table_t *t, const char *user, size_t ulen, int dir,
                   const char *cls, size_t clen, uint32_t *hash_out)
 {
-    uint64_t uh = sw_hash(user, ulen, 0x5354524dULL);
-    uint32_t hash = (uint32_t)sw_mix64(uh ^ sw_hash(cls, clen, (uint64_t)dir + 1));
+    uint32_t hash = st_hash(user, ulen, dir, cls, clen);
     if (hash_out)
         *hash_out = hash;
+    return st_lookup_hashed(t, hash, user, ulen, dir, cls, clen);
+}
+
+int64_t st_lookup_hashed(const series_table_t *t, uint32_t hash, const char *user, size_t ulen,
+                         int dir, const char *cls, size_t clen)
+{
     size_t j = hix_home(&t->series_ix, hash);
     for (ptrdiff_t p; (p = hix_next(&t->series_ix, hash, &j)) >= 0;) {
         const series_t *se = &t->series[p];
@@ -201,8 +250,16 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
                   size_t clen, const detect_params_t *(*params_for)(void *, const char *, size_t),
                   void *ctx)
 {
-    uint32_t hash;
-    int64_t found = st_lookup(t, user, ulen, dir, cls, clen, &hash);
+    return st_intern_hashed(t, st_hash(user, ulen, dir, cls, clen), user, ulen, dir, cls, clen,
+                            params_for, ctx);
+}
+
+int64_t st_intern_hashed(series_table_t *t, uint32_t hash, const char *user, size_t ulen,
+                         int dir, const char *cls, size_t clen,
+                         const detect_params_t *(*params_for)(void *, const char *, size_t),
+                         void *ctx)
+{
+    int64_t found = st_lookup_hashed(t, hash, user, ulen, dir, cls, clen);
     if (found >= 0)
         return found;
     if (clen > UINT16_MAX || ulen > UINT32_MAX / 2 || dir < 0 || dir > 1)

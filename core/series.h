@@ -138,6 +138,31 @@ int64_t st_lookup(const series_table_t *t, const char *user, size_t ulen, int di
                   const char *cls, size_t clen, uint32_t *hash);
 
 /*
+ * The hash a key is filed under, and st_lookup() and st_intern() given
+ * it (it must be st_hash() of the same key): for a caller that hashes a
+ * batch of keys ahead, to prefetch what finding each will read.
+ */
+uint32_t st_hash(const char *user, size_t ulen, int dir, const char *cls, size_t clen);
+int64_t st_lookup_hashed(const series_table_t *t, uint32_t hash, const char *user, size_t ulen,
+                         int dir, const char *cls, size_t clen);
+int64_t st_intern_hashed(series_table_t *t, uint32_t hash, const char *user, size_t ulen,
+                         int dir, const char *cls, size_t clen,
+                         const detect_params_t *(*params_for)(void *ctx, const char *user,
+                                                              size_t len),
+                         void *ctx);
+
+/*
+ * Asks the CPU to fetch, ahead, what interning and updating the series
+ * filed under `hash` will read, in ST_PREFETCH_STAGES stages a few keys
+ * apart, each reading only what the one before fetched: 0 the index
+ * slot; 1 the series entry the slot names; 2 its class, User and
+ * aggregate; 3 the User's name and the blocked-route state. A hint:
+ * changes nothing, any hash is safe, a miss only costs the time it saves.
+ */
+#define ST_PREFETCH_STAGES 4
+void st_prefetch(const series_table_t *t, uint32_t hash, int stage);
+
+/*
  * Removes series si (live) and frees its strings; its User and the User's
  * aggregates go too when it was the User's last series. Their slots are
  * reused by later st_intern() calls. The caller makes sure nothing still

@@ -1249,14 +1249,19 @@ static int pend_reserve(shard_t *sh)
 
 /* A sample from the router: interned now (the series limit applies), run
  * through the detectors with the rest of its event time (pend_flush). */
-static void take_sample(shard_t *sh, const rec_t *r)
+static uint32_t key_hash(const rec_t *r)
+{
+    return st_hash(r->key, r->ulen, r->dir, r->key + r->ulen, r->clen);
+}
+
+static void take_sample(shard_t *sh, const rec_t *r, uint32_t hash)
 {
     if (sh->npend && r->ts != sh->pend_ts)
         pend_flush(sh);
     clock_advance(sh, r->ts);
     const char *cls = r->key + r->ulen;
     if (sh->o.max_series && st_nseries(sh->st) >= sh->o.max_series &&
-        st_lookup(sh->st, r->key, r->ulen, r->dir, cls, r->clen, NULL) < 0) {
+        st_lookup_hashed(sh->st, hash, r->key, r->ulen, r->dir, cls, r->clen) < 0) {
         /* a loaded state or a lowered limit may leave more than one to go */
         while (st_nseries(sh->st) >= sh->o.max_series) {
             if (evict_one(sh) < 0) {
@@ -1265,8 +1270,8 @@ static void take_sample(shard_t *sh, const rec_t *r)
             }
         }
     }
-    int64_t si = st_intern(sh->st, r->key, r->ulen, r->dir, cls, r->clen, sh->o.detect_for,
-                           sh->o.detect_ctx);
+    int64_t si = st_intern_hashed(sh->st, hash, r->key, r->ulen, r->dir, cls, r->clen,
+                                  sh->o.detect_for, sh->o.detect_ctx);
     if (si < 0 || pend_reserve(sh) < 0) {
         sh->stats.nomem++;
         return;
@@ -1355,13 +1360,14 @@ void shard_flush(shard_t *sh)
     pend_flush(sh);
 }
 
-void shard_record(shard_t *sh, const rec_t *r)
+/* A record, its key's hash given for a sample. */
+static void record_hashed(shard_t *sh, const rec_t *r, uint32_t hash)
 {
     if (r->type != REC_SAMPLE)
         pend_flush(sh); /* every control record comes after the samples before it */
     switch (r->type) {
     case REC_SAMPLE:
-        take_sample(sh, r);
+        take_sample(sh, r, hash);
         break;
     case REC_SRC_STALL: /* in event-time order: nothing from r->src since r->aux */
         clock_advance(sh, r->ts);
@@ -1414,5 +1420,38 @@ void shard_record(shard_t *sh, const rec_t *r)
         sh->next_sweep = sweep_after(sh, r->ts);
         progress(sh, r->ts);
         break;
+    }
+}
+
+void shard_record(shard_t *sh, const rec_t *r)
+{
+    record_hashed(sh, r, r->type == REC_SAMPLE ? key_hash(r) : 0);
+}
+
+/* How many records ahead of the one handled shard_records() starts each
+ * stage of st_prefetch(): far enough apart for a stage's loads to arrive
+ * before the next stage reads them, near enough to stay in the cache. */
+static const unsigned prefetch_ahead[ST_PREFETCH_STAGES] = { 12, 8, 4, 2 };
+#define HASH_RING 16 /* > the farthest: the hashes of records i .. i + 12 */
+
+void shard_records(shard_t *sh, const rec_t *v, size_t n)
+{
+    uint32_t h[HASH_RING] = { 0 };
+    size_t far = prefetch_ahead[0];
+    for (size_t k = 0; k < n && k < far; k++)
+        if (v[k].type == REC_SAMPLE) {
+            h[k % HASH_RING] = key_hash(&v[k]);
+            st_prefetch(sh->st, h[k % HASH_RING], 0);
+        }
+    for (size_t i = 0; i < n; i++) {
+        for (int stage = 0; stage < ST_PREFETCH_STAGES; stage++) {
+            size_t k = i + prefetch_ahead[stage];
+            if (k >= n || v[k].type != REC_SAMPLE)
+                continue;
+            if (stage == 0)
+                h[k % HASH_RING] = key_hash(&v[k]);
+            st_prefetch(sh->st, h[k % HASH_RING], stage);
+        }
+        record_hashed(sh, &v[i], h[i % HASH_RING]);
     }
 }

@@ -99,6 +99,10 @@ void shard_destroy(shard_t *sh);
  * one event time wait until a record of a later time, or a control record,
  * comes (or shard_flush()). */
 void shard_record(shard_t *sh, const rec_t *r);
+/* shard_record() of v[0] .. v[n-1] in turn, each sample's series state
+ * fetched from memory a few records ahead of its turn (st_prefetch): a
+ * burst from a ring is best handed over whole. */
+void shard_records(shard_t *sh, const rec_t *v, size_t n);
 
 /* Runs the samples waiting for their event time to end through the
  * detectors now: for a caller that feeds samples without the router's

@@ -25,6 +25,8 @@
 
 #include "engine.h"
 #include "err.h"
+#include "router.h"
+#include "shard.h"
 #include "sim.h"
 
 #define S INT64_C(1000000000)
@@ -385,10 +387,141 @@ static void test_feed_stall_resumed_resolves_at_first_sample(void **state)
     free(out.buf);
 }
 
+/* ---- bursts ------------------------------------------------------------- */
+
+/* The records a router hands its one shard. */
+typedef struct {
+    rec_t *v;
+    size_t n, cap;
+} recs_t;
+
+static void keep_rec(void *ctx, unsigned shard, const rec_t *r)
+{
+    recs_t *rs = ctx;
+    assert_int_equal(shard, 0);
+    if (rs->n == rs->cap) {
+        rs->cap = rs->cap ? rs->cap * 2 : 4096;
+        rs->v = realloc(rs->v, rs->cap * sizeof(*rs->v));
+        assert_non_null(rs->v);
+    }
+    rs->v[rs->n++] = *r;
+}
+
+/* A shard's events as text, every field. */
+static void ev_text(void *ctx, const event_t *ev)
+{
+    FILE *f = ctx;
+    fprintf(f,
+            "%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
+            " %.17g %.17g %.17g %.17g %.17g %.17g %u %u %u %u %u %u %u %u %u %" PRIu64 " %s %s\n",
+            ev->at, ev->starts_at, ev->detected_at, ev->ends_at, ev->since, ev->dt, ev->value,
+            ev->baseline, ev->backlog, ev->limit, ev->queued, ev->delivered, ev->id, ev->type,
+            ev->kind, ev->dir, ev->alerting, ev->learning, ev->role, ev->severity, ev->src,
+            ev->incident, ev->user, ev->cls);
+}
+
+static const detect_params_t *default_detection(void *ctx, const char *user, size_t len)
+{
+    static detect_params_t p;
+    static int made;
+    (void)ctx;
+    (void)user;
+    (void)len;
+    if (!made) {
+        detect_params_defaults(&p);
+        made = 1;
+    }
+    return &p;
+}
+
+/* Runs the records through a shard holding at most max_series series, one
+ * by one (burst 0) or in bursts of the sizes given in turn; returns its
+ * events as text and its stats. */
+static char *shard_run(const recs_t *rs, size_t max_series, const size_t *bursts, size_t nb,
+                       shard_stats_t *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    shard_opts_t o = { .detect_for = default_detection, .emit = ev_text, .emit_ctx = f,
+                       .feed_owner = 1, .max_series = max_series };
+    ingest_params_defaults(&o.ingest);
+    shard_t *sh = shard_create(&o);
+    assert_non_null(sh);
+    for (size_t i = 0, b = 0; i < rs->n;) {
+        size_t k = nb ? bursts[b++ % nb] : 1;
+        if (k > rs->n - i)
+            k = rs->n - i;
+        if (nb)
+            shard_records(sh, &rs->v[i], k);
+        else
+            shard_record(sh, &rs->v[i]);
+        i += k;
+    }
+    shard_flush(sh);
+    *st = *shard_stats(sh);
+    shard_destroy(sh);
+    fclose(f);
+    return text;
+}
+
+/* A burst handed over whole (the daemon's shard thread, with its
+ * prefetching ahead) does exactly what its records one by one do: the
+ * same events, field for field, and the same counts, with storms, a
+ * blocked route, Users in any order within a timestamp, repeats and a
+ * series limit that evicts. */
+static void test_bursts_same_as_records(void **state)
+{
+    (void)state;
+    size_t len;
+    char *traffic = sim_traffic(SIM_ORDER_SHUFFLED, &len);
+    recs_t rs = { 0 };
+    router_opts_t ro = { .nshards = 1, .deliver = keep_rec, .ctx = &rs };
+    ingest_params_defaults(&ro.ingest);
+    router_t *rt = router_create(&ro);
+    assert_non_null(rt);
+    const char *p = traffic, *end = traffic + len;
+    for (int line = 0; p < end; line++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        router_feed_line(rt, p, l);
+        if (line % 97 == 0) /* a repeat now and then */
+            router_feed_line(rt, p, l);
+        p += l + 1;
+    }
+    router_finish(rt);
+    router_destroy(rt);
+    free(traffic);
+    assert_true(rs.n > 10000);
+
+    static const size_t bursts[] = { 64, 1, 3, 13, 2, 200, 7, 64 };
+    for (int limited = 0; limited < 2; limited++) {
+        size_t max_series = limited ? 100 : 0; /* 40 Users, 4 series each */
+        shard_stats_t one, burst;
+        char *a = shard_run(&rs, max_series, NULL, 0, &one);
+        char *b = shard_run(&rs, max_series, bursts, sizeof(bursts) / sizeof(*bursts), &burst);
+        assert_true(strlen(a) > 1000);
+        assert_string_equal(a, b);
+        assert_true(one.samples > 10000);
+        assert_int_equal(one.samples, burst.samples);
+        assert_int_equal(one.duplicates, burst.duplicates);
+        assert_true(one.duplicates > 0);
+        assert_int_equal(one.evicted, burst.evicted);
+        assert_int_equal(one.refused, burst.refused);
+        if (limited)
+            assert_true(one.evicted + one.refused > 0);
+        free(a);
+        free(b);
+    }
+    free(rs.v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_users_in_any_order_same_lines),
+        cmocka_unit_test(test_bursts_same_as_records),
         cmocka_unit_test(test_repeat_ahead_cannot_hide_storm),
         cmocka_unit_test(test_repeat_after_cannot_hide_storm),
         cmocka_unit_test(test_repeat_cannot_hide_blocked_route),

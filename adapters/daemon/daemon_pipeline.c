@@ -114,8 +114,8 @@ void *dmn_shard_main(void *arg)
         idle = IDLE_MIN_NS;
         int64_t tick = INT64_MIN;
         unsigned handoffs = 0;
+        shard_records(s->shard, buf, n);
         for (size_t i = 0; i < n; i++) {
-            shard_record(s->shard, &buf[i]);
             if (buf[i].type == REC_TICK)
                 tick = buf[i].ts;
             handoffs += buf[i].type == REC_HANDOFF;
