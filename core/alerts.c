@@ -1,7 +1,7 @@
 /*
  * alerts.c - the alert stage (alerts.h).
  *
- * Size: about 1250 lines, kept whole on purpose: the alert stage is one
+ * Size: about 1450 lines, kept whole on purpose: the alert stage is one
  * owner's state (held events, actives, incidents, remote actives) and its
  * order of release; correlation, blast radius and incidents are modules
  * of their own (correlate.c, blast.c, incident.c).
