@@ -279,51 +279,20 @@ static int group_grow(alerts_t *as)
 
 static int q_push(queue_t *q, const event_t *ev, unsigned shard)
 {
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? q->cap * 2 : 256;
-        held_t *v = malloc(cap * sizeof(*v));
-        if (!v)
-            return SW_ENOMEM;
-        for (size_t i = 0; i < q->n; i++)
-            v[i] = q->v[(q->head + i) & (q->cap - 1)];
-        free(q->v);
-        q->v = v;
-        q->cap = cap;
-        q->head = 0;
-    }
+    if (q->n == q->cap && VEC_RING_GROW(q->v, q->cap, q->head, q->n, 256, 0) < 0)
+        return SW_ENOMEM;
     q->v[(q->head + q->n) & (q->cap - 1)] = (held_t){ *ev, shard };
     q->n++;
-    return SW_OK;
-}
-
-/* A ring of `cap` elements of `size` bytes, `n` from `head`, copied to the
- * start of a new one of twice the size: 0, or SW_ENOMEM with it unchanged. */
-static int ring_double(void **v, size_t *head, size_t n, size_t *cap, size_t size, size_t first)
-{
-    size_t ncap = *cap ? *cap * 2 : first;
-    char *nv = malloc(ncap * size);
-    if (!nv)
-        return SW_ENOMEM;
-    size_t part = *cap - *head < n ? *cap - *head : n; /* up to the end, then from 0 */
-    if (n) {
-        memcpy(nv, (char *)*v + *head * size, part * size);
-        memcpy(nv + part * size, *v, (n - part) * size);
-    }
-    free(*v);
-    *v = nv;
-    *cap = ncap;
-    *head = 0;
     return SW_OK;
 }
 
 static int sq_push(queue_t *q, const event_t *ev)
 {
     size_t ulen = strnlen(ev->user, sizeof(ev->user) - 1);
-    if (q->sn == q->scap &&
-        ring_double((void **)&q->sv, &q->shead, q->sn, &q->scap, sizeof(sum_t), 256) < 0)
+    if (q->sn == q->scap && VEC_RING_GROW(q->sv, q->scap, q->shead, q->sn, 256, 0) < 0)
         return SW_ENOMEM;
     while (q->ncap - q->nlen < ulen)
-        if (ring_double((void **)&q->names, &q->nhead, q->nlen, &q->ncap, 1, 4096) < 0)
+        if (VEC_RING_GROW(q->names, q->ncap, q->nhead, q->nlen, 4096, 0) < 0)
             return SW_ENOMEM;
     q->sv[(q->shead + q->sn) & (q->scap - 1)] = (sum_t){
         .at = ev->at, .dt = ev->dt, .value = ev->value, .baseline = ev->baseline,

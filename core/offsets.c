@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "err.h"
+#include "vec.h"
 
 void off_init(off_track_t *t)
 {
@@ -31,17 +32,7 @@ static off_run_t *run_at(off_track_t *t, size_t i)
 
 static int grow(off_track_t *t)
 {
-    size_t cap = t->cap ? t->cap * 2 : 64;
-    off_run_t *v = malloc(cap * sizeof(*v));
-    if (!v)
-        return SW_ENOMEM;
-    for (size_t i = 0; i < t->n; i++)
-        v[i] = *run_at(t, i);
-    free(t->runs);
-    t->runs = v;
-    t->cap = cap;
-    t->head = 0;
-    return SW_OK;
+    return VEC_RING_GROW(t->runs, t->cap, t->head, t->n, 64, 0);
 }
 
 int off_taken(off_track_t *t, int64_t offset, int64_t newest)

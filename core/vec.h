@@ -1,6 +1,7 @@
 /*
  * vec.h - the one growable array of stormwatch: a pointer, a count kept by
- * the caller and a capacity, grown by doubling.
+ * the caller and a capacity, grown by doubling; and its ring form, whose
+ * elements start anywhere and wrap at the end.
  *
  *   if (VEC_RESERVE(sh->fires, sh->fires_cap, sh->nfires + 1, 16) < 0)
  *       return SW_ENOMEM;
@@ -25,5 +26,19 @@ int vec_reserve(void *arrayp, size_t *cap, size_t need, size_t size, size_t firs
 
 /* vec_reserve() on an array lvalue `v` of any element type. */
 #define VEC_RESERVE(v, cap, need, first) vec_reserve(&(v), &(cap), (need), sizeof(*(v)), (first))
+
+/*
+ * The same for a ring: the *cap elements of `size` bytes at *(void **)
+ * arrayp hold `n` from index *head on, wrapping at *cap. Grows it to twice
+ * the capacity (`first` when 0), but to no more than `max` elements when
+ * max is not 0, its n elements copied in order to the start (*head
+ * becomes 0): a power-of-two capacity, for rings indexed by a mask, stays
+ * one when first and max are. 0, or SW_ENOMEM with the ring unchanged
+ * (also when it is at max already).
+ */
+int vec_ring_grow(void *arrayp, size_t *cap, size_t *head, size_t n, size_t size, size_t first,
+                  size_t max);
+#define VEC_RING_GROW(v, cap, head, n, first, max) \
+    vec_ring_grow(&(v), &(cap), &(head), (n), sizeof(*(v)), (first), (max))
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * test_vec.c - the growable array (core/vec.h): doubling from the first
  * capacity, contents kept, no move when there is room, and a failure that
- * leaves the array as it was.
+ * leaves the array as it was; and the ring's growth, its elements in order
+ * from the start however they wrapped, up to a bound.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -66,12 +67,68 @@ static void test_failure_changes_nothing(void **state)
     free(v);
 }
 
+/* A ring of uint32 in which value k sits at (head + k) & (cap - 1) grows
+ * with every wrap point: the values come out in order from index 0, the
+ * capacity doubles and stays a power of two. */
+static void test_ring_grows_in_order(void **state)
+{
+    (void)state;
+    for (size_t head = 0; head < 8; head++) {
+        for (size_t n = 0; n <= 8; n++) {
+            uint32_t *v = NULL;
+            size_t cap = 0, h = 0;
+            assert_int_equal(VEC_RING_GROW(v, cap, h, 0, 8, 0), SW_OK);
+            assert_int_equal(cap, 8);
+            h = head;
+            for (size_t k = 0; k < n; k++)
+                v[(head + k) & (cap - 1)] = (uint32_t)(100 + k);
+            assert_int_equal(VEC_RING_GROW(v, cap, h, n, 8, 0), SW_OK);
+            assert_int_equal(cap, 16);
+            assert_int_equal(h, 0);
+            for (size_t k = 0; k < n; k++)
+                assert_int_equal(v[k], 100 + k);
+            free(v);
+        }
+    }
+}
+
+/* A bound caps the growth, and a ring at its bound cannot grow: nothing
+ * changes then. */
+static void test_ring_bound(void **state)
+{
+    (void)state;
+    int *v = NULL;
+    size_t cap = 0, head = 0;
+    assert_int_equal(VEC_RING_GROW(v, cap, head, 0, 16, 24), SW_OK);
+    assert_int_equal(cap, 16);
+    for (int k = 0; k < 16; k++)
+        v[(5 + k) % 16] = k;
+    head = 5;
+    assert_int_equal(VEC_RING_GROW(v, cap, head, 16, 16, 24), SW_OK);
+    assert_int_equal(cap, 24); /* 32 bounded to 24 */
+    for (int k = 0; k < 16; k++)
+        assert_int_equal(v[k], k);
+    int *before = v;
+    head = 3;
+    assert_int_equal(VEC_RING_GROW(v, cap, head, 24, 16, 24), SW_ENOMEM);
+    assert_ptr_equal(v, before);
+    assert_int_equal(cap, 24);
+    assert_int_equal(head, 3);
+    /* nor when the bytes would overflow a size_t */
+    size_t huge = SIZE_MAX / 2 + 1, h2 = 0;
+    assert_int_equal(vec_ring_grow(&v, &huge, &h2, 0, 1, 1, 0), SW_ENOMEM);
+    assert_ptr_equal(v, before);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grows_by_doubling),
         cmocka_unit_test(test_room_left_moves_nothing),
         cmocka_unit_test(test_failure_changes_nothing),
+        cmocka_unit_test(test_ring_grows_in_order),
+        cmocka_unit_test(test_ring_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

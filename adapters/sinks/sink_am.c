@@ -167,19 +167,7 @@ static int q_reserve(target_t *t, size_t qmax)
 {
     if (t->qn < t->qcap || t->qn >= qmax)
         return SW_OK;
-    size_t cap = t->qcap ? t->qcap * 2 : 16;
-    if (cap > qmax)
-        cap = qmax;
-    qent_t *q = malloc(cap * sizeof(*q));
-    if (!q)
-        return SW_ENOMEM;
-    for (size_t i = 0; i < t->qn; i++)
-        q[i] = *q_at(t, i);
-    free(t->q);
-    t->q = q;
-    t->qcap = cap;
-    t->qhead = 0;
-    return SW_OK;
+    return VEC_RING_GROW(t->q, t->qcap, t->qhead, t->qn, 16, qmax);
 }
 
 /* Appends m (taking a reference) after q_reserve(); a full queue drops its
