@@ -286,6 +286,24 @@ static int q_push(queue_t *q, const event_t *ev, unsigned shard)
     return SW_OK;
 }
 
+/* Copies n bytes into (in) or out of the names' byte ring from offset at
+ * on, wrapping at its end: two copies at most, not a byte at a time. */
+static void names_in(queue_t *q, size_t at, const char *src, size_t n)
+{
+    at &= q->ncap - 1;
+    size_t first = q->ncap - at < n ? q->ncap - at : n;
+    memcpy(q->names + at, src, first);
+    memcpy(q->names, src + first, n - first);
+}
+
+static void names_out(const queue_t *q, size_t at, char *dst, size_t n)
+{
+    at &= q->ncap - 1;
+    size_t first = q->ncap - at < n ? q->ncap - at : n;
+    memcpy(dst, q->names + at, first);
+    memcpy(dst + first, q->names, n - first);
+}
+
 static int sq_push(queue_t *q, const event_t *ev)
 {
     size_t ulen = strnlen(ev->user, sizeof(ev->user) - 1);
@@ -299,8 +317,7 @@ static int sq_push(queue_t *q, const event_t *ev)
         .queued = ev->queued, .delivered = ev->delivered, .backlog = ev->backlog,
         .dir = ev->dir, .alerting = ev->alerting, .ulen = (uint8_t)ulen };
     q->sn++;
-    for (size_t i = 0, at = q->nhead + q->nlen; i < ulen; i++)
-        q->names[(at + i) & (q->ncap - 1)] = ev->user[i];
+    names_in(q, q->nhead + q->nlen, ev->user, ulen);
     q->nlen += ulen;
     return SW_OK;
 }
@@ -319,8 +336,7 @@ static void sq_pop(queue_t *q, event_t *ev)
                      .baseline = m->baseline, .queued = m->queued,
                      .delivered = m->delivered, .backlog = m->backlog, .dir = m->dir,
                      .alerting = m->alerting, .cls = "all" };
-    for (size_t i = 0; i < m->ulen; i++)
-        ev->user[i] = q->names[(q->nhead + i) & (q->ncap - 1)];
+    names_out(q, q->nhead, ev->user, m->ulen);
     q->nhead = (q->nhead + m->ulen) & (q->ncap - 1);
     q->nlen -= m->ulen;
     q->shead = (q->shead + 1) & (q->scap - 1);
