@@ -99,30 +99,40 @@ double base_scale(const base_t *b)
  * within the same day (a first-day storm would resolve itself a bin after
  * it began).
  */
-static int usable(const base_t *b, int k, int own_kind, int64_t n)
+static int usable_at(const base_t *b, int k, int i, int own_kind, int64_t n)
 {
-    uint8_t d = base_days(b, k, day_bin(n)) & DAYS_MAX;
+    unsigned d = (unsigned)b->days[k][(unsigned)i >> 1] >> (((unsigned)i & 1) * 4) & DAYS_MAX;
     /* the other kind of day's profile (own_kind 0) was never learnt from bin n */
     int today = own_kind && n < b->bin && n > b->bin - BASE_BINS;
     return d > 1 || (d == 1 && !today);
 }
 
+static int usable(const base_t *b, int k, int own_kind, int64_t n)
+{
+    return usable_at(b, k, day_bin(n), own_kind, n);
+}
+
 /* The profile's rate for bin n, unscaled, and whether it has one: its own
  * kind of day, else the other kind's. */
-static int profile_at(const base_t *b, const base_cfg_t *cfg, int64_t n, double *rate,
-                      int *own)
+static int profile_kind_at(const base_t *b, const base_cfg_t *cfg, int64_t n, int k, int i,
+                           double *rate, int *own)
 {
-    int k = kind_for(cfg, n);
-    *own = usable(b, k, 1, n);
+    *own = usable_at(b, k, i, 1, n);
     if (*own) {
-        *rate = half_to_float(b->prof[k][day_bin(n)]);
+        *rate = half_to_float(b->prof[k][i]);
         return 1;
     }
-    if (cfg->weekly && usable(b, 1 - k, 0, n)) {
-        *rate = half_to_float(b->prof[1 - k][day_bin(n)]);
+    if (cfg->weekly && usable_at(b, 1 - k, i, 0, n)) {
+        *rate = half_to_float(b->prof[1 - k][i]);
         return 1;
     }
     return 0;
+}
+
+static int profile_at(const base_t *b, const base_cfg_t *cfg, int64_t n, double *rate,
+                      int *own)
+{
+    return profile_kind_at(b, cfg, n, kind_for(cfg, n), day_bin(n), rate, own);
 }
 
 /* The expected rate of bin n: its profile (with cfg->smooth, smoothed
@@ -130,11 +140,12 @@ static int profile_at(const base_t *b, const base_cfg_t *cfg, int64_t n, double 
  * coarse series is half as noisy, a batch's edge blurs by a bin), times
  * the day scale; or the level. *learning: 0 from its own kind of day's profile, 1 from the
  * other kind's, 2 the bare level. */
-static double bin_value(const base_t *b, const base_cfg_t *cfg, int64_t n, int *learning)
+static double bin_value_at(const base_t *b, const base_cfg_t *cfg, int64_t n, int k, int i,
+                           int *learning)
 {
     double p, q;
     int own, o;
-    if (profile_at(b, cfg, n, &p, &own)) {
+    if (profile_kind_at(b, cfg, n, k, i, &p, &own)) {
         *learning = !own;
         if (!cfg->smooth)
             return cfg->scale_tau > 0 ? p * base_scale(b) : p;
@@ -145,6 +156,11 @@ static double bin_value(const base_t *b, const base_cfg_t *cfg, int64_t n, int *
     }
     *learning = 2;
     return b->rate;
+}
+
+static double bin_value(const base_t *b, const base_cfg_t *cfg, int64_t n, int *learning)
+{
+    return bin_value_at(b, cfg, n, kind_for(cfg, n), day_bin(n), learning);
 }
 
 /*
@@ -297,9 +313,15 @@ void base_expect(const base_t *b, const base_cfg_t *cfg, int64_t lts, int64_t to
     double h = 0, l = INFINITY, ahead = 0, lo_ahead = INFINITY, mid = 0;
     int64_t now = abs_bin(lts);
     int how = -1;
+    /* the bin of the day and its kind step along with n: worked out once */
+    int i = day_bin(first), k = kind_for(cfg, first);
     for (int64_t n = first; n <= last; n++) {
         int learning;
-        double v = bin_value(b, cfg, n, &learning);
+        double v = bin_value_at(b, cfg, n, k, i, &learning);
+        if (++i == BASE_BINS) {
+            i = 0;
+            k = kind_for(cfg, n + 1);
+        }
         if (v > h)
             h = v;
         if (v < l)

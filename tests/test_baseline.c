@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "baseline.h"
+#include "half.h"
 #include "timefmt.h"
 
 #include "testutil.h"
@@ -636,6 +637,56 @@ static void test_log_cdf(void **state)
         assert_true(base_log_cdf(k, 30, 0.05) <= 0.0);
 }
 
+/* A baseline whose every bin has history: weekdays at `weekday` msg/s,
+ * the weekend at `weekend`. */
+static void two_profiles(base_t *b, double weekday, double weekend)
+{
+    base_init(b);
+    for (int i = 0; i < BASE_BINS; i++) {
+        b->prof[BASE_WEEKDAY][i] = half_from_float((float)weekday);
+        b->prof[BASE_WEEKEND][i] = half_from_float((float)weekend);
+        base_set_days(b, BASE_WEEKDAY, i, 3);
+        base_set_days(b, BASE_WEEKEND, i, 3);
+    }
+}
+
+/* The envelope around midnight reads each side's bins from its own kind
+ * of day: Friday night into Saturday, Sunday night into Monday, a
+ * window wholly inside one day, and windows wider than a day. */
+static void test_envelope_across_midnight(void **state)
+{
+    (void)state;
+    base_t b;
+    two_profiles(&b, 10, 2);
+    base_cfg_t cfg = { .tau = 1800 * SEC, .day_weight = 0.5, .weekly = 1 };
+    base_expect_t ex;
+    /* day0 is a Thursday: Friday 23:55, +-15 min reaches Saturday 00:10 */
+    base_expect(&b, &cfg, day0() + 2 * DAY - 5 * 60 * SEC, 15 * 60 * SEC, &ex);
+    assert_near(ex.hi, 10, 1e-9);
+    assert_near(ex.lo, 2, 1e-9);
+    assert_near(ex.mid, 10, 1e-9);   /* Friday's own bin */
+    assert_near(ex.lo_ahead, 2, 1e-9); /* from now on: Saturday comes */
+    assert_false(ex.learning);
+    /* Sunday 23:55 into Monday 00:10 */
+    base_expect(&b, &cfg, day0() + 4 * DAY - 5 * 60 * SEC, 15 * 60 * SEC, &ex);
+    assert_near(ex.hi, 10, 1e-9);
+    assert_near(ex.lo, 2, 1e-9);
+    assert_near(ex.mid, 2, 1e-9);
+    assert_near(ex.hi_ahead, 10, 1e-9);
+    /* Saturday noon: the weekend alone */
+    base_expect(&b, &cfg, day0() + 2 * DAY + 12 * 3600 * SEC, 15 * 60 * SEC, &ex);
+    assert_near(ex.hi, 2, 1e-9);
+    assert_near(ex.lo, 2, 1e-9);
+    /* a window wider than a day is read for a day from its start:
+     * Saturday 06:00 +-13 h is Friday 17:00 to Saturday 16:45 */
+    base_expect(&b, &cfg, day0() + 2 * DAY + 6 * 3600 * SEC, 13 * 3600 * SEC, &ex);
+    assert_near(ex.hi, 10, 1e-9);
+    assert_near(ex.lo, 2, 1e-9);
+    /* ... and Saturday 00:00 +-30 h only Thursday 18:00 to Friday 17:45 */
+    base_expect(&b, &cfg, day0() + 2 * DAY, 30 * 3600 * SEC, &ex);
+    assert_near(ex.lo, 10, 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -657,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_phi_learned_from_overdispersed_counts),
         cmocka_unit_test(test_phi_near_zero_on_poisson_counts),
         cmocka_unit_test(test_sd_floor),
+        cmocka_unit_test(test_envelope_across_midnight),
         cmocka_unit_test(test_extreme_sample_clamps_phi),
         cmocka_unit_test(test_log_cdf),
     };
