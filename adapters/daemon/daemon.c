@@ -30,8 +30,10 @@
  * The ingest thread is daemon_ingest.c, the shard and alert threads
  * daemon_pipeline.c, learned state daemon_state.c, the command line
  * daemon_cli.c, the metrics daemon_metrics.c, Kafka daemon_kafka.c;
- * daemon_int.h is what they share. This file sets them up, runs the main
- * thread (signals, reloads, the periodic log line) and tears them down.
+ * daemon_int.h is what they share; the alert sinks are a module of their
+ * own (adapters/sinks/fanout.h says which thread calls what). This file
+ * sets the threads up, runs the main thread (signals, reloads, the
+ * periodic log line) and tears them down.
  */
 #include "daemon.h"
 #include "daemon_int.h"
@@ -69,8 +71,7 @@
 #include "ring.h"
 #include "router.h"
 #include "shard.h"
-#include "sink_am.h"
-#include "sink_zmq.h"
+#include "fanout.h"
 #include "state.h"
 #include "statefile.h"
 #include "timefmt.h"
@@ -244,8 +245,8 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
 static void reload(daemon_t *d)
 {
     char err[512];
-    if (d->out.alerts_file) /* logrotate moved it: the next line goes to a new file */
-        sink_file_reopen(d->out.alerts_file);
+    /* logrotate moved --alerts: the next line goes to a new file */
+    fanout_reopen(d->out.fanout);
     if (d->coord.file)
         sink_file_reopen(d->coord.file);
     cfg_t *c = load_config(d->o.config, err, sizeof(err));
@@ -317,9 +318,8 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
         drops += atomic_load_explicit(&d->sh[i].in_drops, memory_order_relaxed);
         conflicts += atomic_load_explicit(&d->sh[i].conflicts, memory_order_relaxed);
     }
-    sink_file_stats_t fs = { 0 };
-    if (d->out.alerts_file)
-        sink_file_stats(d->out.alerts_file, &fs);
+    fanout_stats_t fo;
+    fanout_stats(d->out.fanout, &fo);
     /* the feed's event time (the newest sample handed to detection) and
      * how far it trails the wall clock (the reordering wait included) */
     char feed[TF_BUFLEN + 48] = "feed time none yet";
@@ -340,8 +340,7 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
            atomic_load_explicit(&d->in.msgs, memory_order_relaxed),
            atomic_load_explicit(&d->in.router_bad, memory_order_relaxed),
            atomic_load_explicit(&d->in.router_late, memory_order_relaxed), conflicts, rings, waits,
-           drops, atomic_load_explicit(&d->out.alerts_out_n, memory_order_relaxed),
-           fs.write_errors, feed);
+           drops, fo.lines, fo.file.write_errors, feed);
     *last_lines = lines;
 }
 
@@ -361,13 +360,11 @@ static void teardown(daemon_t *d)
         if (d->in.monitors[i])
             zmq_close(d->in.monitors[i]);
     }
-    sink_zmq_destroy(d->out.pub);
-    sink_am_destroy(d->out.am); /* delivers what it can in a short grace, persists the rest */
+    fanout_destroy(d->out.fanout); /* before the PUB socket's context ends */
     curve_auth_stop(d->in.auth);
     if (d->in.zctx)
         zmq_ctx_term(d->in.zctx);
     record_close(d->in.rec);
-    sink_file_close(d->out.alerts_file);
     dmn_coord_close(d);
     alertjournal_close(d->out.journal);
     dmn_resumes_free(d);
@@ -386,7 +383,6 @@ static void teardown(daemon_t *d)
         cfg_free(d->cfg);
         free(d->cfg);
     }
-    free(d->out.line_buf);
     free(d->out.alerts_snapshot);
     pthread_mutex_destroy(&d->out.snap_lock);
     pthread_mutex_destroy(&d->st.ckpt_lock);
@@ -497,9 +493,11 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
                    "go on", path, js.resumed);
     }
 
+    if (!(d->out.fanout = fanout_create()))
+        return SW_ENOMEM;
     if (d->o.r.alerts) {
         char ferr[512];
-        if (!(d->out.alerts_file = sink_file_open(d->o.r.alerts, ferr, sizeof(ferr)))) {
+        if (fanout_add_file(d->out.fanout, d->o.r.alerts, ferr, sizeof(ferr)) < 0) {
             sw_errf(err, errlen, "--alerts: %s", ferr);
             return SW_EOPEN;
         }
@@ -522,7 +520,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     int krc = dk_open(d, err, errlen);
     if (krc < 0)
         return krc;
-    if (d->o.r.pub && !(d->out.pub = sink_zmq_create(d->in.zctx, d->o.r.pub, err, errlen)))
+    if (d->o.r.pub && fanout_add_pub(d->out.fanout, d->in.zctx, d->o.r.pub, err, errlen) < 0)
         return SW_EOPEN;
     if (d->o.r.pub && !net_is_local(d->o.r.pub))
         sw_log(LOG_WARN, "pub: %s is reachable beyond this host in plaintext: anyone who "
@@ -542,7 +540,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
                                                                 dflt, sizeof(dflt)),
                                .strict_queue = d->o.r.strict_files,
                                .generator_url = generator_url(d, gen, sizeof(gen)) };
-        if (!(d->out.am = sink_am_create(&amo, err, errlen)))
+        if (fanout_add_alertmanager(d->out.fanout, &amo, err, errlen) < 0)
             return name_option(SW_ECONFIG, "alertmanager-queue", amo.queue_path, err, errlen);
         sw_log(LOG_INFO, "alertmanager queue: %s", amo.queue_path);
     }

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "curve.h"
 #include "errburst.h"
+#include "fanout.h"
 #include "http.h"
 #include "idindex.h"
 #include "record.h"
@@ -36,10 +37,8 @@
 #include "pipeline.h"
 #include "router.h"
 #include "shard.h"
-#include "sink_am.h"
 #include "sink_file.h"
 #include "statefile.h"
-#include "sink_zmq.h"
 
 #define MAX_INGEST CFG_MAX_INGEST
 #define BATCH 64               /* records or events moved per ring call */
@@ -175,12 +174,11 @@ struct daemon {
         pthread_t tid;
         alerts_t *as;             /* pipe's */
         regview_t *rv;            /* the register in use */
-        sink_file_t *alerts_file; /* --alerts; NULL: none */
-        struct alertjournal *journal; /* --state's FILE.alerts: alerts open */
-        sink_zmq_t *pub;
-        sink_am_t *am;
-        char *line_buf;           /* the line being formatted */
-        size_t line_cap;
+        fanout_t *fanout;         /* the alert sinks (--alerts, --pub, --alertmanager):
+                                     fanout.h says which thread calls what */
+        struct alertjournal *journal; /* --state's FILE.alerts: alerts open. Not the
+                                         fanout's: it restores state at start (the
+                                         resumes) and records handovers, no line */
         uint64_t transitions, snap_transitions;
         _Atomic int64_t alerts_released; /* every line below this event time is written
                                             (release; acquire: shards, to publish states) */
@@ -194,9 +192,8 @@ struct daemon {
         pthread_mutex_t upd_lock;
         struct reg_update *upd_head, *upd_tail;
         atomic_uint_fast64_t upd_lost; /* updates that could not be queued (no memory) */
-        atomic_uint_fast64_t alerts_out_n, changes_n;
+        atomic_uint_fast64_t changes_n;
         atomic_uint_fast64_t firing_by_kind[ALERT_NKINDS]; /* alerts firing now */
-        atomic_uint_fast64_t pub_sent, pub_dropped, pub_errors;
         pthread_mutex_t snap_lock; /* guards alerts_snapshot (HTTP threads read it) */
         char *alerts_snapshot;     /* JSON array of the alerts firing now */
     } out;

@@ -319,12 +319,13 @@ void daemon_write_metrics(void *ctx, FILE *out)
     for (int k = 0; k < ALERT_NKINDS; k++)
         fprintf(out, "stormwatch_alerts_firing{alert=\"%s\"} %" PRIu64 "\n",
                 alert_kind_name((alert_kind_t)k), (uint64_t)LOAD(d->out.firing_by_kind[k]));
+    fanout_stats_t fo;
+    fanout_stats(d->out.fanout, &fo);
     metric_u64(out, "stormwatch_alert_lines_total", "counter",
                "Alert transitions written.",
-               LOAD(d->out.alerts_out_n));
-    if (d->out.alerts_file) {
-        sink_file_stats_t fs;
-        sink_file_stats(d->out.alerts_file, &fs);
+               fo.lines);
+    if (fo.has_file) {
+        const sink_file_stats_t fs = fo.file;
         metric_u64(out, "stormwatch_alerts_file_lines_total", "counter",
                    "Alert lines written whole to --alerts.", fs.lines);
         metric_u64(out, "stormwatch_alerts_file_write_errors_total", "counter",
@@ -337,9 +338,8 @@ void daemon_write_metrics(void *ctx, FILE *out)
         metric_u64(out, "stormwatch_alerts_file_reopen_errors_total", "counter",
                    "Reopens of --alerts that failed (the file before kept).", fs.reopen_errors);
     }
-    if (d->out.am) {
-        sink_am_stats_t as;
-        sink_am_stats(d->out.am, &as);
+    if (fo.has_am) {
+        const sink_am_stats_t as = fo.am;
         dmn_metric(out, "stormwatch_alertmanager_queue", "gauge", "Alerts waiting for an Alertmanager.");
         fprintf(out, "stormwatch_alertmanager_queue %zu\n", as.pending);
         metric_u64(out, "stormwatch_alertmanager_sent_total", "counter",
@@ -358,16 +358,16 @@ void daemon_write_metrics(void *ctx, FILE *out)
                    "Corrupt queue files renamed aside at start (FILE.corrupt-TIME).",
                    as.queue_moved_aside);
     }
-    if (d->out.pub) {
+    if (fo.has_pub) {
         metric_u64(out, "stormwatch_pub_sent_total", "counter",
                    "Alerts published on the PUB socket.",
-                   LOAD(d->out.pub_sent));
+                   fo.pub.sent);
         metric_u64(out, "stormwatch_pub_dropped_total", "counter",
                    "Alerts the PUB socket dropped (a subscriber's queue full).",
-                   LOAD(d->out.pub_dropped));
+                   fo.pub.dropped);
         metric_u64(out, "stormwatch_pub_errors_total", "counter",
                    "Alerts the PUB socket failed to send (an error other than a full queue).",
-                   LOAD(d->out.pub_errors));
+                   fo.pub.errors);
     }
     metric_u64(out, "stormwatch_changes", "gauge",
                "Declared changes in the register in use.",

@@ -37,8 +37,6 @@
 #include "ring.h"
 #include "router.h"
 #include "shard.h"
-#include "sink_am.h"
-#include "sink_zmq.h"
 #include "state.h"
 #include "statefile.h"
 #include "timefmt.h"
@@ -173,43 +171,27 @@ static void log_transition(const alert_t *a)
 void dmn_alert_emit(void *ctx, const alert_t *a)
 {
     daemon_t *d = ctx;
-    size_t n = alert_format_json(a, d->out.line_buf, d->out.line_cap);
-    if (n >= d->out.line_cap) {
-        char *b = realloc(d->out.line_buf, n + 1);
-        if (!b) {
-            sw_log(LOG_ERROR, "out of memory formatting an alert line of %zu bytes: dropped", n);
-            return;
-        }
-        d->out.line_buf = b;
-        d->out.line_cap = n + 1;
-        n = alert_format_json(a, d->out.line_buf, d->out.line_cap);
-    }
+    size_t n;
+    /* counted as it is formatted: before any sink has it */
+    const char *line = fanout_format(d->out.fanout, a, &n);
+    if (!line)
+        return; /* out of memory, logged there */
     /* the log, the metrics and the console know of a transition before its
      * line reaches a sink: whoever reads the line finds it everywhere else */
     log_transition(a);
-    atomic_fetch_add_explicit(&d->out.alerts_out_n, 1, memory_order_relaxed);
     if (a->kind < ALERT_NKINDS) {
         if (a->firing)
             atomic_fetch_add_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
         else
             atomic_fetch_sub_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
     }
-    dmn_console_transition(d, a, d->out.line_buf, n);
-    if (d->out.alerts_file)
-        sink_file_write(d->out.alerts_file, d->out.line_buf, n); /* counted and logged there */
+    dmn_console_transition(d, a, line, n);
+    fanout_write(d->out.fanout); /* --alerts */
     if (d->out.journal) /* after its line: a restart resumes what was written open */
         alertjournal_record(d->out.journal, a);
-    if (d->out.pub) {
-        sink_zmq_send(d->out.pub, alert_kind_name(a->kind), d->out.line_buf, n);
-        const sink_zmq_stats_t *ps = sink_zmq_stats(d->out.pub); /* this thread's own */
-        atomic_store_explicit(&d->out.pub_sent, ps->sent, memory_order_relaxed);
-        atomic_store_explicit(&d->out.pub_dropped, ps->dropped, memory_order_relaxed);
-        atomic_store_explicit(&d->out.pub_errors, ps->errors, memory_order_relaxed);
-    }
-    if (d->out.am)
-        sink_am_send(d->out.am, a); /* queued; its own thread delivers */
+    fanout_publish(d->out.fanout, a); /* PUB, Alertmanager */
     if (d->kafka) /* the line without its newline, keyed by User */
-        dk_alert(d, a, d->out.line_buf, n && d->out.line_buf[n - 1] == '\n' ? n - 1 : n);
+        dk_alert(d, a, line, n && line[n - 1] == '\n' ? n - 1 : n);
     d->out.transitions++;
 }
 
@@ -224,12 +206,7 @@ void dmn_alert_handover(void *ctx, const alert_t *a, int adopted)
         j.firing = adopted;
         alertjournal_record(d->out.journal, &j);
     }
-    if (d->out.am) {
-        if (adopted)
-            sink_am_send(d->out.am, a);
-        else
-            sink_am_forget(d->out.am, a);
-    }
+    fanout_handover(d->out.fanout, a, adopted);
     if (a->kind < ALERT_NKINDS) {
         if (adopted)
             atomic_fetch_add_explicit(&d->out.firing_by_kind[a->kind], 1, memory_order_relaxed);
