@@ -973,7 +973,8 @@ static void free_secret(char *s)
     }
 }
 
-/* The connection slots and the watchdog: 0, or SW_ENOMEM / SW_EIO. */
+/* The connection slots and the watchdog: 0, SW_ENOMEM, or pthread_create's
+ * error, an errno (EAGAIN: a thread limit, not memory). */
 static int watchdog_start(http_t *h)
 {
     pthread_condattr_t ca;
@@ -993,8 +994,9 @@ static int watchdog_start(http_t *h)
         h->conns[i] = (conn_t){ .fd = -1, .next = h->free_conns };
         h->free_conns = &h->conns[i];
     }
-    if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0)
-        return SW_EIO;
+    int prc = pthread_create(&h->watchdog, NULL, watchdog_main, h);
+    if (prc != 0)
+        return prc;
     h->watchdog_running = 1;
     return 0;
 }
@@ -1097,9 +1099,9 @@ http_t *http_start(const http_opts_t *o, char *err, size_t errlen)
         flags |= MHD_USE_TLS;
     }
     int wrc = watchdog_start(h);
-    if (wrc < 0) {
+    if (wrc != 0) {
         sw_errf(err, errlen, "http: cannot start the connection watchdog: %s",
-                sw_strerror(wrc));
+                wrc > 0 ? strerror(wrc) : sw_strerror(wrc));
         http_stop(h);
         return NULL;
     }

@@ -1041,11 +1041,14 @@ sink_am_t *sink_am_create(const sink_am_opts_t *o, char *err, size_t errlen)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int started = pthread_create(&s->thread, NULL, sender_main, s) == 0;
+    int prc = pthread_create(&s->thread, NULL, sender_main, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (started)
+    if (prc == 0)
         return s;
-    rc = SW_ENOMEM;
+    /* EAGAIN (a thread limit) is not out of memory: say what it is */
+    sw_errf(err, errlen, "alertmanager: cannot start the sender thread: %s", strerror(prc));
+    free_all(s);
+    return NULL;
 fail:
     sw_errf(err, errlen, "alertmanager: %s", rc == SW_EINVAL ? "libcurl lacks a needed option"
                                                               : "out of memory");
