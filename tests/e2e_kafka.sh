@@ -403,7 +403,8 @@ metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { prin
 other_port=$([ "$other_at" = a ] && echo "$sa_port" || echo "$sb_port")
 storm_port=$([ "$storm_at" = a ] && echo "$sa_port" || echo "$sb_port")
 peers_took() { [ "$(metric "$1" stormwatch_kafka_peer_alerts_total)" = "$2" ]; }
-peers_took "$other_port" 2 && ok ||
+# (counted by the ingest thread as it queues them: waited for, not read once)
+wait_for 10 peers_took "$other_port" 2 && ok ||
   bad "peer alert lines taken: $(metric "$other_port" stormwatch_kafka_peer_alerts_total), want 2"
 wait_for 10 peers_took "$storm_port" 1 && ok ||
   bad "the storm's instance took $(metric "$storm_port" stormwatch_kafka_peer_alerts_total) lines, want 1 (the blocked route)"
@@ -419,7 +420,7 @@ printf '%s\n' 'not json at all' \
 refused_two() { [ "$(metric "$other_port" stormwatch_kafka_peer_alerts_refused_total)" = 2 ]; }
 wait_for 10 refused_two && ok ||
   bad "junk on the alerts topic: $(metric "$other_port" stormwatch_kafka_peer_alerts_refused_total) refused, want 2"
-peers_took "$other_port" 5 && ok ||
+wait_for 10 peers_took "$other_port" 5 && ok ||
   bad "peer lines taken with the junk: $(metric "$other_port" stormwatch_kafka_peer_alerts_total), want 5"
 [ "$(metric "$other_port" stormwatch_kafka_messages_total)" -gt 0 ] && ok || bad "no Kafka messages counted"
 "$mock" produce "$brokers" traffic8 t8.lp 2>/dev/null || bad "produce t8"
