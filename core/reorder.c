@@ -91,7 +91,7 @@ static unsigned nonzero(double v)
  * cursor moves on only for what is kept, so buf may be written past the
  * record's end (within PK_MAX).
  */
-static size_t pack(const rec_t *rec, unsigned char *buf)
+static size_t pack(const rec_t *rec, uint32_t seq, unsigned char *buf)
 {
     const double nums[4] = { rec->count, rec->delivered, rec->rejected, rec->backlog };
     unsigned mask = 0, exact = 1;
@@ -103,7 +103,7 @@ static size_t pack(const rec_t *rec, unsigned char *buf)
     unsigned has_aux = rec->aux != 0;
     mask |= (exact ? PK_FLOAT : 0) | (has_aux ? PK_AUX : 0);
     memcpy(buf + PK_TS, &rec->ts, 8);
-    memcpy(buf + PK_SEQ, &rec->seq, 4);
+    memcpy(buf + PK_SEQ, &seq, 4);
     memcpy(buf + PK_FIELDS, &rec->fields, 4);
     buf[PK_TYPE] = rec->type;
     buf[PK_DIR] = rec->dir;
@@ -298,26 +298,27 @@ int reorder_push(reorder_t *r, const rec_t *in)
     int64_t now = r->clock != INT64_MIN ? r->clock : r->max_ts;
     if (now != INT64_MIN && in->ts < now - r->lateness)
         return 1;
-    rec_t rec = *in;
-    rec.seq = r->seq++;
-    if (rec.ts >= r->max_ts) {
+    uint32_t seq = r->seq++;
+    if (in->ts >= r->max_ts) { /* packed straight from the caller's record */
         if (fifo_reserve(r, PK_MAX) < 0)
             return SW_ENOMEM;
         size_t at = r->fifo_head + r->fifo_used, n;
         if (at >= r->fifo_cap)
             at -= r->fifo_cap;
         if (at + PK_MAX <= r->fifo_cap) { /* the common case: packed in place */
-            n = pack(&rec, r->fifo + at);
+            n = pack(in, seq, r->fifo + at);
         } else {
             unsigned char buf[PK_MAX];
-            n = pack(&rec, buf);
+            n = pack(in, seq, buf);
             ring_put(r, at, buf, n);
         }
         r->fifo_used += n;
         r->fifo_n++;
-        r->max_ts = rec.ts;
+        r->max_ts = in->ts;
         return 0;
     }
+    rec_t rec = *in;
+    rec.seq = seq;
     return heap_push(r, &rec);
 }
 
