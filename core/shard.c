@@ -1247,13 +1247,15 @@ static int pend_reserve(shard_t *sh)
     return 0;
 }
 
-/* A sample from the router: interned now (the series limit applies), run
- * through the detectors with the rest of its event time (pend_flush). */
+/* The hash a sample's series is filed under (st_hash). */
 static uint32_t key_hash(const rec_t *r)
 {
     return st_hash(r->key, r->ulen, r->dir, r->key + r->ulen, r->clen);
 }
 
+/* A sample from the router, its key_hash() given: interned now (the
+ * series limit applies), run through the detectors with the rest of its
+ * event time (pend_flush). */
 static void take_sample(shard_t *sh, const rec_t *r, uint32_t hash)
 {
     if (sh->npend && r->ts != sh->pend_ts)
