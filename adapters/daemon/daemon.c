@@ -29,10 +29,11 @@
  *
  * The ingest thread is daemon_ingest.c, the shard and alert threads
  * daemon_pipeline.c, learned state daemon_state.c, the command line
- * daemon_cli.c, the metrics daemon_metrics.c, Kafka daemon_kafka.c;
- * daemon_int.h is what they share; the alert sinks are a module of their
- * own (adapters/sinks/fanout.h says which thread calls what). This file
- * sets the threads up, runs the main thread (signals, reloads, the
+ * daemon_cli.c, the metrics daemon_metrics.c; daemon_int.h is what they
+ * share. The alert sinks (adapters/sinks/fanout.h) and Kafka
+ * (daemon_kafka.h) are modules of their own, which do not see daemon_t:
+ * their headers say which thread calls what. This file sets the threads
+ * up, answers Kafka's hooks, runs the main thread (signals, reloads, the
  * periodic log line) and tears them down.
  */
 #include "daemon.h"
@@ -215,6 +216,19 @@ static char *read_token(const char *path, char *err, size_t errlen)
     return strdup(buf);
 }
 
+/* HTTP threads: a change declared or withdrawn here, shared over Kafka. */
+static void share_declared(void *ctx, const char *stored)
+{
+    daemon_t *d = ctx;
+    dk_share_declared(d->kafka, stored);
+}
+
+static void share_withdrawn(void *ctx, const char *id)
+{
+    daemon_t *d = ctx;
+    dk_share_withdrawn(d->kafka, id);
+}
+
 static int start_http(daemon_t *d, char *err, size_t errlen)
 {
     if (d->o.r.http_token_file && !(d->web.token = read_token(d->o.r.http_token_file, err, errlen)))
@@ -223,7 +237,7 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
                        .tls_cert = d->o.r.http_tls_cert, .tls_key = d->o.r.http_tls_key,
                        .metrics = http_metrics, .ready = is_ready,
                        .alerts_json = daemon_alerts_json,
-                       .change_declared = dk_share_declared, .change_withdrawn = dk_share_withdrawn,
+                       .change_declared = share_declared, .change_withdrawn = share_withdrawn,
                        .accept = dmn_http_accept, .check_json = daemon_check_json,
                        .user_share = daemon_user_share, .console = 1,
                        .log = http_log, .ctx = d };
@@ -348,7 +362,8 @@ static void teardown(daemon_t *d)
 {
     http_stop(atomic_load(&d->web.http)); /* first: its threads read everything below */
     atomic_store(&d->web.http, NULL);
-    dk_close(d); /* commits what was taken, leaves the group */
+    dk_close(d->kafka); /* commits what was taken, leaves the group */
+    d->kafka = NULL;
     for (unsigned i = 0; d->sh && i < d->nshards; i++) {
         ring_destroy(d->sh[i].in);
         ring_destroy(d->sh[i].out);
@@ -387,6 +402,97 @@ static void teardown(daemon_t *d)
     pthread_mutex_destroy(&d->out.snap_lock);
     pthread_mutex_destroy(&d->st.ckpt_lock);
     cfg_run_free(&d->o.r);
+}
+
+/* ---- Kafka (daemon_kafka.h): what it asks of the daemon ----------------- */
+
+/* Shard threads: a User's state, to the state topic (d->kafka is set
+ * before the shards start). */
+static void kafka_publish(void *ctx, const char *user, unsigned src, const unsigned char *blob,
+                          size_t len)
+{
+    daemon_t *d = ctx;
+    dk_publish(d->kafka, user, src, blob, len);
+}
+
+static void kafka_feed(void *ctx, const char *data, size_t len)
+{
+    dmn_feed_message(ctx, data, len);
+}
+
+/* Every shard has processed every record older than this (the last tick
+ * each handled; acquire pairs with the shard thread's release). */
+static int64_t kafka_processed_below(void *ctx)
+{
+    daemon_t *d = ctx;
+    int64_t done = INT64_MAX;
+    for (unsigned i = 0; i < d->nshards; i++) {
+        int64_t p = atomic_load_explicit(&d->sh[i].processed, memory_order_acquire);
+        if (p < done)
+            done = p;
+    }
+    return done;
+}
+
+static void kafka_await_handoffs(void *ctx, unsigned handoffs, double timeout_s)
+{
+    daemon_t *d = ctx;
+    dmn_flush_batches(d);
+    /* acquire pairs with the shard thread's release after the handoff */
+    double give_up = dmn_mono_s() + timeout_s;
+    long idle = IDLE_MIN_NS;
+    for (unsigned i = 0; i < d->nshards; i++)
+        while (atomic_load_explicit(&d->sh[i].handoffs, memory_order_acquire) < handoffs &&
+               dmn_mono_s() < give_up)
+            dmn_nap(&idle);
+}
+
+/* A Kafka checkpoint (main) or the states read back (ingest thread), one
+ * at a time with --state's checkpoints: under ckpt_lock. */
+static int kafka_park(void *ctx)
+{
+    daemon_t *d = ctx;
+    pthread_mutex_lock(&d->st.ckpt_lock);
+    if (dmn_park_all(d) < 0) {
+        pthread_mutex_unlock(&d->st.ckpt_lock);
+        return -1;
+    }
+    return 0;
+}
+
+static void kafka_unpark(void *ctx)
+{
+    daemon_t *d = ctx;
+    dmn_unpark_all(d);
+    pthread_mutex_unlock(&d->st.ckpt_lock);
+}
+
+static int kafka_queue_peer_alert(void *ctx, const char *line, size_t len)
+{
+    return dmn_queue_peer_alert(ctx, line, len);
+}
+
+/* The run settings Kafka is given. */
+static dk_opts_t kafka_opts(const daemon_t *d)
+{
+    const run_cfg_t *r = &d->o.r;
+    return (dk_opts_t){ .brokers = r->kafka_brokers, .topic = r->kafka_topic,
+                        .group = r->kafka_group, .alerts_topic = r->kafka_alerts_topic,
+                        .changes_topic = r->kafka_changes_topic,
+                        .state_topic = r->kafka_state_topic, .properties = r->kafka_properties,
+                        .nproperties = r->n_kafka_properties, .incident_tag = d->incident_tag,
+                        .msgs_per_round = MSGS_PER_ROUND };
+}
+
+static int open_kafka(daemon_t *d, char *err, size_t errlen)
+{
+    dk_opts_t o = kafka_opts(d);
+    dk_hooks_t h = { .pipe = d->pipe, .changes = d->web.api, .feed = kafka_feed,
+                     .processed_below = kafka_processed_below,
+                     .await_handoffs = kafka_await_handoffs, .park = kafka_park,
+                     .unpark = kafka_unpark, .queue_peer_alert = kafka_queue_peer_alert,
+                     .ctx = d };
+    return dk_open(&o, &h, &d->kafka, err, errlen);
 }
 
 /* The generatorURL alerts carry: --generator-url, else the live console
@@ -451,14 +557,15 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     d->sh = calloc(d->nshards, sizeof(*d->sh));
     if (!d->sh)
         return SW_ENOMEM;
-    d->incident_tag = dk_incident_tag(d);
+    dk_opts_t ko = kafka_opts(d);
+    d->incident_tag = dk_incident_tag(&ko);
     /* the one wiring (pipeline.h), with a ring each way between the stages */
     pipeline_opts_t po = { .ingest = d->cfg->ingest, .corr = d->cfg->corr, .nshards = d->nshards,
                            .local_time = cfg_local_time(d->cfg),
                            .incident_tag = d->incident_tag, .detect_for = dmn_detect_for,
                            .detect_ctx = d->cfg, .emit = dmn_alert_emit, .emit_ctx = d,
                            .handover = dmn_alert_handover, .check = dmn_check_emit,
-                           .publish = d->o.r.kafka_state_topic ? dk_publish : NULL,
+                           .publish = d->o.r.kafka_state_topic ? kafka_publish : NULL,
                            .publish_ctx = d, .to_shard = dmn_deliver,
                            .to_alerts = dmn_shard_emit, .transport_ctx = d };
     if (!(d->pipe = pipeline_create(&po, regview_merged(d->out.rv))))
@@ -517,7 +624,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
         if (rc < 0)
             return rc;
     }
-    int krc = dk_open(d, err, errlen);
+    int krc = open_kafka(d, err, errlen);
     if (krc < 0)
         return krc;
     if (d->o.r.pub && fanout_add_pub(d->out.fanout, d->in.zctx, d->o.r.pub, err, errlen) < 0)
@@ -702,8 +809,8 @@ static int run(daemon_t *d, int argc, char **argv)
             dmn_state_checkpoint(d);
             next_state = dmn_mono_s() + state_every;
         }
-        if (dk_has_state_topic(d) && dmn_mono_s() >= next_kafka) {
-            dk_checkpoint(d);
+        if (dk_has_state_topic(d->kafka) && dmn_mono_s() >= next_kafka) {
+            dk_checkpoint(d->kafka);
             next_kafka = dmn_mono_s() + kafka_every;
         }
     }

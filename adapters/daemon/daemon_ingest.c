@@ -255,14 +255,14 @@ void *dmn_ingest_main(void *arg)
     double next_commit = dmn_mono_s() + KAFKA_COMMIT_S;
     while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
         /* with Kafka too, ZeroMQ waits less and Kafka is polled after it */
-        int kafka_in = dk_reads_ingest(d);
+        int kafka_in = dk_reads_ingest(d->kafka);
         int rc = d->in.nsocks ? zmq_poll(items, (int)d->in.nsocks, kafka_in ? KAFKA_POLL_MS : POLL_MS) : 0;
         if (rc < 0 && zmq_errno() != EINTR)
             break;
         int got = 0;
         if (d->kafka) {
-            got += dk_poll(d, d->in.nsocks ? 0 : POLL_MS) > 0;
-            dk_sources(d, (double)router_stall_after(d->in.router) / SW_NS_PER_S);
+            got += dk_poll(d->kafka, d->in.nsocks ? 0 : POLL_MS) > 0;
+            dk_sources(d->kafka, (double)router_stall_after(d->in.router) / SW_NS_PER_S);
         }
         for (size_t i = 0; rc > 0 && i < d->in.nsocks; i++) {
             for (int k = 0; k < MSGS_PER_ROUND; k++) {
@@ -291,7 +291,7 @@ void *dmn_ingest_main(void *arg)
         }
         dmn_flush_batches(d);
         if (kafka_in && dmn_mono_s() >= next_commit) {
-            dk_commit(d);
+            dk_commit(d->kafka);
             next_commit = dmn_mono_s() + KAFKA_COMMIT_S;
         }
         const router_stats_t *rs = router_stats(d->in.router);
@@ -307,7 +307,7 @@ void *dmn_ingest_main(void *arg)
     }
     /* leave the Kafka group first: what it holds is handed over while the
      * shards still run */
-    dk_leave(d);
+    dk_leave(d->kafka);
     /* take what already arrived: read until the sockets are quiet, for at
      * most run.drain_timeout, so a producer that never pauses cannot hold
      * the stop up */

@@ -2,12 +2,15 @@
  * daemon_int.h - the daemon's insides, shared by its files and by nothing
  * else: daemon.c (threads, set-up, checkpoints, reloads), daemon_cli.c
  * (the command line and the config's run: section), daemon_metrics.c
- * (/metrics and the alerts snapshot) and daemon_kafka.c (Kafka).
+ * (/metrics and the alerts snapshot), daemon_ingest.c, daemon_pipeline.c,
+ * daemon_state.c, daemon_coord.c and daemon_console.c. Kafka is a module
+ * that does not see them (daemon_kafka.h): the daemon holds a dkafka_t and
+ * answers its hooks (daemon.c).
  *
  * DESIGN: see daemon.c for the pipeline's threads and what joins them;
  * besides them, the HTTP server's threads call daemon_write_metrics(),
- * daemon_alerts_json(), the accept callback, dk_share_* and, through the
- * change API, its on_change callback.
+ * daemon_alerts_json(), the accept callback, the changes shared over Kafka
+ * (dk_share_*) and, through the change API, its on_change callback.
  * Fields are grouped by the thread that writes them; what other threads
  * read is an atomic, guarded by the lock named beside it, or handed over as
  * daemon.c describes. Main sets everything up before the pipeline's
@@ -27,6 +30,7 @@
 #include "changes_api.h"
 #include "config.h"
 #include "curve.h"
+#include "daemon_kafka.h"
 #include "errburst.h"
 #include "fanout.h"
 #include "http.h"
@@ -74,8 +78,6 @@ struct reg_update {
     changes_t *file;              /* UPD_FILE: the new file register, owned */
     struct reg_update *next;
 };
-
-typedef struct dkafka dkafka_t;
 
 typedef struct {
     daemon_t *d;
@@ -129,7 +131,8 @@ struct daemon {
     pipeline_t *pipe;             /* the stages and their wiring; owned */
     shard_thr_t *sh;              /* one per shard: shard_thr_t says who touches what */
     unsigned nshards;
-    dkafka_t *kafka;              /* NULL without Kafka (daemon_kafka.c) */
+    dkafka_t *kafka;              /* NULL without Kafka (daemon_kafka.h says which
+                                     thread calls what) */
 
     /* the configuration, handed over on a reload */
     cfg_t *cfg;                   /* owned by main, which frees it on a reload only once

@@ -75,6 +75,9 @@ typedef struct {
 } readback_t;
 
 struct dkafka {
+    dk_opts_t o;                  /* the run settings (strings borrowed) */
+    dk_hooks_t h;                 /* the rest of the daemon */
+    router_t *router;             /* h.pipe's (ingest thread) */
     kafka_in_t *in;               /* ingest (ingest thread) */
     kafka_out_t *alerts;          /* alert lines (alert thread) */
     kafka_in_t *peer_in;          /* the other instances' alert lines (ingest thread) */
@@ -116,25 +119,24 @@ static kafka_props_t props_of(const dkafka_t *k)
                             (const char *const *)k->prop_values, k->nprops };
 }
 
-/* Every shard has processed every record older than this (the last tick
- * each handled; acquire pairs with the shard thread's release). */
-static int64_t processed_below(daemon_t *d)
+static double mono_s(void)
 {
-    int64_t done = INT64_MAX;
-    for (unsigned i = 0; i < d->nshards; i++) {
-        int64_t p = atomic_load_explicit(&d->sh[i].processed, memory_order_acquire);
-        if (p < done)
-            done = p;
-    }
-    return done;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Every shard has processed every record older than this. */
+static int64_t processed_below(dkafka_t *k)
+{
+    return k->h.processed_below(k->h.ctx);
 }
 
 /* ---- ingest ------------------------------------------------------------- */
 
 static void ingest_message(void *ctx, const kafka_msg_t *m)
 {
-    daemon_t *d = ctx;
-    dkafka_t *k = d->kafka;
+    dkafka_t *k = ctx;
     unsigned src = REC_SRC_OF_PARTITION(m->partition);
     if (m->partition < 0 || src >= REC_MAX_SOURCES) {
         if (k->beyond++ == 0)
@@ -143,13 +145,13 @@ static void ingest_message(void *ctx, const kafka_msg_t *m)
         atomic_store_explicit(&k->beyond_n, k->beyond, memory_order_relaxed);
         return;
     }
-    k->seen[src] = dmn_mono_s();
-    router_take_newest(d->in.router); /* what came before is not this message's */
-    router_set_source(d->in.router, src);
+    k->seen[src] = mono_s();
+    router_take_newest(k->router); /* what came before is not this message's */
+    router_set_source(k->router, src);
     if (m->data)
-        dmn_feed_message(d, m->data, m->len);
-    router_set_source(d->in.router, 0);
-    if (off_taken(&k->off[src], m->offset, router_take_newest(d->in.router)) < 0)
+        k->h.feed(k->h.ctx, m->data, m->len);
+    router_set_source(k->router, 0);
+    if (off_taken(&k->off[src], m->offset, router_take_newest(k->router)) < 0)
         sw_log(LOG_WARN, "kafka: out of memory noting offsets; committed later");
 }
 
@@ -162,12 +164,11 @@ static void ingest_message(void *ctx, const kafka_msg_t *m)
  * quiet together they keep holding the clock (the ingest loop reports the
  * whole feed's stall): whichever speaks first must not run ahead of the rest.
  */
-void dk_sources(daemon_t *d, double stall_s)
+void dk_sources(dkafka_t *k, double stall_s)
 {
-    dkafka_t *k = d->kafka;
     if (!k || !k->in)
         return;
-    double now = dmn_mono_s(), newest = 0;
+    double now = mono_s(), newest = 0;
     for (unsigned src = 1; src < REC_MAX_SOURCES; src++)
         if (k->held[src] && k->seen[src] > newest)
             newest = k->seen[src];
@@ -179,12 +180,12 @@ void dk_sources(daemon_t *d, double stall_s)
         double last = k->seen[src] > k->assigned_at[src] ? k->seen[src] : k->assigned_at[src];
         if (now - last < stall_s) {
             if (!k->active[src])
-                router_source_active(d->in.router, src, 1);
+                router_source_active(k->router, src, 1);
             k->active[src] = 1;
         } else if (k->active[src] && now - newest < stall_s / 2) {
             /* the others sent within half the stall time: this one alone is quiet */
-            router_source_stall(d->in.router, src);
-            router_source_active(d->in.router, src, 0);
+            router_source_stall(k->router, src);
+            router_source_active(k->router, src, 0);
             k->active[src] = 0;
             if (k->seen[src])
                 sw_log(LOG_WARN, "kafka: partition %d quiet for %.0f s while the others flow",
@@ -216,20 +217,19 @@ static void commit_parts(dkafka_t *k, const int32_t *parts, size_t n, int64_t do
 
 /* What may be committed: processed, and with a state topic also in the
  * last checkpoint that reached Kafka. */
-static int64_t committable_below(daemon_t *d)
+static int64_t committable_below(dkafka_t *k)
 {
-    int64_t done = processed_below(d);
-    if (d->kafka->st_out) {
-        int64_t c = atomic_load_explicit(&d->kafka->commit_below, memory_order_acquire);
+    int64_t done = processed_below(k);
+    if (k->st_out) {
+        int64_t c = atomic_load_explicit(&k->commit_below, memory_order_acquire);
         if (c < done)
             done = c;
     }
     return done;
 }
 
-void dk_commit(daemon_t *d)
+void dk_commit(dkafka_t *k)
 {
-    dkafka_t *k = d->kafka;
     if (!k || !k->in)
         return;
     int32_t parts[REC_MAX_SOURCES];
@@ -237,7 +237,7 @@ void dk_commit(daemon_t *d)
     for (unsigned src = 1; src < REC_MAX_SOURCES; src++)
         if (k->held[src])
             parts[n++] = REC_PARTITION_OF_SRC(src);
-    commit_parts(k, parts, n, committable_below(d), 0);
+    commit_parts(k, parts, n, committable_below(k), 0);
     kafka_in_stats_t ks;
     kafka_in_stats(k->in, &ks);
     atomic_store_explicit(&k->msgs, ks.messages, memory_order_relaxed);
@@ -246,9 +246,9 @@ void dk_commit(daemon_t *d)
 
 /* ---- User states -------------------------------------------------------- */
 
-int dk_has_state_topic(const daemon_t *d)
+int dk_has_state_topic(const dkafka_t *k)
 {
-    return d->kafka && d->kafka->st_out;
+    return k && k->st_out;
 }
 
 /* Sends one User's state to its partition's number in the state topic;
@@ -267,7 +267,7 @@ static void send_state(dkafka_t *k, const char *user, unsigned src, const unsign
 }
 
 /* The failures so far, of sending and of delivery, to compare after. */
-static uint64_t state_failures(dkafka_t *k)
+static uint64_t state_failures(const dkafka_t *k)
 {
     uint64_t sent, failed;
     kafka_out_counts(k->st_out, &sent, &failed);
@@ -283,11 +283,11 @@ static int states_delivered(dkafka_t *k, uint64_t before)
 }
 
 /* Shard threads (transitions, handoffs): a User's state, to the topic. */
-void dk_publish(void *ctx, const char *user, unsigned src, const unsigned char *blob, size_t len)
+void dk_publish(dkafka_t *k, const char *user, unsigned src, const unsigned char *blob,
+                size_t len)
 {
-    daemon_t *d = ctx;
-    if (d->kafka && d->kafka->st_out)
-        send_state(d->kafka, user, src, blob, len);
+    if (k && k->st_out)
+        send_state(k, user, src, blob, len);
 }
 
 /* Main thread, shards parked: a checkpoint's state, staged to send after. */
@@ -314,23 +314,19 @@ nomem:
     atomic_fetch_add_explicit(&k->states_failed, 1, memory_order_relaxed);
 }
 
-void dk_checkpoint(daemon_t *d)
+void dk_checkpoint(dkafka_t *k)
 {
-    dkafka_t *k = d->kafka;
     if (!k || !k->st_out)
         return;
-    pthread_mutex_lock(&d->st.ckpt_lock);
-    if (dmn_park_all(d) < 0) {
-        pthread_mutex_unlock(&d->st.ckpt_lock);
+    if (k->h.park(k->h.ctx) < 0) {
         atomic_fetch_add_explicit(&k->ckpt_failed, 1, memory_order_relaxed);
         sw_log(LOG_WARN, "kafka: checkpoint skipped: a shard did not stop");
         return;
     }
-    int64_t done = processed_below(d); /* everything older is in the tables now */
-    for (unsigned i = 0; i < d->nshards; i++)
-        shard_publish_all(d->sh[i].shard, stage_state, k);
-    dmn_unpark_all(d);
-    pthread_mutex_unlock(&d->st.ckpt_lock);
+    int64_t done = processed_below(k); /* everything older is in the tables now */
+    for (unsigned i = 0; i < pipeline_nshards(k->h.pipe); i++)
+        shard_publish_all(pipeline_shard(k->h.pipe, i), stage_state, k);
+    k->h.unpark(k->h.ctx);
 
     uint64_t before = state_failures(k);
     for (size_t i = 0; i < k->nstage; i++) {
@@ -390,9 +386,8 @@ static int by_user_newest(const void *a, const void *b)
  * Users' latest states, read back from the state topic, are adopted with
  * the shards parked, so the Users go on here as they were.
  */
-static void take_states(daemon_t *d, const int32_t *parts, size_t n)
+static void take_states(dkafka_t *k, const int32_t *parts, size_t n)
 {
-    dkafka_t *k = d->kafka;
     int nparts = atomic_load_explicit(&k->st_partitions, memory_order_relaxed);
     if (!nparts) {
         nparts = kafka_reader_partitions(k->st_reader, READ_STATE_MS);
@@ -405,20 +400,19 @@ static void take_states(daemon_t *d, const int32_t *parts, size_t n)
         if (nparts > 0 && parts[i] >= nparts) {
             sw_log(LOG_ERROR, "kafka: the state topic %s has %d partitions: partition %d's "
                    "Users cannot keep their state (give it as many as the ingest topic)",
-                   d->o.r.kafka_state_topic, nparts, parts[i]);
+                   k->o.state_topic, nparts, parts[i]);
             continue;
         }
         want[nw++] = parts[i];
     }
     if (!nw || nparts <= 0)
         return;
-    double t0 = dmn_mono_s();
+    double t0 = mono_s();
     long got = kafka_reader_read(k->st_reader, want, nw, READ_STATE_MS, readback, k);
     if (k->nrb)
         qsort(k->rb, k->nrb, sizeof(*k->rb), by_user_newest);
     size_t adopted = 0, refused = 0;
-    pthread_mutex_lock(&d->st.ckpt_lock);
-    int parked = dmn_park_all(d) == 0;
+    int parked = k->h.park(k->h.ctx) == 0;
     for (size_t i = 0; parked && i < k->nrb; i++) {
         readback_t *r = &k->rb[i];
         if ((i && strcmp(r->user, k->rb[i - 1].user) == 0) || !r->blob)
@@ -428,7 +422,8 @@ static void take_states(daemon_t *d, const int32_t *parts, size_t n)
         int rc = state_decode_user(r->blob, r->len, &u, why, sizeof(why));
         if (rc == SW_OK) {
             u.src = REC_SRC_OF_PARTITION(r->partition); /* read from there now */
-            rc = shard_adopt(d->sh[router_shard_of(u.user, u.ulen, d->nshards)].shard, &u);
+            unsigned sh = pipeline_shard_of(k->h.pipe, u.user, u.ulen);
+            rc = shard_adopt(pipeline_shard(k->h.pipe, sh), &u);
             snprintf(why, sizeof(why), "%s", sw_strerror(rc));
             state_user_free(&u);
         }
@@ -437,12 +432,11 @@ static void take_states(daemon_t *d, const int32_t *parts, size_t n)
         } else {
             if (refused++ < 10)
                 sw_log(LOG_WARN, "kafka: %s[%d] offset %" PRId64 ": the state of %s refused: %s",
-                       d->o.r.kafka_state_topic, r->partition, r->offset, r->user, why);
+                       k->o.state_topic, r->partition, r->offset, r->user, why);
         }
     }
     if (parked)
-        dmn_unpark_all(d);
-    pthread_mutex_unlock(&d->st.ckpt_lock);
+        k->h.unpark(k->h.ctx);
     for (size_t i = 0; i < k->nrb; i++) {
         free(k->rb[i].user);
         free(k->rb[i].blob);
@@ -454,20 +448,19 @@ static void take_states(daemon_t *d, const int32_t *parts, size_t n)
         sw_log(LOG_ERROR, "kafka: a shard did not stop: the states read back were not taken");
     else
         sw_log(LOG_INFO, "kafka: took the state of %zu Users (%ld states read in %.1f s)%s",
-               adopted, got, dmn_mono_s() - t0, got < 0 ? "; not all could be read" : "");
+               adopted, got, mono_s() - t0, got < 0 ? "; not all could be read" : "");
 }
 
 static void on_assigned(void *ctx, const int32_t *parts, size_t n)
 {
-    daemon_t *d = ctx;
-    dkafka_t *k = d->kafka;
+    dkafka_t *k = ctx;
     if (k->st_reader)
-        take_states(d, parts, n);
+        take_states(k, parts, n);
     for (size_t i = 0; i < n; i++) {
         unsigned src = REC_SRC_OF_PARTITION(parts[i]);
         if (parts[i] < 0 || src >= REC_MAX_SOURCES)
             continue;
-        router_source_assigned(d->in.router, src);
+        router_source_assigned(k->router, src);
         off_reset(&k->off[src]);
         k->held[src] = 1;
         k->seen[src] = k->assigned_at[src] = 0;
@@ -483,8 +476,7 @@ static void on_assigned(void *ctx, const int32_t *parts, size_t n)
  */
 static void on_revoked(void *ctx, const int32_t *parts, size_t n, int lost)
 {
-    daemon_t *d = ctx;
-    dkafka_t *k = d->kafka;
+    dkafka_t *k = ctx;
     int publish = !lost && k->st_out;
     int keep = k->closing && !k->st_out;
     uint64_t before = publish ? state_failures(k) : 0;
@@ -492,17 +484,12 @@ static void on_revoked(void *ctx, const int32_t *parts, size_t n, int lost)
         unsigned src = REC_SRC_OF_PARTITION(parts[i]);
         if (parts[i] < 0 || src >= REC_MAX_SOURCES)
             continue;
-        router_handoff(d->in.router, src, publish);
+        router_handoff(k->router, src, publish);
         k->handoffs_sent++;
     }
-    dmn_flush_batches(d);
-    /* acquire pairs with the shard thread's release after the handoff */
-    double give_up = dmn_mono_s() + HANDOFF_WAIT_S;
-    long idle = IDLE_MIN_NS;
-    for (unsigned i = 0; i < d->nshards && !keep; i++)
-        while (atomic_load_explicit(&d->sh[i].handoffs, memory_order_acquire) < k->handoffs_sent &&
-               dmn_mono_s() < give_up)
-            dmn_nap(&idle);
+    /* the records out to the shards, then their handoffs handled (none
+     * to wait for when the Users stay) */
+    k->h.await_handoffs(k->h.ctx, keep ? 0 : k->handoffs_sent, HANDOFF_WAIT_S);
     int delivered = 0;
     if (publish) {
         delivered = states_delivered(k, before) == 0;
@@ -512,7 +499,7 @@ static void on_revoked(void *ctx, const int32_t *parts, size_t n, int lost)
     if (!lost) {
         /* handed off: all that was delivered to the shards is processed; its
          * state is out when delivered, else only the last checkpoint holds */
-        int64_t done = keep ? processed_below(d) : router_done_below(d->in.router);
+        int64_t done = keep ? processed_below(k) : router_done_below(k->router);
         if (k->st_out && !delivered) {
             int64_t c = atomic_load_explicit(&k->commit_below, memory_order_acquire);
             done = c < done ? c : done;
@@ -531,27 +518,25 @@ static void on_revoked(void *ctx, const int32_t *parts, size_t n, int lost)
 
 /* ---- shared changes ----------------------------------------------------- */
 
-void dk_share_declared(void *ctx, const char *stored)
+void dk_share_declared(dkafka_t *k, const char *stored)
 {
-    daemon_t *d = ctx;
-    if (!d->kafka || !d->kafka->chg_out || !stored)
+    if (!k || !k->chg_out || !stored)
         return;
     json_t *o = json_loads(stored, 0, NULL);
     const char *id = o ? json_string_value(json_object_get(o, "id")) : NULL;
-    if (id && kafka_out_send(d->kafka->chg_out, id, stored, strlen(stored)) < 0)
+    if (id && kafka_out_send(k->chg_out, id, stored, strlen(stored)) < 0)
         sw_log(LOG_WARN, "kafka: change %s not shared (queue full)", id);
     json_decref(o);
 }
 
 /* A withdrawal goes to the shared topic as {"withdrawn": ID}. */
-void dk_share_withdrawn(void *ctx, const char *id)
+void dk_share_withdrawn(dkafka_t *k, const char *id)
 {
-    daemon_t *d = ctx;
-    if (!d->kafka || !d->kafka->chg_out)
+    if (!k || !k->chg_out)
         return;
     json_t *o = json_pack("{s:s}", "withdrawn", id);
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (text && kafka_out_send(d->kafka->chg_out, id, text, strlen(text)) < 0)
+    if (text && kafka_out_send(k->chg_out, id, text, strlen(text)) < 0)
         sw_log(LOG_WARN, "kafka: withdrawal of %s not shared (queue full)", id);
     free(text);
     json_decref(o);
@@ -564,13 +549,13 @@ void dk_share_withdrawn(void *ctx, const char *id)
  */
 static void shared_change(void *ctx, const kafka_msg_t *m)
 {
-    daemon_t *d = ctx;
+    dkafka_t *k = ctx;
     if (!m->data)
         return;
     json_t *o = json_loadb(m->data, m->len, 0, NULL);
     const char *gone = o ? json_string_value(json_object_get(o, "withdrawn")) : NULL;
-    int rc = gone ? changes_api_withdraw(d->web.api, gone)
-                  : changes_api_declare(d->web.api, m->data, m->len, NULL, 0);
+    int rc = gone ? changes_api_withdraw(k->h.changes, gone)
+                  : changes_api_declare(k->h.changes, m->data, m->len, NULL, 0);
     if (rc == SW_OK) /* the API's on_change queues it for the register */
         sw_log(LOG_INFO, "kafka: shared change %s", gone ? "withdrawn" : "declared");
     else if (rc != SW_EEXISTS && rc != SW_ENOTFOUND) {
@@ -579,9 +564,9 @@ static void shared_change(void *ctx, const kafka_msg_t *m)
     json_decref(o);
 }
 
-unsigned dk_incident_tag(const daemon_t *d)
+unsigned dk_incident_tag(const dk_opts_t *o)
 {
-    if (!d->o.r.kafka_brokers || !d->o.r.kafka_topic)
+    if (!o->brokers || !o->topic)
         return 0;
     unsigned char b[3] = { 0 };
     if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) { /* a weaker one will do */
@@ -602,15 +587,14 @@ unsigned dk_incident_tag(const daemon_t *d)
  * come back too (its origin header says so) and are skipped. */
 static void peer_message(void *ctx, const kafka_msg_t *m)
 {
-    daemon_t *d = ctx;
-    dkafka_t *k = d->kafka;
+    dkafka_t *k = ctx;
     if (!m->data || !m->len)
         return;
     if (m->origin && m->originlen == strlen(k->origin) &&
         memcmp(m->origin, k->origin, m->originlen) == 0)
         return;
     atomic_fetch_add_explicit(&k->peer_alerts, 1, memory_order_relaxed);
-    if (dmn_queue_peer_alert(d, m->data, m->len) < 0)
+    if (k->h.queue_peer_alert(k->h.ctx, m->data, m->len) < 0)
         atomic_fetch_add_explicit(&k->peer_refused, 1, memory_order_relaxed);
 }
 
@@ -631,9 +615,11 @@ static int64_t time_of(json_t *o, const char *key)
     return ns;
 }
 
-void dk_peer_alert(daemon_t *d, const char *line)
+void dk_peer_alert(dkafka_t *k, const char *line)
 {
-    dkafka_t *k = d->kafka;
+    if (!k)
+        return;
+    alerts_t *as = pipeline_alerts(k->h.pipe);
     json_t *o = json_loads(line, 0, NULL);
     const char *status = json_string_value(json_object_get(o, "status"));
     const char *dir = json_string_value(json_object_get(o, "dir"));
@@ -671,10 +657,10 @@ void dk_peer_alert(daemon_t *d, const char *line)
     if (ok) {
         r.kind = (alert_kind_t)kind;
         r.symptom = (alert_kind_t)(sym < 0 ? 0 : sym);
-        alerts_remote(d->out.as, &r);
+        alerts_remote(as, &r);
         sw_log(LOG_DEBUG, "kafka: another instance's %s of %s %s (%s)", alert_kind_name(r.kind),
                r.user, r.firing ? "fired" : "resolved", inc);
-        atomic_store_explicit(&k->peer_forgotten, alerts_stats(d->out.as)->remote_dropped,
+        atomic_store_explicit(&k->peer_forgotten, alerts_stats(as)->remote_dropped,
                               memory_order_relaxed);
     } else if (inc || !o) { /* a line without an incident has nothing to share */
         atomic_fetch_add_explicit(&k->peer_refused, 1, memory_order_relaxed);
@@ -684,27 +670,27 @@ void dk_peer_alert(daemon_t *d, const char *line)
 
 /* ---- the ingest thread's round ------------------------------------------ */
 
-int dk_reads_ingest(const daemon_t *d)
+int dk_reads_ingest(const dkafka_t *k)
 {
-    return d->kafka && d->kafka->in;
+    return k && k->in;
 }
 
-int dk_poll(daemon_t *d, int timeout_ms)
+int dk_poll(dkafka_t *k, int timeout_ms)
 {
-    dkafka_t *k = d->kafka;
-    int n = 0;
+    if (!k)
+        return 0;
+    int n = 0, per = k->o.msgs_per_round;
     if (k->in)
-        n = kafka_in_poll(k->in, timeout_ms, MSGS_PER_ROUND, ingest_message, d);
+        n = kafka_in_poll(k->in, timeout_ms, per, ingest_message, k);
     if (k->chg_in)
-        kafka_in_poll(k->chg_in, 0, MSGS_PER_ROUND, shared_change, d);
+        kafka_in_poll(k->chg_in, 0, per, shared_change, k);
     if (k->peer_in)
-        kafka_in_poll(k->peer_in, 0, MSGS_PER_ROUND, peer_message, d);
+        kafka_in_poll(k->peer_in, 0, per, peer_message, k);
     return n;
 }
 
-void dk_leave(daemon_t *d)
+void dk_leave(dkafka_t *k)
 {
-    dkafka_t *k = d->kafka;
     if (!k || !k->in)
         return;
     k->closing = 1;
@@ -715,9 +701,8 @@ void dk_leave(daemon_t *d)
 
 /* ---- alerts ------------------------------------------------------------- */
 
-void dk_alert(daemon_t *d, const alert_t *a, const char *line, size_t len)
+void dk_alert(dkafka_t *k, const alert_t *a, const char *line, size_t len)
 {
-    dkafka_t *k = d->kafka;
     if (!k || !k->alerts)
         return;
     kafka_out_send(k->alerts, a->user, line, len); /* failures are counted */
@@ -729,77 +714,48 @@ void dk_alert(daemon_t *d, const alert_t *a, const char *line, size_t len)
 
 /* ---- metrics ------------------------------------------------------------ */
 
-static void metric(FILE *out, const char *name, const char *type, const char *help,
-                   atomic_uint_fast64_t *v)
-{
-    dmn_metric(out, name, type, help);
-    fprintf(out, "%s %" PRIu64 "\n", name,
-            (uint64_t)atomic_load_explicit(v, memory_order_relaxed));
-}
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
-void dk_metrics(daemon_t *d, FILE *out)
+void dk_stats(const dkafka_t *k, dk_stats_t *out)
 {
-    dkafka_t *k = d->kafka;
-    if (atomic_load_explicit(&k->ingesting, memory_order_relaxed)) {
-        metric(out, "stormwatch_kafka_messages_total", "counter", "Kafka messages taken.",
-               &k->msgs);
-        metric(out, "stormwatch_kafka_partitions", "gauge", "Kafka partitions assigned here.",
-               &k->partitions);
-        metric(out, "stormwatch_kafka_beyond_partitions_total", "counter",
-               "Messages of partitions beyond those this build reads, dropped.", &k->beyond_n);
-        metric(out, "stormwatch_kafka_commits_total", "counter",
-               "Offset commits of what was processed.", &k->commits);
-        metric(out, "stormwatch_kafka_uncommitted_runs", "gauge",
-               "Runs of messages taken and not yet committable (100 ms of event time each).",
-               &k->pending);
-    }
-    if (k->st_out) {
-        metric(out, "stormwatch_kafka_states_published_total", "counter",
-               "User states produced to the state topic.", &k->states_out);
-        dmn_metric(out, "stormwatch_kafka_states_failed_total", "counter",
-                   "User states not produced or not delivered to the state topic.");
-        fprintf(out, "stormwatch_kafka_states_failed_total %" PRIu64 "\n", state_failures(k));
-        metric(out, "stormwatch_kafka_states_adopted_total", "counter",
-               "Users taken over from states read back.", &k->adopted);
-        metric(out, "stormwatch_kafka_states_refused_total", "counter",
-               "States read back that could not be taken (corrupt, other version).", &k->refused);
-        metric(out, "stormwatch_kafka_checkpoints_total", "counter",
-               "Checkpoints delivered (every User's state; offsets may follow).", &k->checkpoints);
-        metric(out, "stormwatch_kafka_checkpoint_failures_total", "counter",
-               "Checkpoints not delivered whole (offsets stayed behind).", &k->ckpt_failed);
-    }
-    if (k->peer_in) {
-        metric(out, "stormwatch_kafka_peer_alerts_total", "counter",
-               "Alert lines of other instances taken from the alerts topic, to group incidents.",
-               &k->peer_alerts);
-        metric(out, "stormwatch_kafka_peer_alerts_refused_total", "counter",
-               "Alert lines of other instances that could not be read or queued.",
-               &k->peer_refused);
-        metric(out, "stormwatch_kafka_peer_alerts_forgotten_total", "counter",
-               "Firing alerts of other instances forgotten unresolved (4096 held at most).",
-               &k->peer_forgotten);
-    }
-    if (k->alerts) {
-        metric(out, "stormwatch_kafka_alerts_sent_total", "counter",
-               "Alert lines Kafka acknowledged.", &k->alerts_sent);
-        metric(out, "stormwatch_kafka_alerts_failed_total", "counter",
-               "Alert lines Kafka did not take.", &k->alerts_failed);
-    }
+    *out = (dk_stats_t){ 0 };
+    if (!k)
+        return;
+    out->ingesting = LOAD(k->ingesting);
+    out->messages = LOAD(k->msgs);
+    out->partitions = LOAD(k->partitions);
+    out->beyond = LOAD(k->beyond_n);
+    out->commits = LOAD(k->commits);
+    out->uncommitted = LOAD(k->pending);
+    out->has_state_topic = k->st_out != NULL;
+    if (k->st_out)
+        out->states_failed = state_failures(k);
+    out->states_out = LOAD(k->states_out);
+    out->adopted = LOAD(k->adopted);
+    out->refused = LOAD(k->refused);
+    out->checkpoints = LOAD(k->checkpoints);
+    out->checkpoint_failures = LOAD(k->ckpt_failed);
+    out->has_peers = k->peer_in != NULL;
+    out->peer_alerts = LOAD(k->peer_alerts);
+    out->peer_refused = LOAD(k->peer_refused);
+    out->peer_forgotten = LOAD(k->peer_forgotten);
+    out->has_alerts_topic = k->alerts != NULL;
+    out->alerts_sent = LOAD(k->alerts_sent);
+    out->alerts_failed = LOAD(k->alerts_failed);
 }
 
 /* ---- set-up ------------------------------------------------------------- */
 
 /* run.kafka_properties ("key=value") split for librdkafka. */
-static int split_props(daemon_t *d, char *err, size_t errlen)
+static int split_props(dkafka_t *k, char *err, size_t errlen)
 {
-    dkafka_t *k = d->kafka;
-    size_t n = d->o.r.n_kafka_properties;
+    size_t n = k->o.nproperties;
     k->prop_keys = calloc(n + 1, sizeof(char *));
     k->prop_values = calloc(n + 1, sizeof(char *));
     if (!k->prop_keys || !k->prop_values)
         return SW_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        const char *kv = d->o.r.kafka_properties[i], *eq = strchr(kv, '=');
+        const char *kv = k->o.properties[i], *eq = strchr(kv, '=');
         if (!eq || eq == kv) {
             sw_errf(err, errlen, "run.kafka_properties: '%s': want key=value", kv);
             return SW_ECONFIG;
@@ -813,78 +769,81 @@ static int split_props(daemon_t *d, char *err, size_t errlen)
     return SW_OK;
 }
 
-static int open_out(daemon_t *d, const char *topic, kafka_out_t **out, char *err, size_t errlen)
+static int open_out(dkafka_t *k, const char *topic, kafka_out_t **out, char *err, size_t errlen)
 {
-    kafka_out_opts_t o = { .brokers = d->o.r.kafka_brokers, .topic = topic,
-                           .props = props_of(d->kafka) };
+    kafka_out_opts_t o = { .brokers = k->o.brokers, .topic = topic, .props = props_of(k) };
     return (*out = kafka_out_open(&o, err, errlen)) ? SW_OK : SW_ECONFIG;
 }
 
-int dk_open(daemon_t *d, char *err, size_t errlen)
+int dk_open(const dk_opts_t *o, const dk_hooks_t *h, dkafka_t **out, char *err, size_t errlen)
 {
-    if (!d->o.r.kafka_brokers)
+    *out = NULL;
+    if (!o->brokers)
         return SW_OK;
-    dkafka_t *k = d->kafka = calloc(1, sizeof(*d->kafka));
+    dkafka_t *k = *out = calloc(1, sizeof(**out));
     if (!k)
         return SW_ENOMEM;
+    k->o = *o;
+    k->h = *h;
+    k->router = pipeline_router(h->pipe);
     for (unsigned i = 0; i < REC_MAX_SOURCES; i++)
         off_init(&k->off[i]);
     atomic_store_explicit(&k->commit_below, INT64_MIN, memory_order_relaxed);
-    int rc = split_props(d, err, errlen);
+    int rc = split_props(k, err, errlen);
     if (rc < 0)
         return rc;
     kafka_props_t props = props_of(k);
-    if (d->o.r.kafka_alerts_topic) {
+    if (k->o.alerts_topic) {
         /* with several instances on one feed, each follows the others'
          * lines, so an incident whose symptoms fall on Users of different
          * instances is one: this instance's own are known by their origin */
-        snprintf(k->origin, sizeof(k->origin), "%06X", d->incident_tag);
-        kafka_out_opts_t ao = { .brokers = d->o.r.kafka_brokers, .topic = d->o.r.kafka_alerts_topic,
-                                .props = props, .origin = d->incident_tag ? k->origin : NULL };
+        snprintf(k->origin, sizeof(k->origin), "%06X", k->o.incident_tag);
+        kafka_out_opts_t ao = { .brokers = k->o.brokers, .topic = k->o.alerts_topic,
+                                .props = props, .origin = k->o.incident_tag ? k->origin : NULL };
         if (!(k->alerts = kafka_out_open(&ao, err, errlen)))
             return SW_ECONFIG;
-        if (d->incident_tag) {
+        if (k->o.incident_tag) {
             char host[64] = "host", group[200];
             gethostname(host, sizeof(host) - 1);
             snprintf(group, sizeof(group), "stormwatch-alerts-%s-%ld", host, (long)getpid());
             /* from the topic's start (its retention bounds it): an instance
              * that joins mid-incident learns what fires elsewhere, and a
              * line is never missed for a fetch position set late */
-            kafka_in_opts_t pi = { .brokers = d->o.r.kafka_brokers,
-                                   .topic = d->o.r.kafka_alerts_topic, .group = group,
+            kafka_in_opts_t pi = { .brokers = k->o.brokers,
+                                   .topic = k->o.alerts_topic, .group = group,
                                    .props = props };
             if (!(k->peer_in = kafka_in_open(&pi, err, errlen)))
                 return SW_ECONFIG;
             sw_log(LOG_INFO, "kafka: grouping incidents with the other instances through %s",
-                   d->o.r.kafka_alerts_topic);
+                   k->o.alerts_topic);
         }
     }
-    if (d->o.r.kafka_state_topic) {
-        if ((rc = open_out(d, d->o.r.kafka_state_topic, &k->st_out, err, errlen)) < 0)
+    if (k->o.state_topic) {
+        if ((rc = open_out(k, k->o.state_topic, &k->st_out, err, errlen)) < 0)
             return rc;
-        if (!(k->st_reader = kafka_reader_open(d->o.r.kafka_brokers, d->o.r.kafka_state_topic, &props,
+        if (!(k->st_reader = kafka_reader_open(k->o.brokers, k->o.state_topic, &props,
                                                err, errlen)))
             return SW_ECONFIG;
         sw_log(LOG_INFO, "kafka: User states move with partitions through %s",
-               d->o.r.kafka_state_topic);
+               k->o.state_topic);
     }
-    if (d->o.r.kafka_changes_topic) {
+    if (k->o.changes_topic) {
         /* every instance reads the whole topic: a group of its own, never committed */
         char host[64] = "host", group[200];
         gethostname(host, sizeof(host) - 1);
         snprintf(group, sizeof(group), "stormwatch-changes-%s-%ld", host, (long)getpid());
-        kafka_in_opts_t ci = { .brokers = d->o.r.kafka_brokers, .topic = d->o.r.kafka_changes_topic,
+        kafka_in_opts_t ci = { .brokers = k->o.brokers, .topic = k->o.changes_topic,
                                .group = group, .props = props };
         if (!(k->chg_in = kafka_in_open(&ci, err, errlen)) ||
-            (rc = open_out(d, d->o.r.kafka_changes_topic, &k->chg_out, err, errlen)) < 0)
+            (rc = open_out(k, k->o.changes_topic, &k->chg_out, err, errlen)) < 0)
             return rc < 0 ? rc : SW_ECONFIG;
-        sw_log(LOG_INFO, "kafka: sharing declared changes on %s", d->o.r.kafka_changes_topic);
+        sw_log(LOG_INFO, "kafka: sharing declared changes on %s", k->o.changes_topic);
     }
-    if (d->o.r.kafka_topic) { /* last: the group may assign at once */
-        kafka_in_opts_t ko = { .brokers = d->o.r.kafka_brokers, .topic = d->o.r.kafka_topic,
-                               .group = d->o.r.kafka_group ? d->o.r.kafka_group : "stormwatch",
+    if (k->o.topic) { /* last: the group may assign at once */
+        kafka_in_opts_t ko = { .brokers = k->o.brokers, .topic = k->o.topic,
+                               .group = k->o.group ? k->o.group : "stormwatch",
                                .props = props, .on_assign = on_assigned,
-                               .on_revoke = on_revoked, .ctx = d };
+                               .on_revoke = on_revoked, .ctx = k };
         if (!(k->in = kafka_in_open(&ko, err, errlen)))
             return SW_ECONFIG;
         atomic_store_explicit(&k->ingesting, 1, memory_order_relaxed);
@@ -893,9 +852,8 @@ int dk_open(daemon_t *d, char *err, size_t errlen)
     return SW_OK;
 }
 
-void dk_close(daemon_t *d)
+void dk_close(dkafka_t *k)
 {
-    dkafka_t *k = d->kafka;
     if (!k)
         return;
     kafka_in_close(k->in); /* set-up failed before the daemon ran: nothing held */
@@ -916,5 +874,4 @@ void dk_close(daemon_t *d)
     free(k->rb);
     free(k->stage);
     free(k);
-    d->kafka = NULL;
 }

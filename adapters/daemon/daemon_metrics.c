@@ -183,6 +183,60 @@ static void feed_time(daemon_t *d, FILE *out)
                    wall_s() - ts);
 }
 
+/* Kafka's (daemon_kafka.h), each part when it is open. */
+static void kafka_metrics(const dkafka_t *k, FILE *out)
+{
+    dk_stats_t ks;
+    dk_stats(k, &ks);
+    if (ks.ingesting) {
+        metric_u64(out, "stormwatch_kafka_messages_total", "counter", "Kafka messages taken.",
+                   ks.messages);
+        metric_u64(out, "stormwatch_kafka_partitions", "gauge", "Kafka partitions assigned here.",
+                   ks.partitions);
+        metric_u64(out, "stormwatch_kafka_beyond_partitions_total", "counter",
+                   "Messages of partitions beyond those this build reads, dropped.", ks.beyond);
+        metric_u64(out, "stormwatch_kafka_commits_total", "counter",
+                   "Offset commits of what was processed.", ks.commits);
+        metric_u64(out, "stormwatch_kafka_uncommitted_runs", "gauge",
+                   "Runs of messages taken and not yet committable (100 ms of event time each).",
+                   ks.uncommitted);
+    }
+    if (ks.has_state_topic) {
+        metric_u64(out, "stormwatch_kafka_states_published_total", "counter",
+                   "User states produced to the state topic.", ks.states_out);
+        metric_u64(out, "stormwatch_kafka_states_failed_total", "counter",
+                   "User states not produced or not delivered to the state topic.",
+                   ks.states_failed);
+        metric_u64(out, "stormwatch_kafka_states_adopted_total", "counter",
+                   "Users taken over from states read back.", ks.adopted);
+        metric_u64(out, "stormwatch_kafka_states_refused_total", "counter",
+                   "States read back that could not be taken (corrupt, other version).",
+                   ks.refused);
+        metric_u64(out, "stormwatch_kafka_checkpoints_total", "counter",
+                   "Checkpoints delivered (every User's state; offsets may follow).",
+                   ks.checkpoints);
+        metric_u64(out, "stormwatch_kafka_checkpoint_failures_total", "counter",
+                   "Checkpoints not delivered whole (offsets stayed behind).",
+                   ks.checkpoint_failures);
+    }
+    if (ks.has_peers) {
+        metric_u64(out, "stormwatch_kafka_peer_alerts_total", "counter",
+                   "Alert lines of other instances taken from the alerts topic, to group "
+                   "incidents.", ks.peer_alerts);
+        metric_u64(out, "stormwatch_kafka_peer_alerts_refused_total", "counter",
+                   "Alert lines of other instances that could not be read or queued.",
+                   ks.peer_refused);
+        metric_u64(out, "stormwatch_kafka_peer_alerts_forgotten_total", "counter",
+                   "Firing alerts of other instances forgotten unresolved (4096 held at most).",
+                   ks.peer_forgotten);
+    }
+    if (ks.has_alerts_topic) {
+        metric_u64(out, "stormwatch_kafka_alerts_sent_total", "counter",
+                   "Alert lines Kafka acknowledged.", ks.alerts_sent);
+        metric_u64(out, "stormwatch_kafka_alerts_failed_total", "counter",
+                   "Alert lines Kafka did not take.", ks.alerts_failed);
+    }
+}
 
 /*
  * The daemon's own metrics in the Prometheus text exposition format. Any
@@ -227,7 +281,7 @@ void daemon_write_metrics(void *ctx, FILE *out)
                "Times one Kafka partition went quiet while the others flowed.",
                LOAD(d->in.router_source_stalls));
     if (d->kafka)
-        dk_metrics(d, out);
+        kafka_metrics(d->kafka, out);
     statefile_stats_t ss = { 0 };
     if (d->st.saver)
         statefile_saver_stats(d->st.saver, &ss);

@@ -191,7 +191,7 @@ void dmn_alert_emit(void *ctx, const alert_t *a)
         alertjournal_record(d->out.journal, a);
     fanout_publish(d->out.fanout, a); /* PUB, Alertmanager */
     if (d->kafka) /* the line without its newline, keyed by User */
-        dk_alert(d, a, line, n && line[n - 1] == '\n' ? n - 1 : n);
+        dk_alert(d->kafka, a, line, n && line[n - 1] == '\n' ? n - 1 : n);
     d->out.transitions++;
 }
 
@@ -309,7 +309,7 @@ static void apply_updates(daemon_t *d)
             u->file = NULL; /* taken, even on failure */
             break;
         case UPD_PEER_ALERT:
-            dk_peer_alert(d, u->line);
+            dk_peer_alert(d->kafka, u->line);
             break;
         }
         if (rc < 0 && rc != SW_ENOTFOUND && rc != SW_EEXISTS)

@@ -7,7 +7,6 @@
  */
 #include "daemon.h"
 #include "daemon_int.h"
-#include "daemon_kafka.h"
 
 #include <errno.h>
 #include <inttypes.h>
