@@ -31,14 +31,15 @@
  * daemon_pipeline.c, learned state daemon_state.c, the command line
  * daemon_cli.c, the metrics daemon_metrics.c; daemon_int.h is what they
  * share. The alert sinks (adapters/sinks/fanout.h) and Kafka
- * (daemon_kafka.h) are modules of their own, which do not see daemon_t:
- * their headers say which thread calls what. This file sets the threads
- * up, answers Kafka's hooks, runs the main thread (signals, reloads, the
- * periodic log line) and tears them down.
+ * (adapters/kafka/kafka_side.h) are modules of their own, libraries the
+ * daemon links, which do not see daemon_t: their headers say which thread
+ * calls what. This file sets the threads up, answers Kafka's hooks, runs
+ * the main thread (signals, reloads, the periodic log line) and tears them
+ * down.
  */
 #include "daemon.h"
 #include "daemon_int.h"
-#include "daemon_kafka.h"
+#include "kafka_side.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -404,7 +405,7 @@ static void teardown(daemon_t *d)
     cfg_run_free(&d->o.r);
 }
 
-/* ---- Kafka (daemon_kafka.h): what it asks of the daemon ----------------- */
+/* ---- Kafka (kafka_side.h): what it asks of the daemon -------------------- */
 
 /* Shard threads: a User's state, to the state topic (d->kafka is set
  * before the shards start). */

@@ -4,8 +4,8 @@
  * (the command line and the config's run: section), daemon_metrics.c
  * (/metrics and the alerts snapshot), daemon_ingest.c, daemon_pipeline.c,
  * daemon_state.c, daemon_coord.c and daemon_console.c. Kafka is a module
- * that does not see them (daemon_kafka.h): the daemon holds a dkafka_t and
- * answers its hooks (daemon.c).
+ * that does not see them (adapters/kafka/kafka_side.h): the daemon holds a
+ * dkafka_t and answers its hooks (daemon.c).
  *
  * DESIGN: see daemon.c for the pipeline's threads and what joins them;
  * besides them, the HTTP server's threads call daemon_write_metrics(),
@@ -30,7 +30,7 @@
 #include "changes_api.h"
 #include "config.h"
 #include "curve.h"
-#include "daemon_kafka.h"
+#include "kafka_side.h"
 #include "errburst.h"
 #include "fanout.h"
 #include "http.h"
@@ -131,7 +131,7 @@ struct daemon {
     pipeline_t *pipe;             /* the stages and their wiring; owned */
     shard_thr_t *sh;              /* one per shard: shard_thr_t says who touches what */
     unsigned nshards;
-    dkafka_t *kafka;              /* NULL without Kafka (daemon_kafka.h says which
+    dkafka_t *kafka;              /* NULL without Kafka (kafka_side.h says which
                                      thread calls what) */
 
     /* the configuration, handed over on a reload */

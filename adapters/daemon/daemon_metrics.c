@@ -25,7 +25,7 @@
 #include "daemon.h"
 #include "daemon_int.h"
 #include "alertjournal.h"
-#include "daemon_kafka.h"
+#include "kafka_side.h"
 
 #ifndef SW_BUILD_VERSION
 #define SW_BUILD_VERSION "dev"
@@ -183,7 +183,7 @@ static void feed_time(daemon_t *d, FILE *out)
                    wall_s() - ts);
 }
 
-/* Kafka's (daemon_kafka.h), each part when it is open. */
+/* Kafka's (kafka_side.h), each part when it is open. */
 static void kafka_metrics(const dkafka_t *k, FILE *out)
 {
     dk_stats_t ks;

@@ -7,7 +7,7 @@
  */
 #include "daemon.h"
 #include "daemon_int.h"
-#include "daemon_kafka.h"
+#include "kafka_side.h"
 
 #include <errno.h>
 #include <inttypes.h>

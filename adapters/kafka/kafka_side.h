@@ -1,5 +1,5 @@
 /*
- * daemon_kafka.h - the daemon's Kafka side (daemon_kafka.c): ingest from a
+ * kafka_side.h - the daemon's Kafka side (kafka_side.c): ingest from a
  * consumer group, the partitions as sources, the alerts topic, the shared
  * changes topic and the learned state that moves with partitions.
  *
@@ -8,16 +8,19 @@
  * change API, and asks the rest of the daemon for the little it must
  * (dk_hooks_t): feeding a message's lines, parking the shards, how far
  * they have processed, waiting for their handoffs, queueing another
- * instance's alert line for the alert thread. It never sees daemon_t.
+ * instance's alert line for the alert thread. It never sees daemon_t: a
+ * library of its own (adapters/kafka), which the daemon links and which
+ * cannot include the daemon's headers.
  *
- * DESIGN: dk_poll, dk_sources, dk_commit and dk_leave run on the ingest
- * thread (the consumers' callbacks with them: rebalances, shared changes,
- * other instances' alert lines, queued for the alert thread); dk_alert and
- * dk_peer_alert on the alert thread; dk_share_* on HTTP threads;
- * dk_checkpoint on the main thread; dk_publish on shard threads; dk_stats
- * on any thread (HTTP threads, for /metrics); dk_open and dk_close on
- * main, before the threads start and after they are joined. The producers
- * are shared (librdkafka's produce is thread-safe); the counters read by
+ * DESIGN: dk_reads_ingest, dk_poll, dk_sources, dk_commit and dk_leave
+ * run on the ingest thread (the consumers' callbacks with them:
+ * rebalances, shared changes, other instances' alert lines, queued for the
+ * alert thread); dk_alert and dk_peer_alert on the alert thread;
+ * dk_share_* on HTTP threads; dk_has_state_topic and dk_checkpoint on the
+ * main thread; dk_publish on shard threads; dk_stats on any thread (HTTP
+ * threads, for /metrics); dk_incident_tag, dk_open and dk_close on main,
+ * before the threads start and after they are joined. The producers are
+ * shared (librdkafka's produce is thread-safe); the counters read by
  * dk_stats and the checkpoint's commit limit are atomics; a checkpoint's
  * staged states are main's; everything else belongs to the ingest thread.
  * A checkpoint and the states read back on assignment each park the shards
@@ -27,11 +30,11 @@
  * opened. The strings of dk_opts_t and the handles of dk_hooks_t are
  * borrowed until dk_close (the daemon's run options and pipeline live that
  * long); both structs are copied. Lines, blobs and ids passed in are
- * borrowed for the call. Every function but dk_open takes a NULL dkafka_t
- * (no Kafka) and does nothing.
+ * borrowed for the call. Every function that takes a dkafka_t takes NULL
+ * too (no Kafka): it does nothing, or answers 0.
  */
-#ifndef SW_DAEMON_KAFKA_H
-#define SW_DAEMON_KAFKA_H
+#ifndef SW_KAFKA_SIDE_H
+#define SW_KAFKA_SIDE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * daemon_kafka.c - the daemon's Kafka side (daemon_kafka.h).
+ * kafka_side.c - the daemon's Kafka side (kafka_side.h).
  *
  * Ingest: each assigned partition is a source of the router (partition p
  * is source p + 1, ZeroMQ source 0), in order by itself but not with the
@@ -34,7 +34,7 @@
  * the offsets and the state handover are one protocol with librdkafka's
  * rebalance callback, and each part reads the others' fields under one lock.
  */
-#include "daemon_kafka.h"
+#include "kafka_side.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -119,6 +119,8 @@ static kafka_props_t props_of(const dkafka_t *k)
                             (const char *const *)k->prop_values, k->nprops };
 }
 
+/* The monotonic clock in seconds, as the daemon's (which this module does
+ * not see) for the partitions' quiet times and the read-back's log line. */
 static double mono_s(void)
 {
     struct timespec ts;
