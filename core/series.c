@@ -185,42 +185,39 @@ uint32_t st_hash(const char *user, size_t ulen, int dir, const char *cls, size_t
     return (uint32_t)sw_mix64(uh ^ sw_hash(cls, clen, (uint64_t)dir + 1));
 }
 
-/* The entry the index files first under hash, or NULL: the one a lookup
- * most likely wants. */
-static const series_t *first_filed(const series_table_t *t, uint32_t hash)
+uint32_t st_prefetch(const series_table_t *t, uint32_t hash, int stage, uint32_t found)
 {
     if (!t->series_ix.cap)
-        return NULL;
-    hix_slot_t s = t->series_ix.slots[hix_home(&t->series_ix, hash)];
-    return s.pos1 && s.hash == hash ? &t->series[s.pos1 - 1] : NULL;
-}
-
-void st_prefetch(const series_table_t *t, uint32_t hash, int stage)
-{
+        return 0;
     if (stage == 0) {
-        if (t->series_ix.cap)
-            __builtin_prefetch(&t->series_ix.slots[hix_home(&t->series_ix, hash)]);
-        return;
+        __builtin_prefetch(&t->series_ix.slots[hix_home(&t->series_ix, hash)]);
+        return 0;
     }
-    const series_t *se = first_filed(t, hash);
-    if (!se)
-        return;
-    if (stage == 1) { /* the entry, all of it: the detectors read it next */
-        for (size_t off = 0; off < sizeof(*se); off += 64)
-            __builtin_prefetch((const char *)se + off, 1);
-        return;
+    if (stage == 1) { /* the slot is in by now: the entry it names, all of it */
+        hix_slot_t slot = t->series_ix.slots[hix_home(&t->series_ix, hash)];
+        if (!slot.pos1 || slot.hash != hash || slot.pos1 > t->nseries)
+            return 0;
+        const char *se = (const char *)&t->series[slot.pos1 - 1];
+        for (size_t off = 0; off < sizeof(series_t); off += 64)
+            __builtin_prefetch(se + off, 1);
+        return slot.pos1;
     }
+    /* a slot removed since stage 1 stays in the array: still safe to read */
+    if (!found || found > t->nseries)
+        return found;
+    const series_t *se = &t->series[found - 1];
     const user_t *u = &t->users[se->user];
     if (stage == 2) {
         __builtin_prefetch(se->cls);
         __builtin_prefetch(u);
         __builtin_prefetch(&t->aggs[se->agg], 1);
-        return;
+    } else {
+        __builtin_prefetch(u->name);
+        const agg_t *g = &t->aggs[se->agg];
+        if (g->route)
+            __builtin_prefetch(&t->routes[g->route - 1], 1);
     }
-    __builtin_prefetch(u->name);
-    const agg_t *g = &t->aggs[se->agg];
-    if (g->route)
-        __builtin_prefetch(&t->routes[g->route - 1], 1);
+    return found;
 }
 
 int64_t st_lookup(const series_table_t *t, const char *user, size_t ulen, int dir,

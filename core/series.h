@@ -155,12 +155,14 @@ int64_t st_intern_hashed(series_table_t *t, uint32_t hash, const char *user, siz
  * Asks the CPU to fetch, ahead, what interning and updating the series
  * filed under `hash` will read, in ST_PREFETCH_STAGES stages a few keys
  * apart, each reading only what the one before fetched: 0 the index
- * slot; 1 the series entry the slot names; 2 its class, User and
- * aggregate; 3 the User's name and the blocked-route state. A hint:
- * changes nothing, any hash is safe, a miss only costs the time it saves.
+ * slot; 1 the series entry the slot names, whose position + 1 it returns
+ * (0: none); 2 its class, User and aggregate, and 3 the User's name and
+ * the blocked-route state, both given that return as `found` (and
+ * returning it). A hint: changes nothing, any hash is safe, a miss only
+ * costs the time it saves.
  */
 #define ST_PREFETCH_STAGES 4
-void st_prefetch(const series_table_t *t, uint32_t hash, int stage);
+uint32_t st_prefetch(const series_table_t *t, uint32_t hash, int stage, uint32_t found);
 
 /*
  * Removes series si (live) and frees its strings; its User and the User's

@@ -1438,21 +1438,22 @@ static const unsigned prefetch_ahead[ST_PREFETCH_STAGES] = { 12, 8, 4, 2 };
 
 void shard_records(shard_t *sh, const rec_t *v, size_t n)
 {
-    uint32_t h[HASH_RING] = { 0 };
+    /* each record's hash, and where stage 1 found its series */
+    uint32_t h[HASH_RING] = { 0 }, found[HASH_RING] = { 0 };
     size_t far = prefetch_ahead[0];
     for (size_t k = 0; k < n && k < far; k++)
         if (v[k].type == REC_SAMPLE) {
             h[k % HASH_RING] = key_hash(&v[k]);
-            st_prefetch(sh->st, h[k % HASH_RING], 0);
+            st_prefetch(sh->st, h[k % HASH_RING], 0, 0);
         }
     for (size_t i = 0; i < n; i++) {
         for (int stage = 0; stage < ST_PREFETCH_STAGES; stage++) {
-            size_t k = i + prefetch_ahead[stage];
+            size_t k = i + prefetch_ahead[stage], at = k % HASH_RING;
             if (k >= n || v[k].type != REC_SAMPLE)
                 continue;
             if (stage == 0)
-                h[k % HASH_RING] = key_hash(&v[k]);
-            st_prefetch(sh->st, h[k % HASH_RING], stage);
+                h[at] = key_hash(&v[k]);
+            found[at] = st_prefetch(sh->st, h[at], stage, found[at]);
         }
         record_hashed(sh, &v[i], h[i % HASH_RING]);
     }
