@@ -21,41 +21,18 @@
 #include "alert.h"
 #include "err.h"
 #include "fanout.h"
-#include "fileio.h"
 #include "testutil.h"
 
-typedef struct {
-    char dir[64];
-    char path[256];
-} fx_t;
+typedef tu_dir_t fx_t;
 
 static int setup(void **state)
 {
-    fx_t *fx = calloc(1, sizeof(*fx));
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/sw_fanout_XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    snprintf(fx->path, sizeof(fx->path), "%s/alerts.jsonl", fx->dir);
-    *state = fx;
-    return 0;
+    return tu_dir_setup(state, "sw_fanout", "alerts.jsonl");
 }
 
 static int teardown(void **state)
 {
-    fx_t *fx = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
-    int rc = system(cmd);
-    free(fx);
-    return rc;
-}
-
-static char *slurp(const char *path)
-{
-    unsigned char *buf;
-    size_t len;
-    assert_int_equal(fio_read(path, 1 << 20, &buf, &len), 0);
-    return (char *)buf;
+    return tu_dir_teardown(state);
 }
 
 static alert_t mk(alert_kind_t kind, const char *user, int firing)
@@ -106,12 +83,12 @@ static void test_line_counted_before_the_file_has_it(void **state)
     assert_int_equal(n, strlen(want));
     /* counted, not yet written: a scrape now sees it before a reader can */
     assert_int_equal(lines_of(f), 1);
-    char *got = slurp(fx->path);
+    char *got = tu_slurp(fx->path);
     assert_string_equal(got, "");
     free(got);
     fanout_write(f);
     fanout_publish(f, &a); /* no PUB, no Alertmanager: nothing more */
-    got = slurp(fx->path);
+    got = tu_slurp(fx->path);
     assert_string_equal(got, want);
     free(got);
     fanout_stats_t st;
@@ -145,7 +122,7 @@ static void test_buffer_grows_and_lines_stay_whole(void **state)
     char *want = malloc(want_len + 1);
     assert_non_null(want);
     snprintf(want, want_len + 1, "%s%s%s", la, lb, lc);
-    char *got = slurp(fx->path);
+    char *got = tu_slurp(fx->path);
     assert_string_equal(got, want);
     assert_int_equal(lines_of(f), 3);
     fanout_destroy(f);
@@ -172,7 +149,7 @@ static void test_reopen_for_logrotate(void **state)
     assert_non_null(fanout_format(f, &b, &n));
     fanout_write(f);
     char *la = line_of(&a), *lb = line_of(&b);
-    char *old = slurp(moved), *now = slurp(fx->path);
+    char *old = tu_slurp(moved), *now = tu_slurp(fx->path);
     assert_string_equal(old, la);
     assert_string_equal(now, lb);
     fanout_stats_t st;

@@ -25,42 +25,19 @@
 #include <unistd.h>
 
 #include "err.h"
-#include "fileio.h"
 #include "sink_file.h"
 #include "testutil.h"
 
-typedef struct {
-    char dir[64];
-    char path[256];
-} fx_t;
+typedef tu_dir_t fx_t;
 
 static int setup(void **state)
 {
-    fx_t *fx = calloc(1, sizeof(*fx));
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/sw_sink_file_XXXXXX");
-    if (!mkdtemp(fx->dir))
-        return -1;
-    snprintf(fx->path, sizeof(fx->path), "%s/alerts.jsonl", fx->dir);
-    *state = fx;
-    return 0;
+    return tu_dir_setup(state, "sw_sink_file", "alerts.jsonl");
 }
 
 static int teardown(void **state)
 {
-    fx_t *fx = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
-    int rc = system(cmd);
-    free(fx);
-    return rc;
-}
-
-static char *slurp(const char *path)
-{
-    unsigned char *buf;
-    size_t len;
-    assert_int_equal(fio_read(path, 1 << 20, &buf, &len), 0);
-    return (char *)buf;
+    return tu_dir_teardown(state);
 }
 
 static sink_file_stats_t stats_of(const sink_file_t *s)
@@ -92,7 +69,7 @@ static void test_lines_appended(void **state)
     assert_int_equal(st.bytes, strlen(L3));
     assert_int_equal(st.write_errors, 0);
     sink_file_close(s);
-    char *got = slurp(fx->path);
+    char *got = tu_slurp(fx->path);
     assert_string_equal(got, L1 L2 "\n" L3);
     free(got);
     struct stat sb;
@@ -186,7 +163,7 @@ static void test_full_then_room_again(void **state)
     assert_int_equal(count_of(log, want), 1);
     assert_int_equal(count_of(log, "\n"), 2);
     free(log);
-    char *got = slurp(fx->path);
+    char *got = tu_slurp(fx->path);
     assert_int_equal(strlen(got), before + strlen(L2 "\n" L3));
     assert_string_equal(got + before, L2 "\n" L3);
     free(got);
@@ -260,10 +237,10 @@ static void test_reopen(void **state)
     assert_int_equal(sink_file_write(s, L3, strlen(L3)), SW_OK); /* no reopen asked: old file */
     sink_file_reopen(s);
     assert_int_equal(sink_file_write(s, L2, strlen(L2)), SW_OK);
-    char *got = slurp(rotated);
+    char *got = tu_slurp(rotated);
     assert_string_equal(got, L1 L3);
     free(got);
-    got = slurp(fx->path);
+    got = tu_slurp(fx->path);
     assert_string_equal(got, L2 "\n");
     free(got);
     assert_int_equal(stats_of(s).reopens, 1);
@@ -287,7 +264,7 @@ static void test_reopen(void **state)
     assert_int_equal(st.lines, 4);
     sink_file_close(s);
     snprintf(fx->path, sizeof(fx->path), "%s/alerts.jsonl", moved);
-    got = slurp(fx->path);
+    got = tu_slurp(fx->path);
     assert_string_equal(got, L2 "\n" L1);
     free(got);
 }
@@ -317,7 +294,7 @@ static void test_stdout(void **state)
     assert_int_equal(rc1, SW_OK);
     assert_int_equal(rc2, SW_OK);
     assert_int_equal(st.reopens, 0);
-    char *got = slurp(fx->path);
+    char *got = tu_slurp(fx->path);
     assert_string_equal(got, L1 L3);
     free(got);
 }

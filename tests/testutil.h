@@ -26,6 +26,55 @@
             fail_msg("%s = %.17g, want %.17g +- %g", #a, a_, b_, (double)(tol)); \
     } while (0)
 
+/* A scratch folder made for one test, and a file path in it: the cmocka
+ * state of tests that write files (tu_dir_setup / tu_dir_teardown from
+ * their setup and teardown). */
+typedef struct {
+    char dir[64];
+    char path[256];
+} tu_dir_t;
+
+static inline int tu_dir_setup(void **state, const char *name, const char *file)
+{
+    tu_dir_t *fx = calloc(1, sizeof(*fx));
+    if (!fx)
+        return -1;
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/%s_XXXXXX", name);
+    if (!mkdtemp(fx->dir)) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->path, sizeof(fx->path), "%s/%s", fx->dir, file);
+    *state = fx;
+    return 0;
+}
+
+static inline int tu_dir_teardown(void **state)
+{
+    tu_dir_t *fx = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->dir);
+    int rc = system(cmd);
+    free(fx);
+    return rc;
+}
+
+/* The whole file at `path` (up to 1 MiB), NUL-terminated; the caller
+ * frees it. Fails the test when it cannot be read. */
+static inline char *tu_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("%s: cannot open", path);
+    char *buf = malloc((1 << 20) + 1);
+    if (!buf)
+        fail_msg("out of memory");
+    size_t n = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
 /* splitmix64: a seeded, platform-independent generator of test data. */
 static inline uint64_t rng_next(uint64_t *s)
 {
