@@ -27,18 +27,20 @@
  * A full ring makes its producer wait (counted), so ZeroMQ's high-water
  * mark pushes back on the DSP; or, when so configured, drop (counted).
  *
- * The ingest thread is daemon_ingest.c, the shard and alert threads
- * daemon_pipeline.c, learned state daemon_state.c, the command line
+ * The shard and alert threads are daemon_pipeline.c, the records' way
+ * into the shards' rings and the answers to the ingest and Kafka modules'
+ * hooks daemon_ingest.c, learned state daemon_state.c, the command line
  * daemon_cli.c, the metrics daemon_metrics.c; daemon_int.h is what they
- * share. The alert sinks (adapters/sinks/fanout.h) and Kafka
- * (adapters/kafka/kafka_side.h) are modules of their own, libraries the
- * daemon links, which do not see daemon_t: their headers say which thread
- * calls what. This file sets the threads up, answers Kafka's hooks, runs
- * the main thread (signals, reloads, the periodic log line) and tears them
- * down.
+ * share. The ingest thread (adapters/intake/ingest_side.h), the alert
+ * sinks (adapters/sinks/fanout.h) and Kafka (adapters/kafka/kafka_side.h)
+ * are modules of their own, libraries the daemon links, which do not see
+ * daemon_t: their headers say which thread calls what. This file sets the
+ * threads up, runs the main thread (signals, reloads, the periodic log
+ * line) and tears them down.
  */
 #include "daemon.h"
 #include "daemon_int.h"
+#include "ingest_side.h"
 #include "kafka_side.h"
 
 #include <ctype.h>
@@ -60,14 +62,12 @@
 #include "http.h"
 #include "changes_yaml.h"
 #include "config.h"
-#include "curve.h"
 #include "err.h"
 #include "errburst.h"
 #include "fileio.h"
 #include "log.h"
 #include "netaddr.h"
 #include "pipeline.h"
-#include "record.h"
 #include "regcheck.h"
 #include "version.h"
 #include "ring.h"
@@ -230,6 +230,13 @@ static void share_withdrawn(void *ctx, const char *id)
     dk_share_withdrawn(d->kafka, id);
 }
 
+/* HTTP threads: a level accepted, queued for the ingest thread. */
+static int http_accept(void *ctx, const char *user, int dir, char *err, size_t errlen)
+{
+    daemon_t *d = ctx;
+    return di_accept(d->in, user, dir, err, errlen);
+}
+
 static int start_http(daemon_t *d, char *err, size_t errlen)
 {
     if (d->o.r.http_token_file && !(d->web.token = read_token(d->o.r.http_token_file, err, errlen)))
@@ -239,7 +246,7 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
                        .metrics = http_metrics, .ready = is_ready,
                        .alerts_json = daemon_alerts_json,
                        .change_declared = share_declared, .change_withdrawn = share_withdrawn,
-                       .accept = dmn_http_accept, .check_json = daemon_check_json,
+                       .accept = http_accept, .check_json = daemon_check_json,
                        .user_share = daemon_user_share, .console = 1,
                        .log = http_log, .ctx = d };
     http_t *h = http_start(&ho, err, errlen);
@@ -322,7 +329,9 @@ static void reload(daemon_t *d)
 
 static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
 {
-    uint64_t lines = atomic_load_explicit(&d->in.lines, memory_order_relaxed);
+    di_stats_t is;
+    di_stats(d->in, &is);
+    uint64_t lines = is.lines;
     char rings[256] = "";
     size_t off = 0;
     uint64_t waits = 0, drops = 0, conflicts = 0;
@@ -338,7 +347,7 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
     /* the feed's event time (the newest sample handed to detection) and
      * how far it trails the wall clock (the reordering wait included) */
     char feed[TF_BUFLEN + 48] = "feed time none yet";
-    int64_t ft = atomic_load_explicit(&d->in.feed_time, memory_order_relaxed);
+    int64_t ft = atomic_load_explicit(&d->feed_time, memory_order_relaxed);
     if (ft > 0) {
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
@@ -352,9 +361,7 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
            " late, %" PRIu64 " conflicting repeats, ring depth [%s], full-ring waits %" PRIu64
            ", dropped %" PRIu64 ", alerts %" PRIu64 ", write errors %" PRIu64 ", %s",
            dt > 0 ? (double)(lines - *last_lines) / dt : 0.0, lines,
-           atomic_load_explicit(&d->in.msgs, memory_order_relaxed),
-           atomic_load_explicit(&d->in.router_bad, memory_order_relaxed),
-           atomic_load_explicit(&d->in.router_late, memory_order_relaxed), conflicts, rings, waits,
+           is.msgs, is.bad, is.late, conflicts, rings, waits,
            drops, fo.lines, fo.file.write_errors, feed);
     *last_lines = lines;
 }
@@ -371,16 +378,11 @@ static void teardown(daemon_t *d)
     }
     free(d->sh);
     pipeline_destroy(d->pipe);
-    for (size_t i = 0; i < d->in.nsocks; i++) {
-        zmq_close(d->in.socks[i]);
-        if (d->in.monitors[i])
-            zmq_close(d->in.monitors[i]);
-    }
+    di_close(d->in); /* its sockets, CurveZMQ handler, recording, accepts */
+    d->in = NULL;
     fanout_destroy(d->out.fanout); /* before the PUB socket's context ends */
-    curve_auth_stop(d->in.auth);
-    if (d->in.zctx)
-        zmq_ctx_term(d->in.zctx);
-    record_close(d->in.rec);
+    if (d->zctx)
+        zmq_ctx_term(d->zctx);
     dmn_coord_close(d);
     alertjournal_close(d->out.journal);
     dmn_resumes_free(d);
@@ -393,8 +395,6 @@ static void teardown(daemon_t *d)
         dmn_update_free(u);
     }
     pthread_mutex_destroy(&d->out.upd_lock);
-    dmn_drop_accepts(d);
-    pthread_mutex_destroy(&d->in.acc_lock);
     if (d->cfg) {
         cfg_free(d->cfg);
         free(d->cfg);
@@ -403,97 +403,6 @@ static void teardown(daemon_t *d)
     pthread_mutex_destroy(&d->out.snap_lock);
     pthread_mutex_destroy(&d->st.ckpt_lock);
     cfg_run_free(&d->o.r);
-}
-
-/* ---- Kafka (kafka_side.h): what it asks of the daemon -------------------- */
-
-/* Shard threads: a User's state, to the state topic (d->kafka is set
- * before the shards start). */
-static void kafka_publish(void *ctx, const char *user, unsigned src, const unsigned char *blob,
-                          size_t len)
-{
-    daemon_t *d = ctx;
-    dk_publish(d->kafka, user, src, blob, len);
-}
-
-static void kafka_feed(void *ctx, const char *data, size_t len)
-{
-    dmn_feed_message(ctx, data, len);
-}
-
-/* Every shard has processed every record older than this (the last tick
- * each handled; acquire pairs with the shard thread's release). */
-static int64_t kafka_processed_below(void *ctx)
-{
-    daemon_t *d = ctx;
-    int64_t done = INT64_MAX;
-    for (unsigned i = 0; i < d->nshards; i++) {
-        int64_t p = atomic_load_explicit(&d->sh[i].processed, memory_order_acquire);
-        if (p < done)
-            done = p;
-    }
-    return done;
-}
-
-static void kafka_await_handoffs(void *ctx, unsigned handoffs, double timeout_s)
-{
-    daemon_t *d = ctx;
-    dmn_flush_batches(d);
-    /* acquire pairs with the shard thread's release after the handoff */
-    double give_up = dmn_mono_s() + timeout_s;
-    long idle = IDLE_MIN_NS;
-    for (unsigned i = 0; i < d->nshards; i++)
-        while (atomic_load_explicit(&d->sh[i].handoffs, memory_order_acquire) < handoffs &&
-               dmn_mono_s() < give_up)
-            dmn_nap(&idle);
-}
-
-/* A Kafka checkpoint (main) or the states read back (ingest thread), one
- * at a time with --state's checkpoints: under ckpt_lock. */
-static int kafka_park(void *ctx)
-{
-    daemon_t *d = ctx;
-    pthread_mutex_lock(&d->st.ckpt_lock);
-    if (dmn_park_all(d) < 0) {
-        pthread_mutex_unlock(&d->st.ckpt_lock);
-        return -1;
-    }
-    return 0;
-}
-
-static void kafka_unpark(void *ctx)
-{
-    daemon_t *d = ctx;
-    dmn_unpark_all(d);
-    pthread_mutex_unlock(&d->st.ckpt_lock);
-}
-
-static int kafka_queue_peer_alert(void *ctx, const char *line, size_t len)
-{
-    return dmn_queue_peer_alert(ctx, line, len);
-}
-
-/* The run settings Kafka is given. */
-static dk_opts_t kafka_opts(const daemon_t *d)
-{
-    const run_cfg_t *r = &d->o.r;
-    return (dk_opts_t){ .brokers = r->kafka_brokers, .topic = r->kafka_topic,
-                        .group = r->kafka_group, .alerts_topic = r->kafka_alerts_topic,
-                        .changes_topic = r->kafka_changes_topic,
-                        .state_topic = r->kafka_state_topic, .properties = r->kafka_properties,
-                        .nproperties = r->n_kafka_properties, .incident_tag = d->incident_tag,
-                        .msgs_per_round = MSGS_PER_ROUND };
-}
-
-static int open_kafka(daemon_t *d, char *err, size_t errlen)
-{
-    dk_opts_t o = kafka_opts(d);
-    dk_hooks_t h = { .pipe = d->pipe, .changes = d->web.api, .feed = kafka_feed,
-                     .processed_below = kafka_processed_below,
-                     .await_handoffs = kafka_await_handoffs, .park = kafka_park,
-                     .unpark = kafka_unpark, .queue_peer_alert = kafka_queue_peer_alert,
-                     .ctx = d };
-    return dk_open(&o, &h, &d->kafka, err, errlen);
 }
 
 /* The generatorURL alerts carry: --generator-url, else the live console
@@ -558,7 +467,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     d->sh = calloc(d->nshards, sizeof(*d->sh));
     if (!d->sh)
         return SW_ENOMEM;
-    dk_opts_t ko = kafka_opts(d);
+    dk_opts_t ko = dmn_kafka_opts(d);
     d->incident_tag = dk_incident_tag(&ko);
     /* the one wiring (pipeline.h), with a ring each way between the stages */
     pipeline_opts_t po = { .ingest = d->cfg->ingest, .corr = d->cfg->corr, .nshards = d->nshards,
@@ -566,12 +475,11 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
                            .incident_tag = d->incident_tag, .detect_for = dmn_detect_for,
                            .detect_ctx = d->cfg, .emit = dmn_alert_emit, .emit_ctx = d,
                            .handover = dmn_alert_handover, .check = dmn_check_emit,
-                           .publish = d->o.r.kafka_state_topic ? kafka_publish : NULL,
+                           .publish = d->o.r.kafka_state_topic ? dmn_kafka_publish : NULL,
                            .publish_ctx = d, .to_shard = dmn_deliver,
                            .to_alerts = dmn_shard_emit, .transport_ctx = d };
     if (!(d->pipe = pipeline_create(&po, regview_merged(d->out.rv))))
         return SW_ENOMEM;
-    d->in.router = pipeline_router(d->pipe);
     d->out.as = pipeline_alerts(d->pipe);
     for (unsigned i = 0; i < d->nshards; i++) {
         shard_thr_t *s = &d->sh[i];
@@ -613,22 +521,17 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     int crc = dmn_coord_open(d, err, errlen);
     if (crc < 0)
         return crc;
-    if (!(d->in.zctx = zmq_ctx_new())) {
+    if (!(d->zctx = zmq_ctx_new())) {
         sw_errf(err, errlen, "ZeroMQ context: %s", zmq_strerror(zmq_errno()));
         return SW_EOPEN;
     }
-    if (d->o.r.curve.allowed_keys &&
-        !(d->in.auth = curve_auth_start(d->in.zctx, d->o.r.curve.allowed_keys, err, errlen)))
-        return SW_ECONFIG;
-    for (size_t i = 0; i < d->o.r.n_ingest; i++) {
-        int rc = dmn_open_ingest(d, d->o.r.ingest[i], err, errlen);
-        if (rc < 0)
-            return rc;
-    }
-    int krc = open_kafka(d, err, errlen);
+    int irc = dmn_open_ingest(d, err, errlen);
+    if (irc < 0)
+        return irc;
+    int krc = dmn_open_kafka(d, err, errlen);
     if (krc < 0)
         return krc;
-    if (d->o.r.pub && fanout_add_pub(d->out.fanout, d->in.zctx, d->o.r.pub, err, errlen) < 0)
+    if (d->o.r.pub && fanout_add_pub(d->out.fanout, d->zctx, d->o.r.pub, err, errlen) < 0)
         return SW_EOPEN;
     if (d->o.r.pub && !net_is_local(d->o.r.pub))
         sw_log(LOG_WARN, "pub: %s is reachable beyond this host in plaintext: anyone who "
@@ -653,7 +556,7 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
         sw_log(LOG_INFO, "alertmanager queue: %s", amo.queue_path);
     }
     if (d->o.r.record &&
-        !(d->in.rec = record_open(d->o.r.record, d->o.r.record_max, d->o.r.record_gzip, err, errlen)))
+        di_record(d->in, d->o.r.record, d->o.r.record_max, d->o.r.record_gzip, err, errlen) < 0)
         return name_option(SW_EOPEN, "record", d->o.r.record, err, errlen);
     if (d->o.r.http) {
         int rc = start_http(d, err, errlen);
@@ -687,7 +590,7 @@ static int start_threads(daemon_t *d)
         }
     }
     if (started == d->nshards) {
-        if ((rc = pthread_create(&d->in.tid, NULL, dmn_ingest_main, d)) == 0)
+        if ((rc = di_start(d->in)) == 0)
             return 0;
         sw_log(LOG_ERROR, "cannot start the ingest thread: %s", strerror(rc));
     }
@@ -745,7 +648,6 @@ static int run(daemon_t *d, int argc, char **argv)
     pthread_mutex_init(&d->out.snap_lock, NULL);
     pthread_mutex_init(&d->coord.lock, NULL);
     pthread_mutex_init(&d->out.upd_lock, NULL);
-    pthread_mutex_init(&d->in.acc_lock, NULL);
     pthread_mutex_init(&d->st.ckpt_lock, NULL);
     d->out.alerts_snapshot = strdup("[]");
     run_cfg_t flags;
@@ -817,8 +719,8 @@ static int run(daemon_t *d, int argc, char **argv)
     }
     /* stop reading; the pipeline drains behind it */
     atomic_store_explicit(&d->running, 0, memory_order_release);
-    atomic_store_explicit(&d->stop, 1, memory_order_relaxed);
-    pthread_join(d->in.tid, NULL);
+    di_stop(d->in);
+    di_join(d->in);
     for (unsigned i = 0; i < d->nshards; i++)
         pthread_join(d->sh[i].tid, NULL);
     pthread_join(d->out.tid, NULL);
@@ -826,13 +728,7 @@ static int run(daemon_t *d, int argc, char **argv)
     if (d->o.r.state && dmn_state_save(d) < 0)
         status = SW_EXIT_FAILED;
     log_stats(d, dmn_mono_s() - last, &last_lines);
-    if (d->in.rec) {
-        record_flush(d->in.rec);
-        const record_stats_t *rs = record_stats(d->in.rec);
-        if (rs->write_errors)
-            sw_log(LOG_WARN, "record: %" PRIu64 " write errors, %" PRIu64 " bytes dropped",
-                   rs->write_errors, rs->dropped_bytes);
-    }
+    di_record_flush(d->in);
     sw_log(LOG_INFO, "stopped");
     teardown(d);
     return status;

@@ -3,9 +3,10 @@
  * else: daemon.c (threads, set-up, checkpoints, reloads), daemon_cli.c
  * (the command line and the config's run: section), daemon_metrics.c
  * (/metrics and the alerts snapshot), daemon_ingest.c, daemon_pipeline.c,
- * daemon_state.c, daemon_coord.c and daemon_console.c. Kafka is a module
- * that does not see them (adapters/kafka/kafka_side.h): the daemon holds a
- * dkafka_t and answers its hooks (daemon.c).
+ * daemon_state.c, daemon_coord.c and daemon_console.c. The ingest thread
+ * (adapters/intake/ingest_side.h) and Kafka (adapters/kafka/kafka_side.h)
+ * are modules that do not see them: the daemon holds a dingest_t and a
+ * dkafka_t and answers their hooks (daemon_ingest.c).
  *
  * DESIGN: see daemon.c for the pipeline's threads and what joins them;
  * besides them, the HTTP server's threads call daemon_write_metrics(),
@@ -32,6 +33,7 @@
 #include "curve.h"
 #include "kafka_side.h"
 #include "errburst.h"
+#include "ingest_side.h"
 #include "fanout.h"
 #include "http.h"
 #include "idindex.h"
@@ -46,7 +48,6 @@
 
 #define MAX_INGEST CFG_MAX_INGEST
 #define BATCH 64               /* records or events moved per ring call */
-#define POLL_MS 100            /* ingest wakes this often to check the clock */
 #define MSGS_PER_ROUND 64      /* messages read before flushing batches */
 #define IDLE_MIN_NS 20000      /* idle shards back off from 20 us ... */
 #define IDLE_MAX_NS 2000000    /* ... to 2 ms */
@@ -54,10 +55,8 @@
 /* The alert thread needs no microseconds: alerts are wanted within a
  * second, and on two cores its wake-ups are CPU taken from the pipeline. */
 #define ALERTS_IDLE_NS 1000000
-#define KAFKA_POLL_MS 10       /* ZeroMQ's wait when Kafka is read too */
 #define SNAPSHOT_EVERY_S 1.0   /* /api/v1/alerts may lag a busy second behind */
 #define SHARES_EVERY_S 30.0    /* Users' shares of the traffic move with their day */
-#define KAFKA_COMMIT_S 1.0     /* Kafka offsets are committed this often */
 
 /* What `stormwatch run` was asked to do: its flags over the config file's
  * run: section (one table drives both: config.h, cfg_run_flag). Owned by
@@ -144,33 +143,16 @@ struct daemon {
     atomic_uint alerts_cfg_ack;
 
     /* running and stopping (daemon.c says how stopping flows) */
-    atomic_int running, stop, ingest_done, alerts_done;
+    atomic_int running, ingest_done, alerts_done;
 
-    /* the ingest thread's (daemon_ingest.c) */
-    struct {
-        pthread_t tid;
-        void *zctx;
-        void *socks[MAX_INGEST];
-        void *monitors[MAX_INGEST]; /* each socket's connection events */
-        size_t nsocks;
-        errburst_t disconnect_log;
-        curve_auth_t *auth;
-        router_t *router;         /* pipe's */
-        record_t *rec;            /* --record; NULL: none */
-        /* levels to accept as normal (POST .../accept: HTTP threads), for
-         * the ingest thread to hand the router in order and free */
-        pthread_mutex_t acc_lock;
-        struct accept_req *acc_head, *acc_tail;
-        atomic_uint_fast64_t accepts_early; /* asked before any sample: nothing to accept */
-        atomic_uint_fast64_t msgs, lines, bytes, ingest_disconnects;
-        atomic_uint_fast64_t bad_by_result[LP_NRESULTS];
-        atomic_uint_fast64_t router_bad, router_late, router_stalls, router_ahead;
-        atomic_uint_fast64_t router_source_stalls;
-        atomic_uint_fast64_t record_errors, record_dropped;
-        /* event time (ns) of the newest sample handed to the shards; 0:
-         * none yet. Written by dmn_deliver only, read by the metrics */
-        _Atomic int64_t feed_time;
-    } in;
+    /* the ingest side: the ingest thread is a module (ingest_side.h says
+     * which thread calls what); the records it routes reach the shards'
+     * rings through daemon_ingest.c, on that thread */
+    void *zctx;                   /* ZeroMQ's, for ingest and --pub: main's */
+    dingest_t *in;                /* the ingest thread and its sockets */
+    /* event time (ns) of the newest sample handed to the shards; 0: none
+     * yet. Written by dmn_deliver only (ingest thread), read by the metrics */
+    _Atomic int64_t feed_time;
 
     /* the alert thread's (daemon_pipeline.c) */
     struct {
@@ -257,8 +239,6 @@ const detect_params_t *dmn_detect_for(void *ctx, const char *user, size_t len);
 double dmn_mono_s(void);
 /* Sleeps *ns and doubles it, up to IDLE_MAX_NS: a bounded back-off. */
 void dmn_nap(long *ns);
-/* Ingest thread: feeds one message's bytes, line by line, to the router. */
-void dmn_feed_message(daemon_t *d, const char *data, size_t len);
 /* Ingest thread: pushes every shard's waiting records into its ring. */
 void dmn_flush_batches(daemon_t *d);
 /*
@@ -278,15 +258,16 @@ int dmn_queue_peer_alert(daemon_t *d, const char *line, size_t len);
 
 /* Ingest thread, as the router's sink: batches a record for its shard's ring. */
 void dmn_deliver(void *ctx, unsigned shard, const rec_t *r);
-/* HTTP threads: queues an accepted level for the ingest thread. 0, or an
- * SW_E* code with the reason in err. */
-int dmn_http_accept(void *ctx, const char *user, int dir, char *err, size_t errlen);
-/* Main, at teardown: frees accepts never taken. */
-void dmn_drop_accepts(daemon_t *d);
-/* The ingest thread (arg: the daemon_t). */
-void *dmn_ingest_main(void *arg);
-/* Main, at set-up: opens one --ingest endpoint (bind, connect: or sub:). */
-int dmn_open_ingest(daemon_t *d, const char *spec, char *err, size_t errlen);
+/* Main, at set-up: the ingest module, its --ingest endpoints open (d->zctx
+ * made, the pipeline built); then Kafka, which the ingest thread polls:
+ * their hooks are answered in daemon_ingest.c. The run settings Kafka is
+ * given. */
+int dmn_open_ingest(daemon_t *d, char *err, size_t errlen);
+int dmn_open_kafka(daemon_t *d, char *err, size_t errlen);
+dk_opts_t dmn_kafka_opts(const daemon_t *d);
+/* Shard threads: a User's state, to the state topic (the pipeline's publish). */
+void dmn_kafka_publish(void *ctx, const char *user, unsigned src, const unsigned char *blob,
+                       size_t len);
 
 /* ---- daemon_pipeline.c -------------------------------------------------- */
 

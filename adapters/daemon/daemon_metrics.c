@@ -148,7 +148,7 @@ static void process_metrics(FILE *out)
 }
 
 /* Bad lines by reason: the short name as the label, the prose in HELP. */
-static void bad_lines(daemon_t *d, FILE *out)
+static void bad_lines(const di_stats_t *is, FILE *out)
 {
     const char *name = "stormwatch_ingest_bad_lines_total";
     fprintf(out, "# HELP %s Lines skipped as bad input, by reason:", name);
@@ -163,13 +163,13 @@ static void bad_lines(daemon_t *d, FILE *out)
     for (int r = 0; r < LP_NRESULTS; r++)
         if (lp_result_is_bad((lp_result_t)r))
             fprintf(out, "%s{reason=\"%s\"} %" PRIu64 "\n", name, lp_result_name((lp_result_t)r),
-                    (uint64_t)LOAD(d->in.bad_by_result[r]));
+                    is->bad_by_result[r]);
 }
 
 /* The feed's event time and how far it is behind this host's clock. */
 static void feed_time(daemon_t *d, FILE *out)
 {
-    int64_t t = LOAD(d->in.feed_time);
+    int64_t t = LOAD(d->feed_time);
     double ts = (double)t / 1e9;
     metric_f64(out, "stormwatch_feed_event_time_seconds", "gauge",
                "Event time of the newest sample handed to detection, Unix s; 0: none yet. "
@@ -245,41 +245,43 @@ static void kafka_metrics(const dkafka_t *k, FILE *out)
 void daemon_write_metrics(void *ctx, FILE *out)
 {
     daemon_t *d = ctx;
+    di_stats_t is;
+    di_stats(d->in, &is);
     metric_u64(out, "stormwatch_ingest_messages_total", "counter",
                "ZeroMQ messages received.",
-               LOAD(d->in.msgs));
+               is.msgs);
     metric_u64(out, "stormwatch_ingest_lines_total", "counter",
                "Lines received.",
-               LOAD(d->in.lines));
+               is.lines);
     metric_u64(out, "stormwatch_ingest_bytes_total", "counter",
                "Bytes of line protocol received.",
-               LOAD(d->in.bytes));
-    bad_lines(d, out);
+               is.bytes);
+    bad_lines(&is, out);
     metric_u64(out, "stormwatch_ingest_disconnects_total", "counter",
                "Producer connections closed: by the producer, or cut off for a message over "
                "run.max_message or a protocol error.",
-               LOAD(d->in.ingest_disconnects));
+               is.disconnects);
     metric_u64(out, "stormwatch_ingest_late_total", "counter",
                "Samples older than the allowed lateness, dropped.",
-               LOAD(d->in.router_late));
+               is.late);
     metric_u64(out, "stormwatch_ahead_samples_total", "counter",
                "Samples far ahead of the feed's time (feed.max_jump) that nothing followed: dropped.",
-               LOAD(d->in.router_ahead));
+               is.ahead);
     metric_u64(out, "stormwatch_feed_stalls_total", "counter",
                "Times the whole feed stalled.",
-               LOAD(d->in.router_stalls));
+               is.stalls);
     feed_time(d, out);
     if (d->o.r.record) {
         metric_u64(out, "stormwatch_record_write_errors_total", "counter",
                    "Recording writes that failed (disk full...): detection goes on.",
-                   LOAD(d->in.record_errors));
+                   is.record_errors);
         metric_u64(out, "stormwatch_record_dropped_bytes_total", "counter",
                    "Bytes of ingested traffic the recording lost to write errors.",
-                   LOAD(d->in.record_dropped));
+                   is.record_dropped);
     }
     metric_u64(out, "stormwatch_source_stalls_total", "counter",
                "Times one Kafka partition went quiet while the others flowed.",
-               LOAD(d->in.router_source_stalls));
+               is.source_stalls);
     if (d->kafka)
         kafka_metrics(d->kafka, out);
     statefile_stats_t ss = { 0 };
@@ -338,7 +340,7 @@ void daemon_write_metrics(void *ctx, FILE *out)
     fprintf(out, "stormwatch_levels_accepted_total{outcome=\"unknown_user\"} %" PRIu64 "\n",
             accepts_unknown);
     fprintf(out, "stormwatch_levels_accepted_total{outcome=\"no_data\"} %" PRIu64 "\n",
-            (uint64_t)LOAD(d->in.accepts_early));
+            is.accepts_early);
     metric_u64(out, "stormwatch_series", "gauge",
                "Series tracked.",
                series);
@@ -430,9 +432,8 @@ void daemon_write_metrics(void *ctx, FILE *out)
                "Changes declared or withdrawn over the API that could not reach the register "
                "in use (out of memory): applied at the next reload.",
                LOAD(d->out.upd_lost));
-    if (d->in.auth) {
-        curve_auth_stats_t cs;
-        curve_auth_stats(d->in.auth, &cs);
+    if (is.has_curve) {
+        const curve_auth_stats_t cs = is.curve;
         dmn_metric(out, "stormwatch_curve_handshakes_total", "counter",
                    "CurveZMQ producers let in or refused, by result.");
         fprintf(out, "stormwatch_curve_handshakes_total{result=\"accepted\"} %" PRIu64 "\n",

@@ -116,7 +116,7 @@ void dmn_resume_alert(void *ctx, const shard_resume_t *r)
     unsigned i = r->kind == ALERT_FEED ? 0 : router_shard_of(r->user, strlen(r->user), d->nshards);
     int rc = shard_resume(d->sh[i].shard, r);
     if (rc == SW_OK && r->kind == ALERT_FEED)
-        router_feed_was_stalled(d->in.router);
+        router_feed_was_stalled(pipeline_router(d->pipe));
     else if (rc < 0 && rc != SW_EEXISTS)
         sw_log(LOG_WARN, "alerts journal: a %s alert of %s not resumed: %s",
                alert_kind_name(r->kind), r->user, sw_strerror(rc));
