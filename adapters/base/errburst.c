@@ -2,6 +2,7 @@
  * errburst.c - one log line per burst of failures (errburst.h).
  */
 #include "errburst.h"
+#include "monotime.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -13,9 +14,7 @@
 
 int64_t errburst_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return sw_mono_ns();
 }
 
 static double secs(int64_t ns)

@@ -78,13 +78,6 @@
 #include "statefile.h"
 #include "timefmt.h"
 
-double dmn_mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 void dmn_nap(long *ns)
 {
     struct timespec ts = { 0, *ns };
@@ -687,11 +680,11 @@ static int run(daemon_t *d, int argc, char **argv)
     banner(d);
 
     double stats_every = (double)d->o.r.stats_every / SW_NS_PER_S;
-    double next_stats = dmn_mono_s() + stats_every, last = dmn_mono_s();
+    double next_stats = sw_mono_s() + stats_every, last = sw_mono_s();
     double state_every = (double)d->o.r.state_every / SW_NS_PER_S;
-    double next_state = dmn_mono_s() + state_every;
+    double next_state = sw_mono_s() + state_every;
     double kafka_every = (double)d->o.r.kafka_checkpoint / SW_NS_PER_S;
-    double next_kafka = dmn_mono_s() + kafka_every;
+    double next_kafka = sw_mono_s() + kafka_every;
     uint64_t last_lines = 0;
     for (;;) {
         struct timespec to = { 0, 200000000 };
@@ -702,19 +695,19 @@ static int run(daemon_t *d, int argc, char **argv)
         }
         if (sig == SIGHUP)
             reload(d);
-        if (stats_every > 0 && dmn_mono_s() >= next_stats) {
-            double now = dmn_mono_s();
+        if (stats_every > 0 && sw_mono_s() >= next_stats) {
+            double now = sw_mono_s();
             log_stats(d, now - last, &last_lines);
             last = now;
             next_stats = now + stats_every;
         }
-        if (d->o.r.state && state_every > 0 && dmn_mono_s() >= next_state) {
+        if (d->o.r.state && state_every > 0 && sw_mono_s() >= next_state) {
             dmn_state_checkpoint(d);
-            next_state = dmn_mono_s() + state_every;
+            next_state = sw_mono_s() + state_every;
         }
-        if (dk_has_state_topic(d->kafka) && dmn_mono_s() >= next_kafka) {
+        if (dk_has_state_topic(d->kafka) && sw_mono_s() >= next_kafka) {
             dk_checkpoint(d->kafka);
-            next_kafka = dmn_mono_s() + kafka_every;
+            next_kafka = sw_mono_s() + kafka_every;
         }
     }
     /* stop reading; the pipeline drains behind it */
@@ -727,7 +720,7 @@ static int run(daemon_t *d, int argc, char **argv)
     int status = SW_EXIT_OK;
     if (d->o.r.state && dmn_state_save(d) < 0)
         status = SW_EXIT_FAILED;
-    log_stats(d, dmn_mono_s() - last, &last_lines);
+    log_stats(d, sw_mono_s() - last, &last_lines);
     di_record_flush(d->in);
     sw_log(LOG_INFO, "stopped");
     teardown(d);

@@ -71,7 +71,7 @@ static void add_firing(void *ctx, const alert_t *a)
 
 void dmn_console_tick(daemon_t *d)
 {
-    double now = dmn_mono_s();
+    double now = sw_mono_s();
     if (now < d->con.next_build)
         return;
     console_t *c = console_of(d);

@@ -122,7 +122,7 @@ int dmn_open_ingest(daemon_t *d, char *err, size_t errlen)
                     .max_message = r->max_message, .drain_timeout = r->drain_timeout,
                     .msgs_per_round = MSGS_PER_ROUND };
     di_hooks_t h = { .router = pipeline_router(d->pipe), .flush = ingest_flush,
-                     .done = ingest_done, .now = dmn_mono_s, .ctx = d };
+                     .done = ingest_done, .now = sw_mono_s, .ctx = d };
     return di_open(&o, &h, &d->in, err, errlen);
 }
 
@@ -163,11 +163,11 @@ static void kafka_await_handoffs(void *ctx, unsigned handoffs, double timeout_s)
     daemon_t *d = ctx;
     dmn_flush_batches(d);
     /* acquire pairs with the shard thread's release after the handoff */
-    double give_up = dmn_mono_s() + timeout_s;
+    double give_up = sw_mono_s() + timeout_s;
     long idle = IDLE_MIN_NS;
     for (unsigned i = 0; i < d->nshards; i++)
         while (atomic_load_explicit(&d->sh[i].handoffs, memory_order_acquire) < handoffs &&
-               dmn_mono_s() < give_up)
+               sw_mono_s() < give_up)
             dmn_nap(&idle);
 }
 

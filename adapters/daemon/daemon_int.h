@@ -37,6 +37,7 @@
 #include "fanout.h"
 #include "http.h"
 #include "idindex.h"
+#include "monotime.h"
 #include "record.h"
 #include "regview.h"
 #include "ring.h"
@@ -200,7 +201,7 @@ struct daemon {
     /* the live console's Users snapshots (daemon_console.c): the alert
      * thread's alone; the console itself is the HTTP server's (console.h) */
     struct {
-        double next_build;         /* dmn_mono_s(): no snapshot before this */
+        double next_build;         /* sw_mono_s(): no snapshot before this */
         int built;                 /* one was published */
         int64_t released;          /* alerts_released() ... */
         uint64_t transitions;      /* ... and out.transitions when it was built */
@@ -236,7 +237,6 @@ struct daemon {
 
 /* Any thread holding cfg `ctx`: the detection settings of a User. */
 const detect_params_t *dmn_detect_for(void *ctx, const char *user, size_t len);
-double dmn_mono_s(void);
 /* Sleeps *ns and doubles it, up to IDLE_MAX_NS: a bounded back-off. */
 void dmn_nap(long *ns);
 /* Ingest thread: pushes every shard's waiting records into its ring. */

@@ -341,7 +341,7 @@ void *dmn_alerts_main(void *arg)
     daemon_t *d = arg;
     event_t buf[BATCH];
     long idle = ALERTS_IDLE_NS;
-    double next_snap = 0, next_shares = dmn_mono_s() + SHARES_EVERY_S;
+    double next_snap = 0, next_shares = sw_mono_s() + SHARES_EVERY_S;
     for (;;) {
         alerts_take_updates(d);
         size_t got = 0;
@@ -360,15 +360,15 @@ void *dmn_alerts_main(void *arg)
         /* the API's copy of the alerts firing, rebuilt when they changed,
          * at most once every SNAPSHOT_EVERY_S while events flow (thousands
          * firing at once cost a rebuild each), at once when they stop */
-        if (d->out.transitions != d->out.snap_transitions && (!got || dmn_mono_s() >= next_snap)) {
+        if (d->out.transitions != d->out.snap_transitions && (!got || sw_mono_s() >= next_snap)) {
             dmn_refresh_snapshot(d);
             d->out.snap_transitions = d->out.transitions;
-            next_snap = dmn_mono_s() + SNAPSHOT_EVERY_S;
+            next_snap = sw_mono_s() + SNAPSHOT_EVERY_S;
         }
         dmn_console_tick(d); /* the console's Users, while someone looks */
-        if (dmn_mono_s() >= next_shares) { /* for the busy-hour conflicts */
+        if (sw_mono_s() >= next_shares) { /* for the busy-hour conflicts */
             dmn_refresh_shares(d);
-            next_shares = dmn_mono_s() + SHARES_EVERY_S;
+            next_shares = sw_mono_s() + SHARES_EVERY_S;
         }
         if (got) {
             idle = ALERTS_IDLE_NS;

@@ -214,13 +214,13 @@ int dmn_state_save(daemon_t *d)
 int dmn_park_all(daemon_t *d)
 {
     atomic_store_explicit(&d->st.pause_req, 1, memory_order_release);
-    double give_up = dmn_mono_s() + PARK_WAIT_S;
+    double give_up = sw_mono_s() + PARK_WAIT_S;
     long idle = IDLE_MIN_NS;
     for (unsigned i = 0; i < d->nshards; i++) {
         /* acquire pairs with park()'s release (or shard_main's on exit) */
         while (!atomic_load_explicit(&d->sh[i].parked, memory_order_acquire) &&
                !atomic_load_explicit(&d->sh[i].done, memory_order_acquire)) {
-            if (dmn_mono_s() > give_up) {
+            if (sw_mono_s() > give_up) {
                 atomic_store_explicit(&d->st.pause_req, 0, memory_order_release);
                 sw_log(LOG_WARN, "state: shard %u did not stop within %.0f s", i, PARK_WAIT_S);
                 return -1;

@@ -25,6 +25,7 @@
 #include "alert.h"
 #include "dir.h"
 #include "err.h"
+#include "monotime.h"
 #include "timefmt.h"
 #include "vec.h"
 
@@ -79,13 +80,6 @@ struct console {
     size_t bytes;           /* of the lines kept */
     _Atomic int64_t asked;  /* CLOCK_MONOTONIC ns of the last request for the Users; 0: none */
 };
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 console_t *console_create(void)
 {
@@ -294,7 +288,7 @@ static void drop(console_t *c, console_users_t *s)
  * reference taken with drop(). Notes the request (console_users_wanted). */
 static int take(console_t *c, console_users_t **out)
 {
-    atomic_store_explicit(&c->asked, mono_ns(), memory_order_relaxed);
+    atomic_store_explicit(&c->asked, sw_mono_ns(), memory_order_relaxed);
     pthread_mutex_lock(&c->mu);
     console_users_t *s = c->users;
     if (s)
@@ -317,7 +311,7 @@ static int take(console_t *c, console_users_t **out)
 int console_users_wanted(console_t *c)
 {
     int64_t asked = atomic_load_explicit(&c->asked, memory_order_relaxed);
-    return asked && mono_ns() - asked < CONSOLE_DEMAND_S * NS_PER_S;
+    return asked && sw_mono_ns() - asked < CONSOLE_DEMAND_S * NS_PER_S;
 }
 
 /* ---- rendering ---------------------------------------------------------------- */

@@ -55,6 +55,7 @@
 
 #include "dir.h"
 #include "err.h"
+#include "monotime.h"
 #include "timefmt.h"
 
 #define MAX_TLS_FILE (1024 * 1024)
@@ -130,13 +131,6 @@ typedef struct {
 static void count(atomic_uint_fast64_t *c)
 {
     atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
 /* ---- replies ------------------------------------------------------------ */
@@ -745,7 +739,7 @@ static void deadline_stop(http_t *h, struct MHD_Connection *c)
 static void deadline_start(http_t *h, conn_t *k)
 {
     k->receiving = 1;
-    k->deadline = mono_ns() + (int64_t)h->o.request_timeout_s * NS_PER_S;
+    k->deadline = sw_mono_ns() + (int64_t)h->o.request_timeout_s * NS_PER_S;
 }
 
 /* libmicrohttpd: a connection was accepted, or is about to be closed. */
@@ -792,7 +786,7 @@ static void *watchdog_main(void *arg)
     int64_t timeout = (int64_t)h->o.request_timeout_s * NS_PER_S;
     pthread_mutex_lock(&h->mu);
     while (!h->stopping) {
-        int64_t now = mono_ns(), next = now + timeout;
+        int64_t now = sw_mono_ns(), next = now + timeout;
         for (unsigned i = 0; i < h->o.max_connections; i++) {
             conn_t *k = &h->conns[i];
             if (!k->receiving || k->cut || k->fd < 0)
@@ -875,7 +869,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
         /* a flood of refusals must not flood the log: counted, logged once a minute */
         uint64_t refused =
             atomic_fetch_add_explicit(&h->conn_refused, 1, memory_order_relaxed) + 1;
-        int64_t now = mono_ns(), last = atomic_load_explicit(&h->refused_logged,
+        int64_t now = sw_mono_ns(), last = atomic_load_explicit(&h->refused_logged,
                                                              memory_order_relaxed);
         if ((last && now - last < REFUSED_LOG_EVERY_NS) ||
             !atomic_compare_exchange_strong_explicit(&h->refused_logged, &last, now,

@@ -20,6 +20,7 @@
 
 #include "errburst.h"
 #include "log.h"
+#include "monotime.h"
 
 #define MAX_ASSIGNED 1024
 #define SEND_TRIES 100         /* a full queue is waited on 50 ms at a time, 5 s in all */
@@ -80,13 +81,6 @@ static void out_delivered(kafka_out_t *k)
                 rd_kafka_topic_name(k->topic));
     atomic_store_explicit(&k->failing, 0, memory_order_relaxed);
     pthread_mutex_unlock(&k->log_mu);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Sets one property; 0, or -1 with "KEY: reason" in err. */
@@ -414,7 +408,7 @@ int kafka_reader_partitions(kafka_reader_t *r, int timeout_ms)
 long kafka_reader_read(kafka_reader_t *r, const int32_t *parts, size_t n, int timeout_ms,
                        kafka_msg_fn on_msg, void *ctx)
 {
-    double deadline = now_s() + timeout_ms / 1000.0;
+    double deadline = sw_mono_s() + timeout_ms / 1000.0;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
     int64_t *end = calloc(n ? n : 1, sizeof(*end)); /* offset past the last message */
     size_t open = 0;
@@ -442,7 +436,7 @@ long kafka_reader_read(kafka_reader_t *r, const int32_t *parts, size_t n, int ti
     }
     if (open)
         rd_kafka_assign(r->rk, l);
-    while (open && now_s() < deadline) {
+    while (open && sw_mono_s() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(r->rk, 100);
         if (!m)
             continue;

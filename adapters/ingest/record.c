@@ -37,6 +37,7 @@
 #include "errburst.h"
 #include "fileio.h"
 #include "log.h"
+#include "monotime.h"
 
 #define RETRY_NS INT64_C(1000000000)  /* after a failure, try again at most once a second */
 #define SYNC_NS INT64_C(1000000000)   /* gzip: a sync flush a second bounds what a failure loses */
@@ -72,13 +73,6 @@ struct record {
     record_stats_t st;
 };
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int has_suffix(const char *s, const char *suf)
 {
     size_t n = strlen(s), m = strlen(suf);
@@ -89,7 +83,7 @@ static int has_suffix(const char *s, const char *suf)
  * burst, and defers the next try. */
 static void fail(record_t *r, const char *file, const char *what)
 {
-    int64_t now = mono_ns();
+    int64_t now = sw_mono_ns();
     r->st.write_errors++;
     snprintf(r->st.last_error, sizeof(r->st.last_error), "%s: %s", file, what);
     errburst_fail(&r->burst, now, LOG_ERROR,
@@ -104,7 +98,7 @@ static void fail(record_t *r, const char *file, const char *what)
 static void recorded(record_t *r)
 {
     if (r->burst.failing)
-        errburst_ok(&r->burst, mono_ns(), "record: %s: recording again (%" PRIu64 " bytes "
+        errburst_ok(&r->burst, sw_mono_ns(), "record: %s: recording again (%" PRIu64 " bytes "
                     "dropped so far)", r->cur, r->st.dropped_bytes);
 }
 
@@ -191,7 +185,7 @@ static int file_open(record_t *r, const char **why)
     r->sync_bytes = 0;
     r->sync_crc = r->crc = crc32(0, Z_NULL, 0);
     r->pending = 0;
-    r->synced_at = mono_ns();
+    r->synced_at = sw_mono_ns();
     r->st.files++;
     return SW_OK;
 }
@@ -284,7 +278,7 @@ static int file_close(record_t *r)
 static int ready(record_t *r)
 {
     if (r->failed) {
-        if (mono_ns() < r->retry_at)
+        if (sw_mono_ns() < r->retry_at)
             return 0;
         r->failed = 0;
     }
@@ -340,7 +334,7 @@ static int gz_sync(record_t *r)
             r->sync_crc = r->crc;
         }
     }
-    r->synced_at = mono_ns();
+    r->synced_at = sw_mono_ns();
     r->st.bytes += r->pending;
     r->pending = 0;
     recorded(r);
@@ -434,7 +428,7 @@ int record_write(record_t *r, const char *data, size_t len)
     }
     r->file_bytes += n;
     r->st.messages++;
-    if (r->gz && mono_ns() - r->synced_at >= SYNC_NS)
+    if (r->gz && sw_mono_ns() - r->synced_at >= SYNC_NS)
         return gz_sync(r); /* the caller may never flush: bound the loss ourselves */
     return SW_OK;
 }

@@ -48,6 +48,7 @@
 #include "err.h"
 #include "kafka.h"
 #include "log.h"
+#include "monotime.h"
 #include "offsets.h"
 #include "state.h"
 #include "timefmt.h"
@@ -119,15 +120,6 @@ static kafka_props_t props_of(const dkafka_t *k)
                             (const char *const *)k->prop_values, k->nprops };
 }
 
-/* The monotonic clock in seconds, as the daemon's (which this module does
- * not see) for the partitions' quiet times and the read-back's log line. */
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Every shard has processed every record older than this. */
 static int64_t processed_below(dkafka_t *k)
 {
@@ -147,7 +139,7 @@ static void ingest_message(void *ctx, const kafka_msg_t *m)
         atomic_store_explicit(&k->beyond_n, k->beyond, memory_order_relaxed);
         return;
     }
-    k->seen[src] = mono_s();
+    k->seen[src] = sw_mono_s();
     router_take_newest(k->router); /* what came before is not this message's */
     router_set_source(k->router, src);
     if (m->data)
@@ -170,7 +162,7 @@ void dk_sources(dkafka_t *k, double stall_s)
 {
     if (!k || !k->in)
         return;
-    double now = mono_s(), newest = 0;
+    double now = sw_mono_s(), newest = 0;
     for (unsigned src = 1; src < REC_MAX_SOURCES; src++)
         if (k->held[src] && k->seen[src] > newest)
             newest = k->seen[src];
@@ -409,7 +401,7 @@ static void take_states(dkafka_t *k, const int32_t *parts, size_t n)
     }
     if (!nw || nparts <= 0)
         return;
-    double t0 = mono_s();
+    double t0 = sw_mono_s();
     long got = kafka_reader_read(k->st_reader, want, nw, READ_STATE_MS, readback, k);
     if (k->nrb)
         qsort(k->rb, k->nrb, sizeof(*k->rb), by_user_newest);
@@ -450,7 +442,7 @@ static void take_states(dkafka_t *k, const int32_t *parts, size_t n)
         sw_log(LOG_ERROR, "kafka: a shard did not stop: the states read back were not taken");
     else
         sw_log(LOG_INFO, "kafka: took the state of %zu Users (%ld states read in %.1f s)%s",
-               adopted, got, mono_s() - t0, got < 0 ? "; not all could be read" : "");
+               adopted, got, sw_mono_s() - t0, got < 0 ? "; not all could be read" : "");
 }
 
 static void on_assigned(void *ctx, const int32_t *parts, size_t n)

@@ -21,6 +21,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "input.h"
+#include "monotime.h"
 #include "regcheck.h"
 #include "report.h"
 #include "statefile.h"
@@ -129,13 +130,6 @@ static const detect_params_t *detect_for(void *ctx, const char *user, size_t len
     return cfg_detect_for(ctx, user, len);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Prints a bad line's excerpt with non-printable bytes escaped. */
 static void print_excerpt(const char *line, size_t len)
 {
@@ -203,7 +197,7 @@ static int replay_file(engine_t *e, const char *path, run_t *run)
             fputc('\n', stderr);
         }
         if (!run->quiet && (++n & 0xffff) == 0) {
-            double t = now_s();
+            double t = sw_mono_s();
             if (t >= run->next_progress) {
                 uint64_t size = reader_file_size(r);
                 const engine_stats_t *st = engine_stats(e);
@@ -358,7 +352,7 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
                     a->state);
     }
 
-    run->t0 = now_s();
+    run->t0 = sw_mono_s();
     run->next_progress = run->t0 + PROGRESS_EVERY_S;
     int status = SW_OK;
     for (int i = 0; i < a->ninputs && status == SW_OK; i++)
@@ -377,7 +371,7 @@ static int detect(const args_t *a, const cfg_t *cfg, const changes_t *reg, repor
         fprintf(stderr, "stormwatch replay: out of memory collecting alerts for the report\n");
         status = SW_ENOMEM;
     }
-    double elapsed = now_s() - run->t0;
+    double elapsed = sw_mono_s() - run->t0;
     if (a->state && statefile_save(a->state, e, err, sizeof(err)) < 0) {
         fprintf(stderr, "stormwatch replay: saving state: %s\n", err);
         status = SW_EIO;
@@ -459,7 +453,7 @@ static int report_pass(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *
         return SW_ENOMEM;
     }
     int status = SW_OK;
-    double t0 = now_s(), next = t0 + PROGRESS_EVERY_S;
+    double t0 = sw_mono_s(), next = t0 + PROGRESS_EVERY_S;
     for (int i = 0; i < a->ninputs && status == SW_OK; i++) {
         reader_t *r = open_input(a->inputs[i]);
         if (!r) {
@@ -475,13 +469,13 @@ static int report_pass(report_t *rep, const args_t *a, const cfg_t *cfg, run_t *
             if (rc == 1 && lp_parse(line, len, cfg->ingest.ts_mult, &smp, scratch, LP_SCRATCH) ==
                                LP_OK)
                 report_add_sample(rep, &smp);
-            if (!run->quiet && (++n & 0xffff) == 0 && now_s() >= next) {
+            if (!run->quiet && (++n & 0xffff) == 0 && sw_mono_s() >= next) {
                 uint64_t size = reader_file_size(r);
                 fprintf(stderr, "report: %s: %.1f M lines", a->inputs[i], n / 1e6);
                 if (size)
                     fprintf(stderr, ", %.0f%%", 100.0 * reader_file_pos(r) / size);
                 fputc('\n', stderr);
-                next = now_s() + PROGRESS_EVERY_S;
+                next = sw_mono_s() + PROGRESS_EVERY_S;
             }
         }
         status = close_input(r, a->inputs[i], rc);

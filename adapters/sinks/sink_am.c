@@ -41,6 +41,7 @@
 #include "errburst.h"
 #include "fileio.h"
 #include "log.h"
+#include "monotime.h"
 #include "timefmt.h"
 #include "vec.h"
 
@@ -121,13 +122,6 @@ struct sink_am {
     errburst_t persist_burst; /* .failing: the file is behind the queues */
     int64_t persist_retry_at;
 };
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- messages, queues and the firing table (all under mu) ---- */
 
@@ -831,7 +825,7 @@ static void *sender_main(void *arg)
     sink_am_t *s = arg;
     int64_t grace_end = 0;
     for (;;) {
-        int64_t now = mono_ns(), wake = now + (int64_t)IDLE_MAX_MS * 1000000;
+        int64_t now = sw_mono_ns(), wake = now + (int64_t)IDLE_MAX_MS * 1000000;
         int done;
         pthread_mutex_lock(&s->mu);
         if (s->stopping && !grace_end) {
@@ -863,7 +857,7 @@ static void *sender_main(void *arg)
         persist(s, now);
         if (grace_end && grace_end < wake)
             wake = grace_end;
-        now = mono_ns();
+        now = sw_mono_ns();
         int ms = wake <= now ? 0 : (int)((wake - now + 999999) / 1000000);
         curl_multi_poll(s->multi, NULL, 0, ms > IDLE_MAX_MS ? IDLE_MAX_MS : ms, NULL);
         int running;
@@ -882,7 +876,7 @@ static void *sender_main(void *arg)
             target_t *t = (target_t *)priv;
             curl_multi_remove_handle(s->multi, e);
             pthread_mutex_lock(&s->mu);
-            finish_post(s, t, cc, code, mono_ns());
+            finish_post(s, t, cc, code, sw_mono_ns());
             pthread_mutex_unlock(&s->mu);
         }
     }
@@ -893,7 +887,7 @@ static void *sender_main(void *arg)
             s->t[i].post = POST_NONE;
         }
     s->persist_retry_at = 0;
-    int saved = s->queue_path && persist(s, mono_ns()) == 0;
+    int saved = s->queue_path && persist(s, sw_mono_ns()) == 0;
     for (size_t i = 0; i < s->nt; i++)
         if (s->t[i].qn) /* no lock: the caller is in destroy, sending nothing */
             sw_log(LOG_WARN, "%s: %zu alerts undelivered at shutdown, %s%s", s->t[i].base,
@@ -978,7 +972,7 @@ static int init_target(sink_am_t *s, target_t *t, const char *url)
     if (!t->base || !t->api || !t->base_json || !t->easy)
         return SW_ENOMEM;
     sprintf(t->api, "%s%s", t->base, API_PATH);
-    t->resend_at = mono_ns() + s->o.resend_every_ns;
+    t->resend_at = sw_mono_ns() + s->o.resend_every_ns;
     CURL *e = t->easy;
     if (curl_easy_setopt(e, CURLOPT_URL, t->api) || curl_easy_setopt(e, CURLOPT_POST, 1L) ||
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->hdrs) ||

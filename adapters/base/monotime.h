@@ -1,0 +1,30 @@
+/*
+ * monotime.h - the monotonic clock, as everything outside core/ reads it:
+ * timeouts, back-offs, rates, the age of an error burst. Never event time
+ * (core/ reads no clock: it runs on the samples' own times).
+ *
+ * DESIGN: no state; any thread.
+ */
+#ifndef SW_MONOTIME_H
+#define SW_MONOTIME_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Nanoseconds since an arbitrary start that never goes back. */
+static inline int64_t sw_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The same in seconds. */
+static inline double sw_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+#endif
