@@ -170,6 +170,10 @@ static void test_null_is_no_ingest(void **state)
     di_record_flush(NULL);
     di_close(NULL);
     assert_int_equal(di_start(NULL), 0);
+    /* an accept with no ingest to take it is refused, with a reason */
+    char err[128] = "";
+    assert_int_equal(di_accept(NULL, "A", 1, err, sizeof(err)), SW_EINVAL);
+    assert_non_null(strstr(err, "no ingest"));
 }
 
 int main(void)

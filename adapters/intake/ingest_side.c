@@ -127,8 +127,10 @@ static void ingest_monitor_events(dingest_t *k)
  * router (the level is accepted in order with the samples). */
 int di_accept(dingest_t *k, const char *user, int dir, char *err, size_t errlen)
 {
-    if (!k)
-        return SW_OK;
+    if (!k) { /* nothing would ever take it: refused, not lost */
+        sw_errf(err, errlen, "no ingest is running: nothing to accept");
+        return SW_EINVAL;
+    }
     struct accept_req *a = calloc(1, sizeof(*a));
     if (!a) {
         sw_errf(err, errlen, "out of memory");

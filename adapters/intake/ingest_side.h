@@ -37,7 +37,7 @@
  * router and dkafka_t must outlive the thread. The strings of di_opts_t
  * are borrowed for di_open; both structs are copied. Bytes and Users
  * passed in are borrowed for the call. Every function takes NULL too (no
- * ingest set up): it does nothing, or answers 0.
+ * ingest set up): it does nothing, or answers 0 (di_accept refuses).
  */
 #ifndef SW_INGEST_SIDE_H
 #define SW_INGEST_SIDE_H
@@ -116,7 +116,7 @@ void di_join(dingest_t *k);
 void di_feed(dingest_t *k, const char *data, size_t len);
 /* HTTP threads: queues User's level in direction dir (nonzero: north) to
  * be accepted as its new normal. 0, or an SW_E* code with the reason in
- * err. */
+ * err (SW_EINVAL without an ingest: nothing would take it). */
 int di_accept(dingest_t *k, const char *user, int dir, char *err, size_t errlen);
 /* Main, the ingest thread joined: flushes the recording and logs what it
  * lost. */
