@@ -640,41 +640,16 @@ int changes_load_yaml_ex(const char *path, changes_t *reg, changes_warn_fn warn_
         put_err(&L, "%s", sw_strerror(SW_EINVAL));
         return SW_EINVAL;
     }
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
+    unsigned char *buf;
+    size_t len;
+    if (yn_read_file(path, CHANGES_YAML_MAX_BYTES, &buf, &len) < 0) {
+        if (errno == ENOMEM)
+            return out_of_memory(&L);
         put_err(&L, "%s: %s", path, strerror(errno));
         return SW_EIO;
     }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    int rc = buf ? 0 : SW_ENOMEM;
-    /* one byte past the limit is enough to refuse the file */
-    while (rc == 0 && n <= CHANGES_YAML_MAX_BYTES) {
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                rc = SW_ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t want = cap - n, left = (size_t)CHANGES_YAML_MAX_BYTES + 1 - n;
-        size_t got = fread(buf + n, 1, want < left ? want : left, fp);
-        n += got;
-        if (got == 0) {
-            if (ferror(fp)) {
-                put_err(&L, "%s: %s", path, strerror(errno));
-                rc = SW_EIO;
-            }
-            break;
-        }
-    }
-    fclose(fp);
-    if (rc == 0)
-        rc = changes_load_yaml_buf_ex(path, buf, n, reg, warn_fn, ctx, err, errlen);
-    else if (rc == SW_ENOMEM)
-        rc = out_of_memory(&L);
+    int rc = changes_load_yaml_buf_ex(path, (const char *)buf, len, reg, warn_fn, ctx, err,
+                                      errlen);
     free(buf);
     return rc;
 }

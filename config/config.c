@@ -983,49 +983,18 @@ static int load_users(loader_t *L, yaml_node_t *map, cfg_t *cfg)
 /* Reads the whole file at `path` into a new NUL-terminated buffer. */
 static int read_file(loader_t *L, unsigned char **buf, size_t *len)
 {
-    FILE *fp = fopen(L->path, "rb");
-    if (!fp) {
+    if (yn_read_file(L->path, CFG_MAX_BYTES, buf, len) < 0) {
+        if (errno == ENOMEM)
+            return out_of_memory(L);
         put_err(L, "%s: %s", L->path, strerror(errno));
         return SW_EIO;
     }
-    size_t cap = 4096, n = 0;
-    unsigned char *b = malloc(cap);
-    int rc = b ? 0 : SW_ENOMEM;
-    /* one byte past the limit is enough to refuse the file */
-    while (rc == 0 && n <= CFG_MAX_BYTES) {
-        if (n + 1 == cap) {
-            unsigned char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                rc = SW_ENOMEM;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t want = cap - 1 - n, left = (size_t)CFG_MAX_BYTES + 1 - n;
-        size_t got = fread(b + n, 1, want < left ? want : left, fp);
-        n += got;
-        if (got == 0) {
-            if (ferror(fp)) {
-                put_err(L, "%s: %s", L->path, strerror(errno));
-                rc = SW_EIO;
-            }
-            break;
-        }
-    }
-    fclose(fp);
-    if (rc < 0) {
-        free(b);
-        return rc == SW_ENOMEM ? out_of_memory(L) : rc;
-    }
-    if (n > CFG_MAX_BYTES) {
-        free(b);
+    if (*len > CFG_MAX_BYTES) {
+        free(*buf);
+        *buf = NULL;
         put_err(L, "%s: larger than %u MiB", L->path, CFG_MAX_BYTES >> 20);
         return SW_ECONFIG;
     }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
     return 0;
 }
 

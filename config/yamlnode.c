@@ -3,10 +3,52 @@
  */
 #include "yamlnode.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+
+int yn_read_file(const char *path, size_t max, unsigned char **buf, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return -1;
+    size_t cap = 4096, n = 0;
+    unsigned char *b = malloc(cap);
+    int err = b ? 0 : ENOMEM;
+    /* one byte past the limit is enough to refuse the file */
+    while (!err && n <= max) {
+        if (n + 1 == cap) {
+            unsigned char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                err = ENOMEM;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        size_t want = cap - 1 - n, left = max + 1 - n;
+        size_t got = fread(b + n, 1, want < left ? want : left, fp);
+        n += got;
+        if (got == 0) {
+            if (ferror(fp))
+                err = errno ? errno : EIO;
+            break;
+        }
+    }
+    fclose(fp);
+    if (err) {
+        free(b);
+        errno = err;
+        return -1;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return 0;
+}
 
 int yn_is_null(const yaml_node_t *n)
 {

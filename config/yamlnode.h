@@ -14,6 +14,15 @@
  * depth (200 KB of '[' took 33 s), so deeper input is refused first. */
 #define YN_MAX_DEPTH 32
 
+/*
+ * Reads the file `path` whole into a new NUL-terminated buffer (*buf,
+ * *len; the caller frees it), but never more than max + 1 bytes: *len >
+ * max says the file is too large, and the caller words that. Any file that
+ * reads as a stream will do (a pipe too). Returns 0, or -1 with errno set
+ * (ENOMEM, or what opening or reading said).
+ */
+int yn_read_file(const char *path, size_t max, unsigned char **buf, size_t *len);
+
 /* The text of a scalar node. */
 static inline const char *yn_scalar(const yaml_node_t *n)
 {
