@@ -32,11 +32,12 @@
  * hooks daemon_ingest.c, learned state daemon_state.c, the command line
  * daemon_cli.c, the metrics daemon_metrics.c; daemon_int.h is what they
  * share. The ingest thread (adapters/intake/ingest_side.h), the alert
- * sinks (adapters/sinks/fanout.h) and Kafka (adapters/kafka/kafka_side.h)
- * are modules of their own, libraries the daemon links, which do not see
- * daemon_t: their headers say which thread calls what. This file sets the
- * threads up, runs the main thread (signals, reloads, the periodic log
- * line) and tears them down.
+ * sinks (adapters/sinks/fanout.h), Kafka (adapters/kafka/kafka_side.h)
+ * and change coordination (adapters/coord/coord.h) are modules of their
+ * own, libraries the daemon links, which do not see daemon_t: their
+ * headers say which thread calls what. This file sets the threads up,
+ * runs the main thread (signals, reloads, the periodic log line) and
+ * tears them down.
  */
 #include "daemon.h"
 #include "daemon_int.h"
@@ -62,6 +63,7 @@
 #include "http.h"
 #include "changes_yaml.h"
 #include "config.h"
+#include "coord.h"
 #include "err.h"
 #include "errburst.h"
 #include "fileio.h"
@@ -113,6 +115,21 @@ static void warn_register(void *ctx, const char *msg)
     sw_log(LOG_WARN, "change register: %s", msg);
 }
 
+/* HTTP threads and main: a User's share of the traffic, -1 before any is
+ * known (d->coord is made after the register is first loaded); change
+ * id's check line, malloc'd, or NULL. */
+static double user_share(void *ctx, const char *user)
+{
+    daemon_t *d = ctx;
+    return coord_user_share(d->coord, user);
+}
+
+static char *check_json(void *ctx, const char *id)
+{
+    daemon_t *d = ctx;
+    return coord_check_json(d->coord, id);
+}
+
 /* The change register file at `path` (NULL: an empty register), its
  * warnings and conflicts logged (with the Users' shares once known). */
 static changes_t *load_changes(daemon_t *d, const char *path, char *err, size_t errlen)
@@ -127,7 +144,7 @@ static changes_t *load_changes(daemon_t *d, const char *path, char *err, size_t 
         return NULL;
     }
     if (path)
-        regcheck_conflicts(reg, path, daemon_user_share, d, warn_register, NULL);
+        regcheck_conflicts(reg, path, user_share, d, warn_register, NULL);
     return reg;
 }
 
@@ -176,7 +193,7 @@ static void http_metrics(void *ctx, FILE *out)
 {
     daemon_t *d = ctx;
     daemon_write_metrics(d, out);
-    dmn_coord_metrics(d, out);
+    coord_metrics_write(d->coord, out);
     http_t *h = atomic_load_explicit(&d->web.http, memory_order_acquire);
     if (h)
         http_metrics_write(h, out);
@@ -239,8 +256,8 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
                        .metrics = http_metrics, .ready = is_ready,
                        .alerts_json = daemon_alerts_json,
                        .change_declared = share_declared, .change_withdrawn = share_withdrawn,
-                       .accept = http_accept, .check_json = daemon_check_json,
-                       .user_share = daemon_user_share, .console = 1,
+                       .accept = http_accept, .check_json = check_json,
+                       .user_share = user_share, .console = 1,
                        .log = http_log, .ctx = d };
     http_t *h = http_start(&ho, err, errlen);
     if (!h)
@@ -260,10 +277,10 @@ static int start_http(daemon_t *d, char *err, size_t errlen)
 static void reload(daemon_t *d)
 {
     char err[512];
-    /* logrotate moved --alerts: the next line goes to a new file */
+    /* logrotate moved --alerts and --change-checks: the next lines go to
+     * new files */
     fanout_reopen(d->out.fanout);
-    if (d->coord.file)
-        sink_file_reopen(d->coord.file);
+    coord_reopen(d->coord);
     cfg_t *c = load_config(d->o.config, err, sizeof(err));
     if (!c) {
         sw_log(LOG_ERROR, "reload refused, old config kept: %s", err);
@@ -376,7 +393,8 @@ static void teardown(daemon_t *d)
     fanout_destroy(d->out.fanout); /* before the PUB socket's context ends */
     if (d->zctx)
         zmq_ctx_term(d->zctx);
-    dmn_coord_close(d);
+    coord_close(d->coord);
+    d->coord = NULL;
     alertjournal_close(d->out.journal);
     dmn_resumes_free(d);
     statefile_saver_destroy(d->st.saver);
@@ -511,9 +529,13 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
             return SW_EOPEN;
         }
     }
-    int crc = dmn_coord_open(d, err, errlen);
-    if (crc < 0)
-        return crc;
+    char cerr[512];
+    if (!(d->coord = coord_open(d->o.r.change_checks, cerr, sizeof(cerr)))) {
+        if (!d->o.r.change_checks)
+            return SW_ENOMEM;
+        sw_errf(err, errlen, "--change-checks: %s", cerr);
+        return SW_EOPEN;
+    }
     if (!(d->zctx = zmq_ctx_new())) {
         sw_errf(err, errlen, "ZeroMQ context: %s", zmq_strerror(zmq_errno()));
         return SW_EOPEN;
@@ -639,7 +661,6 @@ static void banner(daemon_t *d)
 static int run(daemon_t *d, int argc, char **argv)
 {
     pthread_mutex_init(&d->out.snap_lock, NULL);
-    pthread_mutex_init(&d->coord.lock, NULL);
     pthread_mutex_init(&d->out.upd_lock, NULL);
     pthread_mutex_init(&d->st.ckpt_lock, NULL);
     d->out.alerts_snapshot = strdup("[]");

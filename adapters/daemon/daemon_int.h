@@ -3,15 +3,18 @@
  * else: daemon.c (threads, set-up, checkpoints, reloads), daemon_cli.c
  * (the command line and the config's run: section), daemon_metrics.c
  * (/metrics and the alerts snapshot), daemon_ingest.c, daemon_pipeline.c,
- * daemon_state.c, daemon_coord.c and daemon_console.c. The ingest thread
- * (adapters/intake/ingest_side.h) and Kafka (adapters/kafka/kafka_side.h)
- * are modules that do not see them: the daemon holds a dingest_t and a
- * dkafka_t and answers their hooks (daemon_ingest.c).
+ * daemon_state.c and daemon_console.c. The ingest thread
+ * (adapters/intake/ingest_side.h), Kafka (adapters/kafka/kafka_side.h),
+ * the alert sinks (adapters/sinks/fanout.h) and change coordination
+ * (adapters/coord/coord.h) are modules that do not see them: the daemon
+ * holds a dingest_t, a dkafka_t, a fanout_t and a coord_t, and answers
+ * the hooks of the first two (daemon_ingest.c).
  *
  * DESIGN: see daemon.c for the pipeline's threads and what joins them;
  * besides them, the HTTP server's threads call daemon_write_metrics(),
  * daemon_alerts_json(), the accept callback, the changes shared over Kafka
- * (dk_share_*) and, through the change API, its on_change callback.
+ * (dk_share_*), the change checks and Users' shares (coord.h) and, through
+ * the change API, its on_change callback.
  * Fields are grouped by the thread that writes them; what other threads
  * read is an atomic, guarded by the lock named beside it, or handed over as
  * daemon.c describes. Main sets everything up before the pipeline's
@@ -30,13 +33,13 @@
 #include "alerts.h"
 #include "changes_api.h"
 #include "config.h"
+#include "coord.h"
 #include "curve.h"
 #include "kafka_side.h"
 #include "errburst.h"
 #include "ingest_side.h"
 #include "fanout.h"
 #include "http.h"
-#include "idindex.h"
 #include "monotime.h"
 #include "record.h"
 #include "regview.h"
@@ -44,7 +47,6 @@
 #include "pipeline.h"
 #include "router.h"
 #include "shard.h"
-#include "sink_file.h"
 #include "statefile.h"
 
 #define MAX_INGEST CFG_MAX_INGEST
@@ -108,21 +110,6 @@ typedef struct {
  * them); queues into a thread have their lock. Main writes everything
  * before the threads start (set-up) and after they stop (teardown).
  */
-/* Checks kept for GET /api/v1/changes/{id}: far more than a schedule
- * holds at once; the oldest verdicts go first. */
-#define DMN_MAX_CHECKS 10000
-/* Users whose shares are kept: every one of 1% or more fits. */
-#define DMN_MAX_SHARES 100
-
-typedef struct {
-    char *id, *line; /* a change's check line, without its newline */
-} dmn_check_t;
-
-typedef struct {
-    char user[LP_MAX_ID + 1];
-    double share;
-} dmn_share_t;
-
 struct daemon {
     /* fixed at start, read by every thread */
     run_opts_t o;
@@ -184,19 +171,10 @@ struct daemon {
         char *alerts_snapshot;     /* JSON array of the alerts firing now */
     } out;
 
-    /* change coordination (daemon_coord.c): made by the alert thread,
-     * read by HTTP threads, under lock; the file is the alert thread's */
-    struct {
-        pthread_mutex_t lock;
-        sink_file_t *file;         /* --change-checks; NULL: none */
-        dmn_check_t *v;            /* the latest checks: a ring of DMN_MAX_CHECKS */
-        size_t n, cap, next;
-        idindex_t ix;              /* change id -> v[] */
-        dmn_share_t *shares;       /* Users' shares of the traffic, from 1% up */
-        size_t nshares;
-        int shares_known;          /* shares made at least once */
-        atomic_uint_fast64_t by_verdict[3];
-    } coord;
+    /* change coordination: the checks of changes (--change-checks) and the
+     * Users' shares, made by the alert thread, read by HTTP threads:
+     * coord.h says which thread calls what */
+    coord_t *coord;
 
     /* the live console's Users snapshots (daemon_console.c): the alert
      * thread's alone; the console itself is the HTTP server's (console.h) */
@@ -280,6 +258,9 @@ void *dmn_shard_main(void *arg);
 void dmn_alert_emit(void *ctx, const alert_t *a);
 /* Alert thread: an alert handed to or taken from another instance (Kafka). */
 void dmn_alert_handover(void *ctx, const alert_t *a, int adopted);
+/* Alert thread: a change's check, to change coordination (the pipeline's
+ * check callback). */
+void dmn_check_emit(void *ctx, const change_check_t *c);
 /* Frees a register update and what it owns. */
 void dmn_update_free(struct reg_update *u);
 /* Any thread: queues an update (taking it) for the alert thread. */
@@ -322,22 +303,6 @@ void dmn_metric(FILE *out, const char *name, const char *type, const char *help)
 /* Main: the config and register were loaded (ok 1: at start, or a reload
  * that took) or a reload was refused (ok 0), for the reload metrics. */
 void dmn_note_reload(daemon_t *d, int ok);
-/* Change coordination (daemon_coord.c). Main: opens --change-checks before
- * the alert thread starts (run() made the lock); closes it and frees what
- * is kept, lock included, after the thread is joined. */
-int dmn_coord_open(daemon_t *d, char *err, size_t errlen);
-void dmn_coord_close(daemon_t *d);
-/* Alert thread: a change's check (the pipeline's check callback). */
-void dmn_check_emit(void *ctx, const change_check_t *c);
-/* Alert thread: the Users' shares of the traffic, for HTTP threads. */
-void dmn_refresh_shares(daemon_t *d);
-/* HTTP threads: change id's check line (malloc'd) or NULL; a User's share,
- * -1 before any is known. */
-char *daemon_check_json(void *ctx, const char *id);
-double daemon_user_share(void *ctx, const char *user);
-/* Any thread: the checks' metrics. */
-void dmn_coord_metrics(daemon_t *d, FILE *out);
-
 /* Alert thread: rebuilds the JSON array of firing alerts the API serves. */
 void dmn_refresh_snapshot(daemon_t *d);
 

@@ -216,6 +216,41 @@ void dmn_alert_handover(void *ctx, const alert_t *a, int adopted)
     d->out.transitions++; /* the snapshot of firing alerts changed */
 }
 
+void dmn_check_emit(void *ctx, const change_check_t *c)
+{
+    daemon_t *d = ctx;
+    coord_check(d->coord, c);
+}
+
+/* Users whose shares are kept: every one of 1% or more fits. */
+#define MAX_SHARES 100
+
+typedef struct {
+    coord_share_t v[MAX_SHARES];
+    size_t n;
+} shares_t;
+
+static void add_share(void *ctx, const char *user, double share)
+{
+    shares_t *s = ctx;
+    if (s->n < MAX_SHARES) {
+        snprintf(s->v[s->n].user, sizeof(s->v[s->n].user), "%s", user);
+        s->v[s->n++].share = share;
+    }
+}
+
+/* The Users' shares of the traffic, from the alert stage's baselines, for
+ * the busy-hour conflicts of changes declared over HTTP or reloaded. */
+static void refresh_shares(daemon_t *d)
+{
+    shares_t s;
+    s.n = 0;
+    /* a User under 1% is never large (CONFLICT_LARGE_SHARE is 10%) */
+    alerts_each_share(d->out.as, 0.01, add_share, &s);
+    /* out of memory, the shares before stay: they moved little in 30 s */
+    (void)coord_set_shares(d->coord, s.v, s.n);
+}
+
 /* ---- the change register ------------------------------------------------ */
 
 void dmn_update_free(struct reg_update *u)
@@ -367,7 +402,7 @@ void *dmn_alerts_main(void *arg)
         }
         dmn_console_tick(d); /* the console's Users, while someone looks */
         if (sw_mono_s() >= next_shares) { /* for the busy-hour conflicts */
-            dmn_refresh_shares(d);
+            refresh_shares(d);
             next_shares = sw_mono_s() + SHARES_EVERY_S;
         }
         if (got) {
