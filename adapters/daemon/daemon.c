@@ -65,9 +65,8 @@
 #include "config.h"
 #include "coord.h"
 #include "err.h"
-#include "errburst.h"
-#include "fileio.h"
 #include "log.h"
+#include "monotime.h"
 #include "netaddr.h"
 #include "pipeline.h"
 #include "regcheck.h"
@@ -76,7 +75,6 @@
 #include "router.h"
 #include "shard.h"
 #include "fanout.h"
-#include "state.h"
 #include "statefile.h"
 #include "timefmt.h"
 

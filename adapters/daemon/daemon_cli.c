@@ -14,7 +14,6 @@
 #include "daemon_int.h"
 #include "err.h"
 #include "log.h"
-#include "timefmt.h"
 
 static const char usage[] =
     "usage: stormwatch run [--config FILE] [--changes FILE] [--state FILE]\n"

@@ -25,11 +25,11 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "daemon.h"
 #include "daemon_int.h"
 #include "console.h"
 #include "err.h"
 #include "log.h"
+#include "monotime.h"
 
 /* Users copied into a snapshot per second of the alert thread's time, at
  * most: about 30 ms of copying (0.13 s for a million), so about 3 % of

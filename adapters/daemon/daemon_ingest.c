@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "monotime.h"
 #include "pipeline.h"
 #include "ring.h"
 

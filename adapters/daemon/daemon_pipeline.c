@@ -5,7 +5,6 @@
  * daemon_int.h is what the daemon's files share; daemon.c says which
  * thread does what.
  */
-#include "daemon.h"
 #include "daemon_int.h"
 #include "kafka_side.h"
 
@@ -27,19 +26,14 @@
 #include "http.h"
 #include "changes_yaml.h"
 #include "config.h"
-#include "curve.h"
 #include "err.h"
 #include "errburst.h"
-#include "fileio.h"
 #include "log.h"
-#include "netaddr.h"
-#include "record.h"
+#include "monotime.h"
 #include "ring.h"
 #include "router.h"
 #include "shard.h"
-#include "state.h"
 #include "statefile.h"
-#include "timefmt.h"
 
 /* ---- shard threads ------------------------------------------------------ */
 
@@ -53,8 +47,6 @@ void dmn_shard_emit(void *ctx, unsigned shard, const event_t *ev)
     }
 }
 
-/* Any thread: the incident the alert stage gave one of this shard's alerts
- * (d->out.as is made before the threads start). */
 /* Switches to a newly published config between two bursts. */
 static void shard_take_config(shard_thr_t *s)
 {

@@ -5,7 +5,6 @@
  * daemon_int.h is what the daemon's files share; daemon.c says which
  * thread does what.
  */
-#include "daemon.h"
 #include "daemon_int.h"
 
 #include <errno.h>
@@ -28,21 +27,13 @@
 #include "http.h"
 #include "changes_yaml.h"
 #include "config.h"
-#include "curve.h"
 #include "err.h"
-#include "errburst.h"
-#include "fileio.h"
 #include "log.h"
-#include "netaddr.h"
-#include "record.h"
-#include "ring.h"
+#include "monotime.h"
 #include "router.h"
 #include "shard.h"
-#include "sink_am.h"
-#include "sink_zmq.h"
 #include "state.h"
 #include "statefile.h"
-#include "timefmt.h"
 #include "vec.h"
 
 static series_table_t *table_for(void *ctx, const char *user, size_t len)
