@@ -76,5 +76,6 @@ void silence_judge(det_silence_t *s, const det_in_t *in, const detect_params_t *
 
 int silence_suspicious(const det_silence_t *s, const det_in_t *in, const detect_params_t *p)
 {
-    return s->llr > threshold(in, p) / 4;
+    /* the threshold is at least 1: no evidence needs no logarithm */
+    return s->llr > 0.25f && s->llr > threshold(in, p) / 4;
 }

@@ -172,6 +172,56 @@ static void test_silence_fires_and_clears(void **state)
 }
 
 /*
+ * Evidence of a silence is "building" (its series then learn damped) from
+ * a quarter of what fires one: log(buckets a year / false silences a
+ * year), at least 1. Just under a quarter is not, just over is, at a
+ * cadence of 1 s, 10 s and 30 min; no evidence never is, and a silence
+ * building up goes from not to yes before it fires.
+ */
+static void test_silence_suspicious_edges(void **state)
+{
+    (void)state;
+    detect_params_t p;
+    detect_params_defaults(&p);
+    const int64_t dts[] = { 1 * S, 10 * S, 1800 * S };
+    for (size_t i = 0; i < sizeof(dts) / sizeof(dts[0]); i++) {
+        det_in_t in = sample(T0, dts[i], 0, 20);
+        double secs = (double)dts[i] / S;
+        double h = log(365.0 * 86400.0 / secs / p.silence_false_per_year);
+        det_silence_t d;
+        silence_init(&d);
+        assert_false(silence_suspicious(&d, &in, &p));
+        d.llr = (float)(h / 4 * 0.999);
+        assert_false(silence_suspicious(&d, &in, &p));
+        d.llr = (float)(h / 4 * 1.001);
+        assert_true(silence_suspicious(&d, &in, &p));
+    }
+    /* a threshold floored at 1 (evidence for a false silence a second) */
+    p.silence_false_per_year = 365.0 * 86400.0;
+    det_in_t in = sample(T0, 1 * S, 0, 20);
+    det_silence_t d;
+    silence_init(&d);
+    d.llr = 0.2499f;
+    assert_false(silence_suspicious(&d, &in, &p));
+    d.llr = 0.2501f;
+    assert_true(silence_suspicious(&d, &in, &p));
+    /* building up: suspicious before it fires */
+    detect_params_defaults(&p);
+    silence_init(&d);
+    det_out_t o;
+    int64_t t = T0, dt = 10 * S, suspected = 0, fired = 0;
+    for (int k = 0; k < 40 && !fired; k++, t += dt) {
+        det_in_t z = sample(t, dt, 0, 20);
+        silence_judge(&d, &z, &p, &o);
+        if (!suspected && silence_suspicious(&d, &z, &p))
+            suspected = t;
+        if (o.hot)
+            fired = t;
+    }
+    assert_true(suspected > 0 && fired > suspected);
+}
+
+/*
  * blocked route: deliveries stop while the backlog grows: it fires after
  * `for`; deliveries at 60% of what is queued are not cool (under 80%);
  * at 90% it resolves `hold` later.
@@ -274,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_storm_fires_holds_and_clears),
         cmocka_unit_test(test_storm_windows),
         cmocka_unit_test(test_silence_fires_and_clears),
+        cmocka_unit_test(test_silence_suspicious_edges),
         cmocka_unit_test(test_route_fires_and_clears),
         cmocka_unit_test(test_shift_fires_and_clears),
         cmocka_unit_test(test_limit),
