@@ -8,6 +8,14 @@
  * last config reload went, the feed's event time and its lag behind the
  * wall clock, and the series still learning.
  *
+ * The metrics are one table, metrics[] below, in the order they are
+ * written: each row gives a metric's name, type and HELP, the part of the
+ * daemon it belongs to (left out while that part is not open: no
+ * --record, no Kafka state topic...) and where its value is in a
+ * scrape_t, the values one scrape reads at its start; a labelled family
+ * (per shard, per kind, per reason) names the function that writes its
+ * samples instead. daemon_write_metrics() walks the table.
+ *
  * DESIGN: the metrics read only atomics, ring depths, /proc and the sinks'
  * own locked counters, so any thread may write them (the HTTP server's
  * do); the snapshot is built by the alert thread and swapped under
@@ -44,20 +52,6 @@ void dmn_metric(FILE *out, const char *name, const char *type, const char *help)
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
-static void metric_u64(FILE *out, const char *name, const char *type, const char *help,
-                       uint64_t v)
-{
-    dmn_metric(out, name, type, help);
-    fprintf(out, "%s %" PRIu64 "\n", name, v);
-}
-
-static void metric_f64(FILE *out, const char *name, const char *type, const char *help,
-                       double v)
-{
-    dmn_metric(out, name, type, help);
-    fprintf(out, "%s %.15g\n", name, v);
-}
-
 static double wall_s(void)
 {
     struct timespec ts;
@@ -72,6 +66,57 @@ void dmn_note_reload(daemon_t *d, int ok)
     if (ok)
         atomic_store_explicit(&d->mon.reload_ok_unix, (int64_t)time(NULL), memory_order_relaxed);
 }
+
+/* ---- what one scrape reads ---------------------------------------------- */
+
+/* The parts of the daemon and of the host a metric may belong to: the
+ * metrics of a part not open (no --record, no Kafka state topic, /proc
+ * unreadable...) are left out. */
+typedef enum {
+    ALWAYS,
+    FED,          /* a sample has been handed to detection */
+    RECORDING,    /* --record */
+    KAFKA_IN,     /* the Kafka consumer of the traffic topic */
+    KAFKA_STATE,  /* --kafka-state-topic */
+    KAFKA_PEERS,  /* other instances' alert lines are read */
+    KAFKA_ALERTS, /* --kafka-alerts-topic */
+    JOURNAL,      /* --state's journal of open alerts */
+    FILE_SINK,    /* --alerts */
+    AM_SINK,      /* --alertmanager */
+    PUB_SINK,     /* --pub */
+    CURVE,        /* CurveZMQ's handler */
+    JEMALLOC,     /* linked with jemalloc, and it answered */
+    PROC_STAT,    /* /proc/self/stat read */
+    PROC_START,   /* ... and /proc/stat's boot time */
+    PROC_FDS,     /* /proc/self/fd listed */
+    FD_LIMIT,     /* getrlimit answered */
+    NPARTS
+} part_t;
+
+/*
+ * Everything one scrape reads, taken at its start: each module's stats,
+ * the shards' counters summed, and the process's. The table below names
+ * its fields; a value of another type than its field's is copied into one
+ * of its own here (as the metric gives it), so that the table holds only
+ * uint64_t and double values.
+ */
+typedef struct {
+    const daemon_t *d;               /* the families per shard and per kind read it */
+    int open[NPARTS];
+    di_stats_t in;
+    dk_stats_t kafka;
+    statefile_stats_t state;
+    alertjournal_stats_t journal;
+    fanout_stats_t out;
+    uint64_t last_save, am_pending;  /* state.last_save_unix, out.am.pending */
+    uint64_t samples, duplicates, conflicts, sheds, series, learning, evicted, refused;
+    uint64_t accepts, accepts_unknown;
+    uint64_t moved_aside, changes, updates_lost, reload_ok, reload_ok_unix;
+    double feed_time, feed_lag;      /* Unix s, s */
+    uint64_t jemalloc_allocated, jemalloc_resident;
+    double cpu_s, start_s;
+    uint64_t virtual_bytes, resident_bytes, open_fds, max_fds;
+} scrape_t;
 
 /* The boot time, Unix s, from /proc/stat's btime; 0 when unknown. */
 static double boot_time_s(void)
@@ -102,13 +147,13 @@ static long open_fds(void)
 }
 
 /*
- * The process_* metrics every Prometheus client library exports, from
+ * What every Prometheus client library exports as process_*, from
  * /proc/self/stat (fields 14-15 CPU ticks, 22 start in ticks after boot,
  * 23 virtual bytes, 24 resident pages; counted after the ')' that ends the
  * command name, which may hold spaces). A file that cannot be read leaves
- * its metrics out.
+ * its part closed.
  */
-static void process_metrics(FILE *out)
+static void scrape_process(scrape_t *s)
 {
     char buf[1024];
     FILE *f = fopen("/proc/self/stat", "r");
@@ -124,34 +169,139 @@ static void process_metrics(FILE *out)
                     &utime, &stime, &start, &vsize, &rss) == 5) {
         double tck = (double)sysconf(_SC_CLK_TCK);
         long page = sysconf(_SC_PAGESIZE);
-        metric_f64(out, "process_cpu_seconds_total", "counter",
-                   "Total user and system CPU time spent in seconds.",
-                   (double)(utime + stime) / tck);
-        metric_u64(out, "process_virtual_memory_bytes", "gauge",
-                   "Virtual memory size in bytes.", vsize);
-        metric_u64(out, "process_resident_memory_bytes", "gauge",
-                   "Resident memory size in bytes.", rss * (unsigned long long)page);
+        s->open[PROC_STAT] = 1;
+        s->cpu_s = (double)(utime + stime) / tck;
+        s->virtual_bytes = vsize;
+        s->resident_bytes = rss * (unsigned long long)page;
         double boot = boot_time_s();
-        if (boot > 0)
-            metric_f64(out, "process_start_time_seconds", "gauge",
-                       "Start time of the process since unix epoch in seconds.",
-                       boot + (double)start / tck);
+        s->open[PROC_START] = boot > 0;
+        s->start_s = boot + (double)start / tck;
     }
     long fds = open_fds();
-    if (fds >= 0)
-        metric_u64(out, "process_open_fds", "gauge", "Number of open file descriptors.",
-                   (uint64_t)fds);
+    if (fds >= 0) {
+        s->open[PROC_FDS] = 1;
+        s->open_fds = (uint64_t)fds;
+    }
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-        metric_u64(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
-                   rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        s->open[FD_LIMIT] = 1;
+        s->max_fds = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+    }
+}
+
+/* jemalloc's allocated and resident bytes, when it answers. */
+static void scrape_jemalloc(scrape_t *s)
+{
+    if (!mallctl)
+        return;
+    uint64_t epoch = 1;
+    size_t sz = sizeof(epoch), allocated = 0, resident = 0, len = sizeof(size_t);
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    s->open[JEMALLOC] = mallctl("stats.allocated", &allocated, &len, NULL, 0) == 0 &&
+                        mallctl("stats.resident", &resident, &len, NULL, 0) == 0;
+    s->jemalloc_allocated = allocated;
+    s->jemalloc_resident = resident;
+}
+
+/* Fills s for one scrape. Any thread: it reads only atomics, ring depths,
+ * the modules' stats calls and /proc. */
+static void scrape(daemon_t *d, scrape_t *s)
+{
+    *s = (scrape_t){ .d = d };
+    s->open[ALWAYS] = 1;
+    di_stats(d->in, &s->in);
+    s->open[RECORDING] = d->o.r.record != NULL;
+    s->open[CURVE] = s->in.has_curve;
+    int64_t t = LOAD(d->feed_time);
+    s->feed_time = (double)t / 1e9;
+    s->open[FED] = t != 0;
+    s->feed_lag = wall_s() - s->feed_time;
+    if (d->kafka) {
+        dk_stats(d->kafka, &s->kafka);
+        s->open[KAFKA_IN] = s->kafka.ingesting;
+        s->open[KAFKA_STATE] = s->kafka.has_state_topic;
+        s->open[KAFKA_PEERS] = s->kafka.has_peers;
+        s->open[KAFKA_ALERTS] = s->kafka.has_alerts_topic;
+    }
+    if (d->st.saver)
+        statefile_saver_stats(d->st.saver, &s->state);
+    s->last_save = (uint64_t)s->state.last_save_unix;
+    if (d->out.journal) {
+        alertjournal_stats(d->out.journal, &s->journal);
+        s->open[JOURNAL] = 1;
+    }
+    s->moved_aside = LOAD(d->st.state_moved_aside);
+    for (unsigned i = 0; i < d->nshards; i++) {
+        s->samples += LOAD(d->sh[i].samples);
+        s->duplicates += LOAD(d->sh[i].duplicates);
+        s->conflicts += LOAD(d->sh[i].conflicts);
+        s->sheds += LOAD(d->sh[i].sheds);
+        s->series += LOAD(d->sh[i].series);
+        s->evicted += LOAD(d->sh[i].evicted);
+        s->refused += LOAD(d->sh[i].refused);
+        s->accepts += LOAD(d->sh[i].accepts);
+        s->accepts_unknown += LOAD(d->sh[i].accepts_unknown);
+        s->learning += shard_learning(d->sh[i].shard);
+    }
+    fanout_stats(d->out.fanout, &s->out);
+    s->open[FILE_SINK] = s->out.has_file;
+    s->open[AM_SINK] = s->out.has_am;
+    s->open[PUB_SINK] = s->out.has_pub;
+    s->am_pending = s->out.am.pending;
+    s->changes = LOAD(d->out.changes_n);
+    s->updates_lost = LOAD(d->out.upd_lost);
+    s->reload_ok = (uint64_t)LOAD(d->mon.reload_ok);
+    s->reload_ok_unix = (uint64_t)LOAD(d->mon.reload_ok_unix);
+    scrape_jemalloc(s);
+    scrape_process(s);
+}
+
+/* ---- the metrics -------------------------------------------------------- */
+
+typedef struct metric metric_t;
+
+/* A labelled family's samples: sample() for each member. */
+typedef void members_fn(const scrape_t *s, const metric_t *m, FILE *out);
+
+struct metric {
+    const char *name;
+    const char *type;          /* counter or gauge */
+    part_t part;               /* written only while this part is open */
+    /* a value: where it is in scrape_t, a uint64_t or a double */
+    size_t at;
+    int is_double;
+    /* or a labelled family: its label's name and what writes its samples */
+    const char *label;
+    members_fn *members;
+    uint64_t (*shard_value)(const shard_thr_t *t); /* per_shard()'s: one shard's */
+    const char *help;          /* NULL: the members write HELP and TYPE too */
+};
+
+/* The offset of a scrape_t field of that type: any other fails to compile. */
+#define U64_AT(f) _Generic(((scrape_t *)0)->f, uint64_t: offsetof(scrape_t, f))
+#define F64_AT(f) _Generic(((scrape_t *)0)->f, double: offsetof(scrape_t, f))
+
+#define COUNTER(n, p, f, h) { .name = n, .type = "counter", .part = p, .at = U64_AT(f), .help = h }
+#define GAUGE(n, p, f, h) { .name = n, .type = "gauge", .part = p, .at = U64_AT(f), .help = h }
+#define COUNTER_F64(n, p, f, h) \
+    { .name = n, .type = "counter", .part = p, .at = F64_AT(f), .is_double = 1, .help = h }
+#define GAUGE_F64(n, p, f, h) \
+    { .name = n, .type = "gauge", .part = p, .at = F64_AT(f), .is_double = 1, .help = h }
+#define FAMILY(n, t, p, l, m, h) \
+    { .name = n, .type = t, .part = p, .label = l, .members = m, .help = h }
+#define PER_SHARD(n, t, v, h) { .name = n, .type = t, .part = ALWAYS, .label = "shard", \
+                                .members = per_shard, .shard_value = v, .help = h }
+
+/* One sample of a family: name{label="value"} v. */
+static void sample(FILE *out, const metric_t *m, const char *value, uint64_t v)
+{
+    fprintf(out, "%s{%s=\"%s\"} %" PRIu64 "\n", m->name, m->label, value, v);
 }
 
 /* Bad lines by reason: the short name as the label, the prose in HELP. */
-static void bad_lines(const di_stats_t *is, FILE *out)
+static void bad_lines(const scrape_t *s, const metric_t *m, FILE *out)
 {
-    const char *name = "stormwatch_ingest_bad_lines_total";
-    fprintf(out, "# HELP %s Lines skipped as bad input, by reason:", name);
+    fprintf(out, "# HELP %s Lines skipped as bad input, by reason:", m->name);
     const char *sep = " ";
     for (int r = 0; r < LP_NRESULTS; r++)
         if (lp_result_is_bad((lp_result_t)r)) {
@@ -159,83 +309,252 @@ static void bad_lines(const di_stats_t *is, FILE *out)
                     lp_result_str((lp_result_t)r));
             sep = "; ";
         }
-    fprintf(out, ".\n# TYPE %s counter\n", name);
+    fprintf(out, ".\n# TYPE %s %s\n", m->name, m->type);
     for (int r = 0; r < LP_NRESULTS; r++)
         if (lp_result_is_bad((lp_result_t)r))
-            fprintf(out, "%s{reason=\"%s\"} %" PRIu64 "\n", name, lp_result_name((lp_result_t)r),
-                    is->bad_by_result[r]);
+            sample(out, m, lp_result_name((lp_result_t)r), s->in.bad_by_result[r]);
 }
 
-/* The feed's event time and how far it is behind this host's clock. */
-static void feed_time(daemon_t *d, FILE *out)
+static void level_outcomes(const scrape_t *s, const metric_t *m, FILE *out)
 {
-    int64_t t = LOAD(d->feed_time);
-    double ts = (double)t / 1e9;
-    metric_f64(out, "stormwatch_feed_event_time_seconds", "gauge",
-               "Event time of the newest sample handed to detection, Unix s; 0: none yet. "
-               "Samples wait up to input.lateness (30 s) to be put in order, except when the "
-               "feed stalls.", ts);
-    if (t)
-        metric_f64(out, "stormwatch_feed_lag_seconds", "gauge",
-                   "Wall clock minus stormwatch_feed_event_time_seconds: how far detection is "
-                   "behind now (about input.lateness on a live feed; negative: the producer's "
-                   "clock is ahead of this host's). Absent before the first sample.",
-                   wall_s() - ts);
+    sample(out, m, "applied", s->accepts);
+    sample(out, m, "unknown_user", s->accepts_unknown);
+    sample(out, m, "no_data", s->in.accepts_early);
 }
 
-/* Kafka's (kafka_side.h), each part when it is open. */
-static void kafka_metrics(const dkafka_t *k, FILE *out)
+/* A family per shard: each shard's value, labelled by its index. */
+static void per_shard(const scrape_t *s, const metric_t *m, FILE *out)
 {
-    dk_stats_t ks;
-    dk_stats(k, &ks);
-    if (ks.ingesting) {
-        metric_u64(out, "stormwatch_kafka_messages_total", "counter", "Kafka messages taken.",
-                   ks.messages);
-        metric_u64(out, "stormwatch_kafka_partitions", "gauge", "Kafka partitions assigned here.",
-                   ks.partitions);
-        metric_u64(out, "stormwatch_kafka_beyond_partitions_total", "counter",
-                   "Messages of partitions beyond those this build reads, dropped.", ks.beyond);
-        metric_u64(out, "stormwatch_kafka_commits_total", "counter",
-                   "Offset commits of what was processed.", ks.commits);
-        metric_u64(out, "stormwatch_kafka_uncommitted_runs", "gauge",
-                   "Runs of messages taken and not yet committable (100 ms of event time each).",
-                   ks.uncommitted);
+    for (unsigned i = 0; i < s->d->nshards; i++) {
+        char index[16];
+        snprintf(index, sizeof(index), "%u", i);
+        sample(out, m, index, m->shard_value(&s->d->sh[i]));
     }
-    if (ks.has_state_topic) {
-        metric_u64(out, "stormwatch_kafka_states_published_total", "counter",
-                   "User states produced to the state topic.", ks.states_out);
-        metric_u64(out, "stormwatch_kafka_states_failed_total", "counter",
-                   "User states not produced or not delivered to the state topic.",
-                   ks.states_failed);
-        metric_u64(out, "stormwatch_kafka_states_adopted_total", "counter",
-                   "Users taken over from states read back.", ks.adopted);
-        metric_u64(out, "stormwatch_kafka_states_refused_total", "counter",
-                   "States read back that could not be taken (corrupt, other version).",
-                   ks.refused);
-        metric_u64(out, "stormwatch_kafka_checkpoints_total", "counter",
-                   "Checkpoints delivered (every User's state; offsets may follow).",
-                   ks.checkpoints);
-        metric_u64(out, "stormwatch_kafka_checkpoint_failures_total", "counter",
-                   "Checkpoints not delivered whole (offsets stayed behind).",
-                   ks.checkpoint_failures);
-    }
-    if (ks.has_peers) {
-        metric_u64(out, "stormwatch_kafka_peer_alerts_total", "counter",
-                   "Alert lines of other instances taken from the alerts topic, to group "
-                   "incidents.", ks.peer_alerts);
-        metric_u64(out, "stormwatch_kafka_peer_alerts_refused_total", "counter",
-                   "Alert lines of other instances that could not be read or queued.",
-                   ks.peer_refused);
-        metric_u64(out, "stormwatch_kafka_peer_alerts_forgotten_total", "counter",
-                   "Firing alerts of other instances forgotten unresolved (4096 held at most).",
-                   ks.peer_forgotten);
-    }
-    if (ks.has_alerts_topic) {
-        metric_u64(out, "stormwatch_kafka_alerts_sent_total", "counter",
-                   "Alert lines Kafka acknowledged.", ks.alerts_sent);
-        metric_u64(out, "stormwatch_kafka_alerts_failed_total", "counter",
-                   "Alert lines Kafka did not take.", ks.alerts_failed);
-    }
+}
+
+static uint64_t ring_depth_of(const shard_thr_t *t) { return ring_depth(t->in); }
+static uint64_t full_waits_of(const shard_thr_t *t) { return LOAD(t->in_waits); }
+static uint64_t drops_of(const shard_thr_t *t) { return LOAD(t->in_drops); }
+
+static void firing_by_kind(const scrape_t *s, const metric_t *m, FILE *out)
+{
+    for (int k = 0; k < ALERT_NKINDS; k++)
+        sample(out, m, alert_kind_name((alert_kind_t)k), LOAD(s->d->out.firing_by_kind[k]));
+}
+
+static void curve_results(const scrape_t *s, const metric_t *m, FILE *out)
+{
+    sample(out, m, "accepted", s->in.curve.accepted);
+    sample(out, m, "refused_key", s->in.curve.refused_key);
+    sample(out, m, "refused_other", s->in.curve.refused_other);
+}
+
+static void build_version(const scrape_t *s, const metric_t *m, FILE *out)
+{
+    (void)s;
+    sample(out, m, SW_BUILD_VERSION, 1);
+}
+
+/* Every metric of daemon_write_metrics(), in the order written. */
+static const metric_t metrics[] = {
+    /* ingest */
+    COUNTER("stormwatch_ingest_messages_total", ALWAYS, in.msgs,
+            "ZeroMQ messages received."),
+    COUNTER("stormwatch_ingest_lines_total", ALWAYS, in.lines,
+            "Lines received."),
+    COUNTER("stormwatch_ingest_bytes_total", ALWAYS, in.bytes,
+            "Bytes of line protocol received."),
+    FAMILY("stormwatch_ingest_bad_lines_total", "counter", ALWAYS, "reason", bad_lines, NULL),
+    COUNTER("stormwatch_ingest_disconnects_total", ALWAYS, in.disconnects,
+            "Producer connections closed: by the producer, or cut off for a message over "
+            "run.max_message or a protocol error."),
+    COUNTER("stormwatch_ingest_late_total", ALWAYS, in.late,
+            "Samples older than the allowed lateness, dropped."),
+    COUNTER("stormwatch_ahead_samples_total", ALWAYS, in.ahead,
+            "Samples far ahead of the feed's time (feed.max_jump) that nothing followed: dropped."),
+    COUNTER("stormwatch_feed_stalls_total", ALWAYS, in.stalls,
+            "Times the whole feed stalled."),
+    GAUGE_F64("stormwatch_feed_event_time_seconds", ALWAYS, feed_time,
+              "Event time of the newest sample handed to detection, Unix s; 0: none yet. "
+              "Samples wait up to input.lateness (30 s) to be put in order, except when the "
+              "feed stalls."),
+    GAUGE_F64("stormwatch_feed_lag_seconds", FED, feed_lag,
+              "Wall clock minus stormwatch_feed_event_time_seconds: how far detection is "
+              "behind now (about input.lateness on a live feed; negative: the producer's "
+              "clock is ahead of this host's). Absent before the first sample."),
+    COUNTER("stormwatch_record_write_errors_total", RECORDING, in.record_errors,
+            "Recording writes that failed (disk full...): detection goes on."),
+    COUNTER("stormwatch_record_dropped_bytes_total", RECORDING, in.record_dropped,
+            "Bytes of ingested traffic the recording lost to write errors."),
+    COUNTER("stormwatch_source_stalls_total", ALWAYS, in.source_stalls,
+            "Times one Kafka partition went quiet while the others flowed."),
+
+    /* Kafka (kafka_side.h) */
+    COUNTER("stormwatch_kafka_messages_total", KAFKA_IN, kafka.messages,
+            "Kafka messages taken."),
+    GAUGE("stormwatch_kafka_partitions", KAFKA_IN, kafka.partitions,
+          "Kafka partitions assigned here."),
+    COUNTER("stormwatch_kafka_beyond_partitions_total", KAFKA_IN, kafka.beyond,
+            "Messages of partitions beyond those this build reads, dropped."),
+    COUNTER("stormwatch_kafka_commits_total", KAFKA_IN, kafka.commits,
+            "Offset commits of what was processed."),
+    GAUGE("stormwatch_kafka_uncommitted_runs", KAFKA_IN, kafka.uncommitted,
+          "Runs of messages taken and not yet committable (100 ms of event time each)."),
+    COUNTER("stormwatch_kafka_states_published_total", KAFKA_STATE, kafka.states_out,
+            "User states produced to the state topic."),
+    COUNTER("stormwatch_kafka_states_failed_total", KAFKA_STATE, kafka.states_failed,
+            "User states not produced or not delivered to the state topic."),
+    COUNTER("stormwatch_kafka_states_adopted_total", KAFKA_STATE, kafka.adopted,
+            "Users taken over from states read back."),
+    COUNTER("stormwatch_kafka_states_refused_total", KAFKA_STATE, kafka.refused,
+            "States read back that could not be taken (corrupt, other version)."),
+    COUNTER("stormwatch_kafka_checkpoints_total", KAFKA_STATE, kafka.checkpoints,
+            "Checkpoints delivered (every User's state; offsets may follow)."),
+    COUNTER("stormwatch_kafka_checkpoint_failures_total", KAFKA_STATE, kafka.checkpoint_failures,
+            "Checkpoints not delivered whole (offsets stayed behind)."),
+    COUNTER("stormwatch_kafka_peer_alerts_total", KAFKA_PEERS, kafka.peer_alerts,
+            "Alert lines of other instances taken from the alerts topic, to group incidents."),
+    COUNTER("stormwatch_kafka_peer_alerts_refused_total", KAFKA_PEERS, kafka.peer_refused,
+            "Alert lines of other instances that could not be read or queued."),
+    COUNTER("stormwatch_kafka_peer_alerts_forgotten_total", KAFKA_PEERS, kafka.peer_forgotten,
+            "Firing alerts of other instances forgotten unresolved (4096 held at most)."),
+    COUNTER("stormwatch_kafka_alerts_sent_total", KAFKA_ALERTS, kafka.alerts_sent,
+            "Alert lines Kafka acknowledged."),
+    COUNTER("stormwatch_kafka_alerts_failed_total", KAFKA_ALERTS, kafka.alerts_failed,
+            "Alert lines Kafka did not take."),
+
+    /* learned state and the journal of open alerts */
+    COUNTER("stormwatch_state_saves_total", ALWAYS, state.saves,
+            "Learned state written to --state (checkpoints and exit)."),
+    COUNTER("stormwatch_state_save_failures_total", ALWAYS, state.failures,
+            "State saves that failed (disk full, write error, a shard too slow to stop)."),
+    GAUGE("stormwatch_state_last_save_timestamp_seconds", ALWAYS, last_save,
+          "Unix time of the last good state save; 0: none yet."),
+    COUNTER("stormwatch_alerts_journal_write_errors_total", JOURNAL, journal.write_errors,
+            "Transitions the journal of open alerts (--state FILE.alerts) could not keep: "
+            "a restart may not resume them."),
+    COUNTER("stormwatch_alerts_resumed_total", JOURNAL, journal.resumed,
+            "Alerts open when the run before stopped, resumed at start."),
+    COUNTER("stormwatch_state_moved_aside_total", ALWAYS, moved_aside,
+            "Corrupt --state files renamed aside at start (FILE.corrupt-TIME): learning restarted."),
+
+    /* the shards: detection */
+    COUNTER("stormwatch_samples_total", ALWAYS, samples,
+            "Samples accepted into detection."),
+    COUNTER("stormwatch_duplicates_total", ALWAYS, duplicates,
+            "Repeated samples, merged into the copy kept."),
+    COUNTER("stormwatch_duplicate_conflicts_total", ALWAYS, conflicts,
+            "Repeated samples whose values disagreed with the copy kept (a producer's bug or "
+            "a forgery): the reading that shows more trouble is kept."),
+    COUNTER("stormwatch_shed_runs_total", ALWAYS, sheds,
+            "Runs of samples shed by drop_when_full: nothing is judged on them."),
+    FAMILY("stormwatch_levels_accepted_total", "counter", ALWAYS, "outcome", level_outcomes,
+           "Levels accepted as a User's new normal (POST /api/v1/users/.../accept), by "
+           "outcome: applied, unknown_user (no such User held), no_data (asked before any "
+           "sample)."),
+    GAUGE("stormwatch_series", ALWAYS, series,
+          "Series tracked."),
+    GAUGE("stormwatch_series_learning", ALWAYS, learning,
+          "Series still learning: their last sample was judged with no history yet for "
+          "its time of day and kind of day (a new User, the first day or week), so their "
+          "alerts are marked learning and are at most warnings. A series counts from its "
+          "second sample."),
+    COUNTER("stormwatch_series_evicted_total", ALWAYS, evicted,
+            "Series evicted to stay under feed.max_series (the least recently read, idle)."),
+    COUNTER("stormwatch_series_refused_total", ALWAYS, refused,
+            "Samples of new series dropped at feed.max_series: every candidate was alerting."),
+    PER_SHARD("stormwatch_ring_depth", "gauge", ring_depth_of,
+              "Records waiting in each shard's ring."),
+    PER_SHARD("stormwatch_ring_full_waits_total", "counter", full_waits_of,
+              "Times ingest waited for room in a shard's ring."),
+    PER_SHARD("stormwatch_ring_drops_total", "counter", drops_of,
+              "Samples shed because a shard's ring stayed full (drop_when_full)."),
+
+    /* alerts out (fanout.h) */
+    FAMILY("stormwatch_alerts_firing", "gauge", ALWAYS, "alert", firing_by_kind,
+           "Alerts firing now, by kind."),
+    COUNTER("stormwatch_alert_lines_total", ALWAYS, out.lines,
+            "Alert transitions written."),
+    COUNTER("stormwatch_alerts_file_lines_total", FILE_SINK, out.file.lines,
+            "Alert lines written whole to --alerts."),
+    COUNTER("stormwatch_alerts_file_write_errors_total", FILE_SINK, out.file.write_errors,
+            "Alert lines --alerts could not take (disk full, I/O error): each dropped."),
+    COUNTER("stormwatch_alerts_file_dropped_bytes_total", FILE_SINK, out.file.dropped_bytes,
+            "Bytes of the alert lines dropped by write errors."),
+    COUNTER("stormwatch_alerts_file_reopens_total", FILE_SINK, out.file.reopens,
+            "Reopens of --alerts (SIGHUP, for logrotate)."),
+    COUNTER("stormwatch_alerts_file_reopen_errors_total", FILE_SINK, out.file.reopen_errors,
+            "Reopens of --alerts that failed (the file before kept)."),
+    GAUGE("stormwatch_alertmanager_queue", AM_SINK, am_pending,
+          "Alerts waiting for an Alertmanager."),
+    COUNTER("stormwatch_alertmanager_sent_total", AM_SINK, out.am.sent,
+            "Alerts an Alertmanager accepted."),
+    COUNTER("stormwatch_alertmanager_failed_total", AM_SINK, out.am.failed,
+            "Posts that failed (retried)."),
+    COUNTER("stormwatch_alertmanager_dropped_total", AM_SINK, out.am.dropped,
+            "Alerts dropped unsent."),
+    COUNTER("stormwatch_alertmanager_queue_save_errors_total", AM_SINK, out.am.persist_errors,
+            "Failed writes of the queue file (--alertmanager-queue): retried every second."),
+    COUNTER("stormwatch_alertmanager_queue_moved_aside_total", AM_SINK, out.am.queue_moved_aside,
+            "Corrupt queue files renamed aside at start (FILE.corrupt-TIME)."),
+    COUNTER("stormwatch_pub_sent_total", PUB_SINK, out.pub.sent,
+            "Alerts published on the PUB socket."),
+    COUNTER("stormwatch_pub_dropped_total", PUB_SINK, out.pub.dropped,
+            "Alerts the PUB socket dropped (a subscriber's queue full)."),
+    COUNTER("stormwatch_pub_errors_total", PUB_SINK, out.pub.errors,
+            "Alerts the PUB socket failed to send (an error other than a full queue)."),
+
+    /* the change register */
+    GAUGE("stormwatch_changes", ALWAYS, changes,
+          "Declared changes in the register in use."),
+    COUNTER("stormwatch_register_updates_lost_total", ALWAYS, updates_lost,
+            "Changes declared or withdrawn over the API that could not reach the register "
+            "in use (out of memory): applied at the next reload."),
+
+    /* CurveZMQ's handler (ingest) */
+    FAMILY("stormwatch_curve_handshakes_total", "counter", CURVE, "result", curve_results,
+           "CurveZMQ producers let in or refused, by result."),
+
+    /* the process */
+    GAUGE("stormwatch_jemalloc_allocated_bytes", JEMALLOC, jemalloc_allocated,
+          "Bytes allocated (jemalloc)."),
+    GAUGE("stormwatch_jemalloc_resident_bytes", JEMALLOC, jemalloc_resident,
+          "Bytes resident (jemalloc)."),
+    GAUGE("stormwatch_config_last_reload_successful", ALWAYS, reload_ok,
+          "Whether the last config and change register reload (SIGHUP) took: 1, or 0 "
+          "when it was refused and the old ones kept. 1 at start."),
+    GAUGE("stormwatch_config_last_reload_success_timestamp_seconds", ALWAYS, reload_ok_unix,
+          "Unix time of the last reload that took (or of the start)."),
+    FAMILY("stormwatch_build_info", "gauge", ALWAYS, "version", build_version,
+           "The build, as labels; always 1."),
+    COUNTER_F64("process_cpu_seconds_total", PROC_STAT, cpu_s,
+                "Total user and system CPU time spent in seconds."),
+    GAUGE("process_virtual_memory_bytes", PROC_STAT, virtual_bytes,
+          "Virtual memory size in bytes."),
+    GAUGE("process_resident_memory_bytes", PROC_STAT, resident_bytes,
+          "Resident memory size in bytes."),
+    GAUGE_F64("process_start_time_seconds", PROC_START, start_s,
+              "Start time of the process since unix epoch in seconds."),
+    GAUGE("process_open_fds", PROC_FDS, open_fds,
+          "Number of open file descriptors."),
+    GAUGE("process_max_fds", FD_LIMIT, max_fds,
+          "Maximum number of open file descriptors."),
+};
+
+/* One metric of the table, when its part is open. */
+static void write_metric(const scrape_t *s, const metric_t *m, FILE *out)
+{
+    if (!s->open[m->part])
+        return;
+    if (m->help)
+        dmn_metric(out, m->name, m->type, m->help);
+    const char *at = (const char *)s + m->at;
+    if (m->members)
+        m->members(s, m, out);
+    else if (m->is_double)
+        fprintf(out, "%s %.15g\n", m->name, *(const double *)at);
+    else
+        fprintf(out, "%s %" PRIu64 "\n", m->name, *(const uint64_t *)at);
 }
 
 /*
@@ -244,227 +563,10 @@ static void kafka_metrics(const dkafka_t *k, FILE *out)
  */
 void daemon_write_metrics(void *ctx, FILE *out)
 {
-    daemon_t *d = ctx;
-    di_stats_t is;
-    di_stats(d->in, &is);
-    metric_u64(out, "stormwatch_ingest_messages_total", "counter",
-               "ZeroMQ messages received.",
-               is.msgs);
-    metric_u64(out, "stormwatch_ingest_lines_total", "counter",
-               "Lines received.",
-               is.lines);
-    metric_u64(out, "stormwatch_ingest_bytes_total", "counter",
-               "Bytes of line protocol received.",
-               is.bytes);
-    bad_lines(&is, out);
-    metric_u64(out, "stormwatch_ingest_disconnects_total", "counter",
-               "Producer connections closed: by the producer, or cut off for a message over "
-               "run.max_message or a protocol error.",
-               is.disconnects);
-    metric_u64(out, "stormwatch_ingest_late_total", "counter",
-               "Samples older than the allowed lateness, dropped.",
-               is.late);
-    metric_u64(out, "stormwatch_ahead_samples_total", "counter",
-               "Samples far ahead of the feed's time (feed.max_jump) that nothing followed: dropped.",
-               is.ahead);
-    metric_u64(out, "stormwatch_feed_stalls_total", "counter",
-               "Times the whole feed stalled.",
-               is.stalls);
-    feed_time(d, out);
-    if (d->o.r.record) {
-        metric_u64(out, "stormwatch_record_write_errors_total", "counter",
-                   "Recording writes that failed (disk full...): detection goes on.",
-                   is.record_errors);
-        metric_u64(out, "stormwatch_record_dropped_bytes_total", "counter",
-                   "Bytes of ingested traffic the recording lost to write errors.",
-                   is.record_dropped);
-    }
-    metric_u64(out, "stormwatch_source_stalls_total", "counter",
-               "Times one Kafka partition went quiet while the others flowed.",
-               is.source_stalls);
-    if (d->kafka)
-        kafka_metrics(d->kafka, out);
-    statefile_stats_t ss = { 0 };
-    if (d->st.saver)
-        statefile_saver_stats(d->st.saver, &ss);
-    metric_u64(out, "stormwatch_state_saves_total", "counter",
-               "Learned state written to --state (checkpoints and exit).", ss.saves);
-    metric_u64(out, "stormwatch_state_save_failures_total", "counter",
-               "State saves that failed (disk full, write error, a shard too slow to stop).",
-               ss.failures);
-    metric_u64(out, "stormwatch_state_last_save_timestamp_seconds", "gauge",
-               "Unix time of the last good state save; 0: none yet.", ss.last_save_unix);
-    if (d->out.journal) {
-        alertjournal_stats_t js;
-        alertjournal_stats(d->out.journal, &js);
-        metric_u64(out, "stormwatch_alerts_journal_write_errors_total", "counter",
-                   "Transitions the journal of open alerts (--state FILE.alerts) could not keep: "
-                   "a restart may not resume them.", js.write_errors);
-        metric_u64(out, "stormwatch_alerts_resumed_total", "counter",
-                   "Alerts open when the run before stopped, resumed at start.", js.resumed);
-    }
-    metric_u64(out, "stormwatch_state_moved_aside_total", "counter",
-               "Corrupt --state files renamed aside at start (FILE.corrupt-TIME): learning restarted.",
-               LOAD(d->st.state_moved_aside));
-    uint64_t samples = 0, dups = 0, conflicts = 0, sheds = 0, series = 0, evicted = 0,
-             refused = 0, accepts = 0, accepts_unknown = 0;
-    for (unsigned i = 0; i < d->nshards; i++) {
-        samples += LOAD(d->sh[i].samples);
-        dups += LOAD(d->sh[i].duplicates);
-        conflicts += LOAD(d->sh[i].conflicts);
-        sheds += LOAD(d->sh[i].sheds);
-        series += LOAD(d->sh[i].series);
-        evicted += LOAD(d->sh[i].evicted);
-        refused += LOAD(d->sh[i].refused);
-        accepts += LOAD(d->sh[i].accepts);
-        accepts_unknown += LOAD(d->sh[i].accepts_unknown);
-    }
-    metric_u64(out, "stormwatch_samples_total", "counter",
-               "Samples accepted into detection.",
-               samples);
-    metric_u64(out, "stormwatch_duplicates_total", "counter",
-               "Repeated samples, merged into the copy kept.",
-               dups);
-    metric_u64(out, "stormwatch_duplicate_conflicts_total", "counter",
-               "Repeated samples whose values disagreed with the copy kept (a producer's bug or "
-               "a forgery): the reading that shows more trouble is kept.",
-               conflicts);
-    metric_u64(out, "stormwatch_shed_runs_total", "counter",
-               "Runs of samples shed by drop_when_full: nothing is judged on them.",
-               sheds);
-    dmn_metric(out, "stormwatch_levels_accepted_total", "counter",
-               "Levels accepted as a User's new normal (POST /api/v1/users/.../accept), by "
-               "outcome: applied, unknown_user (no such User held), no_data (asked before any "
-               "sample).");
-    fprintf(out, "stormwatch_levels_accepted_total{outcome=\"applied\"} %" PRIu64 "\n", accepts);
-    fprintf(out, "stormwatch_levels_accepted_total{outcome=\"unknown_user\"} %" PRIu64 "\n",
-            accepts_unknown);
-    fprintf(out, "stormwatch_levels_accepted_total{outcome=\"no_data\"} %" PRIu64 "\n",
-            is.accepts_early);
-    metric_u64(out, "stormwatch_series", "gauge",
-               "Series tracked.",
-               series);
-    uint64_t learning = 0;
-    for (unsigned i = 0; i < d->nshards; i++)
-        learning += shard_learning(d->sh[i].shard);
-    metric_u64(out, "stormwatch_series_learning", "gauge",
-               "Series still learning: their last sample was judged with no history yet for "
-               "its time of day and kind of day (a new User, the first day or week), so their "
-               "alerts are marked learning and are at most warnings. A series counts from its "
-               "second sample.", learning);
-    metric_u64(out, "stormwatch_series_evicted_total", "counter",
-               "Series evicted to stay under feed.max_series (the least recently read, idle).",
-               evicted);
-    metric_u64(out, "stormwatch_series_refused_total", "counter",
-               "Samples of new series dropped at feed.max_series: every candidate was alerting.",
-               refused);
-    dmn_metric(out, "stormwatch_ring_depth", "gauge", "Records waiting in each shard's ring.");
-    for (unsigned i = 0; i < d->nshards; i++)
-        fprintf(out, "stormwatch_ring_depth{shard=\"%u\"} %zu\n", i, ring_depth(d->sh[i].in));
-    dmn_metric(out, "stormwatch_ring_full_waits_total", "counter",
-           "Times ingest waited for room in a shard's ring.");
-    for (unsigned i = 0; i < d->nshards; i++)
-        fprintf(out, "stormwatch_ring_full_waits_total{shard=\"%u\"} %" PRIu64 "\n", i,
-                (uint64_t)LOAD(d->sh[i].in_waits));
-    dmn_metric(out, "stormwatch_ring_drops_total", "counter",
-           "Samples shed because a shard's ring stayed full (drop_when_full).");
-    for (unsigned i = 0; i < d->nshards; i++)
-        fprintf(out, "stormwatch_ring_drops_total{shard=\"%u\"} %" PRIu64 "\n", i,
-                (uint64_t)LOAD(d->sh[i].in_drops));
-    dmn_metric(out, "stormwatch_alerts_firing", "gauge", "Alerts firing now, by kind.");
-    for (int k = 0; k < ALERT_NKINDS; k++)
-        fprintf(out, "stormwatch_alerts_firing{alert=\"%s\"} %" PRIu64 "\n",
-                alert_kind_name((alert_kind_t)k), (uint64_t)LOAD(d->out.firing_by_kind[k]));
-    fanout_stats_t fo;
-    fanout_stats(d->out.fanout, &fo);
-    metric_u64(out, "stormwatch_alert_lines_total", "counter",
-               "Alert transitions written.",
-               fo.lines);
-    if (fo.has_file) {
-        const sink_file_stats_t fs = fo.file;
-        metric_u64(out, "stormwatch_alerts_file_lines_total", "counter",
-                   "Alert lines written whole to --alerts.", fs.lines);
-        metric_u64(out, "stormwatch_alerts_file_write_errors_total", "counter",
-                   "Alert lines --alerts could not take (disk full, I/O error): each dropped.",
-                   fs.write_errors);
-        metric_u64(out, "stormwatch_alerts_file_dropped_bytes_total", "counter",
-                   "Bytes of the alert lines dropped by write errors.", fs.dropped_bytes);
-        metric_u64(out, "stormwatch_alerts_file_reopens_total", "counter",
-                   "Reopens of --alerts (SIGHUP, for logrotate).", fs.reopens);
-        metric_u64(out, "stormwatch_alerts_file_reopen_errors_total", "counter",
-                   "Reopens of --alerts that failed (the file before kept).", fs.reopen_errors);
-    }
-    if (fo.has_am) {
-        const sink_am_stats_t as = fo.am;
-        dmn_metric(out, "stormwatch_alertmanager_queue", "gauge", "Alerts waiting for an Alertmanager.");
-        fprintf(out, "stormwatch_alertmanager_queue %zu\n", as.pending);
-        metric_u64(out, "stormwatch_alertmanager_sent_total", "counter",
-                   "Alerts an Alertmanager accepted.",
-                   as.sent);
-        metric_u64(out, "stormwatch_alertmanager_failed_total", "counter",
-                   "Posts that failed (retried).",
-                   as.failed);
-        metric_u64(out, "stormwatch_alertmanager_dropped_total", "counter",
-                   "Alerts dropped unsent.",
-                   as.dropped);
-        metric_u64(out, "stormwatch_alertmanager_queue_save_errors_total", "counter",
-                   "Failed writes of the queue file (--alertmanager-queue): retried every second.",
-                   as.persist_errors);
-        metric_u64(out, "stormwatch_alertmanager_queue_moved_aside_total", "counter",
-                   "Corrupt queue files renamed aside at start (FILE.corrupt-TIME).",
-                   as.queue_moved_aside);
-    }
-    if (fo.has_pub) {
-        metric_u64(out, "stormwatch_pub_sent_total", "counter",
-                   "Alerts published on the PUB socket.",
-                   fo.pub.sent);
-        metric_u64(out, "stormwatch_pub_dropped_total", "counter",
-                   "Alerts the PUB socket dropped (a subscriber's queue full).",
-                   fo.pub.dropped);
-        metric_u64(out, "stormwatch_pub_errors_total", "counter",
-                   "Alerts the PUB socket failed to send (an error other than a full queue).",
-                   fo.pub.errors);
-    }
-    metric_u64(out, "stormwatch_changes", "gauge",
-               "Declared changes in the register in use.",
-               LOAD(d->out.changes_n));
-    metric_u64(out, "stormwatch_register_updates_lost_total", "counter",
-               "Changes declared or withdrawn over the API that could not reach the register "
-               "in use (out of memory): applied at the next reload.",
-               LOAD(d->out.upd_lost));
-    if (is.has_curve) {
-        const curve_auth_stats_t cs = is.curve;
-        dmn_metric(out, "stormwatch_curve_handshakes_total", "counter",
-                   "CurveZMQ producers let in or refused, by result.");
-        fprintf(out, "stormwatch_curve_handshakes_total{result=\"accepted\"} %" PRIu64 "\n",
-                cs.accepted);
-        fprintf(out, "stormwatch_curve_handshakes_total{result=\"refused_key\"} %" PRIu64 "\n",
-                cs.refused_key);
-        fprintf(out, "stormwatch_curve_handshakes_total{result=\"refused_other\"} %" PRIu64 "\n",
-                cs.refused_other);
-    }
-    if (mallctl) {
-        uint64_t epoch = 1;
-        size_t sz = sizeof(epoch), allocated = 0, resident = 0, len = sizeof(size_t);
-        mallctl("epoch", &epoch, &sz, &epoch, sz);
-        if (mallctl("stats.allocated", &allocated, &len, NULL, 0) == 0 &&
-            mallctl("stats.resident", &resident, &len, NULL, 0) == 0) {
-            dmn_metric(out, "stormwatch_jemalloc_allocated_bytes", "gauge", "Bytes allocated (jemalloc).");
-            fprintf(out, "stormwatch_jemalloc_allocated_bytes %zu\n", allocated);
-            dmn_metric(out, "stormwatch_jemalloc_resident_bytes", "gauge", "Bytes resident (jemalloc).");
-            fprintf(out, "stormwatch_jemalloc_resident_bytes %zu\n", resident);
-        }
-    }
-    metric_u64(out, "stormwatch_config_last_reload_successful", "gauge",
-               "Whether the last config and change register reload (SIGHUP) took: 1, or 0 "
-               "when it was refused and the old ones kept. 1 at start.",
-               (uint64_t)LOAD(d->mon.reload_ok));
-    metric_u64(out, "stormwatch_config_last_reload_success_timestamp_seconds", "gauge",
-               "Unix time of the last reload that took (or of the start).",
-               (uint64_t)LOAD(d->mon.reload_ok_unix));
-    dmn_metric(out, "stormwatch_build_info", "gauge", "The build, as labels; always 1.");
-    fprintf(out, "stormwatch_build_info{version=\"%s\"} 1\n", SW_BUILD_VERSION);
-    process_metrics(out);
+    scrape_t s;
+    scrape(ctx, &s);
+    for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++)
+        write_metric(&s, &metrics[i], out);
 }
 
 /* The alerts firing now, as a JSON array (malloc'd), for the HTTP API. */
