@@ -571,6 +571,11 @@ int kafka_out_flush(kafka_out_t *k, int timeout_ms)
     return rd_kafka_flush(k->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
 }
 
+void kafka_out_poll(kafka_out_t *k)
+{
+    rd_kafka_poll(k->rk, 0);
+}
+
 void kafka_out_counts(const kafka_out_t *k, uint64_t *sent, uint64_t *failed)
 {
     *sent = atomic_load_explicit(&k->sent, memory_order_relaxed);

@@ -128,7 +128,10 @@ int kafka_out_send_to(kafka_out_t *k, int32_t partition, const char *key, const 
 /* Waits up to timeout_ms for every queued message to be delivered: 0, or
  * -1 when some were not. */
 int kafka_out_flush(kafka_out_t *k, int timeout_ms);
-/* Delivered and failed messages so far. */
+/* Takes the delivery reports come in so far, without waiting: the counts
+ * move only when a send, a flush or this polls. Any thread. */
+void kafka_out_poll(kafka_out_t *k);
+/* Delivered and failed messages so far (as of the last poll). */
 void kafka_out_counts(const kafka_out_t *k, uint64_t *sent, uint64_t *failed);
 /* Waits up to timeout_ms for queued messages, then frees. */
 void kafka_out_close(kafka_out_t *k, int timeout_ms);

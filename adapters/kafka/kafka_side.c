@@ -80,7 +80,8 @@ struct dkafka {
     dk_hooks_t h;                 /* the rest of the daemon */
     router_t *router;             /* h.pipe's (ingest thread) */
     kafka_in_t *in;               /* ingest (ingest thread) */
-    kafka_out_t *alerts;          /* alert lines (alert thread) */
+    kafka_out_t *alerts;          /* alert lines (alert thread; the ingest thread
+                                     polls its delivery reports) */
     kafka_in_t *peer_in;          /* the other instances' alert lines (ingest thread) */
     char origin[16];              /* this instance on its messages: its incident tag */
     kafka_in_t *chg_in;           /* the shared changes topic (ingest thread) */
@@ -108,7 +109,7 @@ struct dkafka {
     /* with a state topic: offsets are committed below this (main -> ingest) */
     _Atomic int64_t commit_below;
     /* mirrored for the metrics */
-    atomic_uint_fast64_t msgs, partitions, alerts_sent, alerts_failed, beyond_n, commits;
+    atomic_uint_fast64_t msgs, partitions, beyond_n, commits;
     atomic_uint_fast64_t states_out, states_failed, adopted, refused, checkpoints, ckpt_failed;
     atomic_uint_fast64_t pending;
     atomic_uint_fast64_t peer_alerts, peer_refused, peer_forgotten;
@@ -680,6 +681,8 @@ int dk_poll(dkafka_t *k, int timeout_ms)
         kafka_in_poll(k->chg_in, 0, per, shared_change, k);
     if (k->peer_in)
         kafka_in_poll(k->peer_in, 0, per, peer_message, k);
+    if (k->alerts) /* the alert lines' deliveries, counted also between alerts */
+        kafka_out_poll(k->alerts);
     return n;
 }
 
@@ -700,10 +703,6 @@ void dk_alert(dkafka_t *k, const alert_t *a, const char *line, size_t len)
     if (!k || !k->alerts)
         return;
     kafka_out_send(k->alerts, a->user, line, len); /* failures are counted */
-    uint64_t sent, failed;
-    kafka_out_counts(k->alerts, &sent, &failed);
-    atomic_store_explicit(&k->alerts_sent, sent, memory_order_relaxed);
-    atomic_store_explicit(&k->alerts_failed, failed, memory_order_relaxed);
 }
 
 /* ---- metrics ------------------------------------------------------------ */
@@ -734,8 +733,8 @@ void dk_stats(const dkafka_t *k, dk_stats_t *out)
     out->peer_refused = LOAD(k->peer_refused);
     out->peer_forgotten = LOAD(k->peer_forgotten);
     out->has_alerts_topic = k->alerts != NULL;
-    out->alerts_sent = LOAD(k->alerts_sent);
-    out->alerts_failed = LOAD(k->alerts_failed);
+    if (k->alerts)
+        kafka_out_counts(k->alerts, &out->alerts_sent, &out->alerts_failed);
 }
 
 /* ---- set-up ------------------------------------------------------------- */

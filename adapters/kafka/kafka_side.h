@@ -115,8 +115,9 @@ void dk_close(dkafka_t *k);
 int dk_reads_ingest(const dkafka_t *k);
 
 /* Ingest thread: waits up to timeout_ms for ingest messages and feeds them
- * to the router, then takes shared changes and other instances' alert
- * lines. Returns the number of ingest messages taken. */
+ * to the router, then takes shared changes, other instances' alert lines
+ * and the delivery reports of this one's. Returns the number of ingest
+ * messages taken. */
 int dk_poll(dkafka_t *k, int timeout_ms);
 /* Ingest thread, each round: which partitions flow, which went quiet. */
 void dk_sources(dkafka_t *k, double stall_s);
