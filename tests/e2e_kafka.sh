@@ -23,6 +23,12 @@
 #     hurts a User the other owns; told through the shared alerts topic,
 #     the second makes the hurt User's blocked route a member of the
 #     first's incident, as replay does.
+# Every stormwatch_kafka_* metric is checked against what the steps did:
+# the consumer's (messages, partitions, commits, uncommitted runs,
+# partitions beyond) in 4, before and after the feed, with the other parts'
+# absent; the state topic's (states published, adopted, refused, failed,
+# checkpoints and their failures) in 7; the alerts topic's (alert lines
+# sent and failed, the other instances' lines taken, refused, forgotten) in 8.
 # Each instance numbers its incidents with a tag of its own, so lines are
 # compared with every incident id replaced by its primary's alert (kind,
 # User, series, onset): the same grouping as replay's, whoever numbered
@@ -118,6 +124,11 @@ norm() { canon "$@" | grep -v '"alert":"feed_stalled"' | sed 's/"impacted_users"
 # the partition librdkafka's default partitioner gives a key (CRC32 modulo 4)
 part_of() { python3 -c 'import sys, zlib; print(zlib.crc32(sys.argv[1].encode()) % 4)' "$1"; }
 first_user() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["incidents"][0]["user"])' "$1"; }
+# a metric's value on an instance's /metrics (empty when absent): metric PORT NAME
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }
+is_metric() { [ "$(metric "$1" "$2")" = "$3" ]; } # PORT NAME VALUE
+# the Users whose state an instance took, summed over its log's rebalances
+adopted_in() { sed -n 's/.*kafka: took the state of \([0-9]*\) Users.*/\1/p' "$1" | awk '{ n += $1 } END { print n + 0 }'; }
 
 # ---- 1. one instance ---------------------------------------------------------
 start traffic one one.jsonl one.log --kafka-alerts-topic alerts
@@ -183,10 +194,35 @@ code=$(curl -s -o body.txt -w '%{http_code}' -X POST -H "Authorization: Bearer $
 [ "$code" = 201 ] && ok || bad "declare on a: $code $(cat body.txt)"
 on_b() { curl -s "http://127.0.0.1:$pb_port/api/v1/changes" | grep -q CHG-SHARED-1; }
 wait_for 15 on_b && ok || bad "the change declared on a never reached b: $(story cb.log)"
+# the consumer's metrics before the feed: two partitions each, nothing taken
+# or committed; no state or alerts topic, so none of their metrics
+for port in "$pa_port" "$pb_port"; do
+  [ "$(metric "$port" stormwatch_kafka_partitions)" = 2 ] && ok ||
+    bad "partitions held: $(metric "$port" stormwatch_kafka_partitions), want 2"
+  for m in messages_total commits_total uncommitted_runs beyond_partitions_total; do
+    [ "$(metric "$port" "stormwatch_kafka_$m")" = 0 ] && ok ||
+      bad "stormwatch_kafka_$m before the feed: '$(metric "$port" "stormwatch_kafka_$m")', want 0"
+  done
+  curl -s "http://127.0.0.1:$port/metrics" | grep -q '^stormwatch_kafka_\(states\|checkpoint\|peer\|alerts\)' &&
+    bad "metrics of a state or alerts topic not given: $(curl -s "http://127.0.0.1:$port/metrics" | grep -m3 '^stormwatch_kafka_\(states\|checkpoint\|peer\|alerts\)')" || ok
+done
 "$mock" produce "$brokers" traffic3 sim3/traffic.lp 2>produce3.log || bad "produce 3"
 lines=$(grep -c . sim3/traffic.lp)
 trio_taken() { [ $(($(taken ca.log) + $(taken cb.log))) -ge "$lines" ]; }
 wait_for 60 trio_taken || bad "took $(taken ca.log) + $(taken cb.log) of $lines lines"
+# after it: every message taken once between the two, (mirrored at each
+# commit round), offsets committed, and no more runs waiting than messages
+msgs() { echo $(($(metric "$pa_port" stormwatch_kafka_messages_total) + $(metric "$pb_port" stormwatch_kafka_messages_total))); }
+wait_for 10 eval '[ "$(msgs)" = "$lines" ]' && ok || bad "Kafka messages counted: $(msgs), want $lines"
+for port in "$pa_port" "$pb_port"; do
+  n=$(metric "$port" stormwatch_kafka_messages_total)
+  [ "$n" -gt 0 ] && ok || bad "an instance counted no messages"
+  wait_for 10 eval '[ "$(metric "$port" stormwatch_kafka_commits_total)" -gt 0 ]' && ok ||
+    bad "no offset commit counted: $(metric "$port" stormwatch_kafka_commits_total)"
+  runs=$(metric "$port" stormwatch_kafka_uncommitted_runs)
+  [ -n "$runs" ] && [ "$runs" -le "$n" ] && ok || bad "uncommitted runs '$runs' of $n messages"
+  [ "$(metric "$port" stormwatch_kafka_beyond_partitions_total)" = 0 ] && ok || bad "messages beyond the partitions"
+done
 kill -TERM "$pca" "$pcb"; wait "$pca" "$pcb"
 grep -h '"status":"firing","alert":"blocked_route"' ca.jsonl cb.jsonl | grep "\"user\":\"$user\"" |
   grep -q '"id":"CHG-SHARED-1"' && ok ||
@@ -300,23 +336,47 @@ grep -q "kafka: partition $part6 quiet for" q.log && ok || bad "no log line for 
 awk -v t=1710228240000000000 '$NF < t' sim7/traffic.lp >p1.lp                      # < 07:24
 awk -v t=1710228240000000000 -v u=1710229440000000000 '$NF >= t && $NF < u' sim7/traffic.lp >p2.lp
 awk -v u=1710229440000000000 '$NF >= u' sim7/traffic.lp >p3.lp                     # >= 07:44
-run7() { # who
+ma_port=$(freeport) mb_port=$(freeport)
+run7() { # who port
   "$sw" run --config steps.yaml --kafka-brokers "$brokers" --kafka-topic traffic7 --kafka-group move \
-    --kafka-state-topic state7 --kafka-checkpoint 1s --alerts "m$1.jsonl" --stats-every 1 2>"m$1.log" &
+    --kafka-state-topic state7 --kafka-checkpoint 1s --alerts "m$1.jsonl" --stats-every 1 \
+    --http "127.0.0.1:$2" --changes-journal "m$1.journal" 2>"m$1.log" &
   pid=$!
   pids+=($pid)
 }
-run7 a
+# the state topic's metrics: what the log says was taken (over every
+# rebalance), nothing refused or failed, checkpoints delivered
+state_metrics() { # port log
+  local port=$1 log=$2 m
+  wait_for 10 eval '[ "$(metric "$port" stormwatch_kafka_states_adopted_total)" = "$(adopted_in "$log")" ]' && ok ||
+    bad "$log: states adopted $(metric "$port" stormwatch_kafka_states_adopted_total), the log says $(adopted_in "$log")"
+  for m in states_refused_total states_failed_total checkpoint_failures_total; do
+    [ "$(metric "$port" "stormwatch_kafka_$m")" = 0 ] && ok ||
+      bad "$log: stormwatch_kafka_$m is '$(metric "$port" "stormwatch_kafka_$m")', want 0"
+  done
+  [ "$(metric "$port" stormwatch_kafka_checkpoints_total)" -gt 0 ] && ok || bad "$log: no checkpoint counted"
+}
+users7=$(grep -o ',user=[^,]*' sim7/traffic.lp | sort -u | wc -l)
+run7 a "$ma_port"
 pma=$pid
 wait_for 60 holds ma.log traffic7 0,1,2,3 || fatal "the first instance was never assigned: $(story ma.log)"
 "$mock" produce "$brokers" traffic7 p1.lp 2>/dev/null || bad "produce p1"
 n1=$(grep -c . p1.lp) n2=$(grep -c . p2.lp) n3=$(grep -c . p3.lp)
 wait_for 30 eval '[ "$(taken ma.log)" -ge "$n1" ]' || bad "took $(taken ma.log) of $n1"
 sleep 2
-run7 b
+# a checkpoint (every second) put each User's state on the topic; none
+# was there to take
+[ "$(metric "$ma_port" stormwatch_kafka_states_published_total)" -ge "$users7" ] && ok ||
+  bad "states published $(metric "$ma_port" stormwatch_kafka_states_published_total), want >= $users7 Users"
+[ "$(metric "$ma_port" stormwatch_kafka_states_adopted_total)" = 0 ] && ok ||
+  bad "states adopted from an empty topic: $(metric "$ma_port" stormwatch_kafka_states_adopted_total)"
+state_metrics "$ma_port" ma.log
+run7 b "$mb_port"
 pmb=$pid
 wait_for 90 settled ma.log mb.log traffic7 || fatal "the move group did not settle: $(story ma.log mb.log)"
 grep -q "took the state of [1-9][0-9]* Users" mb.log && ok || bad "the joining instance took no state: $(story mb.log)"
+state_metrics "$mb_port" mb.log
+state_metrics "$ma_port" ma.log
 "$mock" produce "$brokers" traffic7 p2.lp 2>/dev/null || bad "produce p2"
 wait_for 30 eval '[ $(($(taken ma.log) + $(taken mb.log))) -ge $((n1 + n2)) ]' ||
   bad "took $(taken ma.log) + $(taken mb.log) of $((n1 + n2))"
@@ -399,7 +459,6 @@ wait_for 30 fired "s$other_at.jsonl" blocked_route ||
   bad "no blocked route where its User is: $(story sa.log sb.log)"
 # the other instance counts the lines it took (the storm's, in both
 # directions), and its own come back to it uncounted
-metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }
 other_port=$([ "$other_at" = a ] && echo "$sa_port" || echo "$sb_port")
 storm_port=$([ "$storm_at" = a ] && echo "$sa_port" || echo "$sb_port")
 peers_took() { [ "$(metric "$1" stormwatch_kafka_peer_alerts_total)" = "$2" ]; }
@@ -428,6 +487,17 @@ lines=$(cat h8.lp storm8.lp other8.lp t8.lp | grep -c .)
 span_taken() { [ $(($(taken sa.log) + $(taken sb.log))) -ge "$lines" ]; }
 wait_for 60 span_taken || bad "took $(taken sa.log) + $(taken sb.log) of $lines lines"
 sleep 1
+# every line an instance wrote was acknowledged on the alerts topic; no
+# line of another instance forgotten (far fewer than 4096 held)
+for who in a b; do
+  port=$([ $who = a ] && echo "$sa_port" || echo "$sb_port")
+  wait_for 10 is_metric "$port" stormwatch_kafka_alerts_sent_total "$(wc -l <"s$who.jsonl")" && ok ||
+    bad "s$who: alert lines sent $(metric "$port" stormwatch_kafka_alerts_sent_total), want $(wc -l <"s$who.jsonl")"
+  for m in alerts_failed_total peer_alerts_forgotten_total; do
+    [ "$(metric "$port" "stormwatch_kafka_$m")" = 0 ] && ok ||
+      bad "s$who: stormwatch_kafka_$m is '$(metric "$port" "stormwatch_kafka_$m")', want 0"
+  done
+done
 kill -TERM "$psa" "$psb"; wait "$psa" "$psb"
 cmp -s <(norm sa.jsonl sb.jsonl) <(norm replay8.jsonl) && ok ||
   bad "across instances the incidents differ from replay's: $(diff <(norm sa.jsonl sb.jsonl) <(norm replay8.jsonl) | cut -c1-400 | head -6)"
