@@ -19,7 +19,7 @@
  * learning while the incident lasts, so it shows what the detectors
  * expected at that time.
  *
- * Size: about 870 lines: the collector's pairing, grouping and filters
+ * Size: about 920 lines: the collector's pairing, grouping and filters
  * share one incident table; rendering is already apart.
  */
 #include "report_int.h"
