@@ -14,8 +14,8 @@
  * time (ring.h: an event ring's producer is main before its shard starts,
  * and the ingest thread while it adopts Kafka states into a parked shard).
  * Stopping flows down the pipeline: the ingest thread stops reading,
- * drains its router and raises ingest_done (release); a shard exits once
- * it has seen ingest_done (acquire) and an empty ring, then raises its
+ * drains its router and says so (shards_ingest_done: release); a shard
+ * exits once it has seen that (acquire) and an empty ring, then raises its
  * done flag; the alert thread exits once every shard is done and every
  * event ring empty, after releasing all held events. Nothing is resolved
  * on the way out. A reload's config is handed over through an atomic
@@ -27,15 +27,16 @@
  * A full ring makes its producer wait (counted), so ZeroMQ's high-water
  * mark pushes back on the DSP; or, when so configured, drop (counted).
  *
- * The shard and alert threads are daemon_pipeline.c, the records' way
- * into the shards' rings and the answers to the ingest and Kafka modules'
- * hooks daemon_ingest.c, learned state daemon_state.c, the command line
- * daemon_cli.c, the metrics daemon_metrics.c; daemon_int.h is what they
- * share. The ingest thread (adapters/intake/ingest_side.h), the alert
- * sinks (adapters/sinks/fanout.h), Kafka (adapters/kafka/kafka_side.h)
- * and change coordination (adapters/coord/coord.h) are modules of their
- * own, libraries the daemon links, which do not see daemon_t: their
- * headers say which thread calls what. This file sets the threads up,
+ * The alert thread is daemon_pipeline.c, the answers to the ingest and
+ * Kafka modules' hooks daemon_ingest.c, learned state daemon_state.c,
+ * the command line daemon_cli.c, the metrics daemon_metrics.c;
+ * daemon_int.h is what they share. The ingest thread
+ * (adapters/intake/ingest_side.h), the shard threads with their rings
+ * (adapters/shards/shard_threads.h), the alert sinks
+ * (adapters/sinks/fanout.h), Kafka (adapters/kafka/kafka_side.h) and
+ * change coordination (adapters/coord/coord.h) are modules of their own,
+ * libraries the daemon links, which do not see daemon_t: their headers
+ * say which thread calls what. This file sets the threads up,
  * runs the main thread (signals, reloads, the periodic log line) and
  * tears them down.
  */
@@ -71,19 +72,12 @@
 #include "pipeline.h"
 #include "regcheck.h"
 #include "version.h"
-#include "ring.h"
 #include "router.h"
 #include "shard.h"
+#include "shard_threads.h"
 #include "fanout.h"
 #include "statefile.h"
 #include "timefmt.h"
-
-void dmn_nap(long *ns)
-{
-    struct timespec ts = { 0, *ns };
-    nanosleep(&ts, NULL);
-    *ns = *ns * 2 > IDLE_MAX_NS ? IDLE_MAX_NS : *ns * 2;
-}
 
 const detect_params_t *dmn_detect_for(void *ctx, const char *user, size_t len)
 {
@@ -312,15 +306,15 @@ static void reload(daemon_t *d)
     u->file = reg;
     dmn_queue_update(d, u);
     dmn_note_reload(d, 1); /* taken: the threads switch to it below */
-    /* the config: publish, then wait until every consumer has switched */
+    /* the config: publish, then wait until every consumer has switched
+     * (the shards: shard_threads.h says how they hand it over) */
     atomic_store_explicit(&d->next_cfg, c, memory_order_release);
     unsigned gen = atomic_fetch_add_explicit(&d->cfg_gen, 1, memory_order_acq_rel) + 1;
+    unsigned shards_gen = shards_publish_config(d->shards, c);
     for (int tries = 0; tries < 5000; tries++) {
         int all = atomic_load_explicit(&d->alerts_cfg_ack, memory_order_acquire) == gen ||
                   atomic_load_explicit(&d->alerts_done, memory_order_acquire);
-        for (unsigned i = 0; i < d->nshards; i++)
-            all &= atomic_load_explicit(&d->sh[i].cfg_ack, memory_order_acquire) == gen ||
-                   atomic_load_explicit(&d->sh[i].done, memory_order_acquire);
+        all &= shards_config_taken(d->shards, shards_gen);
         if (all) {
             cfg_free(d->cfg);
             free(d->cfg);
@@ -344,11 +338,13 @@ static void log_stats(daemon_t *d, double dt, uint64_t *last_lines)
     size_t off = 0;
     uint64_t waits = 0, drops = 0, conflicts = 0;
     for (unsigned i = 0; i < d->nshards && off < sizeof(rings) - 32; i++) {
+        shards_stat_t st;
+        shards_stat(d->shards, i, &st);
         off += (size_t)snprintf(rings + off, sizeof(rings) - off, "%s%zu", i ? "," : "",
-                                ring_depth(d->sh[i].in));
-        waits += atomic_load_explicit(&d->sh[i].in_waits, memory_order_relaxed);
-        drops += atomic_load_explicit(&d->sh[i].in_drops, memory_order_relaxed);
-        conflicts += atomic_load_explicit(&d->sh[i].conflicts, memory_order_relaxed);
+                                (size_t)st.ring_depth);
+        waits += st.in_waits;
+        drops += st.in_drops;
+        conflicts += st.conflicts;
     }
     fanout_stats_t fo;
     fanout_stats(d->out.fanout, &fo);
@@ -380,11 +376,8 @@ static void teardown(daemon_t *d)
     atomic_store(&d->web.http, NULL);
     dk_close(d->kafka); /* commits what was taken, leaves the group */
     d->kafka = NULL;
-    for (unsigned i = 0; d->sh && i < d->nshards; i++) {
-        ring_destroy(d->sh[i].in);
-        ring_destroy(d->sh[i].out);
-    }
-    free(d->sh);
+    shards_destroy(d->shards); /* its threads joined, or never started */
+    d->shards = NULL;
     pipeline_destroy(d->pipe);
     di_close(d->in); /* its sockets, CurveZMQ handler, recording, accepts */
     d->in = NULL;
@@ -473,9 +466,6 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     atomic_store_explicit(&d->out.changes_n, changes_count(regview_merged(d->out.rv)),
                           memory_order_relaxed);
     d->nshards = (unsigned)d->o.r.shards;
-    d->sh = calloc(d->nshards, sizeof(*d->sh));
-    if (!d->sh)
-        return SW_ENOMEM;
     dk_opts_t ko = dmn_kafka_opts(d);
     d->incident_tag = dk_incident_tag(&ko);
     /* the one wiring (pipeline.h), with a ring each way between the stages */
@@ -490,17 +480,11 @@ static int setup(daemon_t *d, run_cfg_t *flags, uint64_t given, char *err, size_
     if (!(d->pipe = pipeline_create(&po, regview_merged(d->out.rv))))
         return SW_ENOMEM;
     d->out.as = pipeline_alerts(d->pipe);
-    for (unsigned i = 0; i < d->nshards; i++) {
-        shard_thr_t *s = &d->sh[i];
-        s->d = d;
-        s->index = i;
-        atomic_init(&s->processed, INT64_MIN);
-        s->shard = pipeline_shard(d->pipe, i);
-        s->in = ring_create(d->o.r.ring_size, sizeof(rec_t));
-        s->out = ring_create(d->o.r.ring_size / 4, sizeof(event_t));
-        if (!s->in || !s->out)
-            return SW_ENOMEM;
-    }
+    shards_opts_t so = { .pipe = d->pipe, .ring_size = d->o.r.ring_size,
+                         .drop_when_full = d->o.r.drop_when_full, .detect_for = dmn_detect_for,
+                         .alerts_released = &d->out.alerts_released };
+    if (shards_create(&so, &d->shards) < 0)
+        return SW_ENOMEM;
     if (d->o.r.state && dmn_state_load(d, err, errlen) < 0)
         return name_option(SW_ECONFIG, "state", d->o.r.state, err, errlen);
     if (d->o.r.state) {
@@ -595,25 +579,19 @@ static int start_threads(daemon_t *d)
     for (size_t i = 0; i < d->st.nresumes; i++)
         dmn_resume_alert(d, &d->st.resumes[i]);
     dmn_resumes_free(d);
-    unsigned started = 0;
-    for (; started < d->nshards; started++) {
-        if ((rc = pthread_create(&d->sh[started].tid, NULL, dmn_shard_main, &d->sh[started]))) {
-            sw_log(LOG_ERROR, "cannot start shard thread %u: %s", started, strerror(rc));
-            break;
-        }
-    }
-    if (started == d->nshards) {
+    unsigned failed;
+    if ((rc = shards_start(d->shards, &failed))) {
+        sw_log(LOG_ERROR, "cannot start shard thread %u: %s", failed, strerror(rc));
+    } else {
         if ((rc = di_start(d->in)) == 0)
             return 0;
         sw_log(LOG_ERROR, "cannot start the ingest thread: %s", strerror(rc));
     }
     /* the pipeline ends as after a stop with no input: the shards see
-     * ingest done, the alert thread sees every shard done */
-    for (unsigned i = started; i < d->nshards; i++)
-        atomic_store_explicit(&d->sh[i].done, 1, memory_order_release);
-    atomic_store_explicit(&d->ingest_done, 1, memory_order_release);
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(d->sh[i].tid, NULL);
+     * ingest done, the alert thread sees every shard done (those not
+     * started count as done) */
+    shards_ingest_done(d->shards);
+    shards_join(d->shards);
     pthread_join(d->out.tid, NULL);
     return -1;
 }
@@ -733,8 +711,7 @@ static int run(daemon_t *d, int argc, char **argv)
     atomic_store_explicit(&d->running, 0, memory_order_release);
     di_stop(d->in);
     di_join(d->in);
-    for (unsigned i = 0; i < d->nshards; i++)
-        pthread_join(d->sh[i].tid, NULL);
+    shards_join(d->shards);
     pthread_join(d->out.tid, NULL);
     int status = SW_EXIT_OK;
     if (d->o.r.state && dmn_state_save(d) < 0)

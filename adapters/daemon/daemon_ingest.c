@@ -1,7 +1,8 @@
 /*
  * daemon_ingest.c - the daemon's side of the ingest thread: the records the
- * router hands the shards, batched into their rings (the pipeline's
- * to_shard transport, on the ingest thread), and what the ingest and Kafka
+ * router hands the shards (the pipeline's to_shard transport, on the
+ * ingest thread: the feed's time noted, then batched into their rings by
+ * the shard threads' module, shard_threads.h), and what the ingest and Kafka
  * modules ask of the daemon (di_hooks_t, dk_hooks_t). The ingest thread
  * itself is a module (adapters/intake/ingest_side.h), as Kafka's side is
  * (adapters/kafka/kafka_side.h): neither sees daemon_t.
@@ -21,96 +22,40 @@
 #include "err.h"
 #include "monotime.h"
 #include "pipeline.h"
-#include "ring.h"
+#include "shard_threads.h"
 
 /* ---- the records into the shards' rings (ingest thread) ----------------- */
-
-/*
- * With run.drop_when_full, what is left of shard s's batch from `from` on
- * when its ring stayed full: its samples are shed (counted), its control
- * records kept (the shard needs every tick, stall and gap). The first
- * sample of each run of shed samples becomes a REC_SHED at its time, so
- * the shard stops judging at the point the hole begins: no series reads a
- * shed sample as silence, no idle sweep fills the hole with zeroes.
- */
-static void shed(shard_thr_t *s, size_t from)
-{
-    size_t keep = from, dropped = 0;
-    for (size_t i = from; i < s->nbatch; i++) {
-        rec_t *r = &s->batch[i];
-        if (r->type != REC_SAMPLE) {
-            s->batch[keep++] = *r;
-            continue;
-        }
-        dropped++;
-        if (!s->in_shed) {
-            s->batch[keep++] = (rec_t){ .type = REC_SHED, .ts = r->ts, .aux = r->ts };
-            s->in_shed = 1;
-        }
-    }
-    s->nbatch = keep;
-    /* counted for the stats thread: relaxed, it only reads a total */
-    atomic_fetch_add_explicit(&s->in_drops, dropped, memory_order_relaxed);
-}
-
-/* Pushes shard i's batch, waiting while its ring is full; with
- * run.drop_when_full, sheds its samples once the ring has stayed full
- * for DROP_GRACE_NS (a shard that is behind, not one between two naps). */
-static void push_batch(daemon_t *d, shard_thr_t *s)
-{
-    size_t done = 0;
-    long idle = IDLE_MIN_NS, waited = 0;
-    while (done < s->nbatch) {
-        size_t n = ring_push_spsc(s->in, s->batch + done, s->nbatch - done);
-        for (size_t i = done; i < done + n && s->in_shed; i++)
-            s->in_shed = s->batch[i].type != REC_SAMPLE; /* a sample got through */
-        done += n;
-        if (done == s->nbatch)
-            break;
-        if (d->o.r.drop_when_full && waited >= DROP_GRACE_NS) {
-            shed(s, done);
-            if (done == s->nbatch)
-                break;
-        }
-        atomic_fetch_add_explicit(&s->in_waits, 1, memory_order_relaxed);
-        waited += idle;
-        dmn_nap(&idle);
-    }
-    s->nbatch = 0;
-}
 
 void dmn_deliver(void *ctx, unsigned shard, const rec_t *r)
 {
     daemon_t *d = ctx;
-    shard_thr_t *s = &d->sh[shard];
     /* the feed's time, for the metrics: relaxed, this thread alone writes it */
     if (r->type == REC_SAMPLE && r->ts > atomic_load_explicit(&d->feed_time, memory_order_relaxed))
         atomic_store_explicit(&d->feed_time, r->ts, memory_order_relaxed);
-    s->batch[s->nbatch++] = *r;
-    if (s->nbatch == BATCH)
-        push_batch(d, s);
+    shards_deliver(d->shards, shard, r);
 }
 
-void dmn_flush_batches(daemon_t *d)
+/* Shard threads (main before they start): the pipeline's to_alerts. */
+void dmn_shard_emit(void *ctx, unsigned shard, const event_t *ev)
 {
-    for (unsigned i = 0; i < d->nshards; i++)
-        if (d->sh[i].nbatch)
-            push_batch(d, &d->sh[i]);
+    daemon_t *d = ctx;
+    shards_emit(d->shards, shard, ev);
 }
 
 /* ---- the ingest module (ingest_side.h): what it asks of the daemon ------ */
 
 static void ingest_flush(void *ctx)
 {
-    dmn_flush_batches(ctx);
+    daemon_t *d = ctx;
+    shards_flush(d->shards);
 }
 
+/* After the last flush: the shards drain and finish (shard_threads.h:
+ * a release the shards pair with). */
 static void ingest_done(void *ctx)
 {
     daemon_t *d = ctx;
-    /* pairs with the acquire load in shard_main: every record pushed
-     * before is visible to a shard that sees ingest_done */
-    atomic_store_explicit(&d->ingest_done, 1, memory_order_release);
+    shards_ingest_done(d->shards);
 }
 
 int dmn_open_ingest(daemon_t *d, char *err, size_t errlen)
@@ -146,30 +91,17 @@ static void kafka_feed(void *ctx, const char *data, size_t len)
 }
 
 /* Every shard has processed every record older than this (the last tick
- * each handled; acquire pairs with the shard thread's release). */
+ * each handled: shards_processed_below). */
 static int64_t kafka_processed_below(void *ctx)
 {
     daemon_t *d = ctx;
-    int64_t done = INT64_MAX;
-    for (unsigned i = 0; i < d->nshards; i++) {
-        int64_t p = atomic_load_explicit(&d->sh[i].processed, memory_order_acquire);
-        if (p < done)
-            done = p;
-    }
-    return done;
+    return shards_processed_below(d->shards);
 }
 
 static void kafka_await_handoffs(void *ctx, unsigned handoffs, double timeout_s)
 {
     daemon_t *d = ctx;
-    dmn_flush_batches(d);
-    /* acquire pairs with the shard thread's release after the handoff */
-    double give_up = sw_mono_s() + timeout_s;
-    long idle = IDLE_MIN_NS;
-    for (unsigned i = 0; i < d->nshards; i++)
-        while (atomic_load_explicit(&d->sh[i].handoffs, memory_order_acquire) < handoffs &&
-               sw_mono_s() < give_up)
-            dmn_nap(&idle);
+    shards_await_handoffs(d->shards, handoffs, timeout_s);
 }
 
 /* A Kafka checkpoint (main) or the states read back (ingest thread), one

@@ -2,13 +2,15 @@
  * daemon_int.h - the daemon's insides, shared by its files and by nothing
  * else: daemon.c (threads, set-up, checkpoints, reloads), daemon_cli.c
  * (the command line and the config's run: section), daemon_metrics.c
- * (/metrics and the alerts snapshot), daemon_ingest.c, daemon_pipeline.c,
- * daemon_state.c and daemon_console.c. The ingest thread
- * (adapters/intake/ingest_side.h), Kafka (adapters/kafka/kafka_side.h),
- * the alert sinks (adapters/sinks/fanout.h) and change coordination
- * (adapters/coord/coord.h) are modules that do not see them: the daemon
- * holds a dingest_t, a dkafka_t, a fanout_t and a coord_t, and answers
- * the hooks of the first two (daemon_ingest.c).
+ * (/metrics and the alerts snapshot), daemon_ingest.c, daemon_pipeline.c
+ * (the alert thread), daemon_state.c and daemon_console.c. The ingest
+ * thread (adapters/intake/ingest_side.h), the shard threads and their
+ * rings (adapters/shards/shard_threads.h), Kafka
+ * (adapters/kafka/kafka_side.h), the alert sinks (adapters/sinks/fanout.h)
+ * and change coordination (adapters/coord/coord.h) are modules that do not
+ * see them: the daemon holds a dingest_t, a shards_t, a dkafka_t, a
+ * fanout_t and a coord_t, and answers the hooks of the ingest and Kafka
+ * modules (daemon_ingest.c).
  *
  * DESIGN: see daemon.c for the pipeline's threads and what joins them;
  * besides them, the HTTP server's threads call daemon_write_metrics(),
@@ -40,18 +42,16 @@
 #include "fanout.h"
 #include "http.h"
 #include "regview.h"
-#include "ring.h"
 #include "pipeline.h"
 #include "router.h"
 #include "shard.h"
+#include "shard_threads.h"
 #include "statefile.h"
 
 #define MAX_INGEST CFG_MAX_INGEST
-#define BATCH 64               /* records or events moved per ring call */
+#define BATCH 64               /* events the alert thread takes per ring call */
 #define MSGS_PER_ROUND 64      /* messages read before flushing batches */
-#define IDLE_MIN_NS 20000      /* idle shards back off from 20 us ... */
-#define IDLE_MAX_NS 2000000    /* ... to 2 ms */
-#define DROP_GRACE_NS (2 * IDLE_MAX_NS) /* a ring full this long: its shard is behind, not napping */
+#define IDLE_MAX_NS 2000000    /* the alert thread's naps: 2 ms at the most */
 /* The alert thread needs no microseconds: alerts are wanted within a
  * second, and on two cores its wake-ups are CPU taken from the pipeline. */
 #define ALERTS_IDLE_NS 1000000
@@ -78,29 +78,6 @@ struct reg_update {
     struct reg_update *next;
 };
 
-typedef struct {
-    daemon_t *d;
-    unsigned index;
-    shard_t *shard;
-    ring_t *in, *out;
-    pthread_t tid;
-    atomic_int done;
-    atomic_int parked;            /* stopped for a checkpoint: its table may be read */
-    atomic_uint cfg_ack;          /* config generation this shard uses */
-    atomic_uint_fast64_t in_waits, in_drops, out_waits;
-    /* published by the shard thread after each burst, for the metrics */
-    atomic_uint_fast64_t samples, duplicates, conflicts, series, evicted, refused, sheds;
-    atomic_uint_fast64_t accepts, accepts_unknown;
-    errburst_t conflict_log;      /* shard thread: conflicting repeats, logged once a burst */
-    /* event time of the last tick it handled: every record older is done
-     * (release; read by the ingest thread to commit Kafka offsets) */
-    _Atomic int64_t processed;
-    atomic_uint handoffs;         /* REC_HANDOFF records handled (release) */
-    rec_t batch[BATCH];           /* ingest side: records waiting to be pushed */
-    size_t nbatch;
-    int in_shed;                  /* ingest side: the last sample for it was shed */
-} shard_thr_t;
-
 /*
  * The daemon, in parts by owner. What a part's thread alone writes is
  * marked; counters are atomics mirrored for the metrics (any thread reads
@@ -113,22 +90,23 @@ struct daemon {
     ingest_params_t ingest;       /* a reload does not change ingest */
     unsigned incident_tag;        /* in this instance's incident ids (alert.h) */
     pipeline_t *pipe;             /* the stages and their wiring; owned */
-    shard_thr_t *sh;              /* one per shard: shard_thr_t says who touches what */
+    shards_t *shards;             /* the shard threads and their rings; owned
+                                     (shard_threads.h says which thread calls what) */
     unsigned nshards;
     dkafka_t *kafka;              /* NULL without Kafka (kafka_side.h says which
                                      thread calls what) */
 
     /* the configuration, handed over on a reload */
     cfg_t *cfg;                   /* owned by main, which frees it on a reload only once
-                                     every shard and the alert thread has acknowledged
-                                     the next (cfg_gen); they read the pointer handed to
-                                     them, never this field */
-    _Atomic(cfg_t *) next_cfg;    /* published by main, taken by consumers */
+                                     every shard (shards_config_taken) and the alert
+                                     thread (alerts_cfg_ack) has taken the next; they
+                                     read the pointer handed to them, never this field */
+    _Atomic(cfg_t *) next_cfg;    /* published by main, taken by the alert thread */
     atomic_uint cfg_gen;
     atomic_uint alerts_cfg_ack;
 
     /* running and stopping (daemon.c says how stopping flows) */
-    atomic_int running, ingest_done, alerts_done;
+    atomic_int running, alerts_done;
 
     /* the ingest side: the ingest thread is a module (ingest_side.h says
      * which thread calls what); the records it routes reach the shards'
@@ -197,7 +175,6 @@ struct daemon {
         shard_resume_t *resumes;  /* set-up: the alerts it held open, resumed at start */
         size_t nresumes, resumes_cap;
         pthread_mutex_t ckpt_lock; /* each parks the shards under it */
-        atomic_int pause_req;     /* asks the shards to park */
         atomic_uint_fast64_t state_moved_aside; /* a corrupt --state set aside at start */
     } st;
 
@@ -212,18 +189,6 @@ struct daemon {
 
 /* Any thread holding cfg `ctx`: the detection settings of a User. */
 const detect_params_t *dmn_detect_for(void *ctx, const char *user, size_t len);
-/* Sleeps *ns and doubles it, up to IDLE_MAX_NS: a bounded back-off. */
-void dmn_nap(long *ns);
-/* Ingest thread: pushes every shard's waiting records into its ring. */
-void dmn_flush_batches(daemon_t *d);
-/*
- * Parks every shard between bursts (ingest queues up behind them, or drops
- * if told to) so that their tables may be read or filled by the caller.
- * 0, or -1 when a shard did not stop in time (nothing is parked then).
- * The caller holds ckpt_lock.
- */
-int dmn_park_all(daemon_t *d);
-void dmn_unpark_all(daemon_t *d);
 /* Ingest thread (Kafka): another instance's alert line, queued for the
  * alert thread (dk_peer_alert there). 0, or SW_ENOMEM. */
 int dmn_queue_peer_alert(daemon_t *d, const char *line, size_t len);
@@ -231,8 +196,12 @@ int dmn_queue_peer_alert(daemon_t *d, const char *line, size_t len);
 
 /* ---- daemon_ingest.c ---------------------------------------------------- */
 
-/* Ingest thread, as the router's sink: batches a record for its shard's ring. */
+/* Ingest thread, as the router's sink: the feed's time, then the record
+ * batched for its shard's ring (shards_deliver). */
 void dmn_deliver(void *ctx, unsigned shard, const rec_t *r);
+/* Shard thread: shard `shard`'s events, into its out ring (ctx: the daemon_t;
+ * the pipeline's to_alerts transport, shards_emit). */
+void dmn_shard_emit(void *ctx, unsigned shard, const event_t *ev);
 /* Main, at set-up: the ingest module, its --ingest endpoints open (d->zctx
  * made, the pipeline built); then Kafka, which the ingest thread polls:
  * their hooks are answered in daemon_ingest.c. The run settings Kafka is
@@ -246,11 +215,6 @@ void dmn_kafka_publish(void *ctx, const char *user, unsigned src, const unsigned
 
 /* ---- daemon_pipeline.c -------------------------------------------------- */
 
-/* Shard thread: shard `shard`'s events, into its out ring (ctx: the daemon_t;
- * the pipeline's to_alerts transport). */
-void dmn_shard_emit(void *ctx, unsigned shard, const event_t *ev);
-/* A shard thread (arg: its shard_thr_t). */
-void *dmn_shard_main(void *arg);
 /* Alert thread: one alert out to every sink. */
 void dmn_alert_emit(void *ctx, const alert_t *a);
 /* Alert thread: an alert handed to or taken from another instance (Kafka). */
@@ -281,6 +245,14 @@ int dmn_state_load(daemon_t *d, char *err, size_t errlen);
 int dmn_state_save(daemon_t *d);
 /* Main, while running: saves --state with the shards parked a moment. */
 void dmn_state_checkpoint(daemon_t *d);
+/*
+ * Parks every shard between bursts (shards_park_all) so that their tables
+ * may be read or filled by the caller. 0, or -1 when a shard did not stop
+ * within PARK_WAIT_S (logged; nothing is parked then). The caller holds
+ * ckpt_lock.
+ */
+int dmn_park_all(daemon_t *d);
+void dmn_unpark_all(daemon_t *d);
 
 /* ---- daemon_cli.c ------------------------------------------------------- */
 

@@ -16,8 +16,9 @@
  * (per shard, per kind, per reason) names the function that writes its
  * samples instead. daemon_write_metrics() walks the table.
  *
- * DESIGN: the metrics read only atomics, ring depths, /proc and the sinks'
- * own locked counters, so any thread may write them (the HTTP server's
+ * DESIGN: the metrics read only atomics, the shard threads' counters
+ * (shards_stat: atomics and ring depths), /proc and the sinks' own locked
+ * counters, so any thread may write them (the HTTP server's
  * do); the snapshot is built by the alert thread and swapped under
  * snap_lock.
  */
@@ -232,16 +233,18 @@ static void scrape(daemon_t *d, scrape_t *s)
     }
     s->moved_aside = LOAD(d->st.state_moved_aside);
     for (unsigned i = 0; i < d->nshards; i++) {
-        s->samples += LOAD(d->sh[i].samples);
-        s->duplicates += LOAD(d->sh[i].duplicates);
-        s->conflicts += LOAD(d->sh[i].conflicts);
-        s->sheds += LOAD(d->sh[i].sheds);
-        s->series += LOAD(d->sh[i].series);
-        s->evicted += LOAD(d->sh[i].evicted);
-        s->refused += LOAD(d->sh[i].refused);
-        s->accepts += LOAD(d->sh[i].accepts);
-        s->accepts_unknown += LOAD(d->sh[i].accepts_unknown);
-        s->learning += shard_learning(d->sh[i].shard);
+        shards_stat_t st;
+        shards_stat(d->shards, i, &st);
+        s->samples += st.samples;
+        s->duplicates += st.duplicates;
+        s->conflicts += st.conflicts;
+        s->sheds += st.sheds;
+        s->series += st.series;
+        s->evicted += st.evicted;
+        s->refused += st.refused;
+        s->accepts += st.accepts;
+        s->accepts_unknown += st.accepts_unknown;
+        s->learning += st.learning;
     }
     fanout_stats(d->out.fanout, &s->out);
     s->open[FILE_SINK] = s->out.has_file;
@@ -273,7 +276,7 @@ struct metric {
     /* or a labelled family: its label's name and what writes its samples */
     const char *label;
     members_fn *members;
-    uint64_t (*shard_value)(const shard_thr_t *t); /* per_shard()'s: one shard's */
+    uint64_t (*shard_value)(const shards_stat_t *t); /* per_shard()'s: one shard's */
     const char *help;          /* NULL: the members write HELP and TYPE too */
 };
 
@@ -328,13 +331,15 @@ static void per_shard(const scrape_t *s, const metric_t *m, FILE *out)
     for (unsigned i = 0; i < s->d->nshards; i++) {
         char index[16];
         snprintf(index, sizeof(index), "%u", i);
-        sample(out, m, index, m->shard_value(&s->d->sh[i]));
+        shards_stat_t st;
+        shards_stat(s->d->shards, i, &st);
+        sample(out, m, index, m->shard_value(&st));
     }
 }
 
-static uint64_t ring_depth_of(const shard_thr_t *t) { return ring_depth(t->in); }
-static uint64_t full_waits_of(const shard_thr_t *t) { return LOAD(t->in_waits); }
-static uint64_t drops_of(const shard_thr_t *t) { return LOAD(t->in_drops); }
+static uint64_t ring_depth_of(const shards_stat_t *t) { return t->ring_depth; }
+static uint64_t full_waits_of(const shards_stat_t *t) { return t->in_waits; }
+static uint64_t drops_of(const shards_stat_t *t) { return t->in_drops; }
 
 static void firing_by_kind(const scrape_t *s, const metric_t *m, FILE *out)
 {

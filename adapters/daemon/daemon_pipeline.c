@@ -1,6 +1,7 @@
 /*
- * daemon_pipeline.c - the shard threads and the alert thread: records in, alert
- * lines out; the change register's updates reach the alert thread here.
+ * daemon_pipeline.c - the alert thread: the shards' events in (their out
+ * rings, shard_threads.h), alert lines out; the change register's updates
+ * reach the alert thread here.
  *
  * daemon_int.h is what the daemon's files share; daemon.c says which
  * thread does what.
@@ -30,119 +31,9 @@
 #include "errburst.h"
 #include "log.h"
 #include "monotime.h"
-#include "ring.h"
 #include "router.h"
 #include "shard.h"
 #include "statefile.h"
-
-/* ---- shard threads ------------------------------------------------------ */
-
-void dmn_shard_emit(void *ctx, unsigned shard, const event_t *ev)
-{
-    shard_thr_t *s = &((daemon_t *)ctx)->sh[shard];
-    long idle = IDLE_MIN_NS;
-    while (ring_push_spsc(s->out, ev, 1) == 0) {
-        atomic_fetch_add_explicit(&s->out_waits, 1, memory_order_relaxed);
-        dmn_nap(&idle);
-    }
-}
-
-/* Switches to a newly published config between two bursts. */
-static void shard_take_config(shard_thr_t *s)
-{
-    daemon_t *d = s->d;
-    unsigned gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
-    if (gen == atomic_load_explicit(&s->cfg_ack, memory_order_relaxed))
-        return;
-    /* the acquire above pairs with the release in main's publish: next_cfg is complete */
-    cfg_t *c = atomic_load_explicit(&d->next_cfg, memory_order_acquire);
-    if (c)
-        shard_rebind(s->shard, dmn_detect_for, c);
-    /* pairs with main's acquire: this shard no longer reads the old config */
-    atomic_store_explicit(&s->cfg_ack, gen, memory_order_release);
-}
-
-/*
- * A checkpoint: the shard stops between bursts until main has read its
- * table. The release store of `parked` publishes every write to the table
- * to main (which loads it with acquire); main's release store of pause_req
- * = 0, loaded here with acquire, orders main's reads before our next write.
- */
-static void park(shard_thr_t *s)
-{
-    daemon_t *d = s->d;
-    long idle = IDLE_MIN_NS;
-    atomic_store_explicit(&s->parked, 1, memory_order_release);
-    while (atomic_load_explicit(&d->st.pause_req, memory_order_acquire))
-        dmn_nap(&idle);
-    atomic_store_explicit(&s->parked, 0, memory_order_relaxed);
-}
-
-void *dmn_shard_main(void *arg)
-{
-    shard_thr_t *s = arg;
-    daemon_t *d = s->d;
-    rec_t buf[BATCH];
-    long idle = IDLE_MIN_NS;
-    for (;;) {
-        shard_take_config(s);
-        if (atomic_load_explicit(&d->st.pause_req, memory_order_acquire))
-            park(s);
-        size_t n = ring_pop_spsc(s->in, buf, BATCH);
-        if (n == 0) {
-            /* acquire pairs with ingest's release: after seeing done, a
-             * last pop sees every record it pushed */
-            if (atomic_load_explicit(&d->ingest_done, memory_order_acquire)) {
-                n = ring_pop_spsc(s->in, buf, BATCH);
-                if (n == 0)
-                    break;
-            } else {
-                dmn_nap(&idle);
-                continue;
-            }
-        }
-        idle = IDLE_MIN_NS;
-        int64_t tick = INT64_MIN;
-        unsigned handoffs = 0;
-        shard_records(s->shard, buf, n);
-        for (size_t i = 0; i < n; i++) {
-            if (buf[i].type == REC_TICK)
-                tick = buf[i].ts;
-            handoffs += buf[i].type == REC_HANDOFF;
-        }
-        /* release: what the shard did before is done when these are seen
-         * (the ingest thread's acquire, to commit offsets or go on after a
-         * handoff) */
-        if (tick != INT64_MIN)
-            atomic_store_explicit(&s->processed, tick, memory_order_release);
-        if (handoffs)
-            atomic_fetch_add_explicit(&s->handoffs, handoffs, memory_order_release);
-        if (shard_publish_pending(s->shard))
-            shard_publish_ready(s->shard, atomic_load_explicit(&d->out.alerts_released,
-                                                               memory_order_acquire));
-        /* for the metrics: relaxed, readers only want a recent total */
-        const shard_stats_t *st = shard_stats(s->shard);
-        atomic_store_explicit(&s->samples, st->samples, memory_order_relaxed);
-        atomic_store_explicit(&s->duplicates, st->duplicates, memory_order_relaxed);
-        if (st->conflicts != atomic_load_explicit(&s->conflicts, memory_order_relaxed)) {
-            errburst_fail(&s->conflict_log, errburst_now(), LOG_WARN,
-                          "shard %u: %" PRIu64 " repeated samples disagreed with the copy kept "
-                          "(the reading that shows more trouble is kept); the last: User %s at "
-                          "%" PRId64 " ns",
-                          s->index, st->conflicts, st->conflict_user, st->conflict_ts);
-            atomic_store_explicit(&s->conflicts, st->conflicts, memory_order_relaxed);
-        }
-        atomic_store_explicit(&s->series, st_nseries(shard_table(s->shard)), memory_order_relaxed);
-        atomic_store_explicit(&s->evicted, st->evicted, memory_order_relaxed);
-        atomic_store_explicit(&s->refused, st->refused, memory_order_relaxed);
-        atomic_store_explicit(&s->sheds, st->sheds, memory_order_relaxed);
-        atomic_store_explicit(&s->accepts, st->accepts, memory_order_relaxed);
-        atomic_store_explicit(&s->accepts_unknown, st->accepts_unknown, memory_order_relaxed);
-    }
-    /* pairs with the acquire in alerts_main: all events pushed are visible */
-    atomic_store_explicit(&s->done, 1, memory_order_release);
-    return NULL;
-}
 
 /* ---- alert thread ------------------------------------------------------- */
 
@@ -373,14 +264,15 @@ void *dmn_alerts_main(void *arg)
         alerts_take_updates(d);
         size_t got = 0;
         for (unsigned i = 0; i < d->nshards; i++) {
-            size_t n = ring_pop_spsc(d->sh[i].out, buf, BATCH);
+            size_t n = shards_pop_events(d->shards, i, buf, BATCH);
             for (size_t k = 0; k < n; k++)
                 alerts_event(d->out.as, i, &buf[k]);
             got += n;
         }
         if (got) {
             /* the lines are written (sink_file writes each at once):
-             * pairs with the shards' acquire before publishing states */
+             * pairs with the shards' acquire before publishing states
+             * (shard_threads.h) */
             atomic_store_explicit(&d->out.alerts_released, alerts_released(d->out.as),
                                   memory_order_release);
         }
@@ -401,13 +293,11 @@ void *dmn_alerts_main(void *arg)
             idle = ALERTS_IDLE_NS;
             continue;
         }
-        int all_done = 1;
-        for (unsigned i = 0; i < d->nshards; i++)
-            all_done &= atomic_load_explicit(&d->sh[i].done, memory_order_acquire) &&
-                        ring_depth(d->sh[i].out) == 0;
-        if (all_done)
+        /* every shard done (acquire, pairing with its release on exit)
+         * and its ring empty */
+        if (shards_all_done(d->shards))
             break;
-        dmn_nap(&idle);
+        sw_nap(&idle, IDLE_MAX_NS);
     }
     alerts_flush(d->out.as);
     dmn_refresh_snapshot(d);

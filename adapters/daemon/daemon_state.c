@@ -30,8 +30,10 @@
 #include "err.h"
 #include "log.h"
 #include "monotime.h"
+#include "pipeline.h"
 #include "router.h"
 #include "shard.h"
+#include "shard_threads.h"
 #include "state.h"
 #include "statefile.h"
 #include "vec.h"
@@ -39,7 +41,7 @@
 static series_table_t *table_for(void *ctx, const char *user, size_t len)
 {
     daemon_t *d = ctx;
-    return shard_table(d->sh[router_shard_of(user, len, d->nshards)].shard);
+    return shard_table(pipeline_shard(d->pipe, router_shard_of(user, len, d->nshards)));
 }
 
 static const detect_params_t *params_for(void *ctx, const char *user, size_t len)
@@ -105,7 +107,7 @@ void dmn_resume_alert(void *ctx, const shard_resume_t *r)
 {
     daemon_t *d = ctx;
     unsigned i = r->kind == ALERT_FEED ? 0 : router_shard_of(r->user, strlen(r->user), d->nshards);
-    int rc = shard_resume(d->sh[i].shard, r);
+    int rc = shard_resume(pipeline_shard(d->pipe, i), r);
     if (rc == SW_OK && r->kind == ALERT_FEED)
         router_feed_was_stalled(pipeline_router(d->pipe));
     else if (rc < 0 && rc != SW_EEXISTS)
@@ -157,7 +159,7 @@ static int state_encode_all(daemon_t *d, unsigned char **buf, size_t *len)
     if (!t)
         return SW_ENOMEM;
     for (unsigned i = 0; i < d->nshards; i++)
-        t[i] = shard_table(d->sh[i].shard);
+        t[i] = shard_table(pipeline_shard(d->pipe, i));
     int rc = state_encode(t, d->nshards, buf, len);
     free(t);
     return rc;
@@ -193,40 +195,24 @@ int dmn_state_save(daemon_t *d)
 #define PARK_WAIT_S 2.0 /* a checkpoint gives up when a shard takes longer to stop */
 
 /*
- * While running: parks every shard between bursts (ingest queues up behind
- * them, or drops if told to), encodes their tables, lets them go, then
- * writes the file. The pause lasts the encoding only.
- */
-/*
  * Parks every shard between bursts (ingest queues up behind them, or drops
  * if told to) so that their tables may be read or filled. 0, or -1 when a
- * shard did not stop within PARK_WAIT_S (nothing is parked then).
+ * shard did not stop within PARK_WAIT_S (logged; nothing is parked then).
+ * shard_threads.h says how parking orders the tables' reads and writes.
  */
 int dmn_park_all(daemon_t *d)
 {
-    atomic_store_explicit(&d->st.pause_req, 1, memory_order_release);
-    double give_up = sw_mono_s() + PARK_WAIT_S;
-    long idle = IDLE_MIN_NS;
-    for (unsigned i = 0; i < d->nshards; i++) {
-        /* acquire pairs with park()'s release (or shard_main's on exit) */
-        while (!atomic_load_explicit(&d->sh[i].parked, memory_order_acquire) &&
-               !atomic_load_explicit(&d->sh[i].done, memory_order_acquire)) {
-            if (sw_mono_s() > give_up) {
-                atomic_store_explicit(&d->st.pause_req, 0, memory_order_release);
-                sw_log(LOG_WARN, "state: shard %u did not stop within %.0f s", i, PARK_WAIT_S);
-                return -1;
-            }
-            dmn_nap(&idle);
-        }
+    unsigned stuck;
+    if (shards_park_all(d->shards, PARK_WAIT_S, &stuck) < 0) {
+        sw_log(LOG_WARN, "state: shard %u did not stop within %.0f s", stuck, PARK_WAIT_S);
+        return -1;
     }
     return 0;
 }
 
-/* Lets the shards go: pairs with the acquire in park(), so everything read
- * or written in their tables meanwhile comes before their next write. */
 void dmn_unpark_all(daemon_t *d)
 {
-    atomic_store_explicit(&d->st.pause_req, 0, memory_order_release);
+    shards_unpark_all(d->shards);
 }
 
 /*
