@@ -26,7 +26,10 @@
  *                 states into parked shards. The batches and the shed
  *                 state are this thread's alone.
  *   shard i       shards_emit(shards, i, ...) (the pipeline's to_alerts
- *                 transport): the one producer of out ring i while running.
+ *                 transport): the one producer of out ring i while it runs
+ *                 a burst; whoever calls into a shard that is not running
+ *                 (main before start, the ingest thread adopting Kafka
+ *                 states into a parked shard) produces for it meanwhile.
  *   alert thread  shards_pop_events() and shards_all_done(): the one
  *                 consumer of every out ring.
  *   any thread    shards_count(), shards_stat() (atomics and ring depths).
@@ -139,9 +142,9 @@ int64_t shards_processed_below(const shards_t *s);
  * shard has handled `handoffs` REC_HANDOFF records. */
 void shards_await_handoffs(shards_t *s, unsigned handoffs, double timeout_s);
 
-/* Shard thread `shard`, as the pipeline's to_alerts transport (main
- * before the shards start): an event into its out ring, waiting (counted)
- * while the ring is full. */
+/* Shard thread `shard`, as the pipeline's to_alerts transport (or whoever
+ * calls into the shard while it does not run: see above): an event into
+ * its out ring, waiting (counted) while the ring is full. */
 void shards_emit(shards_t *s, unsigned shard, const event_t *ev);
 
 /* Alert thread: up to max events of shard `shard`, in its order. */
