@@ -197,15 +197,24 @@ static void test_full_queue_drops_never_blocks(void **state)
     assert_true(count_of(log, want) >= 1);
     free(log);
 
-    /* the subscriber still reads nothing: every alert is dropped, and the
-     * burst, logged already, logs nothing more */
-    int more = 0;
+    /* the subscriber still reads nothing: alerts are dropped, and the
+     * burst, logged already, logs nothing more. (A SUB socket drops what
+     * is over its own high-water mark, so its side keeps reading and now
+     * and then a slot frees: a send taken ends the burst, and only then
+     * may a drop be logged again. Under TSan on a busy machine one was.) */
+    int more = 0, took = 0;
     log_capture_start(&cap);
-    for (int i = 0; i < 50; i++)
-        more += sink_zmq_send(s, "storm", storm1, strlen(storm1)) == SW_EFULL;
+    for (int i = 0; i < 50; i++) {
+        int rc = sink_zmq_send(s, "storm", storm1, strlen(storm1));
+        more += rc == SW_EFULL;
+        took += rc == SW_OK;
+    }
     log = log_capture_end(&cap);
-    assert_int_equal(more, 50);
-    assert_string_equal(log, "");
+    assert_int_equal(more + took, 50);
+    assert_true(more > took);
+    assert_true(count_of(log, want) <= (size_t)took);
+    if (!took)
+        assert_string_equal(log, "");
     free(log);
 
     zmq_close(sub);
