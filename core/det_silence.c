@@ -37,6 +37,19 @@ static double evidence(double k, double mu, double phi, double f)
     return base_log_pmf(k, f * mu, phi) - base_log_pmf(k, mu, phi);
 }
 
+/* Folds n buckets of about nothing (a run that ended) and, when `traffic`,
+ * one with traffic into the learnt share of quiet buckets. */
+static void learn_quiet(det_silence_t *s, double secs, double n, int traffic)
+{
+    double keep = SILENCE_QUIET_TAU_S / (SILENCE_QUIET_TAU_S + secs); /* a bucket's */
+    double q = s->quiet;
+    if (n > 0)
+        q = 1 - (1 - q) * pow(keep, n);
+    if (traffic)
+        q *= keep;
+    s->quiet = (float)q;
+}
+
 void silence_judge(det_silence_t *s, const det_in_t *in, const detect_params_t *p,
                    det_out_t *out)
 {
@@ -53,6 +66,12 @@ void silence_judge(det_silence_t *s, const det_in_t *in, const detect_params_t *
         s->back_since = in->ts;
     double f = p->silence_max_fraction > MIN_FRACTION ? p->silence_max_fraction : MIN_FRACTION;
     if (!in->warm || !(mu > 0) || k > f * mu) { /* traffic, however little: no silence */
+        /* a gap that ended before it made a silence was this User's normal */
+        int was_silence = s->run > 0 && s->llr >= threshold(in, p) &&
+                          in->ts - s->since >= p->silence_for;
+        if (in->warm && mu > 0)
+            learn_quiet(s, secs, was_silence ? 0 : s->run, 1);
+        s->run = 0;
         s->llr = 0;
         s->since = INT64_MIN;
         out->hot = 0;
@@ -60,7 +79,13 @@ void silence_judge(det_silence_t *s, const det_in_t *in, const detect_params_t *
         out->end = s->back_since == INT64_MIN ? INT64_MAX : s->back_since;
         return;
     }
-    double llr = s->llr + evidence(k, mu, in->phi, f);
+    double ev = evidence(k, mu, in->phi, f);
+    if (s->quiet > 0) { /* no likelier than this User's own gaps say */
+        double learnt = -log(s->quiet);
+        ev = ev < learnt ? ev : learnt;
+    }
+    s->run += 1;
+    double llr = s->llr + ev;
     if (llr <= 0) {
         s->llr = 0;
         s->since = INT64_MIN;

@@ -15,6 +15,14 @@
  * the last clear_window is back above clear_fraction of the expectation,
  * so single quiet seconds after the traffic came back do not hold it up.
  *
+ * A bucket of about nothing never counts as more evidence than its learnt
+ * frequency says: `quiet` is the share of the User's buckets that were
+ * about nothing, learnt from the runs of them that ended with traffic
+ * before they made a silence. Traffic that comes in clumps (replies
+ * following the few requests of a small User, a batch of them) has far
+ * more empty buckets than its mean and spread suggest; such a User's
+ * gaps are its normal, and only a gap well beyond them is a silence.
+ *
  * DESIGN: a value embedded in each User's direction; the shard's thread.
  */
 #ifndef SW_DET_SILENCE_H
@@ -26,10 +34,17 @@
 
 typedef struct {
     float llr;            /* the evidence of silence so far (>= 0) */
+    float quiet;          /* learnt share of buckets about nothing (0..1) */
     int64_t since;        /* its first bucket about nothing; INT64_MIN: none */
     int64_t back_since;   /* traffic back above clear_fraction x since; INT64_MIN: not */
     ewin_t recent;        /* the traffic of late, for clearing */
+    float run;            /* buckets about nothing in a row so far */
 } det_silence_t;
+
+/* The time constant of `quiet`: an hour of event time, whatever the
+ * cadence (a night of gaps is still known at the morning's first hour,
+ * not all day). */
+#define SILENCE_QUIET_TAU_S 3600.0
 
 void silence_init(det_silence_t *s);
 void silence_judge(det_silence_t *s, const det_in_t *in, const detect_params_t *p,

@@ -390,9 +390,9 @@ static void explain_bucket(shard_t *sh, const agg_t *g, const det_in_t *in)
     tf_format(in->ts, at);
     fprintf(sh->o.explain,
             "explain %s %s %s/all interval=%.0fs count=%.0f expected-low=%.3g "
-            "silence-evidence=%.1f silence=%s blocked=%s\n",
+            "silence-evidence=%.1f quiet-share=%.2f silence=%s blocked=%s\n",
             at, st_user(sh->st, g->user)->name, dir_name(g->dir),
-            (double)in->dt / SW_NS_PER_S, in->count, in->exp_lo, g->sil.llr,
+            (double)in->dt / SW_NS_PER_S, in->count, in->exp_lo, g->sil.llr, g->sil.quiet,
             life_word(&g->silence), life_word(&g->blocked));
 }
 

@@ -432,6 +432,8 @@ int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
         const agg_t *g = st_agg(t, u->agg[d]);
         w_u(&w, g->dir, 1);
         w_f32(&w, g->sil.llr);
+        w_f32(&w, g->sil.quiet);
+        w_f32(&w, g->sil.run);
         w_opt_ts(&w, g->sil.since);
         w_opt_ts(&w, g->sil.back_since);
         w_ewin(&w, &g->sil.recent);
@@ -622,6 +624,10 @@ static void u_agg(urd_t *d, state_user_agg_t *g)
     if (g->dir != DIR_SOUTH && g->dir != DIR_NORTH && !d->why)
         d->why = "bad direction";
     g->sil.llr = u_f32_nonneg(d);
+    g->sil.quiet = u_f32_nonneg(d);
+    if (!(g->sil.quiet <= 1) && !d->why)
+        d->why = "quiet share over 1";
+    g->sil.run = u_f32_nonneg(d);
     g->sil.since = u_opt_ts(d);
     g->sil.back_since = u_opt_ts(d);
     u_ewin(d, &g->sil.recent);

@@ -63,7 +63,7 @@ int state_decode(series_table_t *(*table_for)(void *ctx, const char *user, size_
  * firing, what it fired with. A blob has its own magic, version, the bin
  * layout and a CRC, and is refused whole when anything is off.
  */
-#define STATE_USER_VERSION 2
+#define STATE_USER_VERSION 3
 
 /* What an alert fired with, kept so another instance can go on with it:
  * its incident, role and severity too (0 when the alert stage had not

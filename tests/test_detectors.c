@@ -222,6 +222,112 @@ static void test_silence_suspicious_edges(void **state)
 }
 
 /*
+ * Traffic in clumps: a User whose buckets are empty two times in three
+ * (20 expected, counts 0, 0, 60) has gaps the negative binomial calls
+ * near-impossible. Gaps that end before a silence teach their share
+ * (`quiet`); after two hours of them a gap of three buckets, which fires
+ * on the first one, no longer does, and a real silence still fires: not
+ * before its evidence, capped at -log(quiet) a bucket, reaches the
+ * threshold, and at most a bucket after. It clears as any other.
+ */
+static void test_silence_clumpy_gaps_are_normal(void **state)
+{
+    (void)state;
+    detect_params_t p;
+    detect_params_defaults(&p);
+    int64_t dt = 10 * S;
+    double h = log(365.0 * 86400.0 / 10 / p.silence_false_per_year);
+    /* a gap of three from the start: the model alone makes it a silence */
+    det_silence_t d;
+    silence_init(&d);
+    det_out_t o;
+    int64_t t = T0;
+    int hot = 0;
+    for (int k = 0; k < 4; k++, t += dt) {
+        det_in_t in = sample(t, dt, k < 3 ? 0 : 60, 20);
+        silence_judge(&d, &in, &p, &o);
+        hot |= o.hot;
+    }
+    assert_true(hot);
+    /* two hours of clumps */
+    silence_init(&d);
+    for (int k = 0; k < 720; k++, t += dt) {
+        det_in_t in = sample(t, dt, k % 3 == 2 ? 60 : 0, 20);
+        silence_judge(&d, &in, &p, &o);
+        assert_false(o.hot);
+    }
+    assert_true(d.quiet > 0.5 && d.quiet < 2.0 / 3);
+    hot = 0;
+    for (int k = 0; k < 4; k++, t += dt) {
+        det_in_t in = sample(t, dt, k < 3 ? 0 : 60, 20);
+        silence_judge(&d, &in, &p, &o);
+        hot |= o.hot;
+    }
+    assert_false(hot);
+    /* a real silence */
+    life_probe_t l = { 0 };
+    int need = (int)ceil(h / -log(d.quiet)), fired_after = 0;
+    for (int k = 1; k <= 4 * need && !l.fired; k++, t += dt) {
+        det_in_t in = sample(t, dt, 0, 20);
+        silence_judge(&d, &in, &p, &o);
+        step(&l, t, &o, 0, p.silence_hold);
+        fired_after = k;
+    }
+    assert_true(l.fired != 0);
+    assert_true(fired_after >= need - 1 && fired_after <= need + 1);
+    int64_t back = t;
+    for (int k = 0; k < 12; k++, t += dt) {
+        det_in_t in = sample(t, dt, 20, 20);
+        silence_judge(&d, &in, &p, &o);
+        step(&l, t, &o, 0, p.silence_hold);
+    }
+    assert_true(l.resolved > back && l.resolved <= back + 30 * S + p.silence_hold);
+}
+
+/*
+ * Only gaps that made no silence are learnt: a steady User's silence
+ * teaches nothing, so the next fires as fast; an hour of traffic later
+ * what a short gap taught has faded.
+ */
+static void test_silence_teaches_no_quiet(void **state)
+{
+    (void)state;
+    detect_params_t p;
+    detect_params_defaults(&p);
+    det_silence_t d;
+    silence_init(&d);
+    det_out_t o;
+    int64_t t = T0, dt = 10 * S;
+    int first = 0, second = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int k = 0; k < 30; k++, t += dt) {
+            det_in_t in = sample(t, dt, 20, 20);
+            silence_judge(&d, &in, &p, &o);
+        }
+        for (int k = 1; k <= 12; k++, t += dt) {
+            det_in_t in = sample(t, dt, 0, 20);
+            silence_judge(&d, &in, &p, &o);
+            if (o.hot && !(round ? second : first))
+                *(round ? &second : &first) = k;
+        }
+    }
+    assert_true(first > 0 && second == first);
+    assert_true(d.quiet == 0);
+    /* a gap of two (too short to be a silence) is learnt, then fades */
+    for (int k = 0; k < 5; k++, t += dt) {
+        det_in_t in = sample(t, dt, k == 2 || k == 3 ? 0 : 20, 20);
+        silence_judge(&d, &in, &p, &o);
+    }
+    float taught = d.quiet;
+    assert_true(taught > 0.004f && taught < 0.006f);
+    for (int k = 0; k < 360; k++, t += dt) {
+        det_in_t in = sample(t, dt, 20, 20);
+        silence_judge(&d, &in, &p, &o);
+    }
+    assert_true(d.quiet < taught * 0.38f && d.quiet > taught * 0.36f);
+}
+
+/*
  * blocked route: deliveries stop while the backlog grows: it fires after
  * `for`; deliveries at 60% of what is queued are not cool (under 80%);
  * at 90% it resolves `hold` later.
@@ -325,6 +431,8 @@ int main(void)
         cmocka_unit_test(test_storm_windows),
         cmocka_unit_test(test_silence_fires_and_clears),
         cmocka_unit_test(test_silence_suspicious_edges),
+        cmocka_unit_test(test_silence_clumpy_gaps_are_normal),
+        cmocka_unit_test(test_silence_teaches_no_quiet),
         cmocka_unit_test(test_route_fires_and_clears),
         cmocka_unit_test(test_shift_fires_and_clears),
         cmocka_unit_test(test_limit),

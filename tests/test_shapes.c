@@ -2,9 +2,10 @@
  * test_shapes.c - detection on traffic of the shapes real feeds have and
  * the public scenarios lack, made by the project's own simulator: a noisy
  * giant's sustained flood beside a harmless burst, ramps, cadences from
- * 1 s to 15 min in one feed, the natural zeros of small Users at 1 s, a
- * weekly rhythm, a storm in one small alert code, late and other-direction
- * declarations, level shifts, and a clock change. Each test checks both
+ * 1 s to 15 min in one feed, the natural zeros of small Users at 1 s and
+ * their clumped replies at 10 s, a weekly rhythm, a storm in one small
+ * alert code, late and other-direction declarations, level shifts, and a
+ * clock change. Each test checks both
  * edges: what fires (and when it clears) and what stays quiet.
  */
 #include <setjmp.h>
@@ -247,6 +248,55 @@ static void test_silence_natural_zeros(void **state)
 }
 
 /*
+ * 4b. Replies in clumps: small Users (0.05-0.5 requests a second, 10 s
+ * samples) whose northbound replies follow their few requests, several
+ * per request in their nightly batches, so most northbound buckets are
+ * empty while the mean says a few messages. Over a learnt day and a
+ * night of batches no such gap raises a silence, and a real northbound
+ * silence of half an hour is still found within ten minutes and resolves
+ * with its end.
+ */
+static int not_a_silence(const simrun_t *s, int i, const void *ctx)
+{
+    return s->a[i].kind != ALERT_SILENCE || on_users(s, i, ctx);
+}
+
+static void test_silence_clumpy_replies(void **state)
+{
+    (void)state;
+    sim_opts_t o;
+    sim_opts_defaults(&o);
+    o.seed = 3;
+    o.n_users = 16;
+    o.interval_ns = 10 * S;
+    o.duration_ns = 48 * HOUR;
+    o.learn_ns = 24 * HOUR;
+    o.rate_lo = 0.05;
+    o.rate_hi = 0.5;
+    o.dispersion = 0.1;
+    o.daily_amplitude = 0.4;
+    o.daily_batches = 1;
+    int u = 5;
+    sim_incident_t inc[] = {
+        { .kind = SIM_SILENCE_NORTH, .user = u, .at = 36 * HOUR, .duration = 30 * MIN },
+    };
+    o.incidents = inc;
+    o.n_incidents = 1;
+    simrun_t *s = simrun(&o, 1, NULL);
+    int64_t onset = sim_sample_time(&o, inc[0].at), end = sim_sample_time(&o, inc[0].at + 30 * MIN);
+    int f = simrun_find(s, &o, u, ALERT_SILENCE, DIR_NORTH, 1, onset - MIN);
+    if (f < 0 || s->a[f].detected_at > onset + 10 * MIN)
+        fail_msg("the silence fired %s", f < 0 ? "never" : s->line[f]);
+    int r = simrun_find(s, &o, u, ALERT_SILENCE, DIR_NORTH, 0, onset);
+    if (r < 0 || s->a[r].ends_at > end + 2 * MIN || s->a[r].ends_at < end - MIN)
+        fail_msg("the silence resolved %s", r < 0 ? "never" : s->line[r]);
+    users_t ok = { .n = 1 };
+    sim_user_id(&o, u, ok.ids[0]);
+    expect_nothing_else(s, o.start_ns + o.learn_ns, not_a_silence, &ok);
+    free(s);
+}
+
+/*
  * 5. A weekly rhythm: weekends at 50-70 % of weekdays with a later peak.
  * Over eight days from a Monday nothing fires on the weekends, and a x5
  * flood on the second Saturday is found.
@@ -443,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_ramps_fire_early),
         cmocka_unit_test(test_mixed_cadences),
         cmocka_unit_test(test_silence_natural_zeros),
+        cmocka_unit_test(test_silence_clumpy_replies),
         cmocka_unit_test(test_weekly_rhythm),
         cmocka_unit_test(test_alert_code_storm),
         cmocka_unit_test(test_late_and_other_direction_changes),
