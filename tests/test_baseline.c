@@ -687,6 +687,49 @@ static void test_envelope_across_midnight(void **state)
     assert_near(ex.lo, 10, 1e-9);
 }
 
+/* A coarse series' bin never learnt (the series began in it) reads the
+ * nearest learnt bins, marked learning: one alone, or the mean of two as
+ * near; up to four bins away, and only when they stand above the level.
+ * A bin with none that near, or any bin of a series read unsmoothed, is
+ * the level. */
+static void test_coarse_unlearnt_bin_reads_neighbours(void **state)
+{
+    (void)state;
+    base_t b;
+    base_init(&b);
+    b.rate = 1;
+    b.prof[BASE_WEEKDAY][40] = half_from_float(8);
+    b.prof[BASE_WEEKDAY][42] = half_from_float(2);
+    base_set_days(&b, BASE_WEEKDAY, 40, 3);
+    base_set_days(&b, BASE_WEEKDAY, 42, 3);
+    base_cfg_t cfg = { .tau = 1800 * SEC, .day_weight = 0.5, .smooth = 1 };
+    base_expect_t ex;
+    int64_t mid41 = bin_start(1, 41) + BASE_BIN_NS / 2;
+    base_expect(&b, &cfg, mid41, 0, &ex);
+    assert_near(ex.mid, 5, 1e-9);
+    assert_true(ex.learning);
+    assert_false(ex.level);
+    base_set_days(&b, BASE_WEEKDAY, 42, 0);
+    base_expect(&b, &cfg, mid41, 0, &ex);
+    assert_near(ex.mid, 8, 1e-9);
+    assert_false(ex.level);
+    base_expect(&b, &cfg, bin_start(1, 44) + BASE_BIN_NS / 2, 0, &ex); /* 4 from 40 */
+    assert_near(ex.mid, 8, 1e-9);
+    assert_false(ex.level);
+    base_expect(&b, &cfg, bin_start(1, 45) + BASE_BIN_NS / 2, 0, &ex); /* 5 from 40 */
+    assert_near(ex.mid, 1, 1e-9);
+    assert_true(ex.level);
+    b.rate = 9; /* nearby bins under the level */
+    base_expect(&b, &cfg, mid41, 0, &ex);
+    assert_near(ex.mid, 9, 1e-9);
+    assert_true(ex.level);
+    b.rate = 1;
+    cfg.smooth = 0;
+    base_expect(&b, &cfg, mid41, 0, &ex);
+    assert_near(ex.mid, 1, 1e-9);
+    assert_true(ex.level);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -700,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_daily_profile_first_day),
         cmocka_unit_test(test_bins_without_history_use_level),
         cmocka_unit_test(test_coarse_samples_fill_every_bin),
+        cmocka_unit_test(test_coarse_unlearnt_bin_reads_neighbours),
         cmocka_unit_test(test_daily_profile_later_days),
         cmocka_unit_test(test_recurring_anomaly_learnt),
         cmocka_unit_test(test_first_day_learns_anomalous_pattern),

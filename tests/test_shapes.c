@@ -3,9 +3,9 @@
  * the public scenarios lack, made by the project's own simulator: a noisy
  * giant's sustained flood beside a harmless burst, ramps, cadences from
  * 1 s to 15 min in one feed, the natural zeros of small Users at 1 s and
- * their clumped replies at 10 s, a weekly rhythm, a storm in one small
- * alert code, late and other-direction declarations, level shifts, and a
- * clock change. Each test checks both
+ * their clumped replies at 10 s, nightly batches a recording began in, a
+ * weekly rhythm, a storm in one small alert code, late and other-direction
+ * declarations, level shifts, and a clock change. Each test checks both
  * edges: what fires (and when it clears) and what stays quiet.
  */
 #include <setjmp.h>
@@ -297,6 +297,47 @@ static void test_silence_clumpy_replies(void **state)
 }
 
 /*
+ * 4c. 15-minute Users whose nightly batches the recording began in: their
+ * first samples only set their rhythm, so the batch's first bins were
+ * never learnt and the next midnight's batch meets the bare level there.
+ * Those bins read the nearest learnt ones instead: nothing fires on the
+ * second night, and a x15 flood starting at that midnight on a User with
+ * no batch still fires at its first sample and resolves after its end.
+ */
+static void test_coarse_batch_the_recording_began_in(void **state)
+{
+    (void)state;
+    sim_opts_t o;
+    sim_opts_defaults(&o);
+    o.n_users = 40;
+    o.interval_ns = 15 * MIN;
+    o.start_ns = t_of("2024-03-12T00:00:00Z");
+    o.duration_ns = 48 * HOUR;
+    o.learn_ns = 24 * HOUR;
+    o.dispersion = 0.05;
+    o.daily_amplitude = 0.4;
+    o.daily_batches = 1;
+    int u = 7;
+    sim_incident_t inc[] = {
+        { .kind = SIM_STORM_SOUTH, .user = u, .at = 24 * HOUR, .duration = 45 * MIN },
+    };
+    o.incidents = inc;
+    o.n_incidents = 1;
+    simrun_t *s = simrun(&o, 1, NULL);
+    int64_t onset = sim_sample_time(&o, inc[0].at), end = sim_sample_time(&o, inc[0].at + 45 * MIN);
+    int f = simrun_find(s, &o, u, ALERT_STORM, DIR_SOUTH, 1, onset - MIN);
+    if (f < 0 || s->a[f].detected_at > onset + 15 * MIN)
+        fail_msg("the flood fired %s", f < 0 ? "never" : s->line[f]);
+    int r = simrun_find(s, &o, u, ALERT_STORM, DIR_SOUTH, 0, onset);
+    if (r < 0 || s->a[r].ends_at > end + 30 * MIN)
+        fail_msg("the flood resolved %s", r < 0 ? "never" : s->line[r]);
+    users_t ok = { .n = 1 };
+    sim_user_id(&o, u, ok.ids[0]);
+    expect_nothing_else(s, o.start_ns + o.learn_ns, on_users, &ok);
+    free(s);
+}
+
+/*
  * 5. A weekly rhythm: weekends at 50-70 % of weekdays with a later peak.
  * Over eight days from a Monday nothing fires on the weekends, and a x5
  * flood on the second Saturday is found.
@@ -494,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_mixed_cadences),
         cmocka_unit_test(test_silence_natural_zeros),
         cmocka_unit_test(test_silence_clumpy_replies),
+        cmocka_unit_test(test_coarse_batch_the_recording_began_in),
         cmocka_unit_test(test_weekly_rhythm),
         cmocka_unit_test(test_alert_code_storm),
         cmocka_unit_test(test_late_and_other_direction_changes),
