@@ -70,6 +70,21 @@ static int user_near(const sim_opts_t *o, double rate)
     return best;
 }
 
+/* User u's one incident: an alert of kind k and direction dir fired
+ * within `within` of its onset (from a minute before), and its resolved
+ * line, of the same episode, ends between end - early and end + late. */
+static void expect_episode(const simrun_t *s, const sim_opts_t *o, int u, alert_kind_t k, int dir,
+                           int64_t onset, int64_t within, int64_t end, int64_t early, int64_t late)
+{
+    int f = simrun_find(s, o, u, k, dir, 1, onset - MIN);
+    if (f < 0 || s->a[f].detected_at > onset + within)
+        fail_msg("the incident fired %s", f < 0 ? "never" : s->line[f]);
+    int r = simrun_find(s, o, u, k, dir, 0, onset);
+    if (r < 0 || s->a[r].ends_at > end + late || s->a[r].ends_at < end - early ||
+        s->a[r].detected_at != s->a[f].detected_at)
+        fail_msg("the incident resolved %s", r < 0 ? "never" : s->line[r]);
+}
+
 /*
  * 1. A sustained x4 flood on a User at 100-350 msg/s whose counts swing by
  * a third fires within about a minute and a half, and resolves within a
@@ -234,13 +249,7 @@ static void test_silence_natural_zeros(void **state)
     o.n_incidents = 1;
     simrun_t *s = simrun(&o, 1, NULL);
     int64_t onset = sim_sample_time(&o, inc[0].at), end = sim_sample_time(&o, inc[0].at + 20 * MIN);
-    int f = simrun_find(s, &o, u, ALERT_SILENCE, DIR_SOUTH, 1, onset - MIN);
-    if (f < 0 || s->a[f].detected_at > onset + 5 * MIN)
-        fail_msg("the silence fired %s", f < 0 ? "never" : s->line[f]);
-    int r = simrun_find(s, &o, u, ALERT_SILENCE, DIR_SOUTH, 0, onset);
-    if (r < 0 || s->a[r].ends_at > end + MIN || s->a[r].ends_at < end - MIN ||
-        s->a[r].detected_at != s->a[f].detected_at)
-        fail_msg("the silence resolved %s", r < 0 ? "never" : s->line[r]);
+    expect_episode(s, &o, u, ALERT_SILENCE, DIR_SOUTH, onset, 5 * MIN, end, MIN, MIN);
     users_t ok = { .n = 1 };
     sim_user_id(&o, u, ok.ids[0]);
     expect_nothing_else(s, o.start_ns + o.learn_ns, on_users, &ok);
@@ -284,12 +293,7 @@ static void test_silence_clumpy_replies(void **state)
     o.n_incidents = 1;
     simrun_t *s = simrun(&o, 1, NULL);
     int64_t onset = sim_sample_time(&o, inc[0].at), end = sim_sample_time(&o, inc[0].at + 30 * MIN);
-    int f = simrun_find(s, &o, u, ALERT_SILENCE, DIR_NORTH, 1, onset - MIN);
-    if (f < 0 || s->a[f].detected_at > onset + 10 * MIN)
-        fail_msg("the silence fired %s", f < 0 ? "never" : s->line[f]);
-    int r = simrun_find(s, &o, u, ALERT_SILENCE, DIR_NORTH, 0, onset);
-    if (r < 0 || s->a[r].ends_at > end + 2 * MIN || s->a[r].ends_at < end - MIN)
-        fail_msg("the silence resolved %s", r < 0 ? "never" : s->line[r]);
+    expect_episode(s, &o, u, ALERT_SILENCE, DIR_NORTH, onset, 10 * MIN, end, MIN, 2 * MIN);
     users_t ok = { .n = 1 };
     sim_user_id(&o, u, ok.ids[0]);
     expect_nothing_else(s, o.start_ns + o.learn_ns, not_a_silence, &ok);
@@ -325,12 +329,7 @@ static void test_coarse_batch_the_recording_began_in(void **state)
     o.n_incidents = 1;
     simrun_t *s = simrun(&o, 1, NULL);
     int64_t onset = sim_sample_time(&o, inc[0].at), end = sim_sample_time(&o, inc[0].at + 45 * MIN);
-    int f = simrun_find(s, &o, u, ALERT_STORM, DIR_SOUTH, 1, onset - MIN);
-    if (f < 0 || s->a[f].detected_at > onset + 15 * MIN)
-        fail_msg("the flood fired %s", f < 0 ? "never" : s->line[f]);
-    int r = simrun_find(s, &o, u, ALERT_STORM, DIR_SOUTH, 0, onset);
-    if (r < 0 || s->a[r].ends_at > end + 30 * MIN)
-        fail_msg("the flood resolved %s", r < 0 ? "never" : s->line[r]);
+    expect_episode(s, &o, u, ALERT_STORM, DIR_SOUTH, onset, 15 * MIN, end, 0, 30 * MIN);
     users_t ok = { .n = 1 };
     sim_user_id(&o, u, ok.ids[0]);
     expect_nothing_else(s, o.start_ns + o.learn_ns, on_users, &ok);
