@@ -407,6 +407,50 @@ static void test_shift_fires_and_clears(void **state)
     assert_false(o.cool);
 }
 
+/*
+ * A day that ran at `scale` of its profile for hours, then `level` of the
+ * profile itself for five hours, the day scale held (the shard learns
+ * next to nothing while a shift is suspected): how long after the change
+ * the shift fired, or 0.
+ */
+static int64_t shift_after_odd_day(double scale, double level)
+{
+    detect_params_t p;
+    detect_params_defaults(&p);
+    det_shift_t d;
+    memset(&d, 0, sizeof(d));
+    life_probe_t l = { 0 };
+    det_out_t o;
+    int64_t t = T0, dt = 10 * S, at = 0;
+    for (int k = 0; k < 6 * 360 + 5 * 360; k++, t += dt) {
+        double profile = 500, rate = k < 6 * 360 ? scale : level;
+        det_in_t in = sample(t, dt, profile * rate, profile * scale);
+        in.scale = scale;
+        shift_judge(&d, &in, 0, &p, &o);
+        step(&l, t, &o, p.shift_for, p.shift_hold);
+        if (k == 6 * 360)
+            at = t;
+    }
+    return l.fired ? l.fired - at : 0;
+}
+
+/*
+ * A shift is measured against the profile at the day scale of hours ago,
+ * and must also stand away from the profile itself: traffic back at its
+ * profile after hours at 0.6 (or 2) of it is no shift up (down); x2 (x0.5)
+ * of the profile on such a day is one, found within two hours (three: the
+ * window's ratio must fall to 0.4 when it comes down from 1).
+ */
+static void test_shift_back_at_profile_is_none(void **state)
+{
+    (void)state;
+    assert_int_equal(shift_after_odd_day(0.6, 1.0), 0);
+    assert_int_equal(shift_after_odd_day(2.0, 1.0), 0);
+    int64_t up = shift_after_odd_day(0.6, 2.0), down = shift_after_odd_day(2.0, 0.5);
+    assert_true(up > 0 && up < 2 * 3600 * S);
+    assert_true(down > 0 && down < 3 * 3600 * S);
+}
+
 /* limit: above the limit hot, at or under it cool; no limit, never. */
 static void test_limit(void **state)
 {
@@ -435,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_silence_teaches_no_quiet),
         cmocka_unit_test(test_route_fires_and_clears),
         cmocka_unit_test(test_shift_fires_and_clears),
+        cmocka_unit_test(test_shift_back_at_profile_is_none),
         cmocka_unit_test(test_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,8 @@
  * 1 s to 15 min in one feed, the natural zeros of small Users at 1 s and
  * their clumped replies at 10 s, nightly batches a recording began in, a
  * weekly rhythm, a storm in one small alert code, late and other-direction
- * declarations, level shifts, and a clock change. Each test checks both
+ * declarations, level shifts, a clock change, and a first weekend after
+ * one learnt day. Each test checks both
  * edges: what fires (and when it clears) and what stays quiet.
  */
 #include <setjmp.h>
@@ -524,6 +525,34 @@ static void test_clock_change(void **state)
     free(s);
 }
 
+/*
+ * 10. One weekday learnt, then the first weekend ever seen, across the
+ * October clock change: Saturday's early hours blend from the weekday, so
+ * Sunday runs at 0.6-0.8 of that profile until it matches it again. A
+ * level back at its profile is not a shift up however low the hours
+ * before ran: nothing fires (test_level_shifts and test_detectors hold
+ * real shifts).
+ */
+static void test_first_weekend_after_one_day(void **state)
+{
+    (void)state;
+    sim_opts_t o;
+    sim_opts_defaults(&o);
+    o.seed = 2;
+    o.n_users = 6;
+    o.interval_ns = 5 * S;
+    o.start_ns = t_of("2024-10-24T23:00:00Z"); /* Friday 00:00 in London */
+    o.duration_ns = 3 * DAY;
+    o.learn_ns = 23 * HOUR;
+    o.timezone = "Europe/London";
+    o.weekly = 1;
+    o.daily_amplitude = 0.4;
+    o.dispersion = 0.1;
+    simrun_t *s = simrun(&o, 1, NULL);
+    expect_nothing_else(s, o.start_ns + o.learn_ns, NULL, NULL);
+    free(s);
+}
+
 int main(void)
 {
     setenv("TZ", "UTC", 1);
@@ -540,6 +569,7 @@ int main(void)
         cmocka_unit_test(test_late_and_other_direction_changes),
         cmocka_unit_test(test_level_shifts),
         cmocka_unit_test(test_clock_change),
+        cmocka_unit_test(test_first_weekend_after_one_day),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
