@@ -14,7 +14,8 @@
 
 void silence_init(det_silence_t *s)
 {
-    *s = (det_silence_t){ .since = INT64_MIN, .back_since = INT64_MIN };
+    *s = (det_silence_t){ .since = INT64_MIN, .back_since = INT64_MIN,
+                          .traffic_since = INT64_MIN };
 }
 
 /* The evidence a sum must reach: log of the buckets in a year at this
@@ -65,6 +66,14 @@ void silence_judge(det_silence_t *s, const det_in_t *in, const detect_params_t *
     else if (s->back_since == INT64_MIN)
         s->back_since = in->ts;
     double f = p->silence_max_fraction > MIN_FRACTION ? p->silence_max_fraction : MIN_FRACTION;
+    if (k > f * mu) {
+        if (s->traffic_since == INT64_MIN)
+            s->traffic_since = in->ts;
+        if (in->ts - s->traffic_since >= SILENCE_TRAFFIC_CLEARS_NS)
+            out->cool = 1;
+    } else {
+        s->traffic_since = INT64_MIN;
+    }
     if (!in->warm || !(mu > 0) || k > f * mu) { /* traffic, however little: no silence */
         /* a gap that ended before it made a silence was this User's normal */
         int was_silence = s->run > 0 && s->llr >= threshold(in, p) &&

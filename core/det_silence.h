@@ -13,7 +13,9 @@
  * the sum reaches log(buckets a year / false_per_year): about one false
  * silence a User a year at any cadence. It clears when the traffic over
  * the last clear_window is back above clear_fraction of the expectation,
- * so single quiet seconds after the traffic came back do not hold it up.
+ * so single quiet seconds after the traffic came back do not hold it up,
+ * or after half an hour of traffic with no bucket of about nothing,
+ * whatever its share of the expectation.
  *
  * A bucket of about nothing never counts as more evidence than its learnt
  * frequency says: `quiet` is the share of the User's buckets that were
@@ -39,7 +41,15 @@ typedef struct {
     int64_t back_since;   /* traffic back above clear_fraction x since; INT64_MIN: not */
     ewin_t recent;        /* the traffic of late, for clearing */
     float run;            /* buckets about nothing in a row so far */
+    int64_t traffic_since; /* buckets with traffic (over max_fraction) in a row
+                             since; INT64_MIN: the last was about nothing */
 } det_silence_t;
+
+/* Traffic this long without a bucket about nothing ends a silence, though
+ * under clear_fraction of an expectation learnt before it (a level learnt
+ * in a batch the series began in would hold it for ever: nothing is
+ * learnt while it fires). */
+#define SILENCE_TRAFFIC_CLEARS_NS (INT64_C(1800) * SW_NS_PER_S)
 
 /* The time constant of `quiet`: an hour of event time, whatever the
  * cadence (a night of gaps is still known at the morning's first hour,

@@ -434,6 +434,7 @@ int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
         w_f32(&w, g->sil.llr);
         w_f32(&w, g->sil.quiet);
         w_f32(&w, g->sil.run);
+        w_opt_ts(&w, g->sil.traffic_since);
         w_opt_ts(&w, g->sil.since);
         w_opt_ts(&w, g->sil.back_since);
         w_ewin(&w, &g->sil.recent);
@@ -628,6 +629,7 @@ static void u_agg(urd_t *d, state_user_agg_t *g)
     if (!(g->sil.quiet <= 1) && !d->why)
         d->why = "quiet share over 1";
     g->sil.run = u_f32_nonneg(d);
+    g->sil.traffic_since = u_opt_ts(d);
     g->sil.since = u_opt_ts(d);
     g->sil.back_since = u_opt_ts(d);
     u_ewin(d, &g->sil.recent);

@@ -172,6 +172,47 @@ static void test_silence_fires_and_clears(void **state)
 }
 
 /*
+ * A silence fired against an expectation the traffic never comes back to
+ * (a level learnt in a batch the series began in; nothing is learnt while
+ * it fires): traffic at 10% of it, over max_fraction but under
+ * clear_fraction, ends it after half an hour with no bucket of about
+ * nothing, not before; one such bucket starts the half hour again.
+ */
+static void test_silence_ends_after_half_an_hour_of_traffic(void **state)
+{
+    (void)state;
+    detect_params_t p;
+    detect_params_defaults(&p);
+    det_silence_t d;
+    silence_init(&d);
+    life_probe_t l = { 0 };
+    det_out_t o;
+    int64_t t = T0, dt = 10 * S;
+    for (int k = 0; k < 6; k++, t += dt) {
+        det_in_t in = sample(t, dt, 0, 300);
+        silence_judge(&d, &in, &p, &o);
+        step(&l, t, &o, 0, p.silence_hold);
+    }
+    assert_true(l.fired != 0);
+    int64_t back = t;
+    for (int k = 0; k < 175; k++, t += dt) { /* 29 min, then one bucket about nothing */
+        det_in_t in = sample(t, dt, k == 174 ? 0 : 30, 300);
+        silence_judge(&d, &in, &p, &o);
+        step(&l, t, &o, 0, p.silence_hold);
+    }
+    assert_int_equal(l.resolved, 0);
+    int64_t again = t; /* the bucket after the empty one */
+    for (int k = 0; k < 240; k++, t += dt) {
+        det_in_t in = sample(t, dt, 30, 300);
+        silence_judge(&d, &in, &p, &o);
+        step(&l, t, &o, 0, p.silence_hold);
+    }
+    assert_true(again - back < SILENCE_TRAFFIC_CLEARS_NS); /* 29 min 10 s */
+    assert_true(l.resolved >= again + SILENCE_TRAFFIC_CLEARS_NS);
+    assert_true(l.resolved <= again + SILENCE_TRAFFIC_CLEARS_NS + p.silence_hold + dt);
+}
+
+/*
  * Evidence of a silence is "building" (its series then learn damped) from
  * a quarter of what fires one: log(buckets a year / false silences a
  * year), at least 1. Just under a quarter is not, just over is, at a
@@ -474,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_storm_fires_holds_and_clears),
         cmocka_unit_test(test_storm_windows),
         cmocka_unit_test(test_silence_fires_and_clears),
+        cmocka_unit_test(test_silence_ends_after_half_an_hour_of_traffic),
         cmocka_unit_test(test_silence_suspicious_edges),
         cmocka_unit_test(test_silence_clumpy_gaps_are_normal),
         cmocka_unit_test(test_silence_teaches_no_quiet),
