@@ -124,6 +124,33 @@ static void test_storm_windows(void **state)
     }
 }
 
+/* A silence detector fed 10 s buckets through its lifecycle. */
+typedef struct {
+    detect_params_t p;
+    det_silence_t d;
+    life_probe_t l;
+    det_out_t o;
+    int64_t t, dt;
+} sil_run_t;
+
+static void sil_start(sil_run_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    detect_params_defaults(&r->p);
+    silence_init(&r->d);
+    r->t = T0;
+    r->dt = 10 * S;
+}
+
+/* One bucket of `count` messages against `mu` expected; its out in r->o. */
+static void sil_bucket(sil_run_t *r, double count, double mu)
+{
+    det_in_t in = sample(r->t, r->dt, count, mu);
+    silence_judge(&r->d, &in, &r->p, &r->o);
+    step(&r->l, r->t, &r->o, 0, r->p.silence_hold);
+    r->t += r->dt;
+}
+
 /*
  * silence: a 10 s series expecting 20 messages falls to nothing: the
  * evidence builds over samples and the silence fires once it is as
@@ -134,41 +161,24 @@ static void test_storm_windows(void **state)
 static void test_silence_fires_and_clears(void **state)
 {
     (void)state;
-    detect_params_t p;
-    detect_params_defaults(&p);
-    det_silence_t d;
-    silence_init(&d);
-    life_probe_t l = { 0 };
-    det_out_t o;
-    int64_t t = T0, dt = 10 * S;
-    for (int k = 0; k < 30; k++, t += dt) {
-        det_in_t in = sample(t, dt, k % 2 ? 14 : 26, 20);
-        silence_judge(&d, &in, &p, &o);
-        step(&l, t, &o, 0, p.silence_hold);
-    }
-    assert_int_equal(l.fired, 0);
-    int64_t onset = t;
-    for (int k = 0; k < 12; k++, t += dt) {
-        det_in_t in = sample(t, dt, 0, 20);
-        silence_judge(&d, &in, &p, &o);
-        step(&l, t, &o, 0, p.silence_hold);
-    }
-    assert_true(l.fired >= onset + p.silence_for - dt && l.fired <= onset + 60 * S);
-    assert_true(o.onset == onset);
-    for (int k = 0; k < 12; k++, t += dt) { /* 1 message in 20: not back */
-        det_in_t in = sample(t, dt, 1, 20);
-        silence_judge(&d, &in, &p, &o);
-        step(&l, t, &o, 0, p.silence_hold);
-    }
-    assert_int_equal(l.resolved, 0);
-    int64_t back = t;
-    for (int k = 0; k < 12; k++, t += dt) {
-        det_in_t in = sample(t, dt, 20, 20);
-        silence_judge(&d, &in, &p, &o);
-        step(&l, t, &o, 0, p.silence_hold);
-    }
-    assert_true(l.resolved > back && l.resolved <= back + 30 * S + p.silence_hold);
-    assert_true(o.end == back);
+    sil_run_t r;
+    sil_start(&r);
+    for (int k = 0; k < 30; k++)
+        sil_bucket(&r, k % 2 ? 14 : 26, 20);
+    assert_int_equal(r.l.fired, 0);
+    int64_t onset = r.t;
+    for (int k = 0; k < 12; k++)
+        sil_bucket(&r, 0, 20);
+    assert_true(r.l.fired >= onset + r.p.silence_for - r.dt && r.l.fired <= onset + 60 * S);
+    assert_true(r.o.onset == onset);
+    for (int k = 0; k < 12; k++) /* 1 message in 20: not back */
+        sil_bucket(&r, 1, 20);
+    assert_int_equal(r.l.resolved, 0);
+    int64_t back = r.t;
+    for (int k = 0; k < 12; k++)
+        sil_bucket(&r, 20, 20);
+    assert_true(r.l.resolved > back && r.l.resolved <= back + 30 * S + r.p.silence_hold);
+    assert_true(r.o.end == back);
 }
 
 /*
@@ -181,35 +191,21 @@ static void test_silence_fires_and_clears(void **state)
 static void test_silence_ends_after_half_an_hour_of_traffic(void **state)
 {
     (void)state;
-    detect_params_t p;
-    detect_params_defaults(&p);
-    det_silence_t d;
-    silence_init(&d);
-    life_probe_t l = { 0 };
-    det_out_t o;
-    int64_t t = T0, dt = 10 * S;
-    for (int k = 0; k < 6; k++, t += dt) {
-        det_in_t in = sample(t, dt, 0, 300);
-        silence_judge(&d, &in, &p, &o);
-        step(&l, t, &o, 0, p.silence_hold);
-    }
-    assert_true(l.fired != 0);
-    int64_t back = t;
-    for (int k = 0; k < 175; k++, t += dt) { /* 29 min, then one bucket about nothing */
-        det_in_t in = sample(t, dt, k == 174 ? 0 : 30, 300);
-        silence_judge(&d, &in, &p, &o);
-        step(&l, t, &o, 0, p.silence_hold);
-    }
-    assert_int_equal(l.resolved, 0);
-    int64_t again = t; /* the bucket after the empty one */
-    for (int k = 0; k < 240; k++, t += dt) {
-        det_in_t in = sample(t, dt, 30, 300);
-        silence_judge(&d, &in, &p, &o);
-        step(&l, t, &o, 0, p.silence_hold);
-    }
+    sil_run_t r;
+    sil_start(&r);
+    for (int k = 0; k < 6; k++)
+        sil_bucket(&r, 0, 300);
+    assert_true(r.l.fired != 0);
+    int64_t back = r.t;
+    for (int k = 0; k < 175; k++) /* 29 min, then one bucket about nothing */
+        sil_bucket(&r, k == 174 ? 0 : 30, 300);
+    assert_int_equal(r.l.resolved, 0);
+    int64_t again = r.t; /* the bucket after the empty one */
+    for (int k = 0; k < 240; k++)
+        sil_bucket(&r, 30, 300);
     assert_true(again - back < SILENCE_TRAFFIC_CLEARS_NS); /* 29 min 10 s */
-    assert_true(l.resolved >= again + SILENCE_TRAFFIC_CLEARS_NS);
-    assert_true(l.resolved <= again + SILENCE_TRAFFIC_CLEARS_NS + p.silence_hold + dt);
+    assert_true(r.l.resolved >= again + SILENCE_TRAFFIC_CLEARS_NS);
+    assert_true(r.l.resolved <= again + SILENCE_TRAFFIC_CLEARS_NS + r.p.silence_hold + r.dt);
 }
 
 /*
@@ -274,55 +270,35 @@ static void test_silence_suspicious_edges(void **state)
 static void test_silence_clumpy_gaps_are_normal(void **state)
 {
     (void)state;
-    detect_params_t p;
-    detect_params_defaults(&p);
-    int64_t dt = 10 * S;
-    double h = log(365.0 * 86400.0 / 10 / p.silence_false_per_year);
+    sil_run_t r;
+    sil_start(&r);
+    double h = log(365.0 * 86400.0 / 10 / r.p.silence_false_per_year);
     /* a gap of three from the start: the model alone makes it a silence */
-    det_silence_t d;
-    silence_init(&d);
-    det_out_t o;
-    int64_t t = T0;
-    int hot = 0;
-    for (int k = 0; k < 4; k++, t += dt) {
-        det_in_t in = sample(t, dt, k < 3 ? 0 : 60, 20);
-        silence_judge(&d, &in, &p, &o);
-        hot |= o.hot;
-    }
-    assert_true(hot);
+    for (int k = 0; k < 4; k++)
+        sil_bucket(&r, k < 3 ? 0 : 60, 20);
+    assert_true(r.l.fired != 0);
     /* two hours of clumps */
-    silence_init(&d);
-    for (int k = 0; k < 720; k++, t += dt) {
-        det_in_t in = sample(t, dt, k % 3 == 2 ? 60 : 0, 20);
-        silence_judge(&d, &in, &p, &o);
-        assert_false(o.hot);
+    sil_start(&r);
+    for (int k = 0; k < 720; k++) {
+        sil_bucket(&r, k % 3 == 2 ? 60 : 0, 20);
+        assert_false(r.o.hot);
     }
-    assert_true(d.quiet > 0.5 && d.quiet < 2.0 / 3);
-    hot = 0;
-    for (int k = 0; k < 4; k++, t += dt) {
-        det_in_t in = sample(t, dt, k < 3 ? 0 : 60, 20);
-        silence_judge(&d, &in, &p, &o);
-        hot |= o.hot;
-    }
-    assert_false(hot);
+    assert_true(r.d.quiet > 0.5 && r.d.quiet < 2.0 / 3);
+    for (int k = 0; k < 4; k++)
+        sil_bucket(&r, k < 3 ? 0 : 60, 20);
+    assert_int_equal(r.l.fired, 0);
     /* a real silence */
-    life_probe_t l = { 0 };
-    int need = (int)ceil(h / -log(d.quiet)), fired_after = 0;
-    for (int k = 1; k <= 4 * need && !l.fired; k++, t += dt) {
-        det_in_t in = sample(t, dt, 0, 20);
-        silence_judge(&d, &in, &p, &o);
-        step(&l, t, &o, 0, p.silence_hold);
+    int need = (int)ceil(h / -log(r.d.quiet)), fired_after = 0;
+    for (int k = 1; k <= 4 * need && !r.l.fired; k++) {
+        sil_bucket(&r, 0, 20);
         fired_after = k;
     }
-    assert_true(l.fired != 0);
+    assert_true(r.l.fired != 0);
     assert_true(fired_after >= need - 1 && fired_after <= need + 1);
-    int64_t back = t;
-    for (int k = 0; k < 12; k++, t += dt) {
-        det_in_t in = sample(t, dt, 20, 20);
-        silence_judge(&d, &in, &p, &o);
-        step(&l, t, &o, 0, p.silence_hold);
-    }
-    assert_true(l.resolved > back && l.resolved <= back + 30 * S + p.silence_hold);
+    int64_t back = r.t;
+    for (int k = 0; k < 12; k++)
+        sil_bucket(&r, 20, 20);
+    assert_true(r.l.resolved > back && r.l.resolved <= back + 30 * S + r.p.silence_hold);
 }
 
 /*
@@ -333,39 +309,28 @@ static void test_silence_clumpy_gaps_are_normal(void **state)
 static void test_silence_teaches_no_quiet(void **state)
 {
     (void)state;
-    detect_params_t p;
-    detect_params_defaults(&p);
-    det_silence_t d;
-    silence_init(&d);
-    det_out_t o;
-    int64_t t = T0, dt = 10 * S;
+    sil_run_t r;
+    sil_start(&r);
     int first = 0, second = 0;
     for (int round = 0; round < 2; round++) {
-        for (int k = 0; k < 30; k++, t += dt) {
-            det_in_t in = sample(t, dt, 20, 20);
-            silence_judge(&d, &in, &p, &o);
-        }
-        for (int k = 1; k <= 12; k++, t += dt) {
-            det_in_t in = sample(t, dt, 0, 20);
-            silence_judge(&d, &in, &p, &o);
-            if (o.hot && !(round ? second : first))
+        for (int k = 0; k < 30; k++)
+            sil_bucket(&r, 20, 20);
+        for (int k = 1; k <= 12; k++) {
+            sil_bucket(&r, 0, 20);
+            if (r.o.hot && !(round ? second : first))
                 *(round ? &second : &first) = k;
         }
     }
     assert_true(first > 0 && second == first);
-    assert_true(d.quiet == 0);
+    assert_true(r.d.quiet == 0);
     /* a gap of two (too short to be a silence) is learnt, then fades */
-    for (int k = 0; k < 5; k++, t += dt) {
-        det_in_t in = sample(t, dt, k == 2 || k == 3 ? 0 : 20, 20);
-        silence_judge(&d, &in, &p, &o);
-    }
-    float taught = d.quiet;
+    for (int k = 0; k < 5; k++)
+        sil_bucket(&r, k == 2 || k == 3 ? 0 : 20, 20);
+    float taught = r.d.quiet;
     assert_true(taught > 0.004f && taught < 0.006f);
-    for (int k = 0; k < 360; k++, t += dt) {
-        det_in_t in = sample(t, dt, 20, 20);
-        silence_judge(&d, &in, &p, &o);
-    }
-    assert_true(d.quiet < taught * 0.38f && d.quiet > taught * 0.36f);
+    for (int k = 0; k < 360; k++)
+        sil_bucket(&r, 20, 20);
+    assert_true(r.d.quiet < taught * 0.38f && r.d.quiet > taught * 0.36f);
 }
 
 /*
