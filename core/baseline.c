@@ -139,6 +139,30 @@ static int profile_at(const base_t *b, const base_cfg_t *cfg, int64_t n, double 
  * ones: its first two samples, 15 to 30 minutes each, only set its rhythm. */
 #define BASE_NEAR_BINS 4
 
+/* A bin of a coarse series never learnt (its first samples only set its
+ * rhythm): the level, or the nearest learnt bins, up to an hour away, when
+ * they stand above it (a batch the series began in). Rare after a day:
+ * kept out of bin_value_at's way. */
+__attribute__((noinline, cold)) static double near_value(const base_t *b, const base_cfg_t *cfg,
+                                                         int64_t n, int *learning)
+{
+    double p, q;
+    int own, o;
+    for (int d = 1; d <= BASE_NEAR_BINS; d++) {
+        int got = profile_at(b, cfg, n - d, &p, &own);
+        got += profile_at(b, cfg, n + d, &q, &o) ? (p = got ? p + q : q, 1) : 0;
+        if (got) {
+            p /= got;
+            if (cfg->scale_tau > 0)
+                p *= base_scale(b);
+            *learning = p > b->rate ? 1 : 2;
+            return p > b->rate ? p : b->rate;
+        }
+    }
+    *learning = 2;
+    return b->rate;
+}
+
 /* The expected rate of bin n: its profile (with cfg->smooth, smoothed
  * with its neighbours, 1-2-1: a bin learnt from a few noisy samples of a
  * coarse series is half as noisy, a batch's edge blurs by a bin; and a
@@ -159,20 +183,8 @@ static double bin_value_at(const base_t *b, const base_cfg_t *cfg, int64_t n, in
         sum += profile_at(b, cfg, n + 1, &q, &o) ? q : p;
         return cfg->scale_tau > 0 ? sum / 4 * base_scale(b) : sum / 4;
     }
-    /* a bin of a coarse series never learnt (its first samples only set
-     * its rhythm) is the level, or the nearest learnt bins, up to an hour
-     * away, when they stand above it (a batch the series began in) */
-    for (int d = 1; cfg->smooth && d <= BASE_NEAR_BINS; d++) {
-        int got = profile_at(b, cfg, n - d, &p, &own);
-        got += profile_at(b, cfg, n + d, &q, &o) ? (p = got ? p + q : q, 1) : 0;
-        if (got) {
-            p /= got;
-            if (cfg->scale_tau > 0)
-                p *= base_scale(b);
-            *learning = p > b->rate ? 1 : 2;
-            return p > b->rate ? p : b->rate;
-        }
-    }
+    if (cfg->smooth)
+        return near_value(b, cfg, n, learning);
     *learning = 2;
     return b->rate;
 }

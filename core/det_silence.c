@@ -78,7 +78,7 @@ void silence_judge(det_silence_t *s, const det_in_t *in, const detect_params_t *
         /* a gap that ended before it made a silence was this User's normal */
         int was_silence = s->run > 0 && s->llr >= threshold(in, p) &&
                           in->ts - s->since >= p->silence_for;
-        if (in->warm && mu > 0)
+        if (in->warm && mu > 0 && (s->run > 0 || s->quiet > 0)) /* else nothing to learn */
             learn_quiet(s, secs, was_silence ? 0 : s->run, 1);
         s->run = 0;
         s->llr = 0;
