@@ -301,14 +301,27 @@ void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, i
          * at BASE_PHI_CLIP_Z standard deviations of the spread known so far:
          * the noise grows over samples, a storm's first sample (not yet
          * suspicious) does not make it */
-        double resid = count - mu;
+        double resid = count - mu, d = base_disp(b);
         double phi_now = b->phi > BASE_PHI_CLIP_FLOOR ? b->phi : BASE_PHI_CLIP_FLOOR;
-        double clip = BASE_PHI_CLIP_Z * sqrt(mu + phi_now * mu * mu);
+        if (mu < BASE_DISP_MU) {
+            /* the clumping, from the whole residual (what the quadratic
+             * term explains taken off): clipped at the spread known so
+             * far, a clump would never teach its own size */
+            double d_obs = (resid * resid - b->phi * mu * mu) / mu;
+            if (d_obs > BASE_DISP_OBS_MAX)
+                d_obs = BASE_DISP_OBS_MAX;
+            double wd = dt / ((double)cfg->tau + dt), wn = 1.0 / (BASE_PHI_SAMPLES + 1);
+            wd = wd > wn ? wn : wd;
+            wd = wd < w_warm ? w_warm : wd;
+            double now = d + wd * (d_obs - d);
+            b->disp = (float)(now > 1 ? now : 1);
+        }
+        double clip = BASE_PHI_CLIP_Z * sqrt(d * mu + phi_now * mu * mu);
         if (resid > clip)
             resid = clip;
         else if (resid < -clip)
             resid = -clip;
-        double phi_obs = (resid * resid - mu) / (mu * mu);
+        double phi_obs = (resid * resid - d * mu) / (mu * mu);
         if (phi_obs > 4) /* one wild sample must not blow the spread up */
             phi_obs = 4;
         /* the spread averages over BASE_PHI_SAMPLES samples at least: one
@@ -433,8 +446,13 @@ double base_log_pmf(double k, double mu, double phi)
            k * log(phi * mu / (1.0 + phi * mu));
 }
 
+double base_disp(const base_t *b)
+{
+    return b->disp > 1 ? b->disp : 1.0;
+}
+
 double base_sd(const base_t *b, double mu, double phi_floor)
 {
     double phi = b->phi > phi_floor ? b->phi : phi_floor;
-    return sqrt(mu + phi * mu * mu);
+    return sqrt(base_disp(b) * mu + phi * mu * mu);
 }

@@ -55,6 +55,11 @@ enum { BASE_WEEKDAY, BASE_WEEKEND };
 #define BASE_PHI_CLIP_FLOOR 0.01
 /* ... averaged over this many samples at least. */
 #define BASE_PHI_SAMPLES 64
+/* Clumping is learnt from samples expecting fewer messages than this:
+ * there the quadratic term of the spread says next to nothing. */
+#define BASE_DISP_MU 2.0
+/* One sample's word on the clumping counts at most this much. */
+#define BASE_DISP_OBS_MAX 64.0
 
 /* How a sample is learnt (base_learn). */
 enum {
@@ -84,6 +89,7 @@ typedef struct {
     double rate;       /* level: recent expected messages per second */
     float phi;         /* learned overdispersion */
     float sc_obs, sc_exp; /* the day scale: recent counts, and what the profile expected */
+    float disp;        /* learned clumping (base_disp()); 0: none learnt yet */
     int64_t age;       /* event time learned so far, ns */
     int64_t bin;       /* absolute local bin being accumulated; INT64_MIN none */
     float acc_count, acc_secs;   /* this bin today, normal samples only */
@@ -144,8 +150,21 @@ int base_has_profile(const base_t *b, const base_cfg_t *cfg, int64_t lts);
 /* The kind of day (BASE_WEEKDAY or BASE_WEEKEND) of local time lts. */
 int base_kind_of_day(int64_t lts);
 
-/* Standard deviation of a count with mean `mu`, with phi at least `phi_floor`. */
+/* Standard deviation of a count with mean `mu`, with phi at least `phi_floor`
+ * (and the clumping, base_disp()). */
 double base_sd(const base_t *b, double mu, double phi_floor);
+
+/*
+ * The clumping of the series' counts, d >= 1: their variance is
+ * d mu + phi mu^2. Replies that follow a small User's few requests, or a
+ * device's alerts raised in bursts, come in clumps, so a small series
+ * spreads d times as wide as Poisson where the quadratic term is next to
+ * nothing: most samples empty, a few several messages. A count k is
+ * judged as k/d of a negative binomial of mean mu/d and the same phi
+ * (the same variance). 1 for a series never expecting under
+ * BASE_DISP_MU messages a sample (busy series: as before it existed).
+ */
+double base_disp(const base_t *b);
 
 /*
  * log P(X <= k) for a negative-binomial count X with mean mu and

@@ -38,9 +38,11 @@ void shift_judge(det_shift_t *s, const det_in_t *in, int others, const detect_pa
     int long_enough = s->w.secs >= MIN_SPAN * (double)p->shift_window / SW_NS_PER_S;
     /* and away from the profile itself: a level back at its profile after
      * hours that ran low (or high) is the profile right again, not a shift */
-    int up = ewin_above(&s->hi, p->shift_ratio_up, p->shift_z, in->phi, p->shift_min_rate, 0) &&
+    double d = det_disp(in);
+    int up = ewin_above(&s->hi, p->shift_ratio_up, p->shift_z, in->phi, d, p->shift_min_rate, 0) &&
              ewin_ratio(&s->hi) * s->slow >= p->shift_clear_up;
-    int down = ewin_below(&s->lo, p->shift_ratio_down, p->shift_z, in->phi, p->shift_min_rate, 0) &&
+    int down = ewin_below(&s->lo, p->shift_ratio_down, p->shift_z, in->phi, d, p->shift_min_rate,
+                          0) &&
                ewin_ratio(&s->lo) * s->slow <= p->shift_clear_down;
     out->hot = in->warm && !in->learning && long_enough && (up || down);
     out->cool = !in->warm || (ewin_ratio(&s->hi) < p->shift_clear_up &&

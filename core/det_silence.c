@@ -88,7 +88,7 @@ void silence_judge(det_silence_t *s, const det_in_t *in, const detect_params_t *
         out->end = s->back_since == INT64_MIN ? INT64_MAX : s->back_since;
         return;
     }
-    double ev = evidence(k, mu, in->phi, f);
+    double d = det_disp(in), ev = evidence(k / d, mu / d, in->phi, f);
     if (s->quiet > 0) { /* no likelier than this User's own gaps say */
         double learnt = -log(s->quiet);
         ev = ev < learnt ? ev : learnt;

@@ -105,12 +105,13 @@ static double window_bar(const ewin_t *w, const detect_params_t *p)
  * only when the count is over the bar itself: z is never negative
  * (config.c keeps storm_z_window >= 0), so a count under the bar is under the
  * bar plus z standard deviations too, and ewin_above would say no. */
-static int window_hot(const ewin_t *w, const detect_params_t *p, double phi)
+static int window_hot(const ewin_t *w, const detect_params_t *p, double phi, double disp)
 {
     double bar = window_bar(w, p);
     if (!(w->k >= bar * w->mu))
         return 0;
-    return ewin_above(w, bar, window_z(w, p), phi, p->storm_min_excess, p->storm_min_count);
+    return ewin_above(w, bar, window_z(w, p), phi, disp, p->storm_min_excess,
+                      p->storm_min_count);
 }
 
 void storm_judge(det_storm_t *s, const det_in_t *in, const detect_params_t *p, det_out_t *out)
@@ -139,7 +140,8 @@ void storm_judge(det_storm_t *s, const det_in_t *in, const detect_params_t *p, d
     int s0 = 0, strong = 0;
     if (rate > bar * base && rate - base > p->storm_min_excess &&
         k - mu >= p->storm_min_count) {
-        double alpha = alpha_of(p, secs), z = tail_z(k, mu_burst, in->phi);
+        double d = det_disp(in), alpha = alpha_of(p, secs);
+        double z = tail_z(k / d, mu_burst / d, in->phi);
         s0 = z > z_upper(sqrt(alpha));
         strong = s0 && z > z_upper(alpha);
     }
@@ -154,8 +156,8 @@ void storm_judge(det_storm_t *s, const det_in_t *in, const detect_params_t *p, d
     }
     int hot0 = strong || (s0 && s->s0_samples >= 2 && in->ts - s->s0_since >= p->storm_for);
     /* the windows: evidence that accumulates */
-    int hot1 = on && window_hot(&s->s1, p, in->phi);
-    int hot2 = on && window_hot(&s->s2, p, in->phi);
+    int hot1 = on && window_hot(&s->s1, p, in->phi, det_disp(in));
+    int hot2 = on && window_hot(&s->s2, p, in->phi, det_disp(in));
     out->hot = in->warm && (hot0 || hot1 || hot2);
     out->cool = !in->warm || !on;
     out->value = rate; /* the sample's: what an operator would read off a chart */
@@ -181,6 +183,6 @@ int storm_suspicious(const det_storm_t *s, const detect_params_t *p)
 {
     double up = p->base_damp_ratio, down = 1.0 / p->base_damp_ratio;
     double m = p->storm_min_excess, c = p->storm_min_count;
-    return ewin_above(&s->s1, up, SUSPICIOUS_Z, 0, m, c) ||
-           ewin_below(&s->s1, down, SUSPICIOUS_Z, 0, m, c);
+    return ewin_above(&s->s1, up, SUSPICIOUS_Z, 0, 1, m, c) ||
+           ewin_below(&s->s1, down, SUSPICIOUS_Z, 0, 1, m, c);
 }

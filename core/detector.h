@@ -32,9 +32,18 @@ typedef struct {
     double exp_lo_ahead; /* ... the lowest from the time on (shifts down) */
     double scale;        /* the day scale in them (1: none): shifts judge without it */
     double phi;          /* overdispersion of the count, at least the floor */
+    double disp;         /* clumping (baseline.h base_disp): variance disp mu + phi mu^2;
+                            under 1 (0: not set) taken as 1, see det_disp() */
     int warm;            /* the baseline has history enough to judge */
     int learning;        /* no history for this time of day and week yet: a guess */
 } det_in_t;
+
+/* The sample's clumping, at least 1: a count k is judged as k/d of a
+ * negative binomial of mean mu/d and the same phi (the same variance). */
+static inline double det_disp(const det_in_t *in)
+{
+    return in->disp > 1 ? in->disp : 1.0;
+}
 
 /* A detector's verdict. */
 typedef struct {

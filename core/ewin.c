@@ -46,32 +46,32 @@ void ewin_add(ewin_t *w, double count, double mu, int64_t dt_ns, int64_t tau_ns)
 
 /* The standard deviation of the window's count were the rate `ratio`
  * times its expectation. */
-static double sd_at(const ewin_t *w, double ratio, double phi)
+static double sd_at(const ewin_t *w, double ratio, double phi, double disp)
 {
-    double v = ratio * w->v1 + phi * ratio * ratio * w->v2;
+    double v = disp * ratio * w->v1 + phi * ratio * ratio * w->v2;
     return v > 0 ? sqrt(v) : 0;
 }
 
-int ewin_above(const ewin_t *w, double ratio, double z, double phi, double min_rate,
-               double min_count)
+int ewin_above(const ewin_t *w, double ratio, double z, double phi, double disp,
+               double min_rate, double min_count)
 {
     if (!(w->mu > 0) || !(w->secs > 0))
         return 0;
     /* under ratio x mu is under it plus z >= 0 deviations: no square root */
     if (z >= 0 && !(w->k >= ratio * w->mu))
         return 0;
-    return w->k >= ratio * w->mu + z * sd_at(w, ratio, phi) &&
+    return w->k >= ratio * w->mu + z * sd_at(w, ratio, phi, disp) &&
            w->k - w->mu >= min_count && (w->k - w->mu) / w->secs >= min_rate;
 }
 
-int ewin_below(const ewin_t *w, double ratio, double z, double phi, double min_rate,
-               double min_count)
+int ewin_below(const ewin_t *w, double ratio, double z, double phi, double disp,
+               double min_rate, double min_count)
 {
     if (!(w->mu > 0) || !(w->secs > 0))
         return 0;
     if (z >= 0 && !(w->k <= ratio * w->mu))
         return 0;
-    return w->k <= ratio * w->mu - z * sd_at(w, ratio, phi) &&
+    return w->k <= ratio * w->mu - z * sd_at(w, ratio, phi, disp) &&
            w->mu - w->k >= min_count && (w->mu - w->k) / w->secs >= min_rate;
 }
 

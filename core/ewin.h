@@ -32,17 +32,17 @@ double ewin_decay(int64_t dt_ns, int64_t tau_ns);
 void ewin_add_decayed(ewin_t *w, double count, double mu, double secs, double a);
 
 /* Non-zero when the window's count stands above `ratio` times its
- * expectation by z standard deviations of a count at that ratio (with
- * overdispersion phi), and its excess is at least min_rate msg/s and
- * min_count messages. */
-int ewin_above(const ewin_t *w, double ratio, double z, double phi, double min_rate,
-               double min_count);
+ * expectation by z standard deviations of a count at that ratio (variance
+ * disp x mu + phi x mu^2 a sample: clumping disp >= 1, overdispersion phi),
+ * and its excess is at least min_rate msg/s and min_count messages. */
+int ewin_above(const ewin_t *w, double ratio, double z, double phi, double disp,
+               double min_rate, double min_count);
 
 /* Non-zero when the window's count stands below `ratio` times its
  * expectation by z standard deviations, and its shortfall is at least
  * min_rate msg/s and min_count messages. */
-int ewin_below(const ewin_t *w, double ratio, double z, double phi, double min_rate,
-               double min_count);
+int ewin_below(const ewin_t *w, double ratio, double z, double phi, double disp,
+               double min_rate, double min_count);
 
 /* The window's count over its expectation (1 with no expectation). */
 double ewin_ratio(const ewin_t *w);

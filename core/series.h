@@ -65,6 +65,7 @@ typedef struct {
     uint8_t suspicious;     /* evidence of a silence is building: its series learn damped */
     uint8_t learning;       /* a series in the open bucket has no history for the time yet */
     uint8_t explain;        /* its judgements are explained (shard_opts_t.explain) */
+    float lin;              /* sum of disp*mu of the series: the clumping (fills a hole) */
     int64_t bucket_ts;      /* event time of the open bucket */
     /* sums over the open bucket */
     double obs;             /* messages counted */

@@ -413,6 +413,7 @@ static void agg_close(shard_t *sh, agg_t *g)
     det_in_t in = { .ts = ts, .dt = g->bucket_dt, .count = g->obs, .exp_hi = g->expected_mid,
                     .exp_lo = g->expected, .exp_mid = g->expected_mid,
                     .phi = phi > p->base_dispersion ? phi : p->base_dispersion,
+                    .disp = g->expected > 0 ? g->lin / g->expected : 1,
                     .warm = g->expected > 0, .learning = g->learning };
     det_out_t o;
 
@@ -589,7 +590,7 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
     det_in_t in = { .ts = r->ts, .dt = dt, .count = count, .exp_hi = ex.hi * secs,
                     .exp_lo = ex.lo * secs, .exp_mid = ex.mid * secs,
                     .exp_ahead = ex.hi_ahead * secs, .exp_lo_ahead = ex.lo_ahead * secs,
-                    .phi = phi,
+                    .phi = phi, .disp = base_disp(&s->base),
                     .scale = ex.level || bc.scale_tau <= 0 ? 1.0 : base_scale(&s->base),
                     .warm = s->base.age >= p->base_warmup, .learning = ex.learning };
     det_out_t o, storm_out;
@@ -641,6 +642,7 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
         g->bucket_ts = r->ts;
         g->obs = g->queued = g->expected = g->expected_mid = g->delivered = g->base_rate = 0;
         g->var_extra = 0;
+        g->lin = 0;
         g->bucket_dt = 0;
         g->storming = g->learning = 0;
     }
@@ -651,6 +653,7 @@ static void series_update(shard_t *sh, uint32_t si, const smp_t *r)
         g->expected += in.exp_lo;
         g->expected_mid += in.exp_mid;
         g->var_extra += phi * in.exp_lo * in.exp_lo;
+        g->lin += (float)(in.disp * in.exp_lo);
         g->base_rate += ex.lo;
     }
     g->storming |= life_active(&s->storm);
@@ -1075,6 +1078,7 @@ int shard_adopt(shard_t *sh, const state_user_t *in)
             g->expected = b->expected;
             g->expected_mid = b->expected_mid;
             g->var_extra = b->var_extra;
+            g->lin = b->lin;
             g->delivered = b->delivered;
             g->base_rate = b->base_rate;
             g->rate = b->rate;

@@ -97,6 +97,7 @@ static void w_base(wbuf_t *w, const base_t *b)
     for (int k = 0; k < BASE_KINDS; k++) /* a byte a bin, as before they were packed */
         for (int i = 0; i < BASE_BINS; i++)
             w_u(w, base_days(b, k, i), 1);
+    w_f32(w, b->disp); /* last: version 2 ended before it */
 }
 
 /* The header both encodings share: magic, a version, the bin layout. */
@@ -203,12 +204,15 @@ static int finite_nonneg(double v)
     return isfinite(v) && v >= 0;
 }
 
-static int r_base(rbuf_t *r, base_t *b, int zero_age);
+static int r_base(rbuf_t *r, base_t *b, int zero_age, int disp);
 
-/* Reads one series record at r into the out parameters; 0 or a reason. */
-static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ulen, int *dir,
-                               const unsigned char **cls, size_t *clen, float *cadence, base_t *b)
+/* Reads one series record of a file of `version` at r into the out
+ * parameters; 0 or a reason. */
+static const char *read_series(rbuf_t *r, uint32_t version, const unsigned char **user,
+                               size_t *ulen, int *dir, const unsigned char **cls, size_t *clen,
+                               float *cadence, base_t *b)
 {
+    int disp = version >= 3; /* version 2: no clumping at the end of the baseline */
     if (!r_need(r, 2))
         return "truncated";
     *ulen = (size_t)r_u(r, 2);
@@ -224,19 +228,20 @@ static const char *read_series(rbuf_t *r, const unsigned char **user, size_t *ul
     *clen = (size_t)r_u(r, 2);
     if (*clen == 0 || *clen > LP_MAX_ID)
         return *clen ? "class too long" : "empty class";
-    if (!r_need(r, *clen + STATE_SERIES_FIXED - 5))
+    if (!r_need(r, *clen + STATE_SERIES_FIXED - 5 - (disp ? 0 : 4)))
         return "truncated";
     *cls = r->p + r->pos;
     r->pos += *clen;
     *cadence = r_f32(r);
     if (!finite_nonneg(*cadence))
         return "cadence out of range";
-    return r_base(r, b, 0) ? NULL : "value out of range";
+    return r_base(r, b, 0, disp) ? NULL : "value out of range";
 }
 
-/* Reads a baseline (STATE_BASE_LEN bytes, checked by the caller); non-zero
- * when its values are in range (an age of 0 only when allowed). */
-static int r_base(rbuf_t *r, base_t *b, int zero_age)
+/* Reads a baseline (STATE_BASE_LEN bytes, 4 fewer without `disp`, checked
+ * by the caller); non-zero when its values are in range (an age of 0 only
+ * when allowed). */
+static int r_base(rbuf_t *r, base_t *b, int zero_age, int disp)
 {
     base_init(b);
     b->rate = r_f64(r);
@@ -265,6 +270,10 @@ static int r_base(rbuf_t *r, base_t *b, int zero_age)
     for (int k = 0; k < BASE_KINDS; k++)
         for (int i = 0; i < BASE_BINS; i++)
             base_set_days(b, k, i, r->p[r->pos++]);
+    if (disp) {
+        b->disp = r_f32(r);
+        ok = ok && finite_nonneg(b->disp) && b->disp <= BASE_DISP_OBS_MAX;
+    }
     return ok;
 }
 
@@ -282,7 +291,7 @@ int state_decode(series_table_t *(*table_for)(void *, const char *, size_t),
     rbuf_t r = { buf, len - 4, sizeof(magic) };
     uint32_t version = (uint32_t)r_u(&r, 4), bins = (uint32_t)r_u(&r, 4);
     uint64_t bin_ns = r_u(&r, 8), count = r_u(&r, 8);
-    if (version != STATE_VERSION)
+    if (version < STATE_VERSION_OLDEST || version > STATE_VERSION)
         return fail(err, errlen, "state version %u, this stormwatch reads version %d", version,
                     STATE_VERSION);
     if (bins != BASE_BINS || bin_ns != (uint64_t)BASE_BIN_NS)
@@ -299,7 +308,7 @@ int state_decode(series_table_t *(*table_for)(void *, const char *, size_t),
     float cadence;
     size_t start = r.pos;
     for (uint64_t i = 0; i < count; i++) {
-        const char *why = read_series(&r, &user, &ulen, &dir, &cls, &clen, &cadence, &b);
+        const char *why = read_series(&r, version, &user, &ulen, &dir, &cls, &clen, &cadence, &b);
         if (why)
             return fail(err, errlen, "series %llu of %llu: %s", (unsigned long long)i + 1,
                         (unsigned long long)count, why);
@@ -309,7 +318,7 @@ int state_decode(series_table_t *(*table_for)(void *, const char *, size_t),
 
     r.pos = start;
     for (uint64_t i = 0; i < count; i++) {
-        read_series(&r, &user, &ulen, &dir, &cls, &clen, &cadence, &b);
+        read_series(&r, version, &user, &ulen, &dir, &cls, &clen, &cadence, &b);
         series_table_t *t = table_for(ctx, (const char *)user, ulen);
         int64_t si = st_intern(t, (const char *)user, ulen, dir, (const char *)cls, clen,
                                params_for, ctx);
@@ -452,6 +461,7 @@ int state_encode_user(series_table_t *t, uint32_t user, unsigned src,
             w_f64(&w, g->expected);
             w_f64(&w, g->expected_mid);
             w_f64(&w, g->var_extra);
+            w_f32(&w, g->lin);
             w_f64(&w, g->delivered);
             w_f64(&w, g->base_rate);
             w_f64(&w, g->rate);
@@ -597,7 +607,7 @@ static void u_series(urd_t *d, state_user_series_t *s)
     if (s->dir != DIR_SOUTH && s->dir != DIR_NORTH && !d->why)
         d->why = "bad direction";
     s->clen = u_str(d, s->cls, "bad class length");
-    if (u_need(d, STATE_BASE_LEN) && !r_base(&d->r, &s->base, 1))
+    if (u_need(d, STATE_BASE_LEN) && !r_base(&d->r, &s->base, 1, 1))
         d->why = "baseline value out of range";
     s->seen = (int)u_u(d, 1);
     s->last_ts = u_ts(d);
@@ -647,6 +657,7 @@ static void u_agg(urd_t *d, state_user_agg_t *g)
         g->expected = u_f64(d, 1);
         g->expected_mid = u_f64(d, 1);
         g->var_extra = u_f64(d, 1);
+        g->lin = u_f32_nonneg(d);
         g->delivered = u_f64(d, 1);
         g->base_rate = u_f64(d, 1);
         g->rate = u_f64(d, 1);

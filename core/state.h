@@ -27,10 +27,13 @@
 #include "lineproto.h"
 #include "series.h"
 
-#define STATE_VERSION 2
+#define STATE_VERSION 3
+/* The oldest version still read: version 2 had no clumping (base_t.disp),
+ * read as none learnt. */
+#define STATE_VERSION_OLDEST 2
 
-/* Bytes of a baseline in the state. */
-#define STATE_BASE_LEN (8 + 4 + 4 + 4 + 8 + 8 + 16 + 2 * BASE_KINDS * BASE_BINS + BASE_KINDS * BASE_BINS)
+/* Bytes of a baseline in the state (4 fewer at version 2: no clumping). */
+#define STATE_BASE_LEN (8 + 4 + 4 + 4 + 8 + 8 + 16 + 2 * BASE_KINDS * BASE_BINS + BASE_KINDS * BASE_BINS + 4)
 /* Bytes one series takes in the state, besides its user and class strings. */
 #define STATE_SERIES_FIXED (2 + 1 + 2 + 4 + STATE_BASE_LEN)
 
@@ -103,6 +106,7 @@ typedef struct {
     int open;                     /* a bucket is open: its sums follow */
     int64_t bucket_ts, bucket_dt;
     double obs, queued, expected, expected_mid, var_extra, delivered, base_rate, rate;
+    float lin;                    /* the bucket's clumping sum (agg_t.lin) */
     int storming, learning;
     life_t life[STATE_NLIVES];    /* blocked, silence, limit */
     int firing[STATE_NLIVES];

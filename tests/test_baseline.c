@@ -508,39 +508,51 @@ static void test_BUG_first_day_silence_not_learnt_as_normal(void **state)
     assert_true(expect_mid(&b, 4, 42) > 5.0 / 3.5);
 }
 
-/* phi learned from negative-binomial counts is near the truth. */
-static void learn_negbin(double mu, int r, double *rate, double *phi)
+
+/* How learn_draws() draws its counts. */
+typedef enum { DRAW_POISSON, DRAW_NEGBIN, DRAW_CLUMPS } draw_t;
+
+/* What a baseline learnt, averaged over the last forty thousand samples. */
+typedef struct {
+    double rate, phi, disp;
+} learnt_t;
+
+/* Sixty thousand 1 s samples of mean mu (under a day: the level is the
+ * expectation), Poisson, negative-binomial of phi 1/param, or clumps of
+ * `param` (one with probability mu / param). */
+static learnt_t learn_draws(draw_t how, double mu, int param, uint64_t seed)
 {
-    uint64_t s = UINT64_C(20190912);
     base_cfg_t cfg = cfg_tau(2000 * SEC);
     base_t b;
     base_init(&b);
-    double acc_phi = 0, acc_rate = 0;
+    learnt_t sum = { 0 };
     int n = 0;
     int64_t ts = day0();
-    for (int k = 0; k < 60000; k++) { /* under a day: the level is the expectation */
-        base_learn(&b, &cfg, rng_negbin(&s, mu, r), SEC, ts += SEC, BASE_NORMAL);
+    for (int k = 0; k < 60000; k++) {
+        double c = how == DRAW_NEGBIN ? rng_negbin(&seed, mu, param)
+                   : how == DRAW_CLUMPS ? (rng_u01(&seed) < mu / param ? param : 0)
+                                        : rng_poisson(&seed, mu);
+        base_learn(&b, &cfg, c, SEC, ts += SEC, BASE_NORMAL);
         if (k >= 20000) {
-            acc_phi += b.phi;
-            acc_rate += b.rate;
+            sum.rate += b.rate;
+            sum.phi += b.phi;
+            sum.disp += base_disp(&b);
             n++;
         }
     }
-    *rate = acc_rate / n;
-    *phi = acc_phi / n;
+    return (learnt_t){ sum.rate / n, sum.phi / n, sum.disp / n };
 }
 
+/* phi learned from negative-binomial counts is near the truth. */
 static void test_phi_learned_from_overdispersed_counts(void **state)
 {
     (void)state;
-    double rate, phi;
-    learn_negbin(100, 10, &rate, &phi); /* phi = 0.1 */
-    assert_near(rate, 100.0, 3.0);
-    assert_near(phi, 0.1, 0.02);
-
-    learn_negbin(40, 4, &rate, &phi); /* phi = 0.25 */
-    assert_near(rate, 40.0, 2.0);
-    assert_near(phi, 0.25, 0.05);
+    learnt_t l = learn_draws(DRAW_NEGBIN, 100, 10, UINT64_C(20190912)); /* phi = 0.1 */
+    assert_near(l.rate, 100.0, 3.0);
+    assert_near(l.phi, 0.1, 0.02);
+    l = learn_draws(DRAW_NEGBIN, 40, 4, UINT64_C(20190912)); /* phi = 0.25 */
+    assert_near(l.rate, 40.0, 2.0);
+    assert_near(l.phi, 0.25, 0.05);
 }
 
 /* Poisson counts (true phi 0) learn phi near 0: the estimate is unbiased. */
@@ -549,24 +561,40 @@ static void test_phi_near_zero_on_poisson_counts(void **state)
     (void)state;
     const double mus[] = { 1, 3, 10 };
     for (size_t m = 0; m < sizeof(mus) / sizeof(mus[0]); m++) {
-        uint64_t s = UINT64_C(7);
-        base_cfg_t cfg = cfg_tau(2000 * SEC);
-        base_t b;
-        base_init(&b);
-        double acc = 0;
-        int n = 0;
-        int64_t ts = day0();
-        for (int k = 0; k < 60000; k++) {
-            base_learn(&b, &cfg, rng_poisson(&s, mus[m]), SEC, ts += SEC, BASE_NORMAL);
-            if (k >= 20000) {
-                acc += b.phi;
-                n++;
-            }
-        }
-        assert_near(b.rate, mus[m], 0.3 * sqrt(mus[m]));
-        assert_true(b.phi >= 0.0f);
-        assert_near(acc / n, 0.0, 0.03);
+        learnt_t l = learn_draws(DRAW_POISSON, mus[m], 0, UINT64_C(7));
+        assert_near(l.rate, mus[m], 0.3 * sqrt(mus[m]));
+        assert_true(l.phi >= 0.0);
+        assert_near(l.phi, 0.0, 0.03);
     }
+}
+
+/*
+ * Clumping: a small series whose messages come four at a time (a clump in
+ * one 1 s sample out of sixteen: mean 0.25, variance 0.94, 3.75 x the
+ * mean) learns disp near 3.75 and keeps phi near nothing; Poisson counts
+ * of the same mean learn disp near 1; a busy series (4 or more a sample)
+ * never learns one (0: base_disp 1), so it is judged as before. The
+ * spread (base_sd) carries it.
+ */
+static void test_disp_learnt_from_clumps(void **state)
+{
+    (void)state;
+    learnt_t l = learn_draws(DRAW_CLUMPS, 0.25, 4, UINT64_C(11));
+    assert_near(l.disp, 3.75, 0.6);
+    assert_true(l.phi < 0.5);
+    l = learn_draws(DRAW_POISSON, 0.25, 0, UINT64_C(11));
+    assert_near(l.disp, 1.0, 0.15);
+    base_cfg_t cfg = cfg_tau(1800 * SEC);
+    base_t b;
+    base_init(&b);
+    int64_t ts = day0();
+    for (int k = 0; k < 2000; k++)
+        base_learn(&b, &cfg, k % 2 ? 2 : 8, SEC, ts += SEC, BASE_NORMAL); /* mean 5 */
+    assert_true(b.disp == 0.0f);
+    assert_near(base_disp(&b), 1.0, 0);
+    b.disp = 4;
+    b.phi = 0;
+    assert_near(base_sd(&b, 0.25, 0), 1.0, 1e-9); /* sqrt(4 x 0.25) */
 }
 
 /* base_sd: var = mu + phi mu^2, with phi at least the floor. */
@@ -752,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_phi_learned_from_overdispersed_counts),
         cmocka_unit_test(test_phi_near_zero_on_poisson_counts),
         cmocka_unit_test(test_sd_floor),
+        cmocka_unit_test(test_disp_learnt_from_clumps),
         cmocka_unit_test(test_envelope_across_midnight),
         cmocka_unit_test(test_extreme_sample_clamps_phi),
         cmocka_unit_test(test_log_cdf),

@@ -124,6 +124,64 @@ static void test_storm_windows(void **state)
     }
 }
 
+/*
+ * Clumping: a 1 s series expecting 0.25 messages a second that come four
+ * at a time. 45 s of clumps three times as often as usual (x5.3) is a
+ * storm to a detector that takes the counts for Poisson (disp 1), not to
+ * one that knows their clumping (disp 3.75); a minute of clumps every
+ * second (x16) is one to both. Returns the second of the burst it fired
+ * in, 0 when it never did (the burst and a minute after), -1 before it.
+ * Alone, one sample at 16x is a storm at disp 1, not at disp 10.
+ */
+static int storm_of_clumps(double disp, int every, int len)
+{
+    detect_params_t p;
+    detect_params_defaults(&p);
+    det_storm_t d;
+    storm_init(&d);
+    det_out_t o;
+    int64_t t = T0, dt = S;
+    for (int k = -600; k < len + 60; k++, t += dt) { /* ten minutes as usual first */
+        int clump = k >= 0 && k < len ? k % every == 0 : (k + 600) % 16 == 0;
+        det_in_t in = sample(t, dt, clump ? 4 : 0, 0.25);
+        in.disp = disp;
+        storm_judge(&d, &in, &p, &o);
+        if (o.hot)
+            return k < 0 ? -1 : k + 1;
+    }
+    return 0;
+}
+
+/* One 10 s sample of 80 where 5 are expected, after ten minutes of 5:
+ * whether it fires alone (the one-sample tail, read as 80/d of mean 5/d). */
+static int one_sample_storm(double disp)
+{
+    detect_params_t p;
+    detect_params_defaults(&p);
+    det_storm_t d;
+    storm_init(&d);
+    det_out_t o;
+    int64_t t = T0, dt = 10 * S;
+    for (int k = 0; k <= 60; k++, t += dt) {
+        det_in_t in = sample(t, dt, k < 60 ? 5 : 80, 5);
+        in.disp = disp;
+        storm_judge(&d, &in, &p, &o);
+    }
+    return o.hot;
+}
+
+static void test_storm_knows_clumps(void **state)
+{
+    (void)state;
+    assert_true(one_sample_storm(1));
+    assert_false(one_sample_storm(10));
+    assert_true(storm_of_clumps(1, 3, 45) > 0);
+    assert_true(storm_of_clumps(0, 3, 45) > 0); /* not set: taken as 1 */
+    assert_int_equal(storm_of_clumps(3.75, 3, 45), 0);
+    int x16 = storm_of_clumps(3.75, 1, 60);
+    assert_true(x16 > 0 && x16 <= 15);
+}
+
 /* A silence detector fed 10 s buckets through its lifecycle. */
 typedef struct {
     detect_params_t p;
@@ -131,6 +189,7 @@ typedef struct {
     life_probe_t l;
     det_out_t o;
     int64_t t, dt;
+    double disp; /* the buckets' clumping (0: none) */
 } sil_run_t;
 
 static void sil_start(sil_run_t *r)
@@ -146,6 +205,7 @@ static void sil_start(sil_run_t *r)
 static void sil_bucket(sil_run_t *r, double count, double mu)
 {
     det_in_t in = sample(r->t, r->dt, count, mu);
+    in.disp = r->disp;
     silence_judge(&r->d, &in, &r->p, &r->o);
     step(&r->l, r->t, &r->o, 0, r->p.silence_hold);
     r->t += r->dt;
@@ -179,6 +239,33 @@ static void test_silence_fires_and_clears(void **state)
         sil_bucket(&r, 20, 20);
     assert_true(r.l.resolved > back && r.l.resolved <= back + 30 * S + r.p.silence_hold);
     assert_true(r.o.end == back);
+}
+
+/*
+ * Clumping: an empty bucket of a direction expecting 20 messages in clumps
+ * of ten (disp 10) is as likely as one expecting 2 single ones: the
+ * silence needs the evidence of 8 such buckets (threshold 14.96 at 10 s,
+ * about 1.9 a bucket), where unclumped it fires at the third (25 s).
+ */
+static void test_silence_knows_clumps(void **state)
+{
+    (void)state;
+    int fired_at[2] = { 0, 0 };
+    const double disp[2] = { 1, 10 };
+    for (int i = 0; i < 2; i++) {
+        sil_run_t r;
+        sil_start(&r);
+        r.disp = disp[i];
+        for (int k = 0; k < 30; k++)
+            sil_bucket(&r, 20, 20);
+        for (int k = 1; k <= 20 && !fired_at[i]; k++) {
+            sil_bucket(&r, 0, 20);
+            if (r.l.fired)
+                fired_at[i] = k;
+        }
+    }
+    assert_int_equal(fired_at[0], 3);
+    assert_int_equal(fired_at[1], 8);
 }
 
 /*
@@ -371,6 +458,35 @@ static void test_route_fires_and_clears(void **state)
     assert_true(l.resolved > at[3] && l.resolved <= at[3] + p.blocked_window + p.blocked_hold + dt);
 }
 
+/* A shift detector fed 10 s samples through its lifecycle. */
+typedef struct {
+    detect_params_t p;
+    det_shift_t d;
+    life_probe_t l;
+    det_out_t o;
+    int64_t t, dt;
+} shift_run_t;
+
+static void shift_start(shift_run_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    detect_params_defaults(&r->p);
+    r->t = T0;
+    r->dt = 10 * S;
+}
+
+/* One sample of `count` against `mu` at day scale `scale` and clumping
+ * `disp` (0: none); its out in r->o. */
+static void shift_sample(shift_run_t *r, double count, double mu, double scale, double disp)
+{
+    det_in_t in = sample(r->t, r->dt, count, mu);
+    in.scale = scale;
+    in.disp = disp;
+    shift_judge(&r->d, &in, 0, &r->p, &r->o);
+    step(&r->l, r->t, &r->o, r->p.shift_for, r->p.shift_hold);
+    r->t += r->dt;
+}
+
 /*
  * shift: a series at x2 for hours goes hot once its hour-long window
  * has the evidence, fires `for` later, holds while the level is between
@@ -380,37 +496,29 @@ static void test_route_fires_and_clears(void **state)
 static void test_shift_fires_and_clears(void **state)
 {
     (void)state;
-    detect_params_t p;
-    detect_params_defaults(&p);
-    det_shift_t d;
-    memset(&d, 0, sizeof(d));
-    life_probe_t l = { 0 };
-    det_out_t o;
-    int64_t t = T0, dt = 10 * S;
+    shift_run_t r;
+    shift_start(&r);
     const struct {
         double level;
         int64_t len;
     } phases[] = { { 1, 3600 * S }, { 2, 4 * 3600 * S }, { 1.35, 3600 * S }, { 1, 3 * 3600 * S } };
     int64_t at[4];
     for (int ph = 0; ph < 4; ph++) {
-        at[ph] = t;
-        for (int64_t end = t + phases[ph].len; t < end; t += dt) {
-            det_in_t in = sample(t, dt, 500 * phases[ph].level, 500);
-            shift_judge(&d, &in, 0, &p, &o);
-            step(&l, t, &o, p.shift_for, p.shift_hold);
-        }
+        at[ph] = r.t;
+        for (int64_t end = r.t + phases[ph].len; r.t < end;)
+            shift_sample(&r, 500 * phases[ph].level, 500, 1, 0);
         if (ph == 0)
-            assert_int_equal(l.fired, 0);
+            assert_int_equal(r.l.fired, 0);
         if (ph == 2)
-            assert_int_equal(l.resolved, 0);
+            assert_int_equal(r.l.resolved, 0);
     }
-    assert_true(l.fired > at[1] + p.shift_for && l.fired < at[1] + p.shift_for + 3600 * S);
-    assert_true(l.resolved > at[3] && l.resolved < at[3] + 2 * 3600 * S);
+    assert_true(r.l.fired > at[1] + r.p.shift_for && r.l.fired < at[1] + r.p.shift_for + 3600 * S);
+    assert_true(r.l.resolved > at[3] && r.l.resolved < at[3] + 2 * 3600 * S);
     /* another alert's samples: neither */
-    det_in_t in = sample(t, dt, 5000, 500);
-    shift_judge(&d, &in, 1, &p, &o);
-    assert_false(o.hot);
-    assert_false(o.cool);
+    det_in_t in = sample(r.t, r.dt, 5000, 500);
+    shift_judge(&r.d, &in, 1, &r.p, &r.o);
+    assert_false(r.o.hot);
+    assert_false(r.o.cool);
 }
 
 /*
@@ -421,23 +529,15 @@ static void test_shift_fires_and_clears(void **state)
  */
 static int64_t shift_after_odd_day(double scale, double level)
 {
-    detect_params_t p;
-    detect_params_defaults(&p);
-    det_shift_t d;
-    memset(&d, 0, sizeof(d));
-    life_probe_t l = { 0 };
-    det_out_t o;
-    int64_t t = T0, dt = 10 * S, at = 0;
-    for (int k = 0; k < 6 * 360 + 5 * 360; k++, t += dt) {
-        double profile = 500, rate = k < 6 * 360 ? scale : level;
-        det_in_t in = sample(t, dt, profile * rate, profile * scale);
-        in.scale = scale;
-        shift_judge(&d, &in, 0, &p, &o);
-        step(&l, t, &o, p.shift_for, p.shift_hold);
+    shift_run_t r;
+    shift_start(&r);
+    int64_t at = 0;
+    for (int k = 0; k < 6 * 360 + 5 * 360; k++) {
         if (k == 6 * 360)
-            at = t;
+            at = r.t;
+        shift_sample(&r, 500 * (k < 6 * 360 ? scale : level), 500 * scale, scale, 0);
     }
-    return l.fired ? l.fired - at : 0;
+    return r.l.fired ? r.l.fired - at : 0;
 }
 
 /*
@@ -455,6 +555,25 @@ static void test_shift_back_at_profile_is_none(void **state)
     int64_t up = shift_after_odd_day(0.6, 2.0), down = shift_after_odd_day(2.0, 0.5);
     assert_true(up > 0 && up < 2 * 3600 * S);
     assert_true(down > 0 && down < 3 * 3600 * S);
+}
+
+/* Clumping widens a shift's evidence too: a 10 s series of 2 messages a
+ * sample doubled for three hours shifts when its counts are Poisson, not
+ * when they come in clumps of fifty. */
+static int shift_of_clumps(double disp)
+{
+    shift_run_t r;
+    shift_start(&r);
+    for (int k = 0; k < 5 * 360; k++)
+        shift_sample(&r, k < 2 * 360 ? 2 : 4, 2, 1, disp);
+    return r.l.fired != 0;
+}
+
+static void test_shift_knows_clumps(void **state)
+{
+    (void)state;
+    assert_true(shift_of_clumps(1));
+    assert_false(shift_of_clumps(50));
 }
 
 /* limit: above the limit hot, at or under it cool; no limit, never. */
@@ -478,8 +597,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_storm_fires_holds_and_clears),
+        cmocka_unit_test(test_storm_knows_clumps),
         cmocka_unit_test(test_storm_windows),
         cmocka_unit_test(test_silence_fires_and_clears),
+        cmocka_unit_test(test_silence_knows_clumps),
         cmocka_unit_test(test_silence_ends_after_half_an_hour_of_traffic),
         cmocka_unit_test(test_silence_suspicious_edges),
         cmocka_unit_test(test_silence_clumpy_gaps_are_normal),
@@ -487,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_route_fires_and_clears),
         cmocka_unit_test(test_shift_fires_and_clears),
         cmocka_unit_test(test_shift_back_at_profile_is_none),
+        cmocka_unit_test(test_shift_knows_clumps),
         cmocka_unit_test(test_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,10 +38,13 @@
 static int n_alerts;
 static alert_t last_alert;
 
+static int n_silences; /* silences fired */
+
 static void count_alert(void *ctx, const alert_t *a)
 {
     (void)ctx;
     n_alerts++;
+    n_silences += a->firing && a->kind == ALERT_SILENCE;
     last_alert = *a;
 }
 
@@ -179,6 +182,71 @@ static void test_incompatible_refused(void **state)
     buf[8] = STATE_VERSION;
     buf[12] = 48; /* bin count */
     expect_refused(buf, len, "daily bins");
+    free(buf);
+}
+
+/* Feeds User A's south requests every 5 s over [from, to): a clump of
+ * ten every tenth sample (a mean of one), or nothing when `gap`. */
+static void feed_clumps(engine_t *e, int64_t from, int64_t to, int gap)
+{
+    char line[256];
+    for (int64_t t = from; t < to; t += 5 * SEC) {
+        long c = !gap && (t / (5 * SEC)) % 10 == 0 ? 10 : 0;
+        int n = snprintf(line, sizeof(line),
+                         "dsp_traffic,user=A,dir=south,class=request count=%ldi %" PRId64, c, T0 + t);
+        engine_feed_line(e, line, (size_t)n);
+    }
+}
+
+/*
+ * The clumping a series learnt is in its state: after a restart (the
+ * direction's learnt gaps are not kept) 200 s of nothing from a User whose
+ * requests come ten at a time, a mean of one a sample, is no silence; 25
+ * minutes is one. A baseline saved at version 2 (no clumping) still loads.
+ */
+static void test_clumping_survives_restart(void **state)
+{
+    (void)state;
+    engine_t *e = new_engine();
+    feed_clumps(e, 0, 3 * 3600 * SEC, 0);
+    unsigned char *buf;
+    size_t len;
+    assert_int_equal(engine_state_save(e, &buf, &len), 0);
+    engine_destroy(e);
+    const int64_t at = 4 * 3600 * SEC;
+    for (int longer = 0; longer < 2; longer++) {
+        char err[256];
+        e = new_engine();
+        assert_int_equal(engine_state_load(e, buf, len, err, sizeof(err)), 0);
+        n_silences = 0;
+        int64_t gap = longer ? 1500 * SEC : 200 * SEC;
+        feed_clumps(e, at, at + 150 * SEC, 0);
+        feed_clumps(e, at + 150 * SEC, at + 150 * SEC + gap, 1);
+        feed_clumps(e, at + 150 * SEC + gap, at + 300 * SEC + gap, 0);
+        engine_finish(e);
+        assert_int_equal(n_silences, longer);
+        engine_destroy(e);
+    }
+    /* version 2: the same bytes without the clumping, the last 4 of the
+     * one baseline (just before the checksum) */
+    unsigned char *v2 = malloc(len - 4);
+    assert_non_null(v2);
+    memcpy(v2, buf, len - 8);
+    v2[8] = 2;
+    uint32_t crc = (uint32_t)crc32(0L, v2, (uInt)(len - 8));
+    for (int i = 0; i < 4; i++)
+        v2[len - 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    char err[256];
+    e = new_engine();
+    assert_int_equal(engine_state_load(e, v2, len - 4, err, sizeof(err)), 0);
+    assert_int_equal(engine_nseries(e), 1);
+    engine_destroy(e);
+    v2[8] = 1; /* and version 1 is refused */
+    crc = (uint32_t)crc32(0L, v2, (uInt)(len - 8));
+    for (int i = 0; i < 4; i++)
+        v2[len - 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    expect_refused(v2, len - 4, "state version 1, this stormwatch reads version 3");
+    free(v2);
     free(buf);
 }
 
@@ -508,6 +576,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_clumping_survives_restart),
         cmocka_unit_test(test_seeded_engine_detects_at_once),
         cmocka_unit_test(test_corruption_refused),
         cmocka_unit_test(test_incompatible_refused),

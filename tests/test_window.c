@@ -250,22 +250,22 @@ static void test_clear(void **state)
 
 /* What ewin_above and ewin_below answer, written as the formula of ewin.h
  * with nothing skipped. */
-static int ref_above(const ewin_t *w, double ratio, double z, double phi, double min_rate,
-                     double min_count)
+static int ref_above(const ewin_t *w, double ratio, double z, double phi, double disp,
+                     double min_rate, double min_count)
 {
     if (!(w->mu > 0) || !(w->secs > 0))
         return 0;
-    double v = ratio * w->v1 + phi * ratio * ratio * w->v2, sd = v > 0 ? sqrt(v) : 0;
+    double v = disp * ratio * w->v1 + phi * ratio * ratio * w->v2, sd = v > 0 ? sqrt(v) : 0;
     return w->k >= ratio * w->mu + z * sd && w->k - w->mu >= min_count &&
            (w->k - w->mu) / w->secs >= min_rate;
 }
 
-static int ref_below(const ewin_t *w, double ratio, double z, double phi, double min_rate,
-                     double min_count)
+static int ref_below(const ewin_t *w, double ratio, double z, double phi, double disp,
+                     double min_rate, double min_count)
 {
     if (!(w->mu > 0) || !(w->secs > 0))
         return 0;
-    double v = ratio * w->v1 + phi * ratio * ratio * w->v2, sd = v > 0 ? sqrt(v) : 0;
+    double v = disp * ratio * w->v1 + phi * ratio * ratio * w->v2, sd = v > 0 ? sqrt(v) : 0;
     return w->k <= ratio * w->mu - z * sd && w->mu - w->k >= min_count &&
            (w->mu - w->k) / w->secs >= min_rate;
 }
@@ -282,29 +282,36 @@ static void test_ewin_bars(void **state)
     (void)state;
     double sd = sqrt(200.0), bar = 200 + 3 * sd; /* 242.43 */
     ewin_t over = window_of((float)(bar + 0.01)), under = window_of((float)(bar - 0.01));
-    assert_true(ewin_above(&over, 2, 3, 0, 0, 0));
-    assert_false(ewin_above(&under, 2, 3, 0, 0, 0));
+    assert_true(ewin_above(&over, 2, 3, 0, 1, 0, 0));
+    assert_false(ewin_above(&under, 2, 3, 0, 1, 0, 0));
     /* under ratio x mu itself: no z helps */
     ewin_t low = window_of(199);
-    assert_false(ewin_above(&low, 2, 3, 0, 0, 0));
-    assert_false(ewin_above(&low, 2, 0, 0, 0, 0));
+    assert_false(ewin_above(&low, 2, 3, 0, 1, 0, 0));
+    assert_false(ewin_above(&low, 2, 0, 0, 1, 0, 0));
     /* a negative z lowers the bar under ratio x mu: 199 >= 200 - 1 x sd */
-    assert_true(ewin_above(&low, 2, -1, 0, 0, 0));
+    assert_true(ewin_above(&low, 2, -1, 0, 1, 0, 0));
     /* below: at ratio 0.5, sd = sqrt(50); the bar is 50 - 2 sd = 35.86 */
     double lbar = 50 - 2 * sqrt(50.0);
     ewin_t down = window_of((float)(lbar - 0.01)), near = window_of((float)(lbar + 0.01));
-    assert_true(ewin_below(&down, 0.5, 2, 0, 0, 0));
-    assert_false(ewin_below(&near, 0.5, 2, 0, 0, 0));
+    assert_true(ewin_below(&down, 0.5, 2, 0, 1, 0, 0));
+    assert_false(ewin_below(&near, 0.5, 2, 0, 1, 0, 0));
     ewin_t mid = window_of(51);
-    assert_false(ewin_below(&mid, 0.5, 2, 0, 0, 0));
-    assert_true(ewin_below(&mid, 0.5, -1, 0, 0, 0));
+    assert_false(ewin_below(&mid, 0.5, 2, 0, 1, 0, 0));
+    assert_true(ewin_below(&mid, 0.5, -1, 0, 1, 0, 0));
     /* z = 0: exactly at ratio x mu is at the bar, each way */
     ewin_t at_up = window_of(200), at_down = window_of(50);
-    assert_true(ewin_above(&at_up, 2, 0, 0, 0, 0));
-    assert_true(ewin_below(&at_down, 0.5, 0, 0, 0, 0));
+    assert_true(ewin_above(&at_up, 2, 0, 0, 1, 0, 0));
+    assert_true(ewin_below(&at_down, 0.5, 0, 0, 1, 0, 0));
+    /* clumping 4: the Poisson part of the variance four times as wide,
+     * sd sqrt(800); the bar 200 + 3 sd = 284.85 */
+    double cbar = 200 + 3 * sqrt(800.0);
+    ewin_t c_over = window_of((float)(cbar + 0.01)), c_under = window_of((float)(cbar - 0.01));
+    assert_true(ewin_above(&c_over, 2, 3, 0, 4, 0, 0));
+    assert_false(ewin_above(&c_under, 2, 3, 0, 4, 0, 0));
+    assert_true(ewin_above(&c_under, 2, 3, 0, 1, 0, 0));
     /* the minimum excess, in count and in rate */
-    assert_false(ewin_above(&over, 2, 3, 0, 0, 143));
-    assert_false(ewin_above(&over, 2, 3, 0, 143.0 / 60, 0));
+    assert_false(ewin_above(&over, 2, 3, 0, 1, 0, 143));
+    assert_false(ewin_above(&over, 2, 3, 0, 1, 143.0 / 60, 0));
 }
 
 /* ewin_above and ewin_below give the formula's answer on windows at and
@@ -320,8 +327,9 @@ static void test_ewin_matches_formula(void **state)
     for (int i = 0; i < 200000; i++) {
         double mu = exp(rng_u01(&seed) * 20 - 10), ratio = 0.2 + rng_u01(&seed) * 4;
         double z = zs[rng_next(&seed) % 8], phi = rng_u01(&seed) < 0.3 ? 0 : rng_u01(&seed);
+        double disp = rng_u01(&seed) < 0.5 ? 1 : 1 + rng_u01(&seed) * 20;
         /* k near the bar: ratio x mu give or take a few sd */
-        double sd = sqrt(ratio * mu + phi * ratio * ratio * mu * mu);
+        double sd = sqrt(disp * ratio * mu + phi * ratio * ratio * mu * mu);
         double k = ratio * mu + (rng_u01(&seed) * 8 - 4) * sd;
         ewin_t w = { .k = (float)k, .mu = (float)mu, .secs = (float)(1 + rng_u01(&seed) * 600),
                      .v1 = (float)mu, .v2 = (float)(mu * mu * rng_u01(&seed)) };
@@ -331,10 +339,10 @@ static void test_ewin_matches_formula(void **state)
         }
         double min_rate = rng_u01(&seed) < 0.5 ? 0 : rng_u01(&seed);
         double min_count = rng_u01(&seed) < 0.5 ? 0 : rng_u01(&seed) * 10;
-        int a = ewin_above(&w, ratio, z, phi, min_rate, min_count);
-        int b = ewin_below(&w, 1 / ratio, z, phi, min_rate, min_count);
-        if (a != ref_above(&w, ratio, z, phi, min_rate, min_count) ||
-            b != ref_below(&w, 1 / ratio, z, phi, min_rate, min_count))
+        int a = ewin_above(&w, ratio, z, phi, disp, min_rate, min_count);
+        int b = ewin_below(&w, 1 / ratio, z, phi, disp, min_rate, min_count);
+        if (a != ref_above(&w, ratio, z, phi, disp, min_rate, min_count) ||
+            b != ref_below(&w, 1 / ratio, z, phi, disp, min_rate, min_count))
             fail_msg("window %d (k %g mu %g ratio %g z %g): above %d below %d against the formula",
                      i, (double)w.k, (double)w.mu, ratio, z, a, b);
         above += (unsigned)a;
