@@ -39,7 +39,8 @@ static double evidence(double k, double mu, double phi, double f)
 }
 
 /* Folds n buckets of about nothing (a run that ended) and, when `traffic`,
- * one with traffic into the learnt share of quiet buckets. */
+ * one with traffic into the learnt share of quiet buckets. The traffic
+ * comes last, so the share is never 1 (-log(1): no evidence at all). */
 static void learn_quiet(det_silence_t *s, double secs, double n, int traffic)
 {
     double keep = SILENCE_QUIET_TAU_S / (SILENCE_QUIET_TAU_S + secs); /* a bucket's */

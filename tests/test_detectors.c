@@ -391,7 +391,7 @@ static void test_silence_clumpy_gaps_are_normal(void **state)
 /*
  * Only gaps that made no silence are learnt: a steady User's silence
  * teaches nothing, so the next fires as fast; an hour of traffic later
- * what a short gap taught has faded.
+ * what a short gap taught has faded; and no gap teaches certainty.
  */
 static void test_silence_teaches_no_quiet(void **state)
 {
@@ -418,6 +418,12 @@ static void test_silence_teaches_no_quiet(void **state)
     for (int k = 0; k < 360; k++)
         sil_bucket(&r, 20, 20);
     assert_true(r.d.quiet < taught * 0.38f && r.d.quiet > taught * 0.36f);
+    /* eleven days of nothing from a User expecting next to nothing make no
+     * silence; its share stops short of certain, so later gaps still count */
+    for (int k = 0; k < 100000; k++)
+        sil_bucket(&r, 0, 0.0001);
+    sil_bucket(&r, 20, 20);
+    assert_true(r.d.quiet > 0.99f && r.d.quiet < 1.0f);
 }
 
 /*
