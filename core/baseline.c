@@ -304,9 +304,9 @@ void base_learn(base_t *b, const base_cfg_t *cfg, double count, int64_t dt_ns, i
         double resid = count - mu, d = base_disp(b);
         double phi_now = b->phi > BASE_PHI_CLIP_FLOOR ? b->phi : BASE_PHI_CLIP_FLOOR;
         if (mu < BASE_DISP_MU) {
-            /* the clumping, from the whole residual (what the quadratic
-             * term explains taken off): clipped at the spread known so
-             * far, a clump would never teach its own size */
+            /* the clumping, from the whole residual less what the
+             * quadratic term explains; not clipped at the spread known so
+             * far (a clump would never teach its own size), only capped */
             double d_obs = (resid * resid - b->phi * mu * mu) / mu;
             if (d_obs > BASE_DISP_OBS_MAX)
                 d_obs = BASE_DISP_OBS_MAX;
