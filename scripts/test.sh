@@ -3,8 +3,9 @@
 # twice: a release build with warnings as errors, then the same tests under
 # AddressSanitizer and UndefinedBehaviorSanitizer; then the threaded tests
 # under ThreadSanitizer; then every libFuzzer target (clang) over its seed
-# corpus, crash regressions included. Scores the shared example scenarios
-# too when ../shared is beside the checkout.
+# corpus, crash regressions included. Scores the shared example scenarios,
+# and simulator traffic of shapes they lack, too when ../shared is beside
+# the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -32,3 +33,6 @@ scripts/fuzz.sh --regress
 
 echo "== shared example scenarios (when present)"
 scripts/score-shared.sh build
+
+echo "== simulator traffic of unseen shapes, scored by the shared tool (when present)"
+scripts/score-sim.sh --check build 24
