@@ -38,6 +38,8 @@ start() {
   bad "daemon did not answer: $(tail -3 daemon.log)"
 }
 start
+# the HTTP server's threads, ZeroMQ's and ours leave the signals to the main loop
+why=$(signals_blocked "$pid") && ok || bad "a thread takes signals: $why"
 
 [ "$(code "$api/healthz")" = 200 ] && ok || bad healthz
 [ "$(code "$api/readyz")" = 200 ] && ok || bad readyz

@@ -5,6 +5,8 @@
 #   expect_status WANT CMD...   run CMD (stdout to out.txt, stderr to err.txt)
 #   expect_grep FILE RE WHAT    FILE matches the grep pattern RE
 #   freeport                    a loopback TCP port to serve on
+#   signals_blocked PID         every thread of daemon PID but its main one
+#                               blocks SIGHUP, SIGINT and SIGTERM
 fails=0 passes=0
 ok() { passes=$((passes + 1)); }
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
@@ -37,4 +39,25 @@ while True:
     finally:
         s.close()
 PY
+}
+# signals_blocked PID: the daemon takes SIGHUP, SIGINT and SIGTERM in its
+# main thread's sigtimedwait; a thread that did not block them (one a
+# library started before the mask was set) would take one by its default
+# action and end the process at once, unsaved. SigBlk is hex; the three
+# are bits 0, 1 and 14 (0x4003). The main thread (task id = PID) shows
+# them unblocked while it waits.
+signals_blocked() {
+  local pid=$1 t n=0
+  for t in /proc/"$pid"/task/*; do
+    [ "${t##*/}" = "$pid" ] && continue
+    local blk
+    blk=$(awk '/^SigBlk:/ { print $2 }' "$t/status" 2>/dev/null) || continue
+    [ -n "$blk" ] || continue
+    if (( (16#$blk & 16#4003) != 16#4003 )); then
+      echo "thread ${t##*/} ($(cat "$t/comm" 2>/dev/null)) blocks only $blk"
+      return 1
+    fi
+    n=$((n + 1))
+  done
+  [ "$n" -gt 0 ] || { echo "no threads of $pid"; return 1; }
 }

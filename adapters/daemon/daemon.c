@@ -651,6 +651,17 @@ static int run(daemon_t *d, int argc, char **argv)
     /* a peer gone mid-write (a socket, a pipe) is an error return to the
      * writer, never the end of the daemon */
     signal(SIGPIPE, SIG_IGN);
+    /* the signals go to the main loop's sigtimedwait only: blocked before
+     * setup, as setup already starts threads (ZeroMQ's, librdkafka's, the
+     * HTTP server's, the Alertmanager sender), and a thread that did not
+     * block them would take a SIGTERM or SIGHUP by its default action,
+     * ending the daemon at once: no drain, no state saved, no handover */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     char err[1024] = "";
     rc = setup(d, &flags, given, err, sizeof(err));
     cfg_run_free(&flags); /* what the file did not take */
@@ -660,14 +671,6 @@ static int run(daemon_t *d, int argc, char **argv)
         teardown(d);
         return sw_exit_status(rc);
     }
-
-    /* signals go to the main thread only: block them before any thread starts */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     if (start_threads(d) < 0) {
         teardown(d);
