@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,23 +345,45 @@ static void test_damaged_blob_refused(void **state)
     free(t);
 }
 
+/* Makes a blob's checksum (its last 4 bytes) right again after an edit. */
+static void recrc(unsigned char *blob, size_t len)
+{
+    uint32_t crc = (uint32_t)crc32(0L, blob, (uInt)(len - 4));
+    for (int i = 0; i < 4; i++)
+        blob[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+}
+
+/* A copy of the blob B's state is handed over in, two minutes into its
+ * storm (the caller frees it), and *u decoded from it. */
+static unsigned char *mid_storm_blob(size_t *len, state_user_t *u)
+{
+    traffic_t *t = traffic();
+    inst_t *p = inst_new();
+    engine_source_active(p->e, SRC_B, 1);
+    read_lines(p, t, 0, line_at(t, T0 + STORM + 2 * 60 * S), 1u << SRC_B, INT64_MIN);
+    engine_handoff(p->e, SRC_B, 1);
+    *len = p->st[0].len;
+    unsigned char *blob = malloc(*len);
+    assert_non_null(blob);
+    memcpy(blob, p->st[0].blob, *len);
+    inst_free(p);
+    free(t->v);
+    free(t);
+    char err[256];
+    assert_int_equal(state_decode_user(blob, *len, u, err, sizeof(err)), 0);
+    return blob;
+}
+
 /* A state whose checksum is right but which holds a time outside the span
  * of sample times (forged, or from a broken writer) is refused with the
  * reason: its differences would overflow in the detectors. */
 static void test_forged_time_refused(void **state)
 {
     (void)state;
-    traffic_t *t = traffic();
-    inst_t *p = inst_new();
-    engine_source_active(p->e, SRC_B, 1);
-    read_lines(p, t, 0, line_at(t, T0 + STORM + 2 * 60 * S), 1u << SRC_B, INT64_MIN);
-    engine_handoff(p->e, SRC_B, 1);
-    size_t len = p->st[0].len;
-    unsigned char *bad = malloc(len);
-    memcpy(bad, p->st[0].blob, len);
-    char err[256];
+    size_t len;
     state_user_t u;
-    assert_int_equal(state_decode_user(bad, len, &u, err, sizeof(err)), 0);
+    unsigned char *bad = mid_storm_blob(&len, &u);
+    char err[256];
     int64_t last = u.series[0].last_ts;
     state_user_free(&u);
     /* the series' last sample time, little-endian, made negative */
@@ -372,19 +395,55 @@ static void test_forged_time_refused(void **state)
         at++;
     assert_true(at + 8 <= len);
     bad[at + 7] |= 0x80;
-    uint32_t crc = (uint32_t)crc32(0L, bad, (uInt)(len - 4));
-    for (int i = 0; i < 4; i++)
-        bad[len - 4 + i] = (unsigned char)(crc >> (8 * i));
+    recrc(bad, len);
     err[0] = '\0';
     assert_int_equal(state_decode_user(bad, len, &u, err, sizeof(err)), SW_EPARSE);
     assert_non_null(strstr(err, "time out of range"));
     inst_t *q = inst_new();
     assert_int_equal(engine_adopt(q->e, bad, len, err, sizeof(err)), SW_EPARSE);
     free(bad);
-    inst_free(p);
     inst_free(q);
-    free(t->v);
-    free(t);
+}
+
+/*
+ * A direction's learnt share of quiet buckets is a share: 1 loads, more
+ * (or NaN) is refused with the reason, however right the checksum. It is
+ * found in the blob as the 4 bytes before the gap count, before the
+ * direction's "traffic since" time.
+ */
+static void test_forged_quiet_refused(void **state)
+{
+    (void)state;
+    size_t len;
+    state_user_t u;
+    unsigned char *bad = mid_storm_blob(&len, &u);
+    char err[256];
+    int64_t since = u.agg[0].sil.traffic_since;
+    state_user_free(&u);
+    assert_true(since != INT64_MIN);
+    unsigned char want[9] = { 1 };
+    for (int i = 0; i < 8; i++)
+        want[1 + i] = (unsigned char)((uint64_t)since >> (8 * i));
+    size_t at = 0;
+    while (at + 9 <= len && memcmp(bad + at, want, 9) != 0)
+        at++;
+    assert_true(at >= 8 && at + 9 <= len);
+    const float shares[] = { 1.0f, 1.5f, NAN };
+    for (int k = 0; k < 3; k++) {
+        memcpy(bad + at - 8, &shares[k], 4); /* little-endian, as the writer */
+        recrc(bad, len);
+        err[0] = '\0';
+        int rc = state_decode_user(bad, len, &u, err, sizeof(err));
+        if (k == 0) {
+            assert_int_equal(rc, 0);
+            assert_true(u.agg[0].sil.quiet == 1.0f);
+            state_user_free(&u);
+        } else {
+            assert_int_equal(rc, SW_EPARSE);
+            assert_non_null(strstr(err, k == 1 ? "quiet share over 1" : "out of range"));
+        }
+    }
+    free(bad);
 }
 
 /*
@@ -542,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_blob_round_trip),
         cmocka_unit_test(test_damaged_blob_refused),
         cmocka_unit_test(test_forged_time_refused),
+        cmocka_unit_test(test_forged_quiet_refused),
         cmocka_unit_test(test_partition_moves_mid_storm),
         cmocka_unit_test(test_partition_moves_to_a_busy_instance),
         cmocka_unit_test(test_killed_instance_taken_over),

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,14 @@ static void test_incompatible_refused(void **state)
     free(buf);
 }
 
+/* Makes a state's checksum (its last 4 bytes) right again after an edit. */
+static void recrc(unsigned char *buf, size_t len)
+{
+    uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
+    for (int i = 0; i < 4; i++)
+        buf[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+}
+
 /* Feeds User A's south requests every 5 s over [from, to): a clump of
  * ten every tenth sample (a mean of one), or nothing when `gap`. */
 static void feed_clumps(engine_t *e, int64_t from, int64_t to, int gap)
@@ -233,20 +242,41 @@ static void test_clumping_survives_restart(void **state)
     assert_non_null(v2);
     memcpy(v2, buf, len - 8);
     v2[8] = 2;
-    uint32_t crc = (uint32_t)crc32(0L, v2, (uInt)(len - 8));
-    for (int i = 0; i < 4; i++)
-        v2[len - 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    recrc(v2, len - 4);
     char err[256];
     e = new_engine();
     assert_int_equal(engine_state_load(e, v2, len - 4, err, sizeof(err)), 0);
     assert_int_equal(engine_nseries(e), 1);
     engine_destroy(e);
     v2[8] = 1; /* and version 1 is refused */
-    crc = (uint32_t)crc32(0L, v2, (uInt)(len - 8));
-    for (int i = 0; i < 4; i++)
-        v2[len - 8 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    recrc(v2, len - 4);
     expect_refused(v2, len - 4, "state version 1, this stormwatch reads version 3");
     free(v2);
+    free(buf);
+}
+
+/* A learnt clumping (the last 4 bytes of the one baseline, before the
+ * checksum) is at most BASE_DISP_OBS_MAX: that loads, more or NaN is
+ * refused whole, however right the checksum. */
+static void test_clumping_out_of_range_refused(void **state)
+{
+    (void)state;
+    unsigned char *buf;
+    size_t len;
+    char err[256];
+    learnt_state(&buf, &len);
+    const float disps[] = { (float)BASE_DISP_OBS_MAX, (float)BASE_DISP_OBS_MAX + 0.5f, NAN };
+    for (int k = 0; k < 3; k++) {
+        memcpy(buf + len - 8, &disps[k], 4); /* little-endian, as the writer */
+        recrc(buf, len);
+        if (k == 0) {
+            engine_t *e = new_engine();
+            assert_int_equal(engine_state_load(e, buf, len, err, sizeof(err)), 0);
+            engine_destroy(e);
+        } else {
+            expect_refused(buf, len, "series 1 of 1: value out of range");
+        }
+    }
     free(buf);
 }
 
@@ -259,9 +289,7 @@ static void set_first_age(unsigned char *buf, size_t len, int64_t age)
     size_t at = 8 + 4 + 4 + 8 + 8 + 2 + 1 + 1 + 2 + 7 + 4 + 8 + 4 + 4 + 4;
     for (int i = 0; i < 8; i++)
         buf[at + (size_t)i] = (unsigned char)((uint64_t)age >> (8 * i));
-    uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(len - 4));
-    for (int i = 0; i < 4; i++)
-        buf[len - 4 + (size_t)i] = (unsigned char)(crc >> (8 * i));
+    recrc(buf, len);
 }
 
 /* Found by fuzz_state: an age near INT64_MAX was loaded, and the next
@@ -577,6 +605,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_clumping_survives_restart),
+        cmocka_unit_test(test_clumping_out_of_range_refused),
         cmocka_unit_test(test_seeded_engine_detects_at_once),
         cmocka_unit_test(test_corruption_refused),
         cmocka_unit_test(test_incompatible_refused),
