@@ -65,9 +65,18 @@ static int kind_for(const base_cfg_t *cfg, int64_t n)
     return cfg->weekly ? kind_of_bin(n) : BASE_WEEKDAY;
 }
 
+/* A bin's word (base_t.bins): its rate's 12 bits over its 4 bits of days. */
+#define BIN_DAYS 0xfu
+#define BIN_RATE_SHIFT 4
+
+static double bin_rate(uint16_t w)
+{
+    return half12_to_float((uint16_t)(w >> BIN_RATE_SHIFT));
+}
+
 uint8_t base_days(const base_t *b, int k, int i)
 {
-    unsigned u = (unsigned)i, v = (unsigned)b->days[k][u >> 1] >> ((u & 1) * 4) & 0xf;
+    unsigned v = b->bins[k][i] & BIN_DAYS;
     return (uint8_t)((v & DAYS_MAX) | (v & 8 ? DAYS_ODD : 0));
 }
 
@@ -75,8 +84,18 @@ void base_set_days(base_t *b, int k, int i, unsigned count_odd)
 {
     unsigned n = count_odd & 0x7f;
     unsigned v = (n > DAYS_MAX ? DAYS_MAX : n) | (count_odd & DAYS_ODD ? 8 : 0);
-    unsigned u = (unsigned)i, shift = (u & 1) * 4;
-    b->days[k][u >> 1] = (uint8_t)((b->days[k][u >> 1] & ~(0xfu << shift)) | v << shift);
+    b->bins[k][i] = (uint16_t)((b->bins[k][i] & ~BIN_DAYS) | v);
+}
+
+double base_prof(const base_t *b, int k, int i)
+{
+    return bin_rate(b->bins[k][i]);
+}
+
+void base_set_prof(base_t *b, int k, int i, double rate)
+{
+    b->bins[k][i] = (uint16_t)(half12_from_float((float)rate) << BIN_RATE_SHIFT |
+                               (b->bins[k][i] & BIN_DAYS));
 }
 
 void base_init(base_t *b)
@@ -101,7 +120,7 @@ double base_scale(const base_t *b)
  */
 static int usable_at(const base_t *b, int k, int i, int own_kind, int64_t n)
 {
-    unsigned d = (unsigned)b->days[k][(unsigned)i >> 1] >> (((unsigned)i & 1) * 4) & DAYS_MAX;
+    unsigned d = b->bins[k][i] & DAYS_MAX;
     /* the other kind of day's profile (own_kind 0) was never learnt from bin n */
     int today = own_kind && n < b->bin && n > b->bin - BASE_BINS;
     return d > 1 || (d == 1 && !today);
@@ -119,11 +138,11 @@ static int profile_kind_at(const base_t *b, const base_cfg_t *cfg, int64_t n, in
 {
     *own = usable_at(b, k, i, 1, n);
     if (*own) {
-        *rate = half_to_float(b->prof[k][i]);
+        *rate = bin_rate(b->bins[k][i]);
         return 1;
     }
     if (cfg->weekly && usable_at(b, 1 - k, i, 0, n)) {
-        *rate = half_to_float(b->prof[1 - k][i]);
+        *rate = bin_rate(b->bins[1 - k][i]);
         return 1;
     }
     return 0;
@@ -209,7 +228,6 @@ static void fold(base_t *b, const base_cfg_t *cfg)
 {
     const double half = (double)BASE_BIN_NS / SW_NS_PER_S / 2;
     int k = kind_for(cfg, b->bin), i = day_bin(b->bin);
-    uint16_t *prof = &b->prof[k][i];
     uint8_t days = base_days(b, k, i);
     int n = days & DAYS_MAX, odd_before = days & DAYS_ODD;
     double v;
@@ -226,13 +244,13 @@ static void fold(base_t *b, const base_cfg_t *cfg)
         }
     }
     if (n == 0) {
-        *prof = half_from_float((float)v);
+        base_set_prof(b, k, i, v);
     } else {
-        double p = half_to_float(*prof);
+        double p = base_prof(b, k, i);
         int outlier = b->acc_secs >= half &&
                       ((v > p * cfg->outlier_ratio && v - p > cfg->outlier_slack) ||
                        (v * cfg->outlier_ratio < p && p - v > cfg->outlier_slack));
-        *prof = half_from_float((float)(p + (outlier ? cfg->outlier_weight : cfg->day_weight) * (v - p)));
+        base_set_prof(b, k, i, p + (outlier ? cfg->outlier_weight : cfg->day_weight) * (v - p));
     }
     base_set_days(b, k, i, (unsigned)(n < DAYS_MAX ? n + 1 : n));
 }
@@ -397,7 +415,7 @@ void base_rebase(base_t *b, double factor)
     b->rate *= factor;
     for (int k = 0; k < BASE_KINDS; k++)
         for (int i = 0; i < BASE_BINS; i++)
-            b->prof[k][i] = half_from_float((float)(half_to_float(b->prof[k][i]) * factor));
+            base_set_prof(b, k, i, base_prof(b, k, i) * factor);
     b->sc_obs = b->sc_exp = 0;
 }
 

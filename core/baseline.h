@@ -94,8 +94,10 @@ typedef struct {
     int64_t bin;       /* absolute local bin being accumulated; INT64_MIN none */
     float acc_count, acc_secs;   /* this bin today, normal samples only */
     float all_count, all_secs;   /* this bin today, every sample */
-    uint16_t prof[BASE_KINDS][BASE_BINS]; /* learned rate per bin (half floats) */
-    uint8_t days[BASE_KINDS][BASE_BINS / 2]; /* two bins a byte (base_days()) */
+    /* each bin of each kind of day: its learned rate, a 12-bit float
+     * (half12_from_float()) in the top 12 bits, and its days learnt
+     * (base_days()) in the low 4 (base_prof(), base_set_prof()) */
+    uint16_t bins[BASE_KINDS][BASE_BINS];
 } base_t;
 
 /* What a series is expected to carry around a time (base_expect). */
@@ -112,13 +114,17 @@ typedef struct {
 /*
  * Days learnt of bin i of kind k, and whether the last was mostly
  * anomalous (BASE_DAYS_ODD): what the profile's reader needs is "none, one,
- * more", so a bin keeps them in four bits (saturating at BASE_DAYS_MAX),
- * two bins a byte.
+ * more", so a bin keeps them in four bits (saturating at BASE_DAYS_MAX)
+ * below its rate.
  */
 #define BASE_DAYS_MAX 7
 #define BASE_DAYS_ODD 0x80
 uint8_t base_days(const base_t *b, int k, int i);                /* count | ODD */
 void base_set_days(base_t *b, int k, int i, unsigned count_odd); /* count clamped */
+/* The learned rate of bin i of kind k, msg/s, and setting it (rounded to
+ * the 12-bit float it is kept in; its days unchanged). */
+double base_prof(const base_t *b, int k, int i);
+void base_set_prof(base_t *b, int k, int i, double rate);
 
 /* A new baseline: no history. */
 void base_init(base_t *b);

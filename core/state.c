@@ -13,6 +13,7 @@
 
 #include "alert.h"
 #include "err.h"
+#include "half.h"
 #include "lineproto.h"
 
 static const char magic[8] = { 'S', 'W', 'S', 'T', 'A', 'T', 'E', '1' };
@@ -93,7 +94,7 @@ static void w_base(wbuf_t *w, const base_t *b)
     w_f32(w, b->all_secs);
     for (int k = 0; k < BASE_KINDS; k++)
         for (int i = 0; i < BASE_BINS; i++)
-            w_u(w, b->prof[k][i], 2);
+            w_u(w, half_from_float((float)base_prof(b, k, i)), 2); /* exact: a 12-bit half */
     for (int k = 0; k < BASE_KINDS; k++) /* a byte a bin, as before they were packed */
         for (int i = 0; i < BASE_BINS; i++)
             w_u(w, base_days(b, k, i), 1);
@@ -264,8 +265,9 @@ static int r_base(rbuf_t *r, base_t *b, int zero_age, int disp)
              finite_nonneg(b->all_secs);
     for (int k = 0; k < BASE_KINDS; k++)
         for (int i = 0; i < BASE_BINS; i++) {
-            b->prof[k][i] = (uint16_t)r_u(r, 2);
-            ok = ok && (b->prof[k][i] & 0x7c00) != 0x7c00; /* no infinity, no NaN */
+            uint16_t h = (uint16_t)r_u(r, 2);
+            ok = ok && (h & 0x7c00) != 0x7c00; /* no infinity, no NaN */
+            base_set_prof(b, k, i, half_to_float(h));
         }
     for (int k = 0; k < BASE_KINDS; k++)
         for (int i = 0; i < BASE_BINS; i++)

@@ -129,6 +129,52 @@ static double rng_poisson(uint64_t *s, double mu)
     return k;
 }
 
+/*
+ * A profile bin keeps its rate as a 12-bit float beside its days: within
+ * 0.4 % from 6e-5 to 65504 msg/s (below, within 2.4e-7: a message in a
+ * month), nothing negative, never infinite, and
+ * setting the rate leaves the days alone (and the days the rate).
+ */
+static void test_bin_rate_and_days_share_a_word(void **state)
+{
+    (void)state;
+    base_t b;
+    base_init(&b);
+    double rates[] = { 6.2e-5, 3e-4, 0.05, 1, 6.5, 7.25, 123.4, 4999, 65000 };
+    for (size_t j = 0; j < sizeof(rates) / sizeof(rates[0]); j++) {
+        base_set_days(&b, BASE_WEEKEND, 7, 5 | BASE_DAYS_ODD);
+        base_set_prof(&b, BASE_WEEKEND, 7, rates[j]);
+        assert_near(base_prof(&b, BASE_WEEKEND, 7), rates[j], rates[j] * 0.004);
+        assert_int_equal(base_days(&b, BASE_WEEKEND, 7), 5 | BASE_DAYS_ODD);
+        base_set_days(&b, BASE_WEEKEND, 7, 2);
+        assert_near(base_prof(&b, BASE_WEEKEND, 7), rates[j], rates[j] * 0.004);
+    }
+    base_set_prof(&b, BASE_WEEKEND, 7, 1e-6);
+    assert_near(base_prof(&b, BASE_WEEKEND, 7), 1e-6, 2.4e-7);
+    base_set_prof(&b, BASE_WEEKEND, 7, 2e-7);
+    assert_near(base_prof(&b, BASE_WEEKEND, 7), 2e-7, 2.4e-7);
+    /* neighbours and the other kind untouched */
+    assert_true(base_prof(&b, BASE_WEEKEND, 6) == 0 && base_days(&b, BASE_WEEKEND, 8) == 0);
+    assert_true(base_prof(&b, BASE_WEEKDAY, 7) == 0 && base_days(&b, BASE_WEEKDAY, 7) == 0);
+    /* the largest is kept, beyond it clamped, never infinite */
+    base_set_prof(&b, BASE_WEEKDAY, 0, 1e9);
+    assert_true(base_prof(&b, BASE_WEEKDAY, 0) > 65000 && base_prof(&b, BASE_WEEKDAY, 0) <= 65504);
+    base_set_prof(&b, BASE_WEEKDAY, 0, 65504);
+    assert_true(base_prof(&b, BASE_WEEKDAY, 0) <= 65504);
+    base_set_prof(&b, BASE_WEEKDAY, 1, -3);
+    assert_true(base_prof(&b, BASE_WEEKDAY, 1) == 0);
+    base_set_prof(&b, BASE_WEEKDAY, 1, NAN);
+    assert_true(base_prof(&b, BASE_WEEKDAY, 1) == 0);
+    /* rounding is to the nearest: 1 + 1/256 is a tie, to even (1); just
+     * over it goes up a step (1/128) */
+    base_set_prof(&b, BASE_WEEKDAY, 2, 1.0 + 1.0 / 256);
+    assert_true(base_prof(&b, BASE_WEEKDAY, 2) == 1.0);
+    base_set_prof(&b, BASE_WEEKDAY, 2, 1.0 + 1.0 / 256 + 1.0 / 1024);
+    assert_true(base_prof(&b, BASE_WEEKDAY, 2) == 1.0 + 1.0 / 128);
+    base_set_prof(&b, BASE_WEEKDAY, 2, 1.0 + 3.0 / 256); /* a tie up to even */
+    assert_true(base_prof(&b, BASE_WEEKDAY, 2) == 1.0 + 2.0 / 128);
+}
+
 static void test_init(void **state)
 {
     (void)state;
@@ -372,10 +418,10 @@ static void test_daily_profile_later_days(void **state)
     d.anomalous[40] = 1;
     feed_day(&b, &cfg, 1, &d, 10 * SEC);
     base_learn(&b, &cfg, 50, 10 * SEC, bin_start(2, 0) + 10 * SEC, BASE_NORMAL);
-    /* profiles are kept in half precision: three significant digits */
-    assert_near(expect_mid(&b, 2, 20), 5 + 0.5 * (8 - 5), 5e-3);
-    assert_near(expect_mid(&b, 2, 30), 5 + 0.05 * (50 - 5), 5e-3);
-    assert_near(expect_mid(&b, 2, 31), 5 + 0.05 * (1 - 5), 5e-3);
+    /* profiles are kept as 12-bit floats: within 0.4 % */
+    assert_near(expect_mid(&b, 2, 20), 5 + 0.5 * (8 - 5), 0.004 * 6.5);
+    assert_near(expect_mid(&b, 2, 30), 5 + 0.05 * (50 - 5), 0.004 * 7.25);
+    assert_near(expect_mid(&b, 2, 31), 5 + 0.05 * (1 - 5), 0.004 * 4.8);
     assert_near(expect_mid(&b, 2, 40), 5.0, 1e-5); /* the incident is not learnt */
     assert_near(expect_mid(&b, 2, 50), 5.0, 1e-5);
     assert_int_equal(base_days(&b, BASE_WEEKDAY, 20), 2);
@@ -671,8 +717,8 @@ static void two_profiles(base_t *b, double weekday, double weekend)
 {
     base_init(b);
     for (int i = 0; i < BASE_BINS; i++) {
-        b->prof[BASE_WEEKDAY][i] = half_from_float((float)weekday);
-        b->prof[BASE_WEEKEND][i] = half_from_float((float)weekend);
+        base_set_prof(b, BASE_WEEKDAY, i, weekday);
+        base_set_prof(b, BASE_WEEKEND, i, weekend);
         base_set_days(b, BASE_WEEKDAY, i, 3);
         base_set_days(b, BASE_WEEKEND, i, 3);
     }
@@ -726,8 +772,8 @@ static void test_coarse_unlearnt_bin_reads_neighbours(void **state)
     base_t b;
     base_init(&b);
     b.rate = 1;
-    b.prof[BASE_WEEKDAY][40] = half_from_float(8);
-    b.prof[BASE_WEEKDAY][42] = half_from_float(2);
+    base_set_prof(&b, BASE_WEEKDAY, 40, 8);
+    base_set_prof(&b, BASE_WEEKDAY, 42, 2);
     base_set_days(&b, BASE_WEEKDAY, 40, 3);
     base_set_days(&b, BASE_WEEKDAY, 42, 3);
     base_cfg_t cfg = { .tau = 1800 * SEC, .day_weight = 0.5, .smooth = 1 };
@@ -761,6 +807,7 @@ static void test_coarse_unlearnt_bin_reads_neighbours(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bin_rate_and_days_share_a_word),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_constant_rate),
         cmocka_unit_test(test_warmup_running_mean),
