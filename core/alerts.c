@@ -39,14 +39,17 @@ typedef struct {
  * A User's bucket summary waiting to be released. Summaries are the bulk
  * of what is held (one a User and direction each bucket, for the incident
  * settle: a million Users hold a million or two), so they wait in a queue
- * of their own, 64 bytes each, their User's name in a byte FIFO beside
- * them in the same order; the rest waits as whole events.
+ * of their own, 40 bytes each, their User's name in a byte FIFO beside
+ * them in the same order; the rest waits as whole events. The numbers
+ * are floats (7 significant digits): they are shown, compared, and summed
+ * over a change's window by the checks, never differenced.
  */
 typedef struct {
     int64_t at, dt;
-    double value, baseline, queued, delivered, backlog;
+    float value, baseline, queued, delivered, backlog;
     uint8_t dir, alerting, ulen;
 } sum_t;
+_Static_assert(sizeof(sum_t) == 40, "a summary held is 40 bytes");
 
 /* The events of one shard not yet released, oldest first (they arrive in
  * event-time order): growable rings, summaries apart. */
@@ -313,8 +316,9 @@ static int sq_push(queue_t *q, const event_t *ev)
         if (VEC_RING_GROW(q->names, q->ncap, q->nhead, q->nlen, 4096, 0) < 0)
             return SW_ENOMEM;
     q->sv[(q->shead + q->sn) & (q->scap - 1)] = (sum_t){
-        .at = ev->at, .dt = ev->dt, .value = ev->value, .baseline = ev->baseline,
-        .queued = ev->queued, .delivered = ev->delivered, .backlog = ev->backlog,
+        .at = ev->at, .dt = ev->dt, .value = (float)ev->value,
+        .baseline = (float)ev->baseline, .queued = (float)ev->queued,
+        .delivered = (float)ev->delivered, .backlog = (float)ev->backlog,
         .dir = ev->dir, .alerting = ev->alerting, .ulen = (uint8_t)ulen };
     q->sn++;
     names_in(q, q->nhead + q->nlen, ev->user, ulen);
