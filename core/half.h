@@ -1,8 +1,8 @@
 /*
- * half.h - IEEE 754 half precision (binary16) for values kept in bulk:
- * the learned profiles hold 192 rates a series, and a 16-bit rate (three
- * significant digits, 6e-8 to 65504) is as good as a 32-bit one for an
- * expectation while taking half the memory.
+ * half.h - IEEE 754 half precision (binary16) for values kept in bulk or
+ * on disk, and a 12-bit cut of it: the learned profiles hold 192 rates a
+ * series, and a rate to 0.4 % is as good as a 32-bit one for an
+ * expectation (the state file keeps them as halves).
  *
  * Conversions round to nearest, ties to even; values beyond the range
  * become the largest finite half (65504), negative ones and NaN zero: only
