@@ -44,6 +44,9 @@ enum {
  * k > 0 is Kafka partition k - 1. Each source is in event-time order by
  * itself, not with the others. */
 #define REC_MAX_SOURCES 1024
+/* The longest User and class a record holds (LP_MAX_ID each). */
+#define REC_MAX_ULEN 64
+#define REC_MAX_CLEN 64
 #define REC_SRC_OF_PARTITION(p) ((unsigned)(p) + 1)
 #define REC_PARTITION_OF_SRC(s) ((int)(s) - 1)
 
@@ -59,7 +62,7 @@ typedef struct {
     uint8_t dir;       /* DIR_SOUTH or DIR_NORTH */
     uint8_t ulen, clen;/* lengths of the User and class in key[] */
     uint16_t src;      /* the source it came from (REC_MAX_SOURCES) */
-    char key[2 * 64];  /* the User, then the class: 2 x LP_MAX_ID */
+    char key[REC_MAX_ULEN + REC_MAX_CLEN]; /* the User, then the class */
 } rec_t;
 
 /* Records cross the rings by value: keep them three cache lines. */
@@ -107,5 +110,7 @@ int64_t reorder_max_ts(const reorder_t *r);
 void reorder_set_clock(reorder_t *r, int64_t ts);
 /* Records buffered. */
 size_t reorder_depth(const reorder_t *r);
+/* Bytes the FIFO's records take (its packed records, not its capacity). */
+size_t reorder_fifo_bytes(const reorder_t *r);
 
 #endif

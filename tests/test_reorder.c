@@ -16,6 +16,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "reorder.h"
 
@@ -354,6 +355,76 @@ static void test_keys_of_every_length_intact(void **state)
     reorder_destroy(r);
 }
 
+/* The User of record i of test_same_user_records_intact: runs of one to
+ * four records share one, and a User may be the one before cut short, or
+ * as long with one byte changed. */
+static void user_of(uint32_t i, char *user, uint8_t *ulen)
+{
+    uint32_t u = i / 3 + (i % 7 == 0); /* runs of 1 to 4 */
+    *ulen = (uint8_t)(u % 2 && i % 5 ? 24 : 1 + u % 64);
+    memset(user, 'A' + (int)(u % 2), REC_MAX_ULEN);
+    if (u % 4 == 3)
+        user[*ulen - 1] = 'z'; /* differs from the one before in its last byte */
+}
+
+/* Records of the same User as the one before leave its name out of the
+ * FIFO: each comes back with its own User and class, whether the records
+ * around it share its User or not, through a ring that wraps and grows
+ * and with stragglers going by the heap between them. */
+static void test_same_user_records_intact(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(INT64_C(1) << 60);
+    uint32_t pushed = 0, popped = 0;
+    for (int round = 0; round < 30; round++) {
+        for (int k = 0; k < 700; k++, pushed++) {
+            rec_t rec = { .ts = (int64_t)pushed * 2, .aux = pushed, .count = 1,
+                          .type = REC_SAMPLE, .clen = (uint8_t)(pushed * 7 % 65) };
+            user_of(pushed, rec.key, &rec.ulen);
+            for (int i = 0; i < rec.clen; i++)
+                rec.key[rec.ulen + i] = (char)('a' + (pushed + (uint32_t)i) % 26);
+            if (k % 50 == 49)
+                rec.ts -= 3; /* a straggler: by the heap, between two of the FIFO */
+            assert_int_equal(reorder_push(r, &rec), 0);
+        }
+        rec_t out;
+        for (int k = 0; k < 500 + round * 7 && reorder_pop(r, &out, 1); k++, popped++) {
+            uint32_t i = (uint32_t)out.aux;
+            char user[REC_MAX_ULEN];
+            uint8_t ulen;
+            user_of(i, user, &ulen);
+            assert_int_equal(out.ulen, ulen);
+            assert_memory_equal(out.key, user, ulen);
+            assert_int_equal(out.clen, i * 7 % 65);
+            for (int c = 0; c < out.clen; c++)
+                assert_int_equal(out.key[ulen + c], (char)('a' + (i + (uint32_t)c) % 26));
+        }
+    }
+    rec_t out;
+    while (reorder_pop(r, &out, 1))
+        popped++;
+    assert_int_equal(popped, pushed);
+    reorder_destroy(r);
+}
+
+/* A 24-byte User's second sample in a row takes 24 bytes less in the
+ * FIFO than its first; a User as long but another takes them all. */
+static void test_same_user_takes_no_name(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(INT64_C(1) << 60);
+    rec_t rec = { .ts = 1, .count = 5, .type = REC_SAMPLE, .ulen = 24, .clen = 7 };
+    memcpy(rec.key, "90-B3-D5-1F-30-89-66-8Fresponse", 31);
+    assert_int_equal(reorder_push(r, &rec), 0);
+    size_t first = reorder_fifo_bytes(r);
+    assert_int_equal(reorder_push(r, &rec), 0);
+    assert_int_equal(reorder_fifo_bytes(r) - first, first - 24);
+    rec.key[22] = 'E';
+    assert_int_equal(reorder_push(r, &rec), 0);
+    assert_int_equal(reorder_fifo_bytes(r) - first, 2 * first - 24);
+    reorder_destroy(r);
+}
+
 /* The FIFO keeps only the numbers that are not zero, as floats when every
  * one of them is a float exactly: each comes back bit for bit, whatever the
  * mix (whole, fractional, huge, signed zero, infinite, NaN; aux or none). */
@@ -422,6 +493,8 @@ int main(void)
         cmocka_unit_test(test_drain_releases_all),
         cmocka_unit_test(test_growth_interleaved_stays_sorted),
         cmocka_unit_test(test_keys_of_every_length_intact),
+        cmocka_unit_test(test_same_user_records_intact),
+        cmocka_unit_test(test_same_user_takes_no_name),
         cmocka_unit_test(test_growth_wrapped_fifo_and_big_heap),
         cmocka_unit_test(test_seq_assigned_by_buffer),
         cmocka_unit_test(test_numbers_back_bit_for_bit),
