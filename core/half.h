@@ -58,10 +58,9 @@ static inline float half_to_float(uint16_t h)
 /*
  * A half with its three lowest mantissa bits dropped: 12 bits (5 of
  * exponent, 7 of mantissa: within 0.4 % from 6e-5 to 65504, within 2.4e-7
- * below), for a rate kept
- * beside 4 bits of something else in a 16-bit word. Rounds to nearest,
- * ties to even (after the half's own rounding); never rounds into
- * infinity.
+ * below), for a rate kept beside 4 bits of something else in a 16-bit
+ * word. Rounds to nearest, ties to even (after the half's own rounding);
+ * never rounds into infinity.
  */
 #define HALF12_MAX 0xf7fu
 
