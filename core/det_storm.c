@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+_Static_assert(sizeof(det_storm_t) == 88, "a storm detector takes no padding it can avoid");
+
 /* How far beyond counting noise (Poisson: not the learnt overdispersion,
  * which a noisy User's storm would hide behind) a window must stand to be
  * suspicious. */

@@ -48,8 +48,9 @@
 typedef struct {
     ewin_t s1, s2;        /* the short and long windows */
     ewin_t recent;        /* the last clear_window: is the storm still on? */
-    int64_t s0_since;     /* the one-sample test hot since; INT64_MIN: not */
-    uint8_t s0_samples;   /* ... for this many samples in a row */
+    uint8_t s0_samples;   /* the one-sample test hot for this many samples in a row
+                             (here, in the ewins' last word: a series keeps one) ... */
+    int64_t s0_since;     /* ... since; INT64_MIN: not */
     int64_t rise_since;   /* the rise now going on began; INT64_MIN: none */
     int64_t fall_since;   /* the storm's samples back under ratio_clear x since; INT64_MIN: not */
 } det_storm_t;
