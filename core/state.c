@@ -389,7 +389,7 @@ static void w_win(wbuf_t *w, const win_t *win)
     w_u(w, win->n, 1);
     for (unsigned k = 0; k < win->n; k++) {
         unsigned slot = (win->head + k) % WIN_CAP;
-        w_u(w, (uint64_t)win->ts[slot], 8);
+        w_u(w, (uint64_t)win_ts(win, k), 8);
         for (int i = 0; i < WIN_NV; i++)
             w_f32(w, win->v[slot][i]);
     }
@@ -574,15 +574,20 @@ static void u_win(urd_t *d, win_t *w)
     unsigned n = (unsigned)u_u(d, 1);
     if (n > WIN_CAP && !d->why)
         d->why = "window too long";
+    int64_t prev = INT64_MIN;
     for (unsigned k = 0; k < n && !d->why; k++) {
-        w->ts[k] = u_ts(d);
+        int64_t ts = u_ts(d);
+        if (!k)
+            w->t0 = ts - ((ts % 1000000) + 1000000) % 1000000; /* a whole millisecond */
+        if ((ts < prev || ts - w->t0 > (int64_t)INT32_MAX * 1000000) && !d->why)
+            d->why = ts < prev ? "window out of order" : "window too long";
+        w->ms[k] = (int32_t)((ts - w->t0) / 1000000);
+        prev = ts;
         for (int i = 0; i < WIN_NV; i++) {
             w->v[k][i] = u_need(d, 4) ? r_f32(&d->r) : 0;
             if (!isfinite(w->v[k][i]) && !d->why)
                 d->why = "value out of range"; /* the sums are made again from them */
         }
-        if (k && w->ts[k] < w->ts[k - 1] && !d->why)
-            d->why = "window out of order";
     }
     w->n = (uint8_t)(d->why ? 0 : n);
     for (int i = 0; i < WIN_NV; i++)

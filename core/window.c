@@ -19,17 +19,45 @@ static void win_evict(win_t *w)
             w->sum[i] += w->v[(w->head + k) % WIN_CAP][i];
 }
 
+#define NS_PER_MS INT64_C(1000000)
+
+/* Milliseconds from t0 to ts (floored), within int32_t. */
+static int32_t ms_after(int64_t t0, int64_t ts)
+{
+    int64_t d = ts / NS_PER_MS - t0 / NS_PER_MS - (ts % NS_PER_MS < 0) + (t0 % NS_PER_MS < 0);
+    return d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
+}
+
+/* Moves t0 on to ts: the samples held keep their times (one older than
+ * 24 days before ts, which only a window that long holds, is kept as the
+ * oldest time there is). */
+static void rebase(win_t *w, int64_t ts)
+{
+    int32_t shift = ms_after(w->t0, ts);
+    for (unsigned k = 0; k < w->n; k++) {
+        unsigned i = (w->head + k) % WIN_CAP;
+        int64_t v = (int64_t)w->ms[i] - shift;
+        w->ms[i] = v < INT32_MIN ? INT32_MIN : (int32_t)v;
+    }
+    w->t0 += (int64_t)shift * NS_PER_MS;
+}
+
 void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns)
 {
+    if (!w->n)
+        w->t0 = ts - ((ts % NS_PER_MS) + NS_PER_MS) % NS_PER_MS; /* a whole millisecond */
+    else if (ms_after(w->t0, ts) >= INT32_MAX / 2)
+        rebase(w, ts);
+    int32_t at = ms_after(w->t0, ts);
     if (w->n) { /* older than the newest: taken at the newest's time */
-        int64_t newest = w->ts[(w->head + w->n - 1) % WIN_CAP];
-        if (ts < newest)
-            ts = newest;
+        int32_t newest = w->ms[(w->head + w->n - 1) % WIN_CAP];
+        if (at < newest)
+            at = newest;
     }
     if (w->n == WIN_CAP)
         win_evict(w);
     unsigned slot = (w->head + w->n) % WIN_CAP;
-    w->ts[slot] = ts;
+    w->ms[slot] = at;
     for (int i = 0; i < WIN_NV; i++) {
         /* a double beyond a float's range has no float to be (C11 6.3.1.5) */
         double x = v[i] > FLT_MAX ? FLT_MAX : v[i] < -FLT_MAX ? -FLT_MAX : v[i];
@@ -37,7 +65,9 @@ void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns)
         w->sum[i] += w->v[slot][i]; /* what is stored, so evictions agree with it */
     }
     w->n++;
-    while (w->n > 1 && w->ts[w->head] <= ts - span_ns)
+    int64_t cut_ns = span_ns > 0 && ts < INT64_MIN + span_ns ? INT64_MIN : ts - span_ns;
+    int32_t cut = ms_after(w->t0, cut_ns);
+    while (w->n > 1 && w->ms[w->head] <= cut)
         win_evict(w);
 }
 
@@ -53,7 +83,13 @@ double win_last(const win_t *w, int i)
 
 int64_t win_span_ns(const win_t *w)
 {
-    return w->n ? w->ts[(w->head + w->n - 1) % WIN_CAP] - w->ts[w->head] : 0;
+    return w->n ? ((int64_t)w->ms[(w->head + w->n - 1) % WIN_CAP] - w->ms[w->head]) * NS_PER_MS
+                : 0;
+}
+
+int64_t win_ts(const win_t *w, unsigned k)
+{
+    return w->t0 + (int64_t)w->ms[(w->head + k) % WIN_CAP] * NS_PER_MS;
 }
 
 void win_clear(win_t *w)

@@ -90,12 +90,46 @@ static void test_evict_by_span_boundary(void **state)
     assert_true(win_sum(&w, 0) == 9.0);
     assert_int_equal(win_span_ns(&w), 20 * SEC);
 
-    /* 39.999999999 s: the sample at 10 s is 1 ns inside the span: stays */
-    push1(&w, 40 * SEC - 1, 5, span);
+    /* 39.999 s: the sample at 10 s is 1 ms inside the span: stays (times
+     * are kept to the millisecond) */
+    push1(&w, 40 * SEC - SEC / 1000, 5, span);
     assert_int_equal(w.n, 4);
     assert_true(win_first(&w, 0) == 2.0);
     assert_true(win_sum(&w, 0) == 14.0);
-    assert_int_equal(win_span_ns(&w), 30 * SEC - 1);
+    assert_int_equal(win_span_ns(&w), 30 * SEC - SEC / 1000);
+    /* 40 s: now it is at ts - span: it leaves */
+    push1(&w, 40 * SEC, 6, span);
+    assert_int_equal(w.n, 4);
+    assert_true(win_first(&w, 0) == 3.0);
+}
+
+/* Weeks of samples, six hours apart, in a window of a day, from before
+ * 1970 on: the times move on to a new t0 every 12 days and the window
+ * still holds the last day, each sample at its own time, floored to the
+ * millisecond. */
+static void test_weeks_of_samples(void **state)
+{
+    (void)state;
+    const int64_t hour = 3600 * SEC, day = 24 * hour;
+    win_t w;
+    win_clear(&w);
+    const int64_t ms = SEC / 1000;
+    int64_t first = -3 * day - 7 * ms - 1; /* between two milliseconds */
+    for (int i = 0; i < 4 * 40; i++) {
+        int64_t ts = first + i * 6 * hour;
+        push1(&w, ts, 1, day);
+        assert_int_equal(w.n, i < 4 ? i + 1 : 4); /* the one a day before leaves */
+        assert_int_equal(win_ts(&w, w.n - 1), ts - ((ts % ms) + ms) % ms); /* floored */
+        assert_int_equal(win_span_ns(&w), (w.n - 1) * 6 * hour);
+        assert_true(win_sum(&w, 0) == w.n);
+    }
+    assert_true(w.t0 > 24 * day);
+    /* a time between milliseconds is kept as the one before it */
+    int64_t last = win_ts(&w, w.n - 1);
+    push1(&w, last + hour + SEC / 1000 - 1, 1, day);
+    assert_int_equal(win_ts(&w, w.n - 1), last + hour);
+    push1(&w, -last - hour - 1, 1, day); /* long before: taken at the newest's time */
+    assert_int_equal(win_ts(&w, w.n - 1), last + hour);
 }
 
 /* A gap longer than the span empties the window but for the new sample. */
@@ -223,8 +257,8 @@ static void test_older_sample_taken_at_newest(void **state)
     push1(&w, 90 * SEC, 4, 30 * SEC);
     assert_int_equal(w.n, 3);
     for (unsigned k = 1; k < w.n; k++)
-        assert_true(w.ts[(w.head + k) % WIN_CAP] >= w.ts[(w.head + k - 1) % WIN_CAP]);
-    assert_int_equal(w.ts[(w.head + 2) % WIN_CAP], 110 * SEC);
+        assert_true(win_ts(&w, k) >= win_ts(&w, k - 1));
+    assert_int_equal(win_ts(&w, 2), 110 * SEC);
     assert_true(win_sum(&w, 0) == 7.0);
     assert_true(win_last(&w, 0) == 4.0);
     assert_int_equal(win_span_ns(&w), 10 * SEC);
@@ -360,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_single_sample),
         cmocka_unit_test(test_evict_by_span_boundary),
         cmocka_unit_test(test_newest_always_stays),
+        cmocka_unit_test(test_weeks_of_samples),
         cmocka_unit_test(test_capacity_overflow_evicts_oldest),
         cmocka_unit_test(test_sums_exact_after_many_pushes),
         cmocka_unit_test(test_fractional_sums_do_not_drift),
