@@ -8,15 +8,7 @@
 #include <string.h>
 
 #include "err.h"
-
-#define NS_PER_MS INT64_C(1000000)
-
-/* Milliseconds from t0 to ts (floored), within int32_t. */
-static int32_t ms_after(int64_t t0, int64_t ts)
-{
-    int64_t d = ts / NS_PER_MS - t0 / NS_PER_MS - (ts % NS_PER_MS < 0) + (t0 % NS_PER_MS < 0);
-    return d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
-}
+#include "msoff.h"
 
 /* A track's times count from its first, until 12 days on: then from the
  * newest. The history is minutes long; a bucket more than 24 days older
@@ -24,13 +16,9 @@ static int32_t ms_after(int64_t t0, int64_t ts)
  * still counts it (no storm lasts weeks). */
 static void rebase(blast_track_t *t, int64_t ts)
 {
-    int32_t shift = ms_after(t->t0, ts);
-    for (unsigned k = 0; k < t->n; k++) {
-        unsigned i = (t->head + k) % BLAST_HIST;
-        int64_t v = (int64_t)t->ms_ts[i] - shift;
-        t->ms_ts[i] = v <= INT32_MIN ? INT32_MIN + 1 : (int32_t)v;
-    }
-    t->t0 += (int64_t)shift * NS_PER_MS;
+    int32_t shift = msoff_after(t->t0, ts);
+    msoff_shift(t->ms_ts, t->head, t->n, BLAST_HIST, shift, INT32_MIN + 1);
+    t->t0 += (int64_t)shift * MSOFF_NS;
 }
 
 void blast_observe(blast_track_t *t, int64_t ts, double backlog, int64_t dt_ns, int64_t tau_ns,
@@ -38,14 +26,14 @@ void blast_observe(blast_track_t *t, int64_t ts, double backlog, int64_t dt_ns, 
 {
     if (!t->n && !t->learnt)
         t->t0 = ts;
-    else if (ms_after(t->t0, ts) >= INT32_MAX / 2)
+    else if (msoff_after(t->t0, ts) >= MSOFF_REBASE_AT)
         rebase(t, ts);
     unsigned slot = (t->head + t->n) % BLAST_HIST;
     if (t->n == BLAST_HIST)
         t->head = (uint8_t)((t->head + 1) % BLAST_HIST);
     else
         t->n++;
-    t->ms_ts[slot] = ms_after(t->t0, ts);
+    t->ms_ts[slot] = msoff_after(t->t0, ts);
     t->backlog[slot] = (float)backlog;
     if (!learn || dt_ns <= 0)
         return;
@@ -66,7 +54,7 @@ int blast_impacted(const blast_track_t *t, int64_t since, int64_t min_learnt, do
         return 0;
     double sum = 0;
     int n = 0;
-    int32_t after = ms_after(t->t0, since);
+    int32_t after = msoff_after(t->t0, since);
     for (unsigned k = 0; k < t->n; k++) {
         unsigned i = (t->head + k) % BLAST_HIST;
         if (t->ms_ts[i] > after) {

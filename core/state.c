@@ -15,6 +15,7 @@
 #include "err.h"
 #include "half.h"
 #include "lineproto.h"
+#include "msoff.h"
 
 static const char magic[8] = { 'S', 'W', 'S', 'T', 'A', 'T', 'E', '1' };
 #define HEADER_LEN (8 + 4 + 4 + 8 + 8)
@@ -578,10 +579,10 @@ static void u_win(urd_t *d, win_t *w)
     for (unsigned k = 0; k < n && !d->why; k++) {
         int64_t ts = u_ts(d);
         if (!k)
-            w->t0 = ts - ((ts % 1000000) + 1000000) % 1000000; /* a whole millisecond */
-        if ((ts < prev || ts - w->t0 > (int64_t)INT32_MAX * 1000000) && !d->why)
+            w->t0 = msoff_floor(ts);
+        if ((ts < prev || ts - w->t0 > (int64_t)INT32_MAX * MSOFF_NS) && !d->why)
             d->why = ts < prev ? "window out of order" : "window too long";
-        w->ms[k] = (int32_t)((ts - w->t0) / 1000000);
+        w->ms[k] = msoff_after(w->t0, ts);
         prev = ts;
         for (int i = 0; i < WIN_NV; i++) {
             w->v[k][i] = u_need(d, 4) ? r_f32(&d->r) : 0;

@@ -6,6 +6,8 @@
 #include <float.h>
 #include <string.h>
 
+#include "msoff.h"
+
 /* Drops the oldest sample and recomputes the sums from those left: at
  * most WIN_CAP additions, and no rounding error survives an outlier (a
  * running subtraction of 1e17 would wipe out the small values beside it). */
@@ -19,36 +21,23 @@ static void win_evict(win_t *w)
             w->sum[i] += w->v[(w->head + k) % WIN_CAP][i];
 }
 
-#define NS_PER_MS INT64_C(1000000)
-
-/* Milliseconds from t0 to ts (floored), within int32_t. */
-static int32_t ms_after(int64_t t0, int64_t ts)
-{
-    int64_t d = ts / NS_PER_MS - t0 / NS_PER_MS - (ts % NS_PER_MS < 0) + (t0 % NS_PER_MS < 0);
-    return d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
-}
-
 /* Moves t0 on to ts: the samples held keep their times (one older than
  * 24 days before ts, which only a window that long holds, is kept as the
  * oldest time there is). */
 static void rebase(win_t *w, int64_t ts)
 {
-    int32_t shift = ms_after(w->t0, ts);
-    for (unsigned k = 0; k < w->n; k++) {
-        unsigned i = (w->head + k) % WIN_CAP;
-        int64_t v = (int64_t)w->ms[i] - shift;
-        w->ms[i] = v < INT32_MIN ? INT32_MIN : (int32_t)v;
-    }
-    w->t0 += (int64_t)shift * NS_PER_MS;
+    int32_t shift = msoff_after(w->t0, ts);
+    msoff_shift(w->ms, w->head, w->n, WIN_CAP, shift, INT32_MIN);
+    w->t0 += (int64_t)shift * MSOFF_NS;
 }
 
 void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns)
 {
     if (!w->n)
-        w->t0 = ts - ((ts % NS_PER_MS) + NS_PER_MS) % NS_PER_MS; /* a whole millisecond */
-    else if (ms_after(w->t0, ts) >= INT32_MAX / 2)
+        w->t0 = msoff_floor(ts);
+    else if (msoff_after(w->t0, ts) >= MSOFF_REBASE_AT)
         rebase(w, ts);
-    int32_t at = ms_after(w->t0, ts);
+    int32_t at = msoff_after(w->t0, ts);
     if (w->n) { /* older than the newest: taken at the newest's time */
         int32_t newest = w->ms[(w->head + w->n - 1) % WIN_CAP];
         if (at < newest)
@@ -66,7 +55,7 @@ void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns)
     }
     w->n++;
     int64_t cut_ns = span_ns > 0 && ts < INT64_MIN + span_ns ? INT64_MIN : ts - span_ns;
-    int32_t cut = ms_after(w->t0, cut_ns);
+    int32_t cut = msoff_after(w->t0, cut_ns);
     while (w->n > 1 && w->ms[w->head] <= cut)
         win_evict(w);
 }
@@ -83,13 +72,13 @@ double win_last(const win_t *w, int i)
 
 int64_t win_span_ns(const win_t *w)
 {
-    return w->n ? ((int64_t)w->ms[(w->head + w->n - 1) % WIN_CAP] - w->ms[w->head]) * NS_PER_MS
+    return w->n ? ((int64_t)w->ms[(w->head + w->n - 1) % WIN_CAP] - w->ms[w->head]) * MSOFF_NS
                 : 0;
 }
 
 int64_t win_ts(const win_t *w, unsigned k)
 {
-    return w->t0 + (int64_t)w->ms[(w->head + k) % WIN_CAP] * NS_PER_MS;
+    return w->t0 + (int64_t)w->ms[(w->head + k) % WIN_CAP] * MSOFF_NS;
 }
 
 void win_clear(win_t *w)
