@@ -447,6 +447,61 @@ static void test_forged_quiet_refused(void **state)
 }
 
 /*
+ * A handed-over blocked-route window keeps its times as millisecond
+ * offsets from its first: its samples' times must not run backwards, and
+ * must lie within 24 days of the first (an offset's reach). 24 days on
+ * loads, to the millisecond; 25 days on, or a time before the first, is
+ * refused with the reason, however right the checksum.
+ */
+static void test_forged_window_refused(void **state)
+{
+    (void)state;
+    size_t len;
+    state_user_t u;
+    unsigned char *bad = mid_storm_blob(&len, &u);
+    char err[256];
+    const win_t *w = NULL;
+    for (size_t k = 0; k < u.naggs; k++)
+        if (u.agg[k].dir == DIR_NORTH)
+            w = &u.agg[k].route.win;
+    assert_non_null(w);
+    assert_true(w->n >= 2); /* B's samples every 5 s in a window of 10 s */
+    int64_t first = win_ts(w, 0);
+    state_user_free(&u);
+    /* the window in the blob: its count, then its first time */
+    unsigned char want[9] = { 0 };
+    for (int i = 0; i < 8; i++)
+        want[1 + i] = (unsigned char)((uint64_t)first >> (8 * i));
+    size_t at = 0;
+    while (at + 9 <= len && (bad[at] < 2 || memcmp(bad + at + 1, want + 1, 8) != 0))
+        at++;
+    assert_true(at + 9 + 24 + 8 <= len);
+    size_t second = at + 1 + 8 + 4 * WIN_NV; /* the second sample's time */
+    const int64_t day = 86400 * S;
+    const int64_t times[] = { first + 24 * day + 7 * S / 1000, first + 25 * day, first - S };
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 8; i++)
+            bad[second + (size_t)i] = (unsigned char)((uint64_t)times[k] >> (8 * i));
+        recrc(bad, len);
+        err[0] = '\0';
+        int rc = state_decode_user(bad, len, &u, err, sizeof(err));
+        if (k == 0) {
+            assert_int_equal(rc, 0);
+            for (size_t g = 0; g < u.naggs; g++)
+                if (u.agg[g].dir == DIR_NORTH) {
+                    assert_int_equal(win_ts(&u.agg[g].route.win, 0), first);
+                    assert_int_equal(win_ts(&u.agg[g].route.win, 1), times[0]);
+                }
+            state_user_free(&u);
+        } else {
+            assert_int_equal(rc, SW_EPARSE);
+            assert_non_null(strstr(err, k == 1 ? "window too long" : "window out of order"));
+        }
+    }
+    free(bad);
+}
+
+/*
  * A clean rebalance in the middle of B's storm: the first instance hands B
  * over (its state published, its storm dropped without a line) and stops at
  * what it processed; the second takes B's state and reads B's partition
@@ -602,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_damaged_blob_refused),
         cmocka_unit_test(test_forged_time_refused),
         cmocka_unit_test(test_forged_quiet_refused),
+        cmocka_unit_test(test_forged_window_refused),
         cmocka_unit_test(test_partition_moves_mid_storm),
         cmocka_unit_test(test_partition_moves_to_a_busy_instance),
         cmocka_unit_test(test_killed_instance_taken_over),
