@@ -11,14 +11,14 @@
 #include "msoff.h"
 
 /* A track's times count from its first, until 12 days on: then from the
- * newest. The history is minutes long; a bucket more than 24 days older
- * is kept as just after the oldest time there is, so an onset as old
- * still counts it (no storm lasts weeks). */
-static void rebase(blast_track_t *t, int64_t ts)
+ * newest (t0 moves on by `shift` ms, the newest's offset). The history is
+ * minutes long; a bucket more than 24 days older is kept as just after the
+ * oldest time there is, so an onset as old still counts it (no storm lasts
+ * weeks). */
+static void rebase(blast_track_t *t, int64_t shift)
 {
-    int32_t shift = msoff_after(t->t0, ts);
     msoff_shift(t->ms_ts, t->head, t->n, BLAST_HIST, shift, INT32_MIN + 1);
-    t->t0 += (int64_t)shift * MSOFF_NS;
+    t->t0 += shift * MSOFF_NS;
 }
 
 void blast_observe(blast_track_t *t, int64_t ts, double backlog, int64_t dt_ns, int64_t tau_ns,
@@ -26,14 +26,17 @@ void blast_observe(blast_track_t *t, int64_t ts, double backlog, int64_t dt_ns, 
 {
     if (!t->n && !t->learnt)
         t->t0 = ts;
-    else if (msoff_after(t->t0, ts) >= MSOFF_REBASE_AT)
-        rebase(t, ts);
+    int32_t at = msoff_after(t->t0, ts);
+    if (at >= MSOFF_REBASE_AT) { /* ts becomes the new t0, however far on */
+        rebase(t, msoff_between(t->t0, ts));
+        at = 0;
+    }
     unsigned slot = (t->head + t->n) % BLAST_HIST;
     if (t->n == BLAST_HIST)
         t->head = (uint8_t)((t->head + 1) % BLAST_HIST);
     else
         t->n++;
-    t->ms_ts[slot] = msoff_after(t->t0, ts);
+    t->ms_ts[slot] = at;
     t->backlog[slot] = (float)backlog;
     if (!learn || dt_ns <= 0)
         return;

@@ -22,17 +22,23 @@ static inline int64_t msoff_floor(int64_t ts)
     return ts - ((ts % MSOFF_NS) + MSOFF_NS) % MSOFF_NS;
 }
 
-/* Milliseconds from t0 to ts, floored, within int32_t. */
+/* Milliseconds from t0 to ts, floored (t0 moved on by as many, ts is 0
+ * after it), and the same within int32_t. */
+static inline int64_t msoff_between(int64_t t0, int64_t ts)
+{
+    return ts / MSOFF_NS - t0 / MSOFF_NS - (ts % MSOFF_NS < 0) + (t0 % MSOFF_NS < 0);
+}
+
 static inline int32_t msoff_after(int64_t t0, int64_t ts)
 {
-    int64_t d = ts / MSOFF_NS - t0 / MSOFF_NS - (ts % MSOFF_NS < 0) + (t0 % MSOFF_NS < 0);
+    int64_t d = msoff_between(t0, ts);
     return d > INT32_MAX ? INT32_MAX : d < INT32_MIN ? INT32_MIN : (int32_t)d;
 }
 
 /* Takes `shift` ms off the n offsets of a ring of cap from head on (a base
  * moved on by as much); one that would fall below `lowest` becomes it. */
 static inline void msoff_shift(int32_t *ms, unsigned head, unsigned n, unsigned cap,
-                               int32_t shift, int32_t lowest)
+                               int64_t shift, int32_t lowest)
 {
     for (unsigned k = 0; k < n; k++) {
         unsigned i = (head + k) % cap;

@@ -21,23 +21,24 @@ static void win_evict(win_t *w)
             w->sum[i] += w->v[(w->head + k) % WIN_CAP][i];
 }
 
-/* Moves t0 on to ts: the samples held keep their times (one older than
- * 24 days before ts, which only a window that long holds, is kept as the
- * oldest time there is). */
-static void rebase(win_t *w, int64_t ts)
+/* Moves t0 on by `shift` ms (a sample's offset from it): the samples held
+ * keep their times (one older than 24 days before the new t0, which only
+ * a window that long holds, is kept as the oldest time there is). */
+static void rebase(win_t *w, int64_t shift)
 {
-    int32_t shift = msoff_after(w->t0, ts);
     msoff_shift(w->ms, w->head, w->n, WIN_CAP, shift, INT32_MIN);
-    w->t0 += (int64_t)shift * MSOFF_NS;
+    w->t0 += shift * MSOFF_NS;
 }
 
 void win_push(win_t *w, int64_t ts, const double v[WIN_NV], int64_t span_ns)
 {
     if (!w->n)
         w->t0 = msoff_floor(ts);
-    else if (msoff_after(w->t0, ts) >= MSOFF_REBASE_AT)
-        rebase(w, ts);
     int32_t at = msoff_after(w->t0, ts);
+    if (at >= MSOFF_REBASE_AT) { /* ts becomes the new t0, however far on */
+        rebase(w, msoff_between(w->t0, ts));
+        at = 0;
+    }
     if (w->n) { /* older than the newest: taken at the newest's time */
         int32_t newest = w->ms[(w->head + w->n - 1) % WIN_CAP];
         if (at < newest)

@@ -116,6 +116,10 @@ static void test_gaps_of_weeks(void **state)
     blast_observe(&t, 26 * DAY, 40, 600 * SEC, TAU, 0);
     assert_true(impacted(&t, 20 * DAY)); /* the last only: 30 over */
     assert_false(impacted(&t, 0));       /* 30 at 10 and two at 40: 1.9 over */
+    /* 40 days on, beyond an offset's reach: the bucket is at its own time */
+    blast_observe(&t, 66 * DAY, 40, 600 * SEC, TAU, 0);
+    assert_true(impacted(&t, 66 * DAY - SEC / 1000));
+    assert_false(impacted(&t, 66 * DAY));
 }
 
 int main(void)

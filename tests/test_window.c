@@ -130,6 +130,15 @@ static void test_weeks_of_samples(void **state)
     assert_int_equal(win_ts(&w, w.n - 1), last + hour);
     push1(&w, -last - hour - 1, 1, day); /* long before: taken at the newest's time */
     assert_int_equal(win_ts(&w, w.n - 1), last + hour);
+    /* 40 days on, beyond an offset's reach: the sample is at its own time */
+    int64_t later = last + 40 * day;
+    push1(&w, later, 1, day);
+    assert_int_equal(w.n, 1);
+    assert_int_equal(win_ts(&w, 0), later);
+    push1(&w, later + 6 * hour, 1, day);
+    assert_int_equal(w.n, 2);
+    assert_int_equal(win_ts(&w, 1), later + 6 * hour);
+    assert_int_equal(win_span_ns(&w), 6 * hour);
 }
 
 /* A gap longer than the span empties the window but for the new sample. */
