@@ -21,6 +21,27 @@ static inline uint64_t sw_mix64(uint64_t h)
     return h;
 }
 
+/*
+ * The last n (< 8) bytes at p as a little-endian number, zero above them:
+ * what copying them into a zeroed word gives on a little-endian machine,
+ * from at most three loads and no call (a copy of a run-time length is a
+ * call to memcpy, and was a third of the hash's cost). Two overlapping
+ * 4-byte loads cover 4 to 7 bytes; the first, middle and last byte cover
+ * 1 to 3 (some of them the same byte, in the same place).
+ */
+static inline uint64_t sw_tail(const unsigned char *p, size_t n)
+{
+    if (n >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, p + n - 4, 4);
+        return (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+    }
+    if (n == 0)
+        return 0;
+    return (uint64_t)p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+}
+
 static inline uint64_t sw_hash(const void *data, size_t n, uint64_t seed)
 {
     const unsigned char *p = data;
@@ -33,9 +54,7 @@ static inline uint64_t sw_hash(const void *data, size_t n, uint64_t seed)
         p += 8;
         n -= 8;
     }
-    uint64_t v = 0;
-    memcpy(&v, p, n);
-    return sw_mix64(h ^ v);
+    return sw_mix64(h ^ sw_tail(p, n));
 }
 
 #endif
