@@ -14,6 +14,19 @@
 #include "sim.h"
 #include "version.h"
 
+#ifdef SW_JEMALLOC
+/*
+ * jemalloc's options for this program, read when it starts (MALLOC_CONF in
+ * the environment still overrides them). A background thread returns the
+ * pages of freed memory to the system. Without it jemalloc does so only on
+ * its own calls, and the daemon's hot path allocates nothing: the buffers
+ * a ring or table leaves behind when it grows (the reorder FIFO, the held
+ * summaries, the series arrays: 110 MB at 1M series) stayed resident for
+ * as long as the daemon ran.
+ */
+const char *malloc_conf = "background_thread:true";
+#endif
+
 static const char usage[] =
     "usage: stormwatch COMMAND [OPTIONS]\n"
     "\n"

@@ -24,6 +24,7 @@
  */
 #include <dirent.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,7 @@ typedef struct {
     uint64_t moved_aside, changes, updates_lost, reload_ok, reload_ok_unix;
     double feed_time, feed_lag;      /* Unix s, s */
     uint64_t jemalloc_allocated, jemalloc_resident;
+    uint64_t jemalloc_background; /* 1: a thread returns freed pages (adapters/main.c) */
     double cpu_s, start_s;
     uint64_t virtual_bytes, resident_bytes, open_fds, max_fds;
 } scrape_t;
@@ -202,6 +204,10 @@ static void scrape_jemalloc(scrape_t *s)
                         mallctl("stats.resident", &resident, &len, NULL, 0) == 0;
     s->jemalloc_allocated = allocated;
     s->jemalloc_resident = resident;
+    bool background = false;
+    size_t blen = sizeof(background);
+    if (mallctl("background_thread", &background, &blen, NULL, 0) == 0)
+        s->jemalloc_background = background;
 }
 
 /* Fills s for one scrape. Any thread: it reads only atomics, ring depths,
@@ -525,6 +531,9 @@ static const metric_t metrics[] = {
           "Bytes allocated (jemalloc)."),
     GAUGE("stormwatch_jemalloc_resident_bytes", JEMALLOC, jemalloc_resident,
           "Bytes resident (jemalloc)."),
+    GAUGE("stormwatch_jemalloc_background_thread", JEMALLOC, jemalloc_background,
+          "1 when a jemalloc thread returns the pages of freed memory to the system "
+          "(the default; MALLOC_CONF=background_thread:false turns it off)."),
     GAUGE("stormwatch_config_last_reload_successful", ALWAYS, reload_ok,
           "Whether the last config and change register reload (SIGHUP) took: 1, or 0 "
           "when it was refused and the old ones kept. 1 at start."),
