@@ -13,12 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dir.h"
 #include "err.h"
 #include "lineproto.h"
 #include "vec.h"
 
 _Static_assert(REC_MAX_ULEN == LP_MAX_ID && REC_MAX_CLEN == LP_MAX_ID,
                "a record holds the longest User and class a line may have");
+
+/* What a packed record may leave out: the record before it in the FIFO's
+ * User, time, sequence and source. The writer keeps the last it packed,
+ * the reader the last it unpacked; records leave the FIFO in the order
+ * they entered, so the two agree record by record. */
+typedef struct {
+    int64_t ts;
+    uint32_t seq;
+    uint16_t src;
+    uint8_t ulen;
+    uint8_t have;              /* a record has been packed (the writer's) */
+    char user[REC_MAX_ULEN];
+} pk_last_t;
 
 struct reorder {
     int64_t lateness;
@@ -30,10 +44,9 @@ struct reorder {
     unsigned char *fifo;
     size_t fifo_head, fifo_used, fifo_cap; /* bytes */
     size_t fifo_n;                         /* records */
-    /* the User of the last record packed, and of the last unpacked: a
-     * record of the same User as the one before it leaves its name out */
-    char in_user[REC_MAX_ULEN], out_user[REC_MAX_ULEN];
-    uint8_t in_ulen;
+    /* the last record packed, and the last unpacked: a record leaves out
+     * what the one before it in the FIFO already says (pack()) */
+    pk_last_t in, out;
     /* min-heap of out-of-order records, by (ts, seq) */
     rec_t *heap;
     size_t heap_n, heap_cap;
@@ -66,26 +79,31 @@ static int rec_before(const rec_t *a, const rec_t *b)
 }
 
 /*
- * A record in the FIFO: a fixed head (PK_HEAD bytes: ts, seq, fields,
- * type, dir, ulen, clen, src and a byte saying which numbers follow and
- * how), then aux and the numbers that are not zero, 4 bytes each when
- * every one of them is a float exactly (counts are whole numbers), else 8,
- * then the key bytes: the class alone (PK_SAME_USER) when the record packed
- * before it had the same User, as a User's series mostly come together. A
- * 24-byte User's sample with a count and a short class takes 63 bytes
- * instead of 96, 39 after a sample of the same User. Lossless: a number
- * kept comes back bit for bit, one left out was +0.
+ * A record in the FIFO: a head of PK_HEAD bytes (a byte saying what
+ * follows, the fields, the type and direction, the class's length), then
+ * what the record before it in the FIFO does not already say: the User's
+ * length (unless PK_SAME_USER), its time, sequence and source (unless
+ * PK_SAME_TS: the same time and source, the next sequence, as a User's
+ * series and a round's Users mostly come), aux, the numbers that are not
+ * zero (4 bytes each when every one of them is a float exactly: counts are
+ * whole numbers; else 8), and the key: the class alone after a record of
+ * the same User. A 24-byte User's sample with a count and a short class
+ * takes 52 bytes instead of 96, 20 after a sample of the same User at the
+ * same time. Lossless: a number kept comes back bit for bit, one left out
+ * was +0, and what a record leaves out is the record before's.
  */
-enum {
-    PK_TS = 0, PK_SEQ = 8, PK_FIELDS = 12, PK_TYPE = 16, PK_DIR, PK_ULEN, PK_CLEN,
-    PK_SRC = 20, PK_MASK = 22, PK_HEAD = 23,
-};
+enum { PK_MASK = 0, PK_FIELDS, PK_TYPE_DIR, PK_CLEN, PK_HEAD };
 /* PK_MASK bits: bit i for number i of rec_nums(), then these */
-#define PK_AUX 0x10u    /* aux follows (8 bytes) */
+#define PK_AUX 0x10u       /* aux follows (8 bytes) */
 #define PK_SAME_USER 0x20u /* the User is the record before's: only the class follows */
-#define PK_FLOAT 0x80u  /* the numbers are floats */
-#define PK_MAX (PK_HEAD + 8 + 4 * 8 + sizeof(((rec_t *)0)->key))
+#define PK_SAME_TS 0x40u   /* time and source the record before's, sequence the next */
+#define PK_FLOAT 0x80u     /* the numbers are floats */
+#define PK_TIME 14         /* ts, seq and src, when they follow */
+#define PK_MAX (PK_HEAD + 1 + PK_TIME + 8 + 4 * 8 + sizeof(((rec_t *)0)->key))
 _Static_assert(PK_MAX <= sizeof(rec_t), "a packed record fits a rec_t");
+_Static_assert((LP_F_COUNT | LP_F_DELIVERED | LP_F_REJECTED | LP_F_BACKLOG) <= 0xff,
+               "a record's fields fit a byte");
+_Static_assert(REC_ACCEPT < 16 && DIR_NORTH < 16, "a type and a direction share a byte");
 
 static unsigned nonzero(double v)
 {
@@ -94,15 +112,23 @@ static unsigned nonzero(double v)
     return bits != 0;
 }
 
+/* Whether a record of time ts, sequence seq and source src may leave them
+ * out after the record `last` (PK_SAME_TS). */
+static unsigned same_time(const pk_last_t *last, int64_t ts, uint32_t seq, uint16_t src)
+{
+    return last->have && ts == last->ts && seq == last->seq + 1 && src == last->src;
+}
+
 /*
- * Packs *rec into buf (PK_MAX bytes); returns its size. Without branches
- * on the data but one (every number a float: nearly always so): which
- * numbers a sample carries varies from one to the next, and mispredicted
- * branches cost more than the bytes saved. Every slot is written and the
- * cursor moves on only for what is kept, so buf may be written past the
- * record's end (within PK_MAX).
+ * Packs *rec into buf (PK_MAX bytes) after the record `last`, which then
+ * becomes it; returns its size. Without branches on the data but one
+ * (every number a float: nearly always so): which numbers a sample carries
+ * varies from one to the next, and mispredicted branches cost more than
+ * the bytes saved. Every slot is written and the cursor moves on only for
+ * what is kept, so buf may be written past the record's end (within
+ * PK_MAX).
  */
-static size_t pack(const rec_t *rec, uint32_t seq, unsigned same_user, unsigned char *buf)
+static size_t pack(const rec_t *rec, uint32_t seq, pk_last_t *last, unsigned char *buf)
 {
     const double nums[4] = { rec->count, rec->delivered, rec->rejected, rec->backlog };
     unsigned mask = 0, exact = 1;
@@ -111,18 +137,23 @@ static size_t pack(const rec_t *rec, uint32_t seq, unsigned same_user, unsigned 
         mask |= nz << i;
         exact &= !nz | ((double)(float)nums[i] == nums[i]);
     }
+    unsigned same_user = last->have && rec->ulen == last->ulen &&
+                         memcmp(rec->key, last->user, rec->ulen) == 0;
+    unsigned same_ts = same_time(last, rec->ts, seq, rec->src);
     unsigned has_aux = rec->aux != 0;
-    mask |= (exact ? PK_FLOAT : 0) | (has_aux ? PK_AUX : 0) | (same_user ? PK_SAME_USER : 0);
-    memcpy(buf + PK_TS, &rec->ts, 8);
-    memcpy(buf + PK_SEQ, &seq, 4);
-    memcpy(buf + PK_FIELDS, &rec->fields, 4);
-    buf[PK_TYPE] = rec->type;
-    buf[PK_DIR] = rec->dir;
-    buf[PK_ULEN] = rec->ulen;
-    buf[PK_CLEN] = rec->clen;
-    memcpy(buf + PK_SRC, &rec->src, 2);
+    mask |= (exact ? PK_FLOAT : 0) | (has_aux ? PK_AUX : 0) | (same_user ? PK_SAME_USER : 0) |
+            (same_ts ? PK_SAME_TS : 0);
     buf[PK_MASK] = (unsigned char)mask;
+    buf[PK_FIELDS] = (unsigned char)rec->fields;
+    buf[PK_TYPE_DIR] = (unsigned char)(rec->type | rec->dir << 4);
+    buf[PK_CLEN] = rec->clen;
     size_t n = PK_HEAD;
+    buf[n] = rec->ulen;
+    n += !same_user;
+    memcpy(buf + n, &rec->ts, 8);
+    memcpy(buf + n + 8, &seq, 4);
+    memcpy(buf + n + 12, &rec->src, 2);
+    n += !same_ts * PK_TIME;
     memcpy(buf + n, &rec->aux, 8);
     n += has_aux * 8;
     if (exact) {
@@ -137,6 +168,10 @@ static size_t pack(const rec_t *rec, uint32_t seq, unsigned same_user, unsigned 
             n += ((mask >> i) & 1u) * 8;
         }
     }
+    last->have = 1;
+    last->ts = rec->ts;
+    last->seq = seq;
+    last->src = rec->src;
     /* the whole key array (or the class's longest), a fixed size: moves
      * the compiler unrolls, not a string instruction of a run-time length
      * (which costs more than the rest of the record together) */
@@ -144,17 +179,36 @@ static size_t pack(const rec_t *rec, uint32_t seq, unsigned same_user, unsigned 
         memcpy(buf + n, rec->key + rec->ulen, REC_MAX_CLEN);
         return n + rec->clen;
     }
+    memcpy(last->user, rec->key, REC_MAX_ULEN);
+    last->ulen = rec->ulen;
     memcpy(buf + n, rec->key, sizeof(rec->key));
     return n + rec->ulen + rec->clen;
 }
 
-/* The size of a packed record from its head. */
+/* The size of a packed record from its first PK_HEAD + 1 bytes. */
 static size_t packed_size(const unsigned char *head)
 {
     unsigned mask = head[PK_MASK];
     unsigned nnums = (unsigned)__builtin_popcount(mask & 0xfu);
-    return PK_HEAD + (mask & PK_AUX ? 8 : 0) + nnums * (mask & PK_FLOAT ? 4u : 8u) +
-           (mask & PK_SAME_USER ? 0 : head[PK_ULEN]) + head[PK_CLEN];
+    return PK_HEAD + (mask & PK_SAME_USER ? 0 : 1u + head[PK_HEAD]) +
+           (mask & PK_SAME_TS ? 0 : PK_TIME) + (mask & PK_AUX ? 8 : 0) +
+           nnums * (mask & PK_FLOAT ? 4u : 8u) + head[PK_CLEN];
+}
+
+/* The time and sequence of the packed record at buf, the record `last`
+ * before it: what orders it, without unpacking it. */
+static void packed_time(const unsigned char *buf, const pk_last_t *last, int64_t *ts,
+                        uint32_t *seq)
+{
+    unsigned mask = buf[PK_MASK];
+    if (mask & PK_SAME_TS) {
+        *ts = last->ts;
+        *seq = last->seq + 1;
+        return;
+    }
+    size_t at = PK_HEAD + (mask & PK_SAME_USER ? 0 : 1);
+    memcpy(ts, buf + at, 8);
+    memcpy(seq, buf + at + 8, 4);
 }
 
 /* v if `keep`, else +0, without a branch. */
@@ -169,24 +223,35 @@ static double kept(double v, unsigned keep)
 
 /*
  * Unpacks the record in buf into *out (every field but the key's unused
- * bytes set); returns its size. Like pack(), without branches on which
- * numbers are there: it reads every slot and keeps what the mask says, so
- * it may read past the record's end (within PK_MAX; what it reads there
- * is dropped). `user` is the User of the record unpacked before, and
- * becomes this one's.
+ * bytes set) after the record `last`, which then becomes it; returns its
+ * size. Like pack(), without branches on which numbers are there: it
+ * reads every slot and keeps what the mask says, so it may read past the
+ * record's end (within PK_MAX; what it reads there is dropped).
  */
-static size_t unpack(const unsigned char *buf, char user[REC_MAX_ULEN], rec_t *out)
+static size_t unpack(const unsigned char *buf, pk_last_t *last, rec_t *out)
 {
     unsigned mask = buf[PK_MASK], has_aux = (mask & PK_AUX) != 0;
-    memcpy(&out->ts, buf + PK_TS, 8);
-    memcpy(&out->seq, buf + PK_SEQ, 4);
-    memcpy(&out->fields, buf + PK_FIELDS, 4);
-    out->type = buf[PK_TYPE];
-    out->dir = buf[PK_DIR];
-    out->ulen = buf[PK_ULEN];
+    unsigned same_user = (mask & PK_SAME_USER) != 0, same_ts = (mask & PK_SAME_TS) != 0;
+    out->fields = buf[PK_FIELDS];
+    out->type = buf[PK_TYPE_DIR] & 0xfu;
+    out->dir = buf[PK_TYPE_DIR] >> 4;
     out->clen = buf[PK_CLEN];
-    memcpy(&out->src, buf + PK_SRC, 2);
     size_t n = PK_HEAD;
+    out->ulen = same_user ? last->ulen : buf[n];
+    n += !same_user;
+    if (same_ts) {
+        out->ts = last->ts;
+        out->seq = last->seq + 1;
+        out->src = last->src;
+    } else {
+        memcpy(&out->ts, buf + n, 8);
+        memcpy(&out->seq, buf + n + 8, 4);
+        memcpy(&out->src, buf + n + 12, 2);
+        n += PK_TIME;
+    }
+    last->ts = out->ts;
+    last->seq = out->seq;
+    last->src = out->src;
     int64_t aux;
     memcpy(&aux, buf + n, 8);
     out->aux = aux & -(int64_t)has_aux;
@@ -213,13 +278,14 @@ static size_t unpack(const unsigned char *buf, char user[REC_MAX_ULEN], rec_t *o
     out->delivered = nums[1];
     out->rejected = nums[2];
     out->backlog = nums[3];
-    if (mask & PK_SAME_USER) { /* fixed sizes, as in pack() */
-        memcpy(out->key, user, REC_MAX_ULEN);
+    if (same_user) { /* fixed sizes, as in pack() */
+        memcpy(out->key, last->user, REC_MAX_ULEN);
         memcpy(out->key + out->ulen, buf + n, REC_MAX_CLEN);
         return n + out->clen;
     }
     memcpy(out->key, buf + n, sizeof(out->key));
-    memcpy(user, out->key, REC_MAX_ULEN);
+    memcpy(last->user, out->key, REC_MAX_ULEN);
+    last->ulen = out->ulen;
     return n + out->ulen + out->clen;
 }
 
@@ -324,19 +390,14 @@ int reorder_push(reorder_t *r, const rec_t *in)
     if (in->ts >= r->max_ts) { /* packed straight from the caller's record */
         if (fifo_reserve(r, PK_MAX) < 0)
             return SW_ENOMEM;
-        unsigned same = in->ulen == r->in_ulen && memcmp(in->key, r->in_user, in->ulen) == 0;
-        if (!same) {
-            memcpy(r->in_user, in->key, REC_MAX_ULEN);
-            r->in_ulen = in->ulen;
-        }
         size_t at = r->fifo_head + r->fifo_used, n;
         if (at >= r->fifo_cap)
             at -= r->fifo_cap;
         if (at + PK_MAX <= r->fifo_cap) { /* the common case: packed in place */
-            n = pack(in, seq, same, r->fifo + at);
+            n = pack(in, seq, &r->in, r->fifo + at);
         } else {
             unsigned char buf[PK_MAX];
-            n = pack(in, seq, same, buf);
+            n = pack(in, seq, &r->in, buf);
             ring_put(r, at, buf, n);
         }
         r->fifo_used += n;
@@ -365,8 +426,13 @@ int reorder_pop(reorder_t *r, rec_t *out, int drain)
     rec_t front;
     const rec_t *f = NULL;
     if (r->fifo_n) {
-        ring_get(r, r->fifo_head + PK_TS, &front.ts, sizeof(front.ts));
-        ring_get(r, r->fifo_head + PK_SEQ, &front.seq, sizeof(front.seq));
+        if (r->fifo_head + PK_MAX <= r->fifo_cap) { /* the common case: read in place */
+            packed_time(r->fifo + r->fifo_head, &r->out, &front.ts, &front.seq);
+        } else {
+            unsigned char head[PK_HEAD + 1 + PK_TIME];
+            ring_get(r, r->fifo_head, head, sizeof(head)); /* may read past it: dropped */
+            packed_time(head, &r->out, &front.ts, &front.seq);
+        }
         f = &front;
     }
     const rec_t *h = r->heap_n ? &r->heap[0] : NULL;
@@ -379,13 +445,14 @@ int reorder_pop(reorder_t *r, rec_t *out, int drain)
     if (next == f) {
         size_t n;
         if (r->fifo_head + PK_MAX <= r->fifo_cap) { /* the common case: read in place */
-            n = unpack(r->fifo + r->fifo_head, r->out_user, out);
+            n = unpack(r->fifo + r->fifo_head, &r->out, out);
         } else {
             unsigned char buf[PK_MAX];
-            ring_get(r, r->fifo_head, buf, PK_HEAD);
+            ring_get(r, r->fifo_head, buf, PK_HEAD + 1); /* may read past it: dropped */
             size_t len = packed_size(buf);
-            ring_get(r, r->fifo_head + PK_HEAD, buf + PK_HEAD, len - PK_HEAD);
-            n = unpack(buf, r->out_user, out);
+            if (len > PK_HEAD + 1)
+                ring_get(r, r->fifo_head + PK_HEAD + 1, buf + PK_HEAD + 1, len - PK_HEAD - 1);
+            n = unpack(buf, &r->out, out);
         }
         r->fifo_head += n;
         if (r->fifo_head >= r->fifo_cap)

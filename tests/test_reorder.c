@@ -407,21 +407,106 @@ static void test_same_user_records_intact(void **state)
     reorder_destroy(r);
 }
 
-/* A 24-byte User's second sample in a row takes 24 bytes less in the
- * FIFO than its first; a User as long but another takes them all. */
-static void test_same_user_takes_no_name(void **state)
+/* What a record leaves out of the FIFO after the record before it: a
+ * 24-byte User's name and its length when it is the same User, its time,
+ * sequence and source (14 bytes) when they are the same time and source
+ * and the next sequence; a User as long but another, or another time,
+ * takes them. */
+static void test_record_leaves_out_what_the_one_before_says(void **state)
 {
     (void)state;
     reorder_t *r = reorder_create(INT64_C(1) << 60);
     rec_t rec = { .ts = 1, .count = 5, .type = REC_SAMPLE, .ulen = 24, .clen = 7 };
     memcpy(rec.key, "90-B3-D5-1F-30-89-66-8Fresponse", 31);
+    size_t used = 0, first;
+#define PUSH_TAKES(want)                                                                      \
+    do {                                                                                      \
+        assert_int_equal(reorder_push(r, &rec), 0);                                           \
+        assert_int_equal(reorder_fifo_bytes(r) - used, (want));                               \
+        used = reorder_fifo_bytes(r);                                                         \
+    } while (0)
     assert_int_equal(reorder_push(r, &rec), 0);
-    size_t first = reorder_fifo_bytes(r);
-    assert_int_equal(reorder_push(r, &rec), 0);
-    assert_int_equal(reorder_fifo_bytes(r) - first, first - 24);
+    first = used = reorder_fifo_bytes(r);
+    PUSH_TAKES(first - 25 - 14);  /* same User, same time */
     rec.key[22] = 'E';
-    assert_int_equal(reorder_push(r, &rec), 0);
-    assert_int_equal(reorder_fifo_bytes(r) - first, 2 * first - 24);
+    PUSH_TAKES(first - 14);       /* another User, same time */
+    rec.ts = 2;
+    PUSH_TAKES(first - 25);       /* the same User, another time */
+    rec.src = 3;
+    PUSH_TAKES(first - 25);       /* the same time, another source */
+    rec_t tick = { .ts = 2, .type = REC_TICK };
+    assert_int_equal(reorder_push_control(r, &tick), 0); /* takes a sequence */
+    PUSH_TAKES(first - 25);       /* the same time and source, a sequence skipped */
+    PUSH_TAKES(first - 25 - 14);
+#undef PUSH_TAKES
+    reorder_destroy(r);
+}
+
+/* Runs of records at one time, from sources that change within a time,
+ * with stragglers (by the heap) and control records taking sequence
+ * numbers between them: through a ring that wraps and grows, each comes
+ * back with its own time, source, sequence and User, in order. */
+static void test_same_time_records_intact(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    reorder_t *r = reorder_create(INT64_C(1) << 60);
+    static int64_t want_ts[N];
+    static uint32_t want_seq[N];
+    static uint16_t want_src[N];
+    uint32_t pushed = 0, seq = 0, popped = 0;
+    int64_t ts = 1000;
+    for (int round = 0; pushed < N; round++) {
+        for (int k = 0; k < 700 && pushed < N; k++, pushed++) {
+            if (pushed % (1 + pushed / 997 % 9) == 0)
+                ts += 1 + pushed % 3; /* runs of 1 to 9 records a time */
+            rec_t rec = { .ts = ts, .aux = pushed, .count = 2, .type = REC_SAMPLE,
+                          .src = (uint16_t)(pushed / 5 % 3), .clen = 3 };
+            user_of(pushed / 2, rec.key, &rec.ulen);
+            memcpy(rec.key + rec.ulen, "cls", 3);
+            if (k % 50 == 49)
+                rec.ts -= 2; /* a straggler: by the heap */
+            if (k % 97 == 0) {
+                rec_t tick = { .ts = ts, .type = REC_TICK, .aux = -1 };
+                assert_int_equal(reorder_push_control(r, &tick), 0);
+                seq++;
+            }
+            want_ts[pushed] = rec.ts;
+            want_src[pushed] = rec.src;
+            want_seq[pushed] = seq++;
+            assert_int_equal(reorder_push(r, &rec), 0);
+        }
+        rec_t out;
+        int64_t last = INT64_MIN;
+        for (int k = 0; k < 500 + round * 7 && reorder_pop(r, &out, 1); k++) {
+            assert_true(out.ts >= last);
+            last = out.ts;
+            if (out.type == REC_TICK)
+                continue;
+            uint32_t i = (uint32_t)out.aux;
+            assert_true(i < pushed);
+            assert_int_equal(out.ts, want_ts[i]);
+            assert_int_equal(out.seq, want_seq[i]);
+            assert_int_equal(out.src, want_src[i]);
+            char user[REC_MAX_ULEN];
+            uint8_t ulen;
+            user_of(i / 2, user, &ulen);
+            assert_int_equal(out.ulen, ulen);
+            assert_memory_equal(out.key, user, ulen);
+            assert_memory_equal(out.key + ulen, "cls", 3);
+            popped++;
+        }
+    }
+    rec_t out;
+    while (reorder_pop(r, &out, 1))
+        if (out.type != REC_TICK) {
+            uint32_t i = (uint32_t)out.aux;
+            assert_int_equal(out.ts, want_ts[i]);
+            assert_int_equal(out.seq, want_seq[i]);
+            assert_int_equal(out.src, want_src[i]);
+            popped++;
+        }
+    assert_int_equal(popped, pushed);
     reorder_destroy(r);
 }
 
@@ -494,7 +579,8 @@ int main(void)
         cmocka_unit_test(test_growth_interleaved_stays_sorted),
         cmocka_unit_test(test_keys_of_every_length_intact),
         cmocka_unit_test(test_same_user_records_intact),
-        cmocka_unit_test(test_same_user_takes_no_name),
+        cmocka_unit_test(test_record_leaves_out_what_the_one_before_says),
+        cmocka_unit_test(test_same_time_records_intact),
         cmocka_unit_test(test_growth_wrapped_fifo_and_big_heap),
         cmocka_unit_test(test_seq_assigned_by_buffer),
         cmocka_unit_test(test_numbers_back_bit_for_bit),
