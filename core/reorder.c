@@ -15,6 +15,7 @@
 
 #include "dir.h"
 #include "err.h"
+#include "hash.h"
 #include "lineproto.h"
 #include "vec.h"
 
@@ -138,7 +139,7 @@ static size_t pack(const rec_t *rec, uint32_t seq, pk_last_t *last, unsigned cha
         exact &= !nz | ((double)(float)nums[i] == nums[i]);
     }
     unsigned same_user = last->have && rec->ulen == last->ulen &&
-                         memcmp(rec->key, last->user, rec->ulen) == 0;
+                         sw_memeq(rec->key, last->user, rec->ulen);
     unsigned same_ts = same_time(last, rec->ts, seq, rec->src);
     unsigned has_aux = rec->aux != 0;
     mask |= (exact ? PK_FLOAT : 0) | (has_aux ? PK_AUX : 0) | (same_user ? PK_SAME_USER : 0) |

@@ -107,7 +107,7 @@ static int64_t user_intern(series_table_t *t, const char *name, size_t len, uint
     size_t j = hix_home(&t->users_ix, hash);
     for (ptrdiff_t p; (p = hix_next(&t->users_ix, hash, &j)) >= 0;) {
         const user_t *u = &t->users[p];
-        if (u->len == len && memcmp(u->name, name, len) == 0)
+        if (u->len == len && sw_memeq(u->name, name, len))
             return p;
     }
     if (hix_reserve(&t->users_ix, t->live_users + 1) < 0)
@@ -168,7 +168,7 @@ int64_t st_find_user(const series_table_t *t, const char *name, size_t len)
     size_t j = hix_home(&t->users_ix, hash);
     for (ptrdiff_t p; (p = hix_next(&t->users_ix, hash, &j)) >= 0;) {
         const user_t *u = &t->users[p];
-        if (u->len == len && memcmp(u->name, name, len) == 0)
+        if (u->len == len && sw_memeq(u->name, name, len))
             return p;
     }
     return -1;
@@ -237,7 +237,7 @@ int64_t st_lookup_hashed(const series_table_t *t, uint32_t hash, const char *use
         const series_t *se = &t->series[p];
         const user_t *u = &t->users[se->user];
         if (se->dir == dir && se->cls_len == clen && u->len == ulen &&
-            memcmp(se->cls, cls, clen) == 0 && memcmp(u->name, user, ulen) == 0)
+            sw_memeq(se->cls, cls, clen) && sw_memeq(u->name, user, ulen))
             return p;
     }
     return -1;

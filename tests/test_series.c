@@ -427,6 +427,35 @@ static void test_hash_tail_same_as_copy(void **state)
                      UINT64_C(0x3ffdd890c65dc174));
 }
 
+/* sw_memeq() answers as memcmp() == 0 for every length, with one byte
+ * different at each place (each bit of it), or none; each key at the very
+ * end of an exact allocation (ASan sees any read past it). */
+static void test_memeq_same_as_memcmp(void **state)
+{
+    (void)state;
+    uint64_t rng = 0x9e3779b9;
+    for (size_t n = 0; n <= 70; n++) {
+        unsigned char *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
+        assert_non_null(a);
+        assert_non_null(b);
+        for (size_t i = 0; i < n; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            a[i] = b[i] = (unsigned char)rng;
+        }
+        assert_true(sw_memeq(a, b, n));
+        for (size_t i = 0; i < n; i++)
+            for (int bit = 0; bit < 8; bit++) {
+                b[i] ^= (unsigned char)(1u << bit);
+                assert_false(sw_memeq(a, b, n));
+                assert_false(sw_memeq(b, a, n));
+                b[i] ^= (unsigned char)(1u << bit);
+            }
+        assert_true(sw_memeq(a, b, n));
+        free(a);
+        free(b);
+    }
+}
+
 /* ---- removal (st_remove, st_lookup, st_series_extent) ------------------- */
 
 /* The series hash of series.c (st_lookup), to build colliding keys. If the
@@ -1025,6 +1054,7 @@ int main(void)
         cmocka_unit_test(test_remove_churn_against_model),
         cmocka_unit_test(test_route_state_northbound_only),
         cmocka_unit_test(test_hash_tail_same_as_copy),
+        cmocka_unit_test(test_memeq_same_as_memcmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
