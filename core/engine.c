@@ -25,6 +25,18 @@ struct engine {
     engine_stats_t stats;
 };
 
+/* The records of the lines fed so far all delivered (pipeline_flush).
+ * A call that reads or changes the stages' state brings them up to date
+ * first, and one that sends the router's records (a hand-off, an accept, a
+ * stall) delivers them before it returns, as before records came in
+ * bursts; only feeding a line (and what only sets the router up for the
+ * next lines) leaves records waiting. Through a const engine_t it only
+ * brings the state up to date. */
+static void sync(const engine_t *e)
+{
+    pipeline_flush(((engine_t *)e)->p);
+}
+
 static const detect_params_t *default_detect(void *ctx, const char *user, size_t len)
 {
     (void)user;
@@ -57,7 +69,8 @@ engine_t *engine_create(const engine_opts_t *opts, const changes_t *reg)
                            .emit_ctx = e->o.emit_ctx, .handover = e->o.handover,
                            .check = e->o.check,
                            .publish = e->o.publish, .publish_ctx = e->o.publish_ctx,
-                           .explain_user = e->o.explain_user, .explain = e->o.explain };
+                           .explain_user = e->o.explain_user, .explain = e->o.explain,
+                           .batch_from = e->o.batch_from };
     if (!(e->p = pipeline_create(&po, reg))) {
         free(e);
         return NULL;
@@ -77,12 +90,14 @@ void engine_destroy(engine_t *e)
 
 void engine_set_changes(engine_t *e, const changes_t *reg)
 {
+    sync(e);
     alerts_set_changes(e->as, reg);
 }
 
 const engine_stats_t *engine_stats(const engine_t *e)
 {
     engine_stats_t *st = &((engine_t *)e)->stats;
+    sync(e);
     const router_stats_t *rs = router_stats(e->rt);
     const alerts_stats_t *as = alerts_stats(e->as);
     *st = (engine_stats_t){
@@ -110,6 +125,7 @@ const engine_stats_t *engine_stats(const engine_t *e)
 
 size_t engine_nseries(const engine_t *e)
 {
+    sync(e);
     size_t n = 0;
     for (unsigned i = 0; i < e->o.nshards; i++)
         n += st_nseries(shard_table(pipeline_shard(e->p, i)));
@@ -118,6 +134,7 @@ size_t engine_nseries(const engine_t *e)
 
 size_t engine_nusers(const engine_t *e)
 {
+    sync(e);
     size_t n = 0;
     for (unsigned i = 0; i < e->o.nshards; i++)
         n += st_nusers(shard_table(pipeline_shard(e->p, i)));
@@ -127,6 +144,7 @@ size_t engine_nusers(const engine_t *e)
 /* Users whose transitions' lines are out: their state to opts.publish. */
 static void publish_ready(engine_t *e)
 {
+    sync(e);
     for (unsigned i = 0; i < e->o.nshards; i++)
         if (shard_publish_pending(pipeline_shard(e->p, i)))
             shard_publish_ready(pipeline_shard(e->p, i), alerts_released(e->as));
@@ -148,25 +166,31 @@ void engine_set_source(engine_t *e, unsigned src)
 void engine_source_active(engine_t *e, unsigned src, int active)
 {
     router_source_active(e->rt, src, active);
+    sync(e);
 }
 
 int engine_accept(engine_t *e, const char *user, size_t len, int dir)
 {
-    return router_accept(e->rt, user, len, dir);
+    int rc = router_accept(e->rt, user, len, dir);
+    sync(e);
+    return rc;
 }
 
 void engine_source_stall(engine_t *e, unsigned src)
 {
     router_source_stall(e->rt, src);
+    sync(e);
 }
 
 void engine_handoff(engine_t *e, unsigned src, int publish)
 {
     router_handoff(e->rt, src, publish);
+    sync(e);
 }
 
 size_t engine_publish_all(engine_t *e)
 {
+    sync(e);
     size_t n = 0;
     for (unsigned i = 0; i < e->o.nshards; i++)
         n += e->o.publish ? shard_publish_all(pipeline_shard(e->p, i), e->o.publish, e->o.publish_ctx) : 0;
@@ -176,10 +200,12 @@ size_t engine_publish_all(engine_t *e)
 void engine_source_assigned(engine_t *e, unsigned src)
 {
     router_source_assigned(e->rt, src);
+    sync(e);
 }
 
 int engine_adopt(engine_t *e, const unsigned char *blob, size_t len, char *err, size_t errlen)
 {
+    sync(e);
     state_user_t u;
     int rc = state_decode_user(blob, len, &u, err, errlen);
     if (rc < 0)
@@ -191,11 +217,13 @@ int engine_adopt(engine_t *e, const unsigned char *blob, size_t len, char *err, 
 
 int64_t engine_done_below(const engine_t *e)
 {
+    sync(e);
     return router_done_below(e->rt);
 }
 
 int engine_resume(engine_t *e, const shard_resume_t *r)
 {
+    sync(e);
     if (r->kind == ALERT_FEED) {
         int rc = shard_resume(pipeline_shard(e->p, 0), r); /* the feed owner */
         if (rc == SW_OK)
@@ -213,13 +241,16 @@ void engine_count_bad(engine_t *e, lp_result_t res)
 void engine_finish(engine_t *e)
 {
     router_finish(e->rt);
+    sync(e);
     alerts_end_of_input(e->as);
     if (e->o.publish)
         publish_ready(e);
+    sync(e);
 }
 
 int engine_state_save(engine_t *e, unsigned char **buf, size_t *len)
 {
+    sync(e);
     series_table_t **t = calloc(e->o.nshards, sizeof(*t));
     if (!t)
         return SW_ENOMEM;
@@ -244,6 +275,7 @@ static const detect_params_t *params_for(void *ctx, const char *user, size_t len
 
 int engine_state_load(engine_t *e, const unsigned char *buf, size_t len, char *err, size_t errlen)
 {
+    sync(e);
     if (router_stats(e->rt)->lines) {
         sw_errf(err, errlen, "state must be loaded before any sample");
         return SW_EINVAL;

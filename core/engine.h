@@ -54,6 +54,9 @@ typedef struct {
     /* explain every judgement of this User to `explain` (shard.h); NULL: no */
     const char *explain_user;
     FILE *explain;
+    /* a shard with this many series or more gets its records in bursts
+     * (pipeline_opts_t.batch_from); 0: the default */
+    size_t batch_from;
 } engine_opts_t;
 
 typedef struct {

@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "series.h"
+
 struct pipeline {
     pipeline_opts_t o;
     router_t *rt;
@@ -14,12 +16,40 @@ struct pipeline {
         unsigned index;
     } *refs; /* what each shard's callbacks get: the pipeline and its number */
     alerts_t *as;
+    /* the direct transport's bursts (pipeline_opts_t.batch_from): each
+     * shard's records waiting, oldest first; NULL with rings */
+    rec_t (*burst)[PIPELINE_BURST];
+    unsigned *nburst;
+    size_t batch_from;
 };
 
+/* A record for a shard on this thread: at once while its series fit the
+ * cache, else in a burst (a burst once begun is filled, so the order of
+ * records stays theirs). */
 static void to_shard_direct(void *ctx, unsigned shard, const rec_t *r)
 {
     pipeline_t *p = ctx;
-    shard_record(p->shards[shard], r);
+    unsigned n = p->nburst[shard];
+    if (n == 0 && st_nseries(shard_table(p->shards[shard])) < p->batch_from) {
+        shard_record(p->shards[shard], r);
+        return;
+    }
+    p->burst[shard][n++] = *r;
+    if (n == PIPELINE_BURST) {
+        shard_records(p->shards[shard], p->burst[shard], n);
+        n = 0;
+    }
+    p->nburst[shard] = n;
+}
+
+void pipeline_flush(pipeline_t *p)
+{
+    for (unsigned i = 0; p->nburst && i < p->o.nshards; i++)
+        if (p->nburst[i]) {
+            unsigned n = p->nburst[i];
+            p->nburst[i] = 0;
+            shard_records(p->shards[i], p->burst[i], n);
+        }
 }
 
 static void to_alerts(void *ctx, const event_t *ev)
@@ -47,6 +77,15 @@ pipeline_t *pipeline_create(const pipeline_opts_t *o, const changes_t *reg)
     unsigned n = p->o.nshards = o->nshards ? o->nshards : 1;
     p->shards = calloc(n, sizeof(*p->shards));
     p->refs = calloc(n, sizeof(*p->refs));
+    p->batch_from = o->batch_from ? o->batch_from : PIPELINE_BATCH_FROM;
+    if (!o->to_shard) {
+        p->burst = calloc(n, sizeof(*p->burst));
+        p->nburst = calloc(n, sizeof(*p->nburst));
+        if (!p->burst || !p->nburst) {
+            pipeline_destroy(p);
+            return NULL;
+        }
+    }
     router_opts_t ro = { .ingest = o->ingest, .nshards = n,
                          .deliver = o->to_shard ? o->to_shard : to_shard_direct,
                          .ctx = o->to_shard ? o->transport_ctx : p };
@@ -89,6 +128,8 @@ void pipeline_destroy(pipeline_t *p)
     alerts_destroy(p->as);
     free(p->shards);
     free(p->refs);
+    free(p->burst);
+    free(p->nburst);
     free(p);
 }
 

@@ -59,7 +59,16 @@ typedef struct {
     void (*to_shard)(void *ctx, unsigned shard, const rec_t *r);
     void (*to_alerts)(void *ctx, unsigned shard, const event_t *ev);
     void *transport_ctx;
+    /* The direct transport to shards: a shard holding this many series or
+     * more gets its records in bursts of PIPELINE_BURST (shard_records,
+     * which fetches a burst's series ahead: their state no longer fits the
+     * cache); 0: PIPELINE_BATCH_FROM. The same records in the same order
+     * either way. */
+    size_t batch_from;
 } pipeline_opts_t;
+
+#define PIPELINE_BURST 64
+#define PIPELINE_BATCH_FROM 4096 /* series: 3 MB of their state */
 
 typedef struct pipeline pipeline_t;
 
@@ -73,6 +82,12 @@ unsigned pipeline_nshards(const pipeline_t *p);
 router_t *pipeline_router(const pipeline_t *p);
 shard_t *pipeline_shard(const pipeline_t *p, unsigned i);
 alerts_t *pipeline_alerts(const pipeline_t *p);
+/* With the direct transport, up to PIPELINE_BURST records for each shard
+ * may wait to be delivered together: this delivers them. Whoever reads or
+ * changes a stage's state other than through records (the engine's calls
+ * other than feeding a line) flushes first. A no-op with rings. */
+void pipeline_flush(pipeline_t *p);
+
 /* The shard that owns User `user` (router_shard_of). */
 unsigned pipeline_shard_of(const pipeline_t *p, const char *user, size_t len);
 
