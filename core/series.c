@@ -7,6 +7,9 @@
  * by backward-shift deletion (no tombstones, so probes stay short) and its
  * slot in the array goes on a free list for the next new entry; strings
  * are allocated one by one so that a removed entry gives its memory back.
+ * A class is kept once, however many series carry it (a third index, of
+ * classes, each counting its series): a few dozen classes name a million
+ * series.
  */
 #include "series.h"
 
@@ -25,6 +28,12 @@ typedef struct {
     size_t n, cap;
 } freelist_t;
 
+/* A class, and how many series carry it; name NULL: a free slot. */
+typedef struct {
+    char *name;
+    uint32_t len, hash, refs;
+} class_t;
+
 struct series_table {
     series_t *series;
     size_t nseries, series_cap;  /* nseries: the extent, removed slots included */
@@ -34,8 +43,11 @@ struct series_table {
     size_t naggs, aggs_cap;
     det_route_t *routes;         /* northbound aggregates' route states (agg_t.route - 1) */
     size_t nroutes, routes_cap;
-    hindex_t series_ix, users_ix; /* positions in series[] and users[] */
-    freelist_t free_series, free_users, free_aggs, free_routes;
+    class_t *classes;
+    size_t nclasses, classes_cap;
+    hindex_t series_ix, users_ix, classes_ix; /* positions in series[], users[], classes[] */
+    freelist_t free_series, free_users, free_aggs, free_routes, free_classes;
+    size_t live_classes;
     size_t live_series, live_users, live_aggs;
 };
 
@@ -48,20 +60,23 @@ void st_destroy(series_table_t *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->nseries; i++)
-        free((char *)t->series[i].cls);
+    for (size_t i = 0; i < t->nclasses; i++)
+        free(t->classes[i].name);
     for (size_t i = 0; i < t->nusers; i++)
         free((char *)t->users[i].name);
     free(t->series);
     free(t->users);
     free(t->aggs);
     free(t->routes);
+    free(t->classes);
     hix_free(&t->series_ix);
     hix_free(&t->users_ix);
+    hix_free(&t->classes_ix);
     free(t->free_series.v);
     free(t->free_users.v);
     free(t->free_aggs.v);
     free(t->free_routes.v);
+    free(t->free_classes.v);
     free(t);
 }
 
@@ -128,6 +143,67 @@ static int64_t user_intern(series_table_t *t, const char *name, size_t len, uint
     hix_put(&t->users_ix, hash, (uint32_t)ui);
     t->live_users++;
     return ui;
+}
+
+static uint32_t class_hash(const char *cls, size_t len)
+{
+    return (uint32_t)sw_hash(cls, len, 0x434c53ULL);
+}
+
+static ptrdiff_t class_find(const series_table_t *t, const char *cls, size_t len, uint32_t hash)
+{
+    size_t j = hix_home(&t->classes_ix, hash);
+    for (ptrdiff_t p; (p = hix_next(&t->classes_ix, hash, &j)) >= 0;)
+        if (t->classes[p].len == len && sw_memeq(t->classes[p].name, cls, len))
+            return p;
+    return -1;
+}
+
+/* The table's copy of class cls, counted once more; NULL when out of
+ * memory (nothing changed). */
+static const char *class_take(series_table_t *t, const char *cls, size_t len)
+{
+    uint32_t hash = class_hash(cls, len);
+    ptrdiff_t p = class_find(t, cls, len, hash);
+    if (p >= 0) {
+        t->classes[p].refs++;
+        return t->classes[p].name;
+    }
+    if (hix_reserve(&t->classes_ix, t->live_classes + 1) < 0)
+        return NULL;
+    char *copy = dup_n(cls, len);
+    if (!copy)
+        return NULL;
+    int64_t ci = take_slot(&t->free_classes, (void **)&t->classes, &t->nclasses,
+                           &t->classes_cap, sizeof(class_t));
+    if (ci < 0) {
+        free(copy);
+        return NULL;
+    }
+    t->classes[ci] = (class_t){ .name = copy, .len = (uint32_t)len, .hash = hash, .refs = 1 };
+    hix_put(&t->classes_ix, hash, (uint32_t)ci);
+    t->live_classes++;
+    return copy;
+}
+
+/* A series carrying class cls is gone: the class goes with its last one.
+ * The caller made room on the free list. */
+static void class_drop(series_table_t *t, const char *cls, size_t len)
+{
+    uint32_t hash = class_hash(cls, len);
+    ptrdiff_t p = class_find(t, cls, len, hash);
+    if (p < 0 || --t->classes[p].refs > 0)
+        return;
+    hix_del(&t->classes_ix, hash, (uint32_t)p);
+    free(t->classes[p].name);
+    t->classes[p] = (class_t){ .name = NULL };
+    free_push(&t->free_classes, (uint32_t)p);
+    t->live_classes--;
+}
+
+size_t st_nclasses(const series_table_t *t)
+{
+    return t->live_classes;
 }
 
 /* The aggregate of User ui in direction dir, made when it has none yet. */
@@ -270,13 +346,17 @@ int64_t st_intern_hashed(series_table_t *t, uint32_t hash, const char *user, siz
     int64_t ai = agg_of(t, (uint32_t)ui, dir);
     if (ai < 0)
         return ai;
-    char *ccopy = dup_n(cls, clen);
+    /* room to give the class back should the series fail */
+    if (grow((void **)&t->free_classes.v, &t->free_classes.cap, t->free_classes.n,
+             sizeof(uint32_t)) < 0)
+        return SW_ENOMEM;
+    const char *ccopy = class_take(t, cls, clen);
     if (!ccopy)
         return SW_ENOMEM;
     int64_t si = take_slot(&t->free_series, (void **)&t->series, &t->nseries, &t->series_cap,
                            sizeof(series_t));
     if (si < 0) {
-        free(ccopy);
+        class_drop(t, ccopy, clen);
         return si;
     }
     t->series[si] = (series_t){
@@ -322,11 +402,13 @@ int st_remove(series_table_t *t, uint32_t si)
              sizeof(uint32_t)) < 0 ||
         grow((void **)&t->free_users.v, &t->free_users.cap, t->free_users.n, sizeof(uint32_t)) < 0 ||
         grow((void **)&t->free_routes.v, &t->free_routes.cap, t->free_routes.n,
+             sizeof(uint32_t)) < 0 ||
+        grow((void **)&t->free_classes.v, &t->free_classes.cap, t->free_classes.n,
              sizeof(uint32_t)) < 0)
         return SW_ENOMEM;
     uint32_t ui = s->user;
     hix_del(&t->series_ix, s->hash, si);
-    free((char *)s->cls);
+    class_drop(t, s->cls, s->cls_len);
     *s = (series_t){ .cls = NULL, .live = 0 };
     free_push(&t->free_series, si);
     t->live_series--;

@@ -29,7 +29,7 @@
 typedef struct {
     uint32_t user;          /* index in the user table */
     uint32_t agg;           /* index of the User's aggregate for this dir */
-    const char *cls;        /* class, NUL-terminated, in the arena */
+    const char *cls;        /* class, NUL-terminated: the table's one copy */
     uint32_t hash;          /* low bits of the key hash */
     uint16_t cls_len;
     uint8_t dir;            /* DIR_SOUTH or DIR_NORTH */
@@ -125,6 +125,9 @@ int64_t st_intern(series_table_t *t, const char *user, size_t ulen, int dir, con
 int64_t st_user_agg(series_table_t *t, const char *user, size_t ulen, int dir,
                     const detect_params_t *(*params_for)(void *ctx, const char *user, size_t len),
                     void *ctx);
+
+/* The distinct classes its series carry (each kept once). */
+size_t st_nclasses(const series_table_t *t);
 
 /* Non-zero when the table holds User `name` (len bytes). */
 int st_has_user(const series_table_t *t, const char *name, size_t len);

@@ -376,6 +376,45 @@ static void test_class_too_long_refused(void **state)
     st_destroy(t);
 }
 
+/* A class is kept once however many series carry it, and goes with the
+ * last of them: a new series of it then gets a fresh copy. */
+static void test_class_kept_once(void **state)
+{
+    (void)state;
+    ctx_t c = { 0 };
+    series_table_t *t = st_create();
+    assert_non_null(t);
+    char user[16];
+    int64_t first[3] = { -1, -1, -1 };
+    const char *cls[3] = { "request", "response", "alert_0012" };
+    for (int u = 0; u < 100; u++) {
+        snprintf(user, sizeof(user), "U%03d", u);
+        for (int k = 0; k < 3; k++) {
+            int64_t i = intern(t, user, k ? 1 : 0, cls[k], &c);
+            assert_true(i >= 0);
+            if (first[k] < 0)
+                first[k] = i;
+            assert_ptr_equal(st_series(t, (uint32_t)i)->cls, st_series(t, (uint32_t)first[k])->cls);
+            assert_string_equal(st_series(t, (uint32_t)i)->cls, cls[k]);
+        }
+    }
+    assert_int_equal(st_nseries(t), 300);
+    assert_int_equal(st_nclasses(t), 3);
+    /* the alert codes go one User at a time: the class stays to the last */
+    for (int u = 0; u < 100; u++) {
+        snprintf(user, sizeof(user), "U%03d", u);
+        int64_t i = st_lookup(t, user, strlen(user), 1, cls[2], strlen(cls[2]), NULL);
+        assert_true(i >= 0);
+        assert_int_equal(st_remove(t, (uint32_t)i), SW_OK);
+        assert_int_equal(st_nclasses(t), u < 99 ? 3 : 2);
+    }
+    int64_t i = intern(t, "U000", 1, "alert_0012", &c);
+    assert_true(i >= 0);
+    assert_string_equal(st_series(t, (uint32_t)i)->cls, "alert_0012");
+    assert_int_equal(st_nclasses(t), 3);
+    st_destroy(t);
+}
+
 /* ---- the hash (hash.h) ----------------------------------------------------- */
 
 /* The hash as first written: the tail copied into a zeroed word. */
@@ -645,6 +684,17 @@ static void model_check(const series_table_t *t, series_table_t *tw, const model
     assert_int_equal(st_nseries(t), live);
     assert_int_equal(st_nusers(t), model_live_users(m));
     assert_int_equal(st_naggs(t), model_aggs(m));
+    /* each class a live key carries is held once, and no other */
+    size_t classes = 0;
+    for (size_t i = 0; i < m->nk; i++) {
+        if (m->k[i].removed)
+            continue;
+        size_t j = 0;
+        while (j < i && (m->k[j].removed || strcmp(m->k[j].cls, m->k[i].cls) != 0))
+            j++;
+        classes += j == i;
+    }
+    assert_int_equal(st_nclasses(t), classes);
 }
 
 static void model_intern(series_table_t *t, model_t *m, mkey_t *k, ctx_t *c)
@@ -1053,6 +1103,7 @@ int main(void)
         cmocka_unit_test(test_remove_twice_refused),
         cmocka_unit_test(test_remove_churn_against_model),
         cmocka_unit_test(test_route_state_northbound_only),
+        cmocka_unit_test(test_class_kept_once),
         cmocka_unit_test(test_hash_tail_same_as_copy),
         cmocka_unit_test(test_memeq_same_as_memcmp),
     };
