@@ -67,15 +67,16 @@ typedef struct {
     uint8_t explain;        /* its judgements are explained (shard_opts_t.explain) */
     float lin;              /* sum of disp*mu of the series: the clumping (fills a hole) */
     int64_t bucket_ts;      /* event time of the open bucket */
-    /* sums over the open bucket */
-    double obs;             /* messages counted */
-    double expected;        /* messages the baselines expected at their quietest nearby */
-    double expected_mid;    /* ... at the time itself */
-    double queued;          /* messages counted by every series, warm or not (routes, limits) */
-    double var_extra;       /* sum of phi*mu^2 of the series: the overdispersion */
-    double delivered;
-    double base_rate;       /* sum of the series' expected rates */
-    double rate;            /* observed msgs/s over the bucket */
+    /* sums over the open bucket (floats: a bucket's sum of a few series,
+     * started afresh each bucket) */
+    float obs;              /* messages counted */
+    float expected;         /* messages the baselines expected at their quietest nearby */
+    float expected_mid;     /* ... at the time itself */
+    float queued;           /* messages counted by every series, warm or not (routes, limits) */
+    float var_extra;        /* sum of phi*mu^2 of the series: the overdispersion */
+    float delivered;
+    float base_rate;        /* sum of the series' expected rates */
+    float rate;             /* observed msgs/s over the bucket */
     int64_t bucket_dt;      /* longest series interval in the bucket */
     double backlog;         /* current total backlog: sum of latest gauges */
     det_silence_t sil;

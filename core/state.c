@@ -5,6 +5,7 @@
  */
 #include "state.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -504,6 +505,15 @@ static double u_f64(urd_t *d, int finite)
     return v;
 }
 
+/* An open bucket's sum: kept as a float (agg_t), so finite as a float. */
+static double u_f64_sum(urd_t *d)
+{
+    double v = u_f64(d, 1);
+    if (!(fabs(v) <= FLT_MAX) && !d->why)
+        d->why = "value out of range";
+    return v;
+}
+
 /* A time (or a duration) of the state: within the span of sample times,
  * so that no difference of two of them overflows. */
 static int64_t u_ts(urd_t *d)
@@ -660,15 +670,15 @@ static void u_agg(urd_t *d, state_user_agg_t *g)
     if (g->open) {
         g->bucket_ts = u_ts(d);
         g->bucket_dt = u_ts(d);
-        g->obs = u_f64(d, 1);
-        g->queued = u_f64(d, 1);
-        g->expected = u_f64(d, 1);
-        g->expected_mid = u_f64(d, 1);
-        g->var_extra = u_f64(d, 1);
+        g->obs = u_f64_sum(d);
+        g->queued = u_f64_sum(d);
+        g->expected = u_f64_sum(d);
+        g->expected_mid = u_f64_sum(d);
+        g->var_extra = u_f64_sum(d);
         g->lin = u_f32_nonneg(d);
-        g->delivered = u_f64(d, 1);
-        g->base_rate = u_f64(d, 1);
-        g->rate = u_f64(d, 1);
+        g->delivered = u_f64_sum(d);
+        g->base_rate = u_f64_sum(d);
+        g->rate = u_f64_sum(d);
         g->storming = (int)u_u(d, 1);
         g->learning = (int)u_u(d, 1);
         if ((g->storming > 1 || g->learning > 1) && !d->why)

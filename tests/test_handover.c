@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <inttypes.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,6 +447,67 @@ static void test_forged_quiet_refused(void **state)
     free(bad);
 }
 
+static const detect_params_t *default_params(void *ctx, const char *user, size_t len)
+{
+    (void)user;
+    (void)len;
+    return ctx;
+}
+
+/*
+ * An open bucket's sums are kept as floats: one as large as a float holds
+ * loads, one beyond it is refused with the reason, however right the
+ * checksum (it would be infinite). The User's table is built by hand with
+ * a bucket open (a hand-over comes between event times, when none is);
+ * its queued count is found in the blob as its 8 bytes.
+ */
+static void test_forged_bucket_sum_refused(void **state)
+{
+    (void)state;
+    detect_params_t params;
+    detect_params_defaults(&params);
+    series_table_t *t = st_create();
+    assert_non_null(t);
+    int64_t si = st_intern(t, "U", 1, DIR_NORTH, "response", 8, default_params, &params);
+    assert_true(si >= 0);
+    agg_t *g = st_agg(t, st_series(t, (uint32_t)si)->agg);
+    g->dirty = 1;
+    g->bucket_ts = T0;
+    g->bucket_dt = 10 * S;
+    g->obs = g->queued = 12345.5f;
+    unsigned char *bad;
+    size_t len;
+    assert_int_equal(state_encode_user(t, st_series(t, (uint32_t)si)->user, 0, NULL, NULL, &bad,
+                                       &len),
+                     0);
+    st_destroy(t);
+    const double queued = 12345.5;
+    size_t at = 0; /* obs, then queued */
+    while (at + 16 <= len && (memcmp(bad + at, &queued, 8) != 0 || memcmp(bad + at + 8, &queued, 8) != 0))
+        at++;
+    assert_true(at + 16 <= len);
+    at += 8;
+    const double sums[] = { FLT_MAX, 1e39, INFINITY };
+    char err[256];
+    state_user_t u;
+    for (int i = 0; i < 3; i++) {
+        memcpy(bad + at, &sums[i], 8); /* little-endian, as the writer */
+        recrc(bad, len);
+        err[0] = '\0';
+        int rc = state_decode_user(bad, len, &u, err, sizeof(err));
+        if (i == 0) {
+            assert_int_equal(rc, 0);
+            assert_true(u.agg[0].open);
+            assert_true(u.agg[0].queued == FLT_MAX);
+            state_user_free(&u);
+        } else {
+            assert_int_equal(rc, SW_EPARSE);
+            assert_non_null(strstr(err, "value out of range"));
+        }
+    }
+    free(bad);
+}
+
 /*
  * A handed-over blocked-route window keeps its times as millisecond
  * offsets from its first: its samples' times must not run backwards, and
@@ -658,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_forged_time_refused),
         cmocka_unit_test(test_forged_quiet_refused),
         cmocka_unit_test(test_forged_window_refused),
+        cmocka_unit_test(test_forged_bucket_sum_refused),
         cmocka_unit_test(test_partition_moves_mid_storm),
         cmocka_unit_test(test_partition_moves_to_a_busy_instance),
         cmocka_unit_test(test_killed_instance_taken_over),
