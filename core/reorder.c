@@ -491,3 +491,8 @@ size_t reorder_fifo_bytes(const reorder_t *r)
 {
     return r->fifo_used;
 }
+
+size_t reorder_bytes(const reorder_t *r)
+{
+    return r->fifo_cap + r->heap_cap * sizeof(rec_t);
+}

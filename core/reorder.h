@@ -112,5 +112,8 @@ void reorder_set_clock(reorder_t *r, int64_t ts);
 size_t reorder_depth(const reorder_t *r);
 /* Bytes the FIFO's records take (its packed records, not its capacity). */
 size_t reorder_fifo_bytes(const reorder_t *r);
+/* Bytes the buffer has allocated: the FIFO's ring and the heap's array
+ * (each grows with the feed's rate x the lateness, and never shrinks). */
+size_t reorder_bytes(const reorder_t *r);
 
 #endif

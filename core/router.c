@@ -102,6 +102,11 @@ size_t router_depth(const router_t *rt)
     return reorder_depth(rt->ro);
 }
 
+size_t router_buffer_bytes(const router_t *rt)
+{
+    return reorder_bytes(rt->ro);
+}
+
 static void broadcast(router_t *rt, const rec_t *r)
 {
     for (unsigned i = 0; i < rt->o.nshards; i++)

@@ -161,6 +161,9 @@ void router_finish(router_t *rt);
 unsigned router_shard_of(const char *user, size_t len, unsigned nshards);
 
 const router_stats_t *router_stats(const router_t *rt);
+/* Records waiting in the reorder buffer, and the bytes it has allocated
+ * (reorder_bytes()). */
 size_t router_depth(const router_t *rt);
+size_t router_buffer_bytes(const router_t *rt);
 
 #endif

@@ -148,6 +148,16 @@ ticks=$(sed 's/.*) //' /proc/$pid/stat | awk '{ print $12 + $13 }')
 check "$cpu >= 0 && $cpu <= $ticks / $(getconf CLK_TCK) && $ticks / $(getconf CLK_TCK) - $cpu < 0.5" \
   "cpu seconds $cpu, /proc/$pid/stat $ticks ticks"
 
+# where the memory waits: the feed's last input.lateness of samples in the
+# reorder buffer (its event times end now), the buffer's allocation (64 KiB
+# at least once used), and what the alert stage holds (the last settle of
+# summaries: nothing comes to release them)
+waiting=$(metric stormwatch_reorder_waiting_records) rbytes=$(metric stormwatch_reorder_buffer_bytes)
+held=$(metric stormwatch_alert_stage_held_events)
+check "$waiting > 0 && $waiting <= $sent" "reorder buffer: $waiting records waiting of $sent sent"
+check "$rbytes >= 65536" "reorder buffer: $rbytes bytes"
+check "$held > 0" "alert stage holds $held events (the settle's, at least)"
+
 # the feed: detection is about input.lateness behind a live feed
 lag=$(metric stormwatch_feed_lag_seconds) feedt=$(metric stormwatch_feed_event_time_seconds)
 check "$lag >= 0 && $lag < 20" "feed lag $lag s"

@@ -510,6 +510,28 @@ static void test_same_time_records_intact(void **state)
     reorder_destroy(r);
 }
 
+/* What the buffer has allocated: nothing at first, the FIFO's first ring
+ * with a record in order, the heap's first array with a straggler; it
+ * stays when they are taken (it never shrinks). */
+static void test_bytes_allocated(void **state)
+{
+    (void)state;
+    reorder_t *r = reorder_create(60 * SEC);
+    assert_int_equal(reorder_bytes(r), 0);
+    assert_int_equal(push(r, 10 * SEC, 1), 0);
+    size_t fifo = reorder_bytes(r);
+    assert_true(fifo >= 64 * 1024);
+    assert_int_equal(push(r, 5 * SEC, 2), 0); /* out of order: by the heap */
+    assert_true(reorder_bytes(r) >= fifo + 256 * sizeof(rec_t));
+    size_t both = reorder_bytes(r);
+    rec_t out;
+    while (reorder_pop(r, &out, 1))
+        ;
+    assert_int_equal(reorder_depth(r), 0);
+    assert_int_equal(reorder_bytes(r), both);
+    reorder_destroy(r);
+}
+
 /* The FIFO keeps only the numbers that are not zero, as floats when every
  * one of them is a float exactly: each comes back bit for bit, whatever the
  * mix (whole, fractional, huge, signed zero, infinite, NaN; aux or none). */
@@ -581,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_same_user_records_intact),
         cmocka_unit_test(test_record_leaves_out_what_the_one_before_says),
         cmocka_unit_test(test_same_time_records_intact),
+        cmocka_unit_test(test_bytes_allocated),
         cmocka_unit_test(test_growth_wrapped_fifo_and_big_heap),
         cmocka_unit_test(test_seq_assigned_by_buffer),
         cmocka_unit_test(test_numbers_back_bit_for_bit),

@@ -128,6 +128,7 @@ struct daemon {
                                          fanout's: it restores state at start (the
                                          resumes) and records handovers, no line */
         uint64_t transitions, snap_transitions;
+        atomic_uint_fast64_t alerts_held; /* events the alert stage holds (alerts_stats) */
         _Atomic int64_t alerts_released; /* every line below this event time is written
                                             (release; acquire: shards, to publish states) */
         /* updates of the register, for the alert thread to apply in

@@ -117,6 +117,7 @@ typedef struct {
     double feed_time, feed_lag;      /* Unix s, s */
     uint64_t jemalloc_allocated, jemalloc_resident;
     uint64_t jemalloc_background; /* 1: a thread returns freed pages (adapters/main.c) */
+    uint64_t alerts_held;         /* events the alert stage holds */
     double cpu_s, start_s;
     uint64_t virtual_bytes, resident_bytes, open_fds, max_fds;
 } scrape_t;
@@ -258,6 +259,7 @@ static void scrape(daemon_t *d, scrape_t *s)
     s->open[PUB_SINK] = s->out.has_pub;
     s->am_pending = s->out.am.pending;
     s->changes = LOAD(d->out.changes_n);
+    s->alerts_held = LOAD(d->out.alerts_held);
     s->updates_lost = LOAD(d->out.upd_lost);
     s->reload_ok = (uint64_t)LOAD(d->mon.reload_ok);
     s->reload_ok_unix = (uint64_t)LOAD(d->mon.reload_ok_unix);
@@ -385,6 +387,15 @@ static const metric_t metrics[] = {
             "Samples far ahead of the feed's time (feed.max_jump) that nothing followed: dropped."),
     COUNTER("stormwatch_feed_stalls_total", ALWAYS, in.stalls,
             "Times the whole feed stalled."),
+    GAUGE("stormwatch_reorder_waiting_records", ALWAYS, in.waiting,
+          "Samples (and control records) waiting in the reorder buffer for input.lateness "
+          "to pass, as of the ingest thread's last round."),
+    GAUGE("stormwatch_reorder_buffer_bytes", ALWAYS, in.buffer_bytes,
+          "Bytes the reorder buffer has allocated: it grows with the feed's rate times "
+          "input.lateness and never shrinks."),
+    GAUGE("stormwatch_alert_stage_held_events", ALWAYS, alerts_held,
+          "Events the alert stage holds until every shard has passed them and the incident "
+          "settle: mostly the User buckets' summaries, about two a User each settle."),
     GAUGE_F64("stormwatch_feed_event_time_seconds", ALWAYS, feed_time,
               "Event time of the newest sample handed to detection, Unix s; 0: none yet. "
               "Samples wait up to input.lateness (30 s) to be put in order, except when the "

@@ -275,6 +275,8 @@ void *dmn_alerts_main(void *arg)
              * (shard_threads.h) */
             atomic_store_explicit(&d->out.alerts_released, alerts_released(d->out.as),
                                   memory_order_release);
+            atomic_store_explicit(&d->out.alerts_held, alerts_stats(d->out.as)->held,
+                                  memory_order_relaxed);
         }
         /* the API's copy of the alerts firing, rebuilt when they changed,
          * at most once every SNAPSHOT_EVERY_S while events flow (thousands

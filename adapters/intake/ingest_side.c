@@ -60,6 +60,7 @@ struct dingest {
     atomic_uint_fast64_t msgs, lines, bytes, ingest_disconnects;
     atomic_uint_fast64_t bad_by_result[LP_NRESULTS];
     atomic_uint_fast64_t router_bad, router_late, router_stalls, router_ahead;
+    atomic_uint_fast64_t router_waiting, router_buffer_bytes; /* the reorder buffer */
     atomic_uint_fast64_t router_source_stalls;
     atomic_uint_fast64_t record_errors, record_dropped;
 };
@@ -183,6 +184,9 @@ static void mirror_stats(dingest_t *k)
     atomic_store_explicit(&k->router_ahead, rs->ahead, memory_order_relaxed);
     atomic_store_explicit(&k->router_stalls, rs->feed_stalls, memory_order_relaxed);
     atomic_store_explicit(&k->router_source_stalls, rs->source_stalls, memory_order_relaxed);
+    atomic_store_explicit(&k->router_waiting, router_depth(k->h.router), memory_order_relaxed);
+    atomic_store_explicit(&k->router_buffer_bytes, router_buffer_bytes(k->h.router),
+                          memory_order_relaxed);
     if (k->rec) {
         const record_stats_t *rcs = record_stats(k->rec);
         atomic_store_explicit(&k->record_errors, rcs->write_errors, memory_order_relaxed);
@@ -458,6 +462,8 @@ void di_stats(const dingest_t *k, di_stats_t *out)
     out->ahead = LOAD(k->router_ahead);
     out->stalls = LOAD(k->router_stalls);
     out->source_stalls = LOAD(k->router_source_stalls);
+    out->waiting = LOAD(k->router_waiting);
+    out->buffer_bytes = LOAD(k->router_buffer_bytes);
     out->record_errors = LOAD(k->record_errors);
     out->record_dropped = LOAD(k->record_dropped);
     out->accepts_early = LOAD(k->accepts_early);

@@ -87,6 +87,7 @@ typedef struct {
     uint64_t disconnects;          /* producers' connections closed */
     /* the router's, as of the ingest thread's last round */
     uint64_t late, ahead, stalls, source_stalls;
+    uint64_t waiting, buffer_bytes; /* the reorder buffer: records waiting, bytes allocated */
     uint64_t record_errors, record_dropped; /* the recording's, as of the last round */
     uint64_t accepts_early;        /* levels accepted before any sample: nothing to accept */
     int has_curve;                 /* the CurveZMQ handler runs (curve_allowed_keys) */
