@@ -58,6 +58,9 @@ hours=$(awk -v r="$rounds" 'BEGIN { printf "%.6f", (r * 10 + 5) / 3600 }')
   --out "$work/sim" >/dev/null 2>&1 || die "simulate failed"
 lines=$(grep -vc '^#' "$work/sim/traffic.lp")
 nseries=$((users * per_user))
+# one sample a series a round: the shape asked for, or the figure is wrong
+[ "$lines" -eq $((nseries * rounds)) ] ||
+  die "the simulator made $lines lines, not $nseries series x $rounds rounds"
 
 port=$(free_port)
 "$sw" run --ingest "tcp://127.0.0.1:$port" --alerts /dev/null --shards 1 --stats-every 1s \
